@@ -1,0 +1,152 @@
+namespace Fluxion;
+
+/// <summary>Where a gradient goes: output <see cref="OutputIndex"/> of <see cref="Node"/>.</summary>
+internal readonly record struct Edge(Node Node, int OutputIndex);
+
+/// <summary>A tensor saved for backward together with the storage version it had when saved.</summary>
+internal readonly record struct SavedTensor(Tensor Tensor, int Version);
+
+/// <summary>
+/// The backward function of one graph node: given the gradients of the node's outputs (never null:
+/// missing ones are zero-filled) and which inputs need a gradient, returns one gradient per input
+/// (null where not needed or zero).
+/// </summary>
+internal delegate Tensor?[] BackwardFn(Tensor[] gradOutputs, bool[] needsInputGrad);
+
+/// <summary>
+/// One recorded operation in the autograd graph: a backward step, the tensors it saved and an edge
+/// per differentiable input. Nodes are created by <see cref="Op"/> and run by <see cref="Engine"/>.
+/// </summary>
+internal class Node
+{
+    private static long s_sequence;
+    private BackwardFn? _backward;
+    private SavedTensor[] _saved;
+    private List<Func<Tensor, Tensor?>>?[]? _hooks;
+    private List<WeakReference<Tensor>>?[]? _retain;
+
+    /// <summary>Name shown in errors and graph printing, e.g. "MulBackward".</summary>
+    public string Name { get; }
+
+    /// <summary>One entry per input: where its gradient goes, or null when it does not require grad.</summary>
+    public Edge?[] Next { get; }
+
+    /// <summary>Shape of each input, to check gradient shapes returned by the backward function.</summary>
+    public int[][] InputShapes { get; }
+
+    /// <summary>Shape and dtype of each output, to zero-fill gradients of unused outputs.</summary>
+    public (int[] Shape, DType DType)[] Outputs { get; }
+
+    /// <summary>Creation order; later nodes run first when several are ready.</summary>
+    public long Sequence { get; }
+
+    /// <summary>True after a backward pass without retainGraph freed the saved tensors.</summary>
+    public bool Released => _backward is null && this is not AccumulateGrad;
+
+    /// <summary>The tensors saved for backward (empty after release).</summary>
+    public ReadOnlySpan<SavedTensor> Saved => _saved;
+
+    /// <summary>Optional stack trace of the forward call, recorded in anomaly mode.</summary>
+    public string? ForwardTrace { get; set; }
+
+    public Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, BackwardFn? backward, SavedTensor[] saved)
+    {
+        Name = name;
+        Next = next;
+        InputShapes = inputShapes;
+        Outputs = outputs;
+        _backward = backward;
+        _saved = saved;
+        Sequence = Interlocked.Increment(ref s_sequence);
+    }
+
+    /// <summary>Runs the backward function. Checks saved-tensor versions first.</summary>
+    public virtual Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
+    {
+        if (_backward is null)
+            throw new AutogradException(
+                $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
+                "The first backward pass released the tensors this node saved. Pass retainGraph: true to the first Backward()/Autograd.Grad() call if you need to backward through the graph again.");
+        foreach (var s in _saved)
+        {
+            if (s.Tensor.Version != s.Version)
+                throw new InPlaceModificationException(
+                    $"{Name}: one of the tensors needed for gradient computation (shape {ShapeUtil.Format(s.Tensor.Shape)}, dtype {s.Tensor.DType.Name()}) has been modified by an in-place operation: " +
+                    $"it was saved at version {s.Version} and is now at version {s.Tensor.Version}. " +
+                    "Use an out-of-place operation instead (e.g. x = x + y rather than x.AddInPlace(y)), or Clone() the tensor before modifying it.");
+        }
+        return _backward(gradOutputs, needs);
+    }
+
+    /// <summary>Frees the backward closure and the saved tensors.</summary>
+    public void Release()
+    {
+        _backward = null;
+        _saved = [];
+    }
+
+    public void AddHook(int output, Func<Tensor, Tensor?> hook)
+    {
+        _hooks ??= new List<Func<Tensor, Tensor?>>?[Outputs.Length];
+        (_hooks[output] ??= new()).Add(hook);
+    }
+
+    public void RemoveHook(int output, Func<Tensor, Tensor?> hook) => _hooks?[output]?.Remove(hook);
+
+    public void AddRetainGrad(int output, Tensor t)
+    {
+        _retain ??= new List<WeakReference<Tensor>>?[Outputs.Length];
+        (_retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
+    }
+
+    /// <summary>Runs the tensor hooks registered on output <paramref name="output"/>, then stores retained grads.</summary>
+    public Tensor RunOutputHooks(int output, Tensor grad, bool createGraph)
+    {
+        if (_hooks?[output] is { } hooks)
+            foreach (var h in hooks.ToArray())
+                grad = h(grad) ?? grad;
+        if (_retain?[output] is { } retain)
+            foreach (var w in retain)
+                if (w.TryGetTarget(out var t))
+                    t.Grad = t.Grad is null ? (createGraph ? grad : grad.Detach()) : (createGraph ? t.Grad + grad : (t.Grad + grad).Detach());
+        return grad;
+    }
+}
+
+/// <summary>The sink node of a leaf that requires grad: adds incoming gradients into <see cref="Tensor.Grad"/>.</summary>
+internal sealed class AccumulateGrad : Node
+{
+    public Tensor Variable { get; }
+
+    public AccumulateGrad(Tensor variable)
+        : base("AccumulateGrad", [], [], [(variable.ShapeArray, variable.DType)], null, [])
+    {
+        Variable = variable;
+    }
+
+    /// <summary>Runs the leaf's hooks on a gradient.</summary>
+    public Tensor RunLeafHooks(Tensor grad)
+    {
+        if (Variable.LeafHooks is { } hooks)
+            foreach (var h in hooks.ToArray())
+                grad = h(grad) ?? grad;
+        return grad;
+    }
+
+    public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
+    {
+        var g = RunLeafHooks(gradOutputs[0]);
+        var v = Variable;
+        bool createGraph = GradMode.Enabled;
+        if (v.Grad is null)
+            v.Grad = createGraph ? g : g.Detach().Clone();
+        else if (!createGraph && !v.Grad.RequiresGrad)
+            v.Grad.AddInPlaceNoGrad(g);
+        else
+            v.Grad = v.Grad + g;
+        return [];
+    }
+
+    /// <summary>The accumulator of a leaf, created once and cached on the tensor.</summary>
+    public static AccumulateGrad For(Tensor leaf) => leaf.GradAccumulator ??= new AccumulateGrad(leaf);
+}

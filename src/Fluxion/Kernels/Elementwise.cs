@@ -1,0 +1,87 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Fluxion.Kernels;
+
+/// <summary>Elementwise kernels over dense or strided spans. Float kernels are generic over
+/// float/double; the JIT specializes each instantiation.</summary>
+internal static class Elementwise
+{
+    public delegate void SpanVV<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d);
+    public delegate void SpanVS<T>(ReadOnlySpan<T> a, T b, Span<T> d);
+    public delegate void SpanSV<T>(T a, ReadOnlySpan<T> b, Span<T> d);
+
+    /// <summary>Binary kernel table for one op: vector-vector, vector-scalar, scalar-vector and scalar forms.</summary>
+    public sealed record BinaryKernel<T>(SpanVV<T> VV, SpanVS<T> VS, SpanSV<T> SV, Func<T, T, T> Scalar);
+
+    /// <summary>
+    /// out[i] = op(a[ia], b[ib]) over a broadcast iteration space. <paramref name="aStrides"/> and
+    /// <paramref name="bStrides"/> are already aligned to <paramref name="shape"/> (0 on broadcast dims).
+    /// </summary>
+    public static void Binary<T>(BinaryKernel<T> k, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, T[] dst, int[] shape)
+    {
+        var outStrides = ShapeUtil.ContiguousStrides(shape);
+        Strided.ForEachRow(shape, [aStrides, bStrides, outStrides], [aOff, bOff, 0], (p, n, s) =>
+        {
+            var d = dst.AsSpan(p[2], n);
+            int sa = s[0], sb = s[1];
+            if (sa == 1 && sb == 1) k.VV(a.AsSpan(p[0], n), b.AsSpan(p[1], n), d);
+            else if (sa == 1 && sb == 0) k.VS(a.AsSpan(p[0], n), b[p[1]], d);
+            else if (sa == 0 && sb == 1) k.SV(a[p[0]], b.AsSpan(p[1], n), d);
+            else
+            {
+                var f = k.Scalar;
+                for (int i = 0, ia = p[0], ib = p[1]; i < n; i++, ia += sa, ib += sb) d[i] = f(a[ia], b[ib]);
+            }
+        });
+    }
+
+    /// <summary>Predicate kernel producing booleans over a broadcast iteration space.</summary>
+    public static void Compare<T>(Func<T, T, bool> f, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, bool[] dst, int[] shape)
+    {
+        var outStrides = ShapeUtil.ContiguousStrides(shape);
+        Strided.ForEachRow(shape, [aStrides, bStrides, outStrides], [aOff, bOff, 0], (p, n, s) =>
+        {
+            int sa = s[0], sb = s[1];
+            for (int i = 0, ia = p[0], ib = p[1], o = p[2]; i < n; i++, ia += sa, ib += sb, o++) dst[o] = f(a[ia], b[ib]);
+        });
+    }
+
+    /// <summary>Ternary select: dst = cond ? a : b over a broadcast iteration space.</summary>
+    public static void Where<T>(bool[] c, int cOff, int[] cStrides, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, T[] dst, int[] shape)
+    {
+        var outStrides = ShapeUtil.ContiguousStrides(shape);
+        Strided.ForEachRow(shape, [cStrides, aStrides, bStrides, outStrides], [cOff, aOff, bOff, 0], (p, n, s) =>
+        {
+            int sc = s[0], sa = s[1], sb = s[2];
+            for (int i = 0, ic = p[0], ia = p[1], ib = p[2], o = p[3]; i < n; i++, ic += sc, ia += sa, ib += sb, o++)
+                dst[o] = c[ic] ? a[ia] : b[ib];
+        });
+    }
+
+    // ---- Kernel tables -------------------------------------------------------------------------
+
+    public static class Ops<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static readonly BinaryKernel<T> Add = new(TensorPrimitives.Add, TensorPrimitives.Add, (a, b, d) => TensorPrimitives.Add(b, a, d), (a, b) => a + b);
+        public static readonly BinaryKernel<T> Sub = new(TensorPrimitives.Subtract, TensorPrimitives.Subtract, TensorPrimitives.Subtract, (a, b) => a - b);
+        public static readonly BinaryKernel<T> Mul = new(TensorPrimitives.Multiply, TensorPrimitives.Multiply, (a, b, d) => TensorPrimitives.Multiply(b, a, d), (a, b) => a * b);
+        public static readonly BinaryKernel<T> Div = new(TensorPrimitives.Divide, TensorPrimitives.Divide, TensorPrimitives.Divide, (a, b) => a / b);
+        public static readonly BinaryKernel<T> Maximum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a > b ? a : b));
+        public static readonly BinaryKernel<T> Minimum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a < b ? a : b));
+        public static readonly BinaryKernel<T> Pow = new(TensorPrimitives.Pow, TensorPrimitives.Pow, TensorPrimitives.Pow, T.Pow);
+        /// <summary>Python-style remainder: the result has the sign of the divisor (PyTorch's remainder).</summary>
+        public static readonly BinaryKernel<T> Remainder = FromScalar((a, b) =>
+        {
+            var r = a % b;
+            if (r != T.Zero && (r < T.Zero) != (b < T.Zero)) r += b;
+            return r;
+        });
+
+        public static BinaryKernel<T> FromScalar(Func<T, T, T> f) => new(
+            (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = f(a[i], b[i]); },
+            (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = f(a[i], b); },
+            (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = f(a, b[i]); },
+            f);
+    }
+}

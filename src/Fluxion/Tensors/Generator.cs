@@ -1,0 +1,103 @@
+namespace Fluxion;
+
+/// <summary>
+/// A seedable pseudo-random generator (xoshiro256** seeded through SplitMix64). Its state can be
+/// read and restored, so a computation that draws random numbers (dropout) can be replayed exactly.
+/// </summary>
+public sealed class Generator
+{
+    private ulong _s0, _s1, _s2, _s3;
+    private double? _spareNormal;
+
+    [ThreadStatic] private static Generator? t_default;
+
+    /// <summary>The default generator of the current thread, used when no generator is passed.</summary>
+    public static Generator Default => t_default ??= new Generator(0x5EED);
+
+    /// <summary>Re-seeds the current thread's default generator (PyTorch's <c>torch.manual_seed</c>).</summary>
+    public static void ManualSeed(long seed) => Default.Seed(seed);
+
+    /// <summary>Creates a generator with the given seed.</summary>
+    public Generator(long seed) => Seed(seed);
+
+    /// <summary>Resets the state from a seed.</summary>
+    public void Seed(long seed)
+    {
+        ulong x = (ulong)seed;
+        _s0 = SplitMix(ref x);
+        _s1 = SplitMix(ref x);
+        _s2 = SplitMix(ref x);
+        _s3 = SplitMix(ref x);
+        _spareNormal = null;
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The full state, to restore later with <see cref="SetState"/>.</summary>
+    public GeneratorState GetState() => new(_s0, _s1, _s2, _s3, _spareNormal);
+
+    /// <summary>Restores a state captured by <see cref="GetState"/>.</summary>
+    public void SetState(GeneratorState state)
+    {
+        (_s0, _s1, _s2, _s3, _spareNormal) = (state.S0, state.S1, state.S2, state.S3, state.SpareNormal);
+    }
+
+    /// <summary>The next 64 random bits.</summary>
+    public ulong NextUInt64()
+    {
+        ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
+        ulong t = _s1 << 17;
+        _s2 ^= _s0;
+        _s3 ^= _s1;
+        _s1 ^= _s2;
+        _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = ulong.RotateLeft(_s3, 45);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>Standard normal (Box-Muller; the second value of each pair is kept for the next call).</summary>
+    public double NextNormal()
+    {
+        if (_spareNormal is { } s)
+        {
+            _spareNormal = null;
+            return s;
+        }
+        double u1;
+        do u1 = NextDouble(); while (u1 <= double.Epsilon);
+        double u2 = NextDouble();
+        double r = Math.Sqrt(-2.0 * Math.Log(u1));
+        _spareNormal = r * Math.Sin(2 * Math.PI * u2);
+        return r * Math.Cos(2 * Math.PI * u2);
+    }
+
+    /// <summary>Uniform integer in [low, high).</summary>
+    public long NextInt64(long low, long high)
+    {
+        if (high <= low) throw new ArgumentException($"RandInt: high ({high}) must be greater than low ({low}).");
+        ulong range = (ulong)(high - low);
+        // rejection sampling to avoid modulo bias
+        ulong limit = ulong.MaxValue - ulong.MaxValue % range;
+        ulong v;
+        do v = NextUInt64(); while (v >= limit);
+        return low + (long)(v % range);
+    }
+}
+
+/// <summary>A snapshot of a <see cref="Generator"/>'s state.</summary>
+/// <param name="S0">State word 0.</param>
+/// <param name="S1">State word 1.</param>
+/// <param name="S2">State word 2.</param>
+/// <param name="S3">State word 3.</param>
+/// <param name="SpareNormal">The cached second normal of a Box-Muller pair, if any.</param>
+public readonly record struct GeneratorState(ulong S0, ulong S1, ulong S2, ulong S3, double? SpareNormal);
