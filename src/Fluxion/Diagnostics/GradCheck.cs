@@ -1,0 +1,211 @@
+using System.Text;
+
+namespace Fluxion;
+
+/// <summary>The outcome of a gradient check: whether it passed, and the worst mismatch found.</summary>
+/// <param name="Passed">True when every compared value was within tolerance.</param>
+/// <param name="MaxAbsError">Largest |analytic - numeric| seen.</param>
+/// <param name="Comparisons">How many values were compared.</param>
+/// <param name="Report">Human-readable description of the first mismatches (empty when passed).</param>
+public sealed record GradCheckResult(bool Passed, double MaxAbsError, int Comparisons, string Report);
+
+/// <summary>Raised by <see cref="GradCheck.Assert"/> when analytic and numeric derivatives disagree.</summary>
+public sealed class GradCheckException : FluxionException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public GradCheckException(string message) : base(message) { }
+}
+
+/// <summary>
+/// Compares analytic derivatives with central finite differences (use float64 inputs). For small
+/// inputs and outputs the whole Jacobian is compared entry by entry; for larger ones the output is
+/// projected on a random vector u and u^T J is compared per input element, or, for very large
+/// inputs, along random input directions (the dot-product test). Second order checks the gradient
+/// of r · (u^T J) for random r, which exercises every backward rule's own derivative.
+/// </summary>
+public static class GradCheck
+{
+    /// <summary>Above this many input or output elements the full Jacobian is not formed.</summary>
+    public const int FullJacobianLimit = 64;
+
+    /// <summary>Above this many input elements, random input directions replace per-element differences.</summary>
+    public const int PerElementLimit = 2048;
+
+    /// <summary>Checks the first derivatives of <paramref name="f"/> at <paramref name="inputs"/> (reverse mode).</summary>
+    /// <param name="f">The function; it receives fresh leaf copies of the inputs that require grad.</param>
+    /// <param name="inputs">Floating-point inputs (float64 recommended); non-contiguous layouts are preserved.</param>
+    /// <param name="eps">Finite-difference step.</param>
+    /// <param name="atol">Absolute tolerance.</param>
+    /// <param name="rtol">Relative tolerance (relative to the numeric value).</param>
+    /// <param name="seed">Seed for the random projections.</param>
+    public static GradCheckResult Check(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3, int seed = 1234)
+    {
+        var gen = new Generator(seed);
+        var xs = inputs.Select(Copy).ToArray();
+        // Evaluated with grad mode on: f may itself differentiate (second-order checks).
+        Tensor Eval() => f(xs);
+        var y0 = Eval();
+        int nOut = y0.Numel;
+        int nIn = xs.Sum(x => x.Numel);
+        var errors = new List<string>();
+        double maxErr = 0;
+        int comparisons = 0;
+
+        void Compare(string what, double analytic, double numeric)
+        {
+            comparisons++;
+            double err = Math.Abs(analytic - numeric);
+            if (double.IsNaN(analytic) != double.IsNaN(numeric)) err = double.PositiveInfinity;
+            if (!(double.IsNaN(analytic) && double.IsNaN(numeric))) maxErr = Math.Max(maxErr, err);
+            if (err > atol + rtol * Math.Abs(numeric) && errors.Count < 10)
+                errors.Add($"{what}: analytic {analytic:G10}, numeric {numeric:G10}, |diff| {err:G3}");
+        }
+
+        if (nOut <= FullJacobianLimit && nIn <= FullJacobianLimit)
+        {
+            // Full Jacobian: one backward per output element, two evaluations per input element.
+            for (int o = 0; o < nOut; o++)
+            {
+                var u = Tensor.Zeros(y0.ShapeArray, y0.DType);
+                u.SetRaw(o, 1);
+                var an = Analytic(f, xs, u);
+                for (int i = 0; i < xs.Length; i++)
+                    for (int e = 0; e < xs[i].Numel; e++)
+                    {
+                        double num = Numeric(xs[i], e, eps, () => Eval().ToDoubleArray()[o]);
+                        Compare($"d out[{o}] / d input{i}[{e}]", an[i]?.ToDoubleArray()[e] ?? 0, num);
+                    }
+            }
+        }
+        else
+        {
+            var u = Tensor.Randn(y0.ShapeArray, y0.DType, gen);
+            var ud = u.ToDoubleArray();
+            double Proj() => Dot(Eval().ToDoubleArray(), ud);
+            var an = Analytic(f, xs, u);
+            if (nIn <= PerElementLimit)
+            {
+                for (int i = 0; i < xs.Length; i++)
+                    for (int e = 0; e < xs[i].Numel; e++)
+                        Compare($"(u^T J) for input{i}[{e}]", an[i]?.ToDoubleArray()[e] ?? 0, Numeric(xs[i], e, eps, Proj));
+            }
+            else
+            {
+                for (int trial = 0; trial < 3; trial++)
+                {
+                    var dirs = xs.Select(x => Tensor.Randn(x.ShapeArray, x.DType, gen)).ToArray();
+                    double analytic = 0;
+                    for (int i = 0; i < xs.Length; i++)
+                        if (an[i] is { } gi) analytic += Dot(gi.ToDoubleArray(), dirs[i].ToDoubleArray());
+                    double numeric = Directional(xs, dirs, eps, Proj);
+                    Compare($"<u^T J, v> along random direction {trial}", analytic, numeric);
+                }
+            }
+        }
+        return new GradCheckResult(errors.Count == 0, maxErr, comparisons,
+            errors.Count == 0 ? "" : new StringBuilder().AppendJoin('\n', errors).ToString());
+    }
+
+    /// <summary>
+    /// Checks second derivatives: the gradient (reverse over reverse) of s(x) = Σ_i r_i · (u^T ∂f/∂x_i)
+    /// against finite differences of s, for random u and r.
+    /// </summary>
+    public static GradCheckResult CheckSecondOrder(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3, int seed = 4321)
+    {
+        var gen = new Generator(seed);
+        Tensor y0;
+        using (Autograd.NoGrad()) y0 = f(inputs.Select(Copy).ToArray());
+        var u = Tensor.Randn(y0.ShapeArray, y0.DType, gen);
+        var rs = inputs.Select(x => Tensor.Randn(x.ShapeArray, x.DType, gen)).ToArray();
+        Tensor S(Tensor[] xs)
+        {
+            var y = f(xs);
+            var grads = Autograd.Grad([y], xs, [u], createGraph: true, allowUnused: true);
+            Tensor s = Tensor.Scalar(0, y.DType);
+            for (int i = 0; i < xs.Length; i++)
+                if (grads[i] is { } g) s = s + (g * rs[i]).Sum();
+            return s;
+        }
+        return Check(S, inputs, eps, atol, rtol, seed + 1);
+    }
+
+    /// <summary>Like <see cref="Check"/> but throws <see cref="GradCheckException"/> on failure; also runs the
+    /// second-order check when <paramref name="secondOrder"/> is true.</summary>
+    public static void Assert(Func<Tensor[], Tensor> f, Tensor[] inputs, bool secondOrder = true, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
+    {
+        var r = Check(f, inputs, eps, atol, rtol);
+        if (!r.Passed) throw new GradCheckException($"GradCheck (first order) failed: max |diff| {r.MaxAbsError:G3} over {r.Comparisons} comparisons.\n{r.Report}");
+        if (!secondOrder) return;
+        var r2 = CheckSecondOrder(f, inputs, eps, atol, rtol);
+        if (!r2.Passed) throw new GradCheckException($"GradCheck (second order) failed: max |diff| {r2.MaxAbsError:G3} over {r2.Comparisons} comparisons.\n{r2.Report}");
+    }
+
+    /// <summary>A leaf copy with its own storage and the same layout (shape, strides, offset) as <paramref name="t"/>.</summary>
+    private static Tensor Copy(Tensor t)
+    {
+        t.CheckFloat("GradCheck");
+        var data = (Array)t.Storage.Data.Clone();
+        var c = new Tensor(new Storage(data, t.DType), t.ShapeArray, t.Strides.ToArray(), t.Offset);
+        c.RequiresGrad = true;
+        return c;
+    }
+
+    private static Tensor?[] Analytic(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor u)
+    {
+        var y = f(xs);
+        if (!y.RequiresGrad) return new Tensor?[xs.Length];
+        return Autograd.Grad([y], xs, [u], allowUnused: true);
+    }
+
+    /// <summary>Storage index of element <paramref name="e"/> (row-major) of a view.</summary>
+    private static int StorageIndexOf(Tensor x, int e)
+    {
+        int p = x.Offset;
+        var shape = x.Shape;
+        var strides = x.Strides;
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            p += e % shape[d] * strides[d];
+            e /= shape[d];
+        }
+        return p;
+    }
+
+    private static double Numeric(Tensor x, int e, double eps, Func<double> eval)
+    {
+        int si = StorageIndexOf(x, e);
+        double orig = x.GetRaw(si);
+        x.SetRaw(si, orig + eps);
+        double fp = eval();
+        x.SetRaw(si, orig - eps);
+        double fm = eval();
+        x.SetRaw(si, orig);
+        return (fp - fm) / (2 * eps);
+    }
+
+    private static double Directional(Tensor[] xs, Tensor[] dirs, double eps, Func<double> eval)
+    {
+        var orig = xs.Select(x => Enumerable.Range(0, x.Numel).Select(e => x.GetRaw(StorageIndexOf(x, e))).ToArray()).ToArray();
+        void Set(double h)
+        {
+            for (int i = 0; i < xs.Length; i++)
+            {
+                var d = dirs[i].ToDoubleArray();
+                for (int e = 0; e < d.Length; e++) xs[i].SetRaw(StorageIndexOf(xs[i], e), orig[i][e] + h * d[e]);
+            }
+        }
+        Set(eps);
+        double fp = eval();
+        Set(-eps);
+        double fm = eval();
+        Set(0);
+        return (fp - fm) / (2 * eps);
+    }
+
+    private static double Dot(double[] a, double[] b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+}
