@@ -37,6 +37,7 @@ internal static class Op
     public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null)
     {
         _ = jvp;
+        RecordHook?.Invoke(name, inputs, output, jvp);
         if (!Tracking(inputs)) return output;
         var next = new Edge?[inputs.Length];
         var shapes = new int[inputs.Length][];
@@ -60,6 +61,10 @@ internal static class Op
         output.SetGradFn(node, 0);
         return output;
     }
+
+    /// <summary>Test hook (per thread): sees every recorded op with its inputs, output and JVP rule,
+    /// so JVP rules can be checked before forward-mode AD uses them.</summary>
+    [ThreadStatic] internal static Action<string, Tensor[], Tensor, Jvp?>? RecordHook;
 
     /// <summary>Reduces a broadcast gradient back to <paramref name="shape"/> by summing the broadcast dims.</summary>
     public static Tensor SumTo(Tensor g, ReadOnlySpan<int> shape) => g.SumTo(shape);
