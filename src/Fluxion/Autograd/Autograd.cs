@@ -101,7 +101,7 @@ public readonly struct AnomalyScope : IDisposable
     public void Dispose() => Anomaly.Enabled = _previous;
 }
 
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>
     /// Computes the gradient of this scalar with respect to the graph leaves and accumulates it into

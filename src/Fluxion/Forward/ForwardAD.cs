@@ -137,7 +137,7 @@ public static class ForwardAD
     }
 }
 
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>Tangents of forward-AD levels carried by this tensor, keyed by level id.</summary>
     private List<(int Level, Tensor Tangent)>? _tangents;

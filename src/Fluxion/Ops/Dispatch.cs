@@ -9,7 +9,7 @@ internal delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
 /// <summary>Which of an elementwise op's tensors its derivative reads (so in-place changes to them are caught).</summary>
 internal enum Uses { None, Input, Output, Both }
 
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>Runs a unary float kernel on a dense copy of the input (or the storage itself when contiguous).</summary>
     internal static Tensor MapRaw(string op, Tensor x, SpanMap<float> f32, SpanMap<double> f64)

@@ -6,7 +6,7 @@ namespace Fluxion;
 // Elementwise primitives: forward kernel, VJP and JVP of each op side by side.
 // Subgradients at kinks follow PyTorch: Abs'(0) = 0, Relu'(0) = 0, LeakyRelu'(0) = slope,
 // Clamp passes the gradient where min <= x <= max (inclusive), Maximum/Minimum split it evenly on ties.
-public sealed partial class Tensor
+public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
 

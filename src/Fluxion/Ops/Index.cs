@@ -7,7 +7,7 @@ namespace Fluxion;
 // built from them (MaskedFill, OneHot, Chunk, Split, Unbind). Each adjoint pair (Gather and
 // ScatterAdd, IndexSelect and IndexAdd) is the other's VJP, so higher derivatives follow.
 // Index tensors are int64 and, as in PyTorch, must hold non-negative in-range values.
-public sealed partial class Tensor
+public partial class Tensor
 {
     // ---- Cat / Stack -----------------------------------------------------------------------------
 

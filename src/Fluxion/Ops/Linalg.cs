@@ -5,7 +5,7 @@ namespace Fluxion;
 // Matrix products. MatMul follows torch.matmul: 1-D operands are promoted (and the added dim
 // removed afterwards), batch dims broadcast. The primitive is a batched product of equal batch
 // shapes; its VJP is written with MatMul itself, so it differentiates to any order.
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>Matrix product with PyTorch's rules: dot for 1-D·1-D, matrix-vector, batched and broadcast products.</summary>
     public Tensor MatMul(Tensor other) => MatMul(this, other);

@@ -3,7 +3,7 @@ using Fluxion.Kernels;
 namespace Fluxion;
 
 // Neural-network primitives with fused kernels: each op's forward, VJP and JVP side by side.
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>
     /// Softmax along <paramref name="dim"/>: exp(x − max) / Σ exp(x − max), so large inputs do not

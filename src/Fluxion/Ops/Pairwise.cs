@@ -4,7 +4,7 @@ namespace Fluxion;
 
 // Pairwise primitives. Cdist computes distances with a fused kernel (no [P, R, M] difference tensor);
 // its VJP and JVP are written with matrix products, so they stay O(P·R + (P + R)·M) in memory too.
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>
     /// Pairwise Euclidean distances between the rows of <paramref name="x1"/> [..., P, M] and

@@ -3,7 +3,7 @@ using Fluxion.Kernels;
 namespace Fluxion;
 
 // Reductions over dims (keepDim as PyTorch). VJPs broadcast the output gradient back.
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>The reduced dims of a reduction, sorted and de-duplicated; null or empty means all dims.</summary>
     internal int[] ReduceDims(string op, int[]? dims)

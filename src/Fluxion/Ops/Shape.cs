@@ -1,7 +1,7 @@
 namespace Fluxion;
 
 // Shape primitives. Views share storage with their input; each op's VJP and JVP sit beside it.
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>A view over the same storage; remembers the viewed tensor for in-place checks.</summary>
     private Tensor MakeView(int[] shape, int[] strides, int offset) =>

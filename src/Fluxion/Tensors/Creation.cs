@@ -1,6 +1,6 @@
 namespace Fluxion;
 
-public sealed partial class Tensor
+public partial class Tensor
 {
     // ---- raw construction ----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ namespace Fluxion;
 /// tensors take part in automatic differentiation: set <see cref="RequiresGrad"/> on a leaf, compute,
 /// then call <see cref="Backward()"/> and read <see cref="Grad"/>.
 /// </summary>
-public sealed partial class Tensor
+public partial class Tensor
 {
     private readonly int[] _shape;
     private readonly int[] _strides;

@@ -1,0 +1,161 @@
+namespace Fluxion.Nn;
+
+/// <summary>Initialization helpers with PyTorch's defaults.</summary>
+public static class Init
+{
+    /// <summary>Uniform in [-bound, bound].</summary>
+    public static Tensor Uniform(int[] shape, double bound, DType dtype = DType.Float32, Generator? generator = null) =>
+        Tensor.Uniform(shape, -bound, bound, dtype, generator);
+
+    /// <summary>PyTorch's default for Linear/Conv weights: kaiming_uniform(a = sqrt 5), i.e. U(±1/sqrt(fanIn)).</summary>
+    public static Tensor KaimingUniformDefault(int[] shape, int fanIn, DType dtype = DType.Float32, Generator? generator = null) =>
+        Uniform(shape, fanIn > 0 ? 1 / Math.Sqrt(fanIn) : 0, dtype, generator);
+}
+
+/// <summary>y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout and initialization).</summary>
+public sealed class Linear : Module
+{
+    /// <summary>Weight, shape [outFeatures, inFeatures].</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Bias, shape [outFeatures], or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Input width.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output width.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Creates the layer with U(±1/sqrt(in)) weights and bias, as PyTorch.</summary>
+    public Linear(int inFeatures, int outFeatures, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        if (inFeatures <= 0 || outFeatures <= 0)
+            throw new ArgumentException($"Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
+        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        if (input.Rank == 0 || input.Size(-1) != InFeatures)
+            throw new ShapeMismatchException($"Linear({InFeatures}, {OutFeatures}): the input's last dim must be {InFeatures}, but the input has shape {ShapeUtil.Format(input.Shape)}.");
+        var y = input.MatMul(Weight.T);
+        return Bias is null ? y : y + Bias;
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is not null ? "True" : "False")}";
+}
+
+/// <summary>Runs modules one after another; children are named "0", "1", ...</summary>
+public sealed class Sequential : Module
+{
+    private readonly Module[] _layers;
+
+    /// <summary>Chains <paramref name="layers"/>.</summary>
+    public Sequential(params Module[] layers)
+    {
+        _layers = layers;
+        for (int i = 0; i < layers.Length; i++) RegisterModule(i.ToString(), layers[i]);
+    }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<Module> Layers => _layers;
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input;
+        foreach (var l in _layers) x = l.Forward(x);
+        return x;
+    }
+}
+
+/// <summary>Elementwise max(x, 0).</summary>
+public sealed class ReLU : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Relu();
+}
+
+/// <summary>Elementwise leaky ReLU.</summary>
+public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.LeakyRelu(negativeSlope);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"negative_slope={negativeSlope}";
+}
+
+/// <summary>Elementwise GELU ("none" or "tanh" approximation).</summary>
+public sealed class GELU(string approximate = "none") : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Gelu(approximate);
+}
+
+/// <summary>Elementwise tanh.</summary>
+public sealed class Tanh : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Tanh();
+}
+
+/// <summary>Elementwise logistic sigmoid.</summary>
+public sealed class Sigmoid : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Sigmoid();
+}
+
+/// <summary>Softmax over <paramref name="dim"/>.</summary>
+public sealed class Softmax(int dim) : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Softmax(dim);
+}
+
+/// <summary>Flattens dims startDim..endDim (by default all but the batch dim).</summary>
+public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
+{
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input) => input.Flatten(startDim, endDim);
+}
+
+/// <summary>
+/// Zeroes each element with probability p during training and scales the rest by 1/(1-p); the
+/// identity in eval mode. Draws from <see cref="Generator.Default"/> (or the given generator), so
+/// checkpoint recomputation that restores the generator state reproduces the same mask.
+/// </summary>
+public sealed class Dropout : Module
+{
+    private readonly Generator? _generator;
+
+    /// <summary>Drop probability.</summary>
+    public double P { get; }
+
+    /// <summary>Creates the layer.</summary>
+    public Dropout(double p = 0.5, Generator? generator = null)
+    {
+        if (p < 0 || p > 1) throw new ArgumentException($"Dropout: p must be in [0, 1], got {p}.");
+        P = p;
+        _generator = generator;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        if (!Training || P == 0) return input;
+        if (P == 1) return input * 0.0;
+        var keep = Tensor.Rand(input.ShapeArray, input.DType, _generator).Ge(P);
+        return input * Tensor.Where(keep, 1.0 / (1 - P), 0.0, input.DType);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"p={P}";
+}
