@@ -57,4 +57,112 @@ public class AutogradTests
         var ga = Tensor.Ones([3, 5], DType.Float64).MatMul(b.Detach().T);
         Assert.Equal(ga.ToArray<double>(), a.Grad!.ToArray<double>());
     }
+
+    [Fact]
+    public void GradAccumulatesAcrossBackwardCalls()
+    {
+        var x = Tensor.FromArray(new[] { 2.0 }).RequiresGrad_();
+        (x * x).Sum().Backward();
+        (x * 3.0).Sum().Backward();
+        Assert.Equal(7.0, x.Grad!.Item());
+    }
+
+    [Fact]
+    public void NonLeafGradIsNullUnlessRetained()
+    {
+        var x = Tensor.FromArray(new[] { 1.0, 2.0 }).RequiresGrad_();
+        var y = x * 2.0;
+        var z = y * 3.0;
+        z.RetainGrad();
+        (z * z).Sum().Backward();
+        Assert.Null(y.Grad);
+        Assert.Equal(new[] { 12.0, 24.0 }, z.Grad!.ToArray<double>());
+        Assert.True(y.Grad is null && !y.IsLeaf);
+    }
+
+    [Fact]
+    public void HooksSeeAndReplaceGradients()
+    {
+        var x = Tensor.FromArray(new[] { 1.0, 2.0 }).RequiresGrad_();
+        Tensor? seen = null;
+        x.RegisterHook(g => g * 10.0);
+        var y = x * x;
+        var remove = y.RegisterHook(g => { seen = g; return null; });
+        y.Sum().Backward();
+        Assert.Equal(new[] { 1.0, 1.0 }, seen!.ToArray<double>());
+        Assert.Equal(new[] { 20.0, 40.0 }, x.Grad!.ToArray<double>());
+        remove();
+    }
+
+    [Fact]
+    public void NoGradScopesAreNestedAndThreadLocal()
+    {
+        var x = Tensor.Ones(2).RequiresGrad_();
+        using (Autograd.NoGrad())
+        {
+            Assert.False((x * 2.0).RequiresGrad);
+            using (Autograd.EnableGrad()) Assert.True((x * 2.0).RequiresGrad);
+            bool other = false;
+            var t = new Thread(() => other = (x * 2.0).RequiresGrad);
+            t.Start();
+            t.Join();
+            Assert.True(other);
+            Assert.False(Autograd.IsGradEnabled);
+        }
+        Assert.True(Autograd.IsGradEnabled);
+    }
+
+    [Fact]
+    public void GradWithRespectToNonLeafAndUnusedInputs()
+    {
+        var x = Tensor.FromArray(new[] { 1.0, 2.0 }).RequiresGrad_();
+        var u = Tensor.FromArray(new[] { 5.0 }).RequiresGrad_();
+        var h = x.Exp();
+        var y = (h * h).Sum();
+        var g = Autograd.Grad([y], [h, u], allowUnused: true);
+        Assert.Equal((2.0 * h.Detach()).ToArray<double>(), g[0]!.ToArray<double>());
+        Assert.Null(g[1]);
+        Assert.Null(x.Grad);
+        Assert.Throws<AutogradException>(() => Autograd.Grad([(x * 2.0).Sum()], [u]));
+    }
+
+    [Fact]
+    public void DetachCutsTheGraph()
+    {
+        var x = Tensor.FromArray(new[] { 3.0 }).RequiresGrad_();
+        var y = x * x.Detach();
+        y.Sum().Backward();
+        Assert.Equal(3.0, x.Grad!.Item());
+    }
+
+    [Fact]
+    public void BackwardWithSeedAndMultipleRoots()
+    {
+        var x = Tensor.FromArray(new[] { 1.0, 2.0 }).RequiresGrad_();
+        var y = x * 2.0;
+        y.Backward(Tensor.FromArray(new[] { 1.0, 10.0 }));
+        Assert.Equal(new[] { 2.0, 20.0 }, x.Grad!.ToArray<double>());
+        x.Grad = null;
+        var a = x.Sum();
+        var b = (x * x).Sum();
+        Autograd.Backward([a, b]);
+        Assert.Equal(new[] { 3.0, 5.0 }, x.Grad!.ToArray<double>());
+    }
+
+    [Fact]
+    public void UnneededBranchesAreNotDifferentiated()
+    {
+        // W2 does not require grad: its MatMul backward must not compute a gradient for it,
+        // and Autograd.Grad for x alone must not run nodes that only lead to w.
+        var x = Tensor.Randn([4, 3], DType.Float64).RequiresGrad_();
+        var w = Tensor.Randn([3, 3], DType.Float64).RequiresGrad_();
+        int calls = 0;
+        var w2 = w * 2.0;
+        w2.RegisterHook(g => { calls++; return null; });
+        var y = x.MatMul(w2).Tanh().Sum();
+        Autograd.Grad([y], [x], retainGraph: true);
+        Assert.Equal(0, calls);
+        Autograd.Grad([y], [w]);
+        Assert.Equal(1, calls);
+    }
 }

@@ -135,6 +135,7 @@ internal static class Engine
                     needs[i] = node.Next[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
                 var inGrads = node.Apply(grads, needs);
+                if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();
 
                 for (int i = 0; i < node.Next.Length; i++)
@@ -163,5 +164,23 @@ internal static class Engine
                         $"Autograd.Grad: input {k} (shape {ShapeUtil.Format(inputs![k].Shape)}) was not used to compute the outputs, so it has no gradient. " +
                         "Pass allowUnused: true to get null for it instead.");
         return results;
+    }
+
+    /// <summary>Anomaly mode: the first backward step that produces NaN or Inf raises, naming the op and where it was created.</summary>
+    private static void CheckFinite(Node node, Tensor?[] grads)
+    {
+        for (int i = 0; i < grads.Length; i++)
+        {
+            if (grads[i] is not { } g || !g.DType.IsFloatingPoint()) continue;
+            foreach (var v in g.ToDoubleArray())
+            {
+                if (double.IsFinite(v)) continue;
+                throw new AutogradException(
+                    $"Anomaly detected: {node.Name} returned {(double.IsNaN(v) ? "NaN" : "Inf")} values in its gradient for input {i} (shape {ShapeUtil.Format(g.Shape)})." +
+                    (node.ForwardTrace is { } trace
+                        ? $" The forward call that created this node was:\n{trace}"
+                        : " Enable Autograd.DetectAnomaly() around the forward pass as well to see where the op was created."));
+            }
+        }
     }
 }

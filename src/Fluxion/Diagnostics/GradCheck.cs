@@ -129,10 +129,76 @@ public static class GradCheck
         return Check(S, inputs, eps, atol, rtol, seed + 1);
     }
 
-    /// <summary>Like <see cref="Check"/> but throws <see cref="GradCheckException"/> on failure; also runs the
-    /// second-order check when <paramref name="secondOrder"/> is true.</summary>
-    public static void Assert(Func<Tensor[], Tensor> f, Tensor[] inputs, bool secondOrder = true, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
+    /// <summary>
+    /// Checks forward mode: the JVP J·v computed with dual tensors for random tangents v is compared
+    /// elementwise with the central difference (f(x + εv) - f(x - εv)) / 2ε, and with reverse mode by
+    /// the dot-product test &lt;u, J v&gt; = &lt;J^T u, v&gt;.
+    /// </summary>
+    public static GradCheckResult CheckForward(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3, int seed = 99)
     {
+        var gen = new Generator(seed);
+        var xs = inputs.Select(Copy).ToArray();
+        var vs = xs.Select(x => Tensor.Randn(x.ShapeArray, x.DType, gen)).ToArray();
+        Tensor? jv;
+        using (var level = ForwardAD.Level())
+        {
+            var duals = xs.Select((x, i) => ForwardAD.MakeDual(x, vs[i])).ToArray();
+            jv = ForwardAD.Unpack(f(duals)).Tangent;
+        }
+        var y0 = f(xs);
+        var jvd = jv?.ToDoubleArray() ?? new double[y0.Numel];
+        // numeric directional derivative, elementwise over the output
+        var orig = xs.Select(x => Enumerable.Range(0, x.Numel).Select(e => x.GetRaw(StorageIndexOf(x, e))).ToArray()).ToArray();
+        void Set(double h)
+        {
+            for (int i = 0; i < xs.Length; i++)
+            {
+                var d = vs[i].ToDoubleArray();
+                for (int e = 0; e < d.Length; e++) xs[i].SetRaw(StorageIndexOf(xs[i], e), orig[i][e] + h * d[e]);
+            }
+        }
+        Set(eps);
+        var fp = f(xs).ToDoubleArray();
+        Set(-eps);
+        var fm = f(xs).ToDoubleArray();
+        Set(0);
+        var errors = new List<string>();
+        double maxErr = 0;
+        int comparisons = 0;
+        void Compare(string what, double analytic, double numeric)
+        {
+            comparisons++;
+            double err = Math.Abs(analytic - numeric);
+            if (double.IsNaN(analytic) != double.IsNaN(numeric)) err = double.PositiveInfinity;
+            if (!(double.IsNaN(analytic) && double.IsNaN(numeric))) maxErr = Math.Max(maxErr, err);
+            if (err > atol + rtol * Math.Abs(numeric) && errors.Count < 10)
+                errors.Add($"{what}: analytic {analytic:G10}, numeric {numeric:G10}, |diff| {err:G3}");
+        }
+        for (int o = 0; o < fp.Length; o++)
+            Compare($"(J v)[{o}]", jvd[o], (fp[o] - fm[o]) / (2 * eps));
+        // dot-product test against reverse mode
+        if (y0.RequiresGrad)
+        {
+            var u = Tensor.Randn(y0.ShapeArray, y0.DType, gen);
+            var vjp = Autograd.Grad([y0], xs, [u], allowUnused: true);
+            double lhs = Dot(u.ToDoubleArray(), jvd), rhs = 0;
+            for (int i = 0; i < xs.Length; i++)
+                if (vjp[i] is { } g) rhs += Dot(g.ToDoubleArray(), vs[i].ToDoubleArray());
+            Compare("<u, J v> vs <J^T u, v>", lhs, rhs);
+        }
+        return new GradCheckResult(errors.Count == 0, maxErr, comparisons, string.Join('\n', errors));
+    }
+
+    /// <summary>Like <see cref="Check"/> but throws <see cref="GradCheckException"/> on failure; also runs the
+    /// second-order check when <paramref name="secondOrder"/> is true and the forward-mode check
+    /// (<see cref="CheckForward"/>) when <paramref name="forwardMode"/> is true.</summary>
+    public static void Assert(Func<Tensor[], Tensor> f, Tensor[] inputs, bool secondOrder = true, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3, bool forwardMode = true)
+    {
+        if (forwardMode)
+        {
+            var rf = CheckForward(f, inputs, eps, atol, rtol);
+            if (!rf.Passed) throw new GradCheckException($"GradCheck (forward mode) failed: max |diff| {rf.MaxAbsError:G3} over {rf.Comparisons} comparisons.\n{rf.Report}");
+        }
         var r = Check(f, inputs, eps, atol, rtol);
         if (!r.Passed) throw new GradCheckException($"GradCheck (first order) failed: max |diff| {r.MaxAbsError:G3} over {r.Comparisons} comparisons.\n{r.Report}");
         if (!secondOrder) return;

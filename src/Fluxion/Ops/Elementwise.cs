@@ -398,6 +398,7 @@ public sealed partial class Tensor
     private Tensor InPlace(string op, Tensor other, Func<Tensor, Tensor, Tensor> compute)
     {
         bool track = GradMode.Enabled && (RequiresGrad || other.RequiresGrad);
+        bool forward = ForwardLevels.ActiveCount > 0 && (HasTangents || other.HasTangents);
         if (track)
         {
             if (IsLeaf && RequiresGrad)
@@ -409,8 +410,9 @@ public sealed partial class Tensor
                     $"{op}: in-place modification of a view (shape {ShapeUtil.Format(_shape)}) that takes part in autograd is not supported. " +
                     "Use out-of-place ops (e.g. Cat or Where) to build the new value.");
         }
-        var self = track ? new Tensor(Storage, _shape, _strides, Offset) : this;
+        var self = track || forward ? new Tensor(Storage, _shape, _strides, Offset) : this;
         if (track && GradFn is { } fn) self.SetGradFn(fn, OutputIndex);
+        if (forward) CopyTangentsTo(self);
         Tensor result;
         using (Autograd.SetGradEnabled(track)) result = compute(self, other);
         if (!ShapeUtil.SameShape(result._shape, _shape))
@@ -421,6 +423,12 @@ public sealed partial class Tensor
         CopyRawFrom(result);
         Storage.BumpVersion();
         if (track && result.GradFn is { } node) SetGradFn(node, result.OutputIndex);
+        // forward mode: the modified tensor takes the result's tangents
+        if (HasTangents || result.HasTangents)
+        {
+            _tangents = null;
+            result.CopyTangentsTo(this);
+        }
         return this;
     }
 }

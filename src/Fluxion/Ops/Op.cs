@@ -14,18 +14,60 @@ internal delegate Tensor? Jvp(Tensor?[] tangents);
 /// </summary>
 internal static class Op
 {
-    /// <summary>True when grad mode is on and some input requires grad.</summary>
-    public static bool Tracking(Tensor a) => a.RequiresGrad && GradMode.Enabled;
+    /// <summary>True when the op must be recorded: grad mode is on and some input requires grad,
+    /// or a forward-AD level is active and some input carries a tangent.</summary>
+    public static bool Tracking(Tensor a) => (a.RequiresGrad && GradMode.Enabled) || (a.HasTangents && ForwardLevels.ActiveCount > 0);
 
     /// <inheritdoc cref="Tracking(Tensor)"/>
-    public static bool Tracking(Tensor a, Tensor b) => (a.RequiresGrad || b.RequiresGrad) && GradMode.Enabled;
+    public static bool Tracking(Tensor a, Tensor b) => Tracking(a) || Tracking(b);
 
     /// <inheritdoc cref="Tracking(Tensor)"/>
     public static bool Tracking(ReadOnlySpan<Tensor> inputs)
     {
+        foreach (var t in inputs) if (Tracking(t)) return true;
+        return false;
+    }
+
+    private static bool ReverseTracking(Tensor[] inputs)
+    {
         if (!GradMode.Enabled) return false;
         foreach (var t in inputs) if (t.RequiresGrad) return true;
         return false;
+    }
+
+    /// <summary>
+    /// Forward mode: for every active level at which some input has a tangent, computes the output's
+    /// tangent with the op's JVP rule. The level (and inner ones) is suspended meanwhile, so the rule's
+    /// own ops propagate only outer levels' tangents: nesting without perturbation confusion.
+    /// </summary>
+    private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp)
+    {
+        int active = ForwardLevels.ActiveCount;
+        if (active == 0) return;
+        bool any = false;
+        foreach (var t in inputs) any |= t.HasTangents;
+        if (!any) return;
+        var stack = ForwardLevels.Stack;
+        for (int k = 0; k < active; k++)
+        {
+            int level = stack[k].Id;
+            var tangents = new Tensor?[inputs.Length];
+            bool has = false;
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                tangents[i] = inputs[i].TangentAt(level);
+                has |= tangents[i] is not null;
+            }
+            if (!has) continue;
+            if (jvp is null)
+                throw new AutogradException($"{name}: this op has no forward-mode (JVP) rule, so it cannot be used on dual tensors. Give it one (CustomFunction.Jvp for custom ops) or compute this part outside ForwardAD.");
+            Tensor? tOut;
+            using (ForwardLevels.Suspend(k)) tOut = jvp(tangents);
+            if (tOut is null) continue;
+            if (!ShapeUtil.SameShape(tOut.Shape, output.Shape))
+                throw new AutogradException($"{name}: the JVP rule returned a tangent of shape {ShapeUtil.Format(tOut.Shape)} for an output of shape {ShapeUtil.Format(output.Shape)}.");
+            output.SetTangent(level, tOut);
+        }
     }
 
     /// <summary>
@@ -36,8 +78,8 @@ internal static class Op
     /// </summary>
     public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null)
     {
-        _ = jvp;
-        if (!Tracking(inputs)) return output;
+        PropagateTangents(name, output, inputs, jvp);
+        if (!ReverseTracking(inputs)) return output;
         var next = new Edge?[inputs.Length];
         var shapes = new int[inputs.Length][];
         for (int i = 0; i < inputs.Length; i++)

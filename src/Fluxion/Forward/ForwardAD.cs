@@ -1,0 +1,173 @@
+namespace Fluxion;
+
+/// <summary>
+/// A forward-mode AD level. Dual tensors made inside it carry a tangent tagged with this level, so
+/// nested levels never confuse their perturbations. Dispose it to leave the level; tangents of this
+/// level can no longer be read afterwards.
+/// </summary>
+public sealed class DualLevel : IDisposable
+{
+    private static int s_next;
+
+    /// <summary>Unique id of the level (also its tag on tangents).</summary>
+    public int Id { get; } = Interlocked.Increment(ref s_next);
+
+    /// <summary>True once the level has been disposed.</summary>
+    public bool Exited { get; private set; }
+
+    internal DualLevel() { }
+
+    /// <summary>Leaves the level. Levels must be left innermost first.</summary>
+    public void Dispose()
+    {
+        if (Exited) return;
+        var stack = ForwardLevels.Stack;
+        if (stack.Count == 0 || !ReferenceEquals(stack[^1], this))
+            throw new AutogradException($"ForwardAD: level {Id} is being exited while an inner level is still active; dispose nested levels innermost first (use 'using').");
+        stack.RemoveAt(stack.Count - 1);
+        Exited = true;
+    }
+}
+
+/// <summary>The thread's stack of forward-AD levels and which of them are currently suspended.</summary>
+internal static class ForwardLevels
+{
+    [ThreadStatic] private static List<DualLevel>? t_stack;
+    [ThreadStatic] private static int t_suspendFrom;
+    [ThreadStatic] private static bool t_suspendSet;
+
+    public static List<DualLevel> Stack => t_stack ??= new();
+
+    /// <summary>Number of levels whose tangents ops propagate now (outermost first).</summary>
+    public static int ActiveCount
+    {
+        get
+        {
+            int n = t_stack?.Count ?? 0;
+            return t_suspendSet ? Math.Min(n, t_suspendFrom) : n;
+        }
+    }
+
+    /// <summary>
+    /// While computing the tangent of level <paramref name="index"/> (in the stack), that level and all
+    /// inner ones are suspended: the JVP's own ops must not propagate their tangents, only outer
+    /// levels' (which gives the correct nested derivatives without perturbation confusion).
+    /// </summary>
+    public static SuspendScope Suspend(int index) => new(index);
+
+    public readonly struct SuspendScope : IDisposable
+    {
+        private readonly int _prev;
+        private readonly bool _prevSet;
+
+        public SuspendScope(int index)
+        {
+            _prev = t_suspendFrom;
+            _prevSet = t_suspendSet;
+            t_suspendFrom = t_suspendSet ? Math.Min(t_suspendFrom, index) : index;
+            t_suspendSet = true;
+        }
+
+        public void Dispose()
+        {
+            t_suspendFrom = _prev;
+            t_suspendSet = _prevSet;
+        }
+    }
+}
+
+/// <summary>
+/// Forward-mode automatic differentiation with dual tensors:
+/// <code>
+/// using (var level = ForwardAD.Level())
+/// {
+///     var xd = ForwardAD.MakeDual(x, v);
+///     var (y, jvp) = ForwardAD.Unpack(f(xd));
+/// }
+/// </code>
+/// Each op's JVP rule (beside its VJP) computes the output tangent next to the output value.
+/// </summary>
+public static class ForwardAD
+{
+    /// <summary>Enters a new (nested) level; dispose it to leave.</summary>
+    public static DualLevel Level()
+    {
+        var l = new DualLevel();
+        ForwardLevels.Stack.Add(l);
+        return l;
+    }
+
+    /// <summary>The innermost active level, or null.</summary>
+    public static DualLevel? CurrentLevel => ForwardLevels.Stack is { Count: > 0 } s ? s[^1] : null;
+
+    /// <summary>A dual tensor with primal <paramref name="primal"/> and tangent <paramref name="tangent"/>
+    /// at <paramref name="level"/> (default: the innermost level). The result is differentiable in
+    /// reverse mode with respect to both.</summary>
+    public static Tensor MakeDual(Tensor primal, Tensor tangent, DualLevel? level = null)
+    {
+        var l = level ?? CurrentLevel ?? throw new AutogradException(
+            "ForwardAD.MakeDual: no forward-AD level is active. Wrap the computation in using (ForwardAD.Level()) { ... }.");
+        if (l.Exited) throw new AutogradException($"ForwardAD.MakeDual: level {l.Id} has already been exited.");
+        primal.CheckFloat("ForwardAD.MakeDual");
+        if (!ShapeUtil.SameShape(primal.Shape, tangent.Shape))
+            throw new ShapeMismatchException(
+                $"ForwardAD.MakeDual: the tangent has shape {ShapeUtil.Format(tangent.Shape)} but the primal has shape {ShapeUtil.Format(primal.Shape)}; a tangent must have exactly its primal's shape.");
+        Tensor.CheckSameDType("ForwardAD.MakeDual", primal, tangent);
+        Tensor dual;
+        using (ForwardLevels.Suspend(0)) dual = primal.AliasForDual();
+        primal.CopyTangentsTo(dual, except: l.Id); // tangents of other levels stay (nesting)
+        dual.SetTangent(l.Id, tangent);
+        return dual;
+    }
+
+    /// <summary>Splits a dual tensor into its primal (without the tangent of <paramref name="level"/>) and
+    /// that tangent (null when it has none).</summary>
+    public static (Tensor Primal, Tensor? Tangent) Unpack(Tensor dual, DualLevel? level = null)
+    {
+        var l = level ?? CurrentLevel ?? throw new AutogradException(
+            "ForwardAD.Unpack: no forward-AD level is active, so there is no tangent to unpack. Unpack inside the using (ForwardAD.Level()) block that made the dual.");
+        if (l.Exited)
+            throw new AutogradException($"ForwardAD.Unpack: level {l.Id} has already been exited; its tangents are gone. Unpack inside the level's using block.");
+        var tangent = dual.TangentAt(l.Id);
+        Tensor primal;
+        using (ForwardLevels.Suspend(0)) primal = dual.AliasForDual();
+        // keep the tangents of other levels on the primal
+        dual.CopyTangentsTo(primal, except: l.Id);
+        return (primal, tangent);
+    }
+}
+
+public sealed partial class Tensor
+{
+    /// <summary>Tangents of forward-AD levels carried by this tensor, keyed by level id.</summary>
+    private List<(int Level, Tensor Tangent)>? _tangents;
+
+    internal bool HasTangents => _tangents is { Count: > 0 };
+
+    internal Tensor? TangentAt(int level)
+    {
+        if (_tangents is null) return null;
+        foreach (var (l, t) in _tangents) if (l == level) return t;
+        return null;
+    }
+
+    internal void SetTangent(int level, Tensor? tangent)
+    {
+        _tangents?.RemoveAll(p => p.Level == level);
+        if (tangent is null) return;
+        (_tangents ??= new()).Add((level, tangent));
+    }
+
+    internal void CopyTangentsTo(Tensor other, int except = 0)
+    {
+        if (_tangents is null) return;
+        foreach (var (l, t) in _tangents) if (l != except) other.SetTangent(l, t);
+    }
+
+    /// <summary>A graph-connected alias (identity op) used by MakeDual/Unpack.</summary>
+    internal Tensor AliasForDual()
+    {
+        var y = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
+        return Op.Record("Alias", y, [this], [g => g], jvp: t => t[0]);
+    }
+}
