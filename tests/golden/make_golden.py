@@ -56,6 +56,9 @@ FORMAT (one JSON file per op family: elementwise, reduce, linalg, shape, index, 
     Cat, Stack {dim} (inputs = the tensors)
     Gather {dim} inputs (x, index)       IndexSelect {dim} inputs (x, index)
     ScatterAdd {dim} inputs (x, index, src)      [x.scatter_add(dim, index, src)]
+    IndexAdd {dim, alpha} inputs (x, index, source)   [x.index_add(dim, index, source, alpha=alpha)]
+    MaskedFill {value} inputs (x, mask)  [x.masked_fill(mask, value)]
+    Amax, Amin {dims (null = all), keepdim}      ArgMin {dim, keepdim} (as ArgMax)
     Softmax, LogSoftmax {dim}            Cdist {p} inputs (x1, x2)
     Unary/binary elementwise ops, Where (cond, a, b) and MatMul take no args.
 
@@ -428,6 +431,18 @@ def reduce():
         case(R, f"{op}.noncontig", op, lambda t, f=f: f(t, dim=-1), [T(randn(5, 3))], {"dims": [-1], "correction": 1, "keepdim": False})
         case(R, f"{op}.f64", op, lambda t, f=f: f(t, dim=0, keepdim=True), [randn(6, 3, dtype=F64)], {"dims": [0], "correction": 1, "keepdim": True})
 
+    for op, f in (("Amax", torch.amax), ("Amin", torch.amin)):
+        case(R, f"{op}.all", op, lambda t, f=f: f(t, dim=(0, 1)), [distinct(3, 4)], {"dims": None, "keepdim": False})
+        case(R, f"{op}.dims02_keep", op, lambda t, f=f: f(t, dim=(0, 2), keepdim=True), [distinct(2, 3, 4)], {"dims": [0, 2], "keepdim": True})
+        case(R, f"{op}.noncontig", op, lambda t, f=f: f(t, dim=-1), [T(distinct(4, 3))], {"dims": [-1], "keepdim": False})
+        # ties: amax/amin spread the gradient evenly over the tied entries of each slice
+        tie = torch.tensor([[1.0, 3.0, 3.0, -2.0], [-2.0, 0.5, -2.0, 3.0]])
+        case(R, f"{op}.tie", op, lambda t, f=f: f(t, dim=1), [tie.clone()], {"dims": [1], "keepdim": False})
+    case(R, "ArgMin.all", "ArgMin", lambda t: torch.argmin(t), [distinct(3, 4)], {"dim": None, "keepdim": False})
+    case(R, "ArgMin.dim1_keep", "ArgMin", lambda t: torch.argmin(t, dim=1, keepdim=True), [distinct(2, 3, 4)], {"dim": 1, "keepdim": True})
+    case(R, "ArgMin.tie", "ArgMin", lambda t: torch.argmin(t, dim=1),
+         [torch.tensor([[1.0, -3.0, -3.0, 2.0], [-3.0, 0.5, 2.0, -3.0]])], {"dim": 1, "keepdim": False})
+
     L = "LogSumExp"
     case(R, f"{L}.dim1", L, lambda t: torch.logsumexp(t, dim=1), [randn(3, 5)], {"dims": [1], "keepdim": False})
     case(R, f"{L}.dim0_keep", L, lambda t: torch.logsumexp(t, dim=0, keepdim=True), [randn(3, 5)], {"dims": [0], "keepdim": True})
@@ -539,6 +554,16 @@ def indexing():
     case(I, "ScatterAdd.f64", "ScatterAdd", sa(0), [randn(3, 2, dtype=F64), index(3, 4, 2), randn(4, 2, dtype=F64)], {"dim": 0})
 
 
+    ia = lambda d, alpha: (lambda x, i, s: x.index_add(d, i, s, alpha=alpha))
+    case(I, "IndexAdd.dim0", "IndexAdd", ia(0, 1.0), [randn(4, 3), torch.tensor([3, 0, 3]), randn(3, 3)], {"dim": 0, "alpha": 1.0})
+    case(I, "IndexAdd.dim1_alpha", "IndexAdd", ia(1, -0.5), [randn(2, 4, 3), index(4, 6), randn(2, 6, 3)], {"dim": 1, "alpha": -0.5})
+    case(I, "IndexAdd.noncontig", "IndexAdd", ia(-1, 2.0), [T(randn(3, 4)), index(4, 5), S(randn(3, 5))], {"dim": -1, "alpha": 2.0})
+
+    mf = lambda v: (lambda x, m: x.masked_fill(m, v))
+    case(I, "MaskedFill.same", "MaskedFill", mf(-1.5), [randn(3, 4), torch.rand(3, 4, generator=_gen) > 0.5], {"value": -1.5})
+    case(I, "MaskedFill.bcast", "MaskedFill", mf(2.0), [T(randn(2, 4, 3)), torch.rand(4, 1, generator=_gen) > 0.5], {"value": 2.0})
+
+
 # ---- nn ---------------------------------------------------------------------------------------
 
 def nn():
@@ -554,12 +579,10 @@ def nn():
 
 
 def main():
-    elementwise()
-    reduce()
-    linalg()
-    shape()
-    indexing()
-    nn()
+    # each family draws from its own seed, so adding cases to one family leaves the others unchanged
+    for seed, family in enumerate((elementwise, reduce, linalg, shape, indexing, nn)):
+        _gen.manual_seed(1000 + seed)
+        family()
     total = 0
     for family, cases in FAMILIES.items():
         path = os.path.join(OUT_DIR, family + ".json")
