@@ -1,0 +1,173 @@
+namespace Fluxion;
+
+/// <summary>
+/// Function transforms in the style of JAX and torch.func: gradients, vector-Jacobian and
+/// Jacobian-vector products, Jacobians, Hessians and Hessian-vector products of functions of one or
+/// several tensors. The transforms compose (Grad of Grad, Jvp of Grad, ...): when an input is itself
+/// part of an outer graph or carries forward tangents, the result stays connected to it.
+/// </summary>
+public static class Functional
+{
+    /// <summary>
+    /// Makes a differentiable stand-in for an input: a graph-connected alias when it already requires
+    /// grad (so an outer transform still sees through), otherwise a fresh leaf sharing its storage.
+    /// Forward tangents are kept either way.
+    /// </summary>
+    private static Tensor Track(Tensor x)
+    {
+        x.CheckFloat("Functional");
+        if (x.RequiresGrad && GradMode.Enabled) return x.AliasForDual();
+        var leaf = x.Detach();
+        leaf.RequiresGrad = true;
+        x.CopyTangentsTo(leaf);
+        return leaf;
+    }
+
+    private static bool Nested(Tensor[] xs) => GradMode.Enabled && xs.Any(x => x.RequiresGrad);
+
+    /// <summary>Checks the output of a function given to a gradient transform is a scalar.</summary>
+    private static void CheckScalar(string op, Tensor y)
+    {
+        if (y.Numel != 1)
+            throw new ShapeMismatchException($"{op}: the function must return a scalar (one element), but it returned shape {ShapeUtil.Format(y.Shape)}. Use Vjp or JacRev for non-scalar outputs.");
+    }
+
+    /// <summary>The value and the gradients of a scalar function with respect to each input.</summary>
+    public static (Tensor Value, Tensor[] Grads) ValueAndGrad(Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        bool nested = Nested(xs);
+        var ts = xs.Select(Track).ToArray();
+        Tensor y;
+        using (Autograd.EnableGrad()) y = f(ts);
+        CheckScalar("Functional.Grad", y);
+        if (!y.RequiresGrad) return (y, ts.Select(Tensor.ZerosLike).ToArray());
+        var g = Autograd.Grad([y], ts, createGraph: nested, allowUnused: true);
+        return (nested ? y : y.Detach(), g.Select((gi, i) => gi ?? Tensor.ZerosLike(xs[i])).ToArray());
+    }
+
+    /// <summary>The gradient function of a scalar function of several tensors.</summary>
+    public static Func<Tensor[], Tensor[]> Grad(Func<Tensor[], Tensor> f) => xs => ValueAndGrad(f, xs).Grads;
+
+    /// <summary>The gradient function of a scalar function of one tensor.</summary>
+    public static Func<Tensor, Tensor> Grad(Func<Tensor, Tensor> f) => x => ValueAndGrad(t => f(t[0]), x).Grads[0];
+
+    /// <summary>f(xs) and the vector-Jacobian product v^T J for each input.</summary>
+    public static (Tensor Output, Tensor[] Vjp) Vjp(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor v)
+    {
+        bool nested = Nested(xs) || v.RequiresGrad;
+        var ts = xs.Select(Track).ToArray();
+        Tensor y;
+        using (Autograd.EnableGrad()) y = f(ts);
+        if (!ShapeUtil.SameShape(v.Shape, y.Shape))
+            throw new ShapeMismatchException($"Functional.Vjp: the cotangent has shape {ShapeUtil.Format(v.Shape)} but the output has shape {ShapeUtil.Format(y.Shape)}.");
+        if (!y.RequiresGrad) return (y, ts.Select(Tensor.ZerosLike).ToArray());
+        var g = Autograd.Grad([y], ts, [v], createGraph: nested, allowUnused: true);
+        return (nested ? y : y.Detach(), g.Select((gi, i) => gi ?? Tensor.ZerosLike(xs[i])).ToArray());
+    }
+
+    /// <summary>f(xs) and the Jacobian-vector product J·v in one forward pass (forward mode).</summary>
+    public static (Tensor Output, Tensor Jvp) Jvp(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor[] tangents)
+    {
+        if (tangents.Length != xs.Length)
+            throw new ArgumentException($"Functional.Jvp: {xs.Length} inputs but {tangents.Length} tangents; give one tangent per input.");
+        using var level = ForwardAD.Level();
+        var duals = xs.Select((x, i) => ForwardAD.MakeDual(x, tangents[i], level)).ToArray();
+        var (y, t) = ForwardAD.Unpack(f(duals), level);
+        return (y, t ?? Tensor.ZerosLike(y));
+    }
+
+    /// <summary>Jvp for a function of one tensor.</summary>
+    public static (Tensor Output, Tensor Jvp) Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor tangent) => Jvp(t => f(t[0]), [x], [tangent]);
+
+    /// <summary>
+    /// Evaluates f once and returns its value and a reusable linear map v ↦ J·v. The map reuses the
+    /// recorded graph (by differentiating the VJP u ↦ J^T u, which is linear in u, with respect to u),
+    /// so f is not run again.
+    /// </summary>
+    public static (Tensor Output, Func<Tensor[], Tensor> JvpFn) Linearize(Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        var ts = xs.Select(Track).ToArray();
+        Tensor y;
+        using (Autograd.EnableGrad()) y = f(ts);
+        if (!y.RequiresGrad) return (y, _ => Tensor.ZerosLike(y));
+        var u = Tensor.Zeros(y.ShapeArray, y.DType).RequiresGrad_();
+        Tensor?[] jtU;
+        using (Autograd.EnableGrad()) jtU = Autograd.Grad([y], ts, [u], retainGraph: true, createGraph: true, allowUnused: true);
+        var yv = y.Detach();
+        return (yv, vs =>
+        {
+            if (vs.Length != xs.Length) throw new ArgumentException($"Linearize: {xs.Length} inputs but {vs.Length} tangents.");
+            Tensor s;
+            using (Autograd.EnableGrad())
+            {
+                s = Tensor.Scalar(0, y.DType);
+                for (int i = 0; i < xs.Length; i++)
+                    if (jtU[i] is { } g) s = s + (g * vs[i]).Sum();
+                if (!s.RequiresGrad) return Tensor.ZerosLike(yv);
+                return Autograd.Grad([s], [u], retainGraph: true, allowUnused: true)[0] ?? Tensor.ZerosLike(yv);
+            }
+        });
+    }
+
+    /// <summary>Jacobians of f by reverse mode (one VJP per output element); result i has shape out.shape + xs[i].shape.</summary>
+    public static Tensor[] JacRev(Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        bool nested = Nested(xs);
+        var ts = xs.Select(Track).ToArray();
+        Tensor y;
+        using (Autograd.EnableGrad()) y = f(ts);
+        int m = y.Numel;
+        var rows = xs.Select(_ => new List<Tensor>()).ToArray();
+        for (int o = 0; o < m; o++)
+        {
+            var seed = Tensor.Zeros(y.ShapeArray, y.DType);
+            seed.SetRaw(o, 1);
+            var g = y.RequiresGrad ? Autograd.Grad([y], ts, [seed], retainGraph: true, createGraph: nested, allowUnused: true) : new Tensor?[xs.Length];
+            for (int i = 0; i < xs.Length; i++) rows[i].Add(g[i] ?? Tensor.ZerosLike(xs[i]));
+        }
+        return rows.Select((r, i) => Tensor.Stack([.. r], 0).Reshape([.. y.ShapeArray, .. xs[i].ShapeArray])).ToArray();
+    }
+
+    /// <summary>Jacobian of a function of one tensor by reverse mode.</summary>
+    public static Tensor JacRev(Func<Tensor, Tensor> f, Tensor x) => JacRev(t => f(t[0]), x)[0];
+
+    /// <summary>Jacobians of f by forward mode (one JVP per input element); result i has shape out.shape + xs[i].shape.</summary>
+    public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs)
+    {
+        var result = new Tensor[xs.Length];
+        for (int i = 0; i < xs.Length; i++)
+        {
+            int n = xs[i].Numel;
+            var cols = new List<Tensor>();
+            int[]? outShape = null;
+            for (int e = 0; e < n; e++)
+            {
+                var tangents = xs.Select(x => Tensor.Zeros(x.ShapeArray, x.DType)).ToArray();
+                tangents[i].SetRaw(e, 1);
+                var (y, t) = Jvp(f, xs, tangents);
+                outShape = y.ShapeArray;
+                cols.Add(t.Reshape(-1));
+            }
+            outShape ??= f(xs).ShapeArray;
+            var stacked = cols.Count > 0 ? Tensor.Stack([.. cols], 1) : Tensor.Zeros([ShapeUtil.Numel(outShape), 0], xs[i].DType);
+            result[i] = stacked.Reshape([.. outShape, .. xs[i].ShapeArray]);
+        }
+        return result;
+    }
+
+    /// <summary>Jacobian of a function of one tensor by forward mode.</summary>
+    public static Tensor JacFwd(Func<Tensor, Tensor> f, Tensor x) => JacFwd(t => f(t[0]), x)[0];
+
+    /// <summary>Hessian-vector product H·v of a scalar function, by forward-over-reverse (a JVP of the gradient).</summary>
+    public static Tensor Hvp(Func<Tensor, Tensor> f, Tensor x, Tensor v) => Jvp(Grad(f), x, v).Jvp;
+
+    /// <summary>Hessian-vector products of a scalar function of several tensors (one result per input).</summary>
+    public static Tensor[] Hvp(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor[] vs)
+    {
+        var grad = Grad(f);
+        return xs.Select((_, i) => Jvp(t => grad(t)[i], xs, vs).Jvp).ToArray();
+    }
+
+    /// <summary>The Hessian of a scalar function of one tensor, shape x.shape + x.shape, by forward-over-reverse.</summary>
+    public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x) => JacFwd(Grad(f), x);
+}

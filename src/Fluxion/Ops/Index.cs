@@ -1,0 +1,493 @@
+using System.Numerics;
+using Fluxion.Kernels;
+
+namespace Fluxion;
+
+// Indexing and joining primitives: Cat/Stack, Gather/ScatterAdd, IndexSelect/IndexAdd, and helpers
+// built from them (MaskedFill, OneHot, Chunk, Split, Unbind). Each adjoint pair (Gather and
+// ScatterAdd, IndexSelect and IndexAdd) is the other's VJP, so higher derivatives follow.
+// Index tensors are int64 and, as in PyTorch, must hold non-negative in-range values.
+public sealed partial class Tensor
+{
+    // ---- Cat / Stack -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// Concatenates <paramref name="tensors"/> along <paramref name="dim"/> (PyTorch's <c>torch.cat</c>).
+    /// All tensors need the same dtype and rank and the same sizes off <paramref name="dim"/>.
+    /// The gradient of each input is its slice of the output gradient.
+    /// </summary>
+    public static Tensor Cat(Tensor[] tensors, int dim = 0)
+    {
+        CheckTensorList("Cat", tensors);
+        var first = tensors[0];
+        if (first.Rank == 0)
+            throw new ShapeMismatchException("Cat: tensor 0 is 0-d (shape []); zero-dimensional tensors cannot be concatenated. Use Stack, or Unsqueeze(0) them first.");
+        int d = ShapeUtil.WrapDim("Cat", dim, first.Rank);
+        var starts = new int[tensors.Length];
+        int total = 0;
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            var t = tensors[i];
+            if (t.Rank != first.Rank)
+                throw new ShapeMismatchException(
+                    $"Cat: tensor {i} has shape {ShapeUtil.Format(t._shape)} (rank {t.Rank}) but tensor 0 has shape {ShapeUtil.Format(first._shape)} (rank {first.Rank}); all tensors must have the same rank.");
+            for (int k = 0; k < first.Rank; k++)
+                if (k != d && t._shape[k] != first._shape[k])
+                    throw new ShapeMismatchException(
+                        $"Cat: tensor {i} has shape {ShapeUtil.Format(t._shape)} but tensor 0 has shape {ShapeUtil.Format(first._shape)}; sizes must match except in the concatenation dim {d} (they differ in dim {k}: {t._shape[k]} vs {first._shape[k]}).");
+            starts[i] = total;
+            total += t._shape[d];
+        }
+        var shape = first.ShapeArray;
+        shape[d] = total;
+        var y = Empty(shape, first.DType);
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            var t = tensors[i];
+            if (t.Numel == 0) continue;
+            CopyRaw(t, y.Storage, starts[i] * y._strides[d], y._strides);
+        }
+        var vjps = new Vjp?[tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            int start = starts[i], len = tensors[i]._shape[d];
+            vjps[i] = g => g.Narrow(d, start, len);
+        }
+        var inputs = (Tensor[])tensors.Clone();
+        return Op.Record("Cat", y, inputs, vjps, jvp: t =>
+        {
+            if (Array.TrueForAll(t, x => x is null)) return null;
+            var tangents = new Tensor[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosLike(inputs[i]);
+            return Cat(tangents, d);
+        });
+    }
+
+    /// <summary>
+    /// Stacks equally shaped tensors along a new dim <paramref name="dim"/> (PyTorch's <c>torch.stack</c>);
+    /// <paramref name="dim"/> may range over [-rank-1, rank].
+    /// </summary>
+    public static Tensor Stack(Tensor[] tensors, int dim = 0)
+    {
+        CheckTensorList("Stack", tensors);
+        var first = tensors[0];
+        for (int i = 1; i < tensors.Length; i++)
+            if (!ShapeUtil.SameShape(tensors[i]._shape, first._shape))
+                throw new ShapeMismatchException(
+                    $"Stack: tensor {i} has shape {ShapeUtil.Format(tensors[i]._shape)} but tensor 0 has shape {ShapeUtil.Format(first._shape)}; Stack needs tensors of one shape (use Cat to join along an existing dim).");
+        int d = dim < 0 ? dim + first.Rank + 1 : dim;
+        if (d < 0 || d > first.Rank)
+            throw new ArgumentOutOfRangeException(nameof(dim), $"Stack: dim {dim} is out of range for stacking tensors of shape {ShapeUtil.Format(first._shape)} (expected a dim in [{-first.Rank - 1}, {first.Rank}]).");
+        return Cat(Array.ConvertAll(tensors, t => t.Unsqueeze(d)), d);
+    }
+
+    private static void CheckTensorList(string op, Tensor[] tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        if (tensors.Length == 0) throw new ArgumentException($"{op}: expects a non-empty array of tensors.", nameof(tensors));
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            if (tensors[i] is null) throw new ArgumentNullException(nameof(tensors), $"{op}: tensor {i} is null.");
+            if (tensors[i].DType != tensors[0].DType)
+                throw new DTypeMismatchException(
+                    $"{op}: tensor {i} has dtype {tensors[i].DType.Name()} (shape {ShapeUtil.Format(tensors[i]._shape)}) but tensor 0 has dtype {tensors[0].DType.Name()} (shape {ShapeUtil.Format(tensors[0]._shape)}); convert with To(...) first.");
+        }
+    }
+
+    /// <summary>Copies <paramref name="src"/> into the view (src's shape, <paramref name="strides"/>, <paramref name="offset"/>) of <paramref name="dst"/>.</summary>
+    private static void CopyRaw(Tensor src, Storage dst, int offset, int[] strides)
+    {
+        switch (src.DType)
+        {
+            case DType.Float32: Indexing.Copy(src.Storage.As<float>(), src.Offset, src._strides, dst.As<float>(), offset, strides, src._shape); break;
+            case DType.Float64: Indexing.Copy(src.Storage.As<double>(), src.Offset, src._strides, dst.As<double>(), offset, strides, src._shape); break;
+            case DType.Int64: Indexing.Copy(src.Storage.As<long>(), src.Offset, src._strides, dst.As<long>(), offset, strides, src._shape); break;
+            case DType.Bool: Indexing.Copy(src.Storage.As<bool>(), src.Offset, src._strides, dst.As<bool>(), offset, strides, src._shape); break;
+        }
+    }
+
+    // ---- Gather / ScatterAdd -----------------------------------------------------------------------
+
+    /// <summary>
+    /// Gathers values along <paramref name="dim"/> (PyTorch's <c>torch.gather</c>):
+    /// out[i][j][k] = x[index[i][j][k]][j][k] for dim 0, and so on. <paramref name="index"/> is int64 with
+    /// the input's rank, no larger than the input off <paramref name="dim"/>; the output has its shape.
+    /// The gradient scatter-adds into zeros, so repeated indices accumulate.
+    /// </summary>
+    public Tensor Gather(int dim, Tensor index)
+    {
+        const string op = "Gather";
+        CheckIndexDType(op, index);
+        if (Rank == 0 && index.Rank == 0)
+        {
+            ShapeUtil.WrapDim(op, dim, 0);
+            return Reshape(1).Gather(0, index.Reshape(1)).Reshape();
+        }
+        if (index.Rank != Rank)
+            throw new ShapeMismatchException(
+                $"{op}: the index (shape {ShapeUtil.Format(index._shape)}) must have the same rank as the input (shape {ShapeUtil.Format(_shape)}), got {index.Rank} vs {Rank}.");
+        int d = ShapeUtil.WrapDim(op, dim, Rank);
+        for (int k = 0; k < Rank; k++)
+            if (k != d && index._shape[k] > _shape[k])
+                throw new ShapeMismatchException(
+                    $"{op}: the index (shape {ShapeUtil.Format(index._shape)}) is larger than the input (shape {ShapeUtil.Format(_shape)}) in dim {k} ({index._shape[k]} > {_shape[k]}); off dim {d} the index may not exceed the input.");
+        CheckIndexRange(op, index, index._strides, index._shape, _shape[d], d, $"input shape {ShapeUtil.Format(_shape)}");
+        return GatherCore(d, index);
+    }
+
+    private Tensor GatherCore(int d, Tensor index)
+    {
+        var x = this;
+        var inShape = _shape;
+        var shape = index.ShapeArray;
+        var y = Empty(shape, DType);
+        GatherRaw(this, d, index, index._strides, y, shape);
+        return Op.Record("Gather", y, [x],
+            [g => Zeros(inShape, g.DType).ScatterAddCore(d, index, g)],
+            jvp: t => t[0]?.GatherCore(d, index),
+            save: [index]);
+    }
+
+    /// <summary>
+    /// Out-of-place scatter-add (PyTorch's <c>scatter_add</c>): a copy of this tensor with
+    /// out[index[i][j][k]][j][k] += src[i][j][k] for dim 0, and so on; repeated indices accumulate.
+    /// <paramref name="index"/> is int64 with the same rank, no larger than <paramref name="src"/> in any
+    /// dim and no larger than this tensor off <paramref name="dim"/>. Gradients: g for this tensor,
+    /// g.Gather(dim, index) for <paramref name="src"/>.
+    /// </summary>
+    public Tensor ScatterAdd(int dim, Tensor index, Tensor src)
+    {
+        const string op = "ScatterAdd";
+        CheckIndexDType(op, index);
+        ArgumentNullException.ThrowIfNull(src);
+        CheckSameDType(op, this, src);
+        CheckAccumulable(op);
+        if (Rank == 0 && index.Rank == 0 && src.Rank == 0)
+        {
+            ShapeUtil.WrapDim(op, dim, 0);
+            return Reshape(1).ScatterAdd(0, index.Reshape(1), src.Reshape(1)).Reshape();
+        }
+        if (index.Rank != Rank || src.Rank != Rank)
+            throw new ShapeMismatchException(
+                $"{op}: the input (shape {ShapeUtil.Format(_shape)}), index (shape {ShapeUtil.Format(index._shape)}) and src (shape {ShapeUtil.Format(src._shape)}) must all have the same rank.");
+        int d = ShapeUtil.WrapDim(op, dim, Rank);
+        for (int k = 0; k < Rank; k++)
+        {
+            if (index._shape[k] > src._shape[k])
+                throw new ShapeMismatchException(
+                    $"{op}: the index (shape {ShapeUtil.Format(index._shape)}) is larger than src (shape {ShapeUtil.Format(src._shape)}) in dim {k} ({index._shape[k]} > {src._shape[k]}).");
+            if (k != d && index._shape[k] > _shape[k])
+                throw new ShapeMismatchException(
+                    $"{op}: the index (shape {ShapeUtil.Format(index._shape)}) is larger than the input (shape {ShapeUtil.Format(_shape)}) in dim {k} ({index._shape[k]} > {_shape[k]}); off dim {d} the index may not exceed the input.");
+        }
+        CheckIndexRange(op, index, index._strides, index._shape, _shape[d], d, $"input shape {ShapeUtil.Format(_shape)}");
+        return ScatterAddCore(d, index, src);
+    }
+
+    private Tensor ScatterAddCore(int d, Tensor index, Tensor src)
+    {
+        var self = this;
+        var srcShape = src._shape;
+        var y = Empty(ShapeArray, DType);
+        y.CopyRawFrom(this);
+        ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
+        return Op.Record("ScatterAdd", y, [self, src],
+            [g => g, g => PadTo(g.GatherCore(d, index), srcShape)],
+            jvp: t => (t[0], t[1]) switch
+            {
+                (null, null) => null,
+                ({ } ts, null) => ts,
+                (var ts, { } tsrc) => (ts ?? ZerosLike(self)).ScatterAddCore(d, index, tsrc),
+            },
+            save: [index]);
+    }
+
+    /// <summary>Zero-pads <paramref name="g"/> at the end of each dim up to <paramref name="shape"/> (differentiable).</summary>
+    private static Tensor PadTo(Tensor g, int[] shape)
+    {
+        for (int k = 0; k < shape.Length; k++)
+        {
+            if (g._shape[k] == shape[k]) continue;
+            var s = g.ShapeArray;
+            s[k] = shape[k];
+            g = SliceBackward(g, s, k, 0, 1);
+        }
+        return g;
+    }
+
+    // ---- IndexSelect / IndexAdd --------------------------------------------------------------------
+
+    /// <summary>
+    /// The entries at <paramref name="index"/> (1-D int64) along <paramref name="dim"/>, in that order
+    /// (PyTorch's <c>index_select</c>); the output has index.Numel entries in that dim. The gradient
+    /// index-adds into zeros, so repeated indices accumulate.
+    /// </summary>
+    public Tensor IndexSelect(int dim, Tensor index)
+    {
+        const string op = "IndexSelect";
+        CheckIndexDType(op, index);
+        CheckIndexVector(op, index);
+        int d = WrapIndexDim(op, dim);
+        CheckIndexRange(op, index, VectorStrides(index), [index.Numel], _shape[d], d, $"input shape {ShapeUtil.Format(_shape)}");
+        return IndexSelectCore(d, index);
+    }
+
+    private Tensor IndexSelectCore(int d, Tensor index)
+    {
+        var x = this;
+        var inShape = _shape;
+        var shape = ShapeArray;
+        shape[d] = index.Numel;
+        var idxStrides = new int[Rank];
+        idxStrides[d] = VectorStrides(index)[0];
+        var y = Empty(shape, DType);
+        GatherRaw(this, d, index, idxStrides, y, shape);
+        return Op.Record("IndexSelect", y, [x],
+            [g => Zeros(inShape, g.DType).IndexAddCore(d, index, g, 1)],
+            jvp: t => t[0]?.IndexSelectCore(d, index),
+            save: [index]);
+    }
+
+    /// <summary>
+    /// Out-of-place index-add (PyTorch's <c>index_add</c>): a copy of this tensor with
+    /// out.Select(dim, index[i]) += alpha · source.Select(dim, i); repeated indices accumulate.
+    /// <paramref name="index"/> is 1-D int64; <paramref name="source"/> has this tensor's shape except
+    /// index.Numel entries in <paramref name="dim"/>. Gradients: g for this tensor, alpha·g.IndexSelect(dim, index) for the source.
+    /// </summary>
+    public Tensor IndexAdd(int dim, Tensor index, Tensor source, double alpha = 1)
+    {
+        const string op = "IndexAdd";
+        CheckIndexDType(op, index);
+        CheckIndexVector(op, index);
+        ArgumentNullException.ThrowIfNull(source);
+        CheckSameDType(op, this, source);
+        CheckAccumulable(op);
+        if (DType == DType.Int64 && alpha != Math.Floor(alpha))
+            throw new ArgumentException($"{op}: alpha must be an integer for an int64 tensor, got {alpha}.", nameof(alpha));
+        int d = WrapIndexDim(op, dim);
+        bool ok = source.Rank == Rank;
+        for (int k = 0; ok && k < Rank; k++) ok = source._shape[k] == (k == d ? index.Numel : _shape[k]);
+        if (!ok)
+        {
+            var want = ShapeArray;
+            want[d] = index.Numel;
+            throw new ShapeMismatchException(
+                $"{op}: the source has shape {ShapeUtil.Format(source._shape)} but must have shape {ShapeUtil.Format(want)}: the input's shape {ShapeUtil.Format(_shape)} with dim {d} set to the index length {index.Numel} (index shape {ShapeUtil.Format(index._shape)}).");
+        }
+        CheckIndexRange(op, index, VectorStrides(index), [index.Numel], _shape[d], d, $"input shape {ShapeUtil.Format(_shape)}");
+        return IndexAddCore(d, index, source, alpha);
+    }
+
+    private Tensor IndexAddCore(int d, Tensor index, Tensor source, double alpha)
+    {
+        var self = this;
+        var y = Empty(ShapeArray, DType);
+        y.CopyRawFrom(this);
+        var idxStrides = new int[Rank];
+        idxStrides[d] = VectorStrides(index)[0];
+        ScatterAddRaw(y, d, index, idxStrides, source, source._shape, alpha);
+        return Op.Record("IndexAdd", y, [self, source],
+            [g => g, g => alpha == 1 ? g.IndexSelectCore(d, index) : g.IndexSelectCore(d, index) * alpha],
+            jvp: t => (t[0], t[1]) switch
+            {
+                (null, null) => null,
+                ({ } ts, null) => ts,
+                (var ts, { } tsrc) => (ts ?? ZerosLike(self)).IndexAddCore(d, index, tsrc, alpha),
+            },
+            save: [index]);
+    }
+
+    // ---- helpers built from the primitives -----------------------------------------------------------
+
+    /// <summary>
+    /// A copy with <paramref name="value"/> where <paramref name="mask"/> (bool, broadcastable to this
+    /// shape) is true (PyTorch's <c>masked_fill</c>). The gradient is zero at the filled positions.
+    /// </summary>
+    public Tensor MaskedFill(Tensor mask, double value)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (mask.DType != DType.Bool)
+            throw new DTypeMismatchException(
+                $"MaskedFill: the mask must be a bool tensor but has dtype {mask.DType.Name()} (shape {ShapeUtil.Format(mask._shape)}). Build it with a comparison such as x.Gt(0).");
+        var shape = ShapeUtil.Broadcast("MaskedFill", mask._shape, _shape);
+        if (!ShapeUtil.SameShape(shape, _shape))
+            throw new ShapeMismatchException(
+                $"MaskedFill: the mask (shape {ShapeUtil.Format(mask._shape)}) must broadcast to the input's shape {ShapeUtil.Format(_shape)}, but together they broadcast to {ShapeUtil.Format(shape)}.");
+        return Where(mask, value, this);
+    }
+
+    /// <summary>
+    /// One-hot encoding of int64 class indices: a tensor of shape indices.shape + [numClasses] (float32 by
+    /// default) with 1 at each index. When <paramref name="numClasses"/> is -1 it is max(indices) + 1.
+    /// Not differentiable.
+    /// </summary>
+    public static Tensor OneHot(Tensor indices, int numClasses = -1, DType dtype = DType.Float32)
+    {
+        const string op = "OneHot";
+        CheckIndexDType(op, indices);
+        var idx = indices.DenseSpan<long>();
+        if (numClasses == -1)
+        {
+            if (idx.Length == 0)
+                throw new ArgumentException($"{op}: cannot infer the number of classes from an empty tensor (shape {ShapeUtil.Format(indices._shape)}); pass numClasses.", nameof(numClasses));
+            long max = 0;
+            foreach (var v in idx) max = Math.Max(max, v);
+            if (max >= int.MaxValue) throw new ArgumentException($"{op}: the largest index {max} is too large for a class count.", nameof(indices));
+            numClasses = (int)max + 1;
+        }
+        else if (numClasses < 0)
+            throw new ArgumentOutOfRangeException(nameof(numClasses), $"{op}: numClasses must be non-negative or -1 (infer), got {numClasses}.");
+        CheckIndexRange(op, indices, indices._strides, indices._shape, numClasses, -1, $"numClasses {numClasses}");
+        var shape = new int[indices.Rank + 1];
+        indices._shape.CopyTo(shape, 0);
+        shape[^1] = numClasses;
+        var y = Zeros(shape, dtype);
+        switch (dtype)
+        {
+            case DType.Float32: Indexing.OneHot(idx, y.Storage.As<float>(), numClasses, 1f); break;
+            case DType.Float64: Indexing.OneHot(idx, y.Storage.As<double>(), numClasses, 1d); break;
+            case DType.Int64: Indexing.OneHot(idx, y.Storage.As<long>(), numClasses, 1L); break;
+            case DType.Bool: Indexing.OneHot(idx, y.Storage.As<bool>(), numClasses, true); break;
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// Splits into at most <paramref name="chunks"/> views along <paramref name="dim"/>, each of
+    /// ceil(size / chunks) entries except possibly a smaller last one (PyTorch's <c>chunk</c>; fewer
+    /// pieces may come back).
+    /// </summary>
+    public Tensor[] Chunk(int chunks, int dim = 0)
+    {
+        if (chunks <= 0) throw new ArgumentOutOfRangeException(nameof(chunks), $"Chunk: chunks must be positive, got {chunks}.");
+        int d = WrapIndexDim("Chunk", dim);
+        int n = _shape[d];
+        if (n == 0)
+        {
+            var sizes = new int[chunks];
+            return Split(sizes, d);
+        }
+        return Split((n + chunks - 1) / chunks, d);
+    }
+
+    /// <summary>
+    /// Splits into views of <paramref name="splitSize"/> entries along <paramref name="dim"/>; the last
+    /// may be smaller (PyTorch's <c>split</c> with an int).
+    /// </summary>
+    public Tensor[] Split(int splitSize, int dim = 0)
+    {
+        int d = WrapIndexDim("Split", dim);
+        int n = _shape[d];
+        if (splitSize < 0 || (splitSize == 0 && n != 0))
+            throw new ArgumentOutOfRangeException(nameof(splitSize), $"Split: splitSize must be positive (0 only for an empty dim), got {splitSize} for dim {d} of size {n} (shape {ShapeUtil.Format(_shape)}).");
+        int count = splitSize == 0 ? 1 : Math.Max((n + splitSize - 1) / splitSize, 1);
+        var r = new Tensor[count];
+        for (int i = 0; i < count; i++)
+        {
+            int start = i * splitSize;
+            r[i] = Narrow(d, start, Math.Min(splitSize, n - start));
+        }
+        return r;
+    }
+
+    /// <summary>Splits into views with the given <paramref name="sizes"/> (summing to the dim's size) along <paramref name="dim"/>.</summary>
+    public Tensor[] Split(int[] sizes, int dim = 0)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        int d = WrapIndexDim("Split", dim);
+        long sum = 0;
+        foreach (var s in sizes)
+        {
+            if (s < 0) throw new ArgumentOutOfRangeException(nameof(sizes), $"Split: sizes must be non-negative, got {ShapeUtil.Format(sizes)}.");
+            sum += s;
+        }
+        if (sum != _shape[d])
+            throw new ShapeMismatchException($"Split: sizes {ShapeUtil.Format(sizes)} sum to {sum} but dim {d} has size {_shape[d]} (shape {ShapeUtil.Format(_shape)}).");
+        var r = new Tensor[sizes.Length];
+        int start = 0;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            r[i] = Narrow(d, start, sizes[i]);
+            start += sizes[i];
+        }
+        return r;
+    }
+
+    /// <summary>The slices along <paramref name="dim"/>, with that dim removed (views; PyTorch's <c>unbind</c>).</summary>
+    public Tensor[] Unbind(int dim = 0)
+    {
+        int d = WrapIndexDim("Unbind", dim);
+        var r = new Tensor[_shape[d]];
+        for (int i = 0; i < r.Length; i++) r[i] = Select(d, i);
+        return r;
+    }
+
+    // ---- checks and dispatch ----------------------------------------------------------------------
+
+    private static void CheckIndexDType(string op, Tensor index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        if (index.DType != DType.Int64)
+            throw new DTypeMismatchException(
+                $"{op}: the index must be an int64 tensor but has dtype {index.DType.Name()} (shape {ShapeUtil.Format(index._shape)}). Convert it with To(DType.Int64).");
+    }
+
+    private static void CheckIndexVector(string op, Tensor index)
+    {
+        if (index.Rank > 1)
+            throw new ShapeMismatchException($"{op}: the index must be 1-D but has shape {ShapeUtil.Format(index._shape)}. Flatten() it first.");
+    }
+
+    /// <summary>Strides of a 0-d or 1-D index viewed as a vector.</summary>
+    private static int[] VectorStrides(Tensor index) => [index.Rank == 1 ? index._strides[0] : 0];
+
+    private int WrapIndexDim(string op, int dim)
+    {
+        if (Rank == 0)
+            throw new ShapeMismatchException($"{op}: the input is 0-d (shape []) and has no dim to index; Reshape(1) it first.");
+        return ShapeUtil.WrapDim(op, dim, Rank);
+    }
+
+    private void CheckAccumulable(string op)
+    {
+        if (DType == DType.Bool)
+            throw new DTypeMismatchException($"{op}: cannot add into a bool tensor (shape {ShapeUtil.Format(_shape)}); convert it with To(...) first.");
+    }
+
+    /// <summary>Throws when an element of the index view is outside [0, <paramref name="size"/>).</summary>
+    private static void CheckIndexRange(string op, Tensor index, int[] strides, int[] shape, int size, int dim, string context)
+    {
+        if (Indexing.FindOutOfRange(index.Storage.As<long>(), index.Offset, strides, shape, size) is not { } bad) return;
+        string where = dim >= 0 ? $"dim {dim} with size {size}" : $"size {size}";
+        throw new IndexOutOfRangeException(
+            $"{op}: index {bad.Value} (at flat position {bad.Position} of the index of shape {ShapeUtil.Format(index._shape)}) is out of bounds for {where} ({context}); indices must lie in [0, {size}).");
+    }
+
+    private static void GatherRaw(Tensor src, int d, Tensor index, int[] idxStrides, Tensor dst, int[] shape)
+    {
+        var idx = index.Storage.As<long>();
+        switch (src.DType)
+        {
+            case DType.Float32: Indexing.Gather(src.Storage.As<float>(), src.Offset, src._strides, d, idx, index.Offset, idxStrides, dst.Storage.As<float>(), shape); break;
+            case DType.Float64: Indexing.Gather(src.Storage.As<double>(), src.Offset, src._strides, d, idx, index.Offset, idxStrides, dst.Storage.As<double>(), shape); break;
+            case DType.Int64: Indexing.Gather(src.Storage.As<long>(), src.Offset, src._strides, d, idx, index.Offset, idxStrides, dst.Storage.As<long>(), shape); break;
+            case DType.Bool: Indexing.Gather(src.Storage.As<bool>(), src.Offset, src._strides, d, idx, index.Offset, idxStrides, dst.Storage.As<bool>(), shape); break;
+        }
+    }
+
+    /// <summary>Scatter-adds alpha·src (a strided view iterated over <paramref name="shape"/>) into the dense <paramref name="dst"/>.</summary>
+    private static void ScatterAddRaw(Tensor dst, int d, Tensor index, int[] idxStrides, Tensor src, int[] shape, double alpha)
+    {
+        switch (dst.DType)
+        {
+            case DType.Float32: Run<float>(); break;
+            case DType.Float64: Run<double>(); break;
+            case DType.Int64: Run<long>(); break;
+            default: throw new DTypeMismatchException($"ScatterAdd: dtype {dst.DType.Name()} is not supported.");
+        }
+
+        void Run<T>() where T : unmanaged, INumberBase<T> =>
+            Indexing.ScatterAdd(dst.Storage.As<T>(), dst._shape, d, index.Storage.As<long>(), index.Offset, idxStrides,
+                src.Storage.As<T>(), src.Offset, src._strides, shape, T.CreateTruncating(alpha));
+    }
+}
