@@ -56,6 +56,14 @@ public class GoldenTests
         ["Permute"] = One((x, a) => x[0].Permute(a.Ints("dims")!)),
         ["Expand"] = One((x, a) => x[0].Expand(a.Ints("shape")!)),
         ["Slice"] = One((x, a) => x[0].Slice(a.Int("dim"), a.IntOrNull("start"), a.IntOrNull("end"), a.Int("step"))),
+        ["Cat"] = One((x, a) => Tensor.Cat(x, a.Int("dim"))),
+        ["Stack"] = One((x, a) => Tensor.Stack(x, a.Int("dim"))),
+        // indexing
+        ["Gather"] = One((x, a) => x[0].Gather(a.Int("dim"), x[1])),
+        ["IndexSelect"] = One((x, a) => x[0].IndexSelect(a.Int("dim"), x[1])),
+        ["ScatterAdd"] = One((x, a) => x[0].ScatterAdd(a.Int("dim"), x[1], x[2])),
+        ["IndexAdd"] = One((x, a) => x[0].IndexAdd(a.Int("dim"), x[1], x[2], a.Double("alpha"))),
+        ["MaskedFill"] = One((x, a) => x[0].MaskedFill(x[1], a.Double("value"))),
     };
 
     /// <summary>Ids of all golden cases whose op has a mapping above.</summary>
