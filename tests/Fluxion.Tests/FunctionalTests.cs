@@ -126,7 +126,8 @@ public class FunctionalTests
     [Fact]
     public void GradOfGradComposes()
     {
-        var d2 = Functional.Grad(Functional.Grad((Tensor x) => (x * x * x).Sum()));
+        var d1 = Functional.Grad((Tensor x) => (x * x * x).Sum());
+        var d2 = Functional.Grad((Tensor x) => d1(x).Sum());
         Assert.Equal(new[] { 12.0, -6.0 }, d2(D(2, -1)).ToArray<double>());
     }
 

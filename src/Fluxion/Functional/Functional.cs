@@ -49,7 +49,7 @@ public static class Functional
     public static Func<Tensor[], Tensor[]> Grad(Func<Tensor[], Tensor> f) => xs => ValueAndGrad(f, xs).Grads;
 
     /// <summary>The gradient function of a scalar function of one tensor.</summary>
-    public static Func<Tensor, Tensor> Grad(Func<Tensor, Tensor> f) => x => ValueAndGrad(t => f(t[0]), x).Grads[0];
+    public static Func<Tensor, Tensor> Grad(Func<Tensor, Tensor> f) => x => ValueAndGrad((Tensor[] t) => f(t[0]), x).Grads[0];
 
     /// <summary>f(xs) and the vector-Jacobian product v^T J for each input.</summary>
     public static (Tensor Output, Tensor[] Vjp) Vjp(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor v)
@@ -77,7 +77,7 @@ public static class Functional
     }
 
     /// <summary>Jvp for a function of one tensor.</summary>
-    public static (Tensor Output, Tensor Jvp) Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor tangent) => Jvp(t => f(t[0]), [x], [tangent]);
+    public static (Tensor Output, Tensor Jvp) Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor tangent) => Jvp((Tensor[] t) => f(t[0]), [x], [tangent]);
 
     /// <summary>
     /// Evaluates f once and returns its value and a reusable linear map v ↦ J·v. The map reuses the
@@ -129,7 +129,7 @@ public static class Functional
     }
 
     /// <summary>Jacobian of a function of one tensor by reverse mode.</summary>
-    public static Tensor JacRev(Func<Tensor, Tensor> f, Tensor x) => JacRev(t => f(t[0]), x)[0];
+    public static Tensor JacRev(Func<Tensor, Tensor> f, Tensor x) => JacRev((Tensor[] t) => f(t[0]), x)[0];
 
     /// <summary>Jacobians of f by forward mode (one JVP per input element); result i has shape out.shape + xs[i].shape.</summary>
     public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs)
@@ -156,7 +156,7 @@ public static class Functional
     }
 
     /// <summary>Jacobian of a function of one tensor by forward mode.</summary>
-    public static Tensor JacFwd(Func<Tensor, Tensor> f, Tensor x) => JacFwd(t => f(t[0]), x)[0];
+    public static Tensor JacFwd(Func<Tensor, Tensor> f, Tensor x) => JacFwd((Tensor[] t) => f(t[0]), x)[0];
 
     /// <summary>Hessian-vector product H·v of a scalar function, by forward-over-reverse (a JVP of the gradient).</summary>
     public static Tensor Hvp(Func<Tensor, Tensor> f, Tensor x, Tensor v) => Jvp(Grad(f), x, v).Jvp;

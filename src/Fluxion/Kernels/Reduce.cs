@@ -1,13 +1,185 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Fluxion.Kernels;
 
-/// <summary>Row reductions over a dense [rows, inner] layout.</summary>
+/// <summary>
+/// Row reductions over a dense [rows, inner] layout, and the fused normalizations (softmax,
+/// log-softmax) over a dense [outer, n, inner] layout where n is the normalized dim.
+/// </summary>
 internal static class Reduce
 {
+    /// <summary>Below this many elements a kernel stays on the calling thread.</summary>
+    private const int ParallelThreshold = 1 << 16;
+
+    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), split across threads when
+    /// <paramref name="work"/> (elements touched) is large enough to pay for it.</summary>
+    public static void For(int count, long work, Action<int, int> body)
+    {
+        if (count <= 1 || work < ParallelThreshold)
+        {
+            body(0, count);
+            return;
+        }
+        int chunks = Math.Min(Environment.ProcessorCount * 4, count);
+        Parallel.For(0, chunks, ch => body((int)((long)count * ch / chunks), (int)((long)count * (ch + 1) / chunks)));
+    }
+
     public static void RowSum<T>(ReadOnlySpan<T> x, int rows, int inner, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int r = 0; r < rows; r++) dst[r] = TensorPrimitives.Sum(x.Slice(r * inner, inner));
+    }
+
+    /// <summary>Largest (or smallest) element of each row; NaN propagates. Rows must be non-empty.</summary>
+    public static void RowExtreme<T>(ReadOnlySpan<T> x, int rows, int inner, bool max, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * inner, inner);
+            dst[r] = max ? TensorPrimitives.Max(row) : TensorPrimitives.Min(row);
+        }
+    }
+
+    /// <summary>
+    /// Position (and value) of the largest (or smallest) element of each row: the first occurrence
+    /// on ties; a NaN wins over every number (the first NaN), as PyTorch. Rows must be non-empty.
+    /// <paramref name="values"/> may be empty when only the indices are wanted.
+    /// </summary>
+    public static void RowArgExtreme<T>(ReadOnlySpan<T> x, int rows, int inner, bool max, Span<T> values, Span<long> indices) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool wantValues = !values.IsEmpty;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * inner, inner);
+            int best = 0;
+            T bv = row[0];
+            if (!T.IsNaN(bv))
+            {
+                for (int j = 1; j < row.Length; j++)
+                {
+                    T v = row[j];
+                    if (T.IsNaN(v)) { best = j; bv = v; break; }
+                    if (max ? v > bv : v < bv) { best = j; bv = v; }
+                }
+            }
+            indices[r] = best;
+            if (wantValues) values[r] = bv;
+        }
+    }
+
+    /// <summary>
+    /// Variance of each row with <paramref name="correction"/> (divisor max(0, inner - correction)),
+    /// by the corrected two-pass algorithm: mean first, then the squared deviations, minus the
+    /// rounding error of the mean. <paramref name="sqrt"/> gives the standard deviation instead.
+    /// </summary>
+    public static void RowVar<T>(ReadOnlySpan<T> x, int rows, int inner, int correction, bool sqrt, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T n = T.CreateTruncating(inner);
+        T dof = T.CreateTruncating(Math.Max(0, inner - correction));
+        var buf = ArrayPool<T>.Shared.Rent(Math.Max(inner, 1));
+        var tmp = buf.AsSpan(0, inner);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * inner, inner);
+            T mean = TensorPrimitives.Sum(row) / n;
+            TensorPrimitives.Subtract(row, mean, tmp);
+            T comp = TensorPrimitives.Sum<T>(tmp);
+            T ss = TensorPrimitives.SumOfSquares<T>(tmp) - comp * comp / n;
+            if (ss < T.Zero) ss = T.Zero;
+            T v = ss / dof;
+            dst[r] = sqrt ? T.Sqrt(v) : v;
+        }
+        ArrayPool<T>.Shared.Return(buf);
+    }
+
+    /// <summary>
+    /// log Σ exp(x) of each row, shifted by the row maximum for stability. A row whose maximum is
+    /// infinite is not shifted (so all -inf gives -inf and any +inf gives +inf); an empty row gives -inf.
+    /// </summary>
+    public static void RowLogSumExp<T>(ReadOnlySpan<T> x, int rows, int inner, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (inner == 0)
+        {
+            dst[..rows].Fill(T.NegativeInfinity);
+            return;
+        }
+        var buf = ArrayPool<T>.Shared.Rent(inner);
+        var tmp = buf.AsSpan(0, inner);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * inner, inner);
+            T m = TensorPrimitives.Max(row);
+            if (T.IsInfinity(m)) m = T.Zero;
+            TensorPrimitives.Subtract(row, m, tmp);
+            TensorPrimitives.Exp<T>(tmp, tmp);
+            dst[r] = T.Log(TensorPrimitives.Sum<T>(tmp)) + m;
+        }
+        ArrayPool<T>.Shared.Return(buf);
+    }
+
+    /// <summary>
+    /// Softmax (or log-softmax when <paramref name="log"/>) along the middle dim of a dense
+    /// [outer, n, inner] layout, shifted by the maximum along that dim. A slice that is all -inf
+    /// gives NaN, as PyTorch.
+    /// </summary>
+    public static void Softmax<T>(T[] x, int xOff, T[] dst, int outer, int n, int inner, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n == 0 || inner == 0) return;
+        int block = n * inner;
+        For(outer, (long)outer * block, (o0, o1) =>
+        {
+            if (inner == 1)
+                for (int o = o0; o < o1; o++) SoftmaxRow(x.AsSpan(xOff + o * n, n), dst.AsSpan(o * n, n), log);
+            else
+            {
+                var m = new T[inner];
+                var s = new T[inner];
+                for (int o = o0; o < o1; o++) SoftmaxColumns(x.AsSpan(xOff + o * block, block), dst.AsSpan(o * block, block), n, inner, m, s, log);
+            }
+        });
+    }
+
+    private static void SoftmaxRow<T>(ReadOnlySpan<T> row, Span<T> d, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T m = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, m, d);
+        TensorPrimitives.Exp<T>(d, d);
+        T sum = TensorPrimitives.Sum<T>(d);
+        if (log)
+        {
+            // (x - m) - log Σ exp(x - m): subtracting the two parts separately keeps large inputs exact
+            TensorPrimitives.Subtract(row, m, d);
+            TensorPrimitives.Subtract(d, T.Log(sum), d);
+        }
+        else
+            TensorPrimitives.Divide(d, sum, d);
+    }
+
+    /// <summary>Softmax over n rows of length inner (the normalized dim is the row index): vectorized across columns.</summary>
+    private static void SoftmaxColumns<T>(ReadOnlySpan<T> x, Span<T> d, int n, int inner, Span<T> m, Span<T> s, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        x[..inner].CopyTo(m);
+        for (int j = 1; j < n; j++) TensorPrimitives.Max(m, x.Slice(j * inner, inner), m);
+        s.Clear();
+        for (int j = 0; j < n; j++)
+        {
+            var dj = d.Slice(j * inner, inner);
+            TensorPrimitives.Subtract(x.Slice(j * inner, inner), m, dj);
+            TensorPrimitives.Exp<T>(dj, dj);
+            TensorPrimitives.Add<T>(s, dj, s);
+        }
+        if (log)
+        {
+            TensorPrimitives.Log<T>(s, s);
+            for (int j = 0; j < n; j++)
+            {
+                var dj = d.Slice(j * inner, inner);
+                TensorPrimitives.Subtract(x.Slice(j * inner, inner), m, dj);
+                TensorPrimitives.Subtract<T>(dj, s, dj);
+            }
+        }
+        else
+            for (int j = 0; j < n; j++) TensorPrimitives.Divide<T>(d.Slice(j * inner, inner), s, d.Slice(j * inner, inner));
     }
 }

@@ -81,4 +81,231 @@ public sealed partial class Tensor
         foreach (var i in d) n *= _shape[i];
         return Sum(d, keepDim) / n;
     }
+
+    // ---- max / min -----------------------------------------------------------------------------
+
+    /// <summary>Largest element (a 0-d tensor); NaN propagates. On ties the gradient is split evenly
+    /// among the maximal elements, as PyTorch's <c>max()</c>.</summary>
+    public Tensor Max() => Extreme("Max", null, false, max: true);
+
+    /// <summary>Smallest element (a 0-d tensor); NaN propagates. On ties the gradient is split evenly
+    /// among the minimal elements, as PyTorch's <c>min()</c>.</summary>
+    public Tensor Min() => Extreme("Min", null, false, max: false);
+
+    /// <summary>Maximum over <paramref name="dims"/> (all dims when null or empty); the gradient is
+    /// split evenly among tied maxima (PyTorch's <c>amax</c>).</summary>
+    public Tensor Amax(int[]? dims = null, bool keepDim = false) => Extreme("Amax", dims, keepDim, max: true);
+
+    /// <summary>Maximum over one dim, gradient split evenly among ties (see <see cref="Amax(int[], bool)"/>).</summary>
+    public Tensor Amax(int dim, bool keepDim = false) => Amax([dim], keepDim);
+
+    /// <summary>Minimum over <paramref name="dims"/> (all dims when null or empty); the gradient is
+    /// split evenly among tied minima (PyTorch's <c>amin</c>).</summary>
+    public Tensor Amin(int[]? dims = null, bool keepDim = false) => Extreme("Amin", dims, keepDim, max: false);
+
+    /// <summary>Minimum over one dim, gradient split evenly among ties (see <see cref="Amin(int[], bool)"/>).</summary>
+    public Tensor Amin(int dim, bool keepDim = false) => Amin([dim], keepDim);
+
+    private Tensor Extreme(string name, int[]? dims, bool keepDim, bool max)
+    {
+        CheckFloat(name);
+        var d = ReduceDims(name, dims);
+        var (keep, outShape) = ReduceShapes(d, keepDim);
+        CheckNonEmptyReduction(name, d);
+        var y = Empty(outShape, DType);
+        if (DType == DType.Float32)
+            Reduce.RowExtreme(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<float>());
+        else
+            Reduce.RowExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<double>());
+        var x = this;
+        // weight of each element: 1/count on the elements equal to the extreme (NaN matching NaN), 0 elsewhere;
+        // a constant of x, so the VJP is linear in g and differentiates again
+        Tensor W()
+        {
+            var xd = x.Detach();
+            var yk = y.Detach().Reshape(keep);
+            var m = (xd.Eq(yk) | (xd.Ne(xd) & yk.Ne(yk))).To(x.DType);
+            return m / m.Sum(d, keepDim: true);
+        }
+        return Op.Record(name, y, [x],
+            [g => g.Reshape(keep) * W()],
+            jvp: t => t[0] is { } tx ? (tx * W()).Sum(d, keepDim) : null,
+            save: [x, y]);
+    }
+
+    private void CheckNonEmptyReduction(string name, int[] dims)
+    {
+        foreach (var i in dims)
+            if (_shape[i] == 0)
+                throw new ShapeMismatchException(
+                    $"{name}: cannot reduce over dim {i} of size 0 (shape {ShapeUtil.Format(_shape)}): the result has no identity element. Reduce over non-empty dims only.");
+        if (dims.Length == Rank && Numel == 0)
+            throw new ShapeMismatchException($"{name}: cannot reduce an empty tensor (shape {ShapeUtil.Format(_shape)}).");
+    }
+
+    /// <summary>Maximum along <paramref name="dim"/> with the position of the first maximum (int64).
+    /// NaN propagates. The gradient flows to that position only.</summary>
+    public (Tensor Values, Tensor Indices) Max(int dim, bool keepDim = false) => ExtremeAlong("Max", dim, keepDim, max: true);
+
+    /// <summary>Minimum along <paramref name="dim"/> with the position of the first minimum (int64).
+    /// NaN propagates. The gradient flows to that position only.</summary>
+    public (Tensor Values, Tensor Indices) Min(int dim, bool keepDim = false) => ExtremeAlong("Min", dim, keepDim, max: false);
+
+    private (Tensor Values, Tensor Indices) ExtremeAlong(string name, int dim, bool keepDim, bool max)
+    {
+        CheckFloat(name);
+        var d = ReduceDims(name, [dim]); // empty for a 0-d tensor
+        var (keep, outShape) = ReduceShapes(d, keepDim);
+        CheckNonEmptyReduction(name, d);
+        var values = Empty(outShape, DType);
+        var indices = Empty(outShape, DType.Int64);
+        if (DType == DType.Float32)
+            Reduce.RowArgExtreme(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, max, values.Storage.As<float>(), indices.Storage.As<long>());
+        else
+            Reduce.RowArgExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, values.Storage.As<double>(), indices.Storage.As<long>());
+        var x = this;
+        var inShape = _shape;
+        // one-hot of the chosen positions, shaped like x: the gradient goes there only
+        Tensor Mask() => OneHotAlong(indices, keep, d, inShape);
+        var v = Op.Record(name, values, [x],
+            [g => Where(Mask(), g.Reshape(keep), 0.0)],
+            jvp: t => t[0] is { } tx ? Where(Mask(), tx, 0.0).Sum(d, keepDim) : null,
+            save: [indices]);
+        return (v, indices);
+    }
+
+    /// <summary>A bool tensor of <paramref name="inShape"/> that is true where the position along the
+    /// reduced dim (<paramref name="d"/>: one dim, or none for a 0-d input) equals the index.</summary>
+    private static Tensor OneHotAlong(Tensor indices, int[] keep, int[] d, int[] inShape)
+    {
+        var s = new int[inShape.Length];
+        Array.Fill(s, 1);
+        int n = 1;
+        if (d.Length > 0) n = s[d[0]] = inShape[d[0]];
+        return Arange(n, DType.Int64).Reshape(s).Eq(indices.Reshape(keep)).Expand(inShape);
+    }
+
+    /// <summary>Position of the largest element (int64): in the flattened tensor when <paramref name="dim"/>
+    /// is null, else along <paramref name="dim"/>. First occurrence on ties; a NaN counts as the largest.
+    /// Not differentiable.</summary>
+    public Tensor ArgMax(int? dim = null, bool keepDim = false) => ArgExtreme("ArgMax", dim, keepDim, max: true);
+
+    /// <summary>Position of the smallest element (int64), as <see cref="ArgMax"/>.</summary>
+    public Tensor ArgMin(int? dim = null, bool keepDim = false) => ArgExtreme("ArgMin", dim, keepDim, max: false);
+
+    private Tensor ArgExtreme(string name, int? dim, bool keepDim, bool max)
+    {
+        CheckFloat(name);
+        int[] d, outShape;
+        int rows, inner;
+        if (dim is null)
+        {
+            d = ReduceDims(name, null);
+            CheckNonEmptyReduction(name, d);
+            outShape = keepDim ? Enumerable.Repeat(1, Rank).ToArray() : [];
+            rows = 1;
+            inner = Numel;
+        }
+        else
+        {
+            d = ReduceDims(name, [dim.Value]);
+            CheckNonEmptyReduction(name, d);
+            outShape = ReduceShapes(d, keepDim).OutShape;
+            inner = d.Length == 0 ? 1 : _shape[d[0]];
+            rows = inner == 0 ? 0 : Numel / inner;
+        }
+        var idx = Empty(outShape, DType.Int64);
+        if (DType == DType.Float32)
+            Reduce.RowArgExtreme(dim is null ? DenseSpan<float>() : ReduceLayout<float>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
+        else
+            Reduce.RowArgExtreme(dim is null ? DenseSpan<double>() : ReduceLayout<double>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
+        return idx;
+    }
+
+    // ---- variance / standard deviation ----------------------------------------------------------
+
+    /// <summary>
+    /// Variance over <paramref name="dims"/> (all dims when null): Σ(x − mean)² / max(0, N − correction),
+    /// computed in two passes for accuracy. correction = 1 is the unbiased estimate, 0 the population variance.
+    /// </summary>
+    public Tensor Var(int[]? dims = null, int correction = 1, bool keepDim = false) => VarStd("Var", dims, correction, keepDim, std: false);
+
+    /// <summary>Variance over one dim (see <see cref="Var(int[], int, bool)"/>).</summary>
+    public Tensor Var(int dim, int correction = 1, bool keepDim = false) => Var([dim], correction, keepDim);
+
+    /// <summary>
+    /// Standard deviation over <paramref name="dims"/> (all dims when null): the square root of
+    /// <see cref="Var(int[], int, bool)"/>. Where it is 0 the gradient is 0 (as PyTorch).
+    /// </summary>
+    public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false) => VarStd("Std", dims, correction, keepDim, std: true);
+
+    /// <summary>Standard deviation over one dim (see <see cref="Std(int[], int, bool)"/>).</summary>
+    public Tensor Std(int dim, int correction = 1, bool keepDim = false) => Std([dim], correction, keepDim);
+
+    private Tensor VarStd(string name, int[]? dims, int correction, bool keepDim, bool std)
+    {
+        CheckFloat(name);
+        if (correction < 0) throw new ArgumentOutOfRangeException(nameof(correction), $"{name}: correction must be non-negative, got {correction}.");
+        var d = ReduceDims(name, dims);
+        var (keep, outShape) = ReduceShapes(d, keepDim);
+        var y = Empty(outShape, DType);
+        if (DType == DType.Float32)
+            Reduce.RowVar(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, correction, std, y.Storage.As<float>());
+        else
+            Reduce.RowVar(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, correction, std, y.Storage.As<double>());
+        int n = 1;
+        foreach (var i in d) n *= _shape[i];
+        double dof = Math.Max(0, n - correction);
+        var x = this;
+        // d var / dx = 2 (x − mean) / (N − correction); the mean is taken with tensor ops so it differentiates again
+        Tensor DVar() => (x - x.Mean(d, keepDim: true)) * (2.0 / dof);
+        if (!std)
+            return Op.Record(name, y, [x],
+                [g => g.Reshape(keep) * DVar()],
+                jvp: t => t[0] is { } tx ? (tx * DVar()).Sum(d, keepDim) : null,
+                save: [x]);
+        // d std = d var / (2 std), taken as 0 where std = 0 (a safe denominator keeps higher orders finite)
+        Tensor Scale(Tensor g)
+        {
+            var yk = y.Reshape(keep);
+            var zero = yk.Eq(0.0);
+            return Where(zero, 0.0, g / (2.0 * Where(zero, 1.0, yk)));
+        }
+        return Op.Record(name, y, [x],
+            [g => Scale(g.Reshape(keep)) * DVar()],
+            jvp: t => t[0] is { } tx ? Scale((tx * DVar()).Sum(d, keepDim: true)).Reshape(outShape) : null,
+            save: [x, y]);
+    }
+
+    // ---- log-sum-exp ---------------------------------------------------------------------------
+
+    /// <summary>
+    /// log Σ exp(x) over <paramref name="dims"/>, computed stably by shifting with the maximum. The
+    /// gradient is the softmax over those dims. A slice that is all -inf gives -inf and a zero gradient.
+    /// </summary>
+    public Tensor LogSumExp(int[] dims, bool keepDim = false)
+    {
+        CheckFloat("LogSumExp");
+        var d = ReduceDims("LogSumExp", dims);
+        var (keep, outShape) = ReduceShapes(d, keepDim);
+        var y = Empty(outShape, DType);
+        if (DType == DType.Float32)
+            Reduce.RowLogSumExp(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, y.Storage.As<float>());
+        else
+            Reduce.RowLogSumExp(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());
+        var x = this;
+        // softmax weights exp(x − lse); where lse = -inf (every element -inf) they are exp(-inf) = 0
+        Tensor W()
+        {
+            var yk = y.Reshape(keep);
+            return (x - Where(yk.Eq(double.NegativeInfinity), 0.0, yk)).Exp();
+        }
+        return Op.Record("LogSumExp", y, [x],
+            [g => g.Reshape(keep) * W()],
+            jvp: t => t[0] is { } tx ? (tx * W()).Sum(d, keepDim) : null,
+            save: [x, y]);
+    }
+
+    /// <summary>log Σ exp(x) over one dim (see <see cref="LogSumExp(int[], bool)"/>).</summary>
+    public Tensor LogSumExp(int dim, bool keepDim = false) => LogSumExp([dim], keepDim);
 }
