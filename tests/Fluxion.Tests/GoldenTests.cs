@@ -12,6 +12,8 @@ public class GoldenTests
 
     private static OpFn Unary(Func<Tensor, Tensor> f) => (x, _) => [f(x[0])];
 
+    private static Tensor[] Pair((Tensor Values, Tensor Indices) r) => [r.Values, r.Indices];
+
     private static OpFn Binary(Func<Tensor, Tensor, Tensor> f) => (x, _) => [f(x[0], x[1])];
 
     /// <summary>Fluxion op name (as in the data files) -> the call under test.</summary>
@@ -49,6 +51,19 @@ public class GoldenTests
         // reductions
         ["Sum"] = One((x, a) => x[0].Sum(a.Ints("dims"), a.Bool("keepdim"))),
         ["Mean"] = One((x, a) => x[0].Mean(a.Ints("dims"), a.Bool("keepdim"))),
+        ["Max"] = (x, a) => a.IntOrNull("dim") is int d ? Pair(x[0].Max(d, a.Bool("keepdim"))) : [x[0].Max()],
+        ["Min"] = (x, a) => a.IntOrNull("dim") is int d ? Pair(x[0].Min(d, a.Bool("keepdim"))) : [x[0].Min()],
+        ["Amax"] = One((x, a) => x[0].Amax(a.Ints("dims"), a.Bool("keepdim"))),
+        ["Amin"] = One((x, a) => x[0].Amin(a.Ints("dims"), a.Bool("keepdim"))),
+        ["ArgMax"] = One((x, a) => x[0].ArgMax(a.IntOrNull("dim"), a.Bool("keepdim"))),
+        ["ArgMin"] = One((x, a) => x[0].ArgMin(a.IntOrNull("dim"), a.Bool("keepdim"))),
+        ["Var"] = One((x, a) => x[0].Var(a.Ints("dims"), a.Int("correction"), a.Bool("keepdim"))),
+        ["Std"] = One((x, a) => x[0].Std(a.Ints("dims"), a.Int("correction"), a.Bool("keepdim"))),
+        ["LogSumExp"] = One((x, a) => a.Ints("dims")! is [int d] ? x[0].LogSumExp(d, a.Bool("keepdim")) : x[0].LogSumExp(a.Ints("dims")!, a.Bool("keepdim"))),
+        // nn
+        ["Softmax"] = One((x, a) => x[0].Softmax(a.Int("dim"))),
+        ["LogSoftmax"] = One((x, a) => x[0].LogSoftmax(a.Int("dim"))),
+        ["Cdist"] = One((x, a) => a.Double("p") == 2 ? Tensor.Cdist(x[0], x[1]) : throw new NotSupportedException("Cdist: only p = 2")),
         // linear algebra
         ["MatMul"] = Binary(Tensor.MatMul),
         // shape
@@ -69,6 +84,13 @@ public class GoldenTests
     /// <summary>Ids of all golden cases whose op has a mapping above.</summary>
     public static IEnumerable<object[]> Cases() =>
         Golden.All().Where(c => Ops.ContainsKey(c.Op)).Select(c => new object[] { c.Id });
+
+    [Fact]
+    public void EveryGoldenOpIsMapped()
+    {
+        var unmapped = Golden.All().Select(c => c.Op).Distinct().Where(op => !Ops.ContainsKey(op)).ToList();
+        Assert.True(unmapped.Count == 0, "golden ops without a C# call in GoldenTests.Ops: " + string.Join(", ", unmapped));
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
