@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+
+namespace Fluxion.Tests;
+
+/// <summary>
+/// Loads the PyTorch-made reference data under golden/*.json (written by tests/golden/make_golden.py,
+/// whose header documents the format) and turns its tensors into Fluxion tensors.
+/// </summary>
+public static class Golden
+{
+    /// <summary>The op families, one JSON file each.</summary>
+    public static readonly string[] Families = ["elementwise", "reduce", "linalg", "shape", "index", "nn"];
+
+    private static readonly ConcurrentDictionary<string, IReadOnlyList<GoldenCase>> Cache = new();
+
+    /// <summary>The directory holding the data files (copied next to the test assembly).</summary>
+    public static string Directory => Path.Combine(AppContext.BaseDirectory, "golden");
+
+    /// <summary>All cases of one family.</summary>
+    public static IReadOnlyList<GoldenCase> Load(string family) => Cache.GetOrAdd(family, f =>
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, f + ".json")));
+        var root = doc.RootElement;
+        if (root.GetProperty("format").GetInt32() != 1)
+            throw new InvalidDataException($"golden/{f}.json: unsupported format version.");
+        return root.GetProperty("cases").EnumerateArray().Select(c => GoldenCase.Parse(f, c)).ToList();
+    });
+
+    /// <summary>All cases of all families.</summary>
+    public static IEnumerable<GoldenCase> All() => Families.SelectMany(Load);
+
+    /// <summary>Finds a case by its id "family/name".</summary>
+    public static GoldenCase Get(string id)
+    {
+        var family = id[..id.IndexOf('/')];
+        return Load(family).Single(c => c.Id == id);
+    }
+}
+
+/// <summary>One recorded PyTorch computation: inputs, outputs, loss weights and input gradients.</summary>
+public sealed class GoldenCase
+{
+    /// <summary>"family/name".</summary>
+    public required string Id { get; init; }
+    /// <summary>Fluxion op name.</summary>
+    public required string Op { get; init; }
+    /// <summary>"float32" or "float64".</summary>
+    public required string DType { get; init; }
+    /// <summary>Op parameters.</summary>
+    public required GoldenArgs Args { get; init; }
+    /// <summary>Positional op inputs.</summary>
+    public required GoldenInput[] Inputs { get; init; }
+    /// <summary>Expected outputs.</summary>
+    public required GoldenTensor[] Outputs { get; init; }
+    /// <summary>Loss weights per output (null for integer outputs).</summary>
+    public required GoldenTensor?[] W { get; init; }
+    /// <summary>Expected d(sum_k sum(out_k * w_k))/d input, per input (null when the input takes no gradient).</summary>
+    public required GoldenTensor?[] Grads { get; init; }
+
+    /// <summary>True for float64 cases.</summary>
+    public bool IsDouble => DType == "float64";
+
+    /// <inheritdoc/>
+    public override string ToString() => Id;
+
+    internal static GoldenCase Parse(string family, JsonElement c)
+    {
+        static GoldenTensor? Opt(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : GoldenTensor.Parse(e);
+        return new GoldenCase
+        {
+            Id = family + "/" + c.GetProperty("name").GetString(),
+            Op = c.GetProperty("op").GetString()!,
+            DType = c.GetProperty("dtype").GetString()!,
+            Args = new GoldenArgs(c.GetProperty("args").Clone()),
+            Inputs = c.GetProperty("inputs").EnumerateArray().Select(e => new GoldenInput(
+                GoldenTensor.Parse(e), e.GetProperty("grad").GetBoolean(), e.GetProperty("layout").GetString()!)).ToArray(),
+            Outputs = c.GetProperty("outputs").EnumerateArray().Select(GoldenTensor.Parse).ToArray(),
+            W = c.GetProperty("w").EnumerateArray().Select(Opt).ToArray(),
+            Grads = c.GetProperty("grads").EnumerateArray().Select(Opt).ToArray(),
+        };
+    }
+}
+
+/// <summary>A tensor from the data file: logical shape, dtype and row-major elements.</summary>
+public sealed class GoldenTensor
+{
+    /// <summary>Logical shape.</summary>
+    public required int[] Shape { get; init; }
+    /// <summary>"float32", "float64", "int64" or "bool".</summary>
+    public required string DType { get; init; }
+    /// <summary>Elements as read (float32 parsed as float, then widened exactly).</summary>
+    public required double[] Data { get; init; }
+
+    /// <summary>True for float32/float64.</summary>
+    public bool IsFloat => DType is "float32" or "float64";
+
+    internal static GoldenTensor Parse(JsonElement e)
+    {
+        var dtype = e.GetProperty("dtype").GetString()!;
+        var data = e.GetProperty("data").EnumerateArray().Select(v => dtype switch
+        {
+            "float32" => (double)v.GetSingle(),
+            "float64" => v.GetDouble(),
+            "int64" => v.GetInt64(),
+            "bool" => v.GetInt32(),
+            _ => throw new InvalidDataException($"unknown dtype {dtype}"),
+        }).ToArray();
+        return new GoldenTensor { Shape = e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray(), DType = dtype, Data = data };
+    }
+
+    /// <summary>A fresh contiguous Fluxion tensor with these values.</summary>
+    public Tensor ToTensor()
+    {
+        var t = Build();
+        // FromArray reads an empty shape as 1-D; 0-d tensors are made by reshaping
+        return Shape.Length == 0 ? t.Reshape().Detach() : t;
+    }
+
+    private Tensor Build() => DType switch
+    {
+        "float32" => Tensor.FromArray(Data.Select(v => (float)v).ToArray(), Shape),
+        "float64" => Tensor.FromArray(Data, Shape),
+        "int64" => Tensor.FromArray(Data.Select(v => (long)v).ToArray(), Shape),
+        "bool" => Tensor.FromArray(Data.Select(v => v != 0).ToArray(), Shape),
+        _ => throw new InvalidDataException($"unknown dtype {DType}"),
+    };
+}
+
+/// <summary>An op input: its value, whether it takes a gradient, and its memory layout.</summary>
+public sealed record GoldenInput(GoldenTensor Value, bool Grad, string Layout)
+{
+    /// <summary>
+    /// Builds the leaf tensor (which receives the gradient) and the view the op sees:
+    /// "contiguous" (the leaf itself), "transposed" (leaf.MT of a contiguous tensor with the last two dims
+    /// swapped) or "strided" (leaf[..., ::2] of a leaf whose last dim is doubled).
+    /// </summary>
+    public (Tensor Leaf, Tensor View) Materialize()
+    {
+        var logical = Value.ToTensor();
+        Tensor leaf;
+        switch (Layout)
+        {
+            case "contiguous":
+                leaf = logical;
+                break;
+            case "transposed":
+                leaf = logical.MT.Contiguous().Detach();
+                break;
+            case "strided":
+                var shape = Value.Shape.ToArray();
+                shape[^1] *= 2;
+                leaf = Tensor.Full(shape, 7.25, logical.DType);
+                leaf.Slice(-1, 0, null, 2).CopyInPlace(logical);
+                break;
+            default:
+                throw new InvalidDataException($"unknown layout {Layout}");
+        }
+        if (Grad) leaf.RequiresGrad = true;
+        return (leaf, ViewOf(leaf));
+    }
+
+    /// <summary>Applies this input's layout view to a tensor shaped like the leaf (e.g. the leaf's gradient).</summary>
+    public Tensor ViewOf(Tensor leafShaped) => Layout switch
+    {
+        "transposed" => leafShaped.MT,
+        "strided" => leafShaped.Slice(-1, 0, null, 2),
+        _ => leafShaped,
+    };
+}
+
+/// <summary>Typed access to a case's "args" object.</summary>
+public sealed class GoldenArgs(JsonElement args)
+{
+    private JsonElement Get(string name) => args.TryGetProperty(name, out var v)
+        ? v : throw new KeyNotFoundException($"golden case has no arg '{name}'");
+
+    /// <summary>True when the arg exists and is not null.</summary>
+    public bool Has(string name) => args.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    /// <summary>An integer arg.</summary>
+    public int Int(string name) => Get(name).GetInt32();
+
+    /// <summary>An integer arg that may be null.</summary>
+    public int? IntOrNull(string name) => Has(name) ? Get(name).GetInt32() : null;
+
+    /// <summary>An integer-list arg that may be null.</summary>
+    public int[]? Ints(string name) => Has(name) ? Get(name).EnumerateArray().Select(v => v.GetInt32()).ToArray() : null;
+
+    /// <summary>A number arg.</summary>
+    public double Double(string name) => Get(name).GetDouble();
+
+    /// <summary>A number arg that may be null.</summary>
+    public double? DoubleOrNull(string name) => Has(name) ? Get(name).GetDouble() : null;
+
+    /// <summary>A boolean arg.</summary>
+    public bool Bool(string name) => Get(name).GetBoolean();
+
+    /// <summary>A string arg.</summary>
+    public string String(string name) => Get(name).GetString()!;
+
+    /// <inheritdoc/>
+    public override string ToString() => args.GetRawText();
+}

@@ -1,0 +1,602 @@
+#!/usr/bin/python3
+"""Golden reference data for Fluxion's primitives, computed with PyTorch.
+
+Run with Debian's PyTorch (python3-torch):  /usr/bin/python3 tests/golden/make_golden.py
+It rewrites tests/golden/<family>.json. The files are committed; the C# tests
+(tests/Fluxion.Tests/GoldenTests.cs) read them, so CI never needs Python.
+The output is deterministic (fixed seeds, CPU, single thread).
+
+FORMAT (one JSON file per op family: elementwise, reduce, linalg, shape, index, nn)
+
+  {
+    "format": 1,
+    "family": "elementwise",
+    "torch": "<torch version that made the file>",
+    "cases": [ CASE, ... ]
+  }
+
+  CASE = {
+    "name":    unique id, "<Op>.<variant>",
+    "op":      the Fluxion op name (Add, PowScalar, Max, MatMul, Gather, ...),
+    "dtype":   "float32" or "float64" (the floating dtype the case runs in),
+    "args":    op parameters (dim, dims, keepdim, exponent, ...; null = not given), see below,
+    "inputs":  [ TENSOR + {"grad": bool, "layout": LAYOUT}, ... ]   positional op inputs,
+    "outputs": [ TENSOR, ... ]      the op's outputs (e.g. Max over a dim: values, indices),
+    "w":       [ TENSOR or null ]   one per output; the fixed random weights of the loss
+                                    (null for integer outputs, which take no part in it),
+    "grads":   [ TENSOR or null ]   one per input: d loss / d input, where
+                                    loss = sum_k sum(outputs[k] * w[k]); null when "grad" is false.
+  }
+  TENSOR = {"shape": [d0, d1, ...], "dtype": "float32"|"float64"|"int64"|"bool",
+            "data": [ ...row-major elements of the LOGICAL tensor... ]}
+            float32 numbers are written in the shortest form that round-trips as float32
+            (parse them as float32), float64 as shortest round-trip doubles, bool as 0/1.
+
+  LAYOUT says how the input tensor is laid out in memory (the data is always logical row-major):
+    "contiguous" - a plain contiguous tensor (the leaf is the input itself);
+    "transposed" - the leaf is a contiguous tensor whose last two dims are swapped, and the input
+                   is its transpose view leaf.mT (non-contiguous); grads are reported for the view,
+                   i.e. compare leaf.grad.mT;
+    "strided"    - the leaf has its last dim doubled and the input is the view leaf[..., ::2]
+                   (odd positions hold arbitrary filler); compare leaf.grad[..., ::2] (the odd
+                   positions of leaf.grad must be 0).
+
+  args by op (PyTorch call in brackets):
+    PowScalar {exponent}                 [x ** exponent]
+    RemainderScalar {divisor}            [torch.remainder(x, divisor)]
+    LeakyRelu {negative_slope}           Gelu {approximate: "none"|"tanh"}
+    Softplus {beta, threshold}           Clamp {min, max}  (either may be null)
+    Sum, Mean {dims (null = all), keepdim}
+    Var, Std {dims (null = all), correction, keepdim}
+    LogSumExp {dims (list), keepdim}
+    Max, Min {dim, keepdim}: dim null = full reduction to a 0-d tensor (one output);
+                             otherwise two outputs (values, int64 indices)
+    ArgMax {dim (null = flattened), keepdim}
+    Reshape {shape}  Permute {dims}  Expand {shape}  Slice {dim, start, end, step}
+    Cat, Stack {dim} (inputs = the tensors)
+    Gather {dim} inputs (x, index)       IndexSelect {dim} inputs (x, index)
+    ScatterAdd {dim} inputs (x, index, src)      [x.scatter_add(dim, index, src)]
+    IndexAdd {dim, alpha} inputs (x, index, source)   [x.index_add(dim, index, source, alpha=alpha)]
+    MaskedFill {value} inputs (x, mask)  [x.masked_fill(mask, value)]
+    Amax, Amin {dims (null = all), keepdim}      ArgMin {dim, keepdim} (as ArgMax)
+    Softmax, LogSoftmax {dim}            Cdist {p} inputs (x1, x2)
+    Unary/binary elementwise ops, Where (cond, a, b) and MatMul take no args.
+
+Inputs are seeded and kept away from kinks and discontinuities (|x| >= 0.1 for Abs/Relu/...,
+positive bases for Log/Sqrt/Pow, no ties for Max/Min), except a few cases named "*.kink*" / "*.tie*"
+that pin PyTorch's subgradient conventions with exactly representable values.
+"""
+
+import json
+import os
+import sys
+
+import torch
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+
+OUT_DIR = os.path.dirname(os.path.abspath(__file__))
+F32, F64 = torch.float32, torch.float64
+DT_NAME = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64", torch.bool: "bool"}
+
+_gen = torch.Generator().manual_seed(1234)
+
+
+# ---- number formatting ------------------------------------------------------------------------
+
+class Num:
+    """A float already formatted as the exact JSON text to emit."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _fmt32(v):
+    s = repr(float(v))
+    # shortest representation that round-trips as float32
+    for digits in range(6, 10):
+        t = "%.*g" % (digits, v)
+        if torch.tensor(float(t), dtype=F32).item() == v:
+            s = t
+            break
+    return s
+
+
+def tensor_json(t):
+    t = t.detach().contiguous()
+    dt = t.dtype
+    flat = t.reshape(-1).tolist()
+    if dt == F32:
+        data = [Num(_fmt32(v)) for v in flat]
+    elif dt == F64:
+        data = [Num(repr(float(v))) for v in flat]
+    elif dt == torch.int64:
+        data = [int(v) for v in flat]
+    elif dt == torch.bool:
+        data = [1 if v else 0 for v in flat]
+    else:
+        raise ValueError(dt)
+    return {"shape": list(t.shape), "dtype": DT_NAME[dt], "data": data}
+
+
+def dump(obj):
+    """Compact JSON with pre-formatted numbers; one case per line."""
+    if isinstance(obj, Num):
+        return obj.text
+    if isinstance(obj, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + dump(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(dump(v) for v in obj) + "]"
+    if isinstance(obj, float):
+        return repr(obj)
+    return json.dumps(obj)
+
+
+# ---- input builders ---------------------------------------------------------------------------
+
+def randn(*shape, dtype=F32, scale=1.0):
+    return (torch.randn(shape, generator=_gen, dtype=F64) * scale).to(dtype)
+
+
+def uniform(lo, hi, *shape, dtype=F32):
+    return (torch.rand(shape, generator=_gen, dtype=F64) * (hi - lo) + lo).to(dtype)
+
+
+def away(*shape, dtype=F32, gap=0.1, scale=1.5):
+    """Random values with |x| >= gap (away from the kink at 0)."""
+    u = torch.rand(shape, generator=_gen, dtype=F64) * 2 - 1
+    return (torch.sign(u) * (gap + u.abs() * scale)).to(dtype)
+
+
+def positive(*shape, dtype=F32, lo=0.5, hi=3.0):
+    return uniform(lo, hi, *shape, dtype=dtype)
+
+
+def distinct(*shape, dtype=F32):
+    """Values without ties (gaps >= 0.05): a random permutation of a spread grid."""
+    n = 1
+    for s in shape:
+        n *= s
+    perm = torch.randperm(n, generator=_gen).to(F64)
+    return ((perm - n / 2) * 0.37 + torch.rand(n, generator=_gen, dtype=F64) * 0.1).reshape(shape).to(dtype)
+
+
+def index(high, *shape):
+    return torch.randint(0, high, shape, generator=_gen, dtype=torch.int64)
+
+
+class In:
+    """A case input: logical value, whether it takes a gradient, and its memory layout."""
+
+    def __init__(self, value, grad=True, layout="contiguous"):
+        if not value.is_floating_point():
+            grad = False
+        self.value, self.grad, self.layout = value, grad, layout
+
+    def materialize(self):
+        """The tensor the op sees (a view of a leaf for non-contiguous layouts)."""
+        v = self.value
+        if self.layout == "contiguous":
+            leaf = v.clone().requires_grad_(self.grad)
+            return leaf, leaf
+        if self.layout == "transposed":
+            leaf = v.mT.contiguous().requires_grad_(self.grad)
+            view = leaf.mT
+            assert not view.is_contiguous() or v.shape[-1] == 1 or v.shape[-2] == 1
+            return leaf, view
+        if self.layout == "strided":
+            shape = list(v.shape)
+            shape[-1] *= 2
+            base = torch.full(shape, 7.25, dtype=v.dtype)
+            base[..., ::2] = v
+            leaf = base.requires_grad_(self.grad)
+            return leaf, leaf[..., ::2]
+        raise ValueError(self.layout)
+
+
+def T(value):
+    return In(value, layout="transposed")
+
+
+def S(value):
+    return In(value, layout="strided")
+
+
+def ng(value):
+    return In(value, grad=False)
+
+
+# ---- case recording ---------------------------------------------------------------------------
+
+FAMILIES = {}
+
+
+def case(family, name, op, fn, inputs, args=None):
+    inputs = [x if isinstance(x, In) else In(x) for x in inputs]
+    float_dtypes = {x.value.dtype for x in inputs if x.value.is_floating_point()}
+    assert len(float_dtypes) == 1, (name, float_dtypes)
+    dtype = float_dtypes.pop()
+    views = []
+    for x in inputs:
+        _, view = x.materialize()
+        views.append(view)
+    outs = fn(*views)
+    if isinstance(outs, torch.Tensor):
+        outs = [outs]
+    outs = list(outs)
+    ws = []
+    loss = None
+    for o in outs:
+        if o.is_floating_point():
+            w = randn(*o.shape, dtype=o.dtype)
+            ws.append(w)
+            term = (o * w).sum()
+            loss = term if loss is None else loss + term
+        else:
+            ws.append(None)
+    if loss is None:  # no floating output (ArgMax): nothing to differentiate
+        for x in inputs:
+            x.grad = False
+    grads = [None] * len(inputs)
+    want = [i for i, x in enumerate(inputs) if x.grad]
+    if want and loss is not None and loss.requires_grad:
+        gs = torch.autograd.grad(loss, [views[i] for i in want], allow_unused=True)
+        for i, g in zip(want, gs):
+            grads[i] = torch.zeros_like(inputs[i].value) if g is None else g
+    else:
+        for i in want:
+            grads[i] = torch.zeros_like(inputs[i].value)
+    entry = {
+        "name": name,
+        "op": op,
+        "dtype": DT_NAME[dtype],
+        "args": args or {},
+        "inputs": [dict(tensor_json(x.value), grad=x.grad, layout=x.layout) for x in inputs],
+        "outputs": [tensor_json(o) for o in outs],
+        "w": [None if w is None else tensor_json(w) for w in ws],
+        "grads": [None if g is None else tensor_json(g) for g in grads],
+    }
+    cases = FAMILIES.setdefault(family, [])
+    assert all(c["name"] != name for c in cases), name
+    cases.append(entry)
+
+
+# ---- elementwise ------------------------------------------------------------------------------
+
+def elementwise():
+    E = "elementwise"
+    binary = {
+        "Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div,
+        "Maximum": torch.maximum, "Minimum": torch.minimum,
+    }
+    for op, f in binary.items():
+        b_gen = (lambda *s, dtype=F32: away(*s, dtype=dtype, gap=0.5)) if op == "Div" else randn
+        case(E, f"{op}.same", op, f, [randn(3, 4), b_gen(3, 4)])
+        case(E, f"{op}.bcast_row", op, f, [randn(3, 4), b_gen(4)])
+        case(E, f"{op}.bcast_both", op, f, [randn(2, 1, 4), b_gen(3, 1)])
+        case(E, f"{op}.scalar_tensor", op, f, [randn(3, 4), b_gen()])
+        case(E, f"{op}.noncontig", op, f, [T(randn(4, 3)), S(b_gen(4, 3))])
+    case(E, "Add.f64", "Add", torch.add, [randn(2, 3, dtype=F64), randn(3, dtype=F64)])
+    case(E, "Mul.f64", "Mul", torch.mul, [randn(2, 3, dtype=F64), randn(2, 1, dtype=F64)])
+    case(E, "Div.f64", "Div", torch.div, [randn(2, 3, dtype=F64), away(3, dtype=F64, gap=0.5)])
+    # ties: PyTorch splits the gradient evenly between equal operands
+    tie_a = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    tie_b = torch.tensor([[1.0, -1.0, 0.5], [2.0, 0.25, -1.5]])
+    case(E, "Maximum.tie", "Maximum", torch.maximum, [tie_a, tie_b])
+    case(E, "Minimum.tie", "Minimum", torch.minimum, [tie_a.clone(), tie_b.clone()])
+
+    # Remainder: Python-style (result has the sign of the divisor); keep a/b away from integers
+    def rem_inputs(shape_a, shape_b, dtype=F32):
+        b = away(*shape_b, dtype=F64, gap=0.5, scale=1.5)
+        q = torch.floor(uniform(-4, 4, *torch.broadcast_shapes(shape_a, shape_b), dtype=F64))
+        frac = uniform(0.15, 0.85, *q.shape, dtype=F64)
+        a = (q + frac) * b
+        # reduce a back to shape_a when b broadcasts over it (a must not be broadcast)
+        assert tuple(a.shape) == tuple(shape_a)
+        return a.to(dtype), b.to(dtype)
+
+    a, b = rem_inputs((3, 4), (3, 4))
+    case(E, "Remainder.same", "Remainder", torch.remainder, [a, b])
+    a, b = rem_inputs((3, 4), (4,))
+    case(E, "Remainder.bcast", "Remainder", torch.remainder, [a, b])
+    a, b = rem_inputs((3, 4), (3, 4), dtype=F64)
+    case(E, "Remainder.f64", "Remainder", torch.remainder, [a, b])
+    for d in (1.5, -0.75):
+        x = uniform(-4, 4, 3, 4, dtype=F64)
+        q = torch.floor(x)
+        x = ((q + 0.15 + (x - q) * 0.7) * d).to(F32)
+        case(E, f"RemainderScalar.d{d}", "RemainderScalar", lambda t, d=d: torch.remainder(t, d), [x], {"divisor": d})
+
+    # Pow with a tensor exponent (positive bases)
+    case(E, "Pow.same", "Pow", torch.pow, [positive(3, 4), randn(3, 4)])
+    case(E, "Pow.bcast", "Pow", torch.pow, [positive(2, 3, 4), randn(4)])
+    case(E, "Pow.noncontig", "Pow", torch.pow, [T(positive(4, 3)), randn(4, 3)])
+    case(E, "Pow.f64", "Pow", torch.pow, [positive(3, 4, dtype=F64), randn(3, 4, dtype=F64)])
+    # Pow with a scalar exponent
+    for e in (2.0, 3.0, -1.0):  # integer exponents: any sign of base (away from 0)
+        case(E, f"PowScalar.e{e}", "PowScalar", lambda t, e=e: t ** e, [away(3, 4, gap=0.3)], {"exponent": e})
+    for e in (0.5, -1.5, 2.5):
+        case(E, f"PowScalar.e{e}", "PowScalar", lambda t, e=e: t ** e, [positive(3, 4)], {"exponent": e})
+    case(E, "PowScalar.e0", "PowScalar", lambda t: t ** 0.0, [away(3, 4)], {"exponent": 0.0})
+    case(E, "PowScalar.f64", "PowScalar", lambda t: t ** 1.7, [positive(3, 4, dtype=F64)], {"exponent": 1.7})
+
+    unary = [
+        ("Neg", torch.neg, randn),
+        ("Exp", torch.exp, randn),
+        ("Log", torch.log, positive),
+        ("Sqrt", torch.sqrt, positive),
+        ("Rsqrt", torch.rsqrt, positive),
+        ("Abs", torch.abs, away),
+        ("Sign", torch.sign, away),
+        ("Sin", torch.sin, lambda *s, dtype=F32: randn(*s, dtype=dtype, scale=2.0)),
+        ("Cos", torch.cos, lambda *s, dtype=F32: randn(*s, dtype=dtype, scale=2.0)),
+        ("Tanh", torch.tanh, randn),
+        ("Sigmoid", torch.sigmoid, lambda *s, dtype=F32: randn(*s, dtype=dtype, scale=2.0)),
+        ("Relu", torch.relu, away),
+        ("Erf", torch.erf, lambda *s, dtype=F32: randn(*s, dtype=dtype, scale=1.2)),
+    ]
+    for op, f, gen in unary:
+        case(E, f"{op}.basic", op, f, [gen(3, 5)])
+        case(E, f"{op}.noncontig", op, f, [T(gen(4, 3))])
+    for op, f, gen in unary:
+        if op in ("Exp", "Log", "Tanh", "Sigmoid", "Erf", "Sin", "Rsqrt"):
+            case(E, f"{op}.f64", op, f, [gen(2, 5, dtype=F64)])
+
+    F = torch.nn.functional
+    case(E, "LeakyRelu.default", "LeakyRelu", F.leaky_relu, [away(3, 5)], {"negative_slope": 0.01})
+    case(E, "LeakyRelu.slope0.2", "LeakyRelu", lambda t: F.leaky_relu(t, 0.2), [S(away(3, 4))], {"negative_slope": 0.2})
+    for approx in ("none", "tanh"):
+        case(E, f"Gelu.{approx}", "Gelu", lambda t, a=approx: F.gelu(t, approximate=a),
+             [randn(3, 5, scale=2.0)], {"approximate": approx})
+        case(E, f"Gelu.{approx}.noncontig", "Gelu", lambda t, a=approx: F.gelu(t, approximate=a),
+             [T(randn(4, 3, scale=2.0))], {"approximate": approx})
+        case(E, f"Gelu.{approx}.f64", "Gelu", lambda t, a=approx: F.gelu(t, approximate=a),
+             [randn(3, 4, dtype=F64, scale=2.0)], {"approximate": approx})
+    case(E, "Softplus.default", "Softplus", F.softplus, [randn(3, 5, scale=3.0)], {"beta": 1.0, "threshold": 20.0})
+    # beta*x crosses the threshold for some entries (linear region); keep away from the switch point
+    sp = away(4, 5, gap=0.2, scale=2.0) + 0.5  # beta*x stays >= 0.2 away from the threshold
+    case(E, "Softplus.beta2_thr1", "Softplus", lambda t: F.softplus(t, beta=2.0, threshold=1.0), [sp],
+         {"beta": 2.0, "threshold": 1.0})
+    case(E, "Softplus.f64", "Softplus", lambda t: F.softplus(t, beta=0.5, threshold=20.0),
+         [randn(3, 4, dtype=F64, scale=3.0)], {"beta": 0.5, "threshold": 20.0})
+
+    def clamp_input(*s):
+        x = uniform(-2, 2, *s, dtype=F64)
+        for bound in (-0.5, 0.8):  # keep away from the bounds
+            x = torch.where((x - bound).abs() < 0.05, x + 0.1, x)
+        return x.to(F32)
+
+    case(E, "Clamp.both", "Clamp", lambda t: torch.clamp(t, -0.5, 0.8), [clamp_input(4, 5)], {"min": -0.5, "max": 0.8})
+    case(E, "Clamp.min", "Clamp", lambda t: torch.clamp(t, min=-0.5), [clamp_input(4, 5)], {"min": -0.5, "max": None})
+    case(E, "Clamp.max", "Clamp", lambda t: torch.clamp(t, max=0.8), [T(clamp_input(5, 4))], {"min": None, "max": 0.8})
+
+    # where: condition broadcasting over both branches
+    cond = torch.rand(3, 4, generator=_gen) > 0.5
+    case(E, "Where.same", "Where", torch.where, [ng(cond), randn(3, 4), randn(3, 4)])
+    cond = torch.rand(3, 1, generator=_gen) > 0.5
+    case(E, "Where.bcast", "Where", torch.where, [ng(cond), randn(1, 4), randn(3, 4)])
+    cond = torch.rand(2, 3, 4, generator=_gen) > 0.5
+    case(E, "Where.bcast3", "Where", torch.where, [ng(cond), randn(4), T(randn(3, 4))])
+
+    # kinks: PyTorch's subgradient conventions at exactly 0 / at the bounds
+    k = torch.tensor([[-1.5, 0.0, 2.0], [0.0, -0.25, 0.75]])
+    case(E, "Relu.kink", "Relu", torch.relu, [k.clone()])
+    case(E, "Abs.kink", "Abs", torch.abs, [k.clone()])
+    case(E, "LeakyRelu.kink", "LeakyRelu", lambda t: F.leaky_relu(t, 0.2), [k.clone()], {"negative_slope": 0.2})
+    kc = torch.tensor([[-0.5, 0.75, 0.0], [-1.0, 1.0, 0.75]])
+    case(E, "Clamp.kink", "Clamp", lambda t: torch.clamp(t, -0.5, 0.75), [kc], {"min": -0.5, "max": 0.75})
+
+
+# ---- reductions -------------------------------------------------------------------------------
+
+def reduce():
+    R = "reduce"
+    for op, f in (("Sum", torch.sum), ("Mean", torch.mean)):
+        case(R, f"{op}.all", op, lambda t, f=f: f(t), [randn(2, 3, 4)], {"dims": None, "keepdim": False})
+        case(R, f"{op}.dim1", op, lambda t, f=f: f(t, dim=1), [randn(2, 3, 4)], {"dims": [1], "keepdim": False})
+        case(R, f"{op}.dim1_keep", op, lambda t, f=f: f(t, dim=1, keepdim=True), [randn(2, 3, 4)], {"dims": [1], "keepdim": True})
+        case(R, f"{op}.dims02", op, lambda t, f=f: f(t, dim=(0, 2)), [randn(2, 3, 4)], {"dims": [0, 2], "keepdim": False})
+        case(R, f"{op}.dims_neg_keep", op, lambda t, f=f: f(t, dim=(-1, -3), keepdim=True), [randn(2, 3, 4)], {"dims": [-1, -3], "keepdim": True})
+        case(R, f"{op}.noncontig", op, lambda t, f=f: f(t, dim=0), [T(randn(2, 5, 3))], {"dims": [0], "keepdim": False})
+        case(R, f"{op}.strided", op, lambda t, f=f: f(t, dim=-1, keepdim=True), [S(randn(3, 4))], {"dims": [-1], "keepdim": True})
+        case(R, f"{op}.f64", op, lambda t, f=f: f(t, dim=1), [randn(3, 6, dtype=F64)], {"dims": [1], "keepdim": False})
+
+    for op, f in (("Max", torch.max), ("Min", torch.min)):
+        case(R, f"{op}.all", op, lambda t, f=f: f(t), [distinct(3, 4)], {"dim": None, "keepdim": False})
+        case(R, f"{op}.dim1", op, lambda t, f=f: tuple(f(t, dim=1)), [distinct(3, 4)], {"dim": 1, "keepdim": False})
+        case(R, f"{op}.dim0_keep", op, lambda t, f=f: tuple(f(t, dim=0, keepdim=True)), [distinct(2, 3, 4)], {"dim": 0, "keepdim": True})
+        case(R, f"{op}.dim_neg", op, lambda t, f=f: tuple(f(t, dim=-1)), [distinct(2, 3, 4)], {"dim": -1, "keepdim": False})
+        case(R, f"{op}.noncontig", op, lambda t, f=f: tuple(f(t, dim=1)), [T(distinct(4, 3))], {"dim": 1, "keepdim": False})
+        case(R, f"{op}.f64", op, lambda t, f=f: tuple(f(t, dim=1)), [distinct(3, 5, dtype=F64)], {"dim": 1, "keepdim": False})
+        # ties: full reduction spreads the gradient evenly; over a dim the first index wins
+        tie = torch.tensor([[1.0, 3.0, 3.0, -2.0], [-2.0, 0.5, -2.0, 3.0]])
+        case(R, f"{op}.all_tie", op, lambda t, f=f: f(t), [tie.clone()], {"dim": None, "keepdim": False})
+        case(R, f"{op}.dim_tie", op, lambda t, f=f: tuple(f(t, dim=1)), [tie.clone()], {"dim": 1, "keepdim": False})
+
+    case(R, "ArgMax.all", "ArgMax", lambda t: torch.argmax(t), [distinct(3, 4)], {"dim": None, "keepdim": False})
+    case(R, "ArgMax.all_keep", "ArgMax", lambda t: torch.argmax(t, dim=None, keepdim=True), [distinct(3, 4)], {"dim": None, "keepdim": True})
+    case(R, "ArgMax.dim1", "ArgMax", lambda t: torch.argmax(t, dim=1), [distinct(2, 3, 4)], {"dim": 1, "keepdim": False})
+    case(R, "ArgMax.dim_neg_keep", "ArgMax", lambda t: torch.argmax(t, dim=-1, keepdim=True), [distinct(2, 3, 4)], {"dim": -1, "keepdim": True})
+    case(R, "ArgMax.noncontig", "ArgMax", lambda t: torch.argmax(t, dim=0), [T(distinct(4, 3))], {"dim": 0, "keepdim": False})
+    case(R, "ArgMax.tie", "ArgMax", lambda t: torch.argmax(t, dim=1),
+         [torch.tensor([[1.0, 3.0, 3.0, -2.0], [3.0, 0.5, -2.0, 3.0]])], {"dim": 1, "keepdim": False})
+
+    for op, f in (("Var", torch.var), ("Std", torch.std)):
+        case(R, f"{op}.all", op, lambda t, f=f: f(t), [randn(3, 4)], {"dims": None, "correction": 1, "keepdim": False})
+        case(R, f"{op}.all_c0", op, lambda t, f=f: f(t, None, correction=0), [randn(3, 4)], {"dims": None, "correction": 0, "keepdim": False})
+        case(R, f"{op}.dim1", op, lambda t, f=f: f(t, dim=1), [randn(2, 3, 5)], {"dims": [1], "correction": 1, "keepdim": False})
+        case(R, f"{op}.dim1_keep_c0", op, lambda t, f=f: f(t, dim=1, correction=0, keepdim=True), [randn(2, 3, 5)], {"dims": [1], "correction": 0, "keepdim": True})
+        case(R, f"{op}.dims02_c2", op, lambda t, f=f: f(t, dim=(0, 2), correction=2), [randn(2, 3, 5)], {"dims": [0, 2], "correction": 2, "keepdim": False})
+        case(R, f"{op}.noncontig", op, lambda t, f=f: f(t, dim=-1), [T(randn(5, 3))], {"dims": [-1], "correction": 1, "keepdim": False})
+        case(R, f"{op}.f64", op, lambda t, f=f: f(t, dim=0, keepdim=True), [randn(6, 3, dtype=F64)], {"dims": [0], "correction": 1, "keepdim": True})
+
+    for op, f in (("Amax", torch.amax), ("Amin", torch.amin)):
+        case(R, f"{op}.all", op, lambda t, f=f: f(t, dim=(0, 1)), [distinct(3, 4)], {"dims": None, "keepdim": False})
+        case(R, f"{op}.dims02_keep", op, lambda t, f=f: f(t, dim=(0, 2), keepdim=True), [distinct(2, 3, 4)], {"dims": [0, 2], "keepdim": True})
+        case(R, f"{op}.noncontig", op, lambda t, f=f: f(t, dim=-1), [T(distinct(4, 3))], {"dims": [-1], "keepdim": False})
+        # ties: amax/amin spread the gradient evenly over the tied entries of each slice
+        tie = torch.tensor([[1.0, 3.0, 3.0, -2.0], [-2.0, 0.5, -2.0, 3.0]])
+        case(R, f"{op}.tie", op, lambda t, f=f: f(t, dim=1), [tie.clone()], {"dims": [1], "keepdim": False})
+    case(R, "ArgMin.all", "ArgMin", lambda t: torch.argmin(t), [distinct(3, 4)], {"dim": None, "keepdim": False})
+    case(R, "ArgMin.dim1_keep", "ArgMin", lambda t: torch.argmin(t, dim=1, keepdim=True), [distinct(2, 3, 4)], {"dim": 1, "keepdim": True})
+    case(R, "ArgMin.tie", "ArgMin", lambda t: torch.argmin(t, dim=1),
+         [torch.tensor([[1.0, -3.0, -3.0, 2.0], [-3.0, 0.5, 2.0, -3.0]])], {"dim": 1, "keepdim": False})
+
+    L = "LogSumExp"
+    case(R, f"{L}.dim1", L, lambda t: torch.logsumexp(t, dim=1), [randn(3, 5)], {"dims": [1], "keepdim": False})
+    case(R, f"{L}.dim0_keep", L, lambda t: torch.logsumexp(t, dim=0, keepdim=True), [randn(3, 5)], {"dims": [0], "keepdim": True})
+    case(R, f"{L}.dims02", L, lambda t: torch.logsumexp(t, dim=(0, 2)), [randn(2, 3, 4)], {"dims": [0, 2], "keepdim": False})
+    case(R, f"{L}.large", L, lambda t: torch.logsumexp(t, dim=-1), [randn(3, 4, scale=40.0) + 60.0], {"dims": [-1], "keepdim": False})
+    case(R, f"{L}.noncontig", L, lambda t: torch.logsumexp(t, dim=1), [T(randn(4, 3))], {"dims": [1], "keepdim": False})
+    case(R, f"{L}.f64", L, lambda t: torch.logsumexp(t, dim=1, keepdim=True), [randn(3, 5, dtype=F64)], {"dims": [1], "keepdim": True})
+
+
+# ---- linear algebra ---------------------------------------------------------------------------
+
+def linalg():
+    A = "linalg"
+    mm = torch.matmul
+    case(A, "MatMul.2d", "MatMul", mm, [randn(3, 4), randn(4, 5)])
+    case(A, "MatMul.batched", "MatMul", mm, [randn(2, 3, 4), randn(2, 4, 5)])
+    case(A, "MatMul.bcast_batch", "MatMul", mm, [randn(2, 1, 3, 4), randn(3, 4, 2)])
+    case(A, "MatMul.bcast_2d_rhs", "MatMul", mm, [randn(2, 3, 4), randn(4, 5)])
+    case(A, "MatMul.bcast_2d_lhs", "MatMul", mm, [randn(3, 4), randn(2, 4, 5)])
+    case(A, "MatMul.vec_mat", "MatMul", mm, [randn(4), randn(4, 5)])
+    case(A, "MatMul.mat_vec", "MatMul", mm, [randn(3, 4), randn(4)])
+    case(A, "MatMul.vec_vec", "MatMul", mm, [randn(4), randn(4)])
+    case(A, "MatMul.vec_batch", "MatMul", mm, [randn(4), randn(2, 4, 3)])
+    case(A, "MatMul.batch_vec", "MatMul", mm, [randn(2, 3, 4), randn(4)])
+    case(A, "MatMul.transposed", "MatMul", mm, [T(randn(3, 4)), T(randn(4, 5))])
+    case(A, "MatMul.strided", "MatMul", mm, [randn(2, 3, 4), S(randn(2, 4, 3))])
+    case(A, "MatMul.larger", "MatMul", mm, [randn(9, 17), randn(17, 7)])
+    case(A, "MatMul.f64", "MatMul", mm, [randn(2, 3, 4, dtype=F64), randn(4, 5, dtype=F64)])
+    case(A, "MatMul.f64_vec", "MatMul", mm, [randn(4, dtype=F64), randn(3, 4, 2, dtype=F64)])
+
+    cd = torch.cdist
+    case(A, "Cdist.2d", "Cdist", cd, [randn(5, 3), randn(4, 3)], {"p": 2.0})
+    case(A, "Cdist.batched", "Cdist", cd, [randn(2, 5, 3), randn(2, 4, 3)], {"p": 2.0})
+    case(A, "Cdist.bcast_batch", "Cdist", cd, [randn(1, 3, 2), randn(2, 4, 2)], {"p": 2.0})
+    case(A, "Cdist.noncontig", "Cdist", cd, [T(randn(5, 3)), randn(4, 3)], {"p": 2.0})
+    case(A, "Cdist.f64", "Cdist", cd, [randn(4, 3, dtype=F64), randn(6, 3, dtype=F64)], {"p": 2.0})
+
+
+# ---- shape ------------------------------------------------------------------------------------
+
+def shape():
+    S_ = "shape"
+    case(S_, "Reshape.basic", "Reshape", lambda t: t.reshape(6, 4), [randn(2, 3, 4)], {"shape": [6, 4]})
+    case(S_, "Reshape.infer", "Reshape", lambda t: t.reshape(4, -1), [randn(2, 3, 4)], {"shape": [4, -1]})
+    case(S_, "Reshape.noncontig", "Reshape", lambda t: t.reshape(-1), [T(randn(3, 4))], {"shape": [-1]})
+    case(S_, "Reshape.split", "Reshape", lambda t: t.reshape(2, 2, 3), [S(randn(4, 3))], {"shape": [2, 2, 3]})
+    case(S_, "Permute.basic", "Permute", lambda t: t.permute(2, 0, 1), [randn(2, 3, 4)], {"dims": [2, 0, 1]})
+    case(S_, "Permute.neg", "Permute", lambda t: t.permute(-1, 0, -2), [T(randn(2, 4, 3))], {"dims": [-1, 0, -2]})
+    case(S_, "Expand.basic", "Expand", lambda t: t.expand(2, 3, 4), [randn(3, 1)], {"shape": [2, 3, 4]})
+    case(S_, "Expand.keep", "Expand", lambda t: t.expand(3, -1, 5), [randn(1, 2, 1)], {"shape": [3, -1, 5]})
+    case(S_, "Expand.noncontig", "Expand", lambda t: t.expand(2, 3, 4), [S(randn(3, 1))], {"shape": [2, 3, 4]})
+
+    def sl(dim, start, end, step):
+        def f(t):
+            idx = [slice(None)] * t.dim()
+            idx[dim] = slice(start, end, step)
+            return t[tuple(idx)]
+        return f, {"dim": dim, "start": start, "end": end, "step": step}
+
+    for name, shp, (dim, start, end, step), lay in (
+        ("Slice.basic", (3, 6), (1, 1, 5, 1), None),
+        ("Slice.step", (3, 7), (1, 1, None, 2), None),
+        ("Slice.neg", (5, 3), (0, -3, None, 1), None),
+        ("Slice.neg_end_step", (2, 7, 2), (1, 0, -1, 3), None),
+        ("Slice.negdim", (2, 3, 5), (-1, 1, 4, 2), None),
+        ("Slice.noncontig", (4, 5), (0, 1, 4, 2), "T"),
+    ):
+        f, args = sl(dim if dim >= 0 else dim, start, end, step)
+        x = randn(*shp)
+        case(S_, name, "Slice", f, [T(x) if lay == "T" else x], args)
+
+    case(S_, "Cat.dim0", "Cat", lambda *ts: torch.cat(ts, 0), [randn(2, 3), randn(1, 3), randn(3, 3)], {"dim": 0})
+    case(S_, "Cat.dim1", "Cat", lambda *ts: torch.cat(ts, 1), [randn(2, 3), randn(2, 1)], {"dim": 1})
+    case(S_, "Cat.neg", "Cat", lambda *ts: torch.cat(ts, -1), [randn(2, 2, 3), T(randn(2, 2, 2)), randn(2, 2, 1)], {"dim": -1})
+    case(S_, "Cat.mid", "Cat", lambda *ts: torch.cat(ts, 1), [randn(2, 1, 3), S(randn(2, 2, 3))], {"dim": 1})
+    case(S_, "Cat.f64", "Cat", lambda *ts: torch.cat(ts, 0), [randn(2, 3, dtype=F64), randn(1, 3, dtype=F64)], {"dim": 0})
+    case(S_, "Stack.dim0", "Stack", lambda *ts: torch.stack(ts, 0), [randn(2, 3), randn(2, 3), randn(2, 3)], {"dim": 0})
+    case(S_, "Stack.dim1", "Stack", lambda *ts: torch.stack(ts, 1), [randn(2, 3), T(randn(2, 3))], {"dim": 1})
+    case(S_, "Stack.last", "Stack", lambda *ts: torch.stack(ts, -1), [randn(2, 3), randn(2, 3)], {"dim": -1})
+    case(S_, "Stack.single", "Stack", lambda *ts: torch.stack(ts, 0), [randn(4)], {"dim": 0})
+
+
+# ---- indexing ---------------------------------------------------------------------------------
+
+def indexing():
+    I = "index"
+    # duplicates in the index make the gradients accumulate
+    case(I, "Gather.dim1", "Gather", lambda x, i: torch.gather(x, 1, i),
+         [randn(3, 4), torch.tensor([[0, 0, 3], [1, 2, 1], [3, 3, 3]])], {"dim": 1})
+    case(I, "Gather.dim0", "Gather", lambda x, i: torch.gather(x, 0, i), [randn(3, 4), index(3, 5, 4)], {"dim": 0})
+    case(I, "Gather.smaller", "Gather", lambda x, i: torch.gather(x, 1, i), [randn(4, 5), index(5, 2, 3)], {"dim": 1})
+    case(I, "Gather.3d_neg", "Gather", lambda x, i: torch.gather(x, -1, i), [randn(2, 3, 4), index(4, 2, 3, 6)], {"dim": -1})
+    case(I, "Gather.noncontig", "Gather", lambda x, i: torch.gather(x, 0, i), [T(randn(4, 3)), index(4, 2, 3)], {"dim": 0})
+    case(I, "Gather.f64", "Gather", lambda x, i: torch.gather(x, 1, i), [randn(3, 4, dtype=F64), index(4, 3, 2)], {"dim": 1})
+
+    case(I, "IndexSelect.dim0", "IndexSelect", lambda x, i: torch.index_select(x, 0, i),
+         [randn(4, 3), torch.tensor([2, 0, 2, 3])], {"dim": 0})
+    case(I, "IndexSelect.dim1", "IndexSelect", lambda x, i: torch.index_select(x, 1, i), [randn(2, 5, 3), index(5, 7)], {"dim": 1})
+    case(I, "IndexSelect.neg", "IndexSelect", lambda x, i: torch.index_select(x, -1, i), [randn(3, 4), index(4, 2)], {"dim": -1})
+    case(I, "IndexSelect.noncontig", "IndexSelect", lambda x, i: torch.index_select(x, 0, i), [T(randn(3, 4)), index(3, 5)], {"dim": 0})
+    case(I, "IndexSelect.f64", "IndexSelect", lambda x, i: torch.index_select(x, 0, i), [randn(4, 2, dtype=F64), index(4, 3)], {"dim": 0})
+
+    sa = lambda d: (lambda x, i, s: x.scatter_add(d, i, s))
+    case(I, "ScatterAdd.dim1", "ScatterAdd", sa(1),
+         [randn(3, 5), torch.tensor([[0, 4, 0], [1, 1, 2], [3, 2, 4]]), randn(3, 3)], {"dim": 1})
+    case(I, "ScatterAdd.dim0", "ScatterAdd", sa(0), [randn(3, 4), index(3, 5, 4), randn(5, 4)], {"dim": 0})
+    case(I, "ScatterAdd.3d_neg", "ScatterAdd", sa(-1), [randn(2, 3, 4), index(4, 2, 3, 5), randn(2, 3, 5)], {"dim": -1})
+    case(I, "ScatterAdd.noncontig", "ScatterAdd", sa(0), [T(randn(4, 3)), index(4, 2, 3), S(randn(2, 3))], {"dim": 0})
+    case(I, "ScatterAdd.f64", "ScatterAdd", sa(0), [randn(3, 2, dtype=F64), index(3, 4, 2), randn(4, 2, dtype=F64)], {"dim": 0})
+
+
+    ia = lambda d, alpha: (lambda x, i, s: x.index_add(d, i, s, alpha=alpha))
+    case(I, "IndexAdd.dim0", "IndexAdd", ia(0, 1.0), [randn(4, 3), torch.tensor([3, 0, 3]), randn(3, 3)], {"dim": 0, "alpha": 1.0})
+    case(I, "IndexAdd.dim1_alpha", "IndexAdd", ia(1, -0.5), [randn(2, 4, 3), index(4, 6), randn(2, 6, 3)], {"dim": 1, "alpha": -0.5})
+    case(I, "IndexAdd.noncontig", "IndexAdd", ia(-1, 2.0), [T(randn(3, 4)), index(4, 5), S(randn(3, 5))], {"dim": -1, "alpha": 2.0})
+
+    mf = lambda v: (lambda x, m: x.masked_fill(m, v))
+    case(I, "MaskedFill.same", "MaskedFill", mf(-1.5), [randn(3, 4), torch.rand(3, 4, generator=_gen) > 0.5], {"value": -1.5})
+    case(I, "MaskedFill.bcast", "MaskedFill", mf(2.0), [T(randn(2, 4, 3)), torch.rand(4, 1, generator=_gen) > 0.5], {"value": 2.0})
+
+
+# ---- nn ---------------------------------------------------------------------------------------
+
+def nn():
+    N = "nn"
+    for op, f in (("Softmax", torch.softmax), ("LogSoftmax", torch.log_softmax)):
+        case(N, f"{op}.dim1", op, lambda t, f=f: f(t, 1), [randn(3, 5)], {"dim": 1})
+        case(N, f"{op}.dim0", op, lambda t, f=f: f(t, 0), [randn(3, 5)], {"dim": 0})
+        case(N, f"{op}.dim_neg_3d", op, lambda t, f=f: f(t, -1), [randn(2, 3, 4)], {"dim": -1})
+        case(N, f"{op}.mid_3d", op, lambda t, f=f: f(t, 1), [randn(2, 3, 4)], {"dim": 1})
+        case(N, f"{op}.large", op, lambda t, f=f: f(t, -1), [randn(3, 4, scale=40.0) + 80.0], {"dim": -1})
+        case(N, f"{op}.noncontig", op, lambda t, f=f: f(t, 1), [T(randn(4, 3))], {"dim": 1})
+        case(N, f"{op}.f64", op, lambda t, f=f: f(t, 1), [randn(3, 5, dtype=F64, scale=2.0)], {"dim": 1})
+
+
+def main():
+    # each family draws from its own seed, so adding cases to one family leaves the others unchanged
+    for seed, family in enumerate((elementwise, reduce, linalg, shape, indexing, nn)):
+        _gen.manual_seed(1000 + seed)
+        family()
+    total = 0
+    for family, cases in FAMILIES.items():
+        path = os.path.join(OUT_DIR, family + ".json")
+        head = {"format": 1, "family": family, "torch": torch.__version__}
+        text = dump(head)[:-1] + ',"cases":[\n' + ",\n".join(dump(c) for c in cases) + "\n]}\n"
+        json.loads(text)  # sanity: valid JSON
+        with open(path, "w") as fh:
+            fh.write(text)
+        total += len(text)
+        print(f"{path}: {len(cases)} cases, {len(text)} bytes")
+    print(f"total {total} bytes")
+    if total > 2_000_000:
+        sys.exit("golden data too large")
+
+
+if __name__ == "__main__":
+    main()
