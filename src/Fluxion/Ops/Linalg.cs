@@ -34,7 +34,7 @@ public partial class Tensor
             return r.Reshape([.. lead, b._shape[^1]]);
         }
         if (a.Rank == 2 && b.Rank == 2) return MatMul2(a, b);
-        var batch = ShapeUtil.Broadcast("MatMul", a._shape[..^2], b._shape[..^2]);
+        var batch = ShapeUtil.Broadcast($"MatMul (batch dims of {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)})", a._shape[..^2], b._shape[..^2]);
         var ae = a.Expand([.. batch, a._shape[^2], a._shape[^1]]);
         var be = b.Expand([.. batch, b._shape[^2], b._shape[^1]]);
         return BatchedMatMul(ae, be);

@@ -1,0 +1,91 @@
+using Fluxion.Cli;
+
+namespace Fluxion.Tests;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void DemoPrintsEveryNodeAndPasses()
+    {
+        var (code, output, err) = Run("demo");
+        Assert.Equal(0, code);
+        Assert.Equal("", err);
+        foreach (var node in new[] { "e^x", "e^-x", "s = e^x + e^-x", "cosh = s / 2", "tanh = d / s", "ExpBackward", "DivBackward" })
+            Assert.Contains(node, output);
+        Assert.Contains("OK    d cosh/dx = sinh(x)", output);
+        Assert.Contains("OK    d tanh/dx = 1 - tanh(x)^2", output);
+        Assert.DoesNotContain("FAIL", output);
+        Assert.Contains("0.750000000000", output); // sinh(ln 2)
+        Assert.Contains("0.640000000000", output); // 1 - tanh(ln 2)^2
+    }
+
+    [Fact]
+    public void DemoRichRendersATable()
+    {
+        var o = new StringWriter();
+        Assert.Equal(0, Program.Run(["demo"], o, new StringWriter(), rich: true));
+        Assert.Contains("dcosh/dnode", o.ToString());
+        Assert.Contains("OK", o.ToString());
+    }
+
+    [Fact]
+    public void DemoAcceptsAnotherPoint()
+    {
+        var (code, output, _) = Run("demo", "--x", "0.5");
+        Assert.Equal(0, code);
+        Assert.Contains("x = 0.500000000000", output);
+        Assert.Equal(2, Run("demo", "--x").Code);
+        Assert.Equal(2, Run("demo", "--x", "abc").Code);
+    }
+
+    [Fact]
+    public void TrainIsNotImplementedYet()
+    {
+        var (code, _, err) = Run("train");
+        Assert.Equal(2, code);
+        Assert.Contains("not implemented yet: see issue 5", err);
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("--bogus")]
+    public void UnknownCommandPrintsUsageAndExits2(string arg)
+    {
+        var (code, output, err) = Run(arg);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("Usage: fluxion", err);
+        Assert.Contains(arg, err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+    }
+
+    [Fact]
+    public void UnknownDemoArgumentPrintsDemoUsage()
+    {
+        var (code, _, err) = Run("demo", "--fast");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown argument '--fast'", err);
+        Assert.Contains("Usage: fluxion demo", err);
+    }
+
+    [Fact]
+    public void HelpAndNoArguments()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("demo", output);
+        Assert.Contains("train", output);
+        Assert.Equal(0, Run("demo", "--help").Code);
+        var (code2, _, err2) = Run();
+        Assert.Equal(2, code2);
+        Assert.Contains("Usage: fluxion", err2);
+    }
+}
