@@ -4,7 +4,7 @@ using System.Text;
 
 namespace Fluxion;
 
-public sealed partial class Tensor
+public partial class Tensor
 {
     /// <summary>
     /// The tensor's values as PyTorch prints them, e.g. <c>tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])</c>:
