@@ -9,6 +9,7 @@ public static class BenchCommand
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
     {
         ["jvp"] = JvpBench.Workloads,
+        ["tiny"] = TinyBench.Workloads,
     };
 
     /// <summary>Help text.</summary>
