@@ -133,3 +133,50 @@ public class ForwardADTests
         Assert.Equal(new[] { 4.0, 4.0 }, t!.ToArray<double>());
     }
 }
+
+public class VectorForwardModeTests
+{
+    [Fact]
+    public void KTangentsInOnePassEqualKSinglePasses()
+    {
+        var x = Tensor.Randn([3, 4], DType.Float64);
+        var w = Tensor.Randn([4, 2], DType.Float64);
+        var v = Tensor.Randn([5, 3, 4], DType.Float64);
+        static Tensor F(Tensor x, Tensor w) => (x.MatMul(w).Tanh() + x.Sum(1, keepDim: true)).Softmax(-1).Log().Mean(0);
+        Tensor batched;
+        using (var level = ForwardAD.Level())
+        {
+            var (_, t) = ForwardAD.Unpack(F(ForwardAD.MakeDual(x, v), w));
+            batched = t!;
+            Assert.Equal(5, level.BatchSize);
+        }
+        Assert.Equal(new[] { 5, 2 }, batched.ShapeArray);
+        for (int j = 0; j < 5; j++)
+        {
+            var single = Functional.Jvp(t => F(t, w), x, v.Select(0, j)).Jvp.ToArray<double>();
+            var got = batched.Select(0, j).ToArray<double>();
+            for (int o = 0; o < single.Length; o++) Assert.Equal(single[o], got[o], 12);
+        }
+    }
+
+    [Fact]
+    public void MixingBatchedAndPlainDualsInOneLevelIsAnError()
+    {
+        using var level = ForwardAD.Level();
+        ForwardAD.MakeDual(Tensor.Zeros(3), Tensor.Ones(2, 3));
+        var ex = Assert.Throws<ShapeMismatchException>(() => ForwardAD.MakeDual(Tensor.Zeros(3), Tensor.Ones(3)));
+        Assert.Contains("same number of directions", ex.Message);
+    }
+
+    [Fact]
+    public void JacFwdUsesOnePassPerInput()
+    {
+        var x = Tensor.Randn([4], DType.Float64);
+        var jf = Functional.JacFwd((Tensor t) => t.Sin() * t.Sum(), x);
+        var jr = Functional.JacRev((Tensor t) => t.Sin() * t.Sum(), x);
+        Assert.Equal(new[] { 4, 4 }, jf.ShapeArray);
+        var a = jf.ToArray<double>();
+        var b = jr.ToArray<double>();
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 12);
+    }
+}

@@ -140,7 +140,8 @@ public static class GradCheck
     /// <summary>
     /// Checks forward mode: the JVP J·v computed with dual tensors for random tangents v is compared
     /// elementwise with the central difference (f(x + εv) - f(x - εv)) / 2ε, and with reverse mode by
-    /// the dot-product test &lt;u, J v&gt; = &lt;J^T u, v&gt;.
+    /// the dot-product test &lt;u, J v&gt; = &lt;J^T u, v&gt;; vector forward mode (two directions carried at
+    /// once, tangent shape [2, ...]) must reproduce the two single JVPs.
     /// </summary>
     public static GradCheckResult CheckForward(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3, int seed = 99)
     {
@@ -174,6 +175,32 @@ public static class GradCheck
         var Compare = tally.Compare;
         for (int o = 0; o < fp.Length; o++)
             Compare($"(J v)[{o}]", jvd[o], (fp[o] - fm[o]) / (2 * eps));
+        // vector forward mode: directions [v, w] at once must equal the two single JVPs
+        var ws = xs.Select(x => Tensor.Randn(x.ShapeArray, x.DType, gen)).ToArray();
+        double[] SingleJvp(Tensor[] dirs)
+        {
+            using var level = ForwardAD.Level();
+            var duals = xs.Select((x, i) => ForwardAD.MakeDual(x, dirs[i])).ToArray();
+            return ForwardAD.Unpack(f(duals)).Tangent?.ToDoubleArray() ?? new double[y0.Numel];
+        }
+        var jw = SingleJvp(ws);
+        Tensor? jvw;
+        using (var level = ForwardAD.Level())
+        {
+            var duals = xs.Select((x, i) => ForwardAD.MakeDual(x, Tensor.Stack([vs[i], ws[i]], 0))).ToArray();
+            jvw = ForwardAD.Unpack(f(duals)).Tangent;
+        }
+        if (jvw is not null && (jvw.Rank != y0.Rank + 1 || jvw.Shape[0] != 2))
+            Compare($"vector-mode tangent shape {ShapeUtil.Format(jvw.Shape)} (expected [2, ...{ShapeUtil.Format(y0.Shape)}])", 0, 1e300);
+        else
+        {
+            var jvwd = jvw?.ToDoubleArray() ?? new double[2 * y0.Numel];
+            for (int o = 0; o < jvd.Length; o++)
+            {
+                Compare($"vector mode (J [v, w])[0][{o}]", jvwd[o], jvd[o]);
+                Compare($"vector mode (J [v, w])[1][{o}]", jvwd[jvd.Length + o], jw[o]);
+            }
+        }
         // dot-product test against reverse mode
         if (y0.RequiresGrad)
         {

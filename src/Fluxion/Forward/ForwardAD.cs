@@ -12,6 +12,13 @@ public sealed class DualLevel : IDisposable
     /// <summary>Unique id of the level (also its tag on tangents).</summary>
     public int Id { get; } = Interlocked.Increment(ref s_next);
 
+    /// <summary>Vector forward mode: the number k of tangents every dual of this level carries (tangent
+    /// shape [k, ...primal shape]); null for ordinary duals. Set by the first <see cref="ForwardAD.MakeDual"/>.</summary>
+    public int? BatchSize { get; internal set; }
+
+    /// <summary>Whether any dual has been made at this level (fixes whether it is a vector level).</summary>
+    internal bool HasDuals { get; set; }
+
     /// <summary>True once the level has been disposed.</summary>
     public bool Exited { get; private set; }
 
@@ -109,9 +116,22 @@ public static class ForwardAD
             "ForwardAD.MakeDual: no forward-AD level is active. Wrap the computation in using (ForwardAD.Level()) { ... }.");
         if (l.Exited) throw new AutogradException($"ForwardAD.MakeDual: level {l.Id} has already been exited.");
         primal.CheckFloat("ForwardAD.MakeDual");
+        int? batch = null;
         if (!ShapeUtil.SameShape(primal.Shape, tangent.Shape))
+        {
+            if (tangent.Rank == primal.Rank + 1 && ShapeUtil.SameShape(tangent.Shape[1..], primal.Shape))
+                batch = tangent.Shape[0];
+            else
+                throw new ShapeMismatchException(
+                    $"ForwardAD.MakeDual: the tangent has shape {ShapeUtil.Format(tangent.Shape)} but the primal has shape {ShapeUtil.Format(primal.Shape)}; " +
+                    $"a tangent must have its primal's shape, or [k, ...that shape] to carry k directions at once (vector forward mode).");
+        }
+        if (l.HasDuals && l.BatchSize != batch)
             throw new ShapeMismatchException(
-                $"ForwardAD.MakeDual: the tangent has shape {ShapeUtil.Format(tangent.Shape)} but the primal has shape {ShapeUtil.Format(primal.Shape)}; a tangent must have exactly its primal's shape.");
+                $"ForwardAD.MakeDual: level {l.Id} carries {(l.BatchSize is { } b ? $"{b} tangents per dual" : "one tangent per dual")}, but this tangent (shape {ShapeUtil.Format(tangent.Shape)}, primal {ShapeUtil.Format(primal.Shape)}) " +
+                $"{(batch is { } k ? $"carries {k}" : "carries one")}. All duals of a level carry the same number of directions.");
+        l.HasDuals = true;
+        l.BatchSize = batch;
         Tensor.CheckSameDType("ForwardAD.MakeDual", primal, tangent);
         Tensor dual;
         using (ForwardLevels.Suspend(0)) dual = primal.AliasForDual();
@@ -164,10 +184,36 @@ public partial class Tensor
         foreach (var (l, t) in _tangents) if (l != except) other.SetTangent(l, t);
     }
 
+    /// <summary>Number of leading vector-mode batch dims of tangent <paramref name="t"/> of primal <paramref name="x"/> (0 or 1).</summary>
+    internal static int TangentBatchDims(Tensor t, Tensor x) => t.Rank - x.Rank;
+
+    /// <summary>The vector-mode batch prefix of a tangent's shape (empty for an ordinary tangent).</summary>
+    internal static int[] TangentBatchShape(Tensor t, Tensor x) => t.ShapeArray[..TangentBatchDims(t, x)];
+
+    /// <summary>Dims of the primal shifted past the tangent's batch prefix.</summary>
+    internal static int[] ShiftDims(int[] dims, Tensor t, Tensor x)
+    {
+        int nb = TangentBatchDims(t, x);
+        return nb == 0 ? dims : Array.ConvertAll(dims, d => d + nb);
+    }
+
+    /// <summary>
+    /// Aligns the tangent of input <paramref name="x"/> of a broadcasting op with output rank
+    /// <paramref name="outRank"/>: size-1 dims go between the vector-mode batch prefix and x's own dims,
+    /// so broadcasting lines the tangent up with the output as it lines x up.
+    /// </summary>
+    internal static Tensor? AlignTangent(Tensor? t, Tensor x, int outRank)
+    {
+        if (t is null) return null;
+        int nb = TangentBatchDims(t, x);
+        if (nb == 0 || x.Rank == outRank) return t;
+        return t.Reshape([.. t.ShapeArray[..nb], .. Enumerable.Repeat(1, outRank - x.Rank), .. x.ShapeArray]);
+    }
+
     /// <summary>A graph-connected alias (identity op) used by MakeDual/Unpack.</summary>
     internal Tensor AliasForDual()
     {
         var y = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
-        return Op.Record("Alias", y, [this], [g => g], jvp: t => t[0]);
+        return Op.Record("Alias", y, [this], [g => g], jvp: t => t[0], batchedJvp: true);
     }
 }

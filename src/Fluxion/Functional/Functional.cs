@@ -131,26 +131,31 @@ public static class Functional
     /// <summary>Jacobian of a function of one tensor by reverse mode.</summary>
     public static Tensor JacRev(Func<Tensor, Tensor> f, Tensor x) => JacRev((Tensor[] t) => f(t[0]), x)[0];
 
-    /// <summary>Jacobians of f by forward mode (one JVP per input element); result i has shape out.shape + xs[i].shape.</summary>
+    /// <summary>
+    /// Jacobians of f by forward mode: for each input, all its basis directions are carried at once
+    /// (vector forward mode, tangent shape [n_i, ...x_i.shape]), so each input costs one forward pass.
+    /// Result i has shape out.shape + xs[i].shape.
+    /// </summary>
     public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs)
     {
         var result = new Tensor[xs.Length];
         for (int i = 0; i < xs.Length; i++)
         {
             int n = xs[i].Numel;
-            var cols = new List<Tensor>();
-            int[]? outShape = null;
-            for (int e = 0; e < n; e++)
+            var tangents = xs.Select((x, j) => j == i
+                ? Tensor.Eye(n, dtype: x.DType).Reshape([n, .. x.ShapeArray])
+                : Tensor.Zeros([n, .. x.ShapeArray], x.DType)).ToArray();
+            Tensor y;
+            Tensor? t;
+            using (var level = ForwardAD.Level())
             {
-                var tangents = xs.Select(x => Tensor.Zeros(x.ShapeArray, x.DType)).ToArray();
-                tangents[i].SetRaw(e, 1);
-                var (y, t) = Jvp(f, xs, tangents);
-                outShape = y.ShapeArray;
-                cols.Add(t.Reshape(-1));
+                var duals = xs.Select((x, j) => ForwardAD.MakeDual(x, tangents[j], level)).ToArray();
+                (y, t) = ForwardAD.Unpack(f(duals), level);
             }
-            outShape ??= f(xs).ShapeArray;
-            var stacked = cols.Count > 0 ? Tensor.Stack([.. cols], 1) : Tensor.Zeros([ShapeUtil.Numel(outShape), 0], xs[i].DType);
-            result[i] = stacked.Reshape([.. outShape, .. xs[i].ShapeArray]);
+            var outShape = y.ShapeArray;
+            int m = y.Numel;
+            var jac = t is null ? Tensor.Zeros([m, n], xs[i].DType) : t.Reshape(n, m).T;
+            result[i] = jac.Reshape([.. outShape, .. xs[i].ShapeArray]);
         }
         return result;
     }

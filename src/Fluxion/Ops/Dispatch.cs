@@ -85,7 +85,7 @@ public partial class Tensor
         return Op.Record(name, y, [x],
             [g => g * derivative(x, y)],
             jvp: t => t[0] is { } tx ? tx * derivative(x, y) : null,
-            save: save);
+            save: save, batchedJvp: true);
     }
 }
 

@@ -16,7 +16,7 @@ public partial class Tensor
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
         return Op.Record("Add", y, [a, b],
             [g => g.SumTo(a._shape), g => g.SumTo(b._shape)],
-            jvp: t => AddTangents(t[0], t[1]));
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), batchedJvp: true);
     }
 
     /// <summary>Elementwise difference with broadcasting.</summary>
@@ -25,7 +25,7 @@ public partial class Tensor
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
         return Op.Record("Sub", y, [a, b],
             [g => g.SumTo(a._shape), g => (-g).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0], t[1] is { } tb ? -tb : null));
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), batchedJvp: true);
     }
 
     /// <summary>Elementwise product with broadcasting.</summary>
@@ -37,8 +37,8 @@ public partial class Tensor
         Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
         return Op.Record("Mul", y, [a, b],
             [g => (g * b).SumTo(a._shape), g => (g * a).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0] is { } ta ? ta * b : null, t[1] is { } tb ? a * tb : null),
-            save: save);
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? a * tb : null),
+            save: save, batchedJvp: true);
     }
 
     /// <summary>Elementwise quotient with broadcasting.</summary>
@@ -49,8 +49,8 @@ public partial class Tensor
         Tensor[] save = b.RequiresGrad ? [a, b] : [b];
         return Op.Record("Div", y, [a, b],
             [g => (g / b).SumTo(a._shape), g => (-g * a / (b * b)).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0] is { } ta ? ta / b : null, t[1] is { } tb ? -tb * a / (b * b) : null),
-            save: save);
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta / b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? -tb * a / (b * b) : null),
+            save: save, batchedJvp: true);
     }
 
     /// <summary>a raised to the power b, elementwise with broadcasting. d/db uses log(a), taken as 0 where a = 0 (as PyTorch).</summary>
@@ -61,8 +61,8 @@ public partial class Tensor
         Tensor DB() => Where(a.Eq(0.0) & b.Ge(0.0), 0.0, y * a.Log());
         return Op.Record("Pow", y, [a, b],
             [g => (g * DA()).SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0] is { } ta ? ta * DA() : null, t[1] is { } tb ? tb * DB() : null),
-            save: [a, b, y]);
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * DA() : null, AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null),
+            save: [a, b, y], batchedJvp: true);
     }
 
     /// <summary>x raised to a scalar power (the gradient is 0 where the exponent is 0).</summary>
@@ -88,8 +88,8 @@ public partial class Tensor
         Tensor WA() => Where(a.Eq(b), Scalar(0.5, a.DType), Where(max ? a.Gt(b) : a.Lt(b), 1.0, 0.0, a.DType));
         return Op.Record(name, y, [a, b],
             [g => (g * WA()).SumTo(a._shape), g => (g * (1.0 - WA())).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0] is { } ta ? ta * WA() : null, t[1] is { } tb ? tb * (1.0 - WA()) : null),
-            save: [a, b]);
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * WA() : null, AlignTangent(t[1], b, y.Rank) is { } tb ? tb * (1.0 - WA()) : null),
+            save: [a, b], batchedJvp: true);
     }
 
     /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>.
@@ -100,8 +100,8 @@ public partial class Tensor
         Tensor DB() => -(a / b).Detach().Floor();
         return Op.Record("Remainder", y, [a, b],
             [g => g.SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => AddTangents(t[0], t[1] is { } tb ? tb * DB() : null),
-            save: [a, b]);
+            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null),
+            save: [a, b], batchedJvp: true);
     }
 
     /// <summary>Remainder with a scalar divisor (see <see cref="Remainder(Tensor, Tensor)"/>).</summary>
@@ -160,7 +160,7 @@ public partial class Tensor
     public Tensor Neg()
     {
         var y = MapRaw("Neg", this, TensorPrimitives.Negate, TensorPrimitives.Negate);
-        return Op.Record("Neg", y, [this], [g => -g], jvp: t => t[0] is { } tx ? -tx : null);
+        return Op.Record("Neg", y, [this], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
     }
 
     /// <summary>e^x.</summary>
@@ -279,7 +279,8 @@ public partial class Tensor
         return Op.Record("Where", y, [a, b],
             [g => Where(condition, g, ZerosLike(g)).SumTo(a._shape), g => Where(condition, ZerosLike(g), g).SumTo(b._shape)],
             jvp: t => t[0] is null && t[1] is null ? null
-                : Where(condition, t[0] ?? ZerosLike(a), t[1] ?? ZerosLike(b)));
+                : Where(condition, AlignTangent(t[0], a, y.Rank) ?? ZerosLike(a), AlignTangent(t[1], b, y.Rank) ?? ZerosLike(b)),
+            batchedJvp: true);
     }
 
     /// <summary>Where with a scalar for the false branch.</summary>
@@ -342,7 +343,7 @@ public partial class Tensor
         var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return y;
         var from = DType;
-        return Op.Record("To", y, [src], [g => g.To(from)], jvp: t => t[0]?.To(dtype));
+        return Op.Record("To", y, [src], [g => g.To(from)], jvp: t => t[0]?.To(dtype), batchedJvp: true);
     }
 
     // ---- in-place ------------------------------------------------------------------------------

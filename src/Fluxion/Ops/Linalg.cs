@@ -84,7 +84,7 @@ public partial class Tensor
         return Op.Record("MatMul", y, [a, b],
             [g => g.MatMul(b.MT), g => a.MT.MatMul(g)],
             jvp: t => AddTangents(t[0]?.MatMul(b), t[1] is { } tb ? a.MatMul(tb) : null),
-            save: save);
+            save: save, batchedJvp: true);
     }
 
     /// <summary>The storage array when this tensor is contiguous (with its offset), else a dense copy at offset 0.</summary>

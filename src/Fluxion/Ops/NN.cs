@@ -15,8 +15,8 @@ public partial class Tensor
         var x = this;
         return Op.Record("Softmax", y, [x],
             [g => y * (g - (g * y).Sum(d, keepDim: true))],
-            jvp: t => t[0] is { } tx ? y * (tx - (tx * y).Sum(d, keepDim: true)) : null,
-            save: [y]);
+            jvp: t => t[0] is { } tx ? y * (tx - (tx * y).Sum(d + TangentBatchDims(tx, x), keepDim: true)) : null,
+            save: [y], batchedJvp: true);
     }
 
     /// <summary>
@@ -29,8 +29,8 @@ public partial class Tensor
         var x = this;
         return Op.Record("LogSoftmax", y, [x],
             [g => g - y.Exp() * g.Sum(d, keepDim: true)],
-            jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d, keepDim: true) : null,
-            save: [y]);
+            jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d + TangentBatchDims(tx, x), keepDim: true) : null,
+            save: [y], batchedJvp: true);
     }
 
     /// <summary>Runs the fused (log-)softmax kernel over the dense [outer, n, inner] layout of this tensor.</summary>

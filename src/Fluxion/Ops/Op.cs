@@ -74,18 +74,23 @@ internal static class Op
     /// tangent with the op's JVP rule. The level (and inner ones) is suspended meanwhile, so the rule's
     /// own ops propagate only outer levels' tangents: nesting without perturbation confusion.
     /// </summary>
-    private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp)
+    private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp, bool batched)
     {
         if (ForwardLevels.ActiveCount == 0) return;
-        PropagateTangents(name, [output], inputs, jvp is null ? null : t => [jvp(t)]);
+        PropagateTangents(name, [output], inputs, jvp is null ? null : t => [jvp(t)], batched);
     }
 
     /// <summary>
     /// Multi-output form of forward-mode propagation: <paramref name="jvp"/> maps the inputs' tangents
     /// (null where zero) to one tangent per output (null where zero); <paramref name="outputs"/>[o] is
     /// null for an output that takes no tangent (non-differentiable).
+    /// <para>Vector forward mode: at a level whose duals carry k tangents at once (tangent shape
+    /// [k, ...primal shape]), a rule declared <paramref name="batched"/> receives the [k, ...] tangents and
+    /// computes all k directions in one call (it must treat the leading dim as a batch: negative dims,
+    /// shapes prefixed with the batch, broadcasting aligned with <see cref="Tensor.AlignTangent"/>).
+    /// Other rules are applied per direction and the results stacked.</para>
     /// </summary>
-    internal static void PropagateTangents(string name, Tensor?[] outputs, Tensor[] inputs, Func<Tensor?[], Tensor?[]>? jvp)
+    internal static void PropagateTangents(string name, Tensor?[] outputs, Tensor[] inputs, Func<Tensor?[], Tensor?[]>? jvp, bool batched = false)
     {
         int active = ForwardLevels.ActiveCount;
         if (active == 0) return;
@@ -106,29 +111,55 @@ internal static class Op
             if (!has) continue;
             if (jvp is null)
                 throw new AutogradException($"{name}: this op has no forward-mode (JVP) rule, so it cannot be used on dual tensors. Give it one (CustomFunction.Jvp for custom ops) or compute this part outside ForwardAD.");
+            int? batch = stack[k].BatchSize;
             Tensor?[] tOut;
-            using (ForwardLevels.Suspend(k)) tOut = jvp(tangents);
+            using (ForwardLevels.Suspend(k))
+                tOut = batch is { } kb && !batched ? PerDirection(name, outputs, tangents, jvp, kb) : jvp(tangents);
             if (tOut.Length != outputs.Length)
                 throw new AutogradException($"{name}: the JVP rule returned {tOut.Length} tangents for {outputs.Length} outputs; return one tangent (or null) per output.");
             for (int o = 0; o < outputs.Length; o++)
             {
                 if (outputs[o] is not { } output || tOut[o] is not { } t) continue;
-                if (!ShapeUtil.SameShape(t.Shape, output.Shape))
-                    throw new AutogradException($"{name}: the JVP rule returned a tangent of shape {ShapeUtil.Format(t.Shape)} for {(outputs.Length == 1 ? "an output" : $"output {o}")} of shape {ShapeUtil.Format(output.Shape)}.");
+                bool ok = batch is { } kb2
+                    ? t.Rank == output.Rank + 1 && t.Shape[0] == kb2 && ShapeUtil.SameShape(t.Shape[1..], output.Shape)
+                    : ShapeUtil.SameShape(t.Shape, output.Shape);
+                if (!ok)
+                    throw new AutogradException($"{name}: the JVP rule returned a tangent of shape {ShapeUtil.Format(t.Shape)} for {(outputs.Length == 1 ? "an output" : $"output {o}")} of shape {ShapeUtil.Format(output.Shape)}" +
+                        (batch is { } kb3 ? $" (vector forward mode: expected [{kb3}, ...output shape])." : "."));
                 output.SetTangent(level, t);
             }
         }
+    }
+
+    /// <summary>Vector-mode fallback for rules not declared batched: one call per direction, results stacked.</summary>
+    private static Tensor?[] PerDirection(string name, Tensor?[] outputs, Tensor?[] tangents, Func<Tensor?[], Tensor?[]> jvp, int k)
+    {
+        var perOutput = new List<Tensor>?[outputs.Length];
+        for (int j = 0; j < k; j++)
+        {
+            var tj = Array.ConvertAll(tangents, t => t?.Select(0, j));
+            var r = jvp(tj);
+            if (r.Length != outputs.Length)
+                throw new AutogradException($"{name}: the JVP rule returned {r.Length} tangents for {outputs.Length} outputs; return one tangent (or null) per output.");
+            for (int o = 0; o < outputs.Length; o++)
+            {
+                if (outputs[o] is not { } output) continue;
+                (perOutput[o] ??= new()).Add(r[o] ?? Tensor.ZerosLike(output));
+            }
+        }
+        return Array.ConvertAll(perOutput, l => l is null ? null : Tensor.Stack([.. l], 0));
     }
 
     /// <summary>
     /// Attaches <paramref name="output"/> to a new node when grad mode is on and an input requires grad.
     /// <paramref name="vjps"/>[i] is only called when input i needs a gradient.
     /// <paramref name="save"/> lists the tensors the VJPs read, so in-place changes to them are caught.
-    /// <paramref name="jvp"/> is the forward-mode rule (used by forward-mode AD).
+    /// <paramref name="jvp"/> is the forward-mode rule (used by forward-mode AD); <paramref name="batchedJvp"/>
+    /// declares that it also handles vector-mode tangents [k, ...] in one call (see PropagateTangents).
     /// </summary>
-    public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null)
+    public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null, bool batchedJvp = false)
     {
-        PropagateTangents(name, output, inputs, jvp);
+        PropagateTangents(name, output, inputs, jvp, batchedJvp);
         if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
         var next = new Edge?[inputs.Length];
         var shapes = new int[inputs.Length][];

@@ -45,6 +45,11 @@ public partial class Tensor
         return dst;
     }
 
+    /// <summary>Sums a tangent of <paramref name="x"/> over the primal's dims <paramref name="d"/>, past any
+    /// vector-mode batch prefix; an empty <paramref name="d"/> (a 0-d primal) sums nothing.</summary>
+    private static Tensor SumTangent(Tensor t, int[] d, Tensor x, bool keepDim) =>
+        d.Length == 0 ? t : t.Sum(ShiftDims(d, t, x), keepDim);
+
     /// <summary>Sum of all elements (a 0-d tensor).</summary>
     public Tensor Sum() => Sum(null, false);
 
@@ -64,7 +69,7 @@ public partial class Tensor
             Reduce.RowSum(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());
         var x = this;
         var inShape = _shape;
-        return Op.Record("Sum", y, [x], [g => g.Reshape(keep).Expand(inShape)], jvp: t => t[0]?.Sum(d, keepDim));
+        return Op.Record("Sum", y, [x], [g => g.Reshape(keep).Expand(inShape)], jvp: t => t[0] is { } tx ? SumTangent(tx, d, x, keepDim) : null, batchedJvp: true);
     }
 
     /// <summary>Mean of all elements (a 0-d tensor).</summary>
@@ -129,8 +134,8 @@ public partial class Tensor
         }
         return Op.Record(name, y, [x],
             [g => g.Reshape(keep) * W()],
-            jvp: t => t[0] is { } tx ? (tx * W()).Sum(d, keepDim) : null,
-            save: [x, y]);
+            jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
+            save: [x, y], batchedJvp: true);
     }
 
     private void CheckNonEmptyReduction(string name, int[] dims)
@@ -169,8 +174,8 @@ public partial class Tensor
         Tensor Mask() => OneHotAlong(indices, keep, d, inShape);
         var v = Op.Record(name, values, [x],
             [g => Where(Mask(), g.Reshape(keep), 0.0)],
-            jvp: t => t[0] is { } tx ? Where(Mask(), tx, 0.0).Sum(d, keepDim) : null,
-            save: [indices]);
+            jvp: t => t[0] is { } tx ? SumTangent(Where(Mask(), tx, 0.0), d, x, keepDim) : null,
+            save: [indices], batchedJvp: true);
         return (v, indices);
     }
 
@@ -262,8 +267,8 @@ public partial class Tensor
         if (!std)
             return Op.Record(name, y, [x],
                 [g => g.Reshape(keep) * DVar()],
-                jvp: t => t[0] is { } tx ? (tx * DVar()).Sum(d, keepDim) : null,
-                save: [x]);
+                jvp: t => t[0] is { } tx ? SumTangent(tx * DVar(), d, x, keepDim) : null,
+                save: [x], batchedJvp: true);
         // d std = d var / (2 std), taken as 0 where std = 0 (a safe denominator keeps higher orders finite)
         Tensor Scale(Tensor g)
         {
@@ -273,8 +278,8 @@ public partial class Tensor
         }
         return Op.Record(name, y, [x],
             [g => Scale(g.Reshape(keep)) * DVar()],
-            jvp: t => t[0] is { } tx ? Scale((tx * DVar()).Sum(d, keepDim: true)).Reshape(outShape) : null,
-            save: [x, y]);
+            jvp: t => t[0] is { } tx ? Scale(SumTangent(tx * DVar(), d, x, keepDim: true)).Reshape([.. TangentBatchShape(tx, x), .. outShape]) : null,
+            save: [x, y], batchedJvp: true);
     }
 
     // ---- log-sum-exp ---------------------------------------------------------------------------
@@ -302,8 +307,8 @@ public partial class Tensor
         }
         return Op.Record("LogSumExp", y, [x],
             [g => g.Reshape(keep) * W()],
-            jvp: t => t[0] is { } tx ? (tx * W()).Sum(d, keepDim) : null,
-            save: [x, y]);
+            jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
+            save: [x, y], batchedJvp: true);
     }
 
     /// <summary>log Σ exp(x) over one dim (see <see cref="LogSumExp(int[], bool)"/>).</summary>
