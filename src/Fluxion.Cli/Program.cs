@@ -16,7 +16,7 @@ public static class Program
         Commands:
           demo     Differentiate cosh(x) and tanh(x) at x = ln 2 through the autograd graph,
                    print every node's value and gradient, and check the derivatives.
-          train    Train a model (not implemented yet).
+          train    Train a classifier on Fashion-MNIST (embedded subset) with a live progress bar.
 
         Options:
           -h, --help   Show this help.
@@ -64,8 +64,7 @@ public static class Program
                 case "demo":
                     return RunDemo(args[1..], stdout, stderr, rich);
                 case "train":
-                    stderr.WriteLine("fluxion train: not implemented yet: see issue 5");
-                    return 2;
+                    return TrainCommand.Run(args[1..], stdout, stderr, rich);
                 default:
                     stderr.WriteLine(args[0].StartsWith('-')
                         ? $"fluxion: unknown option '{args[0]}'"
