@@ -144,7 +144,10 @@ internal static class TrainCommand
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
             console.MarkupLine($"[bold]{Markup.Escape(trainer.Description)}[/]");
-            result = RichProgress.Run(console, trainer);
+            // a live display needs an interactive terminal; otherwise (e.g. a captured stream) plain lines
+            result = console.Profile.Capabilities.Interactive
+                ? RichProgress.Run(console, trainer)
+                : trainer.Run(new PlainProgress(stdout));
         }
         else
         {
@@ -232,7 +235,7 @@ internal static class TrainCommand
             console.Progress()
                 .AutoClear(false)
                 .HideCompleted(false)
-                .Columns(new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 12 })
                 .Start(ctx => result = trainer.Run(new RichProgress(ctx)));
             return result!;
         }
@@ -247,13 +250,13 @@ internal static class TrainCommand
         {
             _task ??= _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: _batches);
             _task.Value = batch;
-            _task.Description = Markup.Escape(BatchLine(epoch, _epochs, batch, _batches, meanLoss, accuracy, samplesPerSecond));
+            _task.Description = Markup.Escape($"epoch {epoch}/{_epochs}  batch {batch}/{_batches}  loss {Fmt(meanLoss, "F4")}  acc {Fmt(100 * accuracy, "F2")}%  {Fmt(samplesPerSecond, "N0")} img/s");
         }
 
         public void EpochDone(EpochStats stats)
         {
             if (_task is null) return;
-            _task.Description = Markup.Escape(EpochLine(stats, _epochs));
+            _task.Description = Markup.Escape($"epoch {stats.Epoch}/{_epochs}  loss {Fmt(stats.TrainLoss, "F4")}  acc {Fmt(100 * stats.TrainAccuracy, "F2")}%  test acc {Fmt(100 * stats.TestAccuracy, "F2")}%  {Fmt(stats.Seconds, "F1")} s");
             _task.Value = _batches;
             _task.StopTask();
             _task = null;
