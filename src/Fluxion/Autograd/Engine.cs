@@ -13,9 +13,16 @@ internal static class Engine
     /// <paramref name="inputs"/> is null, gradients accumulate into leaves' <see cref="Tensor.Grad"/>;
     /// otherwise the gradients with respect to <paramref name="inputs"/> are returned and no
     /// <c>.Grad</c> is touched.
+    /// <para><paramref name="boundary"/> (used by checkpointing to backpropagate through a recomputed
+    /// sub-graph only): when positive, nodes with <see cref="Node.Sequence"/> &lt;= boundary, and every
+    /// <see cref="AccumulateGrad"/>, belong to an outer graph: the walk does not descend below them, they
+    /// never run and their hooks do not fire; gradients reaching them are only captured when they are
+    /// <paramref name="inputs"/>.</para>
     /// </summary>
-    public static Tensor?[]? Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused)
+    public static Tensor?[]? Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary = 0)
     {
+        bool Outside(Node n) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
+
         // Gradient buffers, keyed by node; one slot per output.
         var buffers = new Dictionary<Node, Tensor?[]>(ReferenceEqualityComparer.Instance);
         var deps = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
@@ -38,6 +45,7 @@ internal static class Engine
             rootNodes.Add(rn);
             if (!visited.Add(rn)) continue;
             deps.TryAdd(rn, 0);
+            if (Outside(rn)) continue;
             stack.Push((rn, 0));
             while (stack.Count > 0)
             {
@@ -48,7 +56,7 @@ internal static class Engine
                     if (n.Next[i] is { } e)
                     {
                         deps[e.Node] = deps.GetValueOrDefault(e.Node) + 1;
-                        if (visited.Add(e.Node)) stack.Push((e.Node, 0));
+                        if (visited.Add(e.Node) && !Outside(e.Node)) stack.Push((e.Node, 0));
                     }
                 }
                 else order.Add(n);
@@ -102,8 +110,10 @@ internal static class Engine
             while (ready.Count > 0)
             {
                 var node = ready.Dequeue();
+                bool outside = Outside(node);
                 if (!buffers.Remove(node, out var slots))
                 {
+                    if (outside) continue;
                     // Reached, but every path into it carried no gradient: release its children.
                     foreach (var e0 in node.Next)
                         if (e0 is { } edge0 && --deps[edge0.Node] == 0) ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
@@ -115,12 +125,13 @@ internal static class Engine
                 for (int o = 0; o < slots.Length; o++)
                 {
                     var g = slots[o] ?? Tensor.Zeros(node.Outputs[o].Shape, node.Outputs[o].DType);
-                    grads[o] = node is AccumulateGrad acc ? (inputs is null ? g : acc.RunLeafHooks(g)) : node.RunOutputHooks(o, g, createGraph);
+                    grads[o] = outside ? g : node is AccumulateGrad acc ? (inputs is null ? g : acc.RunLeafHooks(g)) : node.RunOutputHooks(o, g, createGraph);
                 }
 
                 if (captures is not null && captures.TryGetValue(node, out var caps))
                     foreach (var (o, k) in caps)
                         results![k] = grads[o];
+                if (outside) continue;
 
                 bool run = inputs is null || needed!.Contains(node);
                 if (!run)

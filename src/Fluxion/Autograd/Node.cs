@@ -67,16 +67,25 @@ internal class Node
             throw new AutogradException(
                 $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
                 "The first backward pass released the tensors this node saved. Pass retainGraph: true to the first Backward()/Autograd.Grad() call if you need to backward through the graph again.");
-        foreach (var s in _saved)
+        CheckSavedVersions(Name, _saved);
+        return _backward(gradOutputs, needs);
+    }
+
+    /// <summary>Throws when a saved tensor was modified in place after it was saved (its storage version moved).</summary>
+    public static void CheckSavedVersions(string name, ReadOnlySpan<SavedTensor> saved)
+    {
+        foreach (var s in saved)
         {
             if (s.Tensor.Version != s.Version)
                 throw new InPlaceModificationException(
-                    $"{Name}: one of the tensors needed for gradient computation (shape {ShapeUtil.Format(s.Tensor.Shape)}, dtype {s.Tensor.DType.Name()}) has been modified by an in-place operation: " +
+                    $"{name}: one of the tensors needed for gradient computation (shape {ShapeUtil.Format(s.Tensor.Shape)}, dtype {s.Tensor.DType.Name()}) has been modified by an in-place operation: " +
                     $"it was saved at version {s.Version} and is now at version {s.Tensor.Version}. " +
                     "Use an out-of-place operation instead (e.g. x = x + y rather than x.AddInPlace(y)), or Clone() the tensor before modifying it.");
         }
-        return _backward(gradOutputs, needs);
     }
+
+    /// <summary>The <see cref="Sequence"/> of the most recently created node: every node created later has a larger one.</summary>
+    public static long LastSequence => Interlocked.Read(ref s_sequence);
 
     /// <summary>Frees the backward closure and the saved tensors.</summary>
     public void Release()

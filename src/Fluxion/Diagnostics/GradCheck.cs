@@ -25,6 +25,26 @@ public sealed class GradCheckException : FluxionException
 /// </summary>
 public static class GradCheck
 {
+    /// <summary>Collects comparisons of analytic against numeric values under one tolerance.</summary>
+    private sealed class Tally(double atol, double rtol)
+    {
+        private readonly List<string> _errors = new();
+        private double _maxErr;
+        private int _count;
+
+        public void Compare(string what, double analytic, double numeric)
+        {
+            _count++;
+            double err = Math.Abs(analytic - numeric);
+            if (double.IsNaN(analytic) != double.IsNaN(numeric)) err = double.PositiveInfinity;
+            if (!(double.IsNaN(analytic) && double.IsNaN(numeric))) _maxErr = Math.Max(_maxErr, err);
+            if (err > atol + rtol * Math.Abs(numeric) && _errors.Count < 10)
+                _errors.Add($"{what}: analytic {analytic:G10}, numeric {numeric:G10}, |diff| {err:G3}");
+        }
+
+        public GradCheckResult Result() => new(_errors.Count == 0, _maxErr, _count, string.Join('\n', _errors));
+    }
+
     /// <summary>Above this many input or output elements the full Jacobian is not formed.</summary>
     public const int FullJacobianLimit = 64;
 
@@ -47,19 +67,8 @@ public static class GradCheck
         var y0 = Eval();
         int nOut = y0.Numel;
         int nIn = xs.Sum(x => x.Numel);
-        var errors = new List<string>();
-        double maxErr = 0;
-        int comparisons = 0;
-
-        void Compare(string what, double analytic, double numeric)
-        {
-            comparisons++;
-            double err = Math.Abs(analytic - numeric);
-            if (double.IsNaN(analytic) != double.IsNaN(numeric)) err = double.PositiveInfinity;
-            if (!(double.IsNaN(analytic) && double.IsNaN(numeric))) maxErr = Math.Max(maxErr, err);
-            if (err > atol + rtol * Math.Abs(numeric) && errors.Count < 10)
-                errors.Add($"{what}: analytic {analytic:G10}, numeric {numeric:G10}, |diff| {err:G3}");
-        }
+        var tally = new Tally(atol, rtol);
+        var Compare = tally.Compare;
 
         if (nOut <= FullJacobianLimit && nIn <= FullJacobianLimit)
         {
@@ -102,8 +111,7 @@ public static class GradCheck
                 }
             }
         }
-        return new GradCheckResult(errors.Count == 0, maxErr, comparisons,
-            errors.Count == 0 ? "" : new StringBuilder().AppendJoin('\n', errors).ToString());
+        return tally.Result();
     }
 
     /// <summary>
@@ -162,18 +170,8 @@ public static class GradCheck
         Set(-eps);
         var fm = f(xs).ToDoubleArray();
         Set(0);
-        var errors = new List<string>();
-        double maxErr = 0;
-        int comparisons = 0;
-        void Compare(string what, double analytic, double numeric)
-        {
-            comparisons++;
-            double err = Math.Abs(analytic - numeric);
-            if (double.IsNaN(analytic) != double.IsNaN(numeric)) err = double.PositiveInfinity;
-            if (!(double.IsNaN(analytic) && double.IsNaN(numeric))) maxErr = Math.Max(maxErr, err);
-            if (err > atol + rtol * Math.Abs(numeric) && errors.Count < 10)
-                errors.Add($"{what}: analytic {analytic:G10}, numeric {numeric:G10}, |diff| {err:G3}");
-        }
+        var tally = new Tally(atol, rtol);
+        var Compare = tally.Compare;
         for (int o = 0; o < fp.Length; o++)
             Compare($"(J v)[{o}]", jvd[o], (fp[o] - fm[o]) / (2 * eps));
         // dot-product test against reverse mode
@@ -186,7 +184,7 @@ public static class GradCheck
                 if (vjp[i] is { } g) rhs += Dot(g.ToDoubleArray(), vs[i].ToDoubleArray());
             Compare("<u, J v> vs <J^T u, v>", lhs, rhs);
         }
-        return new GradCheckResult(errors.Count == 0, maxErr, comparisons, string.Join('\n', errors));
+        return tally.Result();
     }
 
     /// <summary>Like <see cref="Check"/> but throws <see cref="GradCheckException"/> on failure; also runs the

@@ -35,78 +35,33 @@ internal static class Strided
     }
 
     /// <summary>Copies the view (shape, strides, offset) of <paramref name="src"/> into the dense <paramref name="dst"/>.</summary>
+    public static void Gather<T>(T[] src, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, T[] dst) =>
+        Copy(src, offset, strides.ToArray(), dst, 0, ShapeUtil.ContiguousStrides(shape), shape.ToArray());
+
+    /// <summary>Copies the view of <paramref name="src"/> into the dense span <paramref name="dst"/> (via a temporary when it is not an array).</summary>
     public static void Gather<T>(T[] src, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, Span<T> dst)
     {
-        var sh = shape.ToArray();
-        var st = strides.ToArray();
-        var dstStrides = ShapeUtil.ContiguousStrides(sh);
-        int rank = Coalesce(sh, [st, dstStrides]);
-        if (rank == 0)
-        {
-            if (dst.Length > 0) dst[0] = src[offset];
-            return;
-        }
-        int inner = sh[rank - 1], innerStride = st[rank - 1];
-        var idx = new int[rank];
-        int p = offset, q = 0;
-        int total = dst.Length;
-        while (q < total)
-        {
-            if (innerStride == 1)
-                src.AsSpan(p, inner).CopyTo(dst.Slice(q, inner));
-            else
-                for (int j = 0, s = p; j < inner; j++, s += innerStride) dst[q + j] = src[s];
-            q += inner;
-            // advance outer index
-            int d = rank - 2;
-            while (d >= 0)
-            {
-                idx[d]++;
-                p += st[d];
-                if (idx[d] < sh[d]) break;
-                p -= st[d] * sh[d];
-                idx[d] = 0;
-                d--;
-            }
-            if (d < 0) break;
-        }
+        var tmp = new T[dst.Length];
+        Gather(src, offset, shape, strides, tmp);
+        tmp.CopyTo(dst);
     }
 
     /// <summary>Writes the dense <paramref name="src"/> into the view (shape, strides, offset) of <paramref name="dst"/>.</summary>
     public static void Scatter<T>(ReadOnlySpan<T> src, T[] dst, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
     {
-        var sh = shape.ToArray();
-        var st = strides.ToArray();
-        var srcStrides = ShapeUtil.ContiguousStrides(sh);
-        int rank = Coalesce(sh, [st, srcStrides]);
-        if (rank == 0)
+        var s = src.ToArray();
+        Copy(s, 0, ShapeUtil.ContiguousStrides(shape), dst, offset, strides.ToArray(), shape.ToArray());
+    }
+
+    /// <summary>Copies between two strided views of the same shape, a row at a time.</summary>
+    public static void Copy<T>(T[] src, int srcOffset, int[] srcStrides, T[] dst, int dstOffset, int[] dstStrides, int[] shape)
+    {
+        ForEachRow(shape, [srcStrides, dstStrides], [srcOffset, dstOffset], (p, n, st) =>
         {
-            if (src.Length > 0) dst[offset] = src[0];
-            return;
-        }
-        int inner = sh[rank - 1], innerStride = st[rank - 1];
-        var idx = new int[rank];
-        int p = offset, q = 0;
-        int total = src.Length;
-        while (q < total)
-        {
-            if (innerStride == 1)
-                src.Slice(q, inner).CopyTo(dst.AsSpan(p, inner));
+            if (st[0] == 1 && st[1] == 1) src.AsSpan(p[0], n).CopyTo(dst.AsSpan(p[1], n));
             else
-                for (int j = 0, s = p; j < inner; j++, s += innerStride) dst[s] = src[q + j];
-            q += inner;
-            int d = rank - 2;
-            while (d >= 0)
-            {
-                idx[d]++;
-                p += st[d];
-                if (idx[d] < sh[d]) break;
-                p -= st[d] * sh[d];
-                idx[d] = 0;
-                d--;
-            }
-            if (d < 0) break;
-        }
+                for (int j = 0, a = p[0], b = p[1]; j < n; j++, a += st[0], b += st[1]) dst[b] = src[a];
+        });
     }
 
     /// <summary>

@@ -28,11 +28,45 @@ internal static class Op
         return false;
     }
 
-    private static bool ReverseTracking(Tensor[] inputs)
+    /// <summary>True when grad mode is on and some input requires grad (a node must be recorded).</summary>
+    internal static bool ReverseTracking(Tensor[] inputs)
     {
         if (!GradMode.Enabled) return false;
         foreach (var t in inputs) if (t.RequiresGrad) return true;
         return false;
+    }
+
+    /// <summary>Tensors requiring grad reported by recording ops while an input collection is active (see <see cref="CollectInputs"/>).</summary>
+    [ThreadStatic] private static List<Tensor>? t_collected;
+
+    /// <summary>
+    /// Starts an input collection on this thread (used by checkpointing): until the scope is disposed,
+    /// ops that would record a node record nothing and instead report their inputs that require grad
+    /// to <paramref name="sink"/>. Scopes nest; the innermost one receives the inputs.
+    /// </summary>
+    internal static CollectScope CollectInputs(List<Tensor> sink) => new(sink);
+
+    /// <summary>Restores the previous input collection when disposed.</summary>
+    internal readonly struct CollectScope : IDisposable
+    {
+        private readonly List<Tensor>? _previous;
+
+        public CollectScope(List<Tensor> sink)
+        {
+            _previous = t_collected;
+            t_collected = sink;
+        }
+
+        public void Dispose() => t_collected = _previous;
+    }
+
+    /// <summary>During an input collection: reports <paramref name="inputs"/> that require grad and returns true
+    /// (the caller must then not record a node). Otherwise returns false.</summary>
+    internal static bool TryCollect(Tensor[] inputs)
+    {
+        if (t_collected is not { } sink) return false;
+        foreach (var t in inputs) if (t.RequiresGrad) sink.Add(t);
+        return true;
     }
 
     /// <summary>
@@ -41,6 +75,17 @@ internal static class Op
     /// own ops propagate only outer levels' tangents: nesting without perturbation confusion.
     /// </summary>
     private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp)
+    {
+        if (ForwardLevels.ActiveCount == 0) return;
+        PropagateTangents(name, [output], inputs, jvp is null ? null : t => [jvp(t)]);
+    }
+
+    /// <summary>
+    /// Multi-output form of forward-mode propagation: <paramref name="jvp"/> maps the inputs' tangents
+    /// (null where zero) to one tangent per output (null where zero); <paramref name="outputs"/>[o] is
+    /// null for an output that takes no tangent (non-differentiable).
+    /// </summary>
+    internal static void PropagateTangents(string name, Tensor?[] outputs, Tensor[] inputs, Func<Tensor?[], Tensor?[]>? jvp)
     {
         int active = ForwardLevels.ActiveCount;
         if (active == 0) return;
@@ -61,12 +106,17 @@ internal static class Op
             if (!has) continue;
             if (jvp is null)
                 throw new AutogradException($"{name}: this op has no forward-mode (JVP) rule, so it cannot be used on dual tensors. Give it one (CustomFunction.Jvp for custom ops) or compute this part outside ForwardAD.");
-            Tensor? tOut;
+            Tensor?[] tOut;
             using (ForwardLevels.Suspend(k)) tOut = jvp(tangents);
-            if (tOut is null) continue;
-            if (!ShapeUtil.SameShape(tOut.Shape, output.Shape))
-                throw new AutogradException($"{name}: the JVP rule returned a tangent of shape {ShapeUtil.Format(tOut.Shape)} for an output of shape {ShapeUtil.Format(output.Shape)}.");
-            output.SetTangent(level, tOut);
+            if (tOut.Length != outputs.Length)
+                throw new AutogradException($"{name}: the JVP rule returned {tOut.Length} tangents for {outputs.Length} outputs; return one tangent (or null) per output.");
+            for (int o = 0; o < outputs.Length; o++)
+            {
+                if (outputs[o] is not { } output || tOut[o] is not { } t) continue;
+                if (!ShapeUtil.SameShape(t.Shape, output.Shape))
+                    throw new AutogradException($"{name}: the JVP rule returned a tangent of shape {ShapeUtil.Format(t.Shape)} for {(outputs.Length == 1 ? "an output" : $"output {o}")} of shape {ShapeUtil.Format(output.Shape)}.");
+                output.SetTangent(level, t);
+            }
         }
     }
 
@@ -79,7 +129,7 @@ internal static class Op
     public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null)
     {
         PropagateTangents(name, output, inputs, jvp);
-        if (!ReverseTracking(inputs)) return output;
+        if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
         var next = new Edge?[inputs.Length];
         var shapes = new int[inputs.Length][];
         for (int i = 0; i < inputs.Length; i++)

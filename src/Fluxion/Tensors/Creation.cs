@@ -236,12 +236,14 @@ public partial class Tensor
     /// <summary>Copies the values of <paramref name="src"/> (same shape and dtype) into this view.</summary>
     internal void CopyRawFrom(Tensor src)
     {
+        var srcStrides = src._strides;
+        var dstStrides = _strides;
         switch (DType)
         {
-            case DType.Float32: Kernels.Strided.Scatter<float>(src.DenseSpan<float>(), Storage.As<float>(), Offset, _shape, _strides); break;
-            case DType.Float64: Kernels.Strided.Scatter<double>(src.DenseSpan<double>(), Storage.As<double>(), Offset, _shape, _strides); break;
-            case DType.Int64: Kernels.Strided.Scatter<long>(src.DenseSpan<long>(), Storage.As<long>(), Offset, _shape, _strides); break;
-            case DType.Bool: Kernels.Strided.Scatter<bool>(src.DenseSpan<bool>(), Storage.As<bool>(), Offset, _shape, _strides); break;
+            case DType.Float32: Kernels.Strided.Copy(src.Storage.As<float>(), src.Offset, srcStrides, Storage.As<float>(), Offset, dstStrides, _shape); break;
+            case DType.Float64: Kernels.Strided.Copy(src.Storage.As<double>(), src.Offset, srcStrides, Storage.As<double>(), Offset, dstStrides, _shape); break;
+            case DType.Int64: Kernels.Strided.Copy(src.Storage.As<long>(), src.Offset, srcStrides, Storage.As<long>(), Offset, dstStrides, _shape); break;
+            case DType.Bool: Kernels.Strided.Copy(src.Storage.As<bool>(), src.Offset, srcStrides, Storage.As<bool>(), Offset, dstStrides, _shape); break;
         }
     }
 

@@ -20,6 +20,7 @@ public sealed class Storage
     {
         Data = data;
         DType = dtype;
+        if (MemoryTracker.IsActive) MemoryTracker.OnAllocate(this);
     }
 
     /// <summary>Allocates zero-filled storage.</summary>

@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace Fluxion.Cli.Bench;
+
+/// <summary><c>fluxion bench &lt;name|all&gt; [--json] [--runs N] [--warmup N]</c>.</summary>
+public static class BenchCommand
+{
+    /// <summary>Benchmarks by name.</summary>
+    public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
+    {
+        ["jvp"] = JvpBench.Workloads,
+        ["tiny"] = TinyBench.Workloads,
+    };
+
+    /// <summary>Help text.</summary>
+    public static string Usage =>
+        $"""
+        Usage: fluxion bench <{string.Join("|", Suites.Keys)}|all> [options]
+
+        Runs each workload of the benchmark after warm-up and reports median, min and max wall time,
+        allocation and GC collections per run.
+
+        Options:
+          --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
+          --runs <n>     Measured runs per workload (default 15).
+          --warmup <n>   Warm-up runs per workload (default 3).
+          -h, --help     Show this help.
+        """;
+
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? name = null;
+        bool json = false;
+        int runs = 15, warmup = 3;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "-h" or "--help":
+                    stdout.WriteLine(Usage);
+                    return 0;
+                case "--json":
+                    json = true;
+                    break;
+                case "--runs" or "--warmup":
+                    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < (args[i] == "--runs" ? 1 : 0))
+                    {
+                        stderr.WriteLine($"fluxion bench: {args[i]} needs a whole number ({(args[i] == "--runs" ? ">= 1" : ">= 0")})");
+                        return 2;
+                    }
+                    if (args[i] == "--runs") runs = n; else warmup = n;
+                    i++;
+                    break;
+                default:
+                    if (args[i].StartsWith('-') || name is not null)
+                    {
+                        stderr.WriteLine($"fluxion bench: unknown argument '{args[i]}'\n\n{Usage}");
+                        return 2;
+                    }
+                    name = args[i];
+                    break;
+            }
+        }
+        if (name is null)
+        {
+            stderr.WriteLine($"fluxion bench: name a benchmark\n\n{Usage}");
+            return 2;
+        }
+        IEnumerable<Workload> workloads;
+        if (name == "all") workloads = Suites.Values.SelectMany(s => s());
+        else if (Suites.TryGetValue(name, out var suite)) workloads = suite();
+        else
+        {
+            stderr.WriteLine($"fluxion bench: unknown benchmark '{name}'; choose one of {string.Join(", ", Suites.Keys)} or all");
+            return 2;
+        }
+        BenchRunner.RunAll(workloads, warmup, runs, json, stdout);
+        return 0;
+    }
+}

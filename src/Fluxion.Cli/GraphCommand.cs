@@ -1,0 +1,76 @@
+using System.Diagnostics;
+
+namespace Fluxion.Cli;
+
+/// <summary><c>fluxion graph [--out FILE.svg|FILE.dot]</c>: the demo graph (tanh(x) = (e^x - e^-x)/(e^x + e^-x) at x = ln 2)
+/// as text, and as Graphviz DOT or SVG.</summary>
+public static class GraphCommand
+{
+    /// <summary>Help text.</summary>
+    public const string Usage =
+        """
+        Usage: fluxion graph [--out FILE]
+
+        Builds tanh(x) = (e^x - e^-x)/(e^x + e^-x) at x = ln 2, back-propagates, and prints the
+        autograd graph as an indented tree. With --out FILE.dot it writes Graphviz DOT; with
+        --out FILE.svg it renders the DOT with Graphviz's 'dot' when installed (apt-get install graphviz),
+        and otherwise writes FILE.dot next to it and says how to render it.
+        """;
+
+    /// <summary>Runs the command; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? outPath = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "-h" or "--help") { stdout.WriteLine(Usage); return 0; }
+            if (args[i] == "--out" && i + 1 < args.Length) { outPath = args[++i]; continue; }
+            stderr.WriteLine($"fluxion graph: unknown or incomplete argument '{args[i]}'\n\n{Usage}");
+            return 2;
+        }
+        var x = Tensor.Scalar(Math.Log(2), DType.Float64).RequiresGrad_();
+        var ep = x.Exp();
+        var en = (-x).Exp();
+        var y = (ep - en) / (ep + en);
+        y.Backward(retainGraph: true);
+        var names = new Dictionary<Tensor, string> { [x] = "x" };
+        stdout.WriteLine($"tanh(ln 2) = {y.Item():G12}; d/dx = {x.Grad!.Item():G12} (1 - tanh^2 = {1 - y.Item() * y.Item():G12})");
+        stdout.Write(GraphExport.ToText(y, names));
+        if (outPath is null) return 0;
+        var dot = GraphExport.ToDot(y, names);
+        if (!outPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+        {
+            WriteAtomic(outPath, dot);
+            stdout.WriteLine($"wrote {outPath}");
+            return 0;
+        }
+        var dotPath = Path.ChangeExtension(outPath, ".dot");
+        WriteAtomic(dotPath, dot);
+        try
+        {
+            var psi = new ProcessStartInfo("dot", ["-Tsvg", dotPath, "-o", outPath]) { RedirectStandardError = true, UseShellExecute = false };
+            using var p = Process.Start(psi)!;
+            string err = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+            {
+                stderr.WriteLine($"fluxion graph: dot failed: {err.Trim()}");
+                return 1;
+            }
+            stdout.WriteLine($"wrote {outPath} (and {dotPath})");
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            stdout.WriteLine($"Graphviz 'dot' is not installed: wrote {dotPath}. Render it with: dot -Tsvg {dotPath} -o {outPath} (apt-get install graphviz).");
+        }
+        return 0;
+    }
+
+    private static void WriteAtomic(string path, string text)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = full + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, full, overwrite: true);
+    }
+}

@@ -1,0 +1,86 @@
+namespace Fluxion;
+
+/// <summary>
+/// Deterministic accounting of the memory an autograd graph keeps alive for its backward pass: the
+/// tensors saved by its nodes (<see cref="Node.Saved"/>). Bytes are counted per distinct
+/// <see cref="Storage"/> (a saved view holds its whole buffer; a buffer saved by several nodes counts
+/// once). Used by checkpoint planning and by tests.
+/// </summary>
+internal static class GraphMemory
+{
+    /// <summary>What a graph walk found.</summary>
+    /// <param name="Nodes">Nodes visited (excluding leaf accumulators).</param>
+    /// <param name="SavedTensors">Saved-tensor entries over those nodes (not deduplicated).</param>
+    /// <param name="SavedBytes">Bytes of the distinct storages of all saved tensors.</param>
+    /// <param name="ActivationBytes">Like <paramref name="SavedBytes"/> but without storages of the graph's
+    /// leaves that require grad (parameters, reached through their accumulators): memory that exists
+    /// whether or not a graph is recorded.</param>
+    internal readonly record struct Stats(int Nodes, int SavedTensors, long SavedBytes, long ActivationBytes);
+
+    /// <summary>Walks the whole graph below <paramref name="roots"/>.</summary>
+    public static Stats Measure(params Tensor[] roots) => Measure(roots, 0);
+
+    /// <summary>
+    /// Walks the graph below <paramref name="roots"/>, visiting only nodes created after
+    /// <paramref name="afterSequence"/> (<see cref="Node.Sequence"/> greater than it); older nodes are
+    /// neither counted nor descended into, but parameters reached from visited nodes are still known.
+    /// </summary>
+    public static Stats Measure(Tensor[] roots, long afterSequence)
+    {
+        var (nodes, entries, saved, parameters) = Walk(roots, afterSequence);
+        long total = 0, activations = 0;
+        foreach (var st in saved)
+        {
+            total += st.Bytes;
+            if (!parameters.Contains(st)) activations += st.Bytes;
+        }
+        return new Stats(nodes, entries, total, activations);
+    }
+
+    /// <summary>The distinct storages counted in <see cref="Stats.ActivationBytes"/> (same walk as <see cref="Measure(Tensor[], long)"/>).</summary>
+    public static HashSet<Storage> ActivationStorages(Tensor[] roots, long afterSequence = 0)
+    {
+        var (_, _, saved, parameters) = Walk(roots, afterSequence);
+        saved.ExceptWith(parameters);
+        return saved;
+    }
+
+    private static (int Nodes, int Entries, HashSet<Storage> Saved, HashSet<Storage> Parameters) Walk(Tensor[] roots, long afterSequence)
+    {
+        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>();
+        var saved = new HashSet<Storage>(ReferenceEqualityComparer.Instance);
+        var parameters = new HashSet<Storage>(ReferenceEqualityComparer.Instance);
+        int nodes = 0, entries = 0;
+
+        void Visit(Node n)
+        {
+            if (n is AccumulateGrad acc)
+            {
+                parameters.Add(acc.Variable.Storage);
+                return;
+            }
+            if (n.Sequence <= afterSequence || !visited.Add(n)) return;
+            stack.Push(n);
+        }
+
+        foreach (var r in roots)
+        {
+            if (r.GradFn is { } fn) Visit(fn);
+            else if (r.RequiresGrad) parameters.Add(r.Storage);
+        }
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            nodes++;
+            foreach (var s in n.Saved)
+            {
+                entries++;
+                saved.Add(s.Tensor.Storage);
+            }
+            foreach (var e in n.Next)
+                if (e is { } edge) Visit(edge.Node);
+        }
+        return (nodes, entries, saved, parameters);
+    }
+}

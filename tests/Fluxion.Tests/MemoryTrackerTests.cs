@@ -1,0 +1,60 @@
+namespace Fluxion.Tests;
+
+
+public class MemoryTrackerTests
+{
+    private const long MB = 1 << 20;
+
+    [Fact]
+    public void KeptTensorsCountTowardsLiveAndPeak()
+    {
+        var (kept, r) = MemoryTracker.Measure(() =>
+        {
+            var list = new List<Tensor>();
+            for (int i = 0; i < 10; i++) list.Add(Tensor.Zeros((int)(MB / 4))); // 1 MiB each
+            return list;
+        });
+        Assert.Equal(10, kept.Count);
+        Assert.InRange(r.LiveBytesAtEnd, 10 * MB, 10 * MB + 64 * 1024);
+        Assert.InRange(r.PeakBytes, 10 * MB, (long)(10 * MB * 1.03) + 64 * 1024);
+        Assert.Equal(10 * MB, r.AllocatedBytes);
+    }
+
+    [Fact]
+    public void DroppedTensorsDoNotAccumulateInThePeak()
+    {
+        var r = MemoryTracker.Measure(() =>
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                var t = Tensor.Zeros((int)(MB / 4));
+                GC.KeepAlive(t);
+            }
+        });
+        Assert.Equal(20 * MB, r.AllocatedBytes);
+        Assert.Equal(0, r.LiveBytesAtEnd);
+        Assert.InRange(r.PeakBytes, MB, 3 * MB);
+    }
+
+    [Fact]
+    public void GraphMemoryGrowsLinearlyWithDepth()
+    {
+        long Peak(int depth)
+        {
+            var w = Tensor.Randn([256, 256]).RequiresGrad_();
+            var x = Tensor.Randn([64, 256]);
+            var (y, r) = MemoryTracker.Measure(() =>
+            {
+                var h = x;
+                for (int i = 0; i < depth; i++) h = h.MatMul(w).Tanh();
+                return h.Sum();
+            });
+            GC.KeepAlive(y);
+            return r.LiveBytesAtEnd;
+        }
+        long p4 = Peak(4), p16 = Peak(16);
+        // each layer keeps its tanh output (64x256 floats = 64 KiB) and the matmul input it saved
+        double ratio = (double)p16 / p4;
+        Assert.InRange(ratio, 3.0, 5.0);
+    }
+}
