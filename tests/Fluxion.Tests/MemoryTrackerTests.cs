@@ -58,3 +58,27 @@ public class MemoryTrackerTests
         Assert.InRange(ratio, 3.0, 5.0);
     }
 }
+
+public class SavedMemoryTests
+{
+    [Fact]
+    public void SavedBytesOfASmallNetworkAreExact()
+    {
+        // 2-layer MLP, batch 8: x[8,16] -> W1[16,32] -> tanh -> W2[32,4] -> sum of squares
+        var x = Tensor.Randn(8, 16);
+        var w1 = Tensor.Randn(16, 32).RequiresGrad_();
+        var w2 = Tensor.Randn(32, 4).RequiresGrad_();
+        var z1 = x.MatMul(w1);     // saves x (only w1 needs grad, and its gradient reads x)
+        var h = z1.Tanh();         // saves h
+        var z2 = h.MatMul(w2);     // saves h and w2
+        var loss = (z2 * z2).Sum(); // saves z2
+        var r = MemoryTracker.SavedForBackward(loss);
+        long f = 4;
+        // h is saved by both Tanh and the second MatMul: it counts once, for the later node (MatMul)
+        Assert.Equal(8 * 16 * f + 8 * 32 * f + 32 * 4 * f, r.BytesByOp["MatMul"]);
+        Assert.False(r.BytesByOp.ContainsKey("Tanh"));
+        Assert.Equal(8 * 4 * f, r.BytesByOp["Mul"]);
+        Assert.Equal(r.BytesByOp.Values.Sum(), r.SavedBytes);
+        Assert.Equal(r.SavedBytes - 32 * 4 * f, r.ActivationBytes);
+    }
+}

@@ -579,6 +579,197 @@ def nn():
         case(N, f"{op}.f64", op, lambda t, f=f: f(t, 1), [randn(3, 5, dtype=F64, scale=2.0)], {"dim": 1})
 
 
+# ---- optim ------------------------------------------------------------------------------------
+# Family "optim" (optim.json) records optimizer trajectories, scheduler lr sequences and gradient
+# clipping; its cases use the same CASE layout with these conventions (all inputs "grad": false,
+# "w" and "grads" all null):
+#
+#   op = an optimizer name (SGD, Adam, AdamW, RMSprop, LBFGS):
+#     inputs  = [A (3x3), bq (3), X (5x3), Y (5x2), w0 (3), W0 (2x3), b0 (2)]
+#     the problem: loss(w, W, b) = 0.5*sum(w*(A@w)) - sum(bq*w) + 0.05*sum(w**4)
+#                                  + mean((X@W.T + b - Y)**2)
+#     args    = {"hyper": optimizer kwargs (betas as beta1/beta2, line_search_fn as string or null),
+#                "groups": per-group overrides or null (params [w, W] in group 0 and [b] in group 1),
+#                "steps": 10, "scheduler": null or {"name": ..., kwargs}}
+#     outputs = [w trajectory (11x3), W trajectory (11x2x3), b trajectory (11x2), losses (10)]:
+#               row 0 holds the initial values, row k the values after step k; losses[k] is the
+#               loss returned by step k+1 (the loss at the start of that step). Each step is
+#               zero_grad, loss, backward, step (LBFGS: step(closure) with that closure), then
+#               scheduler.step() when a scheduler is given.
+#   op = a scheduler name (StepLR, CosineAnnealingLR, OneCycleLR):
+#     inputs  = []
+#     args    = {"optimizer": "SGD"|"Adam", "lrs": [lr per group], "momentum": SGD momentum,
+#                "kwargs": scheduler kwargs, "steps": number of scheduler.step() calls}
+#     outputs = [lr (groups x steps+1), momentum or beta1 (groups x steps+1)]; column 0 is
+#               get_last_lr() right after construction, column k after the k-th step.
+#   op = ClipGradNorm {max_norm, norm_type ("inf" for infinity)} / ClipGradValue {clip_value}:
+#     inputs  = the gradients (one per parameter)
+#     outputs = the clipped gradients, then (ClipGradNorm only) the returned total norm (0-d).
+
+def _problem(dtype):
+    m = randn(3, 3, dtype=F64)
+    a = (m @ m.T / 3 + 0.5 * torch.eye(3, dtype=F64)).to(dtype)
+    return [a, randn(3, dtype=dtype), randn(5, 3, dtype=dtype), randn(5, 2, dtype=dtype),
+            randn(3, dtype=dtype, scale=0.8), randn(2, 3, dtype=dtype, scale=0.5), randn(2, dtype=dtype, scale=0.5)]
+
+
+def _loss(data, w, W, b):
+    a, bq, x, y = data
+    return 0.5 * (w * (a @ w)).sum() - (bq * w).sum() + 0.05 * (w ** 4).sum() + ((x @ W.T + b - y) ** 2).mean()
+
+
+def _torch_kwargs(hyper):
+    h = dict(hyper)
+    if "beta1" in h:
+        h["betas"] = (h.pop("beta1"), h.pop("beta2"))
+    return h
+
+
+def _make_opt(name, params_groups, hyper):
+    return getattr(torch.optim, name)(params_groups, **_torch_kwargs(hyper))
+
+
+def _make_sched(opt, spec):
+    spec = dict(spec)
+    name = spec.pop("name")
+    return getattr(torch.optim.lr_scheduler, name)(opt, **spec)
+
+
+def optim_case(name, opt_name, hyper, dtype=F64, groups=None, scheduler=None, steps=10):
+    inputs = _problem(dtype)
+    data = inputs[:4]
+    w, W, b = (t.clone().requires_grad_(True) for t in inputs[4:])
+    if groups is None:
+        pg = [w, W, b]
+    else:
+        pg = [dict(params=[w, W], **_torch_kwargs(groups[0])), dict(params=[b], **_torch_kwargs(groups[1]))]
+    opt = _make_opt(opt_name, pg, hyper)
+    sched = None if scheduler is None else _make_sched(opt, scheduler)
+    traj = [[w.detach().clone()], [W.detach().clone()], [b.detach().clone()]]
+    losses = []
+
+    def closure():
+        opt.zero_grad()
+        loss = _loss(data, w, W, b)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        if opt_name == "LBFGS":
+            loss = opt.step(closure)
+        else:
+            loss = closure()
+            opt.step()
+        losses.append(float(loss))
+        if sched is not None:
+            sched.step()
+        for k, t in enumerate((w, W, b)):
+            traj[k].append(t.detach().clone())
+    outs = [torch.stack(t) for t in traj] + [torch.tensor(losses, dtype=dtype)]
+    _raw_case(name, opt_name, dtype, {"hyper": hyper, "groups": groups, "steps": steps, "scheduler": scheduler},
+              inputs, outs)
+
+
+def _raw_case(name, op, dtype, args, inputs, outs):
+    cases = FAMILIES.setdefault("optim", [])
+    assert all(c["name"] != name for c in cases), name
+    cases.append({
+        "name": name,
+        "op": op,
+        "dtype": DT_NAME[dtype],
+        "args": args,
+        "inputs": [dict(tensor_json(x), grad=False, layout="contiguous") for x in inputs],
+        "outputs": [tensor_json(o) for o in outs],
+        "w": [None] * len(outs),
+        "grads": [None] * len(inputs),
+    })
+
+
+def sched_case(name, sched_name, opt_name, lrs, kwargs, steps=20, momentum=0.0):
+    params = [torch.zeros(1, requires_grad=True) for _ in lrs]
+    groups = [dict(params=[p], lr=lr) for p, lr in zip(params, lrs)]
+    opt = torch.optim.SGD(groups, lr=lrs[0], momentum=momentum) if opt_name == "SGD" else torch.optim.Adam(groups, lr=lrs[0])
+    sched = getattr(torch.optim.lr_scheduler, sched_name)(opt, **kwargs)
+
+    def mom(g):
+        return g["betas"][0] if "betas" in g else g["momentum"]
+
+    lr_seq = [list(sched.get_last_lr())]
+    m_seq = [[mom(g) for g in opt.param_groups]]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lr_seq.append(list(sched.get_last_lr()))
+        m_seq.append([mom(g) for g in opt.param_groups])
+    outs = [torch.tensor(lr_seq, dtype=F64).T.contiguous(), torch.tensor(m_seq, dtype=F64).T.contiguous()]
+    _raw_case(name, sched_name, F64, {"optimizer": opt_name, "lrs": lrs, "momentum": momentum,
+                                      "kwargs": kwargs, "steps": steps}, [], outs)
+
+
+def clip_case(name, op, args, dtype=F64):
+    grads = [randn(3, dtype=dtype), randn(2, 3, dtype=dtype, scale=2.0), randn(2, dtype=dtype)]
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    if op == "ClipGradNorm":
+        nt = float("inf") if args["norm_type"] == "inf" else args["norm_type"]
+        total = torch.nn.utils.clip_grad_norm_(params, args["max_norm"], nt)
+        outs = [p.grad for p in params] + [total.to(dtype)]
+    else:
+        torch.nn.utils.clip_grad_value_(params, args["clip_value"])
+        outs = [p.grad for p in params]
+    _raw_case(name, op, dtype, args, grads, outs)
+
+
+def optim():
+    optim_case("SGD.plain", "SGD", {"lr": 0.05})
+    optim_case("SGD.momentum", "SGD", {"lr": 0.05, "momentum": 0.9})
+    optim_case("SGD.dampening", "SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3})
+    optim_case("SGD.nesterov", "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True})
+    optim_case("SGD.weight_decay", "SGD", {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1})
+    optim_case("SGD.maximize", "SGD", {"lr": 0.01, "momentum": 0.5, "maximize": True})
+    optim_case("SGD.f32", "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, dtype=F32)
+    optim_case("SGD.groups", "SGD", {"lr": 0.05, "momentum": 0.9}, groups=[{}, {"lr": 0.2, "momentum": 0.0}])
+    optim_case("Adam.default", "Adam", {"lr": 0.05})
+    optim_case("Adam.weight_decay", "Adam", {"lr": 0.05, "weight_decay": 0.1})
+    optim_case("Adam.amsgrad", "Adam", {"lr": 0.05, "amsgrad": True})
+    optim_case("Adam.betas_eps", "Adam", {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-3})
+    optim_case("Adam.maximize", "Adam", {"lr": 0.01, "maximize": True})
+    optim_case("Adam.f32", "Adam", {"lr": 0.05, "weight_decay": 0.05, "amsgrad": True}, dtype=F32)
+    optim_case("Adam.groups", "Adam", {"lr": 0.05}, groups=[{"beta1": 0.5, "beta2": 0.9}, {"lr": 0.1, "weight_decay": 0.2}])
+    optim_case("AdamW.default", "AdamW", {"lr": 0.05})
+    optim_case("AdamW.decay_amsgrad", "AdamW", {"lr": 0.05, "weight_decay": 0.5, "amsgrad": True})
+    optim_case("RMSprop.default", "RMSprop", {"lr": 0.01})
+    optim_case("RMSprop.momentum", "RMSprop", {"lr": 0.01, "momentum": 0.9, "alpha": 0.9})
+    optim_case("RMSprop.centered", "RMSprop", {"lr": 0.01, "centered": True})
+    optim_case("RMSprop.centered_momentum_wd", "RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.1, "eps": 1e-4})
+    optim_case("LBFGS.strong_wolfe", "LBFGS", {"lr": 1.0, "max_iter": 3, "history_size": 3, "line_search_fn": "strong_wolfe"})
+    optim_case("LBFGS.strong_wolfe_long", "LBFGS", {"lr": 1.0, "max_iter": 20, "history_size": 5, "line_search_fn": "strong_wolfe"}, steps=3)
+    optim_case("LBFGS.fixed_step", "LBFGS", {"lr": 0.2, "max_iter": 4, "history_size": 4, "line_search_fn": None})
+    optim_case("SGD.onecycle", "SGD", {"lr": 0.05, "momentum": 0.9}, scheduler={"name": "OneCycleLR", "max_lr": 0.1, "total_steps": 12})
+    optim_case("Adam.onecycle", "Adam", {"lr": 0.05}, scheduler={"name": "OneCycleLR", "max_lr": 0.1, "total_steps": 10})
+    optim_case("Adam.steplr", "Adam", {"lr": 0.05}, scheduler={"name": "StepLR", "step_size": 3, "gamma": 0.5})
+
+    sched_case("StepLR.basic", "StepLR", "SGD", [0.1], {"step_size": 3, "gamma": 0.5})
+    sched_case("StepLR.groups", "StepLR", "SGD", [0.1, 0.02], {"step_size": 4})
+    sched_case("CosineAnnealingLR.eta_min", "CosineAnnealingLR", "SGD", [0.1], {"T_max": 8, "eta_min": 0.001})
+    sched_case("CosineAnnealingLR.groups", "CosineAnnealingLR", "Adam", [0.1, 0.05], {"T_max": 5})
+    sched_case("OneCycleLR.sgd", "OneCycleLR", "SGD", [0.1], {"max_lr": 0.5, "total_steps": 20}, steps=19, momentum=0.9)
+    sched_case("OneCycleLR.adam", "OneCycleLR", "Adam", [0.1], {"max_lr": 0.01, "total_steps": 21}, steps=20)
+    sched_case("OneCycleLR.three_phase_linear", "OneCycleLR", "Adam", [0.1, 0.1],
+               {"max_lr": [0.5, 0.2], "total_steps": 20, "three_phase": True, "anneal_strategy": "linear",
+                "pct_start": 0.25, "div_factor": 10.0, "final_div_factor": 100.0, "base_momentum": 0.8, "max_momentum": 0.9}, steps=20)
+    sched_case("OneCycleLR.no_cycle_momentum", "OneCycleLR", "SGD", [0.1], {"max_lr": 0.3, "epochs": 4, "steps_per_epoch": 5,
+               "cycle_momentum": False}, steps=20, momentum=0.5)
+
+    clip_case("ClipGradNorm.l2_clips", "ClipGradNorm", {"max_norm": 1.0, "norm_type": 2.0})
+    clip_case("ClipGradNorm.l2_no_clip", "ClipGradNorm", {"max_norm": 100.0, "norm_type": 2.0})
+    clip_case("ClipGradNorm.l1", "ClipGradNorm", {"max_norm": 2.0, "norm_type": 1.0})
+    clip_case("ClipGradNorm.l3", "ClipGradNorm", {"max_norm": 0.5, "norm_type": 3.0})
+    clip_case("ClipGradNorm.inf", "ClipGradNorm", {"max_norm": 0.7, "norm_type": "inf"})
+    clip_case("ClipGradNorm.f32", "ClipGradNorm", {"max_norm": 1.5, "norm_type": 2.0}, dtype=F32)
+    clip_case("ClipGradValue.basic", "ClipGradValue", {"clip_value": 0.4})
+
 # ---- losses (family "losses") -----------------------------------------------------------------
 #
 # args by op (inputs in brackets; "weight"/"pos_weight" flags say whether the optional inputs follow):
@@ -910,7 +1101,7 @@ def main():
         _gen.manual_seed(1000 + seed)
         family()
     # later families have fixed seeds of their own, so families added elsewhere cannot shift them
-    for seed, family in ((2000, losses), (2001, attention)):
+    for seed, family in ((2000, losses), (2001, attention), (2002, optim)):
         _gen.manual_seed(seed)
         family()
     total = 0

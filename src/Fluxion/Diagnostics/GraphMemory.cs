@@ -45,6 +45,38 @@ internal static class GraphMemory
         return saved;
     }
 
+    /// <summary>
+    /// Saved bytes grouped by the op of the node that saved them (node name without "Backward"); a
+    /// storage saved by several nodes is attributed to the one created last (the first met walking back
+    /// from the roots in creation order), so the groups add up to <see cref="Stats.SavedBytes"/>.
+    /// </summary>
+    public static SortedDictionary<string, long> SavedBytesByOp(Tensor[] roots)
+    {
+        var nodes = new List<Node>();
+        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>();
+        foreach (var r in roots)
+            if (r.GradFn is { } fn && visited.Add(fn)) stack.Push(fn);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            nodes.Add(n);
+            foreach (var e in n.Next)
+                if (e is { } edge && edge.Node is not AccumulateGrad && visited.Add(edge.Node)) stack.Push(edge.Node);
+        }
+        nodes.Sort((a, b) => b.Sequence.CompareTo(a.Sequence));
+        var seen = new HashSet<Storage>(ReferenceEqualityComparer.Instance);
+        var byOp = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+            foreach (var sv in n.Saved)
+                if (seen.Add(sv.Tensor.Storage))
+                {
+                    var op = n.Name.EndsWith("Backward", StringComparison.Ordinal) ? n.Name[..^"Backward".Length] : n.Name;
+                    byOp[op] = byOp.GetValueOrDefault(op) + sv.Tensor.Storage.Bytes;
+                }
+        return byOp;
+    }
+
     private static (int Nodes, int Entries, HashSet<Storage> Saved, HashSet<Storage> Parameters) Walk(Tensor[] roots, long afterSequence)
     {
         var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);

@@ -14,6 +14,13 @@ public sealed record MemoryReport(long PeakBytes, long LiveBytesAtEnd, long Allo
         $"peak {PeakBytes / 1e6:F2} MB, live at end {LiveBytesAtEnd / 1e6:F2} MB, allocated {AllocatedBytes / 1e6:F2} MB in {Allocations} storages";
 }
 
+/// <summary>What the graph behind a tensor keeps alive for backward (see <see cref="MemoryTracker.SavedForBackward"/>).</summary>
+/// <param name="SavedBytes">Bytes of distinct storages saved by the graph's nodes (parameters included).</param>
+/// <param name="ActivationBytes">The same without the storages of leaves that require grad (parameters).</param>
+/// <param name="Nodes">Number of nodes in the graph.</param>
+/// <param name="BytesByOp">Saved bytes by op name; sums to <paramref name="SavedBytes"/>.</param>
+public sealed record SavedMemoryReport(long SavedBytes, long ActivationBytes, int Nodes, IReadOnlyDictionary<string, long> BytesByOp);
+
 /// <summary>
 /// Measures the tensor memory an action uses: live bytes, their peak and total allocation. Every
 /// storage allocated while a measurement runs gets a ticket whose finalizer reports its release, so
@@ -90,6 +97,17 @@ public static class MemoryTracker
         long live = Interlocked.Read(ref session.Live);
         session.Finished = true;
         return new MemoryReport(Math.Max(session.Peak, live), live, session.Allocated, session.Count);
+    }
+
+    /// <summary>
+    /// The memory the graph behind <paramref name="output"/> keeps for its backward pass: bytes of the
+    /// distinct storages its nodes saved, in total and grouped by op. Deterministic (it counts buffers,
+    /// not GC state), so tests can assert it exactly.
+    /// </summary>
+    public static SavedMemoryReport SavedForBackward(Tensor output)
+    {
+        var stats = GraphMemory.Measure(output);
+        return new SavedMemoryReport(stats.SavedBytes, stats.ActivationBytes, stats.Nodes, GraphMemory.SavedBytesByOp([output]));
     }
 
     /// <summary>Runs <paramref name="f"/>, returns its result and reports the tensor memory it used (the
