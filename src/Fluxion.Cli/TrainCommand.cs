@@ -18,12 +18,13 @@ internal static class TrainCommand
           --model <mlp>               Model: mlp (784-256-10, ReLU). Default: mlp.
           --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
           --batch-size <n>            Mini-batch size. Default: 64.
-          --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.05 (sgd).
-          --optimizer <adam|sgd|adamw>  Default: adam.
+          --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
+          --optimizer <adam|sgd|adamw>  Adam, SGD with momentum 0.9, or AdamW (weight decay 0.01). Default: adam.
           --data <dir>                Read the full Fashion-MNIST (or MNIST) IDX files from <dir> instead,
                                       e.g. /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
           --save <file>               Write a safetensors checkpoint after every epoch (atomically).
-          --resume <file>             Continue from a checkpoint written by --save.
+          --resume <file>             Continue from a checkpoint written by --save (model, optimizer state,
+                                      shuffling state); the model and optimizer come from the checkpoint.
           --seed <n>                  Seed for initialization and shuffling. Default: 0.
           --plot <file>               Write an SVG chart of loss and accuracy per epoch.
           --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
@@ -59,7 +60,7 @@ internal static class TrainCommand
                 {
                     var v = Value();
                     if (v is null || !Optimizers.Contains(v)) return Bad(stderr, $"--optimizer needs one of: {string.Join(", ", Optimizers)}{Got(v)}");
-                    o = o with { Optimizer = v };
+                    o = o with { Optimizer = v, OptimizerGiven = true };
                     break;
                 }
                 case "--epochs":

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Fluxion.Data;
 using Fluxion.IO;
 using Fluxion.Nn;
+using Fluxion.Optim;
 
 namespace Fluxion.Cli;
 
@@ -16,6 +17,7 @@ internal sealed record TrainOptions
     public int BatchSize { get; init; } = 64;
     public double? Lr { get; init; }
     public string Optimizer { get; init; } = "adam";
+    public bool OptimizerGiven { get; init; }
     public string? DataDir { get; init; }
     public string? SavePath { get; init; }
     public string? ResumePath { get; init; }
@@ -23,7 +25,7 @@ internal sealed record TrainOptions
     public string? PlotPath { get; init; }
     public int? Limit { get; init; }
 
-    public double EffectiveLr => Lr ?? (Optimizer == "sgd" ? 0.05 : 1e-3);
+    public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
 }
 
 /// <summary>Statistics of one finished epoch.</summary>
@@ -48,7 +50,19 @@ internal sealed class Trainer
 {
     // checkpoint metadata keys
     private const string KeyModel = "fluxion.model", KeyEpoch = "fluxion.epoch", KeySeed = "fluxion.seed",
-        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history", KeyOptimizer = "fluxion.optimizer";
+        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history";
+
+    /// <summary>The CLI's optimizer names and the library's <see cref="Optimizer.Name"/> of each.</summary>
+    private static readonly Dictionary<string, string> OptimizerNames = new() { ["adam"] = "Adam", ["sgd"] = "SGD", ["adamw"] = "AdamW" };
+
+    /// <summary>The optimizer for <paramref name="name"/> (adam, adamw, or sgd with momentum 0.9).</summary>
+    public static Optimizer BuildOptimizer(string name, IEnumerable<Tensor> parameters, double lr) => name switch
+    {
+        "adam" => new Adam(parameters, lr: lr),
+        "adamw" => new AdamW(parameters, lr: lr),
+        "sgd" => new SGD(parameters, lr: lr, momentum: 0.9),
+        _ => throw new ArgumentException($"unknown optimizer '{name}'"),
+    };
 
     public static Module BuildModel(string name, Generator g) => name switch
     {
@@ -59,12 +73,12 @@ internal sealed class Trainer
     private readonly TrainOptions o;
     private readonly Stopwatch wall = Stopwatch.StartNew();
     private readonly ByteImageDataset train, test;
-    private readonly string source, model;
+    private readonly string source, model, optimizerName;
     private readonly int startEpoch;
     private readonly List<EpochStats> history = new();
     private readonly Module net;
     private readonly DataLoader loader;
-    private readonly LocalOptimizer opt;
+    private readonly Optimizer opt;
 
     /// <summary>One line saying what is trained on what.</summary>
     public string Description { get; }
@@ -86,6 +100,7 @@ internal sealed class Trainer
         // resume: read the checkpoint first (it decides the model and where to start)
         SafeTensorsData? ckpt = null;
         model = o.Model;
+        optimizerName = o.Optimizer;
         if (o.ResumePath is { } rp)
         {
             ckpt = SafeTensors.Load(rp);
@@ -95,6 +110,12 @@ internal sealed class Trainer
                     throw new CheckpointMismatchException($"checkpoint '{rp}' holds a '{m}' model, but --model {o.Model} was given; drop --model or pass --model {m}.");
                 model = m;
             }
+            if (ckpt.Metadata.TryGetValue(ModelIO.OptimizerKindKey, out var kind) && OptimizerNames.FirstOrDefault(kv => kv.Value == kind).Key is { } cliName)
+            {
+                if (o.OptimizerGiven && cliName != o.Optimizer)
+                    throw new CheckpointMismatchException($"checkpoint '{rp}' holds {kind} optimizer state, but --optimizer {o.Optimizer} was given; drop --optimizer or pass --optimizer {cliName}.");
+                optimizerName = cliName;
+            }
             if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
             if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
                 history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
@@ -102,15 +123,16 @@ internal sealed class Trainer
 
         net = BuildModel(model, new Generator(o.Seed));
         loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
-        opt = new LocalOptimizer(net.Parameters(), o.Optimizer, o.EffectiveLr);
+        opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
         if (ckpt is not null)
         {
             GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls) : null;
-            ModelIO.Load(net, ckpt, o.ResumePath!);
+            ModelIO.Load(net, opt, ckpt, o.ResumePath!); // model and optimizer state, all or nothing
             if (loaderState is { } st) loader.Generator.SetState(st);
+            if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
         }
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
-            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters, {o.Optimizer} lr {o.EffectiveLr.ToString(CultureInfo.InvariantCulture)}, "
+            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters, {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, seed {o.Seed}" + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
@@ -152,15 +174,13 @@ internal sealed class Trainer
             {
                 var meta = new Dictionary<string, string>
                 {
-                    ["format"] = "pt",
                     [KeyModel] = model,
                     [KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture),
                     [KeySeed] = o.Seed.ToString(CultureInfo.InvariantCulture),
                     [KeyLoader] = FormatState(loader.Generator.GetState()),
-                    [KeyOptimizer] = o.Optimizer,
                     [KeyHistory] = JsonSerializer.Serialize(history),
                 };
-                SafeTensors.Save(sp, net.StateDict(), meta);
+                ModelIO.Save(net, opt, sp, meta); // atomic: an interrupted run leaves the previous epoch's checkpoint
             }
         }
 

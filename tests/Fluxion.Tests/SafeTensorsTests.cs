@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Fluxion.IO;
 using Fluxion.Nn;
+using Fluxion.Optim;
 
 namespace Fluxion.Tests;
 
@@ -271,5 +272,77 @@ public class SafeTensorsTests : IDisposable
         File.WriteAllBytes(P("cut.safetensors"), bytes[..^4]);
         Assert.Throws<SafeTensorsFormatException>(() => ModelIO.Load(m2, P("cut.safetensors")));
         Assert.Equal(before2, Values(m2));
+    }
+
+    // ---- ModelIO with optimizer state ----------------------------------------------------------------
+
+    private static void TrainSteps(Module m, Optimizer opt, int steps, int seed)
+    {
+        var g = new Generator(seed);
+        for (int i = 0; i < steps; i++)
+        {
+            var x = Tensor.Randn([4, 3], generator: g);
+            var loss = m.Forward(x).Square().Mean();
+            opt.ZeroGrad();
+            loss.Backward();
+            opt.Step();
+        }
+    }
+
+    [Fact]
+    public void ModelAndOptimizerStateRoundTripExactly()
+    {
+        var a = Mlp(1);
+        var optA = new Adam(a.Parameters(), lr: 0.01);
+        TrainSteps(a, optA, 3, seed: 10);
+        ModelIO.Save(a, optA, P("c.safetensors"), new Dictionary<string, string> { ["epoch"] = "1" });
+        var file = SafeTensors.Load(P("c.safetensors"));
+        Assert.Contains("optimizer.state.0.exp_avg", file.Tensors.Keys);
+        Assert.Equal("3", file.Metadata["optimizer.state.0.step"]);
+        Assert.Equal("0.01", file.Metadata["optimizer.param_groups.0.lr"]);
+        Assert.Equal("Adam", file.Metadata[ModelIO.OptimizerKindKey]);
+
+        var b = Mlp(2);
+        var optB = new Adam(b.Parameters(), lr: 0.5);
+        ModelIO.Load(b, optB, P("c.safetensors"));
+        Assert.Equal(0.01, optB.ParamGroups[0].Lr);
+        // continuing both gives identical parameters: the moments and step counts came back
+        TrainSteps(a, optA, 2, seed: 20);
+        TrainSteps(b, optB, 2, seed: 20);
+        Assert.Equal(Values(a), Values(b));
+
+        // a model-only load ignores the optimizer part
+        var c = Mlp(3);
+        ModelIO.Load(c, P("c.safetensors"));
+    }
+
+    [Fact]
+    public void AnOptimizerMismatchLeavesModelAndOptimizerUnchanged()
+    {
+        var a = Mlp(1);
+        var adam = new Adam(a.Parameters());
+        TrainSteps(a, adam, 1, seed: 1);
+        ModelIO.Save(a, adam, P("adam.safetensors"));
+        ModelIO.Save(a, P("model-only.safetensors"));
+
+        var m = Mlp(2);
+        var before = Values(m);
+        var sgd = new SGD(m.Parameters(), lr: 0.1, momentum: 0.9);
+        var e = Assert.Throws<CheckpointMismatchException>(() => ModelIO.Load(m, sgd, P("adam.safetensors")));
+        Assert.Contains("holds Adam optimizer state, but the optimizer is SGD", e.Message);
+        Assert.Equal(before, Values(m));
+
+        e = Assert.Throws<CheckpointMismatchException>(() => ModelIO.Load(m, new Adam(m.Parameters()), P("model-only.safetensors")));
+        Assert.Contains("holds no optimizer state", e.Message);
+        Assert.Equal(before, Values(m));
+
+        // an optimizer over fewer parameters: the optimizer's own all-or-nothing check, reported as a mismatch
+        var partial = new Adam(m.Parameters().Take(2));
+        e = Assert.Throws<CheckpointMismatchException>(() => ModelIO.Load(m, partial, P("adam.safetensors")));
+        Assert.Contains("the optimizer state does not fit", e.Message);
+        Assert.Equal(before, Values(m));
+        Assert.Empty(partial.StateTensors());
+
+        Assert.Throws<ArgumentException>(() => ModelIO.Save(m, adam, P("x"), new Dictionary<string, string> { ["optimizer.x"] = "1" }));
     }
 }
