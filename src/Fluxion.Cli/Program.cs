@@ -17,6 +17,7 @@ public static class Program
           demo     Differentiate cosh(x) and tanh(x) at x = ln 2 through the autograd graph,
                    print every node's value and gradient, and check the derivatives.
           train    Train a classifier on Fashion-MNIST (embedded subset) with a live progress bar.
+          complexity  Measure how backprop's time and memory grow with depth, batch and width.
           graph    Print the demo's autograd graph; --out FILE.svg|FILE.dot to export it.
           bench    Run a benchmark: fluxion bench <name|all> [--json].
 
@@ -65,6 +66,8 @@ public static class Program
                     return 0;
                 case "demo":
                     return RunDemo(args[1..], stdout, stderr, rich);
+                case "complexity":
+                    return ComplexityCommand.Run(args[1..], stdout, stderr);
                 case "graph":
                     return GraphCommand.Run(args[1..], stdout, stderr);
                 case "bench":

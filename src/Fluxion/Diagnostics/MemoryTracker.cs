@@ -24,15 +24,18 @@ public sealed record SavedMemoryReport(long SavedBytes, long ActivationBytes, in
 /// <summary>
 /// Measures the tensor memory an action uses: live bytes, their peak and total allocation. Every
 /// storage allocated while a measurement runs gets a ticket whose finalizer reports its release, so
-/// the live figure counts exactly the storages that are still reachable once the GC has run. To keep
-/// the peak honest without a collection per allocation, a full collection confirms the live figure
-/// each time it exceeds the confirmed peak by more than <see cref="Slack"/>; the reported peak is thus
-/// accurate to within that fraction. Outside a measurement the cost is one static read per allocation.
+/// the live figure counts exactly the storages that are still reachable once the GC has run. The peak
+/// only ever takes confirmed values: when the live figure exceeds the peak by more than
+/// <see cref="Slack"/> (plus <see cref="AbsoluteSlack"/>), a full collection confirms it. The reported
+/// peak thus never counts garbage, and misses the true peak by at most that slack. Outside a measurement the cost is one static read per allocation.
 /// </summary>
 public static class MemoryTracker
 {
     /// <summary>Relative slack before a new peak is confirmed by a full collection.</summary>
-    public const double Slack = 0.02;
+    public const double Slack = 0.05;
+
+    /// <summary>Absolute slack (bytes) added to <see cref="Slack"/>, so tiny allocations do not each force a collection.</summary>
+    public const long AbsoluteSlack = 1024;
 
     [ThreadStatic] private static Session? t_session;
 
@@ -42,7 +45,7 @@ public static class MemoryTracker
     /// <summary>The counters of one measurement; tickets refer to it, so measurements on different threads stay apart.</summary>
     private sealed class Session
     {
-        public long Live, Peak, ConfirmedPeak, Allocated, Count;
+        public long Live, Peak, Allocated, Count;
         public readonly ConditionalWeakTable<Storage, Ticket> Tickets = new();
         public volatile bool Finished;
     }
@@ -64,16 +67,11 @@ public static class MemoryTracker
         session.Allocated += bytes;
         session.Count++;
         long live = Interlocked.Add(ref session.Live, bytes);
-        if (live <= session.Peak) return;
-        if (live > session.ConfirmedPeak * (1 + Slack) + 65536)
-        {
-            // confirm: only storages that are still reachable count
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            live = Interlocked.Read(ref session.Live);
-            session.ConfirmedPeak = Math.Max(session.ConfirmedPeak, live);
-        }
-        session.Peak = Math.Max(session.Peak, live);
+        if (live <= session.Peak * (1 + Slack) + AbsoluteSlack) return;
+        // a possible new peak: confirm it with a full collection, so only storages still reachable count
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        session.Peak = Math.Max(session.Peak, Interlocked.Read(ref session.Live));
     }
 
     /// <summary>Runs <paramref name="action"/> and reports the tensor memory it allocated on this thread. Measurements do not nest.</summary>

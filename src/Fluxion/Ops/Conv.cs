@@ -1,0 +1,426 @@
+using Fluxion.Kernels;
+
+namespace Fluxion;
+
+/// <summary>A size for the two spatial dims (height, width) of a 2-D convolution or pooling;
+/// an <c>int</c> n converts to (n, n) and a tuple (h, w) to (h, w), as PyTorch's int-or-pair arguments.</summary>
+/// <param name="H">Height (the second-to-last dim).</param>
+/// <param name="W">Width (the last dim).</param>
+public readonly record struct Size2(int H, int W)
+{
+    /// <summary>(n, n).</summary>
+    public static implicit operator Size2(int n) => new(n, n);
+
+    /// <summary>(h, w).</summary>
+    public static implicit operator Size2((int H, int W) t) => new(t.H, t.W);
+
+    /// <summary>"(h, w)", as PyTorch prints a pair.</summary>
+    public override string ToString() => $"({H}, {W})";
+}
+
+// Convolution and pooling. Conv2d is a fused primitive (im2col + GEMM) with two adjoint primitives,
+// Conv2dInputGrad (the transposed convolution) and Conv2dWeightGrad; the three ops' VJPs are written
+// with one another, so every order of derivative stays on the fast kernels. Unfold/Fold and the
+// average poolings are linear adjoint pairs; max pooling's VJP scatter-adds through its indices.
+public partial class Tensor
+{
+    // ---- convolution -------------------------------------------------------------------------
+
+    /// <summary>
+    /// 2-D convolution (PyTorch's <c>conv2d</c>, a cross-correlation): input [N, C, H, W] (or unbatched
+    /// [C, H, W]), weight [O, C/groups, KH, KW], optional bias [O]; output [N, O, OH, OW] with
+    /// OH = (H + 2·padding − dilation·(KH − 1) − 1) / stride + 1. Zero padding.
+    /// </summary>
+    public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? dilation = null, int groups = 1)
+    {
+        const string op = "Conv2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        var g = ConvGeometry(op, x, weight, bias, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
+        var y = Conv2dCore(x, weight, bias, g);
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>2-D convolution of this tensor (see the static <see cref="Conv2d(Tensor, Tensor, Tensor?, Size2?, Size2?, Size2?, int)"/>).</summary>
+    public Tensor Conv2d(Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? dilation = null, int groups = 1) =>
+        Conv2d(this, weight, bias, stride, padding, dilation, groups);
+
+    /// <summary>
+    /// 2-D transposed convolution (PyTorch's <c>conv_transpose2d</c>, the adjoint of <see cref="Conv2d(Tensor, Tensor, Tensor?, Size2?, Size2?, Size2?, int)"/>
+    /// in its input): input [N, Cin, H, W] (or [Cin, H, W]), weight [Cin, Cout/groups, KH, KW], optional bias
+    /// [Cout]; output [N, Cout, OH, OW] with OH = (H − 1)·stride − 2·padding + dilation·(KH − 1) + outputPadding + 1.
+    /// </summary>
+    public static Tensor ConvTranspose2d(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? outputPadding = null, int groups = 1, Size2? dilation = null)
+    {
+        const string op = "ConvTranspose2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        Size2 s = stride ?? 1, p = padding ?? 0, op2 = outputPadding ?? 0, d = dilation ?? 1;
+        CheckFloatPair(op, x, weight);
+        if (weight.Rank != 4)
+            throw new ShapeMismatchException($"{op}: the weight must have shape [in_channels, out_channels/groups, kH, kW], got {ShapeUtil.Format(weight.Shape)}.");
+        if (groups <= 0) throw new ArgumentException($"{op}: groups must be positive, got {groups}.");
+        int cin = x._shape[1];
+        if (weight._shape[0] != cin || cin % groups != 0)
+            throw new ShapeMismatchException(
+                $"{op}: the input (shape {ShapeUtil.Format(x.Shape)}) has {cin} channels, but the weight (shape {ShapeUtil.Format(weight.Shape)}) expects {weight._shape[0]}" +
+                (cin % groups != 0 ? $" and {cin} is not divisible by groups = {groups}." : "."));
+        CheckWindowArgs(op, s, p, d);
+        if (op2.H < 0 || op2.W < 0 || op2.H >= s.H || op2.W >= s.W)
+            throw new ArgumentException($"{op}: outputPadding {op2} must be non-negative and smaller than the stride {s}.");
+        int cout = weight._shape[1] * groups;
+        int kh = weight._shape[2], kw = weight._shape[3];
+        int hc = (x._shape[2] - 1) * s.H - 2 * p.H + d.H * (kh - 1) + op2.H + 1;
+        int wc = (x._shape[3] - 1) * s.W - 2 * p.W + d.W * (kw - 1) + op2.W + 1;
+        if (hc <= 0 || wc <= 0)
+            throw new ShapeMismatchException($"{op}: the output size ({hc}, {wc}) for input {ShapeUtil.Format(x.Shape)} with kernel ({kh}, {kw}), stride {s}, padding {p} and dilation {d} is not positive.");
+        if (bias is not null && (bias.Rank != 1 || bias._shape[0] != cout))
+            throw new ShapeMismatchException($"{op}: the bias must have shape [{cout}] (out_channels), got {ShapeUtil.Format(bias.Shape)}.");
+        if (bias is not null) CheckSameDType(op, x, bias);
+        var g = new ConvGeom(x._shape[0], cout, hc, wc, cin, groups, kh, kw, s.H, s.W, p.H, p.W, d.H, d.W);
+        var y = ConvInputGrad(x, weight, g);
+        if (bias is not null) y += bias.Reshape(1, cout, 1, 1);
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>Adds a leading batch dim to an unbatched (rank-3) input; rank 4 passes through.</summary>
+    private static (Tensor X, bool Unbatched) Batched(string op, Tensor input, string what)
+    {
+        if (input.Rank == 4) return (input, false);
+        if (input.Rank == 3) return (input.Unsqueeze(0), true);
+        throw new ShapeMismatchException($"{op}: expected a 4-D {what} [N, C, H, W] (or 3-D [C, H, W] without batch), got shape {ShapeUtil.Format(input.Shape)}.");
+    }
+
+    private static void CheckFloatPair(string op, Tensor x, Tensor w)
+    {
+        x.CheckFloat(op);
+        w.CheckFloat(op);
+        CheckSameDType(op, x, w);
+    }
+
+    private static void CheckWindowArgs(string op, Size2 stride, Size2 padding, Size2 dilation)
+    {
+        if (stride.H <= 0 || stride.W <= 0) throw new ArgumentException($"{op}: stride must be positive, got {stride}.");
+        if (padding.H < 0 || padding.W < 0) throw new ArgumentException($"{op}: padding must be non-negative, got {padding}.");
+        if (dilation.H <= 0 || dilation.W <= 0) throw new ArgumentException($"{op}: dilation must be positive, got {dilation}.");
+    }
+
+    private static ConvGeom ConvGeometry(string op, Tensor x, Tensor w, Tensor? b, Size2 s, Size2 p, Size2 d, int groups)
+    {
+        CheckFloatPair(op, x, w);
+        if (w.Rank != 4)
+            throw new ShapeMismatchException($"{op}: the weight must have shape [out_channels, in_channels/groups, kH, kW], got {ShapeUtil.Format(w.Shape)}.");
+        if (groups <= 0) throw new ArgumentException($"{op}: groups must be positive, got {groups}.");
+        int c = x._shape[1], o = w._shape[0];
+        if (c % groups != 0 || o % groups != 0)
+            throw new ShapeMismatchException($"{op}: in_channels ({c}) and out_channels ({o}) must both be divisible by groups ({groups}); input {ShapeUtil.Format(x.Shape)}, weight {ShapeUtil.Format(w.Shape)}.");
+        if (w._shape[1] * groups != c)
+            throw new ShapeMismatchException(
+                $"{op}: the input (shape {ShapeUtil.Format(x.Shape)}) has {c} channels, but the weight (shape {ShapeUtil.Format(w.Shape)}) with groups = {groups} expects {w._shape[1] * groups}.");
+        CheckWindowArgs(op, s, p, d);
+        int kh = w._shape[2], kw = w._shape[3];
+        if (kh == 0 || kw == 0) throw new ShapeMismatchException($"{op}: the kernel size ({kh}, {kw}) must be positive (weight {ShapeUtil.Format(w.Shape)}).");
+        int effH = d.H * (kh - 1) + 1, effW = d.W * (kw - 1) + 1;
+        if (x._shape[2] + 2 * p.H < effH || x._shape[3] + 2 * p.W < effW)
+            throw new ShapeMismatchException(
+                $"{op}: the padded input ({x._shape[2] + 2 * p.H}, {x._shape[3] + 2 * p.W}) is smaller than the dilated kernel ({effH}, {effW}); input {ShapeUtil.Format(x.Shape)}, weight {ShapeUtil.Format(w.Shape)}, padding {p}, dilation {d}.");
+        if (b is not null)
+        {
+            if (b.Rank != 1 || b._shape[0] != o)
+                throw new ShapeMismatchException($"{op}: the bias must have shape [{o}] (out_channels), got {ShapeUtil.Format(b.Shape)}.");
+            CheckSameDType(op, x, b);
+        }
+        return new ConvGeom(x._shape[0], c, x._shape[2], x._shape[3], o, groups, kh, kw, s.H, s.W, p.H, p.W, d.H, d.W);
+    }
+
+    /// <summary>The convolution primitive on validated arguments. VJPs: Conv2dInputGrad, Conv2dWeightGrad, Σ over (N, OH, OW).</summary>
+    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    {
+        var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        var xa = x.DenseSpanArray(out int xo);
+        var wa = w.DenseSpanArray(out int wo);
+        int bo = 0;
+        var ba = b?.DenseSpanArray(out bo);
+        if (x.DType == DType.Float32) Conv.Forward((float[])xa, xo, (float[])wa, wo, (float[]?)ba, bo, y.Storage.As<float>(), g);
+        else Conv.Forward((double[])xa, xo, (double[])wa, wo, (double[]?)ba, bo, y.Storage.As<double>(), g);
+        Tensor[] inputs = b is null ? [x, w] : [x, w, b];
+        if (!Op.Tracking(inputs)) return y;
+        Vjp?[] vjps = b is null
+            ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
+            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => gy.Sum([0, 2, 3])];
+        var yShape = y.ShapeArray;
+        return Op.Record("Conv2d", y, inputs, vjps,
+            jvp: t =>
+            {
+                var r = AddTangents(t[0] is { } tx ? Conv2dCore(tx, w, null, g) : null, t[1] is { } tw ? Conv2dCore(x, tw, null, g) : null);
+                if (t.Length > 2 && t[2] is { } tb)
+                    r = r is null ? tb.Reshape(1, g.O, 1, 1).Expand(yShape) : r + tb.Reshape(1, g.O, 1, 1);
+                return r;
+            },
+            save: SaveFor(x, w));
+    }
+
+    /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
+    private static Tensor[] SaveFor(Tensor a, Tensor b) =>
+        a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
+
+    /// <summary>
+    /// The input gradient of a convolution with geometry <paramref name="g"/>: convᵀ(gy, w), shape
+    /// [N, C, H, W] (the transposed convolution). Bilinear; VJPs: conv(gg, w) for gy and
+    /// Conv2dWeightGrad(gg, gy) for w.
+    /// </summary>
+    private static Tensor ConvInputGrad(Tensor gy, Tensor w, ConvGeom g)
+    {
+        var dx = Empty([g.N, g.C, g.H, g.W], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        var wa = w.DenseSpanArray(out int wo);
+        if (gy.DType == DType.Float32) Conv.InputGrad((float[])ga, go, (float[])wa, wo, dx.Storage.As<float>(), g);
+        else Conv.InputGrad((double[])ga, go, (double[])wa, wo, dx.Storage.As<double>(), g);
+        if (!Op.Tracking(gy, w)) return dx;
+        return Op.Record("Conv2dInputGrad", dx, [gy, w],
+            [gg => Conv2dCore(gg, w, null, g), gg => ConvWeightGrad(gg, gy, g)],
+            jvp: t => AddTangents(t[0] is { } tg ? ConvInputGrad(tg, w, g) : null, t[1] is { } tw ? ConvInputGrad(gy, tw, g) : null),
+            save: SaveFor(gy, w));
+    }
+
+    /// <summary>
+    /// The weight gradient of a convolution with geometry <paramref name="g"/> for input x and output
+    /// gradient gy, shape [O, C/groups, KH, KW]. Bilinear; VJPs: Conv2dInputGrad(gy, gg) for x and
+    /// conv(x, gg) for gy.
+    /// </summary>
+    private static Tensor ConvWeightGrad(Tensor x, Tensor gy, ConvGeom g)
+    {
+        var dw = Empty([g.O, g.Cg, g.KH, g.KW], x.DType);
+        var xa = x.DenseSpanArray(out int xo);
+        var ga = gy.DenseSpanArray(out int go);
+        if (x.DType == DType.Float32) Conv.WeightGrad((float[])xa, xo, (float[])ga, go, dw.Storage.As<float>(), g);
+        else Conv.WeightGrad((double[])xa, xo, (double[])ga, go, dw.Storage.As<double>(), g);
+        if (!Op.Tracking(x, gy)) return dw;
+        return Op.Record("Conv2dWeightGrad", dw, [x, gy],
+            [gg => ConvInputGrad(gy, gg, g), gg => Conv2dCore(x, gg, null, g)],
+            jvp: t => AddTangents(t[0] is { } tx ? ConvWeightGrad(tx, gy, g) : null, t[1] is { } tg ? ConvWeightGrad(x, tg, g) : null),
+            save: SaveFor(x, gy));
+    }
+
+    // ---- unfold / fold -----------------------------------------------------------------------
+
+    /// <summary>
+    /// Extracts sliding blocks (PyTorch's <c>F.unfold</c>, im2col): input [N, C, H, W] (or [C, H, W]) gives
+    /// [N, C·KH·KW, L] where column l = (oh, ow) holds the (zero-padded) window at that output position,
+    /// rows ordered (c, i, j). The adjoint of <see cref="Fold"/>.
+    /// </summary>
+    public static Tensor Unfold(Tensor input, Size2 kernelSize, Size2? dilation = null, Size2? padding = null, Size2? stride = null)
+    {
+        const string op = "Unfold";
+        var (x, unbatched) = Batched(op, input, "input");
+        x.CheckFloat(op);
+        Size2 d = dilation ?? 1, p = padding ?? 0, s = stride ?? 1;
+        CheckWindowArgs(op, s, p, d);
+        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"{op}: kernelSize must be positive, got {kernelSize}.");
+        var g = new ConvGeom(x._shape[0], x._shape[1], x._shape[2], x._shape[3], 1, 1, kernelSize.H, kernelSize.W, s.H, s.W, p.H, p.W, d.H, d.W);
+        if (g.OH <= 0 || g.OW <= 0 || x._shape[2] + 2 * p.H < d.H * (kernelSize.H - 1) + 1 || x._shape[3] + 2 * p.W < d.W * (kernelSize.W - 1) + 1)
+            throw new ShapeMismatchException($"{op}: no complete block of size {kernelSize} (dilation {d}) fits in the input {ShapeUtil.Format(x.Shape)} with padding {p}.");
+        var y = UnfoldCore(x, g);
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>
+    /// Sums sliding blocks back into an image (PyTorch's <c>F.fold</c>, col2im): input [N, C·KH·KW, L]
+    /// (or [C·KH·KW, L]) gives [N, C, outputSize.H, outputSize.W]; overlapping entries add up. The adjoint of <see cref="Unfold"/>.
+    /// </summary>
+    public static Tensor Fold(Tensor input, Size2 outputSize, Size2 kernelSize, Size2? dilation = null, Size2? padding = null, Size2? stride = null)
+    {
+        const string op = "Fold";
+        input.CheckFloat(op);
+        bool unbatched = input.Rank == 2;
+        if (input.Rank != 3 && !unbatched)
+            throw new ShapeMismatchException($"{op}: expected a 3-D input [N, C·kH·kW, L] (or 2-D without batch), got shape {ShapeUtil.Format(input.Shape)}.");
+        var x = unbatched ? input.Unsqueeze(0) : input;
+        Size2 d = dilation ?? 1, p = padding ?? 0, s = stride ?? 1;
+        CheckWindowArgs(op, s, p, d);
+        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"{op}: kernelSize must be positive, got {kernelSize}.");
+        int kk = kernelSize.H * kernelSize.W;
+        if (x._shape[1] % kk != 0)
+            throw new ShapeMismatchException($"{op}: the input's dim 1 ({x._shape[1]}, input {ShapeUtil.Format(input.Shape)}) must be divisible by the kernel area {kernelSize.H}·{kernelSize.W} = {kk}.");
+        var g = new ConvGeom(x._shape[0], x._shape[1] / kk, outputSize.H, outputSize.W, 1, 1, kernelSize.H, kernelSize.W, s.H, s.W, p.H, p.W, d.H, d.W);
+        if (outputSize.H <= 0 || outputSize.W <= 0 || g.OH <= 0 || g.OW <= 0 || g.L != x._shape[2])
+            throw new ShapeMismatchException(
+                $"{op}: the input has {x._shape[2]} blocks (input {ShapeUtil.Format(input.Shape)}), but an output of size {outputSize} with kernel {kernelSize}, dilation {d}, padding {p} and stride {s} has {Math.Max(0, g.OH) * Math.Max(0, g.OW)}.");
+        var y = FoldCore(x, g);
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    private static Tensor UnfoldCore(Tensor x, ConvGeom g)
+    {
+        var y = Empty([g.N, g.C * g.KH * g.KW, g.L], x.DType);
+        var xa = x.DenseSpanArray(out int xo);
+        if (x.DType == DType.Float32) Conv.Unfold((float[])xa, xo, y.Storage.As<float>(), g);
+        else Conv.Unfold((double[])xa, xo, y.Storage.As<double>(), g);
+        return Op.Record("Unfold", y, [x], [gy => FoldCore(gy, g)], jvp: t => t[0] is { } tx ? UnfoldCore(tx, g) : null);
+    }
+
+    private static Tensor FoldCore(Tensor cols, ConvGeom g)
+    {
+        var y = Empty([g.N, g.C, g.H, g.W], cols.DType);
+        var ca = cols.DenseSpanArray(out int co);
+        if (cols.DType == DType.Float32) Conv.Fold((float[])ca, co, y.Storage.As<float>(), g);
+        else Conv.Fold((double[])ca, co, y.Storage.As<double>(), g);
+        return Op.Record("Fold", y, [cols], [gy => UnfoldCore(gy, g)], jvp: t => t[0] is { } tc ? FoldCore(tc, g) : null);
+    }
+
+    // ---- pooling -----------------------------------------------------------------------------
+
+    /// <summary>PyTorch's pooling output size: ⌊(n + 2p − d(k − 1) − 1 (+ s − 1 when ceil)) / s⌋ + 1, minus one
+    /// when ceil mode would start the last window in the right padding.</summary>
+    private static int PoolOutSize(int n, int k, int p, int s, int d, bool ceil)
+    {
+        int num = n + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0);
+        int o = (int)Math.Floor((double)num / s) + 1;
+        if (ceil && (o - 1) * s >= n + p) o--;
+        return o;
+    }
+
+    private static PoolGeom PoolGeometry(string op, Tensor x, Size2 k, Size2 s, Size2 p, Size2 d, bool ceil)
+    {
+        if (k.H <= 0 || k.W <= 0) throw new ArgumentException($"{op}: kernelSize must be positive, got {k}.");
+        CheckWindowArgs(op, s, p, d);
+        if (p.H > k.H / 2 || p.W > k.W / 2)
+            throw new ArgumentException($"{op}: padding {p} must be at most half the kernel size {k}.");
+        int h = x._shape[2], w = x._shape[3];
+        int oh = PoolOutSize(h, k.H, p.H, s.H, d.H, ceil), ow = PoolOutSize(w, k.W, p.W, s.W, d.W, ceil);
+        if (oh <= 0 || ow <= 0)
+            throw new ShapeMismatchException($"{op}: the output size ({oh}, {ow}) is too small for input {ShapeUtil.Format(x.Shape)} with kernel {k}, stride {s}, padding {p} and dilation {d}.");
+        return new PoolGeom(h, w, oh, ow, k.H, k.W, s.H, s.W, p.H, p.W, d.H, d.W);
+    }
+
+    /// <summary>
+    /// 2-D max pooling (PyTorch's <c>max_pool2d</c>) over input [N, C, H, W] (or [C, H, W]); stride defaults
+    /// to the kernel size; padding counts as −∞ and is at most half the kernel. The gradient goes to the
+    /// position of each window's maximum (the first one on ties, as PyTorch) and accumulates where windows overlap.
+    /// </summary>
+    public static Tensor MaxPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
+        MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Values;
+
+    /// <summary>2-D max pooling of this tensor (see the static overload).</summary>
+    public Tensor MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
+        MaxPool2d(this, kernelSize, stride, padding, dilation, ceilMode);
+
+    /// <summary>
+    /// Max pooling that also returns the int64 indices of the maxima (flat positions ih·W + iw within
+    /// each input plane, as PyTorch's <c>return_indices=True</c>).
+    /// </summary>
+    public static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
+    {
+        const string op = "MaxPool2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        x.CheckFloat(op);
+        var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
+        int n = x._shape[0], c = x._shape[1];
+        var y = Empty([n, c, pg.OH, pg.OW], x.DType);
+        var idxData = new long[n * c * pg.OH * pg.OW];
+        var xa = x.DenseSpanArray(out int xo);
+        if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idxData, n * c, pg);
+        else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idxData, n * c, pg);
+        var idx = Wrap(idxData, [n, c, pg.OH, pg.OW]);
+        var flatIdx = idx.Reshape(n, c, pg.OH * pg.OW);
+        int[] inShape = x.ShapeArray, flatIn = [n, c, pg.H * pg.W], outShape = y.ShapeArray;
+        y = Op.Record("MaxPool2d", y, [x],
+            [gy => Zeros(flatIn, gy.DType).ScatterAddCore(2, flatIdx, gy.Reshape(n, c, -1)).Reshape(inShape)],
+            jvp: t => t[0] is { } tx ? tx.Reshape(flatIn).GatherCore(2, flatIdx).Reshape(outShape) : null,
+            save: [flatIdx]);
+        return unbatched ? (y.Squeeze(0), idx.Squeeze(0)) : (y, idx);
+    }
+
+    /// <summary>
+    /// 2-D average pooling (PyTorch's <c>avg_pool2d</c>) over input [N, C, H, W] (or [C, H, W]); stride
+    /// defaults to the kernel size. Each window's sum is divided by its size including the zero padding
+    /// (countIncludePad, the default), by the number of real input elements, or by <paramref name="divisorOverride"/>.
+    /// </summary>
+    public static Tensor AvgPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true, int? divisorOverride = null)
+    {
+        const string op = "AvgPool2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        x.CheckFloat(op);
+        if (divisorOverride is <= 0) throw new ArgumentException($"{op}: divisorOverride must be positive, got {divisorOverride}.");
+        var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, 1, ceilMode);
+        static void Axis(int n, int o, int k, int s, int p, bool includePad, out int[] start, out int[] end, out int[] div)
+        {
+            start = new int[o];
+            end = new int[o];
+            div = new int[o];
+            for (int i = 0; i < o; i++)
+            {
+                int a = i * s - p, b = Math.Min(a + k, n + p);
+                int padded = b - a;
+                a = Math.Max(a, 0);
+                b = Math.Min(b, n);
+                start[i] = a;
+                end[i] = Math.Max(a, b);
+                // an empty window gives 0 (its divisor only has to be nonzero)
+                div[i] = b <= a ? 1 : includePad ? padded : b - a;
+            }
+        }
+        Axis(pg.H, pg.OH, pg.KH, pg.SH, pg.PH, countIncludePad, out var hs, out var he, out var hd);
+        Axis(pg.W, pg.OW, pg.KW, pg.SW, pg.PW, countIncludePad, out var ws, out var we, out var wd);
+        var y = WindowPool("AvgPool2d", x, new Conv.PoolWindows(pg.H, pg.W, hs, he, ws, we, hd, wd, divisorOverride));
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>2-D average pooling of this tensor (see the static overload).</summary>
+    public Tensor AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true, int? divisorOverride = null) =>
+        AvgPool2d(this, kernelSize, stride, padding, ceilMode, countIncludePad, divisorOverride);
+
+    /// <summary>
+    /// Adaptive 2-D average pooling (PyTorch's <c>adaptive_avg_pool2d</c>): input [N, C, H, W] (or [C, H, W])
+    /// to [N, C, outputSize.H, outputSize.W]; output row i averages input rows ⌊i·H/OH⌋ ..
+    /// ⌈(i + 1)·H/OH⌉ − 1, and likewise for columns.
+    /// </summary>
+    public static Tensor AdaptiveAvgPool2d(Tensor input, Size2 outputSize)
+    {
+        const string op = "AdaptiveAvgPool2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        x.CheckFloat(op);
+        if (outputSize.H <= 0 || outputSize.W <= 0) throw new ArgumentException($"{op}: outputSize must be positive, got {outputSize}.");
+        int h = x._shape[2], w = x._shape[3];
+        if (h == 0 || w == 0) throw new ShapeMismatchException($"{op}: the input {ShapeUtil.Format(x.Shape)} has an empty spatial dim.");
+        static void Axis(int n, int o, out int[] start, out int[] end, out int[] div)
+        {
+            start = new int[o];
+            end = new int[o];
+            div = new int[o];
+            for (int i = 0; i < o; i++)
+            {
+                start[i] = (int)((long)i * n / o);
+                end[i] = (int)(((long)(i + 1) * n + o - 1) / o);
+                div[i] = end[i] - start[i];
+            }
+        }
+        Axis(h, outputSize.H, out var hs, out var he, out var hd);
+        Axis(w, outputSize.W, out var ws, out var we, out var wd);
+        var y = WindowPool(op, x, new Conv.PoolWindows(h, w, hs, he, ws, we, hd, wd, null));
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>2-D adaptive average pooling of this tensor (see the static overload).</summary>
+    public Tensor AdaptiveAvgPool2d(Size2 outputSize) => AdaptiveAvgPool2d(this, outputSize);
+
+    /// <summary>The linear window-average primitive; its VJP is its adjoint <see cref="WindowPoolAdjoint"/>.</summary>
+    private static Tensor WindowPool(string name, Tensor x, Conv.PoolWindows win)
+    {
+        int n = x._shape[0], c = x._shape[1];
+        var y = Empty([n, c, win.OH, win.OW], x.DType);
+        var xa = x.DenseSpanArray(out int xo);
+        if (x.DType == DType.Float32) Conv.AvgPool((float[])xa, xo, y.Storage.As<float>(), n * c, win);
+        else Conv.AvgPool((double[])xa, xo, y.Storage.As<double>(), n * c, win);
+        return Op.Record(name, y, [x], [gy => WindowPoolAdjoint(name, gy, win)], jvp: t => t[0] is { } tx ? WindowPool(name, tx, win) : null);
+    }
+
+    /// <summary>The adjoint of <see cref="WindowPool"/> (the average pooling's input gradient); its VJP is the pooling.</summary>
+    private static Tensor WindowPoolAdjoint(string name, Tensor gy, Conv.PoolWindows win)
+    {
+        int n = gy._shape[0], c = gy._shape[1];
+        var dx = Empty([n, c, win.H, win.W], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        if (gy.DType == DType.Float32) Conv.AvgPoolAdjoint((float[])ga, go, dx.Storage.As<float>(), n * c, win);
+        else Conv.AvgPoolAdjoint((double[])ga, go, dx.Storage.As<double>(), n * c, win);
+        return Op.Record(name + "Backward", dx, [gy], [gg => WindowPool(name, gg, win)], jvp: t => t[0] is { } tg ? WindowPoolAdjoint(name, tg, win) : null);
+    }
+}
