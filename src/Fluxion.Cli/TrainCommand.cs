@@ -15,7 +15,8 @@ internal static class TrainCommand
         parameter count, the wall time and the peak memory.
 
         Options:
-          --model <mlp>               Model: mlp (784-256-10, ReLU). Default: mlp.
+          --model <mlp|cnn>           mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
+                                      with ReLU and 2x2 max pooling, then a linear layer. Default: mlp.
           --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
           --batch-size <n>            Mini-batch size. Default: 64.
           --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
@@ -31,7 +32,7 @@ internal static class TrainCommand
           -h, --help                  Show this help.
         """;
 
-    private static readonly string[] Models = ["mlp"];
+    private static readonly string[] Models = ["mlp", "cnn"];
     private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool rich)

@@ -67,6 +67,11 @@ internal sealed class Trainer
     public static Module BuildModel(string name, Generator g) => name switch
     {
         "mlp" => new Sequential(new Flatten(), new Linear(784, 256, generator: g), new ReLU(), new Linear(256, 10, generator: g)),
+        // [1,28,28] -> conv 3x3 (16) -> pool -> [16,14,14] -> conv 3x3 (32) -> pool -> [32,7,7] -> linear 10
+        "cnn" => new Sequential(
+            new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+            new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+            new Flatten(), new Linear(32 * 7 * 7, 10, generator: g)),
         _ => throw new ArgumentException($"unknown model '{name}'"),
     };
 

@@ -50,6 +50,15 @@ public class TrainTests : IDisposable
     }
 
     [Fact]
+    public void TrainsTheCnn()
+    {
+        var (code, output, err) = Run("--model", "cnn", "--epochs", "1", "--limit", "200");
+        Assert.True(code == 0, err);
+        Assert.Contains("CNN on the embedded Fashion-MNIST subset: 200 train / 40 test images, 20,490 parameters", output);
+        Assert.Single(Losses(output));
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameLossCurve()
     {
         string[] args = ["--epochs", "2", "--limit", "300", "--batch-size", "50", "--seed", "7"];
