@@ -16,7 +16,7 @@ public static class Program
         Commands:
           demo     Differentiate cosh(x) and tanh(x) at x = ln 2 through the autograd graph,
                    print every node's value and gradient, and check the derivatives.
-          train    Train a model (not implemented yet).
+          train    Train a classifier on Fashion-MNIST (embedded subset) with a live progress bar.
           complexity  Measure how backprop's time and memory grow with depth, batch and width.
           graph    Print the demo's autograd graph; --out FILE.svg|FILE.dot to export it.
           bench    Run a benchmark: fluxion bench <name|all> [--json].
@@ -73,8 +73,7 @@ public static class Program
                 case "bench":
                     return Bench.BenchCommand.Run(args[1..], stdout, stderr);
                 case "train":
-                    stderr.WriteLine("fluxion train: not implemented yet: see issue 5");
-                    return 2;
+                    return TrainCommand.Run(args[1..], stdout, stderr, rich);
                 default:
                     stderr.WriteLine(args[0].StartsWith('-')
                         ? $"fluxion: unknown option '{args[0]}'"

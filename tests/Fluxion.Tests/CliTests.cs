@@ -46,14 +46,6 @@ public class CliTests
         Assert.Equal(2, Run("demo", "--x", "abc").Code);
     }
 
-    [Fact]
-    public void TrainIsNotImplementedYet()
-    {
-        var (code, _, err) = Run("train");
-        Assert.Equal(2, code);
-        Assert.Contains("not implemented yet: see issue 5", err);
-    }
-
     [Theory]
     [InlineData("frobnicate")]
     [InlineData("--bogus")]

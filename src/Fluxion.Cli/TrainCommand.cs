@@ -1,0 +1,267 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace Fluxion.Cli;
+
+/// <summary><c>fluxion train</c>: option parsing and output.</summary>
+internal static class TrainCommand
+{
+    public const string Usage =
+        """
+        Usage: fluxion train [options]
+
+        Trains a classifier on Fashion-MNIST (by default the subset embedded in the library: 10,000
+        training and 2,000 test images) with a live progress bar, then prints the test accuracy, the
+        parameter count, the wall time and the peak memory.
+
+        Options:
+          --model <mlp|cnn>           mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
+                                      with ReLU and 2x2 max pooling, then a linear layer. Default: mlp.
+          --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
+          --batch-size <n>            Mini-batch size. Default: 64.
+          --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
+          --optimizer <adam|sgd|adamw>  Adam, SGD with momentum 0.9, or AdamW (weight decay 0.01). Default: adam.
+          --data <dir>                Read the full Fashion-MNIST (or MNIST) IDX files from <dir> instead,
+                                      e.g. /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
+          --save <file>               Write a safetensors checkpoint after every epoch (atomically).
+          --resume <file>             Continue from a checkpoint written by --save (model, optimizer state,
+                                      shuffling state); the model and optimizer come from the checkpoint.
+          --seed <n>                  Seed for initialization and shuffling. Default: 0.
+          --plot <file>               Write an SVG chart of loss and accuracy per epoch.
+          --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
+          -h, --help                  Show this help.
+        """;
+
+    private static readonly string[] Models = ["mlp", "cnn"];
+    private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool rich)
+    {
+        var o = new TrainOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string? Value() => i + 1 < args.Length ? args[++i] : null;
+            switch (a)
+            {
+                case "-h" or "--help":
+                    stdout.WriteLine(Usage);
+                    return 0;
+                case "--plain":
+                    rich = false;
+                    break;
+                case "--model":
+                {
+                    var v = Value();
+                    if (v is null || !Models.Contains(v)) return Bad(stderr, $"--model needs one of: {string.Join(", ", Models)}{Got(v)}");
+                    o = o with { Model = v, ModelGiven = true };
+                    break;
+                }
+                case "--optimizer":
+                {
+                    var v = Value();
+                    if (v is null || !Optimizers.Contains(v)) return Bad(stderr, $"--optimizer needs one of: {string.Join(", ", Optimizers)}{Got(v)}");
+                    o = o with { Optimizer = v, OptimizerGiven = true };
+                    break;
+                }
+                case "--epochs":
+                {
+                    var v = Value();
+                    if (!PositiveInt(v, out var n)) return Bad(stderr, $"--epochs needs a positive integer, e.g. --epochs 5{Got(v)}");
+                    o = o with { Epochs = n };
+                    break;
+                }
+                case "--batch-size":
+                {
+                    var v = Value();
+                    if (!PositiveInt(v, out var n)) return Bad(stderr, $"--batch-size needs a positive integer, e.g. --batch-size 128{Got(v)}");
+                    o = o with { BatchSize = n };
+                    break;
+                }
+                case "--limit": // hidden: train on the first n (class-balanced) images, test on n/5; for tests
+                {
+                    var v = Value();
+                    if (!PositiveInt(v, out var n)) return Bad(stderr, $"--limit needs a positive integer{Got(v)}");
+                    o = o with { Limit = n };
+                    break;
+                }
+                case "--lr":
+                {
+                    var v = Value();
+                    if (v is null || !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) || !double.IsFinite(lr) || lr <= 0)
+                        return Bad(stderr, $"--lr needs a positive number, e.g. --lr 0.001{Got(v)}");
+                    o = o with { Lr = lr };
+                    break;
+                }
+                case "--seed":
+                {
+                    var v = Value();
+                    if (v is null || !long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var s))
+                        return Bad(stderr, $"--seed needs an integer, e.g. --seed 42{Got(v)}");
+                    o = o with { Seed = s };
+                    break;
+                }
+                case "--data":
+                {
+                    var v = Value();
+                    if (string.IsNullOrEmpty(v)) return Bad(stderr, "--data needs a directory holding the Fashion-MNIST IDX files");
+                    if (!Directory.Exists(v)) return Bad(stderr, $"--data: directory '{v}' does not exist");
+                    o = o with { DataDir = v };
+                    break;
+                }
+                case "--save":
+                {
+                    var v = Value();
+                    if (string.IsNullOrEmpty(v)) return Bad(stderr, "--save needs a file name, e.g. --save model.safetensors");
+                    var dir = Path.GetDirectoryName(Path.GetFullPath(v));
+                    if (dir is not null && !Directory.Exists(dir)) return Bad(stderr, $"--save: directory '{dir}' does not exist");
+                    o = o with { SavePath = v };
+                    break;
+                }
+                case "--resume":
+                {
+                    var v = Value();
+                    if (string.IsNullOrEmpty(v)) return Bad(stderr, "--resume needs a checkpoint file written by --save");
+                    if (!File.Exists(v)) return Bad(stderr, $"--resume: file '{v}' does not exist");
+                    o = o with { ResumePath = v };
+                    break;
+                }
+                case "--plot":
+                {
+                    var v = Value();
+                    if (string.IsNullOrEmpty(v)) return Bad(stderr, "--plot needs a file name, e.g. --plot curve.svg");
+                    var dir = Path.GetDirectoryName(Path.GetFullPath(v));
+                    if (dir is not null && !Directory.Exists(dir)) return Bad(stderr, $"--plot: directory '{dir}' does not exist");
+                    o = o with { PlotPath = v };
+                    break;
+                }
+                default:
+                    return Bad(stderr, a.StartsWith('-') ? $"unknown option '{a}'" : $"unexpected argument '{a}'");
+            }
+        }
+
+        var trainer = new Trainer(o);
+        TrainResult result;
+        if (rich)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+            console.MarkupLine($"[bold]{Markup.Escape(trainer.Description)}[/]");
+            // a live display needs an interactive terminal; otherwise (e.g. a captured stream) plain lines
+            result = console.Profile.Capabilities.Interactive
+                ? RichProgress.Run(console, trainer)
+                : trainer.Run(new PlainProgress(stdout));
+        }
+        else
+        {
+            stdout.WriteLine(trainer.Description);
+            result = trainer.Run(new PlainProgress(stdout));
+        }
+
+        if (o.PlotPath is { } plot) TrainPlot.Write(plot, result.History, $"fluxion train --model {o.Model} ({result.DataSource})");
+        WriteSummary(stdout, result, o);
+        return 0;
+    }
+
+    private static string Got(string? v) => v is null ? "" : $" (got '{v}')";
+
+    private static bool PositiveInt(string? v, out int n) =>
+        int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out n) && n > 0;
+
+    private static int Bad(TextWriter stderr, string message)
+    {
+        stderr.WriteLine($"fluxion train: {message}");
+        stderr.WriteLine("Run 'fluxion train --help' for the options.");
+        return 2;
+    }
+
+    private static string MiB(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
+
+    private static void WriteSummary(TextWriter o, TrainResult r, TrainOptions opt)
+    {
+        o.WriteLine();
+        o.WriteLine($"test accuracy:   {(100 * r.TestAccuracy).ToString("F2", CultureInfo.InvariantCulture)}% ({r.TestSamples} test images)");
+        o.WriteLine($"parameters:      {r.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}");
+        o.WriteLine($"wall time:       {r.WallTime.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
+        o.WriteLine($"peak memory:     {MiB(r.PeakWorkingSetBytes)} working set, {MiB(r.PeakManagedBytes)} managed heap");
+        if (opt.SavePath is { } s) o.WriteLine($"checkpoint:      {s}");
+        if (opt.PlotPath is { } p) o.WriteLine($"plot:            {p}");
+    }
+
+    internal static string Fmt(double v, string f) => v.ToString(f, CultureInfo.InvariantCulture);
+
+    internal static string BatchLine(int epoch, int epochs, int batch, int batches, double loss, double acc, double sps) =>
+        $"epoch {epoch}/{epochs}  batch {batch}/{batches}  loss {Fmt(loss, "F4")}  acc {Fmt(100 * acc, "F2")}%  {Fmt(sps, "N0")} samples/s";
+
+    internal static string EpochLine(EpochStats s, int epochs) =>
+        $"epoch {s.Epoch}/{epochs}  loss {Fmt(s.TrainLoss, "F4")}  train acc {Fmt(100 * s.TrainAccuracy, "F2")}%  test acc {Fmt(100 * s.TestAccuracy, "F2")}%  {Fmt(s.Seconds, "F1")} s  {Fmt(s.SamplesPerSecond, "N0")} samples/s";
+
+    /// <summary>Plain lines (for CI and redirected output): a few progress lines per epoch and one summary line.</summary>
+    private sealed class PlainProgress(TextWriter o) : ITrainProgress
+    {
+        private int _epochs, _batches, _every;
+
+        public void Start(int firstEpoch, int epochs, int batchesPerEpoch)
+        {
+            _epochs = epochs;
+            _batches = batchesPerEpoch;
+            _every = Math.Max(1, (batchesPerEpoch + 3) / 4);
+            o.Flush();
+        }
+
+        public void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond)
+        {
+            if (batch % _every != 0 || batch == _batches) return;
+            o.WriteLine("  " + BatchLine(epoch, _epochs, batch, _batches, meanLoss, accuracy, samplesPerSecond));
+            o.Flush();
+        }
+
+        public void EpochDone(EpochStats stats)
+        {
+            o.WriteLine(EpochLine(stats, _epochs));
+            o.Flush();
+        }
+    }
+
+    /// <summary>A Spectre.Console progress display: one bar per epoch, kept on screen with its final numbers.</summary>
+    private sealed class RichProgress : ITrainProgress
+    {
+        private readonly ProgressContext _ctx;
+        private ProgressTask? _task;
+        private int _epochs, _batches;
+
+        private RichProgress(ProgressContext ctx) => _ctx = ctx;
+
+        public static TrainResult Run(IAnsiConsole console, Trainer trainer)
+        {
+            TrainResult? result = null;
+            console.Progress()
+                .AutoClear(false)
+                .HideCompleted(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 12 })
+                .Start(ctx => result = trainer.Run(new RichProgress(ctx)));
+            return result!;
+        }
+
+        public void Start(int firstEpoch, int epochs, int batchesPerEpoch)
+        {
+            _epochs = epochs;
+            _batches = batchesPerEpoch;
+        }
+
+        public void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond)
+        {
+            _task ??= _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: _batches);
+            _task.Value = batch;
+            _task.Description = Markup.Escape($"epoch {epoch}/{_epochs}  batch {batch}/{_batches}  loss {Fmt(meanLoss, "F4")}  acc {Fmt(100 * accuracy, "F2")}%  {Fmt(samplesPerSecond, "N0")} img/s");
+        }
+
+        public void EpochDone(EpochStats stats)
+        {
+            if (_task is null) return;
+            _task.Description = Markup.Escape($"epoch {stats.Epoch}/{_epochs}  loss {Fmt(stats.TrainLoss, "F4")}  acc {Fmt(100 * stats.TrainAccuracy, "F2")}%  test acc {Fmt(100 * stats.TestAccuracy, "F2")}%  {Fmt(stats.Seconds, "F1")} s");
+            _task.Value = _batches;
+            _task.StopTask();
+            _task = null;
+        }
+    }
+}

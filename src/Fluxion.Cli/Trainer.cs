@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Fluxion.Data;
+using Fluxion.IO;
+using Fluxion.Nn;
+using Fluxion.Optim;
+
+namespace Fluxion.Cli;
+
+/// <summary>Settings of one <c>fluxion train</c> run.</summary>
+internal sealed record TrainOptions
+{
+    public string Model { get; init; } = "mlp";
+    public bool ModelGiven { get; init; }
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 64;
+    public double? Lr { get; init; }
+    public string Optimizer { get; init; } = "adam";
+    public bool OptimizerGiven { get; init; }
+    public string? DataDir { get; init; }
+    public string? SavePath { get; init; }
+    public string? ResumePath { get; init; }
+    public long Seed { get; init; }
+    public string? PlotPath { get; init; }
+    public int? Limit { get; init; }
+
+    public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
+}
+
+/// <summary>Statistics of one finished epoch.</summary>
+internal sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double Seconds, double SamplesPerSecond);
+
+/// <summary>The outcome of a run.</summary>
+internal sealed record TrainResult(
+    IReadOnlyList<EpochStats> History, double TestAccuracy, long ParameterCount, TimeSpan WallTime,
+    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource);
+
+/// <summary>Receives progress while training.</summary>
+internal interface ITrainProgress
+{
+    void Start(int firstEpoch, int epochs, int batchesPerEpoch);
+    void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond);
+    void EpochDone(EpochStats stats);
+}
+
+/// <summary>The training loop of <c>fluxion train</c>: data, model, optimizer, checkpoints. The constructor
+/// loads the data and the checkpoint and builds the model; <see cref="Run"/> trains.</summary>
+internal sealed class Trainer
+{
+    // checkpoint metadata keys
+    private const string KeyModel = "fluxion.model", KeyEpoch = "fluxion.epoch", KeySeed = "fluxion.seed",
+        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history";
+
+    /// <summary>The CLI's optimizer names and the library's <see cref="Optimizer.Name"/> of each.</summary>
+    private static readonly Dictionary<string, string> OptimizerNames = new() { ["adam"] = "Adam", ["sgd"] = "SGD", ["adamw"] = "AdamW" };
+
+    /// <summary>The optimizer for <paramref name="name"/> (adam, adamw, or sgd with momentum 0.9).</summary>
+    public static Optimizer BuildOptimizer(string name, IEnumerable<Tensor> parameters, double lr) => name switch
+    {
+        "adam" => new Adam(parameters, lr: lr),
+        "adamw" => new AdamW(parameters, lr: lr),
+        "sgd" => new SGD(parameters, lr: lr, momentum: 0.9),
+        _ => throw new ArgumentException($"unknown optimizer '{name}'"),
+    };
+
+    public static Module BuildModel(string name, Generator g) => name switch
+    {
+        "mlp" => new Sequential(new Flatten(), new Linear(784, 256, generator: g), new ReLU(), new Linear(256, 10, generator: g)),
+        // [1,28,28] -> conv 3x3 (16) -> pool -> [16,14,14] -> conv 3x3 (32) -> pool -> [32,7,7] -> linear 10
+        "cnn" => new Sequential(
+            new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+            new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+            new Flatten(), new Linear(32 * 7 * 7, 10, generator: g)),
+        _ => throw new ArgumentException($"unknown model '{name}'"),
+    };
+
+    private readonly TrainOptions o;
+    private readonly Stopwatch wall = Stopwatch.StartNew();
+    private readonly ByteImageDataset train, test;
+    private readonly string source, model, optimizerName;
+    private readonly int startEpoch;
+    private readonly List<EpochStats> history = new();
+    private readonly Module net;
+    private readonly DataLoader loader;
+    private readonly Optimizer opt;
+
+    /// <summary>One line saying what is trained on what.</summary>
+    public string Description { get; }
+
+    public Trainer(TrainOptions options)
+    {
+        o = options;
+        // data
+        (train, test) = o.DataDir is { } dir ? FashionMnist.Load(dir) : FashionMnist.LoadEmbedded();
+        source = o.DataDir is null ? "embedded Fashion-MNIST subset" : $"Fashion-MNIST from {o.DataDir}";
+        if (o.Limit is { } limit)
+        {
+            train = train.Take(limit, balanced: true);
+            test = test.Take(Math.Max(limit / 5, 10), balanced: true);
+        }
+        train = train.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
+        test = test.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
+
+        // resume: read the checkpoint first (it decides the model and where to start)
+        SafeTensorsData? ckpt = null;
+        model = o.Model;
+        optimizerName = o.Optimizer;
+        if (o.ResumePath is { } rp)
+        {
+            ckpt = SafeTensors.Load(rp);
+            if (ckpt.Metadata.TryGetValue(KeyModel, out var m))
+            {
+                if (o.ModelGiven && m != o.Model)
+                    throw new CheckpointMismatchException($"checkpoint '{rp}' holds a '{m}' model, but --model {o.Model} was given; drop --model or pass --model {m}.");
+                model = m;
+            }
+            if (ckpt.Metadata.TryGetValue(ModelIO.OptimizerKindKey, out var kind) && OptimizerNames.FirstOrDefault(kv => kv.Value == kind).Key is { } cliName)
+            {
+                if (o.OptimizerGiven && cliName != o.Optimizer)
+                    throw new CheckpointMismatchException($"checkpoint '{rp}' holds {kind} optimizer state, but --optimizer {o.Optimizer} was given; drop --optimizer or pass --optimizer {cliName}.");
+                optimizerName = cliName;
+            }
+            if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
+            if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
+                history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
+        }
+
+        net = BuildModel(model, new Generator(o.Seed));
+        loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
+        opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
+        if (ckpt is not null)
+        {
+            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls) : null;
+            ModelIO.Load(net, opt, ckpt, o.ResumePath!); // model and optimizer state, all or nothing
+            if (loaderState is { } st) loader.Generator.SetState(st);
+            if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
+        }
+        Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
+            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters, {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
+            + $"batch {o.BatchSize}, seed {o.Seed}" + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
+    }
+
+    public TrainResult Run(ITrainProgress progress)
+    {
+        long peakManaged = GC.GetTotalMemory(false);
+        progress.Start(startEpoch, o.Epochs, loader.BatchCount);
+
+        for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
+        {
+            net.Train();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            int b = 0;
+            foreach (var (x, y) in loader)
+            {
+                var logits = net.Forward(x);
+                var loss = Losses.CrossEntropy(logits, y);
+                opt.ZeroGrad();
+                loss.Backward();
+                opt.Step();
+
+                int n = y.Size(0);
+                lossSum += loss.Item() * n;
+                correct += (long)logits.Detach().ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
+                seen += n;
+                b++;
+                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                progress.Batch(epoch + 1, b, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
+            }
+            double secs = sw.Elapsed.TotalSeconds;
+            double testAcc = Evaluate(net, test, o.BatchSize * 4);
+            var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testAcc, secs, seen / Math.Max(secs, 1e-9));
+            history.Add(stats);
+            progress.EpochDone(stats);
+
+            if (o.SavePath is { } sp)
+            {
+                var meta = new Dictionary<string, string>
+                {
+                    [KeyModel] = model,
+                    [KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture),
+                    [KeySeed] = o.Seed.ToString(CultureInfo.InvariantCulture),
+                    [KeyLoader] = FormatState(loader.Generator.GetState()),
+                    [KeyHistory] = JsonSerializer.Serialize(history),
+                };
+                ModelIO.Save(net, opt, sp, meta); // atomic: an interrupted run leaves the previous epoch's checkpoint
+            }
+        }
+
+        double finalAcc = history.Count > 0 && history[^1].Epoch == o.Epochs && startEpoch < o.Epochs
+            ? history[^1].TestAccuracy
+            : Evaluate(net, test, o.BatchSize * 4);
+        peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+        using var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source);
+    }
+
+    /// <summary>Accuracy of <paramref name="net"/> on <paramref name="data"/> in eval mode, without recording a graph.</summary>
+    public static double Evaluate(Module net, Dataset data, int batchSize)
+    {
+        net.Eval();
+        long correct = 0;
+        using (Autograd.NoGrad())
+            foreach (var (x, y) in new DataLoader(data, batchSize))
+                correct += (long)net.Forward(x).ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
+        net.Train();
+        return data.Count == 0 ? 0 : (double)correct / data.Count;
+    }
+
+    private static string FormatState(GeneratorState s) =>
+        string.Join(',', new[] { s.S0, s.S1, s.S2, s.S3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
+
+    private static GeneratorState ParseState(string s)
+    {
+        var p = s.Split(',');
+        if (p.Length != 4 || !p.All(x => ulong.TryParse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
+            throw new CheckpointMismatchException($"checkpoint metadata '{KeyLoader}' is malformed: '{s}'.");
+        var v = p.Select(x => ulong.Parse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+        return new GeneratorState(v[0], v[1], v[2], v[3], null);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Reflection;
+
+namespace Fluxion.Data;
+
+/// <summary>
+/// Fashion-MNIST (Zalando Research, MIT licence): 28x28 grey images of clothing in 10 classes.
+/// <see cref="LoadEmbedded"/> returns the fixed, class-balanced subset shipped inside the library
+/// (10,000 training and 2,000 test images; see tools/make_fashion_subset.py);
+/// <see cref="Load"/> reads the full set from a directory of IDX files.
+/// Samples have shape [1, 28, 28] and values in [0, 1] (use <see cref="ByteImageDataset.WithNormalization"/> to normalize).
+/// </summary>
+public static class FashionMnist
+{
+    /// <summary>The class names, by label.</summary>
+    public static IReadOnlyList<string> ClassNames { get; } =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+    /// <summary>Mean pixel value of the Fashion-MNIST training set on the [0, 1] scale.</summary>
+    public const double PixelMean = 0.2860;
+
+    /// <summary>Standard deviation of the pixel values of the Fashion-MNIST training set on the [0, 1] scale.</summary>
+    public const double PixelStd = 0.3530;
+
+    private const string ResourcePrefix = "Fluxion.Data.Embedded.";
+
+    /// <summary>The embedded subset: 10,000 training images (1,000 per class) and 2,000 test images (200 per class).</summary>
+    public static (ByteImageDataset Train, ByteImageDataset Test) LoadEmbedded() =>
+        (LoadEmbeddedSplit("train"), LoadEmbeddedSplit("t10k"));
+
+    private static ByteImageDataset LoadEmbeddedSplit(string prefix)
+    {
+        var asm = typeof(FashionMnist).Assembly;
+        string images = $"{prefix}-images-idx3-ubyte.gz", labels = $"{prefix}-labels-idx1-ubyte.gz";
+        using var i = OpenResource(asm, images);
+        using var l = OpenResource(asm, labels);
+        return Idx.ReadImageDataset(i, "embedded:" + images, l, "embedded:" + labels);
+    }
+
+    private static Stream OpenResource(Assembly asm, string file) =>
+        asm.GetManifestResourceStream(ResourcePrefix + file)
+        ?? throw new InvalidOperationException($"FashionMnist: the embedded resource '{file}' is missing from {asm.GetName().Name}; rebuild the library.");
+
+    /// <summary>
+    /// Reads the full dataset from <paramref name="directory"/>, which must hold the four original files
+    /// <c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>, <c>t10k-images-idx3-ubyte</c> and
+    /// <c>t10k-labels-idx1-ubyte</c>, each plain or with a <c>.gz</c> suffix (Debian's package
+    /// <c>dataset-fashion-mnist</c> installs them under /usr/share/datasets/fashion-mnist). The same layout
+    /// as MNIST, so this reads MNIST too.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    /// <exception cref="FileNotFoundException">One of the four files is missing.</exception>
+    /// <exception cref="DataFormatException">A file is malformed.</exception>
+    public static (ByteImageDataset Train, ByteImageDataset Test) Load(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"FashionMnist.Load: directory '{directory}' does not exist.");
+        return (Idx.ReadImageDataset(Find(directory, "train-images-idx3-ubyte"), Find(directory, "train-labels-idx1-ubyte")),
+                Idx.ReadImageDataset(Find(directory, "t10k-images-idx3-ubyte"), Find(directory, "t10k-labels-idx1-ubyte")));
+    }
+
+    private static string Find(string directory, string baseName)
+    {
+        foreach (var name in new[] { baseName, baseName + ".gz" })
+        {
+            var p = Path.Combine(directory, name);
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException($"FashionMnist.Load: '{directory}' has neither '{baseName}' nor '{baseName}.gz' (expected the four IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz).", Path.Combine(directory, baseName));
+    }
+}
