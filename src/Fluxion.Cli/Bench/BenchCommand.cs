@@ -10,6 +10,8 @@ public static class BenchCommand
     {
         ["jvp"] = JvpBench.Workloads,
         ["tiny"] = TinyBench.Workloads,
+        ["mlp"] = TrainStepBench.Mlp,
+        ["cnn"] = TrainStepBench.Cnn,
     };
 
     /// <summary>Help text.</summary>
