@@ -17,6 +17,11 @@ internal static class TrainCommand
         Options:
           --model <mlp|cnn>           mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
                                       with ReLU and 2x2 max pooling, then a linear layer. Default: mlp.
+          --mode <reverse|mixed|forward-gradient>
+                                      reverse: backpropagation. mixed: the last linear layer in exact forward
+                                      mode (Rev2Fwd/Fwd2Rev glue; same gradients). forward-gradient: every layer
+                                      in forward mode with one random direction, no backward pass (an unbiased
+                                      but noisy gradient estimate). Default: reverse.
           --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
           --batch-size <n>            Mini-batch size. Default: 64.
           --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
@@ -34,6 +39,7 @@ internal static class TrainCommand
 
     private static readonly string[] Models = ["mlp", "cnn"];
     private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
+    private static readonly string[] Modes = ["reverse", "mixed", "forward-gradient"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool rich)
     {
@@ -55,6 +61,13 @@ internal static class TrainCommand
                     var v = Value();
                     if (v is null || !Models.Contains(v)) return Bad(stderr, $"--model needs one of: {string.Join(", ", Models)}{Got(v)}");
                     o = o with { Model = v, ModelGiven = true };
+                    break;
+                }
+                case "--mode":
+                {
+                    var v = Value();
+                    if (v is null || !Modes.Contains(v)) return Bad(stderr, $"--mode needs one of: {string.Join(", ", Modes)}{Got(v)}");
+                    o = o with { Mode = v, ModeGiven = true };
                     break;
                 }
                 case "--optimizer":

@@ -12,6 +12,7 @@ public static class BenchCommand
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
+        ["mixed"] = MixedBench.Workloads,
     };
 
     /// <summary>Help text.</summary>
