@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Fluxion.Data;
 using Fluxion.IO;
+using Fluxion.Models;
 using Fluxion.Nn;
 using Fluxion.Optim;
 
@@ -34,7 +35,7 @@ internal sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccur
 /// <summary>The outcome of a run.</summary>
 internal sealed record TrainResult(
     IReadOnlyList<EpochStats> History, double TestAccuracy, long ParameterCount, TimeSpan WallTime,
-    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource);
+    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource, long? DenseParameterCount = null);
 
 /// <summary>Receives progress while training.</summary>
 internal interface ITrainProgress
@@ -64,6 +65,10 @@ internal sealed class Trainer
         _ => throw new ArgumentException($"unknown optimizer '{name}'"),
     };
 
+    /// <summary>For a point-cloud model: the parameter count of the dense MLP with the same widths; else null.</summary>
+    public static long? DenseParameterCount(Module net) =>
+        net.NamedModules().Select(m => m.Module).OfType<PointCloudNetwork>().FirstOrDefault()?.DenseParameterCount;
+
     public static Module BuildModel(string name, Generator g) => name switch
     {
         "mlp" => new Sequential(new Flatten(), new Linear(784, 256, generator: g), new ReLU(), new Linear(256, 10, generator: g)),
@@ -72,6 +77,8 @@ internal sealed class Trainer
             new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
             new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
             new Flatten(), new Linear(32 * 7 * 7, 10, generator: g)),
+        // point-cloud network 784-256-10 in R^32 (tuned on the embedded subset: period 0.2, amplitude 4)
+        "pcn" => new Sequential(new Flatten(), new PointCloudNetwork([784, 256, 10], k: 32, period: 0.2, amplitude: 4, generator: g)),
         _ => throw new ArgumentException($"unknown model '{name}'"),
     };
 
@@ -137,7 +144,9 @@ internal sealed class Trainer
             if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
         }
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
-            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters, {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
+            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
+            + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
+            + $", {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, seed {o.Seed}" + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
@@ -195,7 +204,7 @@ internal sealed class Trainer
         peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
         using var proc = Process.GetCurrentProcess();
         proc.Refresh();
-        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source);
+        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source, DenseParameterCount(net));
     }
 
     /// <summary>Accuracy of <paramref name="net"/> on <paramref name="data"/> in eval mode, without recording a graph.</summary>
