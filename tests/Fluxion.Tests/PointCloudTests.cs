@@ -62,6 +62,25 @@ public class PointCloudTests
     }
 
     [Fact]
+    public void FusedAgreesWithNaiveOnRandomSizes()
+    {
+        var rng = new Random(2024);
+        for (int trial = 0; trial < 6; trial++)
+        {
+            int batch = rng.Next(1, 6), nIn = rng.Next(1, 400), nOut = rng.Next(1, 150), k = rng.Next(1, 20);
+            var dtype = trial % 2 == 0 ? DType.Float64 : DType.Float32;
+            double rtol = dtype == DType.Float64 ? 1e-10 : 1e-4;
+            var inputs = Inputs(batch, nIn, nOut, k, dtype, 300 + trial);
+            var gseed = Tensor.Randn([batch, nOut], dtype, new Generator(400 + trial));
+            var naive = Run(PointCloudMode.Naive, inputs, gseed);
+            var fused = Run(PointCloudMode.Fused, inputs, gseed);
+            string size = $"{dtype} B={batch} N_in={nIn} N_out={nOut} k={k}";
+            Close(naive.Y, fused.Y, rtol, $"{size} y");
+            for (int i = 0; i < 4; i++) Close(naive.Grads[i], fused.Grads[i], rtol, $"{size} grad {i}");
+        }
+    }
+
+    [Fact]
     public void FusedJvpAgreesWithNaive()
     {
         foreach (var (dtype, rtol) in new[] { (DType.Float64, 1e-10), (DType.Float32, 1e-4) })

@@ -119,8 +119,8 @@ internal static class PairwiseTiles
         int v = Vector256<T>.Count, np = Pad(n, v), kp = Pad(k, v), tc = Math.Min(TileCols, np), tileSize = TileRows * tc;
         var pt = TransposePadded(p, n, k, np, alloc);
         var qr = Copy(q, alloc);
-        var ga = Copy(g, alloc);
-        T[] pr = [], xp = [], gqs = [], rsum = [], gpt = [], csum = [], cbuf = [], gxw = [];
+        var ga = needX ? Copy(g, alloc) : [];
+        T[] pr = [], xp = [], gt = [], gqs = [], rsum = [], gpt = [], csum = [], cbuf = [], gxw = [];
         int tiles = (m + TileRows - 1) / TileRows;
         int workers = Workers(tiles, (long)n * m * (2 * batch + 3 * k));
         var dbuf = Alloc(alloc, workers * tileSize);
@@ -129,6 +129,7 @@ internal static class PairwiseTiles
             pr = Alloc(alloc, np * kp);
             pr.AsSpan().Clear();
             for (int i = 0; i < n; i++) p.Slice(i * k, k).CopyTo(pr.AsSpan(i * kp, k));
+            gt = TransposePadded(g, batch, m, batch, alloc); // [m, batch]: rows of A in the gᵀx products
             xp = Alloc(alloc, batch * np);
             xp.AsSpan().Clear();
             for (int b = 0; b < batch; b++) x.Slice(b * n, n).CopyTo(xp.AsSpan(b * np, n));
@@ -156,7 +157,7 @@ internal static class PairwiseTiles
                 int cols = Math.Min(tc, n - i0), colsP = Pad(cols, v);
                 DistanceTile(qr, j0, rows, k, pt, np, i0, colsP, dbuf, wo, tc);
                 // c = (gᵀ x)[J, I] ⊙ f'(d)/d and w = f(d), row by row
-                if (needPos) Gemm(ga, j0, 1, m, xp, i0, np, cbuf, wo, tc, rows, colsP, batch, Acc.Assign);
+                if (needPos) Gemm(gt, j0 * batch, batch, 1, xp, i0, np, cbuf, wo, tc, rows, colsP, batch, Acc.Assign);
                 for (int r = 0; r < rows; r++)
                 {
                     if (needPos) rsum[j0 + r] += ApplyCoefficient(f, dbuf, cbuf, wo + r * tc, colsP, csum, w * np + i0);
