@@ -12,6 +12,8 @@ public static class BenchCommand
         ["pcn"] = PcnBench.Workloads,
         ["pcn-large"] = PcnBench.LargeWorkloads,
         ["tiny"] = TinyBench.Workloads,
+        ["mlp"] = TrainStepBench.Mlp,
+        ["cnn"] = TrainStepBench.Cnn,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""PyTorch versions of the `fluxion bench` workloads, printing the same JSON lines.
+
+Run with Debian's torch:  /usr/bin/python3 bench/torch/bench.py <mlp|cnn|tiny|jvp|all> [--runs N] [--warmup N]
+Two threads, like the machine's two cores. Each line: name, median_ms, min_ms, max_ms, runs.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+
+
+def measure(name, fn, runs, warmup, extra=None):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    out = {"name": name, "median_ms": round(statistics.median(times), 4), "min_ms": round(min(times), 4),
+           "max_ms": round(max(times), 4), "runs": runs}
+    if extra:
+        out.update(extra(out))
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def step(model, opt, x, y):
+    opt.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    opt.step()
+
+
+def mlp(runs, warmup):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
+    measure("mlp/train_step", lambda: step(model, opt, x, y), runs, warmup)
+
+
+def cnn(runs, warmup):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    measure("cnn/train_step", lambda: step(model, opt, x, y), runs, warmup)
+
+
+def tiny(runs, warmup):
+    ops = 1000
+    x = torch.tensor(0.5, requires_grad=True)
+    c = torch.tensor(0.999)
+
+    def chain():
+        y = x
+        for _ in range(ops // 4):
+            y = torch.sin(torch.tanh(y * c + c))
+        y.backward()
+        x.grad = None
+    measure("tiny/chain1000", chain, runs, warmup, lambda r: {"us_per_op": round(r["median_ms"] * 1000 / ops, 3)})
+
+
+def jvp(runs, warmup):
+    import torch.autograd.forward_ad as fwAD
+    torch.manual_seed(0)
+    shapes = [(512, 784), (512,), (256, 512), (256,), (10, 256), (10,)]
+    ps = [torch.empty(s).uniform_(-0.05, 0.05) for s in shapes]
+    dirs = [torch.randn(s) for s in shapes]
+    x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
+
+    onehot = F.one_hot(y, 10).float()
+
+    def loss(w):
+        # cross-entropy written out: torch 1.13's nll_loss has no forward-over-reverse rule
+        h = F.relu(x @ w[0].T + w[1])
+        h = F.relu(h @ w[2].T + w[3])
+        z = h @ w[4].T + w[5]
+        return (torch.logsumexp(z, 1) - (z * onehot).sum(1)).mean()
+
+    def primal():
+        with torch.no_grad():
+            loss(ps)
+
+    def fwd():
+        with torch.no_grad(), fwAD.dual_level():
+            fwAD.unpack_dual(loss([fwAD.make_dual(p, d) for p, d in zip(ps, dirs)])).tangent
+
+    def vjp():
+        w = [p.clone().requires_grad_() for p in ps]
+        torch.autograd.grad(loss(w), w)
+
+    def hvp():
+        with fwAD.dual_level():
+            w = [fwAD.make_dual(p.clone().requires_grad_(), d) for p, d in zip(ps, dirs)]
+            g = torch.autograd.grad(loss(w), w)
+            [fwAD.unpack_dual(gi).tangent for gi in g]
+
+    base = measure("jvp/primal", primal, runs, warmup)
+    ratio = lambda r: {"ratio_to_primal": round(r["median_ms"] / base["median_ms"], 3)}
+    measure("jvp/jvp", fwd, runs, warmup, ratio)
+    measure("jvp/vjp", vjp, runs, warmup, ratio)
+    measure("jvp/hvp", hvp, runs, warmup, ratio)
+
+
+SUITES = {"mlp": mlp, "cnn": cnn, "tiny": tiny, "jvp": jvp}
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    runs, warmup, name = 15, 3, None
+    i = 0
+    while i < len(args):
+        if args[i] == "--runs":
+            runs = int(args[i + 1]); i += 2
+        elif args[i] == "--warmup":
+            warmup = int(args[i + 1]); i += 2
+        elif args[i] == "--json":
+            i += 1
+        else:
+            name = args[i]; i += 1
+    if name not in SUITES and name != "all":
+        sys.exit(f"usage: bench.py <{'|'.join(SUITES)}|all> [--runs N] [--warmup N]")
+    for key, fn in SUITES.items():
+        if name in (key, "all"):
+            fn(runs, warmup)
