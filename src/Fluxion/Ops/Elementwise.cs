@@ -108,7 +108,7 @@ public partial class Tensor
         Tensor DB() => -(a / b).Detach().Floor();
         return Op.Record("Remainder", y, [a, b],
             [g => g.SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null),
+            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null), y),
             save: [a, b], batchedJvp: true);
     }
 
