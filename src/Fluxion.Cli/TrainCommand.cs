@@ -15,13 +15,15 @@ internal static class TrainCommand
         parameter count, the wall time and the peak memory.
 
         Options:
-          --model <mlp|cnn>           mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
-                                      with ReLU and 2x2 max pooling, then a linear layer. Default: mlp.
+          --model <mlp|cnn|pcn>       mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
+                                      with ReLU and 2x2 max pooling, then a linear layer; pcn: a point-cloud
+                                      network 784-256-10 (neurons at learned positions in R^32, weights a
+                                      triangle wave of their distances; fused kernels). Default: mlp.
           --mode <reverse|mixed|forward-gradient>
                                       reverse: backpropagation. mixed: the last linear layer in exact forward
                                       mode (Rev2Fwd/Fwd2Rev glue; same gradients). forward-gradient: every layer
                                       in forward mode with one random direction, no backward pass (an unbiased
-                                      but noisy gradient estimate). Default: reverse.
+                                      but noisy gradient estimate). mlp and cnn only. Default: reverse.
           --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
           --batch-size <n>            Mini-batch size. Default: 64.
           --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
@@ -37,7 +39,7 @@ internal static class TrainCommand
           -h, --help                  Show this help.
         """;
 
-    private static readonly string[] Models = ["mlp", "cnn"];
+    private static readonly string[] Models = ["mlp", "cnn", "pcn"];
     private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
     private static readonly string[] Modes = ["reverse", "mixed", "forward-gradient"];
 
@@ -153,6 +155,8 @@ internal static class TrainCommand
             }
         }
 
+        if (o.Mode != "reverse" && o.Model == "pcn")
+            return Bad(stderr, $"--mode {o.Mode} is available for --model mlp and cnn only");
         var trainer = new Trainer(o);
         TrainResult result;
         if (rich)
@@ -193,7 +197,8 @@ internal static class TrainCommand
     {
         o.WriteLine();
         o.WriteLine($"test accuracy:   {(100 * r.TestAccuracy).ToString("F2", CultureInfo.InvariantCulture)}% ({r.TestSamples} test images)");
-        o.WriteLine($"parameters:      {r.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}");
+        o.WriteLine($"parameters:      {r.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)}"
+            + (r.DenseParameterCount is { } dense ? $" (a dense MLP of the same widths has {dense.ToString("N0", CultureInfo.InvariantCulture)})" : ""));
         o.WriteLine($"wall time:       {r.WallTime.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         o.WriteLine($"peak memory:     {MiB(r.PeakWorkingSetBytes)} working set, {MiB(r.PeakManagedBytes)} managed heap");
         if (opt.SavePath is { } s) o.WriteLine($"checkpoint:      {s}");

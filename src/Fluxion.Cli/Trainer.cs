@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Fluxion.Data;
 using Fluxion.IO;
+using Fluxion.Models;
 using Fluxion.Nn;
 using Fluxion.Optim;
 using MM = Fluxion.Nn.MixedMode;
@@ -37,7 +38,7 @@ internal sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccur
 /// <summary>The outcome of a run.</summary>
 internal sealed record TrainResult(
     IReadOnlyList<EpochStats> History, double TestAccuracy, long ParameterCount, TimeSpan WallTime,
-    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource);
+    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource, long? DenseParameterCount = null);
 
 /// <summary>Receives progress while training.</summary>
 internal interface ITrainProgress
@@ -67,25 +68,30 @@ internal sealed class Trainer
         _ => throw new ArgumentException($"unknown optimizer '{name}'"),
     };
 
+    /// <summary>For a point-cloud model: the parameter count of the dense MLP with the same widths; else null.</summary>
+    public static long? DenseParameterCount(Module net) =>
+        net.NamedModules().Select(m => m.Module).OfType<PointCloudNetwork>().FirstOrDefault()?.DenseParameterCount;
+
     /// <summary>
     /// The model in a differentiation mode: "reverse" (backpropagation), "mixed" (reverse-mode body, the
     /// last linear layer in exact forward mode between Rev2Fwd and Fwd2Rev; same gradients) or
     /// "forward-gradient" (every layer in forward mode with one shared random direction, no backward pass;
-    /// use with a forward-mode loss).
+    /// use with a forward-mode loss). The mixed modes exist for mlp and cnn.
     /// </summary>
     public static Module BuildModel(string name, Generator g, string mode = "reverse")
     {
+        if (mode != "reverse" && name is not ("mlp" or "cnn"))
+            throw new ArgumentException($"--mode {mode} is available for --model mlp and cnn, not {name}");
         if (mode == "forward-gradient")
         {
             var rnd = MM.ForwardMode.Random;
             return name switch
             {
                 "mlp" => new Sequential(new MM.Rev2Fwd(), new MM.Flatten(), new MM.Linear(784, 256, mode: rnd, generator: g), new MM.ReLU(), new MM.Linear(256, 10, mode: rnd, generator: g)),
-                "cnn" => new Sequential(new MM.Rev2Fwd(),
+                _ => new Sequential(new MM.Rev2Fwd(),
                     new MM.Conv2d(1, 16, 3, padding: 1, mode: rnd, generator: g), new MM.ReLU(), new MM.MaxPool2d(2),
                     new MM.Conv2d(16, 32, 3, padding: 1, mode: rnd, generator: g), new MM.ReLU(), new MM.MaxPool2d(2),
                     new MM.Flatten(), new MM.Linear(32 * 7 * 7, 10, mode: rnd, generator: g)),
-                _ => throw new ArgumentException($"unknown model '{name}'"),
             };
         }
         bool mixed = mode == "mixed";
@@ -101,6 +107,8 @@ internal sealed class Trainer
                 new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
                 new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
                 new Flatten(), .. Head(32 * 7 * 7)]),
+            // point-cloud network 784-256-10 in R^32 (tuned on the embedded subset: period 0.2, amplitude 4)
+            "pcn" => new Sequential(new Flatten(), new PointCloudNetwork([784, 256, 10], k: 32, period: 0.2, amplitude: 4, generator: g)),
             _ => throw new ArgumentException($"unknown model '{name}'"),
         };
     }
@@ -174,7 +182,9 @@ internal sealed class Trainer
             if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
         }
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
-            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters, {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
+            + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
+            + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
+            + $", {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
@@ -233,7 +243,7 @@ internal sealed class Trainer
         peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
         using var proc = Process.GetCurrentProcess();
         proc.Refresh();
-        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source);
+        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source, DenseParameterCount(net));
     }
 
     /// <summary>Accuracy of <paramref name="net"/> on <paramref name="data"/> in eval mode, without recording a graph.</summary>

@@ -180,3 +180,32 @@ public class VectorForwardModeTests
         for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 12);
     }
 }
+
+public class BroadcastTangentTests
+{
+    public static TheoryData<string> Ops => new() { "Add", "Sub", "Mul", "Div", "Remainder", "Maximum", "Pow" };
+
+    private static Tensor Apply(string op, Tensor a, Tensor b) => op switch
+    {
+        "Add" => a + b,
+        "Sub" => a - b,
+        "Mul" => a * b,
+        "Div" => a / b,
+        "Remainder" => a % b,
+        "Maximum" => Tensor.Maximum(a, b),
+        _ => a.Pow(b),
+    };
+
+    /// <summary>Only the broadcast operand carries a tangent: the output tangent still has the output's shape.</summary>
+    [Theory]
+    [MemberData(nameof(Ops))]
+    public void TangentOfTheBroadcastOperandOnly(string op)
+    {
+        var big = Tensor.Uniform([3, 4], 2.0, 3.0, DType.Float64);
+        var small = Tensor.Uniform([4], 0.5, 1.5, DType.Float64);
+        var r1 = GradCheck.CheckForward(t => Apply(op, big, t[0]), [small]);
+        Assert.True(r1.Passed, r1.Report);
+        var r2 = GradCheck.CheckForward(t => Apply(op, t[0], big), [small]);
+        Assert.True(r2.Passed, r2.Report);
+    }
+}

@@ -50,6 +50,16 @@ public class TrainTests : IDisposable
     }
 
     [Fact]
+    public void TrainsThePointCloudNetwork()
+    {
+        var (code, output, err) = Run("--model", "pcn", "--epochs", "1", "--limit", "300", "--plain");
+        Assert.True(code == 0, err);
+        Assert.Contains("PCN on the embedded Fashion-MNIST subset: 300 train / 60 test images, 33,866 parameters (dense MLP of the same widths: 203,530)", output);
+        Assert.Matches(@"parameters:\s+33,866 \(a dense MLP of the same widths has 203,530\)", output);
+        Assert.Single(Losses(output));
+    }
+
+    [Fact]
     public void TrainsTheCnn()
     {
         var (code, output, err) = Run("--model", "cnn", "--epochs", "1", "--limit", "200");

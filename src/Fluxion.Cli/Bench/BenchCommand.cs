@@ -9,16 +9,24 @@ public static class BenchCommand
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
     {
         ["jvp"] = JvpBench.Workloads,
+        ["pcn"] = PcnBench.Workloads,
+        ["pcn-large"] = PcnBench.LargeWorkloads,
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
         ["mixed"] = MixedBench.Workloads,
     };
 
+    /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
+    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large" };
+
     /// <summary>Help text.</summary>
     public static string Usage =>
         $"""
         Usage: fluxion bench <{string.Join("|", Suites.Keys)}|all> [options]
+
+        'all' runs every suite except the slow ones ({string.Join(", ", SlowSuites)}: run those by name, e.g.
+        with --runs 2 --warmup 0).
 
         Runs each workload of the benchmark after warm-up and reports median, min and max wall time,
         allocation and GC collections per run.
@@ -71,7 +79,7 @@ public static class BenchCommand
             return 2;
         }
         IEnumerable<Workload> workloads;
-        if (name == "all") workloads = Suites.Values.SelectMany(s => s());
+        if (name == "all") workloads = Suites.Where(s => !SlowSuites.Contains(s.Key)).SelectMany(s => s.Value());
         else if (Suites.TryGetValue(name, out var suite)) workloads = suite();
         else
         {

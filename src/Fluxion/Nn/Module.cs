@@ -213,13 +213,15 @@ public abstract class Module
     /// <summary>Moves all parameters and buffers to <paramref name="dtype"/> (e.g. Float64 for gradient checks).</summary>
     public Module To(DType dtype)
     {
+        // a parameter shared by several modules is converted once, so it stays shared
+        var converted = new Dictionary<Parameter, Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var (_, m) in NamedModules())
         {
             for (int i = 0; i < m._params.Count; i++)
                 if (m._params[i].Param is { } p && p.DType != dtype)
                 {
-                    Parameter np;
-                    using (Autograd.NoGrad()) np = new Parameter(p.To(dtype), p.RequiresGrad);
+                    if (!converted.TryGetValue(p, out var np))
+                        using (Autograd.NoGrad()) converted[p] = np = new Parameter(p.To(dtype), p.RequiresGrad);
                     m._params[i] = (m._params[i].Name, np);
                     m.RepointFields(p, np);
                 }

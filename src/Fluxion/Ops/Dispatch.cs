@@ -15,7 +15,7 @@ public partial class Tensor
     internal static Tensor MapRaw(string op, Tensor x, SpanMap<float> f32, SpanMap<double> f64)
     {
         x.CheckFloat(op);
-        var y = Empty(x.ShapeArray, x.DType);
+        var y = EmptyLike(x);
         if (x.DType == DType.Float32) f32(x.DenseSpan<float>(), y.Storage.As<float>());
         else f64(x.DenseSpan<double>(), y.Storage.As<double>());
         return y;
@@ -25,6 +25,11 @@ public partial class Tensor
     internal static Tensor MapRaw(string op, Tensor x, Func<double, double> f) => MapRaw(op, x,
         (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = (float)f(s[i]); },
         (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = f(s[i]); });
+
+    /// <summary>A new dense tensor with <paramref name="x"/>'s shape and dtype, to be overwritten completely.
+    /// Shares x's (immutable) shape array, and its strides when x is contiguous: no per-op shape allocations.</summary>
+    internal static Tensor EmptyLike(Tensor x) =>
+        new(Storage.AllocateUninitialized(x.DType, x.Numel), x._shape, x.IsContiguous ? x._strides : ShapeUtil.ContiguousStrides(x._shape), 0);
 
     /// <summary>Strides of <paramref name="t"/> as seen through broadcasting to <paramref name="shape"/> (0 on broadcast dims).</summary>
     internal static int[] BroadcastStrides(Tensor t, int[] shape)
@@ -42,6 +47,20 @@ public partial class Tensor
         a.CheckFloat(op);
         b.CheckFloat(op);
         CheckSameDType(op, a, b);
+        // fast paths: dense operands of one shape, or a dense operand and a one-element one
+        if (a.IsContiguous && b.IsContiguous)
+        {
+            Tensor? y0 = null;
+            if (ShapeUtil.SameShape(a._shape, b._shape)) y0 = EmptyLike(a);
+            else if (b.Numel == 1 && b.Rank <= a.Rank) y0 = EmptyLike(a);
+            else if (a.Numel == 1 && a.Rank <= b.Rank) y0 = EmptyLike(b);
+            if (y0 is not null)
+            {
+                if (a.DType == DType.Float32) Dense(f32, a, b, y0);
+                else Dense(f64, a, b, y0);
+                return y0;
+            }
+        }
         var shape = ShapeUtil.Broadcast(op, a._shape, b._shape);
         var y = Empty(shape, a.DType);
         var sa = BroadcastStrides(a, shape);
@@ -51,6 +70,17 @@ public partial class Tensor
         else
             Elementwise.Binary(f64, a.Storage.As<double>(), a.Offset, sa, b.Storage.As<double>(), b.Offset, sb, y.Storage.As<double>(), shape);
         return y;
+    }
+
+    private static void Dense<T>(Elementwise.BinaryKernel<T> k, Tensor a, Tensor b, Tensor y)
+    {
+        int n = y.Numel;
+        var d = y.Storage.As<T>().AsSpan(0, n);
+        var sa = a.Storage.As<T>();
+        var sb = b.Storage.As<T>();
+        if (a.Numel == n && b.Numel == n) k.VV(sa.AsSpan(a.Offset, n), sb.AsSpan(b.Offset, n), d);
+        else if (b.Numel == 1) k.VS(sa.AsSpan(a.Offset, n), sb[b.Offset], d);
+        else k.SV(sa[a.Offset], sb.AsSpan(b.Offset, n), d);
     }
 
     /// <summary>Broadcasting comparison producing a bool tensor (float, int64 or bool operands of one dtype).</summary>

@@ -16,7 +16,7 @@ public partial class Tensor
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
         return Op.Record("Add", y, [a, b],
             [g => g.SumTo(a._shape), g => g.SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), batchedJvp: true);
+            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), y), batchedJvp: true);
     }
 
     /// <summary>Elementwise difference with broadcasting.</summary>
@@ -25,7 +25,15 @@ public partial class Tensor
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
         return Op.Record("Sub", y, [a, b],
             [g => g.SumTo(a._shape), g => (-g).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), batchedJvp: true);
+            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), y), batchedJvp: true);
+    }
+
+    /// <summary>Expands an aligned tangent (only a broadcast operand had one) to the output's shape, keeping batch dims.</summary>
+    private static Tensor? BroadcastTangent(Tensor? t, Tensor y)
+    {
+        if (t is null) return null;
+        int nb = Math.Max(0, t.Rank - y.Rank); // a vector-mode tangent is aligned to [k, ...y's rank]
+        return ShapeUtil.SameShape(t.Shape[nb..], y.Shape) ? t : t.Expand([.. t.ShapeArray[..nb], .. y.ShapeArray]);
     }
 
     /// <summary>Elementwise product with broadcasting.</summary>
@@ -100,7 +108,7 @@ public partial class Tensor
         Tensor DB() => -(a / b).Detach().Floor();
         return Op.Record("Remainder", y, [a, b],
             [g => g.SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null),
+            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null), y),
             save: [a, b], batchedJvp: true);
     }
 

@@ -58,7 +58,15 @@ public partial class Tensor
     public static Tensor FullLike(Tensor t, double value) => Full(t.ShapeArray, value, t.DType);
 
     /// <summary>A 0-d tensor holding <paramref name="value"/>.</summary>
-    public static Tensor Scalar(double value, DType dtype = DType.Float32) => Full([], value, dtype);
+    public static Tensor Scalar(double value, DType dtype = DType.Float32)
+    {
+        var t = new Tensor(Storage.AllocateUninitialized(dtype, 1), s_noDims, s_noDims, 0);
+        t.SetRaw(0, value);
+        return t;
+    }
+
+    /// <summary>The shape (and strides) of every 0-d tensor; shape arrays are never mutated, so one instance serves all.</summary>
+    private static readonly int[] s_noDims = [];
 
     /// <summary>A tensor copied from <paramref name="data"/>, shaped as <paramref name="shape"/> (default: 1-D).</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => FromArrayCore(data, shape);

@@ -1,0 +1,410 @@
+using Fluxion.Kernels;
+using Fluxion.Nn;
+
+namespace Fluxion.Models;
+
+/// <summary>How a <see cref="PointCloudLinear"/> layer computes (same results, different cost).</summary>
+public enum PointCloudMode
+{
+    /// <summary>
+    /// Built from primitive ops (Cdist, Remainder, Abs, MatMul): materializes the N_in × N_out distance and
+    /// weight matrices and keeps them for backward. The reference; differentiable to any order.
+    /// </summary>
+    Naive,
+
+    /// <summary>
+    /// A fused custom function: tiles over output neurons, builds each tile's distances and weights in a
+    /// small buffer, multiplies and discards them; backward and forward mode (JVP) recompute the tiles.
+    /// Only the inputs are saved, so memory is O(B·(N_in + N_out) + k·(N_in + N_out) + tile). Once
+    /// differentiable (first-order derivatives only, reverse or forward mode).
+    /// </summary>
+    Fused,
+}
+
+/// <summary>
+/// A point-cloud network layer: every neuron has a learned position in R^k and the weight between input
+/// neuron i (position p_i) and output neuron j (position q_j) is a triangle wave of their distance,
+/// <c>W_ij = tri(‖p_i − q_j‖) / sqrt(N_in)</c> with
+/// <c>tri(d) = (A/p)·(p/2 − |(d mod 2p) − p|)</c> (period p, amplitude A), and <c>y = x W + b</c>. The layer
+/// has (k + 1)·N_out + k·N_in parameters instead of N_in·N_out + N_out.
+/// <para>Subgradients (identical in both modes, chosen as PyTorch's primitives give them:
+/// d(a mod c)/da = 1, |u|'(0) = 0, and cdist's gradient 0 at distance 0): at a peak of the wave
+/// (d mod 2p = p) tri'(d) = 0; at a trough (d mod 2p = 0) tri'(d) = +A/p, the right derivative; where
+/// two positions coincide (d = 0) the distance's gradient is 0, so that pair adds nothing to the
+/// positions' gradients (never NaN).</para>
+/// </summary>
+public sealed class PointCloudLinear : Module
+{
+    /// <summary>Default period p of the triangle wave.</summary>
+    public const double DefaultPeriod = 0.1;
+
+    /// <summary>Default amplitude A of the triangle wave.</summary>
+    public const double DefaultAmplitude = 1.0;
+
+    private double _period = DefaultPeriod, _amplitude = DefaultAmplitude;
+
+    /// <summary>Positions of the input neurons, [inFeatures, k] (shared with the previous layer's outputs in a <see cref="PointCloudNetwork"/>).</summary>
+    public Parameter InputPositions { get; }
+
+    /// <summary>Positions of the output neurons, [outFeatures, k].</summary>
+    public Parameter OutputPositions { get; }
+
+    /// <summary>Bias, [outFeatures], or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Input width N_in.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output width N_out.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Dimension k of the position space.</summary>
+    public int Dim { get; }
+
+    /// <summary>Naive (reference) or Fused (tiled, memory-efficient) computation.</summary>
+    public PointCloudMode Mode { get; set; }
+
+    /// <summary>Period p of the triangle wave (&gt; 0).</summary>
+    public double Period
+    {
+        get => _period;
+        set => _period = CheckPeriod(Describe(InFeatures, OutFeatures, Dim), value);
+    }
+
+    /// <summary>Amplitude A of the triangle wave (finite).</summary>
+    public double Amplitude
+    {
+        get => _amplitude;
+        set => _amplitude = CheckAmplitude(Describe(InFeatures, OutFeatures, Dim), value);
+    }
+
+    /// <summary>
+    /// Creates the layer with positions uniform in [−1, 1] and bias uniform in [−0.1, 0.1].
+    /// </summary>
+    public PointCloudLinear(int inFeatures, int outFeatures, int k, PointCloudMode mode = PointCloudMode.Fused,
+        double period = DefaultPeriod, double amplitude = DefaultAmplitude, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
+        : this(NewPositions(inFeatures, inFeatures, outFeatures, k, dtype, generator),
+               NewPositions(outFeatures, inFeatures, outFeatures, k, dtype, generator), mode, period, amplitude, bias, generator)
+    {
+    }
+
+    /// <summary>
+    /// Creates the layer on existing position parameters (e.g. shared with a neighbouring layer):
+    /// <paramref name="inputPositions"/> [N_in, k], <paramref name="outputPositions"/> [N_out, k]. The bias
+    /// (uniform in [−0.1, 0.1]) gets the positions' dtype.
+    /// </summary>
+    public PointCloudLinear(Parameter inputPositions, Parameter outputPositions, PointCloudMode mode = PointCloudMode.Fused,
+        double period = DefaultPeriod, double amplitude = DefaultAmplitude, bool bias = true, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputPositions);
+        ArgumentNullException.ThrowIfNull(outputPositions);
+        if (inputPositions.Rank != 2 || outputPositions.Rank != 2 || inputPositions.Size(1) != outputPositions.Size(1))
+            throw new ShapeMismatchException($"PointCloudLinear: positions must be [N_in, k] and [N_out, k] with the same k, got {ShapeUtil.Format(inputPositions.Shape)} and {ShapeUtil.Format(outputPositions.Shape)}.");
+        CheckSizes(inputPositions.Size(0), outputPositions.Size(0), inputPositions.Size(1));
+        Tensor.CheckSameDType("PointCloudLinear", inputPositions, outputPositions);
+        inputPositions.CheckFloat("PointCloudLinear");
+        InFeatures = inputPositions.Size(0);
+        OutFeatures = outputPositions.Size(0);
+        Dim = inputPositions.Size(1);
+        Mode = mode;
+        Period = period;
+        Amplitude = amplitude;
+        InputPositions = RegisterParameter("input_positions", inputPositions)!;
+        OutputPositions = RegisterParameter("output_positions", outputPositions)!;
+        Bias = bias
+            ? AddParameter("bias", Init.Uniform([OutFeatures], 0.1, inputPositions.DType, generator))
+            : RegisterParameter("bias", null);
+    }
+
+    /// <summary>Positions [n, k] uniform in [−1, 1], after checking the layer's sizes.</summary>
+    private static Parameter NewPositions(int n, int nIn, int nOut, int k, DType dtype, Generator? g)
+    {
+        CheckSizes(nIn, nOut, k);
+        return new(Init.Uniform([n, k], 1.0, dtype, g));
+    }
+
+    /// <summary>Computes x W + b for x [..., N_in] (see the class summary).</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank == 0 || input.Size(-1) != InFeatures)
+            throw new ShapeMismatchException($"{Describe(InFeatures, OutFeatures, Dim)}: the input's last dim must be {InFeatures}, but the input has shape {ShapeUtil.Format(input.Shape)}.");
+        return Apply(input, InputPositions, OutputPositions, Bias, Mode, Period, Amplitude);
+    }
+
+    /// <summary>
+    /// The layer as a function: y = x W + b with W_ij = tri(‖p_i − q_j‖) / sqrt(N_in), for x [..., N_in],
+    /// p = <paramref name="inputPositions"/> [N_in, k], q = <paramref name="outputPositions"/> [N_out, k] and
+    /// an optional <paramref name="bias"/> [N_out]; the result is [..., N_out].
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor inputPositions, Tensor outputPositions, Tensor? bias = null,
+        PointCloudMode mode = PointCloudMode.Fused, double period = DefaultPeriod, double amplitude = DefaultAmplitude)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(inputPositions);
+        ArgumentNullException.ThrowIfNull(outputPositions);
+        if (inputPositions.Rank != 2 || outputPositions.Rank != 2 || inputPositions.Size(1) != outputPositions.Size(1))
+            throw new ShapeMismatchException($"PointCloudLinear: positions must be [N_in, k] and [N_out, k] with the same k, got {ShapeUtil.Format(inputPositions.Shape)} and {ShapeUtil.Format(outputPositions.Shape)}.");
+        int nIn = inputPositions.Size(0), nOut = outputPositions.Size(0), k = inputPositions.Size(1);
+        string name = Describe(nIn, nOut, k);
+        CheckSizes(nIn, nOut, k);
+        CheckPeriod(name, period);
+        CheckAmplitude(name, amplitude);
+        x.CheckFloat(name);
+        Tensor.CheckSameDType(name, x, inputPositions);
+        Tensor.CheckSameDType(name, x, outputPositions);
+        if (x.Rank == 0 || x.Size(-1) != nIn)
+            throw new ShapeMismatchException($"{name}: the input's last dim must be {nIn}, but the input has shape {ShapeUtil.Format(x.Shape)}.");
+        if (bias is not null)
+        {
+            Tensor.CheckSameDType(name, x, bias);
+            if (bias.Rank != 1 || bias.Size(0) != nOut)
+                throw new ShapeMismatchException($"{name}: the bias must have shape [{nOut}], got {ShapeUtil.Format(bias.Shape)}.");
+        }
+        var lead = x.ShapeArray[..^1];
+        var x2 = x.Rank == 2 ? x : x.Reshape(-1, nIn);
+        Tensor y;
+        if (mode == PointCloudMode.Naive)
+        {
+            y = x2.MatMul(NaiveWeights(inputPositions, outputPositions, period, amplitude));
+            if (bias is not null) y = y + bias;
+        }
+        else
+        {
+            var f = new PointCloudLinearFunction(period, Slope(nIn, period, amplitude)) { OnceDifferentiable = true };
+            y = f.ApplySingle(bias is null ? [x2, inputPositions, outputPositions] : [x2, inputPositions, outputPositions, bias]);
+        }
+        return x.Rank == 2 ? y : y.Reshape([.. lead, nOut]);
+    }
+
+    /// <summary>
+    /// The dense weight matrix W [N_in, N_out], W_ij = tri(‖p_i − q_j‖) / sqrt(N_in), built from primitive
+    /// ops (this is what <see cref="PointCloudMode.Naive"/> multiplies by).
+    /// </summary>
+    public static Tensor NaiveWeights(Tensor inputPositions, Tensor outputPositions, double period = DefaultPeriod, double amplitude = DefaultAmplitude)
+    {
+        var d = Tensor.Cdist(inputPositions, outputPositions);
+        return (period / 2 - (d.Remainder(2 * period) - period).Abs()) * Slope(inputPositions.Size(0), period, amplitude);
+    }
+
+    /// <summary>A / (p·sqrt(N_in)): the wave's slope including the 1/sqrt(N_in) scale.</summary>
+    private static double Slope(int nIn, double period, double amplitude) => amplitude / period / Math.Sqrt(nIn);
+
+    internal static string Describe(int nIn, int nOut, int k) => $"PointCloudLinear({nIn}, {nOut}, k={k})";
+
+    private static string CheckSizes(int nIn, int nOut, int k)
+    {
+        string name = Describe(nIn, nOut, k);
+        if (k < 1) throw new ArgumentException($"{name}: the position dimension k must be at least 1, got {k}.");
+        if (nIn < 1 || nOut < 1) throw new ArgumentException($"{name}: inFeatures and outFeatures must be positive, got {nIn} and {nOut}.");
+        return name;
+    }
+
+    private static double CheckPeriod(string name, double period)
+    {
+        if (!(period > 0) || !double.IsFinite(period))
+            throw new ArgumentException($"{name}: the triangle wave's period must be a positive finite number, got {period}.");
+        return period;
+    }
+
+    private static double CheckAmplitude(string name, double amplitude)
+    {
+        if (!double.IsFinite(amplitude))
+            throw new ArgumentException($"{name}: the triangle wave's amplitude must be finite, got {amplitude}.");
+        return amplitude;
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() =>
+        $"in_features={InFeatures}, out_features={OutFeatures}, k={Dim}, period={Period}, amplitude={Amplitude}, mode={Mode}, bias={(Bias is not null ? "True" : "False")}";
+}
+
+/// <summary>
+/// A point-cloud network: <see cref="PointCloudLinear"/> layers of the given widths with ReLU between them.
+/// Adjacent layers share positions: layer l's output positions are layer l+1's input positions (one
+/// <see cref="Parameter"/> object), so the network has k·Σ sizes + Σ_{l≥1} sizes[l] parameters.
+/// Layers are named "0", "1", ...; a shared position appears once, under the first layer that has it.
+/// </summary>
+public sealed class PointCloudNetwork : Module
+{
+    private readonly Module[] _layers; // Module[] so that Module.DeepClone can re-point it
+
+    /// <summary>Builds the network for widths <paramref name="sizes"/> (at least two: input and output) in R^<paramref name="k"/>.</summary>
+    public PointCloudNetwork(int[] sizes, int k, PointCloudMode mode = PointCloudMode.Fused, double period = PointCloudLinear.DefaultPeriod,
+        double amplitude = PointCloudLinear.DefaultAmplitude, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        if (sizes.Length < 2)
+            throw new ArgumentException($"PointCloudNetwork: give at least two sizes (input and output widths), got [{string.Join(", ", sizes)}].");
+        if (k < 1) throw new ArgumentException($"PointCloudNetwork([{string.Join(", ", sizes)}], k={k}): the position dimension k must be at least 1.");
+        foreach (var s in sizes)
+            if (s < 1) throw new ArgumentException($"PointCloudNetwork([{string.Join(", ", sizes)}], k={k}): every size must be positive.");
+        Sizes = (int[])sizes.Clone();
+        Dim = k;
+        var positions = new Parameter[sizes.Length];
+        for (int l = 0; l < sizes.Length; l++) positions[l] = new Parameter(Init.Uniform([sizes[l], k], 1.0, dtype, generator));
+        _layers = new Module[sizes.Length - 1];
+        for (int l = 0; l < _layers.Length; l++)
+            _layers[l] = RegisterModule(l.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                new PointCloudLinear(positions[l], positions[l + 1], mode, period, amplitude, bias: true, generator));
+    }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<PointCloudLinear> Layers => Array.ConvertAll(_layers, l => (PointCloudLinear)l);
+
+    /// <summary>The widths, input first.</summary>
+    public IReadOnlyList<int> Sizes { get; }
+
+    /// <summary>Dimension of the position space.</summary>
+    public int Dim { get; }
+
+    /// <summary>Sets the mode of every layer (reading gives the first layer's).</summary>
+    public PointCloudMode Mode
+    {
+        get => Layers[0].Mode;
+        set
+        {
+            foreach (var l in Layers) l.Mode = value;
+        }
+    }
+
+    /// <summary>Parameters of the dense MLP with the same widths (Σ N_in·N_out + N_out), for comparison.</summary>
+    public long DenseParameterCount
+    {
+        get
+        {
+            long n = 0;
+            for (int l = 0; l + 1 < Sizes.Count; l++) n += (long)Sizes[l] * Sizes[l + 1] + Sizes[l + 1];
+            return n;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            x = _layers[l].Forward(x);
+            if (l + 1 < _layers.Length) x = x.Relu();
+        }
+        return x;
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"sizes=[{string.Join(", ", Sizes)}], k={Dim}";
+}
+
+/// <summary>
+/// The fused point-cloud layer as a custom function of (x [B, N_in], p [N_in, k], q [N_out, k], b [N_out]?):
+/// forward, backward and JVP run the tiled kernels of <see cref="PairwiseTiles"/> with the triangle wave, so
+/// no N_in × N_out matrix exists at any time; only the inputs are saved. Its backward is computed by those
+/// kernels, not by differentiable ops, hence <see cref="CustomFunction.OnceDifferentiable"/>; likewise its
+/// JVP's result cannot be differentiated again (that raises, naming this function).
+/// Scratch buffers are tensor storages allocated on the calling thread, so <see cref="MemoryTracker"/> counts them.
+/// </summary>
+internal sealed class PointCloudLinearFunction(double period, double slope) : CustomFunction
+{
+    /// <inheritdoc/>
+    public override string Name => "PointCloudLinearFused";
+
+    /// <summary>Allocates scratch storages and keeps them reachable (and tracked) until disposed.</summary>
+    private sealed class Scratch(DType dtype)
+    {
+        private readonly List<Storage> _keep = new();
+
+        public Func<int, T[]> For<T>() => n =>
+        {
+            var s = Storage.AllocateUninitialized(dtype, n);
+            _keep.Add(s);
+            return s.As<T>();
+        };
+
+        public void Release() => GC.KeepAlive(_keep);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+    {
+        var (x, p, q) = (inputs[0], inputs[1], inputs[2]);
+        var b = inputs.Length > 3 ? inputs[3] : null;
+        ctx.SaveForBackward(x, p, q);
+        int batch = x.Size(0), n = p.Size(0), m = q.Size(0), k = p.Size(1);
+        var y = Tensor.Empty([batch, m], x.DType);
+        var scratch = new Scratch(x.DType);
+        if (x.DType == DType.Float32)
+            PairwiseTiles.Forward(new TriangleWave<float>(period, slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(),
+                b is null ? default : b.DenseSpan<float>(), y.Storage.As<float>(), batch, n, m, k, scratch.For<float>());
+        else
+            PairwiseTiles.Forward(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(),
+                b is null ? default : b.DenseSpan<double>(), y.Storage.As<double>(), batch, n, m, k, scratch.For<double>());
+        scratch.Release();
+        return [y];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+    {
+        var saved = ctx.SavedTensors;
+        var (x, p, q) = (saved[0], saved[1], saved[2]);
+        var g = gradOutputs[0];
+        var needs = ctx.NeedsInputGrad;
+        int batch = x.Size(0), n = p.Size(0), m = q.Size(0), k = p.Size(1);
+        var gx = needs[0] ? Tensor.Empty(x.ShapeArray, x.DType) : null;
+        var gp = needs[1] ? Tensor.Empty(p.ShapeArray, p.DType) : null;
+        var gq = needs[2] ? Tensor.Empty(q.ShapeArray, q.DType) : null;
+        var scratch = new Scratch(x.DType);
+        if (x.DType == DType.Float32)
+            PairwiseTiles.Backward(new TriangleWave<float>(period, slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(), g.DenseSpan<float>(),
+                Span(gx), Span(gp), Span(gq), batch, n, m, k, scratch.For<float>());
+        else
+            PairwiseTiles.Backward(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(), g.DenseSpan<double>(),
+                SpanD(gx), SpanD(gp), SpanD(gq), batch, n, m, k, scratch.For<double>());
+        scratch.Release();
+        var gb = needs.Count > 3 && needs[3] ? g.Sum(0) : null;
+        return needs.Count > 3 ? [gx, gp, gq, gb] : [gx, gp, gq];
+    }
+
+    private static Span<float> Span(Tensor? t) => t is null ? default : t.Storage.As<float>();
+
+    private static Span<double> SpanD(Tensor? t) => t is null ? default : t.Storage.As<double>();
+
+    /// <inheritdoc/>
+    public override Tensor?[] Jvp(FunctionContext ctx, Tensor?[] tangents)
+    {
+        var saved = ctx.SavedTensors;
+        var (x, p, q) = (saved[0], saved[1], saved[2]);
+        var (tx, tp, tq) = (tangents[0], tangents[1], tangents[2]);
+        var tb = tangents.Length > 3 ? tangents[3] : null;
+        Tensor? ty = null;
+        if (tx is not null || tp is not null || tq is not null)
+        {
+            int batch = x.Size(0), n = p.Size(0), m = q.Size(0), k = p.Size(1);
+            var raw = Tensor.Empty([batch, m], x.DType);
+            var scratch = new Scratch(x.DType);
+            if (x.DType == DType.Float32)
+                PairwiseTiles.Jvp(new TriangleWave<float>(period, slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(),
+                    tx is null ? default : tx.DenseSpan<float>(), tp is null ? default : tp.DenseSpan<float>(), tq is null ? default : tq.DenseSpan<float>(),
+                    raw.Storage.As<float>(), batch, n, m, k, scratch.For<float>());
+            else
+                PairwiseTiles.Jvp(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(),
+                    tx is null ? default : tx.DenseSpan<double>(), tp is null ? default : tp.DenseSpan<double>(), tq is null ? default : tq.DenseSpan<double>(),
+                    raw.Storage.As<double>(), batch, n, m, k, scratch.For<double>());
+            scratch.Release();
+            // The kernels' result is not connected to any graph: attach it to a node that raises if it is
+            // differentiated again (reverse over forward, or an outer forward level), instead of silently
+            // treating it as a constant.
+            var anchors = new List<Tensor> { x, p, q };
+            foreach (var t in new[] { tx, tp, tq })
+                if (t is not null) anchors.Add(t);
+            string message =
+                $"{Name}: the forward-mode derivative (JVP) of the fused point-cloud layer is computed by fused kernels and cannot be differentiated again " +
+                "(reverse over forward, or nested forward levels). Use PointCloudMode.Naive for higher-order derivatives.";
+            var vjps = new Vjp?[anchors.Count];
+            Array.Fill(vjps, _ => throw new AutogradException(message));
+            ty = Op.Record(Name + "Jvp", raw, anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message));
+        }
+        if (tb is not null) ty = ty is null ? tb.Expand([x.Size(0), q.Size(0)]).Contiguous() : ty + tb;
+        return [ty];
+    }
+}
