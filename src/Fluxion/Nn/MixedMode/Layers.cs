@@ -124,8 +124,9 @@ public sealed class Linear : ForwardParameterModule
         Tensor? own = null;
         if (Weight.RequiresGrad)
         {
-            var vw = v[vi++];                                                           // [k, out, in]
-            own = x.Reshape(-1, inF).MatMul(vw.MT).Reshape([k, .. x.ShapeArray[..^1], o]);
+            // all k directions in one product: (V [k·out, in] · xᵀ [in, N·…])ᵀ, no copy of the large V
+            var vw = v[vi++].Reshape(k * o, inF);
+            own = vw.MatMul(x.Reshape(-1, inF).T).Reshape(k, o, -1).Permute(0, 2, 1).Reshape([k, .. x.ShapeArray[..^1], o]);
         }
         if (Bias is { RequiresGrad: true })
         {
