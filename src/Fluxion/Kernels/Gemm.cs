@@ -1,49 +1,623 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fluxion.Kernels;
 
-/// <summary>Dense matrix products. C[m,n] = sum_k A[m,k] B[k,n] on row-major buffers.</summary>
-internal static class Gemm
+/// <summary>
+/// Dense matrix products C[m,n] (+)= Σ_k A[m,k]·B[k,n] for float and double.
+/// <para>
+/// Operands are described by an offset and a (row, column) element stride each, so transposed and
+/// sliced views are consumed without a copy: the layout is absorbed when blocks are packed. C is
+/// dense row-major. Large products use a BLIS-style blocked algorithm: B blocks (KC×NC) and A blocks
+/// (MC×KC) are packed into pooled, aligned scratch buffers as NR-column / MR-row micro-panels, and a
+/// register-tiled micro-kernel (AVX2/FMA 6×16 float, 6×8 double; a portable Vector&lt;T&gt; 4×2W kernel
+/// elsewhere) computes each MR×NR tile of C. The output is split along its longer dimension into
+/// one independent tile per core; calls made from inside a Fluxion parallel region run serially.
+/// Tiny products and matrix-vector shapes take a cheap unpacked path.
+/// </para>
+/// </summary>
+internal static unsafe class Gemm
 {
-    private const int KBlock = 256;
+    /// <summary>Below this many multiply-adds the unpacked path is used.</summary>
+    private const long SmallWork = 32 * 1024;
+
+    /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
+    private const long ParallelWork = 1L << 20;
+
+    /// <summary>Upper bound on the threads one product uses (defaults to the core count).</summary>
+    internal static int MaxThreads = Environment.ProcessorCount;
+
+    /// <summary>Forces the portable micro-kernel (for tests of the fallback on AVX2 hardware).</summary>
+    internal static bool ForcePortable;
+
+    [ThreadStatic] private static bool t_inParallel;
+
+    /// <summary>True while the current thread runs inside one of this class's parallel regions.</summary>
+    internal static bool InParallelRegion => t_inParallel;
 
     /// <summary>C = A·B for row-major A (m×k) at <paramref name="aOff"/>, B (k×n) at <paramref name="bOff"/>,
-    /// C (m×n) at <paramref name="cOff"/>. Rows of C are computed in parallel when the product is large.</summary>
+    /// C (m×n) at <paramref name="cOff"/>.</summary>
     public static void MatMul<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int m, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
+        => MatMul(a, aOff, k, 1, b, bOff, n, 1, c, cOff, m, k, n, accumulate: false);
+
+    /// <summary>
+    /// C = A·B (or C += A·B when <paramref name="accumulate"/>) where element (i,p) of A is
+    /// <c>a[aOff + i*aRowStride + p*aColStride]</c>, element (p,j) of B is <c>b[bOff + p*bRowStride + j*bColStride]</c>
+    /// and C is dense row-major m×n at <paramref name="cOff"/>. Any non-negative strides are accepted
+    /// (transposed, sliced, stepped or broadcast views); C must not overlap A or B.
+    /// </summary>
+    public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                 T[] b, int bOff, int bRowStride, int bColStride,
+                                 T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        c.AsSpan(cOff, m * n).Clear();
-        if (k == 0 || n == 0) return;
-        long work = (long)m * n * k;
-        if (work < 1 << 18 || m < 4)
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (m == 0 || n == 0) return;
+        CheckRange(c.Length, cOff, m, n, n, 1, "C");
+        if (k == 0)
         {
-            RowBlock(a, aOff, b, bOff, c, cOff, 0, m, k, n);
+            if (!accumulate) c.AsSpan(cOff, m * n).Clear();
             return;
         }
-        int chunks = Math.Min(Environment.ProcessorCount * 4, m);
-        Parallel.For(0, chunks, ch =>
+        CheckRange(a.Length, aOff, m, k, aRowStride, aColStride, "A");
+        CheckRange(b.Length, bOff, k, n, bRowStride, bColStride, "B");
+        // strides of unit dimensions are irrelevant: normalise them so the fast layouts are recognised
+        if (k == 1) { aColStride = 1; bRowStride = 1; }
+        if (n == 1) bColStride = 1;
+
+        long work = (long)m * n * k;
+        if (work < SmallWork || (m == 1 && bColStride == 1) || (n == 1 && aColStride == 1 && bRowStride == 1))
         {
-            int r0 = (int)((long)m * ch / chunks), r1 = (int)((long)m * (ch + 1) / chunks);
-            RowBlock(a, aOff, b, bOff, c, cOff, r0, r1, k, n);
-        });
+            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+            return;
+        }
+        int threads = t_inParallel || work < ParallelWork ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
+        if (typeof(T) == typeof(float))
+        {
+            var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
+            if (Fma.IsSupported && !ForcePortable)
+                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else
+                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
+            if (Fma.IsSupported && !ForcePortable)
+                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+            else
+                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+        }
+        else
+        {
+            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+        }
     }
 
-    private static void RowBlock<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int r0, int r1, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// <paramref name="count"/> independent products C_i = A_i·B_i (strides as in the strided overload), A_i at
+    /// <paramref name="aOffs"/>[i], B_i at <paramref name="bOffs"/>[i], C_i dense at <c>cOff + i*m*n</c>.
+    /// Many small products run in parallel over the batch; large ones are parallel inside each product.
+    /// </summary>
+    public static void MatMulBatched<T>(T[] a, int[] aOffs, int aRowStride, int aColStride,
+                                        T[] b, int[] bOffs, int bRowStride, int bColStride,
+                                        T[] c, int cOff, int m, int k, int n, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int k0 = 0; k0 < k; k0 += KBlock)
+        long work = (long)m * n * k;
+        int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
+        if (count > 1 && !t_inParallel && threads > 1 && work < ParallelWork && work * count >= ParallelWork)
         {
-            int k1 = Math.Min(k, k0 + KBlock);
-            for (int i = r0; i < r1; i++)
+            int chunks = Math.Min(count, threads * 4);
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
             {
-                var crow = c.AsSpan(cOff + i * n, n);
-                int ai = aOff + i * k;
-                for (int p = k0; p < k1; p++)
+                bool prev = t_inParallel;
+                t_inParallel = true;
+                try
                 {
-                    var av = a[ai + p];
-                    if (av == T.Zero) continue;
-                    TensorPrimitives.MultiplyAdd(b.AsSpan(bOff + p * n, n), av, crow, crow);
+                    int i0 = (int)((long)count * ch / chunks), i1 = (int)((long)count * (ch + 1) / chunks);
+                    for (int i = i0; i < i1; i++)
+                        MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
+                }
+                finally { t_inParallel = prev; }
+            });
+            return;
+        }
+        for (int i = 0; i < count; i++)
+            MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
+    }
+
+    private static void CheckRange(int length, int off, int rows, int cols, int rs, int cs, string name)
+    {
+        long last = off + (long)(rows - 1) * rs + (long)(cols - 1) * cs;
+        if (off < 0 || rs < 0 || cs < 0 || last >= length)
+            throw new ArgumentOutOfRangeException(name, $"Gemm: operand {name} ({rows}x{cols}, offset {off}, strides ({rs},{cs})) exceeds its buffer of {length} elements.");
+    }
+
+    // ---------------------------------------------------------------- small / matrix-vector path
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Small<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                 T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (bcs == 1 && (n >= 8 || !(acs == 1 && brs == 1)))
+        {
+            // row axpy form: C[i,:] += A[i,p] · B[p,:]
+            for (int i = 0; i < m; i++)
+            {
+                var crow = c.AsSpan(cOff + i * ldc, n);
+                int ai = aOff + i * ars;
+                if (!acc) TensorPrimitives.Multiply(new ReadOnlySpan<T>(b, bOff, n), a[ai], crow);
+                else TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(b, bOff, n), a[ai], crow, crow);
+                for (int p = 1; p < k; p++)
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(b, bOff + p * brs, n), a[ai + p * acs], crow, crow);
+            }
+        }
+        else if (acs == 1 && brs == 1)
+        {
+            // dot form: C[i,j] = A[i,:] · B[:,j]
+            for (int i = 0; i < m; i++)
+            {
+                var arow = new ReadOnlySpan<T>(a, aOff + i * ars, k);
+                for (int j = 0; j < n; j++)
+                {
+                    T s = TensorPrimitives.Dot(arow, new ReadOnlySpan<T>(b, bOff + j * bcs, k));
+                    ref T dst = ref c[cOff + i * ldc + j];
+                    dst = acc ? dst + s : s;
                 }
             }
+        }
+        else
+        {
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    T s = T.Zero;
+                    int ai = aOff + i * ars, bj = bOff + j * bcs;
+                    for (int p = 0; p < k; p++) s += a[ai + p * acs] * b[bj + p * brs];
+                    ref T dst = ref c[cOff + i * ldc + j];
+                    dst = acc ? dst + s : s;
+                }
+        }
+    }
+
+    // ---------------------------------------------------------------- blocked path
+
+    /// <summary>A register-tiled micro-kernel and its blocking parameters.</summary>
+    private interface IKernel<T> where T : unmanaged
+    {
+        /// <summary>Rows of the register tile.</summary>
+        static abstract int MR { get; }
+        /// <summary>Columns of the register tile.</summary>
+        static abstract int NR { get; }
+        /// <summary>Depth of a packed block (B micro-panel KC×NR should sit in L1).</summary>
+        static abstract int KC { get; }
+        /// <summary>Rows of a packed A block (MC×KC should sit in L2).</summary>
+        static abstract int MC { get; }
+        /// <summary>Columns of a packed B block.</summary>
+        static abstract int NC { get; }
+        /// <summary>C[0..MR, 0..NR] (+)= Ap·Bp for packed micro-panels Ap (kc×MR) and Bp (kc×NR).</summary>
+        static abstract void Run(int kc, T* a, T* b, T* c, nint ldc, bool add);
+    }
+
+    private static int RoundUp(int x, int r) => (x + r - 1) / r * r;
+
+    /// <summary>
+    /// The parallel blocked product. For each (NC, KC) block B is packed once into a shared buffer (in
+    /// parallel when large), then the work items, MC-row blocks of A (optionally times groups of
+    /// NR-column panels when A has few rows), are taken dynamically by the workers, each packing its own
+    /// A block. Dynamic items keep both cores busy when another process steals one of them.
+    /// </summary>
+    private static void Blocked<T, TK>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                       T[] c, int cOff, int ldc, int m, int k, int n, bool acc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        if (threads <= 1)
+        {
+            Tile<T, TK>(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, ldc, m, k, n, acc);
+            return;
+        }
+        int target = 2 * threads;
+        int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
+        int mc = RoundUp((m + ni - 1) / ni, TK.MR);
+        ni = (m + mc - 1) / mc;
+        int kcMax = Math.Min(k, TK.KC);
+        int ncMax = Math.Min(RoundUp(n, TK.NR), TK.NC);
+        int align = 64 / sizeof(T);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        T[] bufB = ArrayPool<T>.Shared.Rent(ncMax * kcMax + align);
+        try
+        {
+            fixed (T* pa = &MemoryMarshal.GetArrayDataReference(a), pb = &MemoryMarshal.GetArrayDataReference(b),
+                   pc = &MemoryMarshal.GetArrayDataReference(c), bb = &MemoryMarshal.GetArrayDataReference(bufB))
+            {
+                nint aBase = (nint)(pa + aOff), bBase = (nint)(pb + bOff), cBase = (nint)(pc + cOff);
+                nint bp = ((nint)bb + 63) & ~(nint)63;
+                for (int jc = 0; jc < n; jc += TK.NC)
+                {
+                    int nc = Math.Min(TK.NC, n - jc);
+                    int npanels = (nc + TK.NR - 1) / TK.NR;
+                    int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
+                    for (int pcol = 0; pcol < k; pcol += TK.KC)
+                    {
+                        int kc = Math.Min(TK.KC, k - pcol);
+                        bool add = acc || pcol > 0;
+                        nint bSrc = bBase + ((nint)pcol * brs + (nint)jc * bcs) * sizeof(T);
+                        if ((long)kc * nc < 1 << 16 || npanels < 2)
+                            PackB<T, TK>((T*)bSrc, brs, bcs, kc, nc, (T*)bp);
+                        else
+                        {
+                            int groups = Math.Min(npanels, target);
+                            Parallel.For(0, groups, options, g =>
+                            {
+                                int j0 = (int)((long)npanels * g / groups) * TK.NR;
+                                int j1 = Math.Min(nc, (int)((long)npanels * (g + 1) / groups) * TK.NR);
+                                PackB<T, TK>((T*)bSrc + (nint)j0 * bcs, brs, bcs, kc, j1 - j0, (T*)bp + (nint)j0 * kc);
+                            });
+                        }
+                        Parallel.For(0, ni * nj, options, item =>
+                        {
+                            int bi = item / nj, bj = item % nj;
+                            int i0 = bi * mc, rows = Math.Min(mc, m - i0);
+                            int j0 = (int)((long)npanels * bj / nj) * TK.NR;
+                            int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
+                            T[] bufA = ArrayPool<T>.Shared.Rent(mc * kc + align);
+                            try
+                            {
+                                fixed (T* ba = &MemoryMarshal.GetArrayDataReference(bufA))
+                                {
+                                    T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
+                                    T* tmp = stackalloc T[TK.MR * TK.NR + align];
+                                    tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                    PackA<T, TK>((T*)aBase + (nint)i0 * ars + (nint)pcol * acs, ars, acs, rows, kc, ap);
+                                    Macro<T, TK>(ap, (T*)bp + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc, add, tmp);
+                                }
+                            }
+                            finally { ArrayPool<T>.Shared.Return(bufA); }
+                        });
+                    }
+                }
+            }
+        }
+        finally { ArrayPool<T>.Shared.Return(bufB); }
+    }
+
+    /// <summary>The sequential blocked product on one output tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<T, TK>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                    T[] c, int cOff, int ldc, int m, int k, int n, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int kcMax = Math.Min(k, TK.KC);
+        int mcMax = Math.Min(RoundUp(m, TK.MR), TK.MC);
+        int ncMax = Math.Min(RoundUp(n, TK.NR), TK.NC);
+        int align = 64 / sizeof(T);
+        T[] bufA = ArrayPool<T>.Shared.Rent(mcMax * kcMax + align);
+        T[] bufB = ArrayPool<T>.Shared.Rent(ncMax * kcMax + align);
+        try
+        {
+            fixed (T* pa = &MemoryMarshal.GetArrayDataReference(a), pb = &MemoryMarshal.GetArrayDataReference(b),
+                   pc = &MemoryMarshal.GetArrayDataReference(c),
+                   ba = &MemoryMarshal.GetArrayDataReference(bufA), bb = &MemoryMarshal.GetArrayDataReference(bufB))
+            {
+                T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
+                T* bp = (T*)(((nint)bb + 63) & ~(nint)63);
+                T* tmp = stackalloc T[TK.MR * TK.NR + align];
+                tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                for (int jc = 0; jc < n; jc += TK.NC)
+                {
+                    int nc = Math.Min(TK.NC, n - jc);
+                    for (int pcol = 0; pcol < k; pcol += TK.KC)
+                    {
+                        int kc = Math.Min(TK.KC, k - pcol);
+                        PackB<T, TK>(pb + bOff + (nint)pcol * brs + (nint)jc * bcs, brs, bcs, kc, nc, bp);
+                        bool add = acc || pcol > 0;
+                        for (int ic = 0; ic < m; ic += TK.MC)
+                        {
+                            int mc = Math.Min(TK.MC, m - ic);
+                            PackA<T, TK>(pa + aOff + (nint)ic * ars + (nint)pcol * acs, ars, acs, mc, kc, ap);
+                            Macro<T, TK>(ap, bp, pc + cOff + (nint)ic * ldc + jc, ldc, mc, nc, kc, add, tmp);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(bufA);
+            ArrayPool<T>.Shared.Return(bufB);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Macro<T, TK>(T* ap, T* bp, T* c, nint ldc, int mc, int nc, int kc, bool add, T* tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        for (int jr = 0; jr < nc; jr += TK.NR)
+        {
+            int nr = Math.Min(TK.NR, nc - jr);
+            T* bpanel = bp + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += TK.MR)
+            {
+                int mr = Math.Min(TK.MR, mc - ir);
+                T* apanel = ap + (nint)ir * kc;
+                T* ct = c + ir * ldc + jr;
+                if (mr == TK.MR && nr == TK.NR)
+                {
+                    TK.Run(kc, apanel, bpanel, ct, ldc, add);
+                    continue;
+                }
+                TK.Run(kc, apanel, bpanel, tmp, TK.NR, false);
+                for (int i = 0; i < mr; i++)
+                {
+                    T* src = tmp + i * TK.NR;
+                    T* dst = ct + i * ldc;
+                    if (add) for (int j = 0; j < nr; j++) dst[j] += src[j];
+                    else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[0..kc, 0..nc] as NR-column micro-panels: panel j holds B[p, j..j+NR] at p*NR, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB<T, TK>(T* src, nint rs, nint cs, int kc, int nc, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int NR = TK.NR;
+        for (int j = 0; j < nc; j += NR)
+        {
+            int cols = Math.Min(NR, nc - j);
+            T* s = src + j * cs;
+            T* d = dst + (nint)j * kc;
+            if (cols == NR && cs == 1)
+            {
+                for (int p = 0; p < kc; p++, s += rs, d += NR)
+                {
+                    Unsafe.CopyBlockUnaligned(d, s, (uint)(sizeof(T) * TK.NR));
+                }
+            }
+            else if (cols == NR && rs == 1)
+            {
+                for (int jj = 0; jj < NR; jj++)
+                {
+                    T* sc = s + jj * cs;
+                    T* dc = d + jj;
+                    for (int p = 0; p < kc; p++) dc[(nint)p * NR] = sc[p];
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, d += NR)
+                {
+                    T* sp = s + p * rs;
+                    int jj = 0;
+                    for (; jj < cols; jj++) d[jj] = sp[jj * cs];
+                    for (; jj < NR; jj++) d[jj] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs A[0..mc, 0..kc] as MR-row micro-panels: panel i holds A[i..i+MR, p] at p*MR, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA<T, TK>(T* src, nint rs, nint cs, int mc, int kc, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int MR = TK.MR;
+        for (int i = 0; i < mc; i += MR)
+        {
+            int rows = Math.Min(MR, mc - i);
+            T* s = src + i * rs;
+            T* d = dst + (nint)i * kc;
+            if (rows == MR && cs == 1 && TK.MR == 6)
+            {
+                T* s0 = s, s1 = s + rs, s2 = s1 + rs, s3 = s2 + rs, s4 = s3 + rs, s5 = s4 + rs;
+                for (int p = 0; p < kc; p++, d += 6)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
+            }
+            else if (rows == MR && cs == 1)
+            {
+                for (int r = 0; r < MR; r++)
+                {
+                    T* sr = s + r * rs;
+                    T* dr = d + r;
+                    for (int p = 0; p < kc; p++) dr[(nint)p * MR] = sr[p];
+                }
+            }
+            else if (rows == MR && rs == 1)
+            {
+                for (int p = 0; p < kc; p++, d += MR)
+                    Unsafe.CopyBlockUnaligned(d, s + p * cs, (uint)(sizeof(T) * MR));
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, d += MR)
+                {
+                    T* sp = s + p * cs;
+                    int r = 0;
+                    for (; r < rows; r++) d[r] = sp[r * rs];
+                    for (; r < MR; r++) d[r] = T.Zero;
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- micro-kernels
+
+    /// <summary>AVX2/FMA float kernel: 6×16 tile in 12 ymm accumulators.</summary>
+    private struct F32Avx2 : IKernel<float>
+    {
+        public static int MR => 6;
+        public static int NR => 16;
+        public static int KC => 256;
+        public static int MC => 144;
+        public static int NC => 3072;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+        {
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 8);
+                var av = Vector256.Create(a[0]);
+                c00 = Fma.MultiplyAdd(av, b0, c00);
+                c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Vector256.Create(a[1]);
+                c10 = Fma.MultiplyAdd(av, b0, c10);
+                c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Vector256.Create(a[2]);
+                c20 = Fma.MultiplyAdd(av, b0, c20);
+                c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Vector256.Create(a[3]);
+                c30 = Fma.MultiplyAdd(av, b0, c30);
+                c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Vector256.Create(a[4]);
+                c40 = Fma.MultiplyAdd(av, b0, c40);
+                c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Vector256.Create(a[5]);
+                c50 = Fma.MultiplyAdd(av, b0, c50);
+                c51 = Fma.MultiplyAdd(av, b1, c51);
+                a += 6;
+                b += 16;
+            }
+            Row(c, c00, c01, add); c += ldc;
+            Row(c, c10, c11, add); c += ldc;
+            Row(c, c20, c21, add); c += ldc;
+            Row(c, c30, c31, add); c += ldc;
+            Row(c, c40, c41, add); c += ldc;
+            Row(c, c50, c51, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* c, Vector256<float> v0, Vector256<float> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector256.Load(c);
+                v1 += Vector256.Load(c + 8);
+            }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c + 8);
+        }
+    }
+
+    /// <summary>AVX2/FMA double kernel: 6×8 tile in 12 ymm accumulators.</summary>
+    private struct F64Avx2 : IKernel<double>
+    {
+        public static int MR => 6;
+        public static int NR => 8;
+        public static int KC => 256;
+        public static int MC => 96;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, double* a, double* b, double* c, nint ldc, bool add)
+        {
+            Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                              c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 4);
+                var av = Vector256.Create(a[0]);
+                c00 = Fma.MultiplyAdd(av, b0, c00);
+                c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Vector256.Create(a[1]);
+                c10 = Fma.MultiplyAdd(av, b0, c10);
+                c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Vector256.Create(a[2]);
+                c20 = Fma.MultiplyAdd(av, b0, c20);
+                c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Vector256.Create(a[3]);
+                c30 = Fma.MultiplyAdd(av, b0, c30);
+                c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Vector256.Create(a[4]);
+                c40 = Fma.MultiplyAdd(av, b0, c40);
+                c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Vector256.Create(a[5]);
+                c50 = Fma.MultiplyAdd(av, b0, c50);
+                c51 = Fma.MultiplyAdd(av, b1, c51);
+                a += 6;
+                b += 8;
+            }
+            Row(c, c00, c01, add); c += ldc;
+            Row(c, c10, c11, add); c += ldc;
+            Row(c, c20, c21, add); c += ldc;
+            Row(c, c30, c31, add); c += ldc;
+            Row(c, c40, c41, add); c += ldc;
+            Row(c, c50, c51, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(double* c, Vector256<double> v0, Vector256<double> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector256.Load(c);
+                v1 += Vector256.Load(c + 4);
+            }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c + 4);
+        }
+    }
+
+    /// <summary>Portable kernel: 4×(2·Vector&lt;T&gt;.Count) tile with Vector&lt;T&gt; multiply-adds.</summary>
+    private struct Portable<T> : IKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static int MR => 4;
+        public static int NR => 2 * Vector<T>.Count;
+        public static int KC => 256;
+        public static int MC => 128;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, T* a, T* b, T* c, nint ldc, bool add)
+        {
+            int w = Vector<T>.Count;
+            Vector<T> c00 = default, c01 = default, c10 = default, c11 = default,
+                      c20 = default, c21 = default, c30 = default, c31 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Unsafe.ReadUnaligned<Vector<T>>(b);
+                var b1 = Unsafe.ReadUnaligned<Vector<T>>(b + w);
+                var av = new Vector<T>(a[0]);
+                c00 += av * b0; c01 += av * b1;
+                av = new Vector<T>(a[1]);
+                c10 += av * b0; c11 += av * b1;
+                av = new Vector<T>(a[2]);
+                c20 += av * b0; c21 += av * b1;
+                av = new Vector<T>(a[3]);
+                c30 += av * b0; c31 += av * b1;
+                a += 4;
+                b += 2 * w;
+            }
+            Row(c, w, c00, c01, add); c += ldc;
+            Row(c, w, c10, c11, add); c += ldc;
+            Row(c, w, c20, c21, add); c += ldc;
+            Row(c, w, c30, c31, add);
+        }
+
+        private static void Row(T* c, int w, Vector<T> v0, Vector<T> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Unsafe.ReadUnaligned<Vector<T>>(c);
+                v1 += Unsafe.ReadUnaligned<Vector<T>>(c + w);
+            }
+            Unsafe.WriteUnaligned(c, v0);
+            Unsafe.WriteUnaligned(c + w, v1);
         }
     }
 }

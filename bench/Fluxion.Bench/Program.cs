@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Fluxion;
+
+// Hand-run throughput checks (not unit tests). Usage:
+//   dotnet run -c Release --project bench/Fluxion.Bench -- gemm [runs] [sizes...]
+// Prints the median GFLOP/s over `runs` timed calls (after warm-up) of the public Tensor.MatMul,
+// which includes allocating the output, as torch's a @ b does.
+var workload = args.Length > 0 ? args[0] : "gemm";
+switch (workload)
+{
+    case "gemm":
+        Gemm(args);
+        break;
+    default:
+        Console.Error.WriteLine($"unknown workload '{workload}'; known: gemm");
+        return 1;
+}
+return 0;
+
+static void Gemm(string[] args)
+{
+    int runs = args.Length > 1 ? int.Parse(args[1]) : 10;
+    int[] sizes = args.Length > 2 ? args[2..].Select(int.Parse).ToArray() : [512, 1024];
+    Console.WriteLine($"cores={Environment.ProcessorCount} avx2={Avx2.IsSupported} fma={Fma.IsSupported} avx512f={Avx512F.IsSupported} vector512={Vector512.IsHardwareAccelerated}");
+    foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        foreach (int s in sizes)
+        {
+            var a = Tensor.Randn([s, s], dtype);
+            var b = Tensor.Randn([s, s], dtype);
+            Report($"{dtype} {s}^3 NN", s, runs, () => a.MatMul(b));
+            if (dtype == DType.Float32)
+            {
+                Report($"{dtype} {s}^3 NT (a @ b.T)", s, runs, () => a.MatMul(b.T));
+                Report($"{dtype} {s}^3 TN (a.T @ b)", s, runs, () => a.T.MatMul(b));
+            }
+        }
+}
+
+static void Report(string name, int s, int runs, Func<Tensor> f)
+{
+    // warm up for at least 0.5 s so every method has reached its final JIT tier
+    var warm = Stopwatch.StartNew();
+    for (int i = 0; i < 3 || warm.ElapsedMilliseconds < 500; i++) f();
+    var times = new double[runs];
+    for (int i = 0; i < runs; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        f();
+        times[i] = sw.Elapsed.TotalSeconds;
+    }
+    Array.Sort(times);
+    double med = times[runs / 2], best = times[0];
+    double flop = 2.0 * s * s * s;
+    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms)");
+}
