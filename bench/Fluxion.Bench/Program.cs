@@ -50,8 +50,24 @@ static void Report(string name, int s, int runs, Func<Tensor> f)
         f();
         times[i] = sw.Elapsed.TotalSeconds;
     }
+    var cpu0 = CpuSeconds();
+    for (int i = 0; i < runs; i++) f();
+    double cpu = (CpuSeconds() - cpu0) / runs;
     Array.Sort(times);
     double med = times[runs / 2], best = times[0];
     double flop = 2.0 * s * s * s;
-    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms)");
+    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms; {flop / cpu / 1e9:F1} GFLOP per CPU-s)");
 }
+
+// CPU time of the whole process (all threads): separates kernel efficiency from time lost to other processes.
+static unsafe double CpuSeconds()
+{
+    Timespec ts;
+    clock_gettime(2 /* CLOCK_PROCESS_CPUTIME_ID */, &ts);
+    return ts.Sec + ts.Nsec * 1e-9;
+}
+
+[System.Runtime.InteropServices.DllImport("libc")]
+static extern unsafe int clock_gettime(int clock, Timespec* ts);
+
+struct Timespec { public long Sec; public long Nsec; }

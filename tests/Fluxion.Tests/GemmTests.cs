@@ -62,7 +62,9 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 7, 13, 5 }, { 129, 257, 65 }, { 1, 300, 1 }, { 300, 1, 300 }, { 3, 0, 4 },
         { 1, 70, 90 }, { 90, 70, 1 }, { 2, 2, 2 },
-        { 300, 40, 70 },  // several MC row blocks on one thread
+        { 300, 20, 70 },  // several MC row blocks on one thread
+        { 300, 60, 70 },  // parallel row blocks
+        { 7, 200, 1000 }, // parallel column groups (few rows)
         { 7, 5, 3100 },   // several NC column blocks
         { 40, 600, 33 },  // several KC depth blocks
     };
@@ -102,7 +104,27 @@ public class GemmTests
     }
 
     [Fact]
-    public void RowMajorOverloadAndSingleThread()
+    public void LargeVectorProductsSplitOverThreads()
+    {
+        Check<float>(1, 2000, 2100, Layout.RowMajor, Layout.RowMajor, false, 11); // vector·matrix, split over columns
+        Check<double>(2100, 2000, 1, Layout.RowMajor, Layout.ColMajor, true, 12); // matrix·vector, split over rows
+    }
+
+    [Fact]
+    public void SeveralPackedColumnBlocks()
+    {
+        int old = Gemm.PackedBLimit;
+        Gemm.PackedBLimit = 4096;
+        try
+        {
+            Check<float>(100, 300, 150, Layout.RowMajor, Layout.ColMajor, false, 7);
+            Check<double>(100, 300, 150, Layout.Stepped, Layout.RowMajor, true, 8);
+        }
+        finally { Gemm.PackedBLimit = old; }
+    }
+
+    [Fact]
+    public void RowMajorOverloadAndTransposedProblem()
     {
         var rng = new Random(5);
         int m = 150, k = 90, n = 110;

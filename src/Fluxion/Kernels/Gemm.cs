@@ -36,9 +36,34 @@ internal static unsafe class Gemm
     internal static bool ForcePortable;
 
     [ThreadStatic] private static bool t_inParallel;
+    private static readonly int Exp = int.Parse(Environment.GetEnvironmentVariable("FLUXION_GEMM_EXP") ?? "0");
 
-    /// <summary>True while the current thread runs inside one of this class's parallel regions.</summary>
+    /// <summary>True while the current thread runs inside one of this class's parallel regions or a <see cref="Serial"/> scope.</summary>
     internal static bool InParallelRegion => t_inParallel;
+
+    /// <summary>Makes products started on this thread run serially until disposed. For callers that are
+    /// already parallel (e.g. one product per batch item in a Parallel.For body): avoids oversubscription.</summary>
+    internal static SerialScope Serial() => new(true);
+
+    /// <summary>Restores the previous setting on dispose (see <see cref="Serial"/>).</summary>
+    internal readonly struct SerialScope : IDisposable
+    {
+        private readonly bool _prev;
+
+        internal SerialScope(bool on)
+        {
+            _prev = t_inParallel;
+            t_inParallel = on;
+        }
+
+        /// <summary>Restores the previous setting.</summary>
+        public void Dispose() => t_inParallel = _prev;
+    }
+
+    /// <summary>Whether a product should stay on the calling thread: inside a parallel region of ours or a
+    /// <see cref="Serial"/> scope. (Nested parallelism elsewhere is safe, the calling thread always takes part,
+    /// but costs some overhead.)</summary>
+    private static bool AlreadyParallel() => t_inParallel;
 
     /// <summary>C = A·B for row-major A (m×k) at <paramref name="aOff"/>, B (k×n) at <paramref name="bOff"/>,
     /// C (m×n) at <paramref name="cOff"/>.</summary>
@@ -72,16 +97,33 @@ internal static unsafe class Gemm
         if (n == 1) bColStride = 1;
 
         long work = (long)m * n * k;
+        int threads = work < ParallelWork || AlreadyParallel() ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
         if (work < SmallWork || (m == 1 && bColStride == 1) || (n == 1 && aColStride == 1 && bRowStride == 1))
         {
-            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+            // tiny products, vector·matrix with B rows contiguous, matrix·vector with A rows contiguous:
+            // no packing (memory-bound); large ones are split over rows (or columns when m = 1)
+            if (threads <= 1 || work < 4 * ParallelWork)
+            {
+                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                return;
+            }
+            bool byRows = m >= 2 * threads;
+            int len = byRows ? m : n, chunks = Math.Min(len, 2 * threads);
+            int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            {
+                int s0 = (int)((long)len * ch / chunks), s1 = (int)((long)len * (ch + 1) / chunks);
+                if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * n, n, s1 - s0, k, n, accumulate);
+                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+            });
             return;
         }
-        int threads = t_inParallel || work < ParallelWork ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
         if (typeof(T) == typeof(float))
         {
             var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
-            if (Fma.IsSupported && !ForcePortable)
+            if (Exp == 1) Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else if (Exp == 2) Blocked<float, F32Avx512x12>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else if (Fma.IsSupported && !ForcePortable)
                 Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
             else
                 Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
@@ -89,7 +131,8 @@ internal static unsafe class Gemm
         else if (typeof(T) == typeof(double))
         {
             var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
-            if (Fma.IsSupported && !ForcePortable)
+            if (Exp == 1) Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+            else if (Fma.IsSupported && !ForcePortable)
                 Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
             else
                 Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
@@ -111,20 +154,15 @@ internal static unsafe class Gemm
     {
         long work = (long)m * n * k;
         int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
-        if (count > 1 && !t_inParallel && threads > 1 && work < ParallelWork && work * count >= ParallelWork)
+        if (count > 1 && threads > 1 && !AlreadyParallel() && work < ParallelWork && work * count >= ParallelWork)
         {
             int chunks = Math.Min(count, threads * 4);
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
             {
-                bool prev = t_inParallel;
-                t_inParallel = true;
-                try
-                {
-                    int i0 = (int)((long)count * ch / chunks), i1 = (int)((long)count * (ch + 1) / chunks);
-                    for (int i = i0; i < i1; i++)
-                        MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
-                }
-                finally { t_inParallel = prev; }
+                using var serial = Serial();
+                int i0 = (int)((long)count * ch / chunks), i1 = (int)((long)count * (ch + 1) / chunks);
+                for (int i = i0; i < i1; i++)
+                    MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
             });
             return;
         }
@@ -207,11 +245,16 @@ internal static unsafe class Gemm
 
     private static int RoundUp(int x, int r) => (x + r - 1) / r * r;
 
+    /// <summary>Upper bound on the elements of B packed at once by the parallel path (its column block is
+    /// narrowed to fit). A field so tests can exercise several column blocks on small inputs.</summary>
+    internal static int PackedBLimit = 1 << 23;
+
     /// <summary>
-    /// The parallel blocked product. For each (NC, KC) block B is packed once into a shared buffer (in
-    /// parallel when large), then the work items, MC-row blocks of A (optionally times groups of
-    /// NR-column panels when A has few rows), are taken dynamically by the workers, each packing its own
-    /// A block. Dynamic items keep both cores busy when another process steals one of them.
+    /// The parallel blocked product, with two parallel regions per column block and no barrier in between
+    /// depth blocks: first the whole column block of B (all of K) is packed, split over the workers; then
+    /// the work items, MC-row blocks of A (times groups of NR-column panels when A has few rows), are
+    /// claimed dynamically. Each item walks all depth blocks, packing its own A block each time, so every
+    /// element of A and B is packed once. Dynamic items keep both cores busy when another process steals one.
     /// </summary>
     private static void Blocked<T, TK>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
                                        T[] c, int cOff, int ldc, int m, int k, int n, bool acc, int threads)
@@ -222,15 +265,15 @@ internal static unsafe class Gemm
             Tile<T, TK>(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, ldc, m, k, n, acc);
             return;
         }
-        int target = 2 * threads;
+        int target = 4 * threads;
         int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
         int mc = RoundUp((m + ni - 1) / ni, TK.MR);
         ni = (m + mc - 1) / mc;
-        int kcMax = Math.Min(k, TK.KC);
-        int ncMax = Math.Min(RoundUp(n, TK.NR), TK.NC);
+        int kBlocks = (k + TK.KC - 1) / TK.KC;
+        int ncBlock = Math.Min(RoundUp(n, TK.NR), Math.Max(TK.NR, PackedBLimit / k / TK.NR * TK.NR));
         int align = 64 / sizeof(T);
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        T[] bufB = ArrayPool<T>.Shared.Rent(ncMax * kcMax + align);
+        T[] bufB = ArrayPool<T>.Shared.Rent(ncBlock * k + align);
         try
         {
             fixed (T* pa = &MemoryMarshal.GetArrayDataReference(a), pb = &MemoryMarshal.GetArrayDataReference(b),
@@ -238,53 +281,70 @@ internal static unsafe class Gemm
             {
                 nint aBase = (nint)(pa + aOff), bBase = (nint)(pb + bOff), cBase = (nint)(pc + cOff);
                 nint bp = ((nint)bb + 63) & ~(nint)63;
-                for (int jc = 0; jc < n; jc += TK.NC)
+                for (int jc = 0; jc < n; jc += ncBlock)
                 {
-                    int nc = Math.Min(TK.NC, n - jc);
+                    int nc = Math.Min(ncBlock, n - jc);
                     int npanels = (nc + TK.NR - 1) / TK.NR;
+                    // packed layout: depth block after depth block, each kc×nc as NR-column panels
+                    long packWork = (long)k * nc * (bcs == 1 ? 1 : 4);
+                    int groups = packWork < 1 << 18 ? 1 : Math.Min(npanels * kBlocks, target);
+                    if (groups == 1)
+                        PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, 0, npanels * kBlocks);
+                    else
+                        Parallel.For(0, groups, options, g =>
+                            PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp,
+                                (int)((long)npanels * kBlocks * g / groups), (int)((long)npanels * kBlocks * (g + 1) / groups)));
                     int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
-                    for (int pcol = 0; pcol < k; pcol += TK.KC)
+                    Parallel.For(0, ni * nj, options, item =>
                     {
-                        int kc = Math.Min(TK.KC, k - pcol);
-                        bool add = acc || pcol > 0;
-                        nint bSrc = bBase + ((nint)pcol * brs + (nint)jc * bcs) * sizeof(T);
-                        if ((long)kc * nc < 1 << 16 || npanels < 2)
-                            PackB<T, TK>((T*)bSrc, brs, bcs, kc, nc, (T*)bp);
-                        else
+                        int bi = item / nj, bj = item % nj;
+                        int i0 = bi * mc, rows = Math.Min(mc, m - i0);
+                        int j0 = (int)((long)npanels * bj / nj) * TK.NR;
+                        int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
+                        int kcMax = Math.Min(k, TK.KC);
+                        T[] bufA = ArrayPool<T>.Shared.Rent(mc * kcMax + align);
+                        try
                         {
-                            int groups = Math.Min(npanels, target);
-                            Parallel.For(0, groups, options, g =>
+                            fixed (T* ba = &MemoryMarshal.GetArrayDataReference(bufA))
                             {
-                                int j0 = (int)((long)npanels * g / groups) * TK.NR;
-                                int j1 = Math.Min(nc, (int)((long)npanels * (g + 1) / groups) * TK.NR);
-                                PackB<T, TK>((T*)bSrc + (nint)j0 * bcs, brs, bcs, kc, j1 - j0, (T*)bp + (nint)j0 * kc);
-                            });
-                        }
-                        Parallel.For(0, ni * nj, options, item =>
-                        {
-                            int bi = item / nj, bj = item % nj;
-                            int i0 = bi * mc, rows = Math.Min(mc, m - i0);
-                            int j0 = (int)((long)npanels * bj / nj) * TK.NR;
-                            int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
-                            T[] bufA = ArrayPool<T>.Shared.Rent(mc * kc + align);
-                            try
-                            {
-                                fixed (T* ba = &MemoryMarshal.GetArrayDataReference(bufA))
+                                T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
+                                T* tmp = stackalloc T[TK.MR * TK.NR + align];
+                                tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                for (int pcol = 0; pcol < k; pcol += TK.KC)
                                 {
-                                    T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
-                                    T* tmp = stackalloc T[TK.MR * TK.NR + align];
-                                    tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                    int kc = Math.Min(TK.KC, k - pcol);
                                     PackA<T, TK>((T*)aBase + (nint)i0 * ars + (nint)pcol * acs, ars, acs, rows, kc, ap);
-                                    Macro<T, TK>(ap, (T*)bp + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc, add, tmp);
+                                    T* bBlock = (T*)bp + (nint)pcol * RoundUp(nc, TK.NR);
+                                    Macro<T, TK>(ap, bBlock + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc,
+                                                 acc || pcol > 0, tmp);
                                 }
                             }
-                            finally { ArrayPool<T>.Shared.Return(bufA); }
-                        });
-                    }
+                        }
+                        finally { ArrayPool<T>.Shared.Return(bufA); }
+                    });
                 }
             }
         }
         finally { ArrayPool<T>.Shared.Return(bufB); }
+    }
+
+    /// <summary>Packs units [u0, u1) of a column block of B (all depth blocks), a unit being one NR-column
+    /// panel of one depth block (unit = depthBlock * panels + panel).</summary>
+    private static void PackBAll<T, TK>(nint bBase, int brs, int bcs, int jc, int k, int nc, nint bp, int u0, int u1)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int npanels = (nc + TK.NR - 1) / TK.NR;
+        int ncPad = npanels * TK.NR;
+        while (u0 < u1)
+        {
+            int kb = u0 / npanels, p0 = u0 % npanels;
+            int p1 = Math.Min(npanels, p0 + (u1 - u0));
+            int pcol = kb * TK.KC, kc = Math.Min(TK.KC, k - pcol);
+            int j0 = p0 * TK.NR, j1 = Math.Min(nc, p1 * TK.NR);
+            T* src = (T*)bBase + (nint)pcol * brs + (nint)(jc + j0) * bcs;
+            PackB<T, TK>(src, brs, bcs, kc, j1 - j0, (T*)bp + (nint)pcol * ncPad + (nint)j0 * kc);
+            u0 += p1 - p0;
+        }
     }
 
     /// <summary>The sequential blocked product on one output tile.</summary>
@@ -570,6 +630,207 @@ internal static unsafe class Gemm
             }
             Vector256.Store(v0, c);
             Vector256.Store(v1, c + 4);
+        }
+    }
+
+    /// <summary>AVX-512 float kernel: 6×32 tile in 12 zmm accumulators.</summary>
+    private struct F32Avx512 : IKernel<float>
+    {
+        public static int MR => 6;
+        public static int NR => 32;
+        public static int KC => 256;
+        public static int MC => 144;
+        public static int NC => 3072;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+        {
+            Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.LoadAligned(b + 0);
+                var b1 = Vector512.LoadAligned(b + 16);
+                var av = Vector512.Create(a[0]);
+                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+                av = Vector512.Create(a[1]);
+                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+                av = Vector512.Create(a[2]);
+                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+                av = Vector512.Create(a[3]);
+                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+                av = Vector512.Create(a[4]);
+                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+                av = Vector512.Create(a[5]);
+                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+                a += 6;
+                b += 32;
+            }
+            Row(c, c0_0, c0_1, add); c += ldc;
+            Row(c, c1_0, c1_1, add); c += ldc;
+            Row(c, c2_0, c2_1, add); c += ldc;
+            Row(c, c3_0, c3_1, add); c += ldc;
+            Row(c, c4_0, c4_1, add); c += ldc;
+            Row(c, c5_0, c5_1, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* c, Vector512<float> v0, Vector512<float> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector512.Load(c + 0);
+                v1 += Vector512.Load(c + 16);
+            }
+            Vector512.Store(v0, c + 0);
+            Vector512.Store(v1, c + 16);
+        }
+    }
+
+    /// <summary>AVX-512 float kernel: 12×32 tile in 24 zmm accumulators.</summary>
+    private struct F32Avx512x12 : IKernel<float>
+    {
+        public static int MR => 12;
+        public static int NR => 32;
+        public static int KC => 128;
+        public static int MC => 144;
+        public static int NC => 3072;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+        {
+            Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default, c6_0 = default, c6_1 = default, c7_0 = default, c7_1 = default, c8_0 = default, c8_1 = default, c9_0 = default, c9_1 = default, c10_0 = default, c10_1 = default, c11_0 = default, c11_1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.LoadAligned(b + 0);
+                var b1 = Vector512.LoadAligned(b + 16);
+                var av = Vector512.Create(a[0]);
+                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+                av = Vector512.Create(a[1]);
+                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+                av = Vector512.Create(a[2]);
+                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+                av = Vector512.Create(a[3]);
+                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+                av = Vector512.Create(a[4]);
+                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+                av = Vector512.Create(a[5]);
+                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+                av = Vector512.Create(a[6]);
+                c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
+                c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
+                av = Vector512.Create(a[7]);
+                c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
+                c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
+                av = Vector512.Create(a[8]);
+                c8_0 = Avx512F.FusedMultiplyAdd(av, b0, c8_0);
+                c8_1 = Avx512F.FusedMultiplyAdd(av, b1, c8_1);
+                av = Vector512.Create(a[9]);
+                c9_0 = Avx512F.FusedMultiplyAdd(av, b0, c9_0);
+                c9_1 = Avx512F.FusedMultiplyAdd(av, b1, c9_1);
+                av = Vector512.Create(a[10]);
+                c10_0 = Avx512F.FusedMultiplyAdd(av, b0, c10_0);
+                c10_1 = Avx512F.FusedMultiplyAdd(av, b1, c10_1);
+                av = Vector512.Create(a[11]);
+                c11_0 = Avx512F.FusedMultiplyAdd(av, b0, c11_0);
+                c11_1 = Avx512F.FusedMultiplyAdd(av, b1, c11_1);
+                a += 12;
+                b += 32;
+            }
+            Row(c, c0_0, c0_1, add); c += ldc;
+            Row(c, c1_0, c1_1, add); c += ldc;
+            Row(c, c2_0, c2_1, add); c += ldc;
+            Row(c, c3_0, c3_1, add); c += ldc;
+            Row(c, c4_0, c4_1, add); c += ldc;
+            Row(c, c5_0, c5_1, add); c += ldc;
+            Row(c, c6_0, c6_1, add); c += ldc;
+            Row(c, c7_0, c7_1, add); c += ldc;
+            Row(c, c8_0, c8_1, add); c += ldc;
+            Row(c, c9_0, c9_1, add); c += ldc;
+            Row(c, c10_0, c10_1, add); c += ldc;
+            Row(c, c11_0, c11_1, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* c, Vector512<float> v0, Vector512<float> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector512.Load(c + 0);
+                v1 += Vector512.Load(c + 16);
+            }
+            Vector512.Store(v0, c + 0);
+            Vector512.Store(v1, c + 16);
+        }
+    }
+
+    /// <summary>AVX-512 double kernel: 6×16 tile in 12 zmm accumulators.</summary>
+    private struct F64Avx512 : IKernel<double>
+    {
+        public static int MR => 6;
+        public static int NR => 16;
+        public static int KC => 256;
+        public static int MC => 96;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, double* a, double* b, double* c, nint ldc, bool add)
+        {
+            Vector512<double> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.LoadAligned(b + 0);
+                var b1 = Vector512.LoadAligned(b + 8);
+                var av = Vector512.Create(a[0]);
+                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+                av = Vector512.Create(a[1]);
+                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+                av = Vector512.Create(a[2]);
+                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+                av = Vector512.Create(a[3]);
+                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+                av = Vector512.Create(a[4]);
+                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+                av = Vector512.Create(a[5]);
+                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+                a += 6;
+                b += 16;
+            }
+            Row(c, c0_0, c0_1, add); c += ldc;
+            Row(c, c1_0, c1_1, add); c += ldc;
+            Row(c, c2_0, c2_1, add); c += ldc;
+            Row(c, c3_0, c3_1, add); c += ldc;
+            Row(c, c4_0, c4_1, add); c += ldc;
+            Row(c, c5_0, c5_1, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(double* c, Vector512<double> v0, Vector512<double> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector512.Load(c + 0);
+                v1 += Vector512.Load(c + 8);
+            }
+            Vector512.Store(v0, c + 0);
+            Vector512.Store(v1, c + 8);
         }
     }
 
