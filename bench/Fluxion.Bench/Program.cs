@@ -4,33 +4,38 @@ using System.Runtime.Intrinsics.X86;
 using Fluxion;
 
 // Hand-run throughput checks (not unit tests). Usage:
-//   dotnet run -c Release --project bench/Fluxion.Bench -- gemm [runs] [sizes...]
+//   dotnet run -c Release --project bench/Fluxion.Bench -- gemm|sgemm [runs] [sizes...]
 // Prints the median GFLOP/s over `runs` timed calls (after warm-up) of the public Tensor.MatMul,
-// which includes allocating the output, as torch's a @ b does.
+// which includes allocating the output, as torch's a @ b does, and of the internal kernel
+// (Fluxion.Kernels.Gemm, reached by reflection) into a preallocated output ("raw").
 var workload = args.Length > 0 ? args[0] : "gemm";
 switch (workload)
 {
     case "gemm":
-        Gemm(args);
+        Gemm(args, quick: false);
+        break;
+    case "sgemm": // float32 a @ b only (quick)
+        Gemm(args, quick: true);
         break;
     default:
-        Console.Error.WriteLine($"unknown workload '{workload}'; known: gemm");
+        Console.Error.WriteLine($"unknown workload '{workload}'; known: gemm, sgemm");
         return 1;
 }
 return 0;
 
-static void Gemm(string[] args)
+static void Gemm(string[] args, bool quick)
 {
     int runs = args.Length > 1 ? int.Parse(args[1]) : 10;
     int[] sizes = args.Length > 2 ? args[2..].Select(int.Parse).ToArray() : [512, 1024];
     Console.WriteLine($"cores={Environment.ProcessorCount} avx2={Avx2.IsSupported} fma={Fma.IsSupported} avx512f={Avx512F.IsSupported} vector512={Vector512.IsHardwareAccelerated}");
-    foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+    foreach (var dtype in quick ? [DType.Float32] : new[] { DType.Float32, DType.Float64 })
         foreach (int s in sizes)
         {
             var a = Tensor.Randn([s, s], dtype);
             var b = Tensor.Randn([s, s], dtype);
             Report($"{dtype} {s}^3 NN", s, runs, () => a.MatMul(b));
-            if (dtype == DType.Float32)
+            Report($"{dtype} {s}^3 NN raw kernel", s, runs, RawGemm(a, b, s));
+            if (dtype == DType.Float32 && !quick)
             {
                 Report($"{dtype} {s}^3 NT (a @ b.T)", s, runs, () => a.MatMul(b.T));
                 Report($"{dtype} {s}^3 TN (a.T @ b)", s, runs, () => a.T.MatMul(b));
@@ -38,7 +43,28 @@ static void Gemm(string[] args)
         }
 }
 
-static void Report(string name, int s, int runs, Func<Tensor> f)
+// C = A·B through the internal row-major kernel entry, into a buffer allocated once
+static Action RawGemm(Tensor a, Tensor b, int s)
+{
+    var gemm = typeof(Tensor).Assembly.GetType("Fluxion.Kernels.Gemm", throwOnError: true)!
+        .GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Single(m => m.Name == "MatMul" && m.GetParameters().Length == 9);
+    if (a.DType == DType.Float32)
+    {
+        var (x, y, c) = (a.ToArray<float>(), b.ToArray<float>(), new float[s * s]);
+        var f = gemm.MakeGenericMethod(typeof(float)).CreateDelegate<Action<float[], int, float[], int, float[], int, int, int, int>>();
+        return () => f(x, 0, y, 0, c, 0, s, s, s);
+    }
+    else
+    {
+        var (x, y, c) = (a.ToArray<double>(), b.ToArray<double>(), new double[s * s]);
+        var f = gemm.MakeGenericMethod(typeof(double)).CreateDelegate<Action<double[], int, double[], int, double[], int, int, int, int>>();
+        return () => f(x, 0, y, 0, c, 0, s, s, s);
+    }
+}
+
+
+static void Report(string name, int s, int runs, Action f)
 {
     // warm up for at least 0.5 s so every method has reached its final JIT tier
     var warm = Stopwatch.StartNew();

@@ -86,11 +86,17 @@ public class GemmTests
         Check<double>(m, k, n, Layout.RowMajor, Layout.ColMajor, accumulate: true, seed++);
     }
 
-    [Fact]
-    public void PortableKernelMatchesReference()
+    [Theory]
+    [InlineData("Portable")]
+    [InlineData("Avx2")]
+    [InlineData("Avx512")]
+    public void EveryKernelMatchesReference(string name)
     {
-        bool old = Gemm.ForcePortable;
-        Gemm.ForcePortable = true;
+        var kernel = Enum.Parse<Gemm.GemmKernel>(name);
+        if (kernel == Gemm.GemmKernel.Avx2 && !System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
+        if (kernel == Gemm.GemmKernel.Avx512 && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        var old = Gemm.Kernel;
+        Gemm.Kernel = kernel;
         try
         {
             foreach (var (m, k, n) in new[] { (129, 257, 65), (300, 40, 70), (37, 29, 41) })
@@ -98,9 +104,10 @@ public class GemmTests
                 Check<float>(m, k, n, Layout.RowMajor, Layout.RowMajor, false, 1);
                 Check<float>(m, k, n, Layout.ColMajor, Layout.Stepped, true, 2);
                 Check<double>(m, k, n, Layout.Stepped, Layout.ColMajor, false, 3);
+                Check<double>(m, k, n, Layout.RowMajor, Layout.Broadcast, true, 4);
             }
         }
-        finally { Gemm.ForcePortable = old; }
+        finally { Gemm.Kernel = old; }
     }
 
     [Fact]

@@ -32,11 +32,32 @@ internal static unsafe class Gemm
     /// <summary>Upper bound on the threads one product uses (defaults to the core count).</summary>
     internal static int MaxThreads = Environment.ProcessorCount;
 
-    /// <summary>Forces the portable micro-kernel (for tests of the fallback on AVX2 hardware).</summary>
-    internal static bool ForcePortable;
+    /// <summary>Micro-kernel families.</summary>
+    internal enum GemmKernel
+    {
+        /// <summary>The best one the hardware supports (<see cref="Best"/>).</summary>
+        Auto,
+        /// <summary>Vector&lt;T&gt; kernel, any hardware.</summary>
+        Portable,
+        /// <summary>AVX2 + FMA, 256-bit.</summary>
+        Avx2,
+        /// <summary>AVX-512F, 512-bit, 32 registers.</summary>
+        Avx512,
+    }
+
+    /// <summary>The kernel the hardware supports best. AVX-512 only where the runtime accelerates 512-bit
+    /// vectors (it does not on parts that throttle them).</summary>
+    internal static readonly GemmKernel Best =
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? GemmKernel.Avx512
+        : Fma.IsSupported && Avx2.IsSupported ? GemmKernel.Avx2
+        : GemmKernel.Portable;
+
+    /// <summary>Kernel override (tests, benchmarks); <see cref="GemmKernel.Auto"/> picks <see cref="Best"/>.
+    /// Setting a kernel the hardware lacks throws at the first product.</summary>
+    internal static GemmKernel Kernel = Environment.GetEnvironmentVariable("FLUXION_GEMM_KERNEL") is { } env
+        && Enum.TryParse<GemmKernel>(env, ignoreCase: true, out var fromEnv) ? fromEnv : GemmKernel.Auto;
 
     [ThreadStatic] private static bool t_inParallel;
-    private static readonly int Exp = int.Parse(Environment.GetEnvironmentVariable("FLUXION_GEMM_EXP") ?? "0");
 
     /// <summary>True while the current thread runs inside one of this class's parallel regions or a <see cref="Serial"/> scope.</summary>
     internal static bool InParallelRegion => t_inParallel;
@@ -118,12 +139,13 @@ internal static unsafe class Gemm
             });
             return;
         }
+        var kernel = Kernel == GemmKernel.Auto ? Best : Kernel;
         if (typeof(T) == typeof(float))
         {
             var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
-            if (Exp == 1) Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
-            else if (Exp == 2) Blocked<float, F32Avx512x12>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
-            else if (Fma.IsSupported && !ForcePortable)
+            if (kernel == GemmKernel.Avx512)
+                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else if (kernel == GemmKernel.Avx2)
                 Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
             else
                 Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
@@ -131,8 +153,9 @@ internal static unsafe class Gemm
         else if (typeof(T) == typeof(double))
         {
             var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
-            if (Exp == 1) Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
-            else if (Fma.IsSupported && !ForcePortable)
+            if (kernel == GemmKernel.Avx512)
+                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+            else if (kernel == GemmKernel.Avx2)
                 Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
             else
                 Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
@@ -677,89 +700,6 @@ internal static unsafe class Gemm
             Row(c, c3_0, c3_1, add); c += ldc;
             Row(c, c4_0, c4_1, add); c += ldc;
             Row(c, c5_0, c5_1, add);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row(float* c, Vector512<float> v0, Vector512<float> v1, bool add)
-        {
-            if (add)
-            {
-                v0 += Vector512.Load(c + 0);
-                v1 += Vector512.Load(c + 16);
-            }
-            Vector512.Store(v0, c + 0);
-            Vector512.Store(v1, c + 16);
-        }
-    }
-
-    /// <summary>AVX-512 float kernel: 12×32 tile in 24 zmm accumulators.</summary>
-    private struct F32Avx512x12 : IKernel<float>
-    {
-        public static int MR => 12;
-        public static int NR => 32;
-        public static int KC => 128;
-        public static int MC => 144;
-        public static int NC => 3072;
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
-        {
-            Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default, c6_0 = default, c6_1 = default, c7_0 = default, c7_1 = default, c8_0 = default, c8_1 = default, c9_0 = default, c9_1 = default, c10_0 = default, c10_1 = default, c11_0 = default, c11_1 = default;
-            for (int p = 0; p < kc; p++)
-            {
-                var b0 = Vector512.LoadAligned(b + 0);
-                var b1 = Vector512.LoadAligned(b + 16);
-                var av = Vector512.Create(a[0]);
-                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
-                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
-                av = Vector512.Create(a[1]);
-                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
-                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
-                av = Vector512.Create(a[2]);
-                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
-                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
-                av = Vector512.Create(a[3]);
-                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
-                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
-                av = Vector512.Create(a[4]);
-                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
-                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
-                av = Vector512.Create(a[5]);
-                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
-                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
-                av = Vector512.Create(a[6]);
-                c6_0 = Avx512F.FusedMultiplyAdd(av, b0, c6_0);
-                c6_1 = Avx512F.FusedMultiplyAdd(av, b1, c6_1);
-                av = Vector512.Create(a[7]);
-                c7_0 = Avx512F.FusedMultiplyAdd(av, b0, c7_0);
-                c7_1 = Avx512F.FusedMultiplyAdd(av, b1, c7_1);
-                av = Vector512.Create(a[8]);
-                c8_0 = Avx512F.FusedMultiplyAdd(av, b0, c8_0);
-                c8_1 = Avx512F.FusedMultiplyAdd(av, b1, c8_1);
-                av = Vector512.Create(a[9]);
-                c9_0 = Avx512F.FusedMultiplyAdd(av, b0, c9_0);
-                c9_1 = Avx512F.FusedMultiplyAdd(av, b1, c9_1);
-                av = Vector512.Create(a[10]);
-                c10_0 = Avx512F.FusedMultiplyAdd(av, b0, c10_0);
-                c10_1 = Avx512F.FusedMultiplyAdd(av, b1, c10_1);
-                av = Vector512.Create(a[11]);
-                c11_0 = Avx512F.FusedMultiplyAdd(av, b0, c11_0);
-                c11_1 = Avx512F.FusedMultiplyAdd(av, b1, c11_1);
-                a += 12;
-                b += 32;
-            }
-            Row(c, c0_0, c0_1, add); c += ldc;
-            Row(c, c1_0, c1_1, add); c += ldc;
-            Row(c, c2_0, c2_1, add); c += ldc;
-            Row(c, c3_0, c3_1, add); c += ldc;
-            Row(c, c4_0, c4_1, add); c += ldc;
-            Row(c, c5_0, c5_1, add); c += ldc;
-            Row(c, c6_0, c6_1, add); c += ldc;
-            Row(c, c7_0, c7_1, add); c += ldc;
-            Row(c, c8_0, c8_1, add); c += ldc;
-            Row(c, c9_0, c9_1, add); c += ldc;
-            Row(c, c10_0, c10_1, add); c += ldc;
-            Row(c, c11_0, c11_1, add);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
