@@ -76,13 +76,16 @@ static void Report(string name, int s, int runs, Action f)
         f();
         times[i] = sw.Elapsed.TotalSeconds;
     }
+    int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
     var cpu0 = CpuSeconds();
     for (int i = 0; i < runs; i++) f();
     double cpu = (CpuSeconds() - cpu0) / runs;
+    gc0 = GC.CollectionCount(0) - gc0;
+    gc2 = GC.CollectionCount(2) - gc2;
     Array.Sort(times);
     double med = times[runs / 2], best = times[0];
     double flop = 2.0 * s * s * s;
-    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms; {flop / cpu / 1e9:F1} GFLOP per CPU-s)");
+    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms; {flop / cpu / 1e9:F1} GFLOP per CPU-s; GCs in {runs} calls: {gc0} gen0, {gc2} gen2)");
 }
 
 // CPU time of the whole process (all threads): separates kernel efficiency from time lost to other processes.

@@ -62,6 +62,7 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 7, 13, 5 }, { 129, 257, 65 }, { 1, 300, 1 }, { 300, 1, 300 }, { 3, 0, 4 },
         { 1, 70, 90 }, { 90, 70, 1 }, { 2, 2, 2 },
+        { 13, 9, 37 }, { 5, 20, 19 }, // unpacked path: 4-row groups, vector and scalar column tails
         { 300, 20, 70 },  // several MC row blocks on one thread
         { 300, 60, 70 },  // parallel row blocks
         { 7, 200, 1000 }, // parallel column groups (few rows)
@@ -83,6 +84,7 @@ public class GemmTests
                 Check<double>(m, k, n, la, lb, accumulate: false, seed++);
             }
         Check<float>(m, k, n, Layout.ColMajor, Layout.Stepped, accumulate: true, seed++);
+        Check<float>(m, k, n, Layout.Stepped, Layout.RowMajor, accumulate: true, seed++);
         Check<double>(m, k, n, Layout.RowMajor, Layout.ColMajor, accumulate: true, seed++);
     }
 
@@ -93,8 +95,7 @@ public class GemmTests
     public void EveryKernelMatchesReference(string name)
     {
         var kernel = Enum.Parse<Gemm.GemmKernel>(name);
-        if (kernel == Gemm.GemmKernel.Avx2 && !System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
-        if (kernel == Gemm.GemmKernel.Avx512 && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        if (!Gemm.IsSupported(kernel)) return; // nothing to test on this hardware
         var old = Gemm.Kernel;
         Gemm.Kernel = kernel;
         try

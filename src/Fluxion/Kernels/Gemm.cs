@@ -11,20 +11,27 @@ namespace Fluxion.Kernels;
 /// <summary>
 /// Dense matrix products C[m,n] (+)= Σ_k A[m,k]·B[k,n] for float and double.
 /// <para>
-/// Operands are described by an offset and a (row, column) element stride each, so transposed and
-/// sliced views are consumed without a copy: the layout is absorbed when blocks are packed. C is
-/// dense row-major. Large products use a BLIS-style blocked algorithm: B blocks (KC×NC) and A blocks
-/// (MC×KC) are packed into pooled, aligned scratch buffers as NR-column / MR-row micro-panels, and a
-/// register-tiled micro-kernel (AVX2/FMA 6×16 float, 6×8 double; a portable Vector&lt;T&gt; 4×2W kernel
-/// elsewhere) computes each MR×NR tile of C. The output is split along its longer dimension into
-/// one independent tile per core; calls made from inside a Fluxion parallel region run serially.
-/// Tiny products and matrix-vector shapes take a cheap unpacked path.
+/// Operands are described by an offset and a (row, column) element stride each, so transposed, sliced,
+/// stepped and broadcast views are consumed without a copy: the layout is absorbed when blocks are
+/// packed. C is dense row-major. Products use a BLIS-style blocked algorithm: B (KC×NC blocks) and A
+/// (MC×KC blocks) are packed into pooled, 64-byte aligned scratch buffers as NR-column / MR-row
+/// micro-panels (zero-padded at the edges), and a register-tiled micro-kernel computes each MR×NR
+/// tile of C: AVX-512 6×32 float / 6×16 double where the runtime accelerates 512-bit vectors, else
+/// AVX2+FMA 6×16 float / 6×8 double, else a portable Vector&lt;T&gt; 4×(2·W) kernel.
+/// </para>
+/// <para>
+/// Large products run on all cores: a column block of B is packed once (split over the workers), then
+/// MC-row blocks of A (crossed with column groups when A has few rows) are claimed dynamically, each
+/// worker packing its own A blocks. Calls from inside a <see cref="Serial"/> scope or one of this
+/// class's own parallel regions run on the calling thread. Tiny products and vector-shaped ones
+/// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take an unpacked path.
 /// </para>
 /// </summary>
 internal static unsafe class Gemm
 {
-    /// <summary>Below this many multiply-adds the unpacked path is used.</summary>
-    private const long SmallWork = 32 * 1024;
+    /// <summary>Below this many multiply-adds the unpacked path is used when B's rows are contiguous
+    /// (measured crossover with the packed path: about 48³–64³); dot-product layouts use a lower bound.</summary>
+    private const long SmallWork = 1 << 17;
 
     /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
     private const long ParallelWork = 1L << 20;
@@ -52,10 +59,18 @@ internal static unsafe class Gemm
         : Fma.IsSupported && Avx2.IsSupported ? GemmKernel.Avx2
         : GemmKernel.Portable;
 
-    /// <summary>Kernel override (tests, benchmarks); <see cref="GemmKernel.Auto"/> picks <see cref="Best"/>.
-    /// Setting a kernel the hardware lacks throws at the first product.</summary>
+    /// <summary>Kernel override (tests, benchmarks; initialised from the FLUXION_GEMM_KERNEL environment
+    /// variable); <see cref="GemmKernel.Auto"/>, or a kernel the hardware lacks, means <see cref="Best"/>.</summary>
     internal static GemmKernel Kernel = Environment.GetEnvironmentVariable("FLUXION_GEMM_KERNEL") is { } env
         && Enum.TryParse<GemmKernel>(env, ignoreCase: true, out var fromEnv) ? fromEnv : GemmKernel.Auto;
+
+    /// <summary>Whether the hardware can run <paramref name="kernel"/>.</summary>
+    internal static bool IsSupported(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Avx512 => Avx512F.IsSupported,
+        GemmKernel.Avx2 => Fma.IsSupported && Avx2.IsSupported,
+        _ => true,
+    };
 
     [ThreadStatic] private static bool t_inParallel;
 
@@ -119,10 +134,13 @@ internal static unsafe class Gemm
 
         long work = (long)m * n * k;
         int threads = work < ParallelWork || AlreadyParallel() ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
-        if (work < SmallWork || (m == 1 && bColStride == 1) || (n == 1 && aColStride == 1 && bRowStride == 1))
+        bool packable = typeof(T) == typeof(float) || typeof(T) == typeof(double);
+        bool rowsForm = bColStride == 1, dotForm = aColStride == 1 && bRowStride == 1;
+        if (!packable || (rowsForm && work < SmallWork) || (dotForm && work < SmallWork / 8)
+            || (m == 1 && rowsForm) || (n == 1 && dotForm))
         {
             // tiny products, vector·matrix with B rows contiguous, matrix·vector with A rows contiguous:
-            // no packing (memory-bound); large ones are split over rows (or columns when m = 1)
+            // no packing (the last two are memory-bound); large ones are split over rows (or columns when m = 1)
             if (threads <= 1 || work < 4 * ParallelWork)
             {
                 Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
@@ -139,7 +157,7 @@ internal static unsafe class Gemm
             });
             return;
         }
-        var kernel = Kernel == GemmKernel.Auto ? Best : Kernel;
+        var kernel = Kernel == GemmKernel.Auto || !IsSupported(Kernel) ? Best : Kernel;
         if (typeof(T) == typeof(float))
         {
             var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
@@ -202,24 +220,16 @@ internal static unsafe class Gemm
 
     // ---------------------------------------------------------------- small / matrix-vector path
 
+    /// <summary>The unpacked path: register-blocked Vector&lt;T&gt; rows when B's rows are contiguous, dot
+    /// products when A's rows and B's columns are, else a scalar loop. Bounds were checked by the caller.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Small<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
                                  T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (bcs == 1 && (n >= 8 || !(acs == 1 && brs == 1)))
-        {
-            // row axpy form: C[i,:] += A[i,p] · B[p,:]
-            for (int i = 0; i < m; i++)
-            {
-                var crow = c.AsSpan(cOff + i * ldc, n);
-                int ai = aOff + i * ars;
-                if (!acc) TensorPrimitives.Multiply(new ReadOnlySpan<T>(b, bOff, n), a[ai], crow);
-                else TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(b, bOff, n), a[ai], crow, crow);
-                for (int p = 1; p < k; p++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(b, bOff + p * brs, n), a[ai + p * acs], crow, crow);
-            }
-        }
-        else if (acs == 1 && brs == 1)
+        bool dotForm = acs == 1 && brs == 1;
+        if (bcs == 1 && Vector<T>.IsSupported && !(dotForm && n < Vector<T>.Count))
+            SmallRows(a, aOff, ars, acs, b, bOff, brs, c, cOff, ldc, m, k, n, acc);
+        else if (dotForm)
         {
             // dot form: C[i,j] = A[i,:] · B[:,j]
             for (int i = 0; i < m; i++)
@@ -244,6 +254,100 @@ internal static unsafe class Gemm
                     ref T dst = ref c[cOff + i * ldc + j];
                     dst = acc ? dst + s : s;
                 }
+        }
+    }
+
+    /// <summary>C (+)= A·B for B with contiguous rows, without packing: 4 rows × one vector of columns
+    /// (or one row × 4 vectors) accumulate in registers over the whole depth; scalar column tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallRows<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs,
+                                     T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector<T>.Count;
+        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        int nv = n - n % w;
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            nint a0 = aOff + (nint)i * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+            ref T c0 = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
+            ref T c1 = ref Unsafe.Add(ref c0, ldc);
+            ref T c2 = ref Unsafe.Add(ref c1, ldc);
+            ref T c3 = ref Unsafe.Add(ref c2, ldc);
+            for (int j = 0; j < nv; j += w)
+            {
+                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                {
+                    var bv = Vector.LoadUnsafe(ref B, (nuint)bp);
+                    nint ap = (nint)p * acs;
+                    s0 += new Vector<T>(Unsafe.Add(ref A, a0 + ap)) * bv;
+                    s1 += new Vector<T>(Unsafe.Add(ref A, a1 + ap)) * bv;
+                    s2 += new Vector<T>(Unsafe.Add(ref A, a2 + ap)) * bv;
+                    s3 += new Vector<T>(Unsafe.Add(ref A, a3 + ap)) * bv;
+                }
+                StoreRow(ref Unsafe.Add(ref c0, j), s0, acc);
+                StoreRow(ref Unsafe.Add(ref c1, j), s1, acc);
+                StoreRow(ref Unsafe.Add(ref c2, j), s2, acc);
+                StoreRow(ref Unsafe.Add(ref c3, j), s3, acc);
+            }
+            for (int r = 0; r < 4; r++)
+                ScalarTail(ref A, aOff + (nint)(i + r) * ars, acs, ref B, bOff, brs, ref Unsafe.Add(ref C, cOff + (nint)(i + r) * ldc), nv, n, k, acc);
+        }
+        for (; i < m; i++)
+        {
+            nint ai = aOff + (nint)i * ars;
+            ref T ci = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
+            int j = 0;
+            for (; j + 4 * w <= n; j += 4 * w)
+            {
+                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                {
+                    var av = new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs));
+                    s0 += av * Vector.LoadUnsafe(ref B, (nuint)bp);
+                    s1 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + w));
+                    s2 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 2 * w));
+                    s3 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 3 * w));
+                }
+                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + w), s1, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + 2 * w), s2, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + 3 * w), s3, acc);
+            }
+            for (; j < nv; j += w)
+            {
+                Vector<T> s0 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                    s0 += new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs)) * Vector.LoadUnsafe(ref B, (nuint)bp);
+                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
+            }
+            ScalarTail(ref A, ai, acs, ref B, bOff, brs, ref ci, nv, n, k, acc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<T>(ref T dst, Vector<T> v, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (acc) v += Vector.LoadUnsafe(ref dst);
+        v.StoreUnsafe(ref dst);
+    }
+
+    private static void ScalarTail<T>(ref T A, nint ai, int acs, ref T B, int bOff, int brs, ref T ci, int j0, int n, int k, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int j = j0; j < n; j++)
+        {
+            T s = T.Zero;
+            nint bp = bOff + j;
+            for (int p = 0; p < k; p++, bp += brs) s += Unsafe.Add(ref A, ai + (nint)p * acs) * Unsafe.Add(ref B, bp);
+            ref T dst = ref Unsafe.Add(ref ci, j);
+            dst = acc ? dst + s : s;
         }
     }
 
