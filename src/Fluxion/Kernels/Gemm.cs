@@ -571,11 +571,17 @@ internal static unsafe class Gemm
             }
             else if (cols == NR && rs == 1)
             {
+                // B's columns are contiguous (a transposed view, e.g. x @ w.T): transpose in register tiles
+                int p0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && NR % 8 == 0)
+                    p0 = PackTransposedF32((float*)s, cs, kc, NR, (float*)d);
+                else if (typeof(T) == typeof(double) && Avx.IsSupported && NR % 4 == 0)
+                    p0 = PackTransposedF64((double*)s, cs, kc, NR, (double*)d);
                 for (int jj = 0; jj < NR; jj++)
                 {
                     T* sc = s + jj * cs;
                     T* dc = d + jj;
-                    for (int p = 0; p < kc; p++) dc[(nint)p * NR] = sc[p];
+                    for (int p = p0; p < kc; p++) dc[(nint)p * NR] = sc[p];
                 }
             }
             else
@@ -589,6 +595,88 @@ internal static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>dst[p*nr + j] = src[j*cs + p] for j &lt; nr, p &lt; (kc rounded down to 8), by 8×8 AVX transposes.
+    /// Returns the number of depth rows done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposedF32(float* src, nint cs, int kc, int nr, float* dst)
+    {
+        int kv = kc & ~7;
+        for (int j = 0; j < nr; j += 8)
+        {
+            float* s0 = src + j * cs;
+            for (int p = 0; p < kv; p += 8)
+            {
+                float* sp = s0 + p;
+                var r0 = Avx.LoadVector256(sp);
+                var r1 = Avx.LoadVector256(sp + cs);
+                var r2 = Avx.LoadVector256(sp + 2 * cs);
+                var r3 = Avx.LoadVector256(sp + 3 * cs);
+                var r4 = Avx.LoadVector256(sp + 4 * cs);
+                var r5 = Avx.LoadVector256(sp + 5 * cs);
+                var r6 = Avx.LoadVector256(sp + 6 * cs);
+                var r7 = Avx.LoadVector256(sp + 7 * cs);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* dp = dst + (nint)p * nr + j;
+                nint step = nr;
+                Avx.Store(dp, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(dp + step, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(dp + 2 * step, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(dp + 3 * step, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(dp + 4 * step, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(dp + 5 * step, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(dp + 6 * step, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(dp + 7 * step, Avx.Permute2x128(u3, u7, 0x31));
+            }
+        }
+        return kv;
+    }
+
+    /// <summary>dst[p*nr + j] = src[j*cs + p] for j &lt; nr, p &lt; (kc rounded down to 4), by 4×4 AVX transposes.
+    /// Returns the number of depth rows done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposedF64(double* src, nint cs, int kc, int nr, double* dst)
+    {
+        int kv = kc & ~3;
+        for (int j = 0; j < nr; j += 4)
+        {
+            double* s0 = src + j * cs;
+            for (int p = 0; p < kv; p += 4)
+            {
+                double* sp = s0 + p;
+                var r0 = Avx.LoadVector256(sp);
+                var r1 = Avx.LoadVector256(sp + cs);
+                var r2 = Avx.LoadVector256(sp + 2 * cs);
+                var r3 = Avx.LoadVector256(sp + 3 * cs);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                double* dp = dst + (nint)p * nr + j;
+                nint step = nr;
+                Avx.Store(dp, Avx.Permute2x128(t0, t2, 0x20));
+                Avx.Store(dp + step, Avx.Permute2x128(t1, t3, 0x20));
+                Avx.Store(dp + 2 * step, Avx.Permute2x128(t0, t2, 0x31));
+                Avx.Store(dp + 3 * step, Avx.Permute2x128(t1, t3, 0x31));
+            }
+        }
+        return kv;
     }
 
     /// <summary>Packs A[0..mc, 0..kc] as MR-row micro-panels: panel i holds A[i..i+MR, p] at p*MR, zero-padded.</summary>
