@@ -429,7 +429,7 @@ internal static unsafe class Gemm
                         int j0 = (int)((long)npanels * bj / nj) * TK.NR;
                         int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
                         int kcMax = Math.Min(k, TK.KC);
-                        T[] bufA = ArrayPool<T>.Shared.Rent(mc * kcMax + align);
+                        T[] bufA = ArrayPool<T>.Shared.Rent(mc * kcMax + align + 8); // + 8: PackRows* store past the panel end
                         try
                         {
                             fixed (T* ba = &MemoryMarshal.GetArrayDataReference(bufA))
@@ -484,7 +484,7 @@ internal static unsafe class Gemm
         int mcMax = Math.Min(RoundUp(m, TK.MR), TK.MC);
         int ncMax = Math.Min(RoundUp(n, TK.NR), TK.NC);
         int align = 64 / sizeof(T);
-        T[] bufA = ArrayPool<T>.Shared.Rent(mcMax * kcMax + align);
+        T[] bufA = ArrayPool<T>.Shared.Rent(mcMax * kcMax + align + 8); // + 8: PackRows* store past the panel end
         T[] bufB = ArrayPool<T>.Shared.Rent(ncMax * kcMax + align);
         try
         {
@@ -679,6 +679,87 @@ internal static unsafe class Gemm
         return kv;
     }
 
+    /// <summary>dst[p*6 + r] = src[r*rs + p] for r &lt; 6, p &lt; (kc rounded down to 8), by 8×8 AVX transposes
+    /// (rows 6 and 7 zero). Each 8-wide store spills 2 elements into the next slot, which the next store (or
+    /// the caller's tail, or the next panel) overwrites: the buffer needs 2 elements of slack at its end.
+    /// Returns the number of depth columns done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsF32x6(float* src, nint rs, int kc, float* dst)
+    {
+        int kv = kc & ~7;
+        var z = Vector256<float>.Zero;
+        for (int p = 0; p < kv; p += 8)
+        {
+            float* sp = src + p;
+            var r0 = Avx.LoadVector256(sp);
+            var r1 = Avx.LoadVector256(sp + rs);
+            var r2 = Avx.LoadVector256(sp + 2 * rs);
+            var r3 = Avx.LoadVector256(sp + 3 * rs);
+            var r4 = Avx.LoadVector256(sp + 4 * rs);
+            var r5 = Avx.LoadVector256(sp + 5 * rs);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, z, 0x44);
+            var u5 = Avx.Shuffle(t4, z, 0xEE);
+            var u6 = Avx.Shuffle(t5, z, 0x44);
+            var u7 = Avx.Shuffle(t5, z, 0xEE);
+            float* dp = dst + (nint)p * 6;
+            Avx.Store(dp, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(dp + 6, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(dp + 12, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(dp + 18, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(dp + 24, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(dp + 30, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(dp + 36, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(dp + 42, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        return kv;
+    }
+
+    /// <summary>Double version of <see cref="PackRowsF32x6"/>: rows 0–3 and 4–5 (plus two zero rows) by 4×4
+    /// transposes, p &lt; (kc rounded down to 4); the same 2-element spill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsF64x6(double* src, nint rs, int kc, double* dst)
+    {
+        int kv = kc & ~3;
+        var z = Vector256<double>.Zero;
+        for (int p = 0; p < kv; p += 4)
+        {
+            double* sp = src + p;
+            var r0 = Avx.LoadVector256(sp);
+            var r1 = Avx.LoadVector256(sp + rs);
+            var r2 = Avx.LoadVector256(sp + 2 * rs);
+            var r3 = Avx.LoadVector256(sp + 3 * rs);
+            var r4 = Avx.LoadVector256(sp + 4 * rs);
+            var r5 = Avx.LoadVector256(sp + 5 * rs);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            double* dp = dst + (nint)p * 6;
+            // per depth column q: rows 0-3 at dp + 6q, rows 4-5 (+ 2 spilled zeros) at dp + 6q + 4
+            Avx.Store(dp, Avx.Permute2x128(t0, t2, 0x20));
+            Avx.Store(dp + 4, Avx.Permute2x128(t4, z, 0x20));
+            Avx.Store(dp + 6, Avx.Permute2x128(t1, t3, 0x20));
+            Avx.Store(dp + 10, Avx.Permute2x128(t5, z, 0x20));
+            Avx.Store(dp + 12, Avx.Permute2x128(t0, t2, 0x31));
+            Avx.Store(dp + 16, Avx.Permute2x128(t4, z, 0x31));
+            Avx.Store(dp + 18, Avx.Permute2x128(t1, t3, 0x31));
+            Avx.Store(dp + 22, Avx.Permute2x128(t5, z, 0x31));
+        }
+        return kv;
+    }
+
     /// <summary>Packs A[0..mc, 0..kc] as MR-row micro-panels: panel i holds A[i..i+MR, p] at p*MR, zero-padded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA<T, TK>(T* src, nint rs, nint cs, int mc, int kc, T* dst)
@@ -692,8 +773,15 @@ internal static unsafe class Gemm
             T* d = dst + (nint)i * kc;
             if (rows == MR && cs == 1 && TK.MR == 6)
             {
+                // row-major A: transpose in register tiles, then the depth tail one column at a time
+                int p0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported)
+                    p0 = PackRowsF32x6((float*)s, rs, kc, (float*)d);
+                else if (typeof(T) == typeof(double) && Avx.IsSupported)
+                    p0 = PackRowsF64x6((double*)s, rs, kc, (double*)d);
+                d += p0 * 6;
                 T* s0 = s, s1 = s + rs, s2 = s1 + rs, s3 = s2 + rs, s4 = s3 + rs, s5 = s4 + rs;
-                for (int p = 0; p < kc; p++, d += 6)
+                for (int p = p0; p < kc; p++, d += 6)
                 {
                     d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
                     d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
