@@ -28,10 +28,10 @@ public class LinalgTests
         var b = R(k, n);
         var want = Naive(a.ToArray<double>(), b.ToArray<double>(), m, k, n);
         var got = a.MatMul(b).ToArray<double>();
-        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], got[i], 10);
+        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], got[i], 1e-10);
         // transposed operands go through the same kernel after packing
         var gotT = a.T.Contiguous().T.MatMul(b.T.Contiguous().T).ToArray<double>();
-        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], gotT[i], 10);
+        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], gotT[i], 1e-10);
     }
 
     [Theory]

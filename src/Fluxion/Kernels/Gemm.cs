@@ -1,49 +1,1104 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fluxion.Kernels;
 
-/// <summary>Dense matrix products. C[m,n] = sum_k A[m,k] B[k,n] on row-major buffers.</summary>
-internal static class Gemm
+/// <summary>
+/// Dense matrix products C[m,n] (+)= Σ_k A[m,k]·B[k,n] for float and double.
+/// <para>
+/// Operands are described by an offset and a (row, column) element stride each, so transposed, sliced,
+/// stepped and broadcast views are consumed without a copy: the layout is absorbed when blocks are
+/// packed. C is dense row-major. Products use a BLIS-style blocked algorithm: B (KC×NC blocks) and A
+/// (MC×KC blocks) are packed into pooled, 64-byte aligned scratch buffers as NR-column / MR-row
+/// micro-panels (zero-padded at the edges), and a register-tiled micro-kernel computes each MR×NR
+/// tile of C: AVX-512 6×32 float / 6×16 double where the runtime accelerates 512-bit vectors, else
+/// AVX2+FMA 6×16 float / 6×8 double, else a portable Vector&lt;T&gt; 4×(2·W) kernel.
+/// </para>
+/// <para>
+/// Large products run on all cores: a column block of B is packed once (split over the workers), then
+/// MC-row blocks of A (crossed with column groups when A has few rows) are claimed dynamically, each
+/// worker packing its own A blocks. Calls from inside a <see cref="Serial"/> scope or one of this
+/// class's own parallel regions run on the calling thread. Tiny products and vector-shaped ones
+/// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take an unpacked path.
+/// </para>
+/// </summary>
+internal static unsafe class Gemm
 {
-    private const int KBlock = 256;
+    /// <summary>Below this many multiply-adds the unpacked path is used when B's rows are contiguous
+    /// (measured crossover with the packed path: about 48³–64³); dot-product layouts use a lower bound.</summary>
+    private const long SmallWork = 1 << 17;
 
-    /// <summary>C = A·B for row-major A (m×k) at <paramref name="aOff"/>, B (k×n) at <paramref name="bOff"/>,
-    /// C (m×n) at <paramref name="cOff"/>. Rows of C are computed in parallel when the product is large.</summary>
-    public static void MatMul<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int m, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
+    private const long ParallelWork = 1L << 20;
+
+    /// <summary>Upper bound on the threads one product uses (defaults to the core count).</summary>
+    internal static int MaxThreads = Environment.ProcessorCount;
+
+    /// <summary>Micro-kernel families.</summary>
+    internal enum GemmKernel
     {
-        c.AsSpan(cOff, m * n).Clear();
-        if (k == 0 || n == 0) return;
-        long work = (long)m * n * k;
-        if (work < 1 << 18 || m < 4)
-        {
-            RowBlock(a, aOff, b, bOff, c, cOff, 0, m, k, n);
-            return;
-        }
-        int chunks = Math.Min(Environment.ProcessorCount * 4, m);
-        Parallel.For(0, chunks, ch =>
-        {
-            int r0 = (int)((long)m * ch / chunks), r1 = (int)((long)m * (ch + 1) / chunks);
-            RowBlock(a, aOff, b, bOff, c, cOff, r0, r1, k, n);
-        });
+        /// <summary>The best one the hardware supports (<see cref="Best"/>).</summary>
+        Auto,
+        /// <summary>Vector&lt;T&gt; kernel, any hardware.</summary>
+        Portable,
+        /// <summary>AVX2 + FMA, 256-bit.</summary>
+        Avx2,
+        /// <summary>AVX-512F, 512-bit, 32 registers.</summary>
+        Avx512,
     }
 
-    private static void RowBlock<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int r0, int r1, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The kernel the hardware supports best. AVX-512 only where the runtime accelerates 512-bit
+    /// vectors (it does not on parts that throttle them).</summary>
+    internal static readonly GemmKernel Best =
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? GemmKernel.Avx512
+        : Fma.IsSupported && Avx2.IsSupported ? GemmKernel.Avx2
+        : GemmKernel.Portable;
+
+    /// <summary>Kernel override (tests, benchmarks; initialised from the FLUXION_GEMM_KERNEL environment
+    /// variable); <see cref="GemmKernel.Auto"/>, or a kernel the hardware lacks, means <see cref="Best"/>.</summary>
+    internal static GemmKernel Kernel = Environment.GetEnvironmentVariable("FLUXION_GEMM_KERNEL") is { } env
+        && Enum.TryParse<GemmKernel>(env, ignoreCase: true, out var fromEnv) ? fromEnv : GemmKernel.Auto;
+
+    /// <summary>Whether the hardware can run <paramref name="kernel"/>.</summary>
+    internal static bool IsSupported(GemmKernel kernel) => kernel switch
     {
-        for (int k0 = 0; k0 < k; k0 += KBlock)
+        GemmKernel.Avx512 => Avx512F.IsSupported,
+        GemmKernel.Avx2 => Fma.IsSupported && Avx2.IsSupported,
+        _ => true,
+    };
+
+    [ThreadStatic] private static bool t_inParallel;
+
+    /// <summary>True while the current thread runs inside one of this class's parallel regions or a <see cref="Serial"/> scope.</summary>
+    internal static bool InParallelRegion => t_inParallel;
+
+    /// <summary>Makes products started on this thread run serially until disposed. For callers that are
+    /// already parallel (e.g. one product per batch item in a Parallel.For body): avoids oversubscription.</summary>
+    internal static SerialScope Serial() => new(true);
+
+    /// <summary>Restores the previous setting on dispose (see <see cref="Serial"/>).</summary>
+    internal readonly struct SerialScope : IDisposable
+    {
+        private readonly bool _prev;
+
+        internal SerialScope(bool on)
         {
-            int k1 = Math.Min(k, k0 + KBlock);
-            for (int i = r0; i < r1; i++)
+            _prev = t_inParallel;
+            t_inParallel = on;
+        }
+
+        /// <summary>Restores the previous setting.</summary>
+        public void Dispose() => t_inParallel = _prev;
+    }
+
+    /// <summary>Whether a product should stay on the calling thread: inside a parallel region of ours or a
+    /// <see cref="Serial"/> scope. (Nested parallelism elsewhere is safe, the calling thread always takes part,
+    /// but costs some overhead.)</summary>
+    private static bool AlreadyParallel() => t_inParallel;
+
+    /// <summary>C = A·B for row-major A (m×k) at <paramref name="aOff"/>, B (k×n) at <paramref name="bOff"/>,
+    /// C (m×n) at <paramref name="cOff"/>.</summary>
+    public static void MatMul<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int m, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
+        => MatMul(a, aOff, k, 1, b, bOff, n, 1, c, cOff, m, k, n, accumulate: false);
+
+    /// <summary>
+    /// C = A·B (or C += A·B when <paramref name="accumulate"/>) where element (i,p) of A is
+    /// <c>a[aOff + i*aRowStride + p*aColStride]</c>, element (p,j) of B is <c>b[bOff + p*bRowStride + j*bColStride]</c>
+    /// and C is dense row-major m×n at <paramref name="cOff"/>. Any non-negative strides are accepted
+    /// (transposed, sliced, stepped or broadcast views); C must not overlap A or B.
+    /// </summary>
+    public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                 T[] b, int bOff, int bRowStride, int bColStride,
+                                 T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (m == 0 || n == 0) return;
+        CheckRange(c.Length, cOff, m, n, n, 1, "C");
+        if (k == 0)
+        {
+            if (!accumulate) c.AsSpan(cOff, m * n).Clear();
+            return;
+        }
+        CheckRange(a.Length, aOff, m, k, aRowStride, aColStride, "A");
+        CheckRange(b.Length, bOff, k, n, bRowStride, bColStride, "B");
+        // strides of unit dimensions are irrelevant: normalise them so the fast layouts are recognised
+        if (k == 1) { aColStride = 1; bRowStride = 1; }
+        if (n == 1) bColStride = 1;
+
+        long work = (long)m * n * k;
+        int threads = work < ParallelWork || AlreadyParallel() ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
+        bool packable = typeof(T) == typeof(float) || typeof(T) == typeof(double);
+        bool rowsForm = bColStride == 1, dotForm = aColStride == 1 && bRowStride == 1;
+        if (!packable || (rowsForm && work < SmallWork) || (dotForm && work < SmallWork / 8)
+            || (m == 1 && rowsForm) || (n == 1 && dotForm))
+        {
+            // tiny products, vector·matrix with B rows contiguous, matrix·vector with A rows contiguous:
+            // no packing (the last two are memory-bound); large ones are split over rows (or columns when m = 1)
+            if (threads <= 1 || work < 4 * ParallelWork)
             {
-                var crow = c.AsSpan(cOff + i * n, n);
-                int ai = aOff + i * k;
-                for (int p = k0; p < k1; p++)
+                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                return;
+            }
+            bool byRows = m >= 2 * threads;
+            int len = byRows ? m : n, chunks = Math.Min(len, 2 * threads);
+            int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            {
+                int s0 = (int)((long)len * ch / chunks), s1 = (int)((long)len * (ch + 1) / chunks);
+                if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * n, n, s1 - s0, k, n, accumulate);
+                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+            });
+            return;
+        }
+        var kernel = Kernel == GemmKernel.Auto || !IsSupported(Kernel) ? Best : Kernel;
+        if (typeof(T) == typeof(float))
+        {
+            var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
+            if (kernel == GemmKernel.Avx512)
+                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else if (kernel == GemmKernel.Avx2)
+                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+            else
+                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
+            if (kernel == GemmKernel.Avx512)
+                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+            else if (kernel == GemmKernel.Avx2)
+                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+            else
+                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+        }
+        else
+        {
+            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> independent products C_i = A_i·B_i (strides as in the strided overload), A_i at
+    /// <paramref name="aOffs"/>[i], B_i at <paramref name="bOffs"/>[i], C_i dense at <c>cOff + i*m*n</c>.
+    /// Many small products run in parallel over the batch; large ones are parallel inside each product.
+    /// </summary>
+    public static void MatMulBatched<T>(T[] a, int[] aOffs, int aRowStride, int aColStride,
+                                        T[] b, int[] bOffs, int bRowStride, int bColStride,
+                                        T[] c, int cOff, int m, int k, int n, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long work = (long)m * n * k;
+        int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
+        if (count > 1 && threads > 1 && !AlreadyParallel() && work < ParallelWork && work * count >= ParallelWork)
+        {
+            int chunks = Math.Min(count, threads * 4);
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            {
+                using var serial = Serial();
+                int i0 = (int)((long)count * ch / chunks), i1 = (int)((long)count * (ch + 1) / chunks);
+                for (int i = i0; i < i1; i++)
+                    MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
+            });
+            return;
+        }
+        for (int i = 0; i < count; i++)
+            MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
+    }
+
+    private static void CheckRange(int length, int off, int rows, int cols, int rs, int cs, string name)
+    {
+        long last = off + (long)(rows - 1) * rs + (long)(cols - 1) * cs;
+        if (off < 0 || rs < 0 || cs < 0 || last >= length)
+            throw new ArgumentOutOfRangeException(name, $"Gemm: operand {name} ({rows}x{cols}, offset {off}, strides ({rs},{cs})) exceeds its buffer of {length} elements.");
+    }
+
+    // ---------------------------------------------------------------- small / matrix-vector path
+
+    /// <summary>The unpacked path: register-blocked Vector&lt;T&gt; rows when B's rows are contiguous, dot
+    /// products when A's rows and B's columns are, else a scalar loop. Bounds were checked by the caller.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Small<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                 T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool dotForm = acs == 1 && brs == 1;
+        if (bcs == 1 && Vector<T>.IsSupported && !(dotForm && n < Vector<T>.Count))
+            SmallRows(a, aOff, ars, acs, b, bOff, brs, c, cOff, ldc, m, k, n, acc);
+        else if (dotForm)
+        {
+            // dot form: C[i,j] = A[i,:] · B[:,j]
+            for (int i = 0; i < m; i++)
+            {
+                var arow = new ReadOnlySpan<T>(a, aOff + i * ars, k);
+                for (int j = 0; j < n; j++)
                 {
-                    var av = a[ai + p];
-                    if (av == T.Zero) continue;
-                    TensorPrimitives.MultiplyAdd(b.AsSpan(bOff + p * n, n), av, crow, crow);
+                    T s = TensorPrimitives.Dot(arow, new ReadOnlySpan<T>(b, bOff + j * bcs, k));
+                    ref T dst = ref c[cOff + i * ldc + j];
+                    dst = acc ? dst + s : s;
                 }
             }
+        }
+        else
+        {
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    T s = T.Zero;
+                    int ai = aOff + i * ars, bj = bOff + j * bcs;
+                    for (int p = 0; p < k; p++) s += a[ai + p * acs] * b[bj + p * brs];
+                    ref T dst = ref c[cOff + i * ldc + j];
+                    dst = acc ? dst + s : s;
+                }
+        }
+    }
+
+    /// <summary>C (+)= A·B for B with contiguous rows, without packing: 4 rows × one vector of columns
+    /// (or one row × 4 vectors) accumulate in registers over the whole depth; scalar column tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallRows<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs,
+                                     T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector<T>.Count;
+        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        int nv = n - n % w;
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            nint a0 = aOff + (nint)i * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+            ref T c0 = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
+            ref T c1 = ref Unsafe.Add(ref c0, ldc);
+            ref T c2 = ref Unsafe.Add(ref c1, ldc);
+            ref T c3 = ref Unsafe.Add(ref c2, ldc);
+            for (int j = 0; j < nv; j += w)
+            {
+                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                {
+                    var bv = Vector.LoadUnsafe(ref B, (nuint)bp);
+                    nint ap = (nint)p * acs;
+                    s0 += new Vector<T>(Unsafe.Add(ref A, a0 + ap)) * bv;
+                    s1 += new Vector<T>(Unsafe.Add(ref A, a1 + ap)) * bv;
+                    s2 += new Vector<T>(Unsafe.Add(ref A, a2 + ap)) * bv;
+                    s3 += new Vector<T>(Unsafe.Add(ref A, a3 + ap)) * bv;
+                }
+                StoreRow(ref Unsafe.Add(ref c0, j), s0, acc);
+                StoreRow(ref Unsafe.Add(ref c1, j), s1, acc);
+                StoreRow(ref Unsafe.Add(ref c2, j), s2, acc);
+                StoreRow(ref Unsafe.Add(ref c3, j), s3, acc);
+            }
+            for (int r = 0; r < 4; r++)
+                ScalarTail(ref A, aOff + (nint)(i + r) * ars, acs, ref B, bOff, brs, ref Unsafe.Add(ref C, cOff + (nint)(i + r) * ldc), nv, n, k, acc);
+        }
+        for (; i < m; i++)
+        {
+            nint ai = aOff + (nint)i * ars;
+            ref T ci = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
+            int j = 0;
+            for (; j + 4 * w <= n; j += 4 * w)
+            {
+                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                {
+                    var av = new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs));
+                    s0 += av * Vector.LoadUnsafe(ref B, (nuint)bp);
+                    s1 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + w));
+                    s2 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 2 * w));
+                    s3 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 3 * w));
+                }
+                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + w), s1, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + 2 * w), s2, acc);
+                StoreRow(ref Unsafe.Add(ref ci, j + 3 * w), s3, acc);
+            }
+            for (; j < nv; j += w)
+            {
+                Vector<T> s0 = default;
+                nint bp = bOff + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                    s0 += new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs)) * Vector.LoadUnsafe(ref B, (nuint)bp);
+                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
+            }
+            ScalarTail(ref A, ai, acs, ref B, bOff, brs, ref ci, nv, n, k, acc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<T>(ref T dst, Vector<T> v, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (acc) v += Vector.LoadUnsafe(ref dst);
+        v.StoreUnsafe(ref dst);
+    }
+
+    private static void ScalarTail<T>(ref T A, nint ai, int acs, ref T B, int bOff, int brs, ref T ci, int j0, int n, int k, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int j = j0; j < n; j++)
+        {
+            T s = T.Zero;
+            nint bp = bOff + j;
+            for (int p = 0; p < k; p++, bp += brs) s += Unsafe.Add(ref A, ai + (nint)p * acs) * Unsafe.Add(ref B, bp);
+            ref T dst = ref Unsafe.Add(ref ci, j);
+            dst = acc ? dst + s : s;
+        }
+    }
+
+    // ---------------------------------------------------------------- blocked path
+
+    /// <summary>A register-tiled micro-kernel and its blocking parameters.</summary>
+    private interface IKernel<T> where T : unmanaged
+    {
+        /// <summary>Rows of the register tile.</summary>
+        static abstract int MR { get; }
+        /// <summary>Columns of the register tile.</summary>
+        static abstract int NR { get; }
+        /// <summary>Depth of a packed block (B micro-panel KC×NR should sit in L1).</summary>
+        static abstract int KC { get; }
+        /// <summary>Rows of a packed A block (MC×KC should sit in L2).</summary>
+        static abstract int MC { get; }
+        /// <summary>Columns of a packed B block.</summary>
+        static abstract int NC { get; }
+        /// <summary>C[0..MR, 0..NR] (+)= Ap·Bp for packed micro-panels Ap (kc×MR) and Bp (kc×NR).</summary>
+        static abstract void Run(int kc, T* a, T* b, T* c, nint ldc, bool add);
+    }
+
+    private static int RoundUp(int x, int r) => (x + r - 1) / r * r;
+
+    /// <summary>Upper bound on the elements of B packed at once by the parallel path (its column block is
+    /// narrowed to fit). A field so tests can exercise several column blocks on small inputs.</summary>
+    internal static int PackedBLimit = 1 << 23;
+
+    /// <summary>
+    /// The parallel blocked product, with two parallel regions per column block and no barrier in between
+    /// depth blocks: first the whole column block of B (all of K) is packed, split over the workers; then
+    /// the work items, MC-row blocks of A (times groups of NR-column panels when A has few rows), are
+    /// claimed dynamically. Each item walks all depth blocks, packing its own A block each time, so every
+    /// element of A and B is packed once. Dynamic items keep both cores busy when another process steals one.
+    /// </summary>
+    private static void Blocked<T, TK>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                       T[] c, int cOff, int ldc, int m, int k, int n, bool acc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        if (threads <= 1)
+        {
+            Tile<T, TK>(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, ldc, m, k, n, acc);
+            return;
+        }
+        int target = 4 * threads;
+        int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
+        int mc = RoundUp((m + ni - 1) / ni, TK.MR);
+        ni = (m + mc - 1) / mc;
+        int kBlocks = (k + TK.KC - 1) / TK.KC;
+        int ncBlock = Math.Min(RoundUp(n, TK.NR), Math.Max(TK.NR, PackedBLimit / k / TK.NR * TK.NR));
+        int align = 64 / sizeof(T);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        T[] bufB = ArrayPool<T>.Shared.Rent(ncBlock * k + align);
+        try
+        {
+            fixed (T* pa = &MemoryMarshal.GetArrayDataReference(a), pb = &MemoryMarshal.GetArrayDataReference(b),
+                   pc = &MemoryMarshal.GetArrayDataReference(c), bb = &MemoryMarshal.GetArrayDataReference(bufB))
+            {
+                nint aBase = (nint)(pa + aOff), bBase = (nint)(pb + bOff), cBase = (nint)(pc + cOff);
+                nint bp = ((nint)bb + 63) & ~(nint)63;
+                for (int jc = 0; jc < n; jc += ncBlock)
+                {
+                    int nc = Math.Min(ncBlock, n - jc);
+                    int npanels = (nc + TK.NR - 1) / TK.NR;
+                    // packed layout: depth block after depth block, each kc×nc as NR-column panels
+                    long packWork = (long)k * nc * (bcs == 1 ? 1 : 4);
+                    int groups = packWork < 1 << 18 ? 1 : Math.Min(npanels * kBlocks, target);
+                    if (groups == 1)
+                        PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, 0, npanels * kBlocks);
+                    else
+                        Parallel.For(0, groups, options, g =>
+                            PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp,
+                                (int)((long)npanels * kBlocks * g / groups), (int)((long)npanels * kBlocks * (g + 1) / groups)));
+                    int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
+                    Parallel.For(0, ni * nj, options, item =>
+                    {
+                        int bi = item / nj, bj = item % nj;
+                        int i0 = bi * mc, rows = Math.Min(mc, m - i0);
+                        int j0 = (int)((long)npanels * bj / nj) * TK.NR;
+                        int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
+                        int kcMax = Math.Min(k, TK.KC);
+                        T[] bufA = ArrayPool<T>.Shared.Rent(mc * kcMax + align + 8); // + 8: PackRows* store past the panel end
+                        try
+                        {
+                            fixed (T* ba = &MemoryMarshal.GetArrayDataReference(bufA))
+                            {
+                                T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
+                                T* tmp = stackalloc T[TK.MR * TK.NR + align];
+                                tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                for (int pcol = 0; pcol < k; pcol += TK.KC)
+                                {
+                                    int kc = Math.Min(TK.KC, k - pcol);
+                                    PackA<T, TK>((T*)aBase + (nint)i0 * ars + (nint)pcol * acs, ars, acs, rows, kc, ap);
+                                    T* bBlock = (T*)bp + (nint)pcol * RoundUp(nc, TK.NR);
+                                    Macro<T, TK>(ap, bBlock + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc,
+                                                 acc || pcol > 0, tmp);
+                                }
+                            }
+                        }
+                        finally { ArrayPool<T>.Shared.Return(bufA); }
+                    });
+                }
+            }
+        }
+        finally { ArrayPool<T>.Shared.Return(bufB); }
+    }
+
+    /// <summary>Packs units [u0, u1) of a column block of B (all depth blocks), a unit being one NR-column
+    /// panel of one depth block (unit = depthBlock * panels + panel).</summary>
+    private static void PackBAll<T, TK>(nint bBase, int brs, int bcs, int jc, int k, int nc, nint bp, int u0, int u1)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int npanels = (nc + TK.NR - 1) / TK.NR;
+        int ncPad = npanels * TK.NR;
+        while (u0 < u1)
+        {
+            int kb = u0 / npanels, p0 = u0 % npanels;
+            int p1 = Math.Min(npanels, p0 + (u1 - u0));
+            int pcol = kb * TK.KC, kc = Math.Min(TK.KC, k - pcol);
+            int j0 = p0 * TK.NR, j1 = Math.Min(nc, p1 * TK.NR);
+            T* src = (T*)bBase + (nint)pcol * brs + (nint)(jc + j0) * bcs;
+            PackB<T, TK>(src, brs, bcs, kc, j1 - j0, (T*)bp + (nint)pcol * ncPad + (nint)j0 * kc);
+            u0 += p1 - p0;
+        }
+    }
+
+    /// <summary>The sequential blocked product on one output tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<T, TK>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
+                                    T[] c, int cOff, int ldc, int m, int k, int n, bool acc)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int kcMax = Math.Min(k, TK.KC);
+        int mcMax = Math.Min(RoundUp(m, TK.MR), TK.MC);
+        int ncMax = Math.Min(RoundUp(n, TK.NR), TK.NC);
+        int align = 64 / sizeof(T);
+        T[] bufA = ArrayPool<T>.Shared.Rent(mcMax * kcMax + align + 8); // + 8: PackRows* store past the panel end
+        T[] bufB = ArrayPool<T>.Shared.Rent(ncMax * kcMax + align);
+        try
+        {
+            fixed (T* pa = &MemoryMarshal.GetArrayDataReference(a), pb = &MemoryMarshal.GetArrayDataReference(b),
+                   pc = &MemoryMarshal.GetArrayDataReference(c),
+                   ba = &MemoryMarshal.GetArrayDataReference(bufA), bb = &MemoryMarshal.GetArrayDataReference(bufB))
+            {
+                T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
+                T* bp = (T*)(((nint)bb + 63) & ~(nint)63);
+                T* tmp = stackalloc T[TK.MR * TK.NR + align];
+                tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                for (int jc = 0; jc < n; jc += TK.NC)
+                {
+                    int nc = Math.Min(TK.NC, n - jc);
+                    for (int pcol = 0; pcol < k; pcol += TK.KC)
+                    {
+                        int kc = Math.Min(TK.KC, k - pcol);
+                        PackB<T, TK>(pb + bOff + (nint)pcol * brs + (nint)jc * bcs, brs, bcs, kc, nc, bp);
+                        bool add = acc || pcol > 0;
+                        for (int ic = 0; ic < m; ic += TK.MC)
+                        {
+                            int mc = Math.Min(TK.MC, m - ic);
+                            PackA<T, TK>(pa + aOff + (nint)ic * ars + (nint)pcol * acs, ars, acs, mc, kc, ap);
+                            Macro<T, TK>(ap, bp, pc + cOff + (nint)ic * ldc + jc, ldc, mc, nc, kc, add, tmp);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(bufA);
+            ArrayPool<T>.Shared.Return(bufB);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Macro<T, TK>(T* ap, T* bp, T* c, nint ldc, int mc, int nc, int kc, bool add, T* tmp)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        for (int jr = 0; jr < nc; jr += TK.NR)
+        {
+            int nr = Math.Min(TK.NR, nc - jr);
+            T* bpanel = bp + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += TK.MR)
+            {
+                int mr = Math.Min(TK.MR, mc - ir);
+                T* apanel = ap + (nint)ir * kc;
+                T* ct = c + ir * ldc + jr;
+                if (mr == TK.MR && nr == TK.NR)
+                {
+                    TK.Run(kc, apanel, bpanel, ct, ldc, add);
+                    continue;
+                }
+                TK.Run(kc, apanel, bpanel, tmp, TK.NR, false);
+                for (int i = 0; i < mr; i++)
+                {
+                    T* src = tmp + i * TK.NR;
+                    T* dst = ct + i * ldc;
+                    if (add) for (int j = 0; j < nr; j++) dst[j] += src[j];
+                    else for (int j = 0; j < nr; j++) dst[j] = src[j];
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[0..kc, 0..nc] as NR-column micro-panels: panel j holds B[p, j..j+NR] at p*NR, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB<T, TK>(T* src, nint rs, nint cs, int kc, int nc, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int NR = TK.NR;
+        for (int j = 0; j < nc; j += NR)
+        {
+            int cols = Math.Min(NR, nc - j);
+            T* s = src + j * cs;
+            T* d = dst + (nint)j * kc;
+            if (cols == NR && cs == 1)
+            {
+                for (int p = 0; p < kc; p++, s += rs, d += NR)
+                {
+                    Unsafe.CopyBlockUnaligned(d, s, (uint)(sizeof(T) * TK.NR));
+                }
+            }
+            else if (cols == NR && rs == 1)
+            {
+                // B's columns are contiguous (a transposed view, e.g. x @ w.T): transpose in register tiles
+                int p0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && NR % 8 == 0)
+                    p0 = PackTransposedF32((float*)s, cs, kc, NR, (float*)d);
+                else if (typeof(T) == typeof(double) && Avx.IsSupported && NR % 4 == 0)
+                    p0 = PackTransposedF64((double*)s, cs, kc, NR, (double*)d);
+                for (int jj = 0; jj < NR; jj++)
+                {
+                    T* sc = s + jj * cs;
+                    T* dc = d + jj;
+                    for (int p = p0; p < kc; p++) dc[(nint)p * NR] = sc[p];
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, d += NR)
+                {
+                    T* sp = s + p * rs;
+                    int jj = 0;
+                    for (; jj < cols; jj++) d[jj] = sp[jj * cs];
+                    for (; jj < NR; jj++) d[jj] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[p*nr + j] = src[j*cs + p] for j &lt; nr, p &lt; (kc rounded down to 8), by 8×8 AVX transposes.
+    /// Returns the number of depth rows done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposedF32(float* src, nint cs, int kc, int nr, float* dst)
+    {
+        int kv = kc & ~7;
+        for (int j = 0; j < nr; j += 8)
+        {
+            float* s0 = src + j * cs;
+            for (int p = 0; p < kv; p += 8)
+            {
+                float* sp = s0 + p;
+                var r0 = Avx.LoadVector256(sp);
+                var r1 = Avx.LoadVector256(sp + cs);
+                var r2 = Avx.LoadVector256(sp + 2 * cs);
+                var r3 = Avx.LoadVector256(sp + 3 * cs);
+                var r4 = Avx.LoadVector256(sp + 4 * cs);
+                var r5 = Avx.LoadVector256(sp + 5 * cs);
+                var r6 = Avx.LoadVector256(sp + 6 * cs);
+                var r7 = Avx.LoadVector256(sp + 7 * cs);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* dp = dst + (nint)p * nr + j;
+                nint step = nr;
+                Avx.Store(dp, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(dp + step, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(dp + 2 * step, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(dp + 3 * step, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(dp + 4 * step, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(dp + 5 * step, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(dp + 6 * step, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(dp + 7 * step, Avx.Permute2x128(u3, u7, 0x31));
+            }
+        }
+        return kv;
+    }
+
+    /// <summary>dst[p*nr + j] = src[j*cs + p] for j &lt; nr, p &lt; (kc rounded down to 4), by 4×4 AVX transposes.
+    /// Returns the number of depth rows done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposedF64(double* src, nint cs, int kc, int nr, double* dst)
+    {
+        int kv = kc & ~3;
+        for (int j = 0; j < nr; j += 4)
+        {
+            double* s0 = src + j * cs;
+            for (int p = 0; p < kv; p += 4)
+            {
+                double* sp = s0 + p;
+                var r0 = Avx.LoadVector256(sp);
+                var r1 = Avx.LoadVector256(sp + cs);
+                var r2 = Avx.LoadVector256(sp + 2 * cs);
+                var r3 = Avx.LoadVector256(sp + 3 * cs);
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                double* dp = dst + (nint)p * nr + j;
+                nint step = nr;
+                Avx.Store(dp, Avx.Permute2x128(t0, t2, 0x20));
+                Avx.Store(dp + step, Avx.Permute2x128(t1, t3, 0x20));
+                Avx.Store(dp + 2 * step, Avx.Permute2x128(t0, t2, 0x31));
+                Avx.Store(dp + 3 * step, Avx.Permute2x128(t1, t3, 0x31));
+            }
+        }
+        return kv;
+    }
+
+    /// <summary>dst[p*6 + r] = src[r*rs + p] for r &lt; 6, p &lt; (kc rounded down to 8), by 8×8 AVX transposes
+    /// (rows 6 and 7 zero). Each 8-wide store spills 2 elements into the next slot, which the next store (or
+    /// the caller's tail, or the next panel) overwrites: the buffer needs 2 elements of slack at its end.
+    /// Returns the number of depth columns done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsF32x6(float* src, nint rs, int kc, float* dst)
+    {
+        int kv = kc & ~7;
+        var z = Vector256<float>.Zero;
+        for (int p = 0; p < kv; p += 8)
+        {
+            float* sp = src + p;
+            var r0 = Avx.LoadVector256(sp);
+            var r1 = Avx.LoadVector256(sp + rs);
+            var r2 = Avx.LoadVector256(sp + 2 * rs);
+            var r3 = Avx.LoadVector256(sp + 3 * rs);
+            var r4 = Avx.LoadVector256(sp + 4 * rs);
+            var r5 = Avx.LoadVector256(sp + 5 * rs);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, z, 0x44);
+            var u5 = Avx.Shuffle(t4, z, 0xEE);
+            var u6 = Avx.Shuffle(t5, z, 0x44);
+            var u7 = Avx.Shuffle(t5, z, 0xEE);
+            float* dp = dst + (nint)p * 6;
+            Avx.Store(dp, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(dp + 6, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(dp + 12, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(dp + 18, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(dp + 24, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(dp + 30, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(dp + 36, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(dp + 42, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        return kv;
+    }
+
+    /// <summary>Double version of <see cref="PackRowsF32x6"/>: rows 0–3 and 4–5 (plus two zero rows) by 4×4
+    /// transposes, p &lt; (kc rounded down to 4); the same 2-element spill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsF64x6(double* src, nint rs, int kc, double* dst)
+    {
+        int kv = kc & ~3;
+        var z = Vector256<double>.Zero;
+        for (int p = 0; p < kv; p += 4)
+        {
+            double* sp = src + p;
+            var r0 = Avx.LoadVector256(sp);
+            var r1 = Avx.LoadVector256(sp + rs);
+            var r2 = Avx.LoadVector256(sp + 2 * rs);
+            var r3 = Avx.LoadVector256(sp + 3 * rs);
+            var r4 = Avx.LoadVector256(sp + 4 * rs);
+            var r5 = Avx.LoadVector256(sp + 5 * rs);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            double* dp = dst + (nint)p * 6;
+            // per depth column q: rows 0-3 at dp + 6q, rows 4-5 (+ 2 spilled zeros) at dp + 6q + 4
+            Avx.Store(dp, Avx.Permute2x128(t0, t2, 0x20));
+            Avx.Store(dp + 4, Avx.Permute2x128(t4, z, 0x20));
+            Avx.Store(dp + 6, Avx.Permute2x128(t1, t3, 0x20));
+            Avx.Store(dp + 10, Avx.Permute2x128(t5, z, 0x20));
+            Avx.Store(dp + 12, Avx.Permute2x128(t0, t2, 0x31));
+            Avx.Store(dp + 16, Avx.Permute2x128(t4, z, 0x31));
+            Avx.Store(dp + 18, Avx.Permute2x128(t1, t3, 0x31));
+            Avx.Store(dp + 22, Avx.Permute2x128(t5, z, 0x31));
+        }
+        return kv;
+    }
+
+    /// <summary>Packs A[0..mc, 0..kc] as MR-row micro-panels: panel i holds A[i..i+MR, p] at p*MR, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA<T, TK>(T* src, nint rs, nint cs, int mc, int kc, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
+    {
+        int MR = TK.MR;
+        for (int i = 0; i < mc; i += MR)
+        {
+            int rows = Math.Min(MR, mc - i);
+            T* s = src + i * rs;
+            T* d = dst + (nint)i * kc;
+            if (rows == MR && cs == 1 && TK.MR == 6)
+            {
+                // row-major A: transpose in register tiles, then the depth tail one column at a time
+                int p0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported)
+                    p0 = PackRowsF32x6((float*)s, rs, kc, (float*)d);
+                else if (typeof(T) == typeof(double) && Avx.IsSupported)
+                    p0 = PackRowsF64x6((double*)s, rs, kc, (double*)d);
+                d += p0 * 6;
+                T* s0 = s, s1 = s + rs, s2 = s1 + rs, s3 = s2 + rs, s4 = s3 + rs, s5 = s4 + rs;
+                for (int p = p0; p < kc; p++, d += 6)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
+            }
+            else if (rows == MR && cs == 1)
+            {
+                for (int r = 0; r < MR; r++)
+                {
+                    T* sr = s + r * rs;
+                    T* dr = d + r;
+                    for (int p = 0; p < kc; p++) dr[(nint)p * MR] = sr[p];
+                }
+            }
+            else if (rows == MR && rs == 1)
+            {
+                for (int p = 0; p < kc; p++, d += MR)
+                    Unsafe.CopyBlockUnaligned(d, s + p * cs, (uint)(sizeof(T) * MR));
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++, d += MR)
+                {
+                    T* sp = s + p * cs;
+                    int r = 0;
+                    for (; r < rows; r++) d[r] = sp[r * rs];
+                    for (; r < MR; r++) d[r] = T.Zero;
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- micro-kernels
+
+    /// <summary>AVX2/FMA float kernel: 6×16 tile in 12 ymm accumulators.</summary>
+    private struct F32Avx2 : IKernel<float>
+    {
+        public static int MR => 6;
+        public static int NR => 16;
+        public static int KC => 256;
+        public static int MC => 144;
+        public static int NC => 3072;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+        {
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 8);
+                var av = Vector256.Create(a[0]);
+                c00 = Fma.MultiplyAdd(av, b0, c00);
+                c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Vector256.Create(a[1]);
+                c10 = Fma.MultiplyAdd(av, b0, c10);
+                c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Vector256.Create(a[2]);
+                c20 = Fma.MultiplyAdd(av, b0, c20);
+                c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Vector256.Create(a[3]);
+                c30 = Fma.MultiplyAdd(av, b0, c30);
+                c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Vector256.Create(a[4]);
+                c40 = Fma.MultiplyAdd(av, b0, c40);
+                c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Vector256.Create(a[5]);
+                c50 = Fma.MultiplyAdd(av, b0, c50);
+                c51 = Fma.MultiplyAdd(av, b1, c51);
+                a += 6;
+                b += 16;
+            }
+            Row(c, c00, c01, add); c += ldc;
+            Row(c, c10, c11, add); c += ldc;
+            Row(c, c20, c21, add); c += ldc;
+            Row(c, c30, c31, add); c += ldc;
+            Row(c, c40, c41, add); c += ldc;
+            Row(c, c50, c51, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* c, Vector256<float> v0, Vector256<float> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector256.Load(c);
+                v1 += Vector256.Load(c + 8);
+            }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c + 8);
+        }
+    }
+
+    /// <summary>AVX2/FMA double kernel: 6×8 tile in 12 ymm accumulators.</summary>
+    private struct F64Avx2 : IKernel<double>
+    {
+        public static int MR => 6;
+        public static int NR => 8;
+        public static int KC => 256;
+        public static int MC => 96;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, double* a, double* b, double* c, nint ldc, bool add)
+        {
+            Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                              c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 4);
+                var av = Vector256.Create(a[0]);
+                c00 = Fma.MultiplyAdd(av, b0, c00);
+                c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Vector256.Create(a[1]);
+                c10 = Fma.MultiplyAdd(av, b0, c10);
+                c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Vector256.Create(a[2]);
+                c20 = Fma.MultiplyAdd(av, b0, c20);
+                c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Vector256.Create(a[3]);
+                c30 = Fma.MultiplyAdd(av, b0, c30);
+                c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Vector256.Create(a[4]);
+                c40 = Fma.MultiplyAdd(av, b0, c40);
+                c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Vector256.Create(a[5]);
+                c50 = Fma.MultiplyAdd(av, b0, c50);
+                c51 = Fma.MultiplyAdd(av, b1, c51);
+                a += 6;
+                b += 8;
+            }
+            Row(c, c00, c01, add); c += ldc;
+            Row(c, c10, c11, add); c += ldc;
+            Row(c, c20, c21, add); c += ldc;
+            Row(c, c30, c31, add); c += ldc;
+            Row(c, c40, c41, add); c += ldc;
+            Row(c, c50, c51, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(double* c, Vector256<double> v0, Vector256<double> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector256.Load(c);
+                v1 += Vector256.Load(c + 4);
+            }
+            Vector256.Store(v0, c);
+            Vector256.Store(v1, c + 4);
+        }
+    }
+
+    /// <summary>AVX-512 float kernel: 6×32 tile in 12 zmm accumulators.</summary>
+    private struct F32Avx512 : IKernel<float>
+    {
+        public static int MR => 6;
+        public static int NR => 32;
+        public static int KC => 256;
+        public static int MC => 144;
+        public static int NC => 3072;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+        {
+            Vector512<float> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.LoadAligned(b + 0);
+                var b1 = Vector512.LoadAligned(b + 16);
+                var av = Vector512.Create(a[0]);
+                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+                av = Vector512.Create(a[1]);
+                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+                av = Vector512.Create(a[2]);
+                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+                av = Vector512.Create(a[3]);
+                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+                av = Vector512.Create(a[4]);
+                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+                av = Vector512.Create(a[5]);
+                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+                a += 6;
+                b += 32;
+            }
+            Row(c, c0_0, c0_1, add); c += ldc;
+            Row(c, c1_0, c1_1, add); c += ldc;
+            Row(c, c2_0, c2_1, add); c += ldc;
+            Row(c, c3_0, c3_1, add); c += ldc;
+            Row(c, c4_0, c4_1, add); c += ldc;
+            Row(c, c5_0, c5_1, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(float* c, Vector512<float> v0, Vector512<float> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector512.Load(c + 0);
+                v1 += Vector512.Load(c + 16);
+            }
+            Vector512.Store(v0, c + 0);
+            Vector512.Store(v1, c + 16);
+        }
+    }
+
+    /// <summary>AVX-512 double kernel: 6×16 tile in 12 zmm accumulators.</summary>
+    private struct F64Avx512 : IKernel<double>
+    {
+        public static int MR => 6;
+        public static int NR => 16;
+        public static int KC => 256;
+        public static int MC => 96;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, double* a, double* b, double* c, nint ldc, bool add)
+        {
+            Vector512<double> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default, c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default, c4_0 = default, c4_1 = default, c5_0 = default, c5_1 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.LoadAligned(b + 0);
+                var b1 = Vector512.LoadAligned(b + 8);
+                var av = Vector512.Create(a[0]);
+                c0_0 = Avx512F.FusedMultiplyAdd(av, b0, c0_0);
+                c0_1 = Avx512F.FusedMultiplyAdd(av, b1, c0_1);
+                av = Vector512.Create(a[1]);
+                c1_0 = Avx512F.FusedMultiplyAdd(av, b0, c1_0);
+                c1_1 = Avx512F.FusedMultiplyAdd(av, b1, c1_1);
+                av = Vector512.Create(a[2]);
+                c2_0 = Avx512F.FusedMultiplyAdd(av, b0, c2_0);
+                c2_1 = Avx512F.FusedMultiplyAdd(av, b1, c2_1);
+                av = Vector512.Create(a[3]);
+                c3_0 = Avx512F.FusedMultiplyAdd(av, b0, c3_0);
+                c3_1 = Avx512F.FusedMultiplyAdd(av, b1, c3_1);
+                av = Vector512.Create(a[4]);
+                c4_0 = Avx512F.FusedMultiplyAdd(av, b0, c4_0);
+                c4_1 = Avx512F.FusedMultiplyAdd(av, b1, c4_1);
+                av = Vector512.Create(a[5]);
+                c5_0 = Avx512F.FusedMultiplyAdd(av, b0, c5_0);
+                c5_1 = Avx512F.FusedMultiplyAdd(av, b1, c5_1);
+                a += 6;
+                b += 16;
+            }
+            Row(c, c0_0, c0_1, add); c += ldc;
+            Row(c, c1_0, c1_1, add); c += ldc;
+            Row(c, c2_0, c2_1, add); c += ldc;
+            Row(c, c3_0, c3_1, add); c += ldc;
+            Row(c, c4_0, c4_1, add); c += ldc;
+            Row(c, c5_0, c5_1, add);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Row(double* c, Vector512<double> v0, Vector512<double> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Vector512.Load(c + 0);
+                v1 += Vector512.Load(c + 8);
+            }
+            Vector512.Store(v0, c + 0);
+            Vector512.Store(v1, c + 8);
+        }
+    }
+
+    /// <summary>Portable kernel: 4×(2·Vector&lt;T&gt;.Count) tile with Vector&lt;T&gt; multiply-adds.</summary>
+    private struct Portable<T> : IKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static int MR => 4;
+        public static int NR => 2 * Vector<T>.Count;
+        public static int KC => 256;
+        public static int MC => 128;
+        public static int NC => 2048;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void Run(int kc, T* a, T* b, T* c, nint ldc, bool add)
+        {
+            int w = Vector<T>.Count;
+            Vector<T> c00 = default, c01 = default, c10 = default, c11 = default,
+                      c20 = default, c21 = default, c30 = default, c31 = default;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Unsafe.ReadUnaligned<Vector<T>>(b);
+                var b1 = Unsafe.ReadUnaligned<Vector<T>>(b + w);
+                var av = new Vector<T>(a[0]);
+                c00 += av * b0; c01 += av * b1;
+                av = new Vector<T>(a[1]);
+                c10 += av * b0; c11 += av * b1;
+                av = new Vector<T>(a[2]);
+                c20 += av * b0; c21 += av * b1;
+                av = new Vector<T>(a[3]);
+                c30 += av * b0; c31 += av * b1;
+                a += 4;
+                b += 2 * w;
+            }
+            Row(c, w, c00, c01, add); c += ldc;
+            Row(c, w, c10, c11, add); c += ldc;
+            Row(c, w, c20, c21, add); c += ldc;
+            Row(c, w, c30, c31, add);
+        }
+
+        private static void Row(T* c, int w, Vector<T> v0, Vector<T> v1, bool add)
+        {
+            if (add)
+            {
+                v0 += Unsafe.ReadUnaligned<Vector<T>>(c);
+                v1 += Unsafe.ReadUnaligned<Vector<T>>(c + w);
+            }
+            Unsafe.WriteUnaligned(c, v0);
+            Unsafe.WriteUnaligned(c + w, v1);
         }
     }
 }

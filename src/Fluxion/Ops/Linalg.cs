@@ -26,9 +26,10 @@ public partial class Tensor
         if (a.Rank == 1) return MatMul(a.Unsqueeze(0), b).Squeeze(-2);
         if (b.Rank == 1) return MatMul(a, b.Unsqueeze(1)).Squeeze(-1);
         CheckInner(a, b, a._shape[^1], b._shape[^2]);
-        if (b.Rank == 2 && a.Rank > 2)
+        if (b.Rank == 2 && a.Rank > 2 && a.ViewStrides([ShapeUtil.Numel(a._shape[..^1]), a._shape[^1]]) is not null)
         {
-            // fold a's batch dims into rows: one large 2-D product instead of many small ones
+            // fold a's batch dims into rows (a view, no copy): one large 2-D product instead of many small ones.
+            // Layouts that cannot be folded without a copy (e.g. a batched .MT) take the batched path below.
             var lead = a._shape[..^1];
             var r = MatMul2(a.Reshape(-1, a._shape[^1]), b);
             return r.Reshape([.. lead, b._shape[^1]]);
@@ -48,33 +49,61 @@ public partial class Tensor
                 "The last dim of the first operand must equal the second-to-last dim of the second (transpose one with .MT or .T?).");
     }
 
-    /// <summary>The 2-D primitive.</summary>
+    /// <summary>The 2-D primitive. Any strided layout (transposed, sliced, stepped) goes to the kernel as is:
+    /// the GEMM absorbs the strides while packing, so no dense copy is made.</summary>
     private static Tensor MatMul2(Tensor a, Tensor b)
     {
         int m = a._shape[0], k = a._shape[1], n = b._shape[1];
         var y = Empty([m, n], a.DType);
-        var ac = a.DenseSpanArray(out int aOff);
-        var bc = b.DenseSpanArray(out int bOff);
-        if (a.DType == DType.Float32) Gemm.MatMul((float[])ac, aOff, (float[])bc, bOff, y.Storage.As<float>(), 0, m, k, n);
-        else Gemm.MatMul((double[])ac, aOff, (double[])bc, bOff, y.Storage.As<double>(), 0, m, k, n);
+        if (a.DType == DType.Float32)
+            Gemm.MatMul(a.Storage.As<float>(), a.Offset, a._strides[0], a._strides[1],
+                        b.Storage.As<float>(), b.Offset, b._strides[0], b._strides[1], y.Storage.As<float>(), 0, m, k, n);
+        else
+            Gemm.MatMul(a.Storage.As<double>(), a.Offset, a._strides[0], a._strides[1],
+                        b.Storage.As<double>(), b.Offset, b._strides[0], b._strides[1], y.Storage.As<double>(), 0, m, k, n);
         return RecordMatMul(y, a, b);
     }
 
-    /// <summary>The batched primitive: equal batch shapes [..., m, k]·[..., k, n].</summary>
+    /// <summary>The batched primitive: equal batch shapes [..., m, k]·[..., k, n]. Operands may be strided or
+    /// broadcast (stride-0 batch dims from Expand); each matrix is read in place.</summary>
     private static Tensor BatchedMatMul(Tensor a, Tensor b)
     {
         var batch = a._shape[..^2];
         int m = a._shape[^2], k = a._shape[^1], n = b._shape[^1];
         int nb = ShapeUtil.Numel(batch);
         var y = Empty([.. batch, m, n], a.DType);
-        var ac = a.DenseSpanArray(out int aOff);
-        var bc = b.DenseSpanArray(out int bOff);
-        for (int i = 0; i < nb; i++)
+        if (nb > 0)
         {
-            if (a.DType == DType.Float32) Gemm.MatMul((float[])ac, aOff + i * m * k, (float[])bc, bOff + i * k * n, y.Storage.As<float>(), i * m * n, m, k, n);
-            else Gemm.MatMul((double[])ac, aOff + i * m * k, (double[])bc, bOff + i * k * n, y.Storage.As<double>(), i * m * n, m, k, n);
+            var aOffs = BatchOffsets(a, batch);
+            var bOffs = BatchOffsets(b, batch);
+            if (a.DType == DType.Float32)
+                Gemm.MatMulBatched(a.Storage.As<float>(), aOffs, a._strides[^2], a._strides[^1],
+                                   b.Storage.As<float>(), bOffs, b._strides[^2], b._strides[^1], y.Storage.As<float>(), 0, m, k, n, nb);
+            else
+                Gemm.MatMulBatched(a.Storage.As<double>(), aOffs, a._strides[^2], a._strides[^1],
+                                   b.Storage.As<double>(), bOffs, b._strides[^2], b._strides[^1], y.Storage.As<double>(), 0, m, k, n, nb);
         }
         return RecordMatMul(y, a, b);
+    }
+
+    /// <summary>Storage offset of each matrix of <paramref name="t"/> over its leading (batch) dims, in row-major batch order.</summary>
+    private static int[] BatchOffsets(Tensor t, int[] batch)
+    {
+        var offs = new int[ShapeUtil.Numel(batch)];
+        var idx = new int[batch.Length];
+        int off = t.Offset;
+        for (int i = 0; i < offs.Length; i++)
+        {
+            offs[i] = off;
+            for (int d = batch.Length - 1; d >= 0; d--)
+            {
+                off += t._strides[d];
+                if (++idx[d] < batch[d]) break;
+                off -= t._strides[d] * batch[d];
+                idx[d] = 0;
+            }
+        }
+        return offs;
     }
 
     private static Tensor RecordMatMul(Tensor y, Tensor a, Tensor b)

@@ -1,0 +1,229 @@
+using Fluxion.Kernels;
+
+namespace Fluxion.Tests;
+
+public class GemmTests
+{
+    /// <summary>How an operand is laid out in its buffer.</summary>
+    public enum Layout { RowMajor, ColMajor, Stepped, Broadcast }
+
+    /// <summary>A rows×cols operand in the given layout: its buffer, offset, strides and logical values.</summary>
+    private static (T[] Buf, int Off, int Rs, int Cs, double[,] Val) Make<T>(int rows, int cols, Layout layout, Random rng)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var val = new double[rows, cols];
+        int off = 3, rs, cs, len;
+        switch (layout)
+        {
+            case Layout.RowMajor: rs = cols; cs = 1; len = rows * cols; break;
+            case Layout.ColMajor: rs = 1; cs = rows; len = rows * cols; break;
+            case Layout.Stepped: rs = 2 * cols + 1; cs = 2; len = rows * rs; break; // e.g. x.Slice(0, step 2)[.., ::2]
+            default: rs = 0; cs = 1; len = cols; break;                              // every row the same (Expand)
+        }
+        var buf = new T[off + len + 2];
+        for (int i = 0; i < buf.Length; i++) buf[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                val[i, j] = double.CreateChecked(buf[off + i * rs + j * cs]);
+        return (buf, off, rs, cs, val);
+    }
+
+    private static void Check<T>(int m, int k, int n, Layout la, Layout lb, bool accumulate, int seed)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var rng = new Random(seed);
+        var (a, aOff, ars, acs, av) = Make<T>(m, k, la, rng);
+        var (b, bOff, brs, bcs, bv) = Make<T>(k, n, lb, rng);
+        int cOff = 2;
+        var c = new T[cOff + m * n + 3];
+        for (int i = 0; i < c.Length; i++) c[i] = T.CreateChecked(rng.NextDouble());
+        var before = (T[])c.Clone();
+        Gemm.MatMul(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, m, k, n, accumulate);
+        double tol = typeof(T) == typeof(float) ? 1e-5 : 1e-12;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0, mag = 1;
+                for (int p = 0; p < k; p++)
+                {
+                    s += av[i, p] * bv[p, j];
+                    mag += Math.Abs(av[i, p] * bv[p, j]);
+                }
+                if (accumulate) s += double.CreateChecked(before[cOff + i * n + j]);
+                double got = double.CreateChecked(c[cOff + i * n + j]);
+                Assert.True(Math.Abs(got - s) <= tol * mag, $"{typeof(T).Name} {m}x{k}x{n} {la}/{lb} acc={accumulate}: C[{i},{j}] = {got}, want {s}");
+            }
+        // nothing outside C was touched
+        for (int i = 0; i < cOff; i++) Assert.Equal(before[i], c[i]);
+        for (int i = cOff + m * n; i < c.Length; i++) Assert.Equal(before[i], c[i]);
+    }
+
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 7, 13, 5 }, { 129, 257, 65 }, { 1, 300, 1 }, { 300, 1, 300 }, { 3, 0, 4 },
+        { 1, 70, 90 }, { 90, 70, 1 }, { 2, 2, 2 },
+        { 13, 9, 37 }, { 5, 20, 19 }, // unpacked path: 4-row groups, vector and scalar column tails
+        { 300, 20, 70 },  // several MC row blocks on one thread
+        { 300, 60, 70 },  // parallel row blocks
+        { 7, 200, 1000 }, // parallel column groups (few rows)
+        { 7, 5, 3100 },   // several NC column blocks
+        { 40, 600, 33 },  // several KC depth blocks
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MatchesReferenceForEveryLayout(int m, int k, int n)
+    {
+        int seed = 0;
+        foreach (var la in Enum.GetValues<Layout>())
+            foreach (var lb in Enum.GetValues<Layout>())
+            {
+                // large shapes: only a few layout pairs, to keep the suite fast
+                if ((long)m * k * n > 1_000_000 && la != lb && !(la == Layout.RowMajor || lb == Layout.RowMajor)) continue;
+                Check<float>(m, k, n, la, lb, accumulate: false, seed++);
+                Check<double>(m, k, n, la, lb, accumulate: false, seed++);
+            }
+        Check<float>(m, k, n, Layout.ColMajor, Layout.Stepped, accumulate: true, seed++);
+        Check<float>(m, k, n, Layout.Stepped, Layout.RowMajor, accumulate: true, seed++);
+        Check<double>(m, k, n, Layout.RowMajor, Layout.ColMajor, accumulate: true, seed++);
+    }
+
+    [Theory]
+    [InlineData("Portable")]
+    [InlineData("Avx2")]
+    [InlineData("Avx512")]
+    public void EveryKernelMatchesReference(string name)
+    {
+        var kernel = Enum.Parse<Gemm.GemmKernel>(name);
+        if (!Gemm.IsSupported(kernel)) return; // nothing to test on this hardware
+        var old = Gemm.Kernel;
+        Gemm.Kernel = kernel;
+        try
+        {
+            foreach (var (m, k, n) in new[] { (129, 257, 65), (300, 40, 70), (37, 29, 41) })
+            {
+                Check<float>(m, k, n, Layout.RowMajor, Layout.RowMajor, false, 1);
+                Check<float>(m, k, n, Layout.ColMajor, Layout.Stepped, true, 2);
+                Check<double>(m, k, n, Layout.Stepped, Layout.ColMajor, false, 3);
+                Check<double>(m, k, n, Layout.RowMajor, Layout.Broadcast, true, 4);
+            }
+        }
+        finally { Gemm.Kernel = old; }
+    }
+
+    [Fact]
+    public void LargeVectorProductsSplitOverThreads()
+    {
+        Check<float>(1, 2000, 2100, Layout.RowMajor, Layout.RowMajor, false, 11); // vector·matrix, split over columns
+        Check<double>(2100, 2000, 1, Layout.RowMajor, Layout.ColMajor, true, 12); // matrix·vector, split over rows
+    }
+
+    [Fact]
+    public void SeveralPackedColumnBlocks()
+    {
+        int old = Gemm.PackedBLimit;
+        Gemm.PackedBLimit = 4096;
+        try
+        {
+            Check<float>(100, 300, 150, Layout.RowMajor, Layout.ColMajor, false, 7);
+            Check<double>(100, 300, 150, Layout.Stepped, Layout.RowMajor, true, 8);
+        }
+        finally { Gemm.PackedBLimit = old; }
+    }
+
+    [Fact]
+    public void RowMajorOverloadAndTransposedProblem()
+    {
+        var rng = new Random(5);
+        int m = 150, k = 90, n = 110;
+        var a = new float[m * k];
+        var b = new float[k * n];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble();
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble();
+        var c1 = new float[m * n];
+        Gemm.MatMul(a, 0, b, 0, c1, 0, m, k, n);
+        var c2 = new float[m * n];
+        Gemm.MatMul(b, 0, 1, n, a, 0, 1, k, c2, 0, n, k, m); // Cᵀ = Bᵀ·Aᵀ through the strided entry
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                Assert.Equal(c1[i * n + j], c2[j * m + i], 3);
+    }
+
+    [Fact]
+    public void OutOfRangeOperandThrows()
+    {
+        var a = new float[10];
+        var c = new float[4];
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MatMul(a, 0, 6, 1, a, 0, 2, 1, c, 0, 2, 5, 2));
+    }
+
+    // ---- through Tensor.MatMul: views reach the kernel without copies and give the same values
+
+    private static void AssertClose(Tensor want, Tensor got, double tol)
+    {
+        Assert.Equal(want.ShapeArray, got.ShapeArray);
+        var w = want.ToDoubleArray();
+        var g = got.ToDoubleArray();
+        for (int i = 0; i < w.Length; i++) Assert.True(Math.Abs(w[i] - g[i]) <= tol * (1 + Math.Abs(w[i])), $"element {i}: {g[i]} vs {w[i]}");
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void TensorViewsMatchContiguous(DType dtype)
+    {
+        double tol = dtype == DType.Float32 ? 1e-4 : 1e-11;
+        var x = Tensor.Randn([40, 70], dtype);
+        var w = Tensor.Randn([50, 70], dtype);
+        AssertClose(x.MatMul(w.T.Contiguous()), x.MatMul(w.T), tol);           // a @ b.T
+        AssertClose(x.T.Contiguous().MatMul(x), x.T.MatMul(x), tol);           // a.T @ b
+        AssertClose(w.Contiguous().MatMul(x.T.Contiguous()), w.MatMul(x.MT), tol);
+        var big = Tensor.Randn([81, 141], dtype);
+        var sa = big.Slice(0, 0, 80, 2).Slice(1, 1, 141, 2);                    // [40, 70], both dims stepped
+        AssertClose(sa.Contiguous().MatMul(w.T.Contiguous()), sa.MatMul(w.T), tol);
+        var col = big.Slice(1, 3, 4);                                           // [81, 1] column view
+        AssertClose(big.T.Contiguous().MatMul(col.Contiguous()), big.T.MatMul(col), tol);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void BatchedViewsMatchContiguous(DType dtype)
+    {
+        double tol = dtype == DType.Float32 ? 1e-4 : 1e-11;
+        var a = Tensor.Randn([3, 20, 30], dtype);
+        var b = Tensor.Randn([3, 30, 25], dtype);
+        AssertClose(a.Contiguous().MatMul(b), a.MatMul(b), tol);
+        AssertClose(a.MT.Contiguous().MatMul(a), a.MT.MatMul(a), tol);               // batched transposed, no fold
+        var r2 = Tensor.Randn([20, 25], dtype);
+        AssertClose(a.MT.Contiguous().MatMul(r2), a.MT.MatMul(r2), tol);             // unfoldable 3-D · 2-D
+        var one = Tensor.Randn([1, 9, 11], dtype);
+        var w = Tensor.Randn([1, 11, 4], dtype);
+        AssertClose(one.Select(0, 0).MatMul(w.Select(0, 0)).Unsqueeze(0), one.MatMul(w), tol); // batch of 1
+        var bc = Tensor.Randn([4, 1, 6, 5], dtype);
+        var bd = Tensor.Randn([3, 5, 7], dtype);
+        var want = bc.Expand([4, 3, 6, 5]).Contiguous().MatMul(bd.Expand([4, 3, 5, 7]).Contiguous());
+        AssertClose(want, bc.MatMul(bd), tol);                                       // broadcast batch (stride 0)
+        var many = Tensor.Randn([300, 16, 16], dtype);                               // many small products in parallel
+        var r = many.MatMul(many.MT);
+        AssertClose(many.Select(0, 123).MatMul(many.Select(0, 123).T), r.Select(0, 123), tol);
+    }
+
+    [Fact]
+    public void EmptyInnerDimensionGivesZeros()
+    {
+        var y = Tensor.Zeros([3, 0]).MatMul(Tensor.Zeros([0, 4]));
+        Assert.Equal([3, 4], y.ShapeArray);
+        Assert.All(y.ToArray<float>(), v => Assert.Equal(0f, v));
+        var yb = Tensor.Zeros([2, 3, 0], DType.Float64).MatMul(Tensor.Zeros([2, 0, 4], DType.Float64));
+        Assert.All(yb.ToArray<double>(), v => Assert.Equal(0.0, v));
+    }
+
+    [Fact]
+    public void GradientsThroughTransposedAndSteppedViews()
+    {
+        var big = Tensor.Randn([9, 8], DType.Float64);
+        GradCheck.Assert(t => t[0].Slice(0, 0, 9, 2).MatMul(t[1].T), [big, Tensor.Randn([6, 8], DType.Float64)]);
+        GradCheck.Assert(t => t[0].MT.MatMul(t[1]), [Tensor.Randn([2, 5, 3], DType.Float64), Tensor.Randn([5, 4], DType.Float64)]);
+    }
+}
