@@ -223,6 +223,29 @@ public class MixedModeTests
     }
 
     [Fact]
+    public void ExactAndRandomLayersMixInOneSection()
+    {
+        Generator.ManualSeed(16);
+        const DType dt = DType.Float64;
+        var rev = new Sequential(new Nn.Linear(3, 4, dtype: dt), new Nn.Tanh(), new Nn.Linear(4, 4, dtype: dt), new Nn.Tanh(), new Nn.Linear(4, 2, dtype: dt));
+        var mixed = new Sequential(new MM.Rev2Fwd(), new MM.Linear(3, 4, dtype: dt), new MM.Tanh(),
+            new MM.Linear(4, 4, mode: MM.ForwardMode.Random, dtype: dt), new MM.Tanh(), new MM.Linear(4, 2, mode: MM.ForwardMode.MultiTangent(3), dtype: dt));
+        CopyParameters(rev, mixed);
+        var x = Tensor.Randn([5, 3], dt);
+        var target = Tensor.Randn([5, 2], dt);
+        Losses.MseLoss(rev.Forward(x), target).Backward();
+        var y = mixed.Forward(x);
+        Assert.Equal(16 + 1 + 3, MM.MixedTensor.Of(y)!.Directions); // exact block, then one shared Random and one MultiTangent(3) group
+        new MM.MSELoss().Forward(y, target).Backward();
+        var r = rev.Parameters().ToArray();
+        var m = mixed.Parameters().ToArray();
+        // the exact layer's gradients stay exact; the random layers get estimates of the right shape
+        AssertClose(r[0].Grad!, m[0].Grad, 1e-10, 1e-12, "0.weight");
+        AssertClose(r[1].Grad!, m[1].Grad, 1e-10, 1e-12, "0.bias");
+        for (int i = 2; i < r.Length; i++) Assert.Equal(r[i].ShapeArray, m[i].Grad!.ShapeArray);
+    }
+
+    [Fact]
     public void RandomInputDirectionsReachReverseLayersUnbiased()
     {
         Generator.ManualSeed(13);

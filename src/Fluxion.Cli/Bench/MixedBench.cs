@@ -80,6 +80,8 @@ public static class MixedBench
             loss.Backward();
             opt.Step();
         }
+        // extra warm-up beyond the runner's: the step's kernels must reach the JIT's optimized tier first
+        for (int i = 0; i < 10; i++) Step();
         string name = $"mixed/{net}/{mode}";
         return new Workload(name, Step, r =>
         {

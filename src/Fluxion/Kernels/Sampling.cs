@@ -68,7 +68,8 @@ internal static class Sampling
         TensorPrimitives.Multiply<T>(a, T.CreateTruncating(-2.0), a);
         TensorPrimitives.Sqrt<T>(a, a);
         TensorPrimitives.Multiply<T>(b, T.CreateTruncating(TwoPi), b);
-        TensorPrimitives.SinCos<T>(b, sin, cos);
+        TensorPrimitives.Sin<T>(b, sin); // vectorized, unlike SinCos
+        TensorPrimitives.Cos<T>(b, cos);
         TensorPrimitives.Multiply<T>(a, cos, d[..pairs]);
         int rest = d.Length - pairs;
         if (rest > 0) TensorPrimitives.Multiply<T>(a[..rest], sin[..rest], d[pairs..]);
