@@ -1,0 +1,214 @@
+using Fluxion.Physics;
+
+namespace Fluxion.Tests;
+
+// Particle physics: falling and eating, energy conservation, fused forces against a naive all-pairs
+// implementation, gradient checks through checkpointed steps, r = 0 handling and errors.
+public class PhysicsTests
+{
+    private static Tensor Mult(int n, double v) => Tensor.Full([n, ParticleSimulation.KindCount], v, DType.Float64);
+
+    [Fact]
+    public void MarbleFallsMonotonicallyAndIsEaten()
+    {
+        // marble at (3, 0) at rest; node (mass 10) and eater (radius 0.5) fixed at the origin
+        var kinds = new[] { ParticleKind.Marble, ParticleKind.Node, ParticleKind.Eater };
+        var sim = new ParticleSimulation(kinds, 2, 0.01, integrator: Integrator.Beeman,
+            eaterRadius: [0, 0, 0.5], fixedParticles: [false, true, true]);
+        var x = Tensor.FromArray(new double[] { 3, 0, 0, 0, 0, 0 }, 3, 2);
+        var v = Tensor.Zeros([3, 2], DType.Float64);
+        var m = Tensor.FromArray(new double[] { 1, 10, 1 }, 3);
+        var (s, a) = (Mult(3, 0), Mult(3, 1));
+        using var _ = Autograd.NoGrad();
+        var state = sim.InitialState(x, v, m, s, a);
+        double last = 3;
+        int t = 0;
+        for (; t < 2000 && sim.EatenBy(state)[0] < 0; t++)
+        {
+            state = sim.Step(state, m, s, a);
+            var p = sim.Positions(state).ToDoubleArray();
+            double dist = Math.Sqrt(p[0] * p[0] + p[1] * p[1]);
+            Assert.True(dist < last, $"step {t}: distance {dist} did not decrease from {last}");
+            Assert.Equal(0.0, p[1], 12); // stays on the axis
+            last = dist;
+        }
+        Assert.Equal(2, sim.EatenBy(state)[0]);
+        Assert.Equal(new[] { 0, 0, 1 }, sim.EatenCounts(state));
+        Assert.True(last < 0.5);
+        // the node and the eater did not move
+        var q = sim.Positions(state).ToDoubleArray();
+        Assert.All(q.Skip(2), c => Assert.Equal(0.0, c));
+        // once eaten, the marble feels no force and is not counted again
+        for (int k = 0; k < 5; k++) state = sim.Step(state, m, s, a);
+        Assert.Equal(new[] { 0, 0, 1 }, sim.EatenCounts(state));
+        Assert.All(sim.Positions(state).ToDoubleArray(), c => Assert.False(double.IsNaN(c)));
+    }
+
+    [Theory]
+    [InlineData(Integrator.VelocityVerlet)]
+    [InlineData(Integrator.Beeman)]
+    public void TwoBodyOrbitConservesEnergy(Integrator integrator)
+    {
+        // equal masses 1 at distance 1, circular orbit about the centre: v = √(1/2)
+        var kinds = new[] { ParticleKind.Node, ParticleKind.Node };
+        var sim = new ParticleSimulation(kinds, 2, 0.01, new ForceSpec(ForceLaw.NewtonianGravity, Softening: 0), integrator);
+        double w = Math.Sqrt(0.5);
+        var x = Tensor.FromArray(new double[] { -0.5, 0, 0.5, 0 }, 2, 2);
+        var v = Tensor.FromArray(new double[] { 0, -w, 0, w }, 2, 2);
+        var m = Tensor.FromArray(new double[] { 1, 1 }, 2);
+        var (s, a) = (Mult(2, 0), Mult(2, 1));
+        static double Energy(double[] p, double[] u) =>
+            0.5 * (u[0] * u[0] + u[1] * u[1] + u[2] * u[2] + u[3] * u[3]) - 1 / Math.Sqrt(Math.Pow(p[2] - p[0], 2) + Math.Pow(p[3] - p[1], 2));
+        using var _ = Autograd.NoGrad();
+        var state = sim.InitialState(x, v, m, s, a);
+        double e0 = Energy(x.ToDoubleArray(), v.ToDoubleArray()), maxDev = 0;
+        for (int t = 0; t < 1000; t++)
+        {
+            state = sim.Step(state, m, s, a);
+            maxDev = Math.Max(maxDev, Math.Abs(Energy(sim.Positions(state).ToDoubleArray(), sim.Velocities(state).ToDoubleArray()) - e0));
+        }
+        Assert.True(maxDev < 1e-4 * Math.Abs(e0), $"energy drift {maxDev} (E0 = {e0})");
+        // still a two-body orbit of radius ~1 (not escaped or collapsed)
+        var p = sim.Positions(state).ToDoubleArray();
+        Assert.InRange(Math.Sqrt(Math.Pow(p[2] - p[0], 2) + Math.Pow(p[3] - p[1], 2)), 0.99, 1.01);
+    }
+
+    /// <summary>The forces of <see cref="ParticleSimulation"/> from primitive ops ([n, n] tensors).</summary>
+    private static Tensor NaiveForces(Tensor x, Tensor m, Tensor s, Tensor a, int[] kinds, ForceSpec spec)
+    {
+        int n = x.Shape[0];
+        var kt = Tensor.FromArray(kinds.Select(k => (long)k).ToArray(), n);
+        var e = x.Unsqueeze(0) - x.Unsqueeze(1);                                  // [i, j, D] = x_j − x_i
+        var r = ((e * e).Sum(2) + spec.Softening * spec.Softening).Sqrt();        // [i, j]
+        var offDiag = 1.0 - Tensor.Eye(n, dtype: x.DType);
+        r = r + (1.0 - offDiag);                                                 // keep the diagonal finite
+        Tensor g = spec.Law switch
+        {
+            ForceLaw.NewtonianGravity => 1.0 / (r * r),
+            ForceLaw.ThresholdGravity => Tensor.Where(r.Lt(spec.Threshold), 1.0 / (r * r), 0.0),
+            _ => spec.K * (1.0 - r.Tanh().Abs()),
+        };
+        var sij = s.IndexSelect(1, kt);            // [i, j] = s[i, kind_j]
+        var aij = a.IndexSelect(1, kt).T;          // [i, j] = a[j, kind_i]
+        var c = (1.0 - sij) * aij * m.Unsqueeze(1) * m.Unsqueeze(0) * g / r * offDiag;
+        return (c.Unsqueeze(2) * e).Sum(1);
+    }
+
+    private static Tensor[] RandomSystem(int n, int dim, DType dtype, int seed)
+    {
+        var g = new Generator(seed);
+        return
+        [
+            Tensor.Uniform([n, dim], -2, 2, dtype, g),
+            Tensor.Uniform([n], 0.5, 2, dtype, g),
+            Tensor.Uniform([n, 3], 0, 1, dtype, g),
+            Tensor.Uniform([n, 3], 0, 1, dtype, g),
+        ];
+    }
+
+    public static TheoryData<ForceLaw> Laws => [ForceLaw.NewtonianGravity, ForceLaw.ThresholdGravity, ForceLaw.Gratan];
+
+    [Theory]
+    [MemberData(nameof(Laws))]
+    public void FusedForcesAndGradientsMatchNaive(ForceLaw law)
+    {
+        int n = 13, dim = 3;
+        var kinds = Enumerable.Range(0, n).Select(i => i % 3).ToArray();
+        var spec = new ForceSpec(law, Threshold: 2.0, K: 1.5, Softening: 0.05);
+        var inputs = RandomSystem(n, dim, DType.Float64, 7);
+        var seed = Tensor.Randn([n, dim], DType.Float64, new Generator(3));
+        (double[] F, double[][] G) Eval(Func<Tensor[], Tensor> f)
+        {
+            var xs = inputs.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
+            var y = f(xs);
+            var gr = Autograd.Grad([y], xs, [seed]);
+            return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
+        }
+        var fused = Eval(xs => new PairForces(kinds, null, spec).ApplySingle(xs));
+        var naive = Eval(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec));
+        AssertClose(naive.F, fused.F);
+        for (int k = 0; k < 4; k++) AssertClose(naive.G[k], fused.G[k]);
+        Assert.Contains(fused.F, f => Math.Abs(f) > 1e-3);
+    }
+
+    [Fact]
+    public void FusedForcesFloat32MatchFloat64()
+    {
+        int n = 9;
+        var kinds = Enumerable.Range(0, n).Select(i => i % 3).ToArray();
+        var in64 = RandomSystem(n, 2, DType.Float64, 11);
+        var f64 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64).ToDoubleArray();
+        var f32 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64.Select(t => t.To(DType.Float32)).ToArray());
+        Assert.Equal(DType.Float32, f32.DType);
+        AssertClose(f64, f32.ToDoubleArray(), 1e-4);
+    }
+
+    private static void AssertClose(double[] expected, double[] actual, double tol = 1e-9)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * (1 + Math.Abs(expected[i])), $"[{i}] expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Theory]
+    [InlineData(Integrator.Beeman, true)]
+    [InlineData(Integrator.VelocityVerlet, false)]
+    public void GradCheckThroughThreeSteps(Integrator integrator, bool checkpoint)
+    {
+        int n = 5;
+        var kinds = new[] { ParticleKind.Marble, ParticleKind.Marble, ParticleKind.Node, ParticleKind.Node, ParticleKind.Eater };
+        var sim = new ParticleSimulation(kinds, 2, 0.05, new ForceSpec(ForceLaw.Gratan, K: 2, Softening: 0.1), integrator, eaterRadius: [0, 0, 0, 0, 0.1]);
+        var sys = RandomSystem(n, 2, DType.Float64, 5);
+        var v0 = Tensor.Uniform([n, 2], -0.5, 0.5, DType.Float64, new Generator(9));
+        var w = Tensor.Randn([n, 9], DType.Float64, new Generator(4));
+        GradCheck.Assert(xs =>
+        {
+            var st = sim.Run(xs[0], xs[1], xs[2], xs[3], xs[4], 3, checkpoint);
+            return (st * w).Sum();
+        }, [sys[0], v0, sys[1], sys[2], sys[3]], secondOrder: false, forwardMode: false);
+    }
+
+    [Fact]
+    public void CheckpointedRunMatchesPlainRun()
+    {
+        int n = 6;
+        var kinds = Enumerable.Range(0, n).Select(i => (ParticleKind)(i % 3)).ToArray();
+        var sim = new ParticleSimulation(kinds, 2, 0.02, new ForceSpec(Softening: 0.1));
+        var sys = RandomSystem(n, 2, DType.Float64, 21);
+        var v0 = Tensor.Zeros([n, 2], DType.Float64);
+        double[][] Grads(bool ck)
+        {
+            var xs = sys.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
+            var st = sim.Run(xs[0], v0, xs[1], xs[2], xs[3], 16, ck);
+            sim.Positions(st).Square().Sum().Backward();
+            return xs.Select(t => t.Grad!.ToDoubleArray()).ToArray();
+        }
+        var (a, b) = (Grads(true), Grads(false));
+        for (int k = 0; k < a.Length; k++) AssertClose(b[k], a[k], 1e-10);
+    }
+
+    [Fact]
+    public void CoincidentParticlesGiveNoNaN()
+    {
+        var kinds = new[] { 0, 1, 1 };
+        var x = Tensor.FromArray(new double[] { 1, 1, 1, 1, 0, 0 }, 3, 2).RequiresGrad_();
+        var m = Tensor.Ones([3], DType.Float64).RequiresGrad_();
+        var (s, a) = (Mult(3, 0.2).RequiresGrad_(), Mult(3, 0.7).RequiresGrad_());
+        foreach (double eps in new[] { 0.0, 1e-3 })
+        {
+            var f = new PairForces(kinds, null, new ForceSpec(Softening: eps)).ApplySingle(x, m, s, a);
+            var gr = Autograd.Grad([f.Square().Sum()], [x, m, s, a]);
+            Assert.All(f.ToDoubleArray(), c => Assert.True(double.IsFinite(c)));
+            Assert.All(gr.SelectMany(g => g!.ToDoubleArray()), c => Assert.True(double.IsFinite(c)));
+        }
+    }
+
+    [Fact]
+    public void ZeroMassIsRejected()
+    {
+        var sim = new ParticleSimulation([ParticleKind.Marble, ParticleKind.Node], 2, 0.1);
+        var x = Tensor.FromArray(new double[] { 0, 0, 1, 0 }, 2, 2);
+        var ex = Assert.Throws<ArgumentException>(() => sim.Acceleration(x, Tensor.FromArray(new double[] { 1, 0 }, 2), Mult(2, 0), Mult(2, 1)));
+        Assert.Contains("mass 0", ex.Message);
+    }
+}
