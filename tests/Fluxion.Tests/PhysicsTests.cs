@@ -125,10 +125,42 @@ public class PhysicsTests
             return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
         }
         var fused = Eval(xs => new PairForces(kinds, null, spec).ApplySingle(xs));
+        var scalar = Eval(xs => new PairForces(kinds, null, spec) { Tiled = false }.ApplySingle(xs));
         var naive = Eval(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec));
         AssertClose(naive.F, fused.F);
-        for (int k = 0; k < 4; k++) AssertClose(naive.G[k], fused.G[k]);
+        AssertClose(naive.F, scalar.F);
+        for (int k = 0; k < 4; k++)
+        {
+            AssertClose(naive.G[k], fused.G[k]);
+            AssertClose(naive.G[k], scalar.G[k]);
+        }
         Assert.Contains(fused.F, f => Math.Abs(f) > 1e-3);
+    }
+
+    [Theory]
+    [InlineData(40, false)]
+    [InlineData(40, true)]
+    [InlineData(300, false)]
+    [InlineData(300, true)]
+    public void TiledForcesMatchScalarAcrossTilesWithDeadParticles(int n, bool withDead)
+    {
+        int dim = 2;
+        var kinds = Enumerable.Range(0, n).Select(i => (i * 7) % 3).ToArray();
+        var alive = withDead ? Enumerable.Range(0, n).Select(i => i % 11 != 0).ToArray() : null;
+        var spec = new ForceSpec(ForceLaw.NewtonianGravity, Softening: 0.05);
+        var inputs = RandomSystem(n, dim, DType.Float64, 17);
+        var seed = Tensor.Randn([n, dim], DType.Float64, new Generator(2));
+        (double[] F, double[][] G) Eval(bool tiled)
+        {
+            var xs = inputs.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
+            var y = new PairForces(kinds, alive, spec) { Tiled = tiled }.ApplySingle(xs);
+            var gr = Autograd.Grad([y], xs, [seed]);
+            return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
+        }
+        var (t, r) = (Eval(true), Eval(false));
+        AssertClose(r.F, t.F, 1e-8);
+        for (int k = 0; k < 4; k++) AssertClose(r.G[k], t.G[k], 1e-8);
+        if (withDead) for (int d = 0; d < dim; d++) Assert.Equal(0.0, t.F[d]); // particle 0 is dead
     }
 
     [Fact]

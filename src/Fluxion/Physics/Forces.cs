@@ -42,7 +42,9 @@ public readonly record struct ForceSpec(ForceLaw Law = ForceLaw.NewtonianGravity
 /// Fused pairwise forces F_i = Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · m_i m_j g(r_ij) · (x_j − x_i) / r_ij
 /// as one graph node: O(n²) work and O(n) memory (no n×n tensor is formed); the backward pass recomputes
 /// every pair. Inputs x [n, D], m [n], s [n, K], a [n, K]; dead particles (alive[i] = false) neither exert
-/// nor receive force. The backward pass is computed with raw arrays, hence once differentiable.
+/// nor receive force. Forward and backward run on the tiled kernels of <c>PairwiseTiles</c> (see
+/// <see cref="TiledForces"/>); <see cref="Tiled"/> = false selects plain scalar pair loops (the reference).
+/// The backward pass is computed with raw arrays, hence once differentiable.
 /// </summary>
 internal sealed class PairForces : CustomFunction
 {
@@ -87,10 +89,18 @@ internal sealed class PairForces : CustomFunction
         }
     }
 
+    /// <summary>Use the tiled kernels (<see cref="TiledForces"/>); false selects the scalar reference loops.</summary>
+    public bool Tiled { get; init; } = true;
+
     public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
     {
         var (xt, mt, st, at) = (inputs[0], inputs[1], inputs[2], inputs[3]);
         ctx.SaveForBackward(xt, mt, st, at);
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            return [Tensor.FromDoubles(tf.Forces(), [tf.N, tf.Dim], xt.DType)];
+        }
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         var f = new double[n * dim];
@@ -110,6 +120,19 @@ internal sealed class PairForces : CustomFunction
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] u = gradOutputs[0].ToDoubleArray();
+        var nd = ctx.NeedsInputGrad;
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            var (tgx, tgm, tgs, tga) = tf.Backward(u);
+            return
+            [
+                nd[0] ? Tensor.FromDoubles(tgx, [n, dim], xt.DType) : null,
+                nd[1] ? Tensor.FromDoubles(tgm, [n], mt.DType) : null,
+                nd[2] ? Tensor.FromDoubles(tgs, [n, nk], st.DType) : null,
+                nd[3] ? Tensor.FromDoubles(tga, [n, nk], at.DType) : null,
+            ];
+        }
         double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
         var e = new double[dim];
         ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
@@ -131,7 +154,6 @@ internal sealed class PairForces : CustomFunction
             gs[si] -= a[aj] * mm * core;
             ga[aj] += (1 - s[si]) * mm * core;
         });
-        var nd = ctx.NeedsInputGrad;
         return
         [
             nd[0] ? Tensor.FromDoubles(gx, [n, dim], xt.DType) : null,
