@@ -14,7 +14,8 @@ public enum Integrator
 /// [n]), stiffness multipliers s [n, 3] and attraction multipliers a [n, 3] indexed by the other particle's
 /// kind; the force on i is Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · f(m_i, m_j, r_ij) · (x_j − x_i) / r_ij
 /// (fused: see <see cref="ForceSpec"/>), and its acceleration F_i / |m_i|. A marble within an eater's radius
-/// is removed (it neither exerts nor feels force afterwards) and counted for that eater.
+/// is removed (it neither exerts nor feels force afterwards and stays where it was eaten) and counted
+/// for that eater.
 /// <para>The whole state is one tensor [n, 4D + 1]: positions, velocities, current and previous
 /// accelerations, and a tag column (0 = alive, e + 1 = eaten by particle e; not differentiable). Steps are
 /// pure functions of the state, so <see cref="Run"/> checkpoints them (<see cref="Checkpoint.Sequential"/>):
@@ -129,6 +130,16 @@ public sealed class ParticleSimulation
         return c;
     }
 
+    /// <summary>The displacement with the rows of removed (eaten) particles zeroed: they stay where they were eaten.</summary>
+    private Tensor Frozen(Tensor dx, bool[] alive)
+    {
+        if (alive.All(b => b)) return dx;
+        return dx * Tensor.FromDoubles(alive.Select(b => b ? 1.0 : 0.0).ToArray(), [Count, 1], dx.DType);
+    }
+
+    /// <summary>The radius of particle <paramref name="i"/> if it is an eater, else 0.</summary>
+    public double EaterRadius(int i) => _radius[i];
+
     /// <summary>One integration step of the state [n, 4D + 1]; then marbles within an eater's radius are removed.</summary>
     public Tensor Step(Tensor state, Tensor m, Tensor s, Tensor a)
     {
@@ -144,13 +155,13 @@ public sealed class ParticleSimulation
         Tensor x1, v1, a1;
         if (Integrator == Integrator.Beeman)
         {
-            x1 = x + h * v + (h * h / 6) * (4 * acc - prev);
+            x1 = x + Frozen(h * v + (h * h / 6) * (4 * acc - prev), alive);
             a1 = Acceleration(x1, m, s, a, alive);
             v1 = v + (h / 12) * (5 * a1 + 8 * acc - prev);
         }
         else
         {
-            x1 = x + h * v + (h * h / 2) * acc;
+            x1 = x + Frozen(h * v + (h * h / 2) * acc, alive);
             a1 = Acceleration(x1, m, s, a, alive);
             v1 = v + (h / 2) * (acc + a1);
         }
