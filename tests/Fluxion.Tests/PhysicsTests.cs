@@ -344,4 +344,28 @@ public class PhysicsTests
         wrong.Backward();
         Assert.Contains(model.NodeMasses.Grad!.ToDoubleArray(), g => g != 0);
     }
+
+    [Fact]
+    public void CopiedStatesKeepTheirPlaceInTheGraph()
+    {
+        int n = 5;
+        var kinds = Enumerable.Range(0, n).Select(i => (ParticleKind)(i % 3)).ToArray();
+        var sim = new ParticleSimulation(kinds, 2, 0.05, new ForceSpec(Softening: 0.1));
+        var sys = RandomSystem(n, 2, DType.Float64, 41);
+        var v0 = Tensor.Zeros([n, 2], DType.Float64);
+        double[][] Grads(bool copy)
+        {
+            var xs = sys.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
+            var st = sim.InitialState(xs[0], v0, xs[1], xs[2], xs[3]);
+            for (int t = 0; t < 4; t++)
+            {
+                st = sim.Step(st, xs[1], xs[2], xs[3]);
+                if (copy && t == 1) st = st.Clone().Contiguous();
+            }
+            sim.Positions(st).Sum().Backward();
+            return xs.Select(t => t.Grad!.ToDoubleArray()).ToArray();
+        }
+        var (a, b) = (Grads(true), Grads(false));
+        for (int k = 0; k < a.Length; k++) AssertClose(b[k], a[k], 1e-12);
+    }
 }
