@@ -368,4 +368,18 @@ public class PhysicsTests
         var (a, b) = (Grads(true), Grads(false));
         for (int k = 0; k < a.Length; k++) AssertClose(b[k], a[k], 1e-12);
     }
+
+    [Fact]
+    public void Float32RunMatchesFloat64()
+    {
+        int n = 7;
+        var kinds = Enumerable.Range(0, n).Select(i => (ParticleKind)(i % 3)).ToArray();
+        var sim = new ParticleSimulation(kinds, 2, 0.02, new ForceSpec(ForceLaw.Gratan, Softening: 0.1));
+        var sys = RandomSystem(n, 2, DType.Float64, 43);
+        var v0 = Tensor.Zeros([n, 2], DType.Float64);
+        var p64 = sim.Positions(sim.Run(sys[0], v0, sys[1], sys[2], sys[3], 10)).ToDoubleArray();
+        var s32 = sim.Run(sys[0].To(DType.Float32), v0.To(DType.Float32), sys[1].To(DType.Float32), sys[2].To(DType.Float32), sys[3].To(DType.Float32), 10);
+        Assert.Equal(DType.Float32, s32.DType);
+        AssertClose(p64, sim.Positions(s32).ToDoubleArray(), 1e-4);
+    }
 }
