@@ -19,6 +19,11 @@ internal static class TrainCommand
                                       with ReLU and 2x2 max pooling, then a linear layer; pcn: a point-cloud
                                       network 784-256-10 (neurons at learned positions in R^32, weights a
                                       triangle wave of their distances; fused kernels). Default: mlp.
+          --mode <reverse|mixed|forward-gradient>
+                                      reverse: backpropagation. mixed: the last linear layer in exact forward
+                                      mode (Rev2Fwd/Fwd2Rev glue; same gradients). forward-gradient: every layer
+                                      in forward mode with one random direction, no backward pass (an unbiased
+                                      but noisy gradient estimate). mlp and cnn only. Default: reverse.
           --epochs <n>                Total number of epochs (a resumed run continues up to it). Default: 10.
           --batch-size <n>            Mini-batch size. Default: 64.
           --lr <x>                    Learning rate. Default: 0.001 (adam, adamw), 0.01 (sgd).
@@ -36,6 +41,7 @@ internal static class TrainCommand
 
     private static readonly string[] Models = ["mlp", "cnn", "pcn"];
     private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
+    private static readonly string[] Modes = ["reverse", "mixed", "forward-gradient"];
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, bool rich)
     {
@@ -57,6 +63,13 @@ internal static class TrainCommand
                     var v = Value();
                     if (v is null || !Models.Contains(v)) return Bad(stderr, $"--model needs one of: {string.Join(", ", Models)}{Got(v)}");
                     o = o with { Model = v, ModelGiven = true };
+                    break;
+                }
+                case "--mode":
+                {
+                    var v = Value();
+                    if (v is null || !Modes.Contains(v)) return Bad(stderr, $"--mode needs one of: {string.Join(", ", Modes)}{Got(v)}");
+                    o = o with { Mode = v, ModeGiven = true };
                     break;
                 }
                 case "--optimizer":
@@ -142,6 +155,8 @@ internal static class TrainCommand
             }
         }
 
+        if (o.Mode != "reverse" && o.Model == "pcn")
+            return Bad(stderr, $"--mode {o.Mode} is available for --model mlp and cnn only");
         var trainer = new Trainer(o);
         TrainResult result;
         if (rich)

@@ -6,6 +6,7 @@ using Fluxion.IO;
 using Fluxion.Models;
 using Fluxion.Nn;
 using Fluxion.Optim;
+using MM = Fluxion.Nn.MixedMode;
 
 namespace Fluxion.Cli;
 
@@ -14,6 +15,8 @@ internal sealed record TrainOptions
 {
     public string Model { get; init; } = "mlp";
     public bool ModelGiven { get; init; }
+    public string Mode { get; init; } = "reverse";
+    public bool ModeGiven { get; init; }
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 64;
     public double? Lr { get; init; }
@@ -51,7 +54,7 @@ internal sealed class Trainer
 {
     // checkpoint metadata keys
     private const string KeyModel = "fluxion.model", KeyEpoch = "fluxion.epoch", KeySeed = "fluxion.seed",
-        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history";
+        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history", KeyMode = "fluxion.mode";
 
     /// <summary>The CLI's optimizer names and the library's <see cref="Optimizer.Name"/> of each.</summary>
     private static readonly Dictionary<string, string> OptimizerNames = new() { ["adam"] = "Adam", ["sgd"] = "SGD", ["adamw"] = "AdamW" };
@@ -69,23 +72,52 @@ internal sealed class Trainer
     public static long? DenseParameterCount(Module net) =>
         net.NamedModules().Select(m => m.Module).OfType<PointCloudNetwork>().FirstOrDefault()?.DenseParameterCount;
 
-    public static Module BuildModel(string name, Generator g) => name switch
+    /// <summary>
+    /// The model in a differentiation mode: "reverse" (backpropagation), "mixed" (reverse-mode body, the
+    /// last linear layer in exact forward mode between Rev2Fwd and Fwd2Rev; same gradients) or
+    /// "forward-gradient" (every layer in forward mode with one shared random direction, no backward pass;
+    /// use with a forward-mode loss). The mixed modes exist for mlp and cnn.
+    /// </summary>
+    public static Module BuildModel(string name, Generator g, string mode = "reverse")
     {
-        "mlp" => new Sequential(new Flatten(), new Linear(784, 256, generator: g), new ReLU(), new Linear(256, 10, generator: g)),
-        // [1,28,28] -> conv 3x3 (16) -> pool -> [16,14,14] -> conv 3x3 (32) -> pool -> [32,7,7] -> linear 10
-        "cnn" => new Sequential(
-            new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
-            new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
-            new Flatten(), new Linear(32 * 7 * 7, 10, generator: g)),
-        // point-cloud network 784-256-10 in R^32 (tuned on the embedded subset: period 0.2, amplitude 4)
-        "pcn" => new Sequential(new Flatten(), new PointCloudNetwork([784, 256, 10], k: 32, period: 0.2, amplitude: 4, generator: g)),
-        _ => throw new ArgumentException($"unknown model '{name}'"),
-    };
+        if (mode != "reverse" && name is not ("mlp" or "cnn"))
+            throw new ArgumentException($"--mode {mode} is available for --model mlp and cnn, not {name}");
+        if (mode == "forward-gradient")
+        {
+            var rnd = MM.ForwardMode.Random;
+            return name switch
+            {
+                "mlp" => new Sequential(new MM.Rev2Fwd(), new MM.Flatten(), new MM.Linear(784, 256, mode: rnd, generator: g), new MM.ReLU(), new MM.Linear(256, 10, mode: rnd, generator: g)),
+                _ => new Sequential(new MM.Rev2Fwd(),
+                    new MM.Conv2d(1, 16, 3, padding: 1, mode: rnd, generator: g), new MM.ReLU(), new MM.MaxPool2d(2),
+                    new MM.Conv2d(16, 32, 3, padding: 1, mode: rnd, generator: g), new MM.ReLU(), new MM.MaxPool2d(2),
+                    new MM.Flatten(), new MM.Linear(32 * 7 * 7, 10, mode: rnd, generator: g)),
+            };
+        }
+        bool mixed = mode == "mixed";
+        if (!mixed && mode != "reverse") throw new ArgumentException($"unknown mode '{mode}'");
+        Module[] Head(int inFeatures) => mixed
+            ? [new MM.Rev2Fwd(), new MM.Linear(inFeatures, 10, generator: g), new MM.Fwd2Rev()]
+            : [new Linear(inFeatures, 10, generator: g)];
+        return name switch
+        {
+            "mlp" => new Sequential([new Flatten(), new Linear(784, 256, generator: g), new ReLU(), .. Head(256)]),
+            // [1,28,28] -> conv 3x3 (16) -> pool -> [16,14,14] -> conv 3x3 (32) -> pool -> [32,7,7] -> linear 10
+            "cnn" => new Sequential([
+                new Conv2d(1, 16, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+                new Conv2d(16, 32, 3, padding: 1, generator: g), new ReLU(), new MaxPool2d(2),
+                new Flatten(), .. Head(32 * 7 * 7)]),
+            // point-cloud network 784-256-10 in R^32 (tuned on the embedded subset: period 0.2, amplitude 4)
+            "pcn" => new Sequential(new Flatten(), new PointCloudNetwork([784, 256, 10], k: 32, period: 0.2, amplitude: 4, generator: g)),
+            _ => throw new ArgumentException($"unknown model '{name}'"),
+        };
+    }
 
     private readonly TrainOptions o;
     private readonly Stopwatch wall = Stopwatch.StartNew();
     private readonly ByteImageDataset train, test;
-    private readonly string source, model, optimizerName;
+    private readonly string source, model, optimizerName, mode;
+    private readonly MM.CrossEntropyLoss? forwardLoss;
     private readonly int startEpoch;
     private readonly List<EpochStats> history = new();
     private readonly Module net;
@@ -113,9 +145,14 @@ internal sealed class Trainer
         SafeTensorsData? ckpt = null;
         model = o.Model;
         optimizerName = o.Optimizer;
+        mode = o.Mode;
         if (o.ResumePath is { } rp)
         {
             ckpt = SafeTensors.Load(rp);
+            var ckptMode = ckpt.Metadata.TryGetValue(KeyMode, out var md) ? md : "reverse";
+            if (o.ModeGiven && ckptMode != o.Mode)
+                throw new CheckpointMismatchException($"checkpoint '{rp}' was trained with --mode {ckptMode}, but --mode {o.Mode} was given; drop --mode or pass --mode {ckptMode}.");
+            mode = ckptMode;
             if (ckpt.Metadata.TryGetValue(KeyModel, out var m))
             {
                 if (o.ModelGiven && m != o.Model)
@@ -133,7 +170,8 @@ internal sealed class Trainer
                 history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
         }
 
-        net = BuildModel(model, new Generator(o.Seed));
+        net = BuildModel(model, new Generator(o.Seed), mode);
+        if (mode == "forward-gradient") forwardLoss = new MM.CrossEntropyLoss();
         loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
         opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
         if (ckpt is not null)
@@ -147,7 +185,7 @@ internal sealed class Trainer
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
             + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
             + $", {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
-            + $"batch {o.BatchSize}, seed {o.Seed}" + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
+            + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
     public TrainResult Run(ITrainProgress progress)
@@ -165,7 +203,7 @@ internal sealed class Trainer
             foreach (var (x, y) in loader)
             {
                 var logits = net.Forward(x);
-                var loss = Losses.CrossEntropy(logits, y);
+                var loss = forwardLoss is null ? Losses.CrossEntropy(logits, y) : forwardLoss.Forward(logits, y);
                 opt.ZeroGrad();
                 loss.Backward();
                 opt.Step();
@@ -189,6 +227,7 @@ internal sealed class Trainer
                 var meta = new Dictionary<string, string>
                 {
                     [KeyModel] = model,
+                    [KeyMode] = mode,
                     [KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture),
                     [KeySeed] = o.Seed.ToString(CultureInfo.InvariantCulture),
                     [KeyLoader] = FormatState(loader.Generator.GetState()),

@@ -15,6 +15,7 @@ public static class BenchCommand
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
+        ["mixed"] = MixedBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>

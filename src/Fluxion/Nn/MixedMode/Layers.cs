@@ -1,0 +1,472 @@
+namespace Fluxion.Nn.MixedMode;
+
+/// <summary>
+/// Base of the forward-mode layers. <see cref="Forward(Tensor)"/> takes the carrier tensor of a
+/// <see cref="MixedTensor"/> (the output of <see cref="Rev2Fwd"/> or of another forward-mode layer) and
+/// returns the carrier of the result, so forward-mode layers compose in <see cref="Sequential"/> like any
+/// module. The values and tangents are computed without recording a reverse-mode graph: a forward-mode
+/// section stores no activations for a backward pass.
+/// </summary>
+public abstract class ForwardModule : Module
+{
+    /// <summary>The layer's name in messages ("MixedMode.Linear").</summary>
+    protected string LayerName => $"MixedMode.{GetType().Name}";
+
+    /// <summary>Runs the layer on the mixed tensor carried by <paramref name="input"/>; throws a clear error
+    /// when <paramref name="input"/> is a plain tensor (no Rev2Fwd before the section).</summary>
+    public sealed override Tensor Forward(Tensor input) => Forward(MixedTensor.Require(input, LayerName)).ToCarrier(LayerName);
+
+    /// <summary>Maps the primal and its tangents through the layer and adds the layer's own directions.</summary>
+    public MixedTensor Forward(MixedTensor input)
+    {
+        using (Autograd.NoGrad()) return ForwardCore(input);
+    }
+
+    /// <summary>The layer's computation (runs with grad mode off).</summary>
+    protected abstract MixedTensor ForwardCore(MixedTensor input);
+
+    /// <summary>Checks that the input is batched with the expected rank.</summary>
+    protected void CheckRank(Tensor x, int rank, string expected)
+    {
+        if (x.Rank != rank)
+            throw new ShapeMismatchException($"{this}: expected a batched input {expected}, got shape {ShapeUtil.Format(x.Shape)}. Forward-mode layers need dim 0 to be the batch.");
+    }
+}
+
+/// <summary>Base of forward-mode layers with parameters: the <see cref="Mode"/> of their own directions.</summary>
+public abstract class ForwardParameterModule : ForwardModule
+{
+    /// <summary>How this layer's parameters are differentiated (default <see cref="ForwardMode.Exact"/>).</summary>
+    public ForwardMode Mode { get; set; } = ForwardMode.Exact;
+
+    /// <summary>Generator for random directions (default: the thread's default generator).</summary>
+    public Generator? DirectionGenerator { get; set; }
+
+    /// <summary>The trainable parameters, in direction order.</summary>
+    protected Tensor[] Trainable(params Tensor?[] ps) => ps.Where(p => p is { RequiresGrad: true }).Select(p => p!).ToArray();
+}
+
+/// <summary>
+/// Forward-mode linear layer y = x·Wᵀ + b (weight [out, in], bias [out], PyTorch's initialization and
+/// parameter names, so state dicts are interchangeable with <see cref="Nn.Linear"/>). Input [N, ..., in].
+/// Tangents: upstream T·Wᵀ (one matrix product for all K directions); Exact: the basis directions of W
+/// give x in the matching output unit (a block [out·in, N, ..., out]) and those of b a one-hot; random modes:
+/// x·Vᵂᵀ + Vᵇ for the k sampled directions.
+/// </summary>
+public sealed class Linear : ForwardParameterModule
+{
+    /// <summary>Weight [out, in].</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Bias [out] or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Input features.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Creates the layer with U(±1/sqrt(in)) weights and bias, as PyTorch.</summary>
+    public Linear(int inFeatures, int outFeatures, bool bias = true, ForwardMode? mode = null, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        if (inFeatures <= 0 || outFeatures <= 0)
+            throw new ArgumentException($"MixedMode.Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
+        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+        Mode = mode ?? ForwardMode.Exact;
+    }
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        if (x.Rank < 2 || x.Size(-1) != InFeatures)
+            throw new ShapeMismatchException($"{this}: expected a batched input [N, ..., {InFeatures}], got shape {ShapeUtil.Format(x.Shape)}. Forward-mode layers need dim 0 to be the batch.");
+        var y = x.MatMul(Weight.T);
+        if (Bias is not null) y += Bias;
+        if (!input.Tracking) return input.Next(y, null, null);
+        var up = input.Tangent?.MatMul(Weight.T);
+        var ps = Trainable(Weight, Bias);
+        if (ps.Length == 0) return input.Next(y, up, null);
+        int o = OutFeatures, inF = InFeatures, r = x.Rank;
+        var ones = Enumerable.Repeat(1, r - 1).ToArray();
+        if (!Mode.IsRandom)
+        {
+            int count = ps.Sum(p => p.Numel);
+            void Fill(Tensor slice)
+            {
+                int off = 0;
+                if (Weight.RequiresGrad)
+                {
+                    // direction (i, j) of W: x[..., j] in output unit i, zero elsewhere
+                    var perm = new int[r];
+                    perm[0] = r - 1;
+                    for (int d = 1; d < r; d++) perm[d] = d - 1;
+                    var block = slice.Narrow(0, 0, o * inF).View([o, inF, .. x.ShapeArray[..^1], o]);
+                    var diag = MixedTensor.Diagonal(block, 0, r + 1);               // [o, in, N, ...]
+                    diag.CopyRawFrom(x.Permute(perm).Unsqueeze(0).Expand(diag.ShapeArray));
+                    off = o * inF;
+                }
+                if (Bias is { RequiresGrad: true })
+                {
+                    var diag = MixedTensor.Diagonal(slice.Narrow(0, off, o).View([o, .. x.ShapeArray[..^1], o]), 0, r);
+                    diag.CopyRawFrom(Tensor.Scalar(1, x.DType).Expand(diag.ShapeArray));
+                }
+            }
+            return input.Next(y, up, new OwnDirections { Count = count, Fill = Fill, Exact = ps, Layer = LayerName });
+        }
+        var dirs = Mode.SampleParameters(ps.Select(p => p.ShapeArray).ToArray(), x.DType, DirectionGenerator);
+        var v = dirs.Select(d => d.V).ToArray();
+        int k = Mode.Tangents, vi = 0;
+        Tensor? own = null;
+        if (Weight.RequiresGrad)
+        {
+            // all k directions in one product: (V [k·out, in] · xᵀ [in, N·…])ᵀ, no copy of the large V
+            var vw = v[vi++].Reshape(k * o, inF);
+            own = vw.MatMul(x.Reshape(-1, inF).T).Reshape(k, o, -1).Permute(0, 2, 1).Reshape([k, .. x.ShapeArray[..^1], o]);
+        }
+        if (Bias is { RequiresGrad: true })
+        {
+            var vb = v[vi].Reshape([k, .. ones, o]);
+            own = own is null ? vb.Expand([k, 1, .. x.ShapeArray[1..^1], o]) : own + vb;
+        }
+        var rb = ps.Select((p, i) => new RandomBlock(p, dirs[i].Again, false, LayerName)).ToArray();
+        return input.Next(y, up, new OwnDirections { Block = own!, Random = (k, rb), Layer = LayerName });
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is not null ? "True" : "False")}, mode={Mode}";
+}
+
+/// <summary>
+/// Forward-mode 2-D convolution (as <see cref="Nn.Conv2d"/>: weight [out, in/groups, kH, kW], bias [out],
+/// same initialization and names). Input [N, in, H, W]. Tangents: the upstream directions go through the
+/// same convolution in one call (the K directions folded into the batch); Exact: the basis directions
+/// of W give the im2col columns of x (<see cref="Tensor.Unfold"/>) in the matching output channel, those
+/// of b a one-hot channel; random modes: one convolution of x with the k·out sampled filters.
+/// </summary>
+public sealed class Conv2d : ForwardParameterModule
+{
+    /// <summary>Weight [out, in/groups, kH, kW].</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Bias [out] or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; }
+
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Kernel size.</summary>
+    public Size2 KernelSize { get; }
+
+    /// <summary>Stride.</summary>
+    public Size2 Stride { get; }
+
+    /// <summary>Zero padding on each side.</summary>
+    public Size2 Padding { get; }
+
+    /// <summary>Spacing between kernel elements.</summary>
+    public Size2 Dilation { get; }
+
+    /// <summary>Channel groups.</summary>
+    public int Groups { get; }
+
+    /// <summary>Creates the layer with PyTorch's default initialization.</summary>
+    public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null,
+        int groups = 1, bool bias = true, ForwardMode? mode = null, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        if (inChannels <= 0 || outChannels <= 0)
+            throw new ArgumentException($"MixedMode.Conv2d: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
+        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"MixedMode.Conv2d: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
+        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"MixedMode.Conv2d: kernelSize must be positive, got {kernelSize}.");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride ?? 1;
+        Padding = padding ?? 0;
+        Dilation = dilation ?? 1;
+        Groups = groups;
+        int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
+        Weight = AddParameter("weight", Init.KaimingUniformDefault([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], fanIn, dtype, generator));
+        Bias = bias ? AddParameter("bias", Init.Uniform([outChannels], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        Mode = mode ?? ForwardMode.Exact;
+    }
+
+    private Tensor Conv(Tensor x, Tensor w, Tensor? b = null) => Tensor.Conv2d(x, w, b, Stride, Padding, Dilation, Groups);
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        if (x.Rank != 4 || x.Size(1) != InChannels)
+            throw new ShapeMismatchException($"{this}: expected a batched input [N, {InChannels}, H, W], got shape {ShapeUtil.Format(x.Shape)}. Forward-mode layers need dim 0 to be the batch.");
+        var y = Conv(x, Weight, Bias);
+        if (!input.Tracking) return input.Next(y, null, null);
+        int n = x.Size(0), o = OutChannels, oh = y.Size(2), ow = y.Size(3), g = Groups, og = o / g;
+        Tensor? up = null;
+        if (input.Tangent is { } t)
+        {
+            int k0 = t.Size(0), n1 = t.Size(1);
+            up = Conv(t.Reshape([k0 * n1, .. x.ShapeArray[1..]]), Weight).Reshape(k0, n1, o, oh, ow);
+        }
+        var ps = Trainable(Weight, Bias);
+        if (ps.Length == 0) return input.Next(y, up, null);
+        if (!Mode.IsRandom)
+        {
+            int q = InChannels / g * KernelSize.H * KernelSize.W, l = oh * ow;
+            int count = ps.Sum(p => p.Numel);
+            void Fill(Tensor slice)
+            {
+                int off = 0;
+                if (Weight.RequiresGrad)
+                {
+                    // direction (o, c, i, j) of W: the im2col row (c, i, j) of x in output channel o
+                    var cols = Tensor.Unfold(x, KernelSize, Dilation, Padding, Stride);   // [N, in·kH·kW, L], rows (c, i, j)
+                    Tensor src;                                                              // [o, q, N, L]: the rows of o's group
+                    if (g == 1) src = cols.Permute(1, 0, 2).Unsqueeze(0).Expand(o, q, n, l);
+                    else
+                    {
+                        var group = Tensor.FromArray(Enumerable.Range(0, o).Select(i => (long)(i / og)).ToArray(), o);
+                        src = cols.Reshape(n, g, q, l).IndexSelect(1, group).Permute(1, 2, 0, 3);
+                    }
+                    var diag = MixedTensor.Diagonal(slice.Narrow(0, 0, o * q).View(o, q, n, o, l), 0, 3);
+                    diag.CopyRawFrom(src);
+                    off = o * q;
+                }
+                if (Bias is { RequiresGrad: true })
+                {
+                    var diag = MixedTensor.Diagonal(slice.Narrow(0, off, o).View(o, n, o, l), 0, 2);
+                    diag.CopyRawFrom(Tensor.Scalar(1, x.DType).Expand(diag.ShapeArray));
+                }
+            }
+            return input.Next(y, up, new OwnDirections { Count = count, Fill = Fill, Exact = ps, Layer = LayerName });
+        }
+        var dirs = Mode.SampleParameters(ps.Select(p => p.ShapeArray).ToArray(), x.DType, DirectionGenerator);
+        var v = dirs.Select(d => d.V).ToArray();
+        int k = Mode.Tangents, vi = 0;
+        Tensor? own = null;
+        if (Weight.RequiresGrad)
+        {
+            // the k·out sampled filters in one convolution; output channels ordered (group, direction, channel)
+            var vw = v[vi++];
+            var filters = vw.Reshape([k, g, og, .. Weight.ShapeArray[1..]]).Permute(1, 0, 2, 3, 4, 5).Reshape([g * k * og, .. Weight.ShapeArray[1..]]);
+            own = Conv(x, filters).Reshape(n, g, k, og, oh, ow).Permute(2, 0, 1, 3, 4, 5).Reshape(k, n, o, oh, ow);
+        }
+        if (Bias is { RequiresGrad: true })
+        {
+            var vb = v[vi].Reshape(k, 1, o, 1, 1);
+            own = own is null ? vb.Expand(k, 1, o, oh, ow) : own + vb;
+        }
+        var rb = ps.Select((p, i) => new RandomBlock(p, dirs[i].Again, false, LayerName)).ToArray();
+        return input.Next(y, up, new OwnDirections { Block = own!, Random = (k, rb), Layer = LayerName });
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => ConvRepr.Format(InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, null, Groups, Bias is not null) + $", mode={Mode}";
+}
+
+/// <summary>Forward-mode tanh: tangents times 1 − y².</summary>
+public sealed class Tanh : ForwardModule
+{
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var y = input.Primal.Tanh();
+        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * (1 - y * y) : null);
+    }
+}
+
+/// <summary>Forward-mode sigmoid: tangents times y·(1 − y).</summary>
+public sealed class Sigmoid : ForwardModule
+{
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var y = input.Primal.Sigmoid();
+        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * (y * (1 - y)) : null);
+    }
+}
+
+/// <summary>Forward-mode ReLU: tangents kept where x &gt; 0 (the subgradient 0 at x = 0, as PyTorch).</summary>
+public sealed class ReLU : ForwardModule
+{
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        var y = x.Relu();
+        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * x.Gt(0).To(x.DType) : null);
+    }
+}
+
+/// <summary>
+/// Forward-mode dropout (training mode only): the same mask (drawn as <see cref="Nn.Dropout"/> draws it,
+/// from <see cref="Generator"/> or the default generator) scales the values and every tangent.
+/// </summary>
+public sealed class Dropout : ForwardModule
+{
+    private readonly Generator? _generator;
+
+    /// <summary>Drop probability.</summary>
+    public double P { get; }
+
+    /// <summary>Creates the layer.</summary>
+    public Dropout(double p = 0.5, Generator? generator = null)
+    {
+        if (p < 0 || p > 1) throw new ArgumentException($"MixedMode.Dropout: p must be in [0, 1], got {p}.");
+        P = p;
+        _generator = generator;
+    }
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        if (!Training || P == 0) return input;
+        var scale = P == 1 ? Tensor.ZerosLike(x) : Tensor.Where(Tensor.Rand(x.ShapeArray, x.DType, _generator).Ge(P), 1.0 / (1 - P), 0.0, x.DType);
+        return input.WithValues(x * scale, input.Tracking && input.Tangent is { } t ? t * scale : null);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"p={P}";
+}
+
+/// <summary>Forward-mode 2-D average pooling: the tangents are pooled by the same op in one call (K folded into the batch).</summary>
+public sealed class AvgPool2d : ForwardModule
+{
+    /// <summary>Window size.</summary>
+    public Size2 KernelSize { get; }
+
+    /// <summary>Window step.</summary>
+    public Size2 Stride { get; }
+
+    /// <summary>Zero padding on each side.</summary>
+    public Size2 Padding { get; }
+
+    /// <summary>Rounds the output size up.</summary>
+    public bool CeilMode { get; }
+
+    /// <summary>Whether the zero padding counts in the divisor.</summary>
+    public bool CountIncludePad { get; }
+
+    /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
+    public AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding ?? 0;
+        CeilMode = ceilMode;
+        CountIncludePad = countIncludePad;
+    }
+
+    private Tensor Pool(Tensor x) => Tensor.AvgPool2d(x, KernelSize, Stride, Padding, CeilMode, CountIncludePad);
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        CheckRank(x, 4, "[N, C, H, W]");
+        var y = Pool(x);
+        Tensor? tan = null;
+        if (input.Tracking && input.Tangent is { } t)
+        {
+            int k = t.Size(0), n1 = t.Size(1);
+            tan = Pool(t.Reshape([k * n1, .. x.ShapeArray[1..]])).Reshape([k, n1, .. y.ShapeArray[1..]]);
+        }
+        return input.WithValues(y, tan);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
+}
+
+/// <summary>Forward-mode 2-D max pooling: each tangent is gathered at the position of its window's maximum
+/// (the indices of the primal's <see cref="Tensor.MaxPool2dWithIndices"/>), all directions in one gather.</summary>
+public sealed class MaxPool2d : ForwardModule
+{
+    /// <summary>Window size.</summary>
+    public Size2 KernelSize { get; }
+
+    /// <summary>Window step.</summary>
+    public Size2 Stride { get; }
+
+    /// <summary>−∞ padding on each side.</summary>
+    public Size2 Padding { get; }
+
+    /// <summary>Spacing between window elements.</summary>
+    public Size2 Dilation { get; }
+
+    /// <summary>Rounds the output size up.</summary>
+    public bool CeilMode { get; }
+
+    /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
+    public MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? kernelSize;
+        Padding = padding ?? 0;
+        Dilation = dilation ?? 1;
+        CeilMode = ceilMode;
+    }
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        CheckRank(x, 4, "[N, C, H, W]");
+        var (y, idx) = Tensor.MaxPool2dWithIndices(x, KernelSize, Stride, Padding, Dilation, CeilMode);
+        Tensor? tan = null;
+        if (input.Tracking && input.Tangent is { } t)
+        {
+            int k = t.Size(0), n = x.Size(0), c = x.Size(1), l = y.Size(2) * y.Size(3);
+            var flat = t.Expand([k, .. x.ShapeArray]).Reshape(k, n, c, -1);
+            var index = idx.Reshape(1, n, c, l).Expand(k, n, c, l);
+            tan = flat.Gather(3, index).Reshape([k, .. y.ShapeArray]);
+        }
+        return input.WithValues(y, tan);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}, dilation={Dilation}, ceil_mode={CeilMode}";
+}
+
+/// <summary>Forward-mode flatten of dims <c>startDim..endDim</c> (startDim ≥ 1: the batch dim stays).</summary>
+public sealed class Flatten : ForwardModule
+{
+    /// <summary>First dim to flatten (≥ 1).</summary>
+    public int StartDim { get; }
+
+    /// <summary>Last dim to flatten.</summary>
+    public int EndDim { get; }
+
+    /// <summary>Creates the layer.</summary>
+    public Flatten(int startDim = 1, int endDim = -1)
+    {
+        if (startDim == 0) throw new ArgumentException("MixedMode.Flatten: startDim must be at least 1; forward-mode layers keep dim 0 as the batch.");
+        StartDim = startDim;
+        EndDim = endDim;
+    }
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input)
+    {
+        var x = input.Primal;
+        int s = ShapeUtil.WrapDim(LayerName, StartDim, x.Rank), e = ShapeUtil.WrapDim(LayerName, EndDim, x.Rank);
+        if (s == 0) throw new ArgumentException($"{LayerName}: startDim resolves to 0 for input {ShapeUtil.Format(x.Shape)}; forward-mode layers keep dim 0 as the batch.");
+        var y = x.Flatten(s, e);
+        Tensor? tan = null;
+        if (input.Tracking && input.Tangent is { } t)
+            tan = t.Reshape([t.Size(0), t.Size(1), .. y.ShapeArray[1..]]);
+        return input.WithValues(y, tan);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"start_dim={StartDim}, end_dim={EndDim}";
+}
