@@ -11,6 +11,7 @@ public static class BenchCommand
         ["jvp"] = JvpBench.Workloads,
         ["pcn"] = PcnBench.Workloads,
         ["pcn-large"] = PcnBench.LargeWorkloads,
+        ["particles"] = ParticlesBench.Workloads,
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,

@@ -169,8 +169,13 @@ public static class Functional
     /// <summary>Hessian-vector products of a scalar function of several tensors (one result per input).</summary>
     public static Tensor[] Hvp(Func<Tensor[], Tensor> f, Tensor[] xs, Tensor[] vs)
     {
-        var grad = Grad(f);
-        return xs.Select((_, i) => Jvp(t => grad(t)[i], xs, vs).Jvp).ToArray();
+        if (vs.Length != xs.Length)
+            throw new ArgumentException($"Functional.Hvp: {xs.Length} inputs but {vs.Length} directions; give one direction per input.");
+        // one forward-over-reverse pass: the gradients of the dual inputs carry H·v in their tangents
+        using var level = ForwardAD.Level();
+        var duals = xs.Select((x, i) => ForwardAD.MakeDual(x, vs[i], level)).ToArray();
+        var grads = Grad(f)(duals);
+        return grads.Select((g, i) => ForwardAD.Unpack(g, level).Tangent ?? Tensor.ZerosLike(xs[i])).ToArray();
     }
 
     /// <summary>The Hessian of a scalar function of one tensor, shape x.shape + x.shape, by forward-over-reverse.</summary>

@@ -766,7 +766,22 @@ internal static unsafe class Gemm
         where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IKernel<T>
     {
         int MR = TK.MR;
-        for (int i = 0; i < mc; i += MR)
+        int i0 = 0;
+        if (rs == 1 && cs != 1)
+        {
+            // column-contiguous A (a transposed view): walk the depth outermost so each source row of Aᵀ
+            // is read once, in order, into all full panels (panel by panel would revisit lines that a
+            // power-of-two stride maps to one cache set)
+            i0 = mc / MR * MR;
+            for (int p = 0; p < kc; p++)
+            {
+                T* sp = src + p * cs;
+                T* dp = dst + (nint)p * MR;
+                for (int i = 0; i < i0; i += MR)
+                    Unsafe.CopyBlockUnaligned(dp + (nint)i * kc, sp + i, (uint)(sizeof(T) * TK.MR));
+            }
+        }
+        for (int i = i0; i < mc; i += MR)
         {
             int rows = Math.Min(MR, mc - i);
             T* s = src + i * rs;
@@ -795,11 +810,6 @@ internal static unsafe class Gemm
                     T* dr = d + r;
                     for (int p = 0; p < kc; p++) dr[(nint)p * MR] = sr[p];
                 }
-            }
-            else if (rows == MR && rs == 1)
-            {
-                for (int p = 0; p < kc; p++, d += MR)
-                    Unsafe.CopyBlockUnaligned(d, s + p * cs, (uint)(sizeof(T) * MR));
             }
             else
             {

@@ -1,0 +1,165 @@
+namespace Fluxion.Physics;
+
+/// <summary>The kind of a particle; it selects the stiffness and attraction multipliers that apply to a pair.</summary>
+public enum ParticleKind
+{
+    /// <summary>A marble: a moving mass that eaters remove.</summary>
+    Marble = 0,
+    /// <summary>A node: a (usually trainable) mass that shapes the field.</summary>
+    Node = 1,
+    /// <summary>An eater: removes and counts the marbles that come within its radius.</summary>
+    Eater = 2,
+}
+
+/// <summary>The radial law f(m_i, m_j, r) of the pairwise force magnitude.</summary>
+public enum ForceLaw
+{
+    /// <summary>m_i m_j / r².</summary>
+    NewtonianGravity,
+    /// <summary>m_i m_j / r² for r &lt; threshold, 0 beyond.</summary>
+    ThresholdGravity,
+    /// <summary>m_i m_j (1 − |tanh r|) k.</summary>
+    Gratan,
+}
+
+/// <summary>
+/// A force law with its constants. The distance is softened: r = √(‖x_j − x_i‖² + ε²) with
+/// ε = <see cref="Softening"/>, so coincident particles never divide by zero (with ε = 0 a coincident pair
+/// simply contributes no force, as its direction is undefined). Nothing produces NaN.
+/// </summary>
+public readonly record struct ForceSpec(ForceLaw Law = ForceLaw.NewtonianGravity, double Threshold = double.PositiveInfinity, double K = 1.0, double Softening = 1e-3)
+{
+    /// <summary>g(r) (the law without the masses) and g'(r).</summary>
+    internal (double G, double DG) Radial(double r) => Law switch
+    {
+        ForceLaw.NewtonianGravity => (1 / (r * r), -2 / (r * r * r)),
+        ForceLaw.ThresholdGravity => r < Threshold ? (1 / (r * r), -2 / (r * r * r)) : (0, 0),
+        _ => (K * (1 - Math.Tanh(r)), -K * (1 - Math.Tanh(r) * Math.Tanh(r))),
+    };
+}
+
+/// <summary>
+/// Fused pairwise forces F_i = Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · m_i m_j g(r_ij) · (x_j − x_i) / r_ij
+/// as one graph node: O(n²) work and O(n) memory (no n×n tensor is formed); the backward pass recomputes
+/// every pair. Inputs x [n, D], m [n], s [n, K], a [n, K]; dead particles (alive[i] = false) neither exert
+/// nor receive force. Forward and backward run on the tiled kernels of <c>PairwiseTiles</c> (see
+/// <see cref="TiledForces"/>); <see cref="Tiled"/> = false selects plain scalar pair loops (the reference).
+/// The backward pass is computed with raw arrays, hence once differentiable.
+/// </summary>
+internal sealed class PairForces : CustomFunction
+{
+    private readonly int[] _kinds;
+    private readonly bool[]? _alive;
+    private readonly ForceSpec _spec;
+
+    public PairForces(int[] kinds, bool[]? alive, ForceSpec spec)
+    {
+        _kinds = kinds;
+        _alive = alive;
+        _spec = spec;
+        OnceDifferentiable = true;
+    }
+
+    public override string Name => "PairForces";
+
+    private bool Alive(int i) => _alive is null || _alive[i];
+
+    /// <summary>Visits every live ordered pair (i, j ≠ i) with e = x_j − x_i, r (softened), φ = g/r and φ'.</summary>
+    private void ForEachPair(double[] x, int n, int dim, double[] e, Action<int, int, double, double, double> body)
+    {
+        double eps2 = _spec.Softening * _spec.Softening;
+        for (int i = 0; i < n; i++)
+        {
+            if (!Alive(i)) continue;
+            for (int j = 0; j < n; j++)
+            {
+                if (j == i || !Alive(j)) continue;
+                double r2 = eps2;
+                for (int d = 0; d < dim; d++)
+                {
+                    e[d] = x[j * dim + d] - x[i * dim + d];
+                    r2 += e[d] * e[d];
+                }
+                if (r2 == 0) continue; // coincident and unsoftened: no defined direction, no force
+                double r = Math.Sqrt(r2);
+                var (g, dg) = _spec.Radial(r);
+                double phi = g / r, dphi = dg / r - g / r2;
+                body(i, j, r, phi, dphi);
+            }
+        }
+    }
+
+    /// <summary>Use the tiled kernels (<see cref="TiledForces"/>); false selects the scalar reference loops.</summary>
+    public bool Tiled { get; init; } = true;
+
+    public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+    {
+        var (xt, mt, st, at) = (inputs[0], inputs[1], inputs[2], inputs[3]);
+        ctx.SaveForBackward(xt, mt, st, at);
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            return [Tensor.FromDoubles(tf.Forces(), [tf.N, tf.Dim], xt.DType)];
+        }
+        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
+        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
+        var f = new double[n * dim];
+        var e = new double[dim];
+        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
+        {
+            double c = (1 - s[i * nk + _kinds[j]]) * a[j * nk + _kinds[i]] * m[i] * m[j] * phi;
+            for (int d = 0; d < dim; d++) f[i * dim + d] += c * e[d];
+        });
+        return [Tensor.FromDoubles(f, [n, dim], xt.DType)];
+    }
+
+    public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+    {
+        var sv = ctx.SavedTensors;
+        var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
+        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
+        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
+        double[] u = gradOutputs[0].ToDoubleArray();
+        var nd = ctx.NeedsInputGrad;
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            var (tgx, tgm, tgs, tga) = tf.Backward(u);
+            return
+            [
+                nd[0] ? Tensor.FromDoubles(tgx, [n, dim], xt.DType) : null,
+                nd[1] ? Tensor.FromDoubles(tgm, [n], mt.DType) : null,
+                nd[2] ? Tensor.FromDoubles(tgs, [n, nk], st.DType) : null,
+                nd[3] ? Tensor.FromDoubles(tga, [n, nk], at.DType) : null,
+            ];
+        }
+        double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
+        var e = new double[dim];
+        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
+        {
+            double ue = 0;
+            for (int d = 0; d < dim; d++) ue += u[i * dim + d] * e[d];
+            int si = i * nk + _kinds[j], aj = j * nk + _kinds[i];
+            double w = (1 - s[si]) * a[aj], mm = m[i] * m[j], wm = w * mm;
+            // ∂(U_i·F_i)/∂e = w m_i m_j (φ U_i + φ' (U_i·e) e / r); e = x_j − x_i
+            for (int d = 0; d < dim; d++)
+            {
+                double ge = wm * (phi * u[i * dim + d] + dphi * ue * e[d] / r);
+                gx[j * dim + d] += ge;
+                gx[i * dim + d] -= ge;
+            }
+            double core = phi * ue;
+            gm[i] += w * m[j] * core;
+            gm[j] += w * m[i] * core;
+            gs[si] -= a[aj] * mm * core;
+            ga[aj] += (1 - s[si]) * mm * core;
+        });
+        return
+        [
+            nd[0] ? Tensor.FromDoubles(gx, [n, dim], xt.DType) : null,
+            nd[1] ? Tensor.FromDoubles(gm, [n], mt.DType) : null,
+            nd[2] ? Tensor.FromDoubles(gs, [n, nk], st.DType) : null,
+            nd[3] ? Tensor.FromDoubles(ga, [n, nk], at.DType) : null,
+        ];
+    }
+}

@@ -1,0 +1,203 @@
+namespace Fluxion.Physics;
+
+/// <summary>The time integrator of a <see cref="ParticleSimulation"/>.</summary>
+public enum Integrator
+{
+    /// <summary>Beeman's method: x₊ = x + h v + h²/6 (4a − a₋), v₊ = v + h/12 (5a₊ + 8a − a₋).</summary>
+    Beeman,
+    /// <summary>Velocity Verlet: x₊ = x + h v + h²/2 a, v₊ = v + h/2 (a + a₊).</summary>
+    VelocityVerlet,
+}
+
+/// <summary>
+/// A differentiable particle system in R^D. Particles have a <see cref="ParticleKind"/>, a mass (tensor
+/// [n]), stiffness multipliers s [n, 3] and attraction multipliers a [n, 3] indexed by the other particle's
+/// kind; the force on i is Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · f(m_i, m_j, r_ij) · (x_j − x_i) / r_ij
+/// (fused: see <see cref="ForceSpec"/>), and its acceleration F_i / |m_i|. A marble within an eater's radius
+/// is removed (it neither exerts nor feels force afterwards and stays where it was eaten) and counted
+/// for that eater.
+/// <para>The whole state is one tensor [n, 4D + 1]: positions, velocities, current and previous
+/// accelerations, and a tag column (0 = alive, e + 1 = eaten by particle e; not differentiable). Steps are
+/// pure functions of the state, so <see cref="Run"/> checkpoints them (<see cref="Checkpoint.Sequential"/>):
+/// T steps keep O(√T) states for the backward pass, and each step's forces use O(n) memory.</para>
+/// </summary>
+public sealed class ParticleSimulation
+{
+    private readonly int[] _kinds;
+    private readonly double[] _radius;
+    private readonly bool[] _fixed;
+
+    /// <summary>Number of particles.</summary>
+    public int Count => _kinds.Length;
+
+    /// <summary>Dimension D of the space.</summary>
+    public int Dim { get; }
+
+    /// <summary>The force law.</summary>
+    public ForceSpec Force { get; }
+
+    /// <summary>The time integrator.</summary>
+    public Integrator Integrator { get; }
+
+    /// <summary>The time step h.</summary>
+    public double Dt { get; }
+
+    /// <summary>
+    /// A system of particles of the given kinds. <paramref name="eaterRadius"/> gives each eater's radius
+    /// (indexed by particle; ignored for other kinds; null = 0.5). <paramref name="fixedParticles"/> marks
+    /// particles that never move (their acceleration is zero).
+    /// </summary>
+    public ParticleSimulation(IReadOnlyList<ParticleKind> kinds, int dim, double dt, ForceSpec? force = null, Integrator integrator = Integrator.Beeman,
+        IReadOnlyList<double>? eaterRadius = null, IReadOnlyList<bool>? fixedParticles = null)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        if (dim < 1) throw new ArgumentOutOfRangeException(nameof(dim), $"ParticleSimulation: dim must be at least 1, got {dim}.");
+        if (!(dt > 0)) throw new ArgumentOutOfRangeException(nameof(dt), $"ParticleSimulation: dt must be positive, got {dt}.");
+        int n = kinds.Count;
+        if (eaterRadius is not null && eaterRadius.Count != n)
+            throw new ArgumentException($"ParticleSimulation: eaterRadius has {eaterRadius.Count} entries for {n} particles.", nameof(eaterRadius));
+        if (fixedParticles is not null && fixedParticles.Count != n)
+            throw new ArgumentException($"ParticleSimulation: fixedParticles has {fixedParticles.Count} entries for {n} particles.", nameof(fixedParticles));
+        _kinds = kinds.Select(k => (int)k).ToArray();
+        _radius = Enumerable.Range(0, n).Select(i => kinds[i] == ParticleKind.Eater ? eaterRadius?[i] ?? 0.5 : 0.0).ToArray();
+        _fixed = Enumerable.Range(0, n).Select(i => fixedParticles?[i] ?? false).ToArray();
+        Dim = dim;
+        Dt = dt;
+        Force = force ?? new ForceSpec();
+        Integrator = integrator;
+    }
+
+    /// <summary>Number of kinds (columns of the multiplier tensors).</summary>
+    public const int KindCount = 3;
+
+    /// <summary>Width of the state tensor: 4D + 1.</summary>
+    public int StateWidth => 4 * Dim + 1;
+
+    private void CheckParams(Tensor m, Tensor s, Tensor a)
+    {
+        int n = Count;
+        if (m.Shape.Length != 1 || m.Shape[0] != n)
+            throw new ShapeMismatchException($"ParticleSimulation: masses must have shape [{n}], got {ShapeUtil.Format(m.Shape)}.");
+        if (s.Shape.Length != 2 || s.Shape[0] != n || s.Shape[1] != KindCount || a.Shape.Length != 2 || a.Shape[0] != n || a.Shape[1] != KindCount)
+            throw new ShapeMismatchException($"ParticleSimulation: stiffness and attraction multipliers must have shape [{n}, {KindCount}], got {ShapeUtil.Format(s.Shape)} and {ShapeUtil.Format(a.Shape)}.");
+    }
+
+    /// <summary>
+    /// Accelerations [n, D] = F / |m| at positions x [n, D] (fused forces). Particles not alive get none,
+    /// fixed ones get zero. A zero mass of a live particle raises an <see cref="ArgumentException"/>.
+    /// </summary>
+    public Tensor Acceleration(Tensor x, Tensor m, Tensor s, Tensor a, bool[]? alive = null)
+    {
+        CheckParams(m, s, a);
+        var mv = m.ToDoubleArray();
+        for (int i = 0; i < mv.Length; i++)
+            if (mv[i] == 0 && (alive is null || alive[i]))
+                throw new ArgumentException($"ParticleSimulation: particle {i} ({(ParticleKind)_kinds[i]}) has mass 0; its acceleration F/|m| is undefined. Give every particle a non-zero mass.", nameof(m));
+        var f = new PairForces(_kinds, alive, Force).ApplySingle(x, m, s, a);
+        var acc = f / m.Abs().Unsqueeze(1);
+        if (_fixed.Any(b => b) || alive is not null)
+        {
+            var mob = new double[Count];
+            for (int i = 0; i < Count; i++) mob[i] = _fixed[i] || (alive is not null && !alive[i]) ? 0 : 1;
+            acc = acc * Tensor.FromDoubles(mob, [Count, 1], acc.DType);
+        }
+        return acc;
+    }
+
+    /// <summary>The initial state [n, 4D + 1] from positions and velocities [n, D] (a₋ = a₀, all alive).</summary>
+    public Tensor InitialState(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a)
+    {
+        if (x.Shape.Length != 2 || x.Shape[0] != Count || x.Shape[1] != Dim || !x.Shape.SequenceEqual(v.Shape))
+            throw new ShapeMismatchException($"ParticleSimulation: positions and velocities must have shape [{Count}, {Dim}], got {ShapeUtil.Format(x.Shape)} and {ShapeUtil.Format(v.Shape)}.");
+        var acc = Acceleration(x, m, s, a);
+        return Tensor.Cat([x, v, acc, acc, Tensor.Zeros([Count, 1], x.DType)], 1);
+    }
+
+    /// <summary>Positions [n, D] of a state.</summary>
+    public Tensor Positions(Tensor state) => state.Narrow(1, 0, Dim);
+
+    /// <summary>Velocities [n, D] of a state.</summary>
+    public Tensor Velocities(Tensor state) => state.Narrow(1, Dim, Dim);
+
+    /// <summary>For each particle, the index of the eater that ate it, or −1.</summary>
+    public int[] EatenBy(Tensor state) => state.Narrow(1, 4 * Dim, 1).ToDoubleArray().Select(t => (int)Math.Round(t) - 1).ToArray();
+
+    /// <summary>Marbles eaten per particle (non-zero only for eaters).</summary>
+    public int[] EatenCounts(Tensor state)
+    {
+        var c = new int[Count];
+        foreach (var e in EatenBy(state)) if (e >= 0) c[e]++;
+        return c;
+    }
+
+    /// <summary>The displacement with the rows of removed (eaten) particles zeroed: they stay where they were eaten.</summary>
+    private Tensor Frozen(Tensor dx, bool[] alive)
+    {
+        if (alive.All(b => b)) return dx;
+        return dx * Tensor.FromDoubles(alive.Select(b => b ? 1.0 : 0.0).ToArray(), [Count, 1], dx.DType);
+    }
+
+    /// <summary>The radius of particle <paramref name="i"/> if it is an eater, else 0.</summary>
+    public double EaterRadius(int i) => _radius[i];
+
+    /// <summary>One integration step of the state [n, 4D + 1]; then marbles within an eater's radius are removed.</summary>
+    public Tensor Step(Tensor state, Tensor m, Tensor s, Tensor a)
+    {
+        int d = Dim;
+        double h = Dt;
+        var x = state.Narrow(1, 0, d);
+        var v = state.Narrow(1, d, d);
+        var acc = state.Narrow(1, 2 * d, d);
+        var prev = state.Narrow(1, 3 * d, d);
+        var tagCol = state.Narrow(1, 4 * d, 1);
+        var tag = tagCol.Detach().ToDoubleArray();
+        var alive = tag.Select(t => t == 0).ToArray();
+        Tensor x1, v1, a1;
+        if (Integrator == Integrator.Beeman)
+        {
+            x1 = x + Frozen(h * v + (h * h / 6) * (4 * acc - prev), alive);
+            a1 = Acceleration(x1, m, s, a, alive);
+            v1 = v + (h / 12) * (5 * a1 + 8 * acc - prev);
+        }
+        else
+        {
+            x1 = x + Frozen(h * v + (h * h / 2) * acc, alive);
+            a1 = Acceleration(x1, m, s, a, alive);
+            v1 = v + (h / 2) * (acc + a1);
+        }
+        // eating (a discrete, non-differentiable decision made on the values)
+        var xv = x1.Detach().ToDoubleArray();
+        bool changed = false;
+        for (int i = 0; i < Count; i++)
+        {
+            if (_kinds[i] != (int)ParticleKind.Marble || !alive[i]) continue;
+            for (int e = 0; e < Count; e++)
+            {
+                if (_kinds[e] != (int)ParticleKind.Eater || !alive[e]) continue;
+                double r2 = 0;
+                for (int k = 0; k < d; k++) { double t = xv[i * d + k] - xv[e * d + k]; r2 += t * t; }
+                if (r2 < _radius[e] * _radius[e]) { tag[i] = e + 1; changed = true; break; }
+            }
+        }
+        var newTag = changed ? Tensor.FromDoubles(tag, [Count, 1], state.DType) : tagCol.Detach();
+        return Tensor.Cat([x1, v1, a1, acc, newTag], 1);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="steps"/> steps from positions x and velocities v [n, D] and returns the final
+    /// state. With <paramref name="checkpoint"/> the steps are checkpointed in ⌈√T⌉ segments (memory
+    /// O(√T · n) for the backward pass, at the cost of one recomputation of each step).
+    /// </summary>
+    public Tensor Run(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true)
+    {
+        if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"ParticleSimulation.Run: steps must be ≥ 0, got {steps}.");
+        var state = InitialState(x, v, m, s, a);
+        if (!checkpoint)
+        {
+            for (int t = 0; t < steps; t++) state = Step(state, m, s, a);
+            return state;
+        }
+        var fns = Enumerable.Repeat<Func<Tensor, Tensor>>(st => Step(st, m, s, a), steps).ToList();
+        return Checkpoint.Sequential(fns, state);
+    }
+}
