@@ -56,11 +56,14 @@ public partial class Tensor
         var inputs = (Tensor[])tensors.Clone();
         return Op.Record("Cat", y, inputs, vjps, jvp: t =>
         {
-            if (Array.TrueForAll(t, x => x is null)) return null;
+            int j = Array.FindIndex(t, x => x is not null);
+            if (j < 0) return null;
+            // vector forward mode: every tangent carries the same [k] prefix; zeros get it too
+            var batch = TangentBatchShape(t[j]!, inputs[j]);
             var tangents = new Tensor[inputs.Length];
-            for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosLike(inputs[i]);
-            return Cat(tangents, d);
-        });
+            for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosTangent(batch, inputs[i]);
+            return Cat(tangents, d + batch.Length);
+        }, batchedJvp: true);
     }
 
     /// <summary>
@@ -144,8 +147,8 @@ public partial class Tensor
         GatherRaw(this, d, index, index._strides, y, shape);
         return Op.Record("Gather", y, [x],
             [g => Zeros(inShape, g.DType).ScatterAddCore(d, index, g)],
-            jvp: t => t[0]?.GatherCore(d, index),
-            save: [index]);
+            jvp: t => t[0] is { } tx ? tx.GatherCore(d + TangentBatchDims(tx, x), BatchIndex(index, TangentBatchShape(tx, x))) : null,
+            save: [index], batchedJvp: true);
     }
 
     /// <summary>
@@ -197,9 +200,22 @@ public partial class Tensor
             {
                 (null, null) => null,
                 ({ } ts, null) => ts,
-                (var ts, { } tsrc) => (ts ?? ZerosLike(self)).ScatterAddCore(d, index, tsrc),
+                (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, src), self))
+                    .ScatterAddCore(d + TangentBatchDims(tsrc, src), BatchIndex(index, TangentBatchShape(tsrc, src)), tsrc),
             },
-            save: [index]);
+            save: [index], batchedJvp: true);
+    }
+
+    /// <summary>A zero tangent for <paramref name="x"/> with the vector-mode prefix <paramref name="batch"/> (empty: x's own shape).</summary>
+    private static Tensor ZerosTangent(int[] batch, Tensor x) => batch.Length == 0 ? ZerosLike(x) : Zeros([.. batch, .. x._shape], x.DType);
+
+    /// <summary>An index tensor broadcast (without copying) over a vector-mode tangent prefix <paramref name="batch"/>.</summary>
+    private static Tensor BatchIndex(Tensor index, int[] batch)
+    {
+        if (batch.Length == 0) return index;
+        var ones = new int[batch.Length];
+        Array.Fill(ones, 1);
+        return index.Reshape([.. ones, .. index._shape]).Expand([.. batch, .. index._shape]);
     }
 
     /// <summary>Zero-pads <paramref name="g"/> at the end of each dim up to <paramref name="shape"/> (differentiable).</summary>
@@ -244,8 +260,8 @@ public partial class Tensor
         GatherRaw(this, d, index, idxStrides, y, shape);
         return Op.Record("IndexSelect", y, [x],
             [g => Zeros(inShape, g.DType).IndexAddCore(d, index, g, 1)],
-            jvp: t => t[0]?.IndexSelectCore(d, index),
-            save: [index]);
+            jvp: t => t[0] is { } tx ? tx.IndexSelectCore(d + TangentBatchDims(tx, x), index) : null,
+            save: [index], batchedJvp: true);
     }
 
     /// <summary>
@@ -292,9 +308,10 @@ public partial class Tensor
             {
                 (null, null) => null,
                 ({ } ts, null) => ts,
-                (var ts, { } tsrc) => (ts ?? ZerosLike(self)).IndexAddCore(d, index, tsrc, alpha),
+                (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, source), self))
+                    .IndexAddCore(d + TangentBatchDims(tsrc, source), index, tsrc, alpha),
             },
-            save: [index]);
+            save: [index], batchedJvp: true);
     }
 
     // ---- helpers built from the primitives -----------------------------------------------------------
