@@ -58,16 +58,21 @@ public partial class Tensor
             {
                 var (xhat, istd) = OpsStats();
                 Tensor? tx = t[0], tw = w is not null ? t[1] : null, tb = b is not null ? t[^1] : null;
+                // vector forward mode: tangents carry a [k] prefix; per-channel [C] tangents become [k, 1, C, 1]
+                int[] prefix = tx is not null ? TangentBatchShape(tx, x) : tw is not null ? TangentBatchShape(tw, w!) : TangentBatchShape(tb!, b!);
+                int[] bcs = [.. prefix, .. cs];
                 Tensor? r = null;
                 if (tx is not null)
                 {
-                    var dxhat = batch ? istd * (tx - tx.Mean(dims, keepDim: true) - xhat * (tx * xhat).Mean(dims, keepDim: true)) : tx * istd;
+                    var tdims = ShiftDims(dims, tx, x);
+                    var dxhat = batch ? istd * (tx - tx.Mean(tdims, keepDim: true) - xhat * (tx * xhat).Mean(tdims, keepDim: true)) : tx * istd;
                     r = w is null ? dxhat : dxhat * w.Reshape(cs);
                 }
-                if (tw is not null) r = AddTangents(r, xhat * tw.Reshape(cs));
-                if (tb is not null) r = r is null ? tb.Reshape(cs).Expand(yShape) : r + tb.Reshape(cs);
+                if (tw is not null) r = AddTangents(r, xhat * tw.Reshape(bcs));
+                if (tb is not null) r = r is null ? tb.Reshape(bcs).Expand([.. prefix, .. yShape]) : r + tb.Reshape(bcs);
                 return r;
             },
+            batchedJvp: true,
             save: w is null ? [x] : [x, w]), mean, var);
     }
 

@@ -58,6 +58,6 @@ public partial class Tensor
                 if (t[1] is { } tb) num = AddTangents(num, (tb * b).Sum(-1).Unsqueeze(-2) - a.MatMul(tb.MT));
                 return num is null ? null : num * InvD();
             },
-            save: [a, b, y]);
+            save: [a, b, y], batchedJvp: true); // written with broadcasting ops: a [k] tangent prefix rides along
     }
 }
