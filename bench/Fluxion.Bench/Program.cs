@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Fluxion;
+using Fluxion.Cli.Bench;
 
 // Hand-run throughput checks (not unit tests). Usage:
 //   dotnet run -c Release --project bench/Fluxion.Bench -- gemm|sgemm [runs] [sizes...]
@@ -31,21 +32,19 @@ static void Gemm(string[] args, bool quick)
     foreach (var dtype in quick ? [DType.Float32] : new[] { DType.Float32, DType.Float64 })
         foreach (int s in sizes)
         {
-            var a = Tensor.Randn([s, s], dtype);
-            var b = Tensor.Randn([s, s], dtype);
-            Report($"{dtype} {s}^3 NN", s, runs, () => a.MatMul(b));
-            Report($"{dtype} {s}^3 NN raw kernel", s, runs, RawGemm(a, b, s));
+            // the cases of `fluxion bench gemm` (src/Fluxion.Cli/Bench/GemmBench.cs), plus a.T @ b and the raw kernel
+            Report($"{dtype} {s}^3 {GemmBench.Label(GemmForm.AB)}", s, runs, GemmBench.Case(dtype, s, GemmForm.AB));
+            Report($"{dtype} {s}^3 NN raw kernel", s, runs, GemmBench.Throughput("raw", s, RawGemm(dtype, s)));
             if (dtype == DType.Float32 && !quick)
-            {
-                Report($"{dtype} {s}^3 NT (a @ b.T)", s, runs, () => a.MatMul(b.T));
-                Report($"{dtype} {s}^3 TN (a.T @ b)", s, runs, () => a.T.MatMul(b));
-            }
+                foreach (var form in new[] { GemmForm.ABt, GemmForm.AtB })
+                    Report($"{dtype} {s}^3 {GemmBench.Label(form)}", s, runs, GemmBench.Case(dtype, s, form));
         }
 }
 
 // C = A·B through the internal row-major kernel entry, into a buffer allocated once
-static Action RawGemm(Tensor a, Tensor b, int s)
+static Action RawGemm(DType dtype, int s)
 {
+    var (a, b) = (Tensor.Randn([s, s], dtype), Tensor.Randn([s, s], dtype));
     var gemm = typeof(Tensor).Assembly.GetType("Fluxion.Kernels.Gemm", throwOnError: true)!
         .GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
         .Single(m => m.Name == "MatMul" && m.GetParameters().Length == 9);
@@ -63,29 +62,15 @@ static Action RawGemm(Tensor a, Tensor b, int s)
     }
 }
 
-
-static void Report(string name, int s, int runs, Action f)
+// Warm-up (>= 0.5 s) and timed runs by BenchRunner, as `fluxion bench`; then the same number of runs again for CPU time.
+static void Report(string name, int s, int runs, Workload w)
 {
-    // warm up for at least 0.5 s so every method has reached its final JIT tier
-    var warm = Stopwatch.StartNew();
-    for (int i = 0; i < 3 || warm.ElapsedMilliseconds < 500; i++) f();
-    var times = new double[runs];
-    for (int i = 0; i < runs; i++)
-    {
-        var sw = Stopwatch.StartNew();
-        f();
-        times[i] = sw.Elapsed.TotalSeconds;
-    }
-    int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+    var r = BenchRunner.Measure(w, warmup: 3, runs);
     var cpu0 = CpuSeconds();
-    for (int i = 0; i < runs; i++) f();
+    for (int i = 0; i < runs; i++) w.Run();
     double cpu = (CpuSeconds() - cpu0) / runs;
-    gc0 = GC.CollectionCount(0) - gc0;
-    gc2 = GC.CollectionCount(2) - gc2;
-    Array.Sort(times);
-    double med = times[runs / 2], best = times[0];
     double flop = 2.0 * s * s * s;
-    Console.WriteLine($"{name,-28} median {flop / med / 1e9,7:F1} GFLOP/s  best {flop / best / 1e9,7:F1} GFLOP/s  ({med * 1e3:F2} ms; {flop / cpu / 1e9:F1} GFLOP per CPU-s; GCs in {runs} calls: {gc0} gen0, {gc2} gen2)");
+    Console.WriteLine($"{name,-28} median {GemmBench.GFlops(s, r.MedianMs),7:F1} GFLOP/s  best {GemmBench.GFlops(s, r.MinMs),7:F1} GFLOP/s  ({r.MedianMs:F2} ms; {flop / cpu / 1e9:F1} GFLOP per CPU-s; GCs in {runs} calls: {Math.Round(r.Gen0 * runs)} gen0, {Math.Round(r.Gen2 * runs)} gen2)");
 }
 
 // CPU time of the whole process (all threads): separates kernel efficiency from time lost to other processes.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch versions of the `fluxion bench` workloads, printing the same JSON lines.
 
-Run with Debian's torch:  /usr/bin/python3 bench/torch/bench.py <mlp|cnn|tiny|jvp|all> [--runs N] [--warmup N]
+Run with Debian's torch:  /usr/bin/python3 bench/torch/bench.py <gemm|mlp|cnn|tiny|jvp|all> [--runs N] [--warmup N]
 Two threads, like the machine's two cores. Each line: name, median_ms, min_ms, max_ms, runs.
 """
 import json
@@ -16,20 +16,59 @@ import torch.nn.functional as F
 torch.set_num_threads(2)
 
 
-def measure(name, fn, runs, warmup, extra=None):
-    for _ in range(warmup):
+def time_runs(fn, runs, warmup, warmup_s=0.0):
+    """Wall times (ms) of `runs` calls of fn after `warmup` calls, continued until warmup_s seconds have passed."""
+    t0 = time.perf_counter()
+    i = 0
+    while i < warmup or time.perf_counter() - t0 < warmup_s:
         fn()
+        i += 1
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def measure(name, fn, runs, warmup, extra=None, warmup_s=0.0):
+    times = time_runs(fn, runs, warmup, warmup_s)
     out = {"name": name, "median_ms": round(statistics.median(times), 4), "min_ms": round(min(times), 4),
            "max_ms": round(max(times), 4), "runs": runs}
     if extra:
         out.update(extra(out))
     print(json.dumps(out), flush=True)
     return out
+
+
+# GEMM cases, as src/Fluxion.Cli/Bench/GemmBench.cs: form -> (label, product)
+GEMM_FORMS = {"ab": ("NN", lambda a, b: a @ b),
+              "abT": ("NT (a @ b.T)", lambda a, b: a @ b.T),
+              "aTb": ("TN (a.T @ b)", lambda a, b: a.T @ b)}
+# warm up each GEMM case for >= 0.5 s: the first one otherwise pays for OpenBLAS's thread start-up
+# and first-touch page faults
+GEMM_WARMUP_S = 0.5
+
+
+def gemm_case(dtype, n, form):
+    """(name, fn) of one n^3 product of random normal matrices, named as in `fluxion bench gemm`."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    product = GEMM_FORMS[form][1]
+    return f"gemm/{str(dtype).replace('torch.', '')}/{n}/{form}", lambda: product(a, b)
+
+
+def gflops(n, ms):
+    return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
+
+
+def gemm(runs, warmup):
+    for dtype in (torch.float32, torch.float64):
+        for n in (512, 1024):
+            for form in ("ab", "abT"):
+                name, fn = gemm_case(dtype, n, form)
+                measure(name, fn, runs, warmup, lambda r, n=n: {"gflops": round(gflops(n, r["median_ms"]), 1),
+                                                                 "gflops_best": round(gflops(n, r["min_ms"]), 1)},
+                        warmup_s=GEMM_WARMUP_S)
 
 
 def step(model, opt, x, y):
@@ -112,10 +151,10 @@ def jvp(runs, warmup):
     measure("jvp/hvp", hvp, runs, warmup, ratio)
 
 
-SUITES = {"mlp": mlp, "cnn": cnn, "tiny": tiny, "jvp": jvp}
+SUITES = {"gemm": gemm, "mlp": mlp, "cnn": cnn, "tiny": tiny, "jvp": jvp}
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
+
+def main(args):
     runs, warmup, name = 15, 3, None
     i = 0
     while i < len(args):
@@ -132,3 +171,7 @@ if __name__ == "__main__":
     for key, fn in SUITES.items():
         if name in (key, "all"):
             fn(runs, warmup)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -72,9 +72,7 @@ public static class ComplexityCommand
                 .ToList();
             var nSweep = Complexity.DefaultSweeps(small).First(s => s.Parameter == SweepParameter.N);
             var svg = SvgPlot.Render($"Peak extra memory against depth n (b={nSweep.B}, d={nSweep.D})", "n (layers)", "peak extra memory (MB)", series, logX: true, logY: true);
-            var full = Path.GetFullPath(plot);
-            File.WriteAllText(full + ".tmp", svg);
-            File.Move(full + ".tmp", full, overwrite: true);
+            SvgPlot.Save(plot, svg);
             stdout.WriteLine($"wrote {plot}");
         }
         stdout.WriteLine($"total time {sw.Elapsed.TotalSeconds:F1} s");

@@ -13,6 +13,17 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchAllIncludesGemm()
+    {
+        Assert.Contains("gemm", Fluxion.Cli.Bench.BenchCommand.Suites.Keys);
+        Assert.DoesNotContain("gemm", Fluxion.Cli.Bench.BenchCommand.SlowSuites);
+        var w = Fluxion.Cli.Bench.GemmBench.Case(DType.Float64, 8, Fluxion.Cli.Bench.GemmForm.ABt);
+        Assert.Equal("gemm/float64/8/abT", w.Name);
+        Assert.True(w.WarmupSeconds >= 0.5);
+        Assert.Equal(2 * 8 * 8 * 8 / 1e-3 / 1e9, Fluxion.Cli.Bench.GemmBench.GFlops(8, 1.0), 12); // 1024 flops in 1 ms
+    }
+
+    [Fact]
     public void DemoPrintsEveryNodeAndPasses()
     {
         var (code, output, err) = Run("demo");

@@ -36,6 +36,44 @@ public static class Golden
         var family = id[..id.IndexOf('/')];
         return Load(family).Single(c => c.Id == id);
     }
+
+    /// <summary>
+    /// Compares a Fluxion tensor with a golden one: same shape and dtype, then elementwise
+    /// |actual - expected| &lt;= atol + rtol·|expected| with rtol 1e-5 (float32) / 1e-12 (float64) and
+    /// atol = 1e-6 (float32) / 1e-13 (float64) times max(1, max|expected|), so values near 0 in a tensor
+    /// of large values are judged on the tensor's scale. Integer and boolean tensors must match exactly.
+    /// </summary>
+    public static void AssertClose(string what, GoldenTensor expected, Tensor actual, bool f64)
+    {
+        Assert.True(expected.Shape.SequenceEqual(actual.ShapeArray),
+            $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
+        var a = actual.ToDoubleArray();
+        var e = expected.Data;
+        if (!expected.IsFloat)
+        {
+            Assert.False(actual.DType.IsFloatingPoint(), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
+            for (int i = 0; i < e.Length; i++)
+                Assert.True(a[i] == e[i], $"{what}[{i}]: {a[i]}, PyTorch gives {e[i]}");
+            return;
+        }
+        var wantDType = expected.DType == "float64" ? DType.Float64 : DType.Float32;
+        Assert.True(actual.DType == wantDType, $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
+        double scale = Math.Max(1.0, e.Length == 0 ? 0 : e.Max(Math.Abs));
+        AssertClose(what, expected, a, rtol: f64 ? 1e-12 : 1e-5, atol: (f64 ? 1e-13 : 1e-6) * scale);
+    }
+
+    /// <summary>Elementwise |actual - expected| &lt;= atol + rtol·|expected| over values laid out as the golden tensor's.</summary>
+    public static void AssertClose(string what, GoldenTensor expected, double[] actual, double rtol, double atol)
+    {
+        var e = expected.Data;
+        Assert.True(actual.Length == e.Length, $"{what}: {actual.Length} values, PyTorch gives {e.Length}");
+        for (int i = 0; i < e.Length; i++)
+        {
+            double tol = atol + rtol * Math.Abs(e[i]);
+            Assert.True(Math.Abs(actual[i] - e[i]) <= tol,
+                $"{what}[{i}] (shape {ShapeUtil.Format(expected.Shape)}): {actual[i]:R}, PyTorch gives {e[i]:R} (|diff| {Math.Abs(actual[i] - e[i]):E2} > tol {tol:E2})");
+        }
+    }
 }
 
 /// <summary>One recorded PyTorch computation: inputs, outputs, loss weights and input gradients.</summary>
@@ -201,4 +239,59 @@ public sealed class GoldenArgs(JsonElement args)
 
     /// <inheritdoc/>
     public override string ToString() => args.GetRawText();
+}
+
+/// <summary>
+/// Runs the golden cases of one family (GoldenTests, LossTests, AttentionTests): outputs and d(sum_k sum(out_k * w_k))/d input compared with PyTorch. An op
+/// may redirect an input's gradient to another tensor (e.g. a module parameter loaded from that input).
+/// </summary>
+internal static class GoldenFamily
+{
+    /// <summary>The call under test. Setting gradWrt[i] makes input i's gradient be taken with respect to that tensor.</summary>
+    public delegate Tensor[] OpFn(Tensor[] x, GoldenArgs a, Tensor?[] gradWrt);
+
+    public static IEnumerable<object[]> Cases(string family) => Golden.Load(family).Select(c => new object[] { c.Id });
+
+    public static string[] Unmapped(string family, IReadOnlyDictionary<string, OpFn> ops) =>
+        Golden.Load(family).Select(c => c.Op).Distinct().Where(op => !ops.ContainsKey(op)).ToArray();
+
+    public static void Run(string id, IReadOnlyDictionary<string, OpFn> ops)
+    {
+        var c = Golden.Get(id);
+        var leaves = new Tensor[c.Inputs.Length];
+        var views = new Tensor[c.Inputs.Length];
+        for (int i = 0; i < c.Inputs.Length; i++)
+            (leaves[i], views[i]) = c.Inputs[i].Materialize();
+        var gradWrt = new Tensor?[c.Inputs.Length];
+        var outs = ops[c.Op](views, c.Args, gradWrt);
+        Assert.True(outs.Length == c.Outputs.Length, $"{id}: {outs.Length} outputs, PyTorch gives {c.Outputs.Length}");
+        for (int k = 0; k < outs.Length; k++)
+            Golden.AssertClose($"{id} output {k}", c.Outputs[k], outs[k], c.IsDouble);
+
+        var gradInputs = Enumerable.Range(0, c.Inputs.Length).Where(i => c.Inputs[i].Grad).ToArray();
+        if (gradInputs.Length == 0) return;
+        var floatOuts = Enumerable.Range(0, outs.Length).Where(k => c.W[k] is not null).ToArray();
+        var grads = Autograd.Grad(
+            floatOuts.Select(k => outs[k]).ToArray(),
+            gradInputs.Select(i => gradWrt[i] ?? leaves[i]).ToArray(),
+            floatOuts.Select(k => (Tensor?)c.W[k]!.ToTensor()).ToArray(),
+            allowUnused: true);
+        for (int j = 0; j < gradInputs.Length; j++)
+        {
+            int i = gradInputs[j];
+            if (gradWrt[i] is { } target)
+            {
+                Golden.AssertClose($"{id} grad of input {i}", c.Grads[i]!, grads[j] ?? Tensor.ZerosLike(target), c.IsDouble);
+                continue;
+            }
+            var leafGrad = grads[j] ?? Tensor.ZerosLike(leaves[i]);
+            Assert.Equal(leaves[i].ShapeArray, leafGrad.ShapeArray);
+            Golden.AssertClose($"{id} grad of input {i}", c.Grads[i]!, c.Inputs[i].ViewOf(leafGrad), c.IsDouble);
+            if (c.Inputs[i].Layout == "strided")
+            {
+                var gaps = leafGrad.Slice(-1, 1, null, 2).ToDoubleArray();
+                Assert.True(gaps.All(v => v == 0), $"{id} grad of input {i}: nonzero gradient outside the strided view");
+            }
+        }
+    }
 }

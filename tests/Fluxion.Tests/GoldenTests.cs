@@ -92,72 +92,11 @@ public class GoldenTests
         Assert.True(unmapped.Count == 0, "golden ops without a C# call in GoldenTests.Ops: " + string.Join(", ", unmapped));
     }
 
+    /// <summary><see cref="Ops"/> in the shared runner's form (no gradient redirection).</summary>
+    private static readonly Dictionary<string, GoldenFamily.OpFn> RunnerOps =
+        Ops.ToDictionary(kv => kv.Key, kv => (GoldenFamily.OpFn)((x, a, _) => kv.Value(x, a)));
+
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesPyTorch(string id)
-    {
-        var c = Golden.Get(id);
-        var leaves = new Tensor[c.Inputs.Length];
-        var views = new Tensor[c.Inputs.Length];
-        for (int i = 0; i < c.Inputs.Length; i++)
-            (leaves[i], views[i]) = c.Inputs[i].Materialize();
-
-        var outs = Ops[c.Op](views, c.Args);
-        Assert.True(outs.Length == c.Outputs.Length, $"{id}: {outs.Length} outputs, PyTorch gives {c.Outputs.Length}");
-        for (int k = 0; k < outs.Length; k++)
-            AssertClose($"{id} output {k}", c.Outputs[k], outs[k], c.IsDouble);
-
-        var gradInputs = Enumerable.Range(0, c.Inputs.Length).Where(i => c.Inputs[i].Grad).ToArray();
-        if (gradInputs.Length == 0) return;
-        var floatOuts = Enumerable.Range(0, outs.Length).Where(k => c.W[k] is not null).ToArray();
-        var grads = Autograd.Grad(
-            floatOuts.Select(k => outs[k]).ToArray(),
-            gradInputs.Select(i => leaves[i]).ToArray(),
-            floatOuts.Select(k => (Tensor?)c.W[k]!.ToTensor()).ToArray(),
-            allowUnused: true);
-        for (int j = 0; j < gradInputs.Length; j++)
-        {
-            int i = gradInputs[j];
-            var leafGrad = grads[j] ?? Tensor.ZerosLike(leaves[i]);
-            Assert.Equal(leaves[i].ShapeArray, leafGrad.ShapeArray);
-            AssertClose($"{id} grad of input {i}", c.Grads[i]!, c.Inputs[i].ViewOf(leafGrad), c.IsDouble);
-            if (c.Inputs[i].Layout == "strided")
-            {
-                // the gaps of a strided view must receive no gradient
-                var gaps = leafGrad.Slice(-1, 1, null, 2).ToDoubleArray();
-                Assert.True(gaps.All(v => v == 0), $"{id} grad of input {i}: nonzero gradient outside the strided view");
-            }
-        }
-    }
-
-    /// <summary>
-    /// Elementwise |actual - expected| &lt;= atol + rtol·|expected| with rtol 1e-5 (float32) / 1e-12 (float64)
-    /// and atol = 1e-6 (float32) / 1e-13 (float64) times max(1, max|expected|), so values near 0 in a
-    /// tensor of large values are judged on the tensor's scale. Integer outputs must match exactly.
-    /// </summary>
-    private static void AssertClose(string what, GoldenTensor expected, Tensor actual, bool f64)
-    {
-        Assert.True(expected.Shape.SequenceEqual(actual.ShapeArray),
-            $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
-        var a = actual.ToDoubleArray();
-        var e = expected.Data;
-        if (!expected.IsFloat)
-        {
-            Assert.False(actual.DType.IsFloatingPoint(), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
-            for (int i = 0; i < e.Length; i++)
-                Assert.True(a[i] == e[i], $"{what}[{i}]: {a[i]}, PyTorch gives {e[i]}");
-            return;
-        }
-        var wantDType = expected.DType == "float64" ? DType.Float64 : DType.Float32;
-        Assert.True(actual.DType == wantDType, $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
-        double rtol = f64 ? 1e-12 : 1e-5;
-        double scale = Math.Max(1.0, e.Length == 0 ? 0 : e.Max(Math.Abs));
-        double atol = (f64 ? 1e-13 : 1e-6) * scale;
-        for (int i = 0; i < e.Length; i++)
-        {
-            double tol = atol + rtol * Math.Abs(e[i]);
-            Assert.True(Math.Abs(a[i] - e[i]) <= tol,
-                $"{what}[{i}] (shape {ShapeUtil.Format(expected.Shape)}): {a[i]:R}, PyTorch gives {e[i]:R} (|diff| {Math.Abs(a[i] - e[i]):E2} > tol {tol:E2})");
-        }
-    }
+    public void MatchesPyTorch(string id) => GoldenFamily.Run(id, RunnerOps);
 }

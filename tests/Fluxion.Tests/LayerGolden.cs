@@ -89,10 +89,10 @@ public static class LayerGolden
             (leaves[s], var view) = c.Inputs[s].Materialize();
             y = m.Forward(view);
         }
-        AssertClose($"{id} output", c.Outputs[0], y!, c.IsDouble);
+        Golden.AssertClose($"{id} output", c.Outputs[0], y!, c.IsDouble);
         state = m.StateDict();
         for (int b = 0; b < buffers.Length; b++)
-            AssertClose($"{id} buffer {buffers[b]}", c.Outputs[1 + b], state[buffers[b]], c.IsDouble);
+            Golden.AssertClose($"{id} buffer {buffers[b]}", c.Outputs[1 + b], state[buffers[b]], c.IsDouble);
 
         var wrt = new List<(int Input, Tensor Leaf)>();
         if (c.Inputs[steps - 1].Grad) wrt.Add((steps - 1, leaves[steps - 1]));
@@ -105,36 +105,7 @@ public static class LayerGolden
             var (i, leaf) = wrt[j];
             var g = grads[j] ?? Tensor.ZerosLike(leaf);
             var name = i < steps ? "input" : paramNames[i - steps];
-            AssertClose($"{id} grad of {name}", c.Grads[i]!, i < steps ? c.Inputs[i].ViewOf(g) : g, c.IsDouble);
-        }
-    }
-
-    /// <summary>
-    /// |actual − expected| ≤ atol + rtol·|expected| elementwise, with GoldenTests' tolerances: rtol 1e-5
-    /// (float32) / 1e-12 (float64), atol 1e-6 / 1e-13 times max(1, max|expected|). Integers must match exactly.
-    /// </summary>
-    public static void AssertClose(string what, GoldenTensor expected, Tensor actual, bool f64)
-    {
-        Assert.True(expected.Shape.SequenceEqual(actual.ShapeArray),
-            $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
-        var a = actual.ToDoubleArray();
-        var e = expected.Data;
-        if (!expected.IsFloat)
-        {
-            Assert.False(actual.DType.IsFloatingPoint(), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
-            for (int i = 0; i < e.Length; i++)
-                Assert.True(a[i] == e[i], $"{what}[{i}]: {a[i]}, PyTorch gives {e[i]}");
-            return;
-        }
-        Assert.True(actual.DType == (f64 ? DType.Float64 : DType.Float32), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
-        double rtol = f64 ? 1e-12 : 1e-5;
-        double scale = Math.Max(1.0, e.Length == 0 ? 0 : e.Max(Math.Abs));
-        double atol = (f64 ? 1e-13 : 1e-6) * scale;
-        for (int i = 0; i < e.Length; i++)
-        {
-            double tol = atol + rtol * Math.Abs(e[i]);
-            Assert.True(Math.Abs(a[i] - e[i]) <= tol,
-                $"{what}[{i}] (shape {ShapeUtil.Format(expected.Shape)}): {a[i]:R}, PyTorch gives {e[i]:R} (|diff| {Math.Abs(a[i] - e[i]):E2} > tol {tol:E2})");
+            Golden.AssertClose($"{id} grad of {name}", c.Grads[i]!, i < steps ? c.Inputs[i].ViewOf(g) : g, c.IsDouble);
         }
     }
 }

@@ -19,15 +19,8 @@ public class OptimTests
     public static IEnumerable<object[]> SchedulerCases() => Cases(SchedulerOps);
     public static IEnumerable<object[]> ClipCases() => Cases("ClipGradNorm", "ClipGradValue");
 
-    private static void AssertClose(GoldenTensor expected, double[] actual, string what)
-    {
-        Assert.Equal(expected.Data.Length, actual.Length);
-        for (int i = 0; i < actual.Length; i++)
-        {
-            double e = expected.Data[i], a = actual[i];
-            Assert.True(Math.Abs(a - e) <= Tol * (1 + Math.Abs(e)), $"{what}[{i}]: expected {e:R}, got {a:R}");
-        }
-    }
+    private static void AssertClose(GoldenTensor expected, double[] actual, string what) =>
+        Golden.AssertClose(what, expected, actual, rtol: Tol, atol: Tol);
 
     private static JsonElement Json(GoldenArgs args) => JsonDocument.Parse(args.ToString()).RootElement;
 

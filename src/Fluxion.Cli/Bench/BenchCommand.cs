@@ -8,6 +8,7 @@ public static class BenchCommand
     /// <summary>Benchmarks by name.</summary>
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
     {
+        ["gemm"] = GemmBench.Workloads,
         ["jvp"] = JvpBench.Workloads,
         ["pcn"] = PcnBench.Workloads,
         ["pcn-large"] = PcnBench.LargeWorkloads,
@@ -35,7 +36,7 @@ public static class BenchCommand
         Options:
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --runs <n>     Measured runs per workload (default 15).
-          --warmup <n>   Warm-up runs per workload (default 3).
+          --warmup <n>   Warm-up runs per workload (default 3; gemm also warms up for >= 0.5 s).
           -h, --help     Show this help.
         """;
 

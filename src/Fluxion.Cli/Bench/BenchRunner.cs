@@ -8,7 +8,9 @@ namespace Fluxion.Cli.Bench;
 /// <param name="Name">Stable name printed in the JSON ("jvp/primal", ...).</param>
 /// <param name="Run">One repetition.</param>
 /// <param name="Extra">Extra JSON fields computed after the runs (e.g. ratios), given all results so far.</param>
-public sealed record Workload(string Name, Action Run, Func<IReadOnlyDictionary<string, BenchResult>, IReadOnlyDictionary<string, object>>? Extra = null);
+/// <param name="WarmupSeconds">Minimum warm-up time: warm-up runs go on past the requested count until this much
+/// time has passed (e.g. so a kernel reaches its final JIT tier).</param>
+public sealed record Workload(string Name, Action Run, Func<IReadOnlyDictionary<string, BenchResult>, IReadOnlyDictionary<string, object>>? Extra = null, double WarmupSeconds = 0);
 
 /// <summary>Timing of one workload.</summary>
 /// <param name="Name">Workload name.</param>
@@ -28,7 +30,8 @@ public static class BenchRunner
     /// <summary>Measures one workload.</summary>
     public static BenchResult Measure(Workload w, int warmup, int runs)
     {
-        for (int i = 0; i < warmup; i++) w.Run();
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < warmup || warm.Elapsed.TotalSeconds < w.WarmupSeconds; i++) w.Run();
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var times = new double[runs];
