@@ -124,6 +124,11 @@ internal sealed class PairForces : CustomFunction
         var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
         if (tangents.All(t => t is null)) return [null];
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            return [Tensor.FromDoubles(tf.Jvp(tangents[0]?.ToDoubleArray(), tangents[1]?.ToDoubleArray(), tangents[2]?.ToDoubleArray(), tangents[3]?.ToDoubleArray()), [n, dim], xt.DType)];
+        }
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] Or0(Tensor? t, int len) => t is null ? new double[len] : t.ToDoubleArray();
         double[] tx = Or0(tangents[0], n * dim), tm = Or0(tangents[1], n), ts = Or0(tangents[2], n * nk), ta = Or0(tangents[3], n * nk);
@@ -147,7 +152,6 @@ internal sealed class PairForces : CustomFunction
         var sv = ctx.SavedTensors;
         var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] u = gradOutputs[0].ToDoubleArray();
         var nd = ctx.NeedsInputGrad;
         if (Tiled)
@@ -162,6 +166,7 @@ internal sealed class PairForces : CustomFunction
                 nd[3] ? Tensor.FromDoubles(tga, [n, nk], at.DType) : null,
             ];
         }
+        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
         var e = new double[dim];
         ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
