@@ -11,8 +11,8 @@ namespace Fluxion.Cli;
 /// learns to tell two Fashion-MNIST classes apart. Each image is downsampled to 14 × 14 (2 × 2 average
 /// pooling of the [0, 1] pixels), its non-zero pixels become marbles (mass = pixel value, scaled by
 /// <see cref="MassScale"/>), the simulation runs <see cref="Steps"/> checkpointed steps and the loss of
-/// <see cref="ParticleModel.Loss"/> (closest marble to the target eater, with a velocity look-ahead, plus
-/// the wrong-eater penalty) is backpropagated through every step into the nodes' initial positions,
+/// <see cref="ParticleModel.Loss"/> (closest marble to the target eater, with a velocity look-ahead, the
+/// wrong-eater penalty and a contrastive margin against the other eater's closest marble) is backpropagated through every step into the nodes' initial positions,
 /// velocities, masses and multipliers. Gradients are summed over a mini-batch of images, then one
 /// optimizer step and <see cref="ParticleModel.ClampMultipliers"/>. The predicted class is
 /// <see cref="ParticleModel.Predict"/>: the eater that ate the most marbles, ties (e.g. none eaten)
@@ -31,6 +31,9 @@ internal sealed class ParticleTrainer
 
     /// <summary>Velocity look-ahead of the loss.</summary>
     public const double Mu = 0.3;
+
+    /// <summary>Margin of the contrastive term of the loss (see <see cref="ParticleModel.Loss"/>).</summary>
+    public const double Margin = 0.5;
 
     /// <summary>The default pair of classes (indices into <see cref="FashionMnist.ClassNames"/>).</summary>
     public static readonly int[] DefaultClasses = [0, 1];
@@ -130,7 +133,7 @@ internal sealed class ParticleTrainer
                 {
                     var (img, label) = train[order[start + k]];
                     var run = net.Simulate(Image(img));
-                    var loss = net.Loss(run, label, Mu);
+                    var loss = net.Loss(run, label, Mu, Margin);
                     (loss / count).Backward();
                     lossSum += loss.Item();
                     if (net.Predict(run) == label) correct++;

@@ -164,8 +164,12 @@ public sealed class ParticleModel : Module
     /// wrong meal costs at least the radius, so grazing a wrong eater is not free, and the deeper the more;
     /// the gradient pushes the marble's path outwards). Zero when the target ate
     /// every marble.
+    /// <para>With a <paramref name="margin"/> the loss is also contrastive, matching the closest-marble rule of
+    /// <see cref="Predict"/>: for each other eater e with a live marble, max(0, margin + d_target² − d_e²),
+    /// where d_e is the distance of eater e's closest live marble (at the look-ahead). Without it, spraying
+    /// marbles towards every eater would minimize the loss of every class at once.</para>
     /// </summary>
-    public Tensor Loss(ParticleRun run, int target, double mu = 0)
+    public Tensor Loss(ParticleRun run, int target, double mu = 0, double? margin = null)
     {
         if (target < 0 || target >= Eaters) throw new ArgumentOutOfRangeException(nameof(target), $"ParticleModel.Loss: target {target} is not an eater index in [0, {Eaters}).");
         var sim = run.Simulation;
@@ -192,7 +196,27 @@ public sealed class ParticleModel : Module
                 terms.Add(2 * sim.EaterRadius(e) - ((x.Select(0, i) - ex).Square().Sum() + 1e-12).Sqrt());
             }
         }
-        if (best >= 0) terms.Add((look.Select(0, best) - te).Square().Sum());
+        if (best >= 0)
+        {
+            var dt = (look.Select(0, best) - te).Square().Sum();
+            terms.Add(dt);
+            if (margin is { } mg)
+                for (int o = 0; o < Eaters; o++)
+                {
+                    if (o == target) continue;
+                    var oe = Tensor.FromArray(EaterPositions(), Eaters, 2).Select(0, o);
+                    var op = oe.ToDoubleArray();
+                    int ob = -1;
+                    double od = double.PositiveInfinity;
+                    for (int i = 0; i < run.Marbles; i++)
+                    {
+                        if (eatenBy[i] >= 0) continue;
+                        double dx = xv[2 * i] - op[0], dy = xv[2 * i + 1] - op[1], d = dx * dx + dy * dy;
+                        if (d < od) (ob, od) = (i, d);
+                    }
+                    if (mg + bestD - od > 0) terms.Add(mg + dt - (look.Select(0, ob) - oe).Square().Sum());
+                }
+        }
         return terms.Count == 0 ? (x.Sum() * 0.0) : Tensor.Stack(terms.ToArray()).Sum();
     }
 }
