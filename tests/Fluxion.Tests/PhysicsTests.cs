@@ -345,6 +345,22 @@ public class PhysicsTests
     }
 
     [Fact]
+    public void ContrastiveMarginAddsTheOtherEatersClosestMarble()
+    {
+        var model = new ParticleModel(nodes: 3, eaters: 2, steps: 3, generator: new Generator(7));
+        var run = model.Simulate(Image());
+        var plain = model.Loss(run, target: 0, mu: 0.2);
+        var contrast = model.Loss(run, target: 0, mu: 0.2, margin: 10); // a large margin: the hinge is active
+        // the closest-marble term of target 0 plus 10 + d_0² − d_1², with d_e the closest live marble of eater e
+        var x = run.Simulation.Positions(run.State) + 0.2 * run.Simulation.Velocities(run.State);
+        var ep = model.EaterPositions();
+        double Closest(int e) => Enumerable.Range(0, run.Marbles).Min(i => Math.Pow(x.Get(i, 0) - ep[2 * e], 2) + Math.Pow(x.Get(i, 1) - ep[2 * e + 1], 2));
+        Assert.Equal(plain.Item() + 10 + Closest(0) - Closest(1), contrast.Item(), 9);
+        contrast.Backward();
+        Assert.Contains(model.NodePositions.Grad!.ToDoubleArray(), g => g != 0);
+    }
+
+    [Fact]
     public void MarbleEatenByTheWrongEaterIsPenalized()
     {
         // one marble at the centre is pulled straight into eater 0 (at (1.5, 0)) by a heavy node behind it

@@ -26,6 +26,7 @@ public sealed class ParticleSimulation
     private readonly int[] _kinds;
     private readonly double[] _radius;
     private readonly bool[] _fixed;
+    private readonly int[] _eaters; // indices of the eaters, in order
 
     /// <summary>Number of particles.</summary>
     public int Count => _kinds.Length;
@@ -61,6 +62,7 @@ public sealed class ParticleSimulation
         _kinds = kinds.Select(k => (int)k).ToArray();
         _radius = Enumerable.Range(0, n).Select(i => kinds[i] == ParticleKind.Eater ? eaterRadius?[i] ?? 0.5 : 0.0).ToArray();
         _fixed = Enumerable.Range(0, n).Select(i => fixedParticles?[i] ?? false).ToArray();
+        _eaters = Enumerable.Range(0, n).Where(i => _kinds[i] == (int)ParticleKind.Eater).ToArray();
         Dim = dim;
         Dt = dt;
         Force = force ?? new ForceSpec();
@@ -171,9 +173,9 @@ public sealed class ParticleSimulation
         for (int i = 0; i < Count; i++)
         {
             if (_kinds[i] != (int)ParticleKind.Marble || !alive[i]) continue;
-            for (int e = 0; e < Count; e++)
+            foreach (int e in _eaters)
             {
-                if (_kinds[e] != (int)ParticleKind.Eater || !alive[e]) continue;
+                if (!alive[e]) continue;
                 double r2 = 0;
                 for (int k = 0; k < d; k++) { double t = xv[i * d + k] - xv[e * d + k]; r2 += t * t; }
                 if (r2 < _radius[e] * _radius[e]) { tag[i] = e + 1; changed = true; break; }
