@@ -638,14 +638,14 @@ internal readonly struct TriangleWave<T> : IRadialFunction<T> where T : unmanage
 }
 
 /// <summary>
-/// A pair law for <see cref="ParticlePairs"/>: from the squared softened distance r² (&gt; 0) of a pair, the
+/// A pair law for <see cref="ParticlePairs{T}"/>: from the squared softened distance r² (&gt; 0) of a pair, the
 /// factor φ(r) = g(r)/r of the force along the difference vector and χ(r) = φ'(r)/r (so that
 /// ∂(φ e)/∂e = φ I + χ e eᵀ). Implement it on a struct: the loops are generic over it and the JIT inlines it.
 /// </summary>
-internal interface IPairLaw
+internal interface IPairLaw<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>φ and χ lane-wise for squared distances <paramref name="r2"/> (all lanes &gt; 0).</summary>
-    void Eval(Vector256<double> r2, out Vector256<double> phi, out Vector256<double> chi);
+    void Eval(Vector256<T> r2, out Vector256<T> phi, out Vector256<T> chi);
 }
 
 /// <summary>
@@ -660,38 +660,38 @@ internal interface IPairLaw
 /// feel nothing); the pair i = i and pairs at r = 0 (coincident, unsoftened) contribute nothing.
 /// Contributions to the sources' gradients go to per-worker column buffers summed at the end.
 /// </summary>
-internal sealed class ParticlePairs
+internal sealed class ParticlePairs<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Number of kinds (one-hot columns).</summary>
     public const int K = 3;
 
     private readonly int _n, _np, _d;
-    private readonly double _eps2;
-    private readonly double[] _cols; // [(D + 7), np]: X_0 … X_{D−1}, M, A_0 … A_2, OH_0 … OH_2
-    private readonly double[] _x, _m, _s;
+    private readonly T _eps2;
+    private readonly T[] _cols; // [(D + 7), np]: X_0 … X_{D−1}, M, A_0 … A_2, OH_0 … OH_2
+    private readonly T[] _x, _m, _s;
     private readonly int[] _kind;
     private readonly bool[]? _alive;
 
     /// <summary>The system: positions x [n, D], masses m [n], multipliers s, a [n, K] (row-major), kinds in
     /// [0, K), optional liveness, softening ε² (ε = 0 allowed).</summary>
-    public ParticlePairs(double[] x, double[] m, double[] s, double[] a, int[] kind, bool[]? alive, int n, int d, double eps2)
+    public ParticlePairs(T[] x, T[] m, T[] s, T[] a, int[] kind, bool[]? alive, int n, int d, double eps2)
     {
         _n = n;
         _d = d;
-        _np = (n + 3) / 4 * 4;
-        _eps2 = eps2;
+        _np = (n + Vector256<T>.Count - 1) / Vector256<T>.Count * Vector256<T>.Count;
+        _eps2 = T.CreateChecked(eps2);
         _x = x;
         _m = m;
         _s = s;
         _kind = kind;
         _alive = alive;
-        _cols = new double[(d + 7) * _np];
+        _cols = new T[(d + 7) * _np];
         for (int j = 0; j < n; j++)
         {
             for (int c = 0; c < d; c++) _cols[c * _np + j] = x[j * d + c];
             _cols[d * _np + j] = m[j];
             for (int k = 0; k < K; k++) _cols[(d + 1 + k) * _np + j] = a[j * K + k];
-            if (alive is null || alive[j]) _cols[(d + 4 + kind[j]) * _np + j] = 1;
+            if (alive is null || alive[j]) _cols[(d + 4 + kind[j]) * _np + j] = T.One;
         }
     }
 
@@ -701,28 +701,28 @@ internal sealed class ParticlePairs
 
     private int WorkersFor(int opsPerPair) => PairwiseTiles.Workers(Blocks, (long)_n * _n * opsPerPair);
 
-    /// <summary>Lanes c0 … c0 + 3 that are not the diagonal i (all ones unless i is in this chunk).</summary>
+    /// <summary>Lanes c0 … c0 + width − 1 that are not the diagonal i (all ones unless i is in this chunk).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> OffDiagonal(int i, int c0)
+    private static Vector256<T> OffDiagonal(int i, int c0)
     {
-        var all = Vector256<double>.AllBitsSet;
-        if ((uint)(i - c0) >= 4u) return all;
-        var lanes = Vector256.Create(0.0, 1.0, 2.0, 3.0) + Vector256.Create((double)c0);
-        return ~Vector256.Equals(lanes, Vector256.Create((double)i));
+        var all = Vector256<T>.AllBitsSet;
+        if ((uint)(i - c0) >= (uint)Vector256<T>.Count) return all;
+        return ~Vector256.Equals(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(i - c0)));
     }
 
     /// <summary>φ, χ with the r² = 0 lanes (and masked lanes) set to 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Law<TL>(in TL law, Vector256<double> r2, Vector256<double> mask, out Vector256<double> phi, out Vector256<double> chi) where TL : struct, IPairLaw
+    private static void Law<TL>(in TL law, Vector256<T> r2, Vector256<T> mask, out Vector256<T> phi, out Vector256<T> chi) where TL : struct, IPairLaw<T>
     {
-        var ok = mask & ~Vector256.Equals(r2, Vector256<double>.Zero);
-        law.Eval(Vector256.ConditionalSelect(ok, r2, Vector256<double>.One), out phi, out chi);
+        var ok = mask & ~Vector256.Equals(r2, Vector256<T>.Zero);
+        law.Eval(Vector256.ConditionalSelect(ok, r2, Vector256<T>.One), out phi, out chi);
         phi &= ok;
         chi &= ok;
     }
 
     /// <summary>The forces [n, D] (row-major), overwritten.</summary>
-    public void Forces<TL>(TL law, double[] f) where TL : struct, IPairLaw
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Forces<TL>(TL law, T[] f) where TL : struct, IPairLaw<T>
     {
         Array.Clear(f);
         int d = _d, np = _np;
@@ -733,20 +733,20 @@ internal sealed class ParticlePairs
         }
         PairwiseTiles.Run(WorkersFor(8 + 4 * d), Blocks, (_, blk) =>
         {
-            Span<Vector256<double>> e = stackalloc Vector256<double>[d];
-            Span<Vector256<double>> acc = stackalloc Vector256<double>[d];
-            ref double C = ref MemoryMarshal.GetArrayDataReference(_cols);
+            Span<Vector256<T>> e = stackalloc Vector256<T>[d];
+            Span<Vector256<T>> acc = stackalloc Vector256<T>[d];
+            ref T C = ref MemoryMarshal.GetArrayDataReference(_cols);
             int i0 = blk * PairwiseTiles.TileRows, i1 = Math.Min(_n, i0 + PairwiseTiles.TileRows);
             for (int i = i0; i < i1; i++)
             {
                 if (!Alive(i)) continue;
                 int ki = _kind[i];
-                var s0 = Vector256.Create(1 - _s[i * K]);
-                var s1 = Vector256.Create(1 - _s[i * K + 1]);
-                var s2 = Vector256.Create(1 - _s[i * K + 2]);
+                var s0 = Vector256.Create(T.One - _s[i * K]);
+                var s1 = Vector256.Create(T.One - _s[i * K + 1]);
+                var s2 = Vector256.Create(T.One - _s[i * K + 2]);
                 var eps2 = Vector256.Create(_eps2);
                 acc.Clear();
-                for (int c0 = 0; c0 < np; c0 += 4)
+                for (int c0 = 0; c0 < np; c0 += Vector256<T>.Count)
                 {
                     var r2 = eps2;
                     for (int c = 0; c < d; c++)
@@ -759,7 +759,7 @@ internal sealed class ParticlePairs
                         PairwiseTiles.Fma(s1, Vector256.LoadUnsafe(ref C, (nuint)((d + 5) * np + c0)),
                         s2 * Vector256.LoadUnsafe(ref C, (nuint)((d + 6) * np + c0))));
                     var cm = sij * Vector256.LoadUnsafe(ref C, (nuint)((d + 1 + ki) * np + c0)) * Vector256.LoadUnsafe(ref C, (nuint)(d * np + c0));
-                    Law(law, r2, OffDiagonal(i, c0), out var phi, out Vector256<double> _);
+                    Law(law, r2, OffDiagonal(i, c0), out var phi, out Vector256<T> _);
                     var cp = cm * phi;
                     for (int c = 0; c < d; c++) acc[c] = PairwiseTiles.Fma(cp, e[c], acc[c]);
                 }
@@ -774,11 +774,12 @@ internal sealed class ParticlePairs
     /// ∂/∂x_j = −∂/∂x_i = w m_i m_j (φ U_i + χ (U_i·e) e); ∂/∂m_i ∋ w m_j core, ∂/∂m_j ∋ w m_i core;
     /// ∂/∂s[i, kind_j] ∋ −a m_i m_j core; ∂/∂a[j, kind_i] ∋ (1 − s) m_i m_j core.
     /// </summary>
-    public void Backward<TL>(TL law, double[] u, double[] gx, double[] gm, double[] gs, double[] ga) where TL : struct, IPairLaw
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Backward<TL>(TL law, T[] u, T[] gx, T[] gm, T[] gs, T[] ga) where TL : struct, IPairLaw<T>
     {
         int d = _d, np = _np, n = _n, colW = (d + 1 + K) * np; // per-worker columns: GX_0 … GX_{D−1}, GM, GA_0 … GA_2
         int workers = WorkersFor(20 + 8 * d);
-        var wcols = new double[workers * colW];
+        var wcols = new T[workers * colW];
         Array.Clear(gx);
         Array.Clear(gm);
         Array.Clear(gs);
@@ -788,11 +789,11 @@ internal sealed class ParticlePairs
                 BackwardRows2(law, u, gx, gm, gs, wcols, w * colW, blk * PairwiseTiles.TileRows, Math.Min(n, (blk + 1) * PairwiseTiles.TileRows)));
         else PairwiseTiles.Run(workers, Blocks, (w, blk) =>
         {
-            Span<Vector256<double>> e = stackalloc Vector256<double>[d];
-            Span<Vector256<double>> ui = stackalloc Vector256<double>[d];
-            Span<Vector256<double>> rgx = stackalloc Vector256<double>[d];
-            ref double C = ref MemoryMarshal.GetArrayDataReference(_cols);
-            ref double W = ref MemoryMarshal.GetArrayDataReference(wcols);
+            Span<Vector256<T>> e = stackalloc Vector256<T>[d];
+            Span<Vector256<T>> ui = stackalloc Vector256<T>[d];
+            Span<Vector256<T>> rgx = stackalloc Vector256<T>[d];
+            ref T C = ref MemoryMarshal.GetArrayDataReference(_cols);
+            ref T W = ref MemoryMarshal.GetArrayDataReference(wcols);
             W = ref Unsafe.Add(ref W, w * colW);
             int i0 = blk * PairwiseTiles.TileRows, i1 = Math.Min(n, i0 + PairwiseTiles.TileRows);
             var eps2 = Vector256.Create(_eps2);
@@ -800,18 +801,18 @@ internal sealed class ParticlePairs
             {
                 if (!Alive(i)) continue;
                 int ki = _kind[i];
-                double mi = _m[i];
-                var s0 = Vector256.Create(1 - _s[i * K]);
-                var s1 = Vector256.Create(1 - _s[i * K + 1]);
-                var s2 = Vector256.Create(1 - _s[i * K + 2]);
+                T mi = _m[i];
+                var s0 = Vector256.Create(T.One - _s[i * K]);
+                var s1 = Vector256.Create(T.One - _s[i * K + 1]);
+                var s2 = Vector256.Create(T.One - _s[i * K + 2]);
                 var miv = Vector256.Create(mi);
                 for (int c = 0; c < d; c++) ui[c] = Vector256.Create(u[i * d + c]);
                 rgx.Clear();
-                Vector256<double> rgm = default, rg0 = default, rg1 = default, rg2 = default;
-                for (int c0 = 0; c0 < np; c0 += 4)
+                Vector256<T> rgm = default, rg0 = default, rg1 = default, rg2 = default;
+                for (int c0 = 0; c0 < np; c0 += Vector256<T>.Count)
                 {
                     var r2 = eps2;
-                    Vector256<double> ue = default;
+                    Vector256<T> ue = default;
                     for (int c = 0; c < d; c++)
                     {
                         var ec = Vector256.LoadUnsafe(ref C, (nuint)(c * np + c0)) - Vector256.Create(_x[i * d + c]);
@@ -871,30 +872,31 @@ internal sealed class ParticlePairs
     }
 
     /// <summary><see cref="Forces"/> for rows [i0, i1) in 2-D (differences and sums in registers).</summary>
-    private void ForcesRows2<TL>(in TL law, double[] f, int i0, int i1) where TL : struct, IPairLaw
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ForcesRows2<TL>(in TL law, T[] f, int i0, int i1) where TL : struct, IPairLaw<T>
     {
         int np = _np;
-        double[] x = _x, s = _s, m = _m;
+        T[] x = _x, s = _s, m = _m;
         int[] kind = _kind;
-        ref double C = ref MemoryMarshal.GetArrayDataReference(_cols);
-        ref double X0 = ref C;
-        ref double X1 = ref Unsafe.Add(ref C, np);
-        ref double M = ref Unsafe.Add(ref C, 2 * np);
-        ref double O0 = ref Unsafe.Add(ref C, 6 * np);
-        ref double O1 = ref Unsafe.Add(ref C, 7 * np);
-        ref double O2 = ref Unsafe.Add(ref C, 8 * np);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(_cols);
+        ref T X0 = ref C;
+        ref T X1 = ref Unsafe.Add(ref C, np);
+        ref T M = ref Unsafe.Add(ref C, 2 * np);
+        ref T O0 = ref Unsafe.Add(ref C, 6 * np);
+        ref T O1 = ref Unsafe.Add(ref C, 7 * np);
+        ref T O2 = ref Unsafe.Add(ref C, 8 * np);
         var eps2 = Vector256.Create(_eps2);
         for (int i = i0; i < i1; i++)
         {
             if (!Alive(i)) continue;
-            ref double Ak = ref Unsafe.Add(ref C, (3 + kind[i]) * np);
-            var s0 = Vector256.Create(1 - s[i * K]);
-            var s1 = Vector256.Create(1 - s[i * K + 1]);
-            var s2 = Vector256.Create(1 - s[i * K + 2]);
+            ref T Ak = ref Unsafe.Add(ref C, (3 + kind[i]) * np);
+            var s0 = Vector256.Create(T.One - s[i * K]);
+            var s1 = Vector256.Create(T.One - s[i * K + 1]);
+            var s2 = Vector256.Create(T.One - s[i * K + 2]);
             var xi0 = Vector256.Create(x[2 * i]);
             var xi1 = Vector256.Create(x[2 * i + 1]);
-            Vector256<double> acc0 = default, acc1 = default;
-            for (int c0 = 0; c0 < np; c0 += 4)
+            Vector256<T> acc0 = default, acc1 = default;
+            for (int c0 = 0; c0 < np; c0 += Vector256<T>.Count)
             {
                 nuint o = (nuint)c0;
                 var e0 = Vector256.LoadUnsafe(ref X0, o) - xi0;
@@ -902,7 +904,7 @@ internal sealed class ParticlePairs
                 var r2 = PairwiseTiles.Fma(e0, e0, PairwiseTiles.Fma(e1, e1, eps2));
                 var sij = PairwiseTiles.Fma(s0, Vector256.LoadUnsafe(ref O0, o), PairwiseTiles.Fma(s1, Vector256.LoadUnsafe(ref O1, o), s2 * Vector256.LoadUnsafe(ref O2, o)));
                 var cm = sij * Vector256.LoadUnsafe(ref Ak, o) * Vector256.LoadUnsafe(ref M, o);
-                Law(law, r2, OffDiagonal(i, c0), out var phi, out Vector256<double> _);
+                Law(law, r2, OffDiagonal(i, c0), out var phi, out Vector256<T> _);
                 var cp = cm * phi;
                 acc0 = PairwiseTiles.Fma(cp, e0, acc0);
                 acc1 = PairwiseTiles.Fma(cp, e1, acc1);
@@ -913,40 +915,41 @@ internal sealed class ParticlePairs
     }
 
     /// <summary><see cref="Backward"/> for rows [i0, i1) in 2-D; column sums into wcols[wo …].</summary>
-    private void BackwardRows2<TL>(in TL law, double[] u, double[] gx, double[] gm, double[] gs, double[] wcols, int wo, int i0, int i1) where TL : struct, IPairLaw
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BackwardRows2<TL>(in TL law, T[] u, T[] gx, T[] gm, T[] gs, T[] wcols, int wo, int i0, int i1) where TL : struct, IPairLaw<T>
     {
         int np = _np;
-        double[] x = _x, s = _s, m = _m;
+        T[] x = _x, s = _s, m = _m;
         int[] kind = _kind;
-        ref double C = ref MemoryMarshal.GetArrayDataReference(_cols);
-        ref double X0 = ref C;
-        ref double X1 = ref Unsafe.Add(ref C, np);
-        ref double M = ref Unsafe.Add(ref C, 2 * np);
-        ref double O0 = ref Unsafe.Add(ref C, 6 * np);
-        ref double O1 = ref Unsafe.Add(ref C, 7 * np);
-        ref double O2 = ref Unsafe.Add(ref C, 8 * np);
-        ref double W = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wcols), wo);
-        ref double G0 = ref W;
-        ref double G1 = ref Unsafe.Add(ref W, np);
-        ref double GM = ref Unsafe.Add(ref W, 2 * np);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(_cols);
+        ref T X0 = ref C;
+        ref T X1 = ref Unsafe.Add(ref C, np);
+        ref T M = ref Unsafe.Add(ref C, 2 * np);
+        ref T O0 = ref Unsafe.Add(ref C, 6 * np);
+        ref T O1 = ref Unsafe.Add(ref C, 7 * np);
+        ref T O2 = ref Unsafe.Add(ref C, 8 * np);
+        ref T W = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wcols), wo);
+        ref T G0 = ref W;
+        ref T G1 = ref Unsafe.Add(ref W, np);
+        ref T GM = ref Unsafe.Add(ref W, 2 * np);
         var eps2 = Vector256.Create(_eps2);
         for (int i = i0; i < i1; i++)
         {
             if (!Alive(i)) continue;
             int ki = kind[i];
-            ref double Ak = ref Unsafe.Add(ref C, (3 + ki) * np);
-            ref double GA = ref Unsafe.Add(ref W, (3 + ki) * np);
-            double mi = m[i];
+            ref T Ak = ref Unsafe.Add(ref C, (3 + ki) * np);
+            ref T GA = ref Unsafe.Add(ref W, (3 + ki) * np);
+            T mi = m[i];
             var miv = Vector256.Create(mi);
-            var s0 = Vector256.Create(1 - s[i * K]);
-            var s1 = Vector256.Create(1 - s[i * K + 1]);
-            var s2 = Vector256.Create(1 - s[i * K + 2]);
+            var s0 = Vector256.Create(T.One - s[i * K]);
+            var s1 = Vector256.Create(T.One - s[i * K + 1]);
+            var s2 = Vector256.Create(T.One - s[i * K + 2]);
             var xi0 = Vector256.Create(x[2 * i]);
             var xi1 = Vector256.Create(x[2 * i + 1]);
             var u0 = Vector256.Create(u[2 * i]);
             var u1 = Vector256.Create(u[2 * i + 1]);
-            Vector256<double> rgx0 = default, rgx1 = default, rgm = default, rg0 = default, rg1 = default, rg2 = default;
-            for (int c0 = 0; c0 < np; c0 += 4)
+            Vector256<T> rgx0 = default, rgx1 = default, rgm = default, rg0 = default, rg1 = default, rg2 = default;
+            for (int c0 = 0; c0 < np; c0 += Vector256<T>.Count)
             {
                 nuint o = (nuint)c0;
                 var e0 = Vector256.LoadUnsafe(ref X0, o) - xi0;
@@ -994,11 +997,12 @@ internal sealed class ParticlePairs
     /// dF_i = Σ_j dc φ e + c (φ de + χ (e·de) e), de = tx_j − tx_i,
     /// dc = m_i m_j (−ts[i, kind_j] a + (1 − s) ta[j, kind_i]) + (1 − s) a (tm_i m_j + m_i tm_j).
     /// </summary>
-    public void Jvp<TL>(TL law, double[]? tx, double[]? tm, double[]? ts, double[]? ta, double[] tf) where TL : struct, IPairLaw
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Jvp<TL>(TL law, T[]? tx, T[]? tm, T[]? ts, T[]? ta, T[] tf) where TL : struct, IPairLaw<T>
     {
         int d = _d, np = _np, n = _n;
         // tangent columns: TX_0 … TX_{D−1}, TM, TA_0 … TA_2
-        var tcols = new double[(d + 1 + K) * np];
+        var tcols = new T[(d + 1 + K) * np];
         for (int j = 0; j < n; j++)
         {
             if (tx is not null) for (int c = 0; c < d; c++) tcols[c * np + j] = tx[j * d + c];
@@ -1008,34 +1012,34 @@ internal sealed class ParticlePairs
         Array.Clear(tf);
         PairwiseTiles.Run(WorkersFor(16 + 8 * d), Blocks, (_, blk) =>
         {
-            Span<Vector256<double>> e = stackalloc Vector256<double>[d];
-            Span<Vector256<double>> de = stackalloc Vector256<double>[d];
-            Span<Vector256<double>> acc = stackalloc Vector256<double>[d];
-            ref double C = ref MemoryMarshal.GetArrayDataReference(_cols);
-            ref double T = ref MemoryMarshal.GetArrayDataReference(tcols);
+            Span<Vector256<T>> e = stackalloc Vector256<T>[d];
+            Span<Vector256<T>> de = stackalloc Vector256<T>[d];
+            Span<Vector256<T>> acc = stackalloc Vector256<T>[d];
+            ref T C = ref MemoryMarshal.GetArrayDataReference(_cols);
+            ref T T = ref MemoryMarshal.GetArrayDataReference(tcols);
             int i0 = blk * PairwiseTiles.TileRows, i1 = Math.Min(n, i0 + PairwiseTiles.TileRows);
             var eps2 = Vector256.Create(_eps2);
             for (int i = i0; i < i1; i++)
             {
                 if (!Alive(i)) continue;
                 int ki = _kind[i];
-                var s0 = Vector256.Create(1 - _s[i * K]);
-                var s1 = Vector256.Create(1 - _s[i * K + 1]);
-                var s2 = Vector256.Create(1 - _s[i * K + 2]);
-                var t0 = Vector256.Create(ts is null ? 0 : -ts[i * K]);
-                var t1 = Vector256.Create(ts is null ? 0 : -ts[i * K + 1]);
-                var t2 = Vector256.Create(ts is null ? 0 : -ts[i * K + 2]);
+                var s0 = Vector256.Create(T.One - _s[i * K]);
+                var s1 = Vector256.Create(T.One - _s[i * K + 1]);
+                var s2 = Vector256.Create(T.One - _s[i * K + 2]);
+                var t0 = Vector256.Create(ts is null ? T.Zero : -ts[i * K]);
+                var t1 = Vector256.Create(ts is null ? T.Zero : -ts[i * K + 1]);
+                var t2 = Vector256.Create(ts is null ? T.Zero : -ts[i * K + 2]);
                 var miv = Vector256.Create(_m[i]);
-                var tmi = Vector256.Create(tm is null ? 0 : tm[i]);
+                var tmi = Vector256.Create(tm is null ? T.Zero : tm[i]);
                 acc.Clear();
-                for (int c0 = 0; c0 < np; c0 += 4)
+                for (int c0 = 0; c0 < np; c0 += Vector256<T>.Count)
                 {
                     var r2 = eps2;
-                    Vector256<double> ede = default;
+                    Vector256<T> ede = default;
                     for (int c = 0; c < d; c++)
                     {
                         var ec = Vector256.LoadUnsafe(ref C, (nuint)(c * np + c0)) - Vector256.Create(_x[i * d + c]);
-                        var dc = Vector256.LoadUnsafe(ref T, (nuint)(c * np + c0)) - Vector256.Create(tx is null ? 0 : tx[i * d + c]);
+                        var dc = Vector256.LoadUnsafe(ref T, (nuint)(c * np + c0)) - Vector256.Create(tx is null ? T.Zero : tx[i * d + c]);
                         e[c] = ec;
                         de[c] = dc;
                         r2 = PairwiseTiles.Fma(ec, ec, r2);

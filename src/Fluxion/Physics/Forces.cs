@@ -99,7 +99,7 @@ internal sealed class PairForces : CustomFunction
         if (Tiled)
         {
             var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            return [Tensor.FromDoubles(tf.Forces(), [tf.N, tf.Dim], xt.DType)];
+            return [tf.Forces()];
         }
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
@@ -127,7 +127,7 @@ internal sealed class PairForces : CustomFunction
         if (Tiled)
         {
             var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            return [Tensor.FromDoubles(tf.Jvp(tangents[0]?.ToDoubleArray(), tangents[1]?.ToDoubleArray(), tangents[2]?.ToDoubleArray(), tangents[3]?.ToDoubleArray()), [n, dim], xt.DType)];
+            return [tf.Jvp(tangents[0], tangents[1], tangents[2], tangents[3])];
         }
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] Or0(Tensor? t, int len) => t is null ? new double[len] : t.ToDoubleArray();
@@ -152,20 +152,15 @@ internal sealed class PairForces : CustomFunction
         var sv = ctx.SavedTensors;
         var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        double[] u = gradOutputs[0].ToDoubleArray();
         var nd = ctx.NeedsInputGrad;
         if (Tiled)
         {
             var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            var (tgx, tgm, tgs, tga) = tf.Backward(u);
-            return
-            [
-                nd[0] ? Tensor.FromDoubles(tgx, [n, dim], xt.DType) : null,
-                nd[1] ? Tensor.FromDoubles(tgm, [n], mt.DType) : null,
-                nd[2] ? Tensor.FromDoubles(tgs, [n, nk], st.DType) : null,
-                nd[3] ? Tensor.FromDoubles(tga, [n, nk], at.DType) : null,
-            ];
+            var (tgx, tgm, tgs, tga) = tf.Backward(gradOutputs[0]);
+            static Tensor As(Tensor g, Tensor like) => g.DType == like.DType ? g : g.To(like.DType);
+            return [nd[0] ? As(tgx, xt) : null, nd[1] ? As(tgm, mt) : null, nd[2] ? As(tgs, st) : null, nd[3] ? As(tga, at) : null];
         }
+        double[] u = gradOutputs[0].ToDoubleArray();
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
         var e = new double[dim];

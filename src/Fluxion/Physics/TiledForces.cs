@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 using Fluxion.Kernels;
 
@@ -5,14 +6,17 @@ namespace Fluxion.Physics;
 
 /// <summary>
 /// The pair forces, their gradients and their tangents on the row-block kernels of
-/// <see cref="ParticlePairs"/> (Kernels/PairwiseTiles.cs: O(n²) work, O(n) memory, vectorized over the
-/// sources, both cores over blocks of targets, the kinds through one-hot columns). This class only
-/// converts the tensors to double arrays and picks the force law's φ(r) = g(r)/r and χ(r) = φ'(r)/r.
+/// <see cref="ParticlePairs{T}"/> (Kernels/PairwiseTiles.cs: O(n²) work, O(n) memory, vectorized over the
+/// sources, both cores over blocks of targets, the kinds through one-hot columns). This class only picks
+/// the element type (float32 when every tensor is float32, else float64), converts the tensors and picks
+/// the force law's φ(r) = g(r)/r and χ(r) = φ'(r)/r.
 /// </summary>
 internal sealed class TiledForces
 {
-    private readonly ParticlePairs _pairs;
+    private readonly ParticlePairs<float>? _f32;
+    private readonly ParticlePairs<double>? _f64;
     private readonly ForceSpec _spec;
+    private readonly DType _dtype;
 
     public int N { get; }
     public int Dim { get; }
@@ -22,62 +26,85 @@ internal sealed class TiledForces
         N = x.Shape[0];
         Dim = x.Shape[1];
         _spec = spec;
-        _pairs = new ParticlePairs(x.ToDoubleArray(), m.ToDoubleArray(), s.ToDoubleArray(), a.ToDoubleArray(), kinds, alive, N, Dim,
-            spec.Softening * spec.Softening);
+        _dtype = x.DType;
+        double eps2 = spec.Softening * spec.Softening;
+        if (new[] { x, m, s, a }.All(t => t.DType == DType.Float32))
+            _f32 = new ParticlePairs<float>(Arr<float>(x), Arr<float>(m), Arr<float>(s), Arr<float>(a), kinds, alive, N, Dim, eps2);
+        else
+            _f64 = new ParticlePairs<double>(x.ToDoubleArray(), m.ToDoubleArray(), s.ToDoubleArray(), a.ToDoubleArray(), kinds, alive, N, Dim, eps2);
     }
 
-    /// <summary>The forces [n, D] (row-major).</summary>
-    public double[] Forces()
+    private static T[] Arr<T>(Tensor t) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var f = new double[N * Dim];
+        if (typeof(T) == typeof(double)) return (T[])(object)t.ToDoubleArray();
+        if (t.DType == DType.Float32) return t.DenseArray<T>();
+        return t.ToDoubleArray().Select(T.CreateTruncating).ToArray();
+    }
+
+    private Tensor Out<T>(T[] data, int[] shape) where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? Tensor.Wrap(data, shape) : Tensor.FromDoubles((double[])(object)data, shape, _dtype);
+
+    /// <summary>The forces [n, D].</summary>
+    public Tensor Forces() => _f32 is { } p ? Out(Forces(p), [N, Dim]) : Out(Forces(_f64!), [N, Dim]);
+
+    private T[] Forces<T>(ParticlePairs<T> p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var f = new T[N * Dim];
         switch (_spec.Law)
         {
-            case ForceLaw.NewtonianGravity: _pairs.Forces(new Newton(double.PositiveInfinity), f); break;
-            case ForceLaw.ThresholdGravity: _pairs.Forces(new Newton(_spec.Threshold), f); break;
-            default: _pairs.Forces(new Gratan(_spec.K), f); break;
+            case ForceLaw.NewtonianGravity: p.Forces(new Newton<T>(double.PositiveInfinity), f); break;
+            case ForceLaw.ThresholdGravity: p.Forces(new Newton<T>(_spec.Threshold), f); break;
+            default: p.Forces(new Gratan<T>(_spec.K), f); break;
         }
         return f;
     }
 
-    /// <summary>Gradients of L = Σ_i U_i·F_i for x, m, s, a (see <see cref="ParticlePairs.Backward"/>).</summary>
-    public (double[] Gx, double[] Gm, double[] Gs, double[] Ga) Backward(double[] u)
+    /// <summary>Gradients of L = Σ_i U_i·F_i for x, m, s, a (see <see cref="ParticlePairs{T}.Backward"/>).</summary>
+    public (Tensor Gx, Tensor Gm, Tensor Gs, Tensor Ga) Backward(Tensor u) => _f32 is { } p ? Backward(p, Arr<float>(u)) : Backward(_f64!, Arr<double>(u));
+
+    private (Tensor, Tensor, Tensor, Tensor) Backward<T>(ParticlePairs<T> p, T[] u) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int k = ParticlePairs.K;
-        double[] gx = new double[N * Dim], gm = new double[N], gs = new double[N * k], ga = new double[N * k];
+        int k = ParticlePairs<T>.K;
+        T[] gx = new T[N * Dim], gm = new T[N], gs = new T[N * k], ga = new T[N * k];
         switch (_spec.Law)
         {
-            case ForceLaw.NewtonianGravity: _pairs.Backward(new Newton(double.PositiveInfinity), u, gx, gm, gs, ga); break;
-            case ForceLaw.ThresholdGravity: _pairs.Backward(new Newton(_spec.Threshold), u, gx, gm, gs, ga); break;
-            default: _pairs.Backward(new Gratan(_spec.K), u, gx, gm, gs, ga); break;
+            case ForceLaw.NewtonianGravity: p.Backward(new Newton<T>(double.PositiveInfinity), u, gx, gm, gs, ga); break;
+            case ForceLaw.ThresholdGravity: p.Backward(new Newton<T>(_spec.Threshold), u, gx, gm, gs, ga); break;
+            default: p.Backward(new Gratan<T>(_spec.K), u, gx, gm, gs, ga); break;
         }
-        return (gx, gm, gs, ga);
+        return (Out(gx, [N, Dim]), Out(gm, [N]), Out(gs, [N, k]), Out(ga, [N, k]));
     }
 
-    /// <summary>The forces' tangent for tangents of x, m, s, a (null = 0).</summary>
-    public double[] Jvp(double[]? tx, double[]? tm, double[]? ts, double[]? ta)
+    /// <summary>The forces' tangent [n, D] for tangents of x, m, s, a (null = 0).</summary>
+    public Tensor Jvp(Tensor? tx, Tensor? tm, Tensor? ts, Tensor? ta) => _f32 is { } p ? Jvp(p, tx, tm, ts, ta) : Jvp(_f64!, tx, tm, ts, ta);
+
+    private Tensor Jvp<T>(ParticlePairs<T> p, Tensor? tx, Tensor? tm, Tensor? ts, Tensor? ta) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tf = new double[N * Dim];
+        var tf = new T[N * Dim];
+        T[]? A(Tensor? t) => t is null ? null : Arr<T>(t);
+        var (x, m, s, a) = (A(tx), A(tm), A(ts), A(ta));
         switch (_spec.Law)
         {
-            case ForceLaw.NewtonianGravity: _pairs.Jvp(new Newton(double.PositiveInfinity), tx, tm, ts, ta, tf); break;
-            case ForceLaw.ThresholdGravity: _pairs.Jvp(new Newton(_spec.Threshold), tx, tm, ts, ta, tf); break;
-            default: _pairs.Jvp(new Gratan(_spec.K), tx, tm, ts, ta, tf); break;
+            case ForceLaw.NewtonianGravity: p.Jvp(new Newton<T>(double.PositiveInfinity), x, m, s, a, tf); break;
+            case ForceLaw.ThresholdGravity: p.Jvp(new Newton<T>(_spec.Threshold), x, m, s, a, tf); break;
+            default: p.Jvp(new Gratan<T>(_spec.K), x, m, s, a, tf); break;
         }
-        return tf;
+        return Out(tf, [N, Dim]);
     }
 
     /// <summary>g = 1/r² (0 for r ≥ threshold): φ = 1/r³, χ = −3/r⁵.</summary>
-    private readonly struct Newton(double threshold) : IPairLaw
+    private readonly struct Newton<T>(double threshold) : IPairLaw<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly double _t2 = threshold * threshold;
+        private readonly bool _cut = !double.IsPositiveInfinity(threshold);
+        private readonly T _t2 = T.CreateSaturating(threshold * threshold);
 
-        public void Eval(Vector256<double> r2, out Vector256<double> phi, out Vector256<double> chi)
+        public void Eval(Vector256<T> r2, out Vector256<T> phi, out Vector256<T> chi)
         {
-            var inv = Vector256<double>.One / Vector256.Sqrt(r2);
+            var inv = Vector256<T>.One / Vector256.Sqrt(r2);
             var inv2 = inv * inv;
             phi = inv2 * inv;
-            chi = Vector256.Create(-3.0) * phi * inv2;
-            if (!double.IsPositiveInfinity(_t2))
+            chi = Vector256.Create(T.CreateTruncating(-3.0)) * phi * inv2;
+            if (_cut)
             {
                 var inside = Vector256.LessThan(r2, Vector256.Create(_t2));
                 phi &= inside;
@@ -87,18 +114,23 @@ internal sealed class TiledForces
     }
 
     /// <summary>g = k (1 − tanh r) (r ≥ 0): φ = g/r, χ = (g' − φ)/r² with g' = −k (1 − tanh² r).</summary>
-    private readonly struct Gratan(double k) : IPairLaw
+    private readonly struct Gratan<T>(double k) : IPairLaw<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly double _k = k;
+        private readonly T _k = T.CreateTruncating(k);
 
-        public void Eval(Vector256<double> r2, out Vector256<double> phi, out Vector256<double> chi)
+        private static Vector256<T> Exp(Vector256<T> v) => typeof(T) == typeof(float)
+            ? Vector256.Exp(v.As<T, float>()).As<float, T>()
+            : Vector256.Exp(v.As<T, double>()).As<double, T>();
+
+        public void Eval(Vector256<T> r2, out Vector256<T> phi, out Vector256<T> chi)
         {
             var r = Vector256.Sqrt(r2);
+            var two = Vector256.Create(T.CreateTruncating(2.0));
             // 1 − tanh r = 2 / (e^{2r} + 1) (→ 0 without overflow trouble)
-            var omt = Vector256.Create(2.0) / (Vector256.Exp(r + r) + Vector256<double>.One);
+            var omt = two / (Exp(r + r) + Vector256<T>.One);
             var kv = Vector256.Create(_k);
             var g = kv * omt;
-            var dg = -kv * omt * (Vector256.Create(2.0) - omt);
+            var dg = -kv * omt * (two - omt);
             phi = g / r;
             chi = (dg - phi) / r2;
         }
