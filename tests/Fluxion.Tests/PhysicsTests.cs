@@ -194,6 +194,35 @@ public class PhysicsTests
         AssertClose(f64, f32.ToDoubleArray(), 1e-4);
     }
 
+    [Fact]
+    public void Float32KernelsMatchFloat64AcrossBlocks()
+    {
+        // float32 systems run the float32 kernels (8 lanes): forces, gradients and tangents against float64,
+        // with enough particles for several row blocks on both cores (the 2-D fast path) and dead particles
+        int n = 300;
+        var kinds = Enumerable.Range(0, n).Select(i => (i * 5) % 3).ToArray();
+        var alive = Enumerable.Range(0, n).Select(i => i % 13 != 0).ToArray();
+        var spec = new ForceSpec(ForceLaw.Gratan, K: 1.5, Softening: 0.1);
+        var in64 = RandomSystem(n, 2, DType.Float64, 81);
+        var seed = Tensor.Randn([n, 2], DType.Float64, new Generator(82));
+        var tangents = in64.Select((t, k) => Tensor.Randn(t.ShapeArray, DType.Float64, new Generator(90 + k))).ToArray();
+        (double[] F, double[][] G, double[] T) Eval(DType dt)
+        {
+            var xs = in64.Select(t => t.To(dt).RequiresGrad_()).ToArray();
+            var y = new PairForces(kinds, alive, spec).ApplySingle(xs);
+            var gr = Autograd.Grad([y], xs, [seed.To(dt)]);
+            var (_, jv) = Functional.Jvp(ys => new PairForces(kinds, alive, spec).ApplySingle(ys), in64.Select(t => t.To(dt)).ToArray(), tangents.Select(t => t.To(dt)).ToArray());
+            Assert.Equal(dt, y.DType);
+            return (y.ToDoubleArray(), gr.Select(g => g!.ToDoubleArray()).ToArray(), jv.ToDoubleArray());
+        }
+        var (a, b) = (Eval(DType.Float64), Eval(DType.Float32));
+        double Scale(double[] v) => v.Max(Math.Abs);
+        void Near(double[] e, double[] g) { double sc = Scale(e); for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - g[i]) <= 1e-4 * sc, $"[{i}] {e[i]} vs {g[i]} (scale {sc})"); }
+        Near(a.F, b.F);
+        for (int k = 0; k < 4; k++) Near(a.G[k], b.G[k]);
+        Near(a.T, b.T);
+    }
+
     private static void AssertClose(double[] expected, double[] actual, double tol = 1e-9)
     {
         Assert.Equal(expected.Length, actual.Length);
