@@ -15,10 +15,15 @@ internal static class TrainCommand
         parameter count, the wall time and the peak memory.
 
         Options:
-          --model <mlp|cnn|pcn>       mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
+          --model <mlp|cnn|pcn|particles>
+                                      mlp: 784-256-10 with ReLU; cnn: two 3x3 conv layers (16, 32 channels)
                                       with ReLU and 2x2 max pooling, then a linear layer; pcn: a point-cloud
                                       network 784-256-10 (neurons at learned positions in R^32, weights a
-                                      triangle wave of their distances; fused kernels). Default: mlp.
+                                      triangle wave of their distances; fused kernels); particles: a
+                                      differentiable particle simulation on two classes (images pooled to
+                                      14x14 become marbles; trainable nodes steer them to one eater per
+                                      class; defaults --epochs 3 --batch-size 16 --lr 0.02). Default: mlp.
+          --classes <a,b>             particles only: the two class indices to tell apart. Default: 0,1.
           --mode <reverse|mixed|forward-gradient>
                                       reverse: backpropagation. mixed: the last linear layer in exact forward
                                       mode (Rev2Fwd/Fwd2Rev glue; same gradients). forward-gradient: every layer
@@ -39,7 +44,7 @@ internal static class TrainCommand
           -h, --help                  Show this help.
         """;
 
-    private static readonly string[] Models = ["mlp", "cnn", "pcn"];
+    private static readonly string[] Models = ["mlp", "cnn", "pcn", "particles"];
     private static readonly string[] Optimizers = ["adam", "sgd", "adamw"];
     private static readonly string[] Modes = ["reverse", "mixed", "forward-gradient"];
 
@@ -83,14 +88,14 @@ internal static class TrainCommand
                 {
                     var v = Value();
                     if (!PositiveInt(v, out var n)) return Bad(stderr, $"--epochs needs a positive integer, e.g. --epochs 5{Got(v)}");
-                    o = o with { Epochs = n };
+                    o = o with { Epochs = n, EpochsGiven = true };
                     break;
                 }
                 case "--batch-size":
                 {
                     var v = Value();
                     if (!PositiveInt(v, out var n)) return Bad(stderr, $"--batch-size needs a positive integer, e.g. --batch-size 128{Got(v)}");
-                    o = o with { BatchSize = n };
+                    o = o with { BatchSize = n, BatchSizeGiven = true };
                     break;
                 }
                 case "--limit": // hidden: train on the first n (class-balanced) images, test on n/5; for tests
@@ -98,6 +103,15 @@ internal static class TrainCommand
                     var v = Value();
                     if (!PositiveInt(v, out var n)) return Bad(stderr, $"--limit needs a positive integer{Got(v)}");
                     o = o with { Limit = n };
+                    break;
+                }
+                case "--classes":
+                {
+                    var v = Value();
+                    var parts = v?.Split(',') ?? [];
+                    var cs = parts.Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c >= 0 && c < 10 ? c : -1).ToArray();
+                    if (cs.Length != 2 || cs.Contains(-1) || cs[0] == cs[1]) return Bad(stderr, $"--classes needs two different class indices in 0..9, e.g. --classes 0,1{Got(v)}");
+                    o = o with { Classes = cs };
                     break;
                 }
                 case "--lr":
@@ -155,23 +169,39 @@ internal static class TrainCommand
             }
         }
 
-        if (o.Mode != "reverse" && o.Model == "pcn")
+        if (o.Mode != "reverse" && o.Model is "pcn" or "particles")
             return Bad(stderr, $"--mode {o.Mode} is available for --model mlp and cnn only");
-        var trainer = new Trainer(o);
+        if (o.Classes is not null && o.Model != "particles")
+            return Bad(stderr, "--classes is available for --model particles only");
+        string description;
+        Func<ITrainProgress, TrainResult> train;
+        if (o.Model == "particles")
+        {
+            if (o.SavePath is not null || o.ResumePath is not null)
+                return Bad(stderr, "--save and --resume are not available for --model particles");
+            o = o with { Epochs = o.EpochsGiven ? o.Epochs : 3, BatchSize = o.BatchSizeGiven ? o.BatchSize : 16 };
+            var pt = new ParticleTrainer(o);
+            (description, train) = (pt.Description, pt.Run);
+        }
+        else
+        {
+            var trainer = new Trainer(o);
+            (description, train) = (trainer.Description, trainer.Run);
+        }
         TrainResult result;
         if (rich)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
-            console.MarkupLine($"[bold]{Markup.Escape(trainer.Description)}[/]");
+            console.MarkupLine($"[bold]{Markup.Escape(description)}[/]");
             // a live display needs an interactive terminal; otherwise (e.g. a captured stream) plain lines
             result = console.Profile.Capabilities.Interactive
-                ? RichProgress.Run(console, trainer)
-                : trainer.Run(new PlainProgress(stdout));
+                ? RichProgress.Run(console, train)
+                : train(new PlainProgress(stdout));
         }
         else
         {
-            stdout.WriteLine(trainer.Description);
-            result = trainer.Run(new PlainProgress(stdout));
+            stdout.WriteLine(description);
+            result = train(new PlainProgress(stdout));
         }
 
         if (o.PlotPath is { } plot) TrainPlot.Write(plot, result.History, $"fluxion train --model {o.Model} ({result.DataSource})");
@@ -249,14 +279,14 @@ internal static class TrainCommand
 
         private RichProgress(ProgressContext ctx) => _ctx = ctx;
 
-        public static TrainResult Run(IAnsiConsole console, Trainer trainer)
+        public static TrainResult Run(IAnsiConsole console, Func<ITrainProgress, TrainResult> train)
         {
             TrainResult? result = null;
             console.Progress()
                 .AutoClear(false)
                 .HideCompleted(false)
                 .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 12 })
-                .Start(ctx => result = trainer.Run(new RichProgress(ctx)));
+                .Start(ctx => result = train(new RichProgress(ctx)));
             return result!;
         }
 

@@ -28,6 +28,9 @@ internal sealed record TrainOptions
     public long Seed { get; init; }
     public string? PlotPath { get; init; }
     public int? Limit { get; init; }
+    public int[]? Classes { get; init; }
+    public bool EpochsGiven { get; init; }
+    public bool BatchSizeGiven { get; init; }
 
     public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
 }

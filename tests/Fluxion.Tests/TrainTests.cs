@@ -60,6 +60,22 @@ public class TrainTests : IDisposable
     }
 
     [Fact]
+    public void TrainsTheParticleModel()
+    {
+        var (code, output, err) = Run("--model", "particles", "--epochs", "2", "--limit", "32", "--batch-size", "8", "--plain");
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+        Assert.Contains("PARTICLES on the embedded Fashion-MNIST subset, classes 0 T-shirt/top vs 1 Trouser: 32 train / 10 test images (14x14), 88 parameters", output);
+        var losses = Losses(output);
+        Assert.Equal(2, losses.Length);
+        Assert.All(losses, l => Assert.True(double.IsFinite(l) && l >= 0));
+        Assert.Matches(@"test accuracy:\s+\d+\.\d\d% \(10 test images\)", output);
+        var other = Run("--model", "particles", "--classes", "1,5", "--epochs", "1", "--limit", "8", "--plain");
+        Assert.True(other.Code == 0, other.Err);
+        Assert.Contains("classes 1 Trouser vs 5 Sandal", other.Out);
+    }
+
+    [Fact]
     public void TrainsTheCnn()
     {
         var (code, output, err) = Run("--model", "cnn", "--epochs", "1", "--limit", "200");
@@ -164,6 +180,7 @@ public class TrainTests : IDisposable
     [InlineData("--lr", "nan", "--lr needs a positive number")]
     [InlineData("--optimizer", "rmsprop", "--optimizer needs one of: adam, sgd, adamw")]
     [InlineData("--model", "resnet", "--model needs one of:")]
+    [InlineData("--classes", "3", "--classes needs two different class indices")]
     [InlineData("--seed", "1.5", "--seed needs an integer")]
     [InlineData("--data", "/no/such/dir", "directory '/no/such/dir' does not exist")]
     [InlineData("--resume", "/no/such/file", "file '/no/such/file' does not exist")]

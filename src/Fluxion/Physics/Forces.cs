@@ -99,7 +99,7 @@ internal sealed class PairForces : CustomFunction
         if (Tiled)
         {
             var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            return [Tensor.FromDoubles(tf.Forces(), [tf.N, tf.Dim], xt.DType)];
+            return [tf.Forces()];
         }
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
         double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
@@ -113,26 +113,55 @@ internal sealed class PairForces : CustomFunction
         return [Tensor.FromDoubles(f, [n, dim], xt.DType)];
     }
 
+    /// <summary>
+    /// Forward mode: for tangents (tx, tm, ts, ta) (null = 0) the force tangent
+    /// dF_i = Σ_j dc_ij φ e_ij + c_ij φ de_ij + c_ij φ'(r) (e_ij·de_ij / r) e_ij with de_ij = tx_j − tx_i and
+    /// dc_ij = m_i m_j (−ts[i, kind_j] a[j, kind_i] + (1 − s[i, kind_j]) ta[j, kind_i]) + (1 − s) a (tm_i m_j + m_i tm_j).
+    /// </summary>
+    public override Tensor?[] Jvp(FunctionContext ctx, Tensor?[] tangents)
+    {
+        var sv = ctx.SavedTensors;
+        var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
+        if (tangents.All(t => t is null)) return [null];
+        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
+        if (Tiled)
+        {
+            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
+            return [tf.Jvp(tangents[0], tangents[1], tangents[2], tangents[3])];
+        }
+        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
+        double[] Or0(Tensor? t, int len) => t is null ? new double[len] : t.ToDoubleArray();
+        double[] tx = Or0(tangents[0], n * dim), tm = Or0(tangents[1], n), ts = Or0(tangents[2], n * nk), ta = Or0(tangents[3], n * nk);
+        var f = new double[n * dim];
+        var e = new double[dim];
+        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
+        {
+            int si = i * nk + _kinds[j], aj = j * nk + _kinds[i];
+            double w = (1 - s[si]) * a[aj], mm = m[i] * m[j];
+            double dc = mm * (-ts[si] * a[aj] + (1 - s[si]) * ta[aj]) + w * (tm[i] * m[j] + m[i] * tm[j]);
+            double ede = 0;
+            for (int d = 0; d < dim; d++) ede += e[d] * (tx[j * dim + d] - tx[i * dim + d]);
+            double c = w * mm, ce = dc * phi + c * dphi * ede / r;
+            for (int d = 0; d < dim; d++) f[i * dim + d] += ce * e[d] + c * phi * (tx[j * dim + d] - tx[i * dim + d]);
+        });
+        return [Tensor.FromDoubles(f, [n, dim], xt.DType)];
+    }
+
     public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
     {
         var sv = ctx.SavedTensors;
         var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
         int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
-        double[] u = gradOutputs[0].ToDoubleArray();
         var nd = ctx.NeedsInputGrad;
         if (Tiled)
         {
             var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            var (tgx, tgm, tgs, tga) = tf.Backward(u);
-            return
-            [
-                nd[0] ? Tensor.FromDoubles(tgx, [n, dim], xt.DType) : null,
-                nd[1] ? Tensor.FromDoubles(tgm, [n], mt.DType) : null,
-                nd[2] ? Tensor.FromDoubles(tgs, [n, nk], st.DType) : null,
-                nd[3] ? Tensor.FromDoubles(tga, [n, nk], at.DType) : null,
-            ];
+            var (tgx, tgm, tgs, tga) = tf.Backward(gradOutputs[0]);
+            static Tensor As(Tensor g, Tensor like) => g.DType == like.DType ? g : g.To(like.DType);
+            return [nd[0] ? As(tgx, xt) : null, nd[1] ? As(tgm, mt) : null, nd[2] ? As(tgs, st) : null, nd[3] ? As(tga, at) : null];
         }
+        double[] u = gradOutputs[0].ToDoubleArray();
+        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
         double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
         var e = new double[dim];
         ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>

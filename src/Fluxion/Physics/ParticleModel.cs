@@ -133,12 +133,43 @@ public sealed class ParticleModel : Module
     public override Tensor Forward(Tensor input) => Tensor.FromArray(Simulate(input).EatenPerEater.Select(c => (double)c).ToArray(), Eaters);
 
     /// <summary>
+    /// The predicted class of a run: the eater that ate the most marbles; a tie (e.g. no marble eaten)
+    /// goes to the tied eater whose closest live (uneaten) marble is nearest to it.
+    /// </summary>
+    public int Predict(ParticleRun run)
+    {
+        int max = run.EatenPerEater.Max();
+        var tied = Enumerable.Range(0, Eaters).Where(e => run.EatenPerEater[e] == max).ToArray();
+        if (tied.Length == 1) return tied[0];
+        var sim = run.Simulation;
+        var x = sim.Positions(run.State).Detach().ToDoubleArray();
+        var eatenBy = sim.EatenBy(run.State);
+        var ep = EaterPositions();
+        int best = tied[0];
+        double bestD = double.PositiveInfinity;
+        foreach (int e in tied)
+            for (int i = 0; i < run.Marbles; i++)
+            {
+                if (eatenBy[i] >= 0) continue;
+                double dx = x[2 * i] - ep[2 * e], dy = x[2 * i + 1] - ep[2 * e + 1], d = dx * dx + dy * dy;
+                if (d < bestD) (best, bestD) = (e, d);
+            }
+        return best;
+    }
+
+    /// <summary>
     /// A differentiable loss for class <paramref name="target"/>: the squared distance from the target eater
     /// of the live marble closest to it (at x + μ v, a velocity look-ahead), plus, for each marble eaten by
-    /// a wrong eater, how deep it got into that eater (radius − distance, ≥ 0). Zero when the target ate
+    /// a wrong eater, 2·radius − its distance from that eater's centre (between radius and 2·radius: every
+    /// wrong meal costs at least the radius, so grazing a wrong eater is not free, and the deeper the more;
+    /// the gradient pushes the marble's path outwards). Zero when the target ate
     /// every marble.
+    /// <para>With a <paramref name="margin"/> the loss is also contrastive, matching the closest-marble rule of
+    /// <see cref="Predict"/>: for each other eater e with a live marble, max(0, margin + d_target² − d_e²),
+    /// where d_e is the distance of eater e's closest live marble (at the look-ahead). Without it, spraying
+    /// marbles towards every eater would minimize the loss of every class at once.</para>
     /// </summary>
-    public Tensor Loss(ParticleRun run, int target, double mu = 0)
+    public Tensor Loss(ParticleRun run, int target, double mu = 0, double? margin = null)
     {
         if (target < 0 || target >= Eaters) throw new ArgumentOutOfRangeException(nameof(target), $"ParticleModel.Loss: target {target} is not an eater index in [0, {Eaters}).");
         var sim = run.Simulation;
@@ -162,10 +193,30 @@ public sealed class ParticleModel : Module
             else if (e != firstEater + target)
             {
                 var ex = x.Select(0, e).Detach();
-                terms.Add(sim.EaterRadius(e) - ((x.Select(0, i) - ex).Square().Sum() + 1e-12).Sqrt());
+                terms.Add(2 * sim.EaterRadius(e) - ((x.Select(0, i) - ex).Square().Sum() + 1e-12).Sqrt());
             }
         }
-        if (best >= 0) terms.Add((look.Select(0, best) - te).Square().Sum());
+        if (best >= 0)
+        {
+            var dt = (look.Select(0, best) - te).Square().Sum();
+            terms.Add(dt);
+            if (margin is { } mg)
+                for (int o = 0; o < Eaters; o++)
+                {
+                    if (o == target) continue;
+                    var oe = Tensor.FromArray(EaterPositions(), Eaters, 2).Select(0, o);
+                    var op = oe.ToDoubleArray();
+                    int ob = -1;
+                    double od = double.PositiveInfinity;
+                    for (int i = 0; i < run.Marbles; i++)
+                    {
+                        if (eatenBy[i] >= 0) continue;
+                        double dx = xv[2 * i] - op[0], dy = xv[2 * i + 1] - op[1], d = dx * dx + dy * dy;
+                        if (d < od) (ob, od) = (i, d);
+                    }
+                    if (mg + bestD - od > 0) terms.Add(mg + dt - (look.Select(0, ob) - oe).Square().Sum());
+                }
+        }
         return terms.Count == 0 ? (x.Sum() * 0.0) : Tensor.Stack(terms.ToArray()).Sum();
     }
 }

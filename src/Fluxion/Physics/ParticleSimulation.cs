@@ -26,6 +26,7 @@ public sealed class ParticleSimulation
     private readonly int[] _kinds;
     private readonly double[] _radius;
     private readonly bool[] _fixed;
+    private readonly int[] _eaters; // indices of the eaters, in order
 
     /// <summary>Number of particles.</summary>
     public int Count => _kinds.Length;
@@ -61,6 +62,7 @@ public sealed class ParticleSimulation
         _kinds = kinds.Select(k => (int)k).ToArray();
         _radius = Enumerable.Range(0, n).Select(i => kinds[i] == ParticleKind.Eater ? eaterRadius?[i] ?? 0.5 : 0.0).ToArray();
         _fixed = Enumerable.Range(0, n).Select(i => fixedParticles?[i] ?? false).ToArray();
+        _eaters = Enumerable.Range(0, n).Where(i => _kinds[i] == (int)ParticleKind.Eater).ToArray();
         Dim = dim;
         Dt = dt;
         Force = force ?? new ForceSpec();
@@ -171,9 +173,9 @@ public sealed class ParticleSimulation
         for (int i = 0; i < Count; i++)
         {
             if (_kinds[i] != (int)ParticleKind.Marble || !alive[i]) continue;
-            for (int e = 0; e < Count; e++)
+            foreach (int e in _eaters)
             {
-                if (_kinds[e] != (int)ParticleKind.Eater || !alive[e]) continue;
+                if (!alive[e]) continue;
                 double r2 = 0;
                 for (int k = 0; k < d; k++) { double t = xv[i * d + k] - xv[e * d + k]; r2 += t * t; }
                 if (r2 < _radius[e] * _radius[e]) { tag[i] = e + 1; changed = true; break; }
@@ -191,7 +193,18 @@ public sealed class ParticleSimulation
     public Tensor Run(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true)
     {
         if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"ParticleSimulation.Run: steps must be ≥ 0, got {steps}.");
-        var state = InitialState(x, v, m, s, a);
+        return Continue(InitialState(x, v, m, s, a), m, s, a, steps, checkpoint);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="steps"/> more steps from a state [n, 4D + 1] (e.g. one returned by
+    /// <see cref="Run"/> or <see cref="Emit"/>), checkpointed as in <see cref="Run"/>.
+    /// </summary>
+    public Tensor Continue(Tensor state, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true)
+    {
+        if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"ParticleSimulation.Continue: steps must be ≥ 0, got {steps}.");
+        if (state.Shape.Length != 2 || state.Shape[0] != Count || state.Shape[1] != StateWidth)
+            throw new ShapeMismatchException($"ParticleSimulation.Continue: expected a state [{Count}, {StateWidth}], got {ShapeUtil.Format(state.Shape)}.");
         if (!checkpoint)
         {
             for (int t = 0; t < steps; t++) state = Step(state, m, s, a);
@@ -200,4 +213,90 @@ public sealed class ParticleSimulation
         var fns = Enumerable.Repeat<Func<Tensor, Tensor>>(st => Step(st, m, s, a), steps).ToList();
         return Checkpoint.Sequential(fns, state);
     }
+
+    /// <summary>
+    /// Emits (or copies) particles during a run: returns a larger system whose first <see cref="Count"/>
+    /// particles are this one's, in order and with their state, followed by one new particle per emission.
+    /// A new particle starts at its source's current position plus <see cref="Emission.Offset"/>, with the
+    /// source's velocity plus <see cref="Emission.Velocity"/> and mass m_source · <see cref="Emission.MassScale"/>,
+    /// and takes the source's multiplier rows. Everything is computed with tensor ops from the source's row
+    /// of the state and of m, s, a, so the emitted particle keeps its place in the graph: gradients of
+    /// anything it does later flow back through it to its source (and to the offset tensors, which may
+    /// require grad). The current accelerations of the new system are recomputed (every particle now also
+    /// feels the new ones); a new particle's previous acceleration is its current one. Continue with
+    /// <see cref="Continue"/> on the returned simulation.
+    /// </summary>
+    public EmittedSystem Emit(Tensor state, Tensor m, Tensor s, Tensor a, IReadOnlyList<Emission> emissions)
+    {
+        ArgumentNullException.ThrowIfNull(emissions);
+        CheckParams(m, s, a);
+        if (state.Shape.Length != 2 || state.Shape[0] != Count || state.Shape[1] != StateWidth)
+            throw new ShapeMismatchException($"ParticleSimulation.Emit: expected a state [{Count}, {StateWidth}], got {ShapeUtil.Format(state.Shape)}.");
+        int n = Count, k = emissions.Count, d = Dim;
+        if (k == 0) return new EmittedSystem(this, state, m, s, a);
+        var tag = state.Narrow(1, 4 * d, 1).Detach().ToDoubleArray();
+        var src = new long[k];
+        for (int e = 0; e < k; e++)
+        {
+            var em = emissions[e];
+            if (em.Source < 0 || em.Source >= n)
+                throw new ArgumentOutOfRangeException(nameof(emissions), $"ParticleSimulation.Emit: emission {e} has source {em.Source}, not a particle index in [0, {n}).");
+            if (tag[em.Source] != 0)
+                throw new ArgumentException($"ParticleSimulation.Emit: emission {e}: source particle {em.Source} was eaten; only live particles can emit.", nameof(emissions));
+            if (em.MassScale == 0 || !double.IsFinite(em.MassScale))
+                throw new ArgumentException($"ParticleSimulation.Emit: emission {e} has mass scale {em.MassScale}; the emitted particle needs a finite non-zero mass.", nameof(emissions));
+            foreach (var (t, what) in new[] { (em.Offset, "Offset"), (em.Velocity, "Velocity") })
+                if (t is not null && (t.Shape.Length != 1 || t.Shape[0] != d))
+                    throw new ShapeMismatchException($"ParticleSimulation.Emit: emission {e}: {what} must have shape [{d}], got {ShapeUtil.Format(t.Shape)}.");
+            src[e] = em.Source;
+        }
+        var idx = Tensor.FromArray(src, k);
+        var rows = state.IndexSelect(0, idx);                       // [k, 4D + 1], graph-connected to the sources
+        Tensor Shift(Tensor block, Func<Emission, Tensor?> pick)
+        {
+            if (emissions.All(em => pick(em) is null)) return block;
+            var shift = Tensor.Stack(emissions.Select(em => pick(em) is { } t ? t.To(block.DType) : Tensor.Zeros([d], block.DType)).ToArray());
+            return block + shift;
+        }
+        var xNew = Shift(rows.Narrow(1, 0, d), em => em.Offset);
+        var vNew = Shift(rows.Narrow(1, d, d), em => em.Velocity);
+        var scale = Tensor.FromDoubles(emissions.Select(em => em.MassScale).ToArray(), [k], m.DType);
+        var m2 = Tensor.Cat([m, m.IndexSelect(0, idx) * scale], 0);
+        var s2 = Tensor.Cat([s, s.IndexSelect(0, idx)], 0);
+        var a2 = Tensor.Cat([a, a.IndexSelect(0, idx)], 0);
+        var kinds = _kinds.Select(c => (ParticleKind)c).Concat(emissions.Select(em => em.Kind)).ToArray();
+        var radius = _radius.Concat(emissions.Select(em => em.EaterRadius)).ToArray();
+        var fixedP = _fixed.Concat(emissions.Select(em => em.Fixed)).ToArray();
+        var sim = new ParticleSimulation(kinds, d, Dt, Force, Integrator, radius, fixedP);
+        var x2 = Tensor.Cat([state.Narrow(1, 0, d), xNew], 0);
+        var v2 = Tensor.Cat([state.Narrow(1, d, d), vNew], 0);
+        var tag2 = Tensor.Cat([state.Narrow(1, 4 * d, 1).Detach(), Tensor.Zeros([k, 1], state.DType)], 0);
+        var alive = tag2.ToDoubleArray().Select(t => t == 0).ToArray();
+        var acc = sim.Acceleration(x2, m2, s2, a2, alive);
+        var prev = Tensor.Cat([state.Narrow(1, 3 * d, d), acc.Narrow(0, n, k)], 0);
+        return new EmittedSystem(sim, Tensor.Cat([x2, v2, acc, prev, tag2], 1), m2, s2, a2);
+    }
+}
+
+/// <summary>One particle emitted (or copied) by <see cref="ParticleSimulation.Emit"/>.</summary>
+/// <param name="Source">Index of the live particle it comes from.</param>
+/// <param name="Kind">The new particle's kind (the source's kind for a copy).</param>
+/// <param name="Offset">Added to the source's position ([D]; may require grad); null = 0 (a copy in place).</param>
+/// <param name="Velocity">Added to the source's velocity ([D]; may require grad); null = 0.</param>
+/// <param name="MassScale">The new mass is the source's mass times this (non-zero).</param>
+/// <param name="EaterRadius">The radius if <paramref name="Kind"/> is <see cref="ParticleKind.Eater"/>.</param>
+/// <param name="Fixed">Whether the new particle never moves.</param>
+public sealed record Emission(int Source, ParticleKind Kind, Tensor? Offset = null, Tensor? Velocity = null, double MassScale = 1.0,
+    double EaterRadius = 0.5, bool Fixed = false);
+
+/// <summary>The result of <see cref="ParticleSimulation.Emit"/>: the larger system, its state and parameters.</summary>
+/// <param name="Simulation">The simulation of the old particles followed by the emitted ones.</param>
+/// <param name="State">Its state [n + k, 4D + 1].</param>
+/// <param name="Masses">Masses [n + k].</param>
+/// <param name="Stiffness">Stiffness multipliers [n + k, 3].</param>
+/// <param name="Attraction">Attraction multipliers [n + k, 3].</param>
+public sealed record EmittedSystem(ParticleSimulation Simulation, Tensor State, Tensor Masses, Tensor Stiffness, Tensor Attraction)
+{
+    /// <summary>Runs <paramref name="steps"/> more steps of the emitted system (see <see cref="ParticleSimulation.Continue"/>).</summary>
+    public Tensor Continue(int steps, bool checkpoint = true) => Simulation.Continue(State, Masses, Stiffness, Attraction, steps, checkpoint);
 }
