@@ -22,11 +22,19 @@ internal class Node
     private static long s_sequence;
     private BackwardFn? _backward;
     private SavedTensor[] _saved;
+    private bool _released;
     private List<Func<Tensor, Tensor?>>?[]? _hooks;
     private List<WeakReference<Tensor>>?[]? _retain;
+    // Single-output nodes made by ops keep their output's metadata in fields and build the
+    // Outputs array and the "...Backward" name only when asked (errors, graph printing).
+    private (int[] Shape, DType DType)[]? _outputs;
+    private readonly int[]? _outShape;
+    private readonly DType _outDType;
+    private string? _name;
+    private readonly string? _opName;
 
     /// <summary>Name shown in errors and graph printing, e.g. "MulBackward".</summary>
-    public string Name { get; }
+    public string Name => _name ??= _opName + "Backward";
 
     /// <summary>One entry per input: where its gradient goes, or null when it does not require grad.</summary>
     public Edge?[] Next { get; }
@@ -35,13 +43,22 @@ internal class Node
     public int[][] InputShapes { get; }
 
     /// <summary>Shape and dtype of each output, to zero-fill gradients of unused outputs.</summary>
-    public (int[] Shape, DType DType)[] Outputs { get; }
+    public (int[] Shape, DType DType)[] Outputs => _outputs ??= [(_outShape!, _outDType)];
+
+    /// <summary>Number of outputs.</summary>
+    public int OutputCount => _outputs is { } o ? o.Length : 1;
+
+    /// <summary>Shape of output <paramref name="o"/>.</summary>
+    public int[] OutputShape(int o) => _outShape is { } s && o == 0 ? s : Outputs[o].Shape;
+
+    /// <summary>DType of output <paramref name="o"/>.</summary>
+    public DType OutputDType(int o) => _outShape is not null && o == 0 ? _outDType : Outputs[o].DType;
 
     /// <summary>Creation order; later nodes run first when several are ready.</summary>
     public long Sequence { get; }
 
     /// <summary>True after a backward pass without retainGraph freed the saved tensors.</summary>
-    public bool Released => _backward is null && this is not AccumulateGrad;
+    public bool Released => _released && this is not AccumulateGrad;
 
     /// <summary>The tensors saved for backward (empty after release).</summary>
     public ReadOnlySpan<SavedTensor> Saved => _saved;
@@ -51,11 +68,24 @@ internal class Node
 
     public Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, BackwardFn? backward, SavedTensor[] saved)
     {
-        Name = name;
+        _name = name;
         Next = next;
         InputShapes = inputShapes;
-        Outputs = outputs;
+        _outputs = outputs;
         _backward = backward;
+        _saved = saved;
+        Sequence = Interlocked.Increment(ref s_sequence);
+    }
+
+    /// <summary>A single-output node of op <paramref name="opName"/> (named "<paramref name="opName"/>Backward")
+    /// whose backward step is <see cref="Backward"/>, overridden by the subclass.</summary>
+    protected Node(string opName, Edge?[] next, int[][] inputShapes, int[] outShape, DType outDType, SavedTensor[] saved)
+    {
+        _opName = opName;
+        Next = next;
+        InputShapes = inputShapes;
+        _outShape = outShape;
+        _outDType = outDType;
         _saved = saved;
         Sequence = Interlocked.Increment(ref s_sequence);
     }
@@ -63,13 +93,20 @@ internal class Node
     /// <summary>Runs the backward function. Checks saved-tensor versions first.</summary>
     public virtual Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
     {
-        if (_backward is null)
+        if (_released)
             throw new AutogradException(
                 $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
                 "The first backward pass released the tensors this node saved. Pass retainGraph: true to the first Backward()/Autograd.Grad() call if you need to backward through the graph again.");
-        CheckSavedVersions(Name, _saved);
-        return _backward(gradOutputs, needs);
+        if (_saved.Length > 0) CheckSavedVersions(Name, _saved);
+        return Backward(gradOutputs, needs);
     }
+
+    /// <summary>The backward step proper (after the release and version checks): the closure given at construction,
+    /// or a subclass's own rule.</summary>
+    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _backward!(gradOutputs, needs);
+
+    /// <summary>Called by <see cref="Release"/>: a subclass drops the tensors its backward step reads.</summary>
+    protected virtual void OnRelease() { }
 
     /// <summary>Throws when a saved tensor was modified in place after it was saved (its storage version moved).</summary>
     public static void CheckSavedVersions(string name, ReadOnlySpan<SavedTensor> saved)
@@ -90,13 +127,15 @@ internal class Node
     /// <summary>Frees the backward closure and the saved tensors.</summary>
     public void Release()
     {
+        _released = true;
         _backward = null;
         _saved = [];
+        OnRelease();
     }
 
     public void AddHook(int output, Func<Tensor, Tensor?> hook)
     {
-        _hooks ??= new List<Func<Tensor, Tensor?>>?[Outputs.Length];
+        _hooks ??= new List<Func<Tensor, Tensor?>>?[OutputCount];
         (_hooks[output] ??= new()).Add(hook);
     }
 
@@ -104,7 +143,7 @@ internal class Node
 
     public void AddRetainGrad(int output, Tensor t)
     {
-        _retain ??= new List<WeakReference<Tensor>>?[Outputs.Length];
+        _retain ??= new List<WeakReference<Tensor>>?[OutputCount];
         (_retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
     }
 

@@ -9,7 +9,7 @@ internal delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
 /// <summary>Which of an elementwise op's tensors its derivative reads (so in-place changes to them are caught).</summary>
 internal enum Uses { None, Input, Output, Both }
 
-public partial class Tensor
+public partial class Tensor : IAlgebra<Tensor>
 {
     /// <summary>Runs a unary float kernel on a dense copy of the input (or the storage itself when contiguous).</summary>
     internal static Tensor MapRaw(string op, Tensor x, SpanMap<float> f32, SpanMap<double> f64)
@@ -108,15 +108,194 @@ public partial class Tensor
     /// <summary>
     /// An elementwise op declared by its derivative f'(x): the VJP is g·f'(x) and the JVP t·f'(x),
     /// both from the one <paramref name="derivative"/> (written with tensor ops, so differentiable again).
+    /// Prefer the <see cref="IDerivative"/> form, which also yields a fused first-order backward.
     /// </summary>
-    internal static Tensor Unary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses)
-    {
-        Tensor[]? save = uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
-        return Op.Record(name, y, [x],
+    internal static Tensor Unary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
+        Op.Tracking(x) ? RecordUnary(name, x, y, derivative, uses) : y;
+
+    private static Tensor RecordUnary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
+        Op.Record(name, y, [x],
             [g => g * derivative(x, y)],
             jvp: t => t[0] is { } tx ? tx * derivative(x, y) : null,
-            save: save, batchedJvp: true);
+            save: SaveList(x, y, uses), batchedJvp: true);
+
+    private static Tensor[]? SaveList(Tensor x, Tensor y, Uses uses) =>
+        uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
+
+    /// <summary>
+    /// An elementwise op declared by its derivative f'(x, y) (y = f(x)), written once against
+    /// <see cref="IAlgebra{T}"/>. On tensors it gives the VJP g·f'(x) and the JVP t·f'(x), both
+    /// differentiable again; on raw scalars (<see cref="R32"/>, <see cref="R64"/>) the same rule is the fused
+    /// first-order backward that <see cref="UnaryNode{TD}"/> runs when no graph is being recorded.
+    /// </summary>
+    internal static Tensor Unary<TD>(string name, Tensor x, Tensor y, TD derivative, Uses uses) where TD : struct, IDerivative
+    {
+        if (x.HasTangents && ForwardLevels.ActiveCount > 0) PropagateUnary(name, x, y, derivative);
+        if (Op.ShouldRecord(x)) Op.Attach(new UnaryNode<TD>(name, x, y, derivative, uses, Op.Save(SaveList(x, y, uses))), y);
+        return y;
     }
+
+    private static void PropagateUnary<TD>(string name, Tensor x, Tensor y, TD d) where TD : struct, IDerivative =>
+        Op.PropagateTangents(name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
+
+    /// <summary>The fused first-order VJP g·f'(x, y) of a unary op, element by element on raw values (no graph, one allocation).</summary>
+    internal static Tensor RawUnaryVjp<TD>(Tensor g, Tensor x, Tensor y, TD d, Uses uses) where TD : struct, IDerivative
+    {
+        var r = EmptyLike(x);
+        bool readX = uses is Uses.Input or Uses.Both, readY = uses is Uses.Output or Uses.Both;
+        if (g.DType == DType.Float32)
+        {
+            var gs = g.DenseSpan<float>();
+            var xs = readX ? x.DenseSpan<float>() : gs;
+            var ys = readY ? y.DenseSpan<float>() : gs;
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R32(xs[i]), new R32(ys[i])).V;
+        }
+        else
+        {
+            var gs = g.DenseSpan<double>();
+            var xs = readX ? x.DenseSpan<double>() : gs;
+            var ys = readY ? y.DenseSpan<double>() : gs;
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R64(xs[i]), new R64(ys[i])).V;
+        }
+        return r;
+    }
+
+    // IAlgebra<Tensor>: the arithmetic operators are the public ones; the functions map to the differentiable ops.
+    static Tensor IAlgebra<Tensor>.Exp(Tensor x) => x.Exp();
+    static Tensor IAlgebra<Tensor>.Sin(Tensor x) => x.Sin();
+    static Tensor IAlgebra<Tensor>.Cos(Tensor x) => x.Cos();
+    static Tensor IAlgebra<Tensor>.Sign(Tensor x) => x.Sign();
+    static Tensor IAlgebra<Tensor>.Erf(Tensor x) => x.Erf();
+    static Tensor IAlgebra<Tensor>.Pow(Tensor x, double exponent) => x.Pow(exponent);
+    static Tensor IAlgebra<Tensor>.ZerosLike(Tensor x) => ZerosLike(x);
+}
+
+/// <summary>
+/// The arithmetic an elementwise derivative rule may use. Implemented by <see cref="Tensor"/> (differentiable
+/// ops, for VJPs/JVPs that can be differentiated again) and by the raw scalars <see cref="R32"/> and
+/// <see cref="R64"/> (for the fused first-order backward), so each rule is written once.
+/// Constants are doubles; on float32 they are rounded to float first, as <c>x.ScalarLike(c)</c> does.
+/// </summary>
+internal interface IAlgebra<T> where T : IAlgebra<T>
+{
+    static abstract T operator +(T a, T b);
+    static abstract T operator -(T a, T b);
+    static abstract T operator *(T a, T b);
+    static abstract T operator /(T a, T b);
+    static abstract T operator -(T a);
+    static abstract T operator +(double a, T b);
+    static abstract T operator -(double a, T b);
+    static abstract T operator *(double a, T b);
+    static abstract T operator /(double a, T b);
+    static abstract T operator +(T a, double b);
+    static abstract T operator -(T a, double b);
+    static abstract T operator *(T a, double b);
+    static abstract T operator /(T a, double b);
+    static abstract T Exp(T x);
+    static abstract T Sin(T x);
+    static abstract T Cos(T x);
+    /// <summary>-1, 0 or 1 (NaN stays NaN).</summary>
+    static abstract T Sign(T x);
+    static abstract T Erf(T x);
+    static abstract T Pow(T x, double exponent);
+    static abstract T ZerosLike(T x);
+}
+
+/// <summary>The derivative f'(x, y) of an elementwise op y = f(x), written once for every <see cref="IAlgebra{T}"/>.</summary>
+internal interface IDerivative
+{
+    /// <summary>f'(x) given the input <paramref name="x"/> and the output <paramref name="y"/>.</summary>
+    T Eval<T>(T x, T y) where T : IAlgebra<T>;
+}
+
+/// <summary>A float32 value under <see cref="IAlgebra{T}"/> (float arithmetic, constants rounded to float).</summary>
+internal readonly struct R32(float v) : IAlgebra<R32>
+{
+    public readonly float V = v;
+    public static R32 operator +(R32 a, R32 b) => new(a.V + b.V);
+    public static R32 operator -(R32 a, R32 b) => new(a.V - b.V);
+    public static R32 operator *(R32 a, R32 b) => new(a.V * b.V);
+    public static R32 operator /(R32 a, R32 b) => new(a.V / b.V);
+    public static R32 operator -(R32 a) => new(-a.V);
+    public static R32 operator +(double a, R32 b) => new((float)a + b.V);
+    public static R32 operator -(double a, R32 b) => new((float)a - b.V);
+    public static R32 operator *(double a, R32 b) => new((float)a * b.V);
+    public static R32 operator /(double a, R32 b) => new((float)a / b.V);
+    public static R32 operator +(R32 a, double b) => new(a.V + (float)b);
+    public static R32 operator -(R32 a, double b) => new(a.V - (float)b);
+    public static R32 operator *(R32 a, double b) => new(a.V * (float)b);
+    public static R32 operator /(R32 a, double b) => new(a.V / (float)b);
+    public static R32 Exp(R32 x) => new(MathF.Exp(x.V));
+    public static R32 Sin(R32 x) => new(MathF.Sin(x.V));
+    public static R32 Cos(R32 x) => new(MathF.Cos(x.V));
+    public static R32 Sign(R32 x) => new(float.IsNaN(x.V) ? x.V : MathF.Sign(x.V));
+    public static R32 Erf(R32 x) => new((float)SpecialFunctions.Erf(x.V));
+    public static R32 Pow(R32 x, double exponent) => new(MathF.Pow(x.V, (float)exponent));
+    public static R32 ZerosLike(R32 x) => new(0f);
+}
+
+/// <summary>A float64 value under <see cref="IAlgebra{T}"/>.</summary>
+internal readonly struct R64(double v) : IAlgebra<R64>
+{
+    public readonly double V = v;
+    public static R64 operator +(R64 a, R64 b) => new(a.V + b.V);
+    public static R64 operator -(R64 a, R64 b) => new(a.V - b.V);
+    public static R64 operator *(R64 a, R64 b) => new(a.V * b.V);
+    public static R64 operator /(R64 a, R64 b) => new(a.V / b.V);
+    public static R64 operator -(R64 a) => new(-a.V);
+    public static R64 operator +(double a, R64 b) => new(a + b.V);
+    public static R64 operator -(double a, R64 b) => new(a - b.V);
+    public static R64 operator *(double a, R64 b) => new(a * b.V);
+    public static R64 operator /(double a, R64 b) => new(a / b.V);
+    public static R64 operator +(R64 a, double b) => new(a.V + b);
+    public static R64 operator -(R64 a, double b) => new(a.V - b);
+    public static R64 operator *(R64 a, double b) => new(a.V * b);
+    public static R64 operator /(R64 a, double b) => new(a.V / b);
+    public static R64 Exp(R64 x) => new(Math.Exp(x.V));
+    public static R64 Sin(R64 x) => new(Math.Sin(x.V));
+    public static R64 Cos(R64 x) => new(Math.Cos(x.V));
+    public static R64 Sign(R64 x) => new(double.IsNaN(x.V) ? x.V : Math.Sign(x.V));
+    public static R64 Erf(R64 x) => new(SpecialFunctions.Erf(x.V));
+    public static R64 Pow(R64 x, double exponent) => new(Math.Pow(x.V, exponent));
+    public static R64 ZerosLike(R64 x) => new(0.0);
+}
+
+/// <summary>
+/// The node of an elementwise op declared by an <see cref="IDerivative"/>. With grad mode on (createGraph)
+/// or a forward-AD level active, its VJP is g·f'(x, y) in differentiable tensor ops; otherwise, for small
+/// tensors (up to <see cref="RawMaxNumel"/> elements, where per-op overhead dominates), the same rule runs
+/// fused on raw values: one pass, one allocation, no graph bookkeeping.
+/// </summary>
+internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
+{
+    /// <summary>Largest gradient handled by the fused scalar loop; bigger ones use the (vectorized) tensor ops.</summary>
+    public const int RawMaxNumel = 1024;
+
+    private Tensor? _x, _y;
+    private readonly TD _d;
+    private readonly Uses _uses;
+
+    public UnaryNode(string opName, Tensor x, Tensor y, TD d, Uses uses, SavedTensor[] saved)
+        : base(opName, [Op.EdgeTo(x)], [x.ShapeRef], y.ShapeRef, y.DType, saved)
+    {
+        _x = x;
+        _y = y;
+        _d = d;
+        _uses = uses;
+    }
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    {
+        if (!needs[0]) return [null];
+        var g = gradOutputs[0];
+        if (!GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= RawMaxNumel)
+            return [Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)];
+        return [g * _d.Eval(_x!, _y!)];
+    }
+
+    protected override void OnRelease() => _x = _y = null;
 }
 
 /// <summary>Scalar special functions used by kernels.</summary>
