@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Fluxion;
 
 /// <summary>
@@ -21,45 +23,37 @@ internal static class Engine
     /// </summary>
     public static Tensor?[]? Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary = 0)
     {
-        bool Outside(Node n) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
+        // Per-node state of this pass (dependency count and gradient buffer), in one map so each node
+        // costs one lookup when discovered and one per incoming edge when run.
+        var state = new Dictionary<Node, NodeState>(ReferenceEqualityComparer.Instance);
 
-        // Gradient buffers, keyed by node; one slot per output.
-        var buffers = new Dictionary<Node, Tensor?[]>(ReferenceEqualityComparer.Instance);
-        var deps = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
-
-        void AddToBuffer(Node node, int index, Tensor grad)
-        {
-            if (!buffers.TryGetValue(node, out var slots))
-                buffers[node] = slots = new Tensor?[node.Outputs.Length];
-            slots[index] = slots[index] is { } prev ? prev + grad : grad;
-        }
-
-        // Discover the graph: iterative DFS, post-order for the "needed" analysis.
-        var rootNodes = new List<Node>();
-        var order = new List<Node>();
-        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        // Discover the graph: iterative DFS (post-order kept only for the "needed" analysis of Autograd.Grad).
+        var rootNodes = new Node[roots.Length];
+        List<Node>? order = inputs is null ? null : new();
         var stack = new Stack<(Node Node, int NextEdge)>();
-        foreach (var r in roots)
+        for (int k = 0; k < roots.Length; k++)
         {
+            var r = roots[k];
             var rn = r.GradFn ?? AccumulateGrad.For(r);
-            rootNodes.Add(rn);
-            if (!visited.Add(rn)) continue;
-            deps.TryAdd(rn, 0);
-            if (Outside(rn)) continue;
+            rootNodes[k] = rn;
+            CollectionsMarshal.GetValueRefOrAddDefault(state, rn, out bool seen);
+            if (seen || Outside(rn, boundary)) continue;
             stack.Push((rn, 0));
             while (stack.Count > 0)
             {
                 var (n, i) = stack.Pop();
-                if (i < n.Next.Length)
+                var next = n.Next;
+                if (i < next.Length)
                 {
                     stack.Push((n, i + 1));
-                    if (n.Next[i] is { } e)
+                    if (next[i] is { } e)
                     {
-                        deps[e.Node] = deps.GetValueOrDefault(e.Node) + 1;
-                        if (visited.Add(e.Node) && !Outside(e.Node)) stack.Push((e.Node, 0));
+                        ref var se = ref CollectionsMarshal.GetValueRefOrAddDefault(state, e.Node, out bool known);
+                        se.Deps++;
+                        if (!known && !Outside(e.Node, boundary)) stack.Push((e.Node, 0));
                     }
                 }
-                else order.Add(n);
+                else order?.Add(n);
             }
         }
 
@@ -83,7 +77,7 @@ internal static class Engine
             }
             // A node must run if some node below it is a capture target or must run itself.
             needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-            foreach (var n in order)
+            foreach (var n in order!)
             {
                 foreach (var e in n.Next)
                     if (e is { } edge && (needed.Contains(edge.Node) || captures.ContainsKey(edge.Node)))
@@ -95,36 +89,50 @@ internal static class Engine
         }
 
         for (int k = 0; k < roots.Length; k++)
-            AddToBuffer(rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
+            AddToBuffer(ref CollectionsMarshal.GetValueRefOrNullRef(state, rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
 
         var ready = new PriorityQueue<Node, long>();
         foreach (var rn in rootNodes)
-            if (deps[rn] == 0)
+        {
+            ref var sr = ref CollectionsMarshal.GetValueRefOrNullRef(state, rn);
+            if (sr.Deps == 0)
             {
                 ready.Enqueue(rn, -rn.Sequence);
-                deps[rn] = -1; // enqueued
+                sr.Deps = -1; // enqueued
             }
+        }
+
+        // Scratch arrays for nodes that only read their arguments during Apply (see Node.BorrowsArguments).
+        var grad1 = new Tensor[1];
+        var needScratch = new bool[4][];
 
         using (new GradModeScope(createGraph))
         {
             while (ready.Count > 0)
             {
                 var node = ready.Dequeue();
-                bool outside = Outside(node);
-                if (!buffers.Remove(node, out var slots))
+                bool outside = Outside(node, boundary);
+                ref var st = ref CollectionsMarshal.GetValueRefOrNullRef(state, node);
+                if (!st.HasGrad)
                 {
                     if (outside) continue;
                     // Reached, but every path into it carried no gradient: release its children.
-                    foreach (var e0 in node.Next)
-                        if (e0 is { } edge0 && --deps[edge0.Node] == 0) ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
+                    ReleaseChildren(state, ready, node);
                     continue;
                 }
+                var g0 = st.G0;
+                var slots = st.Slots;
+                st.G0 = null;
+                st.Slots = null;
+                st.HasGrad = false;
 
                 // Complete the gradient of each output: zero-fill, then hooks and retained grads.
-                var grads = new Tensor[slots.Length];
-                for (int o = 0; o < slots.Length; o++)
+                int nOut = node.OutputCount;
+                bool borrow = node.BorrowsArguments;
+                var grads = borrow && nOut == 1 ? grad1 : new Tensor[nOut];
+                for (int o = 0; o < nOut; o++)
                 {
-                    var g = slots[o] ?? Tensor.Zeros(node.Outputs[o].Shape, node.Outputs[o].DType);
+                    var g = (slots is null ? (o == 0 ? g0 : null) : slots[o]) ?? Tensor.Zeros(node.OutputShape(o), node.OutputDType(o));
                     grads[o] = outside ? g : node is AccumulateGrad acc ? (inputs is null ? g : acc.RunLeafHooks(g)) : node.RunOutputHooks(o, g, createGraph);
                 }
 
@@ -136,22 +144,25 @@ internal static class Engine
                 bool run = inputs is null || needed!.Contains(node);
                 if (!run)
                 {
-                    foreach (var e0 in node.Next)
-                        if (e0 is { } edge0 && --deps[edge0.Node] == 0) ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
+                    ReleaseChildren(state, ready, node);
                     continue;
                 }
 
-                var needs = new bool[node.Next.Length];
-                for (int i = 0; i < needs.Length; i++)
-                    needs[i] = node.Next[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
+                var nextEdges = node.Next;
+                int nIn = nextEdges.Length;
+                bool[] needs = borrow && nIn < needScratch.Length ? needScratch[nIn] ??= new bool[nIn] : new bool[nIn];
+                for (int i = 0; i < nIn; i++)
+                    needs[i] = nextEdges[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
                 var inGrads = node.Apply(grads, needs);
+                if (borrow && nOut == 1) grad1[0] = null!;
                 if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();
 
-                for (int i = 0; i < node.Next.Length; i++)
+                for (int i = 0; i < nIn; i++)
                 {
-                    if (node.Next[i] is not { } e) continue;
+                    if (nextEdges[i] is not { } e) continue;
+                    ref var se = ref CollectionsMarshal.GetValueRefOrNullRef(state, e.Node);
                     if (needs[i] && i < inGrads.Length && inGrads[i] is { } g)
                     {
                         var expected = node.InputShapes[i];
@@ -159,11 +170,9 @@ internal static class Engine
                             throw new AutogradException(
                                 $"{node.Name}: the backward function returned a gradient of shape {ShapeUtil.Format(g.Shape)} for input {i}, which has shape {ShapeUtil.Format(expected)}. " +
                                 "A gradient must have exactly its input's shape (reduce broadcast dimensions with SumTo).");
-                        AddToBuffer(e.Node, e.OutputIndex, g);
+                        AddToBuffer(ref se, e.Node, e.OutputIndex, g);
                     }
-                    int d = deps[e.Node] - 1;
-                    deps[e.Node] = d;
-                    if (d == 0) ready.Enqueue(e.Node, -e.Node.Sequence);
+                    if (--se.Deps == 0) ready.Enqueue(e.Node, -e.Node.Sequence);
                 }
             }
         }
@@ -175,6 +184,42 @@ internal static class Engine
                         $"Autograd.Grad: input {k} (shape {ShapeUtil.Format(inputs![k].Shape)}) was not used to compute the outputs, so it has no gradient. " +
                         "Pass allowUnused: true to get null for it instead.");
         return results;
+    }
+
+    /// <summary>With a checkpoint boundary: nodes at or below it, and every accumulator, belong to the outer graph.</summary>
+    private static bool Outside(Node n, long boundary) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
+
+    /// <summary>The state of one node during a pass: inputs still to come, and the gradients summed so far.</summary>
+    private struct NodeState
+    {
+        /// <summary>Incoming edges whose gradient has not arrived yet (-1 once a root is enqueued).</summary>
+        public int Deps;
+        /// <summary>Whether some gradient arrived.</summary>
+        public bool HasGrad;
+        /// <summary>The gradient of a single-output node.</summary>
+        public Tensor? G0;
+        /// <summary>The gradients of a multi-output node, one slot per output.</summary>
+        public Tensor?[]? Slots;
+    }
+
+    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad)
+    {
+        s.HasGrad = true;
+        if (s.Slots is null && index == 0 && node.OutputCount == 1)
+        {
+            s.G0 = s.G0 is { } prev ? prev + grad : grad;
+            return;
+        }
+        var slots = s.Slots ??= new Tensor?[node.OutputCount];
+        slots[index] = slots[index] is { } p ? p + grad : grad;
+    }
+
+    /// <summary>Counts down the children of a node that does not run; enqueues those with no gradient left to wait for.</summary>
+    private static void ReleaseChildren(Dictionary<Node, NodeState> state, PriorityQueue<Node, long> ready, Node node)
+    {
+        foreach (var e0 in node.Next)
+            if (e0 is { } edge0 && --CollectionsMarshal.GetValueRefOrNullRef(state, edge0.Node).Deps == 0)
+                ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
     }
 
     /// <summary>Anomaly mode: the first backward step that produces NaN or Inf raises, naming the op and where it was created.</summary>

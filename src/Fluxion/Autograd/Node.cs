@@ -105,6 +105,10 @@ internal class Node
     /// or a subclass's own rule.</summary>
     protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _backward!(gradOutputs, needs);
 
+    /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
+    /// to them), so the engine may reuse them for the next node.</summary>
+    public virtual bool BorrowsArguments => false;
+
     /// <summary>Called by <see cref="Release"/>: a subclass drops the tensors its backward step reads.</summary>
     protected virtual void OnRelease() { }
 
@@ -180,6 +184,8 @@ internal sealed class AccumulateGrad : Node
                 grad = h(grad) ?? grad;
         return grad;
     }
+
+    public override bool BorrowsArguments => true;
 
     public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
     {

@@ -47,6 +47,14 @@ public partial class Tensor : IAlgebra<Tensor>
         a.CheckFloat(op);
         b.CheckFloat(op);
         CheckSameDType(op, a, b);
+        // 0-d operands (scalars): one element, no layout logic
+        if (a._shape.Length == 0 && b._shape.Length == 0)
+        {
+            var y1 = new Tensor(Storage.AllocateUninitialized(a.DType, 1), a._shape, a._strides, 0);
+            if (a.DType == DType.Float32) y1.Storage.As<float>()[0] = f32.Scalar(a.Storage.As<float>()[a.Offset], b.Storage.As<float>()[b.Offset]);
+            else y1.Storage.As<double>()[0] = f64.Scalar(a.Storage.As<double>()[a.Offset], b.Storage.As<double>()[b.Offset]);
+            return y1;
+        }
         // fast paths: dense operands of one shape, or a dense operand and a one-element one
         if (a.IsContiguous && b.IsContiguous)
         {
@@ -294,6 +302,8 @@ internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
             return [Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)];
         return [g * _d.Eval(_x!, _y!)];
     }
+
+    public override bool BorrowsArguments => true;
 
     protected override void OnRelease() => _x = _y = null;
 }

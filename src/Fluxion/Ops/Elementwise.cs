@@ -14,6 +14,12 @@ public partial class Tensor
     public static Tensor Add(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
+        return Op.Tracking(a, b) ? RecordAdd(a, b, y) : y;
+    }
+
+    // (recording lives in its own method: its lambdas' closure is then only allocated for tracked calls)
+    private static Tensor RecordAdd(Tensor a, Tensor b, Tensor y)
+    {
         return Op.Record("Add", y, [a, b],
             [g => g.SumTo(a._shape), g => g.SumTo(b._shape)],
             jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), y), batchedJvp: true);
@@ -23,6 +29,11 @@ public partial class Tensor
     public static Tensor Sub(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
+        return Op.Tracking(a, b) ? RecordSub(a, b, y) : y;
+    }
+
+    private static Tensor RecordSub(Tensor a, Tensor b, Tensor y)
+    {
         return Op.Record("Sub", y, [a, b],
             [g => g.SumTo(a._shape), g => (-g).SumTo(b._shape)],
             jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), y), batchedJvp: true);
@@ -40,7 +51,11 @@ public partial class Tensor
     public static Tensor Mul(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Mul", a, b, K.Ops<float>.Mul, K.Ops<double>.Mul);
-        if (!Op.Tracking(a, b)) return y;
+        return Op.Tracking(a, b) ? RecordMul(a, b, y) : y;
+    }
+
+    private static Tensor RecordMul(Tensor a, Tensor b, Tensor y)
+    {
         // save only what the needed gradients read: dL/da reads b, dL/db reads a
         Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
         return Op.Record("Mul", y, [a, b],
@@ -53,7 +68,11 @@ public partial class Tensor
     public static Tensor Div(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Div", a, b, K.Ops<float>.Div, K.Ops<double>.Div);
-        if (!Op.Tracking(a, b)) return y;
+        return Op.Tracking(a, b) ? RecordDiv(a, b, y) : y;
+    }
+
+    private static Tensor RecordDiv(Tensor a, Tensor b, Tensor y)
+    {
         Tensor[] save = b.RequiresGrad ? [a, b] : [b];
         return Op.Record("Div", y, [a, b],
             [g => (g / b).SumTo(a._shape), g => (-g * a / (b * b)).SumTo(b._shape)],
@@ -168,7 +187,12 @@ public partial class Tensor
     public Tensor Neg()
     {
         var y = MapRaw("Neg", this, TensorPrimitives.Negate, TensorPrimitives.Negate);
-        return Op.Record("Neg", y, [this], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
+        return Op.Tracking(this) ? RecordNeg(this, y) : y;
+    }
+
+    private static Tensor RecordNeg(Tensor x, Tensor y)
+    {
+        return Op.Record("Neg", y, [x], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
     }
 
     /// <summary>e^x.</summary>

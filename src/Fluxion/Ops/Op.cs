@@ -234,6 +234,8 @@ internal sealed class OpNode : Node
         return result;
     }
 
+    public override bool BorrowsArguments => true;
+
     protected override void OnRelease() => _vjps = null;
 }
 
