@@ -25,12 +25,48 @@ internal static class Engine
     {
         // Per-node state of this pass (dependency count and gradient buffer), in one map so each node
         // costs one lookup when discovered and one per incoming edge when run.
-        var state = new Dictionary<Node, NodeState>(ReferenceEqualityComparer.Instance);
+        // The map, the DFS stack and the ready queue are reused across passes on a thread (a nested pass,
+        // e.g. a checkpoint's recomputation inside a backward step, takes fresh ones).
+        var buffers = t_buffers ?? new PassBuffers();
+        t_buffers = null;
+        try
+        {
+            return Run(buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary);
+        }
+        finally
+        {
+            if (buffers.Clear()) t_buffers = buffers;
+        }
+    }
+
+    /// <summary>Reusable containers of one pass.</summary>
+    private sealed class PassBuffers
+    {
+        public readonly Dictionary<Node, NodeState> State = new(ReferenceEqualityComparer.Instance);
+        public readonly Stack<(Node Node, int NextEdge)> Stack = new();
+        public readonly PriorityQueue<Node, long> Ready = new();
+
+        /// <summary>Empties the containers (dropping every reference to the graph); false when they grew too big to keep.</summary>
+        public bool Clear()
+        {
+            int n = State.Count;
+            State.Clear();
+            Stack.Clear();
+            Ready.Clear();
+            return n <= 1 << 16;
+        }
+    }
+
+    [ThreadStatic] private static PassBuffers? t_buffers;
+
+    private static Tensor?[]? Run(PassBuffers buffers, Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary)
+    {
+        var state = buffers.State;
 
         // Discover the graph: iterative DFS (post-order kept only for the "needed" analysis of Autograd.Grad).
         var rootNodes = new Node[roots.Length];
         List<Node>? order = inputs is null ? null : new();
-        var stack = new Stack<(Node Node, int NextEdge)>();
+        var stack = buffers.Stack;
         for (int k = 0; k < roots.Length; k++)
         {
             var r = roots[k];
@@ -91,7 +127,7 @@ internal static class Engine
         for (int k = 0; k < roots.Length; k++)
             AddToBuffer(ref CollectionsMarshal.GetValueRefOrNullRef(state, rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
 
-        var ready = new PriorityQueue<Node, long>();
+        var ready = buffers.Ready;
         foreach (var rn in rootNodes)
         {
             ref var sr = ref CollectionsMarshal.GetValueRefOrNullRef(state, rn);

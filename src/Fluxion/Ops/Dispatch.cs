@@ -170,6 +170,49 @@ public partial class Tensor : IAlgebra<Tensor>
         return r;
     }
 
+    /// <summary>
+    /// A broadcasting binary elementwise op declared by its rule (<see cref="IBinaryRule"/>: g·∂y/∂a and g·∂y/∂b,
+    /// written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the
+    /// tangents, and <see cref="BinaryNode{TR}"/> runs the same rule fused on raw values in first-order backward.
+    /// <paramref name="save"/> lists the tensors the needed gradients read.
+    /// </summary>
+    internal static Tensor Binary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule, Tensor[]? save) where TR : struct, IBinaryRule
+    {
+        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0) PropagateBinary(name, a, b, y, rule);
+        if (Op.ReverseTracking(a, b) && !Op.TryCollect([a, b]))
+            Op.Attach(new BinaryNode<TR>(name, a, b, y, rule, Op.Save(save)), y);
+        return y;
+    }
+
+    private static void PropagateBinary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule) where TR : struct, IBinaryRule =>
+        Op.PropagateTangents(name, [y], [a, b], t =>
+        [
+            BroadcastTangent(AddTangents(
+                AlignTangent(t[0], a, y.Rank) is { } ta ? (rule.IdentityA ? ta : rule.Da(ta, a, b, y)) : null,
+                AlignTangent(t[1], b, y.Rank) is { } tb ? (rule.IdentityB ? tb : rule.Db(tb, a, b, y)) : null), y),
+        ], batched: true);
+
+    /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
+    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor a, Tensor b, Tensor y, TR rule, bool forA) where TR : struct, IBinaryRule
+    {
+        var r = EmptyLike(y);
+        if (g.DType == DType.Float32)
+        {
+            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = a.DenseSpan<float>(), xb = b.DenseSpan<float>(), ys = y.DenseSpan<float>();
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i])) : rule.Db(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i]))).V;
+        }
+        else
+        {
+            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = a.DenseSpan<double>(), xb = b.DenseSpan<double>(), ys = y.DenseSpan<double>();
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i])) : rule.Db(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i]))).V;
+        }
+        return r;
+    }
+
     // IAlgebra<Tensor>: the arithmetic operators are the public ones; the functions map to the differentiable ops.
     static Tensor IAlgebra<Tensor>.Exp(Tensor x) => x.Exp();
     static Tensor IAlgebra<Tensor>.Sin(Tensor x) => x.Sin();
@@ -216,6 +259,25 @@ internal interface IDerivative
 {
     /// <summary>f'(x) given the input <paramref name="x"/> and the output <paramref name="y"/>.</summary>
     T Eval<T>(T x, T y) where T : IAlgebra<T>;
+}
+
+/// <summary>
+/// The derivative rule of a binary elementwise op y = f(a, b), written once for every <see cref="IAlgebra{T}"/>:
+/// the output gradient (or tangent) <c>g</c> times ∂y/∂a and times ∂y/∂b, at y's (broadcast) shape.
+/// </summary>
+internal interface IBinaryRule
+{
+    /// <summary>True when g·∂y/∂a is g itself (e.g. addition): nothing to compute.</summary>
+    bool IdentityA { get; }
+
+    /// <summary>True when g·∂y/∂b is g itself.</summary>
+    bool IdentityB { get; }
+
+    /// <summary>g·∂y/∂a.</summary>
+    T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T>;
+
+    /// <summary>g·∂y/∂b.</summary>
+    T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T>;
 }
 
 /// <summary>A float32 value under <see cref="IAlgebra{T}"/> (float arithmetic, constants rounded to float).</summary>
@@ -273,14 +335,11 @@ internal readonly struct R64(double v) : IAlgebra<R64>
 /// <summary>
 /// The node of an elementwise op declared by an <see cref="IDerivative"/>. With grad mode on (createGraph)
 /// or a forward-AD level active, its VJP is g·f'(x, y) in differentiable tensor ops; otherwise, for small
-/// tensors (up to <see cref="RawMaxNumel"/> elements, where per-op overhead dominates), the same rule runs
+/// tensors (up to <see cref="Op.RawMaxNumel"/> elements, where per-op overhead dominates), the same rule runs
 /// fused on raw values: one pass, one allocation, no graph bookkeeping.
 /// </summary>
 internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
 {
-    /// <summary>Largest gradient handled by the fused scalar loop; bigger ones use the (vectorized) tensor ops.</summary>
-    public const int RawMaxNumel = 1024;
-
     private Tensor? _x, _y;
     private readonly TD _d;
     private readonly Uses _uses;
@@ -298,7 +357,7 @@ internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
     {
         if (!needs[0]) return [null];
         var g = gradOutputs[0];
-        if (!GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= RawMaxNumel)
+        if (!GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel)
             return [Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)];
         return [g * _d.Eval(_x!, _y!)];
     }
@@ -354,4 +413,43 @@ internal static class SpecialFunctions
         }
         return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
     }
+}
+
+/// <summary>
+/// The node of a binary elementwise op declared by an <see cref="IBinaryRule"/>. VJPs are the rule in
+/// differentiable tensor ops, reduced to each input's shape; in first-order backward (no graph recorded,
+/// no forward-AD level) on small same-shape operands the rule runs fused on raw values instead.
+/// </summary>
+internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
+{
+    private Tensor? _a, _b, _y;
+    private readonly TR _rule;
+
+    public BinaryNode(string opName, Tensor a, Tensor b, Tensor y, TR rule, SavedTensor[] saved)
+        : base(opName, [Op.EdgeTo(a), Op.EdgeTo(b)], [a.ShapeRef, b.ShapeRef], y.ShapeRef, y.DType, saved)
+    {
+        _a = a;
+        _b = b;
+        _y = y;
+        _rule = rule;
+    }
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    {
+        Tensor a = _a!, b = _b!, y = _y!, g = gradOutputs[0];
+        bool raw = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
+            && ShapeUtil.SameShape(a.ShapeRef, b.ShapeRef);
+        var result = new Tensor?[2];
+        if (needs[0])
+            result[0] = _rule.IdentityA ? g.SumTo(a.ShapeRef)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: true) : _rule.Da(g, a, b, y).SumTo(a.ShapeRef);
+        if (needs[1])
+            result[1] = _rule.IdentityB ? g.SumTo(b.ShapeRef)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: false) : _rule.Db(g, a, b, y).SumTo(b.ShapeRef);
+        return result;
+    }
+
+    public override bool BorrowsArguments => true;
+
+    protected override void OnRelease() => _a = _b = _y = null;
 }

@@ -18,12 +18,7 @@ public partial class Tensor
     }
 
     // (recording lives in its own method: its lambdas' closure is then only allocated for tracked calls)
-    private static Tensor RecordAdd(Tensor a, Tensor b, Tensor y)
-    {
-        return Op.Record("Add", y, [a, b],
-            [g => g.SumTo(a._shape), g => g.SumTo(b._shape)],
-            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), y), batchedJvp: true);
-    }
+    private static Tensor RecordAdd(Tensor a, Tensor b, Tensor y) => Binary("Add", a, b, y, new AddRule(), null);
 
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
@@ -32,12 +27,7 @@ public partial class Tensor
         return Op.Tracking(a, b) ? RecordSub(a, b, y) : y;
     }
 
-    private static Tensor RecordSub(Tensor a, Tensor b, Tensor y)
-    {
-        return Op.Record("Sub", y, [a, b],
-            [g => g.SumTo(a._shape), g => (-g).SumTo(b._shape)],
-            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), y), batchedJvp: true);
-    }
+    private static Tensor RecordSub(Tensor a, Tensor b, Tensor y) => Binary("Sub", a, b, y, new SubRule(), null);
 
     /// <summary>Expands an aligned tangent (only a broadcast operand had one) to the output's shape, keeping batch dims.</summary>
     private static Tensor? BroadcastTangent(Tensor? t, Tensor y)
@@ -54,15 +44,9 @@ public partial class Tensor
         return Op.Tracking(a, b) ? RecordMul(a, b, y) : y;
     }
 
-    private static Tensor RecordMul(Tensor a, Tensor b, Tensor y)
-    {
-        // save only what the needed gradients read: dL/da reads b, dL/db reads a
-        Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
-        return Op.Record("Mul", y, [a, b],
-            [g => (g * b).SumTo(a._shape), g => (g * a).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? a * tb : null),
-            save: save, batchedJvp: true);
-    }
+    // save only what the needed gradients read: dL/da reads b, dL/db reads a
+    private static Tensor RecordMul(Tensor a, Tensor b, Tensor y) =>
+        Binary("Mul", a, b, y, new MulRule(), a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a]);
 
     /// <summary>Elementwise quotient with broadcasting.</summary>
     public static Tensor Div(Tensor a, Tensor b)
@@ -71,13 +55,40 @@ public partial class Tensor
         return Op.Tracking(a, b) ? RecordDiv(a, b, y) : y;
     }
 
-    private static Tensor RecordDiv(Tensor a, Tensor b, Tensor y)
+    private static Tensor RecordDiv(Tensor a, Tensor b, Tensor y) => Binary("Div", a, b, y, new DivRule(), b.RequiresGrad ? [a, b] : [b]);
+
+    // ---- derivative rules of the arithmetic ops (g·∂y/∂a, g·∂y/∂b; written once for tensors and raw scalars) ----
+
+    private readonly struct AddRule : IBinaryRule
     {
-        Tensor[] save = b.RequiresGrad ? [a, b] : [b];
-        return Op.Record("Div", y, [a, b],
-            [g => (g / b).SumTo(a._shape), g => (-g * a / (b * b)).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta / b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? -tb * a / (b * b) : null),
-            save: save, batchedJvp: true);
+        public bool IdentityA => true;
+        public bool IdentityB => true;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+    }
+
+    private readonly struct SubRule : IBinaryRule
+    {
+        public bool IdentityA => true;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g;
+    }
+
+    private readonly struct MulRule : IBinaryRule
+    {
+        public bool IdentityA => false;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g * b;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g * a;
+    }
+
+    private readonly struct DivRule : IBinaryRule
+    {
+        public bool IdentityA => false;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g / b;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g * a / (b * b);
     }
 
     /// <summary>a raised to the power b, elementwise with broadcasting. d/db uses log(a), taken as 0 where a = 0 (as PyTorch).</summary>

@@ -36,6 +36,13 @@ internal static class Op
         return false;
     }
 
+    /// <inheritdoc cref="ReverseTracking(Tensor[])"/>
+    internal static bool ReverseTracking(Tensor a, Tensor b) => (a.RequiresGrad || b.RequiresGrad) && GradMode.Enabled;
+
+    /// <summary>Largest gradient the fused first-order backward of elementwise ops handles with its scalar loop
+    /// (where per-op overhead dominates); bigger ones use the vectorized tensor ops.</summary>
+    public const int RawMaxNumel = 1024;
+
     /// <summary>Tensors requiring grad reported by recording ops while an input collection is active (see <see cref="CollectInputs"/>).</summary>
     [ThreadStatic] private static List<Tensor>? t_collected;
 
