@@ -212,6 +212,27 @@ public class TinyOpsTests
     }
 
     [Fact]
+    public void ConcurrentPassesThroughASharedLeafAgree()
+    {
+        // passes on two threads meet at x's accumulator: one owns its state, the other falls back to a map
+        var x = Tensor.Scalar(0.3, DType.Float64).RequiresGrad_();
+        double expected = 2 * Math.Cos(0.6);
+        var errors = new int[2];
+        var threads = Enumerable.Range(0, 2).Select(k => new Thread(() =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                var y = (x * 2.0).Sin();
+                for (int j = 0; j < 20; j++) y = y + 0.0;
+                if (Math.Abs(Autograd.Grad(y, x).Item() - expected) > 1e-14) errors[k]++;
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Equal([0, 0], errors);
+    }
+
+    [Fact]
     public void ZeroDimBinaryOpsMatchBroadcastKernels()
     {
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })

@@ -23,15 +23,20 @@ internal static class Engine
     /// </summary>
     public static Tensor?[]? Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary = 0)
     {
-        // Per-node state of this pass (dependency count and gradient buffer), in one map so each node
-        // costs one lookup when discovered and one per incoming edge when run.
-        // The map, the DFS stack and the ready queue are reused across passes on a thread (a nested pass,
-        // e.g. a checkpoint's recomputation inside a backward step, takes fresh ones).
+        // Per-node state of a pass (dependency count and gradient buffer) lives on the node itself while
+        // the pass owns it (claimed atomically when discovered, released when the pass ends). When another
+        // pass owns a node (a nested pass, e.g. a checkpoint's recomputation inside a backward step, or a
+        // pass on another thread through shared leaves) the pass keeps its state in a map instead.
+        // The containers are reused across passes on a thread (a nested pass takes fresh ones).
         var buffers = t_buffers ?? new PassBuffers();
         t_buffers = null;
         try
         {
-            return Run(buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary);
+            var r = Run(new FieldMap(buffers), buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary, out bool conflict);
+            if (!conflict) return r;
+            // the conflict stopped the discovery (nothing ran yet): start over with a clean slate
+            buffers.Clear();
+            return Run(new DictMap(buffers.State), buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary, out _);
         }
         finally
         {
@@ -39,29 +44,92 @@ internal static class Engine
         }
     }
 
-    /// <summary>Reusable containers of one pass.</summary>
+    /// <summary>Reusable containers of one pass; the object also identifies the pass that owns a node's state.</summary>
     private sealed class PassBuffers
     {
         public readonly Dictionary<Node, NodeState> State = new(ReferenceEqualityComparer.Instance);
+        public readonly List<Node> Claimed = new();
         public readonly Stack<(Node Node, int NextEdge)> Stack = new();
         public readonly PriorityQueue<Node, long> Ready = new();
+        public NodeState Dummy;
+
+        /// <summary>Gives back every node this pass claimed (their state cleared).</summary>
+        public void Unclaim()
+        {
+            foreach (var n in Claimed)
+            {
+                n.PassState = default;
+                Volatile.Write(ref n.PassOwner, null);
+            }
+            Claimed.Clear();
+        }
 
         /// <summary>Empties the containers (dropping every reference to the graph); false when they grew too big to keep.</summary>
         public bool Clear()
         {
-            int n = State.Count;
+            int n = Math.Max(State.Count, Claimed.Count);
+            Unclaim();
             State.Clear();
             Stack.Clear();
             Ready.Clear();
+            Dummy = default;
             return n <= 1 << 16;
         }
     }
 
     [ThreadStatic] private static PassBuffers? t_buffers;
 
-    private static Tensor?[]? Run(PassBuffers buffers, Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary)
+    /// <summary>Where a pass keeps its per-node state.</summary>
+    private interface IStateMap
     {
-        var state = buffers.State;
+        /// <summary>The state of a node met during discovery; <paramref name="conflict"/> when this map cannot hold it.</summary>
+        ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict);
+
+        /// <summary>The state of a discovered node.</summary>
+        ref NodeState Get(Node n);
+    }
+
+    /// <summary>State in the nodes' own fields, claimed by compare-and-swap.</summary>
+    private readonly struct FieldMap(PassBuffers owner) : IStateMap
+    {
+        public ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict)
+        {
+            conflict = false;
+            if (ReferenceEquals(n.PassOwner, owner))
+            {
+                existed = true;
+                return ref n.PassState;
+            }
+            existed = false;
+            if (Interlocked.CompareExchange(ref n.PassOwner, owner, null) is null)
+            {
+                owner.Claimed.Add(n);
+                n.PassState = default;
+                return ref n.PassState;
+            }
+            conflict = true;
+            return ref owner.Dummy;
+        }
+
+        public ref NodeState Get(Node n) => ref n.PassState;
+    }
+
+    /// <summary>State in a map keyed by node (used when some node is owned by another pass).</summary>
+    private readonly struct DictMap(Dictionary<Node, NodeState> state) : IStateMap
+    {
+        public ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict)
+        {
+            conflict = false;
+            return ref CollectionsMarshal.GetValueRefOrAddDefault(state, n, out existed);
+        }
+
+        public ref NodeState Get(Node n) => ref CollectionsMarshal.GetValueRefOrNullRef(state, n);
+    }
+
+    private static Tensor?[]? Run<TMap>(TMap state, PassBuffers buffers, Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary, out bool conflict)
+        where TMap : struct, IStateMap
+    {
+        conflict = false;
 
         // Discover the graph: iterative DFS (post-order kept only for the "needed" analysis of Autograd.Grad).
         var rootNodes = new Node[roots.Length];
@@ -72,7 +140,8 @@ internal static class Engine
             var r = roots[k];
             var rn = r.GradFn ?? AccumulateGrad.For(r);
             rootNodes[k] = rn;
-            CollectionsMarshal.GetValueRefOrAddDefault(state, rn, out bool seen);
+            state.GetOrAdd(rn, out bool seen, out conflict);
+            if (conflict) return null;
             if (seen || Outside(rn, boundary)) continue;
             stack.Push((rn, 0));
             while (stack.Count > 0)
@@ -84,7 +153,8 @@ internal static class Engine
                     stack.Push((n, i + 1));
                     if (next[i] is { } e)
                     {
-                        ref var se = ref CollectionsMarshal.GetValueRefOrAddDefault(state, e.Node, out bool known);
+                        ref var se = ref state.GetOrAdd(e.Node, out bool known, out conflict);
+                        if (conflict) return null;
                         se.Deps++;
                         if (!known && !Outside(e.Node, boundary)) stack.Push((e.Node, 0));
                     }
@@ -125,12 +195,12 @@ internal static class Engine
         }
 
         for (int k = 0; k < roots.Length; k++)
-            AddToBuffer(ref CollectionsMarshal.GetValueRefOrNullRef(state, rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
+            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
 
         var ready = buffers.Ready;
         foreach (var rn in rootNodes)
         {
-            ref var sr = ref CollectionsMarshal.GetValueRefOrNullRef(state, rn);
+            ref var sr = ref state.Get(rn);
             if (sr.Deps == 0)
             {
                 ready.Enqueue(rn, -rn.Sequence);
@@ -148,7 +218,7 @@ internal static class Engine
             {
                 var node = ready.Dequeue();
                 bool outside = Outside(node, boundary);
-                ref var st = ref CollectionsMarshal.GetValueRefOrNullRef(state, node);
+                ref var st = ref state.Get(node);
                 if (!st.HasGrad)
                 {
                     if (outside) continue;
@@ -198,10 +268,10 @@ internal static class Engine
                 for (int i = 0; i < nIn; i++)
                 {
                     if (nextEdges[i] is not { } e) continue;
-                    ref var se = ref CollectionsMarshal.GetValueRefOrNullRef(state, e.Node);
+                    ref var se = ref state.Get(e.Node);
                     if (needs[i] && i < inGrads.Length && inGrads[i] is { } g)
                     {
-                        var expected = node.InputShapes[i];
+                        var expected = node.InputShape(i);
                         if (!ShapeUtil.SameShape(g.Shape, expected))
                             throw new AutogradException(
                                 $"{node.Name}: the backward function returned a gradient of shape {ShapeUtil.Format(g.Shape)} for input {i}, which has shape {ShapeUtil.Format(expected)}. " +
@@ -226,7 +296,7 @@ internal static class Engine
     private static bool Outside(Node n, long boundary) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
 
     /// <summary>The state of one node during a pass: inputs still to come, and the gradients summed so far.</summary>
-    private struct NodeState
+    internal struct NodeState
     {
         /// <summary>Incoming edges whose gradient has not arrived yet (-1 once a root is enqueued).</summary>
         public int Deps;
@@ -251,10 +321,10 @@ internal static class Engine
     }
 
     /// <summary>Counts down the children of a node that does not run; enqueues those with no gradient left to wait for.</summary>
-    private static void ReleaseChildren(Dictionary<Node, NodeState> state, PriorityQueue<Node, long> ready, Node node)
+    private static void ReleaseChildren<TMap>(TMap state, PriorityQueue<Node, long> ready, Node node) where TMap : struct, IStateMap
     {
         foreach (var e0 in node.Next)
-            if (e0 is { } edge0 && --CollectionsMarshal.GetValueRefOrNullRef(state, edge0.Node).Deps == 0)
+            if (e0 is { } edge0 && --state.Get(edge0.Node).Deps == 0)
                 ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
     }
 

@@ -33,14 +33,34 @@ internal class Node
     private string? _name;
     private readonly string? _opName;
 
+    /// <summary>The backward pass that currently keeps its per-node state in <see cref="PassState"/> (null when none).</summary>
+    internal object? PassOwner;
+
+    /// <summary>This node's dependency count and gradient buffer in the pass <see cref="PassOwner"/>.</summary>
+    internal Engine.NodeState PassState;
+
     /// <summary>Name shown in errors and graph printing, e.g. "MulBackward".</summary>
     public string Name => _name ??= _opName + "Backward";
 
     /// <summary>One entry per input: where its gradient goes, or null when it does not require grad.</summary>
     public Edge?[] Next { get; }
 
+    private readonly int[][]? _inputShapes;
+
     /// <summary>Shape of each input, to check gradient shapes returned by the backward function.</summary>
-    public int[][] InputShapes { get; }
+    public int[][] InputShapes
+    {
+        get
+        {
+            if (_inputShapes is { } s) return s;
+            var r = new int[Next.Length][];
+            for (int i = 0; i < r.Length; i++) r[i] = InputShape(i);
+            return r;
+        }
+    }
+
+    /// <summary>Shape of input <paramref name="i"/> (a subclass that keeps input shapes in fields overrides this).</summary>
+    public virtual int[] InputShape(int i) => _inputShapes![i];
 
     /// <summary>Shape and dtype of each output, to zero-fill gradients of unused outputs.</summary>
     public (int[] Shape, DType DType)[] Outputs => _outputs ??= [(_outShape!, _outDType)];
@@ -70,7 +90,7 @@ internal class Node
     {
         _name = name;
         Next = next;
-        InputShapes = inputShapes;
+        _inputShapes = inputShapes;
         _outputs = outputs;
         _backward = backward;
         _saved = saved;
@@ -78,12 +98,13 @@ internal class Node
     }
 
     /// <summary>A single-output node of op <paramref name="opName"/> (named "<paramref name="opName"/>Backward")
-    /// whose backward step is <see cref="Backward"/>, overridden by the subclass.</summary>
-    protected Node(string opName, Edge?[] next, int[][] inputShapes, int[] outShape, DType outDType, SavedTensor[] saved)
+    /// whose backward step is <see cref="Backward"/>, overridden by the subclass. With <paramref name="inputShapes"/>
+    /// null the subclass overrides <see cref="InputShape"/>.</summary>
+    protected Node(string opName, Edge?[] next, int[][]? inputShapes, int[] outShape, DType outDType, SavedTensor[] saved)
     {
         _opName = opName;
         Next = next;
-        InputShapes = inputShapes;
+        _inputShapes = inputShapes;
         _outShape = outShape;
         _outDType = outDType;
         _saved = saved;

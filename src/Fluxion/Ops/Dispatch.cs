@@ -130,6 +130,14 @@ public partial class Tensor : IAlgebra<Tensor>
     private static Tensor[]? SaveList(Tensor x, Tensor y, Uses uses) =>
         uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
 
+    private static SavedTensor[] SavedFor(Tensor x, Tensor y, Uses uses) => uses switch
+    {
+        Uses.Input => [new SavedTensor(x, x.Version)],
+        Uses.Output => [new SavedTensor(y, y.Version)],
+        Uses.Both => [new SavedTensor(x, x.Version), new SavedTensor(y, y.Version)],
+        _ => [],
+    };
+
     /// <summary>
     /// An elementwise op declared by its derivative f'(x, y) (y = f(x)), written once against
     /// <see cref="IAlgebra{T}"/>. On tensors it gives the VJP g·f'(x) and the JVP t·f'(x), both
@@ -139,7 +147,7 @@ public partial class Tensor : IAlgebra<Tensor>
     internal static Tensor Unary<TD>(string name, Tensor x, Tensor y, TD derivative, Uses uses) where TD : struct, IDerivative
     {
         if (x.HasTangents && ForwardLevels.ActiveCount > 0) PropagateUnary(name, x, y, derivative);
-        if (Op.ShouldRecord(x)) Op.Attach(new UnaryNode<TD>(name, x, y, derivative, uses, Op.Save(SaveList(x, y, uses))), y);
+        if (Op.ShouldRecord(x)) Op.Attach(new UnaryNode<TD>(name, x, y, derivative, uses, SavedFor(x, y, uses)), y);
         return y;
     }
 
@@ -179,7 +187,7 @@ public partial class Tensor : IAlgebra<Tensor>
     internal static Tensor Binary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule, Tensor[]? save) where TR : struct, IBinaryRule
     {
         if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0) PropagateBinary(name, a, b, y, rule);
-        if (Op.ReverseTracking(a, b) && !Op.TryCollect([a, b]))
+        if (Op.ReverseTracking(a, b) && !Op.TryCollect(a, b))
             Op.Attach(new BinaryNode<TR>(name, a, b, y, rule, Op.Save(save)), y);
         return y;
     }
@@ -345,7 +353,7 @@ internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
     private readonly Uses _uses;
 
     public UnaryNode(string opName, Tensor x, Tensor y, TD d, Uses uses, SavedTensor[] saved)
-        : base(opName, [Op.EdgeTo(x)], [x.ShapeRef], y.ShapeRef, y.DType, saved)
+        : base(opName, [Op.EdgeTo(x)], null, y.ShapeRef, y.DType, saved)
     {
         _x = x;
         _y = y;
@@ -363,6 +371,9 @@ internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
     }
 
     public override bool BorrowsArguments => true;
+
+    /// <summary>An elementwise op's input has its output's shape.</summary>
+    public override int[] InputShape(int i) => OutputShape(0);
 
     protected override void OnRelease() => _x = _y = null;
 }
@@ -423,11 +434,14 @@ internal static class SpecialFunctions
 internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
 {
     private Tensor? _a, _b, _y;
+    private readonly int[] _shapeA, _shapeB;
     private readonly TR _rule;
 
     public BinaryNode(string opName, Tensor a, Tensor b, Tensor y, TR rule, SavedTensor[] saved)
-        : base(opName, [Op.EdgeTo(a), Op.EdgeTo(b)], [a.ShapeRef, b.ShapeRef], y.ShapeRef, y.DType, saved)
+        : base(opName, [Op.EdgeTo(a), Op.EdgeTo(b)], null, y.ShapeRef, y.DType, saved)
     {
+        _shapeA = a.ShapeRef;
+        _shapeB = b.ShapeRef;
         _a = a;
         _b = b;
         _y = y;
@@ -450,6 +464,8 @@ internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
     }
 
     public override bool BorrowsArguments => true;
+
+    public override int[] InputShape(int i) => i == 0 ? _shapeA : _shapeB;
 
     protected override void OnRelease() => _a = _b = _y = null;
 }

@@ -67,6 +67,15 @@ internal static class Op
         public void Dispose() => t_collected = _previous;
     }
 
+    /// <inheritdoc cref="TryCollect(Tensor[])"/>
+    internal static bool TryCollect(Tensor a, Tensor b)
+    {
+        if (t_collected is not { } sink) return false;
+        if (a.RequiresGrad) sink.Add(a);
+        if (b.RequiresGrad) sink.Add(b);
+        return true;
+    }
+
     /// <summary>During an input collection: reports <paramref name="inputs"/> that require grad and returns true
     /// (the caller must then not record a node). Otherwise returns false.</summary>
     internal static bool TryCollect(Tensor[] inputs)
@@ -204,7 +213,7 @@ internal static class Op
     }
 
     /// <summary>Single-input form of the reverse-mode test: grad mode is on, <paramref name="x"/> requires grad
-    /// and no input collection claims it (see <see cref="TryCollect"/>).</summary>
+    /// and no input collection claims it (see <see cref="TryCollect(Tensor[])"/>).</summary>
     internal static bool ShouldRecord(Tensor x)
     {
         if (!x.RequiresGrad || !GradMode.Enabled) return false;
