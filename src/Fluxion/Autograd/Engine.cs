@@ -50,7 +50,7 @@ internal static class Engine
         public readonly Dictionary<Node, NodeState> State = new(ReferenceEqualityComparer.Instance);
         public readonly List<Node> Claimed = new();
         public readonly Stack<(Node Node, int NextEdge)> Stack = new();
-        public readonly PriorityQueue<Node, long> Ready = new();
+        public readonly ReadyQueue Ready = new();
         public NodeState Dummy;
 
         /// <summary>Gives back every node this pass claimed (their state cleared).</summary>
@@ -78,6 +78,49 @@ internal static class Engine
     }
 
     [ThreadStatic] private static PassBuffers? t_buffers;
+
+    /// <summary>
+    /// Nodes ready to run, latest-created first. A chain (the common case: one node ready at a time)
+    /// goes through a single slot; the heap is used only when several nodes are ready at once.
+    /// </summary>
+    private sealed class ReadyQueue
+    {
+        private readonly PriorityQueue<Node, long> _heap = new();
+        private Node? _only; // when set, the heap is empty
+
+        public int Count => _only is null ? _heap.Count : 1;
+
+        public void Enqueue(Node n)
+        {
+            if (_only is null && _heap.Count == 0)
+            {
+                _only = n;
+                return;
+            }
+            if (_only is { } o)
+            {
+                _heap.Enqueue(o, -o.Sequence);
+                _only = null;
+            }
+            _heap.Enqueue(n, -n.Sequence);
+        }
+
+        public Node Dequeue()
+        {
+            if (_only is { } o)
+            {
+                _only = null;
+                return o;
+            }
+            return _heap.Dequeue();
+        }
+
+        public void Clear()
+        {
+            _only = null;
+            _heap.Clear();
+        }
+    }
 
     /// <summary>Where a pass keeps its per-node state.</summary>
     private interface IStateMap
@@ -203,7 +246,7 @@ internal static class Engine
             ref var sr = ref state.Get(rn);
             if (sr.Deps == 0)
             {
-                ready.Enqueue(rn, -rn.Sequence);
+                ready.Enqueue(rn);
                 sr.Deps = -1; // enqueued
             }
         }
@@ -278,7 +321,7 @@ internal static class Engine
                                 "A gradient must have exactly its input's shape (reduce broadcast dimensions with SumTo).");
                         AddToBuffer(ref se, e.Node, e.OutputIndex, g);
                     }
-                    if (--se.Deps == 0) ready.Enqueue(e.Node, -e.Node.Sequence);
+                    if (--se.Deps == 0) ready.Enqueue(e.Node);
                 }
             }
         }
@@ -321,11 +364,11 @@ internal static class Engine
     }
 
     /// <summary>Counts down the children of a node that does not run; enqueues those with no gradient left to wait for.</summary>
-    private static void ReleaseChildren<TMap>(TMap state, PriorityQueue<Node, long> ready, Node node) where TMap : struct, IStateMap
+    private static void ReleaseChildren<TMap>(TMap state, ReadyQueue ready, Node node) where TMap : struct, IStateMap
     {
         foreach (var e0 in node.Next)
             if (e0 is { } edge0 && --state.Get(edge0.Node).Deps == 0)
-                ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
+                ready.Enqueue(edge0.Node);
     }
 
     /// <summary>Anomaly mode: the first backward step that produces NaN or Inf raises, naming the op and where it was created.</summary>

@@ -20,18 +20,29 @@ internal delegate Tensor?[] BackwardFn(Tensor[] gradOutputs, bool[] needsInputGr
 internal class Node
 {
     private static long s_sequence;
-    private BackwardFn? _backward;
     private SavedTensor[] _saved;
     private bool _released;
-    private List<Func<Tensor, Tensor?>>?[]? _hooks;
-    private List<WeakReference<Tensor>>?[]? _retain;
-    // Single-output nodes made by ops keep their output's metadata in fields and build the
-    // Outputs array and the "...Backward" name only when asked (errors, graph printing).
-    private (int[] Shape, DType DType)[]? _outputs;
-    private readonly int[]? _outShape;
+    // Single-output nodes made by ops keep their output's metadata in fields and build the Outputs array
+    // and the "...Backward" name only when asked (errors, graph printing). What most nodes never use
+    // (a closure, hooks, retained grads, several outputs, a forward trace) lives in a side object.
+    private readonly bool _labelIsName;
     private readonly DType _outDType;
-    private string? _name;
-    private readonly string? _opName;
+    private readonly string _label;
+    private readonly int[]? _outShape;
+    private Extras? _extras;
+
+    /// <summary>The rarely used parts of a node.</summary>
+    private sealed class Extras
+    {
+        public BackwardFn? Backward;
+        public (int[] Shape, DType DType)[]? Outputs;
+        public int[][]? InputShapes;
+        public List<Func<Tensor, Tensor?>>?[]? Hooks;
+        public List<WeakReference<Tensor>>?[]? Retain;
+        public string? ForwardTrace;
+    }
+
+    private Extras X => _extras ??= new Extras();
 
     /// <summary>The backward pass that currently keeps its per-node state in <see cref="PassState"/> (null when none).</summary>
     internal object? PassOwner;
@@ -40,19 +51,17 @@ internal class Node
     internal Engine.NodeState PassState;
 
     /// <summary>Name shown in errors and graph printing, e.g. "MulBackward".</summary>
-    public string Name => _name ??= _opName + "Backward";
+    public string Name => _labelIsName ? _label : _label + "Backward";
 
     /// <summary>One entry per input: where its gradient goes, or null when it does not require grad.</summary>
     public Edge?[] Next { get; }
-
-    private readonly int[][]? _inputShapes;
 
     /// <summary>Shape of each input, to check gradient shapes returned by the backward function.</summary>
     public int[][] InputShapes
     {
         get
         {
-            if (_inputShapes is { } s) return s;
+            if (_extras?.InputShapes is { } s) return s;
             var r = new int[Next.Length][];
             for (int i = 0; i < r.Length; i++) r[i] = InputShape(i);
             return r;
@@ -60,13 +69,13 @@ internal class Node
     }
 
     /// <summary>Shape of input <paramref name="i"/> (a subclass that keeps input shapes in fields overrides this).</summary>
-    public virtual int[] InputShape(int i) => _inputShapes![i];
+    public virtual int[] InputShape(int i) => _extras!.InputShapes![i];
 
     /// <summary>Shape and dtype of each output, to zero-fill gradients of unused outputs.</summary>
-    public (int[] Shape, DType DType)[] Outputs => _outputs ??= [(_outShape!, _outDType)];
+    public (int[] Shape, DType DType)[] Outputs => _extras?.Outputs ?? [(_outShape!, _outDType)];
 
     /// <summary>Number of outputs.</summary>
-    public int OutputCount => _outputs is { } o ? o.Length : 1;
+    public int OutputCount => _outShape is not null ? 1 : _extras!.Outputs!.Length;
 
     /// <summary>Shape of output <paramref name="o"/>.</summary>
     public int[] OutputShape(int o) => _outShape is { } s && o == 0 ? s : Outputs[o].Shape;
@@ -84,15 +93,18 @@ internal class Node
     public ReadOnlySpan<SavedTensor> Saved => _saved;
 
     /// <summary>Optional stack trace of the forward call, recorded in anomaly mode.</summary>
-    public string? ForwardTrace { get; set; }
+    public string? ForwardTrace
+    {
+        get => _extras?.ForwardTrace;
+        set => X.ForwardTrace = value;
+    }
 
     public Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, BackwardFn? backward, SavedTensor[] saved)
     {
-        _name = name;
+        _label = name;
+        _labelIsName = true;
         Next = next;
-        _inputShapes = inputShapes;
-        _outputs = outputs;
-        _backward = backward;
+        _extras = new Extras { InputShapes = inputShapes, Outputs = outputs, Backward = backward };
         _saved = saved;
         Sequence = Interlocked.Increment(ref s_sequence);
     }
@@ -102,9 +114,9 @@ internal class Node
     /// null the subclass overrides <see cref="InputShape"/>.</summary>
     protected Node(string opName, Edge?[] next, int[][]? inputShapes, int[] outShape, DType outDType, SavedTensor[] saved)
     {
-        _opName = opName;
+        _label = opName;
         Next = next;
-        _inputShapes = inputShapes;
+        if (inputShapes is not null) _extras = new Extras { InputShapes = inputShapes };
         _outShape = outShape;
         _outDType = outDType;
         _saved = saved;
@@ -124,7 +136,7 @@ internal class Node
 
     /// <summary>The backward step proper (after the release and version checks): the closure given at construction,
     /// or a subclass's own rule.</summary>
-    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _backward!(gradOutputs, needs);
+    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _extras!.Backward!(gradOutputs, needs);
 
     /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
     /// to them), so the engine may reuse them for the next node.</summary>
@@ -153,32 +165,33 @@ internal class Node
     public void Release()
     {
         _released = true;
-        _backward = null;
+        if (_extras is { } x) x.Backward = null;
         _saved = [];
         OnRelease();
     }
 
     public void AddHook(int output, Func<Tensor, Tensor?> hook)
     {
-        _hooks ??= new List<Func<Tensor, Tensor?>>?[OutputCount];
-        (_hooks[output] ??= new()).Add(hook);
+        var hooks = X.Hooks ??= new List<Func<Tensor, Tensor?>>?[OutputCount];
+        (hooks[output] ??= new()).Add(hook);
     }
 
-    public void RemoveHook(int output, Func<Tensor, Tensor?> hook) => _hooks?[output]?.Remove(hook);
+    public void RemoveHook(int output, Func<Tensor, Tensor?> hook) => _extras?.Hooks?[output]?.Remove(hook);
 
     public void AddRetainGrad(int output, Tensor t)
     {
-        _retain ??= new List<WeakReference<Tensor>>?[OutputCount];
-        (_retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
+        var retain = X.Retain ??= new List<WeakReference<Tensor>>?[OutputCount];
+        (retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
     }
 
     /// <summary>Runs the tensor hooks registered on output <paramref name="output"/>, then stores retained grads.</summary>
     public Tensor RunOutputHooks(int output, Tensor grad, bool createGraph)
     {
-        if (_hooks?[output] is { } hooks)
+        if (_extras is not { } x) return grad;
+        if (x.Hooks?[output] is { } hooks)
             foreach (var h in hooks.ToArray())
                 grad = h(grad) ?? grad;
-        if (_retain?[output] is { } retain)
+        if (x.Retain?[output] is { } retain)
             foreach (var w in retain)
                 if (w.TryGetTarget(out var t))
                     t.Grad = t.Grad is null ? (createGraph ? grad : grad.Detach()) : (createGraph ? t.Grad + grad : (t.Grad + grad).Detach());
