@@ -139,8 +139,20 @@ internal class Node
     protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _extras!.Backward!(gradOutputs, needs);
 
     /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
-    /// to them), so the engine may reuse them for the next node.</summary>
+    /// to them), so the engine may reuse them for the next node. Such a node may also return a
+    /// <see cref="ResultScratch"/> array, which its caller must consume before the next Apply on the thread.</summary>
     public virtual bool BorrowsArguments => false;
+
+    [ThreadStatic] private static Tensor?[]? t_results1, t_results2;
+
+    /// <summary>A per-thread array of <paramref name="n"/> (1 or 2) null slots for the gradients a node with
+    /// <see cref="BorrowsArguments"/> returns; valid until the next call on the thread.</summary>
+    protected static Tensor?[] ResultScratch(int n)
+    {
+        var r = n == 1 ? t_results1 ??= new Tensor?[1] : t_results2 ??= new Tensor?[2];
+        Array.Clear(r);
+        return r;
+    }
 
     /// <summary>Called by <see cref="Release"/>: a subclass drops the tensors its backward step reads.</summary>
     protected virtual void OnRelease() { }

@@ -363,11 +363,13 @@ internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
 
     protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
     {
-        if (!needs[0]) return [null];
+        var result = ResultScratch(1);
+        if (!needs[0]) return result;
         var g = gradOutputs[0];
-        if (!GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel)
-            return [Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)];
-        return [g * _d.Eval(_x!, _y!)];
+        result[0] = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
+            ? Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)
+            : g * _d.Eval(_x!, _y!);
+        return result;
     }
 
     public override bool BorrowsArguments => true;
@@ -453,7 +455,7 @@ internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
         Tensor a = _a!, b = _b!, y = _y!, g = gradOutputs[0];
         bool raw = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
             && ShapeUtil.SameShape(a.ShapeRef, b.ShapeRef);
-        var result = new Tensor?[2];
+        var result = ResultScratch(2);
         if (needs[0])
             result[0] = _rule.IdentityA ? g.SumTo(a.ShapeRef)
                 : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: true) : _rule.Da(g, a, b, y).SumTo(a.ShapeRef);
