@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Fluxion;
 
 /// <summary>
@@ -21,45 +23,186 @@ internal static class Engine
     /// </summary>
     public static Tensor?[]? Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary = 0)
     {
-        bool Outside(Node n) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
-
-        // Gradient buffers, keyed by node; one slot per output.
-        var buffers = new Dictionary<Node, Tensor?[]>(ReferenceEqualityComparer.Instance);
-        var deps = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
-
-        void AddToBuffer(Node node, int index, Tensor grad)
+        // Per-node state of a pass (dependency count and gradient buffer) lives on the node itself while
+        // the pass owns it (claimed atomically when discovered, released when the pass ends). When another
+        // pass owns a node (a nested pass, e.g. a checkpoint's recomputation inside a backward step, or a
+        // pass on another thread through shared leaves) the pass keeps its state in a map instead.
+        // The containers are reused across passes on a thread (a nested pass takes fresh ones).
+        var buffers = t_buffers ?? new PassBuffers();
+        t_buffers = null;
+        try
         {
-            if (!buffers.TryGetValue(node, out var slots))
-                buffers[node] = slots = new Tensor?[node.Outputs.Length];
-            slots[index] = slots[index] is { } prev ? prev + grad : grad;
+            var r = Run(new FieldMap(buffers), buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary, out bool conflict);
+            if (!conflict) return r;
+            // the conflict stopped the discovery (nothing ran yet): start over with a clean slate
+            buffers.Clear();
+            return Run(new DictMap(buffers.State), buffers, roots, seeds, retainGraph, createGraph, inputs, allowUnused, boundary, out _);
+        }
+        finally
+        {
+            if (buffers.Clear()) t_buffers = buffers;
+        }
+    }
+
+    /// <summary>Reusable containers of one pass; the object also identifies the pass that owns a node's state.</summary>
+    private sealed class PassBuffers
+    {
+        public readonly Dictionary<Node, NodeState> State = new(ReferenceEqualityComparer.Instance);
+        public readonly List<Node> Claimed = new();
+        public readonly Stack<(Node Node, int NextEdge)> Stack = new();
+        public readonly ReadyQueue Ready = new();
+        public NodeState Dummy;
+
+        /// <summary>Gives back every node this pass claimed (their state cleared).</summary>
+        public void Unclaim()
+        {
+            foreach (var n in Claimed)
+            {
+                n.PassState = default;
+                Volatile.Write(ref n.PassOwner, null);
+            }
+            Claimed.Clear();
         }
 
-        // Discover the graph: iterative DFS, post-order for the "needed" analysis.
-        var rootNodes = new List<Node>();
-        var order = new List<Node>();
-        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<(Node Node, int NextEdge)>();
-        foreach (var r in roots)
+        /// <summary>Empties the containers (dropping every reference to the graph); false when they grew too big to keep.</summary>
+        public bool Clear()
         {
+            int n = Math.Max(State.Count, Claimed.Count);
+            Unclaim();
+            State.Clear();
+            Stack.Clear();
+            Ready.Clear();
+            Dummy = default;
+            return n <= 1 << 16;
+        }
+    }
+
+    [ThreadStatic] private static PassBuffers? t_buffers;
+
+    /// <summary>
+    /// Nodes ready to run, latest-created first. A chain (the common case: one node ready at a time)
+    /// goes through a single slot; the heap is used only when several nodes are ready at once.
+    /// </summary>
+    private sealed class ReadyQueue
+    {
+        private readonly PriorityQueue<Node, long> _heap = new();
+        private Node? _only; // when set, the heap is empty
+
+        public int Count => _only is null ? _heap.Count : 1;
+
+        public void Enqueue(Node n)
+        {
+            if (_only is null && _heap.Count == 0)
+            {
+                _only = n;
+                return;
+            }
+            if (_only is { } o)
+            {
+                _heap.Enqueue(o, -o.Sequence);
+                _only = null;
+            }
+            _heap.Enqueue(n, -n.Sequence);
+        }
+
+        public Node Dequeue()
+        {
+            if (_only is { } o)
+            {
+                _only = null;
+                return o;
+            }
+            return _heap.Dequeue();
+        }
+
+        public void Clear()
+        {
+            _only = null;
+            _heap.Clear();
+        }
+    }
+
+    /// <summary>Where a pass keeps its per-node state.</summary>
+    private interface IStateMap
+    {
+        /// <summary>The state of a node met during discovery; <paramref name="conflict"/> when this map cannot hold it.</summary>
+        ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict);
+
+        /// <summary>The state of a discovered node.</summary>
+        ref NodeState Get(Node n);
+    }
+
+    /// <summary>State in the nodes' own fields, claimed by compare-and-swap.</summary>
+    private readonly struct FieldMap(PassBuffers owner) : IStateMap
+    {
+        public ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict)
+        {
+            conflict = false;
+            if (ReferenceEquals(n.PassOwner, owner))
+            {
+                existed = true;
+                return ref n.PassState;
+            }
+            existed = false;
+            if (Interlocked.CompareExchange(ref n.PassOwner, owner, null) is null)
+            {
+                owner.Claimed.Add(n);
+                n.PassState = default;
+                return ref n.PassState;
+            }
+            conflict = true;
+            return ref owner.Dummy;
+        }
+
+        public ref NodeState Get(Node n) => ref n.PassState;
+    }
+
+    /// <summary>State in a map keyed by node (used when some node is owned by another pass).</summary>
+    private readonly struct DictMap(Dictionary<Node, NodeState> state) : IStateMap
+    {
+        public ref NodeState GetOrAdd(Node n, out bool existed, out bool conflict)
+        {
+            conflict = false;
+            return ref CollectionsMarshal.GetValueRefOrAddDefault(state, n, out existed);
+        }
+
+        public ref NodeState Get(Node n) => ref CollectionsMarshal.GetValueRefOrNullRef(state, n);
+    }
+
+    private static Tensor?[]? Run<TMap>(TMap state, PassBuffers buffers, Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph, Tensor[]? inputs, bool allowUnused, long boundary, out bool conflict)
+        where TMap : struct, IStateMap
+    {
+        conflict = false;
+
+        // Discover the graph: iterative DFS (post-order kept only for the "needed" analysis of Autograd.Grad).
+        var rootNodes = new Node[roots.Length];
+        List<Node>? order = inputs is null ? null : new();
+        var stack = buffers.Stack;
+        for (int k = 0; k < roots.Length; k++)
+        {
+            var r = roots[k];
             var rn = r.GradFn ?? AccumulateGrad.For(r);
-            rootNodes.Add(rn);
-            if (!visited.Add(rn)) continue;
-            deps.TryAdd(rn, 0);
-            if (Outside(rn)) continue;
+            rootNodes[k] = rn;
+            state.GetOrAdd(rn, out bool seen, out conflict);
+            if (conflict) return null;
+            if (seen || Outside(rn, boundary)) continue;
             stack.Push((rn, 0));
             while (stack.Count > 0)
             {
                 var (n, i) = stack.Pop();
-                if (i < n.Next.Length)
+                var next = n.Next;
+                if (i < next.Length)
                 {
                     stack.Push((n, i + 1));
-                    if (n.Next[i] is { } e)
+                    if (next[i] is { } e)
                     {
-                        deps[e.Node] = deps.GetValueOrDefault(e.Node) + 1;
-                        if (visited.Add(e.Node) && !Outside(e.Node)) stack.Push((e.Node, 0));
+                        ref var se = ref state.GetOrAdd(e.Node, out bool known, out conflict);
+                        if (conflict) return null;
+                        se.Deps++;
+                        if (!known && !Outside(e.Node, boundary)) stack.Push((e.Node, 0));
                     }
                 }
-                else order.Add(n);
+                else order?.Add(n);
             }
         }
 
@@ -83,7 +226,7 @@ internal static class Engine
             }
             // A node must run if some node below it is a capture target or must run itself.
             needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-            foreach (var n in order)
+            foreach (var n in order!)
             {
                 foreach (var e in n.Next)
                     if (e is { } edge && (needed.Contains(edge.Node) || captures.ContainsKey(edge.Node)))
@@ -95,36 +238,50 @@ internal static class Engine
         }
 
         for (int k = 0; k < roots.Length; k++)
-            AddToBuffer(rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
+            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
 
-        var ready = new PriorityQueue<Node, long>();
+        var ready = buffers.Ready;
         foreach (var rn in rootNodes)
-            if (deps[rn] == 0)
+        {
+            ref var sr = ref state.Get(rn);
+            if (sr.Deps == 0)
             {
-                ready.Enqueue(rn, -rn.Sequence);
-                deps[rn] = -1; // enqueued
+                ready.Enqueue(rn);
+                sr.Deps = -1; // enqueued
             }
+        }
+
+        // Scratch arrays for nodes that only read their arguments during Apply (see Node.BorrowsArguments).
+        var grad1 = new Tensor[1];
+        var needScratch = new bool[4][];
 
         using (new GradModeScope(createGraph))
         {
             while (ready.Count > 0)
             {
                 var node = ready.Dequeue();
-                bool outside = Outside(node);
-                if (!buffers.Remove(node, out var slots))
+                bool outside = Outside(node, boundary);
+                ref var st = ref state.Get(node);
+                if (!st.HasGrad)
                 {
                     if (outside) continue;
                     // Reached, but every path into it carried no gradient: release its children.
-                    foreach (var e0 in node.Next)
-                        if (e0 is { } edge0 && --deps[edge0.Node] == 0) ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
+                    ReleaseChildren(state, ready, node);
                     continue;
                 }
+                var g0 = st.G0;
+                var slots = st.Slots;
+                st.G0 = null;
+                st.Slots = null;
+                st.HasGrad = false;
 
                 // Complete the gradient of each output: zero-fill, then hooks and retained grads.
-                var grads = new Tensor[slots.Length];
-                for (int o = 0; o < slots.Length; o++)
+                int nOut = node.OutputCount;
+                bool borrow = node.BorrowsArguments;
+                var grads = borrow && nOut == 1 ? grad1 : new Tensor[nOut];
+                for (int o = 0; o < nOut; o++)
                 {
-                    var g = slots[o] ?? Tensor.Zeros(node.Outputs[o].Shape, node.Outputs[o].DType);
+                    var g = (slots is null ? (o == 0 ? g0 : null) : slots[o]) ?? Tensor.Zeros(node.OutputShape(o), node.OutputDType(o));
                     grads[o] = outside ? g : node is AccumulateGrad acc ? (inputs is null ? g : acc.RunLeafHooks(g)) : node.RunOutputHooks(o, g, createGraph);
                 }
 
@@ -136,34 +293,35 @@ internal static class Engine
                 bool run = inputs is null || needed!.Contains(node);
                 if (!run)
                 {
-                    foreach (var e0 in node.Next)
-                        if (e0 is { } edge0 && --deps[edge0.Node] == 0) ready.Enqueue(edge0.Node, -edge0.Node.Sequence);
+                    ReleaseChildren(state, ready, node);
                     continue;
                 }
 
-                var needs = new bool[node.Next.Length];
-                for (int i = 0; i < needs.Length; i++)
-                    needs[i] = node.Next[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
+                var nextEdges = node.Next;
+                int nIn = nextEdges.Length;
+                bool[] needs = borrow && nIn < needScratch.Length ? needScratch[nIn] ??= new bool[nIn] : new bool[nIn];
+                for (int i = 0; i < nIn; i++)
+                    needs[i] = nextEdges[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
                 var inGrads = node.Apply(grads, needs);
+                if (borrow && nOut == 1) grad1[0] = null!;
                 if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();
 
-                for (int i = 0; i < node.Next.Length; i++)
+                for (int i = 0; i < nIn; i++)
                 {
-                    if (node.Next[i] is not { } e) continue;
+                    if (nextEdges[i] is not { } e) continue;
+                    ref var se = ref state.Get(e.Node);
                     if (needs[i] && i < inGrads.Length && inGrads[i] is { } g)
                     {
-                        var expected = node.InputShapes[i];
+                        var expected = node.InputShape(i);
                         if (!ShapeUtil.SameShape(g.Shape, expected))
                             throw new AutogradException(
                                 $"{node.Name}: the backward function returned a gradient of shape {ShapeUtil.Format(g.Shape)} for input {i}, which has shape {ShapeUtil.Format(expected)}. " +
                                 "A gradient must have exactly its input's shape (reduce broadcast dimensions with SumTo).");
-                        AddToBuffer(e.Node, e.OutputIndex, g);
+                        AddToBuffer(ref se, e.Node, e.OutputIndex, g);
                     }
-                    int d = deps[e.Node] - 1;
-                    deps[e.Node] = d;
-                    if (d == 0) ready.Enqueue(e.Node, -e.Node.Sequence);
+                    if (--se.Deps == 0) ready.Enqueue(e.Node);
                 }
             }
         }
@@ -175,6 +333,42 @@ internal static class Engine
                         $"Autograd.Grad: input {k} (shape {ShapeUtil.Format(inputs![k].Shape)}) was not used to compute the outputs, so it has no gradient. " +
                         "Pass allowUnused: true to get null for it instead.");
         return results;
+    }
+
+    /// <summary>With a checkpoint boundary: nodes at or below it, and every accumulator, belong to the outer graph.</summary>
+    private static bool Outside(Node n, long boundary) => boundary > 0 && (n.Sequence <= boundary || n is AccumulateGrad);
+
+    /// <summary>The state of one node during a pass: inputs still to come, and the gradients summed so far.</summary>
+    internal struct NodeState
+    {
+        /// <summary>Incoming edges whose gradient has not arrived yet (-1 once a root is enqueued).</summary>
+        public int Deps;
+        /// <summary>Whether some gradient arrived.</summary>
+        public bool HasGrad;
+        /// <summary>The gradient of a single-output node.</summary>
+        public Tensor? G0;
+        /// <summary>The gradients of a multi-output node, one slot per output.</summary>
+        public Tensor?[]? Slots;
+    }
+
+    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad)
+    {
+        s.HasGrad = true;
+        if (s.Slots is null && index == 0 && node.OutputCount == 1)
+        {
+            s.G0 = s.G0 is { } prev ? prev + grad : grad;
+            return;
+        }
+        var slots = s.Slots ??= new Tensor?[node.OutputCount];
+        slots[index] = slots[index] is { } p ? p + grad : grad;
+    }
+
+    /// <summary>Counts down the children of a node that does not run; enqueues those with no gradient left to wait for.</summary>
+    private static void ReleaseChildren<TMap>(TMap state, ReadyQueue ready, Node node) where TMap : struct, IStateMap
+    {
+        foreach (var e0 in node.Next)
+            if (e0 is { } edge0 && --state.Get(edge0.Node).Deps == 0)
+                ready.Enqueue(edge0.Node);
     }
 
     /// <summary>Anomaly mode: the first backward step that produces NaN or Inf raises, naming the op and where it was created.</summary>

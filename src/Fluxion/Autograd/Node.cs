@@ -20,42 +20,105 @@ internal delegate Tensor?[] BackwardFn(Tensor[] gradOutputs, bool[] needsInputGr
 internal class Node
 {
     private static long s_sequence;
-    private BackwardFn? _backward;
     private SavedTensor[] _saved;
-    private List<Func<Tensor, Tensor?>>?[]? _hooks;
-    private List<WeakReference<Tensor>>?[]? _retain;
+    private bool _released;
+    // Single-output nodes made by ops keep their output's metadata in fields and build the Outputs array
+    // and the "...Backward" name only when asked (errors, graph printing). What most nodes never use
+    // (a closure, hooks, retained grads, several outputs, a forward trace) lives in a side object.
+    private readonly bool _labelIsName;
+    private readonly DType _outDType;
+    private readonly string _label;
+    private readonly int[]? _outShape;
+    private Extras? _extras;
+
+    /// <summary>The rarely used parts of a node.</summary>
+    private sealed class Extras
+    {
+        public BackwardFn? Backward;
+        public (int[] Shape, DType DType)[]? Outputs;
+        public int[][]? InputShapes;
+        public List<Func<Tensor, Tensor?>>?[]? Hooks;
+        public List<WeakReference<Tensor>>?[]? Retain;
+        public string? ForwardTrace;
+    }
+
+    private Extras X => _extras ??= new Extras();
+
+    /// <summary>The backward pass that currently keeps its per-node state in <see cref="PassState"/> (null when none).</summary>
+    internal object? PassOwner;
+
+    /// <summary>This node's dependency count and gradient buffer in the pass <see cref="PassOwner"/>.</summary>
+    internal Engine.NodeState PassState;
 
     /// <summary>Name shown in errors and graph printing, e.g. "MulBackward".</summary>
-    public string Name { get; }
+    public string Name => _labelIsName ? _label : _label + "Backward";
 
     /// <summary>One entry per input: where its gradient goes, or null when it does not require grad.</summary>
     public Edge?[] Next { get; }
 
     /// <summary>Shape of each input, to check gradient shapes returned by the backward function.</summary>
-    public int[][] InputShapes { get; }
+    public int[][] InputShapes
+    {
+        get
+        {
+            if (_extras?.InputShapes is { } s) return s;
+            var r = new int[Next.Length][];
+            for (int i = 0; i < r.Length; i++) r[i] = InputShape(i);
+            return r;
+        }
+    }
+
+    /// <summary>Shape of input <paramref name="i"/> (a subclass that keeps input shapes in fields overrides this).</summary>
+    public virtual int[] InputShape(int i) => _extras!.InputShapes![i];
 
     /// <summary>Shape and dtype of each output, to zero-fill gradients of unused outputs.</summary>
-    public (int[] Shape, DType DType)[] Outputs { get; }
+    public (int[] Shape, DType DType)[] Outputs => _extras?.Outputs ?? [(_outShape!, _outDType)];
+
+    /// <summary>Number of outputs.</summary>
+    public int OutputCount => _outShape is not null ? 1 : _extras!.Outputs!.Length;
+
+    /// <summary>Shape of output <paramref name="o"/>.</summary>
+    public int[] OutputShape(int o) => _outShape is { } s && o == 0 ? s : Outputs[o].Shape;
+
+    /// <summary>DType of output <paramref name="o"/>.</summary>
+    public DType OutputDType(int o) => _outShape is not null && o == 0 ? _outDType : Outputs[o].DType;
 
     /// <summary>Creation order; later nodes run first when several are ready.</summary>
     public long Sequence { get; }
 
     /// <summary>True after a backward pass without retainGraph freed the saved tensors.</summary>
-    public bool Released => _backward is null && this is not AccumulateGrad;
+    public bool Released => _released && this is not AccumulateGrad;
 
     /// <summary>The tensors saved for backward (empty after release).</summary>
     public ReadOnlySpan<SavedTensor> Saved => _saved;
 
     /// <summary>Optional stack trace of the forward call, recorded in anomaly mode.</summary>
-    public string? ForwardTrace { get; set; }
+    public string? ForwardTrace
+    {
+        get => _extras?.ForwardTrace;
+        set => X.ForwardTrace = value;
+    }
 
     public Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, BackwardFn? backward, SavedTensor[] saved)
     {
-        Name = name;
+        _label = name;
+        _labelIsName = true;
         Next = next;
-        InputShapes = inputShapes;
-        Outputs = outputs;
-        _backward = backward;
+        _extras = new Extras { InputShapes = inputShapes, Outputs = outputs, Backward = backward };
+        _saved = saved;
+        Sequence = Interlocked.Increment(ref s_sequence);
+    }
+
+    /// <summary>A single-output node of op <paramref name="opName"/> (named "<paramref name="opName"/>Backward")
+    /// whose backward step is <see cref="Backward"/>, overridden by the subclass. With <paramref name="inputShapes"/>
+    /// null the subclass overrides <see cref="InputShape"/>.</summary>
+    protected Node(string opName, Edge?[] next, int[][]? inputShapes, int[] outShape, DType outDType, SavedTensor[] saved)
+    {
+        _label = opName;
+        Next = next;
+        if (inputShapes is not null) _extras = new Extras { InputShapes = inputShapes };
+        _outShape = outShape;
+        _outDType = outDType;
         _saved = saved;
         Sequence = Interlocked.Increment(ref s_sequence);
     }
@@ -63,13 +126,36 @@ internal class Node
     /// <summary>Runs the backward function. Checks saved-tensor versions first.</summary>
     public virtual Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
     {
-        if (_backward is null)
+        if (_released)
             throw new AutogradException(
                 $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
                 "The first backward pass released the tensors this node saved. Pass retainGraph: true to the first Backward()/Autograd.Grad() call if you need to backward through the graph again.");
-        CheckSavedVersions(Name, _saved);
-        return _backward(gradOutputs, needs);
+        if (_saved.Length > 0) CheckSavedVersions(Name, _saved);
+        return Backward(gradOutputs, needs);
     }
+
+    /// <summary>The backward step proper (after the release and version checks): the closure given at construction,
+    /// or a subclass's own rule.</summary>
+    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _extras!.Backward!(gradOutputs, needs);
+
+    /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
+    /// to them), so the engine may reuse them for the next node. Such a node may also return a
+    /// <see cref="ResultScratch"/> array, which its caller must consume before the next Apply on the thread.</summary>
+    public virtual bool BorrowsArguments => false;
+
+    [ThreadStatic] private static Tensor?[]? t_results1, t_results2;
+
+    /// <summary>A per-thread array of <paramref name="n"/> (1 or 2) null slots for the gradients a node with
+    /// <see cref="BorrowsArguments"/> returns; valid until the next call on the thread.</summary>
+    protected static Tensor?[] ResultScratch(int n)
+    {
+        var r = n == 1 ? t_results1 ??= new Tensor?[1] : t_results2 ??= new Tensor?[2];
+        Array.Clear(r);
+        return r;
+    }
+
+    /// <summary>Called by <see cref="Release"/>: a subclass drops the tensors its backward step reads.</summary>
+    protected virtual void OnRelease() { }
 
     /// <summary>Throws when a saved tensor was modified in place after it was saved (its storage version moved).</summary>
     public static void CheckSavedVersions(string name, ReadOnlySpan<SavedTensor> saved)
@@ -90,31 +176,34 @@ internal class Node
     /// <summary>Frees the backward closure and the saved tensors.</summary>
     public void Release()
     {
-        _backward = null;
+        _released = true;
+        if (_extras is { } x) x.Backward = null;
         _saved = [];
+        OnRelease();
     }
 
     public void AddHook(int output, Func<Tensor, Tensor?> hook)
     {
-        _hooks ??= new List<Func<Tensor, Tensor?>>?[Outputs.Length];
-        (_hooks[output] ??= new()).Add(hook);
+        var hooks = X.Hooks ??= new List<Func<Tensor, Tensor?>>?[OutputCount];
+        (hooks[output] ??= new()).Add(hook);
     }
 
-    public void RemoveHook(int output, Func<Tensor, Tensor?> hook) => _hooks?[output]?.Remove(hook);
+    public void RemoveHook(int output, Func<Tensor, Tensor?> hook) => _extras?.Hooks?[output]?.Remove(hook);
 
     public void AddRetainGrad(int output, Tensor t)
     {
-        _retain ??= new List<WeakReference<Tensor>>?[Outputs.Length];
-        (_retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
+        var retain = X.Retain ??= new List<WeakReference<Tensor>>?[OutputCount];
+        (retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
     }
 
     /// <summary>Runs the tensor hooks registered on output <paramref name="output"/>, then stores retained grads.</summary>
     public Tensor RunOutputHooks(int output, Tensor grad, bool createGraph)
     {
-        if (_hooks?[output] is { } hooks)
+        if (_extras is not { } x) return grad;
+        if (x.Hooks?[output] is { } hooks)
             foreach (var h in hooks.ToArray())
                 grad = h(grad) ?? grad;
-        if (_retain?[output] is { } retain)
+        if (x.Retain?[output] is { } retain)
             foreach (var w in retain)
                 if (w.TryGetTarget(out var t))
                     t.Grad = t.Grad is null ? (createGraph ? grad : grad.Detach()) : (createGraph ? t.Grad + grad : (t.Grad + grad).Detach());
@@ -141,6 +230,8 @@ internal sealed class AccumulateGrad : Node
                 grad = h(grad) ?? grad;
         return grad;
     }
+
+    public override bool BorrowsArguments => true;
 
     public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
     {

@@ -9,7 +9,7 @@ internal delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
 /// <summary>Which of an elementwise op's tensors its derivative reads (so in-place changes to them are caught).</summary>
 internal enum Uses { None, Input, Output, Both }
 
-public partial class Tensor
+public partial class Tensor : IAlgebra<Tensor>
 {
     /// <summary>Runs a unary float kernel on a dense copy of the input (or the storage itself when contiguous).</summary>
     internal static Tensor MapRaw(string op, Tensor x, SpanMap<float> f32, SpanMap<double> f64)
@@ -47,6 +47,14 @@ public partial class Tensor
         a.CheckFloat(op);
         b.CheckFloat(op);
         CheckSameDType(op, a, b);
+        // 0-d operands (scalars): one element, no layout logic
+        if (a._shape.Length == 0 && b._shape.Length == 0)
+        {
+            var y1 = new Tensor(Storage.AllocateUninitialized(a.DType, 1), a._shape, a._strides, 0);
+            if (a.DType == DType.Float32) y1.Storage.As<float>()[0] = f32.Scalar(a.Storage.As<float>()[a.Offset], b.Storage.As<float>()[b.Offset]);
+            else y1.Storage.As<double>()[0] = f64.Scalar(a.Storage.As<double>()[a.Offset], b.Storage.As<double>()[b.Offset]);
+            return y1;
+        }
         // fast paths: dense operands of one shape, or a dense operand and a one-element one
         if (a.IsContiguous && b.IsContiguous)
         {
@@ -108,15 +116,268 @@ public partial class Tensor
     /// <summary>
     /// An elementwise op declared by its derivative f'(x): the VJP is g·f'(x) and the JVP t·f'(x),
     /// both from the one <paramref name="derivative"/> (written with tensor ops, so differentiable again).
+    /// Prefer the <see cref="IDerivative"/> form, which also yields a fused first-order backward.
     /// </summary>
-    internal static Tensor Unary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses)
-    {
-        Tensor[]? save = uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
-        return Op.Record(name, y, [x],
+    internal static Tensor Unary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
+        Op.Tracking(x) ? RecordUnary(name, x, y, derivative, uses) : y;
+
+    private static Tensor RecordUnary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
+        Op.Record(name, y, [x],
             [g => g * derivative(x, y)],
             jvp: t => t[0] is { } tx ? tx * derivative(x, y) : null,
-            save: save, batchedJvp: true);
+            save: SaveList(x, y, uses), batchedJvp: true);
+
+    private static Tensor[]? SaveList(Tensor x, Tensor y, Uses uses) =>
+        uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
+
+    private static SavedTensor[] SavedFor(Tensor x, Tensor y, Uses uses) => uses switch
+    {
+        Uses.Input => [new SavedTensor(x, x.Version)],
+        Uses.Output => [new SavedTensor(y, y.Version)],
+        Uses.Both => [new SavedTensor(x, x.Version), new SavedTensor(y, y.Version)],
+        _ => [],
+    };
+
+    /// <summary>
+    /// An elementwise op declared by its derivative f'(x, y) (y = f(x)), written once against
+    /// <see cref="IAlgebra{T}"/>. On tensors it gives the VJP g·f'(x) and the JVP t·f'(x), both
+    /// differentiable again; on raw scalars (<see cref="R32"/>, <see cref="R64"/>) the same rule is the fused
+    /// first-order backward that <see cref="UnaryNode{TD}"/> runs when no graph is being recorded.
+    /// </summary>
+    internal static Tensor Unary<TD>(string name, Tensor x, Tensor y, TD derivative, Uses uses) where TD : struct, IDerivative
+    {
+        if (x.HasTangents && ForwardLevels.ActiveCount > 0) PropagateUnary(name, x, y, derivative);
+        if (Op.ShouldRecord(x)) Op.Attach(new UnaryNode<TD>(name, x, y, derivative, uses, SavedFor(x, y, uses)), y);
+        return y;
     }
+
+    private static void PropagateUnary<TD>(string name, Tensor x, Tensor y, TD d) where TD : struct, IDerivative =>
+        Op.PropagateTangents(name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
+
+    /// <summary>The fused first-order VJP g·f'(x, y) of a unary op, element by element on raw values (no graph, one allocation).</summary>
+    internal static Tensor RawUnaryVjp<TD>(Tensor g, Tensor x, Tensor y, TD d, Uses uses) where TD : struct, IDerivative
+    {
+        var r = EmptyLike(x);
+        bool readX = uses is Uses.Input or Uses.Both, readY = uses is Uses.Output or Uses.Both;
+        if (g.DType == DType.Float32)
+        {
+            var gs = g.DenseSpan<float>();
+            var xs = readX ? x.DenseSpan<float>() : gs;
+            var ys = readY ? y.DenseSpan<float>() : gs;
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R32(xs[i]), new R32(ys[i])).V;
+        }
+        else
+        {
+            var gs = g.DenseSpan<double>();
+            var xs = readX ? x.DenseSpan<double>() : gs;
+            var ys = readY ? y.DenseSpan<double>() : gs;
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R64(xs[i]), new R64(ys[i])).V;
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// A broadcasting binary elementwise op declared by its rule (<see cref="IBinaryRule"/>: g·∂y/∂a and g·∂y/∂b,
+    /// written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the
+    /// tangents, and <see cref="BinaryNode{TR}"/> runs the same rule fused on raw values in first-order backward.
+    /// <paramref name="save"/> lists the tensors the needed gradients read.
+    /// </summary>
+    internal static Tensor Binary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule, Tensor[]? save) where TR : struct, IBinaryRule
+    {
+        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0) PropagateBinary(name, a, b, y, rule);
+        if (Op.ReverseTracking(a, b) && !Op.TryCollect(a, b))
+            Op.Attach(new BinaryNode<TR>(name, a, b, y, rule, Op.Save(save)), y);
+        return y;
+    }
+
+    private static void PropagateBinary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule) where TR : struct, IBinaryRule =>
+        Op.PropagateTangents(name, [y], [a, b], t =>
+        [
+            BroadcastTangent(AddTangents(
+                AlignTangent(t[0], a, y.Rank) is { } ta ? (rule.IdentityA ? ta : rule.Da(ta, a, b, y)) : null,
+                AlignTangent(t[1], b, y.Rank) is { } tb ? (rule.IdentityB ? tb : rule.Db(tb, a, b, y)) : null), y),
+        ], batched: true);
+
+    /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
+    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor a, Tensor b, Tensor y, TR rule, bool forA) where TR : struct, IBinaryRule
+    {
+        var r = EmptyLike(y);
+        if (g.DType == DType.Float32)
+        {
+            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = a.DenseSpan<float>(), xb = b.DenseSpan<float>(), ys = y.DenseSpan<float>();
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i])) : rule.Db(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i]))).V;
+        }
+        else
+        {
+            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = a.DenseSpan<double>(), xb = b.DenseSpan<double>(), ys = y.DenseSpan<double>();
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i])) : rule.Db(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i]))).V;
+        }
+        return r;
+    }
+
+    // IAlgebra<Tensor>: the arithmetic operators are the public ones; the functions map to the differentiable ops.
+    static Tensor IAlgebra<Tensor>.Exp(Tensor x) => x.Exp();
+    static Tensor IAlgebra<Tensor>.Sin(Tensor x) => x.Sin();
+    static Tensor IAlgebra<Tensor>.Cos(Tensor x) => x.Cos();
+    static Tensor IAlgebra<Tensor>.Sign(Tensor x) => x.Sign();
+    static Tensor IAlgebra<Tensor>.Erf(Tensor x) => x.Erf();
+    static Tensor IAlgebra<Tensor>.Pow(Tensor x, double exponent) => x.Pow(exponent);
+    static Tensor IAlgebra<Tensor>.ZerosLike(Tensor x) => ZerosLike(x);
+}
+
+/// <summary>
+/// The arithmetic an elementwise derivative rule may use. Implemented by <see cref="Tensor"/> (differentiable
+/// ops, for VJPs/JVPs that can be differentiated again) and by the raw scalars <see cref="R32"/> and
+/// <see cref="R64"/> (for the fused first-order backward), so each rule is written once.
+/// Constants are doubles; on float32 they are rounded to float first, as <c>x.ScalarLike(c)</c> does.
+/// </summary>
+internal interface IAlgebra<T> where T : IAlgebra<T>
+{
+    static abstract T operator +(T a, T b);
+    static abstract T operator -(T a, T b);
+    static abstract T operator *(T a, T b);
+    static abstract T operator /(T a, T b);
+    static abstract T operator -(T a);
+    static abstract T operator +(double a, T b);
+    static abstract T operator -(double a, T b);
+    static abstract T operator *(double a, T b);
+    static abstract T operator /(double a, T b);
+    static abstract T operator +(T a, double b);
+    static abstract T operator -(T a, double b);
+    static abstract T operator *(T a, double b);
+    static abstract T operator /(T a, double b);
+    static abstract T Exp(T x);
+    static abstract T Sin(T x);
+    static abstract T Cos(T x);
+    /// <summary>-1, 0 or 1 (NaN stays NaN).</summary>
+    static abstract T Sign(T x);
+    static abstract T Erf(T x);
+    static abstract T Pow(T x, double exponent);
+    static abstract T ZerosLike(T x);
+}
+
+/// <summary>The derivative f'(x, y) of an elementwise op y = f(x), written once for every <see cref="IAlgebra{T}"/>.</summary>
+internal interface IDerivative
+{
+    /// <summary>f'(x) given the input <paramref name="x"/> and the output <paramref name="y"/>.</summary>
+    T Eval<T>(T x, T y) where T : IAlgebra<T>;
+}
+
+/// <summary>
+/// The derivative rule of a binary elementwise op y = f(a, b), written once for every <see cref="IAlgebra{T}"/>:
+/// the output gradient (or tangent) <c>g</c> times ∂y/∂a and times ∂y/∂b, at y's (broadcast) shape.
+/// </summary>
+internal interface IBinaryRule
+{
+    /// <summary>True when g·∂y/∂a is g itself (e.g. addition): nothing to compute.</summary>
+    bool IdentityA { get; }
+
+    /// <summary>True when g·∂y/∂b is g itself.</summary>
+    bool IdentityB { get; }
+
+    /// <summary>g·∂y/∂a.</summary>
+    T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T>;
+
+    /// <summary>g·∂y/∂b.</summary>
+    T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T>;
+}
+
+/// <summary>A float32 value under <see cref="IAlgebra{T}"/> (float arithmetic, constants rounded to float).</summary>
+internal readonly struct R32(float v) : IAlgebra<R32>
+{
+    public readonly float V = v;
+    public static R32 operator +(R32 a, R32 b) => new(a.V + b.V);
+    public static R32 operator -(R32 a, R32 b) => new(a.V - b.V);
+    public static R32 operator *(R32 a, R32 b) => new(a.V * b.V);
+    public static R32 operator /(R32 a, R32 b) => new(a.V / b.V);
+    public static R32 operator -(R32 a) => new(-a.V);
+    public static R32 operator +(double a, R32 b) => new((float)a + b.V);
+    public static R32 operator -(double a, R32 b) => new((float)a - b.V);
+    public static R32 operator *(double a, R32 b) => new((float)a * b.V);
+    public static R32 operator /(double a, R32 b) => new((float)a / b.V);
+    public static R32 operator +(R32 a, double b) => new(a.V + (float)b);
+    public static R32 operator -(R32 a, double b) => new(a.V - (float)b);
+    public static R32 operator *(R32 a, double b) => new(a.V * (float)b);
+    public static R32 operator /(R32 a, double b) => new(a.V / (float)b);
+    public static R32 Exp(R32 x) => new(MathF.Exp(x.V));
+    public static R32 Sin(R32 x) => new(MathF.Sin(x.V));
+    public static R32 Cos(R32 x) => new(MathF.Cos(x.V));
+    public static R32 Sign(R32 x) => new(float.IsNaN(x.V) ? x.V : MathF.Sign(x.V));
+    public static R32 Erf(R32 x) => new((float)SpecialFunctions.Erf(x.V));
+    public static R32 Pow(R32 x, double exponent) => new(MathF.Pow(x.V, (float)exponent));
+    public static R32 ZerosLike(R32 x) => new(0f);
+}
+
+/// <summary>A float64 value under <see cref="IAlgebra{T}"/>.</summary>
+internal readonly struct R64(double v) : IAlgebra<R64>
+{
+    public readonly double V = v;
+    public static R64 operator +(R64 a, R64 b) => new(a.V + b.V);
+    public static R64 operator -(R64 a, R64 b) => new(a.V - b.V);
+    public static R64 operator *(R64 a, R64 b) => new(a.V * b.V);
+    public static R64 operator /(R64 a, R64 b) => new(a.V / b.V);
+    public static R64 operator -(R64 a) => new(-a.V);
+    public static R64 operator +(double a, R64 b) => new(a + b.V);
+    public static R64 operator -(double a, R64 b) => new(a - b.V);
+    public static R64 operator *(double a, R64 b) => new(a * b.V);
+    public static R64 operator /(double a, R64 b) => new(a / b.V);
+    public static R64 operator +(R64 a, double b) => new(a.V + b);
+    public static R64 operator -(R64 a, double b) => new(a.V - b);
+    public static R64 operator *(R64 a, double b) => new(a.V * b);
+    public static R64 operator /(R64 a, double b) => new(a.V / b);
+    public static R64 Exp(R64 x) => new(Math.Exp(x.V));
+    public static R64 Sin(R64 x) => new(Math.Sin(x.V));
+    public static R64 Cos(R64 x) => new(Math.Cos(x.V));
+    public static R64 Sign(R64 x) => new(double.IsNaN(x.V) ? x.V : Math.Sign(x.V));
+    public static R64 Erf(R64 x) => new(SpecialFunctions.Erf(x.V));
+    public static R64 Pow(R64 x, double exponent) => new(Math.Pow(x.V, exponent));
+    public static R64 ZerosLike(R64 x) => new(0.0);
+}
+
+/// <summary>
+/// The node of an elementwise op declared by an <see cref="IDerivative"/>. With grad mode on (createGraph)
+/// or a forward-AD level active, its VJP is g·f'(x, y) in differentiable tensor ops; otherwise, for small
+/// tensors (up to <see cref="Op.RawMaxNumel"/> elements, where per-op overhead dominates), the same rule runs
+/// fused on raw values: one pass, one allocation, no graph bookkeeping.
+/// </summary>
+internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
+{
+    private Tensor? _x, _y;
+    private readonly TD _d;
+    private readonly Uses _uses;
+
+    public UnaryNode(string opName, Tensor x, Tensor y, TD d, Uses uses, SavedTensor[] saved)
+        : base(opName, [Op.EdgeTo(x)], null, y.ShapeRef, y.DType, saved)
+    {
+        _x = x;
+        _y = y;
+        _d = d;
+        _uses = uses;
+    }
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    {
+        var result = ResultScratch(1);
+        if (!needs[0]) return result;
+        var g = gradOutputs[0];
+        result[0] = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
+            ? Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)
+            : g * _d.Eval(_x!, _y!);
+        return result;
+    }
+
+    public override bool BorrowsArguments => true;
+
+    /// <summary>An elementwise op's input has its output's shape.</summary>
+    public override int[] InputShape(int i) => OutputShape(0);
+
+    protected override void OnRelease() => _x = _y = null;
 }
 
 /// <summary>Scalar special functions used by kernels.</summary>
@@ -165,4 +426,48 @@ internal static class SpecialFunctions
         }
         return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
     }
+}
+
+/// <summary>
+/// The node of a binary elementwise op declared by an <see cref="IBinaryRule"/>. VJPs are the rule in
+/// differentiable tensor ops, reduced to each input's shape; in first-order backward (no graph recorded,
+/// no forward-AD level) on small same-shape operands the rule runs fused on raw values instead.
+/// </summary>
+internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
+{
+    private Tensor? _a, _b, _y;
+    private readonly int[] _shapeA, _shapeB;
+    private readonly TR _rule;
+
+    public BinaryNode(string opName, Tensor a, Tensor b, Tensor y, TR rule, SavedTensor[] saved)
+        : base(opName, [Op.EdgeTo(a), Op.EdgeTo(b)], null, y.ShapeRef, y.DType, saved)
+    {
+        _shapeA = a.ShapeRef;
+        _shapeB = b.ShapeRef;
+        _a = a;
+        _b = b;
+        _y = y;
+        _rule = rule;
+    }
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    {
+        Tensor a = _a!, b = _b!, y = _y!, g = gradOutputs[0];
+        bool raw = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
+            && ShapeUtil.SameShape(a.ShapeRef, b.ShapeRef);
+        var result = ResultScratch(2);
+        if (needs[0])
+            result[0] = _rule.IdentityA ? g.SumTo(a.ShapeRef)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: true) : _rule.Da(g, a, b, y).SumTo(a.ShapeRef);
+        if (needs[1])
+            result[1] = _rule.IdentityB ? g.SumTo(b.ShapeRef)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: false) : _rule.Db(g, a, b, y).SumTo(b.ShapeRef);
+        return result;
+    }
+
+    public override bool BorrowsArguments => true;
+
+    public override int[] InputShape(int i) => i == 0 ? _shapeA : _shapeB;
+
+    protected override void OnRelease() => _a = _b = _y = null;
 }

@@ -14,19 +14,20 @@ public partial class Tensor
     public static Tensor Add(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
-        return Op.Record("Add", y, [a, b],
-            [g => g.SumTo(a._shape), g => g.SumTo(b._shape)],
-            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank)), y), batchedJvp: true);
+        return Op.Tracking(a, b) ? RecordAdd(a, b, y) : y;
     }
+
+    // (recording lives in its own method: its lambdas' closure is then only allocated for tracked calls)
+    private static Tensor RecordAdd(Tensor a, Tensor b, Tensor y) => Binary("Add", a, b, y, new AddRule(), null);
 
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
-        return Op.Record("Sub", y, [a, b],
-            [g => g.SumTo(a._shape), g => (-g).SumTo(b._shape)],
-            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? -tb : null), y), batchedJvp: true);
+        return Op.Tracking(a, b) ? RecordSub(a, b, y) : y;
     }
+
+    private static Tensor RecordSub(Tensor a, Tensor b, Tensor y) => Binary("Sub", a, b, y, new SubRule(), null);
 
     /// <summary>Expands an aligned tangent (only a broadcast operand had one) to the output's shape, keeping batch dims.</summary>
     private static Tensor? BroadcastTangent(Tensor? t, Tensor y)
@@ -40,25 +41,54 @@ public partial class Tensor
     public static Tensor Mul(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Mul", a, b, K.Ops<float>.Mul, K.Ops<double>.Mul);
-        if (!Op.Tracking(a, b)) return y;
-        // save only what the needed gradients read: dL/da reads b, dL/db reads a
-        Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
-        return Op.Record("Mul", y, [a, b],
-            [g => (g * b).SumTo(a._shape), g => (g * a).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? a * tb : null),
-            save: save, batchedJvp: true);
+        return Op.Tracking(a, b) ? RecordMul(a, b, y) : y;
     }
+
+    // save only what the needed gradients read: dL/da reads b, dL/db reads a
+    private static Tensor RecordMul(Tensor a, Tensor b, Tensor y) =>
+        Binary("Mul", a, b, y, new MulRule(), a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a]);
 
     /// <summary>Elementwise quotient with broadcasting.</summary>
     public static Tensor Div(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Div", a, b, K.Ops<float>.Div, K.Ops<double>.Div);
-        if (!Op.Tracking(a, b)) return y;
-        Tensor[] save = b.RequiresGrad ? [a, b] : [b];
-        return Op.Record("Div", y, [a, b],
-            [g => (g / b).SumTo(a._shape), g => (-g * a / (b * b)).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta / b : null, AlignTangent(t[1], b, y.Rank) is { } tb ? -tb * a / (b * b) : null),
-            save: save, batchedJvp: true);
+        return Op.Tracking(a, b) ? RecordDiv(a, b, y) : y;
+    }
+
+    private static Tensor RecordDiv(Tensor a, Tensor b, Tensor y) => Binary("Div", a, b, y, new DivRule(), b.RequiresGrad ? [a, b] : [b]);
+
+    // ---- derivative rules of the arithmetic ops (g·∂y/∂a, g·∂y/∂b; written once for tensors and raw scalars) ----
+
+    private readonly struct AddRule : IBinaryRule
+    {
+        public bool IdentityA => true;
+        public bool IdentityB => true;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+    }
+
+    private readonly struct SubRule : IBinaryRule
+    {
+        public bool IdentityA => true;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g;
+    }
+
+    private readonly struct MulRule : IBinaryRule
+    {
+        public bool IdentityA => false;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g * b;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g * a;
+    }
+
+    private readonly struct DivRule : IBinaryRule
+    {
+        public bool IdentityA => false;
+        public bool IdentityB => false;
+        public T Da<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g / b;
+        public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g * a / (b * b);
     }
 
     /// <summary>a raised to the power b, elementwise with broadcasting. d/db uses log(a), taken as 0 where a = 0 (as PyTorch).</summary>
@@ -80,7 +110,7 @@ public partial class Tensor
         var y = MapRaw("Pow", x,
             (s, d) => TensorPrimitives.Pow(s, (float)exponent, d),
             (s, d) => TensorPrimitives.Pow(s, exponent, d));
-        return Unary("Pow", x, y, (x, _) => exponent == 0 ? ZerosLike(x) : exponent * x.Pow(exponent - 1), Uses.Input);
+        return Unary("Pow", x, y, new PowD(exponent), Uses.Input);
     }
 
     /// <summary>Elementwise maximum with broadcasting; on ties the gradient is split evenly.</summary>
@@ -168,41 +198,46 @@ public partial class Tensor
     public Tensor Neg()
     {
         var y = MapRaw("Neg", this, TensorPrimitives.Negate, TensorPrimitives.Negate);
-        return Op.Record("Neg", y, [this], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
+        return Op.Tracking(this) ? RecordNeg(this, y) : y;
+    }
+
+    private static Tensor RecordNeg(Tensor x, Tensor y)
+    {
+        return Op.Record("Neg", y, [x], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
     }
 
     /// <summary>e^x.</summary>
-    public Tensor Exp() => Unary("Exp", this, MapRaw("Exp", this, TensorPrimitives.Exp, TensorPrimitives.Exp), (_, y) => y, Uses.Output);
+    public Tensor Exp() => Unary("Exp", this, MapRaw("Exp", this, TensorPrimitives.Exp, TensorPrimitives.Exp), new ExpD(), Uses.Output);
 
     /// <summary>Natural logarithm.</summary>
-    public Tensor Log() => Unary("Log", this, MapRaw("Log", this, TensorPrimitives.Log, TensorPrimitives.Log), (x, _) => 1.0 / x, Uses.Input);
+    public Tensor Log() => Unary("Log", this, MapRaw("Log", this, TensorPrimitives.Log, TensorPrimitives.Log), new LogD(), Uses.Input);
 
     /// <summary>Square root (the gradient at 0 is +inf, as PyTorch's).</summary>
-    public Tensor Sqrt() => Unary("Sqrt", this, MapRaw("Sqrt", this, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt), (_, y) => 0.5 / y, Uses.Output);
+    public Tensor Sqrt() => Unary("Sqrt", this, MapRaw("Sqrt", this, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt), new SqrtD(), Uses.Output);
 
     /// <summary>1 / sqrt(x).</summary>
-    public Tensor Rsqrt() => Unary("Rsqrt", this, MapRaw("Rsqrt", this, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt), (_, y) => -0.5 * y * y * y, Uses.Output);
+    public Tensor Rsqrt() => Unary("Rsqrt", this, MapRaw("Rsqrt", this, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt), new RsqrtD(), Uses.Output);
 
     /// <summary>|x|; the subgradient at 0 is 0 (sign(x)), as PyTorch.</summary>
-    public Tensor Abs() => Unary("Abs", this, MapRaw("Abs", this, TensorPrimitives.Abs, TensorPrimitives.Abs), (x, _) => x.Sign(), Uses.Input);
+    public Tensor Abs() => Unary("Abs", this, MapRaw("Abs", this, TensorPrimitives.Abs, TensorPrimitives.Abs), new AbsD(), Uses.Input);
 
     /// <summary>-1, 0 or 1 by the sign of x (0 for 0); its gradient is 0 everywhere.</summary>
-    public Tensor Sign() => Unary("Sign", this, MapRaw("Sign", this, v => double.IsNaN(v) ? v : Math.Sign(v)), (x, _) => ZerosLike(x), Uses.None);
+    public Tensor Sign() => Unary("Sign", this, MapRaw("Sign", this, v => double.IsNaN(v) ? v : Math.Sign(v)), new ZeroD(), Uses.None);
 
     /// <summary>Largest integer not above x; its gradient is 0.</summary>
-    public Tensor Floor() => Unary("Floor", this, MapRaw("Floor", this, TensorPrimitives.Floor, TensorPrimitives.Floor), (x, _) => ZerosLike(x), Uses.None);
+    public Tensor Floor() => Unary("Floor", this, MapRaw("Floor", this, TensorPrimitives.Floor, TensorPrimitives.Floor), new ZeroD(), Uses.None);
 
     /// <summary>Sine.</summary>
-    public Tensor Sin() => Unary("Sin", this, MapRaw("Sin", this, TensorPrimitives.Sin, TensorPrimitives.Sin), (x, _) => x.Cos(), Uses.Input);
+    public Tensor Sin() => Unary("Sin", this, MapRaw("Sin", this, TensorPrimitives.Sin, TensorPrimitives.Sin), new SinD(), Uses.Input);
 
     /// <summary>Cosine.</summary>
-    public Tensor Cos() => Unary("Cos", this, MapRaw("Cos", this, TensorPrimitives.Cos, TensorPrimitives.Cos), (x, _) => -x.Sin(), Uses.Input);
+    public Tensor Cos() => Unary("Cos", this, MapRaw("Cos", this, TensorPrimitives.Cos, TensorPrimitives.Cos), new CosD(), Uses.Input);
 
     /// <summary>Hyperbolic tangent.</summary>
-    public Tensor Tanh() => Unary("Tanh", this, MapRaw("Tanh", this, TensorPrimitives.Tanh, TensorPrimitives.Tanh), (_, y) => 1.0 - y * y, Uses.Output);
+    public Tensor Tanh() => Unary("Tanh", this, MapRaw("Tanh", this, TensorPrimitives.Tanh, TensorPrimitives.Tanh), new TanhD(), Uses.Output);
 
     /// <summary>Logistic sigmoid 1 / (1 + e^-x).</summary>
-    public Tensor Sigmoid() => Unary("Sigmoid", this, MapRaw("Sigmoid", this, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid), (_, y) => y * (1.0 - y), Uses.Output);
+    public Tensor Sigmoid() => Unary("Sigmoid", this, MapRaw("Sigmoid", this, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid), new SigmoidD(), Uses.Output);
 
     /// <summary>max(x, 0); the subgradient at 0 is 0.</summary>
     public Tensor Relu() => Unary("Relu", this,
@@ -216,7 +251,7 @@ public partial class Tensor
 
     /// <summary>The error function erf(x).</summary>
     public Tensor Erf() => Unary("Erf", this, MapRaw("Erf", this, SpecialFunctions.Erf),
-        (x, _) => 2 / Math.Sqrt(Math.PI) * (-(x * x)).Exp(), Uses.Input);
+        new ErfD(), Uses.Input);
 
     /// <summary>
     /// Gaussian error linear unit. <paramref name="approximate"/> "none" is x·Φ(x) with the exact
@@ -232,10 +267,10 @@ public partial class Tensor
         }
         if (approximate != "none")
             throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\".");
-        double s2 = Math.Sqrt(2), invSqrt2Pi = 1 / Math.Sqrt(2 * Math.PI);
+        double s2 = Math.Sqrt(2);
         var y = MapRaw("Gelu", this, v => 0.5 * v * (1 + SpecialFunctions.Erf(v / s2)));
         // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-        return Unary("Gelu", this, y, (x, _) => 0.5 * (1.0 + (x / s2).Erf()) + x * invSqrt2Pi * (-0.5 * x * x).Exp(), Uses.Input);
+        return Unary("Gelu", this, y, new GeluD(), Uses.Input);
     }
 
     /// <summary>log(1 + e^(βx))/β, linear above <paramref name="threshold"/> (as PyTorch's softplus).</summary>
@@ -261,6 +296,29 @@ public partial class Tensor
 
     /// <summary>1 / x.</summary>
     public Tensor Reciprocal() => 1.0 / this;
+
+    // ---- derivative rules of the unary ops (each written once: tensors for VJP/JVP, raw scalars for the fused backward) ----
+
+    private readonly struct PowD(double exponent) : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T> => exponent == 0 ? T.ZerosLike(x) : exponent * T.Pow(x, exponent - 1);
+    }
+    private readonly struct ExpD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y; }
+    private readonly struct LogD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / x; }
+    private readonly struct SqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 0.5 / y; }
+    private readonly struct RsqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -0.5 * y * y * y; }
+    private readonly struct AbsD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Sign(x); }
+    private readonly struct ZeroD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.ZerosLike(x); }
+    private readonly struct SinD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Cos(x); }
+    private readonly struct CosD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -T.Sin(x); }
+    private readonly struct TanhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 - y * y; }
+    private readonly struct SigmoidD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y * (1.0 - y); }
+    private readonly struct ErfD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 2 / Math.Sqrt(Math.PI) * T.Exp(-(x * x)); }
+    /// <summary>d/dx x·Φ(x) = Φ(x) + x·φ(x).</summary>
+    private readonly struct GeluD : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T> => 0.5 * (1.0 + T.Erf(x / Math.Sqrt(2))) + x * (1 / Math.Sqrt(2 * Math.PI)) * T.Exp(-0.5 * x * x);
+    }
 
     // ---- selection -----------------------------------------------------------------------------
 

@@ -31,10 +31,17 @@ internal static class Op
     /// <summary>True when grad mode is on and some input requires grad (a node must be recorded).</summary>
     internal static bool ReverseTracking(Tensor[] inputs)
     {
-        if (!GradMode.Enabled) return false;
-        foreach (var t in inputs) if (t.RequiresGrad) return true;
+        foreach (var t in inputs)
+            if (t.RequiresGrad) return GradMode.Enabled;
         return false;
     }
+
+    /// <inheritdoc cref="ReverseTracking(Tensor[])"/>
+    internal static bool ReverseTracking(Tensor a, Tensor b) => (a.RequiresGrad || b.RequiresGrad) && GradMode.Enabled;
+
+    /// <summary>Largest gradient the fused first-order backward of elementwise ops handles with its scalar loop
+    /// (where per-op overhead dominates); bigger ones use the vectorized tensor ops.</summary>
+    public const int RawMaxNumel = 1024;
 
     /// <summary>Tensors requiring grad reported by recording ops while an input collection is active (see <see cref="CollectInputs"/>).</summary>
     [ThreadStatic] private static List<Tensor>? t_collected;
@@ -60,6 +67,15 @@ internal static class Op
         public void Dispose() => t_collected = _previous;
     }
 
+    /// <inheritdoc cref="TryCollect(Tensor[])"/>
+    internal static bool TryCollect(Tensor a, Tensor b)
+    {
+        if (t_collected is not { } sink) return false;
+        if (a.RequiresGrad) sink.Add(a);
+        if (b.RequiresGrad) sink.Add(b);
+        return true;
+    }
+
     /// <summary>During an input collection: reports <paramref name="inputs"/> that require grad and returns true
     /// (the caller must then not record a node). Otherwise returns false.</summary>
     internal static bool TryCollect(Tensor[] inputs)
@@ -76,7 +92,10 @@ internal static class Op
     /// </summary>
     private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp, bool batched)
     {
-        if (ForwardLevels.ActiveCount == 0) return;
+        // a tensor carries tangents only while a level is active: test the inputs (fields) before the thread-static level stack
+        bool any = false;
+        foreach (var t in inputs) any |= t.HasTangents;
+        if (!any || ForwardLevels.ActiveCount == 0) return;
         PropagateTangents(name, [output], inputs, jvp is null ? null : t => [jvp(t)], batched);
     }
 
@@ -167,25 +186,73 @@ internal static class Op
         {
             var t = inputs[i];
             shapes[i] = t.ShapeRef;
-            if (!t.RequiresGrad || vjps[i] is null) continue;
-            next[i] = t.IsLeaf ? new Edge(AccumulateGrad.For(t), 0) : new Edge(t.GradFn!, t.OutputIndex);
+            if (vjps[i] is not null) next[i] = EdgeTo(t);
         }
-        var saved = save is null ? [] : Array.ConvertAll(save, s => new SavedTensor(s, s.Version));
-        BackwardFn backward = (grads, needs) =>
-        {
-            var result = new Tensor?[vjps.Length];
-            for (int i = 0; i < vjps.Length; i++)
-                if (needs[i]) result[i] = vjps[i]!(grads[0]);
-            return result;
-        };
-        var node = new Node(name + "Backward", next, shapes, [(output.ShapeRef, output.DType)], backward, saved);
+        return Attach(new OpNode(name, next, shapes, output, Save(save), vjps), output);
+    }
+
+    /// <summary>The edge a gradient for <paramref name="t"/> follows: its accumulator (leaf) or its producing node; null when it does not require grad.</summary>
+    internal static Edge? EdgeTo(Tensor t) =>
+        !t.RequiresGrad ? null : t.IsLeaf ? new Edge(AccumulateGrad.For(t), 0) : new Edge(t.GradFn!, t.OutputIndex);
+
+    /// <summary>Records the versions of the tensors a node's backward reads.</summary>
+    internal static SavedTensor[] Save(Tensor[]? save)
+    {
+        if (save is null || save.Length == 0) return [];
+        var saved = new SavedTensor[save.Length];
+        for (int i = 0; i < save.Length; i++) saved[i] = new SavedTensor(save[i], save[i].Version);
+        return saved;
+    }
+
+    /// <summary>Makes <paramref name="node"/> the history of <paramref name="output"/> (its output 0).</summary>
+    internal static Tensor Attach(Node node, Tensor output)
+    {
         if (Anomaly.Enabled) node.ForwardTrace = Environment.StackTrace;
         output.SetGradFn(node, 0);
         return output;
     }
 
+    /// <summary>Single-input form of the reverse-mode test: grad mode is on, <paramref name="x"/> requires grad
+    /// and no input collection claims it (see <see cref="TryCollect(Tensor[])"/>).</summary>
+    internal static bool ShouldRecord(Tensor x)
+    {
+        if (!x.RequiresGrad || !GradMode.Enabled) return false;
+        if (t_collected is { } sink)
+        {
+            sink.Add(x);
+            return false;
+        }
+        return true;
+    }
+
     /// <summary>Reduces a broadcast gradient back to <paramref name="shape"/> by summing the broadcast dims.</summary>
     public static Tensor SumTo(Tensor g, ReadOnlySpan<int> shape) => g.SumTo(shape);
+}
+
+/// <summary>The node of an op recorded by <see cref="Op.Record"/>: one VJP per input, each called with the output's gradient.</summary>
+internal sealed class OpNode : Node
+{
+    private Vjp?[]? _vjps;
+
+    public OpNode(string opName, Edge?[] next, int[][] inputShapes, Tensor output, SavedTensor[] saved, Vjp?[] vjps)
+        : base(opName, next, inputShapes, output.ShapeRef, output.DType, saved)
+    {
+        _vjps = vjps;
+    }
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    {
+        var vjps = _vjps!;
+        var g = gradOutputs[0];
+        var result = new Tensor?[vjps.Length];
+        for (int i = 0; i < vjps.Length; i++)
+            if (needs[i]) result[i] = vjps[i]!(g);
+        return result;
+    }
+
+    public override bool BorrowsArguments => true;
+
+    protected override void OnRelease() => _vjps = null;
 }
 
 /// <summary>Anomaly detection switch (see <see cref="Autograd.DetectAnomaly"/>).</summary>
