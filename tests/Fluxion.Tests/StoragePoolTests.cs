@@ -16,10 +16,13 @@ public sealed class StoragePoolTests : IDisposable
     private readonly bool _enabled = StoragePool.Enabled;
     private readonly long _cap = StoragePool.CapBytes;
     private readonly int _perSize = StoragePool.MaxPerSize;
+    private readonly bool _induce = StoragePool.InduceGc;
+    private readonly long _induceBytes = StoragePool.InduceBytes;
 
     public StoragePoolTests()
     {
         StoragePool.Enabled = true;
+        StoragePool.InduceGc = false; // the tests below run their own collections
         Collect(); // storages left by earlier tests hand their arrays back now, not in the middle of this test
         StoragePool.Clear();
     }
@@ -29,6 +32,8 @@ public sealed class StoragePoolTests : IDisposable
         StoragePool.Enabled = _enabled;
         StoragePool.CapBytes = _cap;
         StoragePool.MaxPerSize = _perSize;
+        StoragePool.InduceGc = _induce;
+        StoragePool.InduceBytes = _induceBytes;
         StoragePool.Clear();
     }
 
@@ -199,6 +204,19 @@ public sealed class StoragePoolTests : IDisposable
         AllocateAndDrop(3, DType.Float32, N);
         Collect();
         Assert.Equal(0, StoragePool.PooledBytes);
+    }
+
+    [Fact]
+    public void AMissAfterManyPooledBytesRunsAGen0CollectionAndReuses()
+    {
+        StoragePool.InduceGc = true;
+        StoragePool.InduceBytes = 4L * N * 4;
+        var before = StoragePool.Stats;
+        for (int i = 0; i < 40; i++) AllocateAndDrop(1, DType.Float32, N);
+        var after = StoragePool.Stats;
+        Assert.True(after.Induced > before.Induced, $"{before} -> {after}");
+        // the finalizer thread may lag, but at least some arrays come back within 40 allocations
+        Assert.True(after.Hits > before.Hits, $"{before} -> {after}");
     }
 
     [Fact]

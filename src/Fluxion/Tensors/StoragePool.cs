@@ -16,6 +16,9 @@ namespace Fluxion;
 /// pooled. (3) The pool holds at most <see cref="CapBytes"/> bytes and <see cref="MaxPerSize"/> arrays
 /// per (type, length); at each gen-2 collection it drops arrays that waited a whole gen-2 interval
 /// without being rented, and everything when the machine's memory load is high.</para>
+/// <para>Arrays only come back at collections, and LOH allocations alone would let a full collection wait
+/// for hundreds of MB: so a miss, after <see cref="InduceBytes"/> of pooled storage was handed out since
+/// the last collection, runs a (cheap) gen-0 collection itself, which finds the dead op outputs.</para>
 /// <para>FLUXION_STORAGE_POOL=0 disables it; FLUXION_STORAGE_POOL_MB sets the cap in MB.</para>
 /// </summary>
 internal static class StoragePool
@@ -38,7 +41,19 @@ internal static class StoragePool
     private static readonly object s_lock = new();
     private static readonly Dictionary<(DType, int), List<Entry>> s_buckets = [];
     private static long s_pooledBytes;
-    private static long s_rents, s_hits, s_returns, s_dropped;
+    private static long s_rents, s_hits, s_returns, s_dropped, s_inducedCount;
+
+    /// <summary>Whether a miss may run a gen-0 collection (tests turn it off to control collections).</summary>
+    internal static bool InduceGc = true;
+
+    /// <summary>Pooled bytes handed out since the last collection after which a miss runs a gen-0 collection
+    /// (doubled, up to 32 times, while such collections find little dead; reset when they find enough).</summary>
+    internal static long InduceBytes = 32L << 20;
+
+    private static int s_triggerShift; // trigger = InduceBytes << shift
+    private static long s_leasedSinceGc, s_returnedBytes, s_returnedAtInduce;
+    private static int s_leaseGen0;
+    private static bool s_induced;
 
     static StoragePool() => _ = new Gen2Trimmer();
 
@@ -53,34 +68,74 @@ internal static class StoragePool
     /// <summary>Bytes currently held by the pool.</summary>
     internal static long PooledBytes => Interlocked.Read(ref s_pooledBytes);
 
-    /// <summary>Counters for tests and diagnostics: rent attempts, rents served from the pool, arrays handed back, arrays dropped (cap, trim).</summary>
-    internal static (long Rents, long Hits, long Returns, long Dropped) Stats
+    /// <summary>Counters for tests and diagnostics: rent attempts, rents served from the pool, arrays handed back,
+    /// arrays dropped (cap, trim), gen-0 collections run on a miss.</summary>
+    internal static (long Rents, long Hits, long Returns, long Dropped, long Induced) Stats
     {
-        get { lock (s_lock) return (s_rents, s_hits, s_returns, s_dropped); }
+        get { lock (s_lock) return (s_rents, s_hits, s_returns, s_dropped, s_inducedCount); }
     }
 
     /// <summary>True when an array of this size goes through the pool.</summary>
     internal static bool Applies(DType dtype, int length) => Enabled && (long)length * dtype.ElementSize() >= MinBytes;
 
     /// <summary>A pooled array of exactly <paramref name="length"/> elements of <paramref name="dtype"/>, or null.
-    /// Its contents are whatever its last storage left.</summary>
+    /// Its contents are whatever its last storage left. On a miss, when many pooled bytes were handed out
+    /// since the last collection, it runs a gen-0 collection (see <see cref="InduceBytes"/>) and tries again.</summary>
     internal static Array? TryRent(DType dtype, int length)
     {
+        var a = TryRentCore(dtype, length, out bool collect);
+        if (a is null && collect)
+        {
+            // storages handed out since the last collection are likely dead by now (op outputs, temporaries):
+            // a cheap gen-0 collection lets their leases hand the arrays back, and makes those handed back
+            // before it rentable (rule 1) — instead of allocating on the LOH until a full collection comes
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            a = TryRentCore(dtype, length, out _);
+        }
+        return a;
+    }
+
+    private static Array? TryRentCore(DType dtype, int length, out bool collect)
+    {
+        collect = false;
         int gen0 = GC.CollectionCount(0);
+        long bytes = (long)length * dtype.ElementSize();
         lock (s_lock)
         {
             s_rents++;
-            if (!s_buckets.TryGetValue((dtype, length), out var list)) return null;
-            // newest first (LIFO), so surplus arrays sink to the bottom and the gen-2 trim drops them;
-            // skip arrays handed back since the last GC started (rule 1 above)
-            for (int i = list.Count - 1; i >= 0; i--)
+            if (gen0 != s_leaseGen0)
             {
-                var e = list[i];
-                if (e.Gen0Stamp == gen0) continue;
-                list.RemoveAt(i);
-                s_pooledBytes -= Bytes(e.Array, dtype);
-                s_hits++;
-                return e.Array;
+                s_leaseGen0 = gen0;
+                s_leasedSinceGc = 0;
+            }
+            s_leasedSinceGc += bytes;
+            if (s_buckets.TryGetValue((dtype, length), out var list))
+            {
+                // newest first (LIFO), so surplus arrays sink to the bottom and the gen-2 trim drops them;
+                // skip arrays handed back since the last GC started (rule 1 above)
+                for (int i = list.Count - 1; i >= 0; i--)
+                {
+                    var e = list[i];
+                    if (e.Gen0Stamp == gen0) continue;
+                    list.RemoveAt(i);
+                    s_pooledBytes -= bytes;
+                    s_hits++;
+                    return e.Array;
+                }
+            }
+            long trigger = InduceBytes << s_triggerShift;
+            if (InduceGc && s_leasedSinceGc >= trigger)
+            {
+                // adapt: when the last induced collection found little dead, wait for more before the next one
+                if (s_induced)
+                {
+                    long found = s_returnedBytes - s_returnedAtInduce;
+                    s_triggerShift = found < trigger / 4 ? Math.Min(s_triggerShift + 1, 5) : 0;
+                }
+                s_induced = true;
+                s_returnedAtInduce = s_returnedBytes;
+                s_inducedCount++;
+                collect = true;
             }
             return null;
         }
@@ -95,6 +150,7 @@ internal static class StoragePool
         lock (s_lock)
         {
             s_returns++;
+            s_returnedBytes += bytes;
             var key = (dtype, array.Length);
             if (!s_buckets.TryGetValue(key, out var list)) s_buckets[key] = list = [];
             if (list.Count >= MaxPerSize || s_pooledBytes + bytes > CapBytes)
