@@ -34,7 +34,7 @@ internal static class StoragePool
     internal static long CapBytes = DefaultCap();
 
     /// <summary>Most arrays kept per (element type, length).</summary>
-    internal static int MaxPerSize = 64;
+    internal static int MaxPerSize = 128;
 
     private readonly record struct Entry(Array Array, int Gen0Stamp, int Gen2Stamp);
 
@@ -48,10 +48,14 @@ internal static class StoragePool
 
     /// <summary>Pooled bytes handed out since the last collection after which a miss runs a gen-0 collection
     /// (doubled, up to 32 times, while such collections find little dead; reset when they find enough).</summary>
-    internal static long InduceBytes = 32L << 20;
+    internal static long InduceBytes = (long.TryParse(Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL_INDUCE_MB"), out long mb) && mb > 0 ? mb : 32) << 20;
 
     private static int s_triggerShift; // trigger = InduceBytes << shift
-    private static long s_leasedSinceGc, s_returnedBytes, s_returnedAtInduce;
+    /// <summary>Pooled storages handed out since the last collection after which a miss runs a gen-0 collection
+    /// (so a cycle's arrays of one size stay well within <see cref="MaxPerSize"/>).</summary>
+    internal static int InduceCount = 48;
+
+    private static long s_leasedSinceGc, s_returnedBytes, s_returnedAtInduce, s_leasesSinceGc;
     private static int s_leaseGen0;
     private static bool s_induced;
 
@@ -107,8 +111,10 @@ internal static class StoragePool
             {
                 s_leaseGen0 = gen0;
                 s_leasedSinceGc = 0;
+                s_leasesSinceGc = 0;
             }
             s_leasedSinceGc += bytes;
+            s_leasesSinceGc++;
             if (s_buckets.TryGetValue((dtype, length), out var list))
             {
                 // newest first (LIFO), so surplus arrays sink to the bottom and the gen-2 trim drops them;
@@ -124,7 +130,7 @@ internal static class StoragePool
                 }
             }
             long trigger = InduceBytes << s_triggerShift;
-            if (InduceGc && s_leasedSinceGc >= trigger)
+            if (InduceGc && (s_leasedSinceGc >= trigger || s_leasesSinceGc >= (long)InduceCount << s_triggerShift))
             {
                 // adapt: when the last induced collection found little dead, wait for more before the next one
                 if (s_induced)
