@@ -19,7 +19,8 @@ namespace Fluxion;
 /// <para>Arrays only come back at collections, and LOH allocations alone would let a full collection wait
 /// for hundreds of MB: so a miss, after <see cref="InduceBytes"/> of pooled storage was handed out since
 /// the last collection, runs a (cheap) gen-0 collection itself, which finds the dead op outputs.</para>
-/// <para>FLUXION_STORAGE_POOL=0 disables it; FLUXION_STORAGE_POOL_MB sets the cap in MB.</para>
+/// <para>Environment: FLUXION_STORAGE_POOL=0 disables it; FLUXION_STORAGE_POOL_MB sets the cap in MB;
+/// FLUXION_STORAGE_POOL_INDUCE_MB sets <see cref="InduceBytes"/> in MB.</para>
 /// </summary>
 internal static class StoragePool
 {
@@ -51,6 +52,7 @@ internal static class StoragePool
     internal static long InduceBytes = (long.TryParse(Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL_INDUCE_MB"), out long mb) && mb > 0 ? mb : 32) << 20;
 
     private static int s_triggerShift; // trigger = InduceBytes << shift
+
     /// <summary>Pooled storages handed out since the last collection after which a miss runs a gen-0 collection
     /// (so a cycle's arrays of one size stay well within <see cref="MaxPerSize"/>).</summary>
     internal static int InduceCount = 48;
