@@ -235,7 +235,7 @@ public static class GradCheck
     private static Tensor Copy(Tensor t)
     {
         t.CheckFloat("GradCheck");
-        var data = (Array)t.Storage.Data.Clone();
+        var data = (Array)t.Storage.RawData.Clone();
         var c = new Tensor(new Storage(data, t.DType), t.ShapeArray, t.Strides.ToArray(), t.Offset);
         c.RequiresGrad = true;
         return c;

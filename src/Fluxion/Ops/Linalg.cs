@@ -122,7 +122,7 @@ public partial class Tensor
         if (IsContiguous)
         {
             offset = Offset;
-            return Storage.Data;
+            return Storage.RawData;
         }
         offset = 0;
         return DType switch

@@ -270,7 +270,11 @@ public partial class Tensor
     internal T[] DenseArray<T>()
     {
         var data = Storage.As<T>();
-        if (Offset == 0 && IsContiguous && data.Length == Numel) return data;
+        if (Offset == 0 && IsContiguous && data.Length == Numel)
+        {
+            Storage.Escape(); // callers may keep or wrap it: a pooled array must not be recycled under them
+            return data;
+        }
         return DenseSpan<T>().ToArray();
     }
 

@@ -1,0 +1,248 @@
+namespace Fluxion;
+
+/// <summary>
+/// A caching allocator for large storage arrays (issue 6: no GC churn in training loops), driven by
+/// the GC instead of reference counts. <see cref="Storage.Allocate"/> and
+/// <see cref="Storage.AllocateUninitialized"/> rent arrays of at least <see cref="MinBytes"/> here
+/// (exact length, per element type); such a storage carries a small finalizable <see cref="Lease"/>
+/// that hands its array back once the storage is unreachable (after the first GC that finds it dead,
+/// usually a cheap gen-0 one). Big arrays thus recycle without allocating on the large-object heap,
+/// whose allocations drive full gen-2 collections.
+/// <para>Safety rules. (1) An array returned by a lease is rentable only after one more GC has started
+/// (<see cref="GC.CollectionCount"/> of gen 0 moved on): a kernel still reading a raw array whose
+/// storage the JIT already considers dead would have to span two collections to see it reused.
+/// (2) A storage whose array escapes (the public <see cref="Storage.Data"/>, or an internal
+/// <c>DenseArray</c> that may be wrapped into a second storage) cancels its lease: that array is never
+/// pooled. (3) The pool holds at most <see cref="CapBytes"/> bytes and <see cref="MaxPerSize"/> arrays
+/// per (type, length); at each gen-2 collection it drops arrays that waited a whole gen-2 interval
+/// without being rented, and everything when the machine's memory load is high.</para>
+/// <para>Arrays only come back at collections, and LOH allocations alone would let a full collection wait
+/// for hundreds of MB: so a miss, after <see cref="InduceBytes"/> of pooled storage was handed out since
+/// the last collection, runs a (cheap) gen-0 collection itself, which finds the dead op outputs.</para>
+/// <para>Environment: FLUXION_STORAGE_POOL=0 disables it; FLUXION_STORAGE_POOL_MB sets the cap in MB;
+/// FLUXION_STORAGE_POOL_INDUCE_MB sets <see cref="InduceBytes"/> in MB.</para>
+/// </summary>
+internal static class StoragePool
+{
+    /// <summary>Whether allocations use the pool (environment FLUXION_STORAGE_POOL=0 turns it off; tests may set it).</summary>
+    internal static bool Enabled = Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL") != "0";
+
+    /// <summary>Smallest array (bytes) that is pooled: the large-object-heap threshold. Smaller arrays are
+    /// cheap gen-0 allocations; pooling them would promote them and add a finalizer per storage.</summary>
+    internal static int MinBytes = 85_000;
+
+    /// <summary>Most bytes the pool keeps (arrays waiting to be rented; arrays in use are not counted).</summary>
+    internal static long CapBytes = DefaultCap();
+
+    /// <summary>Most arrays kept per (element type, length).</summary>
+    internal static int MaxPerSize = 128;
+
+    private readonly record struct Entry(Array Array, int Gen0Stamp, int Gen2Stamp);
+
+    private static readonly object s_lock = new();
+    private static readonly Dictionary<(DType, int), List<Entry>> s_buckets = [];
+    private static long s_pooledBytes;
+    private static long s_rents, s_hits, s_returns, s_dropped, s_inducedCount;
+
+    /// <summary>Whether a miss may run a gen-0 collection (tests turn it off to control collections).</summary>
+    internal static bool InduceGc = true;
+
+    /// <summary>Pooled bytes handed out since the last collection after which a miss runs a gen-0 collection
+    /// (doubled, up to 32 times, while such collections find little dead; reset when they find enough).</summary>
+    internal static long InduceBytes = (long.TryParse(Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL_INDUCE_MB"), out long mb) && mb > 0 ? mb : 32) << 20;
+
+    private static int s_triggerShift; // trigger = InduceBytes << shift
+
+    /// <summary>Pooled storages handed out since the last collection after which a miss runs a gen-0 collection
+    /// (so a cycle's arrays of one size stay well within <see cref="MaxPerSize"/>).</summary>
+    internal static int InduceCount = 48;
+
+    private static long s_leasedSinceGc, s_returnedBytes, s_returnedAtInduce, s_leasesSinceGc;
+    private static int s_leaseGen0;
+    private static bool s_induced;
+
+    static StoragePool() => _ = new Gen2Trimmer();
+
+    private static long DefaultCap()
+    {
+        if (long.TryParse(Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL_MB"), out long mb) && mb >= 0) return mb << 20;
+        long avail = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        // 256 MB, but never more than an eighth of the memory the GC may use (containers, small machines)
+        return avail > 0 ? Math.Min(256L << 20, avail / 8) : 256L << 20;
+    }
+
+    /// <summary>Bytes currently held by the pool.</summary>
+    internal static long PooledBytes => Interlocked.Read(ref s_pooledBytes);
+
+    /// <summary>Counters for tests and diagnostics: rent attempts, rents served from the pool, arrays handed back,
+    /// arrays dropped (cap, trim), gen-0 collections run on a miss.</summary>
+    internal static (long Rents, long Hits, long Returns, long Dropped, long Induced) Stats
+    {
+        get { lock (s_lock) return (s_rents, s_hits, s_returns, s_dropped, s_inducedCount); }
+    }
+
+    /// <summary>True when an array of this size goes through the pool.</summary>
+    internal static bool Applies(DType dtype, int length) => Enabled && (long)length * dtype.ElementSize() >= MinBytes;
+
+    /// <summary>A pooled array of exactly <paramref name="length"/> elements of <paramref name="dtype"/>, or null.
+    /// Its contents are whatever its last storage left. On a miss, when many pooled bytes were handed out
+    /// since the last collection, it runs a gen-0 collection (see <see cref="InduceBytes"/>) and tries again.</summary>
+    internal static Array? TryRent(DType dtype, int length)
+    {
+        var a = TryRentCore(dtype, length, out bool collect);
+        if (a is null && collect)
+        {
+            // storages handed out since the last collection are likely dead by now (op outputs, temporaries):
+            // a cheap gen-0 collection lets their leases hand the arrays back, and makes those handed back
+            // before it rentable (rule 1) — instead of allocating on the LOH until a full collection comes
+            GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            a = TryRentCore(dtype, length, out _);
+        }
+        return a;
+    }
+
+    private static Array? TryRentCore(DType dtype, int length, out bool collect)
+    {
+        collect = false;
+        int gen0 = GC.CollectionCount(0);
+        long bytes = (long)length * dtype.ElementSize();
+        lock (s_lock)
+        {
+            s_rents++;
+            if (gen0 != s_leaseGen0)
+            {
+                s_leaseGen0 = gen0;
+                s_leasedSinceGc = 0;
+                s_leasesSinceGc = 0;
+            }
+            s_leasedSinceGc += bytes;
+            s_leasesSinceGc++;
+            if (s_buckets.TryGetValue((dtype, length), out var list))
+            {
+                // newest first (LIFO), so surplus arrays sink to the bottom and the gen-2 trim drops them;
+                // skip arrays handed back since the last GC started (rule 1 above)
+                for (int i = list.Count - 1; i >= 0; i--)
+                {
+                    var e = list[i];
+                    if (e.Gen0Stamp == gen0) continue;
+                    list.RemoveAt(i);
+                    s_pooledBytes -= bytes;
+                    s_hits++;
+                    return e.Array;
+                }
+            }
+            long trigger = InduceBytes << s_triggerShift;
+            if (InduceGc && (s_leasedSinceGc >= trigger || s_leasesSinceGc >= (long)InduceCount << s_triggerShift))
+            {
+                // adapt: when the last induced collection found little dead, wait for more before the next one
+                if (s_induced)
+                {
+                    long found = s_returnedBytes - s_returnedAtInduce;
+                    s_triggerShift = found < trigger / 4 ? Math.Min(s_triggerShift + 1, 5) : 0;
+                }
+                s_induced = true;
+                s_returnedAtInduce = s_returnedBytes;
+                s_inducedCount++;
+                collect = true;
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Takes back an array whose storage died (called by <see cref="Lease"/> finalizers).</summary>
+    internal static void Return(Array array, DType dtype)
+    {
+        if (!Enabled) return;
+        long bytes = Bytes(array, dtype);
+        var entry = new Entry(array, GC.CollectionCount(0), GC.CollectionCount(2));
+        lock (s_lock)
+        {
+            s_returns++;
+            s_returnedBytes += bytes;
+            var key = (dtype, array.Length);
+            if (!s_buckets.TryGetValue(key, out var list)) s_buckets[key] = list = [];
+            if (list.Count >= MaxPerSize || s_pooledBytes + bytes > CapBytes)
+            {
+                s_dropped++;
+                return;
+            }
+            list.Add(entry);
+            s_pooledBytes += bytes;
+        }
+    }
+
+    /// <summary>Drops every pooled array.</summary>
+    internal static void Clear()
+    {
+        lock (s_lock)
+        {
+            foreach (var list in s_buckets.Values) s_dropped += list.Count;
+            s_buckets.Clear();
+            s_pooledBytes = 0;
+        }
+    }
+
+    /// <summary>Drops arrays returned before gen-2 collection number <paramref name="olderThanGen2"/> (they waited a
+    /// whole gen-2 interval unused), or all of them when <paramref name="all"/>.</summary>
+    internal static void Trim(int olderThanGen2, bool all = false)
+    {
+        lock (s_lock)
+        {
+            List<(DType, int)>? empty = null;
+            foreach (var (key, list) in s_buckets)
+            {
+                int removed = list.RemoveAll(e => all || e.Gen2Stamp < olderThanGen2);
+                if (removed > 0)
+                {
+                    s_dropped += removed;
+                    s_pooledBytes -= (long)removed * key.Item2 * key.Item1.ElementSize();
+                }
+                if (list.Count == 0) (empty ??= []).Add(key);
+            }
+            if (empty is not null) foreach (var k in empty) s_buckets.Remove(k);
+        }
+    }
+
+    private static long Bytes(Array a, DType dtype) => (long)a.Length * dtype.ElementSize();
+
+    /// <summary>Lives in gen 2 and is finalized (then re-registered) at each gen-2 collection: trims the pool.</summary>
+    private sealed class Gen2Trimmer
+    {
+        ~Gen2Trimmer()
+        {
+            if (Environment.HasShutdownStarted) return;
+            try
+            {
+                var info = GC.GetGCMemoryInfo();
+                bool pressure = info.HighMemoryLoadThresholdBytes > 0 && info.MemoryLoadBytes >= info.HighMemoryLoadThresholdBytes * 9 / 10;
+                Trim(GC.CollectionCount(2) - 1, all: pressure);
+            }
+            catch
+            {
+                // a finalizer must never throw
+            }
+            GC.ReRegisterForFinalize(this);
+        }
+    }
+
+    /// <summary>Owned by exactly one pooled storage; its finalizer returns the array once that storage is unreachable.</summary>
+    internal sealed class Lease(Array array, DType dtype)
+    {
+        private Array? _array = array;
+
+        /// <summary>The array escaped: never return it.</summary>
+        internal void Cancel()
+        {
+            _array = null;
+            GC.SuppressFinalize(this);
+        }
+
+        ~Lease()
+        {
+            var a = _array;
+            if (a is null || Environment.HasShutdownStarted) return;
+            _array = null;
+            Return(a, dtype);
+        }
+    }
+}
