@@ -296,8 +296,11 @@ public partial class Tensor
     /// to the kernel size; padding counts as −∞ and is at most half the kernel. The gradient goes to the
     /// position of each window's maximum (the first one on ties, as PyTorch) and accumulates where windows overlap.
     /// </summary>
-    public static Tensor MaxPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
-        MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Values;
+    public static Tensor MaxPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
+    {
+        var (y, _, unbatched) = MaxPoolCore(input, kernelSize, stride, padding, dilation, ceilMode);
+        return unbatched ? y.Squeeze(0) : y;
+    }
 
     /// <summary>2-D max pooling of this tensor (see the static overload).</summary>
     public Tensor MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
@@ -309,24 +312,61 @@ public partial class Tensor
     /// </summary>
     public static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
     {
+        var (y, idx, unbatched) = MaxPoolCore(input, kernelSize, stride, padding, dilation, ceilMode);
+        var idx64 = new long[idx.Length];
+        for (int i = 0; i < idx.Length; i++) idx64[i] = idx[i];
+        var it = Wrap(idx64, y.ShapeArray);
+        return unbatched ? (y.Squeeze(0), it.Squeeze(0)) : (y, it);
+    }
+
+    /// <summary>
+    /// Max pooling of a batched or unbatched input: the (batched) values, the int32 plane indices of the
+    /// maxima (private to the graph: the VJP and JVP capture them, so no tensor needs saving) and whether
+    /// the input was unbatched. VJP: <see cref="MaxPoolScatter"/>; JVP: <see cref="MaxPoolGather"/>.
+    /// </summary>
+    private static (Tensor Values, int[] Indices, bool Unbatched) MaxPoolCore(Tensor input, Size2 kernelSize, Size2? stride, Size2? padding, Size2? dilation, bool ceilMode)
+    {
         const string op = "MaxPool2d";
         var (x, unbatched) = Batched(op, input, "input");
         x.CheckFloat(op);
         var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
         int n = x._shape[0], c = x._shape[1];
         var y = Empty([n, c, pg.OH, pg.OW], x.DType);
-        var idxData = new long[n * c * pg.OH * pg.OW];
+        var idx = GC.AllocateUninitializedArray<int>(n * c * pg.OH * pg.OW);
         var xa = x.DenseSpanArray(out int xo);
-        if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idxData, n * c, pg);
-        else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idxData, n * c, pg);
-        var idx = Wrap(idxData, [n, c, pg.OH, pg.OW]);
-        var flatIdx = idx.Reshape(n, c, pg.OH * pg.OW);
-        int[] inShape = x.ShapeArray, flatIn = [n, c, pg.H * pg.W], outShape = y.ShapeArray;
-        y = Op.Record("MaxPool2d", y, [x],
-            [gy => Zeros(flatIn, gy.DType).ScatterAddCore(2, flatIdx, gy.Reshape(n, c, -1)).Reshape(inShape)],
-            jvp: t => t[0] is { } tx ? tx.Reshape(flatIn).GatherCore(2, flatIdx).Reshape(outShape) : null,
-            save: [flatIdx]);
-        return unbatched ? (y.Squeeze(0), idx.Squeeze(0)) : (y, idx);
+        if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idx, n * c, pg);
+        else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idx, n * c, pg);
+        var pool = new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW);
+        y = Op.Record("MaxPool2d", y, [x], [gy => MaxPoolScatter(gy, pool)],
+            jvp: t => t[0] is { } tx ? MaxPoolGather(tx, pool) : null);
+        return (y, idx, unbatched);
+    }
+
+    /// <summary>The argmax positions of a max pooling of [N, C, H, W] into [N, C, OH, OW] (flat within each plane).</summary>
+    private sealed record MaxPoolIndex(int[] Index, int N, int C, int H, int W, int OH, int OW);
+
+    /// <summary>The max pooling's input gradient, zeros with gy scatter-added at the argmax positions; linear in gy,
+    /// its VJP is <see cref="MaxPoolGather"/>.</summary>
+    private static Tensor MaxPoolScatter(Tensor gy, MaxPoolIndex p)
+    {
+        var dx = Empty([p.N, p.C, p.H, p.W], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        if (gy.DType == DType.Float32) Conv.MaxPoolScatter((float[])ga, go, p.Index, dx.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        else Conv.MaxPoolScatter((double[])ga, go, p.Index, dx.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        return Op.Record("MaxPool2dBackward", dx, [gy], [gg => MaxPoolGather(gg, p)],
+            jvp: t => t[0] is { } tg ? MaxPoolScatter(tg, p) : null);
+    }
+
+    /// <summary>The values of t [N, C, H, W] at the argmax positions, [N, C, OH, OW]; linear in t, its VJP is
+    /// <see cref="MaxPoolScatter"/>.</summary>
+    private static Tensor MaxPoolGather(Tensor t, MaxPoolIndex p)
+    {
+        var y = Empty([p.N, p.C, p.OH, p.OW], t.DType);
+        var ta = t.DenseSpanArray(out int to);
+        if (t.DType == DType.Float32) Conv.MaxPoolGather((float[])ta, to, p.Index, y.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        else Conv.MaxPoolGather((double[])ta, to, p.Index, y.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        return Op.Record("MaxPool2dGather", y, [t], [gy => MaxPoolScatter(gy, p)],
+            jvp: tt => tt[0] is { } tg ? MaxPoolGather(tg, p) : null);
     }
 
     /// <summary>
