@@ -420,6 +420,20 @@ internal static class Conv
         ArrayPool<T>.Shared.Return(sum);
     }
 
+    /// <summary>db[o] = Σ_n Σ_l gy[n, o, l] for gy [N, O, L] at gOff (db overwritten); channels are split over threads.</summary>
+    public static void BiasGrad<T>(T[] gy, int gOff, T[] db, int n, int o, int l) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        For(o, (long)n * o * l, (o0, o1) =>
+        {
+            for (int c = o0; c < o1; c++)
+            {
+                T s = T.Zero;
+                for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(new ReadOnlySpan<T>(gy, gOff + (i * o + c) * l, l));
+                db[c] = s;
+            }
+        });
+    }
+
     /// <summary>Unfold: cols[N, C·KH·KW, L] of x[N, C, H, W] (groups = 1 geometry).</summary>
     public static void Unfold<T>(T[] x, int xOff, T[] cols, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -506,51 +520,69 @@ internal static class Conv
     /// </summary>
     private static unsafe void MaxPool2x2PlaneAvx512(float[] x, int xo, int W, float[] y, int[] idx, int yo, int OH, int OW)
     {
-        int vec = OW - OW % 16;
-        if (vec > 0)
+        _ = x[xo + (2 * OH - 1) * W + 2 * OW - 1]; // bounds, once per plane
+        _ = y[yo + OH * OW - 1];
+        _ = idx[yo + OH * OW - 1];
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = even + Vector512<int>.One;
+        var one = Vector512<int>.One;
+        var vw = Vector512.Create(W);
+        var vw1 = Vector512.Create(W + 1);
+        int vec = OW - OW % 16, rem = OW - vec;
+        float* tin = stackalloc float[64];
+        float* tout = stackalloc float[16];
+        int* tidx = stackalloc int[16];
+        fixed (float* px0 = x, py = &y[yo])
+        fixed (int* pi = &idx[yo])
         {
-            _ = x[xo + (2 * OH - 1) * W + 2 * vec - 1]; // bounds, once per plane
-            _ = y[yo + OH * OW - 1];
-            _ = idx[yo + OH * OW - 1];
-            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            var odd = even + Vector512<int>.One;
-            var lane2 = even;
-            var one = Vector512<int>.One;
-            var vw = Vector512.Create(W);
-            var vw1 = Vector512.Create(W + 1);
-            fixed (float* px = &x[xo], py = &y[yo])
-            fixed (int* pi = &idx[yo])
+            float* px = px0 + xo, pend = px0 + x.Length;
+            for (int oh = 0; oh < OH; oh++)
             {
-                for (int oh = 0; oh < OH; oh++)
+                float* r0 = px + 2 * oh * W, r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow += 16)
                 {
-                    float* r0 = px + 2 * oh * W, r1 = r0 + W;
-                    for (int ow = 0; ow < vec; ow += 16)
+                    float* a = r0 + 2 * ow, b = r1 + 2 * ow;
+                    bool tail = ow == vec;
+                    if (tail && b + 32 > pend)
                     {
-                        var lo0 = Vector512.Load(r0 + 2 * ow);
-                        var hi0 = Vector512.Load(r0 + 2 * ow + 16);
-                        var lo1 = Vector512.Load(r1 + 2 * ow);
-                        var hi1 = Vector512.Load(r1 + 2 * ow + 16);
-                        var best = Avx512F.PermuteVar16x32x2(lo0, even, hi0);
-                        var bi = Vector512<int>.Zero;
-                        var v = Avx512F.PermuteVar16x32x2(lo0, odd, hi0);
-                        var m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
-                        best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
-                        bi = Vector512.ConditionalSelect(m, one, bi);
-                        v = Avx512F.PermuteVar16x32x2(lo1, even, hi1);
-                        m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
-                        best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
-                        bi = Vector512.ConditionalSelect(m, vw, bi);
-                        v = Avx512F.PermuteVar16x32x2(lo1, odd, hi1);
-                        m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
-                        best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
-                        bi = Vector512.ConditionalSelect(m, vw1, bi);
+                        // the last rows of the buffer: read the partial window pairs through a scratch copy
+                        for (int t = 0; t < 2 * rem; t++) { tin[t] = a[t]; tin[32 + t] = b[t]; }
+                        a = tin;
+                        b = tin + 32;
+                    }
+                    var best = Avx512F.PermuteVar16x32x2(Vector512.Load(a), even, Vector512.Load(a + 16));
+                    var v = Avx512F.PermuteVar16x32x2(Vector512.Load(a), odd, Vector512.Load(a + 16));
+                    var bi = Vector512<int>.Zero;
+                    var m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, one, bi);
+                    var lo1 = Vector512.Load(b);
+                    var hi1 = Vector512.Load(b + 16);
+                    v = Avx512F.PermuteVar16x32x2(lo1, even, hi1);
+                    m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, vw, bi);
+                    v = Avx512F.PermuteVar16x32x2(lo1, odd, hi1);
+                    m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, vw1, bi);
+                    bi += even + Vector512.Create(2 * oh * W + 2 * ow);
+                    if (!tail)
+                    {
                         best.Store(py + oh * OW + ow);
-                        (bi + lane2 + Vector512.Create(2 * oh * W + 2 * ow)).Store(pi + oh * OW + ow);
+                        bi.Store(pi + oh * OW + ow);
+                        continue;
+                    }
+                    best.Store(tout);
+                    bi.Store(tidx);
+                    for (int t = 0; t < rem; t++)
+                    {
+                        py[oh * OW + ow + t] = tout[t];
+                        pi[oh * OW + ow + t] = tidx[t];
                     }
                 }
             }
         }
-        MaxPool2x2Plane(x, xo, W, y, idx, yo, OH, OW, vec);
     }
 
     /// <summary>One plane of a general max pooling (see <see cref="MaxPool{T}"/>).</summary>

@@ -145,7 +145,7 @@ public partial class Tensor
         if (!Op.Tracking(inputs)) return y;
         Vjp?[] vjps = b is null
             ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
-            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => gy.Sum([0, 2, 3])];
+            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => ConvBiasGrad(gy)];
         var yShape = y.ShapeArray;
         return Op.Record("Conv2d", y, inputs, vjps,
             jvp: t =>
@@ -156,6 +156,24 @@ public partial class Tensor
                 return r;
             },
             save: SaveFor(x, w));
+    }
+
+    /// <summary>
+    /// The bias gradient of a convolution: Σ of gy [N, O, OH, OW] over (N, OH, OW), shape [O], summed in
+    /// place (a general <c>Sum([0, 2, 3])</c> would first copy gy into a reduction layout). Linear; VJP:
+    /// the output gradient broadcast back to [N, O, OH, OW].
+    /// </summary>
+    private static Tensor ConvBiasGrad(Tensor gy)
+    {
+        int n = gy._shape[0], o = gy._shape[1], l = gy._shape[2] * gy._shape[3];
+        var db = Empty([o], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        if (gy.DType == DType.Float32) Conv.BiasGrad((float[])ga, go, db.Storage.As<float>(), n, o, l);
+        else Conv.BiasGrad((double[])ga, go, db.Storage.As<double>(), n, o, l);
+        if (!Op.Tracking(gy)) return db;
+        var shape = gy.ShapeArray;
+        return Op.Record("Conv2dBiasGrad", db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
+            jvp: t => t[0] is { } tg ? ConvBiasGrad(tg) : null);
     }
 
     /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
