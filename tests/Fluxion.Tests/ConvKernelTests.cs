@@ -230,4 +230,41 @@ public class ConvKernelTests
         var count = Tensor.Fold(Tensor.Unfold(Tensor.OnesLike(x), 3, padding: 1), (5, 6), 3, padding: 1);
         Assert.Equal((x * count).ToDoubleArray(), folded.ToDoubleArray(), new ToleranceComparer(1e-12));
     }
+
+    [Theory]
+    [InlineData(DType.Float64, true)]
+    [InlineData(DType.Float32, true)]
+    [InlineData(DType.Float64, false)]
+    public void FusedConvReluMatchesReluOfConv(DType dtype, bool bias)
+    {
+        var layer = new Nn.Conv2d(3, 5, 3, padding: 1, bias: bias, dtype: dtype, generator: new Generator(50));
+        var x = Tensor.Randn([6, 3, 7, 9], dtype, new Generator(51)).RequiresGrad_();
+        var gy = Tensor.Randn([6, 5, 7, 9], dtype, new Generator(52));
+        // a non-finite gradient where the unit is off must give 0 (a select, not a product), as threshold_backward
+        var gyd = gy.ToDoubleArray();
+        var y = layer.ForwardRelu(x);
+        var yd = y.ToDoubleArray();
+        int off = Array.FindIndex(yd, v => v == 0);
+        gyd[off] = double.PositiveInfinity;
+        gy = Tensor.FromArray(gyd, gy.ShapeArray).To(dtype);
+        var reference = layer.Forward(x).Relu();
+        double tol = dtype == DType.Float64 ? 1e-12 : 1e-5;
+        Assert.Equal(reference.ToDoubleArray(), yd, new ToleranceComparer(tol));
+        var ps = bias ? new[] { x, layer.Weight, layer.Bias! } : new[] { x, layer.Weight };
+        var expected = Autograd.Grad([reference], ps, [Tensor.Where(reference.Gt(0.0), gy, Tensor.ZerosLike(gy))]);
+        var actual = Autograd.Grad([y], ps, [gy]);
+        for (int i = 0; i < ps.Length; i++)
+            Assert.Equal(expected[i]!.ToDoubleArray(), actual[i]!.ToDoubleArray(), new ToleranceComparer(tol * 100));
+    }
+
+    [Fact]
+    public void FusedConvReluGradCheck()
+    {
+        static Tensor R(int seed, params int[] shape) => Tensor.Randn(shape, DType.Float64, new Generator(seed));
+        // first and second order, reverse and forward mode; stride 2 and groups too
+        GradCheck.Assert(t => Tensor.Conv2dRelu(t[0], t[1], t[2], padding: 1), [R(53, 2, 2, 4, 4), R(54, 3, 2, 3, 3), R(55, 3)]);
+        GradCheck.Assert(t => Tensor.Conv2dRelu(t[0], t[1], null, stride: 2, groups: 2), [R(56, 1, 4, 5, 5), R(57, 2, 2, 2, 2)]);
+        // unbatched input
+        GradCheck.Assert(t => Tensor.Conv2dRelu(t[0], t[1], t[2]), [R(58, 2, 4, 3), R(59, 2, 2, 2, 2), R(60, 2)], secondOrder: false);
+    }
 }

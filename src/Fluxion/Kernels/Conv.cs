@@ -239,7 +239,9 @@ internal static class Conv
     private static bool IsPointwise(ConvGeom g) => g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
 
     /// <summary>y[N, O, OH, OW] = conv(x, w) + b (b may be null). x at xOff, w at wOff, b at bOff; y is overwritten.</summary>
-    public static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[]? b, int bOff, T[] y, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <remarks>With <paramref name="relu"/>, y = max(conv(x, w) + b, 0) (NaN stays NaN), applied to each
+    /// output row right after its GEMM while it is in cache.</remarks>
+    public static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[]? b, int bOff, T[] y, ConvGeom g, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
         int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
@@ -272,11 +274,12 @@ internal static class Conv
                     {
                         int yo = (n0 * O + grp * Og) * L;
                         Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, y, yo, Og, K, L);
-                        if (b is not null)
+                        if (b is not null || relu)
                             for (int o = 0; o < Og; o++)
                             {
                                 var row = y.AsSpan(yo + o * L, L);
-                                TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                                if (b is not null) TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                                if (relu) TensorPrimitives.Max(row, T.Zero, row);
                             }
                         continue;
                     }
@@ -288,6 +291,7 @@ internal static class Conv
                             var part = ybuf.AsSpan(o * ld + s * L, L);
                             if (b is not null) TensorPrimitives.Add(part, b[bOff + grp * Og + o], row);
                             else part.CopyTo(row);
+                            if (relu) TensorPrimitives.Max(row, T.Zero, row);
                         }
                 }
             }
@@ -418,6 +422,31 @@ internal static class Conv
                     for (int o = 0; o < Og; o++)
                         dw[(grp * Og + o) * K + k] = sum[grp * Og * K + k * Og + o];
         ArrayPool<T>.Shared.Return(sum);
+    }
+
+    /// <summary>r = g where y &gt; 0, else 0 (a select: a non-finite g where y ≤ 0 still gives 0), all of length n.</summary>
+    public static void ReluMask<T>(T[] g, int gOff, T[] y, int yOff, T[] r, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Chunk = 1 << 14;
+        int chunks = (n + Chunk - 1) / Chunk;
+        For(chunks, n, (c0, c1) =>
+        {
+            int i0 = c0 * Chunk, i1 = Math.Min(n, c1 * Chunk), i = i0;
+            ref T G = ref MemoryMarshal.GetArrayDataReference(g);
+            ref T Y = ref MemoryMarshal.GetArrayDataReference(y);
+            ref T R = ref MemoryMarshal.GetArrayDataReference(r);
+            _ = g[gOff + i1 - 1];
+            _ = y[yOff + i1 - 1];
+            _ = r[i1 - 1];
+            if (Vector.IsHardwareAccelerated)
+                for (; i + Vector<T>.Count <= i1; i += Vector<T>.Count)
+                {
+                    var gv = Vector.LoadUnsafe(ref G, (nuint)(gOff + i));
+                    var on = Vector.GreaterThan(Vector.LoadUnsafe(ref Y, (nuint)(yOff + i)), Vector<T>.Zero);
+                    Vector.ConditionalSelect(on, gv, Vector<T>.Zero).StoreUnsafe(ref R, (nuint)i);
+                }
+            for (; i < i1; i++) Unsafe.Add(ref R, i) = Unsafe.Add(ref Y, yOff + i) > T.Zero ? Unsafe.Add(ref G, gOff + i) : T.Zero;
+        });
     }
 
     /// <summary>db[o] = Σ_n Σ_l gy[n, o, l] for gy [N, O, L] at gOff (db overwritten); channels are split over threads.</summary>

@@ -131,16 +131,79 @@ public partial class Tensor
         return new ConvGeom(x._shape[0], c, x._shape[2], x._shape[3], o, groups, kh, kw, s.H, s.W, p.H, p.W, d.H, d.W);
     }
 
-    /// <summary>The convolution primitive on validated arguments. VJPs: Conv2dInputGrad, Conv2dWeightGrad, Σ over (N, OH, OW).</summary>
-    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    /// <summary>
+    /// relu(conv2d(input, weight, bias)) as one fused op (used by <see cref="Nn.Conv2d.ForwardRelu"/>): the
+    /// bias and the ReLU are applied to each output row right after its GEMM, and no pre-activation tensor
+    /// is kept. VJPs: the output gradient masked where the output is positive (<see cref="ConvReluMask"/>,
+    /// computed once per backward and shared by the three inputs), then the convolution's VJPs.
+    /// </summary>
+    internal static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? dilation = null, int groups = 1)
     {
+        const string op = "Conv2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        var g = ConvGeometry(op, x, weight, bias, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
         var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        ConvForwardRaw(x, weight, bias, y, g, relu: true);
+        Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
+        if (Op.Tracking(inputs))
+        {
+            var w = weight;
+            var yv = y; // the mask: the fused op's own output, read by its VJPs
+            Tensor? lastG = null, lastM = null;
+            Tensor Masked(Tensor gy)
+            {
+                if (!ReferenceEquals(gy, lastG)) (lastG, lastM) = (gy, ConvReluMask(gy, yv));
+                return lastM!;
+            }
+            Vjp?[] vjps = bias is null
+                ? [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g)]
+                : [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g), gy => ConvBiasGrad(Masked(gy))];
+            y = Op.Record("Conv2dRelu", y, inputs, vjps,
+                jvp: t =>
+                {
+                    var r = AddTangents(t[0] is { } tx ? Conv2dCore(tx, w, null, g) : null, t[1] is { } tw ? Conv2dCore(x, tw, null, g) : null);
+                    if (t.Length > 2 && t[2] is { } tb)
+                        r = r is null ? tb.Reshape(1, g.O, 1, 1).Expand(yv.ShapeArray) : r + tb.Reshape(1, g.O, 1, 1);
+                    return r is null ? null : ConvReluMask(r, yv);
+                },
+                save: [.. SaveFor(x, w), yv]);
+        }
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>
+    /// g where y &gt; 0, else 0, for g and y of one shape (ReLU's backward, PyTorch's <c>threshold_backward</c>;
+    /// a select, so a non-finite g where the unit is off gives 0). Linear in g: its VJP and JVP are the op
+    /// itself; y is only a mask and gets no gradient.
+    /// </summary>
+    private static Tensor ConvReluMask(Tensor g, Tensor y)
+    {
+        var r = Empty(y.ShapeArray, g.DType);
+        var ga = g.DenseSpanArray(out int go);
+        var ya = y.DenseSpanArray(out int yo);
+        if (g.DType == DType.Float32) Conv.ReluMask((float[])ga, go, (float[])ya, yo, r.Storage.As<float>(), r.Numel);
+        else Conv.ReluMask((double[])ga, go, (double[])ya, yo, r.Storage.As<double>(), r.Numel);
+        if (!Op.Tracking(g)) return r;
+        return Op.Record("ThresholdBackward", r, [g, y], [gg => ConvReluMask(gg, y), null],
+            jvp: t => t[0] is { } tg ? ConvReluMask(tg, y) : null, save: [y]);
+    }
+
+    /// <summary>Runs the forward convolution kernel for the dtype.</summary>
+    private static void ConvForwardRaw(Tensor x, Tensor w, Tensor? b, Tensor y, ConvGeom g, bool relu)
+    {
         var xa = x.DenseSpanArray(out int xo);
         var wa = w.DenseSpanArray(out int wo);
         int bo = 0;
         var ba = b?.DenseSpanArray(out bo);
-        if (x.DType == DType.Float32) Conv.Forward((float[])xa, xo, (float[])wa, wo, (float[]?)ba, bo, y.Storage.As<float>(), g);
-        else Conv.Forward((double[])xa, xo, (double[])wa, wo, (double[]?)ba, bo, y.Storage.As<double>(), g);
+        if (x.DType == DType.Float32) Conv.Forward((float[])xa, xo, (float[])wa, wo, (float[]?)ba, bo, y.Storage.As<float>(), g, relu);
+        else Conv.Forward((double[])xa, xo, (double[])wa, wo, (double[]?)ba, bo, y.Storage.As<double>(), g, relu);
+    }
+
+    /// <summary>The convolution primitive on validated arguments. VJPs: Conv2dInputGrad, Conv2dWeightGrad, Σ over (N, OH, OW).</summary>
+    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    {
+        var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        ConvForwardRaw(x, w, b, y, g, relu: false);
         Tensor[] inputs = b is null ? [x, w] : [x, w, b];
         if (!Op.Tracking(inputs)) return y;
         Vjp?[] vjps = b is null
