@@ -1,6 +1,10 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fluxion.Kernels;
 
@@ -43,6 +47,45 @@ internal static class Conv
     /// <summary>Splits [0, count) into chunks run in parallel when <paramref name="work"/> is large enough.</summary>
     private static void For(int count, long work, Action<int, int> body) => Reduce.For(count, work, body);
 
+    /// <summary>The threads a kernel may use.</summary>
+    private static int Threads => Math.Max(1, Math.Min(Gemm.MaxThreads, Environment.ProcessorCount));
+
+    /// <summary>Below this many multiply-adds in total a convolution runs on the calling thread.</summary>
+    private const long ParallelWork = 1L << 19;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk, b0, b1) over [0, blocks) split into chunks. With enough blocks
+    /// (at least two per thread) and work, the chunks run in parallel, each on one thread with its GEMMs
+    /// serial (<see cref="Gemm.Serial"/>): per-sample products are too small to split, and a worker then
+    /// keeps its scratch buffers in its own cache. Otherwise one chunk runs on the calling thread and each
+    /// GEMM decides its own threading. Returns the number of chunks.
+    /// </summary>
+    private static int ForBlocks(int blocks, long workPerBlock, Action<int, int, int> body)
+    {
+        int threads = Threads;
+        if (blocks >= 2 * threads && threads > 1 && !Gemm.InParallelRegion && blocks * workPerBlock >= ParallelWork)
+        {
+            // more chunks than threads: dynamic balance when another process takes a core
+            int chunks = Math.Min(blocks, 4 * threads);
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            {
+                using var serial = Gemm.Serial();
+                body(ch, (int)((long)blocks * ch / chunks), (int)((long)blocks * (ch + 1) / chunks));
+            });
+            return chunks;
+        }
+        body(0, 0, blocks);
+        return 1;
+    }
+
+    /// <summary>The number of chunks <see cref="ForBlocks"/> will use (for per-chunk accumulators).</summary>
+    private static int ChunkCount(int blocks, long workPerBlock)
+    {
+        int threads = Threads;
+        return blocks >= 2 * threads && threads > 1 && !Gemm.InParallelRegion && blocks * workPerBlock >= ParallelWork
+            ? Math.Min(blocks, 4 * threads) : 1;
+    }
+
     // ---- im2col / col2im ---------------------------------------------------------------------
 
     /// <summary>
@@ -50,104 +93,115 @@ internal static class Conv
     /// <paramref name="xOff"/>): row r = (c, i, j) holds, at columns colOff + (oh·OW + ow), the value
     /// x[c, oh·SH − PH + i·DH, ow·SW − PW + j·DW] (0 in the padding); rows are <paramref name="ld"/> apart.
     /// </summary>
+    /// <remarks>With unit strides and OW = W (e.g. a "same" convolution) the valid part of a row is one
+    /// shifted copy of the plane, and only the wrapped-around border columns are zeroed after it.</remarks>
     public static void Im2Col<T>(ReadOnlySpan<T> x, int xOff, Span<T> cols, int colOff, int ld, int cg, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int H = g.H, W = g.W, OH = g.OH, OW = g.OW, L = OH * OW;
+        int KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PH = g.PH, PW = g.PW, DH = g.DH, DW = g.DW;
+        bool flat = SH == 1 && SW == 1 && OW == W;
         for (int c = 0; c < cg; c++)
         {
             var plane = x.Slice(xOff + c * H * W, H * W);
-            for (int i = 0; i < g.KH; i++)
-                for (int j = 0; j < g.KW; j++)
+            for (int i = 0; i < KH; i++)
+            {
+                int di = i * DH - PH;
+                ValidRange(di, SH, H, OH, out int ohLo, out int ohHi);
+                for (int j = 0; j < KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * ld + colOff, L);
-                    int dj = j * g.DW - g.PW;
-                    ValidRange(dj, g.SW, W, OW, out int lo, out int hi);
-                    for (int oh = 0; oh < OH; oh++)
+                    var row = cols.Slice(((c * KH + i) * KW + j) * ld + colOff, L);
+                    int dj = j * DW - PW;
+                    ValidRange(dj, SW, W, OW, out int lo, out int hi);
+                    if (lo >= hi || ohLo >= ohHi)
+                    {
+                        row.Clear();
+                        continue;
+                    }
+                    row[..(ohLo * OW)].Clear();
+                    row[(ohHi * OW)..].Clear();
+                    if (flat)
+                    {
+                        int start = ohLo * W + lo, end = (ohHi - 1) * W + hi, shift = di * W + dj;
+                        plane.Slice(start + shift, end - start).CopyTo(row[start..end]);
+                        if (lo > 0 || hi < OW)
+                            for (int oh = ohLo; oh < ohHi; oh++)
+                            {
+                                row.Slice(oh * W, lo).Clear();
+                                row.Slice(oh * W + hi, OW - hi).Clear();
+                            }
+                        continue;
+                    }
+                    for (int oh = ohLo; oh < ohHi; oh++)
                     {
                         var dst = row.Slice(oh * OW, OW);
-                        int ih = oh * g.SH - g.PH + i * g.DH;
-                        if ((uint)ih >= (uint)H || lo >= hi)
-                        {
-                            dst.Clear();
-                            continue;
-                        }
                         dst[..lo].Clear();
                         dst[hi..].Clear();
-                        var src = plane.Slice(ih * W);
-                        if (g.SW == 1) src.Slice(lo + dj, hi - lo).CopyTo(dst[lo..hi]);
+                        var src = plane.Slice((oh * SH + di) * W);
+                        if (SW == 1) src.Slice(lo + dj, hi - lo).CopyTo(dst[lo..hi]);
                         else
-                            for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * g.SW + dj];
+                            for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * SW + dj];
                     }
                 }
+            }
         }
     }
 
-    /// <summary>The adjoint of <see cref="Im2Col{T}"/>: adds each column entry back into the input position it was read from.</summary>
-    public static void Col2Im<T>(ReadOnlySpan<T> cols, int colOff, int ld, Span<T> x, int xOff, int cg, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// The adjoint of <see cref="Im2Col{T}"/>: adds each column entry back into the input position it was
+    /// read from. With <paramref name="clobber"/> the columns are scratch and may be modified: then, in the
+    /// layout where Im2Col copies whole shifted planes, the padding entries are zeroed and each row is added
+    /// with one contiguous vector add.
+    /// </summary>
+    public static void Col2Im<T>(Span<T> cols, int colOff, int ld, Span<T> x, int xOff, int cg, ConvGeom g, bool clobber = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int H = g.H, W = g.W, OH = g.OH, OW = g.OW, L = OH * OW;
+        int KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, PH = g.PH, PW = g.PW, DH = g.DH, DW = g.DW;
+        bool flat = clobber && SH == 1 && SW == 1 && OW == W;
         for (int c = 0; c < cg; c++)
         {
             var plane = x.Slice(xOff + c * H * W, H * W);
-            for (int i = 0; i < g.KH; i++)
-                for (int j = 0; j < g.KW; j++)
+            for (int i = 0; i < KH; i++)
+            {
+                int di = i * DH - PH;
+                ValidRange(di, SH, H, OH, out int ohLo, out int ohHi);
+                if (ohLo >= ohHi) continue;
+                for (int j = 0; j < KW; j++)
                 {
-                    var row = cols.Slice(((c * g.KH + i) * g.KW + j) * ld + colOff, L);
-                    int dj = j * g.DW - g.PW;
-                    ValidRange(dj, g.SW, W, OW, out int lo, out int hi);
+                    var row = cols.Slice(((c * KH + i) * KW + j) * ld + colOff, L);
+                    int dj = j * DW - PW;
+                    ValidRange(dj, SW, W, OW, out int lo, out int hi);
                     if (lo >= hi) continue;
-                    for (int oh = 0; oh < OH; oh++)
+                    if (flat)
                     {
-                        int ih = oh * g.SH - g.PH + i * g.DH;
-                        if ((uint)ih >= (uint)H) continue;
+                        if (lo > 0 || hi < OW)
+                            for (int oh = ohLo; oh < ohHi; oh++)
+                            {
+                                row.Slice(oh * W, lo).Clear();
+                                row.Slice(oh * W + hi, OW - hi).Clear();
+                            }
+                        int start = ohLo * W + lo, end = (ohHi - 1) * W + hi, shift = di * W + dj;
+                        var d = plane.Slice(start + shift, end - start);
+                        TensorPrimitives.Add(d, row[start..end], d);
+                        continue;
+                    }
+                    for (int oh = ohLo; oh < ohHi; oh++)
+                    {
                         var src = row.Slice(oh * OW, OW);
-                        var dst = plane.Slice(ih * W);
-                        if (g.SW == 1)
+                        var dst = plane.Slice((oh * SH + di) * W);
+                        if (SW == 1)
                         {
                             var d = dst.Slice(lo + dj, hi - lo);
                             TensorPrimitives.Add(d, src[lo..hi], d);
                         }
                         else
-                            for (int ow = lo; ow < hi; ow++) dst[ow * g.SW + dj] += src[ow];
-                    }
-                }
-        }
-    }
-
-    /// <summary>The transposed column matrix: rows rowOff + (oh·OW + ow), each of cg·KH·KW entries (see <see cref="Im2Col{T}"/>).</summary>
-    private static void Im2ColT<T>(ReadOnlySpan<T> x, int xOff, Span<T> colsT, int rowOff, int cg, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int H = g.H, W = g.W, OH = g.OH, OW = g.OW, K = cg * g.KH * g.KW;
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++)
-            {
-                var dst = colsT.Slice((rowOff + oh * OW + ow) * K, K);
-                int h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
-                int r = 0;
-                for (int c = 0; c < cg; c++)
-                {
-                    int planeOff = xOff + c * H * W;
-                    for (int i = 0; i < g.KH; i++)
-                    {
-                        int ih = h0 + i * g.DH;
-                        if ((uint)ih >= (uint)H)
-                        {
-                            dst.Slice(r, g.KW).Clear();
-                            r += g.KW;
-                            continue;
-                        }
-                        int rowStart = planeOff + ih * W;
-                        for (int j = 0; j < g.KW; j++, r++)
-                        {
-                            int iw = w0 + j * g.DW;
-                            dst[r] = (uint)iw < (uint)W ? x[rowStart + iw] : T.Zero;
-                        }
+                            for (int ow = lo; ow < hi; ow++) dst[ow * SW + dj] += src[ow];
                     }
                 }
             }
+        }
     }
 
-    /// <summary>The output columns [lo, hi) whose input column ow·stride + offset lies in [0, size).</summary>
+    /// <summary>The output positions [lo, hi) whose input position o·stride + offset lies in [0, size).</summary>
     private static void ValidRange(int offset, int stride, int size, int outSize, out int lo, out int hi)
     {
         lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
@@ -158,60 +212,92 @@ internal static class Conv
 
     // ---- convolution and its adjoints --------------------------------------------------------
     //
-    // The batch is processed in chunks of samples whose column matrices sit side by side, so each
-    // group takes one large GEMM per chunk ([Og, K]·[K, chunk·L]) and the GEMM kernel decides the
-    // threading; im2col/col2im and the layout copies are split over the chunk's samples.
+    // The batch is cut into blocks of samples (one sample when it has enough output positions; a few
+    // side by side when the maps are small), and the blocks are spread over the threads, each running
+    // its GEMMs serially on per-thread scratch: one GEMM per block and group, [Og, K]·[K, nb·L]. A 1×1,
+    // stride-1, unpadded convolution reads the input directly as its column matrix. A single-sample
+    // block writes its GEMM result straight into the NCHW output; a multi-sample block goes through a
+    // scratch [Og, nb·L] matrix. Transposed operands (Wᵀ, columnsᵀ) are strided GEMM operands, never copies.
 
-    /// <summary>Upper bound on the elements of a chunk's column buffer (4 MB of float32).</summary>
-    private const int MaxColumnElements = 1 << 20;
+    /// <summary>Output positions a block should have for an efficient GEMM (samples are grouped below it).</summary>
+    private const int MinBlockColumns = 128;
 
-    private static int ChunkSize(ConvGeom g) => Math.Clamp(MaxColumnElements / Math.Max(1, g.K * g.L), 1, Math.Max(1, g.N));
+    /// <summary>Upper bound on the elements of a block's column buffer (1 MB of float32).</summary>
+    private const int MaxColumnElements = 1 << 18;
 
-    /// <summary>Copies a group's [Og, L] slices of samples n0..n0+nc of a [N, O, L] tensor into a dense [Og, nc·L] matrix.</summary>
-    private static void GatherGroup<T>(T[] src, int srcOff, T[] dst, int n0, int nc, int grp, ConvGeom g)
+    /// <summary>Samples per block.</summary>
+    private static int BlockSize(ConvGeom g)
     {
-        int L = g.L, Og = g.Og, ld = nc * L;
-        For(nc, (long)nc * Og * L, (s0, s1) =>
-        {
-            for (int s = s0; s < s1; s++)
-                for (int o = 0; o < Og; o++)
-                    Array.Copy(src, srcOff + ((n0 + s) * g.O + grp * Og + o) * L, dst, o * ld + s * L, L);
-        });
+        int L = g.L;
+        if (L >= MinBlockColumns) return 1;
+        int nb = (MinBlockColumns + L - 1) / L;
+        nb = Math.Min(nb, Math.Max(1, MaxColumnElements / Math.Max(1, g.K * L)));
+        return Math.Clamp(nb, 1, Math.Max(1, g.N));
     }
 
+    /// <summary>Whether the column matrix of a sample is the input itself (1×1 kernel, unit stride, no padding).</summary>
+    private static bool IsPointwise(ConvGeom g) => g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+
     /// <summary>y[N, O, OH, OW] = conv(x, w) + b (b may be null). x at xOff, w at wOff, b at bOff; y is overwritten.</summary>
-    public static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[]? b, int bOff, T[] y, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <remarks>With <paramref name="relu"/>, y = max(conv(x, w) + b, 0) (NaN stays NaN), applied to each
+    /// output row right after its GEMM while it is in cache.</remarks>
+    public static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[]? b, int bOff, T[] y, ConvGeom g, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, HW = g.H * g.W;
-        int chunk = ChunkSize(g);
-        var cols = ArrayPool<T>.Shared.Rent(K * chunk * L);
-        var ybuf = chunk > 1 ? ArrayPool<T>.Shared.Rent(Og * chunk * L) : null;
-        for (int n0 = 0; n0 < g.N; n0 += chunk)
+        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
+        int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
+        bool direct = IsPointwise(g);
+        ForBlocks(blocks, (long)nb * O * K * L, (_, b0, b1) =>
         {
-            int nc = Math.Min(chunk, g.N - n0), ld = nc * L;
-            for (int grp = 0; grp < g.Groups; grp++)
+            int maxLd = nb * L;
+            T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
+            T[]? ybuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
+            for (int blk = b0; blk < b1; blk++)
             {
-                For(nc, (long)nc * K * L, (s0, s1) =>
+                int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
+                for (int grp = 0; grp < G; grp++)
                 {
-                    for (int s = s0; s < s1; s++)
-                        Im2Col<T>(x, xOff + ((n0 + s) * g.C + grp * Cg) * HW, cols, s * L, ld, Cg, g);
-                });
-                if (nc == 1) Gemm.MatMul(w, wOff + grp * Og * K, cols, 0, y, (n0 * g.O + grp * Og) * L, Og, K, L);
-                else Gemm.MatMul(w, wOff + grp * Og * K, cols, 0, ybuf!, 0, Og, K, ld);
-                For(nc, (long)nc * Og * L, (s0, s1) =>
-                {
-                    for (int s = s0; s < s1; s++)
+                    T[] src;
+                    int srcOff;
+                    if (cols is null)
+                    {
+                        src = x;
+                        srcOff = xOff + (n0 * C + grp * Cg) * HW;
+                    }
+                    else
+                    {
+                        for (int s = 0; s < nc; s++)
+                            Im2Col<T>(x, xOff + ((n0 + s) * C + grp * Cg) * HW, cols, s * L, ld, Cg, g);
+                        src = cols;
+                        srcOff = 0;
+                    }
+                    if (nc == 1)
+                    {
+                        int yo = (n0 * O + grp * Og) * L;
+                        Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, y, yo, Og, K, L);
+                        if (b is not null || relu)
+                            for (int o = 0; o < Og; o++)
+                            {
+                                var row = y.AsSpan(yo + o * L, L);
+                                if (b is not null) TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                                if (relu) TensorPrimitives.Max(row, T.Zero, row);
+                            }
+                        continue;
+                    }
+                    Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, ybuf!, 0, Og, K, ld);
+                    for (int s = 0; s < nc; s++)
                         for (int o = 0; o < Og; o++)
                         {
-                            var row = y.AsSpan(((n0 + s) * g.O + grp * Og + o) * L, L);
-                            if (nc > 1) ybuf.AsSpan(o * ld + s * L, L).CopyTo(row);
-                            if (b is not null) TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                            var row = y.AsSpan(((n0 + s) * O + grp * Og + o) * L, L);
+                            var part = ybuf.AsSpan(o * ld + s * L, L);
+                            if (b is not null) TensorPrimitives.Add(part, b[bOff + grp * Og + o], row);
+                            else part.CopyTo(row);
+                            if (relu) TensorPrimitives.Max(row, T.Zero, row);
                         }
-                });
+                }
             }
-        }
-        ArrayPool<T>.Shared.Return(cols);
-        if (ybuf is not null) ArrayPool<T>.Shared.Return(ybuf);
+            if (cols is not null) ArrayPool<T>.Shared.Return(cols);
+            if (ybuf is not null) ArrayPool<T>.Shared.Return(ybuf);
+        });
     }
 
     /// <summary>
@@ -220,74 +306,161 @@ internal static class Conv
     /// </summary>
     public static void InputGrad<T>(T[] gy, int gOff, T[] w, int wOff, T[] dx, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, HW = g.H * g.W;
-        // wT[grp] = W_grp^T, [K, Og]
-        var wT = new T[g.Groups * K * Og];
-        for (int grp = 0; grp < g.Groups; grp++)
-            for (int o = 0; o < Og; o++)
-                for (int k = 0; k < K; k++)
-                    wT[grp * K * Og + k * Og + o] = w[wOff + (grp * Og + o) * K + k];
-        dx.AsSpan(0, g.N * g.C * HW).Clear();
-        int chunk = ChunkSize(g);
-        var cols = ArrayPool<T>.Shared.Rent(K * chunk * L);
-        var gbuf = chunk > 1 ? ArrayPool<T>.Shared.Rent(Og * chunk * L) : null;
-        for (int n0 = 0; n0 < g.N; n0 += chunk)
+        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
+        int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
+        bool direct = IsPointwise(g);
+        ForBlocks(blocks, (long)nb * O * K * L, (_, b0, b1) =>
         {
-            int nc = Math.Min(chunk, g.N - n0), ld = nc * L;
-            for (int grp = 0; grp < g.Groups; grp++)
+            int maxLd = nb * L;
+            T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
+            T[]? gbuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
+            for (int blk = b0; blk < b1; blk++)
             {
-                if (nc == 1) Gemm.MatMul(wT, grp * K * Og, gy, gOff + (n0 * g.O + grp * Og) * L, cols, 0, K, Og, L);
-                else
+                int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
+                for (int grp = 0; grp < G; grp++)
                 {
-                    GatherGroup(gy, gOff, gbuf!, n0, nc, grp, g);
-                    Gemm.MatMul(wT, grp * K * Og, gbuf!, 0, cols, 0, K, Og, ld);
+                    // B = the group's output gradient [Og, nc·L]
+                    T[] gsrc = gy;
+                    int gsrcOff = gOff + (n0 * O + grp * Og) * L;
+                    if (nc > 1)
+                    {
+                        for (int s = 0; s < nc; s++)
+                            for (int o = 0; o < Og; o++)
+                                Array.Copy(gy, gOff + ((n0 + s) * O + grp * Og + o) * L, gbuf!, o * ld + s * L, L);
+                        gsrc = gbuf!;
+                        gsrcOff = 0;
+                    }
+                    // A = W_grpᵀ [K, Og]: element (k, o) at w[(grp·Og + o)·K + k]
+                    if (cols is null)
+                    {
+                        Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, L, 1, dx, (n0 * C + grp * Cg) * HW, K, Og, L);
+                        continue;
+                    }
+                    Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, ld, 1, cols, 0, K, Og, ld);
+                    for (int s = 0; s < nc; s++)
+                    {
+                        int xo = ((n0 + s) * C + grp * Cg) * HW;
+                        dx.AsSpan(xo, Cg * HW).Clear();
+                        Col2Im<T>(cols, s * L, ld, dx, xo, Cg, g, clobber: true);
+                    }
                 }
-                For(nc, (long)nc * K * L, (s0, s1) =>
-                {
-                    for (int s = s0; s < s1; s++)
-                        Col2Im<T>(cols, s * L, ld, dx, ((n0 + s) * g.C + grp * Cg) * HW, Cg, g);
-                });
             }
-        }
-        ArrayPool<T>.Shared.Return(cols);
-        if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
+            if (cols is not null) ArrayPool<T>.Shared.Return(cols);
+            if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
+        });
     }
 
     /// <summary>
     /// dw[O, C/G, KH, KW] = Σ_n gy_n · cols(x_n)ᵀ: the weight gradient of a convolution for input x and
     /// output gradient gy. dw is overwritten.
     /// </summary>
+    /// <remarks>Each chunk of blocks accumulates into its own partial sum, added up at the end. When the
+    /// kernel is smaller than the output channels (K &lt; Og, e.g. a first layer with one input channel)
+    /// the transposed product cols·gyᵀ [K, Og] is formed instead: it fills the GEMM's register tile far
+    /// better than [Og, K] with K &lt; 16.</remarks>
     public static void WeightGrad<T>(T[] x, int xOff, T[] gy, int gOff, T[] dw, ConvGeom g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, HW = g.H * g.W;
-        dw.AsSpan(0, g.O * K).Clear();
-        int chunk = ChunkSize(g);
-        var colsT = ArrayPool<T>.Shared.Rent(K * chunk * L);
-        var gbuf = chunk > 1 ? ArrayPool<T>.Shared.Rent(Og * chunk * L) : null;
-        var tmp = ArrayPool<T>.Shared.Rent(Og * K);
-        for (int n0 = 0; n0 < g.N; n0 += chunk)
+        int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
+        int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
+        bool direct = IsPointwise(g), transposed = K < Og;
+        long work = (long)nb * O * K * L;
+        int chunks = ChunkCount(blocks, work);
+        int size = O * K;
+        // partial sums: chunk 0 writes into its own scratch too when transposed (it is [G][K, Og])
+        var partials = new T[]?[chunks];
+        int used = ForBlocks(blocks, work, (ch, b0, b1) =>
         {
-            int nc = Math.Min(chunk, g.N - n0), ld = nc * L;
-            for (int grp = 0; grp < g.Groups; grp++)
+            var acc = ArrayPool<T>.Shared.Rent(size);
+            acc.AsSpan(0, size).Clear();
+            int maxLd = nb * L;
+            T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
+            T[]? gbuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
+            for (int blk = b0; blk < b1; blk++)
             {
-                For(nc, (long)nc * K * L, (s0, s1) =>
+                int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
+                for (int grp = 0; grp < G; grp++)
                 {
-                    for (int s = s0; s < s1; s++)
-                        Im2ColT<T>(x, xOff + ((n0 + s) * g.C + grp * Cg) * HW, colsT, s * L, Cg, g);
-                });
-                if (nc == 1) Gemm.MatMul(gy, gOff + (n0 * g.O + grp * Og) * L, colsT, 0, tmp, 0, Og, L, K);
-                else
-                {
-                    GatherGroup(gy, gOff, gbuf!, n0, nc, grp, g);
-                    Gemm.MatMul(gbuf!, 0, colsT, 0, tmp, 0, Og, ld, K);
+                    T[] xs = x;
+                    int xsOff = xOff + (n0 * C + grp * Cg) * HW;
+                    if (cols is not null)
+                    {
+                        for (int s = 0; s < nc; s++)
+                            Im2Col<T>(x, xOff + ((n0 + s) * C + grp * Cg) * HW, cols, s * L, ld, Cg, g);
+                        xs = cols;
+                        xsOff = 0;
+                    }
+                    T[] gs = gy;
+                    int gsOff = gOff + (n0 * O + grp * Og) * L;
+                    if (nc > 1)
+                    {
+                        for (int s = 0; s < nc; s++)
+                            for (int o = 0; o < Og; o++)
+                                Array.Copy(gy, gOff + ((n0 + s) * O + grp * Og + o) * L, gbuf!, o * ld + s * L, L);
+                        gs = gbuf!;
+                        gsOff = 0;
+                    }
+                    if (transposed) // acc_grp[K, Og] += cols [K, ld] · gyᵀ [ld, Og]
+                        Gemm.MatMul(xs, xsOff, ld, 1, gs, gsOff, 1, ld, acc, grp * Og * K, K, ld, Og, accumulate: true);
+                    else // acc_grp[Og, K] += gy [Og, ld] · colsᵀ [ld, K]
+                        Gemm.MatMul(gs, gsOff, ld, 1, xs, xsOff, 1, ld, acc, grp * Og * K, Og, ld, K, accumulate: true);
                 }
-                var acc = dw.AsSpan(grp * Og * K, Og * K);
-                TensorPrimitives.Add(acc, tmp.AsSpan(0, Og * K), acc);
             }
+            if (cols is not null) ArrayPool<T>.Shared.Return(cols);
+            if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
+            partials[ch] = acc;
+        });
+        var sum = partials[0]!;
+        for (int ch = 1; ch < used; ch++)
+        {
+            TensorPrimitives.Add(sum.AsSpan(0, size), partials[ch].AsSpan(0, size), sum.AsSpan(0, size));
+            ArrayPool<T>.Shared.Return(partials[ch]!);
         }
-        ArrayPool<T>.Shared.Return(colsT);
-        ArrayPool<T>.Shared.Return(tmp);
-        if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
+        if (!transposed) sum.AsSpan(0, size).CopyTo(dw);
+        else
+            for (int grp = 0; grp < G; grp++)
+                for (int k = 0; k < K; k++)
+                    for (int o = 0; o < Og; o++)
+                        dw[(grp * Og + o) * K + k] = sum[grp * Og * K + k * Og + o];
+        ArrayPool<T>.Shared.Return(sum);
+    }
+
+    /// <summary>r = g where y &gt; 0, else 0 (a select: a non-finite g where y ≤ 0 still gives 0), all of length n.</summary>
+    public static void ReluMask<T>(T[] g, int gOff, T[] y, int yOff, T[] r, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Chunk = 1 << 14;
+        int chunks = (n + Chunk - 1) / Chunk;
+        For(chunks, n, (c0, c1) =>
+        {
+            int i0 = c0 * Chunk, i1 = Math.Min(n, c1 * Chunk), i = i0;
+            ref T G = ref MemoryMarshal.GetArrayDataReference(g);
+            ref T Y = ref MemoryMarshal.GetArrayDataReference(y);
+            ref T R = ref MemoryMarshal.GetArrayDataReference(r);
+            _ = g[gOff + i1 - 1];
+            _ = y[yOff + i1 - 1];
+            _ = r[i1 - 1];
+            if (Vector.IsHardwareAccelerated)
+                for (; i + Vector<T>.Count <= i1; i += Vector<T>.Count)
+                {
+                    var gv = Vector.LoadUnsafe(ref G, (nuint)(gOff + i));
+                    var on = Vector.GreaterThan(Vector.LoadUnsafe(ref Y, (nuint)(yOff + i)), Vector<T>.Zero);
+                    Vector.ConditionalSelect(on, gv, Vector<T>.Zero).StoreUnsafe(ref R, (nuint)i);
+                }
+            for (; i < i1; i++) Unsafe.Add(ref R, i) = Unsafe.Add(ref Y, yOff + i) > T.Zero ? Unsafe.Add(ref G, gOff + i) : T.Zero;
+        });
+    }
+
+    /// <summary>db[o] = Σ_n Σ_l gy[n, o, l] for gy [N, O, L] at gOff (db overwritten); channels are split over threads.</summary>
+    public static void BiasGrad<T>(T[] gy, int gOff, T[] db, int n, int o, int l) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        For(o, (long)n * o * l, (o0, o1) =>
+        {
+            for (int c = o0; c < o1; c++)
+            {
+                T s = T.Zero;
+                for (int i = 0; i < n; i++) s += TensorPrimitives.Sum(new ReadOnlySpan<T>(gy, gOff + (i * o + c) * l, l));
+                db[c] = s;
+            }
+        });
     }
 
     /// <summary>Unfold: cols[N, C·KH·KW, L] of x[N, C, H, W] (groups = 1 geometry).</summary>
@@ -319,52 +492,209 @@ internal static class Conv
     /// <summary>
     /// Max pooling over planes [P, H, W] → [P, OH, OW] with −∞ padding; the index of each maximum is
     /// its flat position ih·W + iw in the plane. Scan order is row-major over the window; a larger value
-    /// or a NaN replaces the current maximum (so ties keep the first, as PyTorch).
+    /// or a NaN replaces the current maximum (so ties keep the first, as PyTorch). y and idx are overwritten.
     /// </summary>
-    public static void MaxPool<T>(T[] x, int xOff, T[] y, long[] idx, int planes, PoolGeom g) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void MaxPool<T>(T[] x, int xOff, T[] y, int[] idx, int planes, PoolGeom g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int H = g.H, W = g.W, OH = g.OH, OW = g.OW;
+        bool pair = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1
+            && 2 * OH <= H && 2 * OW <= W; // ceil mode may add a partial window: general path
         For(planes, (long)planes * OH * OW * g.KH * g.KW, (p0, p1) =>
         {
             for (int p = p0; p < p1; p++)
             {
-                var plane = x.AsSpan(xOff + p * H * W, H * W);
-                int yo = p * OH * OW;
-                for (int oh = 0; oh < OH; oh++)
+                if (pair && typeof(T) == typeof(float) && Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+                    MaxPool2x2PlaneAvx512(Unsafe.As<float[]>(x), xOff + p * H * W, W, Unsafe.As<T[], float[]>(ref y), idx, p * OH * OW, OH, OW);
+                else if (pair) MaxPool2x2Plane(x, xOff + p * H * W, W, y, idx, p * OH * OW, OH, OW, 0);
+                else MaxPoolPlane(x, xOff + p * H * W, y, idx, p * OH * OW, g);
+            }
+        });
+    }
+
+    /// <summary>One plane of a 2×2, stride-2, unpadded max pooling (the common case): the four candidates
+    /// compared in scan order, NaN-propagating as <see cref="MaxPoolPlane{T}"/>.</summary>
+    private static void MaxPool2x2Plane<T>(T[] x, int xo, int W, T[] y, int[] idx, int yo, int OH, int OW, int ow0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (ow0 >= OW) return;
+        ref T X = ref MemoryMarshal.GetArrayDataReference(x);
+        ref T Y = ref MemoryMarshal.GetArrayDataReference(y);
+        ref int I = ref MemoryMarshal.GetArrayDataReference(idx);
+        _ = x[xo + (2 * OH - 1) * W + 2 * OW - 1]; // bounds, once per plane
+        _ = y[yo + OH * OW - 1];
+        _ = idx[yo + OH * OW - 1];
+        for (int oh = 0; oh < OH; oh++)
+        {
+            int r0 = 2 * oh * W, o = yo + oh * OW;
+            for (int ow = ow0; ow < OW; ow++)
+            {
+                int q = r0 + 2 * ow;
+                T best = Unsafe.Add(ref X, xo + q);
+                int bi = q;
+                T v = Unsafe.Add(ref X, xo + q + 1);
+                if (v > best || T.IsNaN(v)) { best = v; bi = q + 1; }
+                v = Unsafe.Add(ref X, xo + q + W);
+                if (v > best || T.IsNaN(v)) { best = v; bi = q + W; }
+                v = Unsafe.Add(ref X, xo + q + W + 1);
+                if (v > best || T.IsNaN(v)) { best = v; bi = q + W + 1; }
+                Unsafe.Add(ref Y, o + ow) = best;
+                Unsafe.Add(ref I, o + ow) = bi;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MaxPool2x2Plane{T}"/> for float with AVX-512, 16 outputs at a time: the even and odd
+    /// columns of the two input rows are split by permutes, and the four candidates are compared in scan
+    /// order with masked selects (the comparisons depend on the data, so branches would mispredict).
+    /// </summary>
+    private static unsafe void MaxPool2x2PlaneAvx512(float[] x, int xo, int W, float[] y, int[] idx, int yo, int OH, int OW)
+    {
+        _ = x[xo + (2 * OH - 1) * W + 2 * OW - 1]; // bounds, once per plane
+        _ = y[yo + OH * OW - 1];
+        _ = idx[yo + OH * OW - 1];
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = even + Vector512<int>.One;
+        var one = Vector512<int>.One;
+        var vw = Vector512.Create(W);
+        var vw1 = Vector512.Create(W + 1);
+        int vec = OW - OW % 16, rem = OW - vec;
+        float* tin = stackalloc float[64];
+        float* tout = stackalloc float[16];
+        int* tidx = stackalloc int[16];
+        fixed (float* px0 = x, py = &y[yo])
+        fixed (int* pi = &idx[yo])
+        {
+            float* px = px0 + xo, pend = px0 + x.Length;
+            for (int oh = 0; oh < OH; oh++)
+            {
+                float* r0 = px + 2 * oh * W, r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow += 16)
                 {
-                    int h0 = oh * g.SH - g.PH;
-                    int i0 = 0;
-                    while (h0 + i0 * g.DH < 0) i0++;
-                    for (int ow = 0; ow < OW; ow++)
+                    float* a = r0 + 2 * ow, b = r1 + 2 * ow;
+                    bool tail = ow == vec;
+                    if (tail && b + 32 > pend)
                     {
-                        int w0 = ow * g.SW - g.PW;
-                        int j0 = 0;
-                        while (w0 + j0 * g.DW < 0) j0++;
-                        T best = T.NegativeInfinity;
-                        long bi = (long)(h0 + i0 * g.DH) * W + (w0 + j0 * g.DW);
-                        for (int i = i0; i < g.KH; i++)
-                        {
-                            int ih = h0 + i * g.DH;
-                            if (ih >= H) break;
-                            for (int j = j0; j < g.KW; j++)
-                            {
-                                int iw = w0 + j * g.DW;
-                                if (iw >= W) break;
-                                T v = plane[ih * W + iw];
-                                if (v > best || T.IsNaN(v))
-                                {
-                                    best = v;
-                                    bi = ih * W + iw;
-                                }
-                            }
-                        }
-                        y[yo + oh * OW + ow] = best;
-                        idx[yo + oh * OW + ow] = bi;
+                        // the last rows of the buffer: read the partial window pairs through a scratch copy
+                        for (int t = 0; t < 2 * rem; t++) { tin[t] = a[t]; tin[32 + t] = b[t]; }
+                        a = tin;
+                        b = tin + 32;
                     }
+                    var best = Avx512F.PermuteVar16x32x2(Vector512.Load(a), even, Vector512.Load(a + 16));
+                    var v = Avx512F.PermuteVar16x32x2(Vector512.Load(a), odd, Vector512.Load(a + 16));
+                    var bi = Vector512<int>.Zero;
+                    var m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, one, bi);
+                    var lo1 = Vector512.Load(b);
+                    var hi1 = Vector512.Load(b + 16);
+                    v = Avx512F.PermuteVar16x32x2(lo1, even, hi1);
+                    m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, vw, bi);
+                    v = Avx512F.PermuteVar16x32x2(lo1, odd, hi1);
+                    m = (Vector512.GreaterThan(v, best) | ~Vector512.Equals(v, v)).AsInt32();
+                    best = Vector512.ConditionalSelect(m.AsSingle(), v, best);
+                    bi = Vector512.ConditionalSelect(m, vw1, bi);
+                    bi += even + Vector512.Create(2 * oh * W + 2 * ow);
+                    if (!tail)
+                    {
+                        best.Store(py + oh * OW + ow);
+                        bi.Store(pi + oh * OW + ow);
+                        continue;
+                    }
+                    best.Store(tout);
+                    bi.Store(tidx);
+                    for (int t = 0; t < rem; t++)
+                    {
+                        py[oh * OW + ow + t] = tout[t];
+                        pi[oh * OW + ow + t] = tidx[t];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One plane of a general max pooling (see <see cref="MaxPool{T}"/>).</summary>
+    private static void MaxPoolPlane<T>(T[] x, int xo, T[] y, int[] idx, int yo, PoolGeom g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int H = g.H, W = g.W, OH = g.OH, OW = g.OW, KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, DH = g.DH, DW = g.DW;
+        var plane = x.AsSpan(xo, H * W);
+        for (int oh = 0; oh < OH; oh++)
+        {
+            int h0 = oh * SH - g.PH;
+            int i0 = 0;
+            while (h0 + i0 * DH < 0) i0++;
+            for (int ow = 0; ow < OW; ow++)
+            {
+                int w0 = ow * SW - g.PW;
+                int j0 = 0;
+                while (w0 + j0 * DW < 0) j0++;
+                T best = T.NegativeInfinity;
+                int bi = (h0 + i0 * DH) * W + (w0 + j0 * DW);
+                for (int i = i0; i < KH; i++)
+                {
+                    int ih = h0 + i * DH;
+                    if (ih >= H) break;
+                    for (int j = j0; j < KW; j++)
+                    {
+                        int iw = w0 + j * DW;
+                        if (iw >= W) break;
+                        T v = plane[ih * W + iw];
+                        if (v > best || T.IsNaN(v))
+                        {
+                            best = v;
+                            bi = ih * W + iw;
+                        }
+                    }
+                }
+                y[yo + oh * OW + ow] = best;
+                idx[yo + oh * OW + ow] = bi;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The max pooling's input gradient: dx[P, H·W] (overwritten) is zero except dx[p, idx[p, o]] +=
+    /// gy[p, o] for every output o of plane p (indices within a plane may repeat when windows overlap).
+    /// </summary>
+    public static void MaxPoolScatter<T>(T[] gy, int gOff, int[] idx, T[] dx, int planes, int hw, int ohw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        For(planes, (long)planes * (hw + ohw), (p0, p1) =>
+        {
+            ref T G = ref MemoryMarshal.GetArrayDataReference(gy);
+            ref int I = ref MemoryMarshal.GetArrayDataReference(idx);
+            for (int p = p0; p < p1; p++)
+            {
+                var plane = dx.AsSpan(p * hw, hw);
+                plane.Clear();
+                ref T D = ref MemoryMarshal.GetReference(plane);
+                int o0 = p * ohw;
+                for (int o = 0; o < ohw; o++)
+                {
+                    int i = Unsafe.Add(ref I, o0 + o);
+                    if ((uint)i >= (uint)hw) ThrowIndex(i, hw);
+                    Unsafe.Add(ref D, i) += Unsafe.Add(ref G, gOff + o0 + o);
                 }
             }
         });
     }
+
+    /// <summary>The adjoint of <see cref="MaxPoolScatter{T}"/>: y[p, o] = t[p, idx[p, o]] (y overwritten).</summary>
+    public static void MaxPoolGather<T>(T[] t, int tOff, int[] idx, T[] y, int planes, int hw, int ohw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        For(planes, (long)planes * ohw * 2, (p0, p1) =>
+        {
+            for (int p = p0; p < p1; p++)
+            {
+                var plane = t.AsSpan(tOff + p * hw, hw);
+                int o0 = p * ohw;
+                for (int o = 0; o < ohw; o++) y[o0 + o] = plane[idx[o0 + o]];
+            }
+        });
+    }
+
+    private static void ThrowIndex(int i, int hw) =>
+        throw new InvalidOperationException($"MaxPool2d: internal index {i} outside a plane of {hw} elements.");
 
     /// <summary>
     /// Averaging windows of a pooling: output row oh sums input rows [HStart[oh], HEnd[oh]) and output

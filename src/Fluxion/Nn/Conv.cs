@@ -67,6 +67,16 @@ public sealed class Conv2d : Module
         return Tensor.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
     }
 
+    /// <summary>relu(Forward(input)) as one fused op: bias and ReLU applied on the convolution's output rows
+    /// while in cache, one masked backward (for <see cref="Sequential"/> to use on a Conv2d followed by a ReLU).</summary>
+    internal Tensor ForwardRelu(Tensor input)
+    {
+        if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != InChannels)
+            throw new ShapeMismatchException(
+                $"{this}: expected input [N, {InChannels}, H, W] (or [{InChannels}, H, W]), got shape {ShapeUtil.Format(input.Shape)}.");
+        return Tensor.Conv2dRelu(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+    }
+
     /// <inheritdoc/>
     protected override string ExtraRepr() => ConvRepr.Format(InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, null, Groups, Bias is not null);
 }

@@ -131,21 +131,84 @@ public partial class Tensor
         return new ConvGeom(x._shape[0], c, x._shape[2], x._shape[3], o, groups, kh, kw, s.H, s.W, p.H, p.W, d.H, d.W);
     }
 
-    /// <summary>The convolution primitive on validated arguments. VJPs: Conv2dInputGrad, Conv2dWeightGrad, Σ over (N, OH, OW).</summary>
-    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    /// <summary>
+    /// relu(conv2d(input, weight, bias)) as one fused op (used by <see cref="Nn.Conv2d.ForwardRelu"/>): the
+    /// bias and the ReLU are applied to each output row right after its GEMM, and no pre-activation tensor
+    /// is kept. VJPs: the output gradient masked where the output is positive (<see cref="ConvReluMask"/>,
+    /// computed once per backward and shared by the three inputs), then the convolution's VJPs.
+    /// </summary>
+    internal static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? dilation = null, int groups = 1)
     {
+        const string op = "Conv2d";
+        var (x, unbatched) = Batched(op, input, "input");
+        var g = ConvGeometry(op, x, weight, bias, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
         var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        ConvForwardRaw(x, weight, bias, y, g, relu: true);
+        Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
+        if (Op.Tracking(inputs))
+        {
+            var w = weight;
+            var yv = y; // the mask: the fused op's own output, read by its VJPs
+            Tensor? lastG = null, lastM = null;
+            Tensor Masked(Tensor gy)
+            {
+                if (!ReferenceEquals(gy, lastG)) (lastG, lastM) = (gy, ConvReluMask(gy, yv));
+                return lastM!;
+            }
+            Vjp?[] vjps = bias is null
+                ? [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g)]
+                : [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g), gy => ConvBiasGrad(Masked(gy))];
+            y = Op.Record("Conv2dRelu", y, inputs, vjps,
+                jvp: t =>
+                {
+                    var r = AddTangents(t[0] is { } tx ? Conv2dCore(tx, w, null, g) : null, t[1] is { } tw ? Conv2dCore(x, tw, null, g) : null);
+                    if (t.Length > 2 && t[2] is { } tb)
+                        r = r is null ? tb.Reshape(1, g.O, 1, 1).Expand(yv.ShapeArray) : r + tb.Reshape(1, g.O, 1, 1);
+                    return r is null ? null : ConvReluMask(r, yv);
+                },
+                save: [.. SaveFor(x, w), yv]);
+        }
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>
+    /// g where y &gt; 0, else 0, for g and y of one shape (ReLU's backward, PyTorch's <c>threshold_backward</c>;
+    /// a select, so a non-finite g where the unit is off gives 0). Linear in g: its VJP and JVP are the op
+    /// itself; y is only a mask and gets no gradient.
+    /// </summary>
+    private static Tensor ConvReluMask(Tensor g, Tensor y)
+    {
+        var r = Empty(y.ShapeArray, g.DType);
+        var ga = g.DenseSpanArray(out int go);
+        var ya = y.DenseSpanArray(out int yo);
+        if (g.DType == DType.Float32) Conv.ReluMask((float[])ga, go, (float[])ya, yo, r.Storage.As<float>(), r.Numel);
+        else Conv.ReluMask((double[])ga, go, (double[])ya, yo, r.Storage.As<double>(), r.Numel);
+        if (!Op.Tracking(g)) return r;
+        return Op.Record("ThresholdBackward", r, [g, y], [gg => ConvReluMask(gg, y), null],
+            jvp: t => t[0] is { } tg ? ConvReluMask(tg, y) : null, save: [y]);
+    }
+
+    /// <summary>Runs the forward convolution kernel for the dtype.</summary>
+    private static void ConvForwardRaw(Tensor x, Tensor w, Tensor? b, Tensor y, ConvGeom g, bool relu)
+    {
         var xa = x.DenseSpanArray(out int xo);
         var wa = w.DenseSpanArray(out int wo);
         int bo = 0;
         var ba = b?.DenseSpanArray(out bo);
-        if (x.DType == DType.Float32) Conv.Forward((float[])xa, xo, (float[])wa, wo, (float[]?)ba, bo, y.Storage.As<float>(), g);
-        else Conv.Forward((double[])xa, xo, (double[])wa, wo, (double[]?)ba, bo, y.Storage.As<double>(), g);
+        if (x.DType == DType.Float32) Conv.Forward((float[])xa, xo, (float[])wa, wo, (float[]?)ba, bo, y.Storage.As<float>(), g, relu);
+        else Conv.Forward((double[])xa, xo, (double[])wa, wo, (double[]?)ba, bo, y.Storage.As<double>(), g, relu);
+    }
+
+    /// <summary>The convolution primitive on validated arguments. VJPs: Conv2dInputGrad, Conv2dWeightGrad, Σ over (N, OH, OW).</summary>
+    private static Tensor Conv2dCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    {
+        var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        ConvForwardRaw(x, w, b, y, g, relu: false);
         Tensor[] inputs = b is null ? [x, w] : [x, w, b];
         if (!Op.Tracking(inputs)) return y;
         Vjp?[] vjps = b is null
             ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
-            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => gy.Sum([0, 2, 3])];
+            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => ConvBiasGrad(gy)];
         var yShape = y.ShapeArray;
         return Op.Record("Conv2d", y, inputs, vjps,
             jvp: t =>
@@ -156,6 +219,24 @@ public partial class Tensor
                 return r;
             },
             save: SaveFor(x, w));
+    }
+
+    /// <summary>
+    /// The bias gradient of a convolution: Σ of gy [N, O, OH, OW] over (N, OH, OW), shape [O], summed in
+    /// place (a general <c>Sum([0, 2, 3])</c> would first copy gy into a reduction layout). Linear; VJP:
+    /// the output gradient broadcast back to [N, O, OH, OW].
+    /// </summary>
+    private static Tensor ConvBiasGrad(Tensor gy)
+    {
+        int n = gy._shape[0], o = gy._shape[1], l = gy._shape[2] * gy._shape[3];
+        var db = Empty([o], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        if (gy.DType == DType.Float32) Conv.BiasGrad((float[])ga, go, db.Storage.As<float>(), n, o, l);
+        else Conv.BiasGrad((double[])ga, go, db.Storage.As<double>(), n, o, l);
+        if (!Op.Tracking(gy)) return db;
+        var shape = gy.ShapeArray;
+        return Op.Record("Conv2dBiasGrad", db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
+            jvp: t => t[0] is { } tg ? ConvBiasGrad(tg) : null);
     }
 
     /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
@@ -296,8 +377,11 @@ public partial class Tensor
     /// to the kernel size; padding counts as −∞ and is at most half the kernel. The gradient goes to the
     /// position of each window's maximum (the first one on ties, as PyTorch) and accumulates where windows overlap.
     /// </summary>
-    public static Tensor MaxPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
-        MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Values;
+    public static Tensor MaxPool2d(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
+    {
+        var (y, _, unbatched) = MaxPoolCore(input, kernelSize, stride, padding, dilation, ceilMode);
+        return unbatched ? y.Squeeze(0) : y;
+    }
 
     /// <summary>2-D max pooling of this tensor (see the static overload).</summary>
     public Tensor MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
@@ -309,24 +393,61 @@ public partial class Tensor
     /// </summary>
     public static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(Tensor input, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
     {
+        var (y, idx, unbatched) = MaxPoolCore(input, kernelSize, stride, padding, dilation, ceilMode);
+        var idx64 = new long[idx.Length];
+        for (int i = 0; i < idx.Length; i++) idx64[i] = idx[i];
+        var it = Wrap(idx64, y.ShapeArray);
+        return unbatched ? (y.Squeeze(0), it.Squeeze(0)) : (y, it);
+    }
+
+    /// <summary>
+    /// Max pooling of a batched or unbatched input: the (batched) values, the int32 plane indices of the
+    /// maxima (private to the graph: the VJP and JVP capture them, so no tensor needs saving) and whether
+    /// the input was unbatched. VJP: <see cref="MaxPoolScatter"/>; JVP: <see cref="MaxPoolGather"/>.
+    /// </summary>
+    private static (Tensor Values, int[] Indices, bool Unbatched) MaxPoolCore(Tensor input, Size2 kernelSize, Size2? stride, Size2? padding, Size2? dilation, bool ceilMode)
+    {
         const string op = "MaxPool2d";
         var (x, unbatched) = Batched(op, input, "input");
         x.CheckFloat(op);
         var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
         int n = x._shape[0], c = x._shape[1];
         var y = Empty([n, c, pg.OH, pg.OW], x.DType);
-        var idxData = new long[n * c * pg.OH * pg.OW];
+        var idx = GC.AllocateUninitializedArray<int>(n * c * pg.OH * pg.OW);
         var xa = x.DenseSpanArray(out int xo);
-        if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idxData, n * c, pg);
-        else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idxData, n * c, pg);
-        var idx = Wrap(idxData, [n, c, pg.OH, pg.OW]);
-        var flatIdx = idx.Reshape(n, c, pg.OH * pg.OW);
-        int[] inShape = x.ShapeArray, flatIn = [n, c, pg.H * pg.W], outShape = y.ShapeArray;
-        y = Op.Record("MaxPool2d", y, [x],
-            [gy => Zeros(flatIn, gy.DType).ScatterAddCore(2, flatIdx, gy.Reshape(n, c, -1)).Reshape(inShape)],
-            jvp: t => t[0] is { } tx ? tx.Reshape(flatIn).GatherCore(2, flatIdx).Reshape(outShape) : null,
-            save: [flatIdx]);
-        return unbatched ? (y.Squeeze(0), idx.Squeeze(0)) : (y, idx);
+        if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idx, n * c, pg);
+        else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idx, n * c, pg);
+        var pool = new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW);
+        y = Op.Record("MaxPool2d", y, [x], [gy => MaxPoolScatter(gy, pool)],
+            jvp: t => t[0] is { } tx ? MaxPoolGather(tx, pool) : null);
+        return (y, idx, unbatched);
+    }
+
+    /// <summary>The argmax positions of a max pooling of [N, C, H, W] into [N, C, OH, OW] (flat within each plane).</summary>
+    private sealed record MaxPoolIndex(int[] Index, int N, int C, int H, int W, int OH, int OW);
+
+    /// <summary>The max pooling's input gradient, zeros with gy scatter-added at the argmax positions; linear in gy,
+    /// its VJP is <see cref="MaxPoolGather"/>.</summary>
+    private static Tensor MaxPoolScatter(Tensor gy, MaxPoolIndex p)
+    {
+        var dx = Empty([p.N, p.C, p.H, p.W], gy.DType);
+        var ga = gy.DenseSpanArray(out int go);
+        if (gy.DType == DType.Float32) Conv.MaxPoolScatter((float[])ga, go, p.Index, dx.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        else Conv.MaxPoolScatter((double[])ga, go, p.Index, dx.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        return Op.Record("MaxPool2dBackward", dx, [gy], [gg => MaxPoolGather(gg, p)],
+            jvp: t => t[0] is { } tg ? MaxPoolScatter(tg, p) : null);
+    }
+
+    /// <summary>The values of t [N, C, H, W] at the argmax positions, [N, C, OH, OW]; linear in t, its VJP is
+    /// <see cref="MaxPoolScatter"/>.</summary>
+    private static Tensor MaxPoolGather(Tensor t, MaxPoolIndex p)
+    {
+        var y = Empty([p.N, p.C, p.OH, p.OW], t.DType);
+        var ta = t.DenseSpanArray(out int to);
+        if (t.DType == DType.Float32) Conv.MaxPoolGather((float[])ta, to, p.Index, y.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        else Conv.MaxPoolGather((double[])ta, to, p.Index, y.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
+        return Op.Record("MaxPool2dGather", y, [t], [gy => MaxPoolScatter(gy, p)],
+            jvp: tt => tt[0] is { } tg ? MaxPoolGather(tg, p) : null);
     }
 
     /// <summary>
