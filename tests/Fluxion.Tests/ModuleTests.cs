@@ -98,4 +98,26 @@ public class ModuleTests
         }
         Assert.NotNull(m.Fc2.Bias!.Grad);
     }
+
+    [Fact]
+    public void SequentialFusesLinearReluAndMatchesTheLayerByLayerComposition()
+    {
+        var gen = new Generator(7);
+        var l1 = new Linear(6, 5, dtype: DType.Float64, generator: gen);
+        var l2 = new Linear(5, 4, bias: false, dtype: DType.Float64, generator: gen);
+        var l3 = new Linear(4, 3, dtype: DType.Float64, generator: gen);
+        var seq = new Sequential(l1, new ReLU(), l2, new ReLU(), new Tanh(), l3, new ReLU());
+        var x = Tensor.Randn([8, 6], DType.Float64, new Generator(8));
+        var y = seq.Forward(x);
+        Assert.Equal("LinearReluBackward", y.GradFn!.Name);
+        // reference: each layer's own op, unfused
+        var r = l1.Forward(x).Relu();
+        r = l2.Forward(r).Relu().Tanh();
+        r = l3.Forward(r).Relu();
+        Assert.Equal(r.ToDoubleArray(), y.ToDoubleArray(), new ToleranceComparer(1e-13));
+        var ps = seq.Parameters().ToArray();
+        var g1 = Autograd.Grad([y.Square().Sum()], ps);
+        var g2 = Autograd.Grad([r.Square().Sum()], ps);
+        for (int k = 0; k < ps.Length; k++) Assert.Equal(g2[k]!.ToDoubleArray(), g1[k]!.ToDoubleArray(), new ToleranceComparer(1e-12));
+    }
 }

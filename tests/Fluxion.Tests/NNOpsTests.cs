@@ -133,4 +133,98 @@ public class NNOpsTests
             OpChecks.Jvp("LogSoftmax", t => t[0].LogSoftmax(dim), [x]);
         }
     }
+
+    // ---- ReLU backward (ThresholdBackward) -----------------------------------------------------
+
+    [Fact]
+    public void ReluMaskSelectsTheGradientWhereTheOutputIsPositive()
+    {
+        var g = Tensor.FromArray(new[] { 1.0, double.NaN, 3.0, -4.0, 5.0, double.PositiveInfinity }, [2, 3]);
+        var y = Tensor.FromArray(new[] { 0.5, 0.0, -1.0, 2.0, double.NaN, 0.0 }, [2, 3]);
+        // a select, as PyTorch's threshold_backward: the unit that is off passes 0 even for NaN/Inf gradients
+        Assert.Equal(new[] { 1.0, 0, 0, -4.0, 0, 0 }, V(Tensor.ReluMask(g, y)));
+        // float32 through the SIMD path (longer than a vector) matches g * (y > 0)
+        var g32 = Tensor.Randn([3, 37], DType.Float32, new Generator(5));
+        var y32 = Tensor.Randn([3, 37], DType.Float32, new Generator(6));
+        Assert.Equal(V(g32 * y32.Gt(0.0).To(DType.Float32)), V(Tensor.ReluMask(g32, y32)));
+        // non-contiguous operands and a mask broadcast along a leading dim
+        var gt = R(5, 4).T;
+        var ym = R(4, 5);
+        Assert.Equal(V(gt * ym.Gt(0.0).To(DType.Float64)), V(Tensor.ReluMask(gt, ym)));
+        var gb = R(2, 4, 5);
+        Assert.Equal(V(gb * ym.Gt(0.0).To(DType.Float64)), V(Tensor.ReluMask(gb, ym)));
+        Assert.Throws<ShapeMismatchException>(() => Tensor.ReluMask(R(4, 5), R(2, 4, 5)));
+    }
+
+    [Fact]
+    public void ReluMaskGradCheck()
+    {
+        // linear in g; the mask gets no gradient (inputs away from 0 so finite differences see 0 too)
+        var y = R(3, 4);
+        y = Tensor.Where(y.Abs().Lt(0.1), 0.5, y);
+        GradCheck.Assert(t => Tensor.ReluMask(t[0], t[1]), [R(4, 3).T, y]);
+        GradCheck.Assert(t => Tensor.ReluMask(t[0] * t[0], t[1]).Sum(), [R(3, 4), y]);
+    }
+
+    // ---- fused cross entropy ------------------------------------------------------------------
+
+    /// <summary>The unfused composition: log-softmax, then the nll pick (with ignore_index and reductions).</summary>
+    private static Tensor CrossEntropyRef(Tensor x, Tensor t, string reduction, int ignoreIndex) =>
+        Fluxion.Nn.Losses.NllLoss(x.LogSoftmax(1), t, reduction, ignoreIndex: ignoreIndex);
+
+    [Theory]
+    [InlineData("mean")]
+    [InlineData("sum")]
+    [InlineData("none")]
+    public void FusedCrossEntropyMatchesTheCompositionToSecondOrder(string reduction)
+    {
+        var t = Tensor.FromArray(new long[] { 2, 0, 4, 1, 4, 3 });
+        var ti = Tensor.FromArray(new long[] { 2, -100, 4, 1, -100, 3 });
+        foreach (var (target, ignore) in new[] { (t, -100), (ti, -100), (t, 4) })
+        {
+            var x = (R(6, 5) * 3).Detach().RequiresGrad_();
+            var fused = Tensor.CrossEntropyIndices(x, target, ignore, reduction);
+            var plain = CrossEntropyRef(x, target, reduction, ignore);
+            Assert.Equal(V(plain), V(fused), new ToleranceComparer(1e-13));
+            Assert.Equal(V(fused), V(Fluxion.Nn.Losses.CrossEntropy(x, target, reduction, ignoreIndex: ignore)));
+            var seed = reduction == "none" ? R(6) : Tensor.Scalar(0.7, DType.Float64);
+            var g1 = Autograd.Grad([fused], [x], [seed], createGraph: true)[0]!;
+            var g2 = Autograd.Grad([plain], [x], [seed], createGraph: true)[0]!;
+            Assert.Equal(V(g2), V(g1), new ToleranceComparer(1e-13));
+            var probe = R(5, 6).T;
+            var h1 = Autograd.Grad([(g1 * probe).Sum()], [x])[0]!;
+            var h2 = Autograd.Grad([(g2 * probe).Sum()], [x])[0]!;
+            Assert.Equal(V(h2), V(h1), new ToleranceComparer(1e-12));
+        }
+        // float32: the fused kernel against the composition
+        var x32 = Tensor.Randn([9, 13], DType.Float32, new Generator(3)) * 4;
+        var t32 = Tensor.RandInt(0, 13, [9], generator: new Generator(4));
+        Assert.Equal(V(CrossEntropyRef(x32, t32, reduction, -100)), V(Tensor.CrossEntropyIndices(x32, t32, -100, reduction)), new ToleranceComparer(2e-6));
+    }
+
+    [Theory]
+    [InlineData("mean")]
+    [InlineData("sum")]
+    [InlineData("none")]
+    public void FusedCrossEntropyGradCheck(string reduction)
+    {
+        var t = Tensor.FromArray(new long[] { 1, -100, 0, 3, 3 });
+        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction), [R(5, 4)]);
+        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction), [R(4, 5).T]);
+        // the backward op on its own: differentiable in the incoming gradient and the logits (first and second order, JVP)
+        var g = reduction == "none" ? R(5) : Tensor.Scalar(1.3, DType.Float64);
+        GradCheck.Assert(x => Tensor.CrossEntropyGrad(x[0], x[1], t, -100, reduction, 4), [g, R(5, 4)]);
+    }
+
+    [Fact]
+    public void FusedCrossEntropyAllIgnoredGivesNaNMeanAndZeroGradient()
+    {
+        var x = R(3, 4).Detach().RequiresGrad_();
+        var t = Tensor.FromArray(new long[] { -100, -100, -100 });
+        var loss = Tensor.CrossEntropyIndices(x, t, -100, "mean");
+        Assert.True(double.IsNaN(loss.Item()));
+        loss.Backward();
+        Assert.All(V(x.Grad!), v => Assert.Equal(0.0, v));
+        Assert.Equal(0.0, Tensor.CrossEntropyIndices(x, t, -100, "sum").Item());
+    }
 }

@@ -364,6 +364,27 @@ public class OptimTests
         }
     }
 
+    [Fact]
+    public void ChunkedParallelAdamIsBitIdenticalToTheSerialKernel()
+    {
+        // larger than the parallel threshold, an odd size (a ragged last chunk and a scalar tail)
+        int n = Fluxion.Kernels.OptimKernels.ParallelThreshold + 1001;
+        var p = Tensor.Randn([n], DType.Float32, new Generator(1)).RequiresGrad_();
+        var grads = Enumerable.Range(0, 3).Select(i => Tensor.Randn([n], DType.Float32, new Generator(2 + i))).ToArray();
+        var opt = new Adam([p], lr: 0.01, weightDecay: 0.1, amsgrad: true, maximize: true);
+        var want = p.ToArray<float>();
+        float[] m = new float[n], v = new float[n], vmax = new float[n];
+        for (int step = 1; step <= 3; step++)
+        {
+            p.Grad = grads[step - 1];
+            opt.Step();
+            double bc1 = 1 - Math.Pow(0.9, step), bc2 = 1 - Math.Pow(0.999, step);
+            Fluxion.Kernels.OptimKernels.Adam<float>(want, grads[step - 1].ToArray<float>(), m, v, vmax,
+                1f, 0.1f, 0.9f, (float)(1 - 0.9), 0.999f, (float)(1 - 0.999), 1e-8f, (float)Math.Sqrt(bc2), (float)(0.01 / bc1), true);
+            Assert.Equal(want, p.ToArray<float>());
+        }
+    }
+
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]

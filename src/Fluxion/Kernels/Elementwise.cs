@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 
 namespace Fluxion.Kernels;
@@ -58,6 +59,38 @@ internal static class Elementwise
                 dst[o] = c[ic] ? a[ia] : b[ib];
         });
     }
+
+    // ---- fused neural-network kernels ------------------------------------------------------------
+
+    /// <summary>ReLU's backward as a select: dst[i] = y[i] &gt; 0 ? g[i] : 0 (PyTorch's threshold_backward:
+    /// a NaN gradient where the unit is off still gives 0; a NaN <paramref name="y"/> gives 0). One pass, no mask tensor.</summary>
+    public static void ReluMask<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = dst.Length, i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T gr = ref MemoryMarshal.GetReference(g);
+            ref T yr = ref MemoryMarshal.GetReference(y);
+            ref T dr = ref MemoryMarshal.GetReference(dst);
+            for (int w = Vector<T>.Count; i <= n - w; i += w)
+            {
+                var yv = Vector.LoadUnsafe(ref yr, (nuint)i);
+                var gv = Vector.LoadUnsafe(ref gr, (nuint)i);
+                Vector.BitwiseAnd(gv, Vector.GreaterThan(yv, Vector<T>.Zero)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++) dst[i] = y[i] > T.Zero ? g[i] : T.Zero;
+    }
+
+    /// <summary>Writes <paramref name="bias"/> (length n) into each of the <paramref name="rows"/> rows of the dense
+    /// row-major <paramref name="dst"/>: the starting value of an addmm-style product that accumulates into it.</summary>
+    public static void FillRows<T>(ReadOnlySpan<T> bias, Span<T> dst, int rows, int n)
+    {
+        for (int r = 0; r < rows; r++) bias.CopyTo(dst.Slice(r * n, n));
+    }
+
+    /// <summary>In-place max(x, 0) (NaN stays NaN, as <see cref="TensorPrimitives.Max{T}(ReadOnlySpan{T}, T, Span{T})"/>).</summary>
+    public static void ReluInPlace<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T> => TensorPrimitives.Max(x, T.Zero, x);
 
     // ---- Kernel tables -------------------------------------------------------------------------
 

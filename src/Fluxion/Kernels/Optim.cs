@@ -120,6 +120,46 @@ internal static class OptimKernels
         }
     }
 
+    /// <summary>Elements below which an update stays on the calling thread (the split costs more than it saves).</summary>
+    internal static int ParallelThreshold = 1 << 17;
+
+    /// <summary>
+    /// <see cref="Adam{T}"/> over dense arrays (each at its offset, <paramref name="n"/> elements), split into
+    /// contiguous chunks over the cores when large: elementwise, so the result is bit-identical to the serial
+    /// update. Pass null <paramref name="vmax"/> without AMSGrad.
+    /// </summary>
+    public static void AdamChunked<T>(T[] p, int pOff, T[] g, int gOff, T[] m, int mOff, T[] v, int vOff, T[]? vmax, int vmaxOff, int n,
+        T decay, T l2, T beta1, T oneMinusBeta1, T beta2, T oneMinusBeta2, T eps, T bc2Sqrt, T stepSize, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int threads = Environment.ProcessorCount;
+        if (n < ParallelThreshold || threads < 2)
+        {
+            Adam<T>(p.AsSpan(pOff, n), g.AsSpan(gOff, n), m.AsSpan(mOff, n), v.AsSpan(vOff, n), vmax is null ? default : vmax.AsSpan(vmaxOff, n),
+                decay, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, bc2Sqrt, stepSize, maximize);
+            return;
+        }
+        AdamParallel(p, pOff, g, gOff, m, mOff, v, vOff, vmax, vmaxOff, n, 2 * threads, threads,
+            decay, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, bc2Sqrt, stepSize, maximize);
+    }
+
+    /// <summary>The parallel part of <see cref="AdamChunked{T}"/>, apart so the serial path allocates no closure.</summary>
+    private static void AdamParallel<T>(T[] p, int pOff, T[] g, int gOff, T[] m, int mOff, T[] v, int vOff, T[]? vmax, int vmaxOff, int n,
+        int chunks, int threads, T decay, T l2, T beta1, T oneMinusBeta1, T beta2, T oneMinusBeta2, T eps, T bc2Sqrt, T stepSize, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // chunk bounds on multiples of 64 elements: whole vectors and cache lines per chunk
+        int per = (n / chunks + 63) & ~63;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+        {
+            int s = Math.Min(n, ch * per), e = ch == chunks - 1 ? n : Math.Min(n, (ch + 1) * per), len = e - s;
+            if (len <= 0) return;
+            Adam<T>(p.AsSpan(pOff + s, len), g.AsSpan(gOff + s, len), m.AsSpan(mOff + s, len), v.AsSpan(vOff + s, len),
+                vmax is null ? default : vmax.AsSpan(vmaxOff + s, len),
+                decay, l2, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, bc2Sqrt, stepSize, maximize);
+        });
+    }
+
     /// <summary>
     /// RMSprop: d = ±g (+ wd·p); s = α·s + (1−α)·d·d; centered: a = α·a + (1−α)·d, avg = sqrt(s − a·a),
     /// else avg = sqrt(s); avg += eps; with momentum buf = μ·buf + d/avg and p −= lr·buf, else

@@ -31,6 +31,44 @@ internal static class Reduce
         for (int r = 0; r < rows; r++) dst[r] = TensorPrimitives.Sum(x.Slice(r * inner, inner));
     }
 
+    /// <summary>Rows summed per block before the block total joins the running column sums: keeps the
+    /// rounding error of long columns near that of a two-level (blocked) summation.</summary>
+    private const int ColumnBlock = 128;
+
+    /// <summary>
+    /// Sums over the middle dim of a dense [outer, r, inner] layout:
+    /// dst[o, j] = Σ_k x[o, k, j]. Vectorized along the contiguous inner dim (whole rows added at once), so
+    /// reducing leading dims (e.g. a bias gradient Σ over the batch) needs no transposed copy.
+    /// </summary>
+    public static void MiddleSum<T>(ReadOnlySpan<T> x, int outer, int r, int inner, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[]? rented = r > ColumnBlock ? ArrayPool<T>.Shared.Rent(inner) : null;
+        for (int o = 0; o < outer; o++)
+        {
+            var acc = dst.Slice(o * inner, inner);
+            var src = x.Slice(o * r * inner, r * inner);
+            if (r == 0) { acc.Clear(); continue; }
+            if (rented is null) { BlockSum(src, r, inner, acc); continue; }
+            var part = rented.AsSpan(0, inner);
+            BlockSum(src[..(ColumnBlock * inner)], ColumnBlock, inner, acc);
+            for (int k0 = ColumnBlock; k0 < r; k0 += ColumnBlock)
+            {
+                int len = Math.Min(ColumnBlock, r - k0);
+                BlockSum(src.Slice(k0 * inner, len * inner), len, inner, part);
+                TensorPrimitives.Add<T>(acc, part, acc);
+            }
+        }
+        if (rented is not null) ArrayPool<T>.Shared.Return(rented);
+    }
+
+    /// <summary>dst = Σ over the <paramref name="r"/> (&gt; 0) rows of length <paramref name="inner"/> of <paramref name="x"/>.</summary>
+    private static void BlockSum<T>(ReadOnlySpan<T> x, int r, int inner, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (r == 1) { x[..inner].CopyTo(dst); return; }
+        TensorPrimitives.Add(x[..inner], x.Slice(inner, inner), dst);
+        for (int k = 2; k < r; k++) TensorPrimitives.Add<T>(dst, x.Slice(k * inner, inner), dst);
+    }
+
     /// <summary>Largest (or smallest) element of each row; NaN propagates. Rows must be non-empty.</summary>
     public static void RowExtreme<T>(ReadOnlySpan<T> x, int rows, int inner, bool max, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -116,6 +154,59 @@ internal static class Reduce
             dst[r] = T.Log(TensorPrimitives.Sum<T>(tmp)) + m;
         }
         ArrayPool<T>.Shared.Return(buf);
+    }
+
+    /// <summary>
+    /// Cross entropy of each row of dense logits [rows, c] against class indices, fused: loss_r =
+    /// log Σ exp(x_r − m) − (x_r[t_r] − m) with m the row maximum (the log-softmax's own rounding), 0 for a
+    /// row whose target is <paramref name="ignoreIndex"/>. Returns the number of rows not ignored.
+    /// Targets must already be valid (in [0, c) or ignored).
+    /// </summary>
+    public static int CrossEntropyRows<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<long> target, long ignoreIndex, Span<T> loss)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = 0;
+        T[]? rented = c > 256 ? ArrayPool<T>.Shared.Rent(c) : null;
+        Span<T> tmp = rented is null ? stackalloc T[Math.Max(c, 1)] : rented.AsSpan(0, c);
+        tmp = tmp[..c];
+        for (int r = 0; r < rows; r++)
+        {
+            long t = target[r];
+            if (t == ignoreIndex) { loss[r] = T.Zero; continue; }
+            count++;
+            var row = x.Slice(r * c, c);
+            T m = TensorPrimitives.Max(row);
+            TensorPrimitives.Subtract(row, m, tmp);
+            T shifted = tmp[(int)t];
+            TensorPrimitives.Exp<T>(tmp, tmp);
+            loss[r] = T.Log(TensorPrimitives.Sum<T>(tmp)) - shifted;
+        }
+        if (rented is not null) ArrayPool<T>.Shared.Return(rented);
+        return count;
+    }
+
+    /// <summary>
+    /// Cross entropy's gradient with respect to the logits, fused: dst_r = s_r·(softmax(x_r) − onehot(t_r)),
+    /// with s_r = <paramref name="scale"/>[r] (or <paramref name="scale"/>[0] for every row when it has one
+    /// element); rows whose target is <paramref name="ignoreIndex"/> get 0.
+    /// </summary>
+    public static void CrossEntropyGradRows<T>(ReadOnlySpan<T> x, int rows, int c, ReadOnlySpan<long> target, long ignoreIndex,
+        ReadOnlySpan<T> scale, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool perRow = scale.Length == rows && rows != 1;
+        for (int r = 0; r < rows; r++)
+        {
+            var d = dst.Slice(r * c, c);
+            long t = target[r];
+            if (t == ignoreIndex) { d.Clear(); continue; }
+            var row = x.Slice(r * c, c);
+            T s = perRow ? scale[r] : scale[0];
+            T m = TensorPrimitives.Max(row);
+            TensorPrimitives.Subtract(row, m, d);
+            TensorPrimitives.Exp<T>(d, d);
+            TensorPrimitives.Multiply(d, s / TensorPrimitives.Sum<T>(d), d);
+            d[(int)t] -= s;
+        }
     }
 
     /// <summary>

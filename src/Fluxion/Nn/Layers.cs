@@ -41,10 +41,21 @@ public sealed class Linear : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
+        CheckInput(input);
+        return Tensor.Linear(input, Weight, Bias);
+    }
+
+    /// <summary>relu(Forward(input)) in one fused op (used by <see cref="Sequential"/> for a Linear followed by a ReLU).</summary>
+    internal Tensor ForwardRelu(Tensor input)
+    {
+        CheckInput(input);
+        return Tensor.LinearRelu(input, Weight, Bias);
+    }
+
+    private void CheckInput(Tensor input)
+    {
         if (input.Rank == 0 || input.Size(-1) != InFeatures)
             throw new ShapeMismatchException($"Linear({InFeatures}, {OutFeatures}): the input's last dim must be {InFeatures}, but the input has shape {ShapeUtil.Format(input.Shape)}.");
-        var y = input.MatMul(Weight.T);
-        return Bias is null ? y : y + Bias;
     }
 
     /// <inheritdoc/>
@@ -70,7 +81,16 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var l in _layers) x = l.Forward(x);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            // Linear then ReLU: one fused op (bias and ReLU applied on the GEMM's output, one masked backward)
+            if (_layers[i] is Linear lin && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
+            {
+                x = lin.ForwardRelu(x);
+                i++;
+            }
+            else x = _layers[i].Forward(x);
+        }
         return x;
     }
 }

@@ -125,6 +125,9 @@ public static class Losses
             };
         }
         CheckClassTarget(op, logits, target, c, ignoreIndex);
+        // the common case, [N, C] logits without class weights or smoothing: one fused op (forward and backward)
+        if (logits.Rank == 2 && weight is null && labelSmoothing == 0)
+            return Tensor.CrossEntropyIndices(logits, target, ignoreIndex, reduction);
         var logp = logits.LogSoftmax(classDim);
         var nll = NllCore(logp, target, weight, ignoreIndex, reduction, classDim, out var ignored, out var wSum);
         if (labelSmoothing == 0) return nll;

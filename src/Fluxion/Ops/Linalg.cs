@@ -1,3 +1,4 @@
+using System.Numerics;
 using Fluxion.Kernels;
 
 namespace Fluxion;
@@ -114,6 +115,114 @@ public partial class Tensor
             [g => g.MatMul(b.MT), g => a.MT.MatMul(g)],
             jvp: t => AddTangents(t[0]?.MatMul(b), t[1] is { } tb ? a.MatMul(tb) : null),
             save: save, batchedJvp: true);
+    }
+
+    /// <summary>
+    /// Affine map y = x·Wᵀ + b (PyTorch's <c>F.linear</c>) as one fused op: the output is initialized with
+    /// the bias rows and the GEMM accumulates into it (addmm), so no separate bias-add pass or temporary.
+    /// <paramref name="input"/> is [..., in] (any leading dims, or 1-D [in]), <paramref name="weight"/>
+    /// [out, in], <paramref name="bias"/> [out] or null; the result is [..., out]. Any strided layout is
+    /// read in place. VJPs: ∂x = g·W, ∂W = gᵀ·x (rows flattened), ∂b = Σ_rows g.
+    /// </summary>
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => LinearCore("Linear", input, weight, bias, relu: false);
+
+    /// <summary>
+    /// relu(x·Wᵀ + b) fused: the addmm of <see cref="Linear(Tensor, Tensor, Tensor?)"/> followed by an in-place
+    /// ReLU on the output (no pre-activation tensor is kept). The backward masks the gradient once
+    /// (<see cref="ReluMask"/>) and feeds it to the three products of Linear's backward.
+    /// </summary>
+    internal static Tensor LinearRelu(Tensor input, Tensor weight, Tensor? bias) => LinearCore("LinearRelu", input, weight, bias, relu: true);
+
+    private static Tensor LinearCore(string name, Tensor input, Tensor weight, Tensor? bias, bool relu)
+    {
+        input.CheckFloat(name);
+        weight.CheckFloat(name);
+        CheckSameDType(name, input, weight);
+        if (weight.Rank != 2)
+            throw new ShapeMismatchException($"{name}: weight must be 2-D [out, in], got shape {ShapeUtil.Format(weight.Shape)}.");
+        int outF = weight._shape[0], inF = weight._shape[1];
+        if (input.Rank == 0 || input._shape[^1] != inF)
+            throw new ShapeMismatchException($"{name}: the input's last dim must equal the weight's in-features {inF} (weight {ShapeUtil.Format(weight.Shape)}), but the input has shape {ShapeUtil.Format(input.Shape)}.");
+        if (bias is not null)
+        {
+            bias.CheckFloat(name);
+            CheckSameDType(name, input, bias);
+            if (bias.Rank != 1 || bias._shape[0] != outF)
+                throw new ShapeMismatchException($"{name}: bias must have shape [{outF}] (one entry per output feature), got {ShapeUtil.Format(bias.Shape)}.");
+        }
+        var lead = input._shape[..^1];
+        int rows = ShapeUtil.Numel(lead);
+        // the input as a [rows, in] matrix without copying: its row stride (any layout for rank <= 2)
+        int rowStride, colStride = input._strides[^1];
+        if (input.Rank == 1) rowStride = 0;
+        else if (input.Rank == 2) rowStride = input._strides[0];
+        else if (input.ViewStrides([rows, inF]) is { } vs) { rowStride = vs[0]; colStride = vs[1]; }
+        else
+        {
+            // leading dims that do not fold into one (e.g. a permuted batch): the unfused composition
+            var z = input.MatMul(weight.MT);
+            if (bias is not null) z += bias;
+            return relu ? z.Relu() : z;
+        }
+        var y = Empty([.. lead, outF], input.DType);
+        if (input.DType == DType.Float32) LinearForward<float>(input, rowStride, colStride, weight, bias, y, rows, inF, outF, relu);
+        else LinearForward<double>(input, rowStride, colStride, weight, bias, y, rows, inF, outF, relu);
+
+        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
+        if (!Op.Tracking(inputs)) return y;
+        var x = input;
+        var w = weight;
+        // ReLU: the masked gradient is shared by the three VJPs; computed once per incoming gradient
+        // (the engine calls them one after another with the same g). Dropped with the node after backward.
+        Tensor? lastG = null, lastZ = null;
+        Tensor Z(Tensor g)
+        {
+            if (!relu) return g;
+            if (!ReferenceEquals(g, lastG)) { lastZ = ReluMask(g, y); lastG = g; }
+            return lastZ!;
+        }
+        Tensor Rows(Tensor t, int width) => t.Rank == 2 ? t : t.Reshape(-1, width);
+        Vjp gx = g => Z(g).MatMul(w);
+        Vjp gw = g => Rows(Z(g), outF).MT.MatMul(Rows(x, inF));
+        Vjp gb = g => Rows(Z(g), outF).Sum(0);
+        Tensor[] save = relu ? [x, w, y] : [x, w];
+        return Op.Record(name, y, inputs, bias is null ? [gx, gw] : [gx, gw, gb],
+            jvp: t => LinearTangent(t, x, w, bias, y, relu), save: save, batchedJvp: true);
+    }
+
+    /// <summary>Linear's JVP: t_x·Wᵀ + x·t_Wᵀ + t_b (then masked by the output for ReLU), for ordinary and vector-mode tangents.</summary>
+    private static Tensor? LinearTangent(Tensor?[] t, Tensor x, Tensor w, Tensor? bias, Tensor y, bool relu)
+    {
+        Tensor? tx = t[0], tw = t[1], tb = t.Length > 2 ? t[2] : null;
+        int[] prefix = tx is not null ? TangentBatchShape(tx, x) : tw is not null ? TangentBatchShape(tw, w) : tb is not null ? TangentBatchShape(tb, bias!) : [];
+        Tensor? tz = tx?.MatMul(w.MT);
+        if (tw is not null)
+        {
+            if (prefix.Length == 0) tz = AddTangents(tz, x.MatMul(tw.MT));
+            else
+            {
+                // [k, rows, out] from the flattened input, then the input's leading dims back
+                var x2 = x.Rank == 2 ? x : x.Reshape(-1, w._shape[1]);
+                var p = x2.MatMul(tw.MT);
+                tz = AddTangents(tz, p.Reshape([.. prefix, .. y._shape]));
+            }
+        }
+        if (tb is not null) tz = AddTangents(tz, AlignTangent(tb, bias!, y.Rank));
+        if (tz is null) return null;
+        int[] want = [.. prefix, .. y._shape];
+        if (!ShapeUtil.SameShape(tz._shape, want)) tz = tz.Expand(want);
+        return relu ? ReluMask(tz, y) : tz;
+    }
+
+    private static void LinearForward<T>(Tensor x, int rowStride, int colStride, Tensor w, Tensor? b, Tensor y, int rows, int inF, int outF, bool relu)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var dst = y.Storage.As<T>();
+        if (b is not null) Elementwise.FillRows(b.DenseSpan<T>(), dst.AsSpan(0, rows * outF), rows, outF);
+        // B = Wᵀ read in place: element (p, j) of B is W[j, p]
+        Gemm.MatMul(x.Storage.As<T>(), x.Offset, rowStride, colStride,
+                    w.Storage.As<T>(), w.Offset, w._strides[1], w._strides[0], dst, 0, rows, inF, outF, accumulate: b is not null);
+        if (relu) Elementwise.ReluInPlace(dst.AsSpan(0, rows * outF));
     }
 
     /// <summary>The storage array when this tensor is contiguous (with its offset), else a dense copy at offset 0.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Fluxion.Kernels;
 
 namespace Fluxion;
@@ -31,6 +32,136 @@ public partial class Tensor
             [g => g - y.Exp() * g.Sum(d, keepDim: true)],
             jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d + TangentBatchDims(tx, x), keepDim: true) : null,
             save: [y], batchedJvp: true);
+    }
+
+    /// <summary>
+    /// ReLU's backward as one fused op (PyTorch's <c>threshold_backward(g, y, 0)</c>): g where
+    /// <paramref name="y"/> &gt; 0, else 0, with <paramref name="y"/> broadcast to g's shape. A select, not a
+    /// product: a non-finite g where the unit is off still gives 0. <paramref name="y"/> is only a mask
+    /// (its derivative is zero almost everywhere, so it gets no gradient); the op is linear in g, so its
+    /// VJP and its JVP are the op itself and it differentiates to any order.
+    /// </summary>
+    internal static Tensor ReluMask(Tensor g, Tensor y)
+    {
+        const string name = "ThresholdBackward";
+        g.CheckFloat(name);
+        CheckSameDType(name, g, y);
+        var shape = ShapeUtil.Broadcast(name, g._shape, y._shape);
+        if (!ShapeUtil.SameShape(shape, g._shape))
+            throw new ShapeMismatchException($"{name}: the mask of shape {ShapeUtil.Format(y.Shape)} must broadcast to the gradient's shape {ShapeUtil.Format(g.Shape)}.");
+        var r = EmptyLike(g);
+        // the mask as a raw (unrecorded) view broadcast to g's shape; dense spans of both, the storage itself when contiguous
+        var yb = ShapeUtil.SameShape(y._shape, g._shape) ? y : new Tensor(y.Storage, g._shape, BroadcastStrides(y, g._shape), y.Offset);
+        if (g.DType == DType.Float32) Elementwise.ReluMask(g.DenseSpan<float>(), yb.DenseSpan<float>(), r.Storage.As<float>().AsSpan(0, r.Numel));
+        else Elementwise.ReluMask(g.DenseSpan<double>(), yb.DenseSpan<double>(), r.Storage.As<double>().AsSpan(0, r.Numel));
+        return Op.Record(name, r, [g, y], [gg => ReluMask(gg, y), null],
+            jvp: t => t[0] is { } tg ? ReluMask(tg, y) : null,
+            save: [y], batchedJvp: true);
+    }
+
+    /// <summary>
+    /// Cross entropy of logits [N, C] against int64 class indices [N] in one fused op (log-softmax and the
+    /// pick of the target's log-probability in a single pass per row, no [N, C] temporaries), as
+    /// <c>F.cross_entropy</c> without class weights or label smoothing: loss_i = −log softmax(x_i)[t_i], 0 for
+    /// targets equal to <paramref name="ignoreIndex"/>; "mean" divides the sum by the number of non-ignored
+    /// targets (NaN when there is none), "sum" sums, "none" returns the [N] losses. The caller has
+    /// validated shapes, dtypes and target values.
+    /// <para>VJP: g·(softmax(x) − onehot(t)) per non-ignored row (scaled by 1/count for "mean"), itself the
+    /// fused op <see cref="CrossEntropyGrad"/>, which differentiates again. JVP: Σ t_x·∂loss/∂x.</para>
+    /// </summary>
+    internal static Tensor CrossEntropyIndices(Tensor logits, Tensor target, long ignoreIndex, string reduction)
+    {
+        int n = logits._shape[0], c = logits._shape[1];
+        var losses = Empty([n], logits.DType);
+        int count = logits.DType == DType.Float32
+            ? Reduce.CrossEntropyRows(logits.DenseSpan<float>(), n, c, target.DenseSpan<long>(), ignoreIndex, losses.Storage.As<float>())
+            : Reduce.CrossEntropyRows(logits.DenseSpan<double>(), n, c, target.DenseSpan<long>(), ignoreIndex, losses.Storage.As<double>());
+        Tensor y;
+        if (reduction == "none") y = losses;
+        else
+        {
+            double total = logits.DType == DType.Float32
+                ? TensorPrimitives.Sum<float>(losses.Storage.As<float>())
+                : TensorPrimitives.Sum<double>(losses.Storage.As<double>());
+            y = Scalar(reduction == "mean" ? total / count : total, logits.DType);
+        }
+        var x = logits;
+        return Op.Record("CrossEntropy", y, [x, target],
+            [g => CrossEntropyGrad(g, x, target, ignoreIndex, reduction, count), null],
+            jvp: t => t[0] is { } tx
+                ? (tx * CrossEntropyGrad(OnesLike(y), x, target, ignoreIndex, reduction, count))
+                    .Sum(reduction == "none" ? new[] { -1 } : new[] { -2, -1 })
+                : null,
+            save: [x, target], batchedJvp: true);
+    }
+
+    /// <summary>
+    /// The gradient of <see cref="CrossEntropyIndices"/> with respect to the logits, fused:
+    /// S_i·(softmax(x_i) − onehot(t_i)) with S_i = g/count ("mean"), g ("sum") or g_i ("none"), 0 on ignored rows.
+    /// Differentiable in both g (it is linear in g) and x (through the softmax), so gradients of any order follow.
+    /// </summary>
+    internal static Tensor CrossEntropyGrad(Tensor g, Tensor x, Tensor target, long ignoreIndex, string reduction, int count)
+    {
+        int n = x._shape[0], c = x._shape[1];
+        var gx = Empty([n, c], x.DType);
+        double div = reduction == "mean" ? count : 1;
+        if (x.DType == DType.Float32)
+        {
+            var scale = g.DenseSpan<float>().ToArray();
+            if (div != 1) TensorPrimitives.Divide(scale, (float)div, scale);
+            Reduce.CrossEntropyGradRows(x.DenseSpan<float>(), n, c, target.DenseSpan<long>(), ignoreIndex, scale, gx.Storage.As<float>());
+        }
+        else
+        {
+            var scale = g.DenseSpan<double>().ToArray();
+            if (div != 1) TensorPrimitives.Divide(scale, div, scale);
+            Reduce.CrossEntropyGradRows(x.DenseSpan<double>(), n, c, target.DenseSpan<long>(), ignoreIndex, scale, gx.Storage.As<double>());
+        }
+        if (!Op.Tracking(g, x)) return gx;
+        // constants of the targets: the kept-row mask [n, 1] and the one-hot rows (zero on ignored rows)
+        Tensor Keep()
+        {
+            var m = Zeros([n, 1], x.DType);
+            var t = target.DenseSpan<long>();
+            for (int r = 0; r < n; r++) if (t[r] != ignoreIndex) m.SetRaw(r, 1);
+            return m;
+        }
+        Tensor OneHotKept()
+        {
+            var oh = Zeros([n, c], x.DType);
+            var t = target.DenseSpan<long>();
+            for (int r = 0; r < n; r++) if (t[r] != ignoreIndex) oh.SetRaw(r * c + (int)t[r], 1);
+            return oh;
+        }
+        // per-row scale S as a differentiable function of g, shape [n, 1]
+        Tensor S(Tensor gv) => (reduction == "none" ? gv.Unsqueeze(-1) : gv / div) * Keep();
+        Tensor Softmax() => x.Softmax(1);
+        return Op.Record("CrossEntropyBackward", gx, [g, x, target],
+            [
+                gg =>
+                {
+                    var d = (Softmax() - OneHotKept()) * Keep() * gg;
+                    return reduction == "none" ? d.Sum(1) : d.Sum() / div;
+                },
+                gg =>
+                {
+                    var p = Softmax();
+                    var u = gg * S(g);
+                    return p * (u - (u * p).Sum(1, keepDim: true));
+                },
+                null,
+            ],
+            jvp: t =>
+            {
+                Tensor? r = t[0] is { } tg ? CrossEntropyGrad(tg, x, target, ignoreIndex, reduction, count) : null;
+                if (t[1] is { } tx)
+                {
+                    var p = Softmax();
+                    r = AddTangents(r, S(g) * (p * (tx - (tx * p).Sum(1, keepDim: true))));
+                }
+                return r;
+            },
+            save: [g, x, target]);
     }
 
     /// <summary>Runs the fused (log-)softmax kernel over the dense [outer, n, inner] layout of this tensor.</summary>

@@ -45,6 +45,26 @@ public partial class Tensor
         return dst;
     }
 
+    /// <summary>Below this many kept trailing elements per row, a middle-dim reduction is done by rows
+    /// on a transposed copy instead (vector adds over very short rows do not pay).</summary>
+    private const int MiddleMinInner = 16;
+
+    /// <summary>
+    /// True when this tensor is contiguous and the (sorted) reduced <paramref name="dims"/> form one block of
+    /// consecutive dims followed by kept dims of at least <see cref="MiddleMinInner"/> elements: the data is then
+    /// a dense [outer, r, inner] layout reduced over its middle dim.
+    /// </summary>
+    private bool MiddleLayout(int[] dims, out int outer, out int r, out int inner)
+    {
+        outer = r = inner = 1;
+        if (dims.Length == 0 || !IsContiguous) return false;
+        for (int i = 1; i < dims.Length; i++) if (dims[i] != dims[i - 1] + 1) return false;
+        for (int i = 0; i < dims[0]; i++) outer *= _shape[i];
+        for (int i = dims[0]; i <= dims[^1]; i++) r *= _shape[i];
+        for (int i = dims[^1] + 1; i < Rank; i++) inner *= _shape[i];
+        return inner >= MiddleMinInner;
+    }
+
     /// <summary>Sums a tangent of <paramref name="x"/> over the primal's dims <paramref name="d"/>, past any
     /// vector-mode batch prefix; an empty <paramref name="d"/> (a 0-d primal) sums nothing.</summary>
     private static Tensor SumTangent(Tensor t, int[] d, Tensor x, bool keepDim) =>
@@ -63,7 +83,13 @@ public partial class Tensor
         var d = ReduceDims("Sum", dims);
         var (keep, outShape) = ReduceShapes(d, keepDim);
         var y = Empty(outShape, DType);
-        if (DType == DType.Float32)
+        if (MiddleLayout(d, out int outer, out int r, out int kept))
+        {
+            // reduced dims followed by kept ones (e.g. Sum(0) of [N, C]): add whole rows, no transposed copy
+            if (DType == DType.Float32) Reduce.MiddleSum(Storage.As<float>().AsSpan(Offset, Numel), outer, r, kept, y.Storage.As<float>());
+            else Reduce.MiddleSum(Storage.As<double>().AsSpan(Offset, Numel), outer, r, kept, y.Storage.As<double>());
+        }
+        else if (DType == DType.Float32)
             Reduce.RowSum(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, y.Storage.As<float>());
         else
             Reduce.RowSum(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());

@@ -89,6 +89,17 @@ public class Adam : Optimizer
 
     private static void Update<T>(Tensor p, Tensor m, Tensor v, Tensor? vmax, in Hyper h) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var grad = p.Grad!;
+        if (p.IsContiguous && grad.IsContiguous && m.IsContiguous && v.IsContiguous && (vmax is null || vmax.IsContiguous))
+        {
+            // the common case: every buffer dense, updated in place (in parallel chunks when large)
+            OptimKernels.AdamChunked(p.Storage.As<T>(), p.Offset, grad.Storage.As<T>(), grad.Offset, m.Storage.As<T>(), m.Offset,
+                v.Storage.As<T>(), v.Offset, vmax?.Storage.As<T>(), vmax?.Offset ?? 0, p.Numel,
+                C<T>(h.Decay), C<T>(h.L2), C<T>(h.Beta1), C<T>(1 - h.Beta1), C<T>(h.Beta2), C<T>(1 - h.Beta2), C<T>(h.Eps),
+                C<T>(h.Bc2Sqrt), C<T>(h.StepSize), h.Maximize);
+            p.Storage.BumpVersion();
+            return;
+        }
         var ps = BeginParam<T>(p, out var scratch);
         OptimKernels.Adam(ps, p.Grad!.DenseSpan<T>(), Span<T>(m), Span<T>(v), vmax is null ? default : Span<T>(vmax),
             C<T>(h.Decay), C<T>(h.L2), C<T>(h.Beta1), C<T>(1 - h.Beta1), C<T>(h.Beta2), C<T>(1 - h.Beta2), C<T>(h.Eps),
