@@ -120,4 +120,22 @@ public class ModuleTests
         var g2 = Autograd.Grad([r.Square().Sum()], ps);
         for (int k = 0; k < ps.Length; k++) Assert.Equal(g2[k]!.ToDoubleArray(), g1[k]!.ToDoubleArray(), new ToleranceComparer(1e-12));
     }
+
+    [Fact]
+    public void SequentialFusesConv2dReluAndMatchesTheLayerByLayerComposition()
+    {
+        var gen = new Generator(9);
+        var c1 = new Conv2d(2, 3, 3, padding: 1, dtype: DType.Float64, generator: gen);
+        var c2 = new Conv2d(3, 2, 3, stride: 2, bias: false, dtype: DType.Float64, generator: gen);
+        var seq = new Sequential(c1, new ReLU(), new MaxPool2d(2), c2, new ReLU());
+        var x = Tensor.Randn([2, 2, 8, 8], DType.Float64, new Generator(10));
+        var y = seq.Forward(x);
+        Assert.NotEqual("ReluBackward", y.GradFn!.Name);
+        var r = c2.Forward(new MaxPool2d(2).Forward(c1.Forward(x).Relu())).Relu();
+        Assert.Equal(r.ToDoubleArray(), y.ToDoubleArray(), new ToleranceComparer(1e-13));
+        var ps = seq.Parameters().ToArray();
+        var g1 = Autograd.Grad([y.Square().Sum()], ps);
+        var g2 = Autograd.Grad([r.Square().Sum()], ps);
+        for (int k = 0; k < ps.Length; k++) Assert.Equal(g2[k]!.ToDoubleArray(), g1[k]!.ToDoubleArray(), new ToleranceComparer(1e-12));
+    }
 }

@@ -6,7 +6,7 @@ namespace Fluxion.Nn;
 /// are initialized U(±1/sqrt(fanIn)) with fanIn = inChannels/groups·kH·kW (PyTorch's kaiming_uniform(a = √5)).
 /// Zero padding.
 /// </summary>
-public sealed class Conv2d : Module
+public sealed class Conv2d : Module, IFusedRelu
 {
     /// <summary>Weight, shape [outChannels, inChannels/groups, kH, kW].</summary>
     public Parameter Weight { get; }
@@ -69,7 +69,7 @@ public sealed class Conv2d : Module
 
     /// <summary>relu(Forward(input)) as one fused op: bias and ReLU applied on the convolution's output rows
     /// while in cache, one masked backward (for <see cref="Sequential"/> to use on a Conv2d followed by a ReLU).</summary>
-    internal Tensor ForwardRelu(Tensor input)
+    Tensor IFusedRelu.ForwardRelu(Tensor input)
     {
         if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != InChannels)
             throw new ShapeMismatchException(

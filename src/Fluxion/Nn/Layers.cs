@@ -13,7 +13,7 @@ public static class Init
 }
 
 /// <summary>y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout and initialization).</summary>
-public sealed class Linear : Module
+public sealed class Linear : Module, IFusedRelu
 {
     /// <summary>Weight, shape [outFeatures, inFeatures].</summary>
     public Parameter Weight { get; }
@@ -46,7 +46,7 @@ public sealed class Linear : Module
     }
 
     /// <summary>relu(Forward(input)) in one fused op (used by <see cref="Sequential"/> for a Linear followed by a ReLU).</summary>
-    internal Tensor ForwardRelu(Tensor input)
+    Tensor IFusedRelu.ForwardRelu(Tensor input)
     {
         CheckInput(input);
         return Tensor.LinearRelu(input, Weight, Bias);
@@ -60,6 +60,13 @@ public sealed class Linear : Module
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is not null ? "True" : "False")}";
+}
+
+/// <summary>A layer that can apply a following ReLU inside its own op (<see cref="Sequential"/>'s peephole).</summary>
+internal interface IFusedRelu
+{
+    /// <summary>relu(Forward(input)) as one fused op.</summary>
+    Tensor ForwardRelu(Tensor input);
 }
 
 /// <summary>Runs modules one after another; children are named "0", "1", ...</summary>
@@ -83,10 +90,10 @@ public sealed class Sequential : Module
         var x = input;
         for (int i = 0; i < _layers.Length; i++)
         {
-            // Linear then ReLU: one fused op (bias and ReLU applied on the GEMM's output, one masked backward)
-            if (_layers[i] is Linear lin && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
+            // Linear or Conv2d then ReLU: one fused op (bias and ReLU applied on the product's output, one masked backward)
+            if (_layers[i] is IFusedRelu fused && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
             {
-                x = lin.ForwardRelu(x);
+                x = fused.ForwardRelu(x);
                 i++;
             }
             else x = _layers[i].Forward(x);

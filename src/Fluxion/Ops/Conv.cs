@@ -132,7 +132,7 @@ public partial class Tensor
     }
 
     /// <summary>
-    /// relu(conv2d(input, weight, bias)) as one fused op (used by <see cref="Nn.Conv2d.ForwardRelu"/>): the
+    /// relu(conv2d(input, weight, bias)) as one fused op (used by <see cref="Nn.Sequential"/> for a Conv2d followed by a ReLU): the
     /// bias and the ReLU are applied to each output row right after its GEMM, and no pre-activation tensor
     /// is kept. VJPs: the output gradient masked where the output is positive (<see cref="ConvReluMask"/>,
     /// computed once per backward and shared by the three inputs), then the convolution's VJPs.

@@ -240,9 +240,13 @@ public partial class Tensor
     public Tensor Sigmoid() => Unary("Sigmoid", this, MapRaw("Sigmoid", this, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid), new SigmoidD(), Uses.Output);
 
     /// <summary>max(x, 0); the subgradient at 0 is 0.</summary>
-    public Tensor Relu() => Unary("Relu", this,
-        MapRaw("Relu", this, (s, d) => TensorPrimitives.Max(s, 0f, d), (s, d) => TensorPrimitives.Max(s, 0.0, d)),
-        (_, y) => y.Gt(0.0).To(y.DType), Uses.Output);
+    public Tensor Relu()
+    {
+        var y = MapRaw("Relu", this, (s, d) => TensorPrimitives.Max(s, 0f, d), (s, d) => TensorPrimitives.Max(s, 0.0, d));
+        if (!Op.Tracking(this)) return y;
+        // backward and forward mode are one select kernel (ReluMask: g where y > 0), itself differentiable
+        return Op.Record("Relu", y, [this], [g => ReluMask(g, y)], jvp: t => t[0] is { } tx ? ReluMask(tx, y) : null, save: [y], batchedJvp: true);
+    }
 
     /// <summary>x for x &gt; 0, slope·x otherwise; the gradient at 0 is <paramref name="negativeSlope"/> (as PyTorch).</summary>
     public Tensor LeakyRelu(double negativeSlope = 0.01) => Unary("LeakyRelu", this,
