@@ -21,10 +21,11 @@ public static class TrainStepBench
         yield return new Workload("mlp/train_step", () => Step(model, opt, x, y));
     }
 
-    /// <summary>Minimum warm-up time of the CNN step (seconds): with the default 3 warm-up steps the first
-    /// measured steps still ran tier-0 JIT code and missed the storage pool (median ≈ 2× the steady state,
-    /// 22 MB allocated per step instead of ≈ 3). <c>bench/torch/bench.py cnn</c> warms up as long.</summary>
-    public const double CnnWarmupSeconds = 1.0;
+    /// <summary>Minimum warm-up time of the CNN step (seconds): with the default 3 warm-up steps the measured
+    /// steps still ran tier-0 JIT code and missed the storage pool (median ≈ 2× the steady state, 22 MB
+    /// allocated per step instead of ≈ 3); 1 s was not enough either (tier-up competes with the step for
+    /// the 2 cores). <c>bench/torch/bench.py cnn</c> warms up as long.</summary>
+    public const double CnnWarmupSeconds = 3.0;
 
     /// <summary>The CNN step.</summary>
     public static IEnumerable<Workload> Cnn()
