@@ -92,7 +92,8 @@ def cnn(runs, warmup):
                           nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    measure("cnn/train_step", lambda: step(model, opt, x, y), runs, warmup)
+    # same minimum warm-up as Fluxion's cnn workload (TrainStepBench.CnnWarmupSeconds: JIT tiers, storage pool)
+    measure("cnn/train_step", lambda: step(model, opt, x, y), runs, warmup, warmup_s=3.0)
 
 
 def tiny(runs, warmup):

@@ -21,6 +21,12 @@ public static class TrainStepBench
         yield return new Workload("mlp/train_step", () => Step(model, opt, x, y));
     }
 
+    /// <summary>Minimum warm-up time of the CNN step (seconds): with the default 3 warm-up steps the measured
+    /// steps still ran tier-0 JIT code and missed the storage pool (median ≈ 2× the steady state, 22 MB
+    /// allocated per step instead of ≈ 3); 1 s was not enough either (tier-up competes with the step for
+    /// the 2 cores). <c>bench/torch/bench.py cnn</c> warms up as long.</summary>
+    public const double CnnWarmupSeconds = 3.0;
+
     /// <summary>The CNN step.</summary>
     public static IEnumerable<Workload> Cnn()
     {
@@ -32,7 +38,7 @@ public static class TrainStepBench
         var opt = new Adam(model.Parameters(), lr: 1e-3);
         var x = Tensor.Randn(64, 1, 28, 28);
         var y = Tensor.RandInt(0, 10, [64]);
-        yield return new Workload("cnn/train_step", () => Step(model, opt, x, y));
+        yield return new Workload("cnn/train_step", () => Step(model, opt, x, y), WarmupSeconds: CnnWarmupSeconds);
     }
 
     private static void Step(Module model, Optimizer opt, Tensor x, Tensor y)
