@@ -2,9 +2,9 @@ namespace Fluxion;
 
 /// <summary>A flat managed buffer shared by a tensor and all its views. It carries the version
 /// counter that in-place operations bump and that autograd checks for saved tensors.</summary>
-/// <remarks>With the environment variable FLUXION_STORAGE_POOL=1, large buffers (85 KB and up) come from an
-/// internal pool and go back to it once the GC finds their storage unreachable, so training loops do not
-/// churn the large-object heap (at the price of a higher peak working set; off by default).</remarks>
+/// <remarks>Large buffers (85 KB and up) come from an internal pool and go back to it once the GC finds
+/// their storage unreachable, so training loops do not churn the large-object heap, at the price of a
+/// higher peak heap (set the environment variable FLUXION_STORAGE_POOL=0 to turn this off).</remarks>
 public sealed class Storage
 {
     private readonly Array _data;
