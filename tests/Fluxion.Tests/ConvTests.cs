@@ -223,4 +223,31 @@ public class ConvTests
         e = Assert.Throws<ShapeMismatchException>(() => Tensor.Fold(Tensor.Zeros(1, 8, 10), (4, 5), 2));
         Assert.Contains("blocks", e.Message);
     }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, true)]
+    public void HessianByForwardOverReverseMatchesReverseOverReverse(int groups, bool relu)
+    {
+        // JacFwd(Grad(f)) runs the vector-mode JVPs of Conv2d and of its adjoint ops (input, weight and bias
+        // gradients), k directions at once; JacRev(Grad(f)) is the reference
+        var x = R(30, 2, 4, 4, 3);
+        var w = R(31, 4, 4 / groups, 3, 3);
+        var b = R(32, 4);
+        var flat = Tensor.Cat([x.Reshape(-1), w.Reshape(-1), b.Reshape(-1)]);
+        int nx = x.Numel, nw = w.Numel;
+        Tensor F(Tensor p)
+        {
+            var xi = p.Narrow(0, 0, nx).Reshape(x.ShapeArray);
+            var wi = p.Narrow(0, nx, nw).Reshape(w.ShapeArray);
+            var bi = p.Narrow(0, nx + nw, 4);
+            var y = relu ? Tensor.Conv2dRelu(xi, wi, bi, padding: 1, groups: groups)
+                         : Tensor.Conv2d(xi, wi, bi, stride: 2, padding: 1, groups: groups);
+            return (y * y.Tanh()).Sum();
+        }
+        var hf = Functional.JacFwd(Functional.Grad(F), flat).ToDoubleArray();
+        var hr = Functional.JacRev(Functional.Grad(F), flat).ToDoubleArray();
+        Assert.Equal(hr.Length, hf.Length);
+        for (int i = 0; i < hr.Length; i++) Assert.Equal(hr[i], hf[i], 9);
+    }
 }

@@ -161,12 +161,10 @@ public partial class Tensor
             y = Op.Record("Conv2dRelu", y, inputs, vjps,
                 jvp: t =>
                 {
-                    var r = AddTangents(t[0] is { } tx ? Conv2dCore(tx, w, null, g) : null, t[1] is { } tw ? Conv2dCore(x, tw, null, g) : null);
-                    if (t.Length > 2 && t[2] is { } tb)
-                        r = r is null ? tb.Reshape(1, g.O, 1, 1).Expand(yv.ShapeArray) : r + tb.Reshape(1, g.O, 1, 1);
-                    return r is null ? null : ConvReluMask(r, yv);
+                    var r = ConvTangent(t, x, w, g, yv._shape);
+                    return r is null ? null : r.Rank == yv.Rank ? ConvReluMask(r, yv) : ReluMask(r, yv);
                 },
-                save: [.. SaveFor(x, w), yv]);
+                save: [.. SaveFor(x, w), yv], batchedJvp: true);
         }
         return unbatched ? y.Squeeze(0) : y;
     }
@@ -210,15 +208,56 @@ public partial class Tensor
             ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
             : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => ConvBiasGrad(gy)];
         var yShape = y.ShapeArray;
-        return Op.Record("Conv2d", y, inputs, vjps,
-            jvp: t =>
+        return Op.Record("Conv2d", y, inputs, vjps, jvp: t => ConvTangent(t, x, w, g, yShape), save: SaveFor(x, w), batchedJvp: true);
+    }
+
+    /// <summary>
+    /// The tangent of conv(x, w) + b for tangents t = [tx, tw, tb?] (null where zero). In vector forward mode
+    /// each tangent carries a [k] prefix: the k input directions are folded into the batch (one convolution),
+    /// the weight directions are folded into the output channels when groups = 1 (one convolution, then the
+    /// channel blocks moved to the front), else taken one by one.
+    /// </summary>
+    private static Tensor? ConvTangent(Tensor?[] t, Tensor x, Tensor w, ConvGeom g, int[] yShape)
+    {
+        Tensor? r = null;
+        if (t[0] is { } tx)
+            r = tx.Rank == 4 ? Conv2dCore(tx, w, null, g) : FoldDirections(tx, tf => Conv2dCore(tf, w, null, g with { N = tf._shape[0] }));
+        if (t[1] is { } tw)
+        {
+            Tensor rw;
+            if (tw.Rank == 4) rw = Conv2dCore(x, tw, null, g);
+            else if (g.Groups == 1)
             {
-                var r = AddTangents(t[0] is { } tx ? Conv2dCore(tx, w, null, g) : null, t[1] is { } tw ? Conv2dCore(x, tw, null, g) : null);
-                if (t.Length > 2 && t[2] is { } tb)
-                    r = r is null ? tb.Reshape(1, g.O, 1, 1).Expand(yShape) : r + tb.Reshape(1, g.O, 1, 1);
-                return r;
-            },
-            save: SaveFor(x, w));
+                int k = tw._shape[0];
+                var stacked = Conv2dCore(x, tw.Reshape([k * g.O, .. tw._shape[2..]]), null, g with { O = k * g.O }); // [N, k·O, OH, OW]
+                rw = stacked.Reshape(g.N, k, g.O, g.OH, g.OW).Transpose(0, 1);
+            }
+            else rw = EachDirection(tw, twj => Conv2dCore(x, twj, null, g));
+            r = AddTangents(r, rw);
+        }
+        if (t.Length > 2 && t[2] is { } tb)
+        {
+            int[] bshape = tb.Rank == 1 ? [1, g.O, 1, 1] : [tb._shape[0], 1, g.O, 1, 1];
+            r = r is null ? tb.Reshape(bshape).Expand([.. bshape[..^4], .. yShape]) : r + tb.Reshape(bshape);
+        }
+        return r;
+    }
+
+    /// <summary>Vector forward mode: applies <paramref name="f"/>, linear in its batch dim, to a [k, N, ...] tangent
+    /// at once by folding k into N, and splits the result's batch back into [k, N, ...].</summary>
+    private static Tensor FoldDirections(Tensor t, Func<Tensor, Tensor> f)
+    {
+        int k = t._shape[0];
+        var r = f(t.Reshape([k * t._shape[1], .. t._shape[2..]]));
+        return r.Reshape([k, r._shape[0] / k, .. r._shape[1..]]);
+    }
+
+    /// <summary>Vector forward mode: applies <paramref name="f"/> to each direction of a [k, ...] tangent and stacks the results.</summary>
+    private static Tensor EachDirection(Tensor t, Func<Tensor, Tensor> f)
+    {
+        var parts = new Tensor[t._shape[0]];
+        for (int j = 0; j < parts.Length; j++) parts[j] = f(t.Select(0, j));
+        return Stack(parts, 0);
     }
 
     /// <summary>
@@ -236,7 +275,7 @@ public partial class Tensor
         if (!Op.Tracking(gy)) return db;
         var shape = gy.ShapeArray;
         return Op.Record("Conv2dBiasGrad", db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
-            jvp: t => t[0] is { } tg ? ConvBiasGrad(tg) : null);
+            jvp: t => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null, batchedJvp: true);
     }
 
     /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
@@ -258,8 +297,10 @@ public partial class Tensor
         if (!Op.Tracking(gy, w)) return dx;
         return Op.Record("Conv2dInputGrad", dx, [gy, w],
             [gg => Conv2dCore(gg, w, null, g), gg => ConvWeightGrad(gg, gy, g)],
-            jvp: t => AddTangents(t[0] is { } tg ? ConvInputGrad(tg, w, g) : null, t[1] is { } tw ? ConvInputGrad(gy, tw, g) : null),
-            save: SaveFor(gy, w));
+            jvp: t => AddTangents(
+                t[0] is { } tg ? tg.Rank == 4 ? ConvInputGrad(tg, w, g) : FoldDirections(tg, tf => ConvInputGrad(tf, w, g with { N = tf._shape[0] })) : null,
+                t[1] is { } tw ? tw.Rank == 4 ? ConvInputGrad(gy, tw, g) : EachDirection(tw, twj => ConvInputGrad(gy, twj, g)) : null),
+            save: SaveFor(gy, w), batchedJvp: true);
     }
 
     /// <summary>
@@ -277,8 +318,10 @@ public partial class Tensor
         if (!Op.Tracking(x, gy)) return dw;
         return Op.Record("Conv2dWeightGrad", dw, [x, gy],
             [gg => ConvInputGrad(gy, gg, g), gg => Conv2dCore(x, gg, null, g)],
-            jvp: t => AddTangents(t[0] is { } tx ? ConvWeightGrad(tx, gy, g) : null, t[1] is { } tg ? ConvWeightGrad(x, tg, g) : null),
-            save: SaveFor(x, gy));
+            jvp: t => AddTangents(
+                t[0] is { } tx ? tx.Rank == 4 ? ConvWeightGrad(tx, gy, g) : EachDirection(tx, txj => ConvWeightGrad(txj, gy, g)) : null,
+                t[1] is { } tg ? tg.Rank == 4 ? ConvWeightGrad(x, tg, g) : EachDirection(tg, tgj => ConvWeightGrad(x, tgj, g)) : null),
+            save: SaveFor(x, gy), batchedJvp: true);
     }
 
     // ---- unfold / fold -----------------------------------------------------------------------
