@@ -34,8 +34,7 @@ public sealed class Linear : Module, IFusedRelu
             throw new ArgumentException($"Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddWeightAndBias([outFeatures, inFeatures], inFeatures, outFeatures, bias, dtype, generator);
     }
 
     /// <inheritdoc/>

@@ -34,6 +34,15 @@ public abstract class Module
     protected Parameter AddParameter(string name, Tensor data, bool requiresGrad = true) =>
         RegisterParameter(name, new Parameter(data, requiresGrad))!;
 
+    /// <summary>Registers "weight" and "bias" (absent when <paramref name="bias"/> is false) with PyTorch's default
+    /// initialization of Linear and convolution layers: both U(±1/sqrt(fanIn)), the weight drawn first.</summary>
+    private protected (Parameter Weight, Parameter? Bias) AddWeightAndBias(int[] weightShape, int fanIn, int biasSize, bool bias, DType dtype, Generator? generator)
+    {
+        var weight = AddParameter("weight", Init.KaimingUniformDefault(weightShape, fanIn, dtype, generator));
+        var b = bias ? AddParameter("bias", Init.Uniform([biasSize], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        return (weight, b);
+    }
+
     /// <summary>Registers a submodule under <paramref name="name"/> and returns it.</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module
     {

@@ -74,8 +74,7 @@ public sealed class Linear : ForwardParameterModule
             throw new ArgumentException($"MixedMode.Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddWeightAndBias([outFeatures, inFeatures], inFeatures, outFeatures, bias, dtype, generator);
         Mode = mode ?? ForwardMode.Exact;
     }
 
@@ -181,21 +180,9 @@ public sealed class Conv2d : ForwardParameterModule
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null,
         int groups = 1, bool bias = true, ForwardMode? mode = null, DType dtype = DType.Float32, Generator? generator = null)
     {
-        if (inChannels <= 0 || outChannels <= 0)
-            throw new ArgumentException($"MixedMode.Conv2d: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
-        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"MixedMode.Conv2d: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
-        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"MixedMode.Conv2d: kernelSize must be positive, got {kernelSize}.");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = stride ?? 1;
-        Padding = padding ?? 0;
-        Dilation = dilation ?? 1;
-        Groups = groups;
-        int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], fanIn, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outChannels], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        var c = ConvSpec.Create(LayerName, inChannels, outChannels, kernelSize, stride, padding, dilation, groups, checkSteps: true);
+        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) = c;
+        (Weight, Bias) = AddWeightAndBias(c.WeightShape(transposed: false), c.FanIn(transposed: false), outChannels, bias, dtype, generator);
         Mode = mode ?? ForwardMode.Exact;
     }
 
