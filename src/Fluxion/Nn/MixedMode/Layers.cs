@@ -328,32 +328,28 @@ public sealed class Dropout : ForwardModule
 /// <summary>Forward-mode 2-D average pooling: the tangents are pooled by the same op in one call (K folded into the batch).</summary>
 public sealed class AvgPool2d : ForwardModule
 {
+    private readonly Nn.AvgPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
+
     /// <summary>Window size.</summary>
-    public Size2 KernelSize { get; }
+    public Size2 KernelSize => _pool.KernelSize;
 
     /// <summary>Window step.</summary>
-    public Size2 Stride { get; }
+    public Size2 Stride => _pool.Stride;
 
     /// <summary>Zero padding on each side.</summary>
-    public Size2 Padding { get; }
+    public Size2 Padding => _pool.Padding;
 
     /// <summary>Rounds the output size up.</summary>
-    public bool CeilMode { get; }
+    public bool CeilMode => _pool.CeilMode;
 
     /// <summary>Whether the zero padding counts in the divisor.</summary>
-    public bool CountIncludePad { get; }
+    public bool CountIncludePad => _pool.CountIncludePad;
 
     /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
-    public AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true)
-    {
-        KernelSize = kernelSize;
-        Stride = stride ?? kernelSize;
-        Padding = padding ?? 0;
-        CeilMode = ceilMode;
-        CountIncludePad = countIncludePad;
-    }
+    public AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true) =>
+        _pool = new Nn.AvgPool2d(kernelSize, stride, padding, ceilMode, countIncludePad);
 
-    private Tensor Pool(Tensor x) => Tensor.AvgPool2d(x, KernelSize, Stride, Padding, CeilMode, CountIncludePad);
+    private Tensor Pool(Tensor x) => _pool.Forward(x);
 
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
@@ -378,37 +374,33 @@ public sealed class AvgPool2d : ForwardModule
 /// (the indices of the primal's <see cref="Tensor.MaxPool2dWithIndices"/>), all directions in one gather.</summary>
 public sealed class MaxPool2d : ForwardModule
 {
+    private readonly Nn.MaxPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
+
     /// <summary>Window size.</summary>
-    public Size2 KernelSize { get; }
+    public Size2 KernelSize => _pool.KernelSize;
 
     /// <summary>Window step.</summary>
-    public Size2 Stride { get; }
+    public Size2 Stride => _pool.Stride;
 
     /// <summary>−∞ padding on each side.</summary>
-    public Size2 Padding { get; }
+    public Size2 Padding => _pool.Padding;
 
     /// <summary>Spacing between window elements.</summary>
-    public Size2 Dilation { get; }
+    public Size2 Dilation => _pool.Dilation;
 
     /// <summary>Rounds the output size up.</summary>
-    public bool CeilMode { get; }
+    public bool CeilMode => _pool.CeilMode;
 
     /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
-    public MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
-    {
-        KernelSize = kernelSize;
-        Stride = stride ?? kernelSize;
-        Padding = padding ?? 0;
-        Dilation = dilation ?? 1;
-        CeilMode = ceilMode;
-    }
+    public MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
+        _pool = new Nn.MaxPool2d(kernelSize, stride, padding, dilation, ceilMode);
 
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
     {
         var x = input.Primal;
         CheckRank(x, 4, "[N, C, H, W]");
-        var (y, idx) = Tensor.MaxPool2dWithIndices(x, KernelSize, Stride, Padding, Dilation, CeilMode);
+        var (y, idx) = _pool.ForwardWithIndices(x);
         Tensor? tan = null;
         if (input.Tracking && input.Tangent is { } t)
         {
