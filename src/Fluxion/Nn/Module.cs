@@ -6,7 +6,7 @@ namespace Fluxion.Nn;
 /// Base class of every layer and model. Submodules, parameters and buffers are registered by name
 /// (PyTorch's names: "weight", "bias", "0", "1", ...), so <see cref="StateDict"/> keys match PyTorch's.
 /// </summary>
-public abstract class Module
+public abstract partial class Module
 {
     private List<(string Name, Parameter? Param)> _params = new();
     private List<(string Name, Module Module)> _modules = new();
