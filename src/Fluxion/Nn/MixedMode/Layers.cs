@@ -307,8 +307,7 @@ public sealed class Dropout : ForwardModule
     /// <summary>Creates the layer.</summary>
     public Dropout(double p = 0.5, Generator? generator = null)
     {
-        if (p < 0 || p > 1) throw new ArgumentException($"MixedMode.Dropout: p must be in [0, 1], got {p}.");
-        P = p;
+        P = Nn.Dropout.CheckP(LayerName, p);
         _generator = generator;
     }
 
@@ -317,7 +316,7 @@ public sealed class Dropout : ForwardModule
     {
         var x = input.Primal;
         if (!Training || P == 0) return input;
-        var scale = P == 1 ? Tensor.ZerosLike(x) : Tensor.Where(Tensor.Rand(x.ShapeArray, x.DType, _generator).Ge(P), 1.0 / (1 - P), 0.0, x.DType);
+        var scale = P == 1 ? Tensor.ZerosLike(x) : Nn.Dropout.Scale(x, P, _generator);
         return input.WithValues(x * scale, input.Tracking && input.Tangent is { } t ? t * scale : null);
     }
 
