@@ -39,31 +39,15 @@ public sealed class Conv2d : Module, IFusedRelu
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null,
         int groups = 1, bool bias = true, DType dtype = DType.Float32, Generator? generator = null)
     {
-        if (inChannels <= 0 || outChannels <= 0)
-            throw new ArgumentException($"Conv2d: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
-        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"Conv2d: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
-        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"Conv2d: kernelSize must be positive, got {kernelSize}.");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = stride ?? 1;
-        Padding = padding ?? 0;
-        Dilation = dilation ?? 1;
-        Groups = groups;
-        if (Stride.H <= 0 || Stride.W <= 0 || Padding.H < 0 || Padding.W < 0 || Dilation.H <= 0 || Dilation.W <= 0)
-            throw new ArgumentException($"Conv2d: stride {Stride} and dilation {Dilation} must be positive and padding {Padding} non-negative.");
-        int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], fanIn, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outChannels], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        var c = ConvSpec.Create("Conv2d", inChannels, outChannels, kernelSize, stride, padding, dilation, groups, checkSteps: true);
+        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) = c;
+        (Weight, Bias) = AddWeightAndBias(c.WeightShape(transposed: false), c.FanIn(transposed: false), outChannels, bias, dtype, generator);
     }
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != InChannels)
-            throw new ShapeMismatchException(
-                $"{this}: expected input [N, {InChannels}, H, W] (or [{InChannels}, H, W]), got shape {ShapeUtil.Format(input.Shape)}.");
+        ConvSpec.CheckInput(this, InChannels, input);
         return Tensor.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
     }
 
@@ -71,9 +55,7 @@ public sealed class Conv2d : Module, IFusedRelu
     /// while in cache, one masked backward (for <see cref="Sequential"/> to use on a Conv2d followed by a ReLU).</summary>
     Tensor IFusedRelu.ForwardRelu(Tensor input)
     {
-        if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != InChannels)
-            throw new ShapeMismatchException(
-                $"{this}: expected input [N, {InChannels}, H, W] (or [{InChannels}, H, W]), got shape {ShapeUtil.Format(input.Shape)}.");
+        ConvSpec.CheckInput(this, InChannels, input);
         return Tensor.Conv2dRelu(input, Weight, Bias, Stride, Padding, Dilation, Groups);
     }
 
@@ -123,30 +105,16 @@ public sealed class ConvTranspose2d : Module
     public ConvTranspose2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? outputPadding = null,
         int groups = 1, bool bias = true, Size2? dilation = null, DType dtype = DType.Float32, Generator? generator = null)
     {
-        if (inChannels <= 0 || outChannels <= 0)
-            throw new ArgumentException($"ConvTranspose2d: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
-        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"ConvTranspose2d: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
-        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"ConvTranspose2d: kernelSize must be positive, got {kernelSize}.");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = stride ?? 1;
-        Padding = padding ?? 0;
+        var c = ConvSpec.Create("ConvTranspose2d", inChannels, outChannels, kernelSize, stride, padding, dilation, groups, checkSteps: false);
+        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) = c;
         OutputPadding = outputPadding ?? 0;
-        Dilation = dilation ?? 1;
-        Groups = groups;
-        int fanIn = outChannels / groups * kernelSize.H * kernelSize.W;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([inChannels, outChannels / groups, kernelSize.H, kernelSize.W], fanIn, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outChannels], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddWeightAndBias(c.WeightShape(transposed: true), c.FanIn(transposed: true), outChannels, bias, dtype, generator);
     }
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != InChannels)
-            throw new ShapeMismatchException(
-                $"{this}: expected input [N, {InChannels}, H, W] (or [{InChannels}, H, W]), got shape {ShapeUtil.Format(input.Shape)}.");
+        ConvSpec.CheckInput(this, InChannels, input);
         return Tensor.ConvTranspose2d(input, Weight, Bias, Stride, Padding, OutputPadding, Groups, Dilation);
     }
 
@@ -166,5 +134,42 @@ internal static class ConvRepr
         if (groups != 1) sb.Append($", groups={groups}");
         if (!bias) sb.Append(", bias=False");
         return sb.ToString();
+    }
+}
+
+/// <summary>The hyper-parameters shared by the convolution layers (<see cref="Conv2d"/>, <see cref="ConvTranspose2d"/>,
+/// <see cref="MixedMode.Conv2d"/>): defaults, validation with the layer's name in the message, weight layout.</summary>
+internal readonly record struct ConvSpec(int InChannels, int OutChannels, Size2 KernelSize, Size2 Stride, Size2 Padding, Size2 Dilation, int Groups)
+{
+    /// <summary>Validates the arguments and applies the defaults (stride 1, padding 0, dilation 1);
+    /// <paramref name="checkSteps"/> also requires a positive stride and dilation and a non-negative padding.</summary>
+    public static ConvSpec Create(string layer, int inChannels, int outChannels, Size2 kernelSize, Size2? stride, Size2? padding, Size2? dilation,
+        int groups, bool checkSteps)
+    {
+        if (inChannels <= 0 || outChannels <= 0)
+            throw new ArgumentException($"{layer}: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
+        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"{layer}: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
+        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"{layer}: kernelSize must be positive, got {kernelSize}.");
+        var c = new ConvSpec(inChannels, outChannels, kernelSize, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
+        if (checkSteps && (c.Stride.H <= 0 || c.Stride.W <= 0 || c.Padding.H < 0 || c.Padding.W < 0 || c.Dilation.H <= 0 || c.Dilation.W <= 0))
+            throw new ArgumentException($"{layer}: stride {c.Stride} and dilation {c.Dilation} must be positive and padding {c.Padding} non-negative.");
+        return c;
+    }
+
+    /// <summary>Weight shape: [out, in/groups, kH, kW], or [in, out/groups, kH, kW] for a transposed convolution.</summary>
+    public int[] WeightShape(bool transposed) => transposed
+        ? [InChannels, OutChannels / Groups, KernelSize.H, KernelSize.W]
+        : [OutChannels, InChannels / Groups, KernelSize.H, KernelSize.W];
+
+    /// <summary>PyTorch's fan-in of the weight (the second weight dim times the kernel area).</summary>
+    public int FanIn(bool transposed) => (transposed ? OutChannels : InChannels) / Groups * KernelSize.H * KernelSize.W;
+
+    /// <summary>Throws unless <paramref name="input"/> is [N, inChannels, H, W] or [inChannels, H, W].</summary>
+    public static void CheckInput(Module m, int inChannels, Tensor input)
+    {
+        if ((input.Rank != 4 && input.Rank != 3) || input.Size(-3) != inChannels)
+            throw new ShapeMismatchException(
+                $"{m}: expected input [N, {inChannels}, H, W] (or [{inChannels}, H, W]), got shape {ShapeUtil.Format(input.Shape)}.");
     }
 }

@@ -34,8 +34,7 @@ public sealed class Linear : Module, IFusedRelu
             throw new ArgumentException($"Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddWeightAndBias([outFeatures, inFeatures], inFeatures, outFeatures, bias, dtype, generator);
     }
 
     /// <inheritdoc/>
@@ -169,18 +168,24 @@ public sealed class Dropout : Module
     /// <summary>Creates the layer.</summary>
     public Dropout(double p = 0.5, Generator? generator = null)
     {
-        if (p < 0 || p > 1) throw new ArgumentException($"Dropout: p must be in [0, 1], got {p}.");
-        P = p;
+        P = CheckP("Dropout", p);
         _generator = generator;
     }
+
+    /// <summary>Returns <paramref name="p"/>, or throws unless it is in [0, 1] (the message names <paramref name="layer"/>).</summary>
+    internal static double CheckP(string layer, double p) =>
+        p < 0 || p > 1 ? throw new ArgumentException($"{layer}: p must be in [0, 1], got {p}.") : p;
+
+    /// <summary>The dropout multiplier for <paramref name="x"/> (p &lt; 1): 1/(1 − p) where a uniform draw is ≥ p, else 0.</summary>
+    internal static Tensor Scale(Tensor x, double p, Generator? generator) =>
+        Tensor.Where(Tensor.Rand(x.ShapeArray, x.DType, generator).Ge(p), 1.0 / (1 - p), 0.0, x.DType);
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         if (!Training || P == 0) return input;
         if (P == 1) return input * 0.0;
-        var keep = Tensor.Rand(input.ShapeArray, input.DType, _generator).Ge(P);
-        return input * Tensor.Where(keep, 1.0 / (1 - P), 0.0, input.DType);
+        return input * Scale(input, P, _generator);
     }
 
     /// <inheritdoc/>

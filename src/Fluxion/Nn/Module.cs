@@ -6,7 +6,7 @@ namespace Fluxion.Nn;
 /// Base class of every layer and model. Submodules, parameters and buffers are registered by name
 /// (PyTorch's names: "weight", "bias", "0", "1", ...), so <see cref="StateDict"/> keys match PyTorch's.
 /// </summary>
-public abstract class Module
+public abstract partial class Module
 {
     private List<(string Name, Parameter? Param)> _params = new();
     private List<(string Name, Module Module)> _modules = new();
@@ -33,6 +33,15 @@ public abstract class Module
     /// <summary>Registers a non-optional parameter and returns it.</summary>
     protected Parameter AddParameter(string name, Tensor data, bool requiresGrad = true) =>
         RegisterParameter(name, new Parameter(data, requiresGrad))!;
+
+    /// <summary>Registers "weight" and "bias" (absent when <paramref name="bias"/> is false) with PyTorch's default
+    /// initialization of Linear and convolution layers: both U(±1/sqrt(fanIn)), the weight drawn first.</summary>
+    private protected (Parameter Weight, Parameter? Bias) AddWeightAndBias(int[] weightShape, int fanIn, int biasSize, bool bias, DType dtype, Generator? generator)
+    {
+        var weight = AddParameter("weight", Init.KaimingUniformDefault(weightShape, fanIn, dtype, generator));
+        var b = bias ? AddParameter("bias", Init.Uniform([biasSize], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        return (weight, b);
+    }
 
     /// <summary>Registers a submodule under <paramref name="name"/> and returns it.</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module

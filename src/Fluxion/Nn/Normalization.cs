@@ -10,6 +10,22 @@ internal static class NormRepr
     public static string Bool(bool b) => b ? "True" : "False";
 }
 
+/// <summary>The parameters and buffers the normalization layers share, registered under PyTorch's names.</summary>
+public abstract partial class Module
+{
+    /// <summary>Registers "weight" (ones) and "bias" (zeros) of <paramref name="shape"/>, or both absent when not <paramref name="affine"/>.</summary>
+    private protected (Parameter? Weight, Parameter? Bias) AddAffine(int[] shape, bool affine, DType dtype) => affine
+        ? (AddParameter("weight", Tensor.Ones(shape, dtype)), AddParameter("bias", Tensor.Zeros(shape, dtype)))
+        : (RegisterParameter("weight", null), RegisterParameter("bias", null));
+
+    /// <summary>Registers the buffers "running_mean" [C] (zeros), "running_var" [C] (ones) and "num_batches_tracked"
+    /// (0-d int64 zero) when <paramref name="track"/>; all null otherwise.</summary>
+    private protected (Tensor? Mean, Tensor? Var, Tensor? NumBatchesTracked) AddRunningStats(int numFeatures, bool track, DType dtype) => track
+        ? (RegisterBuffer("running_mean", Tensor.Zeros([numFeatures], dtype)), RegisterBuffer("running_var", Tensor.Ones([numFeatures], dtype)),
+            RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.Int64)))
+        : (null, null, null);
+}
+
 /// <summary>
 /// Batch normalization over the channel dim 1 (PyTorch's <c>_BatchNorm</c>): in training mode each
 /// channel is standardized with the batch mean and (population) variance and the buffers
@@ -58,14 +74,8 @@ public abstract class BatchNormBase : Module
         Momentum = momentum;
         Affine = affine;
         TrackRunningStats = trackRunningStats;
-        Weight = affine ? AddParameter("weight", Tensor.Ones([numFeatures], dtype)) : RegisterParameter("weight", null);
-        Bias = affine ? AddParameter("bias", Tensor.Zeros([numFeatures], dtype)) : RegisterParameter("bias", null);
-        if (trackRunningStats)
-        {
-            RunningMean = RegisterBuffer("running_mean", Tensor.Zeros([numFeatures], dtype));
-            RunningVar = RegisterBuffer("running_var", Tensor.Ones([numFeatures], dtype));
-            NumBatchesTracked = RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.Int64));
-        }
+        (Weight, Bias) = AddAffine([numFeatures], affine, dtype);
+        (RunningMean, RunningVar, NumBatchesTracked) = AddRunningStats(numFeatures, trackRunningStats, dtype);
     }
 
     /// <summary>The input ranks this layer accepts, and how to describe them in errors.</summary>
@@ -150,8 +160,7 @@ public sealed class LayerNorm : Module
             throw new ArgumentException($"LayerNorm: normalizedShape must be non-empty with positive dims, got {ShapeUtil.Format(normalizedShape)}.");
         NormalizedShape = (int[])normalizedShape.Clone();
         Eps = eps;
-        Weight = elementwiseAffine ? AddParameter("weight", Tensor.Ones(NormalizedShape, dtype)) : RegisterParameter("weight", null);
-        Bias = elementwiseAffine ? AddParameter("bias", Tensor.Zeros(NormalizedShape, dtype)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddAffine(NormalizedShape, elementwiseAffine, dtype);
     }
 
     /// <summary>Normalizes over the last dim of size <paramref name="normalizedSize"/>.</summary>
@@ -202,8 +211,7 @@ public sealed class GroupNorm : Module
         NumGroups = numGroups;
         NumChannels = numChannels;
         Eps = eps;
-        Weight = affine ? AddParameter("weight", Tensor.Ones([numChannels], dtype)) : RegisterParameter("weight", null);
-        Bias = affine ? AddParameter("bias", Tensor.Zeros([numChannels], dtype)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddAffine([numChannels], affine, dtype);
     }
 
     /// <inheritdoc/>
@@ -258,14 +266,8 @@ public sealed class InstanceNorm2d : Module
         NumFeatures = numFeatures;
         Eps = eps;
         Momentum = momentum;
-        Weight = affine ? AddParameter("weight", Tensor.Ones([numFeatures], dtype)) : RegisterParameter("weight", null);
-        Bias = affine ? AddParameter("bias", Tensor.Zeros([numFeatures], dtype)) : RegisterParameter("bias", null);
-        if (trackRunningStats)
-        {
-            RunningMean = RegisterBuffer("running_mean", Tensor.Zeros([numFeatures], dtype));
-            RunningVar = RegisterBuffer("running_var", Tensor.Ones([numFeatures], dtype));
-            NumBatchesTracked = RegisterBuffer("num_batches_tracked", Tensor.Zeros([], DType.Int64));
-        }
+        (Weight, Bias) = AddAffine([numFeatures], affine, dtype);
+        (RunningMean, RunningVar, NumBatchesTracked) = AddRunningStats(numFeatures, trackRunningStats, dtype);
     }
 
     /// <inheritdoc/>

@@ -74,8 +74,7 @@ public sealed class Linear : ForwardParameterModule
             throw new ArgumentException($"MixedMode.Linear: inFeatures and outFeatures must be positive, got {inFeatures} and {outFeatures}.");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outFeatures, inFeatures], inFeatures, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outFeatures], 1 / Math.Sqrt(inFeatures), dtype, generator)) : RegisterParameter("bias", null);
+        (Weight, Bias) = AddWeightAndBias([outFeatures, inFeatures], inFeatures, outFeatures, bias, dtype, generator);
         Mode = mode ?? ForwardMode.Exact;
     }
 
@@ -181,21 +180,9 @@ public sealed class Conv2d : ForwardParameterModule
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null,
         int groups = 1, bool bias = true, ForwardMode? mode = null, DType dtype = DType.Float32, Generator? generator = null)
     {
-        if (inChannels <= 0 || outChannels <= 0)
-            throw new ArgumentException($"MixedMode.Conv2d: inChannels and outChannels must be positive, got {inChannels} and {outChannels}.");
-        if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"MixedMode.Conv2d: inChannels ({inChannels}) and outChannels ({outChannels}) must be divisible by groups ({groups}).");
-        if (kernelSize.H <= 0 || kernelSize.W <= 0) throw new ArgumentException($"MixedMode.Conv2d: kernelSize must be positive, got {kernelSize}.");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = stride ?? 1;
-        Padding = padding ?? 0;
-        Dilation = dilation ?? 1;
-        Groups = groups;
-        int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
-        Weight = AddParameter("weight", Init.KaimingUniformDefault([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], fanIn, dtype, generator));
-        Bias = bias ? AddParameter("bias", Init.Uniform([outChannels], 1 / Math.Sqrt(fanIn), dtype, generator)) : RegisterParameter("bias", null);
+        var c = ConvSpec.Create(LayerName, inChannels, outChannels, kernelSize, stride, padding, dilation, groups, checkSteps: true);
+        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) = c;
+        (Weight, Bias) = AddWeightAndBias(c.WeightShape(transposed: false), c.FanIn(transposed: false), outChannels, bias, dtype, generator);
         Mode = mode ?? ForwardMode.Exact;
     }
 
@@ -320,8 +307,7 @@ public sealed class Dropout : ForwardModule
     /// <summary>Creates the layer.</summary>
     public Dropout(double p = 0.5, Generator? generator = null)
     {
-        if (p < 0 || p > 1) throw new ArgumentException($"MixedMode.Dropout: p must be in [0, 1], got {p}.");
-        P = p;
+        P = Nn.Dropout.CheckP(LayerName, p);
         _generator = generator;
     }
 
@@ -330,7 +316,7 @@ public sealed class Dropout : ForwardModule
     {
         var x = input.Primal;
         if (!Training || P == 0) return input;
-        var scale = P == 1 ? Tensor.ZerosLike(x) : Tensor.Where(Tensor.Rand(x.ShapeArray, x.DType, _generator).Ge(P), 1.0 / (1 - P), 0.0, x.DType);
+        var scale = P == 1 ? Tensor.ZerosLike(x) : Nn.Dropout.Scale(x, P, _generator);
         return input.WithValues(x * scale, input.Tracking && input.Tangent is { } t ? t * scale : null);
     }
 
@@ -341,32 +327,28 @@ public sealed class Dropout : ForwardModule
 /// <summary>Forward-mode 2-D average pooling: the tangents are pooled by the same op in one call (K folded into the batch).</summary>
 public sealed class AvgPool2d : ForwardModule
 {
+    private readonly Nn.AvgPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
+
     /// <summary>Window size.</summary>
-    public Size2 KernelSize { get; }
+    public Size2 KernelSize => _pool.KernelSize;
 
     /// <summary>Window step.</summary>
-    public Size2 Stride { get; }
+    public Size2 Stride => _pool.Stride;
 
     /// <summary>Zero padding on each side.</summary>
-    public Size2 Padding { get; }
+    public Size2 Padding => _pool.Padding;
 
     /// <summary>Rounds the output size up.</summary>
-    public bool CeilMode { get; }
+    public bool CeilMode => _pool.CeilMode;
 
     /// <summary>Whether the zero padding counts in the divisor.</summary>
-    public bool CountIncludePad { get; }
+    public bool CountIncludePad => _pool.CountIncludePad;
 
     /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
-    public AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true)
-    {
-        KernelSize = kernelSize;
-        Stride = stride ?? kernelSize;
-        Padding = padding ?? 0;
-        CeilMode = ceilMode;
-        CountIncludePad = countIncludePad;
-    }
+    public AvgPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, bool ceilMode = false, bool countIncludePad = true) =>
+        _pool = new Nn.AvgPool2d(kernelSize, stride, padding, ceilMode, countIncludePad);
 
-    private Tensor Pool(Tensor x) => Tensor.AvgPool2d(x, KernelSize, Stride, Padding, CeilMode, CountIncludePad);
+    private Tensor Pool(Tensor x) => _pool.Forward(x);
 
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
@@ -391,37 +373,33 @@ public sealed class AvgPool2d : ForwardModule
 /// (the indices of the primal's <see cref="Tensor.MaxPool2dWithIndices"/>), all directions in one gather.</summary>
 public sealed class MaxPool2d : ForwardModule
 {
+    private readonly Nn.MaxPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
+
     /// <summary>Window size.</summary>
-    public Size2 KernelSize { get; }
+    public Size2 KernelSize => _pool.KernelSize;
 
     /// <summary>Window step.</summary>
-    public Size2 Stride { get; }
+    public Size2 Stride => _pool.Stride;
 
     /// <summary>−∞ padding on each side.</summary>
-    public Size2 Padding { get; }
+    public Size2 Padding => _pool.Padding;
 
     /// <summary>Spacing between window elements.</summary>
-    public Size2 Dilation { get; }
+    public Size2 Dilation => _pool.Dilation;
 
     /// <summary>Rounds the output size up.</summary>
-    public bool CeilMode { get; }
+    public bool CeilMode => _pool.CeilMode;
 
     /// <summary>Creates the layer (stride defaults to the kernel size).</summary>
-    public MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false)
-    {
-        KernelSize = kernelSize;
-        Stride = stride ?? kernelSize;
-        Padding = padding ?? 0;
-        Dilation = dilation ?? 1;
-        CeilMode = ceilMode;
-    }
+    public MaxPool2d(Size2 kernelSize, Size2? stride = null, Size2? padding = null, Size2? dilation = null, bool ceilMode = false) =>
+        _pool = new Nn.MaxPool2d(kernelSize, stride, padding, dilation, ceilMode);
 
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
     {
         var x = input.Primal;
         CheckRank(x, 4, "[N, C, H, W]");
-        var (y, idx) = Tensor.MaxPool2dWithIndices(x, KernelSize, Stride, Padding, Dilation, CeilMode);
+        var (y, idx) = _pool.ForwardWithIndices(x);
         Tensor? tan = null;
         if (input.Tracking && input.Tangent is { } t)
         {
