@@ -424,31 +424,6 @@ internal static class Conv
         ArrayPool<T>.Shared.Return(sum);
     }
 
-    /// <summary>r = g where y &gt; 0, else 0 (a select: a non-finite g where y ≤ 0 still gives 0), all of length n.</summary>
-    public static void ReluMask<T>(T[] g, int gOff, T[] y, int yOff, T[] r, int n) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        const int Chunk = 1 << 14;
-        int chunks = (n + Chunk - 1) / Chunk;
-        For(chunks, n, (c0, c1) =>
-        {
-            int i0 = c0 * Chunk, i1 = Math.Min(n, c1 * Chunk), i = i0;
-            ref T G = ref MemoryMarshal.GetArrayDataReference(g);
-            ref T Y = ref MemoryMarshal.GetArrayDataReference(y);
-            ref T R = ref MemoryMarshal.GetArrayDataReference(r);
-            _ = g[gOff + i1 - 1];
-            _ = y[yOff + i1 - 1];
-            _ = r[i1 - 1];
-            if (Vector.IsHardwareAccelerated)
-                for (; i + Vector<T>.Count <= i1; i += Vector<T>.Count)
-                {
-                    var gv = Vector.LoadUnsafe(ref G, (nuint)(gOff + i));
-                    var on = Vector.GreaterThan(Vector.LoadUnsafe(ref Y, (nuint)(yOff + i)), Vector<T>.Zero);
-                    Vector.ConditionalSelect(on, gv, Vector<T>.Zero).StoreUnsafe(ref R, (nuint)i);
-                }
-            for (; i < i1; i++) Unsafe.Add(ref R, i) = Unsafe.Add(ref Y, yOff + i) > T.Zero ? Unsafe.Add(ref G, gOff + i) : T.Zero;
-        });
-    }
-
     /// <summary>db[o] = Σ_n Σ_l gy[n, o, l] for gy [N, O, L] at gOff (db overwritten); channels are split over threads.</summary>
     public static void BiasGrad<T>(T[] gy, int gOff, T[] db, int n, int o, int l) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -134,7 +134,7 @@ public partial class Tensor
     /// <summary>
     /// relu(conv2d(input, weight, bias)) as one fused op (used by <see cref="Nn.Sequential"/> for a Conv2d followed by a ReLU): the
     /// bias and the ReLU are applied to each output row right after its GEMM, and no pre-activation tensor
-    /// is kept. VJPs: the output gradient masked where the output is positive (<see cref="ConvReluMask"/>,
+    /// is kept. VJPs: the output gradient masked where the output is positive (<see cref="ReluMask"/>,
     /// computed once per backward and shared by the three inputs), then the convolution's VJPs.
     /// </summary>
     internal static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, Size2? stride = null, Size2? padding = null, Size2? dilation = null, int groups = 1)
@@ -152,7 +152,7 @@ public partial class Tensor
             Tensor? lastG = null, lastM = null;
             Tensor Masked(Tensor gy)
             {
-                if (!ReferenceEquals(gy, lastG)) (lastG, lastM) = (gy, ConvReluMask(gy, yv));
+                if (!ReferenceEquals(gy, lastG)) (lastG, lastM) = (gy, ReluMask(gy, yv));
                 return lastM!;
             }
             Vjp?[] vjps = bias is null
@@ -162,28 +162,11 @@ public partial class Tensor
                 jvp: t =>
                 {
                     var r = ConvTangent(t, x, w, g, yv._shape);
-                    return r is null ? null : r.Rank == yv.Rank ? ConvReluMask(r, yv) : ReluMask(r, yv);
+                    return r is null ? null : ReluMask(r, yv);
                 },
                 save: [.. SaveFor(x, w), yv], batchedJvp: true);
         }
         return unbatched ? y.Squeeze(0) : y;
-    }
-
-    /// <summary>
-    /// g where y &gt; 0, else 0, for g and y of one shape (ReLU's backward, PyTorch's <c>threshold_backward</c>;
-    /// a select, so a non-finite g where the unit is off gives 0). Linear in g: its VJP and JVP are the op
-    /// itself; y is only a mask and gets no gradient.
-    /// </summary>
-    private static Tensor ConvReluMask(Tensor g, Tensor y)
-    {
-        var r = Empty(y.ShapeArray, g.DType);
-        var ga = g.DenseSpanArray(out int go);
-        var ya = y.DenseSpanArray(out int yo);
-        if (g.DType == DType.Float32) Conv.ReluMask((float[])ga, go, (float[])ya, yo, r.Storage.As<float>(), r.Numel);
-        else Conv.ReluMask((double[])ga, go, (double[])ya, yo, r.Storage.As<double>(), r.Numel);
-        if (!Op.Tracking(g)) return r;
-        return Op.Record("ThresholdBackward", r, [g, y], [gg => ConvReluMask(gg, y), null],
-            jvp: t => t[0] is { } tg ? ConvReluMask(tg, y) : null, save: [y]);
     }
 
     /// <summary>Runs the forward convolution kernel for the dtype.</summary>
