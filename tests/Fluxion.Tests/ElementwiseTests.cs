@@ -41,7 +41,7 @@ public class ElementwiseTests
         "Relu" => (x => x.Relu(), Away(shape, 0.1, 2)),
         "LeakyRelu" => (x => x.LeakyRelu(0.2), Away(shape, 0.1, 2)),
         "Gelu" => (x => x.Gelu(), R(shape)),
-        "GeluTanh" => (x => x.Gelu("tanh"), R(shape)),
+        "GeluTanh" => (x => x.Gelu(GeluApproximation.Tanh), R(shape)),
         "Softplus" => (x => x.Softplus(), R(shape)),
         "Clamp" => (x => (x * 2.5).Clamp(-0.5, 0.7), Away(shape, 0.05, 0.4)),
         "Erf" => (x => x.Erf(), R(shape)),

@@ -44,7 +44,7 @@ public class GoldenTests
         ["Relu"] = Unary(t => t.Relu()),
         ["Erf"] = Unary(t => t.Erf()),
         ["LeakyRelu"] = One((x, a) => x[0].LeakyRelu(a.Double("negative_slope"))),
-        ["Gelu"] = One((x, a) => x[0].Gelu(a.String("approximate"))),
+        ["Gelu"] = One((x, a) => x[0].Gelu(a.String("approximate") == "tanh" ? GeluApproximation.Tanh : GeluApproximation.None)),
         ["Softplus"] = One((x, a) => x[0].Softplus(a.Double("beta"), a.Double("threshold"))),
         ["Clamp"] = One((x, a) => x[0].Clamp(a.DoubleOrNull("min"), a.DoubleOrNull("max"))),
         ["Where"] = One((x, _) => Tensor.Where(x[0], x[1], x[2])),

@@ -255,6 +255,8 @@ internal static class Engine
         var grad1 = new Tensor[1];
         var needScratch = new bool[4][];
 
+        // decided once per pass and told to every node: no graph recorded, no forward level to feed
+        bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0;
         using (new GradModeScope(createGraph))
         {
             while (ready.Count > 0)
@@ -303,7 +305,7 @@ internal static class Engine
                 for (int i = 0; i < nIn; i++)
                     needs[i] = nextEdges[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
-                var inGrads = node.Apply(grads, needs);
+                var inGrads = node.Apply(grads, needs, firstOrder);
                 if (borrow && nOut == 1) grad1[0] = null!;
                 if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();

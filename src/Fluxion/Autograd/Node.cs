@@ -124,19 +124,26 @@ internal class Node
     }
 
     /// <summary>Runs the backward function. Checks saved-tensor versions first.</summary>
-    public virtual Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
+    /// <summary>Sets the saved-tensor records (a subclass that decides what to keep after the base constructor ran).</summary>
+    protected void SetSaved(SavedTensor[] saved) => _saved = saved;
+
+    /// <param name="gradOutputs">The gradients of the outputs (zero-filled where none arrived).</param>
+    /// <param name="needs">Which inputs need a gradient.</param>
+    /// <param name="firstOrder">Told by the engine once per pass: no graph is recorded and no forward-AD level is
+    /// active, so a node may use a fused first-order backward.</param>
+    public virtual Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
     {
         if (_released)
             throw new AutogradException(
                 $"{Name}: trying to backward through the graph a second time (or to read saved tensors after they were freed). " +
                 "The first backward pass released the tensors this node saved. Pass retainGraph: true to the first Backward()/Autograd.Grad() call if you need to backward through the graph again.");
         if (_saved.Length > 0) CheckSavedVersions(Name, _saved);
-        return Backward(gradOutputs, needs);
+        return Backward(gradOutputs, needs, firstOrder);
     }
 
     /// <summary>The backward step proper (after the release and version checks): the closure given at construction,
     /// or a subclass's own rule.</summary>
-    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs) => _extras!.Backward!(gradOutputs, needs);
+    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder) => _extras!.Backward!(gradOutputs, needs);
 
     /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
     /// to them), so the engine may reuse them for the next node. Such a node may also return a
@@ -233,7 +240,7 @@ internal sealed class AccumulateGrad : Node
 
     public override bool BorrowsArguments => true;
 
-    public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs)
+    public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
     {
         var g = RunLeafHooks(gradOutputs[0]);
         var v = Variable;

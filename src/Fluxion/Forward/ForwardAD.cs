@@ -214,6 +214,6 @@ public partial class Tensor
     internal Tensor AliasForDual()
     {
         var y = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
-        return Op.Record("Alias", y, [this], [g => g], jvp: t => t[0], batchedJvp: true);
+        return Op.Record(CallSiteOps.Alias, y, [this], [g => g], jvp: t => t[0]);
     }
 }

@@ -333,6 +333,6 @@ public abstract class CustomFunction
             "(that would silently give wrong higher-order derivatives). Write Backward with differentiable tensor ops and drop OnceDifferentiable, or do not differentiate twice through " + Name + ".";
         var vjps = new Vjp?[anchors.Count];
         Array.Fill(vjps, _ => throw new AutogradException(message));
-        return Op.Record(Name + "OnceDifferentiable", g.Detach(), anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message));
+        return Op.Record(CallSiteOps.CustomFunctionGuard, g.Detach(), anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message), label: Name + "OnceDifferentiable");
     }
 }

@@ -402,7 +402,7 @@ internal sealed class PointCloudLinearFunction(double period, double slope) : Cu
                 "(reverse over forward, or nested forward levels). Use PointCloudMode.Naive for higher-order derivatives.";
             var vjps = new Vjp?[anchors.Count];
             Array.Fill(vjps, _ => throw new AutogradException(message));
-            ty = Op.Record(Name + "Jvp", raw, anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message));
+            ty = Op.Record(CallSiteOps.CustomFunctionGuard, raw, anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message), label: Name + "Jvp");
         }
         if (tb is not null) ty = ty is null ? tb.Expand([x.Size(0), q.Size(0)]).Contiguous() : ty + tb;
         return [ty];

@@ -118,11 +118,24 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
     protected override string ExtraRepr() => $"negative_slope={negativeSlope}";
 }
 
-/// <summary>Elementwise GELU ("none" or "tanh" approximation).</summary>
-public sealed class GELU(string approximate = "none") : Module
+/// <summary>Elementwise GELU (exact, or the tanh approximation).</summary>
+/// <param name="approximate">Which form (as PyTorch's <c>approximate</c>).</param>
+public sealed class GELU(GeluApproximation approximate = GeluApproximation.None) : Module
 {
+    /// <summary>GELU with PyTorch's mode string ("none" or "tanh").</summary>
+    [Obsolete("Use GELU(GeluApproximation).")]
+    public GELU(string approximate) : this(approximate switch
+    {
+        "none" => GeluApproximation.None,
+        "tanh" => GeluApproximation.Tanh,
+        _ => throw new ArgumentException($"GELU: approximate must be \"none\" or \"tanh\", got \"{approximate}\"."),
+    }) { }
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Gelu(approximate);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => approximate == GeluApproximation.Tanh ? "approximate='tanh'" : "";
 }
 
 /// <summary>Elementwise tanh.</summary>

@@ -158,13 +158,13 @@ public partial class Tensor
             Vjp?[] vjps = bias is null
                 ? [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g)]
                 : [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g), gy => ConvBiasGrad(Masked(gy))];
-            y = Op.Record("Conv2dRelu", y, inputs, vjps,
+            y = Op.Record(CallSiteOps.Conv2dRelu, y, inputs, vjps,
                 jvp: t =>
                 {
                     var r = ConvTangent(t, x, w, g, yv._shape);
                     return r is null ? null : ReluMask(r, yv);
                 },
-                save: [.. SaveFor(x, w), yv], batchedJvp: true);
+                save: [.. SaveFor(x, w), yv]);
         }
         return unbatched ? y.Squeeze(0) : y;
     }
@@ -191,7 +191,7 @@ public partial class Tensor
             ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
             : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => ConvBiasGrad(gy)];
         var yShape = y.ShapeArray;
-        return Op.Record("Conv2d", y, inputs, vjps, jvp: t => ConvTangent(t, x, w, g, yShape), save: SaveFor(x, w), batchedJvp: true);
+        return Op.Record(CallSiteOps.Conv2d, y, inputs, vjps, jvp: t => ConvTangent(t, x, w, g, yShape), save: SaveFor(x, w));
     }
 
     /// <summary>
@@ -257,8 +257,8 @@ public partial class Tensor
         else Conv.BiasGrad((double[])ga, go, db.Storage.As<double>(), n, o, l);
         if (!Op.Tracking(gy)) return db;
         var shape = gy.ShapeArray;
-        return Op.Record("Conv2dBiasGrad", db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
-            jvp: t => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null, batchedJvp: true);
+        return Op.Record(CallSiteOps.Conv2dBiasGrad, db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
+            jvp: t => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null);
     }
 
     /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
@@ -278,12 +278,12 @@ public partial class Tensor
         if (gy.DType == DType.Float32) Conv.InputGrad((float[])ga, go, (float[])wa, wo, dx.Storage.As<float>(), g);
         else Conv.InputGrad((double[])ga, go, (double[])wa, wo, dx.Storage.As<double>(), g);
         if (!Op.Tracking(gy, w)) return dx;
-        return Op.Record("Conv2dInputGrad", dx, [gy, w],
+        return Op.Record(CallSiteOps.Conv2dInputGrad, dx, [gy, w],
             [gg => Conv2dCore(gg, w, null, g), gg => ConvWeightGrad(gg, gy, g)],
             jvp: t => AddTangents(
                 t[0] is { } tg ? tg.Rank == 4 ? ConvInputGrad(tg, w, g) : FoldDirections(tg, tf => ConvInputGrad(tf, w, g with { N = tf._shape[0] })) : null,
                 t[1] is { } tw ? tw.Rank == 4 ? ConvInputGrad(gy, tw, g) : EachDirection(tw, twj => ConvInputGrad(gy, twj, g)) : null),
-            save: SaveFor(gy, w), batchedJvp: true);
+            save: SaveFor(gy, w));
     }
 
     /// <summary>
@@ -299,12 +299,12 @@ public partial class Tensor
         if (x.DType == DType.Float32) Conv.WeightGrad((float[])xa, xo, (float[])ga, go, dw.Storage.As<float>(), g);
         else Conv.WeightGrad((double[])xa, xo, (double[])ga, go, dw.Storage.As<double>(), g);
         if (!Op.Tracking(x, gy)) return dw;
-        return Op.Record("Conv2dWeightGrad", dw, [x, gy],
+        return Op.Record(CallSiteOps.Conv2dWeightGrad, dw, [x, gy],
             [gg => ConvInputGrad(gy, gg, g), gg => Conv2dCore(x, gg, null, g)],
             jvp: t => AddTangents(
                 t[0] is { } tx ? tx.Rank == 4 ? ConvWeightGrad(tx, gy, g) : EachDirection(tx, txj => ConvWeightGrad(txj, gy, g)) : null,
                 t[1] is { } tg ? tg.Rank == 4 ? ConvWeightGrad(x, tg, g) : EachDirection(tg, tgj => ConvWeightGrad(x, tgj, g)) : null),
-            save: SaveFor(x, gy), batchedJvp: true);
+            save: SaveFor(x, gy));
     }
 
     // ---- unfold / fold -----------------------------------------------------------------------
@@ -361,7 +361,7 @@ public partial class Tensor
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.Unfold((float[])xa, xo, y.Storage.As<float>(), g);
         else Conv.Unfold((double[])xa, xo, y.Storage.As<double>(), g);
-        return Op.Record("Unfold", y, [x], [gy => FoldCore(gy, g)], jvp: t => t[0] is { } tx ? UnfoldCore(tx, g) : null);
+        return Op.Record(CallSiteOps.Unfold, y, [x], [gy => FoldCore(gy, g)], jvp: t => t[0] is { } tx ? UnfoldCore(tx, g) : null);
     }
 
     private static Tensor FoldCore(Tensor cols, ConvGeom g)
@@ -370,7 +370,7 @@ public partial class Tensor
         var ca = cols.DenseSpanArray(out int co);
         if (cols.DType == DType.Float32) Conv.Fold((float[])ca, co, y.Storage.As<float>(), g);
         else Conv.Fold((double[])ca, co, y.Storage.As<double>(), g);
-        return Op.Record("Fold", y, [cols], [gy => UnfoldCore(gy, g)], jvp: t => t[0] is { } tc ? FoldCore(tc, g) : null);
+        return Op.Record(CallSiteOps.Fold, y, [cols], [gy => UnfoldCore(gy, g)], jvp: t => t[0] is { } tc ? FoldCore(tc, g) : null);
     }
 
     // ---- pooling -----------------------------------------------------------------------------
@@ -444,7 +444,7 @@ public partial class Tensor
         if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idx, n * c, pg);
         else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idx, n * c, pg);
         var pool = new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW);
-        y = Op.Record("MaxPool2d", y, [x], [gy => MaxPoolScatter(gy, pool)],
+        y = Op.Record(CallSiteOps.MaxPool2d, y, [x], [gy => MaxPoolScatter(gy, pool)],
             jvp: t => t[0] is { } tx ? MaxPoolGather(tx, pool) : null);
         return (y, idx, unbatched);
     }
@@ -460,7 +460,7 @@ public partial class Tensor
         var ga = gy.DenseSpanArray(out int go);
         if (gy.DType == DType.Float32) Conv.MaxPoolScatter((float[])ga, go, p.Index, dx.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
         else Conv.MaxPoolScatter((double[])ga, go, p.Index, dx.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
-        return Op.Record("MaxPool2dBackward", dx, [gy], [gg => MaxPoolGather(gg, p)],
+        return Op.Record(CallSiteOps.MaxPool2dBackward, dx, [gy], [gg => MaxPoolGather(gg, p)],
             jvp: t => t[0] is { } tg ? MaxPoolScatter(tg, p) : null);
     }
 
@@ -472,7 +472,7 @@ public partial class Tensor
         var ta = t.DenseSpanArray(out int to);
         if (t.DType == DType.Float32) Conv.MaxPoolGather((float[])ta, to, p.Index, y.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
         else Conv.MaxPoolGather((double[])ta, to, p.Index, y.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
-        return Op.Record("MaxPool2dGather", y, [t], [gy => MaxPoolScatter(gy, p)],
+        return Op.Record(CallSiteOps.MaxPool2dGather, y, [t], [gy => MaxPoolScatter(gy, p)],
             jvp: tt => tt[0] is { } tg ? MaxPoolGather(tg, p) : null);
     }
 
@@ -557,7 +557,7 @@ public partial class Tensor
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.AvgPool((float[])xa, xo, y.Storage.As<float>(), n * c, win);
         else Conv.AvgPool((double[])xa, xo, y.Storage.As<double>(), n * c, win);
-        return Op.Record(name, y, [x], [gy => WindowPoolAdjoint(name, gy, win)], jvp: t => t[0] is { } tx ? WindowPool(name, tx, win) : null);
+        return Op.Record(CallSiteOps.Pool(name), y, [x], [gy => WindowPoolAdjoint(name, gy, win)], jvp: t => t[0] is { } tx ? WindowPool(name, tx, win) : null);
     }
 
     /// <summary>The adjoint of <see cref="WindowPool"/> (the average pooling's input gradient); its VJP is the pooling.</summary>
@@ -568,6 +568,6 @@ public partial class Tensor
         var ga = gy.DenseSpanArray(out int go);
         if (gy.DType == DType.Float32) Conv.AvgPoolAdjoint((float[])ga, go, dx.Storage.As<float>(), n * c, win);
         else Conv.AvgPoolAdjoint((double[])ga, go, dx.Storage.As<double>(), n * c, win);
-        return Op.Record(name + "Backward", dx, [gy], [gg => WindowPool(name, gg, win)], jvp: t => t[0] is { } tg ? WindowPoolAdjoint(name, tg, win) : null);
+        return Op.Record(CallSiteOps.Pool(name + "Backward"), dx, [gy], [gg => WindowPool(name, gg, win)], jvp: t => t[0] is { } tg ? WindowPoolAdjoint(name, tg, win) : null);
     }
 }

@@ -113,107 +113,45 @@ public partial class Tensor : IAlgebra<Tensor>
     /// <summary>A 0-d tensor of this tensor's dtype holding <paramref name="v"/>, for scalar operands.</summary>
     internal Tensor ScalarLike(double v) => Scalar(v, DType);
 
-    /// <summary>
-    /// An elementwise op declared by its derivative f'(x): the VJP is g·f'(x) and the JVP t·f'(x),
-    /// both from the one <paramref name="derivative"/> (written with tensor ops, so differentiable again).
-    /// Prefer the <see cref="IDerivative"/> form, which also yields a fused first-order backward.
-    /// </summary>
-    internal static Tensor Unary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
-        Op.Tracking(x) ? RecordUnary(name, x, y, derivative, uses) : y;
-
-    private static Tensor RecordUnary(string name, Tensor x, Tensor y, Func<Tensor, Tensor, Tensor> derivative, Uses uses) =>
-        Op.Record(name, y, [x],
-            [g => g * derivative(x, y)],
-            jvp: t => t[0] is { } tx ? tx * derivative(x, y) : null,
-            save: SaveList(x, y, uses), batchedJvp: true);
-
-    private static Tensor[]? SaveList(Tensor x, Tensor y, Uses uses) =>
-        uses switch { Uses.Input => [x], Uses.Output => [y], Uses.Both => [x, y], _ => null };
-
-    private static SavedTensor[] SavedFor(Tensor x, Tensor y, Uses uses) => uses switch
-    {
-        Uses.Input => [new SavedTensor(x, x.Version)],
-        Uses.Output => [new SavedTensor(y, y.Version)],
-        Uses.Both => [new SavedTensor(x, x.Version), new SavedTensor(y, y.Version)],
-        _ => [],
-    };
-
-    /// <summary>
-    /// An elementwise op declared by its derivative f'(x, y) (y = f(x)), written once against
-    /// <see cref="IAlgebra{T}"/>. On tensors it gives the VJP g·f'(x) and the JVP t·f'(x), both
-    /// differentiable again; on raw scalars (<see cref="R32"/>, <see cref="R64"/>) the same rule is the fused
-    /// first-order backward that <see cref="UnaryNode{TD}"/> runs when no graph is being recorded.
-    /// </summary>
-    internal static Tensor Unary<TD>(string name, Tensor x, Tensor y, TD derivative, Uses uses) where TD : struct, IDerivative
-    {
-        if (x.HasTangents && ForwardLevels.ActiveCount > 0) PropagateUnary(name, x, y, derivative);
-        if (Op.ShouldRecord(x)) Op.Attach(new UnaryNode<TD>(name, x, y, derivative, uses, SavedFor(x, y, uses)), y);
-        return y;
-    }
-
-    private static void PropagateUnary<TD>(string name, Tensor x, Tensor y, TD d) where TD : struct, IDerivative =>
-        Op.PropagateTangents(name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
-
     /// <summary>The fused first-order VJP g·f'(x, y) of a unary op, element by element on raw values (no graph, one allocation).</summary>
-    internal static Tensor RawUnaryVjp<TD>(Tensor g, Tensor x, Tensor y, TD d, Uses uses) where TD : struct, IDerivative
+    internal static Tensor RawUnaryVjp<TD>(Tensor g, Tensor? x, Tensor? y, TD d, Uses uses) where TD : struct, IDerivative
     {
-        var r = EmptyLike(x);
+        var r = EmptyLike(g);
         bool readX = uses is Uses.Input or Uses.Both, readY = uses is Uses.Output or Uses.Both;
         if (g.DType == DType.Float32)
         {
             var gs = g.DenseSpan<float>();
-            var xs = readX ? x.DenseSpan<float>() : gs;
-            var ys = readY ? y.DenseSpan<float>() : gs;
+            var xs = readX ? x!.DenseSpan<float>() : gs;
+            var ys = readY ? y!.DenseSpan<float>() : gs;
             var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
             for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R32(xs[i]), new R32(ys[i])).V;
         }
         else
         {
             var gs = g.DenseSpan<double>();
-            var xs = readX ? x.DenseSpan<double>() : gs;
-            var ys = readY ? y.DenseSpan<double>() : gs;
+            var xs = readX ? x!.DenseSpan<double>() : gs;
+            var ys = readY ? y!.DenseSpan<double>() : gs;
             var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
             for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R64(xs[i]), new R64(ys[i])).V;
         }
         return r;
     }
 
-    /// <summary>
-    /// A broadcasting binary elementwise op declared by its rule (<see cref="IBinaryRule"/>: g·∂y/∂a and g·∂y/∂b,
-    /// written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the
-    /// tangents, and <see cref="BinaryNode{TR}"/> runs the same rule fused on raw values in first-order backward.
-    /// <paramref name="save"/> lists the tensors the needed gradients read.
-    /// </summary>
-    internal static Tensor Binary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule, Tensor[]? save) where TR : struct, IBinaryRule
-    {
-        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0) PropagateBinary(name, a, b, y, rule);
-        if (Op.ReverseTracking(a, b) && !Op.TryCollect(a, b))
-            Op.Attach(new BinaryNode<TR>(name, a, b, y, rule, Op.Save(save)), y);
-        return y;
-    }
-
-    private static void PropagateBinary<TR>(string name, Tensor a, Tensor b, Tensor y, TR rule) where TR : struct, IBinaryRule =>
-        Op.PropagateTangents(name, [y], [a, b], t =>
-        [
-            BroadcastTangent(AddTangents(
-                AlignTangent(t[0], a, y.Rank) is { } ta ? (rule.IdentityA ? ta : rule.Da(ta, a, b, y)) : null,
-                AlignTangent(t[1], b, y.Rank) is { } tb ? (rule.IdentityB ? tb : rule.Db(tb, a, b, y)) : null), y),
-        ], batched: true);
-
     /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
-    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor a, Tensor b, Tensor y, TR rule, bool forA) where TR : struct, IBinaryRule
+    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor? a, Tensor? b, Tensor? y, TR rule, bool forA) where TR : struct, IBinaryRule
     {
-        var r = EmptyLike(y);
+        // the rule reads only what its entry saved; the others are stood in for by g (never read)
+        var r = EmptyLike(g);
         if (g.DType == DType.Float32)
         {
-            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = a.DenseSpan<float>(), xb = b.DenseSpan<float>(), ys = y.DenseSpan<float>();
+            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = (a ?? g).DenseSpan<float>(), xb = (b ?? g).DenseSpan<float>(), ys = (y ?? g).DenseSpan<float>();
             var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
             for (int i = 0; i < rs.Length; i++)
                 rs[i] = (forA ? rule.Da(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i])) : rule.Db(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i]))).V;
         }
         else
         {
-            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = a.DenseSpan<double>(), xb = b.DenseSpan<double>(), ys = y.DenseSpan<double>();
+            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = (a ?? g).DenseSpan<double>(), xb = (b ?? g).DenseSpan<double>(), ys = (y ?? g).DenseSpan<double>();
             var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
             for (int i = 0; i < rs.Length; i++)
                 rs[i] = (forA ? rule.Da(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i])) : rule.Db(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i]))).V;
@@ -341,43 +279,124 @@ internal readonly struct R64(double v) : IAlgebra<R64>
 }
 
 /// <summary>
-/// The node of an elementwise op declared by an <see cref="IDerivative"/>. With grad mode on (createGraph)
-/// or a forward-AD level active, its VJP is g·f'(x, y) in differentiable tensor ops; otherwise, for small
-/// tensors (up to <see cref="Op.RawMaxNumel"/> elements, where per-op overhead dominates), the same rule runs
-/// fused on raw values: one pass, one allocation, no graph bookkeeping.
+/// Registry entry of an elementwise op declared by its derivative f'(x, y) (an <see cref="IDerivative"/>, written
+/// once): the VJP is g·f'(x, y) and the JVP t·f'(x, y) in differentiable tensor ops; in a first-order pass on
+/// small tensors (up to <see cref="Op.RawMaxNumel"/> elements, where per-op overhead dominates) the same rule
+/// runs fused on raw values: one pass, one allocation, no graph bookkeeping. A derivative with parameters
+/// (e.g. the exponent of a power) is passed per call as the call's attribute.
 /// </summary>
-internal sealed class UnaryNode<TD> : Node where TD : struct, IDerivative
+internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
 {
-    private Tensor? _x, _y;
-    private readonly TD _d;
+    private readonly SpanMap<float>? _f32;
+    private readonly SpanMap<double>? _f64;
     private readonly Uses _uses;
 
-    public UnaryNode(string opName, Tensor x, Tensor y, TD d, Uses uses, SavedTensor[] saved)
-        : base(opName, [Op.EdgeTo(x)], null, y.ShapeRef, y.DType, saved)
+    /// <summary>An entry whose forward kernels are <paramref name="f32"/> and <paramref name="f64"/> (null when the
+    /// op computes its value itself and calls <see cref="Record"/>).</summary>
+    public UnaryDef(string name, Uses uses, SpanMap<float>? f32, SpanMap<double>? f64, params string[] torch)
+        : base(name, OpFamily.Unary, torch)
     {
-        _x = x;
-        _y = y;
-        _d = d;
+        _f32 = f32;
+        _f64 = f64;
         _uses = uses;
+        BatchedJvp = true;
+        // an op whose derivative reads nothing still keeps its input (for the zeros' shape)
+        Saves = uses switch { Uses.Output => SaveOutput, Uses.Both => 1u | SaveOutput, _ => 1u };
     }
 
-    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    public override bool HasVjp => true;
+    public override bool HasJvp => true;
+    public override string FusedBackward => $"raw loop, first-order passes up to {Op.RawMaxNumel} elements";
+
+    /// <summary>Runs the op on <paramref name="x"/>.</summary>
+    public Tensor Call(Tensor x) => Record(x, Tensor.MapRaw(Name, x, _f32!, _f64!), default);
+
+    /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
+    public Tensor Record(Tensor x, Tensor y, TD d)
     {
-        var result = ResultScratch(1);
+        object? attr = typeof(TD).IsDefined(typeof(StatelessAttribute), false) ? null : d;
+        if (x.HasTangents && ForwardLevels.ActiveCount > 0)
+            Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
+        if (Op.ShouldRecord(x)) Op.Attach(new OpNode(this, [x], y, attr), y);
+        return y;
+    }
+
+    internal override Tensor?[] Backward(in OpCtx c, Tensor[] gradOutputs, bool[] needs, bool firstOrder, Tensor?[] result)
+    {
         if (!needs[0]) return result;
         var g = gradOutputs[0];
-        result[0] = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
-            ? Tensor.RawUnaryVjp(g, _x!, _y!, _d, _uses)
-            : g * _d.Eval(_x!, _y!);
+        var d = c.Attr is TD td ? td : default;
+        Tensor? x = c.Inputs[0], y = (Saves & SaveOutput) != 0 ? c.Y : null;
+        result[0] = firstOrder && g.Numel <= Op.RawMaxNumel
+            ? Tensor.RawUnaryVjp(g, x, y, d, _uses)
+            : g * d.Eval(x!, y!);
         return result;
     }
 
-    public override bool BorrowsArguments => true;
+    internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents)
+    {
+        var d = c.Attr is TD td ? td : default;
+        return [tangents[0] is { } tx ? tx * d.Eval(c.X(0), c.Y) : null];
+    }
+}
 
-    /// <summary>An elementwise op's input has its output's shape.</summary>
-    public override int[] InputShape(int i) => OutputShape(0);
+/// <summary>Marks an <see cref="IDerivative"/> or <see cref="IBinaryRule"/> struct without fields (no per-call attribute needed).</summary>
+[AttributeUsage(AttributeTargets.Struct)]
+internal sealed class StatelessAttribute : Attribute;
 
-    protected override void OnRelease() => _x = _y = null;
+/// <summary>
+/// Registry entry of a broadcasting binary elementwise op declared by its rule (<see cref="IBinaryRule"/>: g·∂y/∂a and
+/// g·∂y/∂b, written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the tangents,
+/// and in a first-order pass on small same-shape operands the rule runs fused on raw values.
+/// </summary>
+internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
+{
+    /// <summary>An entry; <paramref name="savesFor"/> says which operands the needed gradients read.</summary>
+    public BinaryDef(string name, Func<Tensor[], uint>? savesFor, params string[] torch) : base(name, OpFamily.Binary, torch)
+    {
+        BatchedJvp = true;
+        SavesFor = savesFor;
+    }
+
+    public override bool HasVjp => true;
+    public override bool HasJvp => true;
+    public override string FusedBackward => $"raw loop, first-order passes on same-shape operands up to {Op.RawMaxNumel} elements";
+
+    /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
+    public Tensor Record(Tensor a, Tensor b, Tensor y)
+    {
+        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0)
+        {
+            var rule = default(TR);
+            Op.PropagateTangents(Name, [y], [a, b], t =>
+            [
+                Tensor.BroadcastTangent(Tensor.AddTangents(
+                    Tensor.AlignTangent(t[0], a, y.Rank) is { } ta ? (rule.IdentityA ? ta : rule.Da(ta, a, b, y)) : null,
+                    Tensor.AlignTangent(t[1], b, y.Rank) is { } tb ? (rule.IdentityB ? tb : rule.Db(tb, a, b, y)) : null), y),
+            ], batched: true);
+        }
+        if (Op.ReverseTracking(a, b) && !Op.TryCollect(a, b))
+            Op.Attach(new OpNode(this, [a, b], y, null), y);
+        return y;
+    }
+
+    internal override Tensor?[] Backward(in OpCtx c, Tensor[] gradOutputs, bool[] needs, bool firstOrder, Tensor?[] result)
+    {
+        var rule = default(TR);
+        Tensor? a = c.Inputs[0], b = c.Inputs[1];
+        var g = gradOutputs[0];
+        int[] sa = c.Shape(0), sb = c.Shape(1);
+        bool raw = firstOrder && g.Numel <= Op.RawMaxNumel && ShapeUtil.SameShape(sa, sb);
+        if (needs[0])
+            result[0] = rule.IdentityA ? g.SumTo(sa)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, null, rule, forA: true) : rule.Da(g, a!, b!, null!).SumTo(sa);
+        if (needs[1])
+            result[1] = rule.IdentityB ? g.SumTo(sb)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, null, rule, forA: false) : rule.Db(g, a!, b!, null!).SumTo(sb);
+        return result;
+    }
+
+    internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents) => throw new InvalidOperationException("BinaryDef propagates in Record.");
 }
 
 /// <summary>Scalar special functions used by kernels.</summary>
@@ -426,48 +445,4 @@ internal static class SpecialFunctions
         }
         return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
     }
-}
-
-/// <summary>
-/// The node of a binary elementwise op declared by an <see cref="IBinaryRule"/>. VJPs are the rule in
-/// differentiable tensor ops, reduced to each input's shape; in first-order backward (no graph recorded,
-/// no forward-AD level) on small same-shape operands the rule runs fused on raw values instead.
-/// </summary>
-internal sealed class BinaryNode<TR> : Node where TR : struct, IBinaryRule
-{
-    private Tensor? _a, _b, _y;
-    private readonly int[] _shapeA, _shapeB;
-    private readonly TR _rule;
-
-    public BinaryNode(string opName, Tensor a, Tensor b, Tensor y, TR rule, SavedTensor[] saved)
-        : base(opName, [Op.EdgeTo(a), Op.EdgeTo(b)], null, y.ShapeRef, y.DType, saved)
-    {
-        _shapeA = a.ShapeRef;
-        _shapeB = b.ShapeRef;
-        _a = a;
-        _b = b;
-        _y = y;
-        _rule = rule;
-    }
-
-    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
-    {
-        Tensor a = _a!, b = _b!, y = _y!, g = gradOutputs[0];
-        bool raw = !GradMode.Enabled && ForwardLevels.ActiveCount == 0 && g.Numel <= Op.RawMaxNumel
-            && ShapeUtil.SameShape(a.ShapeRef, b.ShapeRef);
-        var result = ResultScratch(2);
-        if (needs[0])
-            result[0] = _rule.IdentityA ? g.SumTo(a.ShapeRef)
-                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: true) : _rule.Da(g, a, b, y).SumTo(a.ShapeRef);
-        if (needs[1])
-            result[1] = _rule.IdentityB ? g.SumTo(b.ShapeRef)
-                : raw ? Tensor.RawBinaryVjp(g, a, b, y, _rule, forA: false) : _rule.Db(g, a, b, y).SumTo(b.ShapeRef);
-        return result;
-    }
-
-    public override bool BorrowsArguments => true;
-
-    public override int[] InputShape(int i) => i == 0 ? _shapeA : _shapeB;
-
-    protected override void OnRelease() => _a = _b = _y = null;
 }

@@ -6,31 +6,44 @@ namespace Fluxion;
 // Elementwise primitives: forward kernel, VJP and JVP of each op side by side.
 // Subgradients at kinks follow PyTorch: Abs'(0) = 0, Relu'(0) = 0, LeakyRelu'(0) = slope,
 // Clamp passes the gradient where min <= x <= max (inclusive), Maximum/Minimum split it evenly on ties.
+/// <summary>The two forms of <see cref="Tensor.Gelu(GeluApproximation)"/>, as PyTorch's <c>approximate</c> argument.</summary>
+public enum GeluApproximation
+{
+    /// <summary>x·Φ(x) with the exact normal CDF.</summary>
+    None,
+    /// <summary>The tanh approximation.</summary>
+    Tanh,
+}
+
+[OpTable]
 public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
+
+    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Samples = () => OpSamples.Binary((a, b) => a + b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub", "rsub") { Samples = () => OpSamples.Binary((a, b) => a - b) };
+    // save only what the needed gradients read: dL/da reads b, dL/db reads a
+    internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
+    { Samples = () => OpSamples.Binary((a, b) => a * b) };
+    internal static readonly BinaryDef<DivRule> DivOp = new("Div", x => x[1].RequiresGrad ? 3u : 2u, "div", "true_divide")
+    { Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
-        return Op.Tracking(a, b) ? RecordAdd(a, b, y) : y;
+        return Op.Tracking(a, b) ? AddOp.Record(a, b, y) : y;
     }
-
-    // (recording lives in its own method: its lambdas' closure is then only allocated for tracked calls)
-    private static Tensor RecordAdd(Tensor a, Tensor b, Tensor y) => Binary("Add", a, b, y, new AddRule(), null);
 
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
-        return Op.Tracking(a, b) ? RecordSub(a, b, y) : y;
+        return Op.Tracking(a, b) ? SubOp.Record(a, b, y) : y;
     }
 
-    private static Tensor RecordSub(Tensor a, Tensor b, Tensor y) => Binary("Sub", a, b, y, new SubRule(), null);
-
     /// <summary>Expands an aligned tangent (only a broadcast operand had one) to the output's shape, keeping batch dims.</summary>
-    private static Tensor? BroadcastTangent(Tensor? t, Tensor y)
+    internal static Tensor? BroadcastTangent(Tensor? t, Tensor y)
     {
         if (t is null) return null;
         int nb = Math.Max(0, t.Rank - y.Rank); // a vector-mode tangent is aligned to [k, ...y's rank]
@@ -41,25 +54,20 @@ public partial class Tensor
     public static Tensor Mul(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Mul", a, b, K.Ops<float>.Mul, K.Ops<double>.Mul);
-        return Op.Tracking(a, b) ? RecordMul(a, b, y) : y;
+        return Op.Tracking(a, b) ? MulOp.Record(a, b, y) : y;
     }
-
-    // save only what the needed gradients read: dL/da reads b, dL/db reads a
-    private static Tensor RecordMul(Tensor a, Tensor b, Tensor y) =>
-        Binary("Mul", a, b, y, new MulRule(), a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a]);
 
     /// <summary>Elementwise quotient with broadcasting.</summary>
     public static Tensor Div(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Div", a, b, K.Ops<float>.Div, K.Ops<double>.Div);
-        return Op.Tracking(a, b) ? RecordDiv(a, b, y) : y;
+        return Op.Tracking(a, b) ? DivOp.Record(a, b, y) : y;
     }
-
-    private static Tensor RecordDiv(Tensor a, Tensor b, Tensor y) => Binary("Div", a, b, y, new DivRule(), b.RequiresGrad ? [a, b] : [b]);
 
     // ---- derivative rules of the arithmetic ops (g·∂y/∂a, g·∂y/∂b; written once for tensors and raw scalars) ----
 
-    private readonly struct AddRule : IBinaryRule
+    [Stateless]
+    internal readonly struct AddRule : IBinaryRule
     {
         public bool IdentityA => true;
         public bool IdentityB => true;
@@ -67,7 +75,8 @@ public partial class Tensor
         public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g;
     }
 
-    private readonly struct SubRule : IBinaryRule
+    [Stateless]
+    internal readonly struct SubRule : IBinaryRule
     {
         public bool IdentityA => true;
         public bool IdentityB => false;
@@ -75,7 +84,8 @@ public partial class Tensor
         public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g;
     }
 
-    private readonly struct MulRule : IBinaryRule
+    [Stateless]
+    internal readonly struct MulRule : IBinaryRule
     {
         public bool IdentityA => false;
         public bool IdentityB => false;
@@ -83,7 +93,8 @@ public partial class Tensor
         public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => g * a;
     }
 
-    private readonly struct DivRule : IBinaryRule
+    [Stateless]
+    internal readonly struct DivRule : IBinaryRule
     {
         public bool IdentityA => false;
         public bool IdentityB => false;
@@ -91,26 +102,39 @@ public partial class Tensor
         public T Db<T>(T g, T a, T b, T y) where T : IAlgebra<T> => -g * a / (b * b);
     }
 
+    // d/da = b·a^(b-1) (0 where b = 0); d/db = y·log(a), taken as 0 where a = 0 and b >= 0 (as PyTorch)
+    private static Tensor PowDA(in OpCtx c) => Where(c.X(1).Eq(0.0), 0.0, c.X(1) * Pow(c.X(0), c.X(1) - 1.0));
+    private static Tensor PowDB(in OpCtx c) => Where(c.X(0).Eq(0.0) & c.X(1).Ge(0.0), 0.0, c.Y * c.X(0).Log());
+
+    internal static readonly OpDef PowOp = new("Pow", OpFamily.Binary, "pow", "float_power")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => (g * (i == 0 ? PowDA(c) : PowDB(c))).SumTo(c.Shape(i)),
+        Jvp = (in OpCtx c, Tensor?[] t) => AddTangents(
+            AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? ta * PowDA(c) : null,
+            AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * PowDB(c) : null),
+        BatchedJvp = true, Saves = 3u | OpDef.SaveOutput,
+        Samples = () => OpSamples.Binary(Pow, aDomain: OpSamples.Domain.Positive),
+    };
+
     /// <summary>a raised to the power b, elementwise with broadcasting. d/db uses log(a), taken as 0 where a = 0 (as PyTorch).</summary>
     public static Tensor Pow(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Pow", a, b, K.Ops<float>.Pow, K.Ops<double>.Pow);
-        Tensor DA() => Where(b.Eq(0.0), 0.0, b * Pow(a, b - 1.0));
-        Tensor DB() => Where(a.Eq(0.0) & b.Ge(0.0), 0.0, y * a.Log());
-        return Op.Record("Pow", y, [a, b],
-            [g => (g * DA()).SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * DA() : null, AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null),
-            save: [a, b, y], batchedJvp: true);
+        return Op.Record(PowOp, y, [a, b]);
     }
+
+    internal static readonly UnaryDef<PowD> PowScalarOp = new("PowScalar", Uses.Input, null, null, "pow")
+    {
+        Samples = () => [.. OpSamples.Unary(x => x.Pow(3)), .. OpSamples.Unary(x => x.Pow(0.5), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Pow(-1.5), OpSamples.Domain.Positive)],
+    };
 
     /// <summary>x raised to a scalar power (the gradient is 0 where the exponent is 0).</summary>
     public Tensor Pow(double exponent)
     {
-        var x = this;
-        var y = MapRaw("Pow", x,
+        var y = MapRaw("Pow", this,
             (s, d) => TensorPrimitives.Pow(s, (float)exponent, d),
             (s, d) => TensorPrimitives.Pow(s, exponent, d));
-        return Unary("Pow", x, y, new PowD(exponent), Uses.Input);
+        return PowScalarOp.Record(this, y, new PowD(exponent));
     }
 
     /// <summary>Elementwise maximum with broadcasting; on ties the gradient is split evenly.</summary>
@@ -119,27 +143,49 @@ public partial class Tensor
     /// <summary>Elementwise minimum with broadcasting; on ties the gradient is split evenly.</summary>
     public static Tensor Minimum(Tensor a, Tensor b) => MinMax("Minimum", a, b, K.Ops<float>.Minimum, K.Ops<double>.Minimum, max: false);
 
+    // weight of a: 1 where a wins, 0.5 on ties, 0 where b wins
+    private static Tensor MinMaxWeightA(in OpCtx c, bool max)
+    {
+        Tensor a = c.X(0), b = c.X(1);
+        return Where(a.Eq(b), Scalar(0.5, a.DType), Where(max ? a.Gt(b) : a.Lt(b), 1.0, 0.0, a.DType));
+    }
+
+    private static OpDef MinMaxDef(string name, string torch, bool max) => new(name, OpFamily.Binary, torch)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => (g * (i == 0 ? MinMaxWeightA(c, max) : 1.0 - MinMaxWeightA(c, max))).SumTo(c.Shape(i)),
+        Jvp = (in OpCtx c, Tensor?[] t) => AddTangents(
+            AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? ta * MinMaxWeightA(c, max) : null,
+            AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * (1.0 - MinMaxWeightA(c, max)) : null),
+        BatchedJvp = true, Saves = 3u,
+        Samples = () => OpSamples.Binary(max ? Maximum : Minimum),
+    };
+
+    internal static readonly OpDef MaximumOp = MinMaxDef("Maximum", "maximum", max: true);
+    internal static readonly OpDef MinimumOp = MinMaxDef("Minimum", "minimum", max: false);
+
     private static Tensor MinMax(string name, Tensor a, Tensor b, K.BinaryKernel<float> f32, K.BinaryKernel<double> f64, bool max)
     {
         var y = BinaryRaw(name, a, b, f32, f64);
-        // weight of a: 1 where a wins, 0.5 on ties, 0 where b wins
-        Tensor WA() => Where(a.Eq(b), Scalar(0.5, a.DType), Where(max ? a.Gt(b) : a.Lt(b), 1.0, 0.0, a.DType));
-        return Op.Record(name, y, [a, b],
-            [g => (g * WA()).SumTo(a._shape), g => (g * (1.0 - WA())).SumTo(b._shape)],
-            jvp: t => AddTangents(AlignTangent(t[0], a, y.Rank) is { } ta ? ta * WA() : null, AlignTangent(t[1], b, y.Rank) is { } tb ? tb * (1.0 - WA()) : null),
-            save: [a, b], batchedJvp: true);
+        return Op.Record(max ? MaximumOp : MinimumOp, y, [a, b]);
     }
+
+    private static Tensor RemainderDB(in OpCtx c) => -(c.X(0) / c.X(1)).Detach().Floor();
+
+    internal static readonly OpDef RemainderOp = new("Remainder", OpFamily.Binary, "remainder")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? g.SumTo(c.Shape(0)) : (g * RemainderDB(c)).SumTo(c.Shape(1)),
+        Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(AlignTangent(t[0], c.X(0), c.Y.Rank),
+            AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * RemainderDB(c) : null), c.Y),
+        BatchedJvp = true, Saves = 3u,
+        Samples = () => OpSamples.Binary(Remainder, bDomain: OpSamples.Domain.AwayFromZero),
+    };
 
     /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>.
     /// d/da = 1, d/db = -floor(a / b).</summary>
     public static Tensor Remainder(Tensor a, Tensor b)
     {
         var y = BinaryRaw("Remainder", a, b, K.Ops<float>.Remainder, K.Ops<double>.Remainder);
-        Tensor DB() => -(a / b).Detach().Floor();
-        return Op.Record("Remainder", y, [a, b],
-            [g => g.SumTo(a._shape), g => (g * DB()).SumTo(b._shape)],
-            jvp: t => BroadcastTangent(AddTangents(AlignTangent(t[0], a, y.Rank), AlignTangent(t[1], b, y.Rank) is { } tb ? tb * DB() : null), y),
-            save: [a, b], batchedJvp: true);
+        return Op.Record(RemainderOp, y, [a, b]);
     }
 
     /// <summary>Remainder with a scalar divisor (see <see cref="Remainder(Tensor, Tensor)"/>).</summary>
@@ -194,97 +240,174 @@ public partial class Tensor
 
     // ---- unary ---------------------------------------------------------------------------------
 
+    internal static readonly OpDef NegOp = new("Neg", OpFamily.Unary, "neg")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => -g,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? -tx : null,
+        BatchedJvp = true,
+        Samples = () => OpSamples.Unary(x => -x),
+    };
+
     /// <summary>-x.</summary>
     public Tensor Neg()
     {
         var y = MapRaw("Neg", this, TensorPrimitives.Negate, TensorPrimitives.Negate);
-        return Op.Tracking(this) ? RecordNeg(this, y) : y;
+        return Op.Tracking(this) ? Op.Record(NegOp, y, [this]) : y;
     }
 
-    private static Tensor RecordNeg(Tensor x, Tensor y)
+    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, TensorPrimitives.Exp, TensorPrimitives.Exp, "exp") { Samples = () => OpSamples.Unary(x => x.Exp()) };
+    internal static readonly UnaryDef<LogD> LogOp = new("Log", Uses.Input, TensorPrimitives.Log, TensorPrimitives.Log, "log") { Samples = () => OpSamples.Unary(x => x.Log(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<SqrtD> SqrtOp = new("Sqrt", Uses.Output, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt, "sqrt") { Samples = () => OpSamples.Unary(x => x.Sqrt(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<RsqrtD> RsqrtOp = new("Rsqrt", Uses.Output, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt, "rsqrt") { Samples = () => OpSamples.Unary(x => x.Rsqrt(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<AbsD> AbsOp = new("Abs", Uses.Input, TensorPrimitives.Abs, TensorPrimitives.Abs, "abs") { Samples = () => OpSamples.Unary(x => x.Abs(), OpSamples.Domain.AwayFromZero) };
+    internal static readonly UnaryDef<ZeroD> SignOp = new("Sign", Uses.None, (s, d) => MapSign(s, d), (s, d) => MapSign(s, d), "sign", "sgn") { Samples = () => OpSamples.Unary(x => x.Sign() * x, OpSamples.Domain.AwayFromZero) };
+    internal static readonly UnaryDef<ZeroD> FloorOp = new("Floor", Uses.None, TensorPrimitives.Floor, TensorPrimitives.Floor, "floor") { Samples = () => OpSamples.Unary(x => x.Floor() + x, OpSamples.Domain.AwayFromIntegers) };
+    internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, TensorPrimitives.Sin, TensorPrimitives.Sin, "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
+    internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, TensorPrimitives.Cos, TensorPrimitives.Cos, "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
+    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, TensorPrimitives.Tanh, TensorPrimitives.Tanh, "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
+    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid, "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
+    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, SpecialFunctions.Erf), (s, d) => MapDouble(s, d, SpecialFunctions.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
+    internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, (s, d) => MapDouble(s, d, GeluValue), (s, d) => MapDouble(s, d, GeluValue), "nn.functional.gelu")
+    { Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
+
+    private static void MapSign<T>(ReadOnlySpan<T> s, Span<T> d) where T : System.Numerics.IFloatingPointIeee754<T>
     {
-        return Op.Record("Neg", y, [x], [g => -g], jvp: t => t[0] is { } tx ? -tx : null, batchedJvp: true);
+        for (int i = 0; i < d.Length; i++) d[i] = T.IsNaN(s[i]) ? s[i] : T.CreateTruncating(T.Sign(s[i]));
     }
+
+    /// <summary>Applies a double-precision scalar function elementwise (float32 goes through double).</summary>
+    internal static void MapDouble(ReadOnlySpan<float> s, Span<float> d, Func<double, double> f)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = (float)f(s[i]);
+    }
+
+    /// <inheritdoc cref="MapDouble(ReadOnlySpan{float}, Span{float}, Func{double, double})"/>
+    internal static void MapDouble(ReadOnlySpan<double> s, Span<double> d, Func<double, double> f)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
+    }
+
+    private static double GeluValue(double v) => 0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2)));
 
     /// <summary>e^x.</summary>
-    public Tensor Exp() => Unary("Exp", this, MapRaw("Exp", this, TensorPrimitives.Exp, TensorPrimitives.Exp), new ExpD(), Uses.Output);
+    public Tensor Exp() => ExpOp.Call(this);
 
     /// <summary>Natural logarithm.</summary>
-    public Tensor Log() => Unary("Log", this, MapRaw("Log", this, TensorPrimitives.Log, TensorPrimitives.Log), new LogD(), Uses.Input);
+    public Tensor Log() => LogOp.Call(this);
 
     /// <summary>Square root (the gradient at 0 is +inf, as PyTorch's).</summary>
-    public Tensor Sqrt() => Unary("Sqrt", this, MapRaw("Sqrt", this, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt), new SqrtD(), Uses.Output);
+    public Tensor Sqrt() => SqrtOp.Call(this);
 
     /// <summary>1 / sqrt(x).</summary>
-    public Tensor Rsqrt() => Unary("Rsqrt", this, MapRaw("Rsqrt", this, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt), new RsqrtD(), Uses.Output);
+    public Tensor Rsqrt() => RsqrtOp.Call(this);
 
     /// <summary>|x|; the subgradient at 0 is 0 (sign(x)), as PyTorch.</summary>
-    public Tensor Abs() => Unary("Abs", this, MapRaw("Abs", this, TensorPrimitives.Abs, TensorPrimitives.Abs), new AbsD(), Uses.Input);
+    public Tensor Abs() => AbsOp.Call(this);
 
     /// <summary>-1, 0 or 1 by the sign of x (0 for 0); its gradient is 0 everywhere.</summary>
-    public Tensor Sign() => Unary("Sign", this, MapRaw("Sign", this, v => double.IsNaN(v) ? v : Math.Sign(v)), new ZeroD(), Uses.None);
+    public Tensor Sign() => SignOp.Call(this);
 
     /// <summary>Largest integer not above x; its gradient is 0.</summary>
-    public Tensor Floor() => Unary("Floor", this, MapRaw("Floor", this, TensorPrimitives.Floor, TensorPrimitives.Floor), new ZeroD(), Uses.None);
+    public Tensor Floor() => FloorOp.Call(this);
 
     /// <summary>Sine.</summary>
-    public Tensor Sin() => Unary("Sin", this, MapRaw("Sin", this, TensorPrimitives.Sin, TensorPrimitives.Sin), new SinD(), Uses.Input);
+    public Tensor Sin() => SinOp.Call(this);
 
     /// <summary>Cosine.</summary>
-    public Tensor Cos() => Unary("Cos", this, MapRaw("Cos", this, TensorPrimitives.Cos, TensorPrimitives.Cos), new CosD(), Uses.Input);
+    public Tensor Cos() => CosOp.Call(this);
 
     /// <summary>Hyperbolic tangent.</summary>
-    public Tensor Tanh() => Unary("Tanh", this, MapRaw("Tanh", this, TensorPrimitives.Tanh, TensorPrimitives.Tanh), new TanhD(), Uses.Output);
+    public Tensor Tanh() => TanhOp.Call(this);
 
     /// <summary>Logistic sigmoid 1 / (1 + e^-x).</summary>
-    public Tensor Sigmoid() => Unary("Sigmoid", this, MapRaw("Sigmoid", this, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid), new SigmoidD(), Uses.Output);
+    public Tensor Sigmoid() => SigmoidOp.Call(this);
+
+    /// <summary>The error function erf(x).</summary>
+    public Tensor Erf() => ErfOp.Call(this);
+
+    // backward and forward mode are one select kernel (ReluMask: g where y > 0), itself differentiable
+    internal static readonly OpDef ReluOp = new("Relu", OpFamily.NN, "nn.functional.relu")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => ReluMask(g, c.Y),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? ReluMask(tx, c.Y) : null,
+        BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Samples = () => OpSamples.Unary(x => x.Relu(), OpSamples.Domain.AwayFromZero),
+    };
 
     /// <summary>max(x, 0); the subgradient at 0 is 0.</summary>
     public Tensor Relu()
     {
         var y = MapRaw("Relu", this, (s, d) => TensorPrimitives.Max(s, 0f, d), (s, d) => TensorPrimitives.Max(s, 0.0, d));
-        if (!Op.Tracking(this)) return y;
-        // backward and forward mode are one select kernel (ReluMask: g where y > 0), itself differentiable
-        return Op.Record("Relu", y, [this], [g => ReluMask(g, y)], jvp: t => t[0] is { } tx ? ReluMask(tx, y) : null, save: [y], batchedJvp: true);
+        return Op.Tracking(this) ? Op.Record(ReluOp, y, [this]) : y;
     }
 
-    /// <summary>x for x &gt; 0, slope·x otherwise; the gradient at 0 is <paramref name="negativeSlope"/> (as PyTorch).</summary>
-    public Tensor LeakyRelu(double negativeSlope = 0.01) => Unary("LeakyRelu", this,
-        MapRaw("LeakyRelu", this, v => v > 0 ? v : v * negativeSlope),
-        (x, _) => Where(x.Gt(0.0), 1.0, negativeSlope, x.DType), Uses.Input);
+    /// <summary>An elementwise op whose derivative f'(x) depends on the call's scalar attribute(s): VJP g·f'(x), JVP t·f'(x).</summary>
+    private static OpDef ScaledByDerivative(string name, OpFamily family, Func<Tensor, object, Tensor> derivative, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
+        new(name, family, torch)
+        {
+            Vjp = (in OpCtx c, Tensor g, int i) => g * derivative(c.X(0), c.Attr!),
+            Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx * derivative(c.X(0), c.Attr!) : null,
+            BatchedJvp = true, Saves = 1u, Samples = samples,
+        };
 
-    /// <summary>The error function erf(x).</summary>
-    public Tensor Erf() => Unary("Erf", this, MapRaw("Erf", this, SpecialFunctions.Erf),
-        new ErfD(), Uses.Input);
+    internal static readonly OpDef LeakyReluOp = ScaledByDerivative("LeakyRelu", OpFamily.NN,
+        (x, slope) => Where(x.Gt(0.0), 1.0, (double)slope, x.DType),
+        () => OpSamples.Unary(x => x.LeakyRelu(0.2), OpSamples.Domain.AwayFromZero), "nn.functional.leaky_relu");
+
+    /// <summary>x for x &gt; 0, slope·x otherwise; the gradient at 0 is <paramref name="negativeSlope"/> (as PyTorch).</summary>
+    public Tensor LeakyRelu(double negativeSlope = 0.01)
+    {
+        var y = MapRaw("LeakyRelu", this, v => v > 0 ? v : v * negativeSlope);
+        return Op.Tracking(this) ? Op.Record(LeakyReluOp, y, [this], negativeSlope) : y;
+    }
 
     /// <summary>
-    /// Gaussian error linear unit. <paramref name="approximate"/> "none" is x·Φ(x) with the exact
-    /// normal CDF; "tanh" is 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), as PyTorch's two modes.
+    /// Gaussian error linear unit. <see cref="GeluApproximation.None"/> is x·Φ(x) with the exact normal CDF;
+    /// <see cref="GeluApproximation.Tanh"/> is 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), as PyTorch's two modes.
     /// </summary>
-    public Tensor Gelu(string approximate = "none")
+    public Tensor Gelu(GeluApproximation approximate = GeluApproximation.None)
     {
-        if (approximate == "tanh")
+        if (approximate == GeluApproximation.Tanh)
         {
             double c = Math.Sqrt(2 / Math.PI);
             var x = this;
             return 0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).Tanh());
         }
-        if (approximate != "none")
-            throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\".");
-        double s2 = Math.Sqrt(2);
-        var y = MapRaw("Gelu", this, v => 0.5 * v * (1 + SpecialFunctions.Erf(v / s2)));
-        // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-        return Unary("Gelu", this, y, new GeluD(), Uses.Input);
+        return GeluOp.Call(this);
     }
+
+    /// <summary>Gelu with PyTorch's mode string ("none" or "tanh").</summary>
+    [Obsolete("Use Gelu(GeluApproximation).")]
+    public Tensor Gelu(string approximate) => approximate switch
+    {
+        "none" => Gelu(GeluApproximation.None),
+        "tanh" => Gelu(GeluApproximation.Tanh),
+        _ => throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"."),
+    };
+
+    internal static readonly OpDef SoftplusOp = ScaledByDerivative("Softplus", OpFamily.NN,
+        (x, a) =>
+        {
+            var (beta, threshold) = ((double, double))a;
+            var bx = x * beta;
+            return Where(bx.Gt(threshold), 1.0, 0.0, x.DType) + Where(bx.Le(threshold), 1.0, 0.0, x.DType) * bx.Sigmoid();
+        },
+        () => [.. OpSamples.Unary(x => x.Softplus()), .. OpSamples.Unary(x => x.Softplus(2, 1.5), OpSamples.Domain.AwayFromZero)], "nn.functional.softplus");
 
     /// <summary>log(1 + e^(βx))/β, linear above <paramref name="threshold"/> (as PyTorch's softplus).</summary>
     public Tensor Softplus(double beta = 1, double threshold = 20)
     {
         var y = MapRaw("Softplus", this, v => v * beta > threshold ? v : (Math.Max(v * beta, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v * beta)))) / beta);
-        return Unary("Softplus", this, y,
-            (x, _) => Where((x * beta).Gt(threshold), 1.0, 0.0, x.DType) + Where((x * beta).Le(threshold), 1.0, 0.0, x.DType) * (x * beta).Sigmoid(),
-            Uses.Input);
+        return Op.Tracking(this) ? Op.Record(SoftplusOp, y, [this], (beta, threshold)) : y;
     }
+
+    internal static readonly OpDef ClampOp = ScaledByDerivative("Clamp", OpFamily.ShapeIndexCreateOther,
+        (x, a) =>
+        {
+            var (lo, hi) = ((double, double))a;
+            return Where(x.Ge(lo) & x.Le(hi), 1.0, 0.0, x.DType);
+        },
+        () => OpSamples.Unary(x => (x * 2.5).Clamp(-0.5, 0.7), OpSamples.Domain.Small), "clamp");
 
     /// <summary>Clamps to [min, max] (either bound may be null). The gradient passes where min &lt;= x &lt;= max.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
@@ -292,7 +415,7 @@ public partial class Tensor
         if (min is null && max is null) throw new ArgumentException("Clamp: give at least one of min and max.");
         double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
         var y = MapRaw("Clamp", this, v => double.IsNaN(v) ? v : Math.Min(Math.Max(v, lo), hi));
-        return Unary("Clamp", this, y, (x, _) => Where(x.Ge(lo) & x.Le(hi), 1.0, 0.0, x.DType), Uses.Input);
+        return Op.Tracking(this) ? Op.Record(ClampOp, y, [this], (lo, hi)) : y;
     }
 
     /// <summary>x·x.</summary>
@@ -303,23 +426,24 @@ public partial class Tensor
 
     // ---- derivative rules of the unary ops (each written once: tensors for VJP/JVP, raw scalars for the fused backward) ----
 
-    private readonly struct PowD(double exponent) : IDerivative
+    internal readonly struct PowD(double exponent) : IDerivative
     {
         public T Eval<T>(T x, T y) where T : IAlgebra<T> => exponent == 0 ? T.ZerosLike(x) : exponent * T.Pow(x, exponent - 1);
     }
-    private readonly struct ExpD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y; }
-    private readonly struct LogD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / x; }
-    private readonly struct SqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 0.5 / y; }
-    private readonly struct RsqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -0.5 * y * y * y; }
-    private readonly struct AbsD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Sign(x); }
-    private readonly struct ZeroD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.ZerosLike(x); }
-    private readonly struct SinD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Cos(x); }
-    private readonly struct CosD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -T.Sin(x); }
-    private readonly struct TanhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 - y * y; }
-    private readonly struct SigmoidD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y * (1.0 - y); }
-    private readonly struct ErfD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 2 / Math.Sqrt(Math.PI) * T.Exp(-(x * x)); }
+    [Stateless] internal readonly struct ExpD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y; }
+    [Stateless] internal readonly struct LogD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / x; }
+    [Stateless] internal readonly struct SqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 0.5 / y; }
+    [Stateless] internal readonly struct RsqrtD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -0.5 * y * y * y; }
+    [Stateless] internal readonly struct AbsD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Sign(x); }
+    [Stateless] internal readonly struct ZeroD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.ZerosLike(x); }
+    [Stateless] internal readonly struct SinD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Cos(x); }
+    [Stateless] internal readonly struct CosD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -T.Sin(x); }
+    [Stateless] internal readonly struct TanhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 - y * y; }
+    [Stateless] internal readonly struct SigmoidD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y * (1.0 - y); }
+    [Stateless] internal readonly struct ErfD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 2 / Math.Sqrt(Math.PI) * T.Exp(-(x * x)); }
     /// <summary>d/dx x·Φ(x) = Φ(x) + x·φ(x).</summary>
-    private readonly struct GeluD : IDerivative
+    [Stateless]
+    internal readonly struct GeluD : IDerivative
     {
         public T Eval<T>(T x, T y) where T : IAlgebra<T> => 0.5 * (1.0 + T.Erf(x / Math.Sqrt(2))) + x * (1 / Math.Sqrt(2 * Math.PI)) * T.Exp(-0.5 * x * x);
     }
@@ -346,12 +470,17 @@ public partial class Tensor
             case DType.Bool: K.Where(c, condition.Offset, sc, a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, y.Storage.As<bool>(), shape); break;
         }
         if (!a.DType.IsFloatingPoint()) return y;
-        return Op.Record("Where", y, [a, b],
-            [g => Where(condition, g, ZerosLike(g)).SumTo(a._shape), g => Where(condition, ZerosLike(g), g).SumTo(b._shape)],
-            jvp: t => t[0] is null && t[1] is null ? null
-                : Where(condition, AlignTangent(t[0], a, y.Rank) ?? ZerosLike(a), AlignTangent(t[1], b, y.Rank) ?? ZerosLike(b)),
-            batchedJvp: true);
+        return Op.Record(WhereOp, y, [a, b], condition);
     }
+
+    internal static readonly OpDef WhereOp = new("Where", OpFamily.ShapeIndexCreateOther, "where")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? Where(c.A<Tensor>(), g, ZerosLike(g)) : Where(c.A<Tensor>(), ZerosLike(g), g)).SumTo(c.Shape(i)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is null && t[1] is null ? null
+            : Where(c.A<Tensor>(), AlignTangent(t[0], c.X(0), c.Y.Rank) ?? ZerosLike(c.X(0)), AlignTangent(t[1], c.X(1), c.Y.Rank) ?? ZerosLike(c.X(1))),
+        BatchedJvp = true,
+        Samples = () => OpSamples.Binary((a, b) => Where((a - b).Gt(0.0), a, b)),
+    };
 
     /// <summary>Where with a scalar for the false branch.</summary>
     public static Tensor Where(Tensor condition, Tensor a, double b) => Where(condition, a, a.ScalarLike(b));
@@ -363,6 +492,13 @@ public partial class Tensor
     public static Tensor Where(Tensor condition, double a, double b, DType dtype = DType.Float32) => Where(condition, Scalar(a, dtype), Scalar(b, dtype));
 
     // ---- comparisons (not differentiable; produce bool) -----------------------------------------
+
+    private static OpDef Comparison(string name, string torch) =>
+        new(name, torch.StartsWith("logical") ? OpFamily.ShapeIndexCreateOther : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+
+    internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
+        LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
+        AndOp = Comparison("And", "logical_and"), OrOp = Comparison("Or", "logical_or"), NotOp = Comparison("Not", "logical_not");
 
     /// <summary>Elementwise a &gt; b.</summary>
     public Tensor Gt(Tensor other) => CompareRaw("Gt", this, other, (p, q) => p > q);
@@ -412,9 +548,16 @@ public partial class Tensor
         var src = this;
         var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return y;
-        var from = DType;
-        return Op.Record("To", y, [src], [g => g.To(from)], jvp: t => t[0]?.To(dtype), batchedJvp: true);
+        return Op.Record(ToOp, y, [src], (From: DType, To: dtype));
     }
+
+    internal static readonly OpDef ToOp = new("To", OpFamily.ShapeIndexCreateOther, "to")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.To(c.A<(DType From, DType To)>().From),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0]?.To(c.A<(DType From, DType To)>().To),
+        BatchedJvp = true,
+        Samples = () => OpSamples.Unary(x => x.To(DType.Float64)),
+    };
 
     // ---- in-place ------------------------------------------------------------------------------
 

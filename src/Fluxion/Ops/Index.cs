@@ -54,7 +54,7 @@ public partial class Tensor
             vjps[i] = g => g.Narrow(d, start, len);
         }
         var inputs = (Tensor[])tensors.Clone();
-        return Op.Record("Cat", y, inputs, vjps, jvp: t =>
+        return Op.Record(CallSiteOps.Cat, y, inputs, vjps, jvp: t =>
         {
             int j = Array.FindIndex(t, x => x is not null);
             if (j < 0) return null;
@@ -63,7 +63,7 @@ public partial class Tensor
             var tangents = new Tensor[inputs.Length];
             for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosTangent(batch, inputs[i]);
             return Cat(tangents, d + batch.Length);
-        }, batchedJvp: true);
+        });
     }
 
     /// <summary>
@@ -145,10 +145,10 @@ public partial class Tensor
         var shape = index.ShapeArray;
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, index._strides, y, shape);
-        return Op.Record("Gather", y, [x],
+        return Op.Record(CallSiteOps.Gather, y, [x],
             [g => Zeros(inShape, g.DType).ScatterAddCore(d, index, g)],
             jvp: t => t[0] is { } tx ? tx.GatherCore(d + TangentBatchDims(tx, x), BatchIndex(index, TangentBatchShape(tx, x))) : null,
-            save: [index], batchedJvp: true);
+            save: [index]);
     }
 
     /// <summary>
@@ -194,7 +194,7 @@ public partial class Tensor
         var y = Empty(ShapeArray, DType);
         y.CopyRawFrom(this);
         ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
-        return Op.Record("ScatterAdd", y, [self, src],
+        return Op.Record(CallSiteOps.ScatterAdd, y, [self, src],
             [g => g, g => PadTo(g.GatherCore(d, index), srcShape)],
             jvp: t => (t[0], t[1]) switch
             {
@@ -203,7 +203,7 @@ public partial class Tensor
                 (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, src), self))
                     .ScatterAddCore(d + TangentBatchDims(tsrc, src), BatchIndex(index, TangentBatchShape(tsrc, src)), tsrc),
             },
-            save: [index], batchedJvp: true);
+            save: [index]);
     }
 
     /// <summary>A zero tangent for <paramref name="x"/> with the vector-mode prefix <paramref name="batch"/> (empty: x's own shape).</summary>
@@ -258,10 +258,10 @@ public partial class Tensor
         idxStrides[d] = VectorStrides(index)[0];
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, idxStrides, y, shape);
-        return Op.Record("IndexSelect", y, [x],
+        return Op.Record(CallSiteOps.IndexSelect, y, [x],
             [g => Zeros(inShape, g.DType).IndexAddCore(d, index, g, 1)],
             jvp: t => t[0] is { } tx ? tx.IndexSelectCore(d + TangentBatchDims(tx, x), index) : null,
-            save: [index], batchedJvp: true);
+            save: [index]);
     }
 
     /// <summary>
@@ -302,7 +302,7 @@ public partial class Tensor
         var idxStrides = new int[Rank];
         idxStrides[d] = VectorStrides(index)[0];
         ScatterAddRaw(y, d, index, idxStrides, source, source._shape, alpha);
-        return Op.Record("IndexAdd", y, [self, source],
+        return Op.Record(CallSiteOps.IndexAdd, y, [self, source],
             [g => g, g => alpha == 1 ? g.IndexSelectCore(d, index) : g.IndexSelectCore(d, index) * alpha],
             jvp: t => (t[0], t[1]) switch
             {
@@ -311,7 +311,7 @@ public partial class Tensor
                 (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, source), self))
                     .IndexAddCore(d + TangentBatchDims(tsrc, source), index, tsrc, alpha),
             },
-            save: [index], batchedJvp: true);
+            save: [index]);
     }
 
     // ---- helpers built from the primitives -----------------------------------------------------------

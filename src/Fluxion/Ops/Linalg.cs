@@ -111,10 +111,10 @@ public partial class Tensor
     {
         if (!Op.Tracking(a, b)) return y;
         Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
-        return Op.Record("MatMul", y, [a, b],
+        return Op.Record(CallSiteOps.MatMul, y, [a, b],
             [g => g.MatMul(b.MT), g => a.MT.MatMul(g)],
             jvp: t => AddTangents(t[0]?.MatMul(b), t[1] is { } tb ? a.MatMul(tb) : null),
-            save: save, batchedJvp: true);
+            save: save);
     }
 
     /// <summary>
@@ -186,8 +186,8 @@ public partial class Tensor
         Vjp gw = g => Rows(Z(g), outF).MT.MatMul(Rows(x, inF));
         Vjp gb = g => Rows(Z(g), outF).Sum(0);
         Tensor[] save = relu ? [x, w, y] : [x, w];
-        return Op.Record(name, y, inputs, bias is null ? [gx, gw] : [gx, gw, gb],
-            jvp: t => LinearTangent(t, x, w, bias, y, relu), save: save, batchedJvp: true);
+        return Op.Record(relu ? CallSiteOps.LinearRelu : CallSiteOps.Linear, y, inputs, bias is null ? [gx, gw] : [gx, gw, gb],
+            jvp: t => LinearTangent(t, x, w, bias, y, relu), save: save);
     }
 
     /// <summary>Linear's JVP: t_x·Wᵀ + x·t_Wᵀ + t_b (then masked by the output for ReLU), for ordinary and vector-mode tangents.</summary>

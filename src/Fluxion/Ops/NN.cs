@@ -14,10 +14,10 @@ public partial class Tensor
     {
         var (y, d) = SoftmaxRaw("Softmax", dim, log: false);
         var x = this;
-        return Op.Record("Softmax", y, [x],
+        return Op.Record(CallSiteOps.Softmax, y, [x],
             [g => y * (g - (g * y).Sum(d, keepDim: true))],
             jvp: t => t[0] is { } tx ? y * (tx - (tx * y).Sum(d + TangentBatchDims(tx, x), keepDim: true)) : null,
-            save: [y], batchedJvp: true);
+            save: [y]);
     }
 
     /// <summary>
@@ -28,10 +28,10 @@ public partial class Tensor
     {
         var (y, d) = SoftmaxRaw("LogSoftmax", dim, log: true);
         var x = this;
-        return Op.Record("LogSoftmax", y, [x],
+        return Op.Record(CallSiteOps.LogSoftmax, y, [x],
             [g => g - y.Exp() * g.Sum(d, keepDim: true)],
             jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d + TangentBatchDims(tx, x), keepDim: true) : null,
-            save: [y], batchedJvp: true);
+            save: [y]);
     }
 
     /// <summary>
@@ -54,9 +54,9 @@ public partial class Tensor
         var yb = ShapeUtil.SameShape(y._shape, g._shape) ? y : new Tensor(y.Storage, g._shape, BroadcastStrides(y, g._shape), y.Offset);
         if (g.DType == DType.Float32) Elementwise.ReluMask(g.DenseSpan<float>(), yb.DenseSpan<float>(), r.Storage.As<float>().AsSpan(0, r.Numel));
         else Elementwise.ReluMask(g.DenseSpan<double>(), yb.DenseSpan<double>(), r.Storage.As<double>().AsSpan(0, r.Numel));
-        return Op.Record(name, r, [g, y], [gg => ReluMask(gg, y), null],
+        return Op.Record(CallSiteOps.ThresholdBackward, r, [g, y], [gg => ReluMask(gg, y), null],
             jvp: t => t[0] is { } tg ? ReluMask(tg, y) : null,
-            save: [y], batchedJvp: true);
+            save: [y]);
     }
 
     /// <summary>
@@ -86,13 +86,13 @@ public partial class Tensor
             y = Scalar(reduction == "mean" ? total / count : total, logits.DType);
         }
         var x = logits;
-        return Op.Record("CrossEntropy", y, [x, target],
+        return Op.Record(CallSiteOps.CrossEntropy, y, [x, target],
             [g => CrossEntropyGrad(g, x, target, ignoreIndex, reduction, count), null],
             jvp: t => t[0] is { } tx
                 ? (tx * CrossEntropyGrad(OnesLike(y), x, target, ignoreIndex, reduction, count))
                     .Sum(reduction == "none" ? new[] { -1 } : new[] { -2, -1 })
                 : null,
-            save: [x, target], batchedJvp: true);
+            save: [x, target]);
     }
 
     /// <summary>
@@ -136,7 +136,7 @@ public partial class Tensor
         // per-row scale S as a differentiable function of g, shape [n, 1]
         Tensor S(Tensor gv) => (reduction == "none" ? gv.Unsqueeze(-1) : gv / div) * Keep();
         Tensor Softmax() => x.Softmax(1);
-        return Op.Record("CrossEntropyBackward", gx, [g, x, target],
+        return Op.Record(CallSiteOps.CrossEntropyBackward, gx, [g, x, target],
             [
                 gg =>
                 {

@@ -53,7 +53,7 @@ public partial class Tensor
         if (w is not null) vjps.Add(Dw);
         if (b is not null) vjps.Add(Db);
         var yShape = y.ShapeArray;
-        return (Op.Record("ChannelNorm", y, inputs.ToArray(), vjps.ToArray(),
+        return (Op.Record(CallSiteOps.ChannelNorm, y, inputs.ToArray(), vjps.ToArray(),
             jvp: t =>
             {
                 var (xhat, istd) = OpsStats();
@@ -72,7 +72,6 @@ public partial class Tensor
                 if (tb is not null) r = r is null ? tb.Reshape(bcs).Expand([.. prefix, .. yShape]) : r + tb.Reshape(bcs);
                 return r;
             },
-            batchedJvp: true,
             save: w is null ? [x] : [x, w]), mean, var);
     }
 

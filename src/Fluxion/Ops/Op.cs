@@ -7,10 +7,10 @@ internal delegate Tensor Vjp(Tensor gradOutput);
 internal delegate Tensor? Jvp(Tensor?[] tangents);
 
 /// <summary>
-/// Records differentiable primitives. Every op computes its value with kernels and then calls
-/// <see cref="Record"/> with one VJP per input and its JVP, side by side: the single place where
-/// the op's derivatives live. VJPs are written with tensor ops, so a backward pass run with
-/// createGraph records a graph of its own and higher derivatives follow.
+/// Records calls of registry entries (<see cref="OpDef"/>). Every op computes its value with kernels and then
+/// calls <see cref="Record(OpDef, Tensor, Tensor[], object?)"/> with its entry, which holds its VJP and JVP:
+/// the single place where the op's derivatives live. VJPs are written with tensor ops, so a backward pass run
+/// with createGraph records a graph of its own and higher derivatives follow.
 /// </summary>
 internal static class Op
 {
@@ -86,23 +86,11 @@ internal static class Op
     }
 
     /// <summary>
-    /// Forward mode: for every active level at which some input has a tangent, computes the output's
-    /// tangent with the op's JVP rule. The level (and inner ones) is suspended meanwhile, so the rule's
-    /// own ops propagate only outer levels' tangents: nesting without perturbation confusion.
-    /// </summary>
-    private static void PropagateTangents(string name, Tensor output, Tensor[] inputs, Jvp? jvp, bool batched)
-    {
-        // a tensor carries tangents only while a level is active: test the inputs (fields) before the thread-static level stack
-        bool any = false;
-        foreach (var t in inputs) any |= t.HasTangents;
-        if (!any || ForwardLevels.ActiveCount == 0) return;
-        PropagateTangents(name, [output], inputs, jvp is null ? null : t => [jvp(t)], batched);
-    }
-
-    /// <summary>
-    /// Multi-output form of forward-mode propagation: <paramref name="jvp"/> maps the inputs' tangents
-    /// (null where zero) to one tangent per output (null where zero); <paramref name="outputs"/>[o] is
-    /// null for an output that takes no tangent (non-differentiable).
+    /// Forward mode: for every active level at which some input has a tangent, computes the output
+    /// tangents with <paramref name="jvp"/>: it maps the inputs' tangents (null where zero) to one tangent
+    /// per output (null where zero); <paramref name="outputs"/>[o] is null for an output that takes no
+    /// tangent (non-differentiable). The level (and inner ones) is suspended meanwhile, so the rule's own
+    /// ops propagate only outer levels' tangents: nesting without perturbation confusion.
     /// <para>Vector forward mode: at a level whose duals carry k tangents at once (tangent shape
     /// [k, ...primal shape]), a rule declared <paramref name="batched"/> receives the [k, ...] tangents and
     /// computes all k directions in one call (it must treat the leading dim as a batch: negative dims,
@@ -169,26 +157,64 @@ internal static class Op
         return Array.ConvertAll(perOutput, l => l is null ? null : Tensor.Stack([.. l], 0));
     }
 
-    /// <summary>
-    /// Attaches <paramref name="output"/> to a new node when grad mode is on and an input requires grad.
-    /// <paramref name="vjps"/>[i] is only called when input i needs a gradient.
-    /// <paramref name="save"/> lists the tensors the VJPs read, so in-place changes to them are caught.
-    /// <paramref name="jvp"/> is the forward-mode rule (used by forward-mode AD); <paramref name="batchedJvp"/>
-    /// declares that it also handles vector-mode tangents [k, ...] in one call (see PropagateTangents).
-    /// </summary>
-    public static Tensor Record(string name, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null, bool batchedJvp = false)
+    /// <summary>True when some input carries a tangent at an active forward-AD level.</summary>
+    internal static bool ForwardTracking(Tensor[] inputs)
     {
-        PropagateTangents(name, output, inputs, jvp, batchedJvp);
+        bool any = false;
+        foreach (var t in inputs) any |= t.HasTangents;
+        return any && ForwardLevels.ActiveCount > 0;
+    }
+
+    /// <summary>
+    /// Records one call of the registry entry <paramref name="def"/> whose value <paramref name="output"/> the
+    /// caller computed from <paramref name="inputs"/> (with the call's <paramref name="attr"/>ibutes): forward
+    /// mode computes the output's tangents with the entry's JVP, and, when grad mode is on and an input
+    /// requires grad, one node is recorded whose backward runs the entry's VJP.
+    /// </summary>
+    public static Tensor Record(OpDef def, Tensor output, Tensor[] inputs, object? attr = null)
+    {
+        if (ForwardTracking(inputs)) PropagateDef(def, [output], inputs, attr);
+        if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
+        if (!def.HasVjp) throw def.NoVjp();
+        return Attach(new OpNode(def, inputs, output, attr), output);
+    }
+
+    /// <summary>
+    /// Multi-output form of <see cref="Record(OpDef, Tensor, Tensor[], object?)"/>: <paramref name="outputs"/>[o] is
+    /// null for an output that is not differentiable (e.g. the indices of a max); the rest share one node.
+    /// </summary>
+    public static void Record(OpDef def, Tensor?[] outputs, Tensor[] inputs, object? attr = null)
+    {
+        if (ForwardTracking(inputs)) PropagateDef(def, outputs, inputs, attr);
+        if (!ReverseTracking(inputs) || TryCollect(inputs)) return;
+        if (!def.HasVjp) throw def.NoVjp();
+        var node = new OpNode(def, inputs, outputs, attr);
+        if (Anomaly.Enabled) node.ForwardTrace = Environment.StackTrace;
+        for (int o = 0; o < outputs.Length; o++)
+            outputs[o]?.SetGradFn(node, o);
+    }
+
+    private static void PropagateDef(OpDef def, Tensor?[] outputs, Tensor[] inputs, object? attr)
+    {
+        if (!def.HasJvp) throw def.NoJvp();
+        var ctx = new OpCtx(inputs, outputs.Length == 1 ? outputs[0] : null, outputs.Length == 1 ? null : outputs, attr);
+        PropagateTangents(def.Name, outputs, inputs, t => def.Tangents(ctx, t), def.HasBatchedJvp);
+    }
+
+    /// <summary>
+    /// Call-site form (being retired: rules belong in the entry): records <paramref name="def"/> with per-call
+    /// closures. <paramref name="vjps"/>[i] is only called when input i needs a gradient.
+    /// <paramref name="save"/> lists the tensors the VJPs read, so in-place changes to them are caught.
+    /// </summary>
+    public static Tensor Record(OpDef def, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null, string? label = null)
+    {
+        if (ForwardTracking(inputs))
+            PropagateTangents(label ?? def.Name, [output], inputs, jvp is null ? null : t => [jvp(t)], def.BatchedJvp);
         if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
         var next = new Edge?[inputs.Length];
-        var shapes = new int[inputs.Length][];
         for (int i = 0; i < inputs.Length; i++)
-        {
-            var t = inputs[i];
-            shapes[i] = t.ShapeRef;
-            if (vjps[i] is not null) next[i] = EdgeTo(t);
-        }
-        return Attach(new OpNode(name, next, shapes, output, Save(save), vjps), output);
+            if (vjps[i] is not null) next[i] = EdgeTo(inputs[i]);
+        return Attach(new OpNode(def, label ?? def.Name, inputs, output, next, Save(save), vjps), output);
     }
 
     /// <summary>The edge a gradient for <paramref name="t"/> follows: its accumulator (leaf) or its producing node; null when it does not require grad.</summary>
@@ -229,30 +255,124 @@ internal static class Op
     public static Tensor SumTo(Tensor g, ReadOnlySpan<int> shape) => g.SumTo(shape);
 }
 
-/// <summary>The node of an op recorded by <see cref="Op.Record"/>: one VJP per input, each called with the output's gradient.</summary>
+/// <summary>
+/// The one node type of the graph: a recorded call of a registry entry (<see cref="OpDef"/>). It keeps the
+/// tensors the entry's rules read (the others are dropped at once), the call's attributes, and runs the
+/// entry's VJP; the engine tells it whether the pass is first-order, so the entry may take its fused path.
+/// </summary>
 internal sealed class OpNode : Node
 {
-    private Vjp?[]? _vjps;
+    private readonly OpDef _def;
+    private Tensor?[]? _inputs;
+    private Tensor? _output;
+    private Tensor?[]? _outputs;
+    private object? _attr;
+    private Vjp?[]? _vjps; // call-site closures (being retired)
+    private readonly int[]? _shape0, _shape1;
 
-    public OpNode(string opName, Edge?[] next, int[][] inputShapes, Tensor output, SavedTensor[] saved, Vjp?[] vjps)
-        : base(opName, next, inputShapes, output.ShapeRef, output.DType, saved)
+    /// <summary>A single-output call.</summary>
+    public OpNode(OpDef def, Tensor[] inputs, Tensor output, object? attr)
+        : base(def.Name, Edges(inputs), inputs.Length <= 2 ? null : Shapes(inputs), output.ShapeRef, output.DType, [])
     {
+        _def = def;
+        _attr = attr;
+        if (inputs.Length > 0) _shape0 = inputs[0].ShapeRef;
+        if (inputs.Length > 1) _shape1 = inputs[1].ShapeRef;
+        uint mask = def.SaveMask(inputs);
+        SetSaved(Keep(inputs, output, null, mask));
+        if ((mask & OpDef.SaveOutput) != 0) _output = output;
+    }
+
+    /// <summary>A multi-output call (null outputs are not differentiable).</summary>
+    public OpNode(OpDef def, Tensor[] inputs, Tensor?[] outputs, object? attr)
+        : base(def.Name + "Backward", Edges(inputs), Shapes(inputs), Array.ConvertAll(outputs, o => (o?.ShapeRef ?? [], o?.DType ?? DType.Float32)), null, [])
+    {
+        _def = def;
+        _attr = attr;
+        uint mask = def.SaveMask(inputs);
+        SetSaved(Keep(inputs, null, outputs, mask));
+        if ((mask & OpDef.SaveOutput) != 0) _outputs = outputs;
+    }
+
+    /// <summary>Call-site closures (being retired).</summary>
+    public OpNode(OpDef def, string label, Tensor[] inputs, Tensor output, Edge?[] next, SavedTensor[] saved, Vjp?[] vjps)
+        : base(label, next, Shapes(inputs), output.ShapeRef, output.DType, saved)
+    {
+        _def = def;
         _vjps = vjps;
     }
 
-    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs)
+    private static Edge?[] Edges(Tensor[] inputs)
     {
-        var vjps = _vjps!;
-        var g = gradOutputs[0];
-        var result = new Tensor?[vjps.Length];
-        for (int i = 0; i < vjps.Length; i++)
-            if (needs[i]) result[i] = vjps[i]!(g);
-        return result;
+        var next = new Edge?[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++) next[i] = Op.EdgeTo(inputs[i]);
+        return next;
     }
 
-    public override bool BorrowsArguments => true;
+    private static int[][] Shapes(Tensor[] inputs)
+    {
+        var shapes = new int[inputs.Length][];
+        for (int i = 0; i < inputs.Length; i++) shapes[i] = inputs[i].ShapeRef;
+        return shapes;
+    }
 
-    protected override void OnRelease() => _vjps = null;
+    /// <summary>Keeps the saved inputs (the caller's array, others nulled) and returns their version records.</summary>
+    private SavedTensor[] Keep(Tensor[] inputs, Tensor? output, Tensor?[]? outputs, uint mask)
+    {
+        int n = 0;
+        for (int i = 0; i < inputs.Length; i++) if ((mask & (1u << Math.Min(i, 30))) != 0) n++;
+        bool outSaved = (mask & OpDef.SaveOutput) != 0;
+        int nOut = !outSaved ? 0 : output is not null ? 1 : outputs!.Count(o => o is not null);
+        if (n + nOut == 0)
+        {
+            if (inputs.Length > 0) _inputs = new Tensor?[inputs.Length];
+            return [];
+        }
+        var saved = new SavedTensor[n + nOut];
+        int k = 0;
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if ((mask & (1u << Math.Min(i, 30))) != 0) saved[k++] = new SavedTensor(inputs[i], inputs[i].Version);
+            else inputs[i] = null!;
+        }
+        _inputs = inputs;
+        if (outSaved)
+        {
+            if (output is not null) saved[k++] = new SavedTensor(output, output.Version);
+            else foreach (var o in outputs!) if (o is not null) saved[k++] = new SavedTensor(o, o.Version);
+        }
+        return saved;
+    }
+
+    /// <summary>The registry entry this node is a call of.</summary>
+    public OpDef Def => _def;
+
+    protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
+    {
+        if (_vjps is { } vjps)
+        {
+            var g = gradOutputs[0];
+            var r = new Tensor?[vjps.Length];
+            for (int i = 0; i < vjps.Length; i++)
+                if (needs[i]) r[i] = vjps[i]!(g);
+            return r;
+        }
+        var result = _inputs is { Length: <= 2 } ? ResultScratch(Math.Max(1, _inputs.Length)) : new Tensor?[needs.Length];
+        return _def.Backward(new OpCtx(_inputs!, _output, _outputs, _attr, this), gradOutputs, needs, firstOrder, result);
+    }
+
+    public override bool BorrowsArguments => _vjps is null && OutputCount == 1 && Next.Length <= 2;
+
+    public override int[] InputShape(int i) => i == 0 && _shape0 is not null ? _shape0 : i == 1 && _shape1 is not null ? _shape1 : base.InputShape(i);
+
+    protected override void OnRelease()
+    {
+        _vjps = null;
+        _inputs = null;
+        _output = null;
+        _outputs = null;
+        _attr = null;
+    }
 }
 
 /// <summary>Anomaly detection switch (see <see cref="Autograd.DetectAnomaly"/>).</summary>

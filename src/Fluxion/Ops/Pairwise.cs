@@ -45,7 +45,7 @@ public partial class Tensor
         }
         // ∂d[p,r]/∂a[p,:] = (a[p] − b[r]) / d, so with G = g/d:
         // grad a = a · Σ_r G − G b,  grad b = b · Σ_p G − Gᵀ a
-        return Op.Record("Cdist", y, [a, b],
+        return Op.Record(CallSiteOps.Cdist, y, [a, b],
             [
                 g => { var gd = g * InvD(); return a * gd.Sum(-1, keepDim: true) - gd.MatMul(b); },
                 g => { var gd = g * InvD(); return b * gd.Sum(-2).Unsqueeze(-1) - gd.MT.MatMul(a); },
@@ -58,6 +58,6 @@ public partial class Tensor
                 if (t[1] is { } tb) num = AddTangents(num, (tb * b).Sum(-1).Unsqueeze(-2) - a.MatMul(tb.MT));
                 return num is null ? null : num * InvD();
             },
-            save: [a, b, y], batchedJvp: true); // written with broadcasting ops: a [k] tangent prefix rides along
+            save: [a, b, y]); // written with broadcasting ops: a [k] tangent prefix rides along
     }
 }

@@ -95,7 +95,7 @@ public partial class Tensor
             Reduce.RowSum(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());
         var x = this;
         var inShape = _shape;
-        return Op.Record("Sum", y, [x], [g => g.Reshape(keep).Expand(inShape)], jvp: t => t[0] is { } tx ? SumTangent(tx, d, x, keepDim) : null, batchedJvp: true);
+        return Op.Record(CallSiteOps.Sum, y, [x], [g => g.Reshape(keep).Expand(inShape)], jvp: t => t[0] is { } tx ? SumTangent(tx, d, x, keepDim) : null);
     }
 
     /// <summary>Mean of all elements (a 0-d tensor).</summary>
@@ -158,10 +158,10 @@ public partial class Tensor
             var m = (xd.Eq(yk) | (xd.Ne(xd) & yk.Ne(yk))).To(x.DType);
             return m / m.Sum(d, keepDim: true);
         }
-        return Op.Record(name, y, [x],
+        return Op.Record(max ? CallSiteOps.Max : CallSiteOps.Min, y, [x],
             [g => g.Reshape(keep) * W()],
             jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
-            save: [x, y], batchedJvp: true);
+            save: [x, y]);
     }
 
     private void CheckNonEmptyReduction(string name, int[] dims)
@@ -198,10 +198,10 @@ public partial class Tensor
         var inShape = _shape;
         // one-hot of the chosen positions, shaped like x: the gradient goes there only
         Tensor Mask() => OneHotAlong(indices, keep, d, inShape);
-        var v = Op.Record(name, values, [x],
+        var v = Op.Record(max ? CallSiteOps.MaxAlong : CallSiteOps.MinAlong, values, [x],
             [g => Where(Mask(), g.Reshape(keep), 0.0)],
             jvp: t => t[0] is { } tx ? SumTangent(Where(Mask(), tx, 0.0), d, x, keepDim) : null,
-            save: [indices], batchedJvp: true);
+            save: [indices]);
         return (v, indices);
     }
 
@@ -291,10 +291,10 @@ public partial class Tensor
         // d var / dx = 2 (x − mean) / (N − correction); the mean is taken with tensor ops so it differentiates again
         Tensor DVar() => (x - x.Mean(d, keepDim: true)) * (2.0 / dof);
         if (!std)
-            return Op.Record(name, y, [x],
+            return Op.Record(CallSiteOps.Var, y, [x],
                 [g => g.Reshape(keep) * DVar()],
                 jvp: t => t[0] is { } tx ? SumTangent(tx * DVar(), d, x, keepDim) : null,
-                save: [x], batchedJvp: true);
+                save: [x]);
         // d std = d var / (2 std), taken as 0 where std = 0 (a safe denominator keeps higher orders finite)
         Tensor Scale(Tensor g)
         {
@@ -302,10 +302,10 @@ public partial class Tensor
             var zero = yk.Eq(0.0);
             return Where(zero, 0.0, g / (2.0 * Where(zero, 1.0, yk)));
         }
-        return Op.Record(name, y, [x],
+        return Op.Record(CallSiteOps.Std, y, [x],
             [g => Scale(g.Reshape(keep)) * DVar()],
             jvp: t => t[0] is { } tx ? Scale(SumTangent(tx * DVar(), d, x, keepDim: true)).Reshape([.. TangentBatchShape(tx, x), .. outShape]) : null,
-            save: [x, y], batchedJvp: true);
+            save: [x, y]);
     }
 
     // ---- log-sum-exp ---------------------------------------------------------------------------
@@ -331,10 +331,10 @@ public partial class Tensor
             var yk = y.Reshape(keep);
             return (x - Where(yk.Eq(double.NegativeInfinity), 0.0, yk)).Exp();
         }
-        return Op.Record("LogSumExp", y, [x],
+        return Op.Record(CallSiteOps.LogSumExp, y, [x],
             [g => g.Reshape(keep) * W()],
             jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
-            save: [x, y], batchedJvp: true);
+            save: [x, y]);
     }
 
     /// <summary>log Σ exp(x) over one dim (see <see cref="LogSumExp(int[], bool)"/>).</summary>

@@ -92,8 +92,8 @@ public partial class Tensor
         var x = this;
         var inShape = _shape;
         var y = MakeView(shape, strides, Offset);
-        return Op.Record("Reshape", y, [x], [g => g.Reshape(inShape)],
-            jvp: t => t[0] is { } tx ? tx.Reshape([.. TangentBatchShape(tx, x), .. shape]) : null, batchedJvp: true);
+        return Op.Record(CallSiteOps.Reshape, y, [x], [g => g.Reshape(inShape)],
+            jvp: t => t[0] is { } tx ? tx.Reshape([.. TangentBatchShape(tx, x), .. shape]) : null);
     }
 
     /// <summary>Flattens dims <paramref name="startDim"/>..<paramref name="endDim"/> into one.</summary>
@@ -128,8 +128,8 @@ public partial class Tensor
         for (int i = 0; i < Rank; i++) inv[d[i]] = i;
         var x = this;
         var y = MakeView(Array.ConvertAll(d, i => _shape[i]), Array.ConvertAll(d, i => _strides[i]), Offset);
-        return Op.Record("Permute", y, [x], [g => g.Permute(inv)],
-            jvp: t => t[0] is { } tx ? tx.Permute([.. Enumerable.Range(0, TangentBatchDims(tx, x)), .. ShiftDims(d, tx, x)]) : null, batchedJvp: true);
+        return Op.Record(CallSiteOps.Permute, y, [x], [g => g.Permute(inv)],
+            jvp: t => t[0] is { } tx ? tx.Permute([.. Enumerable.Range(0, TangentBatchDims(tx, x)), .. ShiftDims(d, tx, x)]) : null);
     }
 
     /// <summary>Swaps two dimensions (a view).</summary>
@@ -193,8 +193,8 @@ public partial class Tensor
         var x = this;
         var inShape = _shape;
         var y = MakeView(s, st, Offset);
-        return Op.Record("Expand", y, [x], [g => g.SumTo(inShape)],
-            jvp: t => t[0] is { } tx ? AlignTangent(tx, x, s.Length)!.Expand([.. TangentBatchShape(tx, x), .. s]) : null, batchedJvp: true);
+        return Op.Record(CallSiteOps.Expand, y, [x], [g => g.SumTo(inShape)],
+            jvp: t => t[0] is { } tx ? AlignTangent(tx, x, s.Length)!.Expand([.. TangentBatchShape(tx, x), .. s]) : null);
     }
 
     /// <summary>Expands to the shape of <paramref name="other"/>.</summary>
@@ -240,9 +240,9 @@ public partial class Tensor
         var x = this;
         var inShape = _shape;
         var y = MakeView(shape, strides, Offset + s0 * _strides[d]);
-        return Op.Record("Slice", y, [x],
+        return Op.Record(CallSiteOps.Slice, y, [x],
             [g => SliceBackward(g, inShape, d, s0, step)],
-            jvp: t => t[0] is { } tx ? tx.Slice(d + TangentBatchDims(tx, x), s0, e0, step) : null, batchedJvp: true);
+            jvp: t => t[0] is { } tx ? tx.Slice(d + TangentBatchDims(tx, x), s0, e0, step) : null);
     }
 
     /// <summary>Length elements from start along dim (a view).</summary>
@@ -275,9 +275,8 @@ public partial class Tensor
         var region = y.AsStridedRaw(g.ShapeArray, strides, start * y._strides[dim]);
         region.CopyRawFrom(g);
         int end = start + g._shape[dim] * step;
-        return Op.Record("SliceScatter", y, [g], [gg => gg.Slice(dim, start, Math.Min(end, inShape[dim]), step)],
-            jvp: t => t[0] is { } tg ? SliceBackward(tg, [.. TangentBatchShape(tg, g), .. inShape], dim + TangentBatchDims(tg, g), start, step) : null,
-            batchedJvp: true);
+        return Op.Record(CallSiteOps.SliceScatter, y, [g], [gg => gg.Slice(dim, start, Math.Min(end, inShape[dim]), step)],
+            jvp: t => t[0] is { } tg ? SliceBackward(tg, [.. TangentBatchShape(tg, g), .. inShape], dim + TangentBatchDims(tg, g), start, step) : null);
     }
 
     /// <summary>
@@ -346,7 +345,7 @@ public partial class Tensor
         var x = this;
         var y = Empty(ShapeArray, DType);
         y.CopyRawFrom(this);
-        return Op.Record("Clone", y, [x], [g => g], jvp: t => t[0], batchedJvp: true);
+        return Op.Record(CallSiteOps.Clone, y, [x], [g => g], jvp: t => t[0]);
     }
 
     /// <summary>Sums broadcast dims so the result has <paramref name="shape"/> (the adjoint of broadcasting).</summary>

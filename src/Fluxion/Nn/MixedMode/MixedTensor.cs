@@ -98,7 +98,7 @@ public sealed class MixedTensor
                     $"{layer}: a forward-mode output reached a reverse-mode backward pass without MixedMode.Fwd2Rev. " +
                     "Insert a Fwd2Rev after the last forward-mode layer (it turns the carried tangents into gradients), " +
                     "or end the forward-mode section with a forward-mode loss (MixedMode.MSELoss / MixedMode.CrossEntropyLoss).");
-            carrier = Op.Record("MixedModeOutput", carrier, targets, vjps);
+            carrier = Op.Record(CallSiteOps.MixedModeOutput, carrier, targets, vjps);
         }
         s_carriers.AddOrUpdate(carrier, this);
         return carrier;
@@ -248,7 +248,7 @@ public sealed class MixedTensor
                     return GradientOf(target, cache.T!, cache.PerSample) ?? Tensor.ZerosLike(target);
             };
         }
-        return Op.Record(name, value, targets, vjps);
+        return Op.Record(CallSiteOps.MixedModeOutput, value, targets, vjps, label: name);
     }
 }
 

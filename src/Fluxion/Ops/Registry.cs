@@ -1,0 +1,250 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+namespace Fluxion;
+
+/// <summary>The family an op belongs to, as PyTorch's OpInfo database groups them (see <c>fluxion ops</c>).</summary>
+public enum OpFamily
+{
+    /// <summary>Elementwise functions of one tensor (sin, exp, relu as a math function, ...).</summary>
+    Unary,
+    /// <summary>Elementwise functions of two tensors with broadcasting (add, pow, atan2, comparisons, ...).</summary>
+    Binary,
+    /// <summary>Reductions, scans and sorting (sum, cumsum, sort, topk, ...).</summary>
+    ReduceScanSort,
+    /// <summary>Shape, indexing, creation and everything else (reshape, gather, cat, where, ...).</summary>
+    ShapeIndexCreateOther,
+    /// <summary>Linear algebra (matmul, solve, svd, ...).</summary>
+    Linalg,
+    /// <summary>Neural-network functions and losses (conv, pooling, normalization, cross entropy, ...).</summary>
+    NN,
+    /// <summary>Fluxion's own fused ops (point-cloud layer, particle forces, fused layers).</summary>
+    Fused,
+}
+
+/// <summary>Which dtypes an op's forward kernels accept.</summary>
+[Flags]
+public enum DTypeSet
+{
+    /// <summary>None.</summary>
+    None = 0,
+    /// <summary>float32.</summary>
+    Float32 = 1,
+    /// <summary>float64.</summary>
+    Float64 = 2,
+    /// <summary>int64.</summary>
+    Int64 = 4,
+    /// <summary>bool.</summary>
+    Bool = 8,
+    /// <summary>float32 and float64.</summary>
+    Floats = Float32 | Float64,
+    /// <summary>Every dtype.</summary>
+    All = Floats | Int64 | Bool,
+}
+
+/// <summary>
+/// What a derivative rule may read of one call of an op: its inputs, its output(s) and the op's
+/// attributes (dims, flags, index tensors: whatever the call was given besides its differentiable inputs).
+/// In backward, inputs and outputs the op did not declare as saved are null.
+/// </summary>
+internal readonly struct OpCtx(Tensor?[] inputs, Tensor? output, Tensor?[]? outputs, object? attr, Node? node = null)
+{
+    /// <summary>The inputs (null where not saved).</summary>
+    public readonly Tensor?[] Inputs = inputs;
+
+    /// <summary>Input <paramref name="i"/>.</summary>
+    public Tensor X(int i) => Inputs[i]!;
+
+    /// <summary>The shape of input <paramref name="i"/> (known even when the input itself was not saved).</summary>
+    public int[] Shape(int i) => Inputs[i]?.ShapeRef ?? node!.InputShape(i);
+
+    /// <summary>The output (output 0 of a multi-output op).</summary>
+    public Tensor Y => output ?? outputs![0]!;
+
+    /// <summary>Output <paramref name="o"/>.</summary>
+    public Tensor Out(int o) => o == 0 && output is not null ? output : outputs![o]!;
+
+    /// <summary>The call's attributes.</summary>
+    public T A<T>() => (T)attr!;
+
+    /// <summary>The call's attributes (untyped).</summary>
+    public object? Attr => attr;
+}
+
+/// <summary>Single-output VJP for one input: g·∂y/∂x_i, already of x_i's shape.</summary>
+internal delegate Tensor? VjpRule(in OpCtx c, Tensor g, int input);
+
+/// <summary>VJP over all outputs and inputs at once (multi-output ops, or inputs whose gradients share work).</summary>
+internal delegate Tensor?[] VjpAllRule(in OpCtx c, Tensor[] gradOutputs, bool[] needs);
+
+/// <summary>Single-output JVP: the output tangent from the inputs' tangents (null where zero).</summary>
+internal delegate Tensor? JvpRule(in OpCtx c, Tensor?[] tangents);
+
+/// <summary>Multi-output JVP: one tangent (or null) per output.</summary>
+internal delegate Tensor?[] JvpAllRule(in OpCtx c, Tensor?[] tangents);
+
+/// <summary>One sample call of an op for the generated test sweep (float64 inputs).</summary>
+/// <param name="Label">What the sample exercises (e.g. "broadcast", "noncontiguous", "0-d", "empty").</param>
+/// <param name="Inputs">The differentiable inputs (float64).</param>
+/// <param name="Call">Calls the op through its public API on the inputs (attributes bound).</param>
+/// <param name="SecondOrder">Whether the sweep also checks second order (false for ops whose VJP is not differentiable again, or at kinks).</param>
+internal sealed record OpSample(string Label, Tensor[] Inputs, Func<Tensor[], Tensor> Call, bool SecondOrder = true);
+
+/// <summary>
+/// One differentiable primitive of the op registry: its name, the PyTorch name(s) it matches, the dtypes
+/// its kernels take, its VJP, its JVP (and whether that JVP handles vector-mode tangents [k, ...] in one
+/// call), an optional fused first-order backward, which tensors its rules read, and sample inputs for
+/// the test sweep. The rules are written with tensor ops, so they are differentiable again.
+/// <para>An op computes its value with kernels and calls <see cref="Op.Record(OpDef, Tensor, Tensor[], object?)"/>
+/// with this entry; reverse mode, forward mode, <c>fluxion ops</c> and the test sweep all read the entry.
+/// Entries are static fields (of any type in the library); <see cref="OpRegistry"/> finds them.</para>
+/// </summary>
+internal class OpDef
+{
+    /// <summary>Save-mask bit of the output(s).</summary>
+    public const uint SaveOutput = 1u << 31;
+    /// <summary>Save-mask bits of every input.</summary>
+    public const uint SaveInputs = (1u << 31) - 1;
+
+    /// <summary>Creates an entry.</summary>
+    public OpDef(string name, OpFamily family, params string[] torch)
+    {
+        Name = name;
+        Family = family;
+        Torch = torch;
+    }
+
+    /// <summary>Fluxion's name of the op (the node is named Name + "Backward").</summary>
+    public string Name { get; }
+
+    /// <summary>The family, as in PyTorch's OpInfo database.</summary>
+    public OpFamily Family { get; }
+
+    /// <summary>The PyTorch OpInfo name(s) this op implements (as spelled in ops-target.tsv).</summary>
+    public string[] Torch { get; }
+
+    /// <summary>The dtypes the forward kernels take.</summary>
+    public DTypeSet DTypes { get; init; } = DTypeSet.Floats;
+
+    /// <summary>One-line description for <c>fluxion ops</c>.</summary>
+    public string? Doc { get; init; }
+
+    /// <summary>False for ops that have no derivative (comparisons, argsort, ...): asking for one raises.</summary>
+    public bool Differentiable { get; init; } = true;
+
+    /// <summary>Per-input VJP (single-output ops).</summary>
+    public VjpRule? Vjp { get; init; }
+
+    /// <summary>All-at-once VJP (multi-output ops, or shared work); used instead of <see cref="Vjp"/> when set.</summary>
+    public VjpAllRule? VjpAll { get; init; }
+
+    /// <summary>Single-output JVP.</summary>
+    public JvpRule? Jvp { get; init; }
+
+    /// <summary>Multi-output JVP; used instead of <see cref="Jvp"/> when set.</summary>
+    public JvpAllRule? JvpAll { get; init; }
+
+    /// <summary>True when the JVP handles vector-mode tangents [k, ...] in one call (else it runs per direction).</summary>
+    public bool BatchedJvp { get; init; }
+
+    /// <summary>Which tensors the rules read in backward: bit i for input i, <see cref="SaveOutput"/> for the output(s).
+    /// In-place changes to them after the call are detected.</summary>
+    public uint Saves { get; init; }
+
+    /// <summary>A per-call refinement of <see cref="Saves"/> (e.g. Mul reads b only when a needs a gradient).</summary>
+    public Func<Tensor[], uint>? SavesFor { get; init; }
+
+    /// <summary>Sample calls for the generated test sweep.</summary>
+    public Func<IEnumerable<OpSample>>? Samples { get; init; }
+
+    /// <summary>Set while the op still passes its rules as closures at its call site (being retired): reverse mode is declared there.</summary>
+    public bool CallSiteVjp { get; init; }
+
+    /// <summary>With <see cref="CallSiteVjp"/>: the call site also passes a JVP.</summary>
+    public bool CallSiteJvp { get; init; }
+
+    /// <summary>True when the op's VJP is differentiable again (createGraph works through it).</summary>
+    public bool SecondOrder { get; init; } = true;
+
+    /// <summary>Describes the fused first-order backward, if the entry has one (shown by <c>fluxion ops</c>).</summary>
+    public virtual string? FusedBackward => null;
+
+    /// <summary>Whether reverse mode is declared.</summary>
+    public virtual bool HasVjp => Vjp is not null || VjpAll is not null || CallSiteVjp;
+
+    /// <summary>Whether forward mode is declared.</summary>
+    public virtual bool HasJvp => Jvp is not null || JvpAll is not null || CallSiteJvp;
+
+    /// <summary>Whether the JVP handles k directions at once.</summary>
+    public virtual bool HasBatchedJvp => HasJvp && BatchedJvp;
+
+    /// <summary>The save mask for one call.</summary>
+    internal virtual uint SaveMask(Tensor[] inputs) => SavesFor?.Invoke(inputs) ?? Saves;
+
+    /// <summary>The gradients of the inputs. <paramref name="firstOrder"/>: the engine runs a first-order pass
+    /// (no graph recorded, no forward level active), so a fused raw backward may be used.</summary>
+    internal virtual Tensor?[] Backward(in OpCtx c, Tensor[] gradOutputs, bool[] needs, bool firstOrder, Tensor?[] result)
+    {
+        if (VjpAll is { } all) return all(c, gradOutputs, needs);
+        var vjp = Vjp ?? throw NoVjp();
+        var g = gradOutputs[0];
+        for (int i = 0; i < needs.Length; i++)
+            if (needs[i]) result[i] = vjp(c, g, i);
+        return result;
+    }
+
+    /// <summary>The output tangents (null where zero) from the inputs' tangents.</summary>
+    internal virtual Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents)
+    {
+        if (JvpAll is { } all) return all(c, tangents);
+        if (Jvp is { } jvp) return [jvp(c, tangents)];
+        throw NoJvp();
+    }
+
+    internal AutogradException NoVjp() => new(Differentiable
+        ? $"{Name}: this op has no reverse-mode (VJP) rule yet."
+        : $"{Name}: this op is not differentiable (as in PyTorch); detach its inputs or compute it under Autograd.NoGrad().");
+
+    internal AutogradException NoJvp() => new(Differentiable
+        ? $"{Name}: this op has no forward-mode (JVP) rule, so it cannot be used on dual tensors. Compute this part outside ForwardAD."
+        : $"{Name}: this op is not differentiable (as in PyTorch), so it cannot take dual tensors with tangents; pass the primal values instead.");
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>Marks a type whose static <see cref="OpDef"/> fields are registry entries (so the registry need not scan every type).</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+internal sealed class OpTableAttribute : Attribute;
+
+/// <summary>
+/// The op registry: every <see cref="OpDef"/> declared as a static field of a type marked <see cref="OpTableAttribute"/>.
+/// </summary>
+internal static class OpRegistry
+{
+    private static readonly Lazy<OpDef[]> s_all = new(Discover);
+
+    /// <summary>Every registered op, sorted by name.</summary>
+    public static IReadOnlyList<OpDef> All => s_all.Value;
+
+    /// <summary>The entry named <paramref name="name"/> (Fluxion name), or null.</summary>
+    public static OpDef? Find(string name) => All.FirstOrDefault(d => d.Name == name);
+
+    private static OpDef[] Discover()
+    {
+        var found = new List<OpDef>();
+        var seen = new HashSet<OpDef>(ReferenceEqualityComparer.Instance);
+        foreach (var type in typeof(OpDef).Assembly.GetTypes())
+        {
+            if (!type.IsDefined(typeof(OpTableAttribute), false)) continue;
+            RuntimeHelpers.RunClassConstructor(type.TypeHandle);
+            foreach (var f in type.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
+                if (typeof(OpDef).IsAssignableFrom(f.FieldType) && f.GetValue(null) is OpDef d && seen.Add(d))
+                    found.Add(d);
+        }
+        var dup = found.GroupBy(d => d.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new InvalidOperationException($"Op registry: two entries are named {dup.Key}.");
+        found.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return [.. found];
+    }
+}
