@@ -20,6 +20,7 @@ public static class Program
           complexity  Measure how backprop's time and memory grow with depth, batch and width.
           graph    Print the demo's autograd graph; --out FILE.svg|FILE.dot to export it.
           bench    Run a benchmark: fluxion bench <name|all> [--json].
+          ops      List the op registry: what Fluxion differentiates (--json, --markdown).
 
         Options:
           -h, --help   Show this help.
@@ -74,6 +75,8 @@ public static class Program
                     return Bench.BenchCommand.Run(args[1..], stdout, stderr);
                 case "train":
                     return TrainCommand.Run(args[1..], stdout, stderr, rich);
+                case "ops":
+                    return OpsCommand.Run(args[1..], stdout, stderr);
                 default:
                     stderr.WriteLine(args[0].StartsWith('-')
                         ? $"fluxion: unknown option '{args[0]}'"

@@ -16,6 +16,7 @@ public partial class Tensor : IAlgebra<Tensor>
     {
         x.CheckFloat(op);
         var y = EmptyLike(x);
+        if (x.Numel == 0) return y; // some TensorPrimitives kernels reject empty spans
         if (x.DType == DType.Float32) f32(x.DenseSpan<float>(), y.Storage.As<float>());
         else f64(x.DenseSpan<double>(), y.Storage.As<double>());
         return y;

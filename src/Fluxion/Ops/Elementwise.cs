@@ -268,7 +268,8 @@ public partial class Tensor
     internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid, "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
     internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, SpecialFunctions.Erf), (s, d) => MapDouble(s, d, SpecialFunctions.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
     internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, (s, d) => MapDouble(s, d, GeluValue), (s, d) => MapDouble(s, d, GeluValue), "nn.functional.gelu")
-    { Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
+    {
+        Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
 
     private static void MapSign<T>(ReadOnlySpan<T> s, Span<T> d) where T : System.Numerics.IFloatingPointIeee754<T>
     {

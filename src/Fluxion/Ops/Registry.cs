@@ -118,7 +118,7 @@ internal class OpDef
     public string Name { get; }
 
     /// <summary>The family, as in PyTorch's OpInfo database.</summary>
-    public OpFamily Family { get; }
+    public OpFamily Family { get; init; }
 
     /// <summary>The PyTorch OpInfo name(s) this op implements (as spelled in ops-target.tsv).</summary>
     public string[] Torch { get; }
@@ -157,6 +157,10 @@ internal class OpDef
     /// <summary>Sample calls for the generated test sweep.</summary>
     public Func<IEnumerable<OpSample>>? Samples { get; init; }
 
+    /// <summary>For a composite op (built from other entries, as PyTorch's CompositeImplicitAutograd ops): the entries it
+    /// is built from. Its derivatives are theirs, so it declares no rules of its own.</summary>
+    public string[]? CompositeOf { get; init; }
+
     /// <summary>Set while the op still passes its rules as closures at its call site (being retired): reverse mode is declared there.</summary>
     public bool CallSiteVjp { get; init; }
 
@@ -170,13 +174,13 @@ internal class OpDef
     public virtual string? FusedBackward => null;
 
     /// <summary>Whether reverse mode is declared.</summary>
-    public virtual bool HasVjp => Vjp is not null || VjpAll is not null || CallSiteVjp;
+    public virtual bool HasVjp => Differentiable && (Vjp is not null || VjpAll is not null || CallSiteVjp || CompositeOf is not null);
 
     /// <summary>Whether forward mode is declared.</summary>
-    public virtual bool HasJvp => Jvp is not null || JvpAll is not null || CallSiteJvp;
+    public virtual bool HasJvp => Differentiable && (Jvp is not null || JvpAll is not null || CallSiteJvp || CompositeOf is not null);
 
     /// <summary>Whether the JVP handles k directions at once.</summary>
-    public virtual bool HasBatchedJvp => HasJvp && BatchedJvp;
+    public virtual bool HasBatchedJvp => HasJvp && (BatchedJvp || CompositeOf is not null);
 
     /// <summary>The save mask for one call.</summary>
     internal virtual uint SaveMask(Tensor[] inputs) => SavesFor?.Invoke(inputs) ?? Saves;
@@ -211,6 +215,35 @@ internal class OpDef
 
     /// <inheritdoc/>
     public override string ToString() => Name;
+}
+
+/// <summary>What <c>fluxion ops</c> shows of one registry entry.</summary>
+/// <param name="Name">Fluxion's name of the op.</param>
+/// <param name="Torch">The PyTorch OpInfo name(s) it implements.</param>
+/// <param name="Family">Its family.</param>
+/// <param name="DTypes">The dtypes its kernels take.</param>
+/// <param name="Differentiable">False for ops PyTorch does not differentiate either.</param>
+/// <param name="Vjp">Reverse mode is declared.</param>
+/// <param name="Jvp">Forward mode is declared.</param>
+/// <param name="BatchedJvp">The JVP computes k directions at once (vector forward mode).</param>
+/// <param name="FusedBackward">The fused first-order backward and when it applies, or null.</param>
+/// <param name="SecondOrder">Its derivatives differentiate again.</param>
+/// <param name="Vmap">A batching rule is declared (vmap).</param>
+/// <param name="CompositeOf">For a composite, the entries it is built from.</param>
+/// <param name="Samples">How many sample calls the test sweep runs.</param>
+/// <param name="Doc">One line of description.</param>
+public sealed record OpInfo(string Name, string[] Torch, OpFamily Family, DTypeSet DTypes, bool Differentiable, bool Vjp, bool Jvp,
+    bool BatchedJvp, string? FusedBackward, bool SecondOrder, bool Vmap, string[]? CompositeOf, int Samples, string? Doc);
+
+/// <summary>The public view of the op registry: every op Fluxion declares, with what it can differentiate.</summary>
+public static class OpCatalog
+{
+    /// <summary>Every registered op, sorted by name.</summary>
+    public static IReadOnlyList<OpInfo> All => s_all.Value;
+
+    private static readonly Lazy<OpInfo[]> s_all = new(() => [.. OpRegistry.All.Select(d => new OpInfo(
+        d.Name, d.Torch, d.Family, d.DTypes, d.Differentiable, d.HasVjp, d.HasJvp, d.HasBatchedJvp, d.FusedBackward,
+        d.Differentiable && d.SecondOrder, false, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc))]);
 }
 
 /// <summary>Marks a type whose static <see cref="OpDef"/> fields are registry entries (so the registry need not scan every type).</summary>
