@@ -25,6 +25,21 @@ public abstract class ForwardModule : Module
     /// <summary>The layer's computation (runs with grad mode off).</summary>
     protected abstract MixedTensor ForwardCore(MixedTensor input);
 
+    /// <summary>
+    /// Maps the primal and its K tangents through <paramref name="f"/> with vector forward mode: the values and
+    /// all K directions go through the ops' own JVPs (from the op registry) in one pass, so a layer restates
+    /// no derivative. A tangent shared by the batch ([K, 1, ...]) is broadcast to the batch first.
+    /// </summary>
+    internal static MixedTensor Lift(MixedTensor input, Func<Tensor, Tensor> f)
+    {
+        var x = input.Primal;
+        if (!input.Tracking || input.Tangent is not { } t) return input.WithValues(f(x), null);
+        var tan = ShapeUtil.SameShape(t.Shape[1..], x.Shape) ? t : t.Expand([t.Size(0), .. x.ShapeArray]);
+        using var level = ForwardAD.Level();
+        var (y, ty) = ForwardAD.Unpack(f(ForwardAD.MakeDual(x, tan, level)), level);
+        return input.WithValues(y.Detach(), ty ?? Tensor.Zeros([t.Size(0), .. y.ShapeArray], y.DType));
+    }
+
     /// <summary>Checks that the input is batched with the expected rank.</summary>
     protected void CheckRank(Tensor x, int rank, string expected)
     {
@@ -259,38 +274,45 @@ public sealed class Conv2d : ForwardParameterModule
     protected override string ExtraRepr() => ConvRepr.Format(InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, null, Groups, Bias is not null) + $", mode={Mode}";
 }
 
-/// <summary>Forward-mode tanh: tangents times 1 − y².</summary>
+/// <summary>Forward-mode tanh (the op's own JVP carries the tangents).</summary>
 public sealed class Tanh : ForwardModule
 {
     /// <inheritdoc/>
-    protected override MixedTensor ForwardCore(MixedTensor input)
-    {
-        var y = input.Primal.Tanh();
-        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * (1 - y * y) : null);
-    }
+    protected override MixedTensor ForwardCore(MixedTensor input) => Lift(input, x => x.Tanh());
 }
 
-/// <summary>Forward-mode sigmoid: tangents times y·(1 − y).</summary>
+/// <summary>Forward-mode sigmoid (the op's own JVP carries the tangents).</summary>
 public sealed class Sigmoid : ForwardModule
 {
     /// <inheritdoc/>
-    protected override MixedTensor ForwardCore(MixedTensor input)
-    {
-        var y = input.Primal.Sigmoid();
-        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * (y * (1 - y)) : null);
-    }
+    protected override MixedTensor ForwardCore(MixedTensor input) => Lift(input, x => x.Sigmoid());
 }
 
-/// <summary>Forward-mode ReLU: tangents kept where x &gt; 0 (the subgradient 0 at x = 0, as PyTorch).</summary>
+/// <summary>Forward-mode ReLU (the op's own JVP: tangents selected where x &gt; 0, so a non-finite tangent on an
+/// inactive unit gives 0, and the subgradient at 0 is 0, as PyTorch).</summary>
 public sealed class ReLU : ForwardModule
 {
     /// <inheritdoc/>
-    protected override MixedTensor ForwardCore(MixedTensor input)
-    {
-        var x = input.Primal;
-        var y = x.Relu();
-        return input.WithValues(y, input.Tracking && input.Tangent is { } t ? t * x.Gt(0).To(x.DType) : null);
-    }
+    protected override MixedTensor ForwardCore(MixedTensor input) => Lift(input, x => x.Relu());
+}
+
+/// <summary>
+/// Runs any module in a forward-mode section by lifting it onto vector forward mode: its values and the K carried
+/// tangents go through the ops' own JVPs. The wrapped module's parameters are constants here (they contribute
+/// no directions of their own; use the MixedMode layers for trainable forward-mode parameters).
+/// </summary>
+/// <param name="inner">The module to lift (e.g. a <see cref="Nn.GELU"/>, a <see cref="Nn.LayerNorm"/> with frozen
+/// affine parameters, or a whole parameter-free block).</param>
+public sealed class Lifted(Module inner) : ForwardModule
+{
+    /// <summary>The wrapped module.</summary>
+    public Module Inner { get; } = inner;
+
+    /// <inheritdoc/>
+    protected override MixedTensor ForwardCore(MixedTensor input) => Lift(input, Inner.Forward);
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => Inner.ToString() ?? "";
 }
 
 /// <summary>
@@ -317,7 +339,7 @@ public sealed class Dropout : ForwardModule
         var x = input.Primal;
         if (!Training || P == 0) return input;
         var scale = P == 1 ? Tensor.ZerosLike(x) : Nn.Dropout.Scale(x, P, _generator);
-        return input.WithValues(x * scale, input.Tracking && input.Tangent is { } t ? t * scale : null);
+        return Lift(input, v => v * scale);
     }
 
     /// <inheritdoc/>
@@ -438,11 +460,7 @@ public sealed class Flatten : ForwardModule
         var x = input.Primal;
         int s = ShapeUtil.WrapDim(LayerName, StartDim, x.Rank), e = ShapeUtil.WrapDim(LayerName, EndDim, x.Rank);
         if (s == 0) throw new ArgumentException($"{LayerName}: startDim resolves to 0 for input {ShapeUtil.Format(x.Shape)}; forward-mode layers keep dim 0 as the batch.");
-        var y = x.Flatten(s, e);
-        Tensor? tan = null;
-        if (input.Tracking && input.Tangent is { } t)
-            tan = t.Reshape([t.Size(0), t.Size(1), .. y.ShapeArray[1..]]);
-        return input.WithValues(y, tan);
+        return Lift(input, v => v.Flatten(s, e));
     }
 
     /// <inheritdoc/>
