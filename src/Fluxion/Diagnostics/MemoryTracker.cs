@@ -82,6 +82,7 @@ public static class MemoryTracker
         GC.WaitForPendingFinalizers();
         var session = new Session();
         t_session = session;
+        Storage.AllocationObserver = OnAllocate;
         try
         {
             action();
@@ -89,6 +90,7 @@ public static class MemoryTracker
         finally
         {
             t_session = null;
+            Storage.AllocationObserver = null;
         }
         GC.Collect();
         GC.WaitForPendingFinalizers();

@@ -46,7 +46,7 @@ public static class Checkpoint
         var versions = Array.ConvertAll(inputs, t => t.Version);
         var collected = new List<Tensor>();
         Tensor[] outputs;
-        using (Op.CollectInputs(collected))
+        using (Recording.CollectInputs(collected))
         using (ForwardLevels.Suspend(0))
             outputs = fn(inputs);
         if (outputs is null || outputs.Length == 0)

@@ -43,47 +43,11 @@ internal static class Op
     /// (where per-op overhead dominates); bigger ones use the vectorized tensor ops.</summary>
     public const int RawMaxNumel = 1024;
 
-    /// <summary>Tensors requiring grad reported by recording ops while an input collection is active (see <see cref="CollectInputs"/>).</summary>
-    [ThreadStatic] private static List<Tensor>? t_collected;
+    /// <inheritdoc cref="Recording.TryCollect(Tensor, Tensor)"/>
+    internal static bool TryCollect(Tensor a, Tensor b) => Recording.TryCollect(a, b);
 
-    /// <summary>
-    /// Starts an input collection on this thread (used by checkpointing): until the scope is disposed,
-    /// ops that would record a node record nothing and instead report their inputs that require grad
-    /// to <paramref name="sink"/>. Scopes nest; the innermost one receives the inputs.
-    /// </summary>
-    internal static CollectScope CollectInputs(List<Tensor> sink) => new(sink);
-
-    /// <summary>Restores the previous input collection when disposed.</summary>
-    internal readonly struct CollectScope : IDisposable
-    {
-        private readonly List<Tensor>? _previous;
-
-        public CollectScope(List<Tensor> sink)
-        {
-            _previous = t_collected;
-            t_collected = sink;
-        }
-
-        public void Dispose() => t_collected = _previous;
-    }
-
-    /// <inheritdoc cref="TryCollect(Tensor[])"/>
-    internal static bool TryCollect(Tensor a, Tensor b)
-    {
-        if (t_collected is not { } sink) return false;
-        if (a.RequiresGrad) sink.Add(a);
-        if (b.RequiresGrad) sink.Add(b);
-        return true;
-    }
-
-    /// <summary>During an input collection: reports <paramref name="inputs"/> that require grad and returns true
-    /// (the caller must then not record a node). Otherwise returns false.</summary>
-    internal static bool TryCollect(Tensor[] inputs)
-    {
-        if (t_collected is not { } sink) return false;
-        foreach (var t in inputs) if (t.RequiresGrad) sink.Add(t);
-        return true;
-    }
+    /// <inheritdoc cref="Recording.TryCollect(Tensor[])"/>
+    internal static bool TryCollect(Tensor[] inputs) => Recording.TryCollect(inputs);
 
     /// <summary>
     /// Forward mode: for every active level at which some input has a tangent, computes the output
@@ -239,17 +203,8 @@ internal static class Op
     }
 
     /// <summary>Single-input form of the reverse-mode test: grad mode is on, <paramref name="x"/> requires grad
-    /// and no input collection claims it (see <see cref="TryCollect(Tensor[])"/>).</summary>
-    internal static bool ShouldRecord(Tensor x)
-    {
-        if (!x.RequiresGrad || !GradMode.Enabled) return false;
-        if (t_collected is { } sink)
-        {
-            sink.Add(x);
-            return false;
-        }
-        return true;
-    }
+    /// and no recording observer claims it (see <see cref="Recording.TryCollect(Tensor[])"/>).</summary>
+    internal static bool ShouldRecord(Tensor x) => x.RequiresGrad && GradMode.Enabled && !Recording.TryCollect(x);
 
     /// <summary>Reduces a broadcast gradient back to <paramref name="shape"/> by summing the broadcast dims.</summary>
     public static Tensor SumTo(Tensor g, ReadOnlySpan<int> shape) => g.SumTo(shape);
@@ -373,10 +328,4 @@ internal sealed class OpNode : Node
         _outputs = null;
         _attr = null;
     }
-}
-
-/// <summary>Anomaly detection switch (see <see cref="Autograd.DetectAnomaly"/>).</summary>
-internal static class Anomaly
-{
-    [ThreadStatic] public static bool Enabled;
 }

@@ -41,11 +41,14 @@ public sealed class Storage
     /// <summary>True while the array will go back to the storage pool when this storage dies.</summary>
     internal bool IsPooled => _lease is not null;
 
+    /// <summary>This thread's observer of storage allocations (MemoryTracker subscribes while it measures), or null.</summary>
+    [ThreadStatic] internal static Action<Storage>? AllocationObserver;
+
     internal Storage(Array data, DType dtype)
     {
         _data = data;
         DType = dtype;
-        if (MemoryTracker.IsActive) MemoryTracker.OnAllocate(this);
+        AllocationObserver?.Invoke(this);
     }
 
     private Storage(Array data, DType dtype, bool pooled) : this(data, dtype)
