@@ -88,14 +88,14 @@ public class GemmTests
         Check<double>(m, k, n, Layout.RowMajor, Layout.ColMajor, accumulate: true, seed++);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("Portable")]
     [InlineData("Avx2")]
     [InlineData("Avx512")]
     public void EveryKernelMatchesReference(string name)
     {
         var kernel = Enum.Parse<Gemm.GemmKernel>(name);
-        if (!Gemm.IsSupported(kernel)) return; // nothing to test on this hardware
+        Skip.IfNot(Gemm.IsSupported(kernel), $"the {name} GEMM kernel needs instructions this CPU lacks");
         var old = Gemm.Kernel;
         Gemm.Kernel = kernel;
         try
@@ -159,14 +159,6 @@ public class GemmTests
 
     // ---- through Tensor.MatMul: views reach the kernel without copies and give the same values
 
-    private static void AssertClose(Tensor want, Tensor got, double tol)
-    {
-        Assert.Equal(want.ShapeArray, got.ShapeArray);
-        var w = want.ToDoubleArray();
-        var g = got.ToDoubleArray();
-        for (int i = 0; i < w.Length; i++) Assert.True(Math.Abs(w[i] - g[i]) <= tol * (1 + Math.Abs(w[i])), $"element {i}: {g[i]} vs {w[i]}");
-    }
-
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
@@ -175,14 +167,14 @@ public class GemmTests
         double tol = dtype == DType.Float32 ? 1e-4 : 1e-11;
         var x = Tensor.Randn([40, 70], dtype);
         var w = Tensor.Randn([50, 70], dtype);
-        AssertClose(x.MatMul(w.T.Contiguous()), x.MatMul(w.T), tol);           // a @ b.T
-        AssertClose(x.T.Contiguous().MatMul(x), x.T.MatMul(x), tol);           // a.T @ b
-        AssertClose(w.Contiguous().MatMul(x.T.Contiguous()), w.MatMul(x.MT), tol);
+        TensorAssert.Close(x.MatMul(w.T.Contiguous()), x.MatMul(w.T), rtol: tol, atol: tol);           // a @ b.T
+        TensorAssert.Close(x.T.Contiguous().MatMul(x), x.T.MatMul(x), rtol: tol, atol: tol);           // a.T @ b
+        TensorAssert.Close(w.Contiguous().MatMul(x.T.Contiguous()), w.MatMul(x.MT), rtol: tol, atol: tol);
         var big = Tensor.Randn([81, 141], dtype);
         var sa = big.Slice(0, 0, 80, 2).Slice(1, 1, 141, 2);                    // [40, 70], both dims stepped
-        AssertClose(sa.Contiguous().MatMul(w.T.Contiguous()), sa.MatMul(w.T), tol);
+        TensorAssert.Close(sa.Contiguous().MatMul(w.T.Contiguous()), sa.MatMul(w.T), rtol: tol, atol: tol);
         var col = big.Slice(1, 3, 4);                                           // [81, 1] column view
-        AssertClose(big.T.Contiguous().MatMul(col.Contiguous()), big.T.MatMul(col), tol);
+        TensorAssert.Close(big.T.Contiguous().MatMul(col.Contiguous()), big.T.MatMul(col), rtol: tol, atol: tol);
     }
 
     [Theory]
@@ -193,20 +185,20 @@ public class GemmTests
         double tol = dtype == DType.Float32 ? 1e-4 : 1e-11;
         var a = Tensor.Randn([3, 20, 30], dtype);
         var b = Tensor.Randn([3, 30, 25], dtype);
-        AssertClose(a.Contiguous().MatMul(b), a.MatMul(b), tol);
-        AssertClose(a.MT.Contiguous().MatMul(a), a.MT.MatMul(a), tol);               // batched transposed, no fold
+        TensorAssert.Close(a.Contiguous().MatMul(b), a.MatMul(b), rtol: tol, atol: tol);
+        TensorAssert.Close(a.MT.Contiguous().MatMul(a), a.MT.MatMul(a), rtol: tol, atol: tol);               // batched transposed, no fold
         var r2 = Tensor.Randn([20, 25], dtype);
-        AssertClose(a.MT.Contiguous().MatMul(r2), a.MT.MatMul(r2), tol);             // unfoldable 3-D · 2-D
+        TensorAssert.Close(a.MT.Contiguous().MatMul(r2), a.MT.MatMul(r2), rtol: tol, atol: tol);             // unfoldable 3-D · 2-D
         var one = Tensor.Randn([1, 9, 11], dtype);
         var w = Tensor.Randn([1, 11, 4], dtype);
-        AssertClose(one.Select(0, 0).MatMul(w.Select(0, 0)).Unsqueeze(0), one.MatMul(w), tol); // batch of 1
+        TensorAssert.Close(one.Select(0, 0).MatMul(w.Select(0, 0)).Unsqueeze(0), one.MatMul(w), rtol: tol, atol: tol); // batch of 1
         var bc = Tensor.Randn([4, 1, 6, 5], dtype);
         var bd = Tensor.Randn([3, 5, 7], dtype);
         var want = bc.Expand([4, 3, 6, 5]).Contiguous().MatMul(bd.Expand([4, 3, 5, 7]).Contiguous());
-        AssertClose(want, bc.MatMul(bd), tol);                                       // broadcast batch (stride 0)
+        TensorAssert.Close(want, bc.MatMul(bd), rtol: tol, atol: tol);                                       // broadcast batch (stride 0)
         var many = Tensor.Randn([300, 16, 16], dtype);                               // many small products in parallel
         var r = many.MatMul(many.MT);
-        AssertClose(many.Select(0, 123).MatMul(many.Select(0, 123).T), r.Select(0, 123), tol);
+        TensorAssert.Close(many.Select(0, 123).MatMul(many.Select(0, 123).T), r.Select(0, 123), rtol: tol, atol: tol);
     }
 
     [Fact]

@@ -5,17 +5,6 @@ namespace Fluxion.Tests;
 
 public class MixedModeTests
 {
-    private static void AssertClose(Tensor expected, Tensor? actual, double rtol, double atol, string what)
-    {
-        Assert.NotNull(actual);
-        Assert.Equal(expected.ShapeArray, actual!.ShapeArray);
-        var e = expected.ToDoubleArray();
-        var a = actual.ToDoubleArray();
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= atol + rtol * Math.Abs(e[i]),
-                $"{what}[{i}]: expected {e[i]}, got {a[i]} (|diff| {Math.Abs(e[i] - a[i]):G3})");
-    }
-
     private static void CopyParameters(Module from, Module to)
     {
         var src = from.Parameters().ToArray();
@@ -29,7 +18,7 @@ public class MixedModeTests
     {
         var r = reverse.NamedParameters().ToArray();
         var m = mixed.Parameters().ToArray();
-        for (int i = 0; i < r.Length; i++) AssertClose(r[i].Parameter.Grad!, m[i].Grad, rtol, atol, r[i].Name);
+        for (int i = 0; i < r.Length; i++) TensorAssert.Close(r[i].Parameter.Grad!, m[i].Grad, rtol, atol, r[i].Name);
     }
 
     // ---- (a) Exact mode equals reverse mode -----------------------------------------------------------
@@ -68,7 +57,7 @@ public class MixedModeTests
         loss.Backward();
 
         double rtol = dt == DType.Float32 ? 1e-4 : 1e-10, atol = dt == DType.Float32 ? 1e-5 : 1e-10;
-        AssertClose(yRev.Detach(), yMixed.Detach(), rtol, atol, "output");
+        TensorAssert.Close(yRev.Detach(), yMixed.Detach(), rtol, atol, "output");
         AssertSameGradients(rev, mixed, rtol, atol);
         // every parameter is carried exactly: 20 + 57 + 26 directions
         var h = x;
@@ -108,7 +97,7 @@ public class MixedModeTests
         Losses.MseLoss(rev.Forward(x), target).Backward();
         Losses.MseLoss(mixed.Forward(x2), target).Backward();
         AssertSameGradients(rev, mixed, 1e-10, 1e-12);
-        AssertClose(x.Grad!, x2.Grad, 1e-10, 1e-12, "input");
+        TensorAssert.Close(x.Grad!, x2.Grad, 1e-10, 1e-12, "input");
     }
 
     [Fact]
@@ -240,8 +229,8 @@ public class MixedModeTests
         var r = rev.Parameters().ToArray();
         var m = mixed.Parameters().ToArray();
         // the exact layer's gradients stay exact; the random layers get estimates of the right shape
-        AssertClose(r[0].Grad!, m[0].Grad, 1e-10, 1e-12, "0.weight");
-        AssertClose(r[1].Grad!, m[1].Grad, 1e-10, 1e-12, "0.bias");
+        TensorAssert.Close(r[0].Grad!, m[0].Grad, 1e-10, 1e-12, "0.weight");
+        TensorAssert.Close(r[1].Grad!, m[1].Grad, 1e-10, 1e-12, "0.bias");
         for (int i = 2; i < r.Length; i++) Assert.Equal(r[i].ShapeArray, m[i].Grad!.ShapeArray);
     }
 
@@ -307,7 +296,7 @@ public class MixedModeTests
         {
             var y = mixed.Forward(x);
             Assert.False(y.RequiresGrad);
-            AssertClose(rev.Forward(x), y, 1e-6, 1e-6, "output");
+            TensorAssert.Close(rev.Forward(x), y, 1e-6, 1e-6, "output");
             Assert.Null(MM.MixedTensor.Of(mixed.Layers[3].Forward(mixed.Layers[2].Forward(mixed.Layers[1].Forward(mixed.Layers[0].Forward(x)))))!.Tangent);
         }
     }

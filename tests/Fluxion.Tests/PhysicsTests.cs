@@ -127,12 +127,12 @@ public class PhysicsTests
         var fused = Eval(xs => new PairForces(kinds, null, spec).ApplySingle(xs));
         var scalar = Eval(xs => new PairForces(kinds, null, spec) { Tiled = false }.ApplySingle(xs));
         var naive = Eval(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec));
-        AssertClose(naive.F, fused.F);
-        AssertClose(naive.F, scalar.F);
+        TensorAssert.Close(naive.F, fused.F, rtol: 1e-9, atol: 1e-9);
+        TensorAssert.Close(naive.F, scalar.F, rtol: 1e-9, atol: 1e-9);
         for (int k = 0; k < 4; k++)
         {
-            AssertClose(naive.G[k], fused.G[k]);
-            AssertClose(naive.G[k], scalar.G[k]);
+            TensorAssert.Close(naive.G[k], fused.G[k], rtol: 1e-9, atol: 1e-9);
+            TensorAssert.Close(naive.G[k], scalar.G[k], rtol: 1e-9, atol: 1e-9);
         }
         Assert.Contains(fused.F, f => Math.Abs(f) > 1e-3);
     }
@@ -158,8 +158,8 @@ public class PhysicsTests
             return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
         }
         var (t, r) = (Eval(true), Eval(false));
-        AssertClose(r.F, t.F, 1e-8);
-        for (int k = 0; k < 4; k++) AssertClose(r.G[k], t.G[k], 1e-8);
+        TensorAssert.Close(r.F, t.F, rtol: 1e-8, atol: 1e-8);
+        for (int k = 0; k < 4; k++) TensorAssert.Close(r.G[k], t.G[k], rtol: 1e-8, atol: 1e-8);
         if (withDead) for (int d = 0; d < dim; d++) Assert.Equal(0.0, t.F[d]); // particle 0 is dead
     }
 
@@ -179,7 +179,7 @@ public class PhysicsTests
         var tangents = inputs.Select((t, k) => Tensor.Randn(t.ShapeArray, DType.Float64, new Generator(70 + k))).ToArray();
         var (_, fused) = Functional.Jvp(xs => new PairForces(kinds, null, spec).ApplySingle(xs), inputs, tangents);
         var (_, naive) = Functional.Jvp(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec), inputs, tangents);
-        AssertClose(naive.ToDoubleArray(), fused.ToDoubleArray());
+        TensorAssert.Close(naive.ToDoubleArray(), fused.ToDoubleArray(), rtol: 1e-9, atol: 1e-9);
     }
 
     [Fact]
@@ -191,7 +191,7 @@ public class PhysicsTests
         var f64 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64).ToDoubleArray();
         var f32 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64.Select(t => t.To(DType.Float32)).ToArray());
         Assert.Equal(DType.Float32, f32.DType);
-        AssertClose(f64, f32.ToDoubleArray(), 1e-4);
+        TensorAssert.Close(f64, f32.ToDoubleArray(), rtol: 1e-4, atol: 1e-4);
     }
 
     [Fact]
@@ -221,13 +221,6 @@ public class PhysicsTests
         Near(a.F, b.F);
         for (int k = 0; k < 4; k++) Near(a.G[k], b.G[k]);
         Near(a.T, b.T);
-    }
-
-    private static void AssertClose(double[] expected, double[] actual, double tol = 1e-9)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * (1 + Math.Abs(expected[i])), $"[{i}] expected {expected[i]}, got {actual[i]}");
     }
 
     [Theory]
@@ -264,7 +257,7 @@ public class PhysicsTests
             return xs.Select(t => t.Grad!.ToDoubleArray()).ToArray();
         }
         var (a, b) = (Grads(true), Grads(false));
-        for (int k = 0; k < a.Length; k++) AssertClose(b[k], a[k], 1e-10);
+        for (int k = 0; k < a.Length; k++) TensorAssert.Close(b[k], a[k], rtol: 1e-10, atol: 1e-10);
     }
 
     [Fact]
@@ -430,7 +423,7 @@ public class PhysicsTests
             return xs.Select(t => t.Grad!.ToDoubleArray()).ToArray();
         }
         var (a, b) = (Grads(true), Grads(false));
-        for (int k = 0; k < a.Length; k++) AssertClose(b[k], a[k], 1e-12);
+        for (int k = 0; k < a.Length; k++) TensorAssert.Close(b[k], a[k], rtol: 1e-12, atol: 1e-12);
     }
 
     [Fact]
@@ -444,7 +437,7 @@ public class PhysicsTests
         var p64 = sim.Positions(sim.Run(sys[0], v0, sys[1], sys[2], sys[3], 10)).ToDoubleArray();
         var s32 = sim.Run(sys[0].To(DType.Float32), v0.To(DType.Float32), sys[1].To(DType.Float32), sys[2].To(DType.Float32), sys[3].To(DType.Float32), 10);
         Assert.Equal(DType.Float32, s32.DType);
-        AssertClose(p64, sim.Positions(s32).ToDoubleArray(), 1e-4);
+        TensorAssert.Close(p64, sim.Positions(s32).ToDoubleArray(), rtol: 1e-4, atol: 1e-4);
     }
 
     [Theory]

@@ -29,18 +29,6 @@ public class PointCloudTests
     }
 
     /// <summary>|a − b| ≤ rtol · max(max|b|, tiny) elementwise (relative to the tensor's scale).</summary>
-    private static void Close(double[] expected, double[] actual, double rtol, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = Math.Max(expected.Select(Math.Abs).DefaultIfEmpty(0).Max(), 1e-30);
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.True(double.IsFinite(actual[i]), $"{what}[{i}] is {actual[i]}");
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= rtol * scale,
-                $"{what}[{i}]: naive {expected[i]:G17}, fused {actual[i]:G17} (scale {scale:G3}, rtol {rtol:G2})");
-        }
-    }
-
     [Theory]
     [InlineData(1, 5, 3, 2, 1)]       // batch of 1, tiny
     [InlineData(3, 300, 70, 3, 2)]    // not multiples of the 256 × 64 tile
@@ -55,9 +43,9 @@ public class PointCloudTests
             var gseed = Tensor.Randn([batch, nOut], dtype, new Generator(seed + 100));
             var naive = Run(PointCloudMode.Naive, inputs, gseed);
             var fused = Run(PointCloudMode.Fused, inputs, gseed);
-            Close(naive.Y, fused.Y, rtol, $"{dtype} y");
+            TensorAssert.CloseToScale(naive.Y, fused.Y, rtol, $"{dtype} y");
             string[] names = ["grad x", "grad p", "grad q", "grad b"];
-            for (int i = 0; i < 4; i++) Close(naive.Grads[i], fused.Grads[i], rtol, $"{dtype} {names[i]}");
+            for (int i = 0; i < 4; i++) TensorAssert.CloseToScale(naive.Grads[i], fused.Grads[i], rtol, $"{dtype} {names[i]}");
         }
     }
 
@@ -75,8 +63,8 @@ public class PointCloudTests
             var naive = Run(PointCloudMode.Naive, inputs, gseed);
             var fused = Run(PointCloudMode.Fused, inputs, gseed);
             string size = $"{dtype} B={batch} N_in={nIn} N_out={nOut} k={k}";
-            Close(naive.Y, fused.Y, rtol, $"{size} y");
-            for (int i = 0; i < 4; i++) Close(naive.Grads[i], fused.Grads[i], rtol, $"{size} grad {i}");
+            TensorAssert.CloseToScale(naive.Y, fused.Y, rtol, $"{size} y");
+            for (int i = 0; i < 4; i++) TensorAssert.CloseToScale(naive.Grads[i], fused.Grads[i], rtol, $"{size} grad {i}");
         }
     }
 
@@ -96,7 +84,7 @@ public class PointCloudTests
                     var (_, tan) = ForwardAD.Unpack(PointCloudLinear.Apply(duals[0], duals[1], duals[2], duals[3], mode));
                     return tan!.ToDoubleArray();
                 }
-                Close(Tangent(PointCloudMode.Naive), Tangent(PointCloudMode.Fused), rtol, $"{dtype} jvp along inputs [{string.Join(",", which)}]");
+                TensorAssert.CloseToScale(Tangent(PointCloudMode.Naive), Tangent(PointCloudMode.Fused), rtol, $"{dtype} jvp along inputs [{string.Join(",", which)}]");
             }
         }
     }
@@ -158,11 +146,11 @@ public class PointCloudTests
             var naive = Run(PointCloudMode.Naive, inputs, gseed);
             var fused = Run(PointCloudMode.Fused, inputs, gseed);
             double rtol = dtype == DType.Float64 ? 1e-10 : 1e-4;
-            Close(naive.Y, fused.Y, rtol, "y");
+            TensorAssert.CloseToScale(naive.Y, fused.Y, rtol, "y");
             for (int i = 0; i < 4; i++)
             {
                 Assert.All(naive.Grads[i], v => Assert.True(double.IsFinite(v)));
-                Close(naive.Grads[i], fused.Grads[i], rtol, $"grad {i}");
+                TensorAssert.CloseToScale(naive.Grads[i], fused.Grads[i], rtol, $"grad {i}");
             }
         }
     }
@@ -227,7 +215,7 @@ public class PointCloudTests
         var y = layer.Forward(x);
         Assert.Equal([2, 5, 4], y.ShapeArray);
         layer.Mode = PointCloudMode.Naive;
-        Close(layer.Forward(x).ToDoubleArray(), y.ToDoubleArray(), 1e-5, "leading dims");
+        TensorAssert.CloseToScale(layer.Forward(x).ToDoubleArray(), y.ToDoubleArray(), 1e-5, "leading dims");
         Assert.Equal([4], layer.Forward(Tensor.Randn([6], DType.Float32)).ShapeArray);
     }
 
@@ -254,7 +242,7 @@ public class PointCloudTests
             net.Forward(x).Square().Sum().Backward();
             return net.Layers[1].InputPositions.Grad!.ToDoubleArray();
         }
-        Close(SharedGrad(PointCloudMode.Naive), SharedGrad(PointCloudMode.Fused), 1e-10, "shared position grad");
+        TensorAssert.CloseToScale(SharedGrad(PointCloudMode.Naive), SharedGrad(PointCloudMode.Fused), 1e-10, "shared position grad");
     }
 
     [Fact]
