@@ -21,7 +21,7 @@ public partial class Tensor
     // ---- binary arithmetic ---------------------------------------------------------------------
 
     internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Samples = () => OpSamples.Binary((a, b) => a + b) };
-    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub", "rsub") { Samples = () => OpSamples.Binary((a, b) => a - b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { Samples = () => OpSamples.Binary((a, b) => a - b) };
     // save only what the needed gradients read: dL/da reads b, dL/db reads a
     internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
     { Samples = () => OpSamples.Binary((a, b) => a * b) };
@@ -499,7 +499,7 @@ public partial class Tensor
 
     internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
         LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
-        AndOp = Comparison("And", "logical_and"), OrOp = Comparison("Or", "logical_or"), NotOp = Comparison("Not", "logical_not");
+        AndOp = Comparison("LogicalAnd", "logical_and"), OrOp = Comparison("LogicalOr", "logical_or"), NotOp = Comparison("LogicalNot", "logical_not");
 
     /// <summary>Elementwise a &gt; b.</summary>
     public Tensor Gt(Tensor other) => CompareRaw("Gt", this, other, (p, q) => p > q);
@@ -532,6 +532,18 @@ public partial class Tensor
     public static Tensor operator |(Tensor a, Tensor b) => BoolOp("Or", a, b, (p, q) => p != 0 || q != 0);
     /// <summary>Logical not of a bool tensor.</summary>
     public static Tensor operator !(Tensor a) => BoolOp("Not", a, a, (p, _) => p == 0);
+
+    /// <summary>Elementwise logical and of the truth values (nonzero is true) of two tensors of any dtype, broadcast; bool result.</summary>
+    public Tensor LogicalAnd(Tensor other) => Truth(this) & Truth(other);
+
+    /// <summary>Elementwise logical or of the truth values (nonzero is true), broadcast; bool result.</summary>
+    public Tensor LogicalOr(Tensor other) => Truth(this) | Truth(other);
+
+    /// <summary>Elementwise logical not of the truth value (nonzero is true); bool result.</summary>
+    public Tensor LogicalNot() => !Truth(this);
+
+    /// <summary>The truth value of each element: the tensor itself for bool, x != 0 otherwise (NaN is true, as PyTorch).</summary>
+    private static Tensor Truth(Tensor x) => x.DType == DType.Bool ? x : x.Ne(0.0);
 
     private static Tensor BoolOp(string op, Tensor a, Tensor b, Func<double, double, bool> f)
     {
