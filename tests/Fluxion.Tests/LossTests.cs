@@ -9,21 +9,21 @@ public class LossTests
     /// <summary>Fluxion call per golden op of golden/losses.json (see make_golden.py for the args).</summary>
     private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
     {
-        ["MseLoss"] = One((x, a) => Losses.MseLoss(x[0], x[1], a.String("reduction"))),
-        ["L1Loss"] = One((x, a) => Losses.L1Loss(x[0], x[1], a.String("reduction"))),
-        ["CrossEntropy"] = One((x, a) => Losses.CrossEntropy(x[0], x[1], a.String("reduction"),
+        ["MseLoss"] = One((x, a) => Losses.MseLoss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
+        ["L1Loss"] = One((x, a) => Losses.L1Loss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
+        ["CrossEntropy"] = One((x, a) => Losses.CrossEntropy(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true),
             weight: a.Bool("weight") ? x[2] : null, ignoreIndex: a.Int("ignore_index"), labelSmoothing: a.Double("label_smoothing"))),
-        ["NllLoss"] = One((x, a) => Losses.NllLoss(x[0], x[1], a.String("reduction"),
+        ["NllLoss"] = One((x, a) => Losses.NllLoss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true),
             weight: a.Bool("weight") ? x[2] : null, ignoreIndex: a.Int("ignore_index"))),
         ["BceWithLogits"] = One((x, a) =>
         {
             int next = 2;
             var w = a.Bool("weight") ? x[next++] : null;
             var pw = a.Bool("pos_weight") ? x[next++] : null;
-            return Losses.BceWithLogits(x[0], x[1], a.String("reduction"), w, pw);
+            return Losses.BceWithLogits(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true), w, pw);
         }),
-        ["KlDiv"] = One((x, a) => Losses.KlDiv(x[0], x[1], a.String("reduction"), a.Bool("log_target"))),
-        ["SigmoidFocalLoss"] = One((x, a) => Losses.SigmoidFocalLoss(x[0], x[1], a.Double("alpha"), a.Double("gamma"), a.String("reduction"))),
+        ["KlDiv"] = One((x, a) => Losses.KlDiv(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true), a.Bool("log_target"))),
+        ["SigmoidFocalLoss"] = One((x, a) => Losses.SigmoidFocalLoss(x[0], x[1], a.Double("alpha"), a.Double("gamma"), Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
     };
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("losses");
@@ -44,7 +44,7 @@ public class LossTests
     [Fact]
     public void GradCheckRegression()
     {
-        foreach (var r in new[] { "mean", "sum", "none" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
         {
             GradCheck.Assert(x => Losses.MseLoss(x[0], x[1], r), [R(1, 3, 4), R(2, 3, 4)]);
             GradCheck.Assert(x => Losses.L1Loss(x[0], x[1], r), [R(3, 3, 4), R(4, 3, 4) + 5.0]); // |diff| away from 0
@@ -56,14 +56,14 @@ public class LossTests
     {
         var t = Idx(2, -100, 0, 4, 1, 2);
         var w = U(5, 0.3, 2.0, 5);
-        foreach (var r in new[] { "mean", "sum", "none" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
         {
             GradCheck.Assert(x => Losses.CrossEntropy(x[0], t, r), [R(6, 6, 5)]);
             GradCheck.Assert(x => Losses.CrossEntropy(x[0], t, r, weight: w, labelSmoothing: 0.2), [R(7, 6, 5)]);
         }
         // [N, C, d] logits, a custom ignore index, and the class weights as a differentiable input
         var t3 = Tensor.FromArray(new long[] { 0, 3, 1, 3, 2, 4 }, 2, 3);
-        GradCheck.Assert(x => Losses.CrossEntropy(x[0], t3, "mean", weight: x[1], ignoreIndex: 3, labelSmoothing: 0.1), [R(8, 2, 5, 3), U(9, 0.3, 2, 5)]);
+        GradCheck.Assert(x => Losses.CrossEntropy(x[0], t3, Reduction.Mean, weight: x[1], ignoreIndex: 3, labelSmoothing: 0.1), [R(8, 2, 5, 3), U(9, 0.3, 2, 5)]);
         // unbatched
         GradCheck.Assert(x => Losses.CrossEntropy(x[0], Tensor.FromArray(new long[] { 2 }).Reshape(), labelSmoothing: 0.3), [R(10, 5)]);
     }
@@ -72,7 +72,7 @@ public class LossTests
     public void GradCheckCrossEntropyWithProbabilities()
     {
         var w = U(11, 0.3, 2.0, 4);
-        foreach (var r in new[] { "mean", "sum", "none" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
             GradCheck.Assert(x => Losses.CrossEntropy(x[0], x[1].Softmax(1), r, weight: w, labelSmoothing: 0.1), [R(12, 3, 4), R(13, 3, 4)]);
         GradCheck.Assert(x => Losses.CrossEntropy(x[0], x[1].Softmax(1)), [R(14, 2, 4, 3), R(15, 2, 4, 3)]);
     }
@@ -81,14 +81,14 @@ public class LossTests
     public void GradCheckNll()
     {
         var t = Idx(1, 0, -100, 3);
-        foreach (var r in new[] { "mean", "sum", "none" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
             GradCheck.Assert(x => Losses.NllLoss(x[0].LogSoftmax(1), t, r, weight: x[1]), [R(16, 4, 4), U(17, 0.3, 2, 4)]);
     }
 
     [Fact]
     public void GradCheckBceWithLogits()
     {
-        foreach (var r in new[] { "mean", "sum", "none" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
         {
             GradCheck.Assert(x => Losses.BceWithLogits(x[0], x[1], r), [R(18, 3, 4) * 3.0, U(19, 0, 1, 3, 4)]);
             GradCheck.Assert(x => Losses.BceWithLogits(x[0], x[1], r, weight: x[2], posWeight: x[3]),
@@ -99,7 +99,7 @@ public class LossTests
     [Fact]
     public void GradCheckKlDiv()
     {
-        foreach (var r in new[] { "mean", "sum", "none", "batchmean" })
+        foreach (var r in new[] { Reduction.Mean, Reduction.Sum, Reduction.None, Reduction.BatchMean })
         {
             GradCheck.Assert(x => Losses.KlDiv(x[0].LogSoftmax(1), x[1], r), [R(24, 3, 4), U(25, 0.05, 1, 3, 4)]);
             GradCheck.Assert(x => Losses.KlDiv(x[0].LogSoftmax(1), x[1], r, logTarget: true), [R(26, 3, 4), R(27, 3, 4)]);
@@ -109,7 +109,7 @@ public class LossTests
     [Fact]
     public void GradCheckSigmoidFocalLoss()
     {
-        foreach (var (alpha, gamma, r) in new[] { (0.25, 2.0, "none"), (-1.0, 2.0, "mean"), (0.6, 1.5, "sum"), (0.25, 0.0, "mean") })
+        foreach (var (alpha, gamma, r) in new[] { (0.25, 2.0, Reduction.None), (-1.0, 2.0, Reduction.Mean), (0.6, 1.5, Reduction.Sum), (0.25, 0.0, Reduction.Mean) })
             GradCheck.Assert(x => Losses.SigmoidFocalLoss(x[0], x[1], alpha, gamma, r), [R(28, 3, 4) * 2.0, U(29, 0.05, 0.95, 3, 4)]);
     }
 
@@ -122,10 +122,10 @@ public class LossTests
         var t = Idx(2, 0);
         double expect = (-Math.Log(Math.Exp(3) / (Math.Exp(1) + Math.Exp(2) + Math.Exp(3))) - Math.Log(1 / (2 + Math.Exp(5)))) / 2;
         Assert.Equal(expect, Losses.CrossEntropy(x, t).Item(), 5);
-        Assert.Equal(expect * 2, Losses.CrossEntropy(x, t, "sum").Item(), 5);
+        Assert.Equal(expect * 2, Losses.CrossEntropy(x, t, Reduction.Sum).Item(), 5);
         Assert.Equal(expect, new CrossEntropyLoss().Forward(x, t).Item(), 5);
-        Assert.Equal(expect * 2, new CrossEntropyLoss("sum").Forward(x, t).Item(), 5);
-        Assert.Equal(4.0, new MSELoss("sum").Forward(Tensor.Ones(2, 2), Tensor.Zeros(2, 2)).Item());
+        Assert.Equal(expect * 2, new CrossEntropyLoss(Reduction.Sum).Forward(x, t).Item(), 5);
+        Assert.Equal(4.0, new MSELoss(Reduction.Sum).Forward(Tensor.Ones(2, 2), Tensor.Zeros(2, 2)).Item());
     }
 
     [Fact]
@@ -135,12 +135,12 @@ public class LossTests
         var t = Idx(0, 2, -100, 1);
         var w = U(31, 0.5, 2, 3);
         var p = R(32, 4, 3).Softmax(1);
-        Assert.Equal(Losses.CrossEntropy(x, t, "sum", w, -100, 0.1).Item(), new CrossEntropyLoss("sum", w, labelSmoothing: 0.1).Forward(x, t).Item());
+        Assert.Equal(Losses.CrossEntropy(x, t, Reduction.Sum, w, -100, 0.1).Item(), new CrossEntropyLoss(Reduction.Sum, w, labelSmoothing: 0.1).Forward(x, t).Item());
         Assert.Equal(Losses.NllLoss(x.LogSoftmax(1), t, weight: w).Item(), new NLLLoss(weight: w).Forward(x.LogSoftmax(1), t).Item());
         Assert.Equal(Losses.L1Loss(x, p).Item(), new L1Loss().Forward(x, p).Item());
         Assert.Equal(Losses.BceWithLogits(x, p, posWeight: w).Item(), new BCEWithLogitsLoss(posWeight: w).Forward(x, p).Item());
-        Assert.Equal(Losses.KlDiv(x.LogSoftmax(1), p, "batchmean").Item(), new KLDivLoss("batchmean").Forward(x.LogSoftmax(1), p).Item());
-        Assert.Equal(Losses.SigmoidFocalLoss(x, p, 0.3, 1.0, "sum").Item(), new FocalLoss(0.3, 1.0, "sum").Forward(x, p).Item());
+        Assert.Equal(Losses.KlDiv(x.LogSoftmax(1), p, Reduction.BatchMean).Item(), new KLDivLoss(Reduction.BatchMean).Forward(x.LogSoftmax(1), p).Item());
+        Assert.Equal(Losses.SigmoidFocalLoss(x, p, 0.3, 1.0, Reduction.Sum).Item(), new FocalLoss(0.3, 1.0, Reduction.Sum).Forward(x, p).Item());
     }
 
     [Fact]
@@ -158,8 +158,8 @@ public class LossTests
         // every target ignored: mean is 0/0 = NaN (as PyTorch), sum is 0
         var all = Idx(-100, -100);
         Assert.True(double.IsNaN(Losses.CrossEntropy(R(34, 2, 3), all).Item()));
-        Assert.Equal(0.0, Losses.CrossEntropy(R(34, 2, 3), all, "sum").Item());
-        Assert.Equal(new[] { 0.0, 0.0 }, Losses.CrossEntropy(R(34, 2, 3), all, "none", labelSmoothing: 0.2).ToDoubleArray());
+        Assert.Equal(0.0, Losses.CrossEntropy(R(34, 2, 3), all, Reduction.Sum).Item());
+        Assert.Equal(new[] { 0.0, 0.0 }, Losses.CrossEntropy(R(34, 2, 3), all, Reduction.None, labelSmoothing: 0.2).ToDoubleArray());
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public class LossTests
         Assert.True(double.IsFinite(loss.Item()));
         loss.Backward();
         Assert.All(x.Grad!.ToDoubleArray(), g => Assert.True(double.IsFinite(g)));
-        var b = Losses.BceWithLogits(Tensor.FromArray(new float[] { -1e4f, 1e4f }), Tensor.FromArray(new float[] { 1, 0 }), "none");
+        var b = Losses.BceWithLogits(Tensor.FromArray(new float[] { -1e4f, 1e4f }), Tensor.FromArray(new float[] { 1, 0 }), Reduction.None);
         Assert.Equal(new[] { 1e4, 1e4 }, b.ToDoubleArray());
     }
 
@@ -178,11 +178,11 @@ public class LossTests
     public void KlDivIsZeroForEqualDistributionsAndHandlesZeroTargets()
     {
         var p = R(35, 3, 4).Softmax(1);
-        Assert.Equal(0.0, Losses.KlDiv(p.Log(), p, "sum").Item(), 12);
-        Assert.Equal(0.0, Losses.KlDiv(p.Log(), p.Log(), "sum", logTarget: true).Item(), 12);
+        Assert.Equal(0.0, Losses.KlDiv(p.Log(), p, Reduction.Sum).Item(), 12);
+        Assert.Equal(0.0, Losses.KlDiv(p.Log(), p.Log(), Reduction.Sum, logTarget: true).Item(), 12);
         var t = Tensor.FromArray([0.0, 1.0], 1, 2).RequiresGrad_();
         var x = Tensor.FromArray([-1.0, -2.0], 1, 2);
-        var loss = Losses.KlDiv(x, t, "sum");
+        var loss = Losses.KlDiv(x, t, Reduction.Sum);
         Assert.Equal(2.0, loss.Item(), 12);
         loss.Backward();
         Assert.True(t.Grad!.ToDoubleArray().All(double.IsFinite));
@@ -193,7 +193,7 @@ public class LossTests
     {
         var x = R(36, 3, 4);
         var y = U(37, 0, 1, 3, 4);
-        Assert.Equal(Losses.BceWithLogits(x, y).Item(), Losses.SigmoidFocalLoss(x, y, alpha: -1, gamma: 0, reduction: "mean").Item(), 12);
+        Assert.Equal(Losses.BceWithLogits(x, y).Item(), Losses.SigmoidFocalLoss(x, y, alpha: -1, gamma: 0, reduction: Reduction.Mean).Item(), 12);
     }
 
     [Fact]
@@ -207,11 +207,12 @@ public class LossTests
         Assert.Throws<ShapeMismatchException>(() => Losses.CrossEntropy(x, Idx(0, 1, 2), weight: Tensor.Ones([3], DType.Float64)));
         Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(x, R(1, 3, 4), ignoreIndex: 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => Losses.CrossEntropy(x, Idx(0, 1, 2), labelSmoothing: 1.5));
-        Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(x, Idx(0, 1, 2), "avg"));
+        Assert.Throws<ArgumentException>(() => Losses.CrossEntropy(x, Idx(0, 1, 2), (Reduction)17));
         Assert.Throws<DTypeMismatchException>(() => Losses.NllLoss(x, R(1, 3)));
         Assert.Throws<ShapeMismatchException>(() => Losses.BceWithLogits(x, R(1, 4, 3)));
         Assert.Throws<ShapeMismatchException>(() => Losses.BceWithLogits(x, R(1, 3, 4), posWeight: R(2, 5)));
-        Assert.Throws<ArgumentException>(() => Losses.KlDiv(x, x, "batch"));
+        Assert.Throws<ArgumentException>(() => Losses.KlDiv(x, x, (Reduction)17));
+        Assert.Throws<ArgumentException>(() => Losses.MseLoss(x, x, Reduction.BatchMean)); // KL divergence only, as PyTorch
         Assert.Throws<ShapeMismatchException>(() => Losses.L1Loss(x, R(1, 4)));
     }
 

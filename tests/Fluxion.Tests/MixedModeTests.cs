@@ -75,8 +75,8 @@ public class MixedModeTests
         var x = Tensor.Randn([2, 4, 7, 6], DType.Float64);
         var y = rev.Forward(x);
         var target = Tensor.Randn(y.ShapeArray, DType.Float64);
-        Losses.MseLoss(y, target, "sum").Backward();
-        new MM.MSELoss("sum").Forward(mixed.Forward(x), target).Backward();
+        Losses.MseLoss(y, target, Reduction.Sum).Backward();
+        new MM.MSELoss(Reduction.Sum).Forward(mixed.Forward(x), target).Backward();
         AssertSameGradients(rev, mixed, 1e-10, 1e-10);
     }
 

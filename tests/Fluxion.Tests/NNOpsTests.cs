@@ -1,3 +1,4 @@
+using Fluxion.Nn;
 namespace Fluxion.Tests;
 
 public class NNOpsTests
@@ -169,25 +170,25 @@ public class NNOpsTests
     // ---- fused cross entropy ------------------------------------------------------------------
 
     /// <summary>The unfused composition: log-softmax, then the nll pick (with ignore_index and reductions).</summary>
-    private static Tensor CrossEntropyRef(Tensor x, Tensor t, string reduction, int ignoreIndex) =>
+    private static Tensor CrossEntropyRef(Tensor x, Tensor t, Reduction reduction, int ignoreIndex) =>
         Fluxion.Nn.Losses.NllLoss(x.LogSoftmax(1), t, reduction, ignoreIndex: ignoreIndex);
 
     [Theory]
-    [InlineData("mean")]
-    [InlineData("sum")]
-    [InlineData("none")]
-    public void FusedCrossEntropyMatchesTheCompositionToSecondOrder(string reduction)
+    [InlineData(Reduction.Mean)]
+    [InlineData(Reduction.Sum)]
+    [InlineData(Reduction.None)]
+    public void FusedCrossEntropyMatchesTheCompositionToSecondOrder(Reduction reduction)
     {
         var t = Tensor.FromArray(new long[] { 2, 0, 4, 1, 4, 3 });
         var ti = Tensor.FromArray(new long[] { 2, -100, 4, 1, -100, 3 });
         foreach (var (target, ignore) in new[] { (t, -100), (ti, -100), (t, 4) })
         {
             var x = (R(6, 5) * 3).Detach().RequiresGrad_();
-            var fused = Tensor.CrossEntropyIndices(x, target, ignore, reduction);
+            var fused = Tensor.CrossEntropyIndices(x, target, ignore, reduction.TorchName());
             var plain = CrossEntropyRef(x, target, reduction, ignore);
             Assert.Equal(V(plain), V(fused), new ToleranceComparer(1e-13));
             Assert.Equal(V(fused), V(Fluxion.Nn.Losses.CrossEntropy(x, target, reduction, ignoreIndex: ignore)));
-            var seed = reduction == "none" ? R(6) : Tensor.Scalar(0.7, DType.Float64);
+            var seed = reduction == Reduction.None ? R(6) : Tensor.Scalar(0.7, DType.Float64);
             var g1 = Autograd.Grad([fused], [x], [seed], createGraph: true)[0]!;
             var g2 = Autograd.Grad([plain], [x], [seed], createGraph: true)[0]!;
             Assert.Equal(V(g2), V(g1), new ToleranceComparer(1e-13));
@@ -199,21 +200,21 @@ public class NNOpsTests
         // float32: the fused kernel against the composition
         var x32 = Tensor.Randn([9, 13], DType.Float32, new Generator(3)) * 4;
         var t32 = Tensor.RandInt(0, 13, [9], generator: new Generator(4));
-        Assert.Equal(V(CrossEntropyRef(x32, t32, reduction, -100)), V(Tensor.CrossEntropyIndices(x32, t32, -100, reduction)), new ToleranceComparer(2e-6));
+        Assert.Equal(V(CrossEntropyRef(x32, t32, reduction, -100)), V(Tensor.CrossEntropyIndices(x32, t32, -100, reduction.TorchName())), new ToleranceComparer(2e-6));
     }
 
     [Theory]
-    [InlineData("mean")]
-    [InlineData("sum")]
-    [InlineData("none")]
-    public void FusedCrossEntropyGradCheck(string reduction)
+    [InlineData(Reduction.Mean)]
+    [InlineData(Reduction.Sum)]
+    [InlineData(Reduction.None)]
+    public void FusedCrossEntropyGradCheck(Reduction reduction)
     {
         var t = Tensor.FromArray(new long[] { 1, -100, 0, 3, 3 });
-        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction), [R(5, 4)]);
-        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction), [R(4, 5).T]);
+        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction.TorchName()), [R(5, 4)]);
+        GradCheck.Assert(x => Tensor.CrossEntropyIndices(x[0], t, -100, reduction.TorchName()), [R(4, 5).T]);
         // the backward op on its own: differentiable in the incoming gradient and the logits (first and second order, JVP)
-        var g = reduction == "none" ? R(5) : Tensor.Scalar(1.3, DType.Float64);
-        GradCheck.Assert(x => Tensor.CrossEntropyGrad(x[0], x[1], t, -100, reduction, 4), [g, R(5, 4)]);
+        var g = reduction == Reduction.None ? R(5) : Tensor.Scalar(1.3, DType.Float64);
+        GradCheck.Assert(x => Tensor.CrossEntropyGrad(x[0], x[1], t, -100, reduction.TorchName(), 4), [g, R(5, 4)]);
     }
 
     [Fact]
@@ -221,10 +222,10 @@ public class NNOpsTests
     {
         var x = R(3, 4).Detach().RequiresGrad_();
         var t = Tensor.FromArray(new long[] { -100, -100, -100 });
-        var loss = Tensor.CrossEntropyIndices(x, t, -100, "mean");
+        var loss = Tensor.CrossEntropyIndices(x, t, -100, Reduction.Mean.TorchName());
         Assert.True(double.IsNaN(loss.Item()));
         loss.Backward();
         Assert.All(V(x.Grad!), v => Assert.Equal(0.0, v));
-        Assert.Equal(0.0, Tensor.CrossEntropyIndices(x, t, -100, "sum").Item());
+        Assert.Equal(0.0, Tensor.CrossEntropyIndices(x, t, -100, Reduction.Sum.TorchName()).Item());
     }
 }

@@ -1,8 +1,21 @@
 namespace Fluxion.Nn;
 
+/// <summary>How a loss reduces its per-element values (PyTorch's <c>reduction</c> argument).</summary>
+public enum Reduction
+{
+    /// <summary>The mean over all elements (PyTorch's default).</summary>
+    Mean,
+    /// <summary>The sum over all elements.</summary>
+    Sum,
+    /// <summary>No reduction: the per-element losses.</summary>
+    None,
+    /// <summary>The sum divided by the batch size (dim 0); KL divergence only, as PyTorch.</summary>
+    BatchMean,
+}
+
 /// <summary>
 /// Loss functions with PyTorch's semantics (torch.nn.functional and torchvision's focal loss).
-/// Reduction is "mean", "sum" or "none" (KL divergence also takes "batchmean"). Every loss is built
+/// Reduction is <see cref="Reduction.Mean"/>, <see cref="Reduction.Sum"/> or <see cref="Reduction.None"/> (KL divergence also takes <see cref="Reduction.BatchMean"/>). Every loss is built
 /// from differentiable primitives, so gradients of any order and forward-mode tangents come for
 /// free, and targets given as float tensors receive gradients too.
 /// </summary>
@@ -11,19 +24,28 @@ public static class Losses
     /// <summary>PyTorch's default ignore_index: targets equal to it take no part in the loss.</summary>
     public const int DefaultIgnoreIndex = -100;
 
-    internal static Tensor Reduce(string op, Tensor loss, string reduction) => reduction switch
+    internal static Tensor Reduce(string op, Tensor loss, Reduction reduction) => reduction switch
     {
-        "mean" => loss.Mean(),
-        "sum" => loss.Sum(),
-        "none" => loss,
-        _ => throw new ArgumentException($"{op}: reduction must be \"mean\", \"sum\" or \"none\", got \"{reduction}\"."),
+        Reduction.Mean => loss.Mean(),
+        Reduction.Sum => loss.Sum(),
+        Reduction.None => loss,
+        _ => throw new ArgumentException($"{op}: reduction must be Mean, Sum or None, got {reduction}."),
     };
 
-    private static void CheckReduction(string op, string reduction, bool batchMean = false)
+    private static void CheckReduction(string op, Reduction reduction, bool batchMean = false)
     {
-        if (reduction is "mean" or "sum" or "none" || (batchMean && reduction == "batchmean")) return;
-        throw new ArgumentException($"{op}: reduction must be \"mean\", \"sum\"{(batchMean ? ", \"batchmean\"" : "")} or \"none\", got \"{reduction}\".");
+        if (reduction is Reduction.Mean or Reduction.Sum or Reduction.None || (batchMean && reduction == Reduction.BatchMean)) return;
+        throw new ArgumentException($"{op}: reduction must be Mean, Sum{(batchMean ? ", BatchMean" : "")} or None, got {reduction}{(reduction == Reduction.BatchMean ? " (BatchMean is KL divergence's only, as in PyTorch)" : "")}.");
     }
+
+    /// <summary>PyTorch's spelling of a reduction ("mean", "sum", "none", "batchmean").</summary>
+    internal static string TorchName(this Reduction r) => r switch
+    {
+        Reduction.Mean => "mean",
+        Reduction.Sum => "sum",
+        Reduction.None => "none",
+        _ => "batchmean",
+    };
 
     private static void CheckSameShape(string op, Tensor input, Tensor target, string targetName = "target")
     {
@@ -51,7 +73,7 @@ public static class Losses
     // ---- regression ---------------------------------------------------------------------------------
 
     /// <summary>Mean squared error: reduce((input − target)²).</summary>
-    public static Tensor MseLoss(Tensor input, Tensor target, string reduction = "mean")
+    public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         if (!ShapeUtil.SameShape(input.Shape, target.Shape))
             throw new ShapeMismatchException($"MseLoss: input shape {ShapeUtil.Format(input.Shape)} and target shape {ShapeUtil.Format(target.Shape)} differ.");
@@ -59,7 +81,7 @@ public static class Losses
     }
 
     /// <summary>Mean absolute error: reduce(|input − target|). The subgradient at input = target is 0 (as PyTorch).</summary>
-    public static Tensor L1Loss(Tensor input, Tensor target, string reduction = "mean")
+    public static Tensor L1Loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         const string op = "L1Loss";
         CheckReduction(op, reduction);
@@ -89,11 +111,11 @@ public static class Losses
     /// </summary>
     /// <param name="logits">Unnormalized scores.</param>
     /// <param name="target">int64 class indices or float class probabilities (see above).</param>
-    /// <param name="reduction">"mean", "sum" or "none".</param>
+    /// <param name="reduction">Mean, Sum or None.</param>
     /// <param name="weight">Optional per-class weights, shape [C].</param>
     /// <param name="ignoreIndex">Class-index targets equal to this take no part (default -100).</param>
     /// <param name="labelSmoothing">ε in [0, 1].</param>
-    public static Tensor CrossEntropy(Tensor logits, Tensor target, string reduction = "mean", Tensor? weight = null,
+    public static Tensor CrossEntropy(Tensor logits, Tensor target, Reduction reduction = Reduction.Mean, Tensor? weight = null,
         int ignoreIndex = DefaultIgnoreIndex, double labelSmoothing = 0)
     {
         const string op = "CrossEntropy";
@@ -119,15 +141,15 @@ public static class Losses
             if (weight is not null) prod = prod * WeightView(weight, logits.Rank, classDim);
             return reduction switch
             {
-                "mean" => -prod.Sum() / (double)(logits.Numel / Math.Max(c, 1)),
-                "sum" => -prod.Sum(),
+                Reduction.Mean => -prod.Sum() / (double)(logits.Numel / Math.Max(c, 1)),
+                Reduction.Sum => -prod.Sum(),
                 _ => -prod.Sum(classDim),
             };
         }
         CheckClassTarget(op, logits, target, c, ignoreIndex);
         // the common case, [N, C] logits without class weights or smoothing: one fused op (forward and backward)
         if (logits.Rank == 2 && weight is null && labelSmoothing == 0)
-            return Tensor.CrossEntropyIndices(logits, target, ignoreIndex, reduction);
+            return Tensor.CrossEntropyIndices(logits, target, ignoreIndex, reduction.TorchName());
         var logp = logits.LogSoftmax(classDim);
         var nll = NllCore(logp, target, weight, ignoreIndex, reduction, classDim, out var ignored, out var wSum);
         if (labelSmoothing == 0) return nll;
@@ -135,8 +157,8 @@ public static class Losses
         var smooth = Tensor.Where(ignored, 0.0, -weighted.Sum(classDim));
         var ret = reduction switch
         {
-            "mean" => smooth.Sum() / wSum,
-            "sum" => smooth.Sum(),
+            Reduction.Mean => smooth.Sum() / wSum,
+            Reduction.Sum => smooth.Sum(),
             _ => smooth,
         };
         return (1 - labelSmoothing) * nll + ret * (labelSmoothing / c);
@@ -149,7 +171,7 @@ public static class Losses
     /// <paramref name="ignoreIndex"/>; "mean" divides by Σ w[t_i] over the non-ignored targets (NaN when
     /// every target is ignored, as PyTorch).
     /// </summary>
-    public static Tensor NllLoss(Tensor input, Tensor target, string reduction = "mean", Tensor? weight = null, int ignoreIndex = DefaultIgnoreIndex)
+    public static Tensor NllLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean, Tensor? weight = null, int ignoreIndex = DefaultIgnoreIndex)
     {
         const string op = "NllLoss";
         CheckReduction(op, reduction);
@@ -206,7 +228,7 @@ public static class Losses
     /// The nll term on log-probabilities, reduced; also returns the ignore mask (target shape) and the
     /// "mean" denominator Σ w[t_i] over the non-ignored targets.
     /// </summary>
-    private static Tensor NllCore(Tensor logp, Tensor target, Tensor? weight, int ignoreIndex, string reduction, int classDim,
+    private static Tensor NllCore(Tensor logp, Tensor target, Tensor? weight, int ignoreIndex, Reduction reduction, int classDim,
         out Tensor ignored, out Tensor weightSum)
     {
         ignored = target.Eq(ignoreIndex);
@@ -219,8 +241,8 @@ public static class Losses
         weightSum = w.Sum();
         return reduction switch
         {
-            "mean" => loss.Sum() / weightSum,
-            "sum" => loss.Sum(),
+            Reduction.Mean => loss.Sum() / weightSum,
+            Reduction.Sum => loss.Sum(),
             _ => loss,
         };
     }
@@ -232,7 +254,7 @@ public static class Losses
     /// softplus. <paramref name="posWeight"/> p (broadcast along the last dim, e.g. shape [C]) weighs the
     /// positive term; <paramref name="weight"/> w broadcasts to the input's shape.
     /// </summary>
-    public static Tensor BceWithLogits(Tensor input, Tensor target, string reduction = "mean", Tensor? weight = null, Tensor? posWeight = null)
+    public static Tensor BceWithLogits(Tensor input, Tensor target, Reduction reduction = Reduction.Mean, Tensor? weight = null, Tensor? posWeight = null)
     {
         const string op = "BceWithLogits";
         CheckReduction(op, reduction);
@@ -260,7 +282,7 @@ public static class Losses
     /// the sum by the batch size input.Size(0) (the true KL divergence per sample), "sum", "none".
     /// Zero targets contribute 0 (0·log 0 = 0), with a finite gradient.
     /// </summary>
-    public static Tensor KlDiv(Tensor input, Tensor target, string reduction = "mean", bool logTarget = false)
+    public static Tensor KlDiv(Tensor input, Tensor target, Reduction reduction = Reduction.Mean, bool logTarget = false)
     {
         const string op = "KlDiv";
         CheckReduction(op, reduction, batchMean: true);
@@ -274,7 +296,7 @@ public static class Losses
             var xlogx = Tensor.Where(zero, 0.0, target * Tensor.Where(zero, 1.0, target).Log());
             loss = xlogx - target * input;
         }
-        if (reduction == "batchmean")
+        if (reduction == Reduction.BatchMean)
             return input.Rank == 0 ? loss.Sum() : loss.Sum() / (double)input.Size(0);
         return Reduce(op, loss, reduction);
     }
@@ -283,9 +305,9 @@ public static class Losses
     /// Sigmoid focal loss for dense detection (Lin et al. 2017; torchvision's
     /// <c>sigmoid_focal_loss</c>): with p = σ(x), p_t = p·y + (1 − p)(1 − y) and
     /// α_t = α·y + (1 − α)(1 − y), ℓ = α_t·BCEWithLogits(x, y)·(1 − p_t)^γ; α &lt; 0 disables the α_t
-    /// factor. The default reduction is "none", as torchvision's.
+    /// factor. The default reduction is None, as torchvision's.
     /// </summary>
-    public static Tensor SigmoidFocalLoss(Tensor input, Tensor target, double alpha = 0.25, double gamma = 2, string reduction = "none")
+    public static Tensor SigmoidFocalLoss(Tensor input, Tensor target, double alpha = 0.25, double gamma = 2, Reduction reduction = Reduction.None)
     {
         const string op = "SigmoidFocalLoss";
         CheckReduction(op, reduction);
@@ -303,30 +325,30 @@ public static class Losses
 }
 
 /// <summary>Module form of <see cref="Losses.MseLoss"/>.</summary>
-public sealed class MSELoss(string reduction = "mean")
+public sealed class MSELoss(Reduction reduction = Reduction.Mean)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Computes the loss.</summary>
     public Tensor Forward(Tensor input, Tensor target) => Losses.MseLoss(input, target, Reduction);
 }
 
 /// <summary>Module form of <see cref="Losses.L1Loss"/>.</summary>
-public sealed class L1Loss(string reduction = "mean")
+public sealed class L1Loss(Reduction reduction = Reduction.Mean)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Computes the loss.</summary>
     public Tensor Forward(Tensor input, Tensor target) => Losses.L1Loss(input, target, Reduction);
 }
 
 /// <summary>Module form of <see cref="Losses.CrossEntropy"/> (PyTorch's nn.CrossEntropyLoss).</summary>
-public sealed class CrossEntropyLoss(string reduction = "mean", Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex, double labelSmoothing = 0)
+public sealed class CrossEntropyLoss(Reduction reduction = Reduction.Mean, Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex, double labelSmoothing = 0)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Per-class weights [C], or null.</summary>
     public Tensor? Weight { get; } = weight;
@@ -342,10 +364,10 @@ public sealed class CrossEntropyLoss(string reduction = "mean", Tensor? weight =
 }
 
 /// <summary>Module form of <see cref="Losses.NllLoss"/> (PyTorch's nn.NLLLoss).</summary>
-public sealed class NLLLoss(string reduction = "mean", Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex)
+public sealed class NLLLoss(Reduction reduction = Reduction.Mean, Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Per-class weights [C], or null.</summary>
     public Tensor? Weight { get; } = weight;
@@ -358,10 +380,10 @@ public sealed class NLLLoss(string reduction = "mean", Tensor? weight = null, in
 }
 
 /// <summary>Module form of <see cref="Losses.BceWithLogits"/> (PyTorch's nn.BCEWithLogitsLoss).</summary>
-public sealed class BCEWithLogitsLoss(string reduction = "mean", Tensor? weight = null, Tensor? posWeight = null)
+public sealed class BCEWithLogitsLoss(Reduction reduction = Reduction.Mean, Tensor? weight = null, Tensor? posWeight = null)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Elementwise weights (broadcast to the input), or null.</summary>
     public Tensor? Weight { get; } = weight;
@@ -374,10 +396,10 @@ public sealed class BCEWithLogitsLoss(string reduction = "mean", Tensor? weight 
 }
 
 /// <summary>Module form of <see cref="Losses.KlDiv"/> (PyTorch's nn.KLDivLoss).</summary>
-public sealed class KLDivLoss(string reduction = "mean", bool logTarget = false)
+public sealed class KLDivLoss(Reduction reduction = Reduction.Mean, bool logTarget = false)
 {
-    /// <summary>The reduction ("mean", "batchmean", "sum" or "none").</summary>
-    public string Reduction { get; } = reduction;
+    /// <summary>The reduction (Mean, BatchMean, Sum or None).</summary>
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>True when the target is given in log space.</summary>
     public bool LogTarget { get; } = logTarget;
@@ -387,7 +409,7 @@ public sealed class KLDivLoss(string reduction = "mean", bool logTarget = false)
 }
 
 /// <summary>Module form of <see cref="Losses.SigmoidFocalLoss"/>.</summary>
-public sealed class FocalLoss(double alpha = 0.25, double gamma = 2, string reduction = "none")
+public sealed class FocalLoss(double alpha = 0.25, double gamma = 2, Reduction reduction = Reduction.None)
 {
     /// <summary>Balance between positives (α) and negatives (1 − α); negative disables it.</summary>
     public double Alpha { get; } = alpha;
@@ -396,7 +418,7 @@ public sealed class FocalLoss(double alpha = 0.25, double gamma = 2, string redu
     public double Gamma { get; } = gamma;
 
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Computes the loss on logits.</summary>
     public Tensor Forward(Tensor input, Tensor target) => Losses.SigmoidFocalLoss(input, target, Alpha, Gamma, Reduction);

@@ -99,11 +99,11 @@ internal static class ForwardLoss
     /// of the final activation only), so the gradients are known when the forward pass ends; the returned
     /// scalar's <c>Backward()</c> only writes them (no data-flow reversal through the network).
     /// </summary>
-    public static Tensor Apply(string name, Tensor input, Tensor target, string reduction, Func<Tensor, Tensor, Tensor> loss)
+    public static Tensor Apply(string name, Tensor input, Tensor target, Reduction reduction, Func<Tensor, Tensor, Tensor> loss)
     {
         var m = MixedTensor.Require(input, name);
-        if (reduction == "none")
-            throw new ArgumentException($"{name}: reduction \"none\" gives no scalar loss to differentiate; forward-mode losses need \"mean\" or \"sum\" (or end the section with Fwd2Rev and use a reverse-mode loss).");
+        if (reduction is not (Reduction.Mean or Reduction.Sum))
+            throw new ArgumentException($"{name}: reduction {reduction} gives no scalar loss to differentiate; forward-mode losses need Reduction.Mean or Reduction.Sum (or end the section with Fwd2Rev and use a reverse-mode loss).");
         if (!m.Tracking || m.Tangent is null)
         {
             using (Autograd.NoGrad()) return loss(m.Primal, target);
@@ -130,14 +130,14 @@ internal static class ForwardLoss
 }
 
 /// <summary>
-/// Forward-mode mean squared error (as <see cref="Nn.MSELoss"/>, reductions "mean" and "sum"). Ends a
+/// Forward-mode mean squared error (as <see cref="Nn.MSELoss"/>, reductions Mean and Sum). Ends a
 /// forward-mode section: the returned scalar holds the loss, and its <c>Backward()</c> writes the
 /// gradients already obtained from the tangents (a network entirely in forward mode trains this way).
 /// </summary>
-public sealed class MSELoss(string reduction = "mean")
+public sealed class MSELoss(Reduction reduction = Reduction.Mean)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>The loss of the forward-mode output <paramref name="input"/> against <paramref name="target"/>.</summary>
     public Tensor Forward(Tensor input, Tensor target) =>
@@ -146,13 +146,13 @@ public sealed class MSELoss(string reduction = "mean")
 
 /// <summary>
 /// Forward-mode cross entropy (as <see cref="Nn.CrossEntropyLoss"/>: class indices or probabilities,
-/// weights, ignore index, label smoothing; reductions "mean" and "sum"). Ends a forward-mode section
+/// weights, ignore index, label smoothing; reductions Mean and Sum). Ends a forward-mode section
 /// like <see cref="MSELoss"/>.
 /// </summary>
-public sealed class CrossEntropyLoss(string reduction = "mean", Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex, double labelSmoothing = 0)
+public sealed class CrossEntropyLoss(Reduction reduction = Reduction.Mean, Tensor? weight = null, int ignoreIndex = Losses.DefaultIgnoreIndex, double labelSmoothing = 0)
 {
     /// <summary>The reduction.</summary>
-    public string Reduction { get; } = reduction;
+    public Reduction Reduction { get; } = reduction;
 
     /// <summary>Per-class weights [C], or null.</summary>
     public Tensor? Weight { get; } = weight;
