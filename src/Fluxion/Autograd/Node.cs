@@ -7,13 +7,6 @@ internal readonly record struct Edge(Node Node, int OutputIndex);
 internal readonly record struct SavedTensor(Tensor Tensor, int Version);
 
 /// <summary>
-/// The backward function of one graph node: given the gradients of the node's outputs (never null:
-/// missing ones are zero-filled) and which inputs need a gradient, returns one gradient per input
-/// (null where not needed or zero).
-/// </summary>
-internal delegate Tensor?[] BackwardFn(Tensor[] gradOutputs, bool[] needsInputGrad);
-
-/// <summary>
 /// One recorded operation in the autograd graph: a backward step, the tensors it saved and an edge
 /// per differentiable input. Nodes are created by <see cref="Op"/> and run by <see cref="Engine"/>.
 /// </summary>
@@ -34,7 +27,6 @@ internal class Node
     /// <summary>The rarely used parts of a node.</summary>
     private sealed class Extras
     {
-        public BackwardFn? Backward;
         public (int[] Shape, DType DType)[]? Outputs;
         public int[][]? InputShapes;
         public List<Func<Tensor, Tensor?>>?[]? Hooks;
@@ -99,12 +91,12 @@ internal class Node
         set => X.ForwardTrace = value;
     }
 
-    public Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, BackwardFn? backward, SavedTensor[] saved)
+    protected Node(string name, Edge?[] next, int[][] inputShapes, (int[], DType)[] outputs, SavedTensor[] saved)
     {
         _label = name;
         _labelIsName = true;
         Next = next;
-        _extras = new Extras { InputShapes = inputShapes, Outputs = outputs, Backward = backward };
+        _extras = new Extras { InputShapes = inputShapes, Outputs = outputs };
         _saved = saved;
         Sequence = Interlocked.Increment(ref s_sequence);
     }
@@ -141,9 +133,9 @@ internal class Node
         return Backward(gradOutputs, needs, firstOrder);
     }
 
-    /// <summary>The backward step proper (after the release and version checks): the closure given at construction,
-    /// or a subclass's own rule.</summary>
-    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder) => _extras!.Backward!(gradOutputs, needs);
+    /// <summary>The backward step proper (after the release and version checks), overridden by <see cref="OpNode"/>
+    /// (the accumulator of a leaf overrides <see cref="Apply"/> instead).</summary>
+    protected virtual Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder) => throw new InvalidOperationException($"{Name} has no backward step.");
 
     /// <summary>True when <see cref="Apply"/> only reads its argument arrays while it runs (keeps no reference
     /// to them), so the engine may reuse them for the next node. Such a node may also return a
@@ -180,11 +172,10 @@ internal class Node
     /// <summary>The <see cref="Sequence"/> of the most recently created node: every node created later has a larger one.</summary>
     public static long LastSequence => Interlocked.Read(ref s_sequence);
 
-    /// <summary>Frees the backward closure and the saved tensors.</summary>
+    /// <summary>Frees the saved tensors (and whatever the subclass keeps for its backward step).</summary>
     public void Release()
     {
         _released = true;
-        if (_extras is { } x) x.Backward = null;
         _saved = [];
         OnRelease();
     }
@@ -224,7 +215,7 @@ internal sealed class AccumulateGrad : Node
     public Tensor Variable { get; }
 
     public AccumulateGrad(Tensor variable)
-        : base("AccumulateGrad", [], [], [(variable.ShapeArray, variable.DType)], null, [])
+        : base("AccumulateGrad", [], [], [(variable.ShapeArray, variable.DType)], [])
     {
         Variable = variable;
     }

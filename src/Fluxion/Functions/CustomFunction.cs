@@ -259,26 +259,45 @@ public abstract class CustomFunction
 
         // Reverse mode: one node for all outputs.
         if (!anyDiff || !Op.ReverseTracking(inputs) || Op.TryCollect(inputs)) return outputs;
-        var next = new Edge?[n];
         var shapes = new int[n][];
         var dtypes = new DType[n];
         for (int i = 0; i < n; i++)
         {
-            var t = inputs[i];
-            shapes[i] = t.ShapeRef;
-            dtypes[i] = t.DType;
-            if (t.RequiresGrad) next[i] = t.IsLeaf ? new Edge(AccumulateGrad.For(t), 0) : new Edge(t.GradFn!, t.OutputIndex);
+            shapes[i] = inputs[i].ShapeRef;
+            dtypes[i] = inputs[i].DType;
         }
         var outMeta = new (int[], DType)[outputs.Length];
-        for (int o = 0; o < outputs.Length; o++) outMeta[o] = (outputs[o].ShapeRef, outputs[o].DType);
+        var attached = new Tensor?[outputs.Length];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            outMeta[o] = (outputs[o].ShapeRef, outputs[o].DType);
+            if (diff[o]) attached[o] = outputs[o];
+        }
         Tensor[]? anchors = OnceDifferentiable ? Array.FindAll(inputs, t => t.RequiresGrad) : null;
-        BackwardFn backward = (grads, needsNow) => RunBackward(ctx, grads, needsNow, shapes, dtypes, anchors);
-        var node = new Node(name + "Backward", next, shapes, outMeta, backward, saved);
+        // the same node type as every op: an OpNode whose entry runs this function's Backward
+        var node = new OpNode(EntryFor(name), inputs, attached, new Call(this, ctx, shapes, dtypes, anchors), saved, outMeta);
         if (Anomaly.Enabled) node.ForwardTrace = Environment.StackTrace;
         for (int o = 0; o < outputs.Length; o++)
             if (diff[o]) outputs[o].SetGradFn(node, o);
         return outputs;
     }
+
+    /// <summary>One recorded application: what the backward step needs.</summary>
+    private sealed record Call(CustomFunction Function, FunctionContext Ctx, int[][] Shapes, DType[] DTypes, Tensor[]? Anchors);
+
+    private static readonly ConcurrentDictionary<string, OpDef> s_entries = new();
+
+    /// <summary>The (unregistered) op entry of custom functions named <paramref name="name"/>: its VJP runs the
+    /// recorded function's <see cref="Backward"/>.</summary>
+    private static OpDef EntryFor(string name) => s_entries.GetOrAdd(name, n => new OpDef(n, OpFamily.Fused)
+    {
+        VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) =>
+        {
+            var call = c.A<Call>();
+            return call.Function.RunBackward(call.Ctx, g, needs, call.Shapes, call.DTypes, call.Anchors);
+        },
+        Doc = "a user-declared CustomFunction",
+    });
 
     private Tensor?[] CheckedJvp(FunctionContext ctx, Tensor?[] tangents, int outputCount)
     {

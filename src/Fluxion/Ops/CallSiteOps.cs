@@ -54,7 +54,6 @@ internal static class CallSiteOps
     internal static readonly OpDef AdaptiveAvgPool2dBackward = new("AdaptiveAvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef ThresholdBackward = new("ThresholdBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CustomFunctionGuard = new("OnceDifferentiable", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef CustomFunction = new("CustomFunction", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true };
 
     /// <summary>The entry of a window-average pooling op (or its adjoint) by name.</summary>
     public static OpDef Pool(string name) => name switch

@@ -238,12 +238,19 @@ internal sealed class OpNode : Node
         if ((mask & OpDef.SaveOutput) != 0) _output = output;
     }
 
-    /// <summary>A multi-output call (null outputs are not differentiable).</summary>
-    public OpNode(OpDef def, Tensor[] inputs, Tensor?[] outputs, object? attr)
-        : base(def.Name + "Backward", Edges(inputs), Shapes(inputs), Array.ConvertAll(outputs, o => (o?.ShapeRef ?? [], o?.DType ?? DType.Float32)), null, [])
+    /// <summary>A multi-output call (null outputs are not differentiable). With <paramref name="saved"/> the caller
+    /// keeps what its rules read itself (in <paramref name="attr"/>) and gives the version records to check;
+    /// <paramref name="outputMeta"/> gives every output's shape and dtype (non-differentiable ones included).</summary>
+    public OpNode(OpDef def, Tensor[] inputs, Tensor?[] outputs, object? attr, SavedTensor[]? saved = null, (int[], DType)[]? outputMeta = null)
+        : base(def.Name + "Backward", Edges(inputs), Shapes(inputs), outputMeta ?? Array.ConvertAll(outputs, o => (o?.ShapeRef ?? [], o?.DType ?? DType.Float32)), [])
     {
         _def = def;
         _attr = attr;
+        if (saved is not null)
+        {
+            SetSaved(saved);
+            return;
+        }
         uint mask = def.SaveMask(inputs);
         SetSaved(Keep(inputs, null, outputs, mask));
         if ((mask & OpDef.SaveOutput) != 0) _outputs = outputs;
@@ -313,10 +320,10 @@ internal sealed class OpNode : Node
             return r;
         }
         var result = _inputs is { Length: <= 2 } ? ResultScratch(Math.Max(1, _inputs.Length)) : new Tensor?[needs.Length];
-        return _def.Backward(new OpCtx(_inputs!, _output, _outputs, _attr, this), gradOutputs, needs, firstOrder, result);
+        return _def.Backward(new OpCtx(_inputs ?? [], _output, _outputs, _attr, this), gradOutputs, needs, firstOrder, result);
     }
 
-    public override bool BorrowsArguments => _vjps is null && OutputCount == 1 && Next.Length <= 2;
+    public override bool BorrowsArguments => _vjps is null && _inputs is not null && OutputCount == 1 && Next.Length <= 2;
 
     public override int[] InputShape(int i) => i == 0 && _shape0 is not null ? _shape0 : i == 1 && _shape1 is not null ? _shape1 : base.InputShape(i);
 
