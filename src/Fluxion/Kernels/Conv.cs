@@ -47,42 +47,29 @@ internal static class Conv
     /// <summary>Splits [0, count) into chunks run in parallel when <paramref name="work"/> is large enough.</summary>
     private static void For(int count, long work, Action<int, int> body) => Reduce.For(count, work, body);
 
-    /// <summary>The threads a kernel may use.</summary>
-    private static int Threads => Math.Max(1, Math.Min(Gemm.MaxThreads, Environment.ProcessorCount));
-
     /// <summary>Below this many multiply-adds in total a convolution runs on the calling thread.</summary>
     private const long ParallelWork = 1L << 19;
 
     /// <summary>
     /// Runs <paramref name="body"/>(chunk, b0, b1) over [0, blocks) split into chunks. With enough blocks
     /// (at least two per thread) and work, the chunks run in parallel, each on one thread with its GEMMs
-    /// serial (<see cref="Gemm.Serial"/>): per-sample products are too small to split, and a worker then
+    /// serial (each chunk is a <see cref="Parallelism"/> region): per-sample products are too small to split, and a worker then
     /// keeps its scratch buffers in its own cache. Otherwise one chunk runs on the calling thread and each
     /// GEMM decides its own threading. Returns the number of chunks.
     /// </summary>
     private static int ForBlocks(int blocks, long workPerBlock, Action<int, int, int> body)
     {
-        int threads = Threads;
-        if (blocks >= 2 * threads && threads > 1 && !Gemm.InParallelRegion && blocks * workPerBlock >= ParallelWork)
-        {
-            // more chunks than threads: dynamic balance when another process takes a core
-            int chunks = Math.Min(blocks, 4 * threads);
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
-            {
-                using var serial = Gemm.Serial();
-                body(ch, (int)((long)blocks * ch / chunks), (int)((long)blocks * (ch + 1) / chunks));
-            });
-            return chunks;
-        }
-        body(0, 0, blocks);
-        return 1;
+        int chunks = ChunkCount(blocks, workPerBlock);
+        // more chunks than threads: dynamic balance when another process takes a core
+        Parallelism.For(blocks, chunks, Parallelism.Available, body);
+        return chunks;
     }
 
     /// <summary>The number of chunks <see cref="ForBlocks"/> will use (for per-chunk accumulators).</summary>
     private static int ChunkCount(int blocks, long workPerBlock)
     {
-        int threads = Threads;
-        return blocks >= 2 * threads && threads > 1 && !Gemm.InParallelRegion && blocks * workPerBlock >= ParallelWork
+        int threads = Parallelism.Available;
+        return blocks >= 2 * threads && threads > 1 && blocks * workPerBlock >= ParallelWork
             ? Math.Min(blocks, 4 * threads) : 1;
     }
 

@@ -22,8 +22,8 @@ namespace Fluxion.Kernels;
 /// <para>
 /// Large products run on all cores: a column block of B is packed once (split over the workers), then
 /// MC-row blocks of A (crossed with column groups when A has few rows) are claimed dynamically, each
-/// worker packing its own A blocks. Calls from inside a <see cref="Serial"/> scope or one of this
-/// class's own parallel regions run on the calling thread. Tiny products and vector-shaped ones
+/// worker packing its own A blocks (threads through <see cref="Parallelism"/>: calls from inside a parallel
+/// region or a <see cref="Parallelism.Serial"/> scope run on the calling thread). Tiny products and vector-shaped ones
 /// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take an unpacked path.
 /// </para>
 /// </summary>
@@ -35,9 +35,6 @@ internal static unsafe class Gemm
 
     /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
     private const long ParallelWork = 1L << 20;
-
-    /// <summary>Upper bound on the threads one product uses (defaults to the core count).</summary>
-    internal static int MaxThreads = Environment.ProcessorCount;
 
     /// <summary>Micro-kernel families.</summary>
     internal enum GemmKernel
@@ -72,35 +69,6 @@ internal static unsafe class Gemm
         _ => true,
     };
 
-    [ThreadStatic] private static bool t_inParallel;
-
-    /// <summary>True while the current thread runs inside one of this class's parallel regions or a <see cref="Serial"/> scope.</summary>
-    internal static bool InParallelRegion => t_inParallel;
-
-    /// <summary>Makes products started on this thread run serially until disposed. For callers that are
-    /// already parallel (e.g. one product per batch item in a Parallel.For body): avoids oversubscription.</summary>
-    internal static SerialScope Serial() => new(true);
-
-    /// <summary>Restores the previous setting on dispose (see <see cref="Serial"/>).</summary>
-    internal readonly struct SerialScope : IDisposable
-    {
-        private readonly bool _prev;
-
-        internal SerialScope(bool on)
-        {
-            _prev = t_inParallel;
-            t_inParallel = on;
-        }
-
-        /// <summary>Restores the previous setting.</summary>
-        public void Dispose() => t_inParallel = _prev;
-    }
-
-    /// <summary>Whether a product should stay on the calling thread: inside a parallel region of ours or a
-    /// <see cref="Serial"/> scope. (Nested parallelism elsewhere is safe, the calling thread always takes part,
-    /// but costs some overhead.)</summary>
-    private static bool AlreadyParallel() => t_inParallel;
-
     /// <summary>C = A·B for row-major A (m×k) at <paramref name="aOff"/>, B (k×n) at <paramref name="bOff"/>,
     /// C (m×n) at <paramref name="cOff"/>.</summary>
     public static void MatMul<T>(T[] a, int aOff, T[] b, int bOff, T[] c, int cOff, int m, int k, int n) where T : unmanaged, IFloatingPointIeee754<T>
@@ -133,7 +101,7 @@ internal static unsafe class Gemm
         if (n == 1) bColStride = 1;
 
         long work = (long)m * n * k;
-        int threads = work < ParallelWork || AlreadyParallel() ? 1 : Math.Max(1, Math.Min(MaxThreads, Environment.ProcessorCount));
+        int threads = Parallelism.Threads(work, ParallelWork);
         bool packable = typeof(T) == typeof(float) || typeof(T) == typeof(double);
         bool rowsForm = bColStride == 1, dotForm = aColStride == 1 && bRowStride == 1;
         if (!packable || (rowsForm && work < SmallWork) || (dotForm && work < SmallWork / 8)
@@ -149,9 +117,8 @@ internal static unsafe class Gemm
             bool byRows = m >= 2 * threads;
             int len = byRows ? m : n, chunks = Math.Min(len, 2 * threads);
             int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            Parallelism.For(len, chunks, threads, (_, s0, s1) =>
             {
-                int s0 = (int)((long)len * ch / chunks), s1 = (int)((long)len * (ch + 1) / chunks);
                 if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * n, n, s1 - s0, k, n, accumulate);
                 else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
             });
@@ -194,14 +161,12 @@ internal static unsafe class Gemm
                                         T[] c, int cOff, int m, int k, int n, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
         long work = (long)m * n * k;
-        int threads = Math.Min(MaxThreads, Environment.ProcessorCount);
-        if (count > 1 && threads > 1 && !AlreadyParallel() && work < ParallelWork && work * count >= ParallelWork)
+        int threads = Parallelism.Available;
+        if (count > 1 && threads > 1 && work < ParallelWork && work * count >= ParallelWork)
         {
-            int chunks = Math.Min(count, threads * 4);
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+            // each chunk is a parallel region: its products run serially
+            Parallelism.For(count, threads * 4, threads, (_, i0, i1) =>
             {
-                using var serial = Serial();
-                int i0 = (int)((long)count * ch / chunks), i1 = (int)((long)count * (ch + 1) / chunks);
                 for (int i = i0; i < i1; i++)
                     MatMul(a, aOffs[i], aRowStride, aColStride, b, bOffs[i], bRowStride, bColStride, c, cOff + i * m * n, m, k, n);
             });
@@ -399,7 +364,6 @@ internal static unsafe class Gemm
         int kBlocks = (k + TK.KC - 1) / TK.KC;
         int ncBlock = Math.Min(RoundUp(n, TK.NR), Math.Max(TK.NR, PackedBLimit / k / TK.NR * TK.NR));
         int align = 64 / sizeof(T);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         T[] bufB = ArrayPool<T>.Shared.Rent(ncBlock * k + align);
         try
         {
@@ -418,11 +382,9 @@ internal static unsafe class Gemm
                     if (groups == 1)
                         PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, 0, npanels * kBlocks);
                     else
-                        Parallel.For(0, groups, options, g =>
-                            PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp,
-                                (int)((long)npanels * kBlocks * g / groups), (int)((long)npanels * kBlocks * (g + 1) / groups)));
+                        Parallelism.For(npanels * kBlocks, groups, threads, (_, s, e) => PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, s, e));
                     int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
-                    Parallel.For(0, ni * nj, options, item =>
+                    Parallelism.For(ni * nj, ni * nj, threads, (item, _, _) =>
                     {
                         int bi = item / nj, bj = item % nj;
                         int i0 = bi * mc, rows = Math.Min(mc, m - i0);

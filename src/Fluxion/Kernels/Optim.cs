@@ -132,7 +132,7 @@ internal static class OptimKernels
         T decay, T l2, T beta1, T oneMinusBeta1, T beta2, T oneMinusBeta2, T eps, T bc2Sqrt, T stepSize, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int threads = Environment.ProcessorCount;
+        int threads = Parallelism.Available;
         if (n < ParallelThreshold || threads < 2)
         {
             Adam<T>(p.AsSpan(pOff, n), g.AsSpan(gOff, n), m.AsSpan(mOff, n), v.AsSpan(vOff, n), vmax is null ? default : vmax.AsSpan(vmaxOff, n),
@@ -150,7 +150,7 @@ internal static class OptimKernels
     {
         // chunk bounds on multiples of 64 elements: whole vectors and cache lines per chunk
         int per = (n / chunks + 63) & ~63;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, ch =>
+        Parallelism.For(chunks, chunks, threads, (ch, _, _) =>
         {
             int s = Math.Min(n, ch * per), e = ch == chunks - 1 ? n : Math.Min(n, (ch + 1) * per), len = e - s;
             if (len <= 0) return;

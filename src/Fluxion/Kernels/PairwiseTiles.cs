@@ -257,23 +257,10 @@ internal static class PairwiseTiles
     // ---- scheduling -------------------------------------------------------------------------------
 
     /// <summary>Number of workers for <paramref name="tiles"/> tiles and the given amount of work.</summary>
-    internal static int Workers(int tiles, long work) =>
-        work < ParallelThreshold ? 1 : Math.Max(1, Math.Min(Environment.ProcessorCount, tiles));
+    internal static int Workers(int tiles, long work) => Math.Max(1, Math.Min(Parallelism.Threads(work, ParallelThreshold), tiles));
 
     /// <summary>Runs body(worker, tile) for every tile; workers claim tiles one at a time (dynamic balance).</summary>
-    internal static void Run(int workers, int tiles, Action<int, int> body)
-    {
-        if (workers <= 1)
-        {
-            for (int t = 0; t < tiles; t++) body(0, t);
-            return;
-        }
-        int next = -1;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
-        {
-            for (int t = Interlocked.Increment(ref next); t < tiles; t = Interlocked.Increment(ref next)) body(w, t);
-        });
-    }
+    internal static void Run(int workers, int tiles, Action<int, int> body) => Parallelism.Dynamic(workers, tiles, body);
 
     // ---- layouts ----------------------------------------------------------------------------------
 

@@ -13,18 +13,9 @@ internal static class Reduce
     /// <summary>Below this many elements a kernel stays on the calling thread.</summary>
     private const int ParallelThreshold = 1 << 16;
 
-    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), split across threads when
+    /// <summary>Runs <paramref name="body"/>(start, end) over [0, count), split across threads (<see cref="Parallelism"/>) when
     /// <paramref name="work"/> (elements touched) is large enough to pay for it.</summary>
-    public static void For(int count, long work, Action<int, int> body)
-    {
-        if (count <= 1 || work < ParallelThreshold)
-        {
-            body(0, count);
-            return;
-        }
-        int chunks = Math.Min(Environment.ProcessorCount * 4, count);
-        Parallel.For(0, chunks, ch => body((int)((long)count * ch / chunks), (int)((long)count * (ch + 1) / chunks)));
-    }
+    public static void For(int count, long work, Action<int, int> body) => Parallelism.For(count, work, ParallelThreshold, body);
 
     public static void RowSum<T>(ReadOnlySpan<T> x, int rows, int inner, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {
