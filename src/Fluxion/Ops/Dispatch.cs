@@ -164,6 +164,8 @@ public partial class Tensor : IAlgebra<Tensor>
     static Tensor IAlgebra<Tensor>.Exp(Tensor x) => x.Exp();
     static Tensor IAlgebra<Tensor>.Sin(Tensor x) => x.Sin();
     static Tensor IAlgebra<Tensor>.Cos(Tensor x) => x.Cos();
+    static Tensor IAlgebra<Tensor>.Sinh(Tensor x) => x.Sinh();
+    static Tensor IAlgebra<Tensor>.Cosh(Tensor x) => x.Cosh();
     static Tensor IAlgebra<Tensor>.Sign(Tensor x) => x.Sign();
     static Tensor IAlgebra<Tensor>.Erf(Tensor x) => x.Erf();
     static Tensor IAlgebra<Tensor>.Pow(Tensor x, double exponent) => x.Pow(exponent);
@@ -194,6 +196,8 @@ internal interface IAlgebra<T> where T : IAlgebra<T>
     static abstract T Exp(T x);
     static abstract T Sin(T x);
     static abstract T Cos(T x);
+    static abstract T Sinh(T x);
+    static abstract T Cosh(T x);
     /// <summary>-1, 0 or 1 (NaN stays NaN).</summary>
     static abstract T Sign(T x);
     static abstract T Erf(T x);
@@ -247,6 +251,8 @@ internal readonly struct R32(float v) : IAlgebra<R32>
     public static R32 Exp(R32 x) => new(MathF.Exp(x.V));
     public static R32 Sin(R32 x) => new(MathF.Sin(x.V));
     public static R32 Cos(R32 x) => new(MathF.Cos(x.V));
+    public static R32 Sinh(R32 x) => new(MathF.Sinh(x.V));
+    public static R32 Cosh(R32 x) => new(MathF.Cosh(x.V));
     public static R32 Sign(R32 x) => new(float.IsNaN(x.V) ? x.V : MathF.Sign(x.V));
     public static R32 Erf(R32 x) => new((float)SpecialFunctions.Erf(x.V));
     public static R32 Pow(R32 x, double exponent) => new(MathF.Pow(x.V, (float)exponent));
@@ -273,6 +279,8 @@ internal readonly struct R64(double v) : IAlgebra<R64>
     public static R64 Exp(R64 x) => new(Math.Exp(x.V));
     public static R64 Sin(R64 x) => new(Math.Sin(x.V));
     public static R64 Cos(R64 x) => new(Math.Cos(x.V));
+    public static R64 Sinh(R64 x) => new(Math.Sinh(x.V));
+    public static R64 Cosh(R64 x) => new(Math.Cosh(x.V));
     public static R64 Sign(R64 x) => new(double.IsNaN(x.V) ? x.V : Math.Sign(x.V));
     public static R64 Erf(R64 x) => new(SpecialFunctions.Erf(x.V));
     public static R64 Pow(R64 x, double exponent) => new(Math.Pow(x.V, exponent));
