@@ -163,6 +163,7 @@ public class UnaryMathTests
         AssertSame("Digamma", xs, [-inf, inf, nan, nan, inf, nan, nan, -0.5772156649015329, 0.42278433509846713], Run(x => x.Digamma(), xs));
         Assert.Equal(-Math.Log(1e-300), Run(x => x.Lgamma(), [1e-300])[0], 12);
         Assert.Equal(Math.PI * Math.PI / 6, Run(x => x.Polygamma(1), [1.0])[0], 14);
+        AssertSame("Polygamma(1)", [0.0, inf, nan], [inf, 0.0, nan], Run(x => x.Polygamma(1), [0.0, inf, nan]));
         Assert.Equal(Run(x => x.Digamma(), [3.3]), Run(x => x.Polygamma(0), [3.3]));
         // float32 goes through double
         Assert.Equal((float)Special.Lgamma(0.1), Run32(x => x.Lgamma(), [0.1f])[0]);
@@ -232,8 +233,8 @@ public class UnaryMathTests
     public void LogitWithoutEpsIsInfiniteAtTheEndsAndNaNOutside()
     {
         double inf = double.PositiveInfinity, nan = double.NaN;
-        double[] xs = [0.0, 1.0, 0.5, -0.1, 1.1, nan, 0.25];
-        AssertSame("Logit", xs, [-inf, inf, 0.0, nan, nan, nan, Math.Log(0.25 / 0.75)], Run(x => x.Logit(), xs));
+        double[] xs = [0.0, -0.0, 1.0, 0.5, -0.1, 1.1, nan, 0.25, inf, -inf];
+        AssertSame("Logit", xs, [-inf, -inf, inf, 0.0, nan, nan, nan, Math.Log(0.25 / 0.75), nan, nan], Run(x => x.Logit(), xs));
         var t = Tensor.FromArray([0.25, -0.1, 1.1, 0.0]).RequiresGrad_();
         t.Logit().Sum().Backward();
         var g = t.Grad!.ToArray<double>();
@@ -331,6 +332,9 @@ public class UnaryMathTests
         var m = Tensor.FromArray([1.0, double.NaN, 3.0, 4.0], 2, 2).T;
         Assert.Equal([false, false, true, false], B(t => t.IsNan(), m));
         Assert.Empty(B(t => t.IsNan(), Tensor.Zeros([0, 3], DType.Float64)));
+        Assert.Equal([true, false, false, true], B(t => t.LogicalNot(), Tensor.FromArray([0.0, double.NaN, 2.0, -0.0])));
+        Assert.Equal([false, true], B(t => t.LogicalNot(), Tensor.FromArray([3L, 0L])));
+        Assert.Equal([false, true], B(t => t.LogicalNot(), bools));
         foreach (var name in new[] { "IsNan", "IsInf", "IsFinite", "IsPosInf", "IsNegInf", "Signbit" })
             Assert.False(OpRegistry.Find(name)!.Differentiable);
     }

@@ -16,8 +16,12 @@ public partial class Tensor
 
     /// <summary>A unary entry whose VJP is g·f'(x) and JVP t·f'(x), f' written with differentiable tensor ops.</summary>
     private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
+        UnaryByDerivative(name, d, saves, samples, DTypeSet.Floats, torch);
+
+    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, DTypeSet dtypes, params string[] torch) =>
         new(name, OpFamily.Unary, torch)
         {
+            DTypes = dtypes,
             Vjp = (in OpCtx c, Tensor g, int i) => g * d(c),
             Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx * d(c) : null,
             BatchedJvp = true, Saves = saves, Samples = samples,
@@ -265,7 +269,7 @@ public partial class Tensor
     public Tensor Reciprocal() => 1.0 / this;
 
     internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType), 1u,
-        () => OpSamples.Unary(x => x.NanToNum()), "nan_to_num");
+        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All, "nan_to_num");
 
     /// <summary>
     /// Replaces NaN by <paramref name="nan"/>, +inf by <paramref name="posinf"/> and -inf by <paramref name="neginf"/>
@@ -349,6 +353,10 @@ public partial class Tensor
 
     /// <summary>True where x is -inf.</summary>
     public Tensor IsNegInf() => Test(double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
+
+    /// <summary>True where x is zero (PyTorch's <c>logical_not</c>: any dtype, NaN counts as true so gives false);
+    /// for bool tensors the same as the <c>!</c> operator.</summary>
+    public Tensor LogicalNot() => DType == DType.Bool ? !this : Eq(ScalarLike(0));
 
     /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
     public Tensor Signbit() => Test(double.IsNegative, float.IsNegative, v => v < 0, false);
