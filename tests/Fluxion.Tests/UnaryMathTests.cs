@@ -102,7 +102,7 @@ public class UnaryMathTests
 
     public static TheoryData<string, int> SpecialCases => new()
     {
-        { "lgamma_pos", 4 }, { "digamma_pos", 4 }, { "trigamma", 64 }, { "tetragamma", 64 }, { "erfc", 6 },
+        { "lgamma_pos", 4 }, { "digamma_pos", 4 }, { "trigamma", 64 }, { "tetragamma", 64 }, { "erfc", 6 }, { "erf", 2 },
         { "erfinv", 6 }, { "log1p", 2 }, { "expm1", 3 }, { "softplus", 2 }, { "sinc", 4 },
     };
 
@@ -113,6 +113,7 @@ public class UnaryMathTests
         "trigamma" => x => x.Polygamma(1),
         "tetragamma" => x => x.Polygamma(2),
         "erfc" => x => x.Erfc(),
+        "erf" => x => x.Erf(),
         "erfinv" => x => x.Erfinv(),
         "log1p" => x => x.Log1p(),
         "expm1" => x => x.Expm1(),
@@ -175,6 +176,7 @@ public class UnaryMathTests
         double inf = double.PositiveInfinity, nan = double.NaN;
         double[] xs = [0.0, -0.0, inf, -inf, nan, 30.0, -30.0];
         AssertSame("Erfc", xs, [1.0, 1.0, 0.0, 2.0, nan, 0.0, 2.0], Run(x => x.Erfc(), xs));
+        AssertSame("Erf", xs, [0.0, -0.0, 1.0, -1.0, nan, 1.0, -1.0], Run(x => x.Erf(), xs));
         double[] ys = [0.0, -0.0, 1.0, -1.0, 1.5, -1.0000001, nan];
         AssertSame("Erfinv", ys, [0.0, -0.0, inf, -inf, nan, nan, nan], Run(x => x.Erfinv(), ys));
         // erfinv inverts erf

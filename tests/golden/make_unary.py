@@ -46,6 +46,7 @@ functions = {
     "erfc": table(mpmath.erfc, [rng.uniform(-6, 6) for _ in range(200)] + [rng.uniform(5, 27) for _ in range(100)]
                   + [0.0, 0.5, 1.0, 4.999, 5.0, 26.5, 27.2]),
     "erfinv": table(mpmath.erfinv, unit),
+    "erf": table(mpmath.erf, [rng.uniform(-6, 6) for _ in range(200)] + logspace(-300, 0, 30) + [0.5, -0.5, 3.0, 6.0]),
     "log1p": table(mpmath.log1p, [x for x in small if x > -1] + logspace(-5, 300, 40) + [-0.999999, -0.5, 1e300]),
     "expm1": table(mpmath.expm1, small + [-745.0, 700.0, 1e-300]),
     "softplus": table(lambda x: mpmath.log1p(mpmath.exp(x)), [rng.uniform(-745, 20) for _ in range(100)] + [-20.5, -30.0, -37.0, -40.0, -700.0]),

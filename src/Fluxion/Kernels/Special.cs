@@ -92,6 +92,15 @@ internal static class Special
         return TwoOverSqrtPi * Math.Exp(-x2) * sum;
     }
 
+    /// <summary>The error function, to about an ulp: its series below |x| = 0.5, 1 - erfc(|x|) above.</summary>
+    public static double Erf(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        double ax = Math.Abs(x);
+        double r = ax < 0.5 ? ErfSmall(ax) : 1.0 - ErfcPositive(ax);
+        return double.IsNegative(x) ? -r : r;
+    }
+
     /// <summary>e^(-x²) to about an ulp: x = h + l with h a multiple of 1/16 (so h² is exact), e^(-h²)·e^(-l(x + h)).</summary>
     internal static double ExpMinusSquare(double x)
     {

@@ -267,7 +267,7 @@ public partial class Tensor
     // TensorPrimitives.Tanh is inaccurate for small |x| (Kernels.Special.Tanh says how; issue 16)
     internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, Kernels.Special.Tanh, Kernels.Special.Tanh, "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
     internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid, "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
-    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, SpecialFunctions.Erf), (s, d) => MapDouble(s, d, SpecialFunctions.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
+    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, Kernels.Special.Erf), (s, d) => MapDouble(s, d, Kernels.Special.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
     internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, (s, d) => MapDouble(s, d, GeluValue), (s, d) => MapDouble(s, d, GeluValue), "nn.functional.gelu")
     {
         Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
@@ -289,7 +289,7 @@ public partial class Tensor
         for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
     }
 
-    private static double GeluValue(double v) => 0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2)));
+    private static double GeluValue(double v) => 0.5 * v * (1 + Kernels.Special.Erf(v / Math.Sqrt(2)));
 
     /// <summary>e^x.</summary>
     public Tensor Exp() => ExpOp.Call(this);
