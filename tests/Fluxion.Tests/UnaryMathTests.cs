@@ -280,6 +280,13 @@ public class UnaryMathTests
         Assert.Equal(0.0, g[0]);
         Assert.Equal(-4 / Math.PI, g[1], 14); // (cos(π/2) - 2/π)/0.5
         Assert.Equal(1f, Run32(x => x.Sinc(), [0f])[0]);
+        // second order at 0: sinc''(0) = -π²/3; near 0 the gradient keeps its relative accuracy (no cancellation)
+        var z = Tensor.FromArray([0.0, 1e-6]).RequiresGrad_();
+        var d1 = Autograd.Grad([z.Sinc().Sum()], [z], createGraph: true)[0]!;
+        var d2 = Autograd.Grad([d1.Sum()], [z])[0]!.ToArray<double>();
+        Assert.Equal(-Math.PI * Math.PI / 3, d2[0], 12);
+        double p2 = Math.PI * Math.PI, want = 1e-6 * (-p2 / 3 + p2 * p2 / 30 * 1e-12), got = d1.ToArray<double>()[1];
+        Assert.True(Math.Abs(got - want) <= 1e-14 * Math.Abs(want), $"sinc'(1e-6) = {got:R}, expected {want:R}");
     }
 
     [Fact]

@@ -96,10 +96,18 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(SincOp, y, [this]) : y;
     }
 
-    // d/dx sinc(x) = (cos(πx) - sinc(x))/x, 0 at x = 0 (the division is by 1 there, so no 0/0 reaches backward either)
-    internal static readonly OpDef SincOp = UnaryByDerivative("Sinc",
-        (in OpCtx c) => ((Math.PI * c.X(0)).Cos() - c.Y) / Where(c.X(0).Eq(0.0), 1.0, c.X(0)),
-        1u | OpDef.SaveOutput, () => OpSamples.Unary(x => x.Sinc(), OpSamples.Domain.AwayFromZero), "sinc");
+    // d/dx sinc(x) = (cos(πx) - sinc(x))/x; for |x| < 1e-3, where that cancels, its Taylor polynomial
+    // -π²x/3 + π⁴x³/30 - π⁶x⁵/840 (0 at 0, and differentiable again: sinc''(0) = -π²/3). The division is by 1 there.
+    internal static readonly OpDef SincOp = UnaryByDerivative("Sinc", (in OpCtx c) =>
+        {
+            var x = c.X(0);
+            var small = x.Abs().Lt(1e-3);
+            const double p2 = Math.PI * Math.PI;
+            var x2 = x * x;
+            var taylor = x * (-p2 / 3 + x2 * (p2 * p2 / 30 - x2 * (p2 * p2 * p2 / 840)));
+            return Where(small, taylor, ((Math.PI * x).Cos() - c.Y) / Where(small, 1.0, x));
+        },
+        1u | OpDef.SaveOutput, () => [.. OpSamples.Unary(x => x.Sinc(), OpSamples.Domain.AwayFromZero), .. OpSamples.Unary(x => (x * 1e-3).Sinc())], "sinc");
 
     // ---- exponentials and logarithms -----------------------------------------------------------
 
@@ -166,7 +174,7 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> RoundOp = new("Round", Uses.None, null, null, "round")
     {
         Samples = () => [.. OpSamples.Unary(x => (x - 0.5).Round() + x, OpSamples.Domain.AwayFromIntegers),
-            .. OpSamples.Unary(x => (x * 10 - 0.5).Round(-1) + x, OpSamples.Domain.AwayFromIntegers)],
+            .. OpSamples.Unary(x => (x * 10 + 5).Round(-1) + x, OpSamples.Domain.AwayFromIntegers)], // its steps are where x is an integer
     };
     internal static readonly OpDef FracOp = new("Frac", OpFamily.Unary, "frac")
     { CompositeOf = ["Sub", "Trunc"], Samples = () => OpSamples.Unary(x => x.Frac(), OpSamples.Domain.AwayFromIntegers) };
