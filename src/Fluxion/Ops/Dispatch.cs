@@ -164,6 +164,8 @@ public partial class Tensor : IAlgebra<Tensor>
     static Tensor IAlgebra<Tensor>.Exp(Tensor x) => x.Exp();
     static Tensor IAlgebra<Tensor>.Sin(Tensor x) => x.Sin();
     static Tensor IAlgebra<Tensor>.Cos(Tensor x) => x.Cos();
+    static Tensor IAlgebra<Tensor>.Sinh(Tensor x) => x.Sinh();
+    static Tensor IAlgebra<Tensor>.Cosh(Tensor x) => x.Cosh();
     static Tensor IAlgebra<Tensor>.Sign(Tensor x) => x.Sign();
     static Tensor IAlgebra<Tensor>.Erf(Tensor x) => x.Erf();
     static Tensor IAlgebra<Tensor>.Pow(Tensor x, double exponent) => x.Pow(exponent);
@@ -194,6 +196,8 @@ internal interface IAlgebra<T> where T : IAlgebra<T>
     static abstract T Exp(T x);
     static abstract T Sin(T x);
     static abstract T Cos(T x);
+    static abstract T Sinh(T x);
+    static abstract T Cosh(T x);
     /// <summary>-1, 0 or 1 (NaN stays NaN).</summary>
     static abstract T Sign(T x);
     static abstract T Erf(T x);
@@ -247,8 +251,10 @@ internal readonly struct R32(float v) : IAlgebra<R32>
     public static R32 Exp(R32 x) => new(MathF.Exp(x.V));
     public static R32 Sin(R32 x) => new(MathF.Sin(x.V));
     public static R32 Cos(R32 x) => new(MathF.Cos(x.V));
+    public static R32 Sinh(R32 x) => new(MathF.Sinh(x.V));
+    public static R32 Cosh(R32 x) => new(MathF.Cosh(x.V));
     public static R32 Sign(R32 x) => new(float.IsNaN(x.V) ? x.V : MathF.Sign(x.V));
-    public static R32 Erf(R32 x) => new((float)SpecialFunctions.Erf(x.V));
+    public static R32 Erf(R32 x) => new((float)Special.Erf(x.V));
     public static R32 Pow(R32 x, double exponent) => new(MathF.Pow(x.V, (float)exponent));
     public static R32 ZerosLike(R32 x) => new(0f);
 }
@@ -273,8 +279,10 @@ internal readonly struct R64(double v) : IAlgebra<R64>
     public static R64 Exp(R64 x) => new(Math.Exp(x.V));
     public static R64 Sin(R64 x) => new(Math.Sin(x.V));
     public static R64 Cos(R64 x) => new(Math.Cos(x.V));
+    public static R64 Sinh(R64 x) => new(Math.Sinh(x.V));
+    public static R64 Cosh(R64 x) => new(Math.Cosh(x.V));
     public static R64 Sign(R64 x) => new(double.IsNaN(x.V) ? x.V : Math.Sign(x.V));
-    public static R64 Erf(R64 x) => new(SpecialFunctions.Erf(x.V));
+    public static R64 Erf(R64 x) => new(Special.Erf(x.V));
     public static R64 Pow(R64 x, double exponent) => new(Math.Pow(x.V, exponent));
     public static R64 ZerosLike(R64 x) => new(0.0);
 }
@@ -398,52 +406,4 @@ internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
     }
 
     internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents) => throw new InvalidOperationException("BinaryDef propagates in Record.");
-}
-
-/// <summary>Scalar special functions used by kernels.</summary>
-internal static class SpecialFunctions
-{
-    /// <summary>The error function, accurate to about 1e-15 (series below |x| = 3, continued fraction above).</summary>
-    public static double Erf(double x)
-    {
-        if (double.IsNaN(x)) return double.NaN;
-        double ax = Math.Abs(x);
-        if (ax < 3.0)
-        {
-            // erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)); every term positive.
-            double x2 = ax * ax, term = ax, sum = ax;
-            for (int n = 1; n < 200; n++)
-            {
-                term *= 2 * x2 / (2 * n + 1);
-                sum += term;
-                if (term < sum * 1e-17) break;
-            }
-            double r = 2 / Math.Sqrt(Math.PI) * Math.Exp(-x2) * sum;
-            return x < 0 ? -r : r;
-        }
-        double erfc = Erfc(ax);
-        return x < 0 ? erfc - 1 : 1 - erfc;
-    }
-
-    /// <summary>Complementary error function for x &gt;= 3 by the Laplace continued fraction (modified Lentz).</summary>
-    private static double Erfc(double x)
-    {
-        if (x > 27) return 0;
-        // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
-        const double tiny = 1e-300;
-        double f = x, c = x, d = 0;
-        for (int n = 1; n < 500; n++)
-        {
-            double an = n * 0.5;
-            d = x + an * d;
-            if (Math.Abs(d) < tiny) d = tiny;
-            c = x + an / c;
-            if (Math.Abs(c) < tiny) c = tiny;
-            d = 1 / d;
-            double delta = c * d;
-            f *= delta;
-            if (Math.Abs(delta - 1) < 1e-16) break;
-        }
-        return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
-    }
 }

@@ -264,9 +264,10 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> FloorOp = new("Floor", Uses.None, TensorPrimitives.Floor, TensorPrimitives.Floor, "floor") { Samples = () => OpSamples.Unary(x => x.Floor() + x, OpSamples.Domain.AwayFromIntegers) };
     internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, TensorPrimitives.Sin, TensorPrimitives.Sin, "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
     internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, TensorPrimitives.Cos, TensorPrimitives.Cos, "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
-    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, TensorPrimitives.Tanh, TensorPrimitives.Tanh, "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
+    // TensorPrimitives.Tanh is inaccurate for small |x| (Kernels.Special.Tanh says how; issue 16)
+    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, Kernels.Special.Tanh, Kernels.Special.Tanh, "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
     internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid, "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
-    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, SpecialFunctions.Erf), (s, d) => MapDouble(s, d, SpecialFunctions.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
+    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, Kernels.Special.Erf), (s, d) => MapDouble(s, d, Kernels.Special.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
     internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, (s, d) => MapDouble(s, d, GeluValue), (s, d) => MapDouble(s, d, GeluValue), "nn.functional.gelu")
     {
         Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
@@ -288,7 +289,7 @@ public partial class Tensor
         for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
     }
 
-    private static double GeluValue(double v) => 0.5 * v * (1 + SpecialFunctions.Erf(v / Math.Sqrt(2)));
+    private static double GeluValue(double v) => 0.5 * v * (1 + Kernels.Special.Erf(v / Math.Sqrt(2)));
 
     /// <summary>e^x.</summary>
     public Tensor Exp() => ExpOp.Call(this);
@@ -398,7 +399,7 @@ public partial class Tensor
     /// <summary>log(1 + e^(βx))/β, linear above <paramref name="threshold"/> (as PyTorch's softplus).</summary>
     public Tensor Softplus(double beta = 1, double threshold = 20)
     {
-        var y = MapRaw("Softplus", this, v => v * beta > threshold ? v : (Math.Max(v * beta, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v * beta)))) / beta);
+        var y = MapRaw("Softplus", this, v => v * beta > threshold ? v : (Math.Max(v * beta, 0) + Kernels.Special.Log1p(Math.Exp(-Math.Abs(v * beta)))) / beta);
         return Op.Tracking(this) ? Op.Record(SoftplusOp, y, [this], (beta, threshold)) : y;
     }
 
@@ -418,12 +419,6 @@ public partial class Tensor
         var y = MapRaw("Clamp", this, v => double.IsNaN(v) ? v : Math.Min(Math.Max(v, lo), hi));
         return Op.Tracking(this) ? Op.Record(ClampOp, y, [this], (lo, hi)) : y;
     }
-
-    /// <summary>x·x.</summary>
-    public Tensor Square() => this * this;
-
-    /// <summary>1 / x.</summary>
-    public Tensor Reciprocal() => 1.0 / this;
 
     // ---- derivative rules of the unary ops (each written once: tensors for VJP/JVP, raw scalars for the fused backward) ----
 

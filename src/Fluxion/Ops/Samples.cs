@@ -49,7 +49,7 @@ internal static class OpSamples
                 _ => throw new ArgumentOutOfRangeException(nameof(domain)),
             };
         }
-        return Tensor.FromArray(v, shape);
+        return shape.Length == 0 ? Tensor.Scalar(v[0], DType.Float64) : Tensor.FromArray(v, shape); // FromArray without a shape makes [n]
     }
 
     /// <summary>Samples of an elementwise unary call: 0-d, [5], [3, 4], a transposed [4, 3] view, and an empty [0, 3].</summary>

@@ -1,0 +1,390 @@
+using System.Numerics.Tensors;
+using Fluxion.Kernels;
+
+namespace Fluxion;
+
+// The unary math family (PyTorch's OpInfo "unary" ops): trigonometric and hyperbolic functions and their inverses,
+// exponentials and logarithms, rounding, the gamma and error function families, and the float predicates.
+// Each entry sits next to its public method. Conventions follow PyTorch: rounding ops have gradient 0 (frac's is 1),
+// round is half-to-even, the predicates (isnan, signbit, ...) return bool and are not differentiable.
+// Float64 kernels use Math.* (libm) or Kernels.Special; float32 kernels evaluate in double and round once.
+// (the class is marked [OpTable] on its declaration in Elementwise.cs; a second mark on this part would be a duplicate attribute)
+public partial class Tensor
+{
+    /// <summary>A derivative f'(x) of a unary entry built from tensor ops (for the lambda entries below).</summary>
+    internal delegate Tensor UnaryDerivative(in OpCtx c);
+
+    /// <summary>A unary entry whose VJP is g·f'(x) and JVP t·f'(x), f' written with differentiable tensor ops.</summary>
+    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
+        UnaryByDerivative(name, d, saves, samples, DTypeSet.Floats, torch);
+
+    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, DTypeSet dtypes, params string[] torch) =>
+        new(name, OpFamily.Unary, torch)
+        {
+            DTypes = dtypes,
+            Vjp = (in OpCtx c, Tensor g, int i) => g * d(c),
+            Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx * d(c) : null,
+            BatchedJvp = true, Saves = saves, Samples = samples,
+        };
+
+    private static SpanMap<float> F32(Func<double, double> f) => (s, d) => Special.Map(s, d, f);
+    private static SpanMap<double> F64(Func<double, double> f) => (s, d) => Special.Map(s, d, f);
+
+    // ---- trigonometric and hyperbolic ----------------------------------------------------------
+
+    internal static readonly UnaryDef<TanD> TanOp = new("Tan", Uses.Output, F32(Math.Tan), F64(Math.Tan), "tan")
+    { Samples = () => OpSamples.Unary(x => x.Tan(), OpSamples.Domain.OpenUnit) };
+    internal static readonly UnaryDef<AsinD> AsinOp = new("Asin", Uses.Input, F32(Math.Asin), F64(Math.Asin), "asin")
+    { Samples = () => OpSamples.Unary(x => x.Asin(), OpSamples.Domain.OpenUnit) };
+    internal static readonly UnaryDef<AcosD> AcosOp = new("Acos", Uses.Input, F32(Math.Acos), F64(Math.Acos), "acos")
+    { Samples = () => OpSamples.Unary(x => x.Acos(), OpSamples.Domain.OpenUnit) };
+    internal static readonly UnaryDef<AtanD> AtanOp = new("Atan", Uses.Input, F32(Math.Atan), F64(Math.Atan), "atan")
+    { Samples = () => OpSamples.Unary(x => x.Atan()) };
+    internal static readonly UnaryDef<CoshD> SinhOp = new("Sinh", Uses.Input, F32(Math.Sinh), F64(Math.Sinh), "sinh")
+    { Samples = () => OpSamples.Unary(x => x.Sinh()) };
+    internal static readonly UnaryDef<SinhD> CoshOp = new("Cosh", Uses.Input, F32(Math.Cosh), F64(Math.Cosh), "cosh")
+    { Samples = () => OpSamples.Unary(x => x.Cosh()) };
+    internal static readonly UnaryDef<AsinhD> AsinhOp = new("Asinh", Uses.Input, F32(Math.Asinh), F64(Math.Asinh), "asinh")
+    { Samples = () => OpSamples.Unary(x => x.Asinh()) };
+    internal static readonly UnaryDef<AcoshD> AcoshOp = new("Acosh", Uses.Input, F32(Math.Acosh), F64(Math.Acosh), "acosh")
+    { Samples = () => OpSamples.Unary(x => x.Acosh(), OpSamples.Domain.AboveOne) };
+    internal static readonly UnaryDef<AtanhD> AtanhOp = new("Atanh", Uses.Input, F32(Math.Atanh), F64(Math.Atanh), "atanh")
+    { Samples = () => OpSamples.Unary(x => x.Atanh(), OpSamples.Domain.OpenUnit) };
+
+    /// <summary>Tangent.</summary>
+    public Tensor Tan() => TanOp.Call(this);
+
+    /// <summary>Arcsine (NaN outside [-1, 1]; the gradient is infinite at ±1).</summary>
+    public Tensor Asin() => AsinOp.Call(this);
+
+    /// <summary>Arccosine (NaN outside [-1, 1]; the gradient is infinite at ±1).</summary>
+    public Tensor Acos() => AcosOp.Call(this);
+
+    /// <summary>Arctangent.</summary>
+    public Tensor Atan() => AtanOp.Call(this);
+
+    /// <summary>Hyperbolic sine.</summary>
+    public Tensor Sinh() => SinhOp.Call(this);
+
+    /// <summary>Hyperbolic cosine.</summary>
+    public Tensor Cosh() => CoshOp.Call(this);
+
+    /// <summary>Inverse hyperbolic sine.</summary>
+    public Tensor Asinh() => AsinhOp.Call(this);
+
+    /// <summary>Inverse hyperbolic cosine (NaN below 1; the gradient is infinite at 1).</summary>
+    public Tensor Acosh() => AcoshOp.Call(this);
+
+    /// <summary>Inverse hyperbolic tangent (±inf at ±1, NaN outside [-1, 1]).</summary>
+    public Tensor Atanh() => AtanhOp.Call(this);
+
+    internal static readonly OpDef Deg2radOp = new("Deg2rad", OpFamily.Unary, "deg2rad")
+    { CompositeOf = ["Mul"], Samples = () => OpSamples.Unary(x => x.Deg2rad()) };
+    internal static readonly OpDef Rad2degOp = new("Rad2deg", OpFamily.Unary, "rad2deg")
+    { CompositeOf = ["Mul"], Samples = () => OpSamples.Unary(x => x.Rad2deg()) };
+
+    /// <summary>Degrees to radians: x·π/180.</summary>
+    public Tensor Deg2rad() => this * (Math.PI / 180);
+
+    /// <summary>Radians to degrees: x·180/π.</summary>
+    public Tensor Rad2deg() => this * (180 / Math.PI);
+
+    /// <summary>Normalized sinc: sin(πx)/(πx), 1 at 0 (where its gradient is 0), as PyTorch's <c>sinc</c>.</summary>
+    public Tensor Sinc()
+    {
+        var y = MapRaw("Sinc", this, F32(Special.Sinc), F64(Special.Sinc));
+        return Op.Tracking(this) ? Op.Record(SincOp, y, [this]) : y;
+    }
+
+    // d/dx sinc(x) = (cos(πx) - sinc(x))/x; for |x| < 1e-3, where that cancels, its Taylor polynomial
+    // -π²x/3 + π⁴x³/30 - π⁶x⁵/840 (0 at 0, and differentiable again: sinc''(0) = -π²/3). The division is by 1 there.
+    internal static readonly OpDef SincOp = UnaryByDerivative("Sinc", (in OpCtx c) =>
+        {
+            var x = c.X(0);
+            var small = x.Abs().Lt(1e-3);
+            const double p2 = Math.PI * Math.PI;
+            var x2 = x * x;
+            var taylor = x * (-p2 / 3 + x2 * (p2 * p2 / 30 - x2 * (p2 * p2 * p2 / 840)));
+            return Where(small, taylor, ((Math.PI * x).Cos() - c.Y) / Where(small, 1.0, x));
+        },
+        1u | OpDef.SaveOutput, () => [.. OpSamples.Unary(x => x.Sinc(), OpSamples.Domain.AwayFromZero), .. OpSamples.Unary(x => (x * 1e-3).Sinc())], "sinc");
+
+    // ---- exponentials and logarithms -----------------------------------------------------------
+
+    internal static readonly UnaryDef<Exp2D> Exp2Op = new("Exp2", Uses.Output, F32(v => Math.Pow(2, v)), F64(v => Math.Pow(2, v)), "exp2")
+    { Samples = () => OpSamples.Unary(x => x.Exp2()) };
+    internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, F32(Special.Expm1), F64(Special.Expm1), "expm1")
+    { Samples = () => OpSamples.Unary(x => x.Expm1()) };
+    internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, F32(Math.Log2), F64(Math.Log2), "log2")
+    { Samples = () => OpSamples.Unary(x => x.Log2(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, F32(Math.Log10), F64(Math.Log10), "log10")
+    { Samples = () => OpSamples.Unary(x => x.Log10(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, F32(Special.Log1p), F64(Special.Log1p), "log1p")
+    { Samples = () => [.. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.OpenUnit)] };
+
+    /// <summary>2^x.</summary>
+    public Tensor Exp2() => Exp2Op.Call(this);
+
+    /// <summary>e^x - 1, accurate for small x.</summary>
+    public Tensor Expm1() => Expm1Op.Call(this);
+
+    /// <summary>Base-2 logarithm.</summary>
+    public Tensor Log2() => Log2Op.Call(this);
+
+    /// <summary>Base-10 logarithm.</summary>
+    public Tensor Log10() => Log10Op.Call(this);
+
+    /// <summary>log(1 + x), accurate for small x (-inf at -1, NaN below).</summary>
+    public Tensor Log1p() => Log1pOp.Call(this);
+
+    internal static readonly OpDef LogitOp = UnaryByDerivative("Logit", (in OpCtx c) =>
+        {
+            // PyTorch's logit_backward: 1/(x(1 - x)) on [lo, hi]; outside, 0 with eps, NaN without
+            var x = c.X(0);
+            double eps = c.A<double>(), lo = double.IsNaN(eps) ? 0 : eps;
+            return Where(x.Lt(lo) | x.Gt(1 - lo), double.IsNaN(eps) ? double.NaN : 0.0, 1.0 / (x * (1.0 - x)));
+        },
+        1u, () => [.. OpSamples.Unary(x => x.Logit(), OpSamples.Domain.UnitInterval), .. OpSamples.Unary(x => x.Logit(0.05), OpSamples.Domain.UnitInterval)], "logit");
+
+    /// <summary>
+    /// log(x/(1 - x)), the inverse of the sigmoid. With <paramref name="eps"/> the input is first clamped to
+    /// [eps, 1 - eps] (and the gradient is 0 outside); without it, x outside [0, 1] gives NaN (as PyTorch's <c>logit</c>).
+    /// </summary>
+    public Tensor Logit(double? eps = null)
+    {
+        if (eps is { } e && !(e >= 0 && e <= 0.5))
+            throw new ArgumentException($"Logit: eps must be in [0, 0.5] (the input is clamped to [eps, 1 - eps]), got {e}. Pass null for no clamping.", nameof(eps));
+        double lo = eps ?? 0, hi = 1 - lo;
+        bool clamp = eps is not null;
+        var y = MapRaw("Logit", this, v =>
+        {
+            double z = clamp ? (v < lo ? lo : v > hi ? hi : v) : v;
+            return Math.Log(z / (1 - z));
+        });
+        return Op.Tracking(this) ? Op.Record(LogitOp, y, [this], eps ?? double.NaN) : y;
+    }
+
+    // ---- rounding (gradient 0, as PyTorch) -----------------------------------------------------
+
+    internal static readonly UnaryDef<ZeroD> CeilOp = new("Ceil", Uses.None, TensorPrimitives.Ceiling, TensorPrimitives.Ceiling, "ceil")
+    { Samples = () => OpSamples.Unary(x => x.Ceil() + x, OpSamples.Domain.AwayFromIntegers) };
+    internal static readonly UnaryDef<ZeroD> TruncOp = new("Trunc", Uses.None, TensorPrimitives.Truncate, TensorPrimitives.Truncate, "trunc")
+    { Samples = () => OpSamples.Unary(x => x.Trunc() + x, OpSamples.Domain.AwayFromIntegers) };
+    // round's steps are at the half-integers: x - 0.5 for x away from the integers stays away from them
+    internal static readonly UnaryDef<ZeroD> RoundOp = new("Round", Uses.None, null, null, "round")
+    {
+        Samples = () => [.. OpSamples.Unary(x => (x - 0.5).Round() + x, OpSamples.Domain.AwayFromIntegers),
+            .. OpSamples.Unary(x => (x * 10 + 5).Round(-1) + x, OpSamples.Domain.AwayFromIntegers)], // its steps are where x is an integer
+    };
+    internal static readonly OpDef FracOp = new("Frac", OpFamily.Unary, "frac")
+    { CompositeOf = ["Sub", "Trunc"], Samples = () => OpSamples.Unary(x => x.Frac(), OpSamples.Domain.AwayFromIntegers) };
+
+    /// <summary>Smallest integer not below x; its gradient is 0.</summary>
+    public Tensor Ceil() => CeilOp.Call(this);
+
+    /// <summary>x rounded toward zero; its gradient is 0.</summary>
+    public Tensor Trunc() => TruncOp.Call(this);
+
+    /// <summary>The fractional part x - trunc(x) (with x's sign); its gradient is 1.</summary>
+    public Tensor Frac() => this - Trunc();
+
+    /// <summary>
+    /// Rounds to the nearest integer, ties to even (as PyTorch's <c>round</c>); with <paramref name="decimals"/> to that
+    /// many decimal places (negative: to tens, hundreds, ...), computed as PyTorch does: round(x·10^d)/10^d. The gradient is 0.
+    /// </summary>
+    public Tensor Round(int decimals = 0)
+    {
+        Tensor y;
+        if (decimals == 0) y = MapRaw("Round", this, (s, d) => TensorPrimitives.Round(s, d), (s, d) => TensorPrimitives.Round(s, d));
+        else
+        {
+            double p = Math.Pow(10, Math.Abs(decimals));
+            float pf = (float)p;
+            bool up = decimals > 0;
+            y = MapRaw("Round", this,
+                (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = up ? MathF.Round(s[i] * pf) / pf : MathF.Round(s[i] / pf) * pf; },
+                (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = up ? Math.Round(s[i] * p) / p : Math.Round(s[i] / p) * p; });
+        }
+        return RoundOp.Record(this, y, default);
+    }
+
+    // ---- error and gamma functions -------------------------------------------------------------
+
+    internal static readonly UnaryDef<ErfcD> ErfcOp = new("Erfc", Uses.Input, F32(Special.Erfc), F64(Special.Erfc), "erfc")
+    { Samples = () => OpSamples.Unary(x => x.Erfc()) };
+    internal static readonly UnaryDef<ErfinvD> ErfinvOp = new("Erfinv", Uses.Output, F32(Special.Erfinv), F64(Special.Erfinv), "erfinv")
+    { Samples = () => OpSamples.Unary(x => x.Erfinv(), OpSamples.Domain.OpenUnit) };
+
+    /// <summary>The complementary error function 1 - erf(x), accurate also where it is tiny (large x).</summary>
+    public Tensor Erfc() => ErfcOp.Call(this);
+
+    /// <summary>The inverse error function (±inf at ±1, NaN outside [-1, 1]).</summary>
+    public Tensor Erfinv() => ErfinvOp.Call(this);
+
+    internal static readonly OpDef LgammaOp = UnaryByDerivative("Lgamma", (in OpCtx c) => c.X(0).Digamma(), 1u,
+        () => [.. OpSamples.Unary(x => x.Lgamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Lgamma(), OpSamples.Domain.AwayFromIntegers)], "lgamma");
+    internal static readonly OpDef DigammaOp = UnaryByDerivative("Digamma", (in OpCtx c) => c.X(0).Polygamma(1), 1u,
+        () => [.. OpSamples.Unary(x => x.Digamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Digamma(), OpSamples.Domain.AwayFromIntegers)], "digamma");
+    internal static readonly OpDef PolygammaOp = UnaryByDerivative("Polygamma", (in OpCtx c) => c.X(0).Polygamma(c.A<int>() + 1), 1u,
+        () => [.. OpSamples.Unary(x => x.Polygamma(1), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Polygamma(2), OpSamples.Domain.Positive)]);
+
+    /// <summary>log|Γ(x)| (+inf at 0 and the negative integers); its gradient is digamma(x).</summary>
+    public Tensor Lgamma()
+    {
+        var y = MapRaw("Lgamma", this, F32(Special.Lgamma), F64(Special.Lgamma));
+        return Op.Tracking(this) ? Op.Record(LgammaOp, y, [this]) : y;
+    }
+
+    /// <summary>The digamma function Γ'(x)/Γ(x) (-inf at +0, +inf at -0, NaN at the negative integers, as PyTorch);
+    /// its gradient is polygamma(1, x).</summary>
+    public Tensor Digamma()
+    {
+        var y = MapRaw("Digamma", this, F32(Special.Digamma), F64(Special.Digamma));
+        return Op.Tracking(this) ? Op.Record(DigammaOp, y, [this]) : y;
+    }
+
+    /// <summary>The polygamma function ψ^(n)(x), the n-th derivative of digamma (n = 0 is digamma itself), as
+    /// PyTorch's <c>polygamma(n, x)</c>; its gradient is polygamma(n + 1, x).</summary>
+    public Tensor Polygamma(int n)
+    {
+        if (n < 0) throw new ArgumentException($"Polygamma: the order n must be >= 0, got {n}.", nameof(n));
+        if (n == 0) return Digamma();
+        var y = MapRaw("Polygamma", this, v => Special.Polygamma(n, v));
+        return Op.Tracking(this) ? Op.Record(PolygammaOp, y, [this], n) : y;
+    }
+
+    // ---- identity-like and composites ----------------------------------------------------------
+
+    internal static readonly OpDef PositiveOp = new("Positive", OpFamily.Unary, "positive")
+    { CompositeOf = [], DTypes = DTypeSet.Floats | DTypeSet.Int64, Samples = () => OpSamples.Unary(x => x.Positive()) };
+    internal static readonly OpDef SquareOp = new("Square", OpFamily.Unary, "square")
+    { CompositeOf = ["Mul"], Samples = () => OpSamples.Unary(x => x.Square()) };
+    internal static readonly OpDef ReciprocalOp = new("Reciprocal", OpFamily.Unary, "reciprocal")
+    { CompositeOf = ["Div"], Samples = () => OpSamples.Unary(x => x.Reciprocal(), OpSamples.Domain.AwayFromZero) };
+
+    /// <summary>The tensor itself (as PyTorch's <c>positive</c>, which returns its input); bool tensors are rejected as there.</summary>
+    public Tensor Positive()
+    {
+        if (DType == DType.Bool)
+            throw new DTypeMismatchException($"Positive: the unary + is not defined for bool tensors (shape {ShapeUtil.Format(_shape)}), as in PyTorch. Convert with To(DType.Int64) first.");
+        return this;
+    }
+
+    /// <summary>x·x.</summary>
+    public Tensor Square() => this * this;
+
+    /// <summary>1 / x.</summary>
+    public Tensor Reciprocal() => 1.0 / this;
+
+    internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType), 1u,
+        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All, "nan_to_num");
+
+    /// <summary>
+    /// Replaces NaN by <paramref name="nan"/>, +inf by <paramref name="posinf"/> and -inf by <paramref name="neginf"/>
+    /// (by default the dtype's largest and lowest finite values), as PyTorch's <c>nan_to_num</c>. The gradient passes
+    /// where x is finite and is 0 elsewhere. Integer and bool tensors are returned as a copy.
+    /// </summary>
+    public Tensor NanToNum(double nan = 0.0, double? posinf = null, double? neginf = null)
+    {
+        if (!DType.IsFloatingPoint()) return Clone();
+        bool f32 = DType == DType.Float32;
+        double pos = posinf ?? (f32 ? float.MaxValue : double.MaxValue), neg = neginf ?? (f32 ? float.MinValue : double.MinValue);
+        var y = MapRaw("NanToNum", this, v => double.IsNaN(v) ? nan : double.IsPositiveInfinity(v) ? pos : double.IsNegativeInfinity(v) ? neg : v);
+        return Op.Tracking(this) ? Op.Record(NanToNumOp, y, [this]) : y;
+    }
+
+    internal static readonly OpDef FillOp = new("Fill", OpFamily.Unary, "fill")
+    {
+        DTypes = DTypeSet.All,
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? ZerosLike(g) : g.Sum(),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[1] is { } tv ? BroadcastTangent(AlignTangent(tv, c.X(1), c.Y.Rank), c.Y) : null,
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2)], t => t[0].Fill(t[1])),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3), OpSamples.Make(OpSamples.Domain.Real, 4)], t => t[0].Fill(t[1])),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 5, 3, 4).T, OpSamples.Make(OpSamples.Domain.Real, 6)], t => t[0].Fill(t[1])),
+            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 7, 0, 3), OpSamples.Make(OpSamples.Domain.Real, 8)], t => t[0].Fill(t[1])),
+        ],
+    };
+
+    /// <summary>A tensor of this shape and dtype filled with the 0-d <paramref name="value"/> (PyTorch's out-of-place
+    /// <c>fill</c>). The gradient flows to <paramref name="value"/> (summed); this tensor's gradient is 0.</summary>
+    public Tensor Fill(Tensor value)
+    {
+        if (value.Rank != 0)
+            throw new ShapeMismatchException($"Fill: the value must be a 0-d tensor, got shape {ShapeUtil.Format(value.Shape)} (filling a tensor of shape {ShapeUtil.Format(_shape)}). Reduce or index it to a scalar, or pass a double.");
+        if (value.DType != DType) value = value.To(DType);
+        var y = Full(ShapeArray, value.Item(), DType);
+        if (!DType.IsFloatingPoint()) return y;
+        return Op.Record(FillOp, y, [this, value]);
+    }
+
+    /// <summary>A tensor of this shape and dtype filled with <paramref name="value"/> (PyTorch's out-of-place <c>fill</c>).</summary>
+    public Tensor Fill(double value) => Fill(ScalarLike(value));
+
+    // ---- predicates (bool results, not differentiable) -----------------------------------------
+
+    private static OpDef Predicate(string name, string torch) =>
+        new(name, OpFamily.Unary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+
+    internal static readonly OpDef IsNanOp = Predicate("IsNan", "isnan"), IsInfOp = Predicate("IsInf", "isinf"),
+        IsFiniteOp = Predicate("IsFinite", "isfinite"), IsPosInfOp = Predicate("IsPosInf", "isposinf"),
+        IsNegInfOp = Predicate("IsNegInf", "isneginf"), SignbitOp = Predicate("Signbit", "signbit");
+
+    /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape.</summary>
+    private Tensor Test(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    {
+        var y = Empty(ShapeArray, DType.Bool);
+        var d = y.Storage.As<bool>().AsSpan(0, Numel);
+        switch (DType)
+        {
+            case DType.Float64: { var s = DenseSpan<double>(); for (int i = 0; i < d.Length; i++) d[i] = f64(s[i]); break; }
+            case DType.Float32: { var s = DenseSpan<float>(); for (int i = 0; i < d.Length; i++) d[i] = f32(s[i]); break; }
+            case DType.Int64: { var s = DenseSpan<long>(); for (int i = 0; i < d.Length; i++) d[i] = i64(s[i]); break; }
+            default: d.Fill(forBool); break;
+        }
+        return y;
+    }
+
+    /// <summary>True where x is NaN (never for integer and bool tensors).</summary>
+    public Tensor IsNan() => Test(double.IsNaN, float.IsNaN, _ => false, false);
+
+    /// <summary>True where x is +inf or -inf.</summary>
+    public Tensor IsInf() => Test(double.IsInfinity, float.IsInfinity, _ => false, false);
+
+    /// <summary>True where x is neither NaN nor infinite (always for integer and bool tensors).</summary>
+    public Tensor IsFinite() => Test(double.IsFinite, float.IsFinite, _ => true, true);
+
+    /// <summary>True where x is +inf.</summary>
+    public Tensor IsPosInf() => Test(double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
+
+    /// <summary>True where x is -inf.</summary>
+    public Tensor IsNegInf() => Test(double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
+
+    /// <summary>True where x is zero (PyTorch's <c>logical_not</c>: any dtype, NaN counts as true so gives false);
+    /// for bool tensors the same as the <c>!</c> operator.</summary>
+    public Tensor LogicalNot() => DType == DType.Bool ? !this : Eq(ScalarLike(0));
+
+    /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
+    public Tensor Signbit() => Test(double.IsNegative, float.IsNegative, v => v < 0, false);
+
+    // ---- derivative rules ------------------------------------------------------------------------
+
+    [Stateless] internal readonly struct TanD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 + y * y; }
+    [Stateless] internal readonly struct AsinD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Pow(1.0 - x * x, -0.5); }
+    [Stateless] internal readonly struct AcosD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -T.Pow(1.0 - x * x, -0.5); }
+    [Stateless] internal readonly struct AtanD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / (1.0 + x * x); }
+    [Stateless] internal readonly struct SinhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Sinh(x); }
+    [Stateless] internal readonly struct CoshD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Cosh(x); }
+    [Stateless] internal readonly struct AsinhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Pow(x * x + 1.0, -0.5); }
+    [Stateless] internal readonly struct AcoshD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Pow(x * x - 1.0, -0.5); }
+    [Stateless] internal readonly struct AtanhD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / (1.0 - x * x); }
+    [Stateless] internal readonly struct Exp2D : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => Math.Log(2) * y; }
+    [Stateless] internal readonly struct Expm1D : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y + 1.0; }
+    [Stateless] internal readonly struct Log2D : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => (1 / Math.Log(2)) / x; }
+    [Stateless] internal readonly struct Log10D : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => (1 / Math.Log(10)) / x; }
+    [Stateless] internal readonly struct Log1pD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / (x + 1.0); }
+    [Stateless] internal readonly struct ErfcD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -2 / Math.Sqrt(Math.PI) * T.Exp(-(x * x)); }
+    [Stateless] internal readonly struct ErfinvD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => Math.Sqrt(Math.PI) / 2 * T.Exp(y * y); }
+}
