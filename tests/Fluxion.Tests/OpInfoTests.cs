@@ -75,7 +75,7 @@ public class OpInfoTests
                 {
                     var type = i < self ? typeof(Tensor) : ps[i - self].ParameterType;
                     bool wantNumber = numberArg && i == arity - 1;
-                    if (wantNumber ? type != typeof(double) : type != typeof(Tensor)) ok = false;
+                    if (wantNumber ? type != typeof(double) && type != typeof(double?) : type != typeof(Tensor)) ok = false;
                 }
                 if (!ok) continue;
                 return args =>
@@ -93,6 +93,12 @@ public class OpInfoTests
 
     /// <summary>Cases Fluxion deliberately answers differently, with the reason (none today).</summary>
     private static readonly Dictionary<(string, int), string> s_known = new();
+
+    /// <summary>Looser gradient tolerances where PyTorch's own reference is the less accurate side, with the evidence.</summary>
+    private static readonly Dictionary<string, (double RTol, string Why)> s_gradTolerance = new()
+    {
+        ["digamma"] = (1e-8, "PyTorch 1.13's trigamma is off by ~5e-10 relative at x = 1.467 (sample 0); mpmath at 30 digits agrees with Fluxion's to 1e-16"),
+    };
 
     [Theory]
     [MemberData(nameof(Registered))]
@@ -132,7 +138,8 @@ public class OpInfoTests
                     var g = gs[k++];
                     if (grads[i] is not { } gw) continue;
                     var wantG = ToTensor(gw);
-                    TensorAssert.Close(wantG, g ?? Tensor.ZerosLike(wantG), rtol: 1e-10, atol: 1e-12, what: $"{what} gradient of input {i}");
+                    double rtol = s_gradTolerance.TryGetValue(torch, out var loose) ? loose.RTol : 1e-10;
+                    TensorAssert.Close(wantG, g ?? Tensor.ZerosLike(wantG), rtol: rtol, atol: 1e-12, what: $"{what} gradient of input {i}");
                 }
             }
             ran++;

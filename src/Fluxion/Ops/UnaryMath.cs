@@ -362,10 +362,6 @@ public partial class Tensor
     /// <summary>True where x is -inf.</summary>
     public Tensor IsNegInf() => Test(double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
 
-    /// <summary>True where x is zero (PyTorch's <c>logical_not</c>: any dtype, NaN counts as true so gives false);
-    /// for bool tensors the same as the <c>!</c> operator.</summary>
-    public Tensor LogicalNot() => DType == DType.Bool ? !this : Eq(ScalarLike(0));
-
     /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
     public Tensor Signbit() => Test(double.IsNegative, float.IsNegative, v => v < 0, false);
 
