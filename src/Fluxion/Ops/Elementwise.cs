@@ -502,17 +502,17 @@ public partial class Tensor
         AndOp = Comparison("And", "logical_and"), OrOp = Comparison("Or", "logical_or"), NotOp = Comparison("Not", "logical_not");
 
     /// <summary>Elementwise a &gt; b.</summary>
-    public Tensor Gt(Tensor other) => CompareRaw("Gt", this, other, (p, q) => p > q);
+    public Tensor Gt(Tensor other) => CompareRaw<Kernels.GtCmp>("Gt", this, other);
     /// <summary>Elementwise a &gt;= b.</summary>
-    public Tensor Ge(Tensor other) => CompareRaw("Ge", this, other, (p, q) => p >= q);
+    public Tensor Ge(Tensor other) => CompareRaw<Kernels.GeCmp>("Ge", this, other);
     /// <summary>Elementwise a &lt; b.</summary>
-    public Tensor Lt(Tensor other) => CompareRaw("Lt", this, other, (p, q) => p < q);
+    public Tensor Lt(Tensor other) => CompareRaw<Kernels.LtCmp>("Lt", this, other);
     /// <summary>Elementwise a &lt;= b.</summary>
-    public Tensor Le(Tensor other) => CompareRaw("Le", this, other, (p, q) => p <= q);
+    public Tensor Le(Tensor other) => CompareRaw<Kernels.LeCmp>("Le", this, other);
     /// <summary>Elementwise a == b.</summary>
-    public Tensor Eq(Tensor other) => CompareRaw("Eq", this, other, (p, q) => p == q);
+    public Tensor Eq(Tensor other) => CompareRaw<Kernels.EqCmp>("Eq", this, other);
     /// <summary>Elementwise a != b.</summary>
-    public Tensor Ne(Tensor other) => CompareRaw("Ne", this, other, (p, q) => p != q);
+    public Tensor Ne(Tensor other) => CompareRaw<Kernels.NeCmp>("Ne", this, other);
     /// <summary>Elementwise x &gt; v.</summary>
     public Tensor Gt(double v) => Gt(ScalarLike(v));
     /// <summary>Elementwise x &gt;= v.</summary>
