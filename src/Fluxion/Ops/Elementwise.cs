@@ -176,14 +176,23 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? g.SumTo(c.Shape(0)) : (g * RemainderDB(c)).SumTo(c.Shape(1)),
         Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(AlignTangent(t[0], c.X(0), c.Y.Rank),
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * RemainderDB(c) : null), c.Y),
-        BatchedJvp = true, Saves = 3u,
+        BatchedJvp = true, Saves = 3u, DTypes = DTypeSet.Floats | DTypeSet.Int64,
         Samples = () => OpSamples.Binary(Remainder, bDomain: OpSamples.Domain.AwayFromZero),
     };
 
-    /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>.
-    /// d/da = 1, d/db = -floor(a / b).</summary>
+    /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>
+    /// (float: exact, b = 0 gives NaN; int64: a zero divisor throws). d/da = 1, d/db = -floor(a / b).</summary>
     public static Tensor Remainder(Tensor a, Tensor b)
     {
+        if (a.DType == DType.Int64 && b.DType == DType.Int64)
+        {
+            CheckNoZeroDivisor("Remainder", b);
+            return BinaryAnyRaw<long, long>("Remainder", a, b, DType.Int64, static (p, q) =>
+            {
+                long r = Kernels.BinaryMath.Fmod(p, q);
+                return r != 0 && (r < 0) != (q < 0) ? r + q : r;
+            });
+        }
         var y = BinaryRaw("Remainder", a, b, K.Ops<float>.Remainder, K.Ops<double>.Remainder);
         return Op.Record(RemainderOp, y, [a, b]);
     }
