@@ -150,6 +150,46 @@ public class BinaryMathTests
         Assert.Equal([0.0, 0.0, 0.0], g[1]!.ToDoubleArray());
     }
 
+    /// <summary>Forward mode follows PyTorch's JVP rules, which differ from the reverse ones on ties for fmax
+    /// (tangent of b) and send no tangent through NaN for clamp (values from torch.autograd.forward_ad).</summary>
+    [Fact]
+    public void TangentsAtTiesAndNaNFollowPyTorch()
+    {
+        double nan = double.NaN;
+        (Func<Tensor, Tensor, Tensor> F, double[] Want)[] cases =
+        [
+            (Tensor.Fmax, [10, 1, 10, 10]),
+            (Tensor.Fmin, [1, 1, 10, 1]),
+            (Tensor.ClampMin, [1, 10, 10, 10]),
+            (Tensor.ClampMax, [1, 10, 10, 1]),
+        ];
+        foreach (var (f, want) in cases)
+        {
+            using var level = ForwardAD.Level();
+            var a = ForwardAD.MakeDual(Tensor.FromArray([1.0, 2.0, nan, 3.0], 4), Tensor.FromArray([1.0, 1, 1, 1], 4));
+            var b = ForwardAD.MakeDual(Tensor.FromArray([1.0, nan, 1.0, 5.0], 4), Tensor.FromArray([10.0, 10, 10, 10], 4));
+            Assert.Equal(want, ForwardAD.Unpack(f(a, b)).Tangent!.ToDoubleArray());
+        }
+        using (ForwardAD.Level())
+        {
+            var x = ForwardAD.MakeDual(Tensor.FromArray([0.0, 0.0, 2.0], 3), Tensor.FromArray([1.0, 1, 1], 3));
+            var y = ForwardAD.MakeDual(Tensor.FromArray([2.0, 0.0, 3.0], 3), Tensor.FromArray([1.0, 1, 1], 3));
+            var t = ForwardAD.Unpack(Tensor.Xlogy(x, y)).Tangent!.ToDoubleArray();
+            Assert.Equal(Math.Log(2), t[0], 12);
+            Assert.True(double.IsNaN(t[1]));
+            Assert.Equal(Math.Log(3) + 2.0 / 3, t[2], 12);
+        }
+        // reverse mode at the same points (PyTorch: fmax ties -> a; clamp: no gradient through NaN)
+        var ra = Tensor.FromArray([1.0, 2.0, nan, 3.0], 4).RequiresGrad_();
+        var rb = Tensor.FromArray([1.0, nan, 1.0, 5.0], 4).RequiresGrad_();
+        var g = Autograd.Grad([Tensor.Fmax(ra, rb).Sum()], [ra, rb]);
+        Assert.Equal([1.0, 1, 0, 0], g[0]!.ToDoubleArray());
+        Assert.Equal([0.0, 0, 1, 1], g[1]!.ToDoubleArray());
+        g = Autograd.Grad([Tensor.ClampMin(ra, rb).Sum()], [ra, rb]);
+        Assert.Equal([1.0, 0, 0, 0], g[0]!.ToDoubleArray());
+        Assert.Equal([0.0, 0, 0, 1], g[1]!.ToDoubleArray());
+    }
+
     // ---- comparison fast paths against a scalar reference -----------------------------------------
 
     private static readonly (string Name, Func<Tensor, Tensor, Tensor> Op, Func<double, double, bool> Ref)[] Comparisons =
