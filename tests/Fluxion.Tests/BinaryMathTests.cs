@@ -27,6 +27,9 @@ public class BinaryMathTests
         ["LogAddExp2"] = Two(Tensor.LogAddExp2),
         ["Heaviside"] = Two(Tensor.Heaviside),
         ["LogicalXor"] = Two(Tensor.LogicalXor),
+        ["LogicalAnd"] = Two(Tensor.LogicalAnd),
+        ["LogicalOr"] = Two(Tensor.LogicalOr),
+        ["LogicalNot"] = (x, _, _) => [x[0].LogicalNot()],
         ["IsClose"] = (x, a, _) => [Tensor.IsClose(x[0], x[1], a.Double("rtol"), a.Double("atol"), a.Bool("equal_nan"))],
         ["Gt"] = Two((a, b) => a.Gt(b)),
         ["Ge"] = Two((a, b) => a.Ge(b)),
@@ -128,6 +131,12 @@ public class BinaryMathTests
         var p = Tensor.FromArray([true, false], 2, 1);
         var q = Tensor.FromArray([true, false, true], 3);
         Assert.Equal([false, true, false, true, false, true], (p ^ q).ToArray<bool>());
+        Assert.Equal([true, false, true, false, false, false], (p & q).ToArray<bool>());
+        Assert.Equal([true, true, true, true, false, true], (p | q).ToArray<bool>());
+        Assert.Equal([false, true], (!p).ToArray<bool>());
+        Assert.Throws<DTypeMismatchException>(() => p & Tensor.FromArray([1.0], 1));
+        Assert.Equal([false, false, true, false], Tensor.LogicalAnd(a, b).ToArray<bool>());
+        Assert.Equal([true, false, false, true], a.LogicalNot().ToArray<bool>());
     }
 
     [Fact]

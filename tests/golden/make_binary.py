@@ -6,7 +6,8 @@ Same format as make_golden.py (whose header documents it), plus non-finite float
 "NaN" (sign bit clear), "-NaN" (sign bit set), "Infinity", "-Infinity"; read by tests/Fluxion.Tests/BinaryMathTests.cs.
 Ops (PyTorch call in brackets; args as listed):
   Atan2 Hypot Copysign Fmod FloorDivide Fmax Fmin ClampMin ClampMax Xlogy LogAddExp LogAddExp2 Heaviside
-  LogicalXor Remainder Gt Ge Lt Le Eq Ne: inputs (a, b)      [torch.<name>(a, b)]
+  LogicalXor LogicalAnd LogicalOr Remainder Gt Ge Lt Le Eq Ne: inputs (a, b)  [torch.<name>(a, b)]
+  LogicalNot inputs (x)
   IsClose {rtol, atol, equal_nan} inputs (a, b)          Lerp inputs (start, end, weight)
   LerpScalar {weight} inputs (start, end)                 Addcmul, Addcdiv {value} inputs (x, t1, t2)
 """
@@ -123,6 +124,20 @@ def binary():
     xa = torch.tensor([0.0, nan, 2.0, -0.0, 0.0])
     case(B, "LogicalXor.mixed", "LogicalXor", torch.logical_xor, [ng(xa), torch.tensor([0, 0, 1, 1, 3])])
     case(B, "LogicalXor.bool", "LogicalXor", torch.logical_xor, [torch.tensor([[True], [False]]), torch.tensor([True, False, True])])
+    la = torch.cat([randn(40), t([nan, 0.0, -0.0, inf, 0.0, nan, 1.0, 0.0])])
+    la[::4] = 0.0
+    lb = torch.cat([randn(40), t([0.0, nan, 0.0, 0.0, -0.0, nan, 0.0, 2.0])])
+    lb[1::3] = 0.0
+    for op in ("LogicalXor", "LogicalAnd", "LogicalOr"):
+        f = getattr(torch, "logical_" + op[7:].lower())
+        case(B, f"{op}.f32", op, f, [ng(la.clone()), ng(lb.clone())])
+        case(B, f"{op}.f64_scalar", op, f, [ng(la.to(F64)), ng(t(0.0, F64))])
+        case(B, f"{op}.int64_bcast", op, f, [torch.randint(-1, 2, (6, 1, 35), generator=g._gen), torch.randint(-1, 2, (4, 35), generator=g._gen)])
+        case(B, f"{op}.bool_long", op, f, [torch.rand(99, generator=g._gen) < 0.5, torch.rand(99, generator=g._gen) < 0.5])
+        case(B, f"{op}.mixed_bcast", op, f, [ng(la[:40].clone().reshape(5, 8)), torch.randint(-1, 2, (8,), generator=g._gen)])
+    case(B, "LogicalNot.f32", "LogicalNot", torch.logical_not, [ng(la.clone())])
+    case(B, "LogicalNot.int64", "LogicalNot", torch.logical_not, [torch.randint(-1, 2, (50,), generator=g._gen)])
+    case(B, "LogicalNot.bool", "LogicalNot", torch.logical_not, [torch.rand(50, generator=g._gen) < 0.5])
     ca = torch.cat([randn(70), t([nan, 0.0, -0.0, inf, -inf, 1.0, nan])])
     cb = torch.cat([randn(70), t([nan, -0.0, 0.0, inf, inf, nan, 1.0])])
     cb[::3] = ca[::3]  # ties

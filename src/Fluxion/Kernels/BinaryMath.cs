@@ -57,6 +57,27 @@ internal readonly struct NeCmp : ICmp
     public static Vector<T> Mask<T>(Vector<T> a, Vector<T> b) => ~Vector.Equals(a, b);
 }
 
+/// <summary>Logical and of the truth values (nonzero, including NaN, is true; ±0 is false).</summary>
+internal readonly struct AndCmp : ICmp
+{
+    public static bool Eval<T>(T a, T b) where T : IComparisonOperators<T, T, bool> => a != default! && b != default!;
+    public static Vector<T> Mask<T>(Vector<T> a, Vector<T> b) => ~Vector.Equals(a, Vector<T>.Zero) & ~Vector.Equals(b, Vector<T>.Zero);
+}
+
+/// <summary>Logical or of the truth values.</summary>
+internal readonly struct OrCmp : ICmp
+{
+    public static bool Eval<T>(T a, T b) where T : IComparisonOperators<T, T, bool> => a != default! || b != default!;
+    public static Vector<T> Mask<T>(Vector<T> a, Vector<T> b) => ~(Vector.Equals(a, Vector<T>.Zero) & Vector.Equals(b, Vector<T>.Zero));
+}
+
+/// <summary>Logical exclusive or of the truth values.</summary>
+internal readonly struct XorCmp : ICmp
+{
+    public static bool Eval<T>(T a, T b) where T : IComparisonOperators<T, T, bool> => (a != default!) != (b != default!);
+    public static Vector<T> Mask<T>(Vector<T> a, Vector<T> b) => Vector.Equals(a, Vector<T>.Zero) ^ Vector.Equals(b, Vector<T>.Zero);
+}
+
 /// <summary>
 /// Kernels of the binary elementwise family that need more than a TensorPrimitives call: SIMD comparisons
 /// producing bool bytes, exact fmod/remainder (vectorized, bit-for-bit equal to C's fmod), and the scalar

@@ -477,27 +477,48 @@ public partial class Tensor
     public Tensor IsClose(Tensor other, double rtol = 1e-5, double atol = 1e-8, bool equalNan = false) => IsClose(this, other, rtol, atol, equalNan);
 
     /// <summary>The truth value of each element as bool (nonzero and NaN are true).</summary>
-    private static Tensor Truth(Tensor t) => t.DType == DType.Bool ? t : CompareRaw<NeCmp>("LogicalXor", t, Scalar(0, t.DType));
+    private static Tensor Truth(Tensor t) => t.DType == DType.Bool ? t : CompareRaw<NeCmp>("Logical", t, Scalar(0, t.DType));
+
+    /// <summary>A logical op on truth values: one pass when the dtypes agree, else through bool truth values.</summary>
+    private static Tensor Logical<TC>(string op, Tensor a, Tensor b) where TC : struct, ICmp
+    {
+        if (a.DType == b.DType) return CompareRaw<TC>(op, a, b);
+        ShapeUtil.Broadcast(op, a._shape, b._shape);
+        return CompareRaw<TC>(op, Truth(a), Truth(b));
+    }
 
     /// <summary>
     /// Elementwise exclusive or of the operands' truth values (nonzero, including NaN, is true) with broadcasting, as
     /// PyTorch's <c>logical_xor</c>; the operands may have any (different) dtypes. Returns bool.
     /// </summary>
-    public static Tensor LogicalXor(Tensor a, Tensor b)
-    {
-        ShapeUtil.Broadcast("LogicalXor", a._shape, b._shape);
-        return CompareRaw<NeCmp>("LogicalXor", Truth(a), Truth(b));
-    }
+    public static Tensor LogicalXor(Tensor a, Tensor b) => Logical<XorCmp>("LogicalXor", a, b);
 
     /// <summary>logical_xor(this, other) (see <see cref="LogicalXor(Tensor, Tensor)"/>).</summary>
     public Tensor LogicalXor(Tensor other) => LogicalXor(this, other);
+
+    /// <summary>Elementwise and of the truth values (nonzero, including NaN, is true), any dtypes, broadcast, as PyTorch's
+    /// <c>logical_and</c>. Returns bool.</summary>
+    public static Tensor LogicalAnd(Tensor a, Tensor b) => Logical<AndCmp>("LogicalAnd", a, b);
+
+    /// <summary>Elementwise or of the truth values, any dtypes, broadcast, as PyTorch's <c>logical_or</c>. Returns bool.</summary>
+    public static Tensor LogicalOr(Tensor a, Tensor b) => Logical<OrCmp>("LogicalOr", a, b);
+
+    /// <summary>logical_and(this, other) (see <see cref="LogicalAnd(Tensor, Tensor)"/>).</summary>
+    public Tensor LogicalAnd(Tensor other) => LogicalAnd(this, other);
+
+    /// <summary>logical_or(this, other) (see <see cref="LogicalOr(Tensor, Tensor)"/>).</summary>
+    public Tensor LogicalOr(Tensor other) => LogicalOr(this, other);
+
+    /// <summary>Elementwise not of the truth values (true where the element is 0, false for NaN), any dtype, as PyTorch's
+    /// <c>logical_not</c>. Returns bool.</summary>
+    public Tensor LogicalNot() => CompareRaw<EqCmp>("LogicalNot", this, Scalar(0, DType));
 
     /// <summary>Exclusive or of two bool tensors (broadcast); for other dtypes use <see cref="LogicalXor(Tensor, Tensor)"/>.</summary>
     public static Tensor operator ^(Tensor a, Tensor b)
     {
         if (a.DType != DType.Bool || b.DType != DType.Bool)
             throw new DTypeMismatchException($"Xor: the ^ operator needs bool tensors, got {a.DType.Name()} and {b.DType.Name()}. Use LogicalXor for truth values of other dtypes.");
-        return CompareRaw<NeCmp>("Xor", a, b);
+        return CompareRaw<XorCmp>("Xor", a, b);
     }
 
     // ---- three operands: lerp, addcmul, addcdiv ------------------------------------------------

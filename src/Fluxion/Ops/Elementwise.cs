@@ -504,7 +504,7 @@ public partial class Tensor
     // ---- comparisons (not differentiable; produce bool) -----------------------------------------
 
     private static OpDef Comparison(string name, string torch) =>
-        new(name, torch.StartsWith("logical") ? OpFamily.ShapeIndexCreateOther : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
 
     internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
         LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
@@ -535,18 +535,18 @@ public partial class Tensor
     /// <summary>Elementwise x != v.</summary>
     public Tensor Ne(double v) => Ne(ScalarLike(v));
 
-    /// <summary>Logical and of two bool tensors (broadcast).</summary>
-    public static Tensor operator &(Tensor a, Tensor b) => BoolOp("And", a, b, (p, q) => p != 0 && q != 0);
-    /// <summary>Logical or of two bool tensors (broadcast).</summary>
-    public static Tensor operator |(Tensor a, Tensor b) => BoolOp("Or", a, b, (p, q) => p != 0 || q != 0);
-    /// <summary>Logical not of a bool tensor.</summary>
-    public static Tensor operator !(Tensor a) => BoolOp("Not", a, a, (p, _) => p == 0);
+    /// <summary>Logical and of two bool tensors (broadcast); <see cref="LogicalAnd(Tensor, Tensor)"/> takes any dtypes.</summary>
+    public static Tensor operator &(Tensor a, Tensor b) => BoolOp<Kernels.AndCmp>("And", a, b);
+    /// <summary>Logical or of two bool tensors (broadcast); <see cref="LogicalOr(Tensor, Tensor)"/> takes any dtypes.</summary>
+    public static Tensor operator |(Tensor a, Tensor b) => BoolOp<Kernels.OrCmp>("Or", a, b);
+    /// <summary>Logical not of a bool tensor; <see cref="LogicalNot()"/> takes any dtype.</summary>
+    public static Tensor operator !(Tensor a) => BoolOp<Kernels.EqCmp>("Not", a, Scalar(0, DType.Bool));
 
-    private static Tensor BoolOp(string op, Tensor a, Tensor b, Func<double, double, bool> f)
+    private static Tensor BoolOp<TC>(string op, Tensor a, Tensor b) where TC : struct, Kernels.ICmp
     {
         if (a.DType != DType.Bool || b.DType != DType.Bool)
-            throw new DTypeMismatchException($"{op}: logical operators need bool tensors, got {a.DType.Name()} and {b.DType.Name()}.");
-        return CompareRaw(op, a, b, f);
+            throw new DTypeMismatchException($"{op}: logical operators need bool tensors, got {a.DType.Name()} and {b.DType.Name()}. Use LogicalAnd/LogicalOr/LogicalNot for the truth values of other dtypes.");
+        return CompareRaw<TC>(op, a, b);
     }
 
     // ---- dtype conversion ----------------------------------------------------------------------
