@@ -277,6 +277,24 @@ public class BinaryMathTests
     }
 
     [Fact]
+    public void IntegerTensorsCompareWithFractionalScalarsAsPyTorch()
+    {
+        var x = Tensor.FromArray([-2L, -1, 0, 1, 2], 5);
+        Assert.Equal([false, false, true, true, true], x.Gt(-0.5).ToArray<bool>());
+        Assert.Equal([false, false, false, true, true], x.Ge(0.5).ToArray<bool>());
+        Assert.Equal([true, true, true, false, false], x.Lt(0.5).ToArray<bool>());
+        Assert.Equal([true, true, false, false, false], x.Le(-0.5).ToArray<bool>());
+        Assert.Equal(new bool[5], x.Eq(0.5).ToArray<bool>());
+        Assert.Equal(new bool[5], x.Lt(double.NaN).ToArray<bool>());
+        Assert.Equal([true, true, true, true, true], x.Ne(double.NaN).ToArray<bool>());
+        Assert.Equal([true, true, true, true, true], x.Lt(1e30).ToArray<bool>());
+        Assert.Equal([false, false, true, false, false], x.Eq(0).ToArray<bool>());
+        var b = Tensor.FromArray([true, false], 2);
+        Assert.Equal([true, false], b.Gt(0.5).ToArray<bool>());
+        Assert.Equal([false, true], b.Lt(1).ToArray<bool>());
+    }
+
+    [Fact]
     public void ComparisonBroadcastAndStridedPathsMatch()
     {
         foreach (var dt in new[] { DType.Float32, DType.Float64 })

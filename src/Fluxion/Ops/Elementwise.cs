@@ -523,17 +523,28 @@ public partial class Tensor
     /// <summary>Elementwise a != b.</summary>
     public Tensor Ne(Tensor other) => CompareRaw<Kernels.NeCmp>("Ne", this, other);
     /// <summary>Elementwise x &gt; v.</summary>
-    public Tensor Gt(double v) => Gt(ScalarLike(v));
+    public Tensor Gt(double v) => ScalarCompare<Kernels.GtCmp>("Gt", v);
     /// <summary>Elementwise x &gt;= v.</summary>
-    public Tensor Ge(double v) => Ge(ScalarLike(v));
+    public Tensor Ge(double v) => ScalarCompare<Kernels.GeCmp>("Ge", v);
     /// <summary>Elementwise x &lt; v.</summary>
-    public Tensor Lt(double v) => Lt(ScalarLike(v));
+    public Tensor Lt(double v) => ScalarCompare<Kernels.LtCmp>("Lt", v);
     /// <summary>Elementwise x &lt;= v.</summary>
-    public Tensor Le(double v) => Le(ScalarLike(v));
+    public Tensor Le(double v) => ScalarCompare<Kernels.LeCmp>("Le", v);
     /// <summary>Elementwise x == v.</summary>
-    public Tensor Eq(double v) => Eq(ScalarLike(v));
+    public Tensor Eq(double v) => ScalarCompare<Kernels.EqCmp>("Eq", v);
     /// <summary>Elementwise x != v.</summary>
-    public Tensor Ne(double v) => Ne(ScalarLike(v));
+    public Tensor Ne(double v) => ScalarCompare<Kernels.NeCmp>("Ne", v);
+
+    /// <summary>Compares with a scalar in this tensor's dtype (float32 rounds v, as PyTorch does with a Python number);
+    /// an int64 or bool tensor against a value its dtype cannot hold (0.5, NaN, 1e30) is compared as float64 instead of
+    /// truncating the value (PyTorch promotes to its default float32; the results agree wherever float32 holds the values).</summary>
+    private Tensor ScalarCompare<TC>(string op, double v) where TC : struct, Kernels.ICmp
+    {
+        bool exact = DType.IsFloatingPoint()
+            || (DType == DType.Int64 && v == Math.Floor(v) && v >= -9.2233720368547758E18 && v < 9.2233720368547758E18)
+            || (DType == DType.Bool && (v == 0 || v == 1));
+        return exact ? CompareRaw<TC>(op, this, ScalarLike(v)) : CompareRaw<TC>(op, To(DType.Float64), Scalar(v, DType.Float64));
+    }
 
     /// <summary>Logical and of two bool tensors (broadcast); <see cref="LogicalAnd(Tensor, Tensor)"/> takes any dtypes.</summary>
     public static Tensor operator &(Tensor a, Tensor b) => BoolOp<Kernels.AndCmp>("And", a, b);
