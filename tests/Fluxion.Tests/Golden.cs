@@ -58,7 +58,7 @@ public static class Golden
         }
         var wantDType = expected.DType == "float64" ? DType.Float64 : DType.Float32;
         Assert.True(actual.DType == wantDType, $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
-        double scale = Math.Max(1.0, e.Length == 0 ? 0 : e.Max(Math.Abs));
+        double scale = Math.Max(1.0, e.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
         AssertClose(what, expected, a, rtol: f64 ? 1e-12 : 1e-5, atol: (f64 ? 1e-13 : 1e-6) * scale);
     }
 
@@ -70,6 +70,12 @@ public static class Golden
         for (int i = 0; i < e.Length; i++)
         {
             double tol = atol + rtol * Math.Abs(e[i]);
+            if (!double.IsFinite(e[i]))
+            {
+                Assert.True(double.IsNaN(e[i]) ? double.IsNaN(actual[i]) : actual[i] == e[i],
+                    $"{what}[{i}] (shape {ShapeUtil.Format(expected.Shape)}): {actual[i]:R}, PyTorch gives {e[i]:R}");
+                continue;
+            }
             Assert.True(Math.Abs(actual[i] - e[i]) <= tol,
                 $"{what}[{i}] (shape {ShapeUtil.Format(expected.Shape)}): {actual[i]:R}, PyTorch gives {e[i]:R} (|diff| {Math.Abs(actual[i] - e[i]):E2} > tol {tol:E2})");
         }
@@ -136,7 +142,14 @@ public sealed class GoldenTensor
     internal static GoldenTensor Parse(JsonElement e)
     {
         var dtype = e.GetProperty("dtype").GetString()!;
-        var data = e.GetProperty("data").EnumerateArray().Select(v => dtype switch
+        var data = e.GetProperty("data").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String
+            ? v.GetString() switch // non-finite values (binary.json): a NaN's sign bit is kept, for copysign
+            {
+                "NaN" => BitConverter.Int64BitsToDouble(0x7FF8000000000000),
+                "-NaN" => BitConverter.Int64BitsToDouble(unchecked((long)0xFFF8000000000000)),
+                var text => double.Parse(text!, System.Globalization.CultureInfo.InvariantCulture), // "Infinity", "-Infinity"
+            }
+            : dtype switch
         {
             "float32" => (double)v.GetSingle(),
             "float64" => v.GetDouble(),

@@ -103,13 +103,10 @@ internal static class Elementwise
         public static readonly BinaryKernel<T> Maximum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a > b ? a : b));
         public static readonly BinaryKernel<T> Minimum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a < b ? a : b));
         public static readonly BinaryKernel<T> Pow = new(TensorPrimitives.Pow, TensorPrimitives.Pow, TensorPrimitives.Pow, T.Pow);
-        /// <summary>Python-style remainder: the result has the sign of the divisor (PyTorch's remainder).</summary>
-        public static readonly BinaryKernel<T> Remainder = FromScalar((a, b) =>
-        {
-            var r = a % b;
-            if (r != T.Zero && (r < T.Zero) != (b < T.Zero)) r += b;
-            return r;
-        });
+        /// <summary>Python-style remainder: the result has the sign of the divisor (PyTorch's remainder); exact and
+        /// vectorized (see <see cref="BinaryMath.FmodDense(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, bool)"/>).</summary>
+        public static readonly BinaryKernel<T> Remainder = typeof(T) == typeof(float)
+            ? (BinaryKernel<T>)(object)BinaryMath.Remainder32 : (BinaryKernel<T>)(object)BinaryMath.Remainder64;
 
         public static BinaryKernel<T> FromScalar(Func<T, T, T> f) => new(
             (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = f(a[i], b[i]); },

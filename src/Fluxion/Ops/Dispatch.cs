@@ -92,7 +92,52 @@ public partial class Tensor : IAlgebra<Tensor>
         else k.SV(sa[a.Offset], sb.AsSpan(b.Offset, n), d);
     }
 
-    /// <summary>Broadcasting comparison producing a bool tensor (float, int64 or bool operands of one dtype).</summary>
+    /// <summary>
+    /// Broadcasting comparison producing a bool tensor (float, int64 or bool operands of one dtype), compared in the
+    /// operands' own type (int64 exactly). Dense same-shape operands, or a dense operand and a one-element one, take
+    /// the SIMD kernel; other layouts go row by row (rows with unit or zero strides still SIMD).
+    /// </summary>
+    internal static Tensor CompareRaw<TC>(string op, Tensor a, Tensor b) where TC : struct, ICmp
+    {
+        CheckSameDType(op, a, b);
+        if (a.IsContiguous && b.IsContiguous)
+        {
+            int[]? dense = ShapeUtil.SameShape(a._shape, b._shape) ? a._shape
+                : b.Numel == 1 && b.Rank <= a.Rank ? a._shape
+                : a.Numel == 1 && a.Rank <= b.Rank ? b._shape : null;
+            if (dense is not null)
+            {
+                var y0 = Empty(dense, DType.Bool);
+                var d = y0.Storage.As<bool>().AsSpan(0, y0.Numel);
+                switch (a.DType)
+                {
+                    case DType.Float32: BinaryMath.CompareDense<float, TC>(a.DenseSpan<float>(), b.DenseSpan<float>(), d); break;
+                    case DType.Float64: BinaryMath.CompareDense<double, TC>(a.DenseSpan<double>(), b.DenseSpan<double>(), d); break;
+                    case DType.Int64: BinaryMath.CompareDense<long, TC>(a.DenseSpan<long>(), b.DenseSpan<long>(), d); break;
+                    case DType.Bool:
+                        BinaryMath.CompareDense<byte, TC>(System.Runtime.InteropServices.MemoryMarshal.Cast<bool, byte>(a.DenseSpan<bool>()),
+                            System.Runtime.InteropServices.MemoryMarshal.Cast<bool, byte>(b.DenseSpan<bool>()), d);
+                        break;
+                }
+                return y0;
+            }
+        }
+        var shape = ShapeUtil.Broadcast(op, a._shape, b._shape);
+        var y = Empty(shape, DType.Bool);
+        var sa = BroadcastStrides(a, shape);
+        var sb = BroadcastStrides(b, shape);
+        var dst = y.Storage.As<bool>();
+        switch (a.DType)
+        {
+            case DType.Float32: BinaryMath.CompareStrided<float, float, TC>(a.Storage.As<float>(), a.Offset, sa, b.Storage.As<float>(), b.Offset, sb, dst, shape); break;
+            case DType.Float64: BinaryMath.CompareStrided<double, double, TC>(a.Storage.As<double>(), a.Offset, sa, b.Storage.As<double>(), b.Offset, sb, dst, shape); break;
+            case DType.Int64: BinaryMath.CompareStrided<long, long, TC>(a.Storage.As<long>(), a.Offset, sa, b.Storage.As<long>(), b.Offset, sb, dst, shape); break;
+            case DType.Bool: BinaryMath.CompareStrided<bool, byte, TC>(a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, dst, shape); break;
+        }
+        return y;
+    }
+
+    /// <summary>Broadcasting elementwise predicate given as a function of the values as doubles (the logical operators).</summary>
     internal static Tensor CompareRaw(string op, Tensor a, Tensor b, Func<double, double, bool> cmp)
     {
         CheckSameDType(op, a, b);

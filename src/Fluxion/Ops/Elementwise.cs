@@ -176,14 +176,23 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? g.SumTo(c.Shape(0)) : (g * RemainderDB(c)).SumTo(c.Shape(1)),
         Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(AlignTangent(t[0], c.X(0), c.Y.Rank),
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * RemainderDB(c) : null), c.Y),
-        BatchedJvp = true, Saves = 3u,
+        BatchedJvp = true, Saves = 3u, DTypes = DTypeSet.Floats | DTypeSet.Int64,
         Samples = () => OpSamples.Binary(Remainder, bDomain: OpSamples.Domain.AwayFromZero),
     };
 
-    /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>.
-    /// d/da = 1, d/db = -floor(a / b).</summary>
+    /// <summary>Python-style remainder (the result has the sign of the divisor), as PyTorch's <c>remainder</c>
+    /// (float: exact, b = 0 gives NaN; int64: a zero divisor throws). d/da = 1, d/db = -floor(a / b).</summary>
     public static Tensor Remainder(Tensor a, Tensor b)
     {
+        if (a.DType == DType.Int64 && b.DType == DType.Int64)
+        {
+            CheckNoZeroDivisor("Remainder", b);
+            return BinaryAnyRaw<long, long>("Remainder", a, b, DType.Int64, static (p, q) =>
+            {
+                long r = Kernels.BinaryMath.Fmod(p, q);
+                return r != 0 && (r < 0) != (q < 0) ? r + q : r;
+            });
+        }
         var y = BinaryRaw("Remainder", a, b, K.Ops<float>.Remainder, K.Ops<double>.Remainder);
         return Op.Record(RemainderOp, y, [a, b]);
     }
@@ -490,61 +499,60 @@ public partial class Tensor
     // ---- comparisons (not differentiable; produce bool) -----------------------------------------
 
     private static OpDef Comparison(string name, string torch) =>
-        new(name, torch.StartsWith("logical") ? OpFamily.ShapeIndexCreateOther : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
 
     internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
         LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
         AndOp = Comparison("LogicalAnd", "logical_and"), OrOp = Comparison("LogicalOr", "logical_or"), NotOp = Comparison("LogicalNot", "logical_not");
 
     /// <summary>Elementwise a &gt; b.</summary>
-    public Tensor Gt(Tensor other) => CompareRaw("Gt", this, other, (p, q) => p > q);
+    public Tensor Gt(Tensor other) => CompareRaw<Kernels.GtCmp>("Gt", this, other);
     /// <summary>Elementwise a &gt;= b.</summary>
-    public Tensor Ge(Tensor other) => CompareRaw("Ge", this, other, (p, q) => p >= q);
+    public Tensor Ge(Tensor other) => CompareRaw<Kernels.GeCmp>("Ge", this, other);
     /// <summary>Elementwise a &lt; b.</summary>
-    public Tensor Lt(Tensor other) => CompareRaw("Lt", this, other, (p, q) => p < q);
+    public Tensor Lt(Tensor other) => CompareRaw<Kernels.LtCmp>("Lt", this, other);
     /// <summary>Elementwise a &lt;= b.</summary>
-    public Tensor Le(Tensor other) => CompareRaw("Le", this, other, (p, q) => p <= q);
+    public Tensor Le(Tensor other) => CompareRaw<Kernels.LeCmp>("Le", this, other);
     /// <summary>Elementwise a == b.</summary>
-    public Tensor Eq(Tensor other) => CompareRaw("Eq", this, other, (p, q) => p == q);
+    public Tensor Eq(Tensor other) => CompareRaw<Kernels.EqCmp>("Eq", this, other);
     /// <summary>Elementwise a != b.</summary>
-    public Tensor Ne(Tensor other) => CompareRaw("Ne", this, other, (p, q) => p != q);
+    public Tensor Ne(Tensor other) => CompareRaw<Kernels.NeCmp>("Ne", this, other);
     /// <summary>Elementwise x &gt; v.</summary>
-    public Tensor Gt(double v) => Gt(ScalarLike(v));
+    public Tensor Gt(double v) => ScalarCompare<Kernels.GtCmp>("Gt", v);
     /// <summary>Elementwise x &gt;= v.</summary>
-    public Tensor Ge(double v) => Ge(ScalarLike(v));
+    public Tensor Ge(double v) => ScalarCompare<Kernels.GeCmp>("Ge", v);
     /// <summary>Elementwise x &lt; v.</summary>
-    public Tensor Lt(double v) => Lt(ScalarLike(v));
+    public Tensor Lt(double v) => ScalarCompare<Kernels.LtCmp>("Lt", v);
     /// <summary>Elementwise x &lt;= v.</summary>
-    public Tensor Le(double v) => Le(ScalarLike(v));
+    public Tensor Le(double v) => ScalarCompare<Kernels.LeCmp>("Le", v);
     /// <summary>Elementwise x == v.</summary>
-    public Tensor Eq(double v) => Eq(ScalarLike(v));
+    public Tensor Eq(double v) => ScalarCompare<Kernels.EqCmp>("Eq", v);
     /// <summary>Elementwise x != v.</summary>
-    public Tensor Ne(double v) => Ne(ScalarLike(v));
+    public Tensor Ne(double v) => ScalarCompare<Kernels.NeCmp>("Ne", v);
 
-    /// <summary>Logical and of two bool tensors (broadcast).</summary>
-    public static Tensor operator &(Tensor a, Tensor b) => BoolOp("And", a, b, (p, q) => p != 0 && q != 0);
-    /// <summary>Logical or of two bool tensors (broadcast).</summary>
-    public static Tensor operator |(Tensor a, Tensor b) => BoolOp("Or", a, b, (p, q) => p != 0 || q != 0);
-    /// <summary>Logical not of a bool tensor.</summary>
-    public static Tensor operator !(Tensor a) => BoolOp("Not", a, a, (p, _) => p == 0);
+    /// <summary>Compares with a scalar in this tensor's dtype (float32 rounds v, as PyTorch does with a Python number);
+    /// an int64 or bool tensor against a value its dtype cannot hold (0.5, NaN, 1e30) is compared as float64 instead of
+    /// truncating the value (PyTorch promotes to its default float32; the results agree wherever float32 holds the values).</summary>
+    private Tensor ScalarCompare<TC>(string op, double v) where TC : struct, Kernels.ICmp
+    {
+        bool exact = DType.IsFloatingPoint()
+            || (DType == DType.Int64 && v == Math.Floor(v) && v >= -9.2233720368547758E18 && v < 9.2233720368547758E18)
+            || (DType == DType.Bool && (v == 0 || v == 1));
+        return exact ? CompareRaw<TC>(op, this, ScalarLike(v)) : CompareRaw<TC>(op, To(DType.Float64), Scalar(v, DType.Float64));
+    }
 
-    /// <summary>Elementwise logical and of the truth values (nonzero is true) of two tensors of any dtype, broadcast; bool result.</summary>
-    public Tensor LogicalAnd(Tensor other) => Truth(this) & Truth(other);
+    /// <summary>Logical and of two bool tensors (broadcast); <see cref="LogicalAnd(Tensor, Tensor)"/> takes any dtypes.</summary>
+    public static Tensor operator &(Tensor a, Tensor b) => BoolOp<Kernels.AndCmp>("And", a, b);
+    /// <summary>Logical or of two bool tensors (broadcast); <see cref="LogicalOr(Tensor, Tensor)"/> takes any dtypes.</summary>
+    public static Tensor operator |(Tensor a, Tensor b) => BoolOp<Kernels.OrCmp>("Or", a, b);
+    /// <summary>Logical not of a bool tensor; <see cref="LogicalNot()"/> takes any dtype.</summary>
+    public static Tensor operator !(Tensor a) => BoolOp<Kernels.EqCmp>("Not", a, Scalar(0, DType.Bool));
 
-    /// <summary>Elementwise logical or of the truth values (nonzero is true), broadcast; bool result.</summary>
-    public Tensor LogicalOr(Tensor other) => Truth(this) | Truth(other);
-
-    /// <summary>Elementwise logical not of the truth value (nonzero is true); bool result.</summary>
-    public Tensor LogicalNot() => !Truth(this);
-
-    /// <summary>The truth value of each element: the tensor itself for bool, x != 0 otherwise (NaN is true, as PyTorch).</summary>
-    private static Tensor Truth(Tensor x) => x.DType == DType.Bool ? x : x.Ne(0.0);
-
-    private static Tensor BoolOp(string op, Tensor a, Tensor b, Func<double, double, bool> f)
+    private static Tensor BoolOp<TC>(string op, Tensor a, Tensor b) where TC : struct, Kernels.ICmp
     {
         if (a.DType != DType.Bool || b.DType != DType.Bool)
-            throw new DTypeMismatchException($"{op}: logical operators need bool tensors, got {a.DType.Name()} and {b.DType.Name()}.");
-        return CompareRaw(op, a, b, f);
+            throw new DTypeMismatchException($"{op}: logical operators need bool tensors, got {a.DType.Name()} and {b.DType.Name()}. Use LogicalAnd/LogicalOr/LogicalNot for the truth values of other dtypes.");
+        return CompareRaw<TC>(op, a, b);
     }
 
     // ---- dtype conversion ----------------------------------------------------------------------
