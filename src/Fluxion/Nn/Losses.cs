@@ -19,7 +19,7 @@ public enum Reduction
 /// from differentiable primitives, so gradients of any order and forward-mode tangents come for
 /// free, and targets given as float tensors receive gradients too.
 /// </summary>
-public static class Losses
+public static partial class Losses
 {
     /// <summary>PyTorch's default ignore_index: targets equal to it take no part in the loss.</summary>
     public const int DefaultIgnoreIndex = -100;

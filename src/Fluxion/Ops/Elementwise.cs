@@ -35,6 +35,15 @@ public partial class Tensor
         return Op.Tracking(a, b) ? AddOp.Record(a, b, y) : y;
     }
 
+    internal static readonly OpDef RsubOp = new("Rsub", OpFamily.Binary, "rsub")
+    {
+        CompositeOf = ["Sub", "Mul"],
+        Samples = () => [.. OpSamples.Binary((a, b) => Rsub(a, b)), .. OpSamples.Binary((a, b) => Rsub(a, b, alpha: 2.5))],
+    };
+
+    /// <summary>PyTorch's <c>rsub</c>: <paramref name="other"/> − <paramref name="alpha"/>·<paramref name="input"/> (subtraction with the operands reversed).</summary>
+    public static Tensor Rsub(Tensor input, Tensor other, double alpha = 1) => alpha == 1 ? other - input : other - alpha * input;
+
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
