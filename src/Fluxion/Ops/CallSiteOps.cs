@@ -25,8 +25,6 @@ internal static class CallSiteOps
     internal static readonly OpDef Gather = new("Gather", OpFamily.ShapeIndexCreateOther, "gather") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef IndexAdd = new("IndexAdd", OpFamily.ShapeIndexCreateOther, "index_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef IndexSelect = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LogSoftmax = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LogSumExp = new("LogSumExp", OpFamily.ReduceScanSort, "logsumexp") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef MatMul = new("MatMul", OpFamily.Linalg, "matmul") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef MaxPool2d = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
@@ -37,15 +35,7 @@ internal static class CallSiteOps
     internal static readonly OpDef ScatterAdd = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Slice = new("Slice", OpFamily.ShapeIndexCreateOther) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef SliceScatter = new("SliceScatter", OpFamily.ShapeIndexCreateOther, "slice_scatter") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Softmax = new("Softmax", OpFamily.ReduceScanSort, "softmax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Sum = new("Sum", OpFamily.ReduceScanSort, "sum") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Unfold = new("Unfold", OpFamily.NN, "nn.functional.unfold") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Max = new("Max", OpFamily.ReduceScanSort, "max", "amax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Min = new("Min", OpFamily.ReduceScanSort, "min", "amin") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MaxAlong = new("MaxAlong", OpFamily.ReduceScanSort) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MinAlong = new("MinAlong", OpFamily.ReduceScanSort) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Var = new("Var", OpFamily.ReduceScanSort, "var") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Std = new("Std", OpFamily.ReduceScanSort, "std") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Linear = new("Linear", OpFamily.NN, "nn.functional.linear") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef LinearRelu = new("LinearRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef AvgPool2d = new("AvgPool2d", OpFamily.NN, "nn.functional.avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };

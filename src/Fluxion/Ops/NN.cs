@@ -13,11 +13,25 @@ public partial class Tensor
     public Tensor Softmax(int dim)
     {
         var (y, d) = SoftmaxRaw("Softmax", dim, log: false);
-        var x = this;
-        return Op.Record(CallSiteOps.Softmax, y, [x],
-            [g => y * (g - (g * y).Sum(d, keepDim: true))],
-            jvp: t => t[0] is { } tx ? y * (tx - (tx * y).Sum(d + TangentBatchDims(tx, x), keepDim: true)) : null,
-            save: [y]);
+        return Op.Tracking(this) ? Op.Record(SoftmaxOp, y, [this], d) : y;
+    }
+
+    internal static readonly OpDef SoftmaxOp = new("Softmax", OpFamily.ReduceScanSort, "softmax")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => c.Y * (g - (g * c.Y).Sum(c.A<int>(), keepDim: true)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? c.Y * (tx - (tx * c.Y).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true)) : null,
+        BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Samples = () => SoftmaxSamples(x => x.Softmax(-1), x => x.Softmax(0)),
+    };
+
+    /// <summary>Samples of a softmax-like op: along the last and the first dim, a transposed view, 1-d and empty rows.</summary>
+    private static IEnumerable<OpSample> SoftmaxSamples(Func<Tensor, Tensor> last, Func<Tensor, Tensor> first)
+    {
+        yield return new("dim -1", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => last(t[0]));
+        yield return new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2, 2)], t => first(t[0]));
+        yield return new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => last(t[0]));
+        yield return new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 4, 5)], t => first(t[0]));
+        yield return new("empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 0, 3)], t => last(t[0]));
     }
 
     /// <summary>
@@ -27,12 +41,16 @@ public partial class Tensor
     public Tensor LogSoftmax(int dim)
     {
         var (y, d) = SoftmaxRaw("LogSoftmax", dim, log: true);
-        var x = this;
-        return Op.Record(CallSiteOps.LogSoftmax, y, [x],
-            [g => g - y.Exp() * g.Sum(d, keepDim: true)],
-            jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d + TangentBatchDims(tx, x), keepDim: true) : null,
-            save: [y]);
+        return Op.Tracking(this) ? Op.Record(LogSoftmaxOp, y, [this], d) : y;
     }
+
+    internal static readonly OpDef LogSoftmaxOp = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g - c.Y.Exp() * g.Sum(c.A<int>(), keepDim: true),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx - (c.Y.Exp() * tx).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true) : null,
+        BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Samples = () => SoftmaxSamples(x => x.LogSoftmax(-1), x => x.LogSoftmax(0)),
+    };
 
     /// <summary>
     /// ReLU's backward as one fused op (PyTorch's <c>threshold_backward(g, y, 0)</c>): g where
