@@ -8,11 +8,9 @@ namespace Fluxion;
 [OpTable]
 internal static class CallSiteOps
 {
-    internal static readonly OpDef Alias = new("Alias", OpFamily.ShapeIndexCreateOther) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Cat = new("Cat", OpFamily.ShapeIndexCreateOther, "cat") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Cdist = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef ChannelNorm = new("ChannelNorm", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Clone = new("Clone", OpFamily.ShapeIndexCreateOther, "clone", "contiguous") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2d = new("Conv2d", OpFamily.NN, "nn.functional.conv2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dBiasGrad = new("Conv2dBiasGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dInputGrad = new("Conv2dInputGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
@@ -20,7 +18,6 @@ internal static class CallSiteOps
     internal static readonly OpDef Conv2dWeightGrad = new("Conv2dWeightGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CrossEntropy = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CrossEntropyBackward = new("CrossEntropyBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Expand = new("Expand", OpFamily.ShapeIndexCreateOther, "expand", "broadcast_to") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Fold = new("Fold", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Gather = new("Gather", OpFamily.ShapeIndexCreateOther, "gather") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef IndexAdd = new("IndexAdd", OpFamily.ShapeIndexCreateOther, "index_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
@@ -30,11 +27,7 @@ internal static class CallSiteOps
     internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dGather = new("MaxPool2dGather", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MixedModeOutput = new("MixedModeOutput", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = false, BatchedJvp = false };
-    internal static readonly OpDef Permute = new("Permute", OpFamily.ShapeIndexCreateOther, "permute") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Reshape = new("Reshape", OpFamily.ShapeIndexCreateOther, "reshape") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef ScatterAdd = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Slice = new("Slice", OpFamily.ShapeIndexCreateOther) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef SliceScatter = new("SliceScatter", OpFamily.ShapeIndexCreateOther, "slice_scatter") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Unfold = new("Unfold", OpFamily.NN, "nn.functional.unfold") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Linear = new("Linear", OpFamily.NN, "nn.functional.linear") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef LinearRelu = new("LinearRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
