@@ -8,7 +8,6 @@ namespace Fluxion;
 [OpTable]
 internal static class CallSiteOps
 {
-    internal static readonly OpDef Cat = new("Cat", OpFamily.ShapeIndexCreateOther, "cat") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Cdist = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef ChannelNorm = new("ChannelNorm", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2d = new("Conv2d", OpFamily.NN, "nn.functional.conv2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
@@ -19,15 +18,11 @@ internal static class CallSiteOps
     internal static readonly OpDef CrossEntropy = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CrossEntropyBackward = new("CrossEntropyBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Fold = new("Fold", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Gather = new("Gather", OpFamily.ShapeIndexCreateOther, "gather") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef IndexAdd = new("IndexAdd", OpFamily.ShapeIndexCreateOther, "index_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef IndexSelect = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef MatMul = new("MatMul", OpFamily.Linalg, "matmul") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef MaxPool2d = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dGather = new("MaxPool2dGather", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MixedModeOutput = new("MixedModeOutput", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = false, BatchedJvp = false };
-    internal static readonly OpDef ScatterAdd = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Unfold = new("Unfold", OpFamily.NN, "nn.functional.unfold") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Linear = new("Linear", OpFamily.NN, "nn.functional.linear") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef LinearRelu = new("LinearRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
