@@ -18,14 +18,11 @@ internal static class CallSiteOps
     internal static readonly OpDef CrossEntropy = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CrossEntropyBackward = new("CrossEntropyBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Fold = new("Fold", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef MatMul = new("MatMul", OpFamily.Linalg, "matmul") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef MaxPool2d = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dGather = new("MaxPool2dGather", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MixedModeOutput = new("MixedModeOutput", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = false, BatchedJvp = false };
     internal static readonly OpDef Unfold = new("Unfold", OpFamily.NN, "nn.functional.unfold") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Linear = new("Linear", OpFamily.NN, "nn.functional.linear") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LinearRelu = new("LinearRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef AvgPool2d = new("AvgPool2d", OpFamily.NN, "nn.functional.avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef AvgPool2dBackward = new("AvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef AdaptiveAvgPool2d = new("AdaptiveAvgPool2d", OpFamily.NN, "nn.functional.adaptive_avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };
