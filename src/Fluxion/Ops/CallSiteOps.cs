@@ -15,8 +15,6 @@ internal static class CallSiteOps
     internal static readonly OpDef Conv2dInputGrad = new("Conv2dInputGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dRelu = new("Conv2dRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dWeightGrad = new("Conv2dWeightGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef CrossEntropy = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef CrossEntropyBackward = new("CrossEntropyBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef Fold = new("Fold", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2d = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
@@ -27,7 +25,6 @@ internal static class CallSiteOps
     internal static readonly OpDef AvgPool2dBackward = new("AvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef AdaptiveAvgPool2d = new("AdaptiveAvgPool2d", OpFamily.NN, "nn.functional.adaptive_avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef AdaptiveAvgPool2dBackward = new("AdaptiveAvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef ThresholdBackward = new("ThresholdBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CustomFunctionGuard = new("OnceDifferentiable", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true };
     internal static readonly OpDef CustomFunction = new("CustomFunction", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true };
 
