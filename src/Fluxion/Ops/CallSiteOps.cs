@@ -8,7 +8,6 @@ namespace Fluxion;
 [OpTable]
 internal static class CallSiteOps
 {
-    internal static readonly OpDef Cdist = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2d = new("Conv2d", OpFamily.NN, "nn.functional.conv2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dBiasGrad = new("Conv2dBiasGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef Conv2dInputGrad = new("Conv2dInputGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
