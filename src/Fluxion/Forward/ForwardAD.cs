@@ -214,6 +214,19 @@ public partial class Tensor
     internal Tensor AliasForDual()
     {
         var y = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
-        return Op.Record(CallSiteOps.Alias, y, [this], [g => g], jvp: t => t[0]);
+        return Op.Record(AliasOp, y, [this]);
     }
+
+    internal static readonly OpDef AliasOp = new("Alias", OpFamily.ShapeIndexCreateOther)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0],
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].AliasForDual()),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].AliasForDual()),
+            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].AliasForDual()),
+        ],
+    };
 }

@@ -8,58 +8,6 @@ namespace Fluxion;
 [OpTable]
 internal static class CallSiteOps
 {
-    internal static readonly OpDef Alias = new("Alias", OpFamily.ShapeIndexCreateOther) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Cat = new("Cat", OpFamily.ShapeIndexCreateOther, "cat") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Cdist = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef ChannelNorm = new("ChannelNorm", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Clone = new("Clone", OpFamily.ShapeIndexCreateOther, "clone", "contiguous") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Conv2d = new("Conv2d", OpFamily.NN, "nn.functional.conv2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Conv2dBiasGrad = new("Conv2dBiasGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Conv2dInputGrad = new("Conv2dInputGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Conv2dRelu = new("Conv2dRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Conv2dWeightGrad = new("Conv2dWeightGrad", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef CrossEntropy = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef CrossEntropyBackward = new("CrossEntropyBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Expand = new("Expand", OpFamily.ShapeIndexCreateOther, "expand", "broadcast_to") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Fold = new("Fold", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Gather = new("Gather", OpFamily.ShapeIndexCreateOther, "gather") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef IndexAdd = new("IndexAdd", OpFamily.ShapeIndexCreateOther, "index_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef IndexSelect = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LogSoftmax = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LogSumExp = new("LogSumExp", OpFamily.ReduceScanSort, "logsumexp") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MatMul = new("MatMul", OpFamily.Linalg, "matmul") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MaxPool2d = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef MaxPool2dBackward = new("MaxPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef MaxPool2dGather = new("MaxPool2dGather", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
     internal static readonly OpDef MixedModeOutput = new("MixedModeOutput", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = false, BatchedJvp = false };
-    internal static readonly OpDef Permute = new("Permute", OpFamily.ShapeIndexCreateOther, "permute") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Reshape = new("Reshape", OpFamily.ShapeIndexCreateOther, "reshape") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef ScatterAdd = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Slice = new("Slice", OpFamily.ShapeIndexCreateOther) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef SliceScatter = new("SliceScatter", OpFamily.ShapeIndexCreateOther, "slice_scatter") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Softmax = new("Softmax", OpFamily.ReduceScanSort, "softmax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Sum = new("Sum", OpFamily.ReduceScanSort, "sum") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Unfold = new("Unfold", OpFamily.NN, "nn.functional.unfold") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = false };
-    internal static readonly OpDef Max = new("Max", OpFamily.ReduceScanSort, "max", "amax") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Min = new("Min", OpFamily.ReduceScanSort, "min", "amin") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MaxAlong = new("MaxAlong", OpFamily.ReduceScanSort) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef MinAlong = new("MinAlong", OpFamily.ReduceScanSort) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Var = new("Var", OpFamily.ReduceScanSort, "var") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Std = new("Std", OpFamily.ReduceScanSort, "std") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef Linear = new("Linear", OpFamily.NN, "nn.functional.linear") { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef LinearRelu = new("LinearRelu", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
-    internal static readonly OpDef AvgPool2d = new("AvgPool2d", OpFamily.NN, "nn.functional.avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef AvgPool2dBackward = new("AvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef AdaptiveAvgPool2d = new("AdaptiveAvgPool2d", OpFamily.NN, "nn.functional.adaptive_avg_pool2d") { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef AdaptiveAvgPool2dBackward = new("AdaptiveAvgPool2dBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true };
-    internal static readonly OpDef ThresholdBackward = new("ThresholdBackward", OpFamily.NN) { CallSiteVjp = true, CallSiteJvp = true, BatchedJvp = true };
     internal static readonly OpDef CustomFunctionGuard = new("OnceDifferentiable", OpFamily.Fused) { CallSiteVjp = true, CallSiteJvp = true };
-
-    /// <summary>The entry of a window-average pooling op (or its adjoint) by name.</summary>
-    public static OpDef Pool(string name) => name switch
-    {
-        "AvgPool2d" => AvgPool2d, "AvgPool2dBackward" => AvgPool2dBackward,
-        "AdaptiveAvgPool2d" => AdaptiveAvgPool2d, "AdaptiveAvgPool2dBackward" => AdaptiveAvgPool2dBackward,
-        _ => throw new ArgumentException(name),
-    };
 }

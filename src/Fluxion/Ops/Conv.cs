@@ -145,29 +145,25 @@ public partial class Tensor
         var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
         ConvForwardRaw(x, weight, bias, y, g, relu: true);
         Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
-        if (Op.Tracking(inputs))
-        {
-            var w = weight;
-            var yv = y; // the mask: the fused op's own output, read by its VJPs
-            Tensor? lastG = null, lastM = null;
-            Tensor Masked(Tensor gy)
-            {
-                if (!ReferenceEquals(gy, lastG)) (lastG, lastM) = (gy, ReluMask(gy, yv));
-                return lastM!;
-            }
-            Vjp?[] vjps = bias is null
-                ? [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g)]
-                : [gy => ConvInputGrad(Masked(gy), w, g), gy => ConvWeightGrad(x, Masked(gy), g), gy => ConvBiasGrad(Masked(gy))];
-            y = Op.Record(CallSiteOps.Conv2dRelu, y, inputs, vjps,
-                jvp: t =>
-                {
-                    var r = ConvTangent(t, x, w, g, yv._shape);
-                    return r is null ? null : ReluMask(r, yv);
-                },
-                save: [.. SaveFor(x, w), yv]);
-        }
+        if (Op.Tracking(inputs)) y = Op.Record(Conv2dReluOp, y, inputs, g);
         return unbatched ? y.Squeeze(0) : y;
     }
+
+    // the output gradient masked once where the output (saved: the fused op's own output) is positive, then the convolution's VJPs
+    internal static readonly OpDef Conv2dReluOp = new("Conv2dRelu", OpFamily.Fused)
+    {
+        VjpAll = (in OpCtx c, Tensor[] gs, bool[] needs) =>
+        {
+            var m = ReluMask(gs[0], c.Y);
+            var r = new Tensor?[needs.Length];
+            for (int i = 0; i < needs.Length; i++)
+                if (needs[i]) r[i] = ConvVjp(c, m, i);
+            return r;
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) => ConvTangent(t, c.X(0), c.X(1), c.A<ConvGeom>(), c.Y._shape) is { } r ? ReluMask(r, c.Y) : null,
+        BatchedJvp = true, SavesFor = x => BilinearSaves(x) | OpDef.SaveOutput,
+        Samples = () => ConvSamples((x, w, b, s, p, d, groups) => Conv2dRelu(x, w, b, s, p, d, groups)),
+    };
 
     /// <summary>Runs the forward convolution kernel for the dtype.</summary>
     private static void ConvForwardRaw(Tensor x, Tensor w, Tensor? b, Tensor y, ConvGeom g, bool relu)
@@ -186,12 +182,35 @@ public partial class Tensor
         var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
         ConvForwardRaw(x, w, b, y, g, relu: false);
         Tensor[] inputs = b is null ? [x, w] : [x, w, b];
-        if (!Op.Tracking(inputs)) return y;
-        Vjp?[] vjps = b is null
-            ? [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g)]
-            : [gy => ConvInputGrad(gy, w, g), gy => ConvWeightGrad(x, gy, g), gy => ConvBiasGrad(gy)];
-        var yShape = y.ShapeArray;
-        return Op.Record(CallSiteOps.Conv2d, y, inputs, vjps, jvp: t => ConvTangent(t, x, w, g, yShape), save: SaveFor(x, w));
+        return Op.Tracking(inputs) ? Op.Record(Conv2dOp, y, inputs, g) : y;
+    }
+
+    /// <summary>The convolution's VJP for input <paramref name="i"/> (x, w, b) given the output gradient <paramref name="gy"/>.</summary>
+    private static Tensor ConvVjp(in OpCtx c, Tensor gy, int i) => i switch
+    {
+        0 => ConvInputGrad(gy, c.X(1), c.A<ConvGeom>()),
+        1 => ConvWeightGrad(c.X(0), gy, c.A<ConvGeom>()),
+        _ => ConvBiasGrad(gy),
+    };
+
+    // inputs x, w and optionally b; the attribute is the geometry
+    internal static readonly OpDef Conv2dOp = new("Conv2d", OpFamily.NN, "nn.functional.conv2d")
+    {
+        Vjp = ConvVjp,
+        Jvp = (in OpCtx c, Tensor?[] t) => ConvTangent(t, c.X(0), c.X(1), c.A<ConvGeom>(), c.Y._shape),
+        BatchedJvp = true, SavesFor = BilinearSaves,
+        Samples = () => ConvSamples((x, w, b, s, p, d, groups) => Conv2d(x, w, b, s, p, d, groups)),
+    };
+
+    /// <summary>Convolution samples: padding with bias, stride and dilation with groups, an unbatched input, a transposed weight view.</summary>
+    private static IEnumerable<OpSample> ConvSamples(Func<Tensor, Tensor, Tensor?, Size2?, Size2?, Size2?, int, Tensor> f)
+    {
+        yield return new("padding 1, bias", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2, 3, 3), OpSamples.Make(OpSamples.Domain.Real, 3, 3)],
+            t => f(t[0], t[1], t[2], null, 1, null, 1));
+        yield return new("stride 2, dilation (1, 2), groups 2", [OpSamples.Make(OpSamples.Domain.Real, 4, 1, 4, 5, 6), OpSamples.Make(OpSamples.Domain.Real, 5, 4, 2, 2, 2)],
+            t => f(t[0], t[1], null, 2, null, (1, 2), 2));
+        yield return new("unbatched, noncontiguous weight", [OpSamples.Make(OpSamples.Domain.Real, 6, 2, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 7, 2, 2, 2, 2).Transpose(2, 3), OpSamples.Make(OpSamples.Domain.Real, 8, 2)],
+            t => f(t[0], t[1], t[2], null, (0, 1), null, 1));
     }
 
     /// <summary>
@@ -255,15 +274,27 @@ public partial class Tensor
         var ga = gy.DenseSpanArray(out int go);
         if (gy.DType == DType.Float32) Conv.BiasGrad((float[])ga, go, db.Storage.As<float>(), n, o, l);
         else Conv.BiasGrad((double[])ga, go, db.Storage.As<double>(), n, o, l);
-        if (!Op.Tracking(gy)) return db;
-        var shape = gy.ShapeArray;
-        return Op.Record(CallSiteOps.Conv2dBiasGrad, db, [gy], [gg => gg.Reshape(1, o, 1, 1).Expand(shape)],
-            jvp: t => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null);
+        return Op.Tracking(gy) ? Op.Record(Conv2dBiasGradOp, db, [gy]) : db;
     }
 
-    /// <summary>The tensors a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
-    private static Tensor[] SaveFor(Tensor a, Tensor b) =>
-        a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
+    // linear; the shapes are the input's and the output's: no attributes
+    internal static readonly OpDef Conv2dBiasGradOp = new("Conv2dBiasGrad", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(1, c.Shape(0)[1], 1, 1).Expand(c.Shape(0)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null,
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("[2, 3, 4, 5]", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3, 4, 5)], t => ConvBiasGrad(t[0])),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 5, 4).Transpose(2, 3)], t => ConvBiasGrad(t[0])),
+        ],
+    };
+
+    /// <summary>What a bilinear op's VJPs read: each input's gradient needs the other input.</summary>
+    private static uint BilinearSaves(Tensor[] x) => x[0].RequiresGrad && x[1].RequiresGrad ? 3u : x[0].RequiresGrad ? 2u : 1u;
+
+    /// <summary>A convolution geometry for samples: input [1, 2, 5, 5] (or <paramref name="n"/> batches), 3 output channels, a 3×3 kernel, stride 2, padding 1.</summary>
+    private static ConvGeom SampleGeom(int n = 1) => new(n, 2, 5, 5, 3, 1, 3, 3, 2, 2, 1, 1, 1, 1);
 
     /// <summary>
     /// The input gradient of a convolution with geometry <paramref name="g"/>: convᵀ(gy, w), shape
@@ -277,14 +308,29 @@ public partial class Tensor
         var wa = w.DenseSpanArray(out int wo);
         if (gy.DType == DType.Float32) Conv.InputGrad((float[])ga, go, (float[])wa, wo, dx.Storage.As<float>(), g);
         else Conv.InputGrad((double[])ga, go, (double[])wa, wo, dx.Storage.As<double>(), g);
-        if (!Op.Tracking(gy, w)) return dx;
-        return Op.Record(CallSiteOps.Conv2dInputGrad, dx, [gy, w],
-            [gg => Conv2dCore(gg, w, null, g), gg => ConvWeightGrad(gg, gy, g)],
-            jvp: t => AddTangents(
-                t[0] is { } tg ? tg.Rank == 4 ? ConvInputGrad(tg, w, g) : FoldDirections(tg, tf => ConvInputGrad(tf, w, g with { N = tf._shape[0] })) : null,
-                t[1] is { } tw ? tw.Rank == 4 ? ConvInputGrad(gy, tw, g) : EachDirection(tw, twj => ConvInputGrad(gy, twj, g)) : null),
-            save: SaveFor(gy, w));
+        return Op.Tracking(gy, w) ? Op.Record(Conv2dInputGradOp, dx, [gy, w], g) : dx;
     }
+
+    // inputs gy and w, bilinear; the attribute is the geometry
+    internal static readonly OpDef Conv2dInputGradOp = new("Conv2dInputGrad", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor gg, int i) => i == 0 ? Conv2dCore(gg, c.X(1), null, c.A<ConvGeom>()) : ConvWeightGrad(gg, c.X(0), c.A<ConvGeom>()),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            Tensor gy = c.X(0), w = c.X(1);
+            var g = c.A<ConvGeom>();
+            return AddTangents(
+                t[0] is { } tg ? tg.Rank == 4 ? ConvInputGrad(tg, w, g) : FoldDirections(tg, tf => ConvInputGrad(tf, w, g with { N = tf._shape[0] })) : null,
+                t[1] is { } tw ? tw.Rank == 4 ? ConvInputGrad(gy, tw, g) : EachDirection(tw, twj => ConvInputGrad(gy, twj, g)) : null);
+        },
+        BatchedJvp = true, SavesFor = BilinearSaves,
+        Samples = () =>
+        [
+            new("stride 2, padding 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3, 3, 3), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2, 3, 3)], t => ConvInputGrad(t[0], t[1], SampleGeom(2))),
+            new("conv_transpose2d, groups 2, output padding", [OpSamples.Make(OpSamples.Domain.Real, 3, 1, 4, 3, 3), OpSamples.Make(OpSamples.Domain.Real, 4, 4, 1, 2, 2), OpSamples.Make(OpSamples.Domain.Real, 5, 2)],
+                t => ConvTranspose2d(t[0], t[1], t[2], stride: 2, outputPadding: 1, groups: 2)),
+        ],
+    };
 
     /// <summary>
     /// The weight gradient of a convolution with geometry <paramref name="g"/> for input x and output
@@ -298,14 +344,28 @@ public partial class Tensor
         var ga = gy.DenseSpanArray(out int go);
         if (x.DType == DType.Float32) Conv.WeightGrad((float[])xa, xo, (float[])ga, go, dw.Storage.As<float>(), g);
         else Conv.WeightGrad((double[])xa, xo, (double[])ga, go, dw.Storage.As<double>(), g);
-        if (!Op.Tracking(x, gy)) return dw;
-        return Op.Record(CallSiteOps.Conv2dWeightGrad, dw, [x, gy],
-            [gg => ConvInputGrad(gy, gg, g), gg => Conv2dCore(x, gg, null, g)],
-            jvp: t => AddTangents(
-                t[0] is { } tx ? tx.Rank == 4 ? ConvWeightGrad(tx, gy, g) : EachDirection(tx, txj => ConvWeightGrad(txj, gy, g)) : null,
-                t[1] is { } tg ? tg.Rank == 4 ? ConvWeightGrad(x, tg, g) : EachDirection(tg, tgj => ConvWeightGrad(x, tgj, g)) : null),
-            save: SaveFor(x, gy));
+        return Op.Tracking(x, gy) ? Op.Record(Conv2dWeightGradOp, dw, [x, gy], g) : dw;
     }
+
+    // inputs x and gy, bilinear; the attribute is the geometry
+    internal static readonly OpDef Conv2dWeightGradOp = new("Conv2dWeightGrad", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor gg, int i) => i == 0 ? ConvInputGrad(c.X(1), gg, c.A<ConvGeom>()) : Conv2dCore(c.X(0), gg, null, c.A<ConvGeom>()),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            Tensor x = c.X(0), gy = c.X(1);
+            var g = c.A<ConvGeom>();
+            return AddTangents(
+                t[0] is { } tx ? tx.Rank == 4 ? ConvWeightGrad(tx, gy, g) : EachDirection(tx, txj => ConvWeightGrad(txj, gy, g)) : null,
+                t[1] is { } tg ? tg.Rank == 4 ? ConvWeightGrad(x, tg, g) : EachDirection(tg, tgj => ConvWeightGrad(x, tgj, g)) : null);
+        },
+        BatchedJvp = true, SavesFor = BilinearSaves,
+        Samples = () =>
+        [
+            new("stride 2, padding 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 5, 5), OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 3, 3)], t => ConvWeightGrad(t[0], t[1], SampleGeom(2))),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 1, 2, 5, 5).Transpose(2, 3), OpSamples.Make(OpSamples.Domain.Real, 4, 1, 3, 3, 3)], t => ConvWeightGrad(t[0], t[1], SampleGeom())),
+        ],
+    };
 
     // ---- unfold / fold -----------------------------------------------------------------------
 
@@ -361,8 +421,20 @@ public partial class Tensor
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.Unfold((float[])xa, xo, y.Storage.As<float>(), g);
         else Conv.Unfold((double[])xa, xo, y.Storage.As<double>(), g);
-        return Op.Record(CallSiteOps.Unfold, y, [x], [gy => FoldCore(gy, g)], jvp: t => t[0] is { } tx ? UnfoldCore(tx, g) : null);
+        return Op.Tracking(x) ? Op.Record(UnfoldOp, y, [x], g) : y;
     }
+
+    // linear adjoint pair with Fold; the attribute is the geometry
+    internal static readonly OpDef UnfoldOp = new("Unfold", OpFamily.NN, "nn.functional.unfold")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => FoldCore(g, c.A<ConvGeom>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? UnfoldCore(tx, c.A<ConvGeom>()) : null,
+        Samples = () =>
+        [
+            new("kernel 2, padding 1, stride 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 5)], t => Unfold(t[0], 2, padding: 1, stride: 2)),
+            new("unbatched, dilation, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 5, 5).Transpose(1, 2)], t => Unfold(t[0], (2, 3), dilation: 2)),
+        ],
+    };
 
     private static Tensor FoldCore(Tensor cols, ConvGeom g)
     {
@@ -370,8 +442,19 @@ public partial class Tensor
         var ca = cols.DenseSpanArray(out int co);
         if (cols.DType == DType.Float32) Conv.Fold((float[])ca, co, y.Storage.As<float>(), g);
         else Conv.Fold((double[])ca, co, y.Storage.As<double>(), g);
-        return Op.Record(CallSiteOps.Fold, y, [cols], [gy => UnfoldCore(gy, g)], jvp: t => t[0] is { } tc ? FoldCore(tc, g) : null);
+        return Op.Tracking(cols) ? Op.Record(FoldOp, y, [cols], g) : y;
     }
+
+    internal static readonly OpDef FoldOp = new("Fold", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => UnfoldCore(g, c.A<ConvGeom>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tc ? FoldCore(tc, c.A<ConvGeom>()) : null,
+        Samples = () =>
+        [
+            new("overlapping blocks", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 8, 18)], t => Fold(t[0], (4, 5), 2, padding: 1, stride: (2, 1))),
+            new("unbatched", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 6)], t => Fold(t[0], (3, 4), 2)),
+        ],
+    };
 
     // ---- pooling -----------------------------------------------------------------------------
 
@@ -443,10 +526,29 @@ public partial class Tensor
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idx, n * c, pg);
         else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idx, n * c, pg);
-        var pool = new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW);
-        y = Op.Record(CallSiteOps.MaxPool2d, y, [x], [gy => MaxPoolScatter(gy, pool)],
-            jvp: t => t[0] is { } tx ? MaxPoolGather(tx, pool) : null);
+        if (Op.Tracking(x)) y = Op.Record(MaxPool2dOp, y, [x], new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW));
         return (y, idx, unbatched);
+    }
+
+    // the attribute holds the argmax positions (private to the graph, so nothing needs saving)
+    internal static readonly OpDef MaxPool2dOp = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d")
+    {
+        Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGather(tx, c.A<MaxPoolIndex>()) : null,
+        Samples = () =>
+        [
+            new("kernel 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 5)], t => MaxPool2d(t[0], 2)),
+            new("overlapping, padding, ceil mode", [OpSamples.Make(OpSamples.Domain.Real, 2, 1, 2, 6, 5)], t => MaxPool2d(t[0], 3, stride: 2, padding: 1, ceilMode: true)),
+            new("unbatched, dilation, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 5, 6).Transpose(1, 2)], t => MaxPool2d(t[0], 2, stride: 1, dilation: 2)),
+        ],
+    };
+
+    /// <summary>Argmax positions of a 3×3, stride 2, padding 1 max pooling of a fixed [2, 2, 5, 5] input, for the adjoint ops' samples.</summary>
+    private static MaxPoolIndex SampleMaxPoolIndex()
+    {
+        var x = OpSamples.Make(OpSamples.Domain.Real, 20, 2, 2, 5, 5);
+        var (y, idx, _) = MaxPoolCore(x, 3, 2, 1, null, false);
+        return new MaxPoolIndex(idx, 2, 2, 5, 5, y.Shape[2], y.Shape[3]);
     }
 
     /// <summary>The argmax positions of a max pooling of [N, C, H, W] into [N, C, OH, OW] (flat within each plane).</summary>
@@ -460,9 +562,15 @@ public partial class Tensor
         var ga = gy.DenseSpanArray(out int go);
         if (gy.DType == DType.Float32) Conv.MaxPoolScatter((float[])ga, go, p.Index, dx.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
         else Conv.MaxPoolScatter((double[])ga, go, p.Index, dx.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
-        return Op.Record(CallSiteOps.MaxPool2dBackward, dx, [gy], [gg => MaxPoolGather(gg, p)],
-            jvp: t => t[0] is { } tg ? MaxPoolScatter(tg, p) : null);
+        return Op.Tracking(gy) ? Op.Record(MaxPool2dBackwardOp, dx, [gy], p) : dx;
     }
+
+    internal static readonly OpDef MaxPool2dBackwardOp = new("MaxPool2dBackward", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor gg, int i) => MaxPoolGather(gg, c.A<MaxPoolIndex>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? MaxPoolScatter(tg, c.A<MaxPoolIndex>()) : null,
+        Samples = () => [new("overlapping windows", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 3, 3)], t => MaxPoolScatter(t[0], SampleMaxPoolIndex()))],
+    };
 
     /// <summary>The values of t [N, C, H, W] at the argmax positions, [N, C, OH, OW]; linear in t, its VJP is
     /// <see cref="MaxPoolScatter"/>.</summary>
@@ -472,9 +580,15 @@ public partial class Tensor
         var ta = t.DenseSpanArray(out int to);
         if (t.DType == DType.Float32) Conv.MaxPoolGather((float[])ta, to, p.Index, y.Storage.As<float>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
         else Conv.MaxPoolGather((double[])ta, to, p.Index, y.Storage.As<double>(), p.N * p.C, p.H * p.W, p.OH * p.OW);
-        return Op.Record(CallSiteOps.MaxPool2dGather, y, [t], [gy => MaxPoolScatter(gy, p)],
-            jvp: tt => tt[0] is { } tg ? MaxPoolGather(tg, p) : null);
+        return Op.Tracking(t) ? Op.Record(MaxPool2dGatherOp, y, [t], p) : y;
     }
+
+    internal static readonly OpDef MaxPool2dGatherOp = new("MaxPool2dGather", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? MaxPoolGather(tg, c.A<MaxPoolIndex>()) : null,
+        Samples = () => [new("overlapping windows", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 5, 5)], t => MaxPoolGather(t[0], SampleMaxPoolIndex()))],
+    };
 
     /// <summary>
     /// 2-D average pooling (PyTorch's <c>avg_pool2d</c>) over input [N, C, H, W] (or [C, H, W]); stride
@@ -486,6 +600,13 @@ public partial class Tensor
         const string op = "AvgPool2d";
         var (x, unbatched) = Batched(op, input, "input");
         x.CheckFloat(op);
+        var y = WindowPool(adaptive: false, x, AvgPoolWindows(op, x, kernelSize, stride, padding, ceilMode, countIncludePad, divisorOverride));
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>The windows of an average pooling of x [N, C, H, W] (see <see cref="AvgPool2d(Tensor, Size2, Size2?, Size2?, bool, bool, int?)"/>).</summary>
+    private static Conv.PoolWindows AvgPoolWindows(string op, Tensor x, Size2 kernelSize, Size2? stride, Size2? padding, bool ceilMode, bool countIncludePad, int? divisorOverride)
+    {
         if (divisorOverride is <= 0) throw new ArgumentException($"{op}: divisorOverride must be positive, got {divisorOverride}.");
         var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, 1, ceilMode);
         static void Axis(int n, int o, int k, int s, int p, bool includePad, out int[] start, out int[] end, out int[] div)
@@ -507,8 +628,7 @@ public partial class Tensor
         }
         Axis(pg.H, pg.OH, pg.KH, pg.SH, pg.PH, countIncludePad, out var hs, out var he, out var hd);
         Axis(pg.W, pg.OW, pg.KW, pg.SW, pg.PW, countIncludePad, out var ws, out var we, out var wd);
-        var y = WindowPool("AvgPool2d", x, new Conv.PoolWindows(pg.H, pg.W, hs, he, ws, we, hd, wd, divisorOverride));
-        return unbatched ? y.Squeeze(0) : y;
+        return new Conv.PoolWindows(pg.H, pg.W, hs, he, ws, we, hd, wd, divisorOverride);
     }
 
     /// <summary>2-D average pooling of this tensor (see the static overload).</summary>
@@ -525,6 +645,13 @@ public partial class Tensor
         const string op = "AdaptiveAvgPool2d";
         var (x, unbatched) = Batched(op, input, "input");
         x.CheckFloat(op);
+        var y = WindowPool(adaptive: true, x, AdaptiveWindows(op, x, outputSize));
+        return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>The windows of an adaptive average pooling of x [N, C, H, W] to <paramref name="outputSize"/>.</summary>
+    private static Conv.PoolWindows AdaptiveWindows(string op, Tensor x, Size2 outputSize)
+    {
         if (outputSize.H <= 0 || outputSize.W <= 0) throw new ArgumentException($"{op}: outputSize must be positive, got {outputSize}.");
         int h = x._shape[2], w = x._shape[3];
         if (h == 0 || w == 0) throw new ShapeMismatchException($"{op}: the input {ShapeUtil.Format(x.Shape)} has an empty spatial dim.");
@@ -542,32 +669,66 @@ public partial class Tensor
         }
         Axis(h, outputSize.H, out var hs, out var he, out var hd);
         Axis(w, outputSize.W, out var ws, out var we, out var wd);
-        var y = WindowPool(op, x, new Conv.PoolWindows(h, w, hs, he, ws, we, hd, wd, null));
-        return unbatched ? y.Squeeze(0) : y;
+        return new Conv.PoolWindows(h, w, hs, he, ws, we, hd, wd, null);
     }
 
     /// <summary>2-D adaptive average pooling of this tensor (see the static overload).</summary>
     public Tensor AdaptiveAvgPool2d(Size2 outputSize) => AdaptiveAvgPool2d(this, outputSize);
 
     /// <summary>The linear window-average primitive; its VJP is its adjoint <see cref="WindowPoolAdjoint"/>.</summary>
-    private static Tensor WindowPool(string name, Tensor x, Conv.PoolWindows win)
+    private static Tensor WindowPool(bool adaptive, Tensor x, Conv.PoolWindows win)
     {
         int n = x._shape[0], c = x._shape[1];
         var y = Empty([n, c, win.OH, win.OW], x.DType);
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.AvgPool((float[])xa, xo, y.Storage.As<float>(), n * c, win);
         else Conv.AvgPool((double[])xa, xo, y.Storage.As<double>(), n * c, win);
-        return Op.Record(CallSiteOps.Pool(name), y, [x], [gy => WindowPoolAdjoint(name, gy, win)], jvp: t => t[0] is { } tx ? WindowPool(name, tx, win) : null);
+        return Op.Tracking(x) ? Op.Record(adaptive ? AdaptiveAvgPool2dOp : AvgPool2dOp, y, [x], win) : y;
     }
 
     /// <summary>The adjoint of <see cref="WindowPool"/> (the average pooling's input gradient); its VJP is the pooling.</summary>
-    private static Tensor WindowPoolAdjoint(string name, Tensor gy, Conv.PoolWindows win)
+    private static Tensor WindowPoolAdjoint(bool adaptive, Tensor gy, Conv.PoolWindows win)
     {
         int n = gy._shape[0], c = gy._shape[1];
         var dx = Empty([n, c, win.H, win.W], gy.DType);
         var ga = gy.DenseSpanArray(out int go);
         if (gy.DType == DType.Float32) Conv.AvgPoolAdjoint((float[])ga, go, dx.Storage.As<float>(), n * c, win);
         else Conv.AvgPoolAdjoint((double[])ga, go, dx.Storage.As<double>(), n * c, win);
-        return Op.Record(CallSiteOps.Pool(name + "Backward"), dx, [gy], [gg => WindowPool(name, gg, win)], jvp: t => t[0] is { } tg ? WindowPoolAdjoint(name, tg, win) : null);
+        return Op.Tracking(gy) ? Op.Record(adaptive ? AdaptiveAvgPool2dBackwardOp : AvgPool2dBackwardOp, dx, [gy], win) : dx;
     }
+
+    // the window pooling and its adjoint are linear and each other's VJP; the attribute is the windows
+    private static OpDef WindowPoolDef(string name, bool adaptive, bool adjoint, Func<IEnumerable<OpSample>> samples, params string[] torch) => new(name, OpFamily.NN, torch)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => adjoint ? WindowPool(adaptive, g, c.A<Conv.PoolWindows>()) : WindowPoolAdjoint(adaptive, g, c.A<Conv.PoolWindows>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is not { } tx ? null
+            : adjoint ? WindowPoolAdjoint(adaptive, tx, c.A<Conv.PoolWindows>()) : WindowPool(adaptive, tx, c.A<Conv.PoolWindows>()),
+        Samples = samples,
+    };
+
+    private static Conv.PoolWindows SampleAvgWindows() =>
+        AvgPoolWindows("AvgPool2d", Empty([1, 1, 5, 6], DType.Float64), 3, 2, 1, true, false, null);
+
+    internal static readonly OpDef AvgPool2dOp = WindowPoolDef("AvgPool2d", adaptive: false, adjoint: false, () =>
+    [
+        new("kernel 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 5)], t => AvgPool2d(t[0], 2)),
+        new("overlapping, padding, ceil mode, excluding padding", [OpSamples.Make(OpSamples.Domain.Real, 2, 1, 2, 5, 6)], t => AvgPool2d(t[0], 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false)),
+        new("unbatched, divisor override, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 5, 4).Transpose(1, 2)], t => AvgPool2d(t[0], (2, 3), stride: 1, divisorOverride: 5)),
+    ], "nn.functional.avg_pool2d");
+
+    internal static readonly OpDef AvgPool2dBackwardOp = WindowPoolDef("AvgPool2dBackward", adaptive: false, adjoint: true, () =>
+    [
+        new("overlapping, padding, ceil mode", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 1, 3, 4)], t => WindowPoolAdjoint(false, t[0], SampleAvgWindows())),
+    ]);
+
+    internal static readonly OpDef AdaptiveAvgPool2dOp = WindowPoolDef("AdaptiveAvgPool2d", adaptive: true, adjoint: false, () =>
+    [
+        new("[5, 7] to (3, 4)", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 5, 7)], t => AdaptiveAvgPool2d(t[0], (3, 4))),
+        new("unbatched, upsampling, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 2).Transpose(1, 2)], t => AdaptiveAvgPool2d(t[0], 4)),
+    ], "nn.functional.adaptive_avg_pool2d");
+
+    internal static readonly OpDef AdaptiveAvgPool2dBackwardOp = WindowPoolDef("AdaptiveAvgPool2dBackward", adaptive: true, adjoint: true, () =>
+    [
+        new("[5, 7] from (3, 4)", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 3, 4)], t => WindowPoolAdjoint(true, t[0], AdaptiveWindows("AdaptiveAvgPool2d", Empty([1, 1, 5, 7], DType.Float64), (3, 4)))),
+    ]);
 }

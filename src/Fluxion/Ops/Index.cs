@@ -47,24 +47,36 @@ public partial class Tensor
             if (t.Numel == 0) continue;
             CopyRaw(t, y.Storage, starts[i] * y._strides[d], y._strides);
         }
-        var vjps = new Vjp?[tensors.Length];
-        for (int i = 0; i < tensors.Length; i++)
-        {
-            int start = starts[i], len = tensors[i]._shape[d];
-            vjps[i] = g => g.Narrow(d, start, len);
-        }
-        var inputs = (Tensor[])tensors.Clone();
-        return Op.Record(CallSiteOps.Cat, y, inputs, vjps, jvp: t =>
+        // a copy of the caller's array: the node keeps (and trims) its own
+        return Op.Tracking(tensors) ? Op.Record(CatOp, y, (Tensor[])tensors.Clone(), new CatAttr(d, starts)) : y;
+    }
+
+    /// <summary>Cat's attributes: the dim and where each input starts along it.</summary>
+    private sealed record CatAttr(int Dim, int[] Starts);
+
+    internal static readonly OpDef CatOp = new("Cat", OpFamily.ShapeIndexCreateOther, "cat")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Narrow(c.A<CatAttr>().Dim, c.A<CatAttr>().Starts[i], c.Shape(i)[c.A<CatAttr>().Dim]),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
         {
             int j = Array.FindIndex(t, x => x is not null);
             if (j < 0) return null;
             // vector forward mode: every tangent carries the same [k] prefix; zeros get it too
-            var batch = TangentBatchShape(t[j]!, inputs[j]);
+            var inputs = c.Inputs;
+            var batch = TangentBatchShape(t[j]!, inputs[j]!);
             var tangents = new Tensor[inputs.Length];
-            for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosTangent(batch, inputs[i]);
-            return Cat(tangents, d + batch.Length);
-        });
-    }
+            for (int i = 0; i < inputs.Length; i++) tangents[i] = t[i] ?? ZerosTangent(batch, inputs[i]!);
+            return Cat(tangents, c.A<CatAttr>().Dim + batch.Length);
+        },
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3), OpSamples.Make(OpSamples.Domain.Real, 2, 1, 3)], t => Cat(t, 0)),
+            new("dim -1, three inputs, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 2), OpSamples.Make(OpSamples.Domain.Real, 4, 3, 2).T, OpSamples.Make(OpSamples.Domain.Real, 5, 2, 1)], t => Cat(t, -1)),
+            new("stack", [OpSamples.Make(OpSamples.Domain.Real, 6, 3), OpSamples.Make(OpSamples.Domain.Real, 7, 3)], t => Stack(t, 1)),
+            new("empty input", [OpSamples.Make(OpSamples.Domain.Real, 8, 0, 3), OpSamples.Make(OpSamples.Domain.Real, 9, 2, 3)], t => Cat(t, 0)),
+        ],
+    };
 
     /// <summary>
     /// Stacks equally shaped tensors along a new dim <paramref name="dim"/> (PyTorch's <c>torch.stack</c>);
@@ -140,16 +152,25 @@ public partial class Tensor
 
     private Tensor GatherCore(int d, Tensor index)
     {
-        var x = this;
-        var inShape = _shape;
         var shape = index.ShapeArray;
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, index._strides, y, shape);
-        return Op.Record(CallSiteOps.Gather, y, [x],
-            [g => Zeros(inShape, g.DType).ScatterAddCore(d, index, g)],
-            jvp: t => t[0] is { } tx ? tx.GatherCore(d + TangentBatchDims(tx, x), BatchIndex(index, TangentBatchShape(tx, x))) : null,
-            save: [index]);
+        // the index rides along as a non-differentiable input, saved (and version-checked) for backward
+        return Op.Tracking(this) ? Op.Record(GatherOp, y, [this, index], d) : y;
     }
+
+    internal static readonly OpDef GatherOp = new("Gather", OpFamily.ShapeIndexCreateOther, "gather")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).ScatterAddCore(c.A<int>(), c.X(1), g) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.GatherCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), BatchIndex(c.X(1), TangentBatchShape(tx, c.X(0)))) : null,
+        BatchedJvp = true, Saves = 2u,
+        Samples = () =>
+        [
+            new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Gather(0, FromArray(new long[] { 0, 2, 1, 0, 2, 2, 0, 1 }, 2, 4))),
+            new("dim 1, smaller index", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4).T], t => t[0].Gather(1, FromArray(new long[] { 2, 0, 1, 1 }, 2, 2))),
+            new("0-d", [Sample0d(3)], t => t[0].Gather(0, FromArray(new long[] { 0 }).Reshape())),
+        ],
+    };
 
     /// <summary>
     /// Out-of-place scatter-add (PyTorch's <c>scatter_add</c>): a copy of this tensor with
@@ -189,22 +210,37 @@ public partial class Tensor
 
     private Tensor ScatterAddCore(int d, Tensor index, Tensor src)
     {
-        var self = this;
-        var srcShape = src._shape;
         var y = Empty(ShapeArray, DType);
         y.CopyRawFrom(this);
         ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
-        return Op.Record(CallSiteOps.ScatterAdd, y, [self, src],
-            [g => g, g => PadTo(g.GatherCore(d, index), srcShape)],
-            jvp: t => (t[0], t[1]) switch
-            {
-                (null, null) => null,
-                ({ } ts, null) => ts,
-                (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, src), self))
-                    .ScatterAddCore(d + TangentBatchDims(tsrc, src), BatchIndex(index, TangentBatchShape(tsrc, src)), tsrc),
-            },
-            save: [index]);
+        // inputs: self, src and the index (non-differentiable, saved for backward)
+        return Op.Tracking(this, src) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
     }
+
+    internal static readonly OpDef ScatterAddOp = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i switch
+        {
+            0 => g,
+            1 => PadTo(g.GatherCore(c.A<int>(), c.X(2)), c.Shape(1)),
+            _ => null,
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) => (t[0], t[1]) switch
+        {
+            (null, null) => null,
+            ({ } ts, null) => ts,
+            (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, c.X(1)), c.X(0)))
+                .ScatterAddCore(c.A<int>() + TangentBatchDims(tsrc, c.X(1)), BatchIndex(c.X(2), TangentBatchShape(tsrc, c.X(1))), tsrc),
+        },
+        BatchedJvp = true, Saves = 4u,
+        Samples = () =>
+        [
+            new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 2, 4)],
+                t => t[0].ScatterAdd(0, FromArray(new long[] { 0, 2, 1, 0, 2, 2, 0, 1 }, 2, 4), t[1])),
+            new("dim 1, src larger than the index", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4).T, OpSamples.Make(OpSamples.Domain.Real, 4, 3, 4)],
+                t => t[0].ScatterAdd(1, FromArray(new long[] { 2, 0, 1, 1 }, 2, 2), t[1])),
+        ],
+    };
 
     /// <summary>A zero tangent for <paramref name="x"/> with the vector-mode prefix <paramref name="batch"/> (empty: x's own shape).</summary>
     private static Tensor ZerosTangent(int[] batch, Tensor x) => batch.Length == 0 ? ZerosLike(x) : Zeros([.. batch, .. x._shape], x.DType);
@@ -250,19 +286,28 @@ public partial class Tensor
 
     private Tensor IndexSelectCore(int d, Tensor index)
     {
-        var x = this;
-        var inShape = _shape;
         var shape = ShapeArray;
         shape[d] = index.Numel;
         var idxStrides = new int[Rank];
         idxStrides[d] = VectorStrides(index)[0];
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, idxStrides, y, shape);
-        return Op.Record(CallSiteOps.IndexSelect, y, [x],
-            [g => Zeros(inShape, g.DType).IndexAddCore(d, index, g, 1)],
-            jvp: t => t[0] is { } tx ? tx.IndexSelectCore(d + TangentBatchDims(tx, x), index) : null,
-            save: [index]);
+        // the index rides along as a non-differentiable input, saved (and version-checked) for backward
+        return Op.Tracking(this) ? Op.Record(IndexSelectOp, y, [this, index], d) : y;
     }
+
+    internal static readonly OpDef IndexSelectOp = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).IndexAddCore(c.A<int>(), c.X(1), g, 1) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.IndexSelectCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), c.X(1)) : null,
+        BatchedJvp = true, Saves = 2u,
+        Samples = () =>
+        [
+            new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 4, 3)], t => t[0].IndexSelect(0, FromArray(new long[] { 2, 0, 2 }))),
+            new("dim -1, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].IndexSelect(-1, FromArray(new long[] { 3, 1 }))),
+            new("0-d index", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 2)], t => t[0].IndexSelect(0, FromArray(new long[] { 1 }).Reshape())),
+        ],
+    };
 
     /// <summary>
     /// Out-of-place index-add (PyTorch's <c>index_add</c>): a copy of this tensor with
@@ -296,23 +341,43 @@ public partial class Tensor
 
     private Tensor IndexAddCore(int d, Tensor index, Tensor source, double alpha)
     {
-        var self = this;
         var y = Empty(ShapeArray, DType);
         y.CopyRawFrom(this);
         var idxStrides = new int[Rank];
         idxStrides[d] = VectorStrides(index)[0];
         ScatterAddRaw(y, d, index, idxStrides, source, source._shape, alpha);
-        return Op.Record(CallSiteOps.IndexAdd, y, [self, source],
-            [g => g, g => alpha == 1 ? g.IndexSelectCore(d, index) : g.IndexSelectCore(d, index) * alpha],
-            jvp: t => (t[0], t[1]) switch
-            {
-                (null, null) => null,
-                ({ } ts, null) => ts,
-                (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, source), self))
-                    .IndexAddCore(d + TangentBatchDims(tsrc, source), index, tsrc, alpha),
-            },
-            save: [index]);
+        // inputs: self, source and the index (non-differentiable, saved for backward)
+        return Op.Tracking(this, source) ? Op.Record(IndexAddOp, y, [this, source, index], new IndexAddAttr(d, alpha)) : y;
     }
+
+    /// <summary>IndexAdd's attributes.</summary>
+    private sealed record IndexAddAttr(int Dim, double Alpha);
+
+    internal static readonly OpDef IndexAddOp = new("IndexAdd", OpFamily.ShapeIndexCreateOther, "index_add")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            if (i != 1) return i == 0 ? g : null;
+            var a = c.A<IndexAddAttr>();
+            var r = g.IndexSelectCore(a.Dim, c.X(2));
+            return a.Alpha == 1 ? r : r * a.Alpha;
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) => (t[0], t[1]) switch
+        {
+            (null, null) => null,
+            ({ } ts, null) => ts,
+            (var ts, { } tsrc) => (ts ?? ZerosTangent(TangentBatchShape(tsrc, c.X(1)), c.X(0)))
+                .IndexAddCore(c.A<IndexAddAttr>().Dim + TangentBatchDims(tsrc, c.X(1)), c.X(2), tsrc, c.A<IndexAddAttr>().Alpha),
+        },
+        BatchedJvp = true, Saves = 4u,
+        Samples = () =>
+        [
+            new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 3)],
+                t => t[0].IndexAdd(0, FromArray(new long[] { 2, 0, 2 }), t[1])),
+            new("dim 1, alpha 2, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4).T, OpSamples.Make(OpSamples.Domain.Real, 4, 4, 2)],
+                t => t[0].IndexAdd(1, FromArray(new long[] { 1, 0 }), t[1], alpha: 2)),
+        ],
+    };
 
     // ---- helpers built from the primitives -----------------------------------------------------------
 

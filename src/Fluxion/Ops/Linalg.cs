@@ -32,7 +32,7 @@ public partial class Tensor
             // fold a's batch dims into rows (a view, no copy): one large 2-D product instead of many small ones.
             // Layouts that cannot be folded without a copy (e.g. a batched .MT) take the batched path below.
             var lead = a._shape[..^1];
-            var r = MatMul2(a.Reshape(-1, a._shape[^1]), b);
+            var r = MatMul2(a.Reshape(ShapeUtil.Numel(lead), a._shape[^1]), b); // explicit rows: -1 is ambiguous for an empty inner dim
             return r.Reshape([.. lead, b._shape[^1]]);
         }
         if (a.Rank == 2 && b.Rank == 2) return MatMul2(a, b);
@@ -107,15 +107,27 @@ public partial class Tensor
         return offs;
     }
 
-    private static Tensor RecordMatMul(Tensor y, Tensor a, Tensor b)
+    private static Tensor RecordMatMul(Tensor y, Tensor a, Tensor b) => Op.Tracking(a, b) ? Op.Record(MatMulOp, y, [a, b]) : y;
+
+    // the 2-D and batched primitive (equal batch shapes); each input's gradient reads the other input only
+    internal static readonly OpDef MatMulOp = new("MatMul", OpFamily.Linalg, "matmul")
     {
-        if (!Op.Tracking(a, b)) return y;
-        Tensor[] save = a.RequiresGrad && b.RequiresGrad ? [a, b] : a.RequiresGrad ? [b] : [a];
-        return Op.Record(CallSiteOps.MatMul, y, [a, b],
-            [g => g.MatMul(b.MT), g => a.MT.MatMul(g)],
-            jvp: t => AddTangents(t[0]?.MatMul(b), t[1] is { } tb ? a.MatMul(tb) : null),
-            save: save);
-    }
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? g.MatMul(c.X(1).MT) : c.X(0).MT.MatMul(g),
+        Jvp = (in OpCtx c, Tensor?[] t) => AddTangents(t[0]?.MatMul(c.X(1)), t[1] is { } tb ? c.X(0).MatMul(tb) : null),
+        BatchedJvp = true,
+        SavesFor = x => x[0].RequiresGrad && x[1].RequiresGrad ? 3u : x[0].RequiresGrad ? 2u : 1u,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 4, 2)], t => MatMul(t[0], t[1])),
+            new("batched, broadcast", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 4, 3, 4, 2)], t => MatMul(t[0], t[1])),
+            new("folded batch", [OpSamples.Make(OpSamples.Domain.Real, 5, 2, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 6, 4, 2)], t => MatMul(t[0], t[1])),
+            new("vector·vector", [OpSamples.Make(OpSamples.Domain.Real, 7, 4), OpSamples.Make(OpSamples.Domain.Real, 8, 4)], t => MatMul(t[0], t[1])),
+            new("matrix·vector", [OpSamples.Make(OpSamples.Domain.Real, 9, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 10, 4)], t => MatMul(t[0], t[1])),
+            new("vector·batched matrix", [OpSamples.Make(OpSamples.Domain.Real, 15, 3), OpSamples.Make(OpSamples.Domain.Real, 16, 2, 3, 4)], t => MatMul(t[0], t[1])),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 11, 4, 3).T, OpSamples.Make(OpSamples.Domain.Real, 12, 2, 4).T], t => MatMul(t[0], t[1])),
+            new("empty inner", [OpSamples.Make(OpSamples.Domain.Real, 13, 3, 0), OpSamples.Make(OpSamples.Domain.Real, 14, 0, 2)], t => MatMul(t[0], t[1])),
+        ],
+    };
 
     /// <summary>
     /// Affine map y = x·Wᵀ + b (PyTorch's <c>F.linear</c>) as one fused op: the output is initialized with
@@ -169,25 +181,58 @@ public partial class Tensor
         else LinearForward<double>(input, rowStride, colStride, weight, bias, y, rows, inF, outF, relu);
 
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
-        if (!Op.Tracking(inputs)) return y;
-        var x = input;
-        var w = weight;
-        // ReLU: the masked gradient is shared by the three VJPs; computed once per incoming gradient
-        // (the engine calls them one after another with the same g). Dropped with the node after backward.
-        Tensor? lastG = null, lastZ = null;
-        Tensor Z(Tensor g)
+        return Op.Tracking(inputs) ? Op.Record(relu ? LinearReluOp : LinearOp, y, inputs) : y;
+    }
+
+    /// <summary>A [..., width] tensor as [rows, width] (a view when possible).</summary>
+    private static Tensor Rows(Tensor t, int width) => t.Rank == 2 ? t : t.Reshape(-1, width);
+
+    /// <summary>Linear's VJP for input <paramref name="i"/> (x, W, b) given the (for ReLU: already masked) output gradient z.</summary>
+    private static Tensor LinearVjp(in OpCtx c, Tensor z, int i)
+    {
+        var w = c.Shape(1);
+        return i switch
         {
-            if (!relu) return g;
-            if (!ReferenceEquals(g, lastG)) { lastZ = ReluMask(g, y); lastG = g; }
-            return lastZ!;
-        }
-        Tensor Rows(Tensor t, int width) => t.Rank == 2 ? t : t.Reshape(-1, width);
-        Vjp gx = g => Z(g).MatMul(w);
-        Vjp gw = g => Rows(Z(g), outF).MT.MatMul(Rows(x, inF));
-        Vjp gb = g => Rows(Z(g), outF).Sum(0);
-        Tensor[] save = relu ? [x, w, y] : [x, w];
-        return Op.Record(relu ? CallSiteOps.LinearRelu : CallSiteOps.Linear, y, inputs, bias is null ? [gx, gw] : [gx, gw, gb],
-            jvp: t => LinearTangent(t, x, w, bias, y, relu), save: save);
+            0 => z.MatMul(c.X(1)),
+            1 => Rows(z, w[0]).MT.MatMul(Rows(c.X(0), w[1])),
+            _ => Rows(z, w[0]).Sum(0),
+        };
+    }
+
+    /// <summary>The bias of a Linear call (input 2), or null.</summary>
+    private static Tensor? LinearBias(in OpCtx c) => c.Inputs.Length > 2 ? c.X(2) : null;
+
+    // inputs x, W and optionally b; the shapes come from them, so no attributes. VJPs: ∂x = g·W, ∂W = gᵀ·x, ∂b = Σ_rows g.
+    internal static readonly OpDef LinearOp = new("Linear", OpFamily.NN, "nn.functional.linear")
+    {
+        Vjp = LinearVjp,
+        Jvp = (in OpCtx c, Tensor?[] t) => LinearTangent(t, c.X(0), c.X(1), LinearBias(c), c.Y, relu: false),
+        BatchedJvp = true, Saves = 3u,
+        Samples = () => LinearSamples(Linear),
+    };
+
+    // ReLU: the masked gradient is computed once and shared by the three VJPs
+    internal static readonly OpDef LinearReluOp = new("LinearRelu", OpFamily.Fused)
+    {
+        VjpAll = (in OpCtx c, Tensor[] gs, bool[] needs) =>
+        {
+            var z = ReluMask(gs[0], c.Y);
+            var r = new Tensor?[needs.Length];
+            for (int i = 0; i < needs.Length; i++)
+                if (needs[i]) r[i] = LinearVjp(c, z, i);
+            return r;
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) => LinearTangent(t, c.X(0), c.X(1), LinearBias(c), c.Y, relu: true),
+        BatchedJvp = true, Saves = 3u | OpDef.SaveOutput,
+        Samples = () => LinearSamples(LinearRelu),
+    };
+
+    private static IEnumerable<OpSample> LinearSamples(Func<Tensor, Tensor, Tensor?, Tensor> f)
+    {
+        yield return new("bias", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 5, 4), OpSamples.Make(OpSamples.Domain.Real, 3, 5)], t => f(t[0], t[1], t[2]));
+        yield return new("no bias, 3-d input", [OpSamples.Make(OpSamples.Domain.Real, 4, 2, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 5, 5, 4)], t => f(t[0], t[1], null));
+        yield return new("1-d input", [OpSamples.Make(OpSamples.Domain.Real, 6, 4), OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 8, 3)], t => f(t[0], t[1], t[2]));
+        yield return new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 9, 4, 3).T, OpSamples.Make(OpSamples.Domain.Real, 10, 4, 5).T], t => f(t[0], t[1], null));
     }
 
     /// <summary>Linear's JVP: t_x·Wᵀ + x·t_Wᵀ + t_b (then masked by the output for ReLU), for ordinary and vector-mode tangents.</summary>

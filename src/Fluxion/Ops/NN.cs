@@ -13,11 +13,25 @@ public partial class Tensor
     public Tensor Softmax(int dim)
     {
         var (y, d) = SoftmaxRaw("Softmax", dim, log: false);
-        var x = this;
-        return Op.Record(CallSiteOps.Softmax, y, [x],
-            [g => y * (g - (g * y).Sum(d, keepDim: true))],
-            jvp: t => t[0] is { } tx ? y * (tx - (tx * y).Sum(d + TangentBatchDims(tx, x), keepDim: true)) : null,
-            save: [y]);
+        return Op.Tracking(this) ? Op.Record(SoftmaxOp, y, [this], d) : y;
+    }
+
+    internal static readonly OpDef SoftmaxOp = new("Softmax", OpFamily.ReduceScanSort, "softmax")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => c.Y * (g - (g * c.Y).Sum(c.A<int>(), keepDim: true)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? c.Y * (tx - (tx * c.Y).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true)) : null,
+        BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Samples = () => SoftmaxSamples(x => x.Softmax(-1), x => x.Softmax(0)),
+    };
+
+    /// <summary>Samples of a softmax-like op: along the last and the first dim, a transposed view, 1-d and empty rows.</summary>
+    private static IEnumerable<OpSample> SoftmaxSamples(Func<Tensor, Tensor> last, Func<Tensor, Tensor> first)
+    {
+        yield return new("dim -1", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => last(t[0]));
+        yield return new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2, 2)], t => first(t[0]));
+        yield return new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => last(t[0]));
+        yield return new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 4, 5)], t => first(t[0]));
+        yield return new("empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 0, 3)], t => last(t[0]));
     }
 
     /// <summary>
@@ -27,12 +41,16 @@ public partial class Tensor
     public Tensor LogSoftmax(int dim)
     {
         var (y, d) = SoftmaxRaw("LogSoftmax", dim, log: true);
-        var x = this;
-        return Op.Record(CallSiteOps.LogSoftmax, y, [x],
-            [g => g - y.Exp() * g.Sum(d, keepDim: true)],
-            jvp: t => t[0] is { } tx ? tx - (y.Exp() * tx).Sum(d + TangentBatchDims(tx, x), keepDim: true) : null,
-            save: [y]);
+        return Op.Tracking(this) ? Op.Record(LogSoftmaxOp, y, [this], d) : y;
     }
+
+    internal static readonly OpDef LogSoftmaxOp = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g - c.Y.Exp() * g.Sum(c.A<int>(), keepDim: true),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx - (c.Y.Exp() * tx).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true) : null,
+        BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Samples = () => SoftmaxSamples(x => x.LogSoftmax(-1), x => x.LogSoftmax(0)),
+    };
 
     /// <summary>
     /// ReLU's backward as one fused op (PyTorch's <c>threshold_backward(g, y, 0)</c>): g where
@@ -54,10 +72,22 @@ public partial class Tensor
         var yb = ShapeUtil.SameShape(y._shape, g._shape) ? y : new Tensor(y.Storage, g._shape, BroadcastStrides(y, g._shape), y.Offset);
         if (g.DType == DType.Float32) Elementwise.ReluMask(g.DenseSpan<float>(), yb.DenseSpan<float>(), r.Storage.As<float>().AsSpan(0, r.Numel));
         else Elementwise.ReluMask(g.DenseSpan<double>(), yb.DenseSpan<double>(), r.Storage.As<double>().AsSpan(0, r.Numel));
-        return Op.Record(CallSiteOps.ThresholdBackward, r, [g, y], [gg => ReluMask(gg, y), null],
-            jvp: t => t[0] is { } tg ? ReluMask(tg, y) : null,
-            save: [y]);
+        return Op.Tracking(g, y) ? Op.Record(ThresholdBackwardOp, r, [g, y]) : r;
     }
+
+    // linear in g (input 0), so its VJP and JVP are the op itself; the mask y (input 1, saved) gets no gradient
+    internal static readonly OpDef ThresholdBackwardOp = new("ThresholdBackward", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? ReluMask(g, c.X(1)) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? ReluMask(tg, c.X(1)) : null,
+        BatchedJvp = true, Saves = 2u,
+        Samples = () =>
+        [
+            new("same shape", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => ReluMask(t[0], OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4))),
+            new("broadcast mask", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4)], t => ReluMask(t[0], OpSamples.Make(OpSamples.Domain.Real, 4, 1, 4))),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 5, 4, 3).T], t => ReluMask(t[0], OpSamples.Make(OpSamples.Domain.Real, 6, 3, 4))),
+        ],
+    };
 
     /// <summary>
     /// Cross entropy of logits [N, C] against int64 class indices [N] in one fused op (log-softmax and the
@@ -85,14 +115,38 @@ public partial class Tensor
                 : TensorPrimitives.Sum<double>(losses.Storage.As<double>());
             y = Scalar(reduction == "mean" ? total / count : total, logits.DType);
         }
-        var x = logits;
-        return Op.Record(CallSiteOps.CrossEntropy, y, [x, target],
-            [g => CrossEntropyGrad(g, x, target, ignoreIndex, reduction, count), null],
-            jvp: t => t[0] is { } tx
-                ? (tx * CrossEntropyGrad(OnesLike(y), x, target, ignoreIndex, reduction, count))
-                    .Sum(reduction == "none" ? new[] { -1 } : new[] { -2, -1 })
-                : null,
-            save: [x, target]);
+        return Op.Tracking(logits) ? Op.Record(CrossEntropyOp, y, [logits, target], new CrossEntropyAttr(ignoreIndex, reduction, count)) : y;
+    }
+
+    /// <summary>A fused cross entropy's attributes: the ignored class, the reduction and the number of non-ignored targets.</summary>
+    private sealed record CrossEntropyAttr(long IgnoreIndex, string Reduction, int Count);
+
+    /// <summary>The fused cross-entropy gradient for inputs (logits, target) of a call with attributes <paramref name="a"/>.</summary>
+    private static Tensor CrossEntropyGradOf(Tensor g, in OpCtx c, CrossEntropyAttr a) => CrossEntropyGrad(g, c.X(0), c.X(1), a.IgnoreIndex, a.Reduction, a.Count);
+
+    // inputs: logits and the int64 targets (not differentiable), both saved
+    internal static readonly OpDef CrossEntropyOp = new("CrossEntropy", OpFamily.NN, "nn.functional.cross_entropy")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? CrossEntropyGradOf(g, c, c.A<CrossEntropyAttr>()) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var a = c.A<CrossEntropyAttr>();
+            return (tx * CrossEntropyGradOf(OnesLike(c.Y), c, a)).Sum(a.Reduction == "none" ? new[] { -1 } : new[] { -2, -1 });
+        },
+        BatchedJvp = true, Saves = 3u,
+        Samples = () => CrossEntropySamples((x, t, ignore, reduction) => CrossEntropyIndices(x, t, ignore, reduction)),
+    };
+
+    /// <summary>Cross-entropy samples: [4, 3] logits with targets (one ignored) under each reduction, and a transposed view.</summary>
+    private static IEnumerable<OpSample> CrossEntropySamples(Func<Tensor, Tensor, long, string, Tensor> f)
+    {
+        var target = FromArray(new long[] { 2, 0, 1, 2 });
+        var ignored = FromArray(new long[] { 2, -100, 1, 0 });
+        yield return new("mean", [OpSamples.Make(OpSamples.Domain.Real, 1, 4, 3)], t => f(t[0], target, -100, "mean"));
+        yield return new("sum, one ignored", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3)], t => f(t[0], ignored, -100, "sum"));
+        yield return new("none, one ignored", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3)], t => f(t[0], ignored, -100, "none"));
+        yield return new("mean, one ignored, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 4, 3, 4).T], t => f(t[0], ignored, -100, "mean"));
     }
 
     /// <summary>
@@ -118,50 +172,78 @@ public partial class Tensor
             Reduce.CrossEntropyGradRows(x.DenseSpan<double>(), n, c, target.DenseSpan<long>(), ignoreIndex, scale, gx.Storage.As<double>());
         }
         if (!Op.Tracking(g, x)) return gx;
-        // constants of the targets: the kept-row mask [n, 1] and the one-hot rows (zero on ignored rows)
-        Tensor Keep()
+        return Op.Record(CrossEntropyBackwardOp, gx, [g, x, target], new CrossEntropyAttr(ignoreIndex, reduction, count));
+    }
+
+    // constants of the targets (input 2): the kept-row mask [n, 1] and the one-hot rows (zero on ignored rows)
+    private static Tensor CrossEntropyKeep(in OpCtx c)
+    {
+        var x = c.X(1);
+        int n = x._shape[0];
+        long ignore = c.A<CrossEntropyAttr>().IgnoreIndex;
+        var m = Zeros([n, 1], x.DType);
+        var t = c.X(2).DenseSpan<long>();
+        for (int r = 0; r < n; r++) if (t[r] != ignore) m.SetRaw(r, 1);
+        return m;
+    }
+
+    private static Tensor CrossEntropyOneHotKept(in OpCtx c)
+    {
+        var x = c.X(1);
+        int n = x._shape[0], k = x._shape[1];
+        long ignore = c.A<CrossEntropyAttr>().IgnoreIndex;
+        var oh = Zeros([n, k], x.DType);
+        var t = c.X(2).DenseSpan<long>();
+        for (int r = 0; r < n; r++) if (t[r] != ignore) oh.SetRaw(r * k + (int)t[r], 1);
+        return oh;
+    }
+
+    // per-row scale S as a differentiable function of g (input 0), shape [n, 1]
+    private static Tensor CrossEntropyScale(in OpCtx c)
+    {
+        var a = c.A<CrossEntropyAttr>();
+        var g = c.X(0);
+        return (a.Reduction == "none" ? g.Unsqueeze(-1) : g / (a.Reduction == "mean" ? a.Count : 1)) * CrossEntropyKeep(c);
+    }
+
+    // inputs: the output gradient g, the logits x and the targets (not differentiable), all saved
+    internal static readonly OpDef CrossEntropyBackwardOp = new("CrossEntropyBackward", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor gg, int i) =>
         {
-            var m = Zeros([n, 1], x.DType);
-            var t = target.DenseSpan<long>();
-            for (int r = 0; r < n; r++) if (t[r] != ignoreIndex) m.SetRaw(r, 1);
-            return m;
-        }
-        Tensor OneHotKept()
-        {
-            var oh = Zeros([n, c], x.DType);
-            var t = target.DenseSpan<long>();
-            for (int r = 0; r < n; r++) if (t[r] != ignoreIndex) oh.SetRaw(r * c + (int)t[r], 1);
-            return oh;
-        }
-        // per-row scale S as a differentiable function of g, shape [n, 1]
-        Tensor S(Tensor gv) => (reduction == "none" ? gv.Unsqueeze(-1) : gv / div) * Keep();
-        Tensor Softmax() => x.Softmax(1);
-        return Op.Record(CallSiteOps.CrossEntropyBackward, gx, [g, x, target],
-            [
-                gg =>
-                {
-                    var d = (Softmax() - OneHotKept()) * Keep() * gg;
-                    return reduction == "none" ? d.Sum(1) : d.Sum() / div;
-                },
-                gg =>
-                {
-                    var p = Softmax();
-                    var u = gg * S(g);
-                    return p * (u - (u * p).Sum(1, keepDim: true));
-                },
-                null,
-            ],
-            jvp: t =>
+            var a = c.A<CrossEntropyAttr>();
+            if (i == 0)
             {
-                Tensor? r = t[0] is { } tg ? CrossEntropyGrad(tg, x, target, ignoreIndex, reduction, count) : null;
-                if (t[1] is { } tx)
-                {
-                    var p = Softmax();
-                    r = AddTangents(r, S(g) * (p * (tx - (tx * p).Sum(1, keepDim: true))));
-                }
-                return r;
-            },
-            save: [g, x, target]);
+                var d = (c.X(1).Softmax(1) - CrossEntropyOneHotKept(c)) * CrossEntropyKeep(c) * gg;
+                return a.Reduction == "none" ? d.Sum(1) : d.Sum() / (a.Reduction == "mean" ? a.Count : 1);
+            }
+            if (i != 1) return null;
+            var p = c.X(1).Softmax(1);
+            var u = gg * CrossEntropyScale(c);
+            return p * (u - (u * p).Sum(1, keepDim: true));
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            var a = c.A<CrossEntropyAttr>();
+            Tensor? r = t[0] is { } tg ? CrossEntropyGrad(tg, c.X(1), c.X(2), a.IgnoreIndex, a.Reduction, a.Count) : null;
+            if (t[1] is { } tx)
+            {
+                var p = c.X(1).Softmax(1);
+                r = AddTangents(r, CrossEntropyScale(c) * (p * (tx - (tx * p).Sum(1, keepDim: true))));
+            }
+            return r;
+        },
+        Saves = 7u,
+        Samples = () => CrossEntropyBackwardSamples(),
+    };
+
+    private static IEnumerable<OpSample> CrossEntropyBackwardSamples()
+    {
+        var target = FromArray(new long[] { 2, 0, 1, 2 });
+        var ignored = FromArray(new long[] { 2, -100, 1, 0 });
+        yield return new("mean", [Sample0d(1), OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3)], t => CrossEntropyGrad(t[0], t[1], target, -100, "mean", 4));
+        yield return new("sum, one ignored", [Sample0d(3), OpSamples.Make(OpSamples.Domain.Real, 4, 4, 3)], t => CrossEntropyGrad(t[0], t[1], ignored, -100, "sum", 3));
+        yield return new("none, one ignored", [OpSamples.Make(OpSamples.Domain.Real, 5, 4), OpSamples.Make(OpSamples.Domain.Real, 6, 4, 3)], t => CrossEntropyGrad(t[0], t[1], ignored, -100, "none", 3));
     }
 
     /// <summary>Runs the fused (log-)softmax kernel over the dense [outer, n, inner] layout of this tensor.</summary>

@@ -25,55 +25,95 @@ public partial class Tensor
     private static (Tensor Y, Tensor Mean, Tensor Var) ChannelNorm(Tensor x3, Tensor? w, Tensor? b, double eps, Tensor? fixedMean = null, Tensor? fixedVar = null)
     {
         int a = x3._shape[0], c = x3._shape[1], s = x3._shape[2];
-        bool batch = fixedMean is null;
         var y = Empty([a, c, s], x3.DType);
         Tensor mean, var, invstd, scale;
         if (x3.DType == DType.Float32) (mean, var, invstd, scale) = ChannelNormRaw<float>(x3, w, b, eps, fixedMean, fixedVar, y);
         else (mean, var, invstd, scale) = ChannelNormRaw<double>(x3, w, b, eps, fixedMean, fixedVar, y);
-        var inputs = new List<Tensor> { x3 };
-        if (w is not null) inputs.Add(w);
-        if (b is not null) inputs.Add(b);
-        if (!Op.Tracking(inputs.ToArray())) return (y, mean, var);
-
-        int[] dims = [0, 2], cs = [1, c, 1];
-        var x = x3;
-        // the graph-recording forms, differentiable in x and w
-        (Tensor XHat, Tensor InvStd) OpsStats() => batch ? Standardize(x, dims, eps) : ((x - mean.Reshape(cs)) * invstd.Reshape(cs), invstd.Reshape(cs));
-        bool Fast(Tensor g) => !Op.Tracking(g) && !Op.Tracking(x) && (w is null || !Op.Tracking(w));
-        Tensor Dx(Tensor g)
-        {
-            if (Fast(g)) return ChannelNormInputGrad(g, x, mean, invstd, scale, batch);
-            var (xhat, istd) = OpsStats();
-            var gw = w is null ? g : g * w.Reshape(cs);
-            return batch ? istd * (gw - gw.Mean(dims, keepDim: true) - xhat * (gw * xhat).Mean(dims, keepDim: true)) : gw * istd;
-        }
-        Tensor Dw(Tensor g) => Fast(g) ? ChannelGradSums(g, x, mean).Sgx * invstd : (g * OpsStats().XHat).Sum(dims);
-        Tensor Db(Tensor g) => Fast(g) ? ChannelGradSums(g, x, mean).Sg : g.Sum(dims);
-        var vjps = new List<Vjp?> { Dx };
-        if (w is not null) vjps.Add(Dw);
-        if (b is not null) vjps.Add(Db);
-        var yShape = y.ShapeArray;
-        return (Op.Record(CallSiteOps.ChannelNorm, y, inputs.ToArray(), vjps.ToArray(),
-            jvp: t =>
-            {
-                var (xhat, istd) = OpsStats();
-                Tensor? tx = t[0], tw = w is not null ? t[1] : null, tb = b is not null ? t[^1] : null;
-                // vector forward mode: tangents carry a [k] prefix; per-channel [C] tangents become [k, 1, C, 1]
-                int[] prefix = tx is not null ? TangentBatchShape(tx, x) : tw is not null ? TangentBatchShape(tw, w!) : TangentBatchShape(tb!, b!);
-                int[] bcs = [.. prefix, .. cs];
-                Tensor? r = null;
-                if (tx is not null)
-                {
-                    var tdims = ShiftDims(dims, tx, x);
-                    var dxhat = batch ? istd * (tx - tx.Mean(tdims, keepDim: true) - xhat * (tx * xhat).Mean(tdims, keepDim: true)) : tx * istd;
-                    r = w is null ? dxhat : dxhat * w.Reshape(cs);
-                }
-                if (tw is not null) r = AddTangents(r, xhat * tw.Reshape(bcs));
-                if (tb is not null) r = r is null ? tb.Reshape(bcs).Expand([.. prefix, .. yShape]) : r + tb.Reshape(bcs);
-                return r;
-            },
-            save: w is null ? [x] : [x, w]), mean, var);
+        // inputs at fixed positions: x, w, b (a placeholder for w when only b is given), so the rules know which is which
+        Tensor[] inputs = b is not null ? [x3, w ?? (s_noWeight ??= Empty([0], DType.Float32)), b] : w is not null ? [x3, w] : [x3];
+        if (!Op.Tracking(inputs)) return (y, mean, var);
+        return (Op.Record(ChannelNormOp, y, inputs, new ChannelNormAttr(w is not null, fixedMean is null, eps, mean, invstd, scale)), mean, var);
     }
+
+    /// <summary>Stands in for an absent weight when a bias is given (never requires grad, never read).</summary>
+    private static Tensor? s_noWeight;
+
+    /// <summary>ChannelNorm's attributes: whether input 1 is a weight, whether batch statistics were used, eps, and
+    /// the statistics the call used (plain [C] tensors: mean, 1/sqrt(var + eps), invstd·w).</summary>
+    private sealed record ChannelNormAttr(bool HasW, bool Batch, double Eps, Tensor Mean, Tensor InvStd, Tensor Scale);
+
+    private static readonly int[] s_channelDims = [0, 2];
+
+    // the graph-recording forms of the standardized input and invstd, differentiable in x
+    private static (Tensor XHat, Tensor InvStd) ChannelNormStats(in OpCtx c)
+    {
+        var a = c.A<ChannelNormAttr>();
+        var x = c.X(0);
+        int[] cs = [1, x._shape[1], 1];
+        return a.Batch ? Standardize(x, s_channelDims, a.Eps) : ((x - a.Mean.Reshape(cs)) * a.InvStd.Reshape(cs), a.InvStd.Reshape(cs));
+    }
+
+    // inputs: x [A, C, S], then the weight [C] and the bias [C] when given (x and w saved). First order runs fused
+    // kernels; when a graph is recorded the same formulas are written with differentiable ops.
+    internal static readonly OpDef ChannelNormOp = new("ChannelNorm", OpFamily.NN)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            var a = c.A<ChannelNormAttr>();
+            var x = c.X(0);
+            var w = a.HasW ? c.X(1) : null;
+            bool fast = !Op.Tracking(g) && !Op.Tracking(x) && (w is null || !Op.Tracking(w));
+            int[] dims = s_channelDims, cs = [1, x._shape[1], 1];
+            switch (i)
+            {
+                case 0:
+                {
+                    if (fast) return ChannelNormInputGrad(g, x, a.Mean, a.InvStd, a.Scale, a.Batch);
+                    var (xhat, istd) = ChannelNormStats(c);
+                    var gw = w is null ? g : g * w.Reshape(cs);
+                    return a.Batch ? istd * (gw - gw.Mean(dims, keepDim: true) - xhat * (gw * xhat).Mean(dims, keepDim: true)) : gw * istd;
+                }
+                case 1: return fast ? ChannelGradSums(g, x, a.Mean).Sgx * a.InvStd : (g * ChannelNormStats(c).XHat).Sum(dims);
+                default: return fast ? ChannelGradSums(g, x, a.Mean).Sg : g.Sum(dims);
+            }
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            var a = c.A<ChannelNormAttr>();
+            var x = c.X(0);
+            var w = a.HasW ? c.X(1) : null;
+            var b = c.Inputs.Length > 2 ? c.X(2) : null;
+            int[] dims = s_channelDims, cs = [1, x._shape[1], 1];
+            var (xhat, istd) = ChannelNormStats(c);
+            Tensor? tx = t[0], tw = w is not null ? t[1] : null, tb = b is not null ? t[2] : null;
+            // vector forward mode: tangents carry a [k] prefix; per-channel [C] tangents become [k, 1, C, 1]
+            int[] prefix = tx is not null ? TangentBatchShape(tx, x) : tw is not null ? TangentBatchShape(tw, w!) : TangentBatchShape(tb!, b!);
+            int[] bcs = [.. prefix, .. cs];
+            Tensor? r = null;
+            if (tx is not null)
+            {
+                var tdims = ShiftDims(dims, tx, x);
+                var dxhat = a.Batch ? istd * (tx - tx.Mean(tdims, keepDim: true) - xhat * (tx * xhat).Mean(tdims, keepDim: true)) : tx * istd;
+                r = w is null ? dxhat : dxhat * w.Reshape(cs);
+            }
+            if (tw is not null) r = AddTangents(r, xhat * tw.Reshape(bcs));
+            if (tb is not null) r = r is null ? tb.Reshape(bcs).Expand([.. prefix, .. c.Y.ShapeRef]) : r + tb.Reshape(bcs);
+            return r;
+        },
+        BatchedJvp = true, Saves = 3u,
+        Samples = () =>
+        [
+            new("batch norm (training), affine", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 2, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 2), OpSamples.Make(OpSamples.Domain.Real, 3, 2)],
+                t => BatchNorm(t[0], null, null, t[1], t[2], training: true)),
+            new("batch norm (running stats), affine", [OpSamples.Make(OpSamples.Domain.Real, 4, 3, 2, 2, 2), OpSamples.Make(OpSamples.Domain.Real, 5, 2), OpSamples.Make(OpSamples.Domain.Real, 6, 2)],
+                t => BatchNorm(t[0], FromArray(new[] { 0.1, -0.2 }), FromArray(new[] { 0.8, 1.5 }), t[1], t[2], training: false)),
+            new("batch norm, bias only", [OpSamples.Make(OpSamples.Domain.Real, 7, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 8, 3)],
+                t => BatchNorm(t[0], null, null, null, t[1], training: true)),
+            new("layer norm, no affine", [OpSamples.Make(OpSamples.Domain.Real, 9, 3, 5)], t => LayerNorm(t[0], [5])),
+            new("group norm, weight only", [OpSamples.Make(OpSamples.Domain.Real, 10, 2, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 11, 4)],
+                t => GroupNorm(t[0], 2, t[1])),
+        ],
+    };
 
     private static (Tensor Mean, Tensor Var, Tensor InvStd, Tensor Scale) ChannelNormRaw<T>(Tensor x3, Tensor? w, Tensor? b, double eps, Tensor? fixedMean, Tensor? fixedVar, Tensor y)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>

@@ -36,28 +36,40 @@ public partial class Tensor
         var bd = b.DenseSpanArray(out int bOff);
         if (a.DType == DType.Float32) Pairwise.EuclideanDistance((float[])ad, aOff, (float[])bd, bOff, y.Storage.As<float>(), nb, p, r, m);
         else Pairwise.EuclideanDistance((double[])ad, aOff, (double[])bd, bOff, y.Storage.As<double>(), nb, p, r, m);
-        if (!Op.Tracking(a, b)) return y;
-        // 1/d, and 0 where d = 0; the inner Where keeps the division finite so higher orders stay finite
-        Tensor InvD()
-        {
-            var zero = y.Eq(0.0);
-            return Where(zero, 0.0, 1.0 / Where(zero, 1.0, y));
-        }
-        // ∂d[p,r]/∂a[p,:] = (a[p] − b[r]) / d, so with G = g/d:
-        // grad a = a · Σ_r G − G b,  grad b = b · Σ_p G − Gᵀ a
-        return Op.Record(CallSiteOps.Cdist, y, [a, b],
-            [
-                g => { var gd = g * InvD(); return a * gd.Sum(-1, keepDim: true) - gd.MatMul(b); },
-                g => { var gd = g * InvD(); return b * gd.Sum(-2).Unsqueeze(-1) - gd.MT.MatMul(a); },
-            ],
-            jvp: t =>
-            {
-                // Σ_m (ta[p] − tb[r])·(a[p] − b[r]) expanded into row dots and matrix products
-                Tensor? num = null;
-                if (t[0] is { } ta) num = (ta * a).Sum(-1, keepDim: true) - ta.MatMul(b.MT);
-                if (t[1] is { } tb) num = AddTangents(num, (tb * b).Sum(-1).Unsqueeze(-2) - a.MatMul(tb.MT));
-                return num is null ? null : num * InvD();
-            },
-            save: [a, b, y]); // written with broadcasting ops: a [k] tangent prefix rides along
+        return Op.Tracking(a, b) ? Op.Record(CdistOp, y, [a, b]) : y;
     }
+
+    // 1/d, and 0 where d = 0; the inner Where keeps the division finite so higher orders stay finite
+    private static Tensor CdistInvD(in OpCtx c)
+    {
+        var zero = c.Y.Eq(0.0);
+        return Where(zero, 0.0, 1.0 / Where(zero, 1.0, c.Y));
+    }
+
+    // ∂d[p,r]/∂a[p,:] = (a[p] − b[r]) / d, so with G = g/d:
+    // grad a = a · Σ_r G − G b,  grad b = b · Σ_p G − Gᵀ a. Written with broadcasting ops: a [k] tangent prefix rides along.
+    internal static readonly OpDef CdistOp = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            Tensor a = c.X(0), b = c.X(1), gd = g * CdistInvD(c);
+            return i == 0 ? a * gd.Sum(-1, keepDim: true) - gd.MatMul(b) : b * gd.Sum(-2).Unsqueeze(-1) - gd.MT.MatMul(a);
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            // Σ_m (ta[p] − tb[r])·(a[p] − b[r]) expanded into row dots and matrix products
+            Tensor a = c.X(0), b = c.X(1);
+            Tensor? num = null;
+            if (t[0] is { } ta) num = (ta * a).Sum(-1, keepDim: true) - ta.MatMul(b.MT);
+            if (t[1] is { } tb) num = AddTangents(num, (tb * b).Sum(-1).Unsqueeze(-2) - a.MatMul(tb.MT));
+            return num is null ? null : num * CdistInvD(c);
+        },
+        BatchedJvp = true, Saves = 3u | OpDef.SaveOutput,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 2), OpSamples.Make(OpSamples.Domain.Real, 2, 4, 2)], t => Cdist(t[0], t[1])),
+            new("batch broadcast", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 3, 3), OpSamples.Make(OpSamples.Domain.Real, 4, 1, 2, 3)], t => Cdist(t[0], t[1])),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 5, 2, 3).T, OpSamples.Make(OpSamples.Domain.Real, 6, 2, 2).T], t => Cdist(t[0], t[1])),
+        ],
+    };
 }

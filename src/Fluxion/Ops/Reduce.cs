@@ -93,9 +93,32 @@ public partial class Tensor
             Reduce.RowSum(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, y.Storage.As<float>());
         else
             Reduce.RowSum(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());
-        var x = this;
-        var inShape = _shape;
-        return Op.Record(CallSiteOps.Sum, y, [x], [g => g.Reshape(keep).Expand(inShape)], jvp: t => t[0] is { } tx ? SumTangent(tx, d, x, keepDim) : null);
+        return Op.Tracking(this) ? Op.Record(SumOp, y, [this], new ReduceAttr(d, keep, keepDim)) : y;
+    }
+
+    /// <summary>A reduction's attributes: the reduced dims (sorted), the input shape with them kept as 1, and keepDim.</summary>
+    private sealed record ReduceAttr(int[] Dims, int[] Keep, bool KeepDim);
+
+    internal static readonly OpDef SumOp = new("Sum", OpFamily.ReduceScanSort, "sum")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep).Expand(c.Shape(0)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx, c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
+        BatchedJvp = true,
+        Samples = () => ReduceSamples((x, d, k) => x.Sum(d, k)),
+    };
+
+    /// <summary>A true 0-d sample input (OpSamples.Make with no shape gives a 1-d [1] tensor).</summary>
+    internal static Tensor Sample0d(int seed, OpSamples.Domain domain = OpSamples.Domain.Real) => OpSamples.Make(domain, seed).Reshape();
+
+    /// <summary>Samples of a reduction over dims: all dims, one dim (kept), two dims of a 3-d tensor, a transposed view, a 0-d input.</summary>
+    private static IEnumerable<OpSample> ReduceSamples(Func<Tensor, int[]?, bool, Tensor> f, OpSamples.Domain domain = OpSamples.Domain.Real, bool empty = true, bool zeroD = true)
+    {
+        yield return new("all dims", [OpSamples.Make(domain, 1, 3, 4)], t => f(t[0], null, false));
+        yield return new("dim 1 keepDim", [OpSamples.Make(domain, 2, 3, 4)], t => f(t[0], [1], true));
+        yield return new("dims 0, 2", [OpSamples.Make(domain, 3, 2, 3, 4)], t => f(t[0], [0, 2], false));
+        yield return new("noncontiguous dim -1", [OpSamples.Make(domain, 4, 4, 3).T], t => f(t[0], [-1], false));
+        if (zeroD) yield return new("0-d", [Sample0d(5, domain)], t => f(t[0], null, false));
+        if (empty) yield return new("empty kept dim", [OpSamples.Make(domain, 6, 0, 3)], t => f(t[0], [1], false));
     }
 
     /// <summary>Mean of all elements (a 0-d tensor).</summary>
@@ -148,21 +171,30 @@ public partial class Tensor
             Reduce.RowExtreme(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<float>());
         else
             Reduce.RowExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<double>());
-        var x = this;
-        // weight of each element: 1/count on the elements equal to the extreme (NaN matching NaN), 0 elsewhere;
-        // a constant of x, so the VJP is linear in g and differentiates again
-        Tensor W()
-        {
-            var xd = x.Detach();
-            var yk = y.Detach().Reshape(keep);
-            var m = (xd.Eq(yk) | (xd.Ne(xd) & yk.Ne(yk))).To(x.DType);
-            return m / m.Sum(d, keepDim: true);
-        }
-        return Op.Record(max ? CallSiteOps.Max : CallSiteOps.Min, y, [x],
-            [g => g.Reshape(keep) * W()],
-            jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
-            save: [x, y]);
+        return Op.Tracking(this) ? Op.Record(max ? MaxOp : MinOp, y, [this], new ReduceAttr(d, keep, keepDim)) : y;
     }
+
+    // weight of each element: 1/count on the elements equal to the extreme (NaN matching NaN), 0 elsewhere;
+    // a constant of x, so the VJP is linear in g and differentiates again
+    private static Tensor ExtremeWeight(in OpCtx c)
+    {
+        var a = c.A<ReduceAttr>();
+        var xd = c.X(0).Detach();
+        var yk = c.Y.Detach().Reshape(a.Keep);
+        var m = (xd.Eq(yk) | (xd.Ne(xd) & yk.Ne(yk))).To(xd.DType);
+        return m / m.Sum(a.Dims, keepDim: true);
+    }
+
+    private static OpDef ExtremeDef(string name, bool max, params string[] torch) => new(name, OpFamily.ReduceScanSort, torch)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep) * ExtremeWeight(c),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * ExtremeWeight(c), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
+        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Samples = () => ReduceSamples(max ? (x, d, k) => x.Amax(d, k) : (x, d, k) => x.Amin(d, k), empty: false),
+    };
+
+    internal static readonly OpDef MaxOp = ExtremeDef("Max", max: true, "max", "amax");
+    internal static readonly OpDef MinOp = ExtremeDef("Min", max: false, "min", "amin");
 
     private void CheckNonEmptyReduction(string name, int[] dims)
     {
@@ -194,16 +226,33 @@ public partial class Tensor
             Reduce.RowArgExtreme(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, max, values.Storage.As<float>(), indices.Storage.As<long>());
         else
             Reduce.RowArgExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, values.Storage.As<double>(), indices.Storage.As<long>());
-        var x = this;
-        var inShape = _shape;
-        // one-hot of the chosen positions, shaped like x: the gradient goes there only
-        Tensor Mask() => OneHotAlong(indices, keep, d, inShape);
-        var v = Op.Record(max ? CallSiteOps.MaxAlong : CallSiteOps.MinAlong, values, [x],
-            [g => Where(Mask(), g.Reshape(keep), 0.0)],
-            jvp: t => t[0] is { } tx ? SumTangent(Where(Mask(), tx, 0.0), d, x, keepDim) : null,
-            save: [indices]);
+        // the indices ride along as a second, non-differentiable input: saved (and version-checked) for backward
+        var v = Op.Tracking(this) ? Op.Record(max ? MaxAlongOp : MinAlongOp, values, [this, indices], new ReduceAttr(d, keep, keepDim)) : values;
         return (v, indices);
     }
+
+    // one-hot of the chosen positions (input 1, the indices), shaped like x: the gradient goes there only
+    private static Tensor ExtremeAlongMask(in OpCtx c) => OneHotAlong(c.X(1), c.A<ReduceAttr>().Keep, c.A<ReduceAttr>().Dims, c.Shape(0));
+
+    private static OpDef ExtremeAlongDef(string name, bool max) => new(name, OpFamily.ReduceScanSort)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Where(ExtremeAlongMask(c), g.Reshape(c.A<ReduceAttr>().Keep), 0.0) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(Where(ExtremeAlongMask(c), tx, 0.0), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
+        BatchedJvp = true, Saves = 2u,
+        Samples = () => ExtremeAlongSamples(max),
+    };
+
+    private static IEnumerable<OpSample> ExtremeAlongSamples(bool max)
+    {
+        Tensor F(Tensor x, int dim, bool keepDim) => max ? x.Max(dim, keepDim).Values : x.Min(dim, keepDim).Values;
+        yield return new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => F(t[0], 0, false));
+        yield return new("dim -1 keepDim", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 4)], t => F(t[0], -1, true));
+        yield return new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => F(t[0], 1, false));
+        yield return new("0-d", [Sample0d(4, OpSamples.Domain.Real)], t => F(t[0], 0, false));
+    }
+
+    internal static readonly OpDef MaxAlongOp = ExtremeAlongDef("MaxAlong", max: true);
+    internal static readonly OpDef MinAlongOp = ExtremeAlongDef("MinAlong", max: false);
 
     /// <summary>A bool tensor of <paramref name="inShape"/> that is true where the position along the
     /// reduced dim (<paramref name="d"/>: one dim, or none for a 0-d input) equals the index.</summary>
@@ -287,26 +336,45 @@ public partial class Tensor
         int n = 1;
         foreach (var i in d) n *= _shape[i];
         double dof = Math.Max(0, n - correction);
-        var x = this;
-        // d var / dx = 2 (x − mean) / (N − correction); the mean is taken with tensor ops so it differentiates again
-        Tensor DVar() => (x - x.Mean(d, keepDim: true)) * (2.0 / dof);
-        if (!std)
-            return Op.Record(CallSiteOps.Var, y, [x],
-                [g => g.Reshape(keep) * DVar()],
-                jvp: t => t[0] is { } tx ? SumTangent(tx * DVar(), d, x, keepDim) : null,
-                save: [x]);
-        // d std = d var / (2 std), taken as 0 where std = 0 (a safe denominator keeps higher orders finite)
-        Tensor Scale(Tensor g)
-        {
-            var yk = y.Reshape(keep);
-            var zero = yk.Eq(0.0);
-            return Where(zero, 0.0, g / (2.0 * Where(zero, 1.0, yk)));
-        }
-        return Op.Record(CallSiteOps.Std, y, [x],
-            [g => Scale(g.Reshape(keep)) * DVar()],
-            jvp: t => t[0] is { } tx ? Scale(SumTangent(tx * DVar(), d, x, keepDim: true)).Reshape([.. TangentBatchShape(tx, x), .. outShape]) : null,
-            save: [x, y]);
+        return Op.Tracking(this) ? Op.Record(std ? StdOp : VarOp, y, [this], new VarAttr(d, keep, keepDim, dof)) : y;
     }
+
+    /// <summary>Var/Std attributes: a reduction's, and the divisor N − correction (at least 0).</summary>
+    private sealed record VarAttr(int[] Dims, int[] Keep, bool KeepDim, double Dof);
+
+    // d var / dx = 2 (x − mean) / (N − correction); the mean is taken with tensor ops so it differentiates again
+    private static Tensor DVar(in OpCtx c)
+    {
+        var a = c.A<VarAttr>();
+        var x = c.X(0);
+        return (x - x.Mean(a.Dims, keepDim: true)) * (2.0 / a.Dof);
+    }
+
+    // d std = d var / (2 std), taken as 0 where std = 0 (a safe denominator keeps higher orders finite)
+    private static Tensor StdScale(in OpCtx c, Tensor g)
+    {
+        var yk = c.Y.Reshape(c.A<VarAttr>().Keep);
+        var zero = yk.Eq(0.0);
+        return Where(zero, 0.0, g / (2.0 * Where(zero, 1.0, yk)));
+    }
+
+    internal static readonly OpDef VarOp = new("Var", OpFamily.ReduceScanSort, "var")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<VarAttr>().Keep) * DVar(c),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * DVar(c), c.A<VarAttr>().Dims, c.X(0), c.A<VarAttr>().KeepDim) : null,
+        BatchedJvp = true, Saves = 1u,
+        Samples = () => [.. ReduceSamples((x, d, k) => x.Var(d, 1, k), empty: false, zeroD: false), new OpSample("correction 0", [OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4)], t => t[0].Var([1], correction: 0))],
+    };
+
+    internal static readonly OpDef StdOp = new("Std", OpFamily.ReduceScanSort, "std")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => StdScale(c, g.Reshape(c.A<VarAttr>().Keep)) * DVar(c),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx
+            ? StdScale(c, SumTangent(tx * DVar(c), c.A<VarAttr>().Dims, c.X(0), keepDim: true)).Reshape([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef])
+            : null,
+        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Samples = () => [.. ReduceSamples((x, d, k) => x.Std(d, 1, k), empty: false, zeroD: false), new OpSample("correction 0", [OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4)], t => t[0].Std([1], correction: 0))],
+    };
 
     // ---- log-sum-exp ---------------------------------------------------------------------------
 
@@ -324,18 +392,23 @@ public partial class Tensor
             Reduce.RowLogSumExp(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, y.Storage.As<float>());
         else
             Reduce.RowLogSumExp(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, y.Storage.As<double>());
-        var x = this;
-        // softmax weights exp(x − lse); where lse = -inf (every element -inf) they are exp(-inf) = 0
-        Tensor W()
-        {
-            var yk = y.Reshape(keep);
-            return (x - Where(yk.Eq(double.NegativeInfinity), 0.0, yk)).Exp();
-        }
-        return Op.Record(CallSiteOps.LogSumExp, y, [x],
-            [g => g.Reshape(keep) * W()],
-            jvp: t => t[0] is { } tx ? SumTangent(tx * W(), d, x, keepDim) : null,
-            save: [x, y]);
+        return Op.Tracking(this) ? Op.Record(LogSumExpOp, y, [this], new ReduceAttr(d, keep, keepDim)) : y;
     }
+
+    // softmax weights exp(x − lse); where lse = -inf (every element -inf) they are exp(-inf) = 0
+    private static Tensor LogSumExpWeight(in OpCtx c)
+    {
+        var yk = c.Y.Reshape(c.A<ReduceAttr>().Keep);
+        return (c.X(0) - Where(yk.Eq(double.NegativeInfinity), 0.0, yk)).Exp();
+    }
+
+    internal static readonly OpDef LogSumExpOp = new("LogSumExp", OpFamily.ReduceScanSort, "logsumexp")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep) * LogSumExpWeight(c),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * LogSumExpWeight(c), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
+        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Samples = () => ReduceSamples((x, d, k) => x.LogSumExp(d ?? [], k)),
+    };
 
     /// <summary>log Σ exp(x) over one dim (see <see cref="LogSumExp(int[], bool)"/>).</summary>
     public Tensor LogSumExp(int dim, bool keepDim = false) => LogSumExp([dim], keepDim);

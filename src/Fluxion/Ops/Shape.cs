@@ -89,12 +89,26 @@ public partial class Tensor
 
     private Tensor ReshapeOp(int[] shape, int[] strides)
     {
-        var x = this;
-        var inShape = _shape;
         var y = MakeView(shape, strides, Offset);
-        return Op.Record(CallSiteOps.Reshape, y, [x], [g => g.Reshape(inShape)],
-            jvp: t => t[0] is { } tx ? tx.Reshape([.. TangentBatchShape(tx, x), .. shape]) : null);
+        return Op.Tracking(this) ? Op.Record(ReshapeDef, y, [this]) : y;
     }
+
+    // the shapes are the input's and the output's: no attributes
+    internal static readonly OpDef ReshapeDef = new("Reshape", OpFamily.ShapeIndexCreateOther, "reshape")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.Shape(0)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.Reshape([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef]) : null,
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("[3, 4] to [2, 6]", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Reshape(2, -1)),
+            new("noncontiguous (copy)", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Reshape(12)),
+            new("view", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 3, 4)], t => t[0].View(6, 4)),
+            new("0-d to [1, 1]", [Sample0d(4, OpSamples.Domain.Real)], t => t[0].Reshape(1, 1)),
+            new("unsqueeze, squeeze, flatten", [OpSamples.Make(OpSamples.Domain.Real, 5, 2, 1, 3)], t => t[0].Squeeze(1).Unsqueeze(0).Flatten()),
+            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 6, 0, 3)], t => t[0].Reshape(3, 0)),
+        ],
+    };
 
     /// <summary>Flattens dims <paramref name="startDim"/>..<paramref name="endDim"/> into one.</summary>
     public Tensor Flatten(int startDim = 0, int endDim = -1)
@@ -124,13 +138,35 @@ public partial class Tensor
             if (seen[d[i]]) throw new ShapeMismatchException($"Permute: dim {dims[i]} repeats in {ShapeUtil.Format(dims)}.");
             seen[d[i]] = true;
         }
+        var y = MakeView(Array.ConvertAll(d, i => _shape[i]), Array.ConvertAll(d, i => _strides[i]), Offset);
+        if (!Op.Tracking(this)) return y;
         var inv = new int[Rank];
         for (int i = 0; i < Rank; i++) inv[d[i]] = i;
-        var x = this;
-        var y = MakeView(Array.ConvertAll(d, i => _shape[i]), Array.ConvertAll(d, i => _strides[i]), Offset);
-        return Op.Record(CallSiteOps.Permute, y, [x], [g => g.Permute(inv)],
-            jvp: t => t[0] is { } tx ? tx.Permute([.. Enumerable.Range(0, TangentBatchDims(tx, x)), .. ShiftDims(d, tx, x)]) : null);
+        return Op.Record(PermuteOp, y, [this], inv);
     }
+
+    // the attribute is the inverse permutation (the VJP's); the JVP inverts it back
+    internal static readonly OpDef PermuteOp = new("Permute", OpFamily.ShapeIndexCreateOther, "permute")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Permute(c.A<int[]>()),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var inv = c.A<int[]>();
+            var d = new int[inv.Length];
+            for (int k = 0; k < inv.Length; k++) d[inv[k]] = k;
+            return tx.Permute([.. Enumerable.Range(0, TangentBatchDims(tx, c.X(0))), .. ShiftDims(d, tx, c.X(0))]);
+        },
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("3-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3, 4)], t => t[0].Permute(2, 0, 1)),
+            new("transpose", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => t[0].T),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => t[0].Permute(1, 0)),
+            new("0-d", [Sample0d(4, OpSamples.Domain.Real)], t => t[0].Permute()),
+            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 0, 3)], t => t[0].Permute(1, 0)),
+        ],
+    };
 
     /// <summary>Swaps two dimensions (a view).</summary>
     public Tensor Transpose(int dim0, int dim1)
@@ -190,12 +226,25 @@ public partial class Tensor
             else
                 throw new ShapeMismatchException($"Expand: the size {have} of dim {src} of shape {ShapeUtil.Format(_shape)} cannot be expanded to {want} (target {ShapeUtil.Format(shape)}); only size-1 dims can be expanded.");
         }
-        var x = this;
-        var inShape = _shape;
         var y = MakeView(s, st, Offset);
-        return Op.Record(CallSiteOps.Expand, y, [x], [g => g.SumTo(inShape)],
-            jvp: t => t[0] is { } tx ? AlignTangent(tx, x, s.Length)!.Expand([.. TangentBatchShape(tx, x), .. s]) : null);
+        return Op.Tracking(this) ? Op.Record(ExpandOp, y, [this]) : y;
     }
+
+    // the shapes are the input's and the output's: no attributes
+    internal static readonly OpDef ExpandOp = new("Expand", OpFamily.ShapeIndexCreateOther, "expand", "broadcast_to")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.SumTo(c.Shape(0)),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? AlignTangent(tx, c.X(0), c.Y.Rank)!.Expand([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef]) : null,
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("[3, 1] to [2, 3, 4]", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 1)], t => t[0].Expand(2, 3, 4)),
+            new("-1 keeps a dim", [OpSamples.Make(OpSamples.Domain.Real, 2, 1, 4)], t => t[0].Expand(3, -1)),
+            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].Expand(2, 2)),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 4, 1, 3).T], t => t[0].Expand(3, 5)),
+            new("to empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 1, 3)], t => t[0].Expand(0, 3)),
+        ],
+    };
 
     /// <summary>Expands to the shape of <paramref name="other"/>.</summary>
     public Tensor ExpandAs(Tensor other) => Expand(other.ShapeArray);
@@ -237,13 +286,32 @@ public partial class Tensor
         shape[d] = len;
         var strides = (int[])_strides.Clone();
         strides[d] *= step;
-        var x = this;
-        var inShape = _shape;
         var y = MakeView(shape, strides, Offset + s0 * _strides[d]);
-        return Op.Record(CallSiteOps.Slice, y, [x],
-            [g => SliceBackward(g, inShape, d, s0, step)],
-            jvp: t => t[0] is { } tx ? tx.Slice(d + TangentBatchDims(tx, x), s0, e0, step) : null);
+        return Op.Tracking(this) ? Op.Record(SliceOp, y, [this], new SliceAttr(d, s0, e0, step)) : y;
     }
+
+    /// <summary>A slice along <paramref name="Dim"/>: positions <paramref name="Start"/>, +<paramref name="Step"/>, ... below <paramref name="End"/> (bounds already clamped).</summary>
+    private sealed record SliceAttr(int Dim, int Start, int End, int Step);
+
+    internal static readonly OpDef SliceOp = new("Slice", OpFamily.ShapeIndexCreateOther)
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => SliceBackward(g, c.Shape(0), c.A<SliceAttr>().Dim, c.A<SliceAttr>().Start, c.A<SliceAttr>().Step),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var a = c.A<SliceAttr>();
+            return tx.Slice(a.Dim + TangentBatchDims(tx, c.X(0)), a.Start, a.End, a.Step);
+        },
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("step 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 7)], t => t[0].Slice(1, 1, 6, 2)),
+            new("negative bounds", [OpSamples.Make(OpSamples.Domain.Real, 2, 5, 3)], t => t[0].Slice(0, -4, -1)),
+            new("select, narrow", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 5)], t => t[0].Select(1, 2).Narrow(0, 1, 2)),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 4, 4, 3).T], t => t[0].Slice(1, 1, 3)),
+            new("empty slice", [OpSamples.Make(OpSamples.Domain.Real, 5, 3, 4)], t => t[0].Slice(1, 2, 2)),
+        ],
+    };
 
     /// <summary>Length elements from start along dim (a view).</summary>
     public Tensor Narrow(int dim, int start, int length)
@@ -274,10 +342,29 @@ public partial class Tensor
         strides[dim] *= step;
         var region = y.AsStridedRaw(g.ShapeArray, strides, start * y._strides[dim]);
         region.CopyRawFrom(g);
+        if (!Op.Tracking(g)) return y;
         int end = start + g._shape[dim] * step;
-        return Op.Record(CallSiteOps.SliceScatter, y, [g], [gg => gg.Slice(dim, start, Math.Min(end, inShape[dim]), step)],
-            jvp: t => t[0] is { } tg ? SliceBackward(tg, [.. TangentBatchShape(tg, g), .. inShape], dim + TangentBatchDims(tg, g), start, step) : null);
+        return Op.Record(SliceScatterOp, y, [g], new SliceAttr(dim, start, Math.Min(end, inShape[dim]), step));
     }
+
+    // the adjoint of Slice, linear: its VJP is the slice, its JVP itself
+    internal static readonly OpDef SliceScatterOp = new("SliceScatter", OpFamily.ShapeIndexCreateOther, "slice_scatter")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Slice(c.A<SliceAttr>().Dim, c.A<SliceAttr>().Start, c.A<SliceAttr>().End, c.A<SliceAttr>().Step),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tg) return null;
+            var a = c.A<SliceAttr>();
+            return SliceBackward(tg, [.. TangentBatchShape(tg, c.X(0)), .. c.Y.ShapeRef], a.Dim + TangentBatchDims(tg, c.X(0)), a.Start, a.Step);
+        },
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("rows 1, 3 of [5, 4]", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 4)], t => SliceBackward(t[0], [5, 4], 0, 1, 2)),
+            new("columns 2.. of [3, 6]", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => SliceBackward(t[0], [3, 6], 1, 2, 1)),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 3).T], t => SliceBackward(t[0], [3, 4], 1, 0, 2)),
+        ],
+    };
 
     /// <summary>
     /// Basic indexing as in PyTorch: integers select (and drop the dim), ranges slice, <c>..</c> is a
@@ -342,11 +429,24 @@ public partial class Tensor
     /// <summary>A dense copy (differentiable; the gradient passes unchanged).</summary>
     public Tensor Clone()
     {
-        var x = this;
         var y = Empty(ShapeArray, DType);
         y.CopyRawFrom(this);
-        return Op.Record(CallSiteOps.Clone, y, [x], [g => g], jvp: t => t[0]);
+        return Op.Tracking(this) ? Op.Record(CloneOp, y, [this]) : y;
     }
+
+    internal static readonly OpDef CloneOp = new("Clone", OpFamily.ShapeIndexCreateOther, "clone", "contiguous")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => g,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0],
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Clone()),
+            new("noncontiguous (Contiguous)", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Contiguous()),
+            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].Clone()),
+            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 4, 0, 3)], t => t[0].Clone()),
+        ],
+    };
 
     /// <summary>Sums broadcast dims so the result has <paramref name="shape"/> (the adjoint of broadcasting).</summary>
     public Tensor SumTo(ReadOnlySpan<int> shape)
