@@ -350,8 +350,6 @@ public abstract class CustomFunction
         string message =
             $"{Name} is marked OnceDifferentiable: its Backward is not differentiable, so a gradient computed through it with createGraph: true cannot be differentiated again " +
             "(that would silently give wrong higher-order derivatives). Write Backward with differentiable tensor ops and drop OnceDifferentiable, or do not differentiate twice through " + Name + ".";
-        var vjps = new Vjp?[anchors.Count];
-        Array.Fill(vjps, _ => throw new AutogradException(message));
-        return Op.Record(CallSiteOps.CustomFunctionGuard, g.Detach(), anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message), label: Name + "OnceDifferentiable");
+        return GraphOps.Guarded(g.Detach(), anchors, message);
     }
 }

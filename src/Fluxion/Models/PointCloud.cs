@@ -400,9 +400,7 @@ internal sealed class PointCloudLinearFunction(double period, double slope) : Cu
             string message =
                 $"{Name}: the forward-mode derivative (JVP) of the fused point-cloud layer is computed by fused kernels and cannot be differentiated again " +
                 "(reverse over forward, or nested forward levels). Use PointCloudMode.Naive for higher-order derivatives.";
-            var vjps = new Vjp?[anchors.Count];
-            Array.Fill(vjps, _ => throw new AutogradException(message));
-            ty = Op.Record(CallSiteOps.CustomFunctionGuard, raw, anchors.ToArray(), vjps, jvp: _ => throw new AutogradException(message), label: Name + "Jvp");
+            ty = GraphOps.Guarded(raw, anchors, message);
         }
         if (tb is not null) ty = ty is null ? tb.Expand([x.Size(0), q.Size(0)]).Contiguous() : ty + tb;
         return [ty];

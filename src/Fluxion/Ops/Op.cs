@@ -1,11 +1,5 @@
 namespace Fluxion;
 
-/// <summary>A vector-Jacobian product for one input: maps the output's gradient to that input's gradient.</summary>
-internal delegate Tensor Vjp(Tensor gradOutput);
-
-/// <summary>A Jacobian-vector product: maps the inputs' tangents (null where zero) to the output's tangent.</summary>
-internal delegate Tensor? Jvp(Tensor?[] tangents);
-
 /// <summary>
 /// Records calls of registry entries (<see cref="OpDef"/>). Every op computes its value with kernels and then
 /// calls <see cref="Record(OpDef, Tensor, Tensor[], object?)"/> with its entry, which holds its VJP and JVP:
@@ -165,22 +159,6 @@ internal static class Op
         PropagateTangents(def.Name, outputs, inputs, t => def.Tangents(ctx, t), def.HasBatchedJvp);
     }
 
-    /// <summary>
-    /// Call-site form (being retired: rules belong in the entry): records <paramref name="def"/> with per-call
-    /// closures. <paramref name="vjps"/>[i] is only called when input i needs a gradient.
-    /// <paramref name="save"/> lists the tensors the VJPs read, so in-place changes to them are caught.
-    /// </summary>
-    public static Tensor Record(OpDef def, Tensor output, Tensor[] inputs, Vjp?[] vjps, Jvp? jvp = null, Tensor[]? save = null, string? label = null)
-    {
-        if (ForwardTracking(inputs))
-            PropagateTangents(label ?? def.Name, [output], inputs, jvp is null ? null : t => [jvp(t)], def.BatchedJvp);
-        if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
-        var next = new Edge?[inputs.Length];
-        for (int i = 0; i < inputs.Length; i++)
-            if (vjps[i] is not null) next[i] = EdgeTo(inputs[i]);
-        return Attach(new OpNode(def, label ?? def.Name, inputs, output, next, Save(save), vjps), output);
-    }
-
     /// <summary>The edge a gradient for <paramref name="t"/> follows: its accumulator (leaf) or its producing node; null when it does not require grad.</summary>
     internal static Edge? EdgeTo(Tensor t) =>
         !t.RequiresGrad ? null : t.IsLeaf ? new Edge(AccumulateGrad.For(t), 0) : new Edge(t.GradFn!, t.OutputIndex);
@@ -222,7 +200,6 @@ internal sealed class OpNode : Node
     private Tensor? _output;
     private Tensor?[]? _outputs;
     private object? _attr;
-    private Vjp?[]? _vjps; // call-site closures (being retired)
     private readonly int[]? _shape0, _shape1;
 
     /// <summary>A single-output call.</summary>
@@ -254,14 +231,6 @@ internal sealed class OpNode : Node
         uint mask = def.SaveMask(inputs);
         SetSaved(Keep(inputs, null, outputs, mask));
         if ((mask & OpDef.SaveOutput) != 0) _outputs = outputs;
-    }
-
-    /// <summary>Call-site closures (being retired).</summary>
-    public OpNode(OpDef def, string label, Tensor[] inputs, Tensor output, Edge?[] next, SavedTensor[] saved, Vjp?[] vjps)
-        : base(label, next, Shapes(inputs), output.ShapeRef, output.DType, saved)
-    {
-        _def = def;
-        _vjps = vjps;
     }
 
     private static Edge?[] Edges(Tensor[] inputs)
@@ -311,25 +280,16 @@ internal sealed class OpNode : Node
 
     protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
     {
-        if (_vjps is { } vjps)
-        {
-            var g = gradOutputs[0];
-            var r = new Tensor?[vjps.Length];
-            for (int i = 0; i < vjps.Length; i++)
-                if (needs[i]) r[i] = vjps[i]!(g);
-            return r;
-        }
         var result = _inputs is { Length: <= 2 } ? ResultScratch(Math.Max(1, _inputs.Length)) : new Tensor?[needs.Length];
         return _def.Backward(new OpCtx(_inputs ?? [], _output, _outputs, _attr, this), gradOutputs, needs, firstOrder, result);
     }
 
-    public override bool BorrowsArguments => _vjps is null && _inputs is not null && OutputCount == 1 && Next.Length <= 2;
+    public override bool BorrowsArguments => _inputs is not null && OutputCount == 1 && Next.Length <= 2;
 
     public override int[] InputShape(int i) => i == 0 && _shape0 is not null ? _shape0 : i == 1 && _shape1 is not null ? _shape1 : base.InputShape(i);
 
     protected override void OnRelease()
     {
-        _vjps = null;
         _inputs = null;
         _output = null;
         _outputs = null;

@@ -161,12 +161,6 @@ internal class OpDef
     /// is built from. Its derivatives are theirs, so it declares no rules of its own.</summary>
     public string[]? CompositeOf { get; init; }
 
-    /// <summary>Set while the op still passes its rules as closures at its call site (being retired): reverse mode is declared there.</summary>
-    public bool CallSiteVjp { get; init; }
-
-    /// <summary>With <see cref="CallSiteVjp"/>: the call site also passes a JVP.</summary>
-    public bool CallSiteJvp { get; init; }
-
     /// <summary>True when the op's VJP is differentiable again (createGraph works through it).</summary>
     public bool SecondOrder { get; init; } = true;
 
@@ -174,10 +168,10 @@ internal class OpDef
     public virtual string? FusedBackward => null;
 
     /// <summary>Whether reverse mode is declared.</summary>
-    public virtual bool HasVjp => Differentiable && (Vjp is not null || VjpAll is not null || CallSiteVjp || CompositeOf is not null);
+    public virtual bool HasVjp => Differentiable && (Vjp is not null || VjpAll is not null || CompositeOf is not null);
 
     /// <summary>Whether forward mode is declared.</summary>
-    public virtual bool HasJvp => Differentiable && (Jvp is not null || JvpAll is not null || CallSiteJvp || CompositeOf is not null);
+    public virtual bool HasJvp => Differentiable && (Jvp is not null || JvpAll is not null || CompositeOf is not null);
 
     /// <summary>Whether the JVP handles k directions at once.</summary>
     public virtual bool HasBatchedJvp => HasJvp && (BatchedJvp || CompositeOf is not null);

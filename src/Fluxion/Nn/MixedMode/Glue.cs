@@ -83,7 +83,7 @@ public sealed class Fwd2Rev : Module
         Tensor value;
         using (Autograd.NoGrad()) value = m.Primal.Detach();
         if (!m.Tracking || m.Tangent is null) return value;
-        return m.AttachGradients("Fwd2Rev", value, g =>
+        return m.AttachGradients(value, g =>
         {
             using (Autograd.NoGrad()) return m.Contract(g);
         });
@@ -120,7 +120,7 @@ internal static class ForwardLoss
         using (Autograd.NoGrad()) (t, tps) = m.Contract(g);
         var value = l.Detach();
         var lm = new MixedTensor(value, t, m.Groups, true) { PerSampleTangent = tps, IsLoss = true };
-        var result = lm.AttachGradients(name, value, G =>
+        var result = lm.AttachGradients(value, G =>
         {
             using (Autograd.NoGrad()) return (t * G, tps is null ? null : tps * G);
         });

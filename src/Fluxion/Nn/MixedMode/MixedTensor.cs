@@ -92,13 +92,10 @@ public sealed class MixedTensor
         var targets = Targets();
         if (Tracking && GradMode.Enabled && targets.Any(t => t.RequiresGrad))
         {
-            var vjps = new Vjp?[targets.Length];
-            for (int i = 0; i < vjps.Length; i++)
-                vjps[i] = _ => throw new AutogradException(
-                    $"{layer}: a forward-mode output reached a reverse-mode backward pass without MixedMode.Fwd2Rev. " +
-                    "Insert a Fwd2Rev after the last forward-mode layer (it turns the carried tangents into gradients), " +
-                    "or end the forward-mode section with a forward-mode loss (MixedMode.MSELoss / MixedMode.CrossEntropyLoss).");
-            carrier = Op.Record(CallSiteOps.MixedModeOutput, carrier, targets, vjps);
+            carrier = GraphOps.Guarded(carrier, targets,
+                $"{layer}: a forward-mode output reached a reverse-mode backward pass without MixedMode.Fwd2Rev. " +
+                "Insert a Fwd2Rev after the last forward-mode layer (it turns the carried tangents into gradients), " +
+                "or end the forward-mode section with a forward-mode loss (MixedMode.MSELoss / MixedMode.CrossEntropyLoss).");
         }
         s_carriers.AddOrUpdate(carrier, this);
         return carrier;
@@ -227,28 +224,25 @@ public sealed class MixedTensor
     /// <paramref name="value"/>, writes the gradients of all targets: the directional derivatives come from
     /// <paramref name="directional"/>(G). Used by <see cref="Fwd2Rev"/> and the forward-mode losses.
     /// </summary>
-    internal Tensor AttachGradients(string name, Tensor value, Func<Tensor, (Tensor T, Tensor? PerSample)> directional)
+    internal Tensor AttachGradients(Tensor value, Func<Tensor, (Tensor T, Tensor? PerSample)> directional)
     {
         var targets = Targets();
         if (!GradMode.Enabled || !targets.Any(x => x.RequiresGrad)) return value;
-        Tensor? key = null;
-        (Tensor T, Tensor? PerSample) cache = default;
-        var vjps = new Vjp?[targets.Length];
-        for (int i = 0; i < targets.Length; i++)
+        return Op.Record(GraphOps.MixedModeOutput, value, [.. targets], new SectionGradients(this, targets, directional));
+    }
+
+    /// <summary>The backward step of a section's end: one contraction of the tangents per pass, shared by all targets.</summary>
+    private sealed class SectionGradients(MixedTensor m, Tensor[] targets, Func<Tensor, (Tensor T, Tensor? PerSample)> directional) : IGradientSource
+    {
+        public Tensor?[] Gradients(Tensor g, bool[] needs)
         {
-            var target = targets[i];
-            vjps[i] = g =>
-            {
-                if (key is null || !ReferenceEquals(key, g))
-                {
-                    cache = directional(g); // one contraction per backward pass, shared by all targets
-                    key = g;
-                }
-                using (Autograd.NoGrad())
-                    return GradientOf(target, cache.T!, cache.PerSample) ?? Tensor.ZerosLike(target);
-            };
+            var (t, perSample) = directional(g);
+            var r = new Tensor?[targets.Length];
+            using (Autograd.NoGrad())
+                for (int i = 0; i < targets.Length; i++)
+                    if (needs[i]) r[i] = m.GradientOf(targets[i], t, perSample) ?? Tensor.ZerosLike(targets[i]);
+            return r;
         }
-        return Op.Record(CallSiteOps.MixedModeOutput, value, targets, vjps, label: name);
     }
 }
 
