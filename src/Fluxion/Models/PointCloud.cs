@@ -171,8 +171,7 @@ public sealed class PointCloudLinear : Module
         }
         else
         {
-            var f = new PointCloudLinearFunction(period, Slope(nIn, period, amplitude)) { OnceDifferentiable = true };
-            y = f.ApplySingle(bias is null ? [x2, inputPositions, outputPositions] : [x2, inputPositions, outputPositions, bias]);
+            y = PointCloudFused.Call(x2.Contiguous(), inputPositions.Contiguous(), outputPositions.Contiguous(), bias, period, Slope(nIn, period, amplitude));
         }
         return x.Rank == 2 ? y : y.Reshape([.. lead, nOut]);
     }
@@ -296,17 +295,37 @@ public sealed class PointCloudNetwork : Module
 }
 
 /// <summary>
-/// The fused point-cloud layer as a custom function of (x [B, N_in], p [N_in, k], q [N_out, k], b [N_out]?):
+/// The fused point-cloud layer as a registry entry of (x [B, N_in], p [N_in, k], q [N_out, k], b [N_out]?):
 /// forward, backward and JVP run the tiled kernels of <see cref="PairwiseTiles"/> with the triangle wave, so
-/// no N_in × N_out matrix exists at any time; only the inputs are saved. Its backward is computed by those
-/// kernels, not by differentiable ops, hence <see cref="CustomFunction.OnceDifferentiable"/>; likewise its
-/// JVP's result cannot be differentiated again (that raises, naming this function).
+/// no N_in × N_out matrix exists at any time; only the inputs are saved. Its backward and JVP are computed by
+/// those kernels, not by differentiable ops: differentiating their results again raises, naming the layer
+/// (use <see cref="PointCloudMode.Naive"/> for higher orders).
 /// Scratch buffers are tensor storages allocated on the calling thread, so <see cref="MemoryTracker"/> counts them.
 /// </summary>
-internal sealed class PointCloudLinearFunction(double period, double slope) : CustomFunction
+[OpTable]
+internal static class PointCloudFused
 {
-    /// <inheritdoc/>
-    public override string Name => "PointCloudLinearFused";
+    private const string Name = "PointCloudLinearFused";
+
+    /// <summary>The wave's half-period and slope.</summary>
+    private sealed record Wave(double Period, double Slope);
+
+    internal static readonly OpDef Op = new(Name, OpFamily.Fused)
+    {
+        VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => Backward(c, g[0], needs),
+        Jvp = (in OpCtx c, Tensor?[] t) => Tangent(c, t),
+        Saves = 0b111, SecondOrder = false,
+        Doc = "the point-cloud layer y = x·W + b, W_ij = tri(|p_i − q_j|)/sqrt(N_in), on fused O(N) memory kernels",
+        Samples = () =>
+        [
+            new OpSample("with bias", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 5), OpSamples.Make(OpSamples.Domain.Real, 2, 5, 2),
+                OpSamples.Make(OpSamples.Domain.Real, 3, 4, 2), OpSamples.Make(OpSamples.Domain.Real, 4, 4)],
+                t => PointCloudLinear.Apply(t[0], t[1], t[2], t[3]), SecondOrder: false),
+            new OpSample("no bias", [OpSamples.Make(OpSamples.Domain.Real, 5, 2, 6), OpSamples.Make(OpSamples.Domain.Real, 6, 6, 3),
+                OpSamples.Make(OpSamples.Domain.Real, 7, 3, 3)],
+                t => PointCloudLinear.Apply(t[0], t[1], t[2]), SecondOrder: false),
+        ],
+    };
 
     /// <summary>Allocates scratch storages and keeps them reachable (and tracked) until disposed.</summary>
     private sealed class Scratch(DType dtype)
@@ -323,12 +342,9 @@ internal sealed class PointCloudLinearFunction(double period, double slope) : Cu
         public void Release() => GC.KeepAlive(_keep);
     }
 
-    /// <inheritdoc/>
-    public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+    /// <summary>Runs the layer on dense inputs and records the call.</summary>
+    public static Tensor Call(Tensor x, Tensor p, Tensor q, Tensor? b, double period, double slope)
     {
-        var (x, p, q) = (inputs[0], inputs[1], inputs[2]);
-        var b = inputs.Length > 3 ? inputs[3] : null;
-        ctx.SaveForBackward(x, p, q);
         int batch = x.Size(0), n = p.Size(0), m = q.Size(0), k = p.Size(1);
         var y = Tensor.Empty([batch, m], x.DType);
         var scratch = new Scratch(x.DType);
@@ -339,43 +355,53 @@ internal sealed class PointCloudLinearFunction(double period, double slope) : Cu
             PairwiseTiles.Forward(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(),
                 b is null ? default : b.DenseSpan<double>(), y.Storage.As<double>(), batch, n, m, k, scratch.For<double>());
         scratch.Release();
-        return [y];
+        return Fluxion.Op.Record(Op, y, b is null ? [x, p, q] : [x, p, q, b], new Wave(period, slope));
     }
 
-    /// <inheritdoc/>
-    public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+    private static Tensor?[] Backward(in OpCtx c, Tensor g, bool[] needs)
     {
-        var saved = ctx.SavedTensors;
-        var (x, p, q) = (saved[0], saved[1], saved[2]);
-        var g = gradOutputs[0];
-        var needs = ctx.NeedsInputGrad;
+        var (x, p, q) = (c.X(0), c.X(1), c.X(2));
+        var w = c.A<Wave>();
         int batch = x.Size(0), n = p.Size(0), m = q.Size(0), k = p.Size(1);
-        var gx = needs[0] ? Tensor.Empty(x.ShapeArray, x.DType) : null;
-        var gp = needs[1] ? Tensor.Empty(p.ShapeArray, p.DType) : null;
-        var gq = needs[2] ? Tensor.Empty(q.ShapeArray, q.DType) : null;
-        var scratch = new Scratch(x.DType);
-        if (x.DType == DType.Float32)
-            PairwiseTiles.Backward(new TriangleWave<float>(period, slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(), g.DenseSpan<float>(),
-                Span(gx), Span(gp), Span(gq), batch, n, m, k, scratch.For<float>());
-        else
-            PairwiseTiles.Backward(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(), g.DenseSpan<double>(),
-                SpanD(gx), SpanD(gp), SpanD(gq), batch, n, m, k, scratch.For<double>());
-        scratch.Release();
-        var gb = needs.Count > 3 && needs[3] ? g.Sum(0) : null;
-        return needs.Count > 3 ? [gx, gp, gq, gb] : [gx, gp, gq];
+        Tensor?[] r = new Tensor?[needs.Length];
+        using (Autograd.NoGrad())
+        {
+            var gx = needs[0] ? Tensor.Empty(x.ShapeArray, x.DType) : null;
+            var gp = needs[1] ? Tensor.Empty(p.ShapeArray, p.DType) : null;
+            var gq = needs[2] ? Tensor.Empty(q.ShapeArray, q.DType) : null;
+            if (gx is not null || gp is not null || gq is not null)
+            {
+                var scratch = new Scratch(x.DType);
+                if (x.DType == DType.Float32)
+                    PairwiseTiles.Backward(new TriangleWave<float>(w.Period, w.Slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(), g.DenseSpan<float>(),
+                        Span<float>(gx), Span<float>(gp), Span<float>(gq), batch, n, m, k, scratch.For<float>());
+                else
+                    PairwiseTiles.Backward(new TriangleWave<double>(w.Period, w.Slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(), g.DenseSpan<double>(),
+                        Span<double>(gx), Span<double>(gp), Span<double>(gq), batch, n, m, k, scratch.For<double>());
+                scratch.Release();
+            }
+            (r[0], r[1], r[2]) = (gx, gp, gq);
+        }
+        if (needs.Length > 3 && needs[3]) r[3] = g.Sum(0); // the bias gradient is an ordinary op
+        // the kernels' results are not connected to any graph: differentiating them again must raise, not give 0
+        if (GradMode.Enabled)
+            for (int i = 0; i < 3; i++)
+                if (r[i] is { } gi) r[i] = GraphOps.Guarded(gi, [g, x, p, q], Again("gradient"));
+        return r;
     }
 
-    private static Span<float> Span(Tensor? t) => t is null ? default : t.Storage.As<float>();
+    private static Span<T> Span<T>(Tensor? t) => t is null ? default : t.Storage.As<T>();
 
-    private static Span<double> SpanD(Tensor? t) => t is null ? default : t.Storage.As<double>();
+    private static string Again(string what) =>
+        $"{Name} is OnceDifferentiable: the {what} of the fused point-cloud layer is computed by fused kernels and cannot be differentiated again " +
+        "(double backward, reverse over forward, or nested forward levels). Use PointCloudMode.Naive for higher-order derivatives.";
 
-    /// <inheritdoc/>
-    public override Tensor?[] Jvp(FunctionContext ctx, Tensor?[] tangents)
+    private static Tensor? Tangent(in OpCtx c, Tensor?[] t)
     {
-        var saved = ctx.SavedTensors;
-        var (x, p, q) = (saved[0], saved[1], saved[2]);
-        var (tx, tp, tq) = (tangents[0], tangents[1], tangents[2]);
-        var tb = tangents.Length > 3 ? tangents[3] : null;
+        var (x, p, q) = (c.X(0), c.X(1), c.X(2));
+        var w = c.A<Wave>();
+        var (tx, tp, tq) = (t[0]?.Contiguous(), t[1]?.Contiguous(), t[2]?.Contiguous());
+        var tb = t.Length > 3 ? t[3] : null;
         Tensor? ty = null;
         if (tx is not null || tp is not null || tq is not null)
         {
@@ -383,26 +409,20 @@ internal sealed class PointCloudLinearFunction(double period, double slope) : Cu
             var raw = Tensor.Empty([batch, m], x.DType);
             var scratch = new Scratch(x.DType);
             if (x.DType == DType.Float32)
-                PairwiseTiles.Jvp(new TriangleWave<float>(period, slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(),
+                PairwiseTiles.Jvp(new TriangleWave<float>(w.Period, w.Slope), x.DenseSpan<float>(), p.DenseSpan<float>(), q.DenseSpan<float>(),
                     tx is null ? default : tx.DenseSpan<float>(), tp is null ? default : tp.DenseSpan<float>(), tq is null ? default : tq.DenseSpan<float>(),
                     raw.Storage.As<float>(), batch, n, m, k, scratch.For<float>());
             else
-                PairwiseTiles.Jvp(new TriangleWave<double>(period, slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(),
+                PairwiseTiles.Jvp(new TriangleWave<double>(w.Period, w.Slope), x.DenseSpan<double>(), p.DenseSpan<double>(), q.DenseSpan<double>(),
                     tx is null ? default : tx.DenseSpan<double>(), tp is null ? default : tp.DenseSpan<double>(), tq is null ? default : tq.DenseSpan<double>(),
                     raw.Storage.As<double>(), batch, n, m, k, scratch.For<double>());
             scratch.Release();
-            // The kernels' result is not connected to any graph: attach it to a node that raises if it is
-            // differentiated again (reverse over forward, or an outer forward level), instead of silently
-            // treating it as a constant.
             var anchors = new List<Tensor> { x, p, q };
-            foreach (var t in new[] { tx, tp, tq })
-                if (t is not null) anchors.Add(t);
-            string message =
-                $"{Name}: the forward-mode derivative (JVP) of the fused point-cloud layer is computed by fused kernels and cannot be differentiated again " +
-                "(reverse over forward, or nested forward levels). Use PointCloudMode.Naive for higher-order derivatives.";
-            ty = GraphOps.Guarded(raw, anchors, message);
+            foreach (var a in new[] { tx, tp, tq })
+                if (a is not null) anchors.Add(a);
+            ty = GraphOps.Guarded(raw, anchors, Again("forward-mode derivative (JVP)"));
         }
         if (tb is not null) ty = ty is null ? tb.Expand([x.Size(0), q.Size(0)]).Contiguous() : ty + tb;
-        return [ty];
+        return ty;
     }
 }
