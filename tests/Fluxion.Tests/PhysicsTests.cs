@@ -124,8 +124,8 @@ public class PhysicsTests
             var gr = Autograd.Grad([y], xs, [seed]);
             return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
         }
-        var fused = Eval(xs => new PairForces(kinds, null, spec).ApplySingle(xs));
-        var scalar = Eval(xs => new PairForces(kinds, null, spec) { Tiled = false }.ApplySingle(xs));
+        var fused = Eval(xs => PairForces.Apply(kinds, null, spec, xs));
+        var scalar = Eval(xs => new ScalarPairForces(kinds, null, spec).ApplySingle(xs));
         var naive = Eval(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec));
         TensorAssert.Close(naive.F, fused.F, rtol: 1e-9, atol: 1e-9);
         TensorAssert.Close(naive.F, scalar.F, rtol: 1e-9, atol: 1e-9);
@@ -153,7 +153,7 @@ public class PhysicsTests
         (double[] F, double[][] G) Eval(bool tiled)
         {
             var xs = inputs.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
-            var y = new PairForces(kinds, alive, spec) { Tiled = tiled }.ApplySingle(xs);
+            var y = (tiled ? PairForces.Apply(kinds, alive, spec, xs) : new ScalarPairForces(kinds, alive, spec).ApplySingle(xs));
             var gr = Autograd.Grad([y], xs, [seed]);
             return (y.ToDoubleArray(), gr.Select(t => t!.ToDoubleArray()).ToArray());
         }
@@ -174,10 +174,10 @@ public class PhysicsTests
         var inputs = RandomSystem(n, 2, DType.Float64, 61);
         var w = Tensor.Randn([n, 2], DType.Float64, new Generator(62));
         foreach (bool tiled in new[] { true, false })
-            GradCheck.Assert(xs => (new PairForces(kinds, alive, spec) { Tiled = tiled }.ApplySingle(xs) * w).Sum(), inputs, secondOrder: false, forwardMode: true);
+            GradCheck.Assert(xs => ((tiled ? PairForces.Apply(kinds, alive, spec, xs) : new ScalarPairForces(kinds, alive, spec).ApplySingle(xs)) * w).Sum(), inputs, secondOrder: false, forwardMode: true);
         // Functional.Jvp through the fused op equals the JVP of the naive all-pairs forces
         var tangents = inputs.Select((t, k) => Tensor.Randn(t.ShapeArray, DType.Float64, new Generator(70 + k))).ToArray();
-        var (_, fused) = Functional.Jvp(xs => new PairForces(kinds, null, spec).ApplySingle(xs), inputs, tangents);
+        var (_, fused) = Functional.Jvp(xs => PairForces.Apply(kinds, null, spec, xs), inputs, tangents);
         var (_, naive) = Functional.Jvp(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec), inputs, tangents);
         TensorAssert.Close(naive.ToDoubleArray(), fused.ToDoubleArray(), rtol: 1e-9, atol: 1e-9);
     }
@@ -188,8 +188,8 @@ public class PhysicsTests
         int n = 9;
         var kinds = Enumerable.Range(0, n).Select(i => i % 3).ToArray();
         var in64 = RandomSystem(n, 2, DType.Float64, 11);
-        var f64 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64).ToDoubleArray();
-        var f32 = new PairForces(kinds, null, new ForceSpec()).ApplySingle(in64.Select(t => t.To(DType.Float32)).ToArray());
+        var f64 = PairForces.Apply(kinds, null, new ForceSpec(), in64).ToDoubleArray();
+        var f32 = PairForces.Apply(kinds, null, new ForceSpec(), in64.Select(t => t.To(DType.Float32)).ToArray());
         Assert.Equal(DType.Float32, f32.DType);
         TensorAssert.Close(f64, f32.ToDoubleArray(), rtol: 1e-4, atol: 1e-4);
     }
@@ -209,9 +209,9 @@ public class PhysicsTests
         (double[] F, double[][] G, double[] T) Eval(DType dt)
         {
             var xs = in64.Select(t => t.To(dt).RequiresGrad_()).ToArray();
-            var y = new PairForces(kinds, alive, spec).ApplySingle(xs);
+            var y = PairForces.Apply(kinds, alive, spec, xs);
             var gr = Autograd.Grad([y], xs, [seed.To(dt)]);
-            var (_, jv) = Functional.Jvp(ys => new PairForces(kinds, alive, spec).ApplySingle(ys), in64.Select(t => t.To(dt)).ToArray(), tangents.Select(t => t.To(dt)).ToArray());
+            var (_, jv) = Functional.Jvp(ys => PairForces.Apply(kinds, alive, spec, ys), in64.Select(t => t.To(dt)).ToArray(), tangents.Select(t => t.To(dt)).ToArray());
             Assert.Equal(dt, y.DType);
             return (y.ToDoubleArray(), gr.Select(g => g!.ToDoubleArray()).ToArray(), jv.ToDoubleArray());
         }
@@ -269,7 +269,7 @@ public class PhysicsTests
         var (s, a) = (Mult(3, 0.2).RequiresGrad_(), Mult(3, 0.7).RequiresGrad_());
         foreach (double eps in new[] { 0.0, 1e-3 })
         {
-            var f = new PairForces(kinds, null, new ForceSpec(Softening: eps)).ApplySingle(x, m, s, a);
+            var f = PairForces.Apply(kinds, null, new ForceSpec(Softening: eps), x, m, s, a);
             var gr = Autograd.Grad([f.Square().Sum()], [x, m, s, a]);
             Assert.All(f.ToDoubleArray(), c => Assert.True(double.IsFinite(c)));
             Assert.All(gr.SelectMany(g => g!.ToDoubleArray()), c => Assert.True(double.IsFinite(c)));

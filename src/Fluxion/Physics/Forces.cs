@@ -40,155 +40,80 @@ public readonly record struct ForceSpec(ForceLaw Law = ForceLaw.NewtonianGravity
 
 /// <summary>
 /// Fused pairwise forces F_i = Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · m_i m_j g(r_ij) · (x_j − x_i) / r_ij
-/// as one graph node: O(n²) work and O(n) memory (no n×n tensor is formed); the backward pass recomputes
+/// as a registry entry: O(n²) work and O(n) memory (no n×n tensor is formed); the backward pass recomputes
 /// every pair. Inputs x [n, D], m [n], s [n, K], a [n, K]; dead particles (alive[i] = false) neither exert
-/// nor receive force. Forward and backward run on the tiled kernels of <c>PairwiseTiles</c> (see
-/// <see cref="TiledForces"/>); <see cref="Tiled"/> = false selects plain scalar pair loops (the reference).
-/// The backward pass is computed with raw arrays, hence once differentiable.
+/// nor receive force. Forward, backward and JVP run on the tiled kernels of <c>ParticlePairs</c> (see
+/// <see cref="TiledForces"/>); their results are computed with raw arrays, so differentiating them again
+/// raises (once differentiable). A scalar pair-loop reference lives in the tests.
 /// </summary>
-internal sealed class PairForces : CustomFunction
+[OpTable]
+internal static class PairForces
 {
-    private readonly int[] _kinds;
-    private readonly bool[]? _alive;
-    private readonly ForceSpec _spec;
+    /// <summary>The system's fixed data: kinds, liveness and the force law.</summary>
+    private sealed record System(int[] Kinds, bool[]? Alive, ForceSpec Spec);
 
-    public PairForces(int[] kinds, bool[]? alive, ForceSpec spec)
+    internal static readonly OpDef Op = new("PairForces", OpFamily.Fused)
     {
-        _kinds = kinds;
-        _alive = alive;
-        _spec = spec;
-        OnceDifferentiable = true;
+        VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => Backward(c, g[0], needs),
+        Jvp = (in OpCtx c, Tensor?[] t) => Tangent(c, t),
+        Saves = 0b1111, SecondOrder = false,
+        Doc = "pairwise particle forces with per-kind multipliers on fused O(n) memory kernels",
+        Samples = () =>
+        {
+            int n = 5;
+            var kinds = new[] { 0, 1, 2, 0, 1 };
+            Tensor[] Inputs(int seed) =>
+            [
+                OpSamples.Make(OpSamples.Domain.Real, seed, n, 2), OpSamples.Make(OpSamples.Domain.Positive, seed + 1, n),
+                OpSamples.Make(OpSamples.Domain.UnitInterval, seed + 2, n, 3), OpSamples.Make(OpSamples.Domain.Positive, seed + 3, n, 3),
+            ];
+            return
+            [
+                new OpSample("gravity", Inputs(1), x => Apply(kinds, null, new ForceSpec(Softening: 0.2), x[0], x[1], x[2], x[3]), SecondOrder: false),
+                new OpSample("gratan, dead particle", Inputs(5), x => Apply(kinds, [true, true, false, true, true], new ForceSpec(ForceLaw.Gratan, K: 1.5, Softening: 0.1), x[0], x[1], x[2], x[3]), SecondOrder: false),
+            ];
+        },
+    };
+
+    /// <summary>The forces [n, D] of the system (x, m, s, a), recorded as one node.</summary>
+    public static Tensor Apply(int[] kinds, bool[]? alive, ForceSpec spec, Tensor x, Tensor m, Tensor s, Tensor a)
+    {
+        Tensor f;
+        using (Autograd.NoGrad()) f = new TiledForces(kinds, alive, spec, x, m, s, a).Forces();
+        return Fluxion.Op.Record(Op, f, [x, m, s, a], new System(kinds, alive, spec));
     }
 
-    public override string Name => "PairForces";
+    /// <inheritdoc cref="Apply(int[], bool[], ForceSpec, Tensor, Tensor, Tensor, Tensor)"/>
+    public static Tensor Apply(int[] kinds, bool[]? alive, ForceSpec spec, Tensor[] xmsa) => Apply(kinds, alive, spec, xmsa[0], xmsa[1], xmsa[2], xmsa[3]);
 
-    private bool Alive(int i) => _alive is null || _alive[i];
+    private static string Again(string what) =>
+        $"PairForces is OnceDifferentiable: the {what} of the fused pair forces is computed by fused kernels and cannot be differentiated again " +
+        "(double backward, reverse over forward, or nested forward levels). Build the forces from tensor ops for higher-order derivatives.";
 
-    /// <summary>Visits every live ordered pair (i, j ≠ i) with e = x_j − x_i, r (softened), φ = g/r and φ'.</summary>
-    private void ForEachPair(double[] x, int n, int dim, double[] e, Action<int, int, double, double, double> body)
+    private static Tensor?[] Backward(in OpCtx c, Tensor g, bool[] needs)
     {
-        double eps2 = _spec.Softening * _spec.Softening;
-        for (int i = 0; i < n; i++)
+        var sys = c.A<System>();
+        Tensor[] xmsa = [c.X(0), c.X(1), c.X(2), c.X(3)];
+        (Tensor, Tensor, Tensor, Tensor) gs;
+        using (Autograd.NoGrad()) gs = new TiledForces(sys.Kinds, sys.Alive, sys.Spec, xmsa[0], xmsa[1], xmsa[2], xmsa[3]).Backward(g);
+        Tensor[] all = [gs.Item1, gs.Item2, gs.Item3, gs.Item4];
+        var r = new Tensor?[4];
+        for (int i = 0; i < 4; i++)
         {
-            if (!Alive(i)) continue;
-            for (int j = 0; j < n; j++)
-            {
-                if (j == i || !Alive(j)) continue;
-                double r2 = eps2;
-                for (int d = 0; d < dim; d++)
-                {
-                    e[d] = x[j * dim + d] - x[i * dim + d];
-                    r2 += e[d] * e[d];
-                }
-                if (r2 == 0) continue; // coincident and unsoftened: no defined direction, no force
-                double r = Math.Sqrt(r2);
-                var (g, dg) = _spec.Radial(r);
-                double phi = g / r, dphi = dg / r - g / r2;
-                body(i, j, r, phi, dphi);
-            }
+            if (!needs[i]) continue;
+            var gi = all[i].DType == xmsa[i].DType ? all[i] : all[i].To(xmsa[i].DType);
+            r[i] = GradMode.Enabled ? GraphOps.Guarded(gi, [g, .. xmsa], Again("gradient")) : gi;
         }
+        return r;
     }
 
-    /// <summary>Use the tiled kernels (<see cref="TiledForces"/>); false selects the scalar reference loops.</summary>
-    public bool Tiled { get; init; } = true;
-
-    public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+    private static Tensor? Tangent(in OpCtx c, Tensor?[] t)
     {
-        var (xt, mt, st, at) = (inputs[0], inputs[1], inputs[2], inputs[3]);
-        ctx.SaveForBackward(xt, mt, st, at);
-        if (Tiled)
-        {
-            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            return [tf.Forces()];
-        }
-        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
-        var f = new double[n * dim];
-        var e = new double[dim];
-        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
-        {
-            double c = (1 - s[i * nk + _kinds[j]]) * a[j * nk + _kinds[i]] * m[i] * m[j] * phi;
-            for (int d = 0; d < dim; d++) f[i * dim + d] += c * e[d];
-        });
-        return [Tensor.FromDoubles(f, [n, dim], xt.DType)];
-    }
-
-    /// <summary>
-    /// Forward mode: for tangents (tx, tm, ts, ta) (null = 0) the force tangent
-    /// dF_i = Σ_j dc_ij φ e_ij + c_ij φ de_ij + c_ij φ'(r) (e_ij·de_ij / r) e_ij with de_ij = tx_j − tx_i and
-    /// dc_ij = m_i m_j (−ts[i, kind_j] a[j, kind_i] + (1 − s[i, kind_j]) ta[j, kind_i]) + (1 − s) a (tm_i m_j + m_i tm_j).
-    /// </summary>
-    public override Tensor?[] Jvp(FunctionContext ctx, Tensor?[] tangents)
-    {
-        var sv = ctx.SavedTensors;
-        var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
-        if (tangents.All(t => t is null)) return [null];
-        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        if (Tiled)
-        {
-            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            return [tf.Jvp(tangents[0], tangents[1], tangents[2], tangents[3])];
-        }
-        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
-        double[] Or0(Tensor? t, int len) => t is null ? new double[len] : t.ToDoubleArray();
-        double[] tx = Or0(tangents[0], n * dim), tm = Or0(tangents[1], n), ts = Or0(tangents[2], n * nk), ta = Or0(tangents[3], n * nk);
-        var f = new double[n * dim];
-        var e = new double[dim];
-        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
-        {
-            int si = i * nk + _kinds[j], aj = j * nk + _kinds[i];
-            double w = (1 - s[si]) * a[aj], mm = m[i] * m[j];
-            double dc = mm * (-ts[si] * a[aj] + (1 - s[si]) * ta[aj]) + w * (tm[i] * m[j] + m[i] * tm[j]);
-            double ede = 0;
-            for (int d = 0; d < dim; d++) ede += e[d] * (tx[j * dim + d] - tx[i * dim + d]);
-            double c = w * mm, ce = dc * phi + c * dphi * ede / r;
-            for (int d = 0; d < dim; d++) f[i * dim + d] += ce * e[d] + c * phi * (tx[j * dim + d] - tx[i * dim + d]);
-        });
-        return [Tensor.FromDoubles(f, [n, dim], xt.DType)];
-    }
-
-    public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
-    {
-        var sv = ctx.SavedTensors;
-        var (xt, mt, st, at) = (sv[0], sv[1], sv[2], sv[3]);
-        int n = xt.Shape[0], dim = xt.Shape[1], nk = st.Shape[1];
-        var nd = ctx.NeedsInputGrad;
-        if (Tiled)
-        {
-            var tf = new TiledForces(_kinds, _alive, _spec, xt, mt, st, at);
-            var (tgx, tgm, tgs, tga) = tf.Backward(gradOutputs[0]);
-            static Tensor As(Tensor g, Tensor like) => g.DType == like.DType ? g : g.To(like.DType);
-            return [nd[0] ? As(tgx, xt) : null, nd[1] ? As(tgm, mt) : null, nd[2] ? As(tgs, st) : null, nd[3] ? As(tga, at) : null];
-        }
-        double[] u = gradOutputs[0].ToDoubleArray();
-        double[] x = xt.ToDoubleArray(), m = mt.ToDoubleArray(), s = st.ToDoubleArray(), a = at.ToDoubleArray();
-        double[] gx = new double[n * dim], gm = new double[n], gs = new double[n * nk], ga = new double[n * nk];
-        var e = new double[dim];
-        ForEachPair(x, n, dim, e, (i, j, r, phi, dphi) =>
-        {
-            double ue = 0;
-            for (int d = 0; d < dim; d++) ue += u[i * dim + d] * e[d];
-            int si = i * nk + _kinds[j], aj = j * nk + _kinds[i];
-            double w = (1 - s[si]) * a[aj], mm = m[i] * m[j], wm = w * mm;
-            // ∂(U_i·F_i)/∂e = w m_i m_j (φ U_i + φ' (U_i·e) e / r); e = x_j − x_i
-            for (int d = 0; d < dim; d++)
-            {
-                double ge = wm * (phi * u[i * dim + d] + dphi * ue * e[d] / r);
-                gx[j * dim + d] += ge;
-                gx[i * dim + d] -= ge;
-            }
-            double core = phi * ue;
-            gm[i] += w * m[j] * core;
-            gm[j] += w * m[i] * core;
-            gs[si] -= a[aj] * mm * core;
-            ga[aj] += (1 - s[si]) * mm * core;
-        });
-        return
-        [
-            nd[0] ? Tensor.FromDoubles(gx, [n, dim], xt.DType) : null,
-            nd[1] ? Tensor.FromDoubles(gm, [n], mt.DType) : null,
-            nd[2] ? Tensor.FromDoubles(gs, [n, nk], st.DType) : null,
-            nd[3] ? Tensor.FromDoubles(ga, [n, nk], at.DType) : null,
-        ];
+        if (t.All(v => v is null)) return null;
+        var sys = c.A<System>();
+        Tensor[] xmsa = [c.X(0), c.X(1), c.X(2), c.X(3)];
+        Tensor tf;
+        using (Autograd.NoGrad()) tf = new TiledForces(sys.Kinds, sys.Alive, sys.Spec, xmsa[0], xmsa[1], xmsa[2], xmsa[3]).Jvp(t[0], t[1], t[2], t[3]);
+        return GraphOps.Guarded(tf, [.. xmsa, .. t.OfType<Tensor>()], Again("forward-mode derivative (JVP)"));
     }
 }

@@ -95,7 +95,7 @@ public sealed class ParticleSimulation
         for (int i = 0; i < mv.Length; i++)
             if (mv[i] == 0 && (alive is null || alive[i]))
                 throw new ArgumentException($"ParticleSimulation: particle {i} ({(ParticleKind)_kinds[i]}) has mass 0; its acceleration F/|m| is undefined. Give every particle a non-zero mass.", nameof(m));
-        var f = new PairForces(_kinds, alive, Force).ApplySingle(x, m, s, a);
+        var f = PairForces.Apply(_kinds, alive, Force, x, m, s, a);
         var acc = f / m.Abs().Unsqueeze(1);
         if (_fixed.Any(b => b) || alive is not null)
         {
