@@ -1,0 +1,179 @@
+using System.Text.Json;
+
+namespace Fluxion.Tests;
+
+/// <summary>
+/// The ops of ShapeMore.cs, IndexMore.cs and CreationMore.cs against PyTorch (golden/shape_more.json, written by
+/// tests/golden/make_shape_more.py): values and the gradients of sum(out · w); plus edge cases and error messages.
+/// (Gradient checks of every entry run in <see cref="RegistrySweepTests"/>.)
+/// </summary>
+public class ShapeMoreTests
+{
+    private static Tensor CatFlat(Tensor[] parts) => Tensor.Cat(Array.ConvertAll(parts, p => p.Reshape(-1)), 0);
+
+    /// <summary>The Fluxion call of each golden case (inputs as in the Python script).</summary>
+    private static readonly Dictionary<string, Func<Tensor[], Tensor>> Calls = new()
+    {
+        ["flip"] = t => t[0].Flip(0, 2),
+        ["fliplr"] = t => t[0].FlipLr(),
+        ["flipud"] = t => t[0].FlipUd(),
+        ["roll"] = t => t[0].Roll([1, -5], [0, 1]),
+        ["roll_flat"] = t => t[0].Roll(5),
+        ["rot90_1"] = t => t[0].Rot90(),
+        ["rot90_3"] = t => t[0].Rot90(3, 2, 0),
+        ["repeat"] = t => t[0].Repeat(2, 1, 3),
+        ["tile"] = t => t[0].Tile(2),
+        ["tril"] = t => t[0].Tril(1),
+        ["triu"] = t => t[0].Triu(-1),
+        ["movedim"] = t => t[0].Movedim([0, 3], [2, 0]),
+        ["diagonal"] = t => t[0].Diagonal(1),
+        ["diagonal_neg"] = t => t[0].Diagonal(-2, 1, 2),
+        ["diagonal_dims"] = t => t[0].Diagonal(0, 2, 0),
+        ["diagonal_empty"] = t => t[0].Diagonal(5),
+        ["diag_embed"] = t => t[0].DiagEmbed(1, 0, 2),
+        ["diag_vec"] = t => t[0].Diag(-1),
+        ["diag_mat"] = t => t[0].Diag(2),
+        ["diagflat"] = t => t[0].DiagFlat(-1),
+        ["diagonal_scatter"] = t => t[0].DiagonalScatter(t[1], 1),
+        ["diagonal_scatter_dims"] = t => t[0].DiagonalScatter(t[1], -1, 0, 2),
+        ["select_scatter"] = t => t[0].SelectScatter(t[1], 1, -1),
+        ["atleast_3d_1"] = t => t[0].AtLeast3d(),
+        ["atleast_3d_2"] = t => t[0].AtLeast3d(),
+        ["atleast_2d"] = t => t[0].AtLeast2d(),
+        ["hstack"] = t => Tensor.HStack(t),
+        ["vstack"] = t => Tensor.VStack(t),
+        ["dstack"] = t => Tensor.DStack(t),
+        ["column_stack"] = t => Tensor.ColumnStack(t),
+        ["tensor_split_n"] = t => CatFlat(t[0].TensorSplit(3)),
+        ["tensor_split_idx"] = t => CatFlat(t[0].TensorSplit([1, 4, 3, -1], 1)),
+        ["hsplit"] = t => CatFlat(t[0].HSplit(2)),
+        ["vsplit"] = t => CatFlat(t[0].VSplit([1, 3])),
+        ["dsplit"] = t => CatFlat(t[0].DSplit(2)),
+        ["unflatten"] = t => t[0].Unflatten(1, 3, -1),
+        ["ravel"] = t => t[0].Ravel(),
+        ["constant_pad_nd"] = t => t[0].ConstantPadNd([-1, 2, 1, 0], 0.5),
+        ["meshgrid_xy"] = t => Tensor.Stack(Tensor.Meshgrid(t, MeshgridIndexing.Xy)),
+        ["cartesian_prod"] = t => Tensor.CartesianProd(t),
+        ["combinations"] = t => t[0].Combinations(3),
+        ["combinations_repl"] = t => t[0].Combinations(2, withReplacement: true),
+        ["tril_indices"] = _ => Tensor.TrilIndices(3, 4, 1),
+        ["triu_indices"] = _ => Tensor.TriuIndices(4, 3, -1),
+        ["nonzero"] = t => t[0].Nonzero(),
+        // INDEX CALLS
+    };
+
+    public static TheoryData<string> Cases()
+    {
+        var d = new TheoryData<string>();
+        foreach (var c in Load()) d.Add(c.GetProperty("name").GetString()!);
+        return d;
+    }
+
+    private static List<JsonElement> Load()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Golden.Directory, "shape_more.json")));
+        return doc.RootElement.GetProperty("cases").EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+
+    private static Tensor ToTensor(JsonElement e)
+    {
+        var shape = e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        var dtype = e.GetProperty("dtype").GetString();
+        var raw = e.GetProperty("data").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String ? double.Parse(v.GetString()!.Replace("inf", "Infinity").Replace("nan", "NaN"), System.Globalization.CultureInfo.InvariantCulture) : v.GetDouble()).ToArray();
+        Tensor t = dtype switch
+        {
+            "float64" => Tensor.FromArray(raw, shape.Length == 0 ? [1] : shape),
+            "float32" => Tensor.FromArray(raw.Select(v => (float)v).ToArray(), shape.Length == 0 ? [1] : shape),
+            "int64" => Tensor.FromArray(raw.Select(v => (long)v).ToArray(), shape.Length == 0 ? [1] : shape),
+            _ => Tensor.FromArray(raw.Select(v => v != 0).ToArray(), shape.Length == 0 ? [1] : shape),
+        };
+        return shape.Length == 0 ? t.Reshape().Detach() : t;
+    }
+
+    private static void AssertClose(string what, Tensor expected, Tensor actual)
+    {
+        Assert.True(expected.Shape.SequenceEqual(actual.Shape), $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
+        Assert.True(expected.DType == actual.DType, $"{what}: dtype {actual.DType}, PyTorch gives {expected.DType}");
+        var e = expected.ToDoubleArray();
+        var a = actual.ToDoubleArray();
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(e[i].Equals(a[i]) || Math.Abs(e[i] - a[i]) <= 1e-12 * (1 + Math.Abs(e[i])), $"{what}[{i}]: {a[i]:R}, PyTorch gives {e[i]:R}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string name)
+    {
+        var c = Load().Single(e => e.GetProperty("name").GetString() == name);
+        Assert.True(Calls.TryGetValue(name, out var call), $"no Fluxion call for golden case {name}");
+        var inputs = c.GetProperty("inputs").EnumerateArray().Select(ToTensor).ToArray();
+        foreach (var x in inputs)
+            if (x.DType == DType.Float64) x.RequiresGrad = true;
+        var y = call(inputs);
+        AssertClose(name, ToTensor(c.GetProperty("output")), y);
+        if (c.GetProperty("w").ValueKind == JsonValueKind.Null) return;
+        (y * ToTensor(c.GetProperty("w"))).Sum().Backward();
+        var grads = c.GetProperty("grads").EnumerateArray().ToArray();
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if (grads[i].ValueKind == JsonValueKind.Null) continue;
+            AssertClose($"{name} grad {i}", ToTensor(grads[i]), inputs[i].Grad ?? Tensor.ZerosLike(inputs[i]));
+        }
+    }
+
+    // ---- edge cases and errors ---------------------------------------------------------------------
+
+    [Fact]
+    public void FlipKeepsNaNAndInfAndWorksOnIntsAndBools()
+    {
+        var x = Tensor.FromArray([double.NaN, double.PositiveInfinity, -0.0, 1]);
+        var y = x.Flip(0).ToDoubleArray();
+        Assert.Equal(1, y[0]);
+        Assert.True(double.IsNegative(y[1]) && y[1] == 0);
+        Assert.Equal(double.PositiveInfinity, y[2]);
+        Assert.True(double.IsNaN(y[3]));
+        Assert.Equal([3L, 2, 1], Tensor.FromArray([1L, 2, 3]).Flip(0).ToArray<long>());
+        Assert.Equal([false, true], Tensor.FromArray([true, false]).Flip(-1).ToArray<bool>());
+    }
+
+    [Fact]
+    public void TrilZeroesNaNOutsideTheTriangle()
+    {
+        var x = Tensor.Full([2, 2], double.NaN, DType.Float64);
+        var y = x.Tril().ToDoubleArray();
+        Assert.True(double.IsNaN(y[0]) && y[1] == 0 && double.IsNaN(y[2]) && double.IsNaN(y[3]));
+    }
+
+    [Fact]
+    public void RepeatAndRollReturnCopies()
+    {
+        var x = Tensor.FromArray([1.0, 2.0]);
+        Assert.NotSame(x.Storage, x.Repeat(1).Storage);
+        Assert.NotSame(x.Storage, x.Roll(2, 0).Storage);
+        Assert.Equal([2.0, 1.0], x.Roll(-1, 0).ToArray<double>());
+    }
+
+    [Fact]
+    public void BadArgumentsNameTheOp()
+    {
+        var x = Tensor.Zeros(2, 3);
+        Assert.Contains("Flip", Assert.Throws<ArgumentException>(() => x.Flip(0, -2)).Message);
+        Assert.Contains("Repeat", Assert.Throws<ArgumentException>(() => x.Repeat(2)).Message);
+        Assert.Contains("Tril", Assert.Throws<ShapeMismatchException>(() => Tensor.Zeros(3).Tril()).Message);
+        Assert.Contains("HSplit", Assert.Throws<ArgumentException>(() => x.HSplit(2)).Message);
+        Assert.Contains("DiagonalScatter", Assert.Throws<ShapeMismatchException>(() => x.DiagonalScatter(Tensor.Zeros(3))).Message);
+        Assert.Contains("Rot90", Assert.Throws<ArgumentException>(() => x.Rot90(1, 0, 0)).Message);
+        Assert.Contains("ConstantPadNd", Assert.Throws<ArgumentException>(() => x.ConstantPadNd([1])).Message);
+        Assert.Contains("Movedim", Assert.Throws<ArgumentException>(() => x.Movedim([0], [0, 1])).Message);
+    }
+
+    [Fact]
+    public void BroadcastShapesAndNonzeroTuple()
+    {
+        Assert.Equal([2, 3, 4], Tensor.BroadcastShapes([3, 1], [2, 1, 4]));
+        var parts = Tensor.FromArray([0.0, 1, 1, 0], 2, 2).NonzeroTuple();
+        Assert.Equal([0L, 1], parts[0].ToArray<long>());
+        Assert.Equal([1L, 0], parts[1].ToArray<long>());
+        Assert.Equal([1, 0], Tensor.Scalar(2).Nonzero().ShapeArray);
+    }
+}

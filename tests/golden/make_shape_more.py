@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Golden values for the shape/index/creation ops of ShapeMore.cs, IndexMore.cs and CreationMore.cs.
+
+Run: /usr/bin/python3 tests/golden/make_shape_more.py  (rewrites tests/golden/shape_more.json).
+Format: {"torch": version, "cases": [{"name", "inputs": [T], "output": T, "w": T|null, "grads": [T|null]}]}
+with T = {"shape", "dtype", "data"} (row-major logical data). Inputs are float64 leaves (grad taken) or
+int64/bool tensors (no grad); loss = sum(output * w) for floating outputs. Tuple outputs are concatenated
+flattened (as the C# side does). The C# test (ShapeMoreTests.cs) maps each name to the same Fluxion call.
+"""
+import json
+import torch
+
+torch.manual_seed(0)
+g = torch.Generator().manual_seed(1234)
+
+
+def rn(*shape):
+    return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def T(t):
+    t = t.detach()
+    dt = {torch.float64: "float64", torch.float32: "float32", torch.int64: "int64", torch.bool: "bool"}[t.dtype]
+    data = t.reshape(-1).tolist()
+    if dt == "bool":
+        data = [int(v) for v in data]
+    if dt in ("float64", "float32"):
+        data = [v if v == v and abs(v) != float("inf") else str(v) for v in data]
+    return {"shape": list(t.shape), "dtype": dt, "data": data}
+
+
+def flat(ts):
+    return torch.cat([t.reshape(-1) for t in ts])
+
+
+cases = []
+
+
+def case(name, inputs, fn):
+    ins = [x.clone().requires_grad_(x.dtype == torch.float64) for x in inputs]
+    out = fn(*ins)
+    if isinstance(out, (tuple, list)):
+        out = flat(out)
+    rec = {"name": name, "inputs": [T(x) for x in ins], "output": T(out), "w": None, "grads": [None] * len(ins)}
+    if out.dtype == torch.float64 and out.requires_grad:
+        w = rn(*out.shape)
+        (out * w).sum().backward()
+        rec["w"] = T(w)
+        rec["grads"] = [T(x.grad) if x.grad is not None else (T(torch.zeros_like(x)) if x.requires_grad else None) for x in ins]
+    cases.append(rec)
+
+
+i64 = lambda *v: torch.tensor(v, dtype=torch.int64)
+
+# shape
+case("flip", [rn(2, 3, 4)], lambda x: x.flip(0, 2))
+case("fliplr", [rn(3, 4)], lambda x: torch.fliplr(x))
+case("flipud", [rn(3, 4)], lambda x: torch.flipud(x))
+case("roll", [rn(3, 4)], lambda x: torch.roll(x, (1, -5), (0, 1)))
+case("roll_flat", [rn(3, 4)], lambda x: torch.roll(x, 5))
+case("rot90_1", [rn(3, 4)], lambda x: torch.rot90(x))
+case("rot90_3", [rn(2, 3, 4)], lambda x: torch.rot90(x, 3, (2, 0)))
+case("repeat", [rn(2, 3)], lambda x: x.repeat(2, 1, 3))
+case("tile", [rn(2, 3)], lambda x: x.tile((2,)))
+case("tril", [rn(2, 3, 4)], lambda x: x.tril(1))
+case("triu", [rn(4, 3)], lambda x: x.triu(-1))
+case("movedim", [rn(2, 3, 4, 5)], lambda x: torch.movedim(x, (0, 3), (2, 0)))
+case("diagonal", [rn(3, 4)], lambda x: torch.diagonal(x, 1))
+case("diagonal_neg", [rn(2, 5, 3)], lambda x: torch.diagonal(x, -2, 1, 2))
+case("diagonal_dims", [rn(3, 2, 4)], lambda x: torch.diagonal(x, 0, 2, 0))
+case("diagonal_empty", [rn(3, 4)], lambda x: torch.diagonal(x, 5))
+case("diag_embed", [rn(2, 3)], lambda x: torch.diag_embed(x, 1, 0, 2))
+case("diag_vec", [rn(3)], lambda x: torch.diag(x, -1))
+case("diag_mat", [rn(3, 4)], lambda x: torch.diag(x, 2))
+case("diagflat", [rn(2, 2)], lambda x: torch.diagflat(x, -1))
+case("diagonal_scatter", [rn(3, 4), rn(3)], lambda x, s: torch.diagonal_scatter(x, s, 1))
+case("diagonal_scatter_dims", [rn(4, 2, 3), rn(2, 3)], lambda x, s: torch.diagonal_scatter(x, s, -1, 0, 2))
+case("select_scatter", [rn(3, 4), rn(3)], lambda x, s: torch.select_scatter(x, s, 1, -1))
+case("atleast_3d_1", [rn(3)], lambda x: torch.atleast_3d(x))
+case("atleast_3d_2", [rn(2, 3)], lambda x: torch.atleast_3d(x))
+case("atleast_2d", [rn(3)], lambda x: torch.atleast_2d(x))
+case("hstack", [rn(2, 3), rn(2, 1)], lambda a, b: torch.hstack((a, b)))
+case("vstack", [rn(3), rn(2, 3)], lambda a, b: torch.vstack((a, b)))
+case("dstack", [rn(3), rn(3)], lambda a, b: torch.dstack((a, b)))
+case("column_stack", [rn(3), rn(3, 2)], lambda a, b: torch.column_stack((a, b)))
+case("tensor_split_n", [rn(7, 2)], lambda x: torch.tensor_split(x, 3))
+case("tensor_split_idx", [rn(2, 6)], lambda x: torch.tensor_split(x, [1, 4, 3, -1], 1))
+case("hsplit", [rn(2, 4)], lambda x: torch.hsplit(x, 2))
+case("vsplit", [rn(5, 2)], lambda x: torch.vsplit(x, [1, 3]))
+case("dsplit", [rn(1, 2, 4)], lambda x: torch.dsplit(x, 2))
+case("unflatten", [rn(2, 6)], lambda x: x.unflatten(1, (3, -1)))
+case("ravel", [rn(3, 2).t()], lambda x: x.ravel())
+case("constant_pad_nd", [rn(3, 4)], lambda x: torch.constant_pad_nd(x, [-1, 2, 1, 0], 0.5))
+case("meshgrid_xy", [rn(3), rn(2)], lambda a, b: torch.stack(torch.meshgrid(a, b, indexing="xy")))
+case("cartesian_prod", [rn(3), rn(2)], lambda a, b: torch.cartesian_prod(a, b))
+case("combinations", [rn(4)], lambda x: torch.combinations(x, 3))
+case("combinations_repl", [rn(3)], lambda x: torch.combinations(x, 2, with_replacement=True))
+case("tril_indices", [], lambda: torch.tril_indices(3, 4, 1))
+case("triu_indices", [], lambda: torch.triu_indices(4, 3, -1))
+case("nonzero", [torch.tensor([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]], dtype=torch.float64)], lambda x: torch.nonzero(x.detach()))
+
+# INDEX CASES
+
+with open(__file__.rsplit("/", 1)[0] + "/shape_more.json", "w") as f:
+    json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+print(len(cases), "cases")
