@@ -15,7 +15,7 @@ g = torch.Generator().manual_seed(1234)
 
 
 def rn(*shape):
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
+    return torch.randn(tuple(shape), generator=g, dtype=torch.float64)
 
 
 def T(t):
@@ -99,7 +99,38 @@ case("tril_indices", [], lambda: torch.tril_indices(3, 4, 1))
 case("triu_indices", [], lambda: torch.triu_indices(4, 3, -1))
 case("nonzero", [torch.tensor([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]], dtype=torch.float64)], lambda x: torch.nonzero(x.detach()))
 
-# INDEX CASES
+# index
+case("masked_select", [rn(3, 4), torch.tensor([True, False, True, True])], lambda x, m: torch.masked_select(x, m))
+case("masked_scatter", [rn(3, 4), rn(10), torch.tensor([[True], [False], [True]])], lambda x, s, m: x.masked_scatter(m, s))
+case("index_fill", [rn(3, 4), i64(0, -1, 0)], lambda x, i: x.index_fill(1, i, -1.5))
+case("index_copy", [rn(3, 4), rn(3, 2), i64(3, 1)], lambda x, s, i: x.index_copy(1, i, s))
+case("index_put", [rn(3, 4), rn(2), i64(0, 2), i64(1, -1)], lambda x, v, a, b: x.index_put((a, b), v))
+case("index_put_acc", [rn(3, 4), rn(3, 4), i64(1, 0, 1)], lambda x, v, a: x.index_put((a,), v, accumulate=True))
+case("index_put_bcast", [rn(3, 4), rn(4), i64(2, 0)], lambda x, v, a: x.index_put((a,), v))
+case("index_put_mask", [rn(2, 3), rn(3), torch.tensor([[True, False, True], [False, False, True]])], lambda x, v, m: x.index_put((m,), v))
+case("put", [rn(3, 4), rn(3), i64(0, -1, 5)], lambda x, s, i: x.put(i, s))
+case("put_acc", [rn(2, 3), rn(2, 2), torch.tensor([[1, 1], [4, 0]])], lambda x, s, i: x.put(i, s, accumulate=True))
+case("take", [rn(3, 4), torch.tensor([[0, 11], [-1, 5]])], lambda x, i: torch.take(x, i))
+case("take_along_dim", [rn(3, 4), torch.tensor([[0, 3], [1, 2], [2, 0]])], lambda x, i: torch.take_along_dim(x, i, 1))
+case("take_along_dim_bcast", [rn(2, 3, 1), torch.tensor([[[0, 0, 0, 0]]])], lambda x, i: torch.take_along_dim(x, i, 2))
+case("take_along_dim_flat", [rn(2, 3), i64(5, 0)], lambda x, i: torch.take_along_dim(x, i))
+SIDX = torch.tensor([[0, 2, 1, 0], [2, 2, 0, 1]])
+case("scatter", [rn(3, 4), rn(2, 4), torch.tensor([[0, 2, 1, 0], [2, 1, 0, 1]])], lambda x, s, i: x.scatter(0, i, s))
+case("scatter_value", [rn(3, 4), torch.tensor([[3], [0], [1]])], lambda x, i: x.scatter(1, i, 0.5))
+RIDX = torch.tensor([[0, 2, 0, 0], [2, 2, 0, 1]])
+for red in ["sum", "prod", "mean", "amax", "amin"]:
+    for inc in [True, False]:
+        case(f"scatter_reduce_{red}_{int(inc)}", [rn(3, 4), rn(2, 4), RIDX], lambda x, s, i, red=red, inc=inc: x.scatter_reduce(0, i, s, red, include_self=inc))
+case("scatter_reduce_amax_ties", [torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=torch.float64), torch.tensor([[1.0, 5.0], [1.0, 2.0]], dtype=torch.float64), torch.tensor([[0, 0], [0, 0]])],
+     lambda x, s, i: x.scatter_reduce(0, i, s, "amax"))
+case("scatter_reduce_prod_zero", [torch.tensor([[1.5, 0.0], [3.0, 2.0]], dtype=torch.float64), torch.tensor([[0.0, 5.0], [2.0, 2.0]], dtype=torch.float64), torch.tensor([[0, 0], [0, 0]])],
+     lambda x, s, i: x.scatter_reduce(0, i, s, "prod"))
+case("repeat_interleave", [rn(3, 2), i64(1, 0, 3)], lambda x, r: x.repeat_interleave(r, 0))
+case("repeat_interleave_flat", [rn(2, 2)], lambda x: x.repeat_interleave(2))
+case("repeat_interleave_idx", [i64(2, 0, 1)], lambda r: torch.repeat_interleave(r))
+case("unfold", [rn(3, 7)], lambda x: x.unfold(1, 3, 2))
+case("unfold_0d", [rn()], lambda x: x.unfold(0, 1, 1))
+
 
 with open(__file__.rsplit("/", 1)[0] + "/shape_more.json", "w") as f:
     json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
