@@ -208,4 +208,35 @@ public class ShapeMoreTests
         Assert.Equal([1L, 0], parts[1].ToArray<long>());
         Assert.Equal([1, 0], Tensor.Scalar(2).Nonzero().ShapeArray);
     }
+
+    [Fact]
+    public void CreationAndSampling()
+    {
+        // torch.logspace(0, 2, 5, base=2)
+        var ls = Tensor.Logspace(0, 2, 5, 2, DType.Float64).ToDoubleArray();
+        Assert.Equal([1.0, Math.Sqrt(2), 2.0, 2 * Math.Sqrt(2), 4.0], ls, (a, b) => Math.Abs(a - b) < 1e-15);
+        var x = Tensor.Zeros([3, 4], DType.Float64);
+        Assert.Equal(DType.Float64, Tensor.RandLike(x).DType);
+        Assert.Equal([3, 4], Tensor.RandnLike(x).ShapeArray);
+        var ri = Tensor.RandIntLike(Tensor.Zeros([50], DType.Int64), -2, 3, new Generator(1)).ToArray<long>();
+        Assert.All(ri, v => Assert.InRange(v, -2, 2));
+        // multinomial: zero weights are never drawn; without replacement the draws are distinct
+        var w = Tensor.FromArray([0.0, 1, 0, 3, 2], 5);
+        for (int s = 0; s < 20; s++)
+        {
+            var d = w.Multinomial(3, generator: new Generator(s)).ToArray<long>();
+            Assert.Equal(3, d.Distinct().Count());
+            Assert.DoesNotContain(0L, d);
+            Assert.DoesNotContain(2L, d);
+        }
+        Assert.Equal([2, 7], Tensor.FromArray([1.0, 1, 1, 1], 2, 2).Multinomial(7, replacement: true).ShapeArray);
+        Assert.Throws<ArgumentException>(() => w.Multinomial(4));
+        // bernoulli: p = 0 and 1 are certain; the gradient is zero
+        var p = Tensor.FromArray([0.0, 1.0, 0.0, 1.0]).RequiresGrad_();
+        var b = p.Bernoulli(new Generator(3));
+        Assert.Equal([0.0, 1.0, 0.0, 1.0], b.ToArray<double>());
+        b.Sum().Backward();
+        Assert.Equal([0.0, 0, 0, 0], p.Grad!.ToArray<double>());
+        Assert.Throws<ArgumentException>(() => Tensor.FromArray([1.5]).Bernoulli());
+    }
 }
