@@ -77,6 +77,16 @@ public class ShapeMoreTests
         ["scatter_value"] = t => t[0].Scatter(1, t[1], 0.5),
         ["scatter_reduce_amax_ties"] = t => t[0].ScatterReduce(0, t[2], t[1], ScatterReduction.Amax),
         ["scatter_reduce_prod_zero"] = t => t[0].ScatterReduce(0, t[2], t[1], ScatterReduction.Prod),
+        ["index_reduce_prod_1"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Prod, includeSelf: true),
+        ["index_reduce_prod_0"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Prod, includeSelf: false),
+        ["index_reduce_mean_1"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Mean, includeSelf: true),
+        ["index_reduce_mean_0"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Mean, includeSelf: false),
+        ["index_reduce_amax_1"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Amax, includeSelf: true),
+        ["index_reduce_amax_0"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Amax, includeSelf: false),
+        ["index_reduce_amin_1"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Amin, includeSelf: true),
+        ["index_reduce_amin_0"] = t => t[0].IndexReduce(1, t[2], t[1], ScatterReduction.Amin, includeSelf: false),
+        ["isin"] = t => t[0].Detach().IsIn(t[1].Detach()),
+        ["isin_invert"] = t => t[0].IsIn(t[1], invert: true),
         ["repeat_interleave"] = t => t[0].RepeatInterleave(t[1], 0),
         ["repeat_interleave_flat"] = t => t[0].RepeatInterleave(2),
         ["repeat_interleave_idx"] = t => Tensor.RepeatInterleave(t[0]),
@@ -207,6 +217,21 @@ public class ShapeMoreTests
         Assert.Equal([0L, 1], parts[0].ToArray<long>());
         Assert.Equal([1L, 0], parts[1].ToArray<long>());
         Assert.Equal([1, 0], Tensor.Scalar(2).Nonzero().ShapeArray);
+    }
+
+    [Fact]
+    public void AllCloseAndEqual()
+    {
+        var a = Tensor.FromArray([1.0, double.NaN, double.PositiveInfinity]);
+        var b = Tensor.FromArray([1.0 + 1e-9, double.NaN, double.PositiveInfinity]);
+        Assert.False(a.AllClose(b));
+        Assert.True(a.AllClose(b, equalNan: true));
+        Assert.False(Tensor.FromArray([1.0]).AllClose(Tensor.FromArray([1.1])));
+        Assert.True(Tensor.FromArray([1.0, 1.0]).AllClose(Tensor.Scalar(1.0, DType.Float64)));
+        Assert.False(Tensor.FromArray([double.PositiveInfinity]).AllClose(Tensor.FromArray([double.NegativeInfinity]), atol: 1e300));
+        Assert.True(Tensor.FromArray([1L, 2]).Equal(Tensor.FromArray([1L, 2])));
+        Assert.False(Tensor.FromArray([1.0, 2]).Equal(Tensor.FromArray([1.0, 2], 1, 2)));
+        Assert.False(a.Equal(a));
     }
 
     [Fact]

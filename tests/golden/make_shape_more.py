@@ -125,6 +125,11 @@ case("scatter_reduce_amax_ties", [torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=t
      lambda x, s, i: x.scatter_reduce(0, i, s, "amax"))
 case("scatter_reduce_prod_zero", [torch.tensor([[1.5, 0.0], [3.0, 2.0]], dtype=torch.float64), torch.tensor([[0.0, 5.0], [2.0, 2.0]], dtype=torch.float64), torch.tensor([[0, 0], [0, 0]])],
      lambda x, s, i: x.scatter_reduce(0, i, s, "prod"))
+for red in ["prod", "mean", "amax", "amin"]:
+    for inc in [True, False]:
+        case(f"index_reduce_{red}_{int(inc)}", [rn(3, 4), rn(3, 3), i64(0, 2, 0)], lambda x, s, i, red=red, inc=inc: x.index_reduce(1, i, s, red, include_self=inc))
+case("isin", [torch.tensor([1.0, float("nan"), -0.0, 3.0], dtype=torch.float64), torch.tensor([0.0, 3.0, float("nan")], dtype=torch.float64)], lambda a, b: torch.isin(a.detach(), b.detach()))
+case("isin_invert", [i64(1, 5, 2), i64(2, 7)], lambda a, b: torch.isin(a, b, invert=True))
 case("repeat_interleave", [rn(3, 2), i64(1, 0, 3)], lambda x, r: x.repeat_interleave(r, 0))
 case("repeat_interleave_flat", [rn(2, 2)], lambda x: x.repeat_interleave(2))
 case("repeat_interleave_idx", [i64(2, 0, 1)], lambda r: torch.repeat_interleave(r))

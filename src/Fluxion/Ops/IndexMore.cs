@@ -481,6 +481,35 @@ public partial class Tensor
         return acc;
     }
 
+    internal static readonly OpDef IndexReduceOp = Composite("IndexReduce", ["ScatterReduce", "Reshape", "Expand"], ["index_reduce"], () =>
+    [
+        new("prod", [SampleReal(1, 3, 4), SampleReal(2, 3, 3)], t => t[0].IndexReduce(1, FromArray([0L, 2, 0]), t[1], ScatterReduction.Prod)),
+        new("mean exclude self", [SampleReal(3, 3, 2), SampleReal(4, 4, 2)], t => t[0].IndexReduce(0, FromArray([2L, 0, 2, 2]), t[1], ScatterReduction.Mean, includeSelf: false)),
+        new("amax", [SampleReal(5, 3, 2), SampleReal(6, 2, 2)], t => t[0].IndexReduce(0, FromArray([1L, 1]), t[1], ScatterReduction.Amax)),
+    ]);
+
+    /// <summary>
+    /// Reduces the slices <c>source.Select(dim, i)</c> into <c>Select(dim, index[i])</c> with <paramref name="reduce"/>,
+    /// together with the input's own slice when <paramref name="includeSelf"/>; slices no index reaches keep the
+    /// input's values (PyTorch's <c>index_reduce</c>, which offers prod, mean, amax and amin; Sum is index_add).
+    /// </summary>
+    public Tensor IndexReduce(int dim, Tensor index, Tensor source, ScatterReduction reduce, bool includeSelf = true)
+    {
+        const string op = "IndexReduce";
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(source);
+        CheckIndexDType(op, index);
+        CheckIndexVector(op, index);
+        int d = WrapIndexDim(op, dim);
+        var want = ShapeArray;
+        want[d] = index.Numel;
+        if (!ShapeUtil.SameShape(source._shape, want))
+            throw new ShapeMismatchException($"{op}: the source has shape {ShapeUtil.Format(source._shape)} but must have shape {ShapeUtil.Format(want)} (the input's shape {ShapeUtil.Format(_shape)} with dim {d} set to the index length {index.Numel}).");
+        var ones = Enumerable.Repeat(1, Rank).ToArray();
+        ones[d] = index.Numel;
+        return ScatterReduce(d, index.Reshape(ones).Expand(want), source, reduce, includeSelf);
+    }
+
     // ---- repeat_interleave, unfold -----------------------------------------------------------------
 
     internal static readonly OpDef RepeatInterleaveOp = Composite("RepeatInterleave", ["Reshape", "IndexSelect"], ["repeat_interleave"], () =>

@@ -732,6 +732,69 @@ public partial class Tensor
         return Stack(Array.ConvertAll(cols, c => IndexSelect(0, Wrap(c.ToArray(), [c.Count]))), 1);
     }
 
+    // ---- whole-tensor comparisons (not differentiable) -----------------------------------------------
+
+    internal static readonly OpDef AllCloseOp = new("AllClose", OpFamily.ShapeIndexCreateOther, "allclose") { Differentiable = false, DTypes = DTypeSet.All };
+    internal static readonly OpDef EqualOp = new("Equal", OpFamily.ShapeIndexCreateOther, "equal") { Differentiable = false, DTypes = DTypeSet.All };
+    internal static readonly OpDef IsInOp = new("IsIn", OpFamily.ShapeIndexCreateOther, "isin") { Differentiable = false, DTypes = DTypeSet.All };
+
+    /// <summary>
+    /// True when every |this - other| &lt;= atol + rtol·|other| after broadcasting (infinities must match exactly;
+    /// NaNs count as equal only with <paramref name="equalNan"/>), as PyTorch's <c>allclose</c>.
+    /// </summary>
+    public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8, bool equalNan = false)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        var shape = ShapeUtil.Broadcast("AllClose", _shape, other._shape);
+        var a = Expand(shape).Detach().ToDoubleArray();
+        var b = other.Expand(shape).Detach().ToDoubleArray();
+        for (int i = 0; i < a.Length; i++)
+        {
+            double x = a[i], y = b[i];
+            if (x == y) continue;
+            if (double.IsNaN(x) || double.IsNaN(y))
+            {
+                if (equalNan && double.IsNaN(x) && double.IsNaN(y)) continue;
+                return false;
+            }
+            if (double.IsInfinity(x) || double.IsInfinity(y) || !(Math.Abs(x - y) <= atol + rtol * Math.Abs(y))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>True when <paramref name="other"/> has this tensor's shape and the same values (NaN equals nothing), as PyTorch's <c>equal</c>.</summary>
+    public bool Equal(Tensor other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!ShapeUtil.SameShape(_shape, other._shape)) return false;
+        if (DType == DType.Int64 && other.DType == DType.Int64)
+            return DenseSpan<long>().SequenceEqual(other.DenseSpan<long>());
+        var a = ToDoubleArray();
+        var b = other.ToDoubleArray();
+        for (int i = 0; i < a.Length; i++) if (!(a[i] == b[i])) return false;
+        return true;
+    }
+
+    /// <summary>A bool tensor of this shape: whether each entry occurs in <paramref name="testElements"/> (negated with <paramref name="invert"/>), as PyTorch's <c>isin</c>.</summary>
+    public Tensor IsIn(Tensor testElements, bool invert = false)
+    {
+        ArgumentNullException.ThrowIfNull(testElements);
+        var r = new bool[Numel];
+        if (DType == DType.Int64 && testElements.DType == DType.Int64)
+        {
+            var set = new HashSet<long>(testElements.DenseSpan<long>().ToArray());
+            var v = DenseSpan<long>();
+            for (int i = 0; i < r.Length; i++) r[i] = set.Contains(v[i]) != invert;
+        }
+        else
+        {
+            var set = new HashSet<double>(testElements.ToDoubleArray().Where(x => !double.IsNaN(x)).Select(x => x == 0 ? 0.0 : x));
+            var v = ToDoubleArray();
+            for (int i = 0; i < r.Length; i++) r[i] = (!double.IsNaN(v[i]) && set.Contains(v[i] == 0 ? 0.0 : v[i])) != invert;
+        }
+        return Wrap(r, ShapeArray);
+    }
+
     // ---- index tensors (not differentiable) ------------------------------------------------------
 
     internal static readonly OpDef TrilIndicesOp = new("TrilIndices", OpFamily.ShapeIndexCreateOther, "tril_indices") { Differentiable = false, DTypes = DTypeSet.Int64 };
