@@ -222,6 +222,16 @@ public class ShapeMoreTests
     }
 
     [Fact]
+    public void DiagonalIsAView()
+    {
+        var x = Tensor.FromArray([1.0, 2, 3, 4, 5, 6], 2, 3);
+        var d = x.Diagonal(1);
+        Assert.Same(x.Storage, d.Storage);
+        Assert.Equal([2.0, 6.0], d.ToArray<double>());
+        Assert.Equal([4.0], x.Diagonal(-1).ToArray<double>());
+    }
+
+    [Fact]
     public void BroadcastShapesAndNonzeroTuple()
     {
         Assert.Equal([2, 3, 4], Tensor.BroadcastShapes([3, 1], [2, 1, 4]));

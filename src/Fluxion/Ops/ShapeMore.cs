@@ -293,30 +293,61 @@ public partial class Tensor
         return all.Reshape([.. batch, n1, n2]);
     }
 
-    internal static readonly OpDef DiagonalOp = Composite("Diagonal", ["Permute", "Reshape", "Slice"], ["diagonal"], () =>
-    [
-        new("square", [SampleReal(1, 4, 4)], t => t[0].Diagonal()),
-        new("offset", [SampleReal(2, 3, 4)], t => t[0].Diagonal(1)),
-        new("negative offset batched", [SampleReal(3, 2, 4, 3)], t => t[0].Diagonal(-1, 1, 2)),
-        new("dims", [SampleReal(4, 3, 2, 4).Transpose(0, 2)], t => t[0].Diagonal(0, 0, 2)),
-    ]);
+    internal static readonly OpDef DiagonalOp = new("Diagonal", OpFamily.ShapeIndexCreateOther, "diagonal")
+    {
+        DTypes = DTypeSet.All,
+        // the adjoint of taking a diagonal is writing it into zeros; that write's own adjoint is this op again
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            var (o, a, b) = c.A<(int, int, int)>();
+            return Zeros(c.Shape(i), g.DType).DiagonalScatter(g, o, a, b);
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var (o, a, b) = c.A<(int, int, int)>();
+            int nb = TangentBatchDims(tx, c.X(0));
+            return tx.DiagonalCore(o, a + nb, b + nb);
+        },
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("square", [SampleReal(1, 4, 4)], t => t[0].Diagonal()),
+            new("offset", [SampleReal(2, 3, 4)], t => t[0].Diagonal(1)),
+            new("negative offset batched", [SampleReal(3, 2, 4, 3)], t => t[0].Diagonal(-1, 1, 2)),
+            new("dims reversed noncontiguous", [SampleReal(4, 3, 2, 4).Transpose(0, 2)], t => t[0].Diagonal(0, 2, 0)),
+            new("empty", [SampleReal(5, 2, 3)], t => t[0].Diagonal(4)),
+        ],
+    };
 
     /// <summary>
     /// The diagonal with <paramref name="offset"/> (above the main one when positive) of the matrices in dims
     /// (<paramref name="dim1"/>, <paramref name="dim2"/>): those dims are removed and the diagonal is appended as the
-    /// last dim (PyTorch's <c>diagonal</c>; here a copy).
+    /// last dim (PyTorch's <c>diagonal</c>; a view).
     /// </summary>
     public Tensor Diagonal(int offset = 0, int dim1 = 0, int dim2 = 1)
     {
         if (Rank < 2) throw new ShapeMismatchException($"Diagonal: the input must have at least 2 dims but has shape {ShapeUtil.Format(_shape)}.");
         var d = WrapDims("Diagonal", [dim1, dim2]);
-        int n1 = _shape[d[0]], n2 = _shape[d[1]];
-        var xm = Movedim(d, [Rank - 2, Rank - 1]);
-        var flat = xm.Reshape([.. xm._shape[..^2], n1 * n2]);
-        int len = DiagLength(n1, n2, offset);
-        if (len == 0) return flat.Narrow(-1, 0, 0);
-        int start = offset >= 0 ? offset : -offset * n2;
-        return flat.Slice(-1, start, start + (len - 1) * (n2 + 1) + 1, n2 + 1);
+        return DiagonalCore(offset, d[0], d[1]);
+    }
+
+    private Tensor DiagonalCore(int offset, int a, int b)
+    {
+        int len = DiagLength(_shape[a], _shape[b], offset);
+        var shape = new List<int>();
+        var strides = new List<int>();
+        for (int k = 0; k < Rank; k++)
+            if (k != a && k != b)
+            {
+                shape.Add(_shape[k]);
+                strides.Add(_strides[k]);
+            }
+        shape.Add(len);
+        strides.Add(_strides[a] + _strides[b]);
+        int off = Offset + (len == 0 ? 0 : offset >= 0 ? offset * _strides[b] : -offset * _strides[a]);
+        var y = MakeView([.. shape], [.. strides], off);
+        return Op.Record(DiagonalOp, y, [this], (offset, a, b));
     }
 
     internal static readonly OpDef DiagEmbedOp = Composite("DiagEmbed", ["Cat", "Reshape", "Slice", "Permute"], ["diag_embed"], () =>
