@@ -286,4 +286,35 @@ public class ShapeMoreTests
         Assert.Equal([0.0, 0, 0, 0], p.Grad!.ToArray<double>());
         Assert.Throws<ArgumentException>(() => Tensor.FromArray([1.5]).Bernoulli());
     }
+
+    [Fact]
+    public void IndexOpsOnIntsBoolsAndEmpties()
+    {
+        var x = Tensor.FromArray([1L, 2, 3, 4], 2, 2);
+        Assert.Equal([7L, 8, 3, 4], x.IndexPut([Tensor.FromArray([0L, 0])], Tensor.FromArray([7L, 8])).ToArray<long>());
+        Assert.Equal([true, true, true], Tensor.FromArray([true, false, true]).Scatter(0, Tensor.FromArray([1L]), Tensor.FromArray([true])).ToArray<bool>());
+        var amax = Tensor.FromArray([1.0, 2.0]).ScatterReduce(0, Tensor.FromArray([0L, 0]), Tensor.FromArray([double.NaN, 5.0]), ScatterReduction.Amax).ToArray<double>();
+        Assert.True(double.IsNaN(amax[0]) && amax[1] == 2.0);
+        Assert.Equal([3L, 2], Tensor.FromArray([1L, 5]).ScatterReduce(0, Tensor.FromArray([0L, 0, 1]), Tensor.FromArray([3L, 9, 2]), ScatterReduction.Amin, includeSelf: false).ToArray<long>());
+        Assert.Equal([2, 0], Tensor.Zeros(2, 0).Flip(1).ShapeArray);
+        Assert.Equal([1f, 1, 1], Tensor.Ones(3).IndexFill(0, Tensor.FromArray(Array.Empty<long>()), 2).ToArray<float>());
+        Assert.Equal([3L, 2], Tensor.FromArray([3L, 1, 2]).MaskedSelect(Tensor.FromArray([true, false, true])).ToArray<long>());
+        Assert.Equal([2L, 3], Tensor.Arange(6, DType.Int64).Reshape(2, 3).TakeAlongDim(Tensor.FromArray([2L, 0], 2, 1), 1).ToArray<long>());
+        // the last write wins on repeated targets
+        Assert.Equal([9.0, 0], Tensor.Zeros([2], DType.Float64).Scatter(0, Tensor.FromArray([0L, 0]), Tensor.FromArray([5.0, 9.0])).ToArray<double>());
+        Assert.Equal([0.0, 6, 0], Tensor.Zeros([3], DType.Float64).IndexCopy(0, Tensor.FromArray([1L, 1]), Tensor.FromArray([4.0, 6.0])).ToArray<double>());
+    }
+
+    [Fact]
+    public void IndexOpErrorsNameTheOpAndTheFix()
+    {
+        var x = Tensor.Zeros(2, 3);
+        Assert.Contains("Take", Assert.Throws<IndexOutOfRangeException>(() => x.Take(Tensor.FromArray([6L]))).Message);
+        Assert.Contains("[2, 2]", Assert.Throws<ShapeMismatchException>(() => x.IndexCopy(1, Tensor.FromArray([0L, 1]), Tensor.Zeros(2, 3))).Message);
+        Assert.Contains("MaskedScatter", Assert.Throws<ShapeMismatchException>(() => x.MaskedScatter(Tensor.FromArray([true, true, false]), Tensor.Zeros(3))).Message);
+        Assert.Contains("same rank", Assert.Throws<ShapeMismatchException>(() => x.Scatter(0, Tensor.FromArray([0L]), Tensor.Zeros(1))).Message);
+        Assert.Contains("int64", Assert.Throws<DTypeMismatchException>(() => x.IndexFill(0, Tensor.FromArray([0.0]), 1)).Message);
+        Assert.Contains("IndexPut", Assert.Throws<IndexOutOfRangeException>(() => x.IndexPut([Tensor.FromArray([2L])], Tensor.Zeros(3))).Message);
+        Assert.Contains("Multinomial", Assert.Throws<ArgumentException>(() => Tensor.FromArray([0.0, 0.0]).Multinomial(1)).Message);
+    }
 }
