@@ -262,6 +262,7 @@ public class ShapeMoreTests
         // torch.logspace(0, 2, 5, base=2)
         var ls = Tensor.Logspace(0, 2, 5, 2, DType.Float64).ToDoubleArray();
         Assert.Equal([1.0, Math.Sqrt(2), 2.0, 2 * Math.Sqrt(2), 4.0], ls, (a, b) => Math.Abs(a - b) < 1e-15);
+        Assert.Equal([0.0], Tensor.Linspace(0, 1, 1, DType.Float64).ToArray<double>()); // torch.linspace(0, 1, 1)
         var x = Tensor.Zeros([3, 4], DType.Float64);
         Assert.Equal(DType.Float64, Tensor.RandLike(x).DType);
         Assert.Equal([3, 4], Tensor.RandnLike(x).ShapeArray);
