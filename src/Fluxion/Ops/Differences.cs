@@ -9,7 +9,7 @@ public partial class Tensor
         new("1-d", [SampleReal(1, 5)], t => t[0].Diff()),
         new("n=2 dim 0", [SampleReal(2, 4, 3)], t => t[0].Diff(2, 0)),
         new("prepend append", [SampleReal(3, 2, 3), SampleReal(4, 2, 1), SampleReal(5, 2, 2)], t => t[0].Diff(1, -1, t[1], t[2])),
-    ], OpFamily.ReduceScanSort);
+    ], OpFamily.ReduceScanSort, DTypeSet.Floats | DTypeSet.Int64);
 
     /// <summary>
     /// The <paramref name="n"/>-th forward difference out[i] = x[i+1] - x[i] along <paramref name="dim"/>, after
@@ -62,7 +62,7 @@ public partial class Tensor
         new("1-d", [SampleReal(1, 5)], t => t[0].Gradient()[0]),
         new("2-d spacing", [SampleReal(2, 3, 4)], t => Stack(t[0].Gradient([0.5, 2.0]))),
         new("edge order 2", [SampleReal(3, 4, 3)], t => t[0].Gradient([1.5], dims: [0], edgeOrder: 2)[0]),
-    ], OpFamily.ReduceScanSort);
+    ], OpFamily.ReduceScanSort, DTypeSet.Floats);
 
     /// <summary>
     /// Estimates the derivative along each of <paramref name="dims"/> (default: every dim) from samples
@@ -110,7 +110,7 @@ public partial class Tensor
         new("dx", [SampleReal(1, 3, 5)], t => t[0].Trapezoid(dx: 0.5)),
         new("x vector", [SampleReal(2, 4, 3), SampleReal(3, 4)], t => t[0].Trapezoid(t[1], dim: 0)),
         new("x same shape", [SampleReal(4, 2, 4), SampleReal(5, 2, 4)], t => t[0].Trapezoid(t[1])),
-    ], OpFamily.ReduceScanSort);
+    ], OpFamily.ReduceScanSort, DTypeSet.Floats);
 
     /// <summary>The trapezoidal rule along <paramref name="dim"/> for samples <paramref name="dx"/> apart (PyTorch's <c>trapezoid</c> / <c>trapz</c>).</summary>
     public Tensor Trapezoid(double dx = 1, int dim = -1)
@@ -152,7 +152,7 @@ public partial class Tensor
     [
         new("p=2", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 1, 3, 4)], t => t[0].Renorm(2, 0, 1.2)),
         new("p=1 dim 1", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 2, 2, 3, 2)], t => t[0].Renorm(1, 1, 2.0)),
-    ], OpFamily.ReduceScanSort);
+    ], OpFamily.ReduceScanSort, DTypeSet.Floats);
 
     /// <summary>
     /// Rescales each slice along <paramref name="dim"/> whose p-norm (over the other dims) exceeds <paramref name="maxnorm"/>

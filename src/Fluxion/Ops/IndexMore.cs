@@ -374,7 +374,7 @@ public partial class Tensor
         new("amin exclude self", [SampleReal(11, 3, 4), SampleReal(12, 2, 4)], t => t[0].ScatterReduce(0, ScatterSampleIndex, t[1], ScatterReduction.Amin, includeSelf: false)),
         new("prod", [SampleReal(13, 3, 4), SampleReal(14, 2, 4)], t => t[0].ScatterReduce(0, ScatterSampleIndex, t[1], ScatterReduction.Prod)),
         new("prod exclude self", [SampleReal(15, 3, 4), SampleReal(16, 2, 4)], t => t[0].ScatterReduce(0, ScatterSampleIndex, t[1], ScatterReduction.Prod, includeSelf: false)),
-    ]);
+    ], dtypes: DTypeSet.Floats | DTypeSet.Int64);
 
     private static Tensor ScatterSampleIndex => FromArray([0L, 2, 0, 0, 2, 2, 0, 1], 2, 4);
 
@@ -486,7 +486,7 @@ public partial class Tensor
         new("prod", [SampleReal(1, 3, 4), SampleReal(2, 3, 3)], t => t[0].IndexReduce(1, FromArray([0L, 2, 0]), t[1], ScatterReduction.Prod)),
         new("mean exclude self", [SampleReal(3, 3, 2), SampleReal(4, 4, 2)], t => t[0].IndexReduce(0, FromArray([2L, 0, 2, 2]), t[1], ScatterReduction.Mean, includeSelf: false)),
         new("amax", [SampleReal(5, 3, 2), SampleReal(6, 2, 2)], t => t[0].IndexReduce(0, FromArray([1L, 1]), t[1], ScatterReduction.Amax)),
-    ]);
+    ], dtypes: DTypeSet.Floats | DTypeSet.Int64);
 
     /// <summary>
     /// Reduces the slices <c>source.Select(dim, i)</c> into <c>Select(dim, index[i])</c> with <paramref name="reduce"/>,

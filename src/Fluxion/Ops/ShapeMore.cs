@@ -17,8 +17,9 @@ public partial class Tensor
 {
     private static Tensor SampleReal(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Real, seed, shape);
 
-    private static OpDef Composite(string name, string[] of, string[] torch, Func<IEnumerable<OpSample>>? samples, OpFamily family = OpFamily.ShapeIndexCreateOther) =>
-        new(name, family, torch) { CompositeOf = of, Samples = samples, DTypes = DTypeSet.All };
+    private static OpDef Composite(string name, string[] of, string[] torch, Func<IEnumerable<OpSample>>? samples,
+        OpFamily family = OpFamily.ShapeIndexCreateOther, DTypeSet dtypes = DTypeSet.All) =>
+        new(name, family, torch) { CompositeOf = of, Samples = samples, DTypes = dtypes };
 
     private int[] WrapDims(string op, int[] dims)
     {
