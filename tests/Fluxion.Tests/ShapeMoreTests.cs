@@ -99,6 +99,20 @@ public class ShapeMoreTests
         ["renorm"] = t => t[0].Renorm(2, 0, 1.2),
         ["renorm_p1"] = t => t[0].Renorm(1, 1, 2.0),
         ["renorm_p3_zero"] = t => t[0].Renorm(3, 0, 1.0),
+        ["native_layer_norm"] = t => { var (o, m, r) = Tensor.NativeLayerNorm(t[0], [4], t[1], t[2]); return CatFlat([o, m, r]); },
+        ["native_layer_norm_2d"] = t => { var (o, m, r) = Tensor.NativeLayerNorm(t[0], [2, 3]); return CatFlat([o, m, r]); },
+        ["native_batch_norm"] = t =>
+        {
+            var rm = Tensor.Zeros([2], DType.Float64);
+            var rv = Tensor.Ones([2], DType.Float64);
+            var (o, m, i) = Tensor.NativeBatchNorm(t[0], t[1], t[2], rm, rv, training: true);
+            return CatFlat([o, m, i, rm, rv]);
+        },
+        ["native_batch_norm_eval"] = t =>
+        {
+            var (o, m, i) = Tensor.NativeBatchNorm(t[0], null, null, Tensor.Full([2], 0.5, DType.Float64), Tensor.Full([2], 2.0, DType.Float64), training: false);
+            return CatFlat([o, m, i]);
+        },
         ["repeat_interleave"] = t => t[0].RepeatInterleave(t[1], 0),
         ["repeat_interleave_flat"] = t => t[0].RepeatInterleave(2),
         ["repeat_interleave_idx"] = t => Tensor.RepeatInterleave(t[0]),

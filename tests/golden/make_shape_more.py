@@ -151,6 +151,17 @@ case("renorm", [rn(3, 4)], lambda x: torch.renorm(x, 2, 0, 1.2))
 case("renorm_p1", [rn(2, 3, 2)], lambda x: torch.renorm(x, 1, 1, 2.0))
 case("renorm_p3_zero", [torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64)], lambda x: torch.renorm(x, 3, 0, 1.0))
 
+# native norms (the statistics take no gradient)
+case("native_layer_norm", [rn(3, 2, 4), rn(4), rn(4)], lambda x, w, b: torch.native_layer_norm(x, [4], w, b, 1e-5))
+case("native_layer_norm_2d", [rn(2, 2, 3)], lambda x: torch.native_layer_norm(x, [2, 3], None, None, 1e-5))
+RM = {}
+def nbn(x, w, b):
+    rm = torch.zeros(2, dtype=torch.float64); rv = torch.ones(2, dtype=torch.float64)
+    o = torch.native_batch_norm(x, w, b, rm, rv, True, 0.1, 1e-5)
+    return list(o) + [rm, rv]
+case("native_batch_norm", [rn(3, 2, 4), rn(2), rn(2)], nbn)
+case("native_batch_norm_eval", [rn(3, 2)], lambda x: torch.native_batch_norm(x, None, None, torch.full((2,), 0.5, dtype=torch.float64), torch.full((2,), 2.0, dtype=torch.float64), False, 0.1, 1e-5))
+
 with open(__file__.rsplit("/", 1)[0] + "/shape_more.json", "w") as f:
     json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(len(cases), "cases")
