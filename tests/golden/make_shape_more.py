@@ -137,20 +137,6 @@ case("unfold", [rn(3, 7)], lambda x: x.unfold(1, 3, 2))
 case("unfold_0d", [rn()], lambda x: x.unfold(0, 1, 1))
 
 
-# differences, integration, renorm
-case("diff", [rn(3, 5)], lambda x: torch.diff(x))
-case("diff_n2_prepend", [rn(4, 3), rn(1, 3), rn(2, 3)], lambda x, a, b: torch.diff(x, 2, 0, a, b))
-case("diff_int", [i64(1, 4, 9, 16)], lambda x: torch.diff(x))
-case("gradient", [rn(4, 5)], lambda x: torch.stack(torch.gradient(x, spacing=[0.5, 2.0])))
-case("gradient_edge2", [rn(4, 5)], lambda x: torch.gradient(x, spacing=1.5, dim=1, edge_order=2)[0])
-case("trapezoid_dx", [rn(3, 5)], lambda x: torch.trapezoid(x, dx=0.5))
-case("trapezoid_x", [rn(4, 3), rn(4)], lambda y, x: torch.trapezoid(y, x, dim=0))
-case("trapz_x_full", [rn(2, 4), rn(2, 4)], lambda y, x: torch.trapz(y, x))
-case("trapezoid_single", [rn(3, 1)], lambda y: torch.trapezoid(y))
-case("renorm", [rn(3, 4)], lambda x: torch.renorm(x, 2, 0, 1.2))
-case("renorm_p1", [rn(2, 3, 2)], lambda x: torch.renorm(x, 1, 1, 2.0))
-case("renorm_p3_zero", [torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64)], lambda x: torch.renorm(x, 3, 0, 1.0))
-
 # native norms (the statistics take no gradient)
 case("native_layer_norm", [rn(3, 2, 4), rn(4), rn(4)], lambda x, w, b: torch.native_layer_norm(x, [4], w, b, 1e-5))
 case("native_layer_norm_2d", [rn(2, 2, 3)], lambda x: torch.native_layer_norm(x, [2, 3], None, None, 1e-5))
