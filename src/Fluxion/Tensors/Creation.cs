@@ -132,6 +132,7 @@ public partial class Tensor
         // as PyTorch: fill the first half from start, the second half from end, for symmetry
         int half = steps / 2;
         for (int i = 0; i < steps; i++) vals[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
+        if (steps == 1) vals[0] = start; // as PyTorch: a single step is the start
         return FromDoubles(vals, [steps], dtype);
     }
 
