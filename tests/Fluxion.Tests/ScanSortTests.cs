@@ -90,6 +90,12 @@ public class ScanSortTests
         ["Aminmax"] = (x, a) => Pair(x[0].Aminmax(a.IntOrNull("dim"), a.Bool("keepdim"))),
         ["ArgMax"] = (x, a) => [x[0].ArgMax(a.IntOrNull("dim"), a.Bool("keepdim"))],
         ["ArgMin"] = (x, a) => [x[0].ArgMin(a.IntOrNull("dim"), a.Bool("keepdim"))],
+        ["SearchSorted"] = (x, a) => [Tensor.SearchSorted(x[0], x[1], a.Bool("right"), x.Length > 2 ? x[2] : null)],
+        ["Bucketize"] = (x, a) => [Tensor.Bucketize(x[0], x[1], a.Bool("right"))],
+        ["Bincount"] = (x, a) => [x[0].Bincount(x.Length > 1 ? x[1] : null, a.Int("minlength"))],
+        ["Histc"] = (x, a) => [x[0].Histc(a.Int("bins"), a.Double("min"), a.Double("max"))],
+        ["Unique"] = (x, a) => { var (v, i, c) = x[0].Unique(dim: a.IntOrNull("dim")); return [v, i, c]; },
+        ["UniqueConsecutive"] = (x, a) => { var (v, i, c) = x[0].UniqueConsecutive(a.IntOrNull("dim")); return [v, i, c]; },
     };
 
     private static void AssertClose(string what, GTensor e, Tensor actual, double rtol, double atol)

@@ -187,6 +187,44 @@ case("Aminmax.dim", "Aminmax", lambda x: torch.aminmax(x, dim=0, keepdim=True), 
 case("ArgMax.nan", "ArgMax", lambda x: torch.argmax(x, 1), [x_nan2], {"dim": 1, "keepdim": False})
 case("ArgMin.nan", "ArgMin", lambda x: torch.argmin(x, 1), [x_nan2], {"dim": 1, "keepdim": False})
 
+# ---- searching, counting, distinct values (not differentiable) -----------------------------------
+bnd = torch.tensor([1.0, 3.0, 5.0, 7.0], dtype=F64)
+vals = torch.tensor([[0.0, 1.0, 3.5, 7.0, 9.0, NAN], [5.0, 5.0, -1.0, 2.0, 8.0, 6.0]], dtype=F64)
+for right in (False, True):
+    r = "right" if right else "left"
+    case(f"SearchSorted.1d.{r}", "SearchSorted", lambda s, v, right=right: torch.searchsorted(s, v, right=right), [bnd, vals], {"right": right})
+    case(f"SearchSorted.rows.{r}", "SearchSorted", lambda s, v, right=right: torch.searchsorted(s, v, right=right),
+         [torch.tensor([[1.0, 2.0, 3.0], [0.0, 5.0, NAN]], dtype=F64), torch.tensor([[2.0, 2.5], [5.0, NAN]], dtype=F64)], {"right": right})
+    case(f"Bucketize.{r}", "Bucketize", lambda v, s, right=right: torch.bucketize(v, s, right=right), [vals, bnd], {"right": right})
+unsorted = torch.tensor([5.0, 1.0, 3.0, 7.0, 3.0], dtype=F64)
+case("SearchSorted.sorter", "SearchSorted", lambda s, v, o: torch.searchsorted(s, v, sorter=o),
+     [unsorted, torch.tensor([3.0, 0.0, 6.0, 7.0], dtype=F64), torch.argsort(unsorted)], {"right": False})
+case("SearchSorted.int64", "SearchSorted", lambda s, v: torch.searchsorted(s, v, right=True),
+     [torch.tensor([1, 3, 3, 8]), torch.tensor([[3, 0], [9, 4]])], {"right": True})
+bc = torch.tensor([0, 1, 1, 3, 5, 1])
+case("Bincount.plain", "Bincount", lambda x: torch.bincount(x), [bc], {"minlength": 0})
+case("Bincount.minlength", "Bincount", lambda x: torch.bincount(x, minlength=9), [bc], {"minlength": 9})
+case("Bincount.weights", "Bincount", lambda x, w: torch.bincount(x, w), [bc, randn(6)], {"minlength": 0}, grad=False)
+case("Bincount.empty", "Bincount", lambda x: torch.bincount(x), [torch.tensor([], dtype=torch.int64)], {"minlength": 0})
+# (no NaN: PyTorch 1.13 counts a NaN in the first bin, Fluxion does not count it)
+hx = torch.tensor([1.0, 2.0, 1.0, 4.0, 2.5, -0.5, 10.0, 0.0, 3.0, 1.5], dtype=F64)
+case("Histc.range", "Histc", lambda x: torch.histc(x, bins=4, min=0, max=3), [hx], {"bins": 4, "min": 0, "max": 3}, grad=False)
+case("Histc.auto.f32", "Histc", lambda x: torch.histc(x, bins=7), [randn(50, dtype=F32)], {"bins": 7, "min": 0, "max": 0}, grad=False)
+case("Histc.single", "Histc", lambda x: torch.histc(x, bins=3), [torch.tensor([2.0, 2.0], dtype=F64)], {"bins": 3, "min": 0, "max": 0}, grad=False)
+case("Histc.edges", "Histc", lambda x: torch.histc(x, bins=10, min=0, max=1),
+     [torch.linspace(0, 1, 41, dtype=F64)], {"bins": 10, "min": 0, "max": 1}, grad=False)
+def uniq(x, dim=None):
+    return torch.unique(x, sorted=True, return_inverse=True, return_counts=True, dim=dim)
+case("Unique.flat", "Unique", uniq, [ints(0, 6, 3, 5)], {"dim": None}, grad=False)
+case("Unique.int64", "Unique", uniq, [ints(-3, 3, 10, dtype=torch.int64)], {"dim": None}, grad=False)
+case("Unique.dim0", "Unique", lambda x: uniq(x, 0), [torch.tensor([[1, 2], [1, 2], [0, 5], [1, 1]], dtype=F64)], {"dim": 0}, grad=False)
+case("Unique.dim1", "Unique", lambda x: uniq(x, 1), [torch.tensor([[1, 2, 1], [3, 0, 3]])], {"dim": 1}, grad=False)
+def uc(x, dim=None):
+    return torch.unique_consecutive(x, return_inverse=True, return_counts=True, dim=dim)
+case("UniqueConsecutive.flat", "UniqueConsecutive", uc, [torch.tensor([1.0, 1.0, 2.0, 2.0, 3.0, 1.0, 1.0, NAN, NAN], dtype=F64)], {"dim": None}, grad=False)
+case("UniqueConsecutive.2d", "UniqueConsecutive", uc, [ints(0, 2, 3, 4)], {"dim": None}, grad=False)
+case("UniqueConsecutive.dim0", "UniqueConsecutive", lambda x: uc(x, 0), [torch.tensor([[1, 2], [1, 2], [0, 5], [1, 2]])], {"dim": 0}, grad=False)
+
 with open(__file__.replace("make_scansort.py", "scansort.json"), "w") as f:
     f.write('{"format":1,"torch":' + json.dumps(torch.__version__) + ',"cases":[\n')
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in CASES))

@@ -188,4 +188,30 @@ internal static class Sort
             idx[r] = best;
         }
     }
+
+    /// <summary>
+    /// For each of <paramref name="values"/>, the insertion position in the ascending <paramref name="sorted"/> (read
+    /// through <paramref name="sorter"/> when given), by binary search with PyTorch's comparisons: left
+    /// (<paramref name="right"/> false) moves past s while !(s &gt;= v), right while !(s &gt; v), so a NaN value goes
+    /// past every element and a NaN element is passed over.
+    /// </summary>
+    public static void SearchSorted<T>(ReadOnlySpan<T> sorted, ReadOnlySpan<long> sorter, ReadOnlySpan<T> values, bool right, Span<long> dst) where T : INumber<T>
+    {
+        int n = sorted.Length;
+        bool useSorter = sorter.Length == n && n > 0;
+        for (int k = 0; k < values.Length; k++)
+        {
+            T v = values[k];
+            int lo = 0, hi = n;
+            while (lo < hi)
+            {
+                int mid = lo + ((hi - lo) >> 1);
+                T s = useSorter ? sorted[(int)sorter[mid]] : sorted[mid];
+                bool past = right ? !(s > v) : !(s >= v);
+                if (past) lo = mid + 1;
+                else hi = mid;
+            }
+            dst[k] = lo;
+        }
+    }
 }

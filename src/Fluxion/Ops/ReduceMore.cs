@@ -181,3 +181,191 @@ public partial class Tensor
         return (Amin(dims, keepDim), Amax(dims, keepDim));
     }
 }
+
+// Counting and distinct values (not differentiable): bincount, histc, unique, unique_consecutive.
+public partial class Tensor
+{
+    internal static readonly OpDef BincountOp = new("Bincount", OpFamily.ReduceScanSort, "bincount") { Differentiable = false, DTypes = DTypeSet.Int64 };
+    internal static readonly OpDef HistcOp = new("Histc", OpFamily.ReduceScanSort, "histc") { Differentiable = false, DTypes = DTypeSet.Floats };
+    internal static readonly OpDef UniqueOp = new("Unique", OpFamily.ReduceScanSort, "unique") { Differentiable = false, DTypes = DTypeSet.Floats | DTypeSet.Int64 | DTypeSet.Bool };
+    internal static readonly OpDef UniqueConsecutiveOp = new("UniqueConsecutive", OpFamily.ReduceScanSort, "unique_consecutive") { Differentiable = false, DTypes = DTypeSet.Floats | DTypeSet.Int64 | DTypeSet.Bool };
+
+    /// <summary>
+    /// Counts of each value of a 1-d non-negative int64 tensor (PyTorch's <c>bincount</c>): out[v] = how often v occurs,
+    /// or the sum of the <paramref name="weights"/> (1-d float, same length; the result takes their dtype) at its
+    /// occurrences. The result has max(max + 1, <paramref name="minLength"/>) entries.
+    /// </summary>
+    public Tensor Bincount(Tensor? weights = null, int minLength = 0)
+    {
+        const string op = "Bincount";
+        if (DType != DType.Int64)
+            throw new DTypeMismatchException($"{op}: expected a 1-d int64 tensor of non-negative values but got dtype {DType.Name()} (shape {ShapeUtil.Format(_shape)}). Convert it with To(DType.Int64).");
+        if (Rank != 1)
+            throw new ShapeMismatchException($"{op}: expected a 1-d tensor but got shape {ShapeUtil.Format(_shape)}. Flatten it first.");
+        if (minLength < 0) throw new ArgumentOutOfRangeException(nameof(minLength), $"{op}: minLength must be non-negative, got {minLength}.");
+        if (weights is not null)
+        {
+            weights.CheckFloat(op);
+            if (!ShapeUtil.SameShape(weights.Shape, _shape))
+                throw new ShapeMismatchException($"{op}: the weights (shape {ShapeUtil.Format(weights.Shape)}) must have the input's shape {ShapeUtil.Format(_shape)}.");
+        }
+        var v = DenseSpan<long>();
+        long max = -1;
+        foreach (var e in v)
+        {
+            if (e < 0) throw new ArgumentException($"{op}: the input must be non-negative, found {e}.");
+            max = Math.Max(max, e);
+        }
+        int n = (int)Math.Max(max + 1, minLength);
+        if (weights is null)
+        {
+            var c = new long[n];
+            foreach (var e in v) c[e]++;
+            return Wrap(c, [n]);
+        }
+        var w = weights.ToDoubleArray();
+        var s = new double[n];
+        for (int i = 0; i < v.Length; i++) s[v[i]] += w[i];
+        return FromDoubles(s, [n], weights.DType);
+    }
+
+    /// <summary>
+    /// A histogram of the elements with <paramref name="bins"/> equal-width bins over [<paramref name="min"/>,
+    /// <paramref name="max"/>] (PyTorch's <c>histc</c>), in this tensor's dtype. When min = max the data's own range
+    /// is used (widened by 1 on each side if that is a single value too). Elements outside the range are not
+    /// counted, nor are NaNs (PyTorch 1.13 puts them in the first bin); the last bin includes max.
+    /// </summary>
+    public Tensor Histc(int bins = 100, double min = 0, double max = 0)
+    {
+        const string op = "Histc";
+        CheckFloat(op);
+        if (bins <= 0) throw new ArgumentOutOfRangeException(nameof(bins), $"{op}: bins must be positive, got {bins}.");
+        if (min > max) throw new ArgumentException($"{op}: min ({min}) must not exceed max ({max}).");
+        var x = ToDoubleArray();
+        bool f32 = DType == DType.Float32;
+        double lo = min, hi = max;
+        if (lo == hi && x.Length > 0)
+        {
+            lo = double.PositiveInfinity;
+            hi = double.NegativeInfinity;
+            foreach (var e in x)
+            {
+                if (double.IsNaN(e)) { lo = hi = double.NaN; break; }
+                lo = Math.Min(lo, e);
+                hi = Math.Max(hi, e);
+            }
+        }
+        if (lo == hi)
+        {
+            lo -= 1;
+            hi += 1;
+        }
+        if (!double.IsFinite(lo) || !double.IsFinite(hi))
+            throw new ArgumentException($"{op}: the range [{lo}, {hi}] is not finite; give finite min and max (the data holds NaN or infinity).");
+        // bin edges as PyTorch's linspace makes them (from both ends), then the bin by interpolation and a local fix-up
+        var edges = new double[bins + 1];
+        double step = (hi - lo) / bins;
+        for (int i = 0; i <= bins; i++)
+        {
+            double e = i < (bins + 1) / 2 ? lo + step * i : hi - step * (bins - i);
+            edges[i] = f32 ? (float)e : e;
+        }
+        var counts = new double[bins];
+        foreach (var e in x)
+        {
+            if (!(e >= lo && e <= hi)) continue;
+            int pos = (int)((e - lo) / (hi - lo) * bins);
+            pos = Math.Clamp(pos, 0, bins - 1);
+            if (edges[pos] > e) pos--;
+            else if (pos + 1 < bins && edges[pos + 1] <= e) pos++;
+            counts[Math.Clamp(pos, 0, bins - 1)]++;
+        }
+        return FromDoubles(counts, [bins], DType);
+    }
+
+    /// <summary>Row r of this tensor laid out as [n, rest] with <paramref name="d"/> first, as doubles (for comparing slices).</summary>
+    private double[][] SlicesAlong(int d)
+    {
+        var moved = Transpose(0, d).Contiguous();
+        int n = _shape[d];
+        int rest = n == 0 ? 0 : Numel / n;
+        var all = moved.Detach().ToDoubleArray();
+        var r = new double[n][];
+        for (int i = 0; i < n; i++) r[i] = all.AsSpan(i * rest, rest).ToArray();
+        return r;
+    }
+
+    /// <summary>Ascending order with NaN largest (NaNs equal among themselves), elementwise then by length.</summary>
+    private static int CompareSlices(double[] a, double[] b)
+    {
+        for (int i = 0; i < a.Length; i++)
+        {
+            double p = a[i], q = b[i];
+            bool np = double.IsNaN(p), nq = double.IsNaN(q);
+            int c = np || nq ? (np == nq ? 0 : np ? 1 : -1) : p.CompareTo(q);
+            if (c != 0) return c;
+        }
+        return 0;
+    }
+
+    /// <summary>The distinct slices in the order given by <paramref name="order"/> with the group of each element.</summary>
+    private (Tensor Values, Tensor Inverse, Tensor Counts) GroupSlices(int? dim, int[] order, Func<double[], double[], bool> same)
+    {
+        int d = dim is { } dd ? ShapeUtil.WrapDim("Unique", dd, Rank) : 0;
+        var src = dim is null ? Reshape(Numel) : this;
+        var slices = src.Rank == 0 ? [[src.Item()]] : src.SlicesAlong(d);
+        var firsts = new List<int>();
+        var counts = new List<long>();
+        var inverse = new long[slices.Length];
+        for (int k = 0; k < order.Length; k++)
+        {
+            int i = order[k];
+            if (k == 0 || !same(slices[order[k - 1]], slices[i]))
+            {
+                firsts.Add(i);
+                counts.Add(0);
+            }
+            counts[^1]++;
+            inverse[i] = firsts.Count - 1;
+        }
+        var idx = FromArray(firsts.Select(i => (long)i).ToArray(), firsts.Count);
+        Tensor values;
+        using (Autograd.NoGrad()) values = src.Detach().IndexSelect(dim is null ? 0 : d, idx);
+        var invShape = dim is null ? ShapeArray : [_shape[d]];
+        return (values, Wrap(inverse, invShape), Wrap(counts.ToArray(), [counts.Count]));
+    }
+
+    /// <summary>
+    /// The distinct elements (<paramref name="dim"/> null: of the flattened tensor) or distinct slices along
+    /// <paramref name="dim"/>, sorted ascending (PyTorch's <c>unique</c>, which sorts on CPU whatever <c>sorted</c> says),
+    /// with, for each input element (slice), the position of its value in the result (inverse) and how often each
+    /// distinct value occurs (counts). Each NaN is its own value, after every number (PyTorch 1.x's CPU result for
+    /// NaN is not a usable reference). Not differentiable.
+    /// </summary>
+    public (Tensor Values, Tensor Inverse, Tensor Counts) Unique(bool sorted = true, int? dim = null)
+    {
+        _ = sorted;
+        if (dim is not null && Rank == 0)
+            throw new ShapeMismatchException("Unique: a 0-d tensor has no dim to take unique slices along; pass dim: null.");
+        int d = dim is { } dd ? ShapeUtil.WrapDim("Unique", dd, Rank) : 0;
+        var src = dim is null ? Reshape(Numel) : this;
+        var slices = src.Rank == 0 ? [[src.Item()]] : src.SlicesAlong(d);
+        var order = Enumerable.Range(0, slices.Length).ToArray();
+        Array.Sort(order, (i, j) => { int c = CompareSlices(slices[i], slices[j]); return c != 0 ? c : i.CompareTo(j); });
+        return GroupSlices(dim, order, (a, b) => a.AsSpan().SequenceEqual(b) && !a.Any(double.IsNaN));
+    }
+
+    /// <summary>
+    /// Collapses each run of equal consecutive elements (<paramref name="dim"/> null: of the flattened tensor) or
+    /// slices along <paramref name="dim"/> to one (PyTorch's <c>unique_consecutive</c>), with, for each input element
+    /// (slice), the position of its run in the result (inverse) and the length of each run (counts). NaNs never
+    /// equal each other. Not differentiable.
+    /// </summary>
+    public (Tensor Values, Tensor Inverse, Tensor Counts) UniqueConsecutive(int? dim = null)
+    {
+        if (dim is not null && Rank == 0)
+            throw new ShapeMismatchException("UniqueConsecutive: a 0-d tensor has no dim to take runs along; pass dim: null.");
+        int n = dim is { } dd ? _shape[ShapeUtil.WrapDim("UniqueConsecutive", dd, Rank)] : Numel;
+        return GroupSlices(dim, Enumerable.Range(0, n).ToArray(), (a, b) => a.AsSpan().SequenceEqual(b) && !a.Any(double.IsNaN));
+    }
+}

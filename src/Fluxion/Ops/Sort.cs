@@ -437,3 +437,71 @@ public partial class Tensor
         return q.Rank == 0 ? result.Reshape(outShape) : result.Reshape([nq, .. outShape]);
     }
 }
+
+// Searching sorted sequences (not differentiable): searchsorted and bucketize.
+public partial class Tensor
+{
+    internal static readonly OpDef SearchSortedOp = new("SearchSorted", OpFamily.ReduceScanSort, "searchsorted") { Differentiable = false, DTypes = DTypeSet.Floats | DTypeSet.Int64 };
+    internal static readonly OpDef BucketizeOp = new("Bucketize", OpFamily.ReduceScanSort, "bucketize") { Differentiable = false, DTypes = DTypeSet.Floats | DTypeSet.Int64 };
+
+    /// <summary>
+    /// The positions (int64) at which <paramref name="values"/> would be inserted into <paramref name="sortedSequence"/>
+    /// to keep it sorted, as PyTorch's <c>searchsorted</c>: the first such position, or with <paramref name="right"/>
+    /// the last. A 1-d sequence serves every value; otherwise the sequence's leading dims must equal the values' and
+    /// each row of values searches its own row. <paramref name="sorter"/> (int64, the sequence's shape) gives the
+    /// positions that sort an unsorted sequence (e.g. from <see cref="Argsort"/>). NaN counts as the largest value.
+    /// </summary>
+    public static Tensor SearchSorted(Tensor sortedSequence, Tensor values, bool right = false, Tensor? sorter = null)
+    {
+        const string op = "SearchSorted";
+        sortedSequence.CheckOrderable(op);
+        CheckSameDType(op, sortedSequence, values);
+        if (sortedSequence.Rank == 0)
+            throw new ShapeMismatchException($"{op}: the sorted sequence must have at least one dim, got a 0-d tensor. Reshape it to [1].");
+        bool shared = sortedSequence.Rank == 1;
+        if (!shared && (values.Rank != sortedSequence.Rank || !ShapeUtil.SameShape(values.Shape[..^1], sortedSequence.Shape[..^1])))
+            throw new ShapeMismatchException(
+                $"{op}: the sorted sequence (shape {ShapeUtil.Format(sortedSequence.Shape)}) and the values (shape {ShapeUtil.Format(values.Shape)}) must have the same leading dims (all but the last), or the sequence must be 1-d.");
+        if (sorter is not null)
+        {
+            if (sorter.DType != DType.Int64)
+                throw new DTypeMismatchException($"{op}: the sorter must be int64 (positions, e.g. from Argsort), got {sorter.DType.Name()}.");
+            if (!ShapeUtil.SameShape(sorter.Shape, sortedSequence.Shape))
+                throw new ShapeMismatchException($"{op}: the sorter (shape {ShapeUtil.Format(sorter.Shape)}) must have the sorted sequence's shape {ShapeUtil.Format(sortedSequence.Shape)}.");
+            long n = sortedSequence.Shape[^1];
+            foreach (var p in sorter.DenseSpan<long>())
+                if (p < 0 || p >= n) throw new ArgumentOutOfRangeException(nameof(sorter), $"{op}: sorter position {p} is out of range for a last dim of size {n}.");
+        }
+        int len = sortedSequence.Shape[^1];
+        int rows = shared ? 1 : ShapeUtil.Numel(sortedSequence.Shape[..^1]);
+        int per = shared ? values.Numel : (values.Rank == 0 ? 1 : values.Shape[^1]);
+        var dst = new long[values.Numel];
+        var srt = sorter?.DenseSpan<long>().ToArray() ?? [];
+        void Run<T>() where T : System.Numerics.INumber<T>
+        {
+            var s = sortedSequence.DenseSpan<T>();
+            var v = values.DenseSpan<T>();
+            for (int r = 0; r < rows; r++)
+                SortK.SearchSorted(s.Slice(r * len, len), srt.Length == 0 ? [] : srt.AsSpan(r * len, len), v.Slice(r * per, per), right, dst.AsSpan(r * per, per));
+        }
+        switch (sortedSequence.DType)
+        {
+            case DType.Float32: Run<float>(); break;
+            case DType.Float64: Run<double>(); break;
+            default: Run<long>(); break;
+        }
+        return Wrap(dst, values.ShapeArray);
+    }
+
+    /// <summary>
+    /// The bucket of each element of <paramref name="input"/> among the ascending 1-d <paramref name="boundaries"/>
+    /// (int64), as PyTorch's <c>bucketize</c>: the number of boundaries below the element (at or below it with
+    /// <paramref name="right"/>), so boundaries[i − 1] &lt; x ≤ boundaries[i] gives i (with right: boundaries[i − 1] ≤ x &lt; boundaries[i]).
+    /// </summary>
+    public static Tensor Bucketize(Tensor input, Tensor boundaries, bool right = false)
+    {
+        if (boundaries.Rank != 1)
+            throw new ShapeMismatchException($"Bucketize: the boundaries must be 1-d, got shape {ShapeUtil.Format(boundaries.Shape)}.");
+        return SearchSorted(boundaries, input, right);
+    }
+}
