@@ -90,6 +90,19 @@ public class ScanSortTests
         ["Aminmax"] = (x, a) => Pair(x[0].Aminmax(a.IntOrNull("dim"), a.Bool("keepdim"))),
         ["ArgMax"] = (x, a) => [x[0].ArgMax(a.IntOrNull("dim"), a.Bool("keepdim"))],
         ["ArgMin"] = (x, a) => [x[0].ArgMin(a.IntOrNull("dim"), a.Bool("keepdim"))],
+        ["Diff"] = (x, a) => [x[0].Diff(a.Int("n"), a.Int("dim"), x.Length > 1 ? x[1] : null, x.Length > 2 ? x[2] : null)],
+        ["Trapezoid"] = (x, a) => [x.Length > 1 ? Tensor.Trapezoid(x[0], x[1], a.Int("dim")) : Tensor.Trapezoid(x[0], a.Double("dx"), a.Int("dim"))],
+        ["Trapz"] = (x, a) => [x.Length > 1 ? Tensor.Trapz(x[0], x[1], a.Int("dim")) : Tensor.Trapz(x[0], a.Double("dx"), a.Int("dim"))],
+        ["CumulativeTrapezoid"] = (x, a) => [x.Length > 1 ? Tensor.CumulativeTrapezoid(x[0], x[1], a.Int("dim")) : Tensor.CumulativeTrapezoid(x[0], a.Double("dx"), a.Int("dim"))],
+        ["Histogram"] = (x, a) =>
+        {
+            if (!a.Has("bins")) return Pair(x[0].Histogram(x[1]));
+            (double, double)? range = null;
+            using var doc = JsonDocument.Parse(a.ToString());
+            if (doc.RootElement.GetProperty("range") is { ValueKind: JsonValueKind.Array } r)
+                range = (r[0].GetDouble(), r[1].GetDouble());
+            return Pair(x[0].Histogram(a.Int("bins"), range, x.Length > 1 ? x[1] : null, a.Bool("density")));
+        },
         ["SearchSorted"] = (x, a) => [Tensor.SearchSorted(x[0], x[1], a.Bool("right"), x.Length > 2 ? x[2] : null)],
         ["Bucketize"] = (x, a) => [Tensor.Bucketize(x[0], x[1], a.Bool("right"))],
         ["Bincount"] = (x, a) => [x[0].Bincount(x.Length > 1 ? x[1] : null, a.Int("minlength"))],

@@ -225,6 +225,23 @@ case("UniqueConsecutive.flat", "UniqueConsecutive", uc, [torch.tensor([1.0, 1.0,
 case("UniqueConsecutive.2d", "UniqueConsecutive", uc, [ints(0, 2, 3, 4)], {"dim": None}, grad=False)
 case("UniqueConsecutive.dim0", "UniqueConsecutive", lambda x: uc(x, 0), [torch.tensor([[1, 2], [1, 2], [0, 5], [1, 2]])], {"dim": 0}, grad=False)
 
+# ---- differences and integrals ----------------------------------------------------------------
+case("Diff.default", "Diff", lambda x: torch.diff(x), [randn(3, 5)], {"n": 1, "dim": -1})
+case("Diff.n2.dim0.transposed", "Diff", lambda x: torch.diff(x, n=2, dim=0), [(randn(5, 3), "transposed")], {"n": 2, "dim": 0})
+case("Diff.prepend.append", "Diff", lambda x, p, a: torch.diff(x, n=2, dim=1, prepend=p, append=a), [randn(2, 3), randn(2, 1), randn(2, 2)], {"n": 2, "dim": 1})
+case("Diff.pastlength", "Diff", lambda x: torch.diff(x, n=5), [randn(2, 3)], {"n": 5, "dim": -1})
+case("Trapezoid.dx", "Trapezoid", lambda y: torch.trapezoid(y, dx=0.5, dim=0), [randn(4, 3)], {"dx": 0.5, "dim": 0})
+case("Trapezoid.x1d", "Trapezoid", lambda y, x: torch.trapezoid(y, x), [randn(2, 5), torch.tensor([0.0, 0.5, 1.5, 1.7, 3.0], dtype=F64)], {"dim": -1})
+case("Trapezoid.xfull", "Trapezoid", lambda y, x: torch.trapezoid(y, x, dim=0), [randn(4, 3), randn(4, 3)], {"dim": 0})
+case("Trapz.dx", "Trapz", lambda y: torch.trapz(y, dx=2.0), [randn(3, 4)], {"dx": 2.0, "dim": -1})
+case("CumulativeTrapezoid.dx", "CumulativeTrapezoid", lambda y: torch.cumulative_trapezoid(y, dx=0.3), [randn(2, 6)], {"dx": 0.3, "dim": -1})
+case("CumulativeTrapezoid.x", "CumulativeTrapezoid", lambda y, x: torch.cumulative_trapezoid(y, x, dim=0), [randn(4, 2), torch.tensor([0.0, 1.0, 1.5, 4.0], dtype=F64)], {"dim": 0})
+case("Histogram.range.weight.density", "Histogram", lambda x, w: torch.histogram(x, bins=4, range=(0.0, 3.0), weight=w, density=True),
+     [torch.tensor([1.0, 2.0, 1.0, 4.0, 0.0, 3.0, 2.9], dtype=F64), torch.tensor([1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5], dtype=F64)], {"bins": 4, "range": [0.0, 3.0], "density": True}, grad=False)
+case("Histogram.auto.f32", "Histogram", lambda x: torch.histogram(x, bins=6), [randn(40, dtype=F32)], {"bins": 6, "range": None, "density": False}, grad=False)
+case("Histogram.single", "Histogram", lambda x: torch.histogram(x, bins=3), [torch.tensor([2.0, 2.0], dtype=F64)], {"bins": 3, "range": None, "density": False}, grad=False)
+case("Histogram.edges", "Histogram", lambda x, e: torch.histogram(x, bins=e), [torch.tensor([1.0, 2.0, 1.0, 4.0, 2.5, -1.0], dtype=F64), torch.tensor([0.0, 1.0, 2.5, 4.0], dtype=F64)], {"bins": None}, grad=False)
+
 with open(__file__.replace("make_scansort.py", "scansort.json"), "w") as f:
     f.write('{"format":1,"torch":' + json.dumps(torch.__version__) + ',"cases":[\n')
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in CASES))

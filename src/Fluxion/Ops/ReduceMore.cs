@@ -368,4 +368,83 @@ public partial class Tensor
         int n = dim is { } dd ? _shape[ShapeUtil.WrapDim("UniqueConsecutive", dd, Rank)] : Numel;
         return GroupSlices(dim, Enumerable.Range(0, n).ToArray(), (a, b) => a.AsSpan().SequenceEqual(b) && !a.Any(double.IsNaN));
     }
+
+    internal static readonly OpDef HistogramOp = new("Histogram", OpFamily.ReduceScanSort, "histogram") { Differentiable = false, DTypes = DTypeSet.Floats };
+
+    /// <summary>
+    /// A histogram with <paramref name="bins"/> equal-width bins over <paramref name="range"/> (the data's min and max
+    /// when null, widened by 0.5 each side if they are equal), as PyTorch's <c>histogram</c>: the (optionally
+    /// <paramref name="weight"/>ed) counts and the bin edges. Bins include their left edge, the last one its right edge
+    /// too; elements outside the range and NaNs are not counted. With <paramref name="density"/> the result integrates to 1.
+    /// </summary>
+    public (Tensor Hist, Tensor BinEdges) Histogram(int bins = 100, (double Min, double Max)? range = null, Tensor? weight = null, bool density = false)
+    {
+        CheckFloat("Histogram");
+        if (bins <= 0) throw new ArgumentOutOfRangeException(nameof(bins), $"Histogram: bins must be positive, got {bins}.");
+        double lo, hi;
+        if (range is { } r) (lo, hi) = r;
+        else
+        {
+            var x = ToDoubleArray().Where(v => !double.IsNaN(v)).ToArray();
+            lo = x.Length == 0 ? 0 : x.Min();
+            hi = x.Length == 0 ? 0 : x.Max();
+        }
+        if (lo > hi) throw new ArgumentException($"Histogram: the range's min ({lo}) must not exceed its max ({hi}).");
+        if (!double.IsFinite(lo) || !double.IsFinite(hi)) throw new ArgumentException($"Histogram: the range [{lo}, {hi}] is not finite; give a finite range.");
+        if (lo == hi)
+        {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        bool f32 = DType == DType.Float32;
+        var edges = new double[bins + 1];
+        double step = (hi - lo) / bins;
+        for (int i = 0; i <= bins; i++)
+        {
+            double e = i < (bins + 1) / 2 ? lo + step * i : hi - step * (bins - i);
+            edges[i] = f32 ? (float)e : e;
+        }
+        return Histogram(FromDoubles(edges, [bins + 1], DType), weight, density);
+    }
+
+    /// <summary>A histogram over the given ascending bin <paramref name="binEdges"/> (1-d, at least two), as PyTorch's
+    /// <c>histogram(input, bins=tensor)</c> (see <see cref="Histogram(int, ValueTuple{double, double}?, Tensor?, bool)"/>).</summary>
+    public (Tensor Hist, Tensor BinEdges) Histogram(Tensor binEdges, Tensor? weight = null, bool density = false)
+    {
+        CheckFloat("Histogram");
+        CheckSameDType("Histogram", this, binEdges);
+        if (binEdges.Rank != 1 || binEdges.Numel < 2)
+            throw new ShapeMismatchException($"Histogram: the bin edges must be a 1-d tensor of at least 2 values, got shape {ShapeUtil.Format(binEdges.Shape)}.");
+        if (weight is not null)
+        {
+            CheckSameDType("Histogram", this, weight);
+            if (!ShapeUtil.SameShape(weight.Shape, _shape))
+                throw new ShapeMismatchException($"Histogram: the weight (shape {ShapeUtil.Format(weight.Shape)}) must have the input's shape {ShapeUtil.Format(_shape)}.");
+        }
+        var e = binEdges.ToDoubleArray();
+        int bins = e.Length - 1;
+        var x = ToDoubleArray();
+        var w = weight?.ToDoubleArray();
+        var h = new double[bins];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            if (!(v >= e[0] && v <= e[^1])) continue;
+            int lo = 0, hi = bins + 1; // upper bound: the first edge above v
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >> 1;
+                if (e[mid] <= v) lo = mid + 1;
+                else hi = mid;
+            }
+            int b = Math.Min(lo - 1, bins - 1);
+            h[b] += w is null ? 1 : w[i];
+        }
+        if (density)
+        {
+            double total = h.Sum();
+            for (int b = 0; b < bins; b++) h[b] /= total * (e[b + 1] - e[b]);
+        }
+        return (FromDoubles(h, [bins], DType), binEdges);
+    }
 }

@@ -363,6 +363,130 @@ public partial class Tensor
         return DType.IsFloatingPoint() ? Op.Record(ProdOp, y, [this], (d, keepDim)) : y;
     }
 
+    // ---- diff / trapezoid / cumulative_trapezoid ---------------------------------------------------
+
+    internal static readonly OpDef DiffOp = new("Diff", OpFamily.ReduceScanSort, "diff")
+    {
+        CompositeOf = ["Slice", "Sub", "Cat"],
+        Doc = "n-th forward difference along a dim.",
+        Samples = () => [
+            new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 6)], t => t[0].Diff()),
+            new("n = 2 dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 5, 3)], t => t[0].Diff(2, 0)),
+            new("prepend append", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 4, 3, 1), OpSamples.Make(OpSamples.Domain.Real, 5, 3, 2)],
+                t => t[0].Diff(1, -1, t[1], t[2])),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 6, 4, 3).T], t => t[0].Diff()),
+            new("n past the length", [OpSamples.Make(OpSamples.Domain.Real, 7, 2, 3)], t => t[0].Diff(4)),
+        ],
+    };
+
+    /// <summary>
+    /// The <paramref name="n"/>-th forward difference along <paramref name="dim"/> (PyTorch's <c>diff</c>):
+    /// out[i] = x[i + 1] − x[i], applied n times, after <paramref name="prepend"/> and <paramref name="append"/> (same
+    /// rank, the other dims equal) are concatenated along the dim. Each application shortens the dim by one (to 0 at least).
+    /// </summary>
+    public Tensor Diff(int n = 1, int dim = -1, Tensor? prepend = null, Tensor? append = null)
+    {
+        CheckFloat("Diff");
+        if (Rank == 0) throw new ShapeMismatchException("Diff: expects a tensor of at least 1 dim, got a 0-d tensor. Reshape it to [1].");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), $"Diff: n must be non-negative, got {n}.");
+        int d = ShapeUtil.WrapDim("Diff", dim, Rank);
+        var x = this;
+        if (prepend is not null || append is not null)
+            x = Cat([.. prepend is null ? Array.Empty<Tensor>() : [prepend], this, .. append is null ? Array.Empty<Tensor>() : [append]], d);
+        for (int k = 0; k < n && x._shape[d] > 0; k++)
+            x = x.Slice(d, 1) - x.Slice(d, 0, -1);
+        return x;
+    }
+
+    internal static readonly OpDef TrapezoidOp = new("Trapezoid", OpFamily.ReduceScanSort, "trapezoid", "trapz")
+    {
+        CompositeOf = ["Sum", "Slice", "Reshape", "Sub", "Add", "Mul"],
+        Doc = "Trapezoidal rule along a dim, with spacing dx or sample points x.",
+        Samples = () => [
+            new("dx", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 5)], t => Trapezoid(t[0], dx: 0.5)),
+            new("x 1-d dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 3, 4)], t => Trapezoid(t[0], t[1], 0)),
+            new("x same shape", [OpSamples.Make(OpSamples.Domain.Real, 4, 2, 5), OpSamples.Make(OpSamples.Domain.Real, 5, 2, 5)], t => Trapz(t[0], t[1])),
+            new("empty dim", [OpSamples.Make(OpSamples.Domain.Real, 6, 2, 0)], t => Trapezoid(t[0])),
+        ],
+    };
+
+    internal static readonly OpDef CumulativeTrapezoidOp = new("CumulativeTrapezoid", OpFamily.ReduceScanSort, "cumulative_trapezoid")
+    {
+        CompositeOf = ["Cumsum", "Slice", "Sub", "Add", "Mul"],
+        Doc = "Running trapezoidal rule along a dim.",
+        Samples = () => [
+            new("dx", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 5)], t => CumulativeTrapezoid(t[0], dx: 0.5)),
+            new("x 1-d dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 3, 4)], t => CumulativeTrapezoid(t[0], t[1], 0)),
+        ],
+    };
+
+    /// <summary>Sample points <paramref name="x"/> lined up with <paramref name="y"/> along <paramref name="d"/> (a 1-d x runs along the dim).</summary>
+    private static Tensor TrapezoidPoints(string op, Tensor y, Tensor x, int d)
+    {
+        if (x.Rank == 1)
+        {
+            if (x.Shape[0] != y.Shape[d])
+                throw new ShapeMismatchException($"{op}: a 1-d x (length {x.Shape[0]}) must have the length of y's dim {d} (shape {ShapeUtil.Format(y.Shape)}).");
+            var s = Enumerable.Repeat(1, y.Rank).ToArray();
+            s[d] = x.Shape[0];
+            return x.Reshape(s);
+        }
+        return x;
+    }
+
+    private static int TrapezoidDim(string op, Tensor y, int dim)
+    {
+        y.CheckFloat(op);
+        if (y.Rank == 0) throw new ShapeMismatchException($"{op}: y must have at least 1 dim, got a 0-d tensor.");
+        return ShapeUtil.WrapDim(op, dim, y.Rank);
+    }
+
+    /// <summary>∫ y along <paramref name="dim"/> by the trapezoidal rule with uniform spacing <paramref name="dx"/>
+    /// (PyTorch's <c>trapezoid(y, dx=dx, dim=dim)</c>); 0 over an empty dim.</summary>
+    public static Tensor Trapezoid(Tensor y, double dx = 1, int dim = -1)
+    {
+        int d = TrapezoidDim("Trapezoid", y, dim);
+        if (y.Shape[d] == 0) return y.Sum(d);
+        return (y.Sum(d) - (y.Select(d, 0) + y.Select(d, -1)) * 0.5) * dx;
+    }
+
+    /// <summary>∫ y along <paramref name="dim"/> by the trapezoidal rule at the sample points <paramref name="x"/> (1-d along
+    /// the dim, or broadcasting with y), as PyTorch's <c>trapezoid(y, x, dim=dim)</c>.</summary>
+    public static Tensor Trapezoid(Tensor y, Tensor x, int dim = -1)
+    {
+        int d = TrapezoidDim("Trapezoid", y, dim);
+        if (y.Shape[d] == 0) return y.Sum(d);
+        var xs = TrapezoidPoints("Trapezoid", y, x, d);
+        var h = xs.Slice(d, 1) - xs.Slice(d, 0, -1);
+        return (h * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Sum(d) / 2.0;
+    }
+
+    /// <summary>PyTorch's older name of <see cref="Trapezoid(Tensor, double, int)"/>.</summary>
+    public static Tensor Trapz(Tensor y, double dx = 1, int dim = -1) => Trapezoid(y, dx, dim);
+
+    /// <summary>PyTorch's older name of <see cref="Trapezoid(Tensor, Tensor, int)"/>.</summary>
+    public static Tensor Trapz(Tensor y, Tensor x, int dim = -1) => Trapezoid(y, x, dim);
+
+    /// <summary>The running trapezoidal integral along <paramref name="dim"/> with spacing <paramref name="dx"/>
+    /// (PyTorch's <c>cumulative_trapezoid</c>): one element fewer along the dim.</summary>
+    public static Tensor CumulativeTrapezoid(Tensor y, double dx = 1, int dim = -1)
+    {
+        int d = TrapezoidDim("CumulativeTrapezoid", y, dim);
+        if (y.Shape[d] == 0) return y;
+        return (dx / 2.0 * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Cumsum(d);
+    }
+
+    /// <summary>The running trapezoidal integral along <paramref name="dim"/> at the sample points <paramref name="x"/>
+    /// (PyTorch's <c>cumulative_trapezoid(y, x)</c>).</summary>
+    public static Tensor CumulativeTrapezoid(Tensor y, Tensor x, int dim = -1)
+    {
+        int d = TrapezoidDim("CumulativeTrapezoid", y, dim);
+        if (y.Shape[d] == 0) return y;
+        var xs = TrapezoidPoints("CumulativeTrapezoid", y, x, d);
+        var h = xs.Slice(d, 1) - xs.Slice(d, 0, -1);
+        return (h * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Cumsum(d) / 2.0;
+    }
+
     // ---- samples ----------------------------------------------------------------------------------
 
     /// <summary>Samples of an op along one dim: 0-d, 1-d, 2-d along the last and the first dim, a transposed view, an empty tensor.</summary>
