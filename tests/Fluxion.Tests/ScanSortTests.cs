@@ -45,6 +45,13 @@ public class ScanSortTests
 
     private static Tensor[] Pair((Tensor, Tensor) r) => [r.Item1, r.Item2];
 
+    private static double P(GoldenArgs a)
+    {
+        using var doc = JsonDocument.Parse(a.ToString());
+        var p = doc.RootElement.GetProperty("p");
+        return p.ValueKind == JsonValueKind.String ? (p.GetString() == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : p.GetDouble();
+    }
+
     private static QuantileInterpolation Interp(string s) => Enum.Parse<QuantileInterpolation>(s, ignoreCase: true);
 
     private static Tensor[] Quantile(Tensor x, GoldenArgs a, bool nan)
@@ -103,6 +110,9 @@ public class ScanSortTests
                 range = (r[0].GetDouble(), r[1].GetDouble());
             return Pair(x[0].Histogram(a.Int("bins"), range, x.Length > 1 ? x[1] : null, a.Bool("density")));
         },
+        ["Norm"] = (x, a) => [x[0].Norm(P(a), a.Ints("dims"), a.Bool("keepdim"))],
+        ["Dist"] = (x, a) => [Tensor.Dist(x[0], x[1], P(a))],
+        ["Renorm"] = (x, a) => [x[0].Renorm(P(a), a.Int("dim"), a.Double("maxnorm"))],
         ["SearchSorted"] = (x, a) => [Tensor.SearchSorted(x[0], x[1], a.Bool("right"), x.Length > 2 ? x[2] : null)],
         ["Bucketize"] = (x, a) => [Tensor.Bucketize(x[0], x[1], a.Bool("right"))],
         ["Bincount"] = (x, a) => [x[0].Bincount(x.Length > 1 ? x[1] : null, a.Int("minlength"))],

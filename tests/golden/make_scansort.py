@@ -242,6 +242,18 @@ case("Histogram.auto.f32", "Histogram", lambda x: torch.histogram(x, bins=6), [r
 case("Histogram.single", "Histogram", lambda x: torch.histogram(x, bins=3), [torch.tensor([2.0, 2.0], dtype=F64)], {"bins": 3, "range": None, "density": False}, grad=False)
 case("Histogram.edges", "Histogram", lambda x, e: torch.histogram(x, bins=e), [torch.tensor([1.0, 2.0, 1.0, 4.0, 2.5, -1.0], dtype=F64), torch.tensor([0.0, 1.0, 2.5, 4.0], dtype=F64)], {"bins": None}, grad=False)
 
+# ---- norms ------------------------------------------------------------------------------------
+zrow = torch.tensor([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0], [3.0, -3.0, 1.0]], dtype=F64)
+for p in (2, 1, 3, 1.5, 0.5, 0, INF, -INF):
+    name = {INF: "inf", -INF: "-inf"}.get(p, str(p))
+    case(f"Norm.p{name}.dim1", "Norm", lambda x, p=p: torch.norm(x, p, 1), [randn(3, 4) if p in (0.5, -INF) else zrow], {"p": p if math.isfinite(p) else str(p), "dims": [1], "keepdim": False})
+case("Norm.fro.all.f32", "Norm", lambda x: torch.norm(x), [randn(3, 4, dtype=F32)], {"p": 2, "dims": None, "keepdim": False})
+case("Norm.dims.keepdim", "Norm", lambda x: torch.norm(x, 3, (0, 2), keepdim=True), [randn(2, 3, 2)], {"p": 3, "dims": [0, 2], "keepdim": True})
+case("Dist.p2", "Dist", lambda a, b: torch.dist(a, b), [randn(3, 4), randn(4)], {"p": 2})
+case("Dist.pinf", "Dist", lambda a, b: torch.dist(a, b, INF), [randn(3, 4), randn(3, 4)], {"p": "inf"})
+case("Renorm.dim0", "Renorm", lambda x: torch.renorm(x, 2, 0, 1.5), [randn(3, 4)], {"p": 2, "dim": 0, "maxnorm": 1.5})
+case("Renorm.dim1.p1", "Renorm", lambda x: torch.renorm(x, 1, 1, 1.0), [randn(3, 4)], {"p": 1, "dim": 1, "maxnorm": 1.0})
+
 with open(__file__.replace("make_scansort.py", "scansort.json"), "w") as f:
     f.write('{"format":1,"torch":' + json.dumps(torch.__version__) + ',"cases":[\n')
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in CASES))
