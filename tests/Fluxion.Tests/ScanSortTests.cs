@@ -113,6 +113,12 @@ public class ScanSortTests
         ["Norm"] = (x, a) => [x[0].Norm(P(a), a.Ints("dims"), a.Bool("keepdim"))],
         ["Dist"] = (x, a) => [Tensor.Dist(x[0], x[1], P(a))],
         ["Renorm"] = (x, a) => [x[0].Renorm(P(a), a.Int("dim"), a.Double("maxnorm"))],
+        ["Gradient"] = (x, a) =>
+        {
+            using var doc = JsonDocument.Parse(a.ToString());
+            var sp = doc.RootElement.GetProperty("spacing").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            return x[0].Gradient(sp, a.Ints("dims"), a.Int("edge_order"));
+        },
         ["SearchSorted"] = (x, a) => [Tensor.SearchSorted(x[0], x[1], a.Bool("right"), x.Length > 2 ? x[2] : null)],
         ["Bucketize"] = (x, a) => [Tensor.Bucketize(x[0], x[1], a.Bool("right"))],
         ["Bincount"] = (x, a) => [x[0].Bincount(x.Length > 1 ? x[1] : null, a.Int("minlength"))],

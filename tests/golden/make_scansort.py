@@ -254,6 +254,10 @@ case("Dist.pinf", "Dist", lambda a, b: torch.dist(a, b, INF), [randn(3, 4), rand
 case("Renorm.dim0", "Renorm", lambda x: torch.renorm(x, 2, 0, 1.5), [randn(3, 4)], {"p": 2, "dim": 0, "maxnorm": 1.5})
 case("Renorm.dim1.p1", "Renorm", lambda x: torch.renorm(x, 1, 1, 1.0), [randn(3, 4)], {"p": 1, "dim": 1, "maxnorm": 1.0})
 
+case("Gradient.all", "Gradient", lambda x: torch.gradient(x), [randn(4, 5)], {"spacing": [1.0, 1.0], "dims": None, "edge_order": 1})
+case("Gradient.dim1.order2", "Gradient", lambda x: torch.gradient(x, spacing=0.5, dim=1, edge_order=2), [randn(3, 4)], {"spacing": [0.5], "dims": [1], "edge_order": 2})
+case("Gradient.two.spacings.transposed", "Gradient", lambda x: torch.gradient(x, spacing=[2.0, 0.25]), [(randn(3, 4), "transposed")], {"spacing": [2.0, 0.25], "dims": None, "edge_order": 1})
+
 with open(__file__.replace("make_scansort.py", "scansort.json"), "w") as f:
     f.write('{"format":1,"torch":' + json.dumps(torch.__version__) + ',"cases":[\n')
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in CASES))

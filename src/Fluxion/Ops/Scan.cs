@@ -487,6 +487,61 @@ public partial class Tensor
         return (h * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Cumsum(d) / 2.0;
     }
 
+    internal static readonly OpDef GradientOp = new("Gradient", OpFamily.ReduceScanSort, "gradient")
+    {
+        CompositeOf = ["Slice", "Sub", "Div", "Mul", "Add", "Cat"],
+        Doc = "Finite-difference derivative estimates along each dim (central inside, one-sided at the edges).",
+        Samples = () => [
+            new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 6)], t => t[0].Gradient()[0]),
+            new("2-d both dims", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 5)], t => { var g = t[0].Gradient(0.5); return g[0] + 2.0 * g[1]; }),
+            new("edge order 2 dim 1", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4)], t => t[0].Gradient([2.0], [1], edgeOrder: 2)[0]),
+        ],
+    };
+
+    /// <summary>
+    /// Estimates of ∂x/∂(each dim) from samples with uniform <paramref name="spacing"/> (PyTorch's <c>gradient</c>):
+    /// central differences inside, one-sided differences of first (or, with <paramref name="edgeOrder"/> 2, second)
+    /// order at the ends. One result per dim of <paramref name="dims"/> (all dims when null).
+    /// </summary>
+    public Tensor[] Gradient(double spacing = 1, int[]? dims = null, int edgeOrder = 1) =>
+        Gradient(Enumerable.Repeat(spacing, dims?.Length ?? Rank).ToArray(), dims, edgeOrder);
+
+    /// <summary>As <see cref="Gradient(double, int[], int)"/> with one spacing per dim of <paramref name="dims"/> (all dims when null).</summary>
+    public Tensor[] Gradient(double[] spacing, int[]? dims = null, int edgeOrder = 1)
+    {
+        const string op = "Gradient";
+        CheckFloat(op);
+        if (edgeOrder is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(edgeOrder), $"{op}: edgeOrder must be 1 or 2, got {edgeOrder}.");
+        if (Rank == 0) throw new ShapeMismatchException($"{op}: expects a tensor of at least 1 dim, got a 0-d tensor.");
+        var ds = dims is null ? Enumerable.Range(0, Rank).ToArray() : dims.Select(d => ShapeUtil.WrapDim(op, d, Rank)).ToArray();
+        if (ds.Distinct().Count() != ds.Length) throw new ArgumentException($"{op}: a dim appears more than once in {ShapeUtil.Format(dims!)}.");
+        if (spacing.Length != ds.Length)
+            throw new ArgumentException($"{op}: {spacing.Length} spacings given for {ds.Length} dims; give one per dim (or a single number).");
+        var result = new Tensor[ds.Length];
+        for (int k = 0; k < ds.Length; k++)
+        {
+            int d = ds[k];
+            if (_shape[d] < edgeOrder + 1)
+                throw new ShapeMismatchException($"{op}: dim {d} has size {_shape[d]} (shape {ShapeUtil.Format(_shape)}) but edge order {edgeOrder} needs at least {edgeOrder + 1} samples.");
+            double h = spacing[k];
+            Tensor S(int? a, int? b) => Slice(d, a, b);
+            var center = (S(2, null) - S(0, -2)) / h;
+            Tensor first, last;
+            if (edgeOrder == 1)
+            {
+                first = (S(1, 2) - S(0, 1)) / h;
+                last = (S(-1, null) - S(-2, -1)) / h;
+            }
+            else
+            {
+                first = (-1.5 * S(0, 1) + 2.0 * S(1, 2) - 0.5 * S(2, 3)) / h;
+                last = (0.5 * S(-3, -2) - 2.0 * S(-2, -1) + 1.5 * S(-1, null)) / h;
+            }
+            result[k] = Cat([first, center / 2.0, last], d);
+        }
+        return result;
+    }
+
     // ---- samples ----------------------------------------------------------------------------------
 
     /// <summary>Samples of an op along one dim: 0-d, 1-d, 2-d along the last and the first dim, a transposed view, an empty tensor.</summary>
