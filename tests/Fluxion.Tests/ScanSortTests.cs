@@ -290,4 +290,63 @@ public class ScanSortTests
             Assert.Equal(want, x.Grad!.ToDoubleArray()[k], 12);
         }
     }
+
+    [Fact]
+    public void SelectionOpsWorkOnInt64()
+    {
+        var x = Tensor.FromArray([5L, 1, 4, 1, 3, 9, 2], 7);
+        Assert.Equal(3.0, x.Median().Item());
+        var (kv, ki) = x.Kthvalue(2);
+        Assert.Equal(1.0, kv.Item());
+        Assert.Equal(DType.Int64, kv.DType);
+        Assert.Equal(1.0, x.Mode().Values.Item());
+        Assert.Equal(3.0, x.Mode().Indices.Item()); // the last occurrence, as PyTorch for short rows
+        Assert.Equal([9.0, 5, 4], x.Topk(3).Values.ToDoubleArray());
+        Assert.Equal([1.0, 1, 2, 3, 4, 5, 9], x.Sort().Values.ToDoubleArray());
+        Assert.Equal([1.0, 3, 6, 4, 2, 0, 5], x.Argsort().ToDoubleArray());
+        Assert.True(x.Any().Item<bool>());
+        Assert.Equal(7L, x.CountNonzero().Item<long>());
+        Assert.True(ki.Item() is 1 or 3);
+    }
+
+    [Fact]
+    public void UniqueOfBoolsAndEmptyTensors()
+    {
+        var (v, inv, cnt) = Tensor.FromArray([true, false, true], 3).Unique();
+        Assert.Equal(DType.Bool, v.DType);
+        Assert.Equal([0.0, 1], v.ToDoubleArray());
+        Assert.Equal([1.0, 0, 1], inv.ToDoubleArray());
+        Assert.Equal([1.0, 2], cnt.ToDoubleArray());
+        var (ev, einv, ecnt) = R(0, 3).Unique();
+        Assert.Equal([0], ev.ShapeArray);
+        Assert.Equal([0, 3], einv.ShapeArray);
+        Assert.Equal([0], ecnt.ShapeArray);
+    }
+
+    [Fact]
+    public void SearchAndCountArgumentsAreChecked()
+    {
+        var s = Tensor.FromArray([1.0, 2.0, 3.0], 3);
+        Assert.Contains("SearchSorted", Assert.Throws<DTypeMismatchException>(() => Tensor.SearchSorted(s, Tensor.FromArray([1f], 1))).Message);
+        Assert.Contains("SearchSorted", Assert.Throws<ShapeMismatchException>(() => Tensor.SearchSorted(R(2, 3), R(3, 2))).Message);
+        Assert.Contains("Bucketize", Assert.Throws<ShapeMismatchException>(() => Tensor.Bucketize(s, R(2, 2))).Message);
+        Assert.Contains("Bincount", Assert.Throws<ArgumentException>(() => Tensor.FromArray([1L, -2], 2).Bincount()).Message);
+        Assert.Contains("Bincount", Assert.Throws<DTypeMismatchException>(() => s.Bincount()).Message);
+        Assert.Contains("Histc", Assert.Throws<ArgumentException>(() => Tensor.FromArray([1.0, double.NaN], 2).Histc(3)).Message);
+        Assert.Contains("Gradient", Assert.Throws<ShapeMismatchException>(() => R(2, 5).Gradient(edgeOrder: 2)).Message);
+        Assert.Contains("Diff", Assert.Throws<ShapeMismatchException>(() => R().Diff()).Message);
+    }
+
+    [Fact]
+    public void SecondDerivativeOfProdWithAZeroIsExact()
+    {
+        // p = x0·x1·x2 at x1 = 0: ∂²p/∂x0∂x2 = x1 = 0, ∂²p/∂x0∂x1 = x2, ∂²p/∂x1∂x2 = x0
+        var x = Tensor.FromArray([2.0, 0.0, 3.0], 3).RequiresGrad_();
+        var g = Autograd.Grad([x.Prod()], [x], createGraph: true)[0]!;
+        Assert.Equal([0.0, 6, 0], g.ToDoubleArray());
+        var h0 = Autograd.Grad([g.Select(0, 0)], [x], retainGraph: true)[0]!;
+        Assert.Equal([0.0, 3, 0], h0.ToDoubleArray());
+        var h1 = Autograd.Grad([g.Select(0, 1)], [x])[0]!;
+        Assert.Equal([3.0, 0, 2], h1.ToDoubleArray());
+    }
 }
