@@ -92,6 +92,7 @@ for dt in (F64, F32):
     case(f"Cumsum.dim1.{s}", "Cumsum", lambda x: torch.cumsum(x, 1), [randn(3, 5, dtype=dt)], {"dim": 1})
     case(f"Cumprod.dim0.{s}", "Cumprod", lambda x: torch.cumprod(x, 0), [randn(4, 3, dtype=dt)], {"dim": 0})
     case(f"LogCumSumExp.dim-1.{s}", "LogCumSumExp", lambda x: torch.logcumsumexp(x, -1), [randn(3, 6, dtype=dt) * 4], {"dim": -1})
+case("Cumsum.long.f32", "Cumsum", lambda x: torch.cumsum(x, 0), [randn(3000, dtype=F32) + 0.3], {"dim": 0})
 case("Cumsum.transposed", "Cumsum", lambda x: torch.cumsum(x, 0), [(randn(4, 3), "transposed")], {"dim": 0})
 case("Cumsum.0d", "Cumsum", lambda x: torch.cumsum(x, 0), [randn()], {"dim": 0})
 case("Cumsum.int64", "Cumsum", lambda x: torch.cumsum(x, 0), [ints(-5, 5, 6, dtype=torch.int64)], {"dim": 0})

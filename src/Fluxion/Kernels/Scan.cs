@@ -18,6 +18,28 @@ internal static class Scan
         }
     }
 
+    /// <summary>float32 cumulative sum accumulated in double, each partial sum rounded once (as PyTorch's CPU kernel).</summary>
+    public static void CumSum(ReadOnlySpan<float> x, int rows, int n, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            double acc = 0;
+            int o = r * n;
+            for (int i = 0; i < n; i++) dst[o + i] = (float)(acc += x[o + i]);
+        }
+    }
+
+    /// <summary>float32 cumulative product accumulated in double (as PyTorch's CPU kernel).</summary>
+    public static void CumProd(ReadOnlySpan<float> x, int rows, int n, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            double acc = 1;
+            int o = r * n;
+            for (int i = 0; i < n; i++) dst[o + i] = (float)(acc *= x[o + i]);
+        }
+    }
+
     /// <summary>dst[r, i] = Π_{j ≤ i} x[r, j].</summary>
     public static void CumProd<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst) where T : INumber<T>
     {
