@@ -116,6 +116,9 @@ public class ScanSortTests
         ["Gradient"] = (x, a) =>
         {
             using var doc = JsonDocument.Parse(a.ToString());
+            if (doc.RootElement.TryGetProperty("coordinates", out var co))
+                return x[0].Gradient(co.EnumerateArray().Select(c => Tensor.FromArray(c.EnumerateArray().Select(v => v.GetDouble()).ToArray(), c.GetArrayLength())).ToArray(),
+                    a.Ints("dims"), a.Int("edge_order"));
             var sp = doc.RootElement.GetProperty("spacing").EnumerateArray().Select(v => v.GetDouble()).ToArray();
             return x[0].Gradient(sp, a.Ints("dims"), a.Int("edge_order"));
         },

@@ -259,6 +259,11 @@ case("Gradient.all", "Gradient", lambda x: torch.gradient(x), [randn(4, 5)], {"s
 case("Gradient.dim1.order2", "Gradient", lambda x: torch.gradient(x, spacing=0.5, dim=1, edge_order=2), [randn(3, 4)], {"spacing": [0.5], "dims": [1], "edge_order": 2})
 case("Gradient.two.spacings.transposed", "Gradient", lambda x: torch.gradient(x, spacing=[2.0, 0.25]), [(randn(3, 4), "transposed")], {"spacing": [2.0, 0.25], "dims": None, "edge_order": 1})
 
+cx = torch.tensor([0.0, 0.5, 1.5, 1.75, 3.0], dtype=F64)
+case("Gradient.coords.order1", "Gradient", lambda x: torch.gradient(x, spacing=[cx], dim=1), [randn(3, 5)], {"coordinates": [cx.tolist()], "dims": [1], "edge_order": 1})
+case("Gradient.coords.order2", "Gradient", lambda x: torch.gradient(x, spacing=[cx, torch.tensor([1.0, 1.5, 3.0], dtype=F64)], dim=[1, 0], edge_order=2),
+     [randn(3, 5)], {"coordinates": [cx.tolist(), [1.0, 1.5, 3.0]], "dims": [1, 0], "edge_order": 2})
+
 with open(__file__.replace("make_scansort.py", "scansort.json"), "w") as f:
     f.write('{"format":1,"torch":' + json.dumps(torch.__version__) + ',"cases":[\n')
     f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in CASES))

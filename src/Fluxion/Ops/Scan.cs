@@ -495,6 +495,7 @@ public partial class Tensor
             new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 6)], t => t[0].Gradient()[0]),
             new("2-d both dims", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 5)], t => { var g = t[0].Gradient(0.5); return g[0] + 2.0 * g[1]; }),
             new("edge order 2 dim 1", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 4)], t => t[0].Gradient([2.0], [1], edgeOrder: 2)[0]),
+            new("coordinates edge order 2", [OpSamples.Make(OpSamples.Domain.Real, 4, 5)], t => t[0].Gradient([Tensor.FromArray([0.0, 0.5, 1.5, 1.75, 3.0], 5)], edgeOrder: 2)[0]),
         ],
     };
 
@@ -538,6 +539,65 @@ public partial class Tensor
                 last = (0.5 * S(-3, -2) - 2.0 * S(-2, -1) + 1.5 * S(-1, null)) / h;
             }
             result[k] = Cat([first, center / 2.0, last], d);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// As <see cref="Gradient(double, int[], int)"/> for samples at the given <paramref name="coordinates"/> (one 1-d
+    /// tensor per dim of <paramref name="dims"/>, all dims when null, each as long as its dim; treated as constants):
+    /// second-order accurate differences for uneven spacing inside, one-sided ones of order <paramref name="edgeOrder"/>
+    /// at the ends, as PyTorch's <c>gradient(input, spacing=[tensors])</c>.
+    /// </summary>
+    public Tensor[] Gradient(Tensor[] coordinates, int[]? dims = null, int edgeOrder = 1)
+    {
+        const string op = "Gradient";
+        CheckFloat(op);
+        if (edgeOrder is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(edgeOrder), $"{op}: edgeOrder must be 1 or 2, got {edgeOrder}.");
+        if (Rank == 0) throw new ShapeMismatchException($"{op}: expects a tensor of at least 1 dim, got a 0-d tensor.");
+        var ds = dims is null ? Enumerable.Range(0, Rank).ToArray() : dims.Select(d => ShapeUtil.WrapDim(op, d, Rank)).ToArray();
+        if (ds.Distinct().Count() != ds.Length) throw new ArgumentException($"{op}: a dim appears more than once in {ShapeUtil.Format(dims!)}.");
+        if (coordinates.Length != ds.Length)
+            throw new ArgumentException($"{op}: {coordinates.Length} coordinate tensors given for {ds.Length} dims; give one per dim.");
+        var result = new Tensor[ds.Length];
+        for (int k = 0; k < ds.Length; k++)
+        {
+            int d = ds[k], n = _shape[d];
+            if (coordinates[k].Rank != 1 || coordinates[k].Numel != n)
+                throw new ShapeMismatchException($"{op}: the coordinates for dim {d} must be 1-d of length {n}, got shape {ShapeUtil.Format(coordinates[k].Shape)}.");
+            if (n < edgeOrder + 1)
+                throw new ShapeMismatchException($"{op}: dim {d} has size {n} (shape {ShapeUtil.Format(_shape)}) but edge order {edgeOrder} needs at least {edgeOrder + 1} samples.");
+            var x = coordinates[k].ToDoubleArray();
+            var h = new double[n - 1];
+            for (int i = 0; i < n - 1; i++) h[i] = x[i + 1] - x[i];
+            var shape = Enumerable.Repeat(1, Rank).ToArray();
+            shape[d] = n - 2;
+            var ca = new double[n - 2];
+            var cb = new double[n - 2];
+            var cc = new double[n - 2];
+            for (int i = 0; i < n - 2; i++)
+            {
+                double h1 = h[i], h2 = h[i + 1];
+                ca[i] = -h2 / (h1 * (h1 + h2));
+                cb[i] = (h2 - h1) / (h1 * h2);
+                cc[i] = h1 / (h2 * (h1 + h2));
+            }
+            Tensor C(double[] v) => FromDoubles(v, shape, DType);
+            Tensor S(int? a, int? b) => Slice(d, a, b);
+            var center = C(ca) * S(0, -2) + C(cb) * S(1, -1) + C(cc) * S(2, null);
+            Tensor first, last;
+            if (edgeOrder == 1)
+            {
+                first = (S(1, 2) - S(0, 1)) / h[0];
+                last = (S(-1, null) - S(-2, -1)) / h[^1];
+            }
+            else
+            {
+                double h0 = h[0], h1 = h[1], hl = h[^1], hm = h[^2];
+                first = -(2.0 * h0 + h1) / (h0 * (h0 + h1)) * S(0, 1) + (h0 + h1) / (h0 * h1) * S(1, 2) + -h0 / (h1 * (h0 + h1)) * S(2, 3);
+                last = hl / (hm * (hl + hm)) * S(-3, -2) + -(hl + hm) / (hl * hm) * S(-2, -1) + (2.0 * hl + hm) / (hl * (hl + hm)) * S(-1, null);
+            }
+            result[k] = Cat([first, center, last], d);
         }
         return result;
     }
