@@ -159,6 +159,8 @@ case("Quantile.all.keepdim", "Quantile", lambda x: torch.quantile(x, 0.6, keepdi
 case("Quantile.dim0.keepdim.transposed", "Quantile", lambda x: torch.quantile(x, torch.tensor([0.1, 0.9], dtype=F64), 0, keepdim=True),
      [(randn(6, 3), "transposed")], {"q": [0.1, 0.9], "dim": 0, "keepdim": True, "interpolation": "linear"})
 case("Quantile.middle.dim", "Quantile", lambda x: torch.quantile(x, 0.35, 1), [randn(2, 5, 3)], {"q": 0.35, "dim": 1, "keepdim": False, "interpolation": "linear"})
+case("Quantile.qgrad", "Quantile", lambda x, q: torch.quantile(x, q, 1), [randn(3, 6), torch.tensor([0.13, 0.52, 0.91], dtype=F64)],
+     {"qinput": True, "dim": 1, "keepdim": False, "interpolation": "linear"})
 x_nan2 = torch.tensor([[1.0, NAN, 3.0, 2.0, 0.5], [NAN, NAN, NAN, NAN, NAN], [2.0, -1.0, 4.0, 0.0, 3.0]], dtype=F64)
 case("Quantile.nan", "Quantile", lambda x: torch.quantile(x, 0.4, 1), [x_nan2], {"q": 0.4, "dim": 1, "keepdim": False, "interpolation": "linear"})
 case("NanQuantile.nan", "NanQuantile", lambda x: torch.nanquantile(x, torch.tensor([0.25, 0.75], dtype=F64), 1), [x_nan2],

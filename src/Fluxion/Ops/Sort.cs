@@ -327,13 +327,18 @@ public partial class Tensor
         yield return new("lower", [OpSamples.Make(OpSamples.Domain.Real, 6, 7)], t => Q(t[0], 0.4, m: QuantileInterpolation.Lower));
         yield return new("nearest", [OpSamples.Make(OpSamples.Domain.Real, 7, 7)], t => Q(t[0], 0.4, m: QuantileInterpolation.Nearest));
         yield return new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 8)], t => Q(t[0], 0.5, 0));
+        // q takes a gradient too (linear interpolation): ∂/∂q = (upper − lower)·(n − 1)
+        yield return new("q differentiable", [OpSamples.Make(OpSamples.Domain.Real, 9, 2, 6), Tensor.FromArray([0.13, 0.52, 0.91], 3)], t => ignoreNan
+            ? t[0].NanQuantile(t[1], -1)
+            : t[0].Quantile(t[1], -1));
     }
 
     /// <summary>
     /// The <paramref name="q"/>-quantile over all elements (<paramref name="dim"/> null, the tensor flattened) or along
     /// <paramref name="dim"/>, as PyTorch's <c>quantile</c>: the sorted values at rank q·(n − 1), interpolated as
     /// <paramref name="interpolation"/> says (linear by default, as PyTorch's lerp). A row holding a NaN gives NaN.
-    /// The gradient flows to the (one or two) sorted elements used, weighted as the interpolation weights them.
+    /// The gradient flows to the (one or two) sorted elements used, weighted as the interpolation weights them, and
+    /// (linear interpolation, q a tensor that requires grad) to q, as PyTorch's.
     /// </summary>
     public Tensor Quantile(double q, int? dim = null, bool keepDim = false, QuantileInterpolation interpolation = QuantileInterpolation.Linear) =>
         QuantileCore("Quantile", Scalar(q, DType.IsFloatingPoint() ? DType : DType.Float32), dim, keepDim, interpolation, ignoreNan: false);
@@ -395,6 +400,8 @@ public partial class Tensor
         var below = new long[nq * rows];
         var above = new long[nq * rows];
         var weight = new double[nq * rows];
+        var free = new bool[nq * rows];     // the rank is q·last (linear in q): q's gradient flows through the weight
+        var lastOf = new double[rows];
         for (int r = 0; r < rows; r++)
         {
             int valid = 0;
@@ -406,7 +413,9 @@ public partial class Tensor
             {
                 // the rank in the input's precision, as PyTorch computes it on tensors of that dtype
                 int last = ignoreNan ? valid - 1 : n - 1;
+                lastOf[r] = last;
                 double rank = f32 ? (double)((float)qs[j] * (float)last) : qs[j] * last;
+                free[j * rows + r] = mode == QuantileInterpolation.Linear && !(ignoreNan && rank < 0) && !(!ignoreNan && nan);
                 if (ignoreNan && rank < 0) rank = 0;
                 if (!ignoreNan && nan) rank = n - 1;
                 rank = mode switch
@@ -430,6 +439,14 @@ public partial class Tensor
         {
             var hi = expanded.Gather(-1, FromArray(above, idxShape));
             var w = FromDoubles(weight, idxShape, DType);
+            if (mode == QuantileInterpolation.Linear && Op.Tracking(q))
+            {
+                // the same weight as a function of q (rank q·last minus its floor), so q gets PyTorch's gradient
+                int[] qShape = [nq, .. Enumerable.Repeat(1, rowShape.Length + 1)];
+                var lastT = FromDoubles(lastOf, [1, .. rowShape, 1], DType);
+                var wq = q.Reshape(qShape) * lastT - FromDoubles(Array.ConvertAll(below, b => (double)b), idxShape, DType);
+                w = Where(Wrap(free, idxShape), wq, w);
+            }
             // PyTorch's lerp: from the nearer end, so weight 1 gives exactly the upper value
             var diff = hi - lo;
             result = Where(w.Lt(0.5), lo + w * diff, hi - diff * (1.0 - w));
