@@ -26,6 +26,8 @@ internal static class ShapeUtil
 
     public static bool IsContiguous(ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
     {
+        // an empty tensor has no elements to be out of place (without this, Full([2, 0]) recursed forever)
+        foreach (var d in shape) if (d == 0) return true;
         int acc = 1;
         for (int i = shape.Length - 1; i >= 0; i--)
         {
