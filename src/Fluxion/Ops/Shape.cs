@@ -178,15 +178,9 @@ public partial class Tensor
         return Permute(p);
     }
 
-    /// <summary>The transpose of a matrix (rank 2; rank 0 and 1 are returned as views unchanged).</summary>
-    public Tensor T
-    {
-        get
-        {
-            if (Rank > 2) throw new ShapeMismatchException($"T: expects a tensor of rank <= 2 but got shape {ShapeUtil.Format(_shape)}; use MT for batched matrices or Permute.");
-            return Rank == 2 ? Transpose(0, 1) : Permute(Rank == 0 ? [] : [0]);
-        }
-    }
+    /// <summary>The dims in reverse order (PyTorch's <c>.T</c>): the transpose of a matrix; rank 0 and 1 are returned as
+    /// views unchanged; for batched matrices <see cref="MT"/> is usually what is meant.</summary>
+    public Tensor T => Rank == 2 ? Transpose(0, 1) : Permute(Enumerable.Range(0, Rank).Reverse().ToArray());
 
     /// <summary>Transposes the last two dims (batched matrix transpose).</summary>
     public Tensor MT => Rank < 2
@@ -293,7 +287,7 @@ public partial class Tensor
     /// <summary>A slice along <paramref name="Dim"/>: positions <paramref name="Start"/>, +<paramref name="Step"/>, ... below <paramref name="End"/> (bounds already clamped).</summary>
     private sealed record SliceAttr(int Dim, int Start, int End, int Step);
 
-    internal static readonly OpDef SliceOp = new("Slice", OpFamily.ShapeIndexCreateOther)
+    internal static readonly OpDef SliceOp = new("Slice", OpFamily.ShapeIndexCreateOther, "slice")
     {
         Vjp = (in OpCtx c, Tensor g, int i) => SliceBackward(g, c.Shape(0), c.A<SliceAttr>().Dim, c.A<SliceAttr>().Start, c.A<SliceAttr>().Step),
         Jvp = (in OpCtx c, Tensor?[] t) =>

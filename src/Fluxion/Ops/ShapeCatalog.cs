@@ -31,9 +31,9 @@ internal static class ShapeCatalog
         [new("front", [R(1, 2, 3)], t => t[0].Unsqueeze(0)), new("back", [R(2, 2, 3).T], t => t[0].Unsqueeze(-1))]);
     internal static readonly OpDef Transpose = Composite("Transpose", ["Permute"], ["transpose"], () =>
         [new("3-d", [R(1, 2, 3, 4)], t => t[0].Transpose(0, 2)), new("1-d", [R(2, 3)], t => t[0].Transpose(0, -1))]);
-    // PyTorch's t(): rank <= 2 (its deprecated .T on rank > 2 reverses all dims, which Fluxion's T does not claim)
-    internal static readonly OpDef TransposeMatrix = Composite("TransposeMatrix", ["Permute"], ["t"], () =>
-        [new("2-d", [R(1, 2, 3)], t => t[0].T), new("1-d", [R(2, 3)], t => t[0].T)]);
+    // PyTorch's t() (rank <= 2) and .T (all dims reversed, as PyTorch 1.13 does for any rank)
+    internal static readonly OpDef TransposeMatrix = Composite("TransposeMatrix", ["Permute"], ["t", "T"], () =>
+        [new("2-d", [R(1, 2, 3)], t => t[0].T), new("1-d", [R(2, 3)], t => t[0].T), new("3-d", [R(3, 2, 3, 4)], t => t[0].T)]);
     internal static readonly OpDef MatrixTranspose = Composite("MatrixTranspose", ["Permute"], ["mT"], () =>
         [new("batched", [R(1, 2, 3, 4)], t => t[0].MT)]);
     internal static readonly OpDef Narrow = Composite("Narrow", ["Slice"], ["narrow"], () =>
