@@ -37,17 +37,6 @@ internal static class Elementwise
         });
     }
 
-    /// <summary>Predicate kernel producing booleans over a broadcast iteration space.</summary>
-    public static void Compare<T>(Func<T, T, bool> f, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, bool[] dst, int[] shape)
-    {
-        var outStrides = ShapeUtil.ContiguousStrides(shape);
-        Strided.ForEachRow(shape, [aStrides, bStrides, outStrides], [aOff, bOff, 0], (p, n, s) =>
-        {
-            int sa = s[0], sb = s[1];
-            for (int i = 0, ia = p[0], ib = p[1], o = p[2]; i < n; i++, ia += sa, ib += sb, o++) dst[o] = f(a[ia], b[ib]);
-        });
-    }
-
     /// <summary>Ternary select: dst = cond ? a : b over a broadcast iteration space.</summary>
     public static void Where<T>(bool[] c, int cOff, int[] cStrides, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, T[] dst, int[] shape)
     {

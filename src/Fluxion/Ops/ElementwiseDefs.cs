@@ -1,0 +1,174 @@
+namespace Fluxion;
+
+/// <summary>Which of an elementwise op's tensors its derivative reads (so in-place changes to them are caught).</summary>
+internal enum Uses { None, Input, Output, Both }
+
+public partial class Tensor
+{
+    /// <summary>The fused first-order VJP g·f'(x, y) of a unary op, element by element on raw values (no graph, one allocation).</summary>
+    internal static Tensor RawUnaryVjp<TD>(Tensor g, Tensor? x, Tensor? y, TD d, Uses uses) where TD : struct, IDerivative
+    {
+        var r = EmptyLike(g);
+        bool readX = uses is Uses.Input or Uses.Both, readY = uses is Uses.Output or Uses.Both;
+        if (g.DType == DType.Float32)
+        {
+            var gs = g.DenseSpan<float>();
+            var xs = readX ? x!.DenseSpan<float>() : gs;
+            var ys = readY ? y!.DenseSpan<float>() : gs;
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R32(xs[i]), new R32(ys[i])).V;
+        }
+        else
+        {
+            var gs = g.DenseSpan<double>();
+            var xs = readX ? x!.DenseSpan<double>() : gs;
+            var ys = readY ? y!.DenseSpan<double>() : gs;
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++) rs[i] = gs[i] * d.Eval(new R64(xs[i]), new R64(ys[i])).V;
+        }
+        return r;
+    }
+
+    /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
+    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor? a, Tensor? b, Tensor? y, TR rule, bool forA) where TR : struct, IBinaryRule
+    {
+        // the rule reads only what its entry saved; the others are stood in for by g (never read)
+        var r = EmptyLike(g);
+        if (g.DType == DType.Float32)
+        {
+            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = (a ?? g).DenseSpan<float>(), xb = (b ?? g).DenseSpan<float>(), ys = (y ?? g).DenseSpan<float>();
+            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i])) : rule.Db(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i]))).V;
+        }
+        else
+        {
+            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = (a ?? g).DenseSpan<double>(), xb = (b ?? g).DenseSpan<double>(), ys = (y ?? g).DenseSpan<double>();
+            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
+            for (int i = 0; i < rs.Length; i++)
+                rs[i] = (forA ? rule.Da(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i])) : rule.Db(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i]))).V;
+        }
+        return r;
+    }
+}
+
+/// <summary>
+/// Registry entry of an elementwise op declared by its derivative f'(x, y) (an <see cref="IDerivative"/>, written
+/// once): the VJP is g·f'(x, y) and the JVP t·f'(x, y) in differentiable tensor ops; in a first-order pass on
+/// small tensors (up to <see cref="Op.RawMaxNumel"/> elements, where per-op overhead dominates) the same rule
+/// runs fused on raw values: one pass, one allocation, no graph bookkeeping. A derivative with parameters
+/// (e.g. the exponent of a power) is passed per call as the call's attribute.
+/// </summary>
+internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
+{
+    private readonly SpanMap<float>? _f32;
+    private readonly SpanMap<double>? _f64;
+    private readonly Uses _uses;
+
+    /// <summary>An entry whose forward kernels are <paramref name="f32"/> and <paramref name="f64"/> (null when the
+    /// op computes its value itself and calls <see cref="Record"/>).</summary>
+    public UnaryDef(string name, Uses uses, SpanMap<float>? f32, SpanMap<double>? f64, params string[] torch)
+        : base(name, OpFamily.Unary, torch)
+    {
+        _f32 = f32;
+        _f64 = f64;
+        _uses = uses;
+        BatchedJvp = true;
+        // an op whose derivative reads nothing still keeps its input (for the zeros' shape)
+        Saves = uses switch { Uses.Output => SaveOutput, Uses.Both => 1u | SaveOutput, _ => 1u };
+    }
+
+    public override bool HasVjp => true;
+    public override bool HasJvp => true;
+    public override string FusedBackward => $"raw loop, first-order passes up to {Op.RawMaxNumel} elements";
+
+    /// <summary>Runs the op on <paramref name="x"/>.</summary>
+    public Tensor Call(Tensor x) => Record(x, Tensor.MapRaw(Name, x, _f32!, _f64!), default);
+
+    /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
+    public Tensor Record(Tensor x, Tensor y, TD d)
+    {
+        object? attr = typeof(TD).IsDefined(typeof(StatelessAttribute), false) ? null : d;
+        if (x.HasTangents && ForwardLevels.ActiveCount > 0)
+            Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
+        if (Op.ShouldRecord(x)) Op.Attach(new OpNode(this, [x], y, attr), y);
+        return y;
+    }
+
+    internal override Tensor?[] Backward(in OpCtx c, Tensor[] gradOutputs, bool[] needs, bool firstOrder, Tensor?[] result)
+    {
+        if (!needs[0]) return result;
+        var g = gradOutputs[0];
+        var d = c.Attr is TD td ? td : default;
+        Tensor? x = c.Inputs[0], y = (Saves & SaveOutput) != 0 ? c.Y : null;
+        result[0] = firstOrder && g.Numel <= Op.RawMaxNumel
+            ? Tensor.RawUnaryVjp(g, x, y, d, _uses)
+            : g * d.Eval(x!, y!);
+        return result;
+    }
+
+    internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents)
+    {
+        var d = c.Attr is TD td ? td : default;
+        return [tangents[0] is { } tx ? tx * d.Eval(c.X(0), c.Y) : null];
+    }
+}
+
+/// <summary>Marks an <see cref="IDerivative"/> or <see cref="IBinaryRule"/> struct without fields (no per-call attribute needed).</summary>
+[AttributeUsage(AttributeTargets.Struct)]
+internal sealed class StatelessAttribute : Attribute;
+
+/// <summary>
+/// Registry entry of a broadcasting binary elementwise op declared by its rule (<see cref="IBinaryRule"/>: g·∂y/∂a and
+/// g·∂y/∂b, written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the tangents,
+/// and in a first-order pass on small same-shape operands the rule runs fused on raw values.
+/// </summary>
+internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
+{
+    /// <summary>An entry; <paramref name="savesFor"/> says which operands the needed gradients read.</summary>
+    public BinaryDef(string name, Func<Tensor[], uint>? savesFor, params string[] torch) : base(name, OpFamily.Binary, torch)
+    {
+        BatchedJvp = true;
+        SavesFor = savesFor;
+    }
+
+    public override bool HasVjp => true;
+    public override bool HasJvp => true;
+    public override string FusedBackward => $"raw loop, first-order passes on same-shape operands up to {Op.RawMaxNumel} elements";
+
+    /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
+    public Tensor Record(Tensor a, Tensor b, Tensor y)
+    {
+        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0)
+        {
+            var rule = default(TR);
+            Op.PropagateTangents(Name, [y], [a, b], t =>
+            [
+                Tensor.BroadcastTangent(Tensor.AddTangents(
+                    Tensor.AlignTangent(t[0], a, y.Rank) is { } ta ? (rule.IdentityA ? ta : rule.Da(ta, a, b, y)) : null,
+                    Tensor.AlignTangent(t[1], b, y.Rank) is { } tb ? (rule.IdentityB ? tb : rule.Db(tb, a, b, y)) : null), y),
+            ], batched: true);
+        }
+        if (Op.ReverseTracking(a, b) && !Op.TryCollect(a, b))
+            Op.Attach(new OpNode(this, [a, b], y, null), y);
+        return y;
+    }
+
+    internal override Tensor?[] Backward(in OpCtx c, Tensor[] gradOutputs, bool[] needs, bool firstOrder, Tensor?[] result)
+    {
+        var rule = default(TR);
+        Tensor? a = c.Inputs[0], b = c.Inputs[1];
+        var g = gradOutputs[0];
+        int[] sa = c.Shape(0), sb = c.Shape(1);
+        bool raw = firstOrder && g.Numel <= Op.RawMaxNumel && ShapeUtil.SameShape(sa, sb);
+        if (needs[0])
+            result[0] = rule.IdentityA ? g.SumTo(sa)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, null, rule, forA: true) : rule.Da(g, a!, b!, null!).SumTo(sa);
+        if (needs[1])
+            result[1] = rule.IdentityB ? g.SumTo(sb)
+                : raw ? Tensor.RawBinaryVjp(g, a, b, null, rule, forA: false) : rule.Db(g, a!, b!, null!).SumTo(sb);
+        return result;
+    }
+
+    internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents) => throw new InvalidOperationException("BinaryDef propagates in Record.");
+}
