@@ -104,7 +104,8 @@ public partial class Tensor
         }
     }
 
-    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for chaining.</summary>
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for chaining (PyTorch's <c>requires_grad_()</c>: a
+    /// flag setter, kept in PyTorch's spelling; methods that modify a tensor's values are named <c>...InPlace</c>).</summary>
     public Tensor RequiresGrad_(bool requiresGrad = true)
     {
         RequiresGrad = requiresGrad;
@@ -183,12 +184,17 @@ public partial class Tensor
     /// <summary>Returns a new leaf sharing this tensor's storage, cut from the graph.</summary>
     public Tensor Detach() => new(Storage, _shape, _strides, Offset);
 
-    /// <summary>Detaches this tensor from the graph in place, making it a leaf that does not require grad.</summary>
-    public Tensor Detach_()
+    /// <summary>Detaches this tensor from the graph in place, making it a leaf that does not require grad
+    /// (PyTorch's <c>detach_()</c>; in-place methods are named <c>...InPlace</c>).</summary>
+    public Tensor DetachInPlace()
     {
         ClearGradFn(false);
         return this;
     }
+
+    /// <summary>Old spelling of <see cref="DetachInPlace"/>.</summary>
+    [Obsolete("Use DetachInPlace(): in-place methods are named ...InPlace.")]
+    public Tensor Detach_() => DetachInPlace();
 
     /// <summary>Returns a view with the given shape/strides/offset over the same storage (no autograd).</summary>
     internal Tensor AsStridedRaw(int[] shape, int[] strides, int offset) => new(Storage, shape, strides, offset);
