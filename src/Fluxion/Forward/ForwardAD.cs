@@ -226,7 +226,7 @@ public partial class Tensor
         [
             new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].AliasForDual()),
             new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].AliasForDual()),
-            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].AliasForDual()),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].AliasForDual()),
         ],
     };
 }

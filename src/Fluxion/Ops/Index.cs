@@ -168,7 +168,7 @@ public partial class Tensor
         [
             new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Gather(0, FromArray(new long[] { 0, 2, 1, 0, 2, 2, 0, 1 }, 2, 4))),
             new("dim 1, smaller index", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4).T], t => t[0].Gather(1, FromArray(new long[] { 2, 0, 1, 1 }, 2, 2))),
-            new("0-d", [Sample0d(3)], t => t[0].Gather(0, FromArray(new long[] { 0 }).Reshape())),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].Gather(0, FromArray(new long[] { 0 }).Reshape())),
         ],
     };
 

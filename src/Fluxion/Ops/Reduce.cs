@@ -107,9 +107,6 @@ public partial class Tensor
         Samples = () => ReduceSamples((x, d, k) => x.Sum(d, k)),
     };
 
-    /// <summary>A true 0-d sample input (OpSamples.Make with no shape gives a 1-d [1] tensor).</summary>
-    internal static Tensor Sample0d(int seed, OpSamples.Domain domain = OpSamples.Domain.Real) => OpSamples.Make(domain, seed).Reshape();
-
     /// <summary>Samples of a reduction over dims: all dims, one dim (kept), two dims of a 3-d tensor, a transposed view, a 0-d input.</summary>
     private static IEnumerable<OpSample> ReduceSamples(Func<Tensor, int[]?, bool, Tensor> f, OpSamples.Domain domain = OpSamples.Domain.Real, bool empty = true, bool zeroD = true)
     {
@@ -117,7 +114,7 @@ public partial class Tensor
         yield return new("dim 1 keepDim", [OpSamples.Make(domain, 2, 3, 4)], t => f(t[0], [1], true));
         yield return new("dims 0, 2", [OpSamples.Make(domain, 3, 2, 3, 4)], t => f(t[0], [0, 2], false));
         yield return new("noncontiguous dim -1", [OpSamples.Make(domain, 4, 4, 3).T], t => f(t[0], [-1], false));
-        if (zeroD) yield return new("0-d", [Sample0d(5, domain)], t => f(t[0], null, false));
+        if (zeroD) yield return new("0-d", [OpSamples.Make(domain, 5)], t => f(t[0], null, false));
         if (empty) yield return new("empty kept dim", [OpSamples.Make(domain, 6, 0, 3)], t => f(t[0], [1], false));
     }
 
@@ -248,7 +245,7 @@ public partial class Tensor
         yield return new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => F(t[0], 0, false));
         yield return new("dim -1 keepDim", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 4)], t => F(t[0], -1, true));
         yield return new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => F(t[0], 1, false));
-        yield return new("0-d", [Sample0d(4, OpSamples.Domain.Real)], t => F(t[0], 0, false));
+        yield return new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 4)], t => F(t[0], 0, false));
     }
 
     internal static readonly OpDef MaxAlongOp = ExtremeAlongDef("MaxAlong", max: true);

@@ -104,7 +104,7 @@ public partial class Tensor
             new("[3, 4] to [2, 6]", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Reshape(2, -1)),
             new("noncontiguous (copy)", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Reshape(12)),
             new("view", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 3, 4)], t => t[0].View(6, 4)),
-            new("0-d to [1, 1]", [Sample0d(4, OpSamples.Domain.Real)], t => t[0].Reshape(1, 1)),
+            new("0-d to [1, 1]", [OpSamples.Make(OpSamples.Domain.Real, 4)], t => t[0].Reshape(1, 1)),
             new("unsqueeze, squeeze, flatten", [OpSamples.Make(OpSamples.Domain.Real, 5, 2, 1, 3)], t => t[0].Squeeze(1).Unsqueeze(0).Flatten()),
             new("empty", [OpSamples.Make(OpSamples.Domain.Real, 6, 0, 3)], t => t[0].Reshape(3, 0)),
         ],
@@ -163,7 +163,7 @@ public partial class Tensor
             new("3-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3, 4)], t => t[0].Permute(2, 0, 1)),
             new("transpose", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => t[0].T),
             new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 3).T], t => t[0].Permute(1, 0)),
-            new("0-d", [Sample0d(4, OpSamples.Domain.Real)], t => t[0].Permute()),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 4)], t => t[0].Permute()),
             new("empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 0, 3)], t => t[0].Permute(1, 0)),
         ],
     };
@@ -234,7 +234,7 @@ public partial class Tensor
         [
             new("[3, 1] to [2, 3, 4]", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 1)], t => t[0].Expand(2, 3, 4)),
             new("-1 keeps a dim", [OpSamples.Make(OpSamples.Domain.Real, 2, 1, 4)], t => t[0].Expand(3, -1)),
-            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].Expand(2, 2)),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].Expand(2, 2)),
             new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 4, 1, 3).T], t => t[0].Expand(3, 5)),
             new("to empty", [OpSamples.Make(OpSamples.Domain.Real, 5, 1, 3)], t => t[0].Expand(0, 3)),
         ],
@@ -437,7 +437,7 @@ public partial class Tensor
         [
             new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Clone()),
             new("noncontiguous (Contiguous)", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Contiguous()),
-            new("0-d", [Sample0d(3, OpSamples.Domain.Real)], t => t[0].Clone()),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].Clone()),
             new("empty", [OpSamples.Make(OpSamples.Domain.Real, 4, 0, 3)], t => t[0].Clone()),
         ],
     };
