@@ -29,7 +29,7 @@ public partial class Tensor
     };
     internal static readonly OpDef SiluOp = Act("Silu", "nn.functional.silu", ["Mul", "Sigmoid"], x => x.Silu());
     internal static readonly OpDef MishOp = Act("Mish", "nn.functional.mish", ["Mul", "Tanh", "Softplus"], x => x.Mish());
-    internal static readonly OpDef HardswishOp = Act("Hardswish", "nn.functional.hardswish", ["Mul", "Clamp"], x => (x * 3).Hardswish());
+    internal static readonly OpDef HardswishOp = Act("Hardswish", "nn.functional.hardswish", ["Where", "Mul", "Add"], x => (x * 3).Hardswish());
     internal static readonly OpDef HardsigmoidOp = Act("Hardsigmoid", "nn.functional.hardsigmoid", ["Where", "Mul"], x => (x * 3).Hardsigmoid());
     internal static readonly OpDef HardtanhOp = new("Hardtanh", OpFamily.NN, "nn.functional.hardtanh")
     {
@@ -69,7 +69,7 @@ public partial class Tensor
     internal static readonly OpDef RreluOp = Act("Rrelu", "nn.functional.rrelu", ["LeakyRelu", "Where", "Mul"], x => x.Rrelu(), OpSamples.Domain.AwayFromZero);
 
     /// <summary>ELU: x for x &gt; 0, α·(eˣ − 1) otherwise (PyTorch's <c>F.elu</c>; the gradient at 0 is α).</summary>
-    public Tensor Elu(double alpha = 1) => Where(Gt(0.0), this, alpha * ClampMax(0.0).Expm1());
+    public Tensor Elu(double alpha = 1) => Where(Le(0.0), alpha * ClampMax(0.0).Expm1(), this); // NaN takes the x branch (gradient 1), as PyTorch
 
     /// <summary>SELU: scale·ELU(x, α) with PyTorch's constants <see cref="SeluAlpha"/> and <see cref="SeluScale"/>.</summary>
     public Tensor Selu() => SeluScale * Elu(SeluAlpha);
@@ -78,7 +78,7 @@ public partial class Tensor
     public Tensor Celu(double alpha = 1)
     {
         if (alpha == 0) throw new ArgumentException("Celu: alpha must not be 0 (the negative part is α·(exp(x/α) − 1)).", nameof(alpha));
-        return Where(Gt(0.0), this, alpha * (ClampMax(0.0) / alpha).Expm1());
+        return Where(Le(0.0), alpha * (ClampMax(0.0) / alpha).Expm1(), this);
     }
 
     /// <summary>SiLU (swish): x·σ(x).</summary>
@@ -88,10 +88,20 @@ public partial class Tensor
     public Tensor Mish() => this * Softplus().Tanh();
 
     /// <summary>Hardswish: x·relu6(x + 3)/6 (PyTorch's <c>F.hardswish</c>, with its gradient x/3 + 1/2 on [-3, 3]).</summary>
-    public Tensor Hardswish() => this * ((this + 3.0).Clamp(0, 6) / 6.0);
+    public Tensor Hardswish()
+    {
+        // NaN: gradient 1; -inf gives NaN, as PyTorch. The middle branch sees only [-3, 3] (no NaN leaks into its masked gradient).
+        var mid = Where(Ge(-3.0) & Le(3.0), this, 0.0);
+        return Where(Lt(-3.0), this * 0.0, Where(Le(3.0), mid * (mid + 3.0) / 6.0, this));
+    }
 
     /// <summary>Hardsigmoid: 0 for x ≤ -3, 1 for x ≥ 3, x/6 + 1/2 between (gradient 0 on the boundary, as PyTorch).</summary>
-    public Tensor Hardsigmoid() => Where(Le(-3.0), 0.0, Where(Ge(3.0), 1.0, this / 6.0 + 0.5));
+    public Tensor Hardsigmoid()
+    {
+        var mid = this / 6.0 + 0.5;
+        // NaN stays NaN with gradient 0 (PyTorch's backward masks it out): the detached branch
+        return Where(Gt(-3.0) & Lt(3.0), mid, Where(Ge(3.0), 1.0, Where(Le(-3.0), 0.0, mid.Detach())));
+    }
 
     /// <summary>Hardtanh: x clamped to [<paramref name="minVal"/>, <paramref name="maxVal"/>], gradient 0 on and outside the boundary (PyTorch's <c>F.hardtanh</c>).</summary>
     public Tensor Hardtanh(double minVal = -1, double maxVal = 1)

@@ -91,10 +91,14 @@ public partial class Tensor
         var shape = ShapeUtil.Broadcast(op, x1.ShapeRef, x2.ShapeRef);
         if (!ShapeUtil.SameShape(x1.ShapeRef, shape)) x1 = x1.Expand(shape);
         if (!ShapeUtil.SameShape(x2.ShapeRef, shape)) x2 = x2.Expand(shape);
+        // PyTorch 1.13 clamps the norms in place under no_grad, so the norm's backward reads the clamped value:
+        // the value is max(‖x‖, eps) and its derivative x/max(‖x‖, eps)
         Tensor N(Tensor x)
         {
             var n = PNorm(x, 2, dim, true);
-            return n + (n.ClampMin(eps) - n).Detach();
+            var nc = n.ClampMin(eps).Detach();
+            var q = x.Square().Sum(dim, true) / (2 * nc);
+            return Where(n.Lt(eps), nc + (q - q.Detach()), n);
         }
         return (x1 / N(x1) * (x2 / N(x2))).Sum(dim);
     }
