@@ -20,6 +20,7 @@ public class NnFunctionalTests
         "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "MultiMarginLoss",
         "MultilabelMarginLoss", "MultilabelSoftMarginLoss",
         "MseLoss", "L1Loss", "NllLoss", "KlDiv", "BceWithLogits", "Embedding",
+        "Conv1d", "ConvTranspose1d", "AvgPool1d", "MaxPool1d", "AdaptiveAvgPool1d", "Bilinear",
     ];
 
     public static TheoryData<string> EntryNames() => [.. Entries];
@@ -88,6 +89,12 @@ public class NnFunctionalTests
         ["GaussianNllLoss"] = (x, a, _) => [Losses.GaussianNllLoss(x[0], x[1], x[2], a.Bool("full"), a.Has("eps") ? a.Double("eps") : 1e-6, Red(a))],
         ["MseLoss"] = (x, a, _) => [Losses.MseLoss(x[0], x[1], Red(a))],
         ["L1Loss"] = (x, a, _) => [Losses.L1Loss(x[0], x[1], Red(a))],
+        ["Conv1d"] = (x, a, _) => [Tensor.Conv1d(x[0], x[1], x.Length > 2 ? x[2] : null, a.Int("stride"), a.Int("padding"), a.Int("dilation"), a.Int("groups"))],
+        ["ConvTranspose1d"] = (x, a, _) => [Tensor.ConvTranspose1d(x[0], x[1], x[2], a.Int("stride"), a.Int("padding"), a.Int("output_padding"))],
+        ["AvgPool1d"] = (x, a, _) => [Tensor.AvgPool1d(x[0], a.Int("kernel_size"), a.Int("stride"), a.Int("padding"), a.Bool("ceil_mode"), a.Bool("count_include_pad"))],
+        ["MaxPool1d"] = (x, a, _) => [Tensor.MaxPool1d(x[0], a.Int("kernel_size"), a.Int("stride"), a.Int("padding"), a.Int("dilation"))],
+        ["AdaptiveAvgPool1d"] = (x, a, _) => [Tensor.AdaptiveAvgPool1d(x[0], a.Int("output_size"))],
+        ["Bilinear"] = (x, _, _) => [Tensor.Bilinear(x[0], x[1], x[2], x.Length > 3 ? x[3] : null)],
         ["Embedding"] = (x, a, _) => [Embedding.Lookup(x[0], x[1], a.IntOrNull("padding_idx"))],
     };
 
@@ -111,7 +118,8 @@ public class NnFunctionalTests
                      "huber_loss", "smooth_l1_loss", "gaussian_nll_loss", "poisson_nll_loss", "binary_cross_entropy", "soft_margin_loss",
                      "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
                      "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "mse_loss", "l1_loss", "nll_loss", "kl_div",
-                     "binary_cross_entropy_with_logits", "embedding", "one_hot" })
+                     "binary_cross_entropy_with_logits", "embedding", "one_hot",
+                     "conv1d", "conv_transpose1d", "avg_pool1d", "max_pool1d", "adaptive_avg_pool1d", "bilinear" })
             Assert.Contains("nn.functional." + t, names);
         Assert.False(OpRegistry.Find("OneHot")!.Differentiable);
     }

@@ -113,6 +113,24 @@ def shapes():
              {"pad": pad, "mode": mode, "value": value})
 
 
+def conv1d():
+    case("Conv1d.bias_stride", "Conv1d", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), [randn(2, 4, 9), randn(3, 4, 3), randn(3)],
+         {"stride": 2, "padding": 1, "dilation": 1, "groups": 1})
+    case("Conv1d.groups_dil64", "Conv1d", lambda x, w: F.conv1d(x, w, dilation=2, groups=2), [randn(4, 10, dtype=F64), randn(2, 2, 3, dtype=F64)],
+         {"stride": 1, "padding": 0, "dilation": 2, "groups": 2})
+    case("ConvTranspose1d.stride", "ConvTranspose1d", lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+         [randn(2, 3, 5), randn(3, 2, 3), randn(2)], {"stride": 2, "padding": 1, "output_padding": 1})
+    case("AvgPool1d.pad", "AvgPool1d", lambda x: F.avg_pool1d(x, 3, 2, 1), [randn(2, 3, 8)],
+         {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": False, "count_include_pad": True})
+    case("AvgPool1d.ceil_excl", "AvgPool1d", lambda x: F.avg_pool1d(x, 2, 2, 1, ceil_mode=True, count_include_pad=False), [randn(3, 7, dtype=F64)],
+         {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False})
+    case("MaxPool1d.stride", "MaxPool1d", lambda x: F.max_pool1d(x, 3, 2), [g.distinct(2, 3, 9)], {"kernel_size": 3, "stride": 2, "padding": 0, "dilation": 1})
+    case("MaxPool1d.pad_dil", "MaxPool1d", lambda x: F.max_pool1d(x, 2, 1, 1, 2), [g.distinct(2, 8, dtype=F64)], {"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2})
+    case("AdaptiveAvgPool1d.7to3", "AdaptiveAvgPool1d", lambda x: F.adaptive_avg_pool1d(x, 3), [randn(2, 3, 7)], {"output_size": 3})
+    case("Bilinear.bias", "Bilinear", F.bilinear, [randn(3, 2), randn(3, 4), randn(5, 2, 4), randn(5)])
+    case("Bilinear.lead64", "Bilinear", F.bilinear, [randn(2, 2, 3, dtype=F64), randn(2, 2, 2, dtype=F64), randn(3, 3, 2, dtype=F64)])
+
+
 def losses():
     for red in ("mean", "sum", "none"):
         for delta in (1.0, 0.5):
@@ -181,6 +199,7 @@ def main():
     activations()
     distances()
     shapes()
+    conv1d()
     losses()
     cases = g.FAMILIES[B]
     path = os.path.join(g.OUT_DIR, B + ".json")
