@@ -20,7 +20,7 @@ public class NnFunctionalTests
         "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "MultiMarginLoss",
         "MultilabelMarginLoss", "MultilabelSoftMarginLoss",
         "MseLoss", "L1Loss", "NllLoss", "KlDiv", "BceWithLogits", "Embedding",
-        "Conv1d", "ConvTranspose1d", "AvgPool1d", "MaxPool1d", "AdaptiveAvgPool1d", "Bilinear",
+        "Conv1d", "ConvTranspose1d", "AvgPool1d", "MaxPool1d", "AdaptiveAvgPool1d", "Bilinear", "LocalResponseNorm", "UpsampleNearest",
     ];
 
     public static TheoryData<string> EntryNames() => [.. Entries];
@@ -95,6 +95,8 @@ public class NnFunctionalTests
         ["MaxPool1d"] = (x, a, _) => [Tensor.MaxPool1d(x[0], a.Int("kernel_size"), a.Int("stride"), a.Int("padding"), a.Int("dilation"))],
         ["AdaptiveAvgPool1d"] = (x, a, _) => [Tensor.AdaptiveAvgPool1d(x[0], a.Int("output_size"))],
         ["Bilinear"] = (x, _, _) => [Tensor.Bilinear(x[0], x[1], x[2], x.Length > 3 ? x[3] : null)],
+        ["LocalResponseNorm"] = One((x, a) => x.LocalResponseNorm(a.Int("size"), a.Double("alpha"), a.Double("beta"), a.Double("k"))),
+        ["UpsampleNearest"] = One((x, a) => x.UpsampleNearest(a.Ints("size"), a.DoubleOrNull("scale_factor"))),
         ["Embedding"] = (x, a, _) => [Embedding.Lookup(x[0], x[1], a.IntOrNull("padding_idx"))],
     };
 
@@ -119,7 +121,7 @@ public class NnFunctionalTests
                      "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
                      "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "mse_loss", "l1_loss", "nll_loss", "kl_div",
                      "binary_cross_entropy_with_logits", "embedding", "one_hot",
-                     "conv1d", "conv_transpose1d", "avg_pool1d", "max_pool1d", "adaptive_avg_pool1d", "bilinear" })
+                     "conv1d", "conv_transpose1d", "avg_pool1d", "max_pool1d", "adaptive_avg_pool1d", "bilinear", "local_response_norm", "upsample_nearest" })
             Assert.Contains("nn.functional." + t, names);
         Assert.False(OpRegistry.Find("OneHot")!.Differentiable);
     }

@@ -130,6 +130,17 @@ def conv1d():
     case("Bilinear.bias", "Bilinear", F.bilinear, [randn(3, 2), randn(3, 4), randn(5, 2, 4), randn(5)])
     case("Bilinear.lead64", "Bilinear", F.bilinear, [randn(2, 2, 3, dtype=F64), randn(2, 2, 2, dtype=F64), randn(3, 3, 2, dtype=F64)])
 
+    case("LocalResponseNorm.3d", "LocalResponseNorm", lambda x: F.local_response_norm(x, 3, alpha=0.5), [randn(2, 5, 3)],
+         {"size": 3, "alpha": 0.5, "beta": 0.75, "k": 1.0})
+    case("LocalResponseNorm.4d64", "LocalResponseNorm", lambda x: F.local_response_norm(x, 2, alpha=0.3, beta=0.6, k=2.0), [randn(2, 4, 2, 3, dtype=F64)],
+         {"size": 2, "alpha": 0.3, "beta": 0.6, "k": 2.0})
+    case("LocalResponseNorm.5d", "LocalResponseNorm", lambda x: F.local_response_norm(x, 4), [randn(1, 6, 2, 2, 2)],
+         {"size": 4, "alpha": 1e-4, "beta": 0.75, "k": 1.0})
+    for name, shape, size, sf in (("size2d", (1, 2, 3, 2), [5, 3], None), ("size1d", (2, 2, 3), [7], None), ("scale2", (1, 1, 2, 3), None, 2.0),
+                                  ("scale1.5", (1, 2, 4), None, 1.5), ("down", (1, 1, 5, 6), [3, 4], None), ("scale3d", (1, 1, 2, 2, 3), None, 1.7)):
+        case(f"UpsampleNearest.{name}", "UpsampleNearest", lambda x, size=size, sf=sf: F.interpolate(x, size=size, scale_factor=sf, mode="nearest"),
+             [randn(*shape)], {"size": size, "scale_factor": sf})
+
 
 def losses():
     for red in ("mean", "sum", "none"):
