@@ -1,0 +1,187 @@
+namespace Fluxion;
+
+// The activation functions of torch.nn.functional that Fluxion builds from registered elementwise ops (composites):
+// their derivatives are those of the ops they are made of, written so that the subgradients at the kinks are PyTorch's
+// (hardtanh/relu6/hardsigmoid/softshrink/hardshrink/threshold: 0 on the boundary; hardswish: the one-sided limits
+// PyTorch's backward gives) and NaN propagates as in PyTorch. Samples avoid the kinks.
+// (the class is marked [OpTable] on its declaration in Elementwise.cs)
+public partial class Tensor
+{
+    /// <summary>SELU's α (PyTorch's constant).</summary>
+    public const double SeluAlpha = 1.6732632423543772848170429916717;
+
+    /// <summary>SELU's scale (PyTorch's constant).</summary>
+    public const double SeluScale = 1.0507009873554804934193349852946;
+
+    private static OpDef Act(string name, string torch, string[] of, Func<Tensor, Tensor> f, OpSamples.Domain domain = OpSamples.Domain.Real) =>
+        new(name, OpFamily.NN, torch) { CompositeOf = of, Samples = () => OpSamples.Unary(f, domain) };
+
+    internal static readonly OpDef EluOp = new("Elu", OpFamily.NN, "nn.functional.elu")
+    {
+        CompositeOf = ["Where", "Expm1", "ClampMax", "Mul"],
+        Samples = () => [.. OpSamples.Unary(x => x.Elu()), .. OpSamples.Unary(x => x.Elu(0.7))],
+    };
+    internal static readonly OpDef SeluOp = Act("Selu", "nn.functional.selu", ["Where", "Expm1", "ClampMax", "Mul"], x => x.Selu());
+    internal static readonly OpDef CeluOp = new("Celu", OpFamily.NN, "nn.functional.celu")
+    {
+        CompositeOf = ["Where", "Expm1", "ClampMax", "Mul"],
+        Samples = () => [.. OpSamples.Unary(x => x.Celu()), .. OpSamples.Unary(x => x.Celu(1.7))],
+    };
+    internal static readonly OpDef SiluOp = Act("Silu", "nn.functional.silu", ["Mul", "Sigmoid"], x => x.Silu());
+    internal static readonly OpDef MishOp = Act("Mish", "nn.functional.mish", ["Mul", "Tanh", "Softplus"], x => x.Mish());
+    internal static readonly OpDef HardswishOp = Act("Hardswish", "nn.functional.hardswish", ["Where", "Mul", "Add"], x => (x * 3).Hardswish());
+    internal static readonly OpDef HardsigmoidOp = Act("Hardsigmoid", "nn.functional.hardsigmoid", ["Where", "Mul"], x => (x * 3).Hardsigmoid());
+    internal static readonly OpDef HardtanhOp = new("Hardtanh", OpFamily.NN, "nn.functional.hardtanh")
+    {
+        CompositeOf = ["Where"],
+        Samples = () => [.. OpSamples.Unary(x => x.Hardtanh()), .. OpSamples.Unary(x => (x * 2).Hardtanh(-0.5, 1.5))],
+    };
+    internal static readonly OpDef Relu6Op = Act("Relu6", "nn.functional.relu6", ["Where"], x => (x * 4).Relu6());
+    internal static readonly OpDef SoftsignOp = Act("Softsign", "nn.functional.softsign", ["Div", "Abs", "Add"], x => x.Softsign(), OpSamples.Domain.AwayFromZero);
+    internal static readonly OpDef SoftshrinkOp = new("Softshrink", OpFamily.NN, "nn.functional.softshrink")
+    {
+        CompositeOf = ["Where", "Sub", "Add"],
+        Samples = () => [.. OpSamples.Unary(x => x.Softshrink()), .. OpSamples.Unary(x => x.Softshrink(0.2))],
+    };
+    internal static readonly OpDef HardshrinkOp = Act("Hardshrink", "nn.functional.hardshrink", ["Where"], x => x.Hardshrink());
+    internal static readonly OpDef TanhshrinkOp = Act("Tanhshrink", "nn.functional.tanhshrink", ["Sub", "Tanh"], x => x.Tanhshrink());
+    internal static readonly OpDef LogSigmoidOp = Act("LogSigmoid", "nn.functional.logsigmoid", ["Neg", "Softplus"], x => (x * 3).LogSigmoid());
+    internal static readonly OpDef ThresholdOp = Act("Threshold", "nn.functional.threshold", ["Where"], x => x.Threshold(0.3, -2));
+    internal static readonly OpDef SoftminOp = new("Softmin", OpFamily.NN, "nn.functional.softmin")
+    {
+        CompositeOf = ["Neg", "Softmax"],
+        Samples = () => [new("2-d dim 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Softmin(1)),
+            new("2-d dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => t[0].Softmin(0))],
+    };
+    internal static readonly OpDef GluOp = new("Glu", OpFamily.NN, "nn.functional.glu")
+    {
+        CompositeOf = ["Narrow", "Mul", "Sigmoid"],
+        Samples = () => [new("last dim", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Glu()),
+            new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Glu(1))],
+    };
+    internal static readonly OpDef PreluOp = new("Prelu", OpFamily.NN, "nn.functional.prelu")
+    {
+        CompositeOf = ["Where", "Mul", "Reshape"],
+        Samples = () => [
+            new("per channel", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 1, 2, 3, 4), OpSamples.Make(OpSamples.Domain.Positive, 2, 3)], t => t[0].Prelu(t[1])),
+            new("shared", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 3, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 4, 1)], t => t[0].Prelu(t[1]))],
+    };
+    internal static readonly OpDef RreluOp = Act("Rrelu", "nn.functional.rrelu", ["LeakyRelu", "Where", "Mul"], x => x.Rrelu(), OpSamples.Domain.AwayFromZero);
+
+    /// <summary>ELU: x for x &gt; 0, α·(eˣ − 1) otherwise (PyTorch's <c>F.elu</c>; the gradient at 0 is α).</summary>
+    public Tensor Elu(double alpha = 1) => Where(Le(0.0), alpha * ClampMax(0.0).Expm1(), this); // NaN takes the x branch (gradient 1), as PyTorch
+
+    /// <summary>SELU: scale·ELU(x, α) with PyTorch's constants <see cref="SeluAlpha"/> and <see cref="SeluScale"/>.</summary>
+    public Tensor Selu() => SeluScale * Elu(SeluAlpha);
+
+    /// <summary>CELU: max(0, x) + min(0, α·(e^(x/α) − 1)) (PyTorch's <c>F.celu</c>).</summary>
+    public Tensor Celu(double alpha = 1)
+    {
+        if (alpha == 0) throw new ArgumentException("Celu: alpha must not be 0 (the negative part is α·(exp(x/α) − 1)).", nameof(alpha));
+        return Where(Le(0.0), alpha * (ClampMax(0.0) / alpha).Expm1(), this);
+    }
+
+    /// <summary>SiLU (swish): x·σ(x).</summary>
+    public Tensor Silu() => this * Sigmoid();
+
+    /// <summary>Mish: x·tanh(softplus(x)).</summary>
+    public Tensor Mish() => this * Softplus().Tanh();
+
+    /// <summary>Hardswish: x·relu6(x + 3)/6 (PyTorch's <c>F.hardswish</c>, with its gradient x/3 + 1/2 on [-3, 3]).</summary>
+    public Tensor Hardswish()
+    {
+        // NaN: gradient 1; -inf gives NaN, as PyTorch. The middle branch sees only [-3, 3] (no NaN leaks into its masked gradient).
+        var mid = Where(Ge(-3.0) & Le(3.0), this, 0.0);
+        return Where(Lt(-3.0), this * 0.0, Where(Le(3.0), mid * (mid + 3.0) / 6.0, this));
+    }
+
+    /// <summary>Hardsigmoid: 0 for x ≤ -3, 1 for x ≥ 3, x/6 + 1/2 between (gradient 0 on the boundary, as PyTorch).</summary>
+    public Tensor Hardsigmoid()
+    {
+        var mid = this / 6.0 + 0.5;
+        // NaN stays NaN with gradient 0 (PyTorch's backward masks it out): the detached branch
+        return Where(Gt(-3.0) & Lt(3.0), mid, Where(Ge(3.0), 1.0, Where(Le(-3.0), 0.0, mid.Detach())));
+    }
+
+    /// <summary>Hardtanh: x clamped to [<paramref name="minVal"/>, <paramref name="maxVal"/>], gradient 0 on and outside the boundary (PyTorch's <c>F.hardtanh</c>).</summary>
+    public Tensor Hardtanh(double minVal = -1, double maxVal = 1)
+    {
+        if (!(minVal <= maxVal)) throw new ArgumentException($"Hardtanh: minVal ({minVal}) must not exceed maxVal ({maxVal}).", nameof(minVal));
+        return Where(Le(minVal), minVal, Where(Ge(maxVal), maxVal, this));
+    }
+
+    /// <summary>ReLU6: hardtanh(x, 0, 6).</summary>
+    public Tensor Relu6() => Hardtanh(0, 6);
+
+    /// <summary>Softsign: x/(1 + |x|).</summary>
+    public Tensor Softsign() => this / (Abs() + 1.0);
+
+    /// <summary>Softshrink: x − λ above λ, x + λ below −λ, 0 between (PyTorch's <c>F.softshrink</c>).</summary>
+    public Tensor Softshrink(double lambd = 0.5)
+    {
+        if (!(lambd >= 0)) throw new ArgumentException($"Softshrink: lambd must be non-negative, got {lambd}.", nameof(lambd));
+        return Where(Gt(lambd), this - lambd, Where(Lt(-lambd), this + lambd, 0.0));
+    }
+
+    /// <summary>Hardshrink: x where |x| &gt; λ, else 0 (PyTorch's <c>F.hardshrink</c>).</summary>
+    public Tensor Hardshrink(double lambd = 0.5) => Where(Ge(-lambd) & Le(lambd), 0.0, this);
+
+    /// <summary>Tanhshrink: x − tanh(x).</summary>
+    public Tensor Tanhshrink() => this - Tanh();
+
+    /// <summary>log σ(x) = −softplus(−x), stable for any x.</summary>
+    public Tensor LogSigmoid() => -(-this).Softplus(1, double.PositiveInfinity);
+
+    /// <summary>Threshold: x where x &gt; <paramref name="threshold"/>, else <paramref name="value"/> (PyTorch's <c>F.threshold</c>; NaN stays NaN).</summary>
+    public Tensor Threshold(double threshold, double value) => Where(Le(threshold), value, this);
+
+    /// <summary>Softmin over <paramref name="dim"/>: softmax(−x).</summary>
+    public Tensor Softmin(int dim) => (-this).Softmax(dim);
+
+    /// <summary>Gated linear unit: a·σ(b) where a and b are the halves of x along <paramref name="dim"/> (PyTorch's <c>F.glu</c>).</summary>
+    public Tensor Glu(int dim = -1)
+    {
+        if (Rank == 0) throw new ShapeMismatchException("Glu: the input must have at least one dim, got a 0-d tensor.");
+        int d = dim < 0 ? dim + Rank : dim;
+        if (d < 0 || d >= Rank) throw new ArgumentOutOfRangeException(nameof(dim), $"Glu: dim {dim} is out of range for a tensor of rank {Rank}.");
+        int n = Size(d);
+        if (n % 2 != 0)
+            throw new ShapeMismatchException($"Glu: the size of dim {dim} must be even (it is halved), got shape {ShapeUtil.Format(Shape)}.");
+        return Narrow(d, 0, n / 2) * Narrow(d, n / 2, n / 2).Sigmoid();
+    }
+
+    /// <summary>
+    /// PReLU: x for x &gt; 0, w·x otherwise, with <paramref name="weight"/> holding one slope or one per channel (dim 1),
+    /// as PyTorch's <c>F.prelu</c>.
+    /// </summary>
+    public Tensor Prelu(Tensor weight)
+    {
+        CheckFloat("Prelu");
+        CheckSameDType("Prelu", this, weight);
+        Tensor w;
+        if (weight.Numel == 1) w = weight.Reshape();
+        else if (Rank >= 2 && weight.Rank == 1 && weight.Size(0) == Size(1))
+        {
+            var shape = Enumerable.Repeat(1, Rank - 1).ToArray();
+            shape[0] = weight.Size(0);
+            w = weight.Reshape(shape);
+        }
+        else
+            throw new ShapeMismatchException($"Prelu: weight must have 1 element or one per channel (input dim 1); got weight {ShapeUtil.Format(weight.Shape)} for input {ShapeUtil.Format(Shape)}.");
+        return Where(Gt(0.0), this, w * this);
+    }
+
+    /// <summary>
+    /// Randomized leaky ReLU (PyTorch's <c>F.rrelu</c>): in training, each non-positive element is scaled by a slope drawn
+    /// uniformly from [<paramref name="lower"/>, <paramref name="upper"/>] (from <paramref name="generator"/>, or
+    /// <see cref="Generator.Default"/>); otherwise a leaky ReLU with slope (lower + upper)/2.
+    /// </summary>
+    public Tensor Rrelu(double lower = 1.0 / 8, double upper = 1.0 / 3, bool training = false, Generator? generator = null)
+    {
+        if (!(lower <= upper)) throw new ArgumentException($"Rrelu: lower ({lower}) must not exceed upper ({upper}).", nameof(lower));
+        if (!training) return LeakyRelu((lower + upper) / 2);
+        CheckFloat("Rrelu");
+        var slope = Rand(ShapeArray, DType, generator) * (upper - lower) + lower;
+        return Where(Le(0.0), slope * this, this);
+    }
+}

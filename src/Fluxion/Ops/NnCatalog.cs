@@ -1,0 +1,56 @@
+using Fluxion.Nn;
+
+namespace Fluxion;
+
+/// <summary>
+/// Registry entries for existing torch.nn.functional-style functions that are composites of registered ops (losses,
+/// embedding lookup) or not differentiable (one-hot); each names the PyTorch function its API matches.
+/// </summary>
+[OpTable]
+internal static class NnCatalog
+{
+    private static Tensor R(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Real, seed, shape);
+    private static Tensor L(params long[] v) => Tensor.FromArray(v, v.Length);
+
+    internal static readonly OpDef MseLossOp = new("MseLoss", OpFamily.NN, "nn.functional.mse_loss")
+    {
+        CompositeOf = ["Sub", "Square", "Mean"],
+        Samples = () => [new("mean", [R(1, 3, 4), R(2, 3, 4)], t => Losses.MseLoss(t[0], t[1])),
+            new("none", [R(3, 5), R(4, 5)], t => Losses.MseLoss(t[0], t[1], Reduction.None))],
+    };
+    internal static readonly OpDef L1LossOp = new("L1Loss", OpFamily.NN, "nn.functional.l1_loss")
+    {
+        CompositeOf = ["Sub", "Abs", "Mean"],
+        Samples = () => [new("sum", [R(1, 3, 4), R(2, 3, 4)], t => Losses.L1Loss(t[0], t[1], Reduction.Sum), SecondOrder: false)], // |.| is kinked
+    };
+    internal static readonly OpDef NllLossOp = new("NllLoss", OpFamily.NN, "nn.functional.nll_loss")
+    {
+        CompositeOf = ["Gather", "Where", "Mul", "Sum", "Div"],
+        Samples = () => [new("mean", [R(1, 3, 4)], t => Losses.NllLoss(t[0], L(0, 3, 2))),
+            new("weight ignore", [R(2, 4, 3), OpSamples.Make(OpSamples.Domain.Positive, 3, 3)], t => Losses.NllLoss(t[0], L(0, -100, 2, 1), weight: t[1]))],
+    };
+    internal static readonly OpDef KlDivOp = new("KlDiv", OpFamily.NN, "nn.functional.kl_div")
+    {
+        CompositeOf = ["Where", "Mul", "Log", "Sub", "Sum", "Div"],
+        Samples = () => [new("batchmean", [R(1, 3, 4), OpSamples.Make(OpSamples.Domain.UnitInterval, 2, 3, 4)], t => Losses.KlDiv(t[0], t[1], Reduction.BatchMean)),
+            new("log target", [R(3, 2, 3), R(4, 2, 3)], t => Losses.KlDiv(t[0], t[1], Reduction.Sum, logTarget: true))],
+    };
+    internal static readonly OpDef BceWithLogitsOp = new("BceWithLogits", OpFamily.NN, "nn.functional.binary_cross_entropy_with_logits")
+    {
+        CompositeOf = ["Softplus", "Mul", "Sub", "Add", "Mean"],
+        Samples = () => [new("mean", [R(1, 3, 4), OpSamples.Make(OpSamples.Domain.UnitInterval, 2, 3, 4)], t => Losses.BceWithLogits(t[0], t[1])),
+            new("weights", [R(3, 2, 3), OpSamples.Make(OpSamples.Domain.UnitInterval, 4, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 5, 3),
+                OpSamples.Make(OpSamples.Domain.Positive, 6, 3)], t => Losses.BceWithLogits(t[0], t[1], Reduction.Sum, t[2], t[3]))],
+    };
+    internal static readonly OpDef EmbeddingOp = new("Embedding", OpFamily.NN, "nn.functional.embedding")
+    {
+        CompositeOf = ["IndexSelect", "Where", "Reshape"],
+        Samples = () => [new("2-d indices", [R(1, 5, 3)], t => Embedding.Lookup(t[0], Tensor.FromArray([0L, 4, 2, 2, 1, 0], 2, 3)))],
+        // (padding_idx rows pass no gradient by convention, which finite differences cannot check: the golden tests pin it)
+    };
+    internal static readonly OpDef OneHotOp = new("OneHot", OpFamily.NN, "nn.functional.one_hot")
+    {
+        Differentiable = false, DTypes = DTypeSet.Int64,
+        Doc = "one-hot of int64 class indices (dtype: DType.Int64 gives PyTorch's int64 result)",
+    };
+}
