@@ -1,0 +1,506 @@
+namespace Fluxion;
+
+// Products and contractions of the linalg family (torch.mm, bmm, mv, dot, inner, outer, addmm & co., trace,
+// kron, cross, block_diag, tensordot, einsum, linalg.vecdot, linalg.multi_dot, cov, corrcoef, linalg.vander).
+// All are composites of registered ops (MatMul, Mul, Add, Sum, Reshape, Permute, Slice, Cat, ...): their
+// derivatives are those of their parts, so they differentiate to any order in both modes.
+// (Entries are found through the [OpTable] on Tensor's declaration in Elementwise.cs.)
+public partial class Tensor
+{
+    private static void NeedRank(string op, Tensor t, string name, params int[] ranks)
+    {
+        if (Array.IndexOf(ranks, t.Rank) < 0)
+            throw new ShapeMismatchException($"{op}: {name} must be {string.Join(" or ", ranks.Select(r => r + "-D"))}, got shape {ShapeUtil.Format(t.Shape)}.");
+    }
+
+    private static void NeedInner(string op, Tensor a, Tensor b)
+    {
+        if (a._shape[^1] != b._shape[^2])
+            throw new ShapeMismatchException($"{op}: shapes {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)} cannot be multiplied: the inner dimensions differ ({a._shape[^1]} vs {b._shape[^2]}).");
+    }
+
+    private static void NeedFloatPair(string op, Tensor a, Tensor b)
+    {
+        a.CheckFloat(op);
+        b.CheckFloat(op);
+        CheckSameDType(op, a, b);
+    }
+
+    private static Tensor Scaled(Tensor t, double s) => s == 1 ? t : t * s;
+
+    /// <summary>Samples of a two-matrix call for the sweep.</summary>
+    private static IEnumerable<OpSample> Two(string label, Tensor a, Tensor b, Func<Tensor, Tensor, Tensor> f) =>
+        [new OpSample(label, [a, b], t => f(t[0], t[1]))];
+
+    private static Tensor M(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Real, seed, shape);
+
+    // ---- mm / bmm / mv / dot / vdot / inner / outer ----
+
+    internal static readonly OpDef MmOp = new("Mm", OpFamily.Linalg, "mm")
+    {
+        CompositeOf = ["MatMul"], Doc = "2-D matrix product",
+        Samples = () => Two("2-d", M(1, 3, 4), M(2, 4, 2), Mm).Concat(Two("transposed", M(3, 4, 3).T, M(4, 4, 2), Mm)),
+    };
+
+    /// <summary>Product of two 2-D matrices [n, m]·[m, p] (torch.mm; no broadcasting).</summary>
+    public static Tensor Mm(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Mm", a, b);
+        NeedRank("Mm", a, "the first operand", 2);
+        NeedRank("Mm", b, "the second operand", 2);
+        NeedInner("Mm", a, b);
+        return MatMul(a, b);
+    }
+
+    /// <summary>Product of two 2-D matrices (torch.mm).</summary>
+    public Tensor Mm(Tensor other) => Mm(this, other);
+
+    internal static readonly OpDef BmmOp = new("Bmm", OpFamily.Linalg, "bmm")
+    {
+        CompositeOf = ["MatMul"], Doc = "batched matrix product of 3-D tensors",
+        Samples = () => Two("3-d", M(1, 2, 3, 4), M(2, 2, 4, 2), Bmm),
+    };
+
+    /// <summary>Batched product [b, n, m]·[b, m, p] → [b, n, p] (torch.bmm; equal batch sizes, no broadcasting).</summary>
+    public static Tensor Bmm(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Bmm", a, b);
+        NeedRank("Bmm", a, "the first operand", 3);
+        NeedRank("Bmm", b, "the second operand", 3);
+        if (a._shape[0] != b._shape[0])
+            throw new ShapeMismatchException($"Bmm: batch sizes differ ({ShapeUtil.Format(a.Shape)} vs {ShapeUtil.Format(b.Shape)}); bmm does not broadcast (use MatMul).");
+        NeedInner("Bmm", a, b);
+        return MatMul(a, b);
+    }
+
+    /// <summary>Batched product of 3-D tensors (torch.bmm).</summary>
+    public Tensor Bmm(Tensor other) => Bmm(this, other);
+
+    internal static readonly OpDef MvOp = new("Mv", OpFamily.Linalg, "mv")
+    {
+        CompositeOf = ["MatMul"], Doc = "matrix-vector product",
+        Samples = () => Two("2-d·1-d", M(1, 3, 4), M(2, 4), Mv),
+    };
+
+    /// <summary>Matrix-vector product [n, m]·[m] → [n] (torch.mv).</summary>
+    public static Tensor Mv(Tensor a, Tensor v)
+    {
+        NeedFloatPair("Mv", a, v);
+        NeedRank("Mv", a, "the matrix", 2);
+        NeedRank("Mv", v, "the vector", 1);
+        return MatMul(a, v);
+    }
+
+    /// <summary>Matrix-vector product (torch.mv).</summary>
+    public Tensor Mv(Tensor vec) => Mv(this, vec);
+
+    internal static readonly OpDef DotOp = new("Dot", OpFamily.Linalg, "dot", "vdot")
+    {
+        CompositeOf = ["MatMul"], Doc = "inner product of two 1-D tensors (vdot: the same for real tensors)",
+        Samples = () => Two("1-d", M(1, 5), M(2, 5), Dot).Concat(Two("strided", M(3, 10).Slice(0, 0, null, 2), M(4, 5), Dot)),
+    };
+
+    /// <summary>Inner product of two 1-D tensors of equal length, a 0-d result (torch.dot).</summary>
+    public static Tensor Dot(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Dot", a, b);
+        NeedRank("Dot", a, "the first operand", 1);
+        NeedRank("Dot", b, "the second operand", 1);
+        if (a._shape[0] != b._shape[0])
+            throw new ShapeMismatchException($"Dot: the operands have different lengths ({a._shape[0]} vs {b._shape[0]}).");
+        return MatMul(a, b);
+    }
+
+    /// <summary>Inner product of two 1-D tensors (torch.dot).</summary>
+    public Tensor Dot(Tensor other) => Dot(this, other);
+
+    /// <summary>torch.vdot: conj(a)·b; for Fluxion's real tensors the same as <see cref="Dot(Tensor, Tensor)"/>.</summary>
+    public static Tensor Vdot(Tensor a, Tensor b) => Dot(a, b);
+
+    internal static readonly OpDef InnerOp = new("Inner", OpFamily.Linalg, "inner")
+    {
+        CompositeOf = ["MatMul", "Reshape", "Mul"], Doc = "contraction over the last dims",
+        Samples = () => Two("2-d·3-d", M(1, 3, 4), M(2, 2, 2, 4), Inner).Concat(Two("1-d", M(3, 4), M(4, 4), Inner)).Concat(Two("0-d", M(5), M(6, 2, 3), Inner)),
+    };
+
+    /// <summary>Sum of products over the last dims: result shape a.shape[:-1] + b.shape[:-1] (torch.inner; a 0-d operand multiplies).</summary>
+    public static Tensor Inner(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Inner", a, b);
+        if (a.Rank == 0 || b.Rank == 0) return a * b;
+        int k = a._shape[^1];
+        if (b._shape[^1] != k)
+            throw new ShapeMismatchException($"Inner: the last dims differ ({ShapeUtil.Format(a.Shape)} vs {ShapeUtil.Format(b.Shape)}).");
+        var r = a.Reshape(-1, k).MatMul(b.Reshape(-1, k).MT);
+        return r.Reshape([.. a._shape[..^1], .. b._shape[..^1]]);
+    }
+
+    /// <summary>Contraction over the last dims (torch.inner).</summary>
+    public Tensor Inner(Tensor other) => Inner(this, other);
+
+    internal static readonly OpDef OuterOp = new("Outer", OpFamily.Linalg, "outer")
+    {
+        CompositeOf = ["Mul"], Doc = "outer product of two vectors",
+        Samples = () => Two("1-d", M(1, 3), M(2, 4), Outer),
+    };
+
+    /// <summary>Outer product of two 1-D tensors: [n]⊗[m] → [n, m] (torch.outer / torch.ger).</summary>
+    public static Tensor Outer(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Outer", a, b);
+        NeedRank("Outer", a, "the first operand", 1);
+        NeedRank("Outer", b, "the second operand", 1);
+        return a.Unsqueeze(1) * b.Unsqueeze(0);
+    }
+
+    /// <summary>Outer product of two vectors (torch.outer).</summary>
+    public Tensor Outer(Tensor other) => Outer(this, other);
+
+    // ---- add* ----
+
+    /// <summary>beta·input + alpha·product, where beta = 0 ignores input (its NaN/inf do not propagate), as PyTorch.</summary>
+    private static Tensor AddScaled(string op, Tensor input, Tensor product, double beta, double alpha)
+    {
+        input.CheckFloat(op);
+        CheckSameDType(op, input, product);
+        var shape = ShapeUtil.Broadcast($"{op} (input {ShapeUtil.Format(input.Shape)} and the product {ShapeUtil.Format(product.Shape)})", input._shape, product._shape);
+        if (!ShapeUtil.SameShape(shape, product._shape))
+            throw new ShapeMismatchException($"{op}: input of shape {ShapeUtil.Format(input.Shape)} does not broadcast to the product's shape {ShapeUtil.Format(product.Shape)}.");
+        var p = Scaled(product, alpha);
+        if (beta == 0) return p;
+        return Scaled(input, beta) + p;
+    }
+
+    internal static readonly OpDef AddmmOp = new("Addmm", OpFamily.Linalg, "addmm")
+    {
+        CompositeOf = ["MatMul", "Mul", "Add"], Doc = "beta·input + alpha·(m1·m2)",
+        Samples = () => [new("bcast", [M(1, 4), M(2, 3, 5), M(3, 5, 4)], t => Addmm(t[0], t[1], t[2], beta: 0.5, alpha: -2)),
+                         new("full", [M(4, 3, 4), M(5, 3, 5), M(6, 5, 4)], t => Addmm(t[0], t[1], t[2]))],
+    };
+
+    /// <summary>beta·input + alpha·(mat1·mat2) for 2-D mat1, mat2; input broadcasts to the product (torch.addmm; beta = 0 ignores input).</summary>
+    public static Tensor Addmm(Tensor input, Tensor mat1, Tensor mat2, double beta = 1, double alpha = 1) =>
+        AddScaled("Addmm", input, Mm(mat1, mat2), beta, alpha);
+
+    internal static readonly OpDef AddmvOp = new("Addmv", OpFamily.Linalg, "addmv")
+    {
+        CompositeOf = ["MatMul", "Mul", "Add"], Doc = "beta·input + alpha·(mat·vec)",
+        Samples = () => [new("1-d", [M(1, 3), M(2, 3, 5), M(3, 5)], t => Addmv(t[0], t[1], t[2], beta: 0.5, alpha: 2))],
+    };
+
+    /// <summary>beta·input + alpha·(mat·vec) (torch.addmv; beta = 0 ignores input).</summary>
+    public static Tensor Addmv(Tensor input, Tensor mat, Tensor vec, double beta = 1, double alpha = 1) =>
+        AddScaled("Addmv", input, Mv(mat, vec), beta, alpha);
+
+    internal static readonly OpDef AddrOp = new("Addr", OpFamily.Linalg, "addr")
+    {
+        CompositeOf = ["Mul", "Add"], Doc = "beta·input + alpha·(vec1⊗vec2)",
+        Samples = () => [new("bcast", [M(1, 1, 4), M(2, 3), M(3, 4)], t => Addr(t[0], t[1], t[2], beta: 2, alpha: 0.5))],
+    };
+
+    /// <summary>beta·input + alpha·outer(vec1, vec2) (torch.addr; beta = 0 ignores input).</summary>
+    public static Tensor Addr(Tensor input, Tensor vec1, Tensor vec2, double beta = 1, double alpha = 1) =>
+        AddScaled("Addr", input, Outer(vec1, vec2), beta, alpha);
+
+    internal static readonly OpDef AddbmmOp = new("Addbmm", OpFamily.Linalg, "addbmm")
+    {
+        CompositeOf = ["MatMul", "Sum", "Mul", "Add"], Doc = "beta·input + alpha·Σ_b batch1[b]·batch2[b]",
+        Samples = () => [new("3-d", [M(1, 3, 4), M(2, 2, 3, 5), M(3, 2, 5, 4)], t => Addbmm(t[0], t[1], t[2], beta: 0.5, alpha: 1.5))],
+    };
+
+    /// <summary>beta·input + alpha·Σ_b batch1[b]·batch2[b] (torch.addbmm: the batch products summed; beta = 0 ignores input).</summary>
+    public static Tensor Addbmm(Tensor input, Tensor batch1, Tensor batch2, double beta = 1, double alpha = 1) =>
+        AddScaled("Addbmm", input, Bmm(batch1, batch2).Sum(0), beta, alpha);
+
+    internal static readonly OpDef BaddbmmOp = new("Baddbmm", OpFamily.Linalg, "baddbmm")
+    {
+        CompositeOf = ["MatMul", "Mul", "Add"], Doc = "beta·input + alpha·bmm(batch1, batch2)",
+        Samples = () => [new("3-d", [M(1, 3, 1), M(2, 2, 3, 5), M(3, 2, 5, 4)], t => Baddbmm(t[0], t[1], t[2], beta: -1, alpha: 0.5))],
+    };
+
+    /// <summary>beta·input + alpha·bmm(batch1, batch2) (torch.baddbmm; beta = 0 ignores input).</summary>
+    public static Tensor Baddbmm(Tensor input, Tensor batch1, Tensor batch2, double beta = 1, double alpha = 1) =>
+        AddScaled("Baddbmm", input, Bmm(batch1, batch2), beta, alpha);
+
+    // ---- trace / diagonal / kron / cross / block_diag ----
+
+    /// <summary>The main diagonal of the last two dims as a strided view of a reshaped tensor ([..., min(m, n)]).</summary>
+    internal Tensor DiagonalLast()
+    {
+        int m = _shape[^2], n = _shape[^1], k = Math.Min(m, n);
+        var lead = _shape[..^2];
+        if (k == 0) return Reshape([.. lead, m * n]).Slice(-1, 0, 0);
+        return Reshape([.. lead, m * n]).Slice(-1, 0, (k - 1) * (n + 1) + 1, n + 1);
+    }
+
+    internal static readonly OpDef TraceOp = new("Trace", OpFamily.Linalg, "trace")
+    {
+        CompositeOf = ["Reshape", "Slice", "Sum"], Doc = "sum of the main diagonal of a 2-D tensor",
+        Samples = () => [new("square", [M(1, 4, 4)], t => t[0].Trace()), new("wide", [M(2, 3, 5)], t => t[0].Trace()), new("transposed", [M(3, 5, 3).T], t => t[0].Trace())],
+    };
+
+    /// <summary>Sum of the main diagonal of a 2-D tensor (torch.trace).</summary>
+    public Tensor Trace()
+    {
+        CheckFloat("Trace");
+        NeedRank("Trace", this, "the input", 2);
+        return DiagonalLast().Sum();
+    }
+
+    internal static readonly OpDef KronOp = new("Kron", OpFamily.Linalg, "kron")
+    {
+        CompositeOf = ["Mul", "Reshape"], Doc = "Kronecker product",
+        Samples = () => Two("2-d", M(1, 2, 3), M(2, 3, 2), Kron).Concat(Two("ranks differ", M(3, 2), M(4, 2, 3), Kron)),
+    };
+
+    /// <summary>Kronecker product (torch.kron): the operands' ranks are padded with leading 1s; result dim i is a_i·b_i.</summary>
+    public static Tensor Kron(Tensor a, Tensor b)
+    {
+        NeedFloatPair("Kron", a, b);
+        int r = Math.Max(a.Rank, b.Rank);
+        int[] sa = [.. Enumerable.Repeat(1, r - a.Rank), .. a._shape], sb = [.. Enumerable.Repeat(1, r - b.Rank), .. b._shape];
+        var ia = new int[2 * r];
+        var ib = new int[2 * r];
+        var o = new int[r];
+        for (int d = 0; d < r; d++)
+        {
+            ia[2 * d] = sa[d]; ia[2 * d + 1] = 1;
+            ib[2 * d] = 1; ib[2 * d + 1] = sb[d];
+            o[d] = sa[d] * sb[d];
+        }
+        return (a.Reshape(ia) * b.Reshape(ib)).Reshape(o);
+    }
+
+    /// <summary>Kronecker product (torch.kron).</summary>
+    public Tensor Kron(Tensor other) => Kron(this, other);
+
+    internal static readonly OpDef CrossOp = new("Cross", OpFamily.Linalg, "cross", "linalg.cross")
+    {
+        CompositeOf = ["Select", "Mul", "Sub", "Stack"], Doc = "3-vector cross product along a dim (broadcasting)",
+        Samples = () => Two("2-d", M(1, 4, 3), M(2, 4, 3), (a, b) => Cross(a, b)).Concat(Two("bcast dim 0", M(3, 3, 1), M(4, 3, 2), (a, b) => Cross(a, b, 0))),
+    };
+
+    /// <summary>
+    /// Cross product of 3-vectors along <paramref name="dim"/> with broadcasting (torch.linalg.cross; the default dim is -1).
+    /// torch.cross's deprecated default (the first dim of size 3) is <see cref="CrossFirst3"/>.
+    /// </summary>
+    public static Tensor Cross(Tensor a, Tensor b, int dim = -1)
+    {
+        NeedFloatPair("Cross", a, b);
+        var shape = ShapeUtil.Broadcast($"Cross ({ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)})", a._shape, b._shape);
+        int d = dim < 0 ? dim + shape.Length : dim;
+        if (d < 0 || d >= shape.Length || a.Rank != shape.Length || b.Rank != shape.Length)
+            throw new ShapeMismatchException($"Cross: dim {dim} is out of range, or the ranks differ ({ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)}); both need the same rank.");
+        if (a._shape[d] != 3 || b._shape[d] != 3)
+            throw new ShapeMismatchException($"Cross: dim {dim} must have size 3 in both operands, got {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)}.");
+        Tensor A(int i) => a.Select(d, i);
+        Tensor B(int i) => b.Select(d, i);
+        return Stack([A(1) * B(2) - A(2) * B(1), A(2) * B(0) - A(0) * B(2), A(0) * B(1) - A(1) * B(0)], d);
+    }
+
+    /// <summary>torch.cross without dim: the cross product along the first dim of size 3 (PyTorch's deprecated default).</summary>
+    public static Tensor CrossFirst3(Tensor a, Tensor b)
+    {
+        var shape = ShapeUtil.Broadcast($"Cross ({ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)})", a._shape, b._shape);
+        int d = Array.IndexOf(shape, 3);
+        if (d < 0) throw new ShapeMismatchException($"Cross: no dimension of size 3 in {ShapeUtil.Format(shape)}; pass dim.");
+        return Cross(a, b, d);
+    }
+
+    internal static readonly OpDef BlockDiagOp = new("BlockDiag", OpFamily.Linalg, "block_diag")
+    {
+        CompositeOf = ["Cat", "Reshape"], Doc = "block-diagonal matrix of 0-, 1- and 2-D tensors",
+        Samples = () => [new("mixed", [M(1, 2, 3), M(2), M(3, 4), M(4, 3, 1)], t => BlockDiag(t))],
+    };
+
+    /// <summary>The block-diagonal matrix with the given blocks (torch.block_diag): 0-d → 1×1, 1-D [n] → 1×n, 2-D as is.</summary>
+    public static Tensor BlockDiag(params Tensor[] tensors)
+    {
+        if (tensors.Length == 0) return Zeros([1, 0], DType.Float32);
+        foreach (var t in tensors)
+        {
+            t.CheckFloat("BlockDiag");
+            CheckSameDType("BlockDiag", tensors[0], t);
+            NeedRank("BlockDiag", t, "every block", 0, 1, 2);
+        }
+        var blocks = tensors.Select(t => t.Rank == 2 ? t : t.Reshape(1, -1)).ToArray();
+        int cols = blocks.Sum(b => b._shape[1]), before = 0;
+        var dt = tensors[0].DType;
+        var rows = new List<Tensor>();
+        foreach (var b in blocks)
+        {
+            int r = b._shape[0], c = b._shape[1];
+            var parts = new List<Tensor>();
+            if (before > 0) parts.Add(Zeros([r, before], dt));
+            parts.Add(b);
+            if (cols - before - c > 0) parts.Add(Zeros([r, cols - before - c], dt));
+            rows.Add(parts.Count == 1 ? b : Cat([.. parts], 1));
+            before += c;
+        }
+        return rows.Count == 1 ? rows[0] : Cat([.. rows], 0);
+    }
+
+    // ---- tensordot / vecdot / multi_dot ----
+
+    internal static readonly OpDef TensordotOp = new("Tensordot", OpFamily.Linalg, "tensordot")
+    {
+        CompositeOf = ["Permute", "Reshape", "MatMul"], Doc = "contraction over given dim pairs",
+        Samples = () => Two("dims=2", M(1, 2, 3, 4), M(2, 3, 4, 2), (a, b) => Tensordot(a, b, 2))
+            .Concat(Two("pairs", M(3, 3, 2, 4), M(4, 4, 5, 3), (a, b) => Tensordot(a, b, [0, 2], [2, 0]))),
+    };
+
+    /// <summary>Contracts the last <paramref name="dims"/> dims of a with the first <paramref name="dims"/> of b (torch.tensordot(a, b, dims=n)).</summary>
+    public static Tensor Tensordot(Tensor a, Tensor b, int dims = 2)
+    {
+        if (dims < 0 || dims > a.Rank || dims > b.Rank)
+            throw new ArgumentException($"Tensordot: dims = {dims} must be in [0, min(rank)] for shapes {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)}.");
+        return Tensordot(a, b, [.. Enumerable.Range(a.Rank - dims, dims)], [.. Enumerable.Range(0, dims)]);
+    }
+
+    /// <summary>Contracts dim dimsA[i] of a with dim dimsB[i] of b (torch.tensordot(a, b, dims=(dimsA, dimsB))); the result has a's free dims then b's.</summary>
+    public static Tensor Tensordot(Tensor a, Tensor b, int[] dimsA, int[] dimsB)
+    {
+        NeedFloatPair("Tensordot", a, b);
+        if (dimsA.Length != dimsB.Length)
+            throw new ArgumentException($"Tensordot: dimsA and dimsB must have the same length, got {dimsA.Length} and {dimsB.Length}.");
+        var ca = dimsA.Select(d => ShapeUtil.WrapDim("Tensordot", d, a.Rank)).ToArray();
+        var cb = dimsB.Select(d => ShapeUtil.WrapDim("Tensordot", d, b.Rank)).ToArray();
+        for (int i = 0; i < ca.Length; i++)
+            if (a._shape[ca[i]] != b._shape[cb[i]])
+                throw new ShapeMismatchException($"Tensordot: contracted dims differ in size: dim {ca[i]} of {ShapeUtil.Format(a.Shape)} vs dim {cb[i]} of {ShapeUtil.Format(b.Shape)}.");
+        var fa = Enumerable.Range(0, a.Rank).Where(d => !ca.Contains(d)).ToArray();
+        var fb = Enumerable.Range(0, b.Rank).Where(d => !cb.Contains(d)).ToArray();
+        int k = ca.Aggregate(1, (p, d) => p * a._shape[d]);
+        int m = fa.Aggregate(1, (p, d) => p * a._shape[d]), n = fb.Aggregate(1, (p, d) => p * b._shape[d]);
+        var am = a.Permute([.. fa, .. ca]).Reshape(m, k);
+        var bm = b.Permute([.. cb, .. fb]).Reshape(k, n);
+        return am.MatMul(bm).Reshape([.. fa.Select(d => a._shape[d]), .. fb.Select(d => b._shape[d])]);
+    }
+
+    internal static readonly OpDef VecdotOp = new("Vecdot", OpFamily.Linalg, "linalg.vecdot")
+    {
+        CompositeOf = ["Mul", "Sum"], Doc = "dot products along a dim with broadcasting",
+        Samples = () => Two("bcast", M(1, 3, 4), M(2, 4), (a, b) => Vecdot(a, b)).Concat(Two("dim 0", M(3, 3, 2), M(4, 3, 1), (a, b) => Vecdot(a, b, 0))),
+    };
+
+    /// <summary>Dot products of a and b along <paramref name="dim"/> after broadcasting (torch.linalg.vecdot).</summary>
+    public static Tensor Vecdot(Tensor a, Tensor b, int dim = -1)
+    {
+        NeedFloatPair("Vecdot", a, b);
+        var p = a * b;
+        return p.Sum(ShapeUtil.WrapDim("Vecdot", dim, p.Rank));
+    }
+
+    internal static readonly OpDef MultiDotOp = new("MultiDot", OpFamily.Linalg, "linalg.multi_dot")
+    {
+        CompositeOf = ["MatMul"], Doc = "chained matrix product in the cheapest order",
+        Samples = () => [new("chain", [M(1, 4), M(2, 4, 2), M(3, 2, 5), M(4, 5, 3)], t => MultiDot(t)),
+                         new("matrices", [M(5, 2, 6), M(6, 6, 2), M(7, 2, 3)], t => MultiDot(t))],
+    };
+
+    /// <summary>
+    /// The product of a chain of matrices (torch.linalg.multi_dot), multiplied in the order of fewest flops
+    /// (the classic O(n³) dynamic program). The first operand may be 1-D (a row vector) and the last 1-D (a
+    /// column vector); their dims are removed from the result.
+    /// </summary>
+    public static Tensor MultiDot(params Tensor[] tensors)
+    {
+        if (tensors.Length < 2) throw new ArgumentException($"MultiDot: needs at least 2 tensors, got {tensors.Length}.");
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            tensors[i].CheckFloat("MultiDot");
+            CheckSameDType("MultiDot", tensors[0], tensors[i]);
+            NeedRank("MultiDot", tensors[i], $"tensor {i}", i == 0 || i == tensors.Length - 1 ? [1, 2] : [2]);
+        }
+        bool firstVec = tensors[0].Rank == 1, lastVec = tensors[^1].Rank == 1;
+        var ms = tensors.ToArray();
+        if (firstVec) ms[0] = ms[0].Unsqueeze(0);
+        if (lastVec) ms[^1] = ms[^1].Unsqueeze(1);
+        int n = ms.Length;
+        var dims = new long[n + 1];
+        dims[0] = ms[0]._shape[0];
+        for (int i = 0; i < n; i++)
+        {
+            if (ms[i]._shape[0] != dims[i])
+                throw new ShapeMismatchException($"MultiDot: tensor {i - 1} and tensor {i} cannot be multiplied ({ShapeUtil.Format(tensors[i - 1].Shape)}·{ShapeUtil.Format(tensors[i].Shape)}).");
+            dims[i + 1] = ms[i]._shape[1];
+        }
+        var cost = new long[n, n];
+        var split = new int[n, n];
+        for (int len = 1; len < n; len++)
+            for (int i = 0; i + len < n; i++)
+            {
+                int j = i + len;
+                cost[i, j] = long.MaxValue;
+                for (int s = i; s < j; s++)
+                {
+                    long c = cost[i, s] + cost[s + 1, j] + dims[i] * dims[s + 1] * dims[j + 1];
+                    if (c < cost[i, j]) { cost[i, j] = c; split[i, j] = s; }
+                }
+            }
+        Tensor Chain(int i, int j) => i == j ? ms[i] : Chain(i, split[i, j]).MatMul(Chain(split[i, j] + 1, j));
+        var r = Chain(0, n - 1);
+        if (firstVec && lastVec) return r.Reshape();
+        if (firstVec) return r.Squeeze(0);
+        if (lastVec) return r.Squeeze(1);
+        return r;
+    }
+
+    // ---- cov / corrcoef / vander ----
+
+    internal static readonly OpDef CovOp = new("Cov", OpFamily.Linalg, "cov")
+    {
+        CompositeOf = ["Mean", "Sub", "MatMul", "Mul"], Doc = "covariance matrix of the rows (variables) over the columns (observations)",
+        Samples = () => [new("2-d", [M(1, 3, 6)], t => t[0].Cov()), new("1-d", [M(2, 5)], t => t[0].Cov(correction: 0))],
+    };
+
+    /// <summary>
+    /// Covariance of the variables (rows) of a 1- or 2-D tensor over its observations (columns) (torch.cov without
+    /// weights): (x − mean)(x − mean)ᵀ / (N − correction). A 1-D input is one variable (0-d result).
+    /// </summary>
+    public Tensor Cov(int correction = 1)
+    {
+        CheckFloat("Cov");
+        NeedRank("Cov", this, "the input", 1, 2);
+        var x = Rank == 1 ? Unsqueeze(0) : this;
+        int n = x._shape[1];
+        var xc = x - x.Mean(1, keepDim: true);
+        var c = xc.MatMul(xc.MT) * (1.0 / Math.Max(0, n - correction));
+        return Rank == 1 ? c.Reshape() : c;
+    }
+
+    internal static readonly OpDef CorrcoefOp = new("Corrcoef", OpFamily.Linalg, "corrcoef")
+    {
+        CompositeOf = ["Cov", "Sqrt", "Div", "Clamp"], Doc = "Pearson correlation coefficients of the rows",
+        Samples = () => [new("2-d", [M(1, 3, 6)], t => t[0].Corrcoef())],
+    };
+
+    /// <summary>Pearson correlation coefficients of the rows (torch.corrcoef): cov / sqrt(diag ⊗ diag), clipped to [−1, 1].</summary>
+    public Tensor Corrcoef()
+    {
+        var c = Cov();
+        if (c.Rank == 0) return c / c;
+        var d = c.DiagonalLast().Sqrt();
+        return (c / d.Unsqueeze(1) / d.Unsqueeze(0)).Clamp(-1, 1);
+    }
+
+    internal static readonly OpDef VanderOp = new("Vander", OpFamily.Linalg, "linalg.vander")
+    {
+        CompositeOf = ["Mul", "Stack"], Doc = "Vandermonde matrix with increasing powers",
+        Samples = () => [new("1-d", [M(1, 4)], t => Vander(t[0])), new("batched N", [M(2, 2, 3)], t => Vander(t[0], 5))],
+    };
+
+    /// <summary>The Vandermonde matrix [..., n, N] with columns x⁰, x¹, ..., x^(N−1) (torch.linalg.vander; N defaults to n).</summary>
+    public static Tensor Vander(Tensor x, int? n = null)
+    {
+        x.CheckFloat("Vander");
+        if (x.Rank == 0) throw new ShapeMismatchException("Vander: the input must have at least one dimension, got a 0-d tensor.");
+        int cols = n ?? x._shape[^1];
+        if (cols < 0) throw new ArgumentException($"Vander: N must be non-negative, got {cols}.");
+        if (cols == 0) return Zeros([.. x._shape, 0], x.DType);
+        var powers = new Tensor[cols];
+        powers[0] = OnesLike(x);
+        for (int i = 1; i < cols; i++) powers[i] = i == 1 ? x : powers[i - 1] * x;
+        return Stack(powers, -1);
+    }
+}

@@ -1,0 +1,79 @@
+namespace Fluxion.Tests;
+
+/// <summary>
+/// The linalg family beyond matmul (mm, bmm, mv, dot, inner, outer, add*, trace, kron, cross, block_diag, tensordot,
+/// einsum, vecdot, multi_dot, norms, cov, corrcoef, vander, and the factorizations) against PyTorch
+/// (golden/linalg_more.json, made by tests/golden/make_linalg_more.py): values and gradients.
+/// </summary>
+public class LinalgMoreTests
+{
+    private static GoldenFamily.OpFn Two(Func<Tensor, Tensor, Tensor> f) => (x, _, _) => [f(x[0], x[1])];
+
+    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
+    {
+        ["Mm"] = Two(Tensor.Mm),
+        ["Bmm"] = Two(Tensor.Bmm),
+        ["Mv"] = Two(Tensor.Mv),
+        ["Dot"] = Two(Tensor.Dot),
+        ["Vdot"] = Two(Tensor.Vdot),
+        ["Inner"] = Two(Tensor.Inner),
+        ["Outer"] = Two(Tensor.Outer),
+        ["Kron"] = Two(Tensor.Kron),
+        ["Trace"] = (x, _, _) => [x[0].Trace()],
+        ["Addmm"] = (x, a, _) => [Tensor.Addmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addmv"] = (x, a, _) => [Tensor.Addmv(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addr"] = (x, a, _) => [Tensor.Addr(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addbmm"] = (x, a, _) => [Tensor.Addbmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Baddbmm"] = (x, a, _) => [Tensor.Baddbmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Cross"] = (x, a, _) => [Tensor.Cross(x[0], x[1], a.Int("dim"))],
+        ["CrossFirst3"] = Two(Tensor.CrossFirst3),
+        ["BlockDiag"] = (x, _, _) => [Tensor.BlockDiag(x)],
+        ["Tensordot"] = (x, a, _) => [Tensor.Tensordot(x[0], x[1], a.Int("dims"))],
+        ["TensordotPairs"] = (x, a, _) => [Tensor.Tensordot(x[0], x[1], a.Ints("a")!, a.Ints("b")!)],
+        ["Vecdot"] = (x, a, _) => [Tensor.Vecdot(x[0], x[1], a.Int("dim"))],
+        ["MultiDot"] = (x, _, _) => [Tensor.MultiDot(x)],
+        ["Cov"] = (x, a, _) => [x[0].Cov(a.Int("correction"))],
+        ["Corrcoef"] = (x, _, _) => [x[0].Corrcoef()],
+        ["Vander"] = (x, a, _) => [Tensor.Vander(x[0], a.IntOrNull("N"))],
+    };
+
+    public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("linalg_more");
+
+    [Fact]
+    public void EveryGoldenOpIsMapped() => Assert.Empty(GoldenFamily.Unmapped("linalg_more", Ops));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string id) => GoldenFamily.Run(id, Ops);
+
+    [Fact]
+    public void AddmmWithBetaZeroIgnoresNaNInput()
+    {
+        var x = Tensor.Full([2, 2], double.NaN, DType.Float64);
+        var m = Tensor.FromArray([1.0, 2, 3, 4], [2, 2]);
+        Assert.Equal(new[] { 7.0, 10, 15, 22 }, Tensor.Addmm(x, m, m, beta: 0).ToDoubleArray());
+    }
+
+    [Fact]
+    public void BadShapesThrowNamedErrors()
+    {
+        var a = Tensor.Randn(3, 4);
+        Assert.Contains("Mm", Assert.Throws<ShapeMismatchException>(() => Tensor.Mm(a, a)).Message);
+        Assert.Contains("Bmm", Assert.Throws<ShapeMismatchException>(() => Tensor.Bmm(a, a)).Message);
+        Assert.Contains("Cross", Assert.Throws<ShapeMismatchException>(() => Tensor.Cross(a, a)).Message);
+    }
+
+    [Fact]
+    public void RegistersTheTorchNames()
+    {
+        var names = OpRegistry.All.SelectMany(d => d.Torch).ToHashSet();
+        foreach (var t in Registered)
+            Assert.True(names.Contains(t), t);
+    }
+
+    internal static readonly string[] Registered =
+    [
+        "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "addmm", "addmv", "addr", "addbmm", "baddbmm", "trace", "kron",
+        "cross", "linalg.cross", "block_diag", "tensordot", "linalg.vecdot", "linalg.multi_dot", "cov", "corrcoef", "linalg.vander",
+    ];
+}
