@@ -35,7 +35,42 @@ public class LinalgMoreTests
         ["Cov"] = (x, a, _) => [x[0].Cov(a.Int("correction"))],
         ["Corrcoef"] = (x, _, _) => [x[0].Corrcoef()],
         ["Vander"] = (x, a, _) => [Tensor.Vander(x[0], a.IntOrNull("N"))],
+        ["Inv"] = (x, _, _) => [Tensor.Inv(x[0])],
+        ["Det"] = (x, _, _) => [Tensor.Det(x[0])],
+        ["Slogdet"] = (x, _, _) => { var (s, l) = Tensor.Slogdet(x[0]); return [s + l * 0, l]; /* the sign has no gradient (zero in PyTorch) */ },
+        ["Logdet"] = (x, _, _) => [Tensor.Logdet(x[0])],
+        ["Solve"] = Two(Tensor.Solve),
+        ["Cholesky"] = (x, _, _) => [Tensor.Cholesky(Sym(x[0]) * 0.5)],
+        ["CholeskyUpper"] = (x, _, _) => [Tensor.Cholesky(Sym(x[0]) * 0.5, upper: true)],
+        ["CholeskySolve"] = (x, _, _) => [Tensor.CholeskySolve(x[0], Tensor.Cholesky(Sym(x[1]) * 0.5))],
+        ["CholeskyInverse"] = (x, _, _) => [Tensor.CholeskyInverse(Tensor.Cholesky(Sym(x[0]) * 0.5))],
+        ["SolveTriangular"] = (x, a, _) => [Tensor.SolveTriangular(x[0], x[1], a.Bool("upper"), a.Bool("left"), a.Bool("unit"))],
+        ["TriangularSolve"] = (x, _, _) => [Tensor.SolveTriangular(x[1].MT, x[0], upper: false)],
+        ["Qr"] = (x, _, _) => { var (q, r) = Tensor.Qr(x[0]); return [q, r]; },
+        ["QrComplete"] = (x, _, _) => { var (q, r) = Tensor.Qr(x[0], complete: true); return [q, r]; },
+        ["Eigh"] = (x, _, _) => { var (l, v) = Tensor.Eigh(Sym(x[0])); return [l, v * v]; },
+        ["Eigvalsh"] = (x, _, _) => [Tensor.Eigvalsh(Sym(x[0]))],
+        ["Svdvals"] = (x, _, _) => [Tensor.Svdvals(x[0])],
+        ["Svd"] = (x, _, _) =>
+        {
+            var (u, s, vh) = Tensor.Svd(x[0], fullMatrices: false);
+            return [s, u.MatMul(Tensor.DiagEmbed(s * s)).MatMul(vh), u * u, vh * vh];
+        },
+        ["SvdFull"] = (x, _, _) =>
+        {
+            var (u, s, vh) = Tensor.Svd(x[0]);
+            return [s, u.MT.MatMul(u), vh.MT.MatMul(vh), u.Narrow(-1, 0, 3).MatMul(Tensor.DiagEmbed(s)).MatMul(vh.Narrow(-2, 0, 3))];
+        },
+        ["Pinv"] = (x, _, _) => [Tensor.Pinv(x[0])],
+        ["MatrixRank"] = (x, _, _) => [Tensor.MatrixRank(x[0])],
+        ["MatrixPower"] = (x, a, _) => [Tensor.MatrixPower(x[0], a.Int("n")) + x[0] * 0], // n = 0: the identity, gradient zero as in PyTorch
+        ["MatrixExp"] = (x, _, _) => [Tensor.MatrixExp(x[0])],
+        ["Lstsq"] = Two((a, b) => Tensor.Lstsq(a, b)),
+        ["Tensorinv"] = (x, a, _) => [Tensor.Tensorinv(x[0], a.Int("ind"))],
+        ["Tensorsolve"] = Two(Tensor.Tensorsolve),
     };
+
+    private static Tensor Sym(Tensor a) => a + a.MT;
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("linalg_more");
 
@@ -75,5 +110,9 @@ public class LinalgMoreTests
     [
         "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "addmm", "addmv", "addr", "addbmm", "baddbmm", "trace", "kron",
         "cross", "linalg.cross", "block_diag", "tensordot", "linalg.vecdot", "linalg.multi_dot", "cov", "corrcoef", "linalg.vander",
+        "linalg.inv", "linalg.det", "linalg.slogdet", "logdet", "linalg.solve", "linalg.solve_triangular", "triangular_solve",
+        "linalg.cholesky", "cholesky", "cholesky_solve", "cholesky_inverse", "linalg.qr", "qr", "linalg.eigh", "linalg.eigvalsh",
+        "linalg.svd", "svd", "linalg.svdvals", "linalg.pinv", "pinverse", "linalg.matrix_rank", "linalg.matrix_power", "matrix_exp",
+        "linalg.lstsq", "linalg.tensorinv", "linalg.tensorsolve",
     ];
 }

@@ -15,6 +15,19 @@ from make_golden import F32, F64, In, S, T, ng, randn, positive  # noqa: E402
 
 L = "linalg_more"
 
+# non-finite values (which JSON lacks) are written as the strings "NaN", "Infinity", "-Infinity" (as make_binary.py)
+_tensor_json = g.tensor_json
+_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _tensor_json_nonfinite(x):
+    r = _tensor_json(x)
+    r["data"] = [_NONFINITE.get(v.text, v) if isinstance(v, g.Num) else v for v in r["data"]]
+    return r
+
+
+g.tensor_json = _tensor_json_nonfinite
+
 
 def case(name, op, fn, inputs, args=None):
     g.case(L, name, op, fn, inputs, args)
@@ -62,6 +75,56 @@ def products():
     case("Corrcoef", "Corrcoef", torch.corrcoef, [randn(4, 6, dtype=F64)])
     case("Vander", "Vander", lambda x: torch.linalg.vander(x), [randn(4, dtype=F64)])
     case("Vander.N", "Vander", lambda x: torch.linalg.vander(x, N=5), [randn(2, 3)], {"N": 5})
+
+
+def sym(a):
+    return a + a.transpose(-1, -2)
+
+
+def more():
+    for dt, sfx in ((F64, ""), (F32, ".f32")):
+        case("Inv" + sfx, "Inv", torch.linalg.inv, [well(4, dt, (2,))])
+        case("Det" + sfx, "Det", torch.linalg.det, [well(3, dt, (2,))])
+        case("Slogdet" + sfx, "Slogdet", lambda a: torch.linalg.slogdet(a), [-well(3, dt)])
+        case("Solve" + sfx, "Solve", torch.linalg.solve, [well(3, dt, (2,)), randn(2, 3, 2, dtype=dt)])
+        case("Cholesky" + sfx, "Cholesky", lambda a: torch.linalg.cholesky(sym(a) / 2), [spd(4, dt, (2,))])
+        case("Qr" + sfx, "Qr", lambda a: torch.linalg.qr(a), [randn(5, 3, dtype=dt)])
+        case("Eigh" + sfx, "Eigh", lambda a: (lambda l, v: (l, v * v))(*torch.linalg.eigh(sym(a))), [randn(2, 4, 4, dtype=dt)])
+        case("Svd" + sfx, "Svd", lambda a: (lambda u, s, vh: (s, u @ torch.diag_embed(s * s) @ vh, u * u, vh * vh))(*torch.linalg.svd(a, full_matrices=False)), [randn(4, 3, dtype=dt)])
+    case("Solve.vec", "Solve", torch.linalg.solve, [well(3, F64, (2,)), randn(2, 3, dtype=F64)])
+    case("Solve.bcast", "Solve", torch.linalg.solve, [well(3, F64), randn(2, 3, 4, dtype=F64)])
+    case("Logdet", "Logdet", torch.logdet, [well(3, F64, (2,))])
+    case("Logdet.neg", "Logdet", torch.logdet, [ng(-well(3, F64))])
+    case("Det.singular", "Det", torch.linalg.det, [ng(torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=F64))])
+    case("Cholesky.upper", "CholeskyUpper", lambda a: torch.cholesky(sym(a) / 2, upper=True), [spd(3, F64)])
+    case("CholeskySolve", "CholeskySolve", lambda b, a: torch.cholesky_solve(b, torch.linalg.cholesky(sym(a) / 2)), [randn(3, 2, dtype=F64), spd(3, F64)])
+    case("CholeskyInverse", "CholeskyInverse", lambda a: torch.cholesky_inverse(torch.linalg.cholesky(sym(a) / 2)), [spd(3, F64)])
+    for upper in (False, True):
+        for left in (False, True):
+            for unit in (False, True):
+                a = {"upper": upper, "left": left, "unit": unit}
+                b = randn(3, 2, dtype=F64) if left else randn(2, 3, dtype=F64)
+                case(f"SolveTriangular.{upper}.{left}.{unit}", "SolveTriangular",
+                     lambda t, x, a=a: torch.linalg.solve_triangular(t, x, upper=a["upper"], left=a["left"], unitriangular=a["unit"]), [well(3, F64), b], a)
+    case("TriangularSolve", "TriangularSolve", lambda b, t: torch.triangular_solve(b, t, upper=True, transpose=True)[0], [randn(3, 2, dtype=F64), well(3, F64)])
+    case("Qr.wide_values", "Qr", lambda a: torch.linalg.qr(a), [ng(randn(3, 5, dtype=F64))])
+    case("Qr.complete", "QrComplete", lambda a: torch.linalg.qr(a, mode="complete"), [ng(randn(4, 2, dtype=F64))])
+    case("Eigvalsh", "Eigvalsh", lambda a: torch.linalg.eigvalsh(sym(a)), [randn(3, 5, 5, dtype=F64)])
+    case("Svdvals", "Svdvals", torch.linalg.svdvals, [randn(2, 3, 5, dtype=F64)])
+    case("Svd.wide", "Svd", lambda a: (lambda u, s, vh: (s, u @ torch.diag_embed(s * s) @ vh, u * u, vh * vh))(*torch.linalg.svd(a, full_matrices=False)), [randn(2, 3, 5, dtype=F64)])
+    case("Svd.full", "SvdFull", lambda a: (lambda u, s, vh: (s, u.mT @ u, vh.mT @ vh, (u[:, :3] @ torch.diag(s) @ vh[:3]))) (*torch.linalg.svd(a)), [ng(randn(5, 3, dtype=F64))])
+    case("Pinv", "Pinv", torch.linalg.pinv, [randn(4, 3, dtype=F64)])
+    case("Pinv.rankdef", "Pinv", torch.linalg.pinv, [ng(torch.tensor([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]], dtype=F64))])
+    case("Pinverse", "Pinv", torch.pinverse, [randn(2, 5, dtype=F64)])
+    case("MatrixRank", "MatrixRank", torch.linalg.matrix_rank, [ng(torch.tensor([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]], dtype=F64))])
+    for p in (0, 1, 3, -2):
+        case(f"MatrixPower.{p}", "MatrixPower", lambda a, p=p: torch.linalg.matrix_power(a, p), [well(3, F64, (2,)) * 0.5], {"n": p})
+    case("MatrixExp", "MatrixExp", torch.matrix_exp, [randn(3, 3, dtype=F64)])
+    case("MatrixExp.big", "MatrixExp", torch.matrix_exp, [randn(2, 4, 4, dtype=F64) * 4])
+    case("MatrixExp.f32", "MatrixExp", torch.matrix_exp, [randn(3, 3)])
+    case("Lstsq", "Lstsq", lambda a, b: torch.linalg.lstsq(a, b).solution, [randn(5, 3, dtype=F64), randn(5, 2, dtype=F64)])
+    case("Tensorinv", "Tensorinv", lambda a: torch.linalg.tensorinv(a, ind=1), [well(4, F64).reshape(4, 2, 2)], {"ind": 1})
+    case("Tensorsolve", "Tensorsolve", torch.linalg.tensorsolve, [well(6, F64).reshape(2, 3, 6), randn(2, 3, dtype=F64)])
 
 
 def main():

@@ -710,7 +710,7 @@ public partial class Tensor
         NeedMatrix("MatrixRank", a, square: false);
         Tensor s;
         using (Autograd.NoGrad()) s = Svdvals(a.Detach());
-        return s.Gt(RankTol(a, s, atol, rtol)).To(DType.Int64).Sum(-1);
+        return s.Gt(RankTol(a, s, atol, rtol)).To(DType.Float64).Sum(-1).To(DType.Int64);
     }
 
     // ---- matrix_power / matrix_exp ----
