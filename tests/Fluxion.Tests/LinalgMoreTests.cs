@@ -68,9 +68,24 @@ public class LinalgMoreTests
         ["Lstsq"] = Two((a, b) => Tensor.Lstsq(a, b)),
         ["Tensorinv"] = (x, a, _) => [Tensor.Tensorinv(x[0], a.Int("ind"))],
         ["Tensorsolve"] = Two(Tensor.Tensorsolve),
+        ["VectorNorm"] = (x, a, _) => [Tensor.VectorNorm(x[0], Ord(a), a.Ints("dims"), a.Has("keepdim") && a.Bool("keepdim"))],
+        ["Norm"] = (x, a, _) => [x[0].Norm(Ord(a), a.Ints("dims"))],
+        ["MatrixNorm"] = (x, a, _) => [Tensor.MatrixNorm(x[0], Kind(a.String("ord")))],
+        ["LinalgNorm"] = (x, a, _) => [Tensor.LinalgNorm(x[0], a.Has("ord") ? Ord(a) : null)],
+        ["Cond"] = (x, a, _) => [Tensor.Cond(x[0], Kind(a.String("ord")))],
     };
 
     private static Tensor Sym(Tensor a) => a + a.MT;
+
+    private static double Ord(GoldenArgs a) =>
+        a.Has("ord") && a.ToString().Contains("\"ord\":\"") ? (a.String("ord") == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : a.Double("ord");
+
+    private static MatrixNormKind Kind(string ord) => ord switch
+    {
+        "fro" => MatrixNormKind.Frobenius, "nuc" => MatrixNormKind.Nuclear, "1" => MatrixNormKind.One, "-1" => MatrixNormKind.NegOne,
+        "2" => MatrixNormKind.Two, "-2" => MatrixNormKind.NegTwo, "inf" => MatrixNormKind.Inf, "-inf" => MatrixNormKind.NegInf,
+        _ => throw new ArgumentException(ord),
+    };
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("linalg_more");
 
@@ -114,5 +129,6 @@ public class LinalgMoreTests
         "linalg.cholesky", "cholesky", "cholesky_solve", "cholesky_inverse", "linalg.qr", "qr", "linalg.eigh", "linalg.eigvalsh",
         "linalg.svd", "svd", "linalg.svdvals", "linalg.pinv", "pinverse", "linalg.matrix_rank", "linalg.matrix_power", "matrix_exp",
         "linalg.lstsq", "linalg.tensorinv", "linalg.tensorsolve",
+        "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
     ];
 }

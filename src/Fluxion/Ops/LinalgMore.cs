@@ -503,4 +503,180 @@ public partial class Tensor
         for (int i = 1; i < cols; i++) powers[i] = i == 1 ? x : powers[i - 1] * x;
         return Stack(powers, -1);
     }
+    // ---- norms ----
+
+    /// <summary>Re-inserts the reduced dims (sorted, non-negative) as size-1 dims when the result dropped them.</summary>
+    private static Tensor KeepReduced(Tensor t, int[] dims, bool keptDims)
+    {
+        if (keptDims) return t;
+        foreach (var d in dims.Order()) t = t.Unsqueeze(d);
+        return t;
+    }
+
+    private static int[] NormDims(string op, Tensor x, int[]? dims) =>
+        dims is null ? [.. Enumerable.Range(0, x.Rank)] : [.. dims.Select(d => ShapeUtil.WrapDim(op, d, x.Rank)).Distinct().Order()];
+
+    internal static readonly OpDef VectorNormOp = new("VectorNorm", OpFamily.Linalg, "linalg.vector_norm", "norm")
+    {
+        Doc = "vector p-norm over dims (finite p ≠ 0; ±inf via Amax/Amin, 0 as a count)",
+        Saves = 1 | OpDef.SaveOutput,
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            var (p, dims, keep) = c.A<(double, int[], bool)>();
+            var x = c.X(0);
+            var y = KeepReduced(c.Y, dims, keep);
+            var gk = KeepReduced(g, dims, keep);
+            var ys = Where(y.Detach().Eq(0), 1.0, y);
+            return gk * NormWeight(x, ys, p);
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var (p, dims, keep) = c.A<(double, int[], bool)>();
+            var x = c.X(0);
+            var y = KeepReduced(c.Y, dims, keep);
+            var ys = Where(y.Detach().Eq(0), 1.0, y);
+            return (NormWeight(x, ys, p) * tx).Sum(dims, keepDim: keep);
+        },
+        Samples = () => [new("2, all", [M(1, 3, 4)], x => VectorNorm(x[0])), new("3, dim 1", [M(2, 3, 4)], x => VectorNorm(x[0], 3, [1])),
+                         new("1.5 keepdim", [M(3, 2, 3)], x => VectorNorm(x[0], 1.5, [0], keepDim: true)),
+                         new("1", [M(4, 5)], x => VectorNorm(x[0], 1), SecondOrder: false), // |x|: the gradient sign(x) has a zero derivative, FD sees none either except at 0
+                         new("inf", [M(5, 2, 4)], x => VectorNorm(x[0], double.PositiveInfinity, [-1]))],
+    };
+
+    /// <summary>∂‖x‖_p/∂x = sign(x)·|x|^(p−1) / ‖x‖^(p−1) (with the norm's zeros replaced by 1, so a zero vector gets gradient 0 as in PyTorch).</summary>
+    private static Tensor NormWeight(Tensor x, Tensor ys, double p) => p switch
+    {
+        2 => x / ys,
+        1 => x.Sign() + ys * 0,
+        _ => x.Sign() * x.Abs().Pow(p - 1) / ys.Pow(p - 1),
+    };
+
+    /// <summary>
+    /// The vector p-norm (Σ|x|^p)^(1/p) over <paramref name="dims"/> (all elements when null) (torch.linalg.vector_norm; also
+    /// torch.norm with a numeric p). p = ±inf: max / min |x| (gradient split among ties); p = 0: the count of non-zeros (no
+    /// gradient). The gradient at a zero vector is 0, as PyTorch's.
+    /// </summary>
+    public static Tensor VectorNorm(Tensor x, double ord = 2, int[]? dims = null, bool keepDim = false)
+    {
+        x.CheckFloat("VectorNorm");
+        var d = NormDims("VectorNorm", x, dims);
+        if (double.IsPositiveInfinity(ord)) return x.Abs().Amax(d, keepDim);
+        if (double.IsNegativeInfinity(ord)) return x.Abs().Amin(d, keepDim);
+        if (ord == 0) return x.Detach().Ne(0).To(x.DType).Sum(d, keepDim);
+        if (double.IsNaN(ord)) throw new ArgumentException("VectorNorm: ord must not be NaN.");
+        var xd = x.Detach();
+        Tensor y;
+        using (Autograd.NoGrad())
+            y = ord == 2 ? (xd * xd).Sum(d, keepDim).Sqrt() : ord == 1 ? xd.Abs().Sum(d, keepDim) : xd.Abs().Pow(ord).Sum(d, keepDim).Pow(1 / ord);
+        return Op.Record(VectorNormOp, y.Detach(), [x], (ord, d, keepDim));
+    }
+
+    /// <summary>The vector p-norm over dims (torch.norm with a numeric p; see <see cref="VectorNorm"/>).</summary>
+    public Tensor Norm(double p = 2, int[]? dims = null, bool keepDim = false) => VectorNorm(this, p, dims, keepDim);
+
+    internal static readonly OpDef MatrixNormOp = new("MatrixNorm", OpFamily.Linalg, "linalg.matrix_norm")
+    {
+        CompositeOf = ["VectorNorm", "Abs", "Sum", "Amax", "Amin", "Svd"], Doc = "matrix norms: Frobenius, nuclear, 1, inf, 2 and their negatives",
+        Samples = () => [new("fro", [M(1, 2, 3, 4)], x => MatrixNorm(x[0])), new("nuc", [M(2, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.Nuclear)),
+                         new("1", [M(3, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.One), SecondOrder: false), // |x| inside: see VectorNorm's sample "1"
+                         new("-inf", [M(4, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.NegInf, keepDim: true), SecondOrder: false),
+                         new("2", [M(5, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.Two))],
+    };
+
+    /// <summary>
+    /// A matrix norm over the last two dims (torch.linalg.matrix_norm): Frobenius (default), nuclear (Σσ), ±1 (max/min
+    /// column abs-sum), ±inf (max/min row abs-sum), ±2 (largest/smallest singular value).
+    /// </summary>
+    public static Tensor MatrixNorm(Tensor a, MatrixNormKind ord = MatrixNormKind.Frobenius, bool keepDim = false)
+    {
+        a.CheckFloat("MatrixNorm");
+        if (a.Rank < 2) throw new ShapeMismatchException($"MatrixNorm: expects matrices [..., m, n], got shape {ShapeUtil.Format(a.Shape)}.");
+        Tensor r = ord switch
+        {
+            MatrixNormKind.Frobenius => VectorNorm(a, 2, [-2, -1]),
+            MatrixNormKind.Nuclear => Svdvals(a).Sum(-1),
+            MatrixNormKind.Two => Svdvals(a).Amax(-1),
+            MatrixNormKind.NegTwo => Svdvals(a).Amin(-1),
+            MatrixNormKind.One => a.Abs().Sum(-2).Amax(-1),
+            MatrixNormKind.NegOne => a.Abs().Sum(-2).Amin(-1),
+            MatrixNormKind.Inf => a.Abs().Sum(-1).Amax(-1),
+            MatrixNormKind.NegInf => a.Abs().Sum(-1).Amin(-1),
+            _ => throw new ArgumentOutOfRangeException(nameof(ord)),
+        };
+        return keepDim ? r.Unsqueeze(-1).Unsqueeze(-1) : r;
+    }
+
+    internal static readonly OpDef LinalgNormOp = new("LinalgNorm", OpFamily.Linalg, "linalg.norm")
+    {
+        CompositeOf = ["VectorNorm", "MatrixNorm"], Doc = "vector or matrix norm by the shape of the call",
+        Samples = () => [new("default", [M(1, 3, 4)], x => LinalgNorm(x[0])), new("matrix 2", [M(2, 3, 4)], x => LinalgNorm(x[0], 2))],
+    };
+
+    /// <summary>
+    /// torch.linalg.norm with a numeric or absent ord: ord null → the 2-norm of all elements (over <paramref name="dims"/> when given);
+    /// with ord, a 1-D input (or one dim) gets the vector norm and a 2-D input (or two dims, the last two) the matrix norm of that
+    /// order (±1, ±2, ±inf). Frobenius / nuclear: <see cref="MatrixNorm"/>.
+    /// </summary>
+    public static Tensor LinalgNorm(Tensor x, double? ord = null, int[]? dims = null, bool keepDim = false)
+    {
+        x.CheckFloat("LinalgNorm");
+        if (ord is null) return VectorNorm(x, 2, dims, keepDim);
+        bool matrix = dims is { Length: 2 } || (dims is null && x.Rank == 2);
+        if (!matrix)
+        {
+            if (dims is null && x.Rank != 1) throw new ShapeMismatchException($"LinalgNorm: with ord and no dims the input must be 1-D or 2-D, got shape {ShapeUtil.Format(x.Shape)}.");
+            return VectorNorm(x, ord.Value, dims, keepDim);
+        }
+        if (dims is not null && !(ShapeUtil.WrapDim("LinalgNorm", dims[0], x.Rank) == x.Rank - 2 && ShapeUtil.WrapDim("LinalgNorm", dims[1], x.Rank) == x.Rank - 1))
+            throw new ArgumentException($"LinalgNorm: matrix norms are computed over the last two dims; move the dims {string.Join(", ", dims)} there with Permute first.");
+        var kind = ord.Value switch
+        {
+            1 => MatrixNormKind.One, -1 => MatrixNormKind.NegOne, 2 => MatrixNormKind.Two, -2 => MatrixNormKind.NegTwo,
+            double.PositiveInfinity => MatrixNormKind.Inf, double.NegativeInfinity => MatrixNormKind.NegInf,
+            _ => throw new ArgumentException($"LinalgNorm: ord {ord} is not a matrix norm order (use ±1, ±2, ±inf, or MatrixNorm for Frobenius/nuclear)."),
+        };
+        return MatrixNorm(x, kind, keepDim);
+    }
+
+    internal static readonly OpDef CondOp = new("Cond", OpFamily.Linalg, "linalg.cond")
+    {
+        CompositeOf = ["Svd", "Div", "MatrixNorm", "Inv"], Doc = "condition number",
+        Samples = () => [new("2", [M(1, 3, 3)], x => Cond(x[0])), new("fro", [WellConditioned(2, 3)], x => Cond(x[0], MatrixNormKind.Frobenius))],
+    };
+
+    /// <summary>The condition number of each matrix (torch.linalg.cond): σ_max/σ_min for the 2-norm (default; any shape), −2: σ_min/σ_max, other kinds ‖A‖·‖A⁻¹‖ (square, invertible).</summary>
+    public static Tensor Cond(Tensor a, MatrixNormKind ord = MatrixNormKind.Two)
+    {
+        a.CheckFloat("Cond");
+        if (ord is MatrixNormKind.Two or MatrixNormKind.NegTwo)
+        {
+            var s = Svdvals(a);
+            var big = s.Narrow(-1, 0, 1).Squeeze(-1);
+            var small = s.Narrow(-1, s._shape[^1] - 1, 1).Squeeze(-1);
+            return ord == MatrixNormKind.Two ? big / small : small / big;
+        }
+        return MatrixNorm(a, ord) * MatrixNorm(Inv(a), ord);
+    }
+}
+
+/// <summary>Which matrix norm <see cref="Tensor.MatrixNorm"/> computes (PyTorch's ord values in brackets).</summary>
+public enum MatrixNormKind
+{
+    /// <summary>sqrt(Σ a²) ['fro'].</summary>
+    Frobenius,
+    /// <summary>Σσ, the sum of the singular values ['nuc'].</summary>
+    Nuclear,
+    /// <summary>Largest row abs-sum [inf].</summary>
+    Inf,
+    /// <summary>Smallest row abs-sum [-inf].</summary>
+    NegInf,
+    /// <summary>Largest column abs-sum [1].</summary>
+    One,
+    /// <summary>Smallest column abs-sum [-1].</summary>
+    NegOne,
+    /// <summary>Largest singular value [2].</summary>
+    Two,
+    /// <summary>Smallest singular value [-2].</summary>
+    NegTwo,
 }
