@@ -72,6 +72,7 @@ public class LinalgMoreTests
         ["Norm"] = (x, a, _) => [x[0].Norm(Ord(a), a.Ints("dims"))],
         ["MatrixNorm"] = (x, a, _) => [Tensor.MatrixNorm(x[0], Kind(a.String("ord")))],
         ["LinalgNorm"] = (x, a, _) => [Tensor.LinalgNorm(x[0], a.Has("ord") ? Ord(a) : null)],
+        ["Einsum"] = (x, a, _) => [Tensor.Einsum(a.String("eq"), x)],
         ["Cond"] = (x, a, _) => [Tensor.Cond(x[0], Kind(a.String("ord")))],
     };
 
@@ -129,6 +130,6 @@ public class LinalgMoreTests
         "linalg.cholesky", "cholesky", "cholesky_solve", "cholesky_inverse", "linalg.qr", "qr", "linalg.eigh", "linalg.eigvalsh",
         "linalg.svd", "svd", "linalg.svdvals", "linalg.pinv", "pinverse", "linalg.matrix_rank", "linalg.matrix_power", "matrix_exp",
         "linalg.lstsq", "linalg.tensorinv", "linalg.tensorsolve",
-        "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
+        "einsum", "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
     ];
 }

@@ -141,6 +141,17 @@ def more():
     # (torch 1.13's cond(ord='fro') backward fails with an in-place error: values only; gradients by the sweep)
     case("Cond.fro", "Cond", lambda x: torch.linalg.cond(x, "fro"), [ng(well(3, F64))], {"ord": "fro"})
 
+    es = [
+        ("ij,jk->ik", [(3, 4), (4, 2)]), ("ii->i", [(3, 3)]), ("ii", [(4, 4)]), ("ij->", [(2, 3)]), ("ij->ji", [(2, 3)]),
+        ("bij,bkj->bik", [(2, 3, 4), (2, 5, 4)]), ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]), ("i,j->ij", [(3,), (4,)]),
+        ("ab,bc,cd,d->a", [(2, 3), (3, 4), (4, 2), (2,)]), ("iij,k", [(3, 3, 2), (4,)]), ("ba,ca", [(2, 3), (4, 3)]),
+        ("i...->...", [(3, 2, 2)]), ("ijk,ikj->i", [(2, 3, 3), (2, 3, 3)]), ("Ab,bA->A", [(3, 2), (2, 3)]),
+        ("ij,ij,ij->i", [(2, 3), (2, 3), (2, 3)]), ("i,i->", [(5,), (5,)]), ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ]
+    for k, (e, shapes) in enumerate(es):
+        case(f"Einsum.{k}", "Einsum", lambda *t, e=e: torch.einsum(e, *t), [randn(*sh, dtype=F64) for sh in shapes], {"eq": e})
+    case("Einsum.f32", "Einsum", lambda a, b: torch.einsum("ij,kj->ik", a, b), [T(randn(3, 4)), randn(2, 4)], {"eq": "ij,kj->ik"})
+
 
 def main():
     g._gen.manual_seed(1700)

@@ -446,6 +446,165 @@ public partial class Tensor
         return r;
     }
 
+    // ---- einsum ----
+
+    internal static readonly OpDef EinsumOp = new("Einsum", OpFamily.Linalg, "einsum")
+    {
+        CompositeOf = ["Permute", "Reshape", "Slice", "Sum", "Expand", "MatMul"], Doc = "Einstein summation (diagonals, ellipsis, broadcasting; cheapest pairwise order)",
+        Samples = () =>
+        [
+            new("ij,jk->ik", [M(1, 3, 4), M(2, 4, 2)], x => Einsum("ij,jk->ik", x)),
+            new("ii->i", [M(3, 3, 3)], x => Einsum("ii->i", x)),
+            new("bij,bkj->bik", [M(4, 2, 3, 4), M(5, 2, 2, 4)], x => Einsum("bij,bkj->bik", x)),
+            new("ellipsis bcast", [M(6, 2, 1, 3, 4), M(7, 5, 4, 2)], x => Einsum("...ij,...jk->...ik", x)),
+            new("chain", [M(8, 2, 3), M(9, 3, 4), M(10, 4, 2), M(11, 2)], x => Einsum("ab,bc,cd,d->a", x)),
+            new("implicit iij,k", [M(12, 3, 3, 2), M(13, 4)], x => Einsum("iij,k", x)),
+        ],
+    };
+
+    /// <summary>
+    /// Einstein summation (torch.einsum): "ij,jk->ik", implicit outputs ("ij,jk" → the labels seen once, sorted), repeated
+    /// labels within an operand (diagonals, "ii->i"), "..." for broadcast batch dims, size-1 broadcasting between operands.
+    /// Each operand's private labels are summed first; then pairs are contracted (permute, reshape, one batched MatMul),
+    /// always picking the pair whose contraction is cheapest, so chains run in a good order.
+    /// </summary>
+    public static Tensor Einsum(string equation, params Tensor[] operands)
+    {
+        string eq = equation.Replace(" ", "");
+        int arrow = eq.IndexOf("->", StringComparison.Ordinal);
+        string lhs = arrow < 0 ? eq : eq[..arrow];
+        var terms = lhs.Split(',');
+        if (terms.Length != operands.Length)
+            throw new ArgumentException($"Einsum: the equation '{equation}' has {terms.Length} operand(s) but {operands.Length} tensor(s) were given.");
+        foreach (var t in operands) { t.CheckFloat("Einsum"); CheckSameDType("Einsum", operands[0], t); }
+        // ellipsis dims get private labels \u0100 + k, right-aligned across operands
+        int ell = 0;
+        for (int i = 0; i < terms.Length; i++)
+            if (terms[i].Contains("...")) ell = Math.Max(ell, operands[i].Rank - (terms[i].Length - 3));
+        List<char> Expand1(string term, int rank, string where)
+        {
+            var r = new List<char>();
+            int at = term.IndexOf("...", StringComparison.Ordinal);
+            string letters = term.Replace("...", "");
+            foreach (var ch in letters)
+                if (!char.IsAsciiLetter(ch)) throw new ArgumentException($"Einsum: invalid label '{ch}' in {where} of '{equation}' (use letters a-z, A-Z and '...').");
+            if (at < 0)
+            {
+                if (rank >= 0 && letters.Length != rank)
+                    throw new ShapeMismatchException($"Einsum: {where} '{term}' of '{equation}' has {letters.Length} labels but the tensor has {rank} dims.");
+                r.AddRange(letters);
+                return r;
+            }
+            int e = rank < 0 ? ell : rank - letters.Length;
+            if (e < 0) throw new ShapeMismatchException($"Einsum: {where} '{term}' of '{equation}' has more labels than the tensor's {rank} dims.");
+            r.AddRange(term[..at]);
+            for (int k = ell - e; k < ell; k++) r.Add((char)(0x100 + k));
+            r.AddRange(term[(at + 3)..]);
+            return r;
+        }
+        var labels = new List<char>[operands.Length];
+        for (int i = 0; i < operands.Length; i++) labels[i] = Expand1(terms[i], operands[i].Rank, $"operand {i}");
+        List<char> output;
+        if (arrow >= 0) output = Expand1(eq[(arrow + 2)..], -1, "the output");
+        else
+        {
+            var counts = labels.SelectMany(l => l).Where(c => c < 0x100).GroupBy(c => c).Where(g => g.Count() == 1).Select(g => g.Key).Order();
+            output = [.. Enumerable.Range(0, ell).Select(k => (char)(0x100 + k)), .. counts];
+        }
+        if (output.Distinct().Count() != output.Count) throw new ArgumentException($"Einsum: the output of '{equation}' repeats a label.");
+        var sizes = new Dictionary<char, int>();
+        for (int i = 0; i < operands.Length; i++)
+            for (int d = 0; d < labels[i].Count; d++)
+            {
+                int n = operands[i]._shape[d];
+                char c = labels[i][d];
+                if (!sizes.TryGetValue(c, out int had) || had == 1) sizes[c] = n;
+                else if (n != had && n != 1)
+                    throw new ShapeMismatchException($"Einsum: label '{(c < 0x100 ? c.ToString() : "...")}' of '{equation}' has sizes {had} and {n} (operand {i}, shape {ShapeUtil.Format(operands[i].Shape)}).");
+            }
+        foreach (var c in output)
+            if (!sizes.ContainsKey(c)) throw new ArgumentException($"Einsum: output label '{c}' of '{equation}' appears in no operand.");
+
+        var ops = new List<(Tensor T, List<char> L)>();
+        for (int i = 0; i < operands.Length; i++)
+        {
+            var (t, l) = (operands[i], labels[i]);
+            // repeated labels: take the diagonal
+            while (true)
+            {
+                int a = -1, b = -1;
+                for (int x = 0; x < l.Count && a < 0; x++)
+                    for (int y = x + 1; y < l.Count; y++)
+                        if (l[x] == l[y]) { a = x; b = y; break; }
+                if (a < 0) break;
+                if (t._shape[a] != t._shape[b])
+                    throw new ShapeMismatchException($"Einsum: the repeated label '{l[a]}' of operand {i} in '{equation}' spans dims of sizes {t._shape[a]} and {t._shape[b]}.");
+                var rest = Enumerable.Range(0, l.Count).Where(d => d != a && d != b).ToArray();
+                t = t.Permute([.. rest, a, b]).DiagonalLast();
+                char c = l[a];
+                l = [.. rest.Select(d => l[d]), c];
+            }
+            ops.Add((t, l));
+        }
+        bool NeededElsewhere(char c, int skipA, int skipB)
+        {
+            if (output.Contains(c)) return true;
+            for (int k = 0; k < ops.Count; k++)
+                if (k != skipA && k != skipB && ops[k].L.Contains(c)) return true;
+            return false;
+        }
+        (Tensor, List<char>) SumPrivate(Tensor t, List<char> l, int self, int other)
+        {
+            var drop = Enumerable.Range(0, l.Count).Where(d => !NeededElsewhere(l[d], self, other) && !(other >= 0 && ops[other].L.Contains(l[d]))).ToArray();
+            if (drop.Length == 0) return (t, l);
+            return (t.Sum(drop), [.. Enumerable.Range(0, l.Count).Where(d => !drop.Contains(d)).Select(d => l[d])]);
+        }
+        for (int i = 0; i < ops.Count; i++)
+        {
+            var (t, l) = SumPrivate(ops[i].T, ops[i].L, i, -1);
+            ops[i] = (t, l);
+        }
+        while (ops.Count > 1)
+        {
+            int bi = 0, bj = 1;
+            double best = double.MaxValue;
+            for (int i = 0; i < ops.Count; i++)
+                for (int j = i + 1; j < ops.Count; j++)
+                {
+                    double cost = ops[i].L.Union(ops[j].L).Aggregate(1.0, (p, c) => p * sizes[c]);
+                    if (cost < best) { best = cost; bi = i; bj = j; }
+                }
+            var (ta, la) = ops[bi];
+            var (tb, lb) = ops[bj];
+            var batch = la.Where(c => lb.Contains(c) && NeededElsewhere(c, bi, bj)).ToList();
+            var con = la.Where(c => lb.Contains(c) && !NeededElsewhere(c, bi, bj)).ToList();
+            var fa = la.Where(c => !lb.Contains(c)).ToList();
+            var fb = lb.Where(c => !la.Contains(c)).ToList();
+            Tensor Arrange(Tensor t, List<char> l, List<char> order)
+            {
+                var p = t.Permute([.. order.Select(c => l.IndexOf(c))]);
+                int[] full = [.. order.Select(c => sizes[c])];
+                return ShapeUtil.SameShape(p._shape, full) ? p : p.Expand(full);
+            }
+            int Prod(List<char> ls) => ls.Aggregate(1, (p, c) => p * sizes[c]);
+            var am = Arrange(ta, la, [.. batch, .. fa, .. con]).Reshape(Prod(batch), Prod(fa), Prod(con));
+            var bm = Arrange(tb, lb, [.. batch, .. con, .. fb]).Reshape(Prod(batch), Prod(con), Prod(fb));
+            var r = am.MatMul(bm).Reshape([.. batch.Select(c => sizes[c]), .. fa.Select(c => sizes[c]), .. fb.Select(c => sizes[c])]);
+            ops.RemoveAt(bj);
+            ops.RemoveAt(bi);
+            ops.Add((r, [.. batch, .. fa, .. fb]));
+            int last = ops.Count - 1;
+            var (t2, l2) = SumPrivate(ops[last].T, ops[last].L, last, -1);
+            ops[last] = (t2, l2);
+        }
+        var (res, lr) = ops[0];
+        var perm = output.Select(c => lr.IndexOf(c)).ToArray();
+        if (perm.Any(p => p < 0)) throw new ArgumentException($"Einsum: internal error: a label of the output of '{equation}' was lost.");
+        res = perm.Select((p, k) => p == k).All(b => b) && perm.Length == lr.Count ? res : res.Permute(perm);
+        int[] want = [.. output.Select(c => sizes[c])];
+        return ShapeUtil.SameShape(res._shape, want) ? res : res.Expand(want);
+    }
+
     // ---- cov / corrcoef / vander ----
 
     internal static readonly OpDef CovOp = new("Cov", OpFamily.Linalg, "cov")
