@@ -73,6 +73,10 @@ public class LinalgMoreTests
         ["MatrixNorm"] = (x, a, _) => [Tensor.MatrixNorm(x[0], Kind(a.String("ord")))],
         ["LinalgNorm"] = (x, a, _) => [Tensor.LinalgNorm(x[0], a.Has("ord") ? Ord(a) : null)],
         ["Einsum"] = (x, a, _) => [Tensor.Einsum(a.String("eq"), x)],
+        ["LuFactor"] = (x, _, _) => [Tensor.LuFactor(x[0]).LU],
+        ["LuPivots"] = (x, _, _) => [Tensor.LuFactor(x[0]).Pivots],
+        ["Lu"] = (x, _, _) => { var (p, l, u) = Tensor.Lu(x[0]); return [p + l * 0, l, u]; }, // P is constant (zero gradient in PyTorch)
+        ["LuSolve"] = (x, _, _) => { var (lu, piv) = Tensor.LuFactor(x[0]); return [Tensor.LuSolve(lu, piv, x[1])]; },
         ["Cond"] = (x, a, _) => [Tensor.Cond(x[0], Kind(a.String("ord")))],
     };
 
@@ -130,6 +134,6 @@ public class LinalgMoreTests
         "linalg.cholesky", "cholesky", "cholesky_solve", "cholesky_inverse", "linalg.qr", "qr", "linalg.eigh", "linalg.eigvalsh",
         "linalg.svd", "svd", "linalg.svdvals", "linalg.pinv", "pinverse", "linalg.matrix_rank", "linalg.matrix_power", "matrix_exp",
         "linalg.lstsq", "linalg.tensorinv", "linalg.tensorsolve",
-        "einsum", "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
+        "einsum", "linalg.lu_factor", "linalg.lu", "linalg.lu_solve", "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
     ];
 }

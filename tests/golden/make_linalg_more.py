@@ -152,6 +152,12 @@ def more():
         case(f"Einsum.{k}", "Einsum", lambda *t, e=e: torch.einsum(e, *t), [randn(*sh, dtype=F64) for sh in shapes], {"eq": e})
     case("Einsum.f32", "Einsum", lambda a, b: torch.einsum("ij,kj->ik", a, b), [T(randn(3, 4)), randn(2, 4)], {"eq": "ij,kj->ik"})
 
+    case("LuFactor", "LuFactor", lambda a: torch.linalg.lu_factor(a).LU, [randn(2, 4, 4, dtype=F64)])
+    case("LuFactor.f32", "LuFactor", lambda a: torch.linalg.lu_factor(a).LU, [randn(3, 3)])
+    case("LuPivots", "LuPivots", lambda a: torch.linalg.lu_factor(a).pivots.to(torch.int64), [ng(randn(2, 4, 4, dtype=F64))])
+    case("Lu", "Lu", lambda a: torch.linalg.lu(a), [randn(4, 4, dtype=F64)])
+    case("LuSolve", "LuSolve", lambda a, b: torch.linalg.lu_solve(*torch.linalg.lu_factor(a), b), [well(3, F64, (2,)), randn(2, 3, 2, dtype=F64)])
+
 
 def main():
     g._gen.manual_seed(1700)

@@ -267,6 +267,117 @@ public partial class Tensor
         return Op.Record(SolveOp, MatFromDoubles(x, b.ShapeArray, a.DType), [a, b]);
     }
 
+    // ---- lu ----
+
+    internal static readonly OpDef LuFactorOp = new("LuFactor", OpFamily.Linalg, "linalg.lu_factor", "linalg.lu")
+    {
+        Doc = "LU with partial pivoting of square matrices (packed L\\U; P from the pivots)",
+        Saves = OpDef.SaveOutput,
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            var p = c.A<Tensor>();
+            var (l, u) = UnpackLu(c.Y);
+            var gl = Tri(g, upper: false, diag: 0);
+            var gu = Tri(g, upper: true);
+            var inner = Tri(l.MT.MatMul(gl), upper: false, diag: 0) + Tri(gu.MatMul(u.MT), upper: true);
+            var x = SolveTriangular(l.MT, inner, upper: true, unitriangular: true);
+            x = SolveTriangular(u.MT, x, upper: false, left: false);
+            return p.MatMul(x);
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } ta) return null;
+            var p = c.A<Tensor>();
+            var (l, u) = UnpackLu(c.Y);
+            var x = SolveTriangular(l, p.MT.MatMul(ta), upper: false, unitriangular: true);
+            x = SolveTriangular(u, x, upper: true, left: false);
+            return l.MatMul(Tri(x, upper: false, diag: 0)) + Tri(x, upper: true).MatMul(u);
+        },
+        Samples = () => [new("packed", [M(1, 3, 3)], x => LuFactor(x[0]).LU), new("P L U", [M(2, 2, 4, 4)], x => { var (p, l, u) = Lu(x[0]); return l.MatMul(u) + l * u; })],
+    };
+
+    private static (Tensor L, Tensor U) UnpackLu(Tensor lu)
+    {
+        int n = lu._shape[^1];
+        return (Tri(lu, upper: false, diag: 0) + Eye(n, null, lu.DType), Tri(lu, upper: true));
+    }
+
+    /// <summary>
+    /// LU factorization with partial pivoting of each square matrix (torch.linalg.lu_factor): A = P·L·U packed as LU (L's unit
+    /// diagonal implied) and LAPACK's 1-based pivots (int64; PyTorch uses int32). A singular matrix factorizes (zero pivot in U).
+    /// Fluxion's LU is for square matrices only.
+    /// </summary>
+    public static (Tensor LU, Tensor Pivots) LuFactor(Tensor a)
+    {
+        NeedMatrix("LuFactor", a);
+        int n = a._shape[^1];
+        var batch = a._shape[..^2];
+        int nb = ShapeUtil.Numel(batch);
+        var d = a.ToDoubleArray();
+        var piv = new int[nb * n];
+        var perm = new double[nb * n * n];
+        ForBatch(nb, i =>
+        {
+            var pv = piv.AsSpan(i * n, n);
+            Decomp.Lu(d.AsSpan(i * n * n, n * n), n, pv);
+            // P with A = P·L·U: rows of the identity permuted as the pivots swapped them
+            var order = Enumerable.Range(0, n).ToArray();
+            for (int k = 0; k < n; k++) (order[k], order[pv[k]]) = (order[pv[k]], order[k]);
+            var pm = perm.AsSpan(i * n * n, n * n);
+            for (int k = 0; k < n; k++) pm[order[k] * n + k] = 1;   // (P·L·U) row order[k] = (L·U) row k
+        });
+        var p = MatFromDoubles(perm, a.ShapeArray, a.DType);
+        var lu = Op.Record(LuFactorOp, MatFromDoubles(d, a.ShapeArray, a.DType), [a], p);
+        var pivots = MatFromDoubles(piv.Select(v => (double)(v + 1)).ToArray(), [.. batch, n], DType.Float64).To(DType.Int64);
+        return (lu, pivots);
+    }
+
+    /// <summary>P, L, U with A = P·L·U of each square matrix (torch.linalg.lu; square matrices only). P is a constant.</summary>
+    public static (Tensor P, Tensor L, Tensor U) Lu(Tensor a)
+    {
+        var (lu, piv) = LuFactor(a);
+        var (l, u) = UnpackLu(lu);
+        return (PermutationFromPivots(piv, a.DType), l, u);
+    }
+
+    /// <summary>The permutation matrix P (A = P·L·U) of LAPACK-style 1-based pivots [..., n].</summary>
+    private static Tensor PermutationFromPivots(Tensor pivots, DType dtype)
+    {
+        int n = pivots._shape[^1];
+        var batch = pivots._shape[..^1];
+        int nb = ShapeUtil.Numel(batch);
+        var pv = pivots.ToDoubleArray();
+        var perm = new double[nb * n * n];
+        for (int i = 0; i < nb; i++)
+        {
+            var order = Enumerable.Range(0, n).ToArray();
+            for (int k = 0; k < n; k++)
+            {
+                int q = (int)pv[i * n + k] - 1;
+                if (q < 0 || q >= n) throw new ArgumentException($"LuSolve: pivot {q + 1} out of range [1, {n}].");
+                (order[k], order[q]) = (order[q], order[k]);
+            }
+            for (int k = 0; k < n; k++) perm[i * n * n + order[k] * n + k] = 1;
+        }
+        return MatFromDoubles(perm, [.. batch, n, n], dtype);
+    }
+
+    internal static readonly OpDef LuSolveOp = new("LuSolve", OpFamily.Linalg, "linalg.lu_solve")
+    {
+        CompositeOf = ["LuFactor", "SolveTriangular", "MatMul"], Doc = "solves A·X = B from A's LU factorization",
+        Samples = () => [new("matrix", [WellConditioned(1, 3), M(2, 3, 2)], x => { var (lu, piv) = LuFactor(x[0]); return LuSolve(lu, piv, x[1]); })],
+    };
+
+    /// <summary>The solution of A·X = B from A's LU factorization (torch.linalg.lu_solve with left=True, adjoint=False).</summary>
+    public static Tensor LuSolve(Tensor lu, Tensor pivots, Tensor b)
+    {
+        NeedMatrix("LuSolve", lu);
+        var (l, u) = UnpackLu(lu);
+        var p = PermutationFromPivots(pivots, lu.DType);
+        var y = SolveTriangular(l, p.MT.MatMul(b), upper: false, unitriangular: true);
+        return SolveTriangular(u, y, upper: true);
+    }
+
     // ---- triangular solve ----
 
     internal static readonly OpDef SolveTriangularOp = new("SolveTriangular", OpFamily.Linalg, "linalg.solve_triangular", "triangular_solve")
