@@ -110,6 +110,29 @@ public class LinalgMoreTests
     }
 
     [Fact]
+    public void RepeatedSingularValues_ValuesGradientFine_VectorsGradientNonFinite()
+    {
+        // the identity has one repeated singular value: svdvals' gradient is U·Vh, but a loss reading U has an ill-defined
+        // gradient, which (as in PyTorch) shows up as non-finite entries instead of an exception
+        var a = Tensor.Eye(3, null, DType.Float64).RequiresGrad_();
+        var g = Autograd.Grad([Tensor.Svdvals(a).Sum()], [a])[0]!;
+        Assert.Equal(Tensor.Eye(3, null, DType.Float64).ToDoubleArray(), g.ToDoubleArray());
+        var b = Tensor.Eye(3, null, DType.Float64).RequiresGrad_();
+        var (u, _, _) = Tensor.Svd(b, fullMatrices: false);
+        var gu = Autograd.Grad([(u * Tensor.FromArray([1.0, 2, 3, 4, 5, 6, 7, 8, 9], 3, 3)).Sum()], [b])[0]!;
+        Assert.Contains(gu.ToDoubleArray(), v => !double.IsFinite(v));
+    }
+
+    [Fact]
+    public void SingularAndIndefiniteInputsThrow()
+    {
+        var s = Tensor.FromArray([1.0, 2, 2, 4], 2, 2);
+        Assert.Contains("singular", Assert.Throws<ArgumentException>(() => Tensor.Inv(s)).Message);
+        Assert.Contains("positive-definite", Assert.Throws<ArgumentException>(() => Tensor.Cholesky(s * -1)).Message);
+        Assert.Equal(1L, (long)Tensor.MatrixRank(s).ToDoubleArray()[0]);
+    }
+
+    [Fact]
     public void BadShapesThrowNamedErrors()
     {
         var a = Tensor.Randn(3, 4);

@@ -582,6 +582,8 @@ public partial class Tensor
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) =>
         {
             Tensor l = c.Out(0), v = c.Out(1);
+            // eigenvalues only (eigvalsh): V·diag(gL)·Vᵀ, finite also at repeated eigenvalues (as PyTorch)
+            if (IsZeroConstant(g[1])) return [v.MatMul(DiagEmbed(g[0])).MatMul(v.MT)];
             var vgv = v.MT.MatMul(g[1]);
             vgv = (vgv - vgv.MT) * 0.5;
             var e = GapMatrix(l);
@@ -675,10 +677,21 @@ public partial class Tensor
                          new("values", [M(3, 3, 3)], x => Svd(x[0], fullMatrices: false).S)],
     };
 
+    /// <summary>True for an output gradient that is an all-zero constant (an output the loss does not read: the engine
+    /// passes zeros). Only then may a rule skip the terms of that output, as PyTorch does for undefined gradients.</summary>
+    private static bool IsZeroConstant(Tensor g) => !g.RequiresGrad && !g.HasTangents && g.ToDoubleArray().All(v => v == 0);
+
     /// <summary>PyTorch's svd_backward (real case).</summary>
     private static Tensor SvdVjp(Tensor u, Tensor s, Tensor vh, Tensor gu, Tensor gs, Tensor gvh)
     {
         int k = s._shape[^1], m = u._shape[^2], n = vh._shape[^1];
+        if (IsZeroConstant(gu) && IsZeroConstant(gvh))
+        {
+            // singular values only (svdvals): U·diag(gS)·Vh, finite also at repeated singular values (as PyTorch)
+            if (u._shape[^1] != k) u = u.Narrow(-1, 0, k);
+            if (vh._shape[^2] != k) vh = vh.Narrow(-2, 0, k);
+            return u.MatMul(gs.Unsqueeze(-1) * vh);
+        }
         if (u._shape[^1] != k) { u = u.Narrow(-1, 0, k); gu = gu.Narrow(-1, 0, k); }
         if (vh._shape[^2] != k) { vh = vh.Narrow(-2, 0, k); gvh = gvh.Narrow(-2, 0, k); }
         var uhgu = u.MT.MatMul(gu);
