@@ -1,0 +1,162 @@
+namespace Fluxion.Tests;
+
+/// <summary>
+/// The linalg family beyond matmul (mm, bmm, mv, dot, inner, outer, add*, trace, kron, cross, block_diag, tensordot,
+/// einsum, vecdot, multi_dot, norms, cov, corrcoef, vander, and the factorizations) against PyTorch
+/// (golden/linalg_more.json, made by tests/golden/make_linalg_more.py): values and gradients.
+/// </summary>
+public class LinalgMoreTests
+{
+    private static GoldenFamily.OpFn Two(Func<Tensor, Tensor, Tensor> f) => (x, _, _) => [f(x[0], x[1])];
+
+    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
+    {
+        ["Mm"] = Two(Tensor.Mm),
+        ["Bmm"] = Two(Tensor.Bmm),
+        ["Mv"] = Two(Tensor.Mv),
+        ["Dot"] = Two(Tensor.Dot),
+        ["Vdot"] = Two(Tensor.Vdot),
+        ["Inner"] = Two(Tensor.Inner),
+        ["Outer"] = Two(Tensor.Outer),
+        ["Kron"] = Two(Tensor.Kron),
+        ["Trace"] = (x, _, _) => [x[0].Trace()],
+        ["Addmm"] = (x, a, _) => [Tensor.Addmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addmv"] = (x, a, _) => [Tensor.Addmv(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addr"] = (x, a, _) => [Tensor.Addr(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Addbmm"] = (x, a, _) => [Tensor.Addbmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Baddbmm"] = (x, a, _) => [Tensor.Baddbmm(x[0], x[1], x[2], a.Double("beta"), a.Double("alpha"))],
+        ["Cross"] = (x, a, _) => [Tensor.Cross(x[0], x[1], a.Int("dim"))],
+        ["CrossFirst3"] = Two(Tensor.CrossFirst3),
+        ["BlockDiag"] = (x, _, _) => [Tensor.BlockDiag(x)],
+        ["Tensordot"] = (x, a, _) => [Tensor.Tensordot(x[0], x[1], a.Int("dims"))],
+        ["TensordotPairs"] = (x, a, _) => [Tensor.Tensordot(x[0], x[1], a.Ints("a")!, a.Ints("b")!)],
+        ["Vecdot"] = (x, a, _) => [Tensor.Vecdot(x[0], x[1], a.Int("dim"))],
+        ["MultiDot"] = (x, _, _) => [Tensor.MultiDot(x)],
+        ["Cov"] = (x, a, _) => [x[0].Cov(a.Int("correction"))],
+        ["Corrcoef"] = (x, _, _) => [x[0].Corrcoef()],
+        ["Vander"] = (x, a, _) => [Tensor.Vander(x[0], a.IntOrNull("N"))],
+        ["Inv"] = (x, _, _) => [Tensor.Inv(x[0])],
+        ["Det"] = (x, _, _) => [Tensor.Det(x[0])],
+        ["Slogdet"] = (x, _, _) => { var (s, l) = Tensor.Slogdet(x[0]); return [s + l * 0, l]; /* the sign has no gradient (zero in PyTorch) */ },
+        ["Logdet"] = (x, _, _) => [Tensor.Logdet(x[0])],
+        ["Solve"] = Two(Tensor.Solve),
+        ["Cholesky"] = (x, _, _) => [Tensor.Cholesky(Sym(x[0]) * 0.5)],
+        ["CholeskyUpper"] = (x, _, _) => [Tensor.Cholesky(Sym(x[0]) * 0.5, upper: true)],
+        ["CholeskySolve"] = (x, _, _) => [Tensor.CholeskySolve(x[0], Tensor.Cholesky(Sym(x[1]) * 0.5))],
+        ["CholeskyInverse"] = (x, _, _) => [Tensor.CholeskyInverse(Tensor.Cholesky(Sym(x[0]) * 0.5))],
+        ["SolveTriangular"] = (x, a, _) => [Tensor.SolveTriangular(x[0], x[1], a.Bool("upper"), a.Bool("left"), a.Bool("unit"))],
+        ["TriangularSolve"] = (x, _, _) => [Tensor.SolveTriangular(x[1].MT, x[0], upper: false)],
+        ["Qr"] = (x, _, _) => { var (q, r) = Tensor.Qr(x[0]); return [q, r]; },
+        ["QrComplete"] = (x, _, _) => { var (q, r) = Tensor.Qr(x[0], complete: true); return [q, r]; },
+        ["Eigh"] = (x, _, _) => { var (l, v) = Tensor.Eigh(Sym(x[0])); return [l, v * v]; },
+        ["Eigvalsh"] = (x, _, _) => [Tensor.Eigvalsh(Sym(x[0]))],
+        ["Svdvals"] = (x, _, _) => [Tensor.Svdvals(x[0])],
+        ["Svd"] = (x, _, _) =>
+        {
+            var (u, s, vh) = Tensor.Svd(x[0], fullMatrices: false);
+            return [s, u.MatMul(Tensor.DiagEmbed(s * s)).MatMul(vh), u * u, vh * vh];
+        },
+        ["SvdFull"] = (x, _, _) =>
+        {
+            var (u, s, vh) = Tensor.Svd(x[0]);
+            return [s, u.MT.MatMul(u), vh.MT.MatMul(vh), u.Narrow(-1, 0, 3).MatMul(Tensor.DiagEmbed(s)).MatMul(vh.Narrow(-2, 0, 3))];
+        },
+        ["Pinv"] = (x, _, _) => [Tensor.Pinv(x[0])],
+        ["MatrixRank"] = (x, _, _) => [Tensor.MatrixRank(x[0])],
+        ["MatrixPower"] = (x, a, _) => [Tensor.MatrixPower(x[0], a.Int("n")) + x[0] * 0], // n = 0: the identity, gradient zero as in PyTorch
+        ["MatrixExp"] = (x, _, _) => [Tensor.MatrixExp(x[0])],
+        ["Lstsq"] = Two((a, b) => Tensor.Lstsq(a, b)),
+        ["Tensorinv"] = (x, a, _) => [Tensor.Tensorinv(x[0], a.Int("ind"))],
+        ["Tensorsolve"] = Two(Tensor.Tensorsolve),
+        ["VectorNorm"] = (x, a, _) => [Tensor.VectorNorm(x[0], Ord(a), a.Ints("dims"), a.Has("keepdim") && a.Bool("keepdim"))],
+        ["Norm"] = (x, a, _) => [x[0].Norm(Ord(a), a.Ints("dims"))],
+        ["MatrixNorm"] = (x, a, _) => [Tensor.MatrixNorm(x[0], Kind(a.String("ord")))],
+        ["LinalgNorm"] = (x, a, _) => [Tensor.LinalgNorm(x[0], a.Has("ord") ? Ord(a) : null)],
+        ["Einsum"] = (x, a, _) => [Tensor.Einsum(a.String("eq"), x)],
+        ["LuFactor"] = (x, _, _) => [Tensor.LuFactor(x[0]).LU],
+        ["LuPivots"] = (x, _, _) => [Tensor.LuFactor(x[0]).Pivots],
+        ["Lu"] = (x, _, _) => { var (p, l, u) = Tensor.Lu(x[0]); return [p + l * 0, l, u]; }, // P is constant (zero gradient in PyTorch)
+        ["LuSolve"] = (x, _, _) => { var (lu, piv) = Tensor.LuFactor(x[0]); return [Tensor.LuSolve(lu, piv, x[1])]; },
+        ["Cond"] = (x, a, _) => [Tensor.Cond(x[0], Kind(a.String("ord")))],
+    };
+
+    private static Tensor Sym(Tensor a) => a + a.MT;
+
+    private static double Ord(GoldenArgs a) =>
+        a.Has("ord") && a.ToString().Contains("\"ord\":\"") ? (a.String("ord") == "inf" ? double.PositiveInfinity : double.NegativeInfinity) : a.Double("ord");
+
+    private static MatrixNormKind Kind(string ord) => ord switch
+    {
+        "fro" => MatrixNormKind.Frobenius, "nuc" => MatrixNormKind.Nuclear, "1" => MatrixNormKind.One, "-1" => MatrixNormKind.NegOne,
+        "2" => MatrixNormKind.Two, "-2" => MatrixNormKind.NegTwo, "inf" => MatrixNormKind.Inf, "-inf" => MatrixNormKind.NegInf,
+        _ => throw new ArgumentException(ord),
+    };
+
+    public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("linalg_more");
+
+    [Fact]
+    public void EveryGoldenOpIsMapped() => Assert.Empty(GoldenFamily.Unmapped("linalg_more", Ops));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string id) => GoldenFamily.Run(id, Ops);
+
+    [Fact]
+    public void AddmmWithBetaZeroIgnoresNaNInput()
+    {
+        var x = Tensor.Full([2, 2], double.NaN, DType.Float64);
+        var m = Tensor.FromArray([1.0, 2, 3, 4], [2, 2]);
+        Assert.Equal(new[] { 7.0, 10, 15, 22 }, Tensor.Addmm(x, m, m, beta: 0).ToDoubleArray());
+    }
+
+    [Fact]
+    public void RepeatedSingularValues_ValuesGradientFine_VectorsGradientNonFinite()
+    {
+        // the identity has one repeated singular value: svdvals' gradient is U·Vh, but a loss reading U has an ill-defined
+        // gradient, which (as in PyTorch) shows up as non-finite entries instead of an exception
+        var a = Tensor.Eye(3, null, DType.Float64).RequiresGrad_();
+        var g = Autograd.Grad([Tensor.Svdvals(a).Sum()], [a])[0]!;
+        Assert.Equal(Tensor.Eye(3, null, DType.Float64).ToDoubleArray(), g.ToDoubleArray());
+        var b = Tensor.Eye(3, null, DType.Float64).RequiresGrad_();
+        var (u, _, _) = Tensor.Svd(b, fullMatrices: false);
+        var gu = Autograd.Grad([(u * Tensor.FromArray([1.0, 2, 3, 4, 5, 6, 7, 8, 9], 3, 3)).Sum()], [b])[0]!;
+        Assert.Contains(gu.ToDoubleArray(), v => !double.IsFinite(v));
+    }
+
+    [Fact]
+    public void SingularAndIndefiniteInputsThrow()
+    {
+        var s = Tensor.FromArray([1.0, 2, 2, 4], 2, 2);
+        Assert.Contains("singular", Assert.Throws<ArgumentException>(() => Tensor.Inv(s)).Message);
+        Assert.Contains("positive-definite", Assert.Throws<ArgumentException>(() => Tensor.Cholesky(s * -1)).Message);
+        Assert.Equal(1L, (long)Tensor.MatrixRank(s).ToDoubleArray()[0]);
+    }
+
+    [Fact]
+    public void BadShapesThrowNamedErrors()
+    {
+        var a = Tensor.Randn(3, 4);
+        Assert.Contains("Mm", Assert.Throws<ShapeMismatchException>(() => Tensor.Mm(a, a)).Message);
+        Assert.Contains("Bmm", Assert.Throws<ShapeMismatchException>(() => Tensor.Bmm(a, a)).Message);
+        Assert.Contains("Cross", Assert.Throws<ShapeMismatchException>(() => Tensor.Cross(a, a)).Message);
+    }
+
+    [Fact]
+    public void RegistersTheTorchNames()
+    {
+        var names = OpRegistry.All.SelectMany(d => d.Torch).ToHashSet();
+        foreach (var t in Registered)
+            Assert.True(names.Contains(t), t);
+    }
+
+    internal static readonly string[] Registered =
+    [
+        "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "addmm", "addmv", "addr", "addbmm", "baddbmm", "trace", "kron",
+        "cross", "linalg.cross", "block_diag", "tensordot", "linalg.vecdot", "linalg.multi_dot", "cov", "corrcoef", "linalg.vander",
+        "linalg.inv", "linalg.det", "linalg.slogdet", "logdet", "linalg.solve", "linalg.solve_triangular", "triangular_solve",
+        "linalg.cholesky", "cholesky", "cholesky_solve", "cholesky_inverse", "linalg.qr", "qr", "linalg.eigh", "linalg.eigvalsh",
+        "linalg.svd", "svd", "linalg.svdvals", "linalg.pinv", "pinverse", "linalg.matrix_rank", "linalg.matrix_power", "matrix_exp",
+        "linalg.lstsq", "linalg.tensorinv", "linalg.tensorsolve",
+        "einsum", "linalg.lu_factor", "linalg.lu", "linalg.lu_solve", "linalg.vector_norm", "norm", "linalg.matrix_norm", "linalg.norm", "linalg.cond",
+    ];
+}
