@@ -675,6 +675,13 @@ public partial class Tensor
     private static int[] NormDims(string op, Tensor x, int[]? dims) =>
         dims is null ? [.. Enumerable.Range(0, x.Rank)] : [.. dims.Select(d => ShapeUtil.WrapDim(op, d, x.Rank)).Distinct().Order()];
 
+    /// <summary>1 where x ≠ 0 (NaN included), 0 elsewhere, with a zero derivative: the count behind the 0-"norm".</summary>
+    internal static readonly UnaryDef<ZeroD> NonzeroIndicatorOp = new("NonzeroIndicator", Uses.None, null, null)
+    {
+        Doc = "1 where x != 0 (NaN counts), zero gradient (the 0-norm's count)",
+        Samples = () => OpSamples.Unary(x => VectorNorm(x, 0) * x, OpSamples.Domain.AwayFromZero),
+    };
+
     internal static readonly OpDef VectorNormOp = new("VectorNorm", OpFamily.Linalg, "linalg.vector_norm", "norm")
     {
         Doc = "vector p-norm over dims (finite p ≠ 0; ±inf via Amax/Amin, 0 as a count)",
@@ -722,7 +729,7 @@ public partial class Tensor
         var d = NormDims("VectorNorm", x, dims);
         if (double.IsPositiveInfinity(ord)) return x.Abs().Amax(d, keepDim);
         if (double.IsNegativeInfinity(ord)) return x.Abs().Amin(d, keepDim);
-        if (ord == 0) return x.Detach().Ne(0).To(x.DType).Sum(d, keepDim);
+        if (ord == 0) return NonzeroIndicatorOp.Record(x, x.Detach().Ne(0).To(x.DType), default).Sum(d, keepDim); // zero gradient, as PyTorch
         if (double.IsNaN(ord)) throw new ArgumentException("VectorNorm: ord must not be NaN.");
         var xd = x.Detach();
         Tensor y;

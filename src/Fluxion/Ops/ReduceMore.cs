@@ -453,48 +453,6 @@ public partial class Tensor
 // the maximal (minimal) entries for p = ±inf, sign(x) for p = 1, nothing for p = 0.
 public partial class Tensor
 {
-    /// <summary>Per-row p-norm of a dense [rows, n] layout.</summary>
-    private static void RowNorm(ReadOnlySpan<double> x, int rows, int n, double p, Span<double> dst)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            var row = x.Slice(r * n, n);
-            double acc;
-            if (double.IsPositiveInfinity(p))
-            {
-                acc = n == 0 ? 0 : double.NegativeInfinity;
-                foreach (var v in row) acc = double.IsNaN(v) || double.IsNaN(acc) ? double.NaN : Math.Max(acc, Math.Abs(v));
-            }
-            else if (double.IsNegativeInfinity(p))
-            {
-                acc = n == 0 ? double.PositiveInfinity : double.PositiveInfinity;
-                foreach (var v in row) acc = double.IsNaN(v) || double.IsNaN(acc) ? double.NaN : Math.Min(acc, Math.Abs(v));
-            }
-            else if (p == 0)
-            {
-                acc = 0;
-                foreach (var v in row) if (v != 0) acc++;
-            }
-            else if (p == 1)
-            {
-                acc = 0;
-                foreach (var v in row) acc += Math.Abs(v);
-            }
-            else if (p == 2)
-            {
-                acc = 0;
-                foreach (var v in row) acc += v * v;
-                acc = Math.Sqrt(acc);
-            }
-            else
-            {
-                acc = 0;
-                foreach (var v in row) acc += Math.Pow(Math.Abs(v), p);
-                acc = Math.Pow(acc, 1 / p);
-            }
-            dst[r] = acc;
-        }
-    }
 
     // ∂‖x‖_p/∂x as PyTorch's norm_backward takes it, with y the norm (dims kept), written with tensor ops
     private static Tensor NormDerivative(Tensor x, Tensor y, double p, int[] d)
@@ -519,59 +477,9 @@ public partial class Tensor
         return Where(zero, 0.0, scaled / safeY.Pow(p - 1));
     }
 
-    internal static readonly OpDef NormOp = new("Norm", OpFamily.ReduceScanSort, "norm")
-    {
-        Doc = "Vector p-norm over dims (p = 2 by default; ±inf, 0, 1 and any p); 0 gradient where the norm is 0.",
-        Vjp = (in OpCtx c, Tensor g, int i) =>
-        {
-            var (p, d, keep, keepDim) = c.A<(double, int[], int[], bool)>();
-            return g.Reshape(keep) * NormDerivative(c.X(0), c.Y.Reshape(keep), p, d);
-        },
-        Jvp = (in OpCtx c, Tensor?[] t) =>
-        {
-            if (t[0] is not { } tx) return null;
-            var (p, d, keep, keepDim) = c.A<(double, int[], int[], bool)>();
-            var x = c.X(0);
-            var prod = tx * NormDerivative(x, c.Y.Reshape(keep), p, d);
-            return d.Length == 0 ? prod : prod.Sum(ShiftDims(d, tx, x), keepDim);
-        },
-        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
-        Samples = () => [
-            new("p = 2, all", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Norm()),
-            new("p = 2, dim keepDim", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => t[0].Norm(2, [1], keepDim: true)),
-            new("p = 1", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 3, 3, 4)], t => t[0].Norm(1, [0])),
-            new("p = 3 noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 4, 4, 3).T], t => t[0].Norm(3, [-1])),
-            new("p = 1.5", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 5, 2, 5)], t => t[0].Norm(1.5, [1])),
-            new("p = 0.5", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 6, 2, 5)], t => t[0].Norm(0.5, [1])),
-            new("p = inf", [OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4)], t => t[0].Norm(double.PositiveInfinity, [1])),
-            new("p = -inf", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 8, 3, 4)], t => t[0].Norm(double.NegativeInfinity)),
-            new("0-d", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 9)], t => t[0].Norm()),
-            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 10, 0, 3)], t => t[0].Norm(2, [0])),
-        ],
-    };
-
-    /// <summary>
-    /// The vector p-norm over <paramref name="dims"/> (all dims when null), as PyTorch's <c>norm(input, p, dim, keepdim)</c>:
-    /// (Σ|x|^p)^(1/p); p = ±inf gives max/min |x|, p = 0 the count of nonzeros. Gradients as PyTorch's: 0 where the norm is
-    /// 0 (p ≥ 1), sign(x) for p = 1, split evenly among the extreme entries for p = ±inf, 0 for p = 0.
-    /// </summary>
-    public Tensor Norm(double p = 2, int[]? dims = null, bool keepDim = false)
-    {
-        CheckFloat("Norm");
-        if (double.IsNaN(p)) throw new ArgumentException("Norm: p must be a number, got NaN.");
-        var d = ReduceDims("Norm", dims);
-        var (keep, outShape) = ReduceShapes(d, keepDim);
-        var src = DType == DType.Float64 ? this : Detach().To(DType.Float64);
-        var s = src.ReduceLayout<double>(d, out int rows, out int inner);
-        var dst = new double[rows];
-        RowNorm(s, rows, inner, p, dst);
-        var y = FromDoubles(dst, outShape, DType);
-        return Op.Record(NormOp, y, [this], (p, d, keep, keepDim));
-    }
-
     internal static readonly OpDef DistOp = new("Dist", OpFamily.ReduceScanSort, "dist")
     {
-        CompositeOf = ["Sub", "Norm"],
+        CompositeOf = ["Sub", "VectorNorm"],
         Samples = () => [
             new("p = 2 broadcast", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 4)], t => Dist(t[0], t[1])),
             new("p = 1", [OpSamples.Make(OpSamples.Domain.Real, 3, 5), OpSamples.Make(OpSamples.Domain.Real, 4, 5) + 3.0], t => Dist(t[0], t[1], 1)),
