@@ -65,6 +65,9 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
     private readonly SpanMap<double>? _f64;
     private readonly Uses _uses;
 
+    /// <summary>Whether <typeparamref name="TD"/> has no fields (then no per-call attribute is boxed); looked up once per type.</summary>
+    private static readonly bool s_stateless = typeof(TD).IsDefined(typeof(StatelessAttribute), false);
+
     /// <summary>An entry whose forward kernels are <paramref name="f32"/> and <paramref name="f64"/> (null when the
     /// op computes its value itself and calls <see cref="Record"/>).</summary>
     public UnaryDef(string name, Uses uses, SpanMap<float>? f32, SpanMap<double>? f64, params string[] torch)
@@ -88,7 +91,7 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
     /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
     public Tensor Record(Tensor x, Tensor y, TD d)
     {
-        object? attr = typeof(TD).IsDefined(typeof(StatelessAttribute), false) ? null : d;
+        object? attr = s_stateless ? null : d;
         if (x.HasTangents && ForwardLevels.ActiveCount > 0)
             Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
         if (Op.ShouldRecord(x)) Op.Attach(new OpNode(this, [x], y, attr), y);

@@ -256,7 +256,9 @@ internal sealed class OpNode : Node
         int nOut = !outSaved ? 0 : output is not null ? 1 : outputs!.Count(o => o is not null);
         if (n + nOut == 0)
         {
-            if (inputs.Length > 0) _inputs = new Tensor?[inputs.Length];
+            // nothing saved: keep the caller's array (the rules see only shapes), emptied
+            Array.Clear(inputs);
+            _inputs = inputs;
             return [];
         }
         var saved = new SavedTensor[n + nOut];
