@@ -62,7 +62,7 @@ public class ReadmeTests
         // README-END 2
     }
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "Fluxion.sln")) && File.Exists(Path.Combine(d.FullName, "README.md")))

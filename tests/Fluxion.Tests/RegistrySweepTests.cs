@@ -104,6 +104,17 @@ public class OpsCommandTests
     }
 
     [Fact]
+    public void DocsOpsTableIsTheRegistry()
+    {
+        // docs/ops.md (linked from the README) is `fluxion ops --markdown`; regenerate it when an op is added:
+        //   dotnet run -c Release --project src/Fluxion.Cli -- ops --markdown > docs/ops.md
+        var path = Path.Combine(ReadmeTests.RepoRoot(), "docs", "ops.md");
+        var (_, md) = Run("ops", "--markdown");
+        Assert.True(File.ReadAllText(path).ReplaceLineEndings("\n") == md.ReplaceLineEndings("\n"),
+            "docs/ops.md is out of date: regenerate it with `dotnet run -c Release --project src/Fluxion.Cli -- ops --markdown > docs/ops.md`.");
+    }
+
+    [Fact]
     public void MarkdownAndFamilyFilter()
     {
         var (code, md) = Run("ops", "--markdown");
