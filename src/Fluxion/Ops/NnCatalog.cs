@@ -53,4 +53,36 @@ internal static class NnCatalog
         Differentiable = false, DTypes = DTypeSet.Int64,
         Doc = "one-hot of int64 class indices (dtype: DType.Int64 gives PyTorch's int64 result)",
     };
+    // ---- normalization and transposed convolution (Normalization.cs, Conv.cs) ------------------------
+
+    private static Tensor P(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Positive, seed, shape);
+
+    internal static readonly OpDef LayerNormOp = new("LayerNorm", OpFamily.NN, "nn.functional.layer_norm")
+    {
+        CompositeOf = ["ChannelNorm", "Reshape", "Mul", "Add"],
+        Samples = () => [new("affine", [R(1, 2, 3, 4), R(2, 4), R(3, 4)], t => Tensor.LayerNorm(t[0], [4], t[1], t[2])),
+            new("two dims", [R(4, 2, 3, 4)], t => Tensor.LayerNorm(t[0], [3, 4]))],
+    };
+    internal static readonly OpDef GroupNormOp = new("GroupNorm", OpFamily.NN, "nn.functional.group_norm")
+    {
+        CompositeOf = ["ChannelNorm", "Reshape", "Mul", "Add"],
+        Samples = () => [new("2 groups", [R(1, 2, 4, 3), R(2, 4), R(3, 4)], t => Tensor.GroupNorm(t[0], 2, t[1], t[2]))],
+    };
+    internal static readonly OpDef BatchNormOp = new("BatchNorm", OpFamily.NN, "nn.functional.batch_norm")
+    {
+        CompositeOf = ["ChannelNorm"],
+        Samples = () => [new("training", [R(1, 4, 3, 2), R(2, 3), R(3, 3)], t => Tensor.BatchNorm(t[0], null, null, t[1], t[2], training: true)),
+            new("eval", [R(4, 4, 3), R(5, 3), R(6, 3)], t => Tensor.BatchNorm(t[0], R(7, 3), P(8, 3), t[1], t[2], training: false))],
+    };
+    internal static readonly OpDef InstanceNormOp = new("InstanceNorm", OpFamily.NN, "nn.functional.instance_norm")
+    {
+        CompositeOf = ["ChannelNorm", "Reshape"],
+        Samples = () => [new("affine", [R(1, 2, 3, 5), R(2, 3), R(3, 3)], t => Tensor.InstanceNorm(t[0], weight: t[1], bias: t[2]))],
+    };
+    internal static readonly OpDef ConvTranspose2dOp = new("ConvTranspose2d", OpFamily.NN, "nn.functional.conv_transpose2d")
+    {
+        CompositeOf = ["Conv2dInputGrad", "Add"],
+        Samples = () => [new("stride 2", [R(1, 1, 2, 3, 3), R(2, 2, 3, 2, 2), R(3, 3)], t => Tensor.ConvTranspose2d(t[0], t[1], t[2], stride: new Size2(2, 2))),
+            new("padding", [R(4, 2, 2, 4, 4), R(5, 2, 1, 3, 3)], t => Tensor.ConvTranspose2d(t[0], t[1], padding: new Size2(1, 1)))],
+    };
 }
