@@ -534,7 +534,8 @@ public partial class Tensor
     internal static readonly OpDef MaxPool2dOp = new("MaxPool2d", OpFamily.NN, "nn.functional.max_pool2d")
     {
         Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
-        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGather(tx, c.A<MaxPoolIndex>()) : null,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGatherDirections(tx, c.A<MaxPoolIndex>()) : null,
+        BatchedJvp = true,
         Samples = () =>
         [
             new("kernel 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 5)], t => MaxPool2d(t[0], 2)),
@@ -552,7 +553,24 @@ public partial class Tensor
     }
 
     /// <summary>The argmax positions of a max pooling of [N, C, H, W] into [N, C, OH, OW] (flat within each plane).</summary>
-    private sealed record MaxPoolIndex(int[] Index, int N, int C, int H, int W, int OH, int OW);
+    private sealed record MaxPoolIndex(int[] Index, int N, int C, int H, int W, int OH, int OW)
+    {
+        /// <summary>The same positions for a batch of k copies (k·N samples), for vector-mode tangents.</summary>
+        public MaxPoolIndex Repeat(int k)
+        {
+            var idx = new int[Index.Length * k];
+            for (int j = 0; j < k; j++) Index.CopyTo(idx, j * Index.Length);
+            return this with { Index = idx, N = N * k };
+        }
+    }
+
+    /// <summary><see cref="MaxPoolGather"/> of a tangent [N, C, H, W] or of k vector-mode directions [k, N, C, H, W] in one call.</summary>
+    private static Tensor MaxPoolGatherDirections(Tensor t, MaxPoolIndex p)
+    {
+        if (t.Rank == 4) return MaxPoolGather(t, p);
+        int k = t._shape[0];
+        return MaxPoolGather(t.Reshape(k * p.N, p.C, p.H, p.W), p.Repeat(k)).Reshape(k, p.N, p.C, p.OH, p.OW);
+    }
 
     /// <summary>The max pooling's input gradient, zeros with gy scatter-added at the argmax positions; linear in gy,
     /// its VJP is <see cref="MaxPoolGather"/>.</summary>
@@ -701,10 +719,27 @@ public partial class Tensor
     private static OpDef WindowPoolDef(string name, bool adaptive, bool adjoint, Func<IEnumerable<OpSample>> samples, params string[] torch) => new(name, OpFamily.NN, torch)
     {
         Vjp = (in OpCtx c, Tensor g, int i) => adjoint ? WindowPool(adaptive, g, c.A<Conv.PoolWindows>()) : WindowPoolAdjoint(adaptive, g, c.A<Conv.PoolWindows>()),
-        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is not { } tx ? null
-            : adjoint ? WindowPoolAdjoint(adaptive, tx, c.A<Conv.PoolWindows>()) : WindowPool(adaptive, tx, c.A<Conv.PoolWindows>()),
+        // linear per plane: a vector-mode tangent [k, N, C, H, W] pools as a batch of k·N
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            if (t[0] is not { } tx) return null;
+            var win = c.A<Conv.PoolWindows>();
+            return FoldDirections(tx, c.X(0).Rank, v => adjoint ? WindowPoolAdjoint(adaptive, v, win) : WindowPool(adaptive, v, win));
+        },
+        BatchedJvp = true,
         Samples = samples,
     };
+
+    /// <summary>Applies a per-sample linear 4-d op <paramref name="f"/> to a tangent that may carry a leading vector-mode
+    /// direction dim ([k, N, C, H, W] for a primal of rank <paramref name="primalRank"/> = 4): the directions are folded
+    /// into the batch for one call, then unfolded.</summary>
+    private static Tensor FoldDirections(Tensor t, int primalRank, Func<Tensor, Tensor> f)
+    {
+        if (t.Rank == primalRank) return f(t);
+        int k = t._shape[0], n = t._shape[1];
+        var y = f(t.Reshape([k * n, .. t.ShapeArray[2..]]));
+        return y.Reshape([k, n, .. y.ShapeArray[1..]]);
+    }
 
     private static Conv.PoolWindows SampleAvgWindows() =>
         AvgPoolWindows("AvgPool2d", Empty([1, 1, 5, 6], DType.Float64), 3, 2, 1, true, false, null);

@@ -346,7 +346,7 @@ public sealed class Dropout : ForwardModule
     protected override string ExtraRepr() => $"p={P}";
 }
 
-/// <summary>Forward-mode 2-D average pooling: the tangents are pooled by the same op in one call (K folded into the batch).</summary>
+/// <summary>Forward-mode 2-D average pooling (the pooling entry's JVP carries all K tangents in one call).</summary>
 public sealed class AvgPool2d : ForwardModule
 {
     private readonly Nn.AvgPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
@@ -375,24 +375,16 @@ public sealed class AvgPool2d : ForwardModule
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
     {
-        var x = input.Primal;
-        CheckRank(x, 4, "[N, C, H, W]");
-        var y = Pool(x);
-        Tensor? tan = null;
-        if (input.Tracking && input.Tangent is { } t)
-        {
-            int k = t.Size(0), n1 = t.Size(1);
-            tan = Pool(t.Reshape([k * n1, .. x.ShapeArray[1..]])).Reshape([k, n1, .. y.ShapeArray[1..]]);
-        }
-        return input.WithValues(y, tan);
+        CheckRank(input.Primal, 4, "[N, C, H, W]");
+        return Lift(input, Pool); // the pooling entry's batched JVP pools all K directions in one call
     }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"kernel_size={KernelSize}, stride={Stride}, padding={Padding}";
 }
 
-/// <summary>Forward-mode 2-D max pooling: each tangent is gathered at the position of its window's maximum
-/// (the indices of the primal's <see cref="Tensor.MaxPool2dWithIndices"/>), all directions in one gather.</summary>
+/// <summary>Forward-mode 2-D max pooling: each tangent is gathered at the position of its window's maximum by the
+/// pooling entry's JVP, all K directions in one call.</summary>
 public sealed class MaxPool2d : ForwardModule
 {
     private readonly Nn.MaxPool2d _pool;   // the hyper-parameters and the op, as the reverse-mode layer
@@ -419,18 +411,8 @@ public sealed class MaxPool2d : ForwardModule
     /// <inheritdoc/>
     protected override MixedTensor ForwardCore(MixedTensor input)
     {
-        var x = input.Primal;
-        CheckRank(x, 4, "[N, C, H, W]");
-        var (y, idx) = _pool.ForwardWithIndices(x);
-        Tensor? tan = null;
-        if (input.Tracking && input.Tangent is { } t)
-        {
-            int k = t.Size(0), n = x.Size(0), c = x.Size(1), l = y.Size(2) * y.Size(3);
-            var flat = t.Expand([k, .. x.ShapeArray]).Reshape(k, n, c, -1);
-            var index = idx.Reshape(1, n, c, l).Expand(k, n, c, l);
-            tan = flat.Gather(3, index).Reshape([k, .. y.ShapeArray]);
-        }
-        return input.WithValues(y, tan);
+        CheckRank(input.Primal, 4, "[N, C, H, W]");
+        return Lift(input, _pool.Forward); // each direction gathered at the primal's argmax positions, all K in one call
     }
 
     /// <inheritdoc/>
