@@ -128,6 +128,7 @@ internal static class Op
     /// caller computed from <paramref name="inputs"/> (with the call's <paramref name="attr"/>ibutes): forward
     /// mode computes the output's tangents with the entry's JVP, and, when grad mode is on and an input
     /// requires grad, one node is recorded whose backward runs the entry's VJP.
+    /// The node takes ownership of <paramref name="inputs"/> (pass a fresh array): entries the rules do not read are cleared.
     /// </summary>
     public static Tensor Record(OpDef def, Tensor output, Tensor[] inputs, object? attr = null)
     {
