@@ -85,4 +85,11 @@ internal static class NnCatalog
         Samples = () => [new("stride 2", [R(1, 1, 2, 3, 3), R(2, 2, 3, 2, 2), R(3, 3)], t => Tensor.ConvTranspose2d(t[0], t[1], t[2], stride: new Size2(2, 2))),
             new("padding", [R(4, 2, 2, 4, 4), R(5, 2, 1, 3, 3)], t => Tensor.ConvTranspose2d(t[0], t[1], padding: new Size2(1, 1)))],
     };
+    // PyTorch 1.13's private _scaled_dot_product_attention returns (output, attention weights), as Attention.ScaledDotProduct
+    internal static readonly OpDef ScaledDotProductAttentionOp = new("ScaledDotProductAttention", OpFamily.NN, "nn.functional._scaled_dot_product_attention")
+    {
+        CompositeOf = ["MatMul", "Mul", "Softmax", "Where"],
+        Samples = () => [new("batched", [R(1, 2, 3, 4), R(2, 2, 5, 4), R(3, 2, 5, 3)], t => Attention.ScaledDotProduct(t[0], t[1], t[2]).Output),
+            new("causal", [R(4, 4, 2), R(5, 4, 2), R(6, 4, 2)], t => Attention.ScaledDotProduct(t[0], t[1], t[2], isCausal: true).Output)],
+    };
 }
