@@ -507,8 +507,9 @@ public partial class Tensor
     public Tensor[] Gradient(double spacing = 1, int[]? dims = null, int edgeOrder = 1) =>
         Gradient(Enumerable.Repeat(spacing, dims?.Length ?? Rank).ToArray(), dims, edgeOrder);
 
-    /// <summary>As <see cref="Gradient(double, int[], int)"/> with one spacing per dim of <paramref name="dims"/> (all dims when null).</summary>
-    public Tensor[] Gradient(double[] spacing, int[]? dims = null, int edgeOrder = 1)
+    /// <summary>Validates a <c>gradient</c> call and returns its (wrapped, distinct) dims; <paramref name="given"/> spacings
+    /// or coordinate tensors must match them one to one.</summary>
+    private int[] GradientDims(int[]? dims, int edgeOrder, int given, string what, string orElse)
     {
         const string op = "Gradient";
         CheckFloat(op);
@@ -516,8 +517,16 @@ public partial class Tensor
         if (Rank == 0) throw new ShapeMismatchException($"{op}: expects a tensor of at least 1 dim, got a 0-d tensor.");
         var ds = dims is null ? Enumerable.Range(0, Rank).ToArray() : dims.Select(d => ShapeUtil.WrapDim(op, d, Rank)).ToArray();
         if (ds.Distinct().Count() != ds.Length) throw new ArgumentException($"{op}: a dim appears more than once in {ShapeUtil.Format(dims!)}.");
-        if (spacing.Length != ds.Length)
-            throw new ArgumentException($"{op}: {spacing.Length} spacings given for {ds.Length} dims; give one per dim (or a single number).");
+        if (given != ds.Length)
+            throw new ArgumentException($"{op}: {given} {what} given for {ds.Length} dims; give one per dim{orElse}.");
+        return ds;
+    }
+
+    /// <summary>As <see cref="Gradient(double, int[], int)"/> with one spacing per dim of <paramref name="dims"/> (all dims when null).</summary>
+    public Tensor[] Gradient(double[] spacing, int[]? dims = null, int edgeOrder = 1)
+    {
+        const string op = "Gradient";
+        var ds = GradientDims(dims, edgeOrder, spacing.Length, "spacings", " (or a single number)");
         var result = new Tensor[ds.Length];
         for (int k = 0; k < ds.Length; k++)
         {
@@ -552,13 +561,7 @@ public partial class Tensor
     public Tensor[] Gradient(Tensor[] coordinates, int[]? dims = null, int edgeOrder = 1)
     {
         const string op = "Gradient";
-        CheckFloat(op);
-        if (edgeOrder is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(edgeOrder), $"{op}: edgeOrder must be 1 or 2, got {edgeOrder}.");
-        if (Rank == 0) throw new ShapeMismatchException($"{op}: expects a tensor of at least 1 dim, got a 0-d tensor.");
-        var ds = dims is null ? Enumerable.Range(0, Rank).ToArray() : dims.Select(d => ShapeUtil.WrapDim(op, d, Rank)).ToArray();
-        if (ds.Distinct().Count() != ds.Length) throw new ArgumentException($"{op}: a dim appears more than once in {ShapeUtil.Format(dims!)}.");
-        if (coordinates.Length != ds.Length)
-            throw new ArgumentException($"{op}: {coordinates.Length} coordinate tensors given for {ds.Length} dims; give one per dim.");
+        var ds = GradientDims(dims, edgeOrder, coordinates.Length, "coordinate tensors", "");
         var result = new Tensor[ds.Length];
         for (int k = 0; k < ds.Length; k++)
         {
