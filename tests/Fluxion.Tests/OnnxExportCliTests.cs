@@ -93,3 +93,36 @@ public class OnnxExportCliTests
         Assert.Contains("--onnx", r.Out);
     }
 }
+
+/// <summary><c>fluxion train --logdir</c> writes an event file that the independent reader of <see cref="SummaryWriterTests"/> accepts.</summary>
+public class TrainLogdirTests
+{
+    [Fact]
+    public void TrainWithLogdir_WritesValidEventFile()
+    {
+        var dir = Directory.CreateTempSubdirectory("fluxion-logdir-").FullName;
+        try
+        {
+            var o = new StringWriter();
+            var e = new StringWriter();
+            int code = Program.Run(["train", "--model", "cnn", "--epochs", "2", "--limit", "40", "--batch-size", "20", "--logdir", dir, "--plain"], o, e);
+            Assert.True(code == 0, e.ToString());
+            var file = Assert.Single(Directory.GetFiles(dir, "events.out.tfevents.*"));
+            var values = SummaryWriterTests.Values(file);
+            string Tag(List<SummaryWriterTests.Field> v) => v.Single(f => f.Number == 1).String;
+            var steps = values.Where(v => Tag(v.Value) == "train/loss").Select(v => v.Step).ToList();
+            Assert.Equal([1L, 2, 3, 4], steps); // 40 images in batches of 20, two epochs
+            var acc = values.Where(v => Tag(v.Value) == "epoch/test_accuracy").ToList();
+            Assert.Equal([1L, 2], acc.Select(v => v.Step));
+            Assert.All(acc, v => Assert.InRange(v.Value.Single(f => f.Number == 2).Float, 0f, 1f));
+            Assert.Contains(values, v => Tag(v.Value) == "gradients/0.weight" && v.Step == 2);
+            Assert.Contains(values, v => Tag(v.Value) == "run");
+            var graph = SummaryWriterTests.ReadRecords(file).Select(SummaryWriterTests.Parse).Single(ev => ev.Any(f => f.Number == 4));
+            Assert.Contains("Conv", System.Text.Encoding.UTF8.GetString(graph.Single(f => f.Number == 4).Bytes));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
