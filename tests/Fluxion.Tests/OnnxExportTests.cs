@@ -109,6 +109,7 @@ public class OnnxExportTests
     [Theory]
     [InlineData(17)]
     [InlineData(18)]
+    [InlineData(21)]
     public void EverySupportedLayer_MatchesOnnxRuntime(int opset)
     {
         var g = new Generator(4);

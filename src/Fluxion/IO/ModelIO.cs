@@ -35,7 +35,7 @@ public static class ModelIO
     /// Exports <paramref name="module"/>'s inference form (eval mode: dropout off, normalization by running
     /// statistics) as an ONNX model: the module tree is traced on <paramref name="sampleInput"/> (batched; dim 0 is
     /// written as the dynamic dim "batch", the other dims as traced) and each layer becomes standard ONNX ops
-    /// (ir_version 8, default domain at <paramref name="opset"/>). Parameters and buffers are initializers named by
+    /// (ir_version 8 for opsets 17 and 18, 9 for 19 and 20, 10 for 21; default domain at <paramref name="opset"/>). Parameters and buffers are initializers named by
     /// their state-dict keys; the graph's input is "input" and its output "output". Training flags are restored
     /// afterwards and the file is written atomically. A module without an ONNX form raises
     /// <see cref="OnnxExportException"/> naming it and listing the supported ones; nothing is written then.

@@ -78,10 +78,19 @@ internal sealed class OnnxExporter
     /// serialized ModelProto and the traced output. The module's training flags are restored afterwards.</summary>
     public static (byte[] Model, Tensor Output) Export(Module module, Tensor sample, int opset)
     {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(sample);
         if (opset < 17 || opset > 21)
             throw new ArgumentOutOfRangeException(nameof(opset), $"ExportOnnx: opset must be in 17..21, got {opset}.");
+        return Run(module, sample, opset, (e, y) => (e.Serialize(sample, y.Sample), y.Sample));
+    }
+
+    /// <summary>Traces <paramref name="module"/> on <paramref name="sample"/> and returns the graph summary (see <see cref="Summary"/>).</summary>
+    internal static List<(string Name, string Op, string[] Inputs)> Trace(Module module, Tensor sample) =>
+        Run(module, sample, 17, (e, _) => e.Summary());
+
+    private static T Run<T>(Module module, Tensor sample, int opset, Func<OnnxExporter, OnnxValue, T> result)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(sample);
         if (sample.Rank == 0)
             throw new ShapeMismatchException($"ExportOnnx: the sample input must be batched (dim 0 is the batch), got a 0-d tensor.");
         if (sample.DType == DType.Bool)
@@ -95,11 +104,10 @@ internal sealed class OnnxExporter
             using (Autograd.NoGrad())
             {
                 var e = new OnnxExporter(module, floatType, opset);
-                var x = new OnnxValue("input", sample);
                 e._names.Add("input");
-                var y = e.Emit(module, x);
+                var y = e.Emit(module, new OnnxValue("input", sample));
                 e._nodes.Add(new NodeRec("Identity", "/output/Identity", [y.Name], ["output"], []));
-                return (e.Serialize(sample, y.Sample), y.Sample);
+                return result(e, y);
             }
         }
         finally
@@ -240,7 +248,7 @@ internal sealed class OnnxExporter
     private byte[] Serialize(Tensor input, Tensor output)
     {
         var w = new ProtoWriter();
-        w.Int(1, 8);                                            // ModelProto.ir_version
+        w.Int(1, Opset <= 18 ? 8 : Opset <= 20 ? 9 : 10);       // ModelProto.ir_version: the one released with the opset
         w.String(2, "Fluxion");                                 // producer_name
         w.String(3, typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0"); // producer_version
         w.Message(7, WriteGraph(input, output));                // graph
@@ -328,28 +336,5 @@ internal sealed class OnnxExporter
             foreach (var o in n.Outputs) producer[o] = name;
         }
         return list;
-    }
-
-    /// <summary>Traces <paramref name="module"/> on <paramref name="sample"/> and returns the graph summary (see <see cref="Summary"/>).</summary>
-    internal static List<(string Name, string Op, string[] Inputs)> Trace(Module module, Tensor sample)
-    {
-        var modes = module.NamedModules().Select(m => (m.Module, m.Module.Training)).ToList();
-        try
-        {
-            module.Eval();
-            using (Autograd.NoGrad())
-            {
-                var floatType = sample.DType.IsFloatingPoint() ? sample.DType : DType.Float32;
-                var e = new OnnxExporter(module, floatType, 17);
-                e._names.Add("input");
-                var y = e.Emit(module, new OnnxValue("input", sample));
-                e._nodes.Add(new NodeRec("Identity", "/output/Identity", [y.Name], ["output"], []));
-                return e.Summary();
-            }
-        }
-        finally
-        {
-            foreach (var (m, training) in modes) m.Train(training);
-        }
     }
 }
