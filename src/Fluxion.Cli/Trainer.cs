@@ -170,7 +170,10 @@ internal sealed class Trainer
             }
             if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
             if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
-                history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
+            {
+                try { history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []); }
+                catch (JsonException je) { throw new CheckpointMismatchException($"checkpoint '{rp}': metadata '{KeyHistory}' is malformed ({je.Message}).", je); }
+            }
         }
 
         net = BuildModel(model, new Generator(o.Seed), mode);
