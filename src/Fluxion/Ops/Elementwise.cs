@@ -628,6 +628,9 @@ public partial class Tensor
         if (src.DType != DType)
             throw new DTypeMismatchException(
                 $"CopyInPlace: the source has dtype {src.DType.Name()} (shape {ShapeUtil.Format(src.Shape)}) but the target has dtype {DType.Name()} (shape {ShapeUtil.Format(_shape)}); convert it with src.To({DType}) first.");
+        if (src.Rank > Rank || !ShapeUtil.SameShape(ShapeUtil.Broadcast("CopyInPlace", _shape, src._shape), _shape))
+            throw new ShapeMismatchException(
+                $"CopyInPlace: the source of shape {ShapeUtil.Format(src.Shape)} cannot be broadcast to the target's shape {ShapeUtil.Format(_shape)}.");
         return InPlace("CopyInPlace", src, TakeSecond);
     }
 

@@ -137,7 +137,7 @@ public partial class Tensor
         for (int i = 0; i < Rank; i++)
         {
             d[i] = ShapeUtil.WrapDim("Permute", dims[i], Rank);
-            if (seen[d[i]]) throw new ShapeMismatchException($"Permute: dim {dims[i]} repeats in {ShapeUtil.Format(dims)}.");
+            if (seen[d[i]]) throw new ShapeMismatchException($"Permute: dim {dims[i]} repeats in {ShapeUtil.Format(dims)} (input shape {ShapeUtil.Format(_shape)}); give each dim exactly once.");
             seen[d[i]] = true;
         }
         var y = MakeView(Array.ConvertAll(d, i => _shape[i]), Array.ConvertAll(d, i => _strides[i]), Offset);
