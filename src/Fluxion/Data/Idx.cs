@@ -41,8 +41,9 @@ public static class Idx
     /// Reads an IDX file from a stream; <paramref name="name"/> is used in error messages. The header is read
     /// first and the data never beyond what it describes: a plain file whose size disagrees with its header is
     /// rejected before the data is allocated, and a gzip-compressed one is inflated only up to the header's
-    /// size (plus one probe for extra bytes), so a small compressed file cannot make the reader allocate more
-    /// than its header (and the deflate format's maximum ratio of about 1032:1) allows.
+    /// size (plus a probe of 256 bytes for extra data), in chunks of what actually arrives, so a small
+    /// compressed file cannot make the reader allocate more than twice the data its header describes and
+    /// its stream really holds.
     /// </summary>
     /// <exception cref="DataFormatException">The data is not a well-formed IDX file of unsigned bytes.</exception>
     public static IdxArray Read(Stream stream, string name)
@@ -115,15 +116,38 @@ public static class Idx
             throw new DataFormatException(
                 $"IDX file '{name}': truncated data or a corrupt header: the header {Dims()} needs {numel} bytes of data, more than a gzip file of {compressedSize} bytes can hold (at most about {MaxDeflateRatio} times its size).");
 
-        // read the data, growing the buffer with what actually arrives (never beyond numel)
-        var data = new byte[(int)Math.Min(numel, 1 << 20)];
-        long filled = 0;
-        while (filled < numel)
+        byte[] data;
+        long filled;
+        if (!gzip)
         {
-            if (filled == data.Length) Array.Resize(ref data, (int)Math.Min(numel, 2L * data.Length));
-            int n = ReadAtMost(s, data.AsSpan((int)filled), name, gzip);
-            if (n == 0) break;
-            filled += n;
+            // the size was checked against the header: read it in one piece
+            data = new byte[numel];
+            filled = ReadAtMost(s, data, name, gzip);
+        }
+        else
+        {
+            // inflate in chunks of what actually arrives (never beyond numel), so that a header that claims more
+            // than the stream holds costs no more than the stream's real content
+            var chunks = new List<byte[]>();
+            filled = 0;
+            while (filled < numel)
+            {
+                var chunk = new byte[(int)Math.Min(1 << 20, numel - filled)];
+                int n = ReadAtMost(s, chunk, name, gzip);
+                filled += n;
+                if (n < chunk.Length) break;
+                chunks.Add(chunk);
+            }
+            data = filled < numel ? [] : new byte[numel];
+            if (filled == numel)
+            {
+                long at = 0;
+                foreach (var c in chunks)
+                {
+                    c.CopyTo(data, at);
+                    at += c.Length;
+                }
+            }
         }
         if (filled < numel)
             throw new DataFormatException($"IDX file '{name}': truncated data: the header {Dims()} needs {numel} bytes of data, the {(gzip ? "decompressed " : "")}file has {filled}.");
