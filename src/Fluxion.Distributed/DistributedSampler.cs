@@ -23,8 +23,14 @@ public sealed class DistributedSampler
     /// <param name="shuffle">Draw a new permutation each epoch (else the identity order).</param>
     /// <param name="seed">The seed shared by all ranks.</param>
     /// <param name="dropLast">Drop the tail instead of padding to a multiple of <paramref name="numReplicas"/>.</param>
-    public DistributedSampler(int datasetCount, int numReplicas, int rank, bool shuffle = true, long seed = 0, bool dropLast = false)
+    /// <param name="generator">When given, every call of <see cref="Indices"/> draws the next permutation from
+    /// this generator, exactly as a shuffling <see cref="DataLoader"/> with the same generator state would
+    /// (so N ranks visit the same global batches as one process with that loader, and saving and
+    /// restoring the generator's state resumes the sequence), instead of from seed + epoch. Every rank
+    /// must hold a generator in the same state.</param>
+    public DistributedSampler(int datasetCount, int numReplicas, int rank, bool shuffle = true, long seed = 0, bool dropLast = false, Generator? generator = null)
     {
+        _generator = generator;
         ArgumentOutOfRangeException.ThrowIfNegative(datasetCount);
         if (numReplicas <= 0) throw new ArgumentOutOfRangeException(nameof(numReplicas), $"DistributedSampler: numReplicas must be positive, got {numReplicas}.");
         if (rank < 0 || rank >= numReplicas) throw new ArgumentOutOfRangeException(nameof(rank), $"DistributedSampler: rank {rank} is not in 0..{numReplicas - 1}.");
@@ -38,8 +44,10 @@ public sealed class DistributedSampler
     }
 
     /// <summary>Creates the sampler of this process's rank in <paramref name="group"/>.</summary>
-    public DistributedSampler(int datasetCount, ProcessGroup group, bool shuffle = true, long seed = 0, bool dropLast = false)
-        : this(datasetCount, (group ?? throw new ArgumentNullException(nameof(group))).Size, group.Rank, shuffle, seed, dropLast) { }
+    public DistributedSampler(int datasetCount, ProcessGroup group, bool shuffle = true, long seed = 0, bool dropLast = false, Generator? generator = null)
+        : this(datasetCount, (group ?? throw new ArgumentNullException(nameof(group))).Size, group.Rank, shuffle, seed, dropLast, generator) { }
+
+    private readonly Generator? _generator;
 
     /// <summary>Samples in the dataset.</summary>
     public int DatasetCount { get; }
@@ -68,7 +76,8 @@ public sealed class DistributedSampler
     /// <summary>Selects the epoch: the permutation is drawn from seed + epoch (the same on every rank).</summary>
     public void SetEpoch(int epoch) => Epoch = epoch;
 
-    /// <summary>This rank's dataset indices for the current epoch, in visiting order.</summary>
+    /// <summary>This rank's dataset indices for the current epoch, in visiting order (with a
+    /// <c>generator</c>, the next permutation drawn from it).</summary>
     public int[] Indices()
     {
         int n = DatasetCount;
@@ -76,7 +85,7 @@ public sealed class DistributedSampler
         for (int i = 0; i < n; i++) order[i] = i;
         if (Shuffle)
         {
-            var g = new Generator(Seed + Epoch);
+            var g = _generator ?? new Generator(Seed + Epoch);
             for (int i = n - 1; i > 0; i--) // Fisher-Yates, as DataLoader shuffles
             {
                 int j = (int)g.NextInt64(0, i + 1);

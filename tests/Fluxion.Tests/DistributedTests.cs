@@ -121,6 +121,37 @@ public class DistributedTests
     }
 
     [Fact]
+    public void CliTrainDistributedOnTwoRanksMatchesOneProcess()
+    {
+        var dir = Directory.CreateTempSubdirectory("fluxion-ddp-cli-").FullName;
+        try
+        {
+            string two = Path.Combine(dir, "two.safetensors"), one = Path.Combine(dir, "one.safetensors");
+            var cli = Path.Combine(AppContext.BaseDirectory, "Fluxion.Cli.dll");
+            var (exit, output, _) = Mpi.Run(cli, $"train --distributed --limit 128 --epochs 2 --plain --save \"{two}\"");
+            Assert.True(exit == 0, $"mpirun -np 2 fluxion train --distributed failed (exit {exit}):\n{output}");
+            Assert.Contains("data-parallel on 2 ranks (32 per rank)", output);
+            // rank 0 alone prints: one summary
+            Assert.Equal(1, output.Split('\n').Count(l => l.StartsWith("test accuracy:", StringComparison.Ordinal)));
+
+            var stdout = new StringWriter();
+            Assert.Equal(0, Cli.Program.Run(["train", "--limit", "128", "--epochs", "2", "--plain", "--save", one], stdout, new StringWriter()));
+            // the ranks' batches are the single-process loader's global batches: same trajectory up to float32 rounding
+            var a = SafeTensors.Load(two).Tensors;
+            var b = SafeTensors.Load(one).Tensors;
+            Assert.Equal(b.Keys.Order(), a.Keys.Order());
+            foreach (var (k, t) in b)
+                Assert.True((a[k].To(DType.Float64) - t.To(DType.Float64)).Abs().Max().Item() < 1e-4, $"{k} differs");
+            foreach (var line in stdout.ToString().Split('\n').Where(l => l.StartsWith("epoch ", StringComparison.Ordinal)))
+                Assert.Contains(line[..line.IndexOf("test acc", StringComparison.Ordinal)], output); // loss and train accuracy
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void KilledRankMakesTheOtherExitWithAnError()
     {
         var (exit, output, secs) = Mpi.Run(Mpi.WorkerDll(), "die 3", new() { [ProcessGroup.TimeoutVariable] = "10" }, timeoutSeconds: 45);
