@@ -47,15 +47,16 @@ public static class DdpScenario
     /// <param name="checkpointAfter">Number of steps done when the checkpoint is written.</param>
     /// <param name="accumulate">Micro-batches per step per rank (all but the last under NoSync).</param>
     /// <param name="beforeStep">Called with the step index before each step (fault injection).</param>
+    /// <param name="overlap">Reduce gradient buckets on the communication thread (else in the hooks).</param>
     public static Sequential Train(ProcessGroup? group, int start, int end, string? resume = null, string? checkpoint = null, int checkpointAfter = -1,
-        int accumulate = 1, Action<int>? beforeStep = null)
+        int accumulate = 1, Action<int>? beforeStep = null, bool overlap = true)
     {
         int rank = group?.Rank ?? 0, size = group?.Size ?? 1;
         // every rank starts from a different initialization: DistributedDataParallel must broadcast rank 0's
         var model = BuildModel(1000 + rank);
         var opt = new Adam(model.Parameters(), lr: 0.01);
         if (resume is not null) ModelIO.Load(model, opt, resume);
-        Module net = group is null ? model : new DistributedDataParallel(model, group, bucketCapMb: 0.0005);
+        Module net = group is null ? model : new DistributedDataParallel(model, group, bucketCapMb: 0.0005, overlap: overlap);
         var (x, y) = Data(end);
         int local = GlobalBatch / size, micro = local / accumulate;
         for (int step = start; step < end; step++)

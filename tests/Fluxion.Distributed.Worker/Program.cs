@@ -73,6 +73,21 @@ public static class Program
             var all = pg.AllGather(p.Detach());
             if ((all[0] - all[1]).Abs().Max().Item() != 0) throw new DistributedException($"replicas differ in {name}");
         }
+        // the synchronous path (each bucket reduced in the hook that fills it) gives the same parameters
+        var sync = DdpScenario.Train(pg, 0, DdpScenario.Steps, accumulate: 2, overlap: false);
+        foreach (var ((name, p), (_, q)) in a.NamedParameters().Zip(sync.NamedParameters()))
+            if ((p - q).Abs().Max().Item() != 0) throw new DistributedException($"overlapped and synchronous reduction differ in {name}");
+        // a parameter without a gradient is an error at the next forward pass, not a hang
+        var unused = new DistributedDataParallel(new Sequential(new Linear(2, 2, dtype: DType.Float64), new ParallelHead()), pg);
+        unused.Forward(Tensor.Ones([1, 2], DType.Float64)).Sum().Backward();
+        try
+        {
+            unused.Forward(Tensor.Ones([1, 2], DType.Float64));
+            throw new InvalidOperationException("no error for an unused parameter");
+        }
+        catch (DistributedException e) when (e.Message.Contains("produced no gradient for 1 parameter(s) (1.weight)"))
+        {
+        }
         // buffers follow rank 0 at every training forward pass
         var bn = new BatchNorm1d(3, dtype: DType.Float64);
         using (Autograd.NoGrad()) bn.NamedBuffers().First().Buffer.FillInPlace(pg.Rank + 1);
@@ -89,5 +104,13 @@ public static class Program
         if (pg.IsMain)
             File.WriteAllLines(Path.Combine(dir, "shards.txt"), Enumerable.Range(0, pg.Size).Select(r => string.Join(' ', gathered[r].ToArray<long>())));
         Console.WriteLine($"rank {pg.Rank}/{pg.Size}: thread level {pg.ThreadLevel}, overlap {ddp.Overlaps}");
+    }
+
+    /// <summary>A layer whose weight takes no part in the output.</summary>
+    private sealed class ParallelHead : Module
+    {
+        public ParallelHead() => AddParameter("weight", Tensor.Ones([2], DType.Float64));
+
+        public override Tensor Forward(Tensor input) => input;
     }
 }
