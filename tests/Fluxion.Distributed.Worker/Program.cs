@@ -23,6 +23,8 @@ public static class Program
                     int at = int.Parse(args[1]);
                     DdpScenario.Train(pg, 0, 100_000, beforeStep: s =>
                     {
+                        // a short watchdog only from here on: a slow start on a loaded machine is no fault
+                        if (s == at) pg.Timeout = TimeSpan.FromSeconds(10);
                         if (s == at && pg.Rank == 1)
                         {
                             Console.Error.WriteLine($"worker: rank 1 kills itself (SIGKILL) before step {s}");
@@ -37,6 +39,7 @@ public static class Program
                     int at = int.Parse(args[1]);
                     DdpScenario.Train(pg, 0, 100_000, beforeStep: s =>
                     {
+                        if (s == at) pg.Timeout = TimeSpan.FromSeconds(3);
                         if (s == at && pg.Rank == 1)
                         {
                             Console.Error.WriteLine($"worker: rank 1 stops responding before step {s}");

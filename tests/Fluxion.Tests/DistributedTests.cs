@@ -23,7 +23,7 @@ internal static class Mpi
     public static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } p && File.Exists(p) ? p : "dotnet";
 
     /// <summary>Runs <c>mpirun -np 2 ... dotnet dll args</c>; returns the exit code, the merged output and the seconds it took.</summary>
-    public static (int Exit, string Output, double Seconds) Run(string dll, string args, Dictionary<string, string>? env = null, int timeoutSeconds = 60)
+    public static (int Exit, string Output, double Seconds) Run(string dll, string args, Dictionary<string, string>? env = null, int timeoutSeconds = 180)
     {
         var psi = new ProcessStartInfo(Mpirun(),
             $"-np 2 --oversubscribe --allow-run-as-root --bind-to none \"{Dotnet()}\" \"{dll}\" {args}")
@@ -155,25 +155,25 @@ public class DistributedTests
     [Fact]
     public void KilledRankMakesTheOtherExitWithAnError()
     {
-        var (exit, output, secs) = Mpi.Run(Mpi.WorkerDll(), "die 3", new() { [ProcessGroup.TimeoutVariable] = "10" }, timeoutSeconds: 45);
+        var (exit, output, secs) = Mpi.Run(Mpi.WorkerDll(), "die 3", timeoutSeconds: 60);
         Assert.NotEqual(0, exit);
         Assert.Contains("rank 1 kills itself", output);
         Assert.DoesNotContain("rank 0: done", output);
         // mpirun reports the dead rank and ends rank 0 (which says why), or rank 0's watchdog gives up first
         Assert.True(output.Contains("exited on signal 9") || output.Contains("did not complete within"), output);
-        Assert.True(secs < 40, $"took {secs} s");
+        Assert.True(secs < 55, $"took {secs} s");
     }
 
     [Fact]
     public void HungRankTimesOutWithAClearError()
     {
-        var (exit, output, secs) = Mpi.Run(Mpi.WorkerDll(), "hang 3", new() { [ProcessGroup.TimeoutVariable] = "3" }, timeoutSeconds: 45);
+        var (exit, output, secs) = Mpi.Run(Mpi.WorkerDll(), "hang 3", timeoutSeconds: 60);
         Assert.Equal(ProcessGroup.TimeoutExitCode, exit);
         Assert.Contains("rank 1 stops responding", output);
         Assert.Contains("rank 0/2: AllReduce", output);
         Assert.Contains("did not complete within 3 s; another rank has probably died or hangs", output);
         Assert.DoesNotContain("rank 0: done", output);
-        Assert.True(secs < 40, $"took {secs} s");
+        Assert.True(secs < 55, $"took {secs} s");
     }
 
     [Fact]
