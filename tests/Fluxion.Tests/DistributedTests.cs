@@ -34,6 +34,8 @@ internal static class Mpi
         };
         // no build servers or terminal niceties in the ranks
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // containers often forbid the cross-memory attach of Open MPI's shared-memory transport
+        psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
         var output = new StringBuilder();
         var sw = Stopwatch.StartNew();

@@ -128,11 +128,16 @@ public static class DdpBench
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_PROCESSOR_COUNT"] = "1"; // one thread per rank
         psi.Environment[ProcessGroup.TimeoutVariable] = "3600";
+        psi.Environment.TryAdd("OMPI_MCA_btl_vader_single_copy_mechanism", "none"); // containers often forbid cross-memory attach
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
         var lines = new List<JsonObject>();
         while (p.StandardOutput.ReadLine() is { } line)
-            if (line.StartsWith('{') && JsonNode.Parse(line) is JsonObject o) lines.Add(o);
+        {
+            // a rank's first line may start with terminal escapes (mpirun gives the ranks a pty)
+            int start = line.IndexOf('{');
+            if (start >= 0 && line.EndsWith('}') && JsonNode.Parse(line[start..]) is JsonObject o) lines.Add(o);
+        }
         p.WaitForExit();
         if (p.ExitCode != 0)
         {
