@@ -261,6 +261,9 @@ internal sealed class AccumulateGrad : Node
             v.Grad.AddInPlaceNoGrad(g);
         else
             v.Grad = v.Grad + g;
+        if (v.PostAccumulateHooks is { } post)
+            foreach (var h in post.ToArray())
+                h(v);
         return [];
     }
 
