@@ -62,6 +62,20 @@ public class ReadmeTests
         // README-END 2
     }
 
+    private static void Example3()
+    {
+        // README-BEGIN 3
+        var w = Tensor.Randn([10, 5], DType.Float64, new Generator(1));
+        var x = Tensor.Randn([32, 5], DType.Float64, new Generator(2));
+        var y = Tensor.Randn([32, 10], DType.Float64, new Generator(3));
+        // the gradient of one example's loss with respect to w, mapped over the 32 examples
+        var perSample = Functional.Vmap((Tensor[] a) => Functional.Grad((Tensor wi) => Fluxion.Nn.Losses.MseLoss(wi.MatMul(a[0]), a[1]))(w), inDims: [0, 0]);
+        var g = perSample([x, y]);
+        Console.WriteLine(string.Join("x", g.ShapeArray));   // 32x10x5
+        Console.WriteLine(Functional.LastVmapPlan!.Batched); // True
+        // README-END 3
+    }
+
     internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -70,7 +84,7 @@ public class ReadmeTests
         throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
     }
 
-    private static readonly Action[] Examples = [Example0, Example1, Example2];
+    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3];
 
     /// <summary>The body of README code block n (its leading using lines and blank line removed).</summary>
     private static string[] ReadmeExample(int n)
@@ -100,7 +114,7 @@ public class ReadmeTests
     private static string Normalize(string line) =>
         line.Replace("Fluxion.Nn.", "").Replace("Fluxion.Optim.", "");
 
-    public static TheoryData<int> Blocks => new() { 0, 1, 2 };
+    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3 };
 
     [Theory]
     [MemberData(nameof(Blocks))]
