@@ -1,0 +1,157 @@
+using Fluxion.Nn;
+
+namespace Fluxion.Tests;
+
+/// <summary>
+/// The remaining nn.functional ops: 3-D convolutions and poolings, adaptive max poolings, max unpooling, interpolate and
+/// upsample_bilinear, grid_sample, embedding_bag and ctc_loss. Values and gradients against PyTorch 1.13
+/// (golden/nn_more2.json, made by tests/golden/make_nn_more2.py), the registry sweep of these entries, the modules, errors.
+/// </summary>
+public class NnMore2Tests
+{
+    /// <summary>The entries this family adds.</summary>
+    public static readonly string[] Entries =
+    [
+        "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+        "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "Interpolate", "UpsampleBilinear", "GridSample", "EmbeddingBag", "CtcLoss",
+    ];
+
+    public static TheoryData<string> EntryNames() => [.. Entries];
+
+    [Theory]
+    [MemberData(nameof(EntryNames))]
+    public void SweepOfTheseEntries(string name) => new RegistrySweepTests().GradCheckEverySample(name);
+
+    // ---- golden values and gradients (PyTorch 1.13) ---------------------------------------------------
+
+    private static Size3 S3(int[] v) => (v[0], v[1], v[2]);
+    private static Size2 S2(int[] v) => (v[0], v[1]);
+    private static Reduction Red(GoldenArgs a) => a.String("reduction") switch { "mean" => Reduction.Mean, "sum" => Reduction.Sum, _ => Reduction.None };
+
+    private static InterpolateMode Mode(string m) => m switch
+    {
+        "linear" => InterpolateMode.Linear,
+        "bilinear" => InterpolateMode.Bilinear,
+        "bicubic" => InterpolateMode.Bicubic,
+        "trilinear" => InterpolateMode.Trilinear,
+        "area" => InterpolateMode.Area,
+        _ => InterpolateMode.Nearest,
+    };
+
+    private static bool? AlignOrNull(GoldenArgs a) => a.Has("align_corners") ? a.Bool("align_corners") : null;
+
+    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
+    {
+        ["Conv3d"] = (x, a, _) => [Tensor.Conv3d(x[0], x[1], x.Length > 2 ? x[2] : null, S3(a.Ints("stride")!), S3(a.Ints("padding")!), S3(a.Ints("dilation")!), a.Int("groups"))],
+        ["ConvTranspose3d"] = (x, a, _) => [Tensor.ConvTranspose3d(x[0], x[1], x.Length > 2 ? x[2] : null, S3(a.Ints("stride")!), S3(a.Ints("padding")!),
+            S3(a.Ints("output_padding")!), a.Int("groups"), S3(a.Ints("dilation")!))],
+        ["MaxPool3d"] = (x, a, _) => [Tensor.MaxPool3d(x[0], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!), S3(a.Ints("dilation")!), a.Bool("ceil_mode"))],
+        ["AvgPool3d"] = (x, a, _) => [Tensor.AvgPool3d(x[0], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!), a.Bool("ceil_mode"),
+            a.Bool("count_include_pad"), a.IntOrNull("divisor_override"))],
+        ["AdaptiveAvgPool3d"] = (x, a, _) => [Tensor.AdaptiveAvgPool3d(x[0], S3(a.Ints("output_size")!))],
+        ["AdaptiveMaxPool1d"] = (x, a, _) => [Tensor.AdaptiveMaxPool1d(x[0], a.Ints("output_size")![0])],
+        ["AdaptiveMaxPool2d"] = (x, a, _) => [Tensor.AdaptiveMaxPool2d(x[0], S2(a.Ints("output_size")!))],
+        ["AdaptiveMaxPool2dWithIndices"] = (x, a, _) =>
+        {
+            var (v, i) = Tensor.AdaptiveMaxPool2dWithIndices(x[0], S2(a.Ints("output_size")!));
+            return [v, i];
+        },
+        ["AdaptiveMaxPool3d"] = (x, a, _) => [Tensor.AdaptiveMaxPool3d(x[0], S3(a.Ints("output_size")!))],
+        ["MaxUnpool1d"] = (x, a, _) => [Tensor.MaxUnpool1d(x[0], x[1], a.Ints("kernel_size")![0], a.Ints("stride")![0], a.Ints("padding")![0], a.Ints("output_size")?[0])],
+        ["MaxUnpool2d"] = (x, a, _) => [Tensor.MaxUnpool2d(x[0], x[1], S2(a.Ints("kernel_size")!), S2(a.Ints("stride")!), S2(a.Ints("padding")!),
+            a.Ints("output_size") is { } o ? S2(o) : null)],
+        ["MaxUnpool3d"] = (x, a, _) => [Tensor.MaxUnpool3d(x[0], x[1], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!),
+            a.Ints("output_size") is { } o ? S3(o) : null)],
+        ["Interpolate"] = (x, a, _) => [Tensor.Interpolate(x[0], a.Ints("size"),
+            a.Doubles("scale_factor"), Mode(a.String("mode")), AlignOrNull(a))],
+        ["UpsampleBilinear"] = (x, a, _) => [Tensor.UpsampleBilinear(x[0], a.Ints("size") is { } s ? S2(s) : null, a.DoubleOrNull("scale_factor"))],
+        ["GridSample"] = (x, a, _) => [Tensor.GridSample(x[0], x[1], a.String("mode") == "nearest" ? GridSampleMode.Nearest : GridSampleMode.Bilinear,
+            a.String("padding_mode") switch { "border" => GridSamplePadding.Border, "reflection" => GridSamplePadding.Reflection, _ => GridSamplePadding.Zeros },
+            a.Bool("align_corners"))],
+        ["EmbeddingBag"] = (x, a, _) => [EmbeddingBag.Bag(x[0], x[1], x.Length > 2 ? x[2] : null,
+            a.String("mode") switch { "sum" => EmbeddingBagMode.Sum, "max" => EmbeddingBagMode.Max, _ => EmbeddingBagMode.Mean },
+            x.Length > 3 ? x[3] : null, a.Bool("include_last_offset"), a.IntOrNull("padding_idx"))],
+        ["CtcLoss"] = (x, a, _) => [Losses.CtcLoss(x[0].LogSoftmax(2), x[1], a.Ints("input_lengths")!, a.Ints("target_lengths")!, a.Int("blank"), Red(a), a.Bool("zero_infinity"))],
+    };
+
+    public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("nn_more2");
+
+    [Fact]
+    public void EveryGoldenOpIsMapped() => Assert.Empty(GoldenFamily.Unmapped("nn_more2", Ops));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesPyTorch(string id) => GoldenFamily.Run(id, Ops);
+
+    // ---- registry, modules, errors --------------------------------------------------------------------
+
+    [Fact]
+    public void RegistersTheTorchNames()
+    {
+        var names = OpRegistry.All.SelectMany(d => d.Torch).ToHashSet();
+        foreach (var t in new[] { "conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+                     "adaptive_max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d", "interpolate", "upsample_bilinear", "grid_sample", "embedding_bag", "ctc_loss" })
+            Assert.Contains("nn.functional." + t, names);
+    }
+
+    [Fact]
+    public void UnpoolingInvertsPoolingAtTheMaxima()
+    {
+        var x = Tensor.Arange(0, 24, dtype: DType.Float64).Reshape(1, 1, 4, 6);
+        var (y, idx) = Tensor.MaxPool2dWithIndices(x, 2);
+        var u = Tensor.MaxUnpool2d(y, idx, 2);
+        Assert.Equal([1, 1, 4, 6], u.ShapeArray);
+        Assert.Equal(y.Sum().Item(), u.Sum().Item());
+        Assert.Equal(y.ToDoubleArray(), Tensor.MaxPool2d(u, 2).ToDoubleArray());
+    }
+
+    [Fact]
+    public void ModulesForwardAsTheFunctions()
+    {
+        var g = new Generator(5);
+        var x = Tensor.Randn([1, 2, 4, 4, 4], DType.Float32, g);
+        var conv = new Conv3d(2, 3, (2, 3, 3), padding: 1, generator: g);
+        Assert.Equal(["weight", "bias"], conv.NamedParameters().Select(p => p.Name).ToArray());
+        Assert.Equal([3, 2, 2, 3, 3], conv.Weight.ShapeArray);
+        Assert.Equal(Tensor.Conv3d(x, conv.Weight, conv.Bias, 1, 1).ToDoubleArray(), conv.Forward(x).ToDoubleArray());
+        var convT = new ConvTranspose3d(2, 4, 2, stride: 2, groups: 2, generator: g);
+        Assert.Equal([2, 2, 2, 2, 2], convT.Weight.ShapeArray);
+        Assert.Equal([1, 4, 8, 8, 8], convT.Forward(x).ShapeArray);
+        Assert.Equal([1, 2, 2, 2, 2], new MaxPool3d(2).Forward(x).ShapeArray);
+        Assert.Equal([1, 2, 2, 2, 2], new AvgPool3d(3, stride: 2, padding: 1).Forward(x).ShapeArray);
+        Assert.Equal([1, 2, 1, 2, 3], new AdaptiveAvgPool3d((1, 2, 3)).Forward(x).ShapeArray);
+        Assert.Equal([1, 2, 1, 2, 3], new AdaptiveMaxPool3d((1, 2, 3)).Forward(x).ShapeArray);
+        Assert.Equal([2, 3, 3], new AdaptiveMaxPool2d(3).Forward(x.Select(0, 0).Select(1, 0)).ShapeArray);
+        Assert.Equal([2, 4, 2], new AdaptiveMaxPool1d(2).Forward(x.Select(0, 0).Select(1, 0)).ShapeArray);
+        Assert.Equal([1, 2, 8, 8, 8], new Upsample(scaleFactor: 2, mode: InterpolateMode.Trilinear).Forward(x).ShapeArray);
+        Assert.Equal([1, 2, 6, 6], new UpsamplingBilinear2d(size: (6, 6)).Forward(x.Select(2, 0)).ShapeArray);
+        var bag = new EmbeddingBag(10, 3, EmbeddingBagMode.Sum, generator: g);
+        Assert.Equal([2, 3], bag.Forward(Tensor.FromArray([1L, 2, 3, 4], 2, 2)).ShapeArray);
+        Assert.Equal("EmbeddingBag(10, 3, mode='sum')", bag.ToString());
+        var ctc = new CTCLoss();
+        var lp = Tensor.Randn([5, 1, 3], DType.Float64, g).LogSoftmax(2);
+        Assert.Equal(Losses.CtcLoss(lp, Tensor.FromArray([1L, 2], 1, 2), [5], [2]).Item(), ctc.Forward(lp, Tensor.FromArray([1L, 2], 1, 2), [5], [2]).Item());
+    }
+
+    [Fact]
+    public void CtcLossOfAnImpossibleAlignmentIsInfinite()
+    {
+        var lp = Tensor.Randn([2, 1, 3], DType.Float64, new Generator(1)).LogSoftmax(2);
+        var t = Tensor.FromArray([1L, 1], 1, 2); // a repeated label needs a blank between: 3 frames
+        Assert.True(double.IsPositiveInfinity(Losses.CtcLoss(lp, t, [2], [2], reduction: Reduction.Sum).Item()));
+        Assert.Equal(0, Losses.CtcLoss(lp, t, [2], [2], reduction: Reduction.Sum, zeroInfinity: true).Item());
+    }
+
+    [Fact]
+    public void BadInputsNameTheOp()
+    {
+        var x = Tensor.Zeros(1, 2, 3, 3);
+        Assert.Contains("Conv3d", Assert.Throws<ShapeMismatchException>(() => Tensor.Conv3d(x, Tensor.Zeros(1, 2, 1, 1, 1))).Message);
+        Assert.Contains("Interpolate", Assert.Throws<ShapeMismatchException>(() => Tensor.Interpolate(x, size: [4, 4], mode: InterpolateMode.Trilinear)).Message);
+        Assert.Contains("MaxUnpool2d", Assert.Throws<ShapeMismatchException>(() => Tensor.MaxUnpool2d(x, Tensor.Full([1, 2, 3, 3], 99, DType.Int64), 2)).Message);
+        Assert.Contains("GridSample", Assert.Throws<ShapeMismatchException>(() => Tensor.GridSample(x, Tensor.Zeros(1, 2, 2, 3))).Message);
+        Assert.Contains("EmbeddingBag", Assert.Throws<ArgumentException>(() => EmbeddingBag.Bag(Tensor.Zeros(3, 2), Tensor.FromArray([0L, 1], 2),
+            Tensor.FromArray([0L], 1), EmbeddingBagMode.Mean, Tensor.Zeros(2))).Message);
+        Assert.Contains("CtcLoss", Assert.Throws<ArgumentException>(() => Losses.CtcLoss(Tensor.Zeros(3, 1, 4), Tensor.FromArray([0L], 1, 1), [3], [1])).Message);
+    }
+}
