@@ -71,8 +71,45 @@ public class NnMore2Tests
         ["EmbeddingBag"] = (x, a, _) => [EmbeddingBag.Bag(x[0], x[1], x.Length > 2 ? x[2] : null,
             a.String("mode") switch { "sum" => EmbeddingBagMode.Sum, "max" => EmbeddingBagMode.Max, _ => EmbeddingBagMode.Mean },
             x.Length > 3 ? x[3] : null, a.Bool("include_last_offset"), a.IntOrNull("padding_idx"))],
+        ["Recurrent"] = Recurrent,
         ["CtcLoss"] = (x, a, _) => [Losses.CtcLoss(x[0].LogSoftmax(2), x[1], a.Ints("input_lengths")!, a.Ints("target_lengths")!, a.Int("blank"), Red(a), a.Bool("zero_infinity"))],
     };
+
+    /// <summary>A recurrent layer or cell built from the case's args with the case's parameters loaded (state-dict names), run on
+    /// x[0] and the optional states; gradients of the parameter inputs are taken with respect to the module's parameters.</summary>
+    private static Tensor[] Recurrent(Tensor[] x, GoldenArgs a, Tensor?[] gradWrt)
+    {
+        string kind = a.String("kind");
+        int inSize = a.Int("input_size"), hid = a.Int("hidden_size"), ns = a.Int("states");
+        int layers = a.IntOrNull("num_layers") ?? 1;
+        bool bias = !a.Has("bias") || a.Bool("bias"), bf = a.Has("batch_first") && a.Bool("batch_first"), bi = a.Has("bidirectional") && a.Bool("bidirectional");
+        var dt = x[0].DType;
+        Module m = kind switch
+        {
+            "RNN" => new RNN(inSize, hid, layers, a.Has("nonlinearity") && a.String("nonlinearity") == "relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh, bias, bf, 0, bi, dt),
+            "LSTM" => new LSTM(inSize, hid, layers, bias, bf, 0, bi, dt),
+            "GRU" => new GRU(inSize, hid, layers, bias, bf, 0, bi, dt),
+            "RNNCell" => new RNNCell(inSize, hid, bias, dtype: dt),
+            "LSTMCell" => new LSTMCell(inSize, hid, bias, dt),
+            _ => new GRUCell(inSize, hid, bias, dt),
+        };
+        var names = a.Strings("params")!;
+        var state = new Dictionary<string, Tensor>();
+        for (int i = 0; i < names.Length; i++) state[names[i]] = x[1 + ns + i];
+        m.LoadStateDict(state);
+        var mine = m.StateDict();
+        for (int i = 0; i < names.Length; i++) gradWrt[1 + ns + i] = mine[names[i]];
+        Tensor? s0 = ns > 0 ? x[1] : null, s1 = ns > 1 ? x[2] : null;
+        switch (m)
+        {
+            case RNN r: { var (y, h) = r.Forward(x[0], s0); return [y, h]; }
+            case GRU g: { var (y, h) = g.Forward(x[0], s0); return [y, h]; }
+            case LSTM l: { var (y, (h, c)) = l.Forward(x[0], s0 is null ? null : (s0, s1!)); return [y, h, c]; }
+            case LSTMCell lc: { var (h, c) = lc.Forward(x[0], s0 is null ? null : (s0, s1!)); return [h, c]; }
+            case RNNCell rc: return [rc.Forward(x[0], s0)];
+            default: return [((GRUCell)m).Forward(x[0], s0)];
+        }
+    }
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("nn_more2");
 

@@ -148,6 +148,59 @@ def ctc():
          [randn(5, 2, 4, dtype=F64), t([[1, 2, 3], [2, 2, 0]], torch.int64)], {"input_lengths": [2, 5], "target_lengths": [3, 2], "blank": 0, "reduction": "sum", "zero_infinity": True})
 
 
+def recurrent():
+    """Layers and cells with PyTorch's own (seeded) initialization; the parameters are inputs (state-dict names in args["params"])."""
+    nn_ = torch.nn
+
+    def layer(name, kind, cfg, x, states=()):
+        torch.manual_seed(len(name))
+        dtype = x.dtype
+        make = {"RNN": nn_.RNN, "LSTM": nn_.LSTM, "GRU": nn_.GRU, "RNNCell": nn_.RNNCell, "LSTMCell": nn_.LSTMCell, "GRUCell": nn_.GRUCell}[kind]
+        kw = {k: v for k, v in cfg.items() if k not in ("input_size", "hidden_size")}
+        m = make(cfg["input_size"], cfg["hidden_size"], **kw).to(dtype)
+        names = [n for n, _ in m.named_parameters()]
+        params = [p.detach().clone() for _, p in m.named_parameters()]
+        ns = len(states)
+
+        def fn(xx, *rest):
+            st = rest[:ns]
+            pd = dict(zip(names, rest[ns:]))
+            # (functional_call would miss the layers' cached _flat_weights: put the tensors in and rebuild that cache)
+            for n, v in pd.items():
+                m._parameters[n] = v
+            if hasattr(m, "_flat_weights_names"):
+                m._flat_weights = [pd[n] for n in m._flat_weights_names]
+            if kind in ("LSTM", "LSTMCell"):
+                out = m(xx, tuple(st)) if ns else m(xx)
+            else:
+                out = m(xx, st[0]) if ns else m(xx)
+            if kind == "LSTM":
+                y, (h, c) = out
+                return [y, h, c]
+            if kind in ("RNN", "GRU"):
+                return list(out)
+            return list(out) if isinstance(out, tuple) else out
+        args = dict(cfg)
+        args.update({"kind": kind, "params": names, "states": ns})
+        case(f"{kind}.{name}", "Recurrent", fn, [x, *states, *params], args)
+
+    for kind in ("RNN", "LSTM", "GRU"):
+        base = {"input_size": 3, "hidden_size": 4}
+        layer("plain", kind, base, randn(5, 2, 3))
+        cfg = dict(base, num_layers=2, bidirectional=True, batch_first=True)
+        states = [randn(4, 2, 4, dtype=F64)] * (2 if kind == "LSTM" else 1)
+        states = [randn(4, 2, 4, dtype=F64) for _ in states]
+        layer("deep_bidir_bf64", kind, cfg, randn(2, 4, 3, dtype=F64), states)
+        layer("unbatched_nobias", kind, dict(base, bias=False, num_layers=2), randn(3, 3))
+    layer("relu", "RNN", {"input_size": 2, "hidden_size": 3, "nonlinearity": "relu"}, randn(4, 2, 2))
+    for kind in ("RNNCell", "LSTMCell", "GRUCell"):
+        base = {"input_size": 3, "hidden_size": 4}
+        layer("zero_state", kind, base, randn(2, 3))
+        n = 2 if kind == "LSTMCell" else 1
+        layer("state64", kind, base, randn(2, 3, dtype=F64), [randn(2, 4, dtype=F64) for _ in range(n)])
+        layer("unbatched", kind, base, randn(3), [randn(4) for _ in range(n)])
+
+
 def main():
     g._gen.manual_seed(2017)
     conv3d()
@@ -156,6 +209,7 @@ def main():
     grid_sample()
     bags()
     ctc()
+    recurrent()
     cases = g.FAMILIES[B]
     path = os.path.join(g.OUT_DIR, B + ".json")
     head = {"format": 1, "family": B, "torch": torch.__version__}
