@@ -192,3 +192,85 @@ public class NnMore2Tests
         Assert.Contains("CtcLoss", Assert.Throws<ArgumentException>(() => Losses.CtcLoss(Tensor.Zeros(3, 1, 4), Tensor.FromArray([0L], 1, 1), [3], [1])).Message);
     }
 }
+
+/// <summary>The recurrent layers beyond the golden cases: PyTorch's parameter layout and init, cloning, dropout between layers,
+/// errors, and a small LSTM sequence classifier that trains.</summary>
+public class RecurrentTests
+{
+    [Fact]
+    public void ParametersAreNamedAndShapedAsPyTorch()
+    {
+        var m = new LSTM(3, 4, numLayers: 2, bidirectional: true, generator: new Generator(1));
+        var ps = m.NamedParameters().ToArray();
+        string[] expected = [.. new[] { "_l0", "_l0_reverse", "_l1", "_l1_reverse" }.SelectMany(s => new[] { "weight_ih" + s, "weight_hh" + s, "bias_ih" + s, "bias_hh" + s })];
+        Assert.Equal(expected, ps.Select(p => p.Name).ToArray());
+        Assert.Equal([16, 3], ps[0].Parameter.ShapeArray);
+        Assert.Equal([16, 4], ps[1].Parameter.ShapeArray);
+        Assert.Equal([16, 8], ps[8].Parameter.ShapeArray); // layer 1 reads both directions
+        Assert.All(ps, p => Assert.True(p.Parameter.Abs().Amax().Item() <= 0.5)); // U(±1/√hidden)
+        Assert.Equal(["weight_ih", "weight_hh"], new GRUCell(2, 3, bias: false).NamedParameters().Select(p => p.Name).ToArray());
+        Assert.Equal("LSTM(3, 4, num_layers=2, bidirectional=True)", m.ToString());
+    }
+
+    [Fact]
+    public void ClonesAndDtypeCopiesRunTheirOwnParameters()
+    {
+        var m = new GRU(2, 3, numLayers: 2, batchFirst: true, generator: new Generator(2));
+        var x = Tensor.Randn([2, 4, 2], DType.Float32, new Generator(3));
+        var y = m.Forward(x).ToDoubleArray();
+        var c = (GRU)m.DeepClone();
+        Assert.Equal(y, c.Forward(x).ToDoubleArray());
+        using (Autograd.NoGrad()) c.Parameters().First().FillInPlace(0.0);
+        Assert.Equal(y, m.Forward(x).ToDoubleArray());
+        Assert.NotEqual(y, c.Forward(x).ToDoubleArray());
+        var d = m.To(DType.Float64);
+        Assert.Equal(DType.Float64, ((GRU)d).Forward(x.To(DType.Float64)).DType);
+    }
+
+    [Fact]
+    public void DropoutActsBetweenLayersInTrainingOnly()
+    {
+        var m = new RNN(2, 5, numLayers: 2, dropout: 0.5, generator: new Generator(4));
+        var x = Tensor.Randn([3, 2, 2], DType.Float32, new Generator(5));
+        var a = m.Forward(x).ToDoubleArray();
+        var b = m.Forward(x).ToDoubleArray();
+        Assert.NotEqual(a, b);
+        m.Eval();
+        Assert.Equal(m.Forward(x).ToDoubleArray(), m.Forward(x).ToDoubleArray());
+    }
+
+    [Fact]
+    public void BadShapesNameTheLayer()
+    {
+        var m = new LSTM(3, 4);
+        Assert.Contains("LSTM", Assert.Throws<ShapeMismatchException>(() => m.Forward(Tensor.Zeros(5, 2, 2))).Message);
+        Assert.Contains("h0", Assert.Throws<ShapeMismatchException>(() => m.Forward(Tensor.Zeros(5, 2, 3), (Tensor.Zeros(2, 2, 4), Tensor.Zeros(1, 2, 4)))).Message);
+        Assert.Contains("RNNCell", Assert.Throws<ShapeMismatchException>(() => new RNNCell(3, 4).Forward(Tensor.Zeros(2, 4))).Message);
+    }
+
+    /// <summary>An LSTM reads a sequence of ±1 values and a linear head tells whether the first one was +1 (it must carry it
+    /// through the later, distracting steps): the training loss falls well below chance.</summary>
+    [Fact]
+    public void LstmSequenceClassifierTrains()
+    {
+        var g = new Generator(7);
+        var lstm = new LSTM(1, 8, batchFirst: true, generator: g);
+        var head = new Linear(8, 2, generator: g);
+        var x = Tensor.Randn([32, 6, 1], DType.Float32, g).Sign();
+        var labels = x.Select(1, 0).Select(1, 0).Gt(0.0).To(DType.Int64);
+        var opt = new Fluxion.Optim.Adam(lstm.Parameters().Concat(head.Parameters()), lr: 0.05);
+        double first = 0, last = 0;
+        for (int step = 0; step < 60; step++)
+        {
+            opt.ZeroGrad();
+            var (_, (h, _)) = lstm.Forward(x, null);
+            var loss = Losses.CrossEntropy(head.Forward(h.Select(0, 0)), labels);
+            loss.Backward();
+            opt.Step();
+            if (step == 0) first = loss.Item();
+            last = loss.Item();
+        }
+        Assert.InRange(first, 0.5, 1.0);
+        Assert.True(last < 0.1, $"loss {first} -> {last}");
+    }
+}
