@@ -65,7 +65,7 @@ public class NnMore2Tests
         ["Interpolate"] = (x, a, _) => [Tensor.Interpolate(x[0], a.Ints("size"),
             a.Doubles("scale_factor"), Mode(a.String("mode")), AlignOrNull(a))],
         ["UpsampleBilinear"] = (x, a, _) => [Tensor.UpsampleBilinear(x[0], a.Ints("size") is { } s ? S2(s) : null, a.DoubleOrNull("scale_factor"))],
-        ["GridSample"] = (x, a, _) => [Tensor.GridSample(x[0], x[1], a.String("mode") == "nearest" ? GridSampleMode.Nearest : GridSampleMode.Bilinear,
+        ["GridSample"] = (x, a, _) => [Tensor.GridSample(x[0], x[1], a.String("mode") switch { "nearest" => GridSampleMode.Nearest, "bicubic" => GridSampleMode.Bicubic, _ => GridSampleMode.Bilinear },
             a.String("padding_mode") switch { "border" => GridSamplePadding.Border, "reflection" => GridSamplePadding.Reflection, _ => GridSamplePadding.Zeros },
             a.Bool("align_corners"))],
         ["EmbeddingBag"] = (x, a, _) => [EmbeddingBag.Bag(x[0], x[1], x.Length > 2 ? x[2] : null,

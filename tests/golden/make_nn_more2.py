@@ -120,6 +120,16 @@ def grid_sample():
                 if mode == "nearest":
                     grid = g.ng(grid)
                 case(f"GridSample.{mode}.{pad}.{al}", "GridSample", lambda v, gr, a=a: F.grid_sample(v, gr, **a), [x, grid], a)
+    for pad in ("zeros", "border", "reflection"):
+        for al in (False, True):
+            a = {"mode": "bicubic", "padding_mode": pad, "align_corners": al}
+            case(f"GridSample.bicubic.{pad}.{al}", "GridSample", lambda v, gr, a=a: F.grid_sample(v, gr, **a),
+                 [randn(1, 2, 4, 5, dtype=F64), uniform(-1.3, 1.3, 1, 3, 2, 2, dtype=F64)], a)
+            for mode in ("bilinear", "nearest"):
+                a = {"mode": mode, "padding_mode": pad, "align_corners": al}
+                grid = uniform(-1.3, 1.3, 1, 2, 3, 2, 3, dtype=F64)
+                case(f"GridSample.3d.{mode}.{pad}.{al}", "GridSample", lambda v, gr, a=a: F.grid_sample(v, gr, **a),
+                     [randn(1, 2, 3, 4, 5, dtype=F64), g.ng(grid) if mode == "nearest" else grid], a)
     case("GridSample.f32", "GridSample", lambda v, gr: F.grid_sample(v, gr, align_corners=False), [randn(1, 3, 5, 4), uniform(-1.1, 1.1, 1, 2, 3, 2)],
          {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False})
 

@@ -24,6 +24,8 @@ public enum GridSampleMode
     Bilinear,
     /// <summary>The nearest pixel (rounded half to even); no gradient for the grid.</summary>
     Nearest,
+    /// <summary>Bicubic convolution (a = −0.75) of the 4×4 neighbours (4-D input only).</summary>
+    Bicubic,
 }
 
 /// <summary>What <see cref="Tensor.GridSample"/> reads outside the input (PyTorch's <c>padding_mode</c>).</summary>
@@ -74,6 +76,10 @@ public partial class Tensor
             new("bilinear reflection", [RI(5, 1, 1, 4, 3), OpSamples.Make(OpSamples.Domain.UnitInterval, 6, 1, 3, 2, 2) * 2.4 - 1.2],
                 t => GridSample(t[0], t[1], padding: GridSamplePadding.Reflection)),
             new("nearest", [RI(7, 1, 2, 3, 3)], t => GridSample(t[0], OpSamples.Make(OpSamples.Domain.UnitInterval, 8, 1, 2, 2, 2) * 1.8 - 0.9, GridSampleMode.Nearest)),
+            new("bicubic reflection align", [RI(9, 1, 1, 4, 4), OpSamples.Make(OpSamples.Domain.UnitInterval, 10, 1, 2, 2, 2) * 2.4 - 1.2],
+                t => GridSample(t[0], t[1], GridSampleMode.Bicubic, GridSamplePadding.Reflection, alignCorners: true)),
+            new("trilinear border", [RI(11, 1, 1, 2, 3, 3), OpSamples.Make(OpSamples.Domain.UnitInterval, 12, 1, 2, 1, 2, 3) * 2.4 - 1.2],
+                t => GridSample(t[0], t[1], padding: GridSamplePadding.Border)),
         ],
     };
 
@@ -209,49 +215,108 @@ public partial class Tensor
     }
 
     /// <summary>
-    /// Samples input [N, C, H, W] at the points of <paramref name="grid"/> [N, OH, OW, 2] (PyTorch's <c>F.grid_sample</c>, 2-D):
-    /// grid[n, i, j] = (x, y) in [−1, 1] normalized coordinates (−1 the left/top edge, or with <paramref name="alignCorners"/> the
-    /// centre of the first pixel); output [N, C, OH, OW]. Differentiable in the input and (bilinear mode) in the grid.
+    /// Samples input [N, C, H, W] at the points of <paramref name="grid"/> [N, OH, OW, 2] (PyTorch's <c>F.grid_sample</c>), or a
+    /// volume [N, C, D, H, W] at grid [N, OD, OH, OW, 3]: grid[n, ...] = (x, y[, z]) in [−1, 1] normalized coordinates (−1 the
+    /// left/top edge, or with <paramref name="alignCorners"/> the centre of the first pixel); output [N, C, *grid's spatial dims].
+    /// Bilinear (trilinear for volumes), nearest, or bicubic (2-D only) sampling; differentiable in the input and, except in
+    /// nearest mode, in the grid.
     /// </summary>
     public static Tensor GridSample(Tensor input, Tensor grid, GridSampleMode mode = GridSampleMode.Bilinear, GridSamplePadding padding = GridSamplePadding.Zeros, bool alignCorners = false)
     {
         const string op = "GridSample";
         input.CheckFloat(op);
         CheckSameDType(op, input, grid);
-        if (input.Rank != 4 || grid.Rank != 4 || grid.Size(3) != 2 || grid.Size(0) != input.Size(0))
-            throw new ShapeMismatchException($"{op}: expected input [N, C, H, W] and grid [N, OH, OW, 2] with the same N, got {ShapeUtil.Format(input.Shape)} and {ShapeUtil.Format(grid.Shape)}.");
-        int n = input.Size(0), c = input.Size(1), h = input.Size(2), w = input.Size(3), oh = grid.Size(1), ow = grid.Size(2);
-        var ix = SourceCoord(grid.Select(3, 0), w, padding, alignCorners); // [N, OH, OW]
-        var iy = SourceCoord(grid.Select(3, 1), h, padding, alignCorners);
-        var flat = input.Reshape(n, c, h * w);
-        // the value at integer pixel (xc, yc) [N, OH, OW] (zero outside the input), [N, C, OH, OW]
-        Tensor Pixel(Tensor xc, Tensor yc)
+        int nd = input.Rank - 2;
+        if ((nd != 2 && nd != 3) || grid.Rank != nd + 2 || grid.Size(-1) != nd || grid.Size(0) != input.Size(0))
+            throw new ShapeMismatchException($"{op}: expected input [N, C, H, W] with grid [N, OH, OW, 2], or input [N, C, D, H, W] with grid [N, OD, OH, OW, 3] (the same N), got {ShapeUtil.Format(input.Shape)} and {ShapeUtil.Format(grid.Shape)}.");
+        if (mode == GridSampleMode.Bicubic && nd != 2) throw new ArgumentException($"{op}: bicubic sampling takes a 4-D input (as PyTorch), got {ShapeUtil.Format(input.Shape)}.", nameof(mode));
+        int n = input.Size(0), c = input.Size(1);
+        var outSp = grid.ShapeArray[1..^1];
+        int count = ShapeUtil.Numel(outSp);
+        var sizes = new int[nd]; // per grid component: x reads W, y reads H, z reads D
+        for (int a = 0; a < nd; a++) sizes[a] = input.Size(-1 - a);
+        var flat = input.Reshape(n, c, -1);
+        // the values at integer positions pos[a] [N, *out] (zero outside the input), [N, C, *out]
+        Tensor Pixel(Tensor[] pos)
         {
-            var inside = xc.Ge(0).LogicalAnd(xc.Le(w - 1)).LogicalAnd(yc.Ge(0)).LogicalAnd(yc.Le(h - 1));
-            var lin = (yc.Clamp(0, h - 1) * w + xc.Clamp(0, w - 1)).To(DType.Int64).Reshape(n, 1, oh * ow).Expand(n, c, oh * ow);
-            var v = flat.Gather(2, lin).Reshape(n, c, oh, ow);
-            return Where(inside.Unsqueeze(1), v, 0.0);
+            Tensor? inside = null, lin = null;
+            for (int a = nd - 1; a >= 0; a--)
+            {
+                var ok = pos[a].Ge(0).LogicalAnd(pos[a].Le(sizes[a] - 1));
+                inside = inside is null ? ok : inside.LogicalAnd(ok);
+                var q = pos[a].Clamp(0, sizes[a] - 1);
+                lin = lin is null ? q : lin * sizes[a] + q;
+            }
+            var v = flat.Gather(2, lin!.To(DType.Int64).Reshape(n, 1, count).Expand(n, c, count)).Reshape([n, c, .. outSp]);
+            return Where(inside!.Unsqueeze(1), v, 0.0);
         }
-        if (mode == GridSampleMode.Nearest)
+        static Tensor Wt(Tensor t) => t.Unsqueeze(1);
+        var u = new Tensor[nd];
+        var f = new Tensor[nd];
+        for (int a = 0; a < nd; a++)
         {
-            Tensor rx, ry;
-            using (Autograd.NoGrad()) { rx = ix.Detach().Round(); ry = iy.Detach().Round(); }
-            return Pixel(rx, ry);
+            u[a] = Unnormalize(grid.Select(-1, a), sizes[a], alignCorners);
+            if (mode != GridSampleMode.Bicubic) u[a] = PadCoord(u[a], sizes[a], padding, alignCorners);
+            using (Autograd.NoGrad()) f[a] = mode == GridSampleMode.Nearest ? u[a].Detach().Round() : u[a].Detach().Floor();
         }
-        Tensor x0, y0;
-        using (Autograd.NoGrad()) { x0 = ix.Detach().Floor(); y0 = iy.Detach().Floor(); }
-        Tensor x1 = x0 + 1, y1 = y0 + 1;
-        var tx = ix - x0; // [N, OH, OW], carries the grid's gradient
-        var ty = iy - y0;
-        Tensor W(Tensor t) => t.Unsqueeze(1);
-        return Pixel(x0, y0) * W((1 - tx) * (1 - ty)) + Pixel(x1, y0) * W(tx * (1 - ty))
-             + Pixel(x0, y1) * W((1 - tx) * ty) + Pixel(x1, y1) * W(tx * ty);
+        if (mode == GridSampleMode.Nearest) return Pixel(f);
+        Tensor? y = null;
+        if (mode == GridSampleMode.Bicubic)
+        {
+            // PyTorch: the 4×4 taps around the point, each mapped through the padding, weighted by the cubic convolution (a = −0.75)
+            Tensor tx = u[0] - f[0], ty = u[1] - f[1];
+            var cx = CubicWeights(tx);
+            var cy = CubicWeights(ty);
+            for (int j = 0; j < 4; j++)
+                for (int i = 0; i < 4; i++)
+                {
+                    Tensor px, py;
+                    using (Autograd.NoGrad())
+                    {
+                        px = PadCoord(f[0] + (i - 1), sizes[0], padding, alignCorners);
+                        py = PadCoord(f[1] + (j - 1), sizes[1], padding, alignCorners);
+                    }
+                    var term = Pixel([px, py]) * Wt(cx[i] * cy[j]);
+                    y = y is null ? term : y + term;
+                }
+            return y!;
+        }
+        // bilinear / trilinear: the 2^nd corners, weights Π (t or 1 − t); t carries the grid's gradient
+        var tt = new Tensor[nd];
+        for (int a = 0; a < nd; a++) tt[a] = u[a] - f[a];
+        for (int corner = 0; corner < 1 << nd; corner++)
+        {
+            var pos = new Tensor[nd];
+            Tensor? w = null;
+            for (int a = 0; a < nd; a++)
+            {
+                bool hi = (corner >> a & 1) == 1;
+                pos[a] = hi ? f[a] + 1 : f[a];
+                var wa = hi ? tt[a] : 1 - tt[a];
+                w = w is null ? wa : w * wa;
+            }
+            var term = Pixel(pos) * Wt(w!);
+            y = y is null ? term : y + term;
+        }
+        return y!;
     }
 
-    /// <summary>PyTorch's grid_sampler_compute_source_index: unnormalize, then clamp (border) or reflect and clamp (reflection).</summary>
-    private static Tensor SourceCoord(Tensor g, int size, GridSamplePadding padding, bool align)
+    /// <summary>The cubic convolution weights (a = −0.75) of the four taps at offsets −1, 0, 1, 2 for fraction t.</summary>
+    private static Tensor[] CubicWeights(Tensor t)
     {
-        var coord = align ? (g + 1) * (0.5 * (size - 1)) : ((g + 1) * size - 1) * 0.5;
+        const double A = -0.75;
+        static Tensor C1(Tensor x) => ((A + 2) * x - (A + 3)) * x * x + 1;
+        static Tensor C2(Tensor x) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+        return [C2(t + 1), C1(t), C1(1 - t), C2(2 - t)];
+    }
+
+    /// <summary>PyTorch's grid_sampler_unnormalize: [−1, 1] to pixel coordinates.</summary>
+    private static Tensor Unnormalize(Tensor g, int size, bool align) =>
+        align ? (g + 1) * (0.5 * (size - 1)) : ((g + 1) * size - 1) * 0.5;
+
+    /// <summary>PyTorch's compute_coordinates: clamp (border), reflect then clamp (reflection), or nothing (zeros).</summary>
+    private static Tensor PadCoord(Tensor coord, int size, GridSamplePadding padding, bool align)
+    {
         if (padding == GridSamplePadding.Border) return coord.Clamp(0, size - 1);
         if (padding == GridSamplePadding.Reflection)
         {
