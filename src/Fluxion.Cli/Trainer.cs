@@ -27,6 +27,7 @@ internal sealed record TrainOptions
     public string? ResumePath { get; init; }
     public long Seed { get; init; }
     public string? PlotPath { get; init; }
+    public string? LogDir { get; init; }
     public int? Limit { get; init; }
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
@@ -195,6 +196,7 @@ internal sealed class Trainer
     {
         long peakManaged = GC.GetTotalMemory(false);
         progress.Start(startEpoch, o.Epochs, loader.BatchCount);
+        using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
 
         for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
         {
@@ -218,12 +220,14 @@ internal sealed class Trainer
                 b++;
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
                 progress.Batch(epoch + 1, b, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
+                log?.Step((long)epoch * loader.BatchCount + b, loss.Item());
             }
             double secs = sw.Elapsed.TotalSeconds;
             double testAcc = Evaluate(net, test, o.BatchSize * 4);
             var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testAcc, secs, seen / Math.Max(secs, 1e-9));
             history.Add(stats);
             progress.EpochDone(stats);
+            log?.Epoch(stats, net);
 
             if (o.SavePath is { } sp)
             {

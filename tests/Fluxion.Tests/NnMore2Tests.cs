@@ -132,6 +132,17 @@ public class NnMore2Tests
     }
 
     [Fact]
+    public void AdaptiveMaxPoolingBatchesUnderVmap()
+    {
+        var xs = OpSamples.Make(OpSamples.Domain.Real, 3, 4, 2, 5, 7);
+        Func<Tensor[], Tensor[]> f = a => [Tensor.AdaptiveMaxPool2d(a[0].Unsqueeze(0), (2, 3)).Exp()];
+        var r = Functional.Vmap(f)([xs])[0];
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Tensor.Stack(Enumerable.Range(0, 4).Select(k => f([xs.Select(0, k)])[0]).ToArray(), 0);
+        TensorAssert.Close(loop, r, 1e-12, 1e-12, "vmap");
+    }
+
+    [Fact]
     public void UnpoolingInvertsPoolingAtTheMaxima()
     {
         var x = Tensor.Arange(0, 24, dtype: DType.Float64).Reshape(1, 1, 4, 6);

@@ -295,7 +295,14 @@ public partial class Tensor
     {
         Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGatherDirections(tx, c.A<MaxPoolIndex>()) : null,
-        BatchedJvp = true,
+        BatchedJvp = true, BatchRecomputesAttr = true,
+        Batch = c =>
+        {
+            // the examples folded into N and pooled again (each example's own argmax positions)
+            var p = c.A<MaxPoolIndex>();
+            var (y, _, _) = AdaptiveMaxCore(c.X(0).Reshape(c.B * p.N, p.C, p.H, p.W), (p.OH, p.OW));
+            return [y.Reshape(c.B, p.N, p.C, p.OH, p.OW)];
+        },
         Samples = () =>
         [
             new("[5, 7] to (3, 4)", [R3(1, 1, 2, 5, 7)], t => AdaptiveMaxPool2d(t[0], (3, 4))),
