@@ -106,6 +106,8 @@ def interpolate():
             a = {"mode": mode, "size": None, "scale_factor": sf, "align_corners": al}
             case(f"Interpolate.{mode}.scale.{al}", "Interpolate",
                  lambda v, a=a: F.interpolate(v, scale_factor=a["scale_factor"], mode=a["mode"], align_corners=a["align_corners"]), [randn(*shape)], a)
+    a = {"mode": "nearest", "size": None, "scale_factor": [1.7, 1.3], "align_corners": None}
+    case("Interpolate.nearest.scale_per_dim", "Interpolate", lambda v: F.interpolate(v, scale_factor=[1.7, 1.3]), [randn(1, 1, 5, 7)], a)
     case("UpsampleBilinear.scale", "UpsampleBilinear", lambda v: F.upsample_bilinear(v, scale_factor=2), [randn(2, 2, 3, 4)], {"size": None, "scale_factor": 2.0})
     case("UpsampleBilinear.size", "UpsampleBilinear", lambda v: F.upsample_bilinear(v, size=(5, 3)), [randn(1, 2, 3, 4, dtype=F64)], {"size": [5, 3], "scale_factor": None})
 

@@ -120,8 +120,7 @@ public partial class Tensor
         switch (mode)
         {
             case InterpolateMode.Nearest:
-                if (scaleFactor is not null && scaleFactor.Distinct().Count() == 1) return input.UpsampleNearest(scaleFactor: scaleFactor[0]);
-                return input.UpsampleNearest(size: outSize);
+                return input.UpsampleNearest(size, scaleFactor);
             case InterpolateMode.Area:
                 if (nd == 1) return AdaptiveAvgPool1d(input, outSize[0]);
                 if (nd == 2) return AdaptiveAvgPool2d(input, (outSize[0], outSize[1]));
