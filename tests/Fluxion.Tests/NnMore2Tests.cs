@@ -195,6 +195,8 @@ public class NnMore2Tests
     {
         var x = Tensor.Zeros(1, 2, 3, 3);
         Assert.Contains("Conv3d", Assert.Throws<ShapeMismatchException>(() => Tensor.Conv3d(x, Tensor.Zeros(1, 2, 1, 1, 1))).Message);
+        Assert.Contains("MaxPool3d", Assert.Throws<ArgumentException>(() => Tensor.MaxPool3d(Tensor.Zeros(1, 2, 4, 4, 4), 2, padding: (2, 0, 0))).Message);
+        Assert.Contains("AvgPool3d", Assert.Throws<ShapeMismatchException>(() => Tensor.AvgPool3d(Tensor.Zeros(1, 2, 1, 4, 4), 2)).Message);
         Assert.Contains("Interpolate", Assert.Throws<ShapeMismatchException>(() => Tensor.Interpolate(x, size: [4, 4], mode: InterpolateMode.Trilinear)).Message);
         Assert.Contains("MaxUnpool2d", Assert.Throws<ShapeMismatchException>(() => Tensor.MaxUnpool2d(x, Tensor.Full([1, 2, 3, 3], 99, DType.Int64), 2)).Message);
         Assert.Contains("GridSample", Assert.Throws<ShapeMismatchException>(() => Tensor.GridSample(x, Tensor.Zeros(1, 2, 2, 3))).Message);

@@ -197,6 +197,20 @@ public partial class Tensor
 
     // ---- 3-D pooling -------------------------------------------------------------------------------------
 
+    /// <summary>Validates a 3-D pooling's window arguments (the 2-D passes check the rest) so errors name the 3-D op.</summary>
+    private static void CheckPool3d(string op, Tensor x, Size3 k, Size3 s, Size3 p, Size3 d)
+    {
+        x.CheckFloat(op);
+        if (k.D <= 0 || k.H <= 0 || k.W <= 0 || s.D <= 0 || s.H <= 0 || s.W <= 0 || d.D <= 0 || d.H <= 0 || d.W <= 0)
+            throw new ArgumentException($"{op}: kernelSize {k}, stride {s} and dilation {d} must be positive.");
+        if (p.D < 0 || p.H < 0 || p.W < 0 || p.D > k.D / 2 || p.H > k.H / 2 || p.W > k.W / 2)
+            throw new ArgumentException($"{op}: padding {p} must be non-negative and at most half the kernel size {k}.");
+        int[] n = [x.Size(2), x.Size(3), x.Size(4)], kk = [k.D, k.H, k.W], pp = [p.D, p.H, p.W], dd = [d.D, d.H, d.W];
+        for (int i = 0; i < 3; i++)
+            if (n[i] + 2 * pp[i] < dd[i] * (kk[i] - 1) + 1)
+                throw new ShapeMismatchException($"{op}: the input {ShapeUtil.Format(x.Shape)} padded by {p} is smaller than the (dilated) window {k} (dilation {d}).");
+    }
+
     /// <summary>
     /// 3-D max pooling (PyTorch's <c>F.max_pool3d</c>) over input [N, C, D, H, W] (or [C, D, H, W]); stride defaults to the
     /// kernel size; padding counts as −∞ and is at most half the kernel. The gradient goes to each window's maximum (the
@@ -207,6 +221,7 @@ public partial class Tensor
         const string op = "MaxPool3d";
         var (x, unbatched) = Batched3d(op, input);
         Size3 s = stride ?? kernelSize, p = padding ?? 0, d = dilation ?? 1;
+        CheckPool3d(op, x, kernelSize, s, p, d);
         int n = x.Size(0), c = x.Size(1), depth = x.Size(2);
         // (H, W) windows per depth slice, then depth windows (the max of maxes; ties keep the lowest depth, then row-major)
         var a = MaxPool2d(x.Reshape(n, c * depth, x.Size(3), x.Size(4)), kernelSize.HW, s.HW, p.HW, d.HW, ceilMode);
@@ -226,6 +241,7 @@ public partial class Tensor
         const string op = "AvgPool3d";
         var (x, unbatched) = Batched3d(op, input);
         Size3 s = stride ?? kernelSize, p = padding ?? 0;
+        CheckPool3d(op, x, kernelSize, s, p, 1);
         if (divisorOverride is <= 0) throw new ArgumentException($"{op}: divisorOverride must be positive, got {divisorOverride}.");
         int n = x.Size(0), c = x.Size(1), depth = x.Size(2);
         // the divisors are products of per-axis counts, so the (H, W) average of the depth average is the 3-D average;
