@@ -182,6 +182,35 @@ public class NnMore2Tests
     }
 
     [Fact]
+    public void OneDimensionalAndShuffleModulesForwardAsTheFunctions()
+    {
+        var g = new Generator(6);
+        var x = Tensor.Randn([2, 4, 9], DType.Float32, g);
+        var conv = new Conv1d(4, 6, 3, stride: 2, padding: 1, groups: 2, generator: g);
+        Assert.Equal([6, 2, 3], conv.Weight.ShapeArray);
+        Assert.True(conv.Weight.Abs().Amax().Item() <= 1 / Math.Sqrt(6));
+        Assert.Equal(Tensor.Conv1d(x, conv.Weight, conv.Bias, 2, 1, 1, 2).ToDoubleArray(), conv.Forward(x).ToDoubleArray());
+        Assert.Equal("Conv1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), groups=2)", conv.ToString());
+        var convT = new ConvTranspose1d(4, 2, 3, stride: 2, outputPadding: 1, generator: g);
+        Assert.Equal([4, 2, 3], convT.Weight.ShapeArray);
+        Assert.Equal([2, 2, 20], convT.Forward(x).ShapeArray);
+        Assert.Equal([2, 4, 4], new MaxPool1d(2).Forward(x).ShapeArray);
+        Assert.Equal([2, 4, 5], new AvgPool1d(3, 2, 1).Forward(x).ShapeArray);
+        Assert.Equal([2, 4, 3], new AdaptiveAvgPool1d(3).Forward(x).ShapeArray);
+        var img = Tensor.Randn([1, 8, 2, 3], DType.Float32, g);
+        Assert.Equal(img.ToDoubleArray(), new PixelUnshuffle(2).Forward(new PixelShuffle(2).Forward(img)).ToDoubleArray());
+        var d2 = new Dropout2d(0.5, new Generator(1));
+        Assert.NotEqual(img.ToDoubleArray(), d2.Forward(img).ToDoubleArray());
+        d2.Eval();
+        Assert.Same(img, d2.Forward(img));
+        Assert.Equal([1, 8, 2, 3, 1], new Dropout3d(0.2).Forward(img.Unsqueeze(-1)).ShapeArray);
+        var bil = new Bilinear(3, 2, 5, generator: g);
+        Assert.Equal(["weight", "bias"], bil.NamedParameters().Select(p => p.Name).ToArray());
+        Tensor a = Tensor.Randn([4, 3], DType.Float32, g), b = Tensor.Randn([4, 2], DType.Float32, g);
+        Assert.Equal(Tensor.Bilinear(a, b, bil.Weight, bil.Bias).ToDoubleArray(), bil.Forward(a, b).ToDoubleArray());
+    }
+
+    [Fact]
     public void CtcLossOfAnImpossibleAlignmentIsInfinite()
     {
         var lp = Tensor.Randn([2, 1, 3], DType.Float64, new Generator(1)).LogSoftmax(2);
