@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Fluxion.Data;
+using Fluxion.Distributed;
 using Fluxion.IO;
 using Fluxion.Models;
 using Fluxion.Nn;
@@ -32,6 +33,8 @@ internal sealed record TrainOptions
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
     public bool BatchSizeGiven { get; init; }
+    /// <summary>Data-parallel over the ranks of an MPI job (launched with mpirun); --batch-size is the global batch.</summary>
+    public bool Distributed { get; init; }
 
     public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
 }
@@ -127,6 +130,12 @@ internal sealed class Trainer
     private readonly Module net;
     private readonly DataLoader loader;
     private readonly Optimizer opt;
+    // data-parallel (--distributed): the replica's wrapper and this rank's share of each epoch
+    private readonly DistributedDataParallel? ddp;
+    private readonly DistributedSampler? sampler;
+
+    /// <summary>The MPI process group with --distributed (rank 0 alone logs, plots and writes checkpoints); else null.</summary>
+    public ProcessGroup? Group { get; }
 
     /// <summary>One line saying what is trained on what.</summary>
     public string Description { get; }
@@ -171,32 +180,52 @@ internal sealed class Trainer
             }
             if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
             if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
-                history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
+            {
+                try { history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []); }
+                catch (JsonException je) { throw new CheckpointMismatchException($"checkpoint '{rp}': metadata '{KeyHistory}' is malformed ({je.Message}).", je); }
+            }
         }
 
         net = BuildModel(model, new Generator(o.Seed), mode);
         if (mode == "forward-gradient") forwardLoss = new MM.CrossEntropyLoss();
         loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
+        if (o.Distributed)
+        {
+            if (mode != "reverse")
+                throw new ArgumentException($"--distributed trains in reverse mode only, not --mode {mode}");
+            Group = ProcessGroup.Init();
+            if (o.BatchSize % Group.Size != 0)
+                throw new ArgumentException($"--batch-size {o.BatchSize} is the global batch of the {Group.Size} ranks and must be a multiple of {Group.Size}, e.g. --batch-size {Math.Max(1, o.BatchSize / Group.Size) * Group.Size}");
+            // every rank visits its share (positions rank, rank + N, ...) of the permutation the single-process
+            // loader would draw, so the ranks' batches together are its global batches, and the loader's
+            // generator state in checkpoints resumes the sequence with any number of ranks
+            sampler = new DistributedSampler(train.Count, Group, shuffle: true, generator: loader.Generator);
+        }
         opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
         if (ckpt is not null)
         {
-            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls) : null;
+            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls, o.ResumePath!) : null;
             ModelIO.Load(net, opt, ckpt, o.ResumePath!); // model and optimizer state, all or nothing
             if (loaderState is { } st) loader.Generator.SetState(st);
             if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
         }
+        if (Group is not null) ddp = new DistributedDataParallel(net, Group); // after loading: rank 0's state goes to every rank
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
             + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
             + $", {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
-            + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
+            + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode")
+            + (Group is { } pg ? $", data-parallel on {pg.Size} ranks ({o.BatchSize / pg.Size} per rank)" : "") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
     public TrainResult Run(ITrainProgress progress)
     {
         long peakManaged = GC.GetTotalMemory(false);
-        progress.Start(startEpoch, o.Epochs, loader.BatchCount);
-        using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
+        int perRank = Group is null ? o.BatchSize : o.BatchSize / Group.Size;
+        progress.Start(startEpoch, o.Epochs, sampler is null ? loader.BatchCount : (sampler.NumSamples + perRank - 1) / perRank);
+        Module trained = ddp ?? net; // the DistributedDataParallel wrapper with --distributed
+        // TensorBoard events: rank 0 alone writes them (as it alone logs and checkpoints)
+        using var log = o.LogDir is { } logDir && (Group is null || Group.Rank == 0) ? new TrainLog(logDir, net, Description) : null;
 
         for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
         {
@@ -205,9 +234,10 @@ internal sealed class Trainer
             double lossSum = 0;
             long correct = 0, seen = 0;
             int b = 0;
-            foreach (var (x, y) in loader)
+            sampler?.SetEpoch(epoch);
+            foreach (var (x, y) in sampler is null ? loader : new DataLoader(sampler.Subset(train), perRank))
             {
-                var logits = net.Forward(x);
+                var logits = trained.Forward(x);
                 var loss = forwardLoss is null ? Losses.CrossEntropy(logits, y) : forwardLoss.Forward(logits, y);
                 opt.ZeroGrad();
                 loss.Backward();
@@ -222,6 +252,12 @@ internal sealed class Trainer
                 progress.Batch(epoch + 1, b, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
                 log?.Step((long)epoch * loader.BatchCount + b, loss.Item());
             }
+            if (Group is not null)
+            {
+                Span<double> sums = [lossSum, correct, seen]; // the epoch's statistics over all ranks
+                Group.AllReduce(sums);
+                (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
+            }
             double secs = sw.Elapsed.TotalSeconds;
             double testAcc = Evaluate(net, test, o.BatchSize * 4);
             var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testAcc, secs, seen / Math.Max(secs, 1e-9));
@@ -229,7 +265,7 @@ internal sealed class Trainer
             progress.EpochDone(stats);
             log?.Epoch(stats, net);
 
-            if (o.SavePath is { } sp)
+            if (o.SavePath is { } sp && Group is not { IsMain: false }) // rank 0 alone writes checkpoints
             {
                 var meta = new Dictionary<string, string>
                 {
@@ -268,11 +304,11 @@ internal sealed class Trainer
     private static string FormatState(GeneratorState s) =>
         string.Join(',', new[] { s.S0, s.S1, s.S2, s.S3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
 
-    private static GeneratorState ParseState(string s)
+    private static GeneratorState ParseState(string s, string source)
     {
         var p = s.Split(',');
         if (p.Length != 4 || !p.All(x => ulong.TryParse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
-            throw new CheckpointMismatchException($"checkpoint metadata '{KeyLoader}' is malformed: '{s}'.");
+            throw new CheckpointMismatchException($"checkpoint '{source}': metadata '{KeyLoader}' is malformed: '{s}'.");
         var v = p.Select(x => ulong.Parse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
         return new GeneratorState(v[0], v[1], v[2], v[3], null);
     }
