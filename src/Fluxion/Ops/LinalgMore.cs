@@ -680,6 +680,7 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> NonzeroIndicatorOp = new("NonzeroIndicator", Uses.None, null, null)
     {
         Doc = "1 where x != 0 (NaN counts), zero gradient (the 0-norm's count)",
+        Batch = c => [NonzeroIndicatorOp!.Record(c.X(0), c.X(0).Detach().Ne(0).To(c.X(0).DType), default)],
         Samples = () => OpSamples.Unary(x => VectorNorm(x, 0) * x, OpSamples.Domain.AwayFromZero),
     };
 
@@ -687,6 +688,11 @@ public partial class Tensor
     {
         Doc = "vector p-norm over dims (finite p ≠ 0; ±inf via Amax/Amin, 0 as a count)",
         Saves = 1 | OpDef.SaveOutput,
+        Batch = c =>
+        {
+            var (p, dims, keep) = c.A<(double, int[], bool)>();
+            return [BatchRules.ReduceOver(c, dims, keep, (x, d, k) => VectorNorm(x, p, d, k))];
+        },
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (p, dims, keep) = c.A<(double, int[], bool)>();
