@@ -495,7 +495,12 @@ public partial class Tensor
             case DType.Int64: K.Where(c, condition.Offset, sc, a.Storage.As<long>(), a.Offset, sa, b.Storage.As<long>(), b.Offset, sb, y.Storage.As<long>(), shape); break;
             case DType.Bool: K.Where(c, condition.Offset, sc, a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, y.Storage.As<bool>(), shape); break;
         }
-        if (!a.DType.IsFloatingPoint()) return y;
+        if (!a.DType.IsFloatingPoint())
+        {
+            // not differentiable, but a tracer (Vmap) sees it: WhereOp's batching rule takes any dtype
+            if (Tracer.Depth > 0) Tracer.Note(WhereOp, [y], [a, b], condition);
+            return y;
+        }
         return Op.Record(WhereOp, y, [a, b], condition);
     }
 
@@ -591,7 +596,12 @@ public partial class Tensor
     {
         var src = this;
         var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
-        if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return y;
+        if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint())
+        {
+            // not differentiable, but a tracer (Vmap) sees it: its batching rule is the conversion itself
+            if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(ToOp, [y], [src], (From: DType, To: dtype));
+            return y;
+        }
         return Op.Record(ToOp, y, [src], (From: DType, To: dtype));
     }
 

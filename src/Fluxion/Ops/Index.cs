@@ -157,7 +157,7 @@ public partial class Tensor
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, index._strides, y, shape);
         // the index rides along as a non-differentiable input, saved (and version-checked) for backward
-        return Op.Tracking(this) ? Op.Record(GatherOp, y, [this, index], d) : y;
+        return Op.Tracking(this, index) ? Op.Record(GatherOp, y, [this, index], d) : y;
     }
 
     internal static readonly OpDef GatherOp = new("Gather", OpFamily.ShapeIndexCreateOther, "gather")
@@ -217,7 +217,7 @@ public partial class Tensor
         y.CopyRawFrom(this);
         ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
         // inputs: self, src and the index (non-differentiable, saved for backward)
-        return Op.Tracking(this, src) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
+        return Op.Tracking([this, src, index]) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
     }
 
     internal static readonly OpDef ScatterAddOp = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add")
@@ -297,7 +297,7 @@ public partial class Tensor
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, idxStrides, y, shape);
         // the index rides along as a non-differentiable input, saved (and version-checked) for backward
-        return Op.Tracking(this) ? Op.Record(IndexSelectOp, y, [this, index], d) : y;
+        return Op.Tracking(this, index) ? Op.Record(IndexSelectOp, y, [this, index], d) : y;
     }
 
     internal static readonly OpDef IndexSelectOp = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select")
@@ -352,7 +352,7 @@ public partial class Tensor
         idxStrides[d] = VectorStrides(index)[0];
         ScatterAddRaw(y, d, index, idxStrides, source, source._shape, alpha);
         // inputs: self, source and the index (non-differentiable, saved for backward)
-        return Op.Tracking(this, source) ? Op.Record(IndexAddOp, y, [this, source, index], new IndexAddAttr(d, alpha)) : y;
+        return Op.Tracking([this, source, index]) ? Op.Record(IndexAddOp, y, [this, source, index], new IndexAddAttr(d, alpha)) : y;
     }
 
     /// <summary>

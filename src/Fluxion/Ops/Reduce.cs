@@ -301,7 +301,10 @@ public partial class Tensor
             Reduce.RowArgExtreme(dim is null ? DenseSpan<float>() : ReduceLayout<float>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
         else
             Reduce.RowArgExtreme(dim is null ? DenseSpan<double>() : ReduceLayout<double>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
-        return idx;
+        if (Tracer.Depth == 0) return idx;
+        if (dim is not null) return TracePositions(idx, d.Length == 0 ? 0 : d[0], (t, dd) => t.ArgExtreme(name, dd, keepDim, max));
+        // over all of each example's elements: its positions in the flattened example
+        return TracePositions(idx, 0, (t, _) => t.Reshape(t.Shape[0], -1).ArgExtreme(name, 1, false, max).Reshape([t.Shape[0], .. outShape]));
     }
 
     // ---- variance / standard deviation ----------------------------------------------------------

@@ -328,15 +328,24 @@ public partial class Tensor
 
     // ---- predicates (bool results, not differentiable) -----------------------------------------
 
-    private static OpDef Predicate(string name, string torch) =>
-        new(name, OpFamily.Unary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+    // recorded only by a tracer (Vmap), whose batching rule is the predicate itself (elementwise)
+    private static OpDef Predicate(string name, string torch, Func<Tensor, Tensor> call) =>
+        new(name, OpFamily.Unary, torch) { Differentiable = false, DTypes = DTypeSet.All, Batch = BatchRules.Unary(call) };
 
-    internal static readonly OpDef IsNanOp = Predicate("IsNan", "isnan"), IsInfOp = Predicate("IsInf", "isinf"),
-        IsFiniteOp = Predicate("IsFinite", "isfinite"), IsPosInfOp = Predicate("IsPosInf", "isposinf"),
-        IsNegInfOp = Predicate("IsNegInf", "isneginf"), SignbitOp = Predicate("Signbit", "signbit");
+    internal static readonly OpDef IsNanOp = Predicate("IsNan", "isnan", x => x.IsNan()), IsInfOp = Predicate("IsInf", "isinf", x => x.IsInf()),
+        IsFiniteOp = Predicate("IsFinite", "isfinite", x => x.IsFinite()), IsPosInfOp = Predicate("IsPosInf", "isposinf", x => x.IsPosInf()),
+        IsNegInfOp = Predicate("IsNegInf", "isneginf", x => x.IsNegInf()), SignbitOp = Predicate("Signbit", "signbit", x => x.Signbit());
 
-    /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape.</summary>
-    private Tensor Test(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape (noted by an active
+    /// tracer as a call of <paramref name="def"/>).</summary>
+    private Tensor Test(OpDef def, Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    {
+        var y = TestRaw(f64, f32, i64, forBool);
+        if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(def, [y], [this], null);
+        return y;
+    }
+
+    private Tensor TestRaw(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
     {
         var y = Empty(ShapeArray, DType.Bool);
         var d = y.Storage.As<bool>().AsSpan(0, Numel);
@@ -351,22 +360,22 @@ public partial class Tensor
     }
 
     /// <summary>True where x is NaN (never for integer and bool tensors).</summary>
-    public Tensor IsNan() => Test(double.IsNaN, float.IsNaN, _ => false, false);
+    public Tensor IsNan() => Test(IsNanOp, double.IsNaN, float.IsNaN, _ => false, false);
 
     /// <summary>True where x is +inf or -inf.</summary>
-    public Tensor IsInf() => Test(double.IsInfinity, float.IsInfinity, _ => false, false);
+    public Tensor IsInf() => Test(IsInfOp, double.IsInfinity, float.IsInfinity, _ => false, false);
 
     /// <summary>True where x is neither NaN nor infinite (always for integer and bool tensors).</summary>
-    public Tensor IsFinite() => Test(double.IsFinite, float.IsFinite, _ => true, true);
+    public Tensor IsFinite() => Test(IsFiniteOp, double.IsFinite, float.IsFinite, _ => true, true);
 
     /// <summary>True where x is +inf.</summary>
-    public Tensor IsPosInf() => Test(double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
+    public Tensor IsPosInf() => Test(IsPosInfOp, double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
 
     /// <summary>True where x is -inf.</summary>
-    public Tensor IsNegInf() => Test(double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
+    public Tensor IsNegInf() => Test(IsNegInfOp, double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
 
     /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
-    public Tensor Signbit() => Test(double.IsNegative, float.IsNegative, v => v < 0, false);
+    public Tensor Signbit() => Test(SignbitOp, double.IsNegative, float.IsNegative, v => v < 0, false);
 
     // ---- derivative rules ------------------------------------------------------------------------
 
