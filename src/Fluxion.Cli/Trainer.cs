@@ -27,6 +27,7 @@ internal sealed record TrainOptions
     public string? ResumePath { get; init; }
     public long Seed { get; init; }
     public string? PlotPath { get; init; }
+    public string? LogDir { get; init; }
     public int? Limit { get; init; }
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
@@ -170,7 +171,10 @@ internal sealed class Trainer
             }
             if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
             if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
-                history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
+            {
+                try { history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []); }
+                catch (JsonException je) { throw new CheckpointMismatchException($"checkpoint '{rp}': metadata '{KeyHistory}' is malformed ({je.Message}).", je); }
+            }
         }
 
         net = BuildModel(model, new Generator(o.Seed), mode);
@@ -179,7 +183,7 @@ internal sealed class Trainer
         opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
         if (ckpt is not null)
         {
-            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls) : null;
+            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls, o.ResumePath!) : null;
             ModelIO.Load(net, opt, ckpt, o.ResumePath!); // model and optimizer state, all or nothing
             if (loaderState is { } st) loader.Generator.SetState(st);
             if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
@@ -195,6 +199,7 @@ internal sealed class Trainer
     {
         long peakManaged = GC.GetTotalMemory(false);
         progress.Start(startEpoch, o.Epochs, loader.BatchCount);
+        using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
 
         for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
         {
@@ -218,12 +223,14 @@ internal sealed class Trainer
                 b++;
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
                 progress.Batch(epoch + 1, b, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
+                log?.Step((long)epoch * loader.BatchCount + b, loss.Item());
             }
             double secs = sw.Elapsed.TotalSeconds;
             double testAcc = Evaluate(net, test, o.BatchSize * 4);
             var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testAcc, secs, seen / Math.Max(secs, 1e-9));
             history.Add(stats);
             progress.EpochDone(stats);
+            log?.Epoch(stats, net);
 
             if (o.SavePath is { } sp)
             {
@@ -264,11 +271,11 @@ internal sealed class Trainer
     private static string FormatState(GeneratorState s) =>
         string.Join(',', new[] { s.S0, s.S1, s.S2, s.S3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
 
-    private static GeneratorState ParseState(string s)
+    private static GeneratorState ParseState(string s, string source)
     {
         var p = s.Split(',');
         if (p.Length != 4 || !p.All(x => ulong.TryParse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
-            throw new CheckpointMismatchException($"checkpoint metadata '{KeyLoader}' is malformed: '{s}'.");
+            throw new CheckpointMismatchException($"checkpoint '{source}': metadata '{KeyLoader}' is malformed: '{s}'.");
         var v = p.Select(x => ulong.Parse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
         return new GeneratorState(v[0], v[1], v[2], v[3], null);
     }

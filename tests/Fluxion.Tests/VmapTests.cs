@@ -68,6 +68,40 @@ public class VmapTests
         for (int k = 0; k < 3; k++) TensorAssert.Close(loop[k], r[k], 1e-12, 1e-12, $"gradient {k}");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PerSampleGradientsOfACnn(bool maxPool)
+    {
+        // conv (+bias) → ReLU → pooling → linear → cross entropy, per example [1, 2, 6, 6]
+        var w = R(1, 3, 2, 3, 3); var b = R(2, 3); var wl = R(3, 4, 12);
+        var x = R(4, 5, 2, 6, 6);
+        var y = Tensor.FromArray(new long[] { 0, 3, 1, 2, 3 });
+        Func<Tensor[], Tensor[]> g = a => Functional.Grad((Tensor[] q) =>
+        {
+            var h = Tensor.Conv2d(a[0].Unsqueeze(0), q[0], q[1], padding: 1).Relu();
+            h = maxPool ? Tensor.MaxPool2d(h, 3) : Tensor.AvgPool2d(h, 3);
+            return Losses.CrossEntropy(Tensor.Linear(h.Flatten(1), q[2]), a[1].Unsqueeze(0));
+        })([w, b, wl]);
+        var r = Functional.Vmap(g, [0, 0])([x, y]);
+        if (!maxPool) Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(g, [x, y], [true, true]);
+        for (int k = 0; k < 3; k++) TensorAssert.Close(loop[k], r[k], 1e-12, 1e-12, $"gradient {k}");
+    }
+
+    [Fact]
+    public void EnsembleOfConvolutionsWithPerExampleWeights()
+    {
+        // vmap over the weights (model ensembling): each member's own filters on a shared input
+        var ws = R(1, 4, 3, 2, 3, 3);
+        var bs = R(2, 4, 3);
+        var x = R(3, 2, 2, 5, 5);
+        Func<Tensor[], Tensor[]> f = a => [Tensor.Conv2d(x, a[0], a[1], stride: 2).Relu()];
+        var r = Functional.Vmap(f)([ws, bs]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(Loop(f, [ws, bs], [true, true])[0], r[0], 1e-12, 1e-12, "ensemble");
+    }
+
     [Fact]
     public void InAndOutDimsOnOtherAxesAndUnbatchedInputs()
     {

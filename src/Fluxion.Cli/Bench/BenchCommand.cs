@@ -17,6 +17,7 @@ public static class BenchCommand
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
         ["mixed"] = MixedBench.Workloads,
+        ["vmap"] = VmapBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>

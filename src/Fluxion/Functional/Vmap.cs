@@ -239,13 +239,16 @@ internal sealed class VmapProgram
         for (int n = 0; n < _nodes.Count; n++)
         {
             TraceNode a = _nodes[n], b = other._nodes[n];
-            if (a.Def != b.Def || a.Inputs.Length != b.Inputs.Length || a.OutShapes.Length != b.OutShapes.Length || a.AttrVar != b.AttrVar
-                || (a.Attr is Tensor ca && a.AttrVar < 0 && !SameConstant(ca, b.Attr as Tensor)))
+            if (a.Def != b.Def || a.Inputs.Length != b.Inputs.Length || a.OutShapes.Length != b.OutShapes.Length || a.AttrVar != b.AttrVar)
                 return $"the function runs different ops for different examples (op {n}: {a.Def.Name} vs {b.Def.Name})";
             for (int o = 0; o < a.OutShapes.Length; o++)
                 if (!ShapeUtil.SameShape(a.OutShapes[o], b.OutShapes[o]))
                     return $"{a.Def.Name} gives shapes that depend on the example ({ShapeUtil.Format(a.OutShapes[o])} vs {ShapeUtil.Format(b.OutShapes[o])})";
             if (!_live[n]) continue;
+            // attributes computed from the example's values (argmax positions, batch statistics) would be replayed
+            // for every example: such an op can only run per example
+            if (a.AttrVar < 0 && !a.Def.BatchRecomputesAttr && !SameAttr(a.Attr, b.Attr, 0))
+                return $"the attributes of {a.Def.Name} depend on the example's values";
             for (int i = 0; i < a.Inputs.Length; i++)
             {
                 TraceArg x = a.Inputs[i], y = b.Inputs[i];
@@ -259,10 +262,33 @@ internal sealed class VmapProgram
         return null;
     }
 
+    /// <summary>Structural equality of two calls' attributes: values, arrays element by element, records and tuples field by field.</summary>
+    private static bool SameAttr(object? a, object? b, int depth)
+    {
+        if (ReferenceEquals(a, b)) return true;
+        if (a is null || b is null || a.GetType() != b.GetType()) return false;
+        if (a is Tensor ta) return SameConstant(ta, (Tensor)b);
+        if (a is string || a.GetType().IsPrimitive || a.GetType().IsEnum) return a.Equals(b);
+        if (a is Array xa)
+        {
+            var xb = (Array)b;
+            if (xa.Length != xb.Length) return false;
+            for (int i = 0; i < xa.Length; i++)
+                if (!SameAttr(xa.GetValue(i), xb.GetValue(i), depth + 1)) return false;
+            return true;
+        }
+        if (depth > 4) return a.Equals(b);
+        foreach (var f in a.GetType().GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic))
+            if (!SameAttr(f.GetValue(a), f.GetValue(b), depth + 1)) return false;
+        return true;
+    }
+
     private static bool SameConstant(Tensor? a, Tensor? b)
     {
         if (ReferenceEquals(a, b)) return true;
         if (a is null || b is null || a.DType != b.DType || !ShapeUtil.SameShape(a.Shape, b.Shape)) return false;
+        // views of the same memory (e.g. the same weight detached by each trace's Grad) hold the same values
+        if (ReferenceEquals(a.Storage, b.Storage) && a.Offset == b.Offset && ShapeUtil.SameShape(a.StridesRef, b.StridesRef)) return true;
         var x = a.ToDoubleArray();
         var y = b.ToDoubleArray();
         for (int i = 0; i < x.Length; i++)

@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>
@@ -6,8 +8,10 @@ namespace Fluxion.Nn;
 /// initialized N(0, 1) as PyTorch; the row <see cref="PaddingIdx"/>, when given, starts at zero and never
 /// receives a gradient.
 /// </summary>
-public sealed class Embedding : Module
+public sealed class Embedding : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Node("Gather", [e.Param(Weight), x.Name], ("axis", 0L));
+
     /// <summary>The table, shape [NumEmbeddings, EmbeddingDim] (state-dict name "weight").</summary>
     public Parameter Weight { get; }
 
@@ -88,6 +92,7 @@ public sealed class Embedding : Module
             throw new ShapeMismatchException($"{op}: the weight must be 2-D [num_embeddings, dim], got {ShapeUtil.Format(weight.Shape)}.");
         if (indices.DType != DType.Int64)
             throw new DTypeMismatchException($"{op}: indices must be int64, got {indices.DType.Name()} of shape {ShapeUtil.Format(indices.Shape)}. Convert them with .To(DType.Int64).");
+        Tensor.CheckIndexRange(op, indices, weight.Size(0), $"num_embeddings {weight.Size(0)}, weight shape {ShapeUtil.Format(weight.Shape)}");
         var flat = indices.Reshape(-1);
         var rows = weight.IndexSelect(0, flat);
         if (paddingIdx is int p)

@@ -158,7 +158,7 @@ public partial class Tensor
             var a = c.A<CrossEntropyAttr>();
             return (tx * CrossEntropyGradOf(OnesLike(c.Y), c, a)).Sum(a.Reduction == "none" ? new[] { -1 } : new[] { -2, -1 });
         },
-        BatchedJvp = true, Saves = 3u,
+        BatchedJvp = true, Saves = 3u, BatchRecomputesAttr = true,
         Batch = c =>
         {
             // the examples' rows as one [B·N, C] call without reduction, then each example's own reduction
@@ -269,7 +269,7 @@ public partial class Tensor
             }
             return r;
         },
-        Saves = 7u,
+        Saves = 7u, BatchRecomputesAttr = true,
         Batch = c =>
         {
             // per-row scales (g, or g over the example's own count) and one unreduced call over all rows

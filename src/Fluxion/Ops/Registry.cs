@@ -139,6 +139,10 @@ internal class OpDef
     /// vector-mode JVP applied to the batched inputs is then its batching rule, and no other is declared.</summary>
     public bool Linear { get; init; }
 
+    /// <summary>The batching rule recomputes whatever attributes the call derived from its inputs' values (argmax
+    /// positions, counts), so two traced examples may differ there (otherwise such a difference forces the per-example loop).</summary>
+    public bool BatchRecomputesAttr { get; init; }
+
     /// <summary>True when the entry has a batching rule.</summary>
     public virtual bool HasBatchRule => Batch is not null || (Linear && HasBatchedJvp && (Jvp is not null || JvpAll is not null))
         || (CompositeOf is { } parts && parts.All(p => OpRegistry.Find(p) is { } d && d != this && d.HasBatchRule));

@@ -64,7 +64,8 @@ public partial class Tensor
     {
         public static readonly OpDef Def = new("Positions", OpFamily.ReduceScanSort)
         {
-            Differentiable = false, DTypes = DTypeSet.All,
+            // the rule reruns the computation on the batch: the closure (a new one per trace) is not compared
+            Differentiable = false, DTypes = DTypeSet.All, BatchRecomputesAttr = true,
             Batch = c =>
             {
                 var (d, f) = c.A<(int, Func<Tensor, int, Tensor>)>();

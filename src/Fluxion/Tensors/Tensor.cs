@@ -228,7 +228,7 @@ public partial class Tensor
         {
             int ix = index[i] < 0 ? index[i] + _shape[i] : index[i];
             if ((uint)ix >= (uint)_shape[i])
-                throw new IndexOutOfRangeException($"Index: index {index[i]} is out of range for dimension {i} of size {_shape[i]} (shape {ShapeUtil.Format(_shape)}).");
+                throw new IndexOutOfBoundsException("Index", index[i], _shape[i], i, $"Index: index {index[i]} is out of range for dimension {i} of size {_shape[i]} (shape {ShapeUtil.Format(_shape)}); indices must lie in [{-_shape[i]}, {_shape[i]}).");
             p += ix * _strides[i];
         }
         return p;
