@@ -750,7 +750,7 @@ public partial class Tensor
 
     internal static readonly OpDef MatrixNormOp = new("MatrixNorm", OpFamily.Linalg, "linalg.matrix_norm")
     {
-        CompositeOf = ["VectorNorm", "Abs", "Sum", "Amax", "Amin", "Svd"], Doc = "matrix norms: Frobenius, nuclear, 1, inf, 2 and their negatives",
+        CompositeOf = ["VectorNorm", "Abs", "Sum", "Max", "Min", "Svd"], Doc = "matrix norms: Frobenius, nuclear, 1, inf, 2 and their negatives",
         Samples = () => [new("fro", [M(1, 2, 3, 4)], x => MatrixNorm(x[0])), new("nuc", [M(2, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.Nuclear)),
                          new("1", [M(3, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.One), SecondOrder: false), // |x| inside: see VectorNorm's sample "1"
                          new("-inf", [M(4, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.NegInf, keepDim: true), SecondOrder: false),
