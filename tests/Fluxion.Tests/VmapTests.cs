@@ -282,6 +282,63 @@ public class VmapTests
         Assert.Contains("out-of-place", e.Message);
     }
 
+    private static Sequential SmallMlp(int seed)
+    {
+        Generator.ManualSeed(seed);
+        return new Sequential(new Linear(4, 8, dtype: DType.Float64), new Tanh(), new Linear(8, 3, dtype: DType.Float64));
+    }
+
+    [Fact]
+    public void FunctionalCallRunsTheModuleWithTheGivenParametersAndRestoresIt()
+    {
+        var model = SmallMlp(1);
+        var other = SmallMlp(2);
+        var before = model.Parameters().ToArray();
+        var ps = other.NamedParameters().ToDictionary(p => p.Name, p => (Tensor)p.Parameter.Detach());
+        var x = R(3, 5, 4);
+        TensorAssert.Close(other.Forward(x), Functional.Call(model, ps, x), 0, 0, "output with the other model's parameters");
+        Assert.Equal(before, model.Parameters().ToArray()); // the same objects again
+        // gradients flow to the given tensors, as the other model's own backward gives them
+        var leaves = ps.ToDictionary(kv => kv.Key, kv => kv.Value.Detach().RequiresGrad_());
+        var g = Autograd.Grad([Functional.Call(model, leaves, x).Square().Sum()], [.. leaves.Values]);
+        other.Forward(x).Square().Sum().Backward();
+        var expected = other.Parameters().Select(p => p.Grad!).ToArray();
+        for (int k = 0; k < g.Length; k++) TensorAssert.Close(expected[k], g[k], 1e-12, 1e-12, $"gradient {k}");
+        Assert.Null(model.Parameters().First().Grad);
+        // misuse: unknown names and wrong shapes are clear errors, and the module is left as it was
+        Assert.Contains("0.weight", Assert.Throws<ArgumentException>(() => Functional.Call(model, new Dictionary<string, Tensor> { ["w"] = R(1, 8, 4) }, x)).Message);
+        Assert.Throws<ShapeMismatchException>(() => Functional.Call(model, new Dictionary<string, Tensor> { ["0.weight"] = R(1, 4, 8) }, x));
+        Assert.Equal(before, model.Parameters().ToArray());
+    }
+
+    [Fact]
+    public void PerSampleGradientsAndEnsemblesOfAModuleThroughCall()
+    {
+        var model = SmallMlp(1);
+        var names = model.NamedParameters().Select(p => p.Name).ToArray();
+        var ps = model.Parameters().Select(p => (Tensor)p.Detach()).ToArray();
+        var x = R(3, 6, 4);
+        var y = Tensor.FromArray(new long[] { 0, 2, 1, 1, 0, 2 });
+        Tensor Loss(Tensor[] w, Tensor xi, Tensor yi) =>
+            Losses.CrossEntropy(Functional.Call(model, names.Zip(w).ToDictionary(p => p.First, p => p.Second), xi).Unsqueeze(0), yi.Unsqueeze(0));
+        Func<Tensor[], Tensor[]> perExample = a => Functional.Grad((Tensor[] w) => Loss(w, a[0], a[1]))(ps);
+        var r = Functional.Vmap(perExample, [0, 0])([x, y]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        for (int b = 0; b < 6; b++)
+        {
+            model.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(x[b]).Unsqueeze(0), y[b].Unsqueeze(0)).Backward();
+            var own = model.Parameters().Select(p => p.Grad!).ToArray();
+            for (int k = 0; k < own.Length; k++) TensorAssert.Close(own[k], r[k][b], 1e-12, 1e-12, $"example {b}, parameter {names[k]}");
+        }
+        // an ensemble of three models evaluated in one batched pass
+        var members = new[] { SmallMlp(3), SmallMlp(4), SmallMlp(5) };
+        var stacked = Functional.StackModuleState(members);
+        var outs = Functional.Vmap((Tensor[] w) => Functional.Call(model, names.Zip(w).ToDictionary(p => p.First, p => p.Second), x))([.. names.Select(n => stacked[n])]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        for (int m = 0; m < 3; m++) TensorAssert.Close(members[m].Forward(x), outs[m], 1e-12, 1e-12, $"member {m}");
+    }
+
     [Fact]
     public void BatchNormUnderVmap()
     {

@@ -531,8 +531,18 @@ public partial class Tensor
 
     // ---- comparisons (not differentiable; produce bool) -----------------------------------------
 
+    // the comparisons are traced through their kernel's entry (Dispatch.CompareRaw); these catalog entries' rules do the same
     private static OpDef Comparison(string name, string torch) =>
-        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch)
+        {
+            Differentiable = false, DTypes = DTypeSet.All,
+            Batch = BatchRules.Elementwise((x, _) => name switch
+            {
+                "Gt" => x[0].Gt(x[1]), "Ge" => x[0].Ge(x[1]), "Lt" => x[0].Lt(x[1]), "Le" => x[0].Le(x[1]),
+                "Eq" => x[0].Eq(x[1]), "Ne" => x[0].Ne(x[1]),
+                "LogicalAnd" => LogicalAnd(x[0], x[1]), "LogicalOr" => LogicalOr(x[0], x[1]), _ => x[0].LogicalNot(),
+            }),
+        };
 
     internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
         LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
