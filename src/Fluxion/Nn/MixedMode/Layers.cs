@@ -32,12 +32,30 @@ public abstract class ForwardModule : Module
     /// </summary>
     internal static MixedTensor Lift(MixedTensor input, Func<Tensor, Tensor> f)
     {
+        var (y, ty) = LiftValues(input, f);
+        return input.WithValues(y, ty);
+    }
+
+    /// <summary>The value of <paramref name="f"/> at the input's primal and, when the input carries K tangents, their
+    /// images under f's JVP (from the op registry), [K, ...output shape]; null without tangents.</summary>
+    internal static (Tensor Y, Tensor? Tangent) LiftValues(MixedTensor input, Func<Tensor, Tensor> f)
+    {
         var x = input.Primal;
-        if (!input.Tracking || input.Tangent is not { } t) return input.WithValues(f(x), null);
+        if (!input.Tracking || input.Tangent is not { } t) return (f(x), null);
         var tan = ShapeUtil.SameShape(t.Shape[1..], x.Shape) ? t : t.Expand([t.Size(0), .. x.ShapeArray]);
         using var level = ForwardAD.Level();
         var (y, ty) = ForwardAD.Unpack(f(ForwardAD.MakeDual(x, tan, level)), level);
-        return input.WithValues(y.Detach(), ty ?? Tensor.Zeros([t.Size(0), .. y.ShapeArray], y.DType));
+        return (y.Detach(), ty ?? Tensor.Zeros([t.Size(0), .. y.ShapeArray], y.DType));
+    }
+
+    /// <summary>The JVP of <paramref name="f"/> (a function of the layer's parameters) along K directions per parameter
+    /// (tangents [K, ...parameter shape], from the op registry's JVPs in one vector-mode pass), [K, ...output shape].</summary>
+    internal static Tensor ParameterJvp(Tensor[] parameters, Tensor[] directions, Func<Tensor[], Tensor> f)
+    {
+        using var level = ForwardAD.Level();
+        var duals = parameters.Select((p, i) => ForwardAD.MakeDual(p.Detach(), directions[i], level)).ToArray();
+        var (y, ty) = ForwardAD.Unpack(f(duals), level);
+        return ty ?? Tensor.Zeros([directions[0].Size(0), .. y.ShapeArray], y.DType);
     }
 
     /// <summary>Checks that the input is batched with the expected rank.</summary>
@@ -99,10 +117,9 @@ public sealed class Linear : ForwardParameterModule
         var x = input.Primal;
         if (x.Rank < 2 || x.Size(-1) != InFeatures)
             throw new ShapeMismatchException($"{this}: expected a batched input [N, ..., {InFeatures}], got shape {ShapeUtil.Format(x.Shape)}. Forward-mode layers need dim 0 to be the batch.");
-        var y = x.MatMul(Weight.T);
-        if (Bias is not null) y += Bias;
+        // the value and the upstream directions through Linear's own JVP
+        var (y, up) = LiftValues(input, v => Tensor.Linear(v, Weight, Bias));
         if (!input.Tracking) return input.Next(y, null, null);
-        var up = input.Tangent?.MatMul(Weight.T);
         var ps = Trainable(Weight, Bias);
         if (ps.Length == 0) return input.Next(y, up, null);
         int o = OutFeatures, inF = InFeatures, r = x.Rank;
@@ -133,22 +150,11 @@ public sealed class Linear : ForwardParameterModule
             return input.Next(y, up, new OwnDirections { Count = count, Fill = Fill, Exact = ps, Layer = LayerName });
         }
         var dirs = Mode.SampleParameters(ps.Select(p => p.ShapeArray).ToArray(), x.DType, DirectionGenerator);
-        var v = dirs.Select(d => d.V).ToArray();
-        int k = Mode.Tangents, vi = 0;
-        Tensor? own = null;
-        if (Weight.RequiresGrad)
-        {
-            // all k directions in one product: (V [k·out, in] · xᵀ [in, N·…])ᵀ, no copy of the large V
-            var vw = v[vi++].Reshape(k * o, inF);
-            own = vw.MatMul(x.Reshape(-1, inF).T).Reshape(k, o, -1).Permute(0, 2, 1).Reshape([k, .. x.ShapeArray[..^1], o]);
-        }
-        if (Bias is { RequiresGrad: true })
-        {
-            var vb = v[vi].Reshape([k, .. ones, o]);
-            own = own is null ? vb.Expand([k, 1, .. x.ShapeArray[1..^1], o]) : own + vb;
-        }
+        // the k sampled directions of the trainable parameters through Linear's own JVP (one vector-mode pass)
+        bool w = Weight.RequiresGrad;
+        var own = ParameterJvp(ps, [.. dirs.Select(d => d.V)], q => Tensor.Linear(x, w ? q[0] : Weight, Bias is { RequiresGrad: true } ? q[^1] : Bias));
         var rb = ps.Select((p, i) => new RandomBlock(p, dirs[i].Again, false, LayerName)).ToArray();
-        return input.Next(y, up, new OwnDirections { Block = own!, Random = (k, rb), Layer = LayerName });
+        return input.Next(y, up, new OwnDirections { Block = own!, Random = (Mode.Tangents, rb), Layer = LayerName });
     }
 
     /// <inheritdoc/>
@@ -209,15 +215,10 @@ public sealed class Conv2d : ForwardParameterModule
         var x = input.Primal;
         if (x.Rank != 4 || x.Size(1) != InChannels)
             throw new ShapeMismatchException($"{this}: expected a batched input [N, {InChannels}, H, W], got shape {ShapeUtil.Format(x.Shape)}. Forward-mode layers need dim 0 to be the batch.");
-        var y = Conv(x, Weight, Bias);
+        // the value and the upstream directions through the convolution's own JVP
+        var (y, up) = LiftValues(input, v => Conv(v, Weight, Bias));
         if (!input.Tracking) return input.Next(y, null, null);
         int n = x.Size(0), o = OutChannels, oh = y.Size(2), ow = y.Size(3), g = Groups, og = o / g;
-        Tensor? up = null;
-        if (input.Tangent is { } t)
-        {
-            int k0 = t.Size(0), n1 = t.Size(1);
-            up = Conv(t.Reshape([k0 * n1, .. x.ShapeArray[1..]]), Weight).Reshape(k0, n1, o, oh, ow);
-        }
         var ps = Trainable(Weight, Bias);
         if (ps.Length == 0) return input.Next(y, up, null);
         if (!Mode.IsRandom)
@@ -251,23 +252,11 @@ public sealed class Conv2d : ForwardParameterModule
             return input.Next(y, up, new OwnDirections { Count = count, Fill = Fill, Exact = ps, Layer = LayerName });
         }
         var dirs = Mode.SampleParameters(ps.Select(p => p.ShapeArray).ToArray(), x.DType, DirectionGenerator);
-        var v = dirs.Select(d => d.V).ToArray();
-        int k = Mode.Tangents, vi = 0;
-        Tensor? own = null;
-        if (Weight.RequiresGrad)
-        {
-            // the k·out sampled filters in one convolution; output channels ordered (group, direction, channel)
-            var vw = v[vi++];
-            var filters = vw.Reshape([k, g, og, .. Weight.ShapeArray[1..]]).Permute(1, 0, 2, 3, 4, 5).Reshape([g * k * og, .. Weight.ShapeArray[1..]]);
-            own = Conv(x, filters).Reshape(n, g, k, og, oh, ow).Permute(2, 0, 1, 3, 4, 5).Reshape(k, n, o, oh, ow);
-        }
-        if (Bias is { RequiresGrad: true })
-        {
-            var vb = v[vi].Reshape(k, 1, o, 1, 1);
-            own = own is null ? vb.Expand(k, 1, o, oh, ow) : own + vb;
-        }
+        // the k sampled directions of the trainable parameters through the convolution's own JVP (one vector-mode pass)
+        bool w = Weight.RequiresGrad;
+        var own = ParameterJvp(ps, [.. dirs.Select(d => d.V)], q => Conv(x, w ? q[0] : Weight, Bias is { RequiresGrad: true } ? q[^1] : Bias));
         var rb = ps.Select((p, i) => new RandomBlock(p, dirs[i].Again, false, LayerName)).ToArray();
-        return input.Next(y, up, new OwnDirections { Block = own!, Random = (k, rb), Layer = LayerName });
+        return input.Next(y, up, new OwnDirections { Block = own!, Random = (Mode.Tangents, rb), Layer = LayerName });
     }
 
     /// <inheritdoc/>
