@@ -120,13 +120,16 @@ public class TrainTests : IDisposable
         var doc = XDocument.Load(svg); // well-formed SVG
         Assert.Equal("svg", doc.Root!.Name.LocalName);
         Assert.Equal(2, doc.Descendants().Count(e => e.Name.LocalName == "polyline" && e.Parent!.Attribute("aria-label")?.Value == "accuracy"));
-        Assert.Equal(9, doc.Descendants().Count(e => e.Name.LocalName == "circle")); // 3 epochs x (loss, train acc, test acc)
+        Assert.Equal(2, doc.Descendants().Count(e => e.Name.LocalName == "polyline" && e.Parent!.Attribute("aria-label")?.Value == "loss")); // train and test
+        Assert.Equal(12, doc.Descendants().Count(e => e.Name.LocalName == "circle")); // 3 epochs x (train loss, test loss, train acc, test acc)
 
-        // a finished run resumed again just evaluates
-        (code, output, _) = Run("--epochs", "3", "--limit", "400", "--resume", ckpt);
+        // a finished run resumed again just evaluates, and says so
+        (code, output, err) = Run("--epochs", "3", "--limit", "400", "--resume", ckpt);
         Assert.Equal(0, code);
         Assert.Empty(Losses(output));
         Assert.Contains("test accuracy:", output);
+        Assert.Contains("is already at epoch 3 and --epochs is 3 (a total, not a count): nothing to train", err);
+        Assert.Contains("pass --epochs 4 or more", err);
     }
 
     [Fact]
