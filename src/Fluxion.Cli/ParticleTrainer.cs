@@ -67,7 +67,7 @@ internal sealed class ParticleTrainer
             force: new ForceSpec(ForceLaw.Gratan, K: 1, Softening: 0.05), generator: new Generator(o.Seed));
         opt = Trainer.BuildOptimizer(o.Optimizer, net.Parameters(), Lr);
         var names = string.Join(" vs ", classes.Select(c => $"{c} {FashionMnist.ClassNames[c]}"));
-        Description = $"PARTICLES on the {source}, classes {names}: {train.Count} train / {test.Count} test images (14x14), "
+        Description = $"PARTICLES on the {source}, classes {names}: {train.Count} train / {test.Count} test images (14x14)\n"
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters ({Nodes} nodes, {classes.Length} eaters, {Steps} steps), "
             + $"{o.Optimizer} lr {Lr.ToString(CultureInfo.InvariantCulture)}, batch {o.BatchSize}, seed {o.Seed}";
     }

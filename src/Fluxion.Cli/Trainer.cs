@@ -220,8 +220,9 @@ internal sealed class Trainer
         }
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
-            + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
-            + $"\n{optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
+            + "\n" // two lines, each well within 120 columns
+            + (DenseParameterCount(net) is { } dense ? $"dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)} parameters; " : "")
+            + $"{optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
