@@ -133,6 +133,7 @@ internal sealed class ParticleTrainer
             for (int b = 0; b < BatchesPerEpoch; b++)
             {
                 opt.ZeroGrad();
+                double batchLossSum = 0;
                 int start = b * o.BatchSize, count = Math.Min(o.BatchSize, order.Length - start);
                 for (int k = 0; k < count; k++)
                 {
@@ -141,6 +142,7 @@ internal sealed class ParticleTrainer
                     var loss = net.Loss(run, label, Mu, Margin);
                     (loss / count).Backward();
                     lossSum += loss.Item();
+                    batchLossSum += loss.Item();
                     if (net.Predict(run) == label) correct++;
                     seen++;
                 }
@@ -148,7 +150,7 @@ internal sealed class ParticleTrainer
                 net.ClampMultipliers();
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
                 long done = (long)epoch * BatchesPerEpoch + b + 1, all = (long)o.Epochs * BatchesPerEpoch;
-                progress.OnBatchEnd(context, new BatchProgress(epoch + 1, o.Epochs, b + 1, BatchesPerEpoch, lossSum / seen,
+                progress.OnBatchEnd(context, new BatchProgress(epoch + 1, o.Epochs, b + 1, BatchesPerEpoch, lossSum / seen, batchLossSum / count,
                     new Dictionary<string, double> { ["acc"] = (double)correct / seen }, opt.ParamGroups[0].Lr, sw.Elapsed, total.Elapsed,
                     TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / done * (all - done)), seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9)));
             }

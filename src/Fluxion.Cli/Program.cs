@@ -17,6 +17,7 @@ public static class Program
           demo     Differentiate cosh(x) and tanh(x) at x = ln 2 through the autograd graph,
                    print every node's value and gradient, and check the derivatives.
           train    Train a classifier on Fashion-MNIST (embedded subset) with a live progress bar.
+          export   Write a 'train --save' checkpoint as an ONNX model: fluxion export CKPT --onnx FILE.
           complexity  Measure how backprop's time and memory grow with depth, batch and width.
           graph    Print the demo's autograd graph; --out FILE.svg|FILE.dot to export it.
           bench    Run a benchmark: fluxion bench <name|all> [--json].
@@ -75,6 +76,8 @@ public static class Program
                     return Bench.BenchCommand.Run(args[1..], stdout, stderr);
                 case "train":
                     return TrainCommand.Run(args[1..], stdout, stderr, rich);
+                case "export":
+                    return ExportCommand.Run(args[1..], stdout, stderr);
                 case "ops":
                     return OpsCommand.Run(args[1..], stdout, stderr);
                 default:

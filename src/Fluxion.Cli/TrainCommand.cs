@@ -40,6 +40,9 @@ internal static class TrainCommand
                                       shuffling state); the model and optimizer come from the checkpoint.
           --seed <n>                  Seed for initialization and shuffling. Default: 0.
           --plot <file>               Write an SVG chart of loss and accuracy per epoch.
+          --logdir <dir>              Write TensorBoard event files to <dir>: loss per step, loss and accuracy
+                                      per epoch, histograms of parameters and gradients, the run's settings
+                                      and the model graph (tensorboard --logdir <dir>).
           --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
           -h, --help                  Show this help.
         """;
@@ -164,6 +167,13 @@ internal static class TrainCommand
                     o = o with { PlotPath = v };
                     break;
                 }
+                case "--logdir":
+                {
+                    var v = Value();
+                    if (string.IsNullOrEmpty(v)) return Bad(stderr, "--logdir needs a directory, e.g. --logdir runs/mlp");
+                    o = o with { LogDir = v };
+                    break;
+                }
                 default:
                     return Bad(stderr, a.StartsWith('-') ? $"unknown option '{a}'" : $"unexpected argument '{a}'");
             }
@@ -178,8 +188,8 @@ internal static class TrainCommand
         Func<TrainingCallback, TrainResult> train;
         if (o.Model == "particles")
         {
-            if (o.SavePath is not null || o.ResumePath is not null)
-                return Bad(stderr, "--save and --resume are not available for --model particles");
+            if (o.SavePath is not null || o.ResumePath is not null || o.LogDir is not null)
+                return Bad(stderr, "--save, --resume and --logdir are not available for --model particles");
             o = o with { Epochs = o.EpochsGiven ? o.Epochs : 3, BatchSize = o.BatchSizeGiven ? o.BatchSize : 16 };
             var pt = new ParticleTrainer(o);
             (description, train) = (pt.Description, pt.Run);

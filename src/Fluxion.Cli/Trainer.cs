@@ -28,6 +28,7 @@ internal sealed record TrainOptions
     public string? ResumePath { get; init; }
     public long Seed { get; init; }
     public string? PlotPath { get; init; }
+    public string? LogDir { get; init; }
     public int? Limit { get; init; }
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
@@ -237,9 +238,19 @@ internal sealed class Trainer
             Progress = progress,
             Metrics = { new Accuracy() },
         };
+        using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
         trainer.Callbacks.Add(new ActionCallback(
-            onEpoch: r => history.Add(new EpochStats(r.Epoch, r.Loss, r.Metrics["acc"], r.Metrics["val_acc"], r.Duration.TotalSeconds, r.SamplesPerSecond, r.ValidationLoss)),
-            onBatch: _ => peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false))));
+            onEpoch: r =>
+            {
+                var stats = new EpochStats(r.Epoch, r.Loss, r.Metrics["acc"], r.Metrics["val_acc"], r.Duration.TotalSeconds, r.SamplesPerSecond, r.ValidationLoss);
+                history.Add(stats);
+                log?.Epoch(stats, net);
+            },
+            onBatch: p =>
+            {
+                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                log?.Step((long)(p.Epoch - 1) * p.Batches + p.Batch, p.BatchLoss);
+            }));
         if (o.SavePath is { } sp) // after the history callback, so that the checkpoint holds the epoch just done
             trainer.Callbacks.Add(new ModelCheckpoint(sp) { Metadata = _ => CheckpointMetadata() }); // atomic: an interrupted run keeps the previous epoch's
         var testLoader = new DataLoader(test, o.BatchSize * 4);

@@ -255,8 +255,9 @@ internal static class Engine
         var grad1 = new Tensor[1];
         var needScratch = new bool[4][];
 
-        // decided once per pass and told to every node: no graph recorded, no forward level to feed
-        bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0;
+        // decided once per pass and told to every node: no graph recorded, no forward level to feed, and no
+        // tracer (Vmap) that must see the backward as ops (the fused paths compute on raw values)
+        bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0 && Tracer.Depth == 0;
         using (new GradModeScope(createGraph))
         {
             while (ready.Count > 0)

@@ -219,6 +219,7 @@ public partial class Tensor
 
     internal static readonly OpDef AliasOp = new("Alias", OpFamily.ShapeIndexCreateOther)
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0],
         BatchedJvp = true,

@@ -6,7 +6,7 @@ namespace Fluxion;
 /// several tensors. The transforms compose (Grad of Grad, Jvp of Grad, ...): when an input is itself
 /// part of an outer graph or carries forward tangents, the result stays connected to it.
 /// </summary>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// Makes a differentiable stand-in for an input: a graph-connected alias when it already requires

@@ -31,6 +31,26 @@ public static class ModelIO
     /// <summary>The metadata key holding the optimizer's kind (<see cref="Optimizer.Name"/>).</summary>
     public const string OptimizerKindKey = "fluxion.optimizer";
 
+    /// <summary>
+    /// Exports <paramref name="module"/>'s inference form (eval mode: dropout off, normalization by running
+    /// statistics) as an ONNX model: the module tree is traced on <paramref name="sampleInput"/> (batched; dim 0 is
+    /// written as the dynamic dim "batch", the other dims as traced) and each layer becomes standard ONNX ops
+    /// (ir_version 8 for opsets 17 and 18, 9 for 19 and 20, 10 for 21; default domain at <paramref name="opset"/>). Parameters and buffers are initializers named by
+    /// their state-dict keys; the graph's input is "input" and its output "output". Training flags are restored
+    /// afterwards and the file is written atomically. A module without an ONNX form raises
+    /// <see cref="OnnxExportException"/> naming it and listing the supported ones; nothing is written then.
+    /// </summary>
+    /// <param name="module">The model.</param>
+    /// <param name="sampleInput">A batched input (float, or int64 indices for an Embedding model).</param>
+    /// <param name="path">The .onnx file to write.</param>
+    /// <param name="opset">The ONNX opset version, 17 to 21.</param>
+    public static void ExportOnnx(Module module, Tensor sampleInput, string path, int opset = 17)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var (model, _) = OnnxExporter.Export(module, sampleInput, opset);
+        AtomicFile.WriteAllBytes(path, model);
+    }
+
     /// <summary>Writes <paramref name="module"/>'s state dict to <paramref name="path"/> (atomically; see
     /// <see cref="SafeTensors.Save"/>). The metadata gets <c>"format": "pt"</c>, as PyTorch's writers add.</summary>
     public static void Save(Module module, string path, IReadOnlyDictionary<string, string>? metadata = null) =>

@@ -1,3 +1,4 @@
+using Fluxion.IO;
 using Fluxion.Kernels;
 using Fluxion.Nn;
 
@@ -33,8 +34,24 @@ public enum PointCloudMode
 /// two positions coincide (d = 0) the distance's gradient is 0, so that pair adds nothing to the
 /// positions' gradients (never NaN).</para>
 /// </summary>
-public sealed class PointCloudLinear : Module
+public sealed class PointCloudLinear : Module, IOnnxExportable
 {
+    /// <summary>
+    /// ONNX: W = tri(‖p_i − q_j‖)·slope from the position initializers (Sub of the broadcast positions, ReduceSum
+    /// of squares, Sqrt, Mod, Abs), then MatMul and Add. Unlike the fused kernels this materializes an
+    /// [N_in, N_out, k] difference tensor and the [N_in, N_out] weight matrix (O(N_in·N_out·k) memory; the
+    /// runtime may constant-fold them once, since they depend on the parameters only).
+    /// </summary>
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        var diff = e.Node("Sub", [e.Node("Unsqueeze", [e.Param(InputPositions), e.Ints(1)]), e.Node("Unsqueeze", [e.Param(OutputPositions), e.Ints(0)])]);
+        var dist = e.Unary("Sqrt", e.Node("ReduceSum", [e.Node("Mul", [diff, diff]), e.Ints(2)], ("keepdims", 0L)));
+        var wave = e.Node("Sub", [e.Scalar(Period / 2), e.Unary("Abs", e.Node("Sub", [e.Node("Mod", [dist, e.Scalar(2 * Period)], ("fmod", 1L)), e.Scalar(Period)]))]);
+        var w = e.Node("Mul", [wave, e.Scalar(Slope(InFeatures, Period, Amplitude))]);
+        var y = e.Node("MatMul", [x.Name, w]);
+        return Bias is null ? y : e.Node("Add", [y, e.Param(Bias)]);
+    }
+
     /// <summary>Default period p of the triangle wave.</summary>
     public const double DefaultPeriod = 0.1;
 
@@ -224,8 +241,18 @@ public sealed class PointCloudLinear : Module
 /// <see cref="Parameter"/> object), so the network has k·Σ sizes + Σ_{l≥1} sizes[l] parameters.
 /// Layers are named "0", "1", ...; a shared position appears once, under the first layer that has it.
 /// </summary>
-public sealed class PointCloudNetwork : Module
+public sealed class PointCloudNetwork : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            x = e.Emit(_layers[l], x);
+            if (l + 1 < _layers.Length) x = x with { Name = e.Unary("Relu", x.Name), Sample = x.Sample.Relu() };
+        }
+        return x.Name;
+    }
+
     private readonly Module[] _layers; // Module[] so that Module.DeepClone can re-point it
 
     /// <summary>Builds the network for widths <paramref name="sizes"/> (at least two: input and output) in R^<paramref name="k"/>.</summary>

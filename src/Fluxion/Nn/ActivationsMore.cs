@@ -1,11 +1,16 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 // Modules for the activations of Ops/Activations.cs (PyTorch's torch.nn activation modules).
 
 /// <summary>ELU: x for x &gt; 0, α(eˣ − 1) otherwise. (PyTorch's <c>nn.ELU</c>)</summary>
 /// <param name="alpha">As the functional form's argument.</param>
-public sealed class ELU(double alpha = 1) : Module
+public sealed class ELU(double alpha = 1) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Elu", x.Name, ("alpha", alpha));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Elu(alpha);
 
@@ -14,16 +19,22 @@ public sealed class ELU(double alpha = 1) : Module
 }
 
 /// <summary>SELU with PyTorch's constants. (PyTorch's <c>nn.SELU</c>)</summary>
-public sealed class SELU : Module
+public sealed class SELU : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Selu", x.Name);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Selu();
 }
 
 /// <summary>CELU: max(0, x) + min(0, α(e^(x/α) − 1)). (PyTorch's <c>nn.CELU</c>)</summary>
 /// <param name="alpha">As the functional form's argument.</param>
-public sealed class CELU(double alpha = 1) : Module
+public sealed class CELU(double alpha = 1) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Celu", x.Name, ("alpha", alpha));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Celu(alpha);
 
@@ -32,29 +43,41 @@ public sealed class CELU(double alpha = 1) : Module
 }
 
 /// <summary>SiLU (swish): x·σ(x). (PyTorch's <c>nn.SiLU</c>)</summary>
-public sealed class SiLU : Module
+public sealed class SiLU : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Mul", [x.Name, e.Unary("Sigmoid", x.Name)]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Silu();
 }
 
 /// <summary>Mish: x·tanh(softplus(x)). (PyTorch's <c>nn.Mish</c>)</summary>
-public sealed class Mish : Module
+public sealed class Mish : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Mul", [x.Name, e.Unary("Tanh", e.Unary("Softplus", x.Name))]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Mish();
 }
 
 /// <summary>Hardswish: x·relu6(x + 3)/6. (PyTorch's <c>nn.Hardswish</c>)</summary>
-public sealed class Hardswish : Module
+public sealed class Hardswish : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("HardSwish", x.Name);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Hardswish();
 }
 
 /// <summary>Hardsigmoid: relu6(x + 3)/6. (PyTorch's <c>nn.Hardsigmoid</c>)</summary>
-public sealed class Hardsigmoid : Module
+public sealed class Hardsigmoid : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("HardSigmoid", x.Name, ("alpha", 1.0 / 6), ("beta", 0.5));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Hardsigmoid();
 }
@@ -62,8 +85,11 @@ public sealed class Hardsigmoid : Module
 /// <summary>Hardtanh: x clamped to [minVal, maxVal]. (PyTorch's <c>nn.Hardtanh</c>)</summary>
 /// <param name="minVal">As the functional form's argument.</param>
 /// <param name="maxVal">As the functional form's argument.</param>
-public sealed class Hardtanh(double minVal = -1, double maxVal = 1) : Module
+public sealed class Hardtanh(double minVal = -1, double maxVal = 1) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Clip", [x.Name, e.Scalar(minVal), e.Scalar(maxVal)]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Hardtanh(minVal, maxVal);
 
@@ -72,23 +98,32 @@ public sealed class Hardtanh(double minVal = -1, double maxVal = 1) : Module
 }
 
 /// <summary>ReLU6: min(max(x, 0), 6). (PyTorch's <c>nn.ReLU6</c>)</summary>
-public sealed class ReLU6 : Module
+public sealed class ReLU6 : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Clip", [x.Name, e.Scalar(0), e.Scalar(6)]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Relu6();
 }
 
 /// <summary>Softsign: x/(1 + |x|). (PyTorch's <c>nn.Softsign</c>)</summary>
-public sealed class Softsign : Module
+public sealed class Softsign : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Softsign", x.Name);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Softsign();
 }
 
 /// <summary>Softshrink with threshold λ. (PyTorch's <c>nn.Softshrink</c>)</summary>
 /// <param name="lambd">As the functional form's argument.</param>
-public sealed class Softshrink(double lambd = 0.5) : Module
+public sealed class Softshrink(double lambd = 0.5) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Shrink", x.Name, ("lambd", lambd), ("bias", lambd));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Softshrink(lambd);
 
@@ -98,8 +133,11 @@ public sealed class Softshrink(double lambd = 0.5) : Module
 
 /// <summary>Hardshrink with threshold λ. (PyTorch's <c>nn.Hardshrink</c>)</summary>
 /// <param name="lambd">As the functional form's argument.</param>
-public sealed class Hardshrink(double lambd = 0.5) : Module
+public sealed class Hardshrink(double lambd = 0.5) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Shrink", x.Name, ("lambd", lambd), ("bias", 0.0));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Hardshrink(lambd);
 
@@ -108,15 +146,21 @@ public sealed class Hardshrink(double lambd = 0.5) : Module
 }
 
 /// <summary>Tanhshrink: x − tanh(x). (PyTorch's <c>nn.Tanhshrink</c>)</summary>
-public sealed class Tanhshrink : Module
+public sealed class Tanhshrink : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Sub", [x.Name, e.Unary("Tanh", x.Name)]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Tanhshrink();
 }
 
 /// <summary>log σ(x). (PyTorch's <c>nn.LogSigmoid</c>)</summary>
-public sealed class LogSigmoid : Module
+public sealed class LogSigmoid : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Neg", e.Unary("Softplus", e.Unary("Neg", x.Name)));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.LogSigmoid();
 }
@@ -124,8 +168,11 @@ public sealed class LogSigmoid : Module
 /// <summary>Threshold: x where x &gt; threshold, else value. (PyTorch's <c>nn.Threshold</c>)</summary>
 /// <param name="threshold">As the functional form's argument.</param>
 /// <param name="value">As the functional form's argument.</param>
-public sealed class Threshold(double threshold, double value) : Module
+public sealed class Threshold(double threshold, double value) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Node("Where", [e.Node("Greater", [x.Name, e.Scalar(threshold)]), x.Name, e.Scalar(value)]);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Threshold(threshold, value);
 
@@ -135,8 +182,11 @@ public sealed class Threshold(double threshold, double value) : Module
 
 /// <summary>Softmin over a dim: softmax(−x). (PyTorch's <c>nn.Softmin</c>)</summary>
 /// <param name="dim">As the functional form's argument.</param>
-public sealed class Softmin(int dim) : Module
+public sealed class Softmin(int dim) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("Softmax", e.Unary("Neg", x.Name), ("axis", (long)dim));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Softmin(dim);
 
@@ -146,18 +196,34 @@ public sealed class Softmin(int dim) : Module
 
 /// <summary>Gated linear unit over a dim. (PyTorch's <c>nn.GLU</c>)</summary>
 /// <param name="dim">As the functional form's argument.</param>
-public sealed class GLU(int dim = -1) : Module
+public sealed class GLU(int dim = -1) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Opset >= 18
+            ? Gate(e, e.Node("Split", [x.Name], 2, ("axis", (long)dim), ("num_outputs", 2L)))
+            : Gate(e, e.Node("Split", [x.Name], 2, ("axis", (long)dim)));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Glu(dim);
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"dim={dim}";
+
+    private static string Gate(OnnxExporter e, string[] halves) => e.Node("Mul", [halves[0], e.Unary("Sigmoid", halves[1])]);
 }
 
 /// <summary>PReLU with a learnable slope, one shared or one per channel (PyTorch's <c>nn.PReLU</c>).</summary>
-public sealed class PReLU : Module
+public sealed class PReLU : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        // one slope per channel of dim 1: shape [C, 1, ..., 1] so that it broadcasts from the right
+        var slope = e.Param(Weight);
+        if (Weight.Numel > 1 && x.Rank > 2)
+            slope = e.Node("Reshape", [slope, e.Ints([Weight.Numel, .. Enumerable.Repeat(1L, x.Rank - 2)])]);
+        return e.Node("PRelu", [x.Name, slope]);
+    }
+
     /// <summary>The slopes, shape [numParameters].</summary>
     public Parameter Weight { get; }
 
@@ -176,8 +242,11 @@ public sealed class PReLU : Module
 /// <param name="lower">Lowest slope.</param>
 /// <param name="upper">Highest slope.</param>
 /// <param name="generator">Where the training slopes are drawn (default <see cref="Generator.Default"/>).</param>
-public sealed class RReLU(double lower = 1.0 / 8, double upper = 1.0 / 3, Generator? generator = null) : Module
+public sealed class RReLU(double lower = 1.0 / 8, double upper = 1.0 / 3, Generator? generator = null) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) =>
+        e.Unary("LeakyRelu", x.Name, ("alpha", (lower + upper) / 2));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Rrelu(lower, upper, Training, generator);
 

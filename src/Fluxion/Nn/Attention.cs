@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>Attention helpers: scaled dot-product attention and the functional multi-head attention.</summary>
@@ -217,8 +219,27 @@ public static class Attention
 /// in_proj_weight [3E, E] Xavier-uniform, in_proj_bias zeros, out_proj.weight Linear's default,
 /// out_proj.bias zeros.
 /// </summary>
-public sealed class MultiheadAttention : Module
+public sealed class MultiheadAttention : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        if (!BatchFirst || x.Rank != 3)
+            throw e.Unsupported(this, $"the export needs batchFirst: true and a batched [N, L, E] input (dim 0 is the dynamic batch dim); the traced input has shape {ShapeUtil.Format(x.Shape)}.");
+        int l = x.Shape[1], e_ = EmbedDim, h = NumHeads, hd = HeadDim;
+        // self-attention: the packed projection, split into q, k, v, each [N, L, E] -> [N, H, L, hd]
+        var proj = e.Node("MatMul", [x.Name, e.Node("Transpose", [e.Param(InProjWeight)], ("perm", new long[] { 1, 0 }))]);
+        if (InProjBias is not null) proj = e.Node("Add", [proj, e.Param(InProjBias)]);
+        var qkv = e.Opset >= 18 ? e.Node("Split", [proj], 3, ("axis", -1L), ("num_outputs", 3L)) : e.Node("Split", [proj], 3, ("axis", -1L));
+        string Heads(string t, long[] perm) => e.Node("Transpose", [e.Node("Reshape", [t, e.Ints(-1, l, h, hd)])], ("perm", perm));
+        var q = e.Node("Div", [Heads(qkv[0], [0, 2, 1, 3]), e.Scalar(Math.Sqrt(hd))]);
+        var kT = Heads(qkv[1], [0, 2, 3, 1]);
+        var v = Heads(qkv[2], [0, 2, 1, 3]);
+        var weights = e.Node("Softmax", [e.Node("MatMul", [q, kT])], ("axis", -1L));
+        var o = e.Node("Transpose", [e.Node("MatMul", [weights, v])], ("perm", new long[] { 0, 2, 1, 3 }));
+        var merged = e.Node("Reshape", [o, e.Ints(-1, l, e_)]);
+        return e.Linear(new OnnxValue(merged, x.Sample), OutProj.Weight, OutProj.Bias);
+    }
+
     private readonly Generator? _generator;
 
     /// <summary>Embedding dim E.</summary>

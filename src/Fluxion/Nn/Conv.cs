@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>
@@ -6,8 +8,16 @@ namespace Fluxion.Nn;
 /// are initialized U(±1/sqrt(fanIn)) with fanIn = inChannels/groups·kH·kW (PyTorch's kaiming_uniform(a = √5)).
 /// Zero padding.
 /// </summary>
-public sealed class Conv2d : Module, IFusedRelu
+public sealed class Conv2d : Module, IFusedRelu, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        string[] inputs = Bias is null ? [x.Name, e.Param(Weight)] : [x.Name, e.Param(Weight), e.Param(Bias)];
+        return e.Node("Conv", inputs, ("kernel_shape", new long[] { KernelSize.H, KernelSize.W }), ("strides", new long[] { Stride.H, Stride.W }),
+            ("pads", new long[] { Padding.H, Padding.W, Padding.H, Padding.W }), ("dilations", new long[] { Dilation.H, Dilation.W }), ("group", (long)Groups));
+    }
+
     /// <summary>Weight, shape [outChannels, inChannels/groups, kH, kW].</summary>
     public Parameter Weight { get; }
 
@@ -69,8 +79,17 @@ public sealed class Conv2d : Module, IFusedRelu
 /// OH = (H − 1)·stride − 2·padding + dilation·(kH − 1) + outputPadding + 1. Weight [inChannels,
 /// outChannels/groups, kH, kW]; weight and bias are U(±1/sqrt(outChannels/groups·kH·kW)) as PyTorch.
 /// </summary>
-public sealed class ConvTranspose2d : Module
+public sealed class ConvTranspose2d : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        string[] inputs = Bias is null ? [x.Name, e.Param(Weight)] : [x.Name, e.Param(Weight), e.Param(Bias)];
+        return e.Node("ConvTranspose", inputs, ("kernel_shape", new long[] { KernelSize.H, KernelSize.W }), ("strides", new long[] { Stride.H, Stride.W }),
+            ("pads", new long[] { Padding.H, Padding.W, Padding.H, Padding.W }), ("dilations", new long[] { Dilation.H, Dilation.W }),
+            ("output_padding", new long[] { OutputPadding.H, OutputPadding.W }), ("group", (long)Groups));
+    }
+
     /// <summary>Weight, shape [inChannels, outChannels/groups, kH, kW].</summary>
     public Parameter Weight { get; }
 

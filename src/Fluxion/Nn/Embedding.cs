@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>
@@ -6,8 +8,10 @@ namespace Fluxion.Nn;
 /// initialized N(0, 1) as PyTorch; the row <see cref="PaddingIdx"/>, when given, starts at zero and never
 /// receives a gradient.
 /// </summary>
-public sealed class Embedding : Module
+public sealed class Embedding : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Node("Gather", [e.Param(Weight), x.Name], ("axis", 0L));
+
     /// <summary>The table, shape [NumEmbeddings, EmbeddingDim] (state-dict name "weight").</summary>
     public Parameter Weight { get; }
 

@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>Initialization helpers with PyTorch's defaults.</summary>
@@ -13,7 +15,7 @@ public static class Init
 }
 
 /// <summary>y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout and initialization).</summary>
-public sealed class Linear : Module, IFusedRelu
+public sealed class Linear : Module, IFusedRelu, IOnnxExportable
 {
     /// <summary>Weight, shape [outFeatures, inFeatures].</summary>
     public Parameter Weight { get; }
@@ -59,6 +61,8 @@ public sealed class Linear : Module, IFusedRelu
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={(Bias is not null ? "True" : "False")}";
+
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Linear(x, Weight, Bias);
 }
 
 /// <summary>A layer that can apply a following ReLU inside its own op (<see cref="Sequential"/>'s peephole).</summary>
@@ -69,7 +73,7 @@ internal interface IFusedRelu
 }
 
 /// <summary>Runs modules one after another; children are named "0", "1", ...</summary>
-public sealed class Sequential : Module
+public sealed class Sequential : Module, IOnnxExportable
 {
     private readonly Module[] _layers;
 
@@ -117,18 +121,28 @@ public sealed class Sequential : Module
         var ctor = e.GetType().GetConstructor([typeof(string), typeof(Exception)]);
         return ctor?.Invoke([message, e]) as Exception;
     }
+
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        foreach (var layer in _layers) x = e.Emit(layer, x);
+        return x.Name;
+    }
 }
 
 /// <summary>Elementwise max(x, 0).</summary>
-public sealed class ReLU : Module
+public sealed class ReLU : Module, IOnnxExportable
 {
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Relu();
+
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("Relu", x.Name);
 }
 
 /// <summary>Elementwise leaky ReLU.</summary>
-public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
+public sealed class LeakyReLU(double negativeSlope = 0.01) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("LeakyRelu", x.Name, ("alpha", negativeSlope));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.LeakyRelu(negativeSlope);
 
@@ -138,8 +152,17 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module
 
 /// <summary>Elementwise GELU (exact, or the tanh approximation).</summary>
 /// <param name="approximate">Which form (as PyTorch's <c>approximate</c>).</param>
-public sealed class GELU(GeluApproximation approximate = GeluApproximation.None) : Module
+public sealed class GELU(GeluApproximation approximate = GeluApproximation.None) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        // opset 17 has no Gelu: 0.5·x·(1 + erf(x/√2)), or 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+        string inner = approximate == GeluApproximation.Tanh
+            ? e.Unary("Tanh", e.Node("Mul", [e.Node("Add", [x.Name, e.Node("Mul", [e.Node("Mul", [e.Node("Mul", [x.Name, x.Name]), x.Name]), e.Scalar(0.044715)])]), e.Scalar(Math.Sqrt(2 / Math.PI))]))
+            : e.Unary("Erf", e.Node("Div", [x.Name, e.Scalar(Math.Sqrt(2))]));
+        return e.Node("Mul", [e.Node("Mul", [x.Name, e.Scalar(0.5)]), e.Node("Add", [inner, e.Scalar(1)])]);
+    }
+
     /// <summary>GELU with PyTorch's mode string ("none" or "tanh").</summary>
     [Obsolete("Use GELU(GeluApproximation).")]
     public GELU(string approximate) : this(approximate switch
@@ -157,29 +180,37 @@ public sealed class GELU(GeluApproximation approximate = GeluApproximation.None)
 }
 
 /// <summary>Elementwise tanh.</summary>
-public sealed class Tanh : Module
+public sealed class Tanh : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("Tanh", x.Name);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Tanh();
 }
 
 /// <summary>Elementwise logistic sigmoid.</summary>
-public sealed class Sigmoid : Module
+public sealed class Sigmoid : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("Sigmoid", x.Name);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Sigmoid();
 }
 
 /// <summary>Softmax over <paramref name="dim"/>.</summary>
-public sealed class Softmax(int dim) : Module
+public sealed class Softmax(int dim) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("Softmax", x.Name, ("axis", (long)dim));
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Softmax(dim);
 }
 
 /// <summary>Flattens dims startDim..endDim (by default all but the batch dim).</summary>
-public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
+public sealed class Flatten(int startDim = 1, int endDim = -1) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.ReshapeBatch(x.Name, x.Sample.Flatten(startDim, endDim).ShapeArray);
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.Flatten(startDim, endDim);
 }
@@ -189,7 +220,7 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
 /// identity in eval mode. Draws from <see cref="Generator.Default"/> (or the given generator), so
 /// checkpoint recomputation that restores the generator state reproduces the same mask.
 /// </summary>
-public sealed class Dropout : Module
+public sealed class Dropout : Module, IOnnxExportable
 {
     private readonly Generator? _generator;
 
@@ -221,4 +252,6 @@ public sealed class Dropout : Module
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"p={P}";
+
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => e.Unary("Identity", x.Name);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Fluxion.IO;
 
 namespace Fluxion.Nn;
 
@@ -32,8 +33,16 @@ public abstract partial class Module
 /// "running_mean"/"running_var" are updated with momentum (unbiased variance), "num_batches_tracked"
 /// counts the steps; in eval mode the running statistics are used. Affine weight (ones) and bias (zeros).
 /// </summary>
-public abstract class BatchNormBase : Module
+public abstract class BatchNormBase : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        if (!TrackRunningStats)
+            throw e.Unsupported(this, "without running statistics it normalizes with the batch's own statistics; the export covers the inference form (trackRunningStats: true).");
+        return e.Node("BatchNormalization", [x.Name, Weight is null ? e.Filled(NumFeatures, 1) : e.Param(Weight), Bias is null ? e.Filled(NumFeatures, 0) : e.Param(Bias),
+            e.Param(RunningMean!), e.Param(RunningVar!)], ("epsilon", Eps));
+    }
+
     /// <summary>Number of channels C.</summary>
     public int NumFeatures { get; }
 
@@ -139,8 +148,15 @@ public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? mome
 /// Layer normalization over the trailing <see cref="NormalizedShape"/> dims (PyTorch's <c>nn.LayerNorm</c>):
 /// y = (x − mean)/sqrt(var + eps)·weight + bias with per-element weight (ones) and bias (zeros) of that shape.
 /// </summary>
-public sealed class LayerNorm : Module
+public sealed class LayerNorm : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        var scale = Weight is null ? e.Node("Reshape", [e.Filled(NormalizedShape.Aggregate(1, (a, b) => a * b), 1), e.Ints(NormalizedShape.Select(d => (long)d).ToArray())]) : e.Param(Weight);
+        string[] inputs = Bias is null ? [x.Name, scale] : [x.Name, scale, e.Param(Bias)];
+        return e.Node("LayerNormalization", inputs, ("axis", (long)-NormalizedShape.Length), ("epsilon", Eps));
+    }
+
     /// <summary>The trailing dims normalized over.</summary>
     public int[] NormalizedShape { get; }
 
@@ -186,8 +202,20 @@ public sealed class LayerNorm : Module
 /// <see cref="NumGroups"/> groups, each (sample, group) is standardized, then per-channel weight (ones)
 /// and bias (zeros) apply.
 /// </summary>
-public sealed class GroupNorm : Module
+public sealed class GroupNorm : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        // [N, C, *] -> [N, G, C/G·*], instance-normalized per (sample, group), back to [N, C, *], then the per-channel affine
+        var groups = e.Node("Reshape", [x.Name, e.Ints(0, NumGroups, -1)]);
+        var normed = e.Node("InstanceNormalization", [groups, e.Filled(NumGroups, 1), e.Filled(NumGroups, 0)], ("epsilon", Eps));
+        var y = e.ReshapeBatch(normed, x.Shape);
+        var channelShape = e.Ints([NumChannels, .. Enumerable.Repeat(1L, x.Rank - 2)]);
+        if (Weight is not null) y = e.Node("Mul", [y, e.Node("Reshape", [e.Param(Weight), channelShape])]);
+        if (Bias is not null) y = e.Node("Add", [y, e.Node("Reshape", [e.Param(Bias), channelShape])]);
+        return y;
+    }
+
     /// <summary>Number of channel groups.</summary>
     public int NumGroups { get; }
 
@@ -232,8 +260,19 @@ public sealed class GroupNorm : Module
 /// running statistics; with <c>trackRunningStats</c> the buffers are kept as in BatchNorm (batch-averaged)
 /// and used in eval mode.
 /// </summary>
-public sealed class InstanceNorm2d : Module
+public sealed class InstanceNorm2d : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        int c = x.Shape[1];
+        var scale = Weight is null ? e.Filled(c, 1) : e.Param(Weight);
+        var bias = Bias is null ? e.Filled(c, 0) : e.Param(Bias);
+        return RunningMean is not null // eval with running statistics: a batch norm by the stored statistics
+            ? e.Node("BatchNormalization", [x.Name, scale, bias, e.Param(RunningMean), e.Param(RunningVar!)], ("epsilon", Eps))
+            : e.Node("InstanceNormalization", [x.Name, scale, bias], ("epsilon", Eps));
+    }
+
     /// <summary>Number of channels C.</summary>
     public int NumFeatures { get; }
 

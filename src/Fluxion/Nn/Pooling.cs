@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>PyTorch prints a square pooling size as one int and a rectangular one as a pair.</summary>
@@ -15,8 +17,15 @@ internal static class PoolRepr
 }
 
 /// <summary>2-D max pooling (PyTorch's <c>nn.MaxPool2d</c>); stride defaults to the kernel size.</summary>
-public sealed class MaxPool2d : Module
+public sealed class MaxPool2d : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        return e.Unary("MaxPool", x.Name, ("kernel_shape", new long[] { KernelSize.H, KernelSize.W }), ("strides", new long[] { Stride.H, Stride.W }),
+            ("pads", new long[] { Padding.H, Padding.W, Padding.H, Padding.W }), ("dilations", new long[] { Dilation.H, Dilation.W }), ("ceil_mode", CeilMode ? 1L : 0L));
+    }
+
     /// <summary>Window size.</summary>
     public Size2 KernelSize { get; }
 
@@ -63,8 +72,19 @@ public sealed class MaxPool2d : Module
 
 /// <summary>2-D average pooling (PyTorch's <c>nn.AvgPool2d</c>); stride defaults to the kernel size and the
 /// zero padding counts in the divisor unless <see cref="CountIncludePad"/> is false.</summary>
-public sealed class AvgPool2d : Module
+public sealed class AvgPool2d : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        bool padded = Padding.H > 0 || Padding.W > 0;
+        if (DivisorOverride is not null && (CeilMode || (padded && !CountIncludePad)))
+            throw e.Unsupported(this, "divisorOverride is exported only without ceilMode and with the padding counted (countIncludePad).");
+        var y = e.Unary("AveragePool", x.Name, ("kernel_shape", new long[] { KernelSize.H, KernelSize.W }), ("strides", new long[] { Stride.H, Stride.W }),
+            ("pads", new long[] { Padding.H, Padding.W, Padding.H, Padding.W }), ("ceil_mode", CeilMode ? 1L : 0L), ("count_include_pad", CountIncludePad ? 1L : 0L));
+        return DivisorOverride is int d ? e.Node("Mul", [y, e.Scalar((double)(KernelSize.H * KernelSize.W) / d)]) : y;
+    }
+
     /// <summary>Window size.</summary>
     public Size2 KernelSize { get; }
 
@@ -106,8 +126,19 @@ public sealed class AvgPool2d : Module
 }
 
 /// <summary>Adaptive 2-D average pooling to a fixed output size (PyTorch's <c>nn.AdaptiveAvgPool2d</c>).</summary>
-public sealed class AdaptiveAvgPool2d(Size2 outputSize) : Module
+public sealed class AdaptiveAvgPool2d(Size2 outputSize) : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)
+    {
+        e.RequireRank(this, x, 4, "[N, C, H, W]");
+        int h = x.Shape[2], w = x.Shape[3];
+        if (OutputSize.H == 1 && OutputSize.W == 1) return e.Unary("GlobalAveragePool", x.Name);
+        if (OutputSize.H <= 0 || OutputSize.W <= 0 || h % OutputSize.H != 0 || w % OutputSize.W != 0)
+            throw e.Unsupported(this, $"the input's spatial size {h}x{w} must be a multiple of the output size {OutputSize} (then the pooling is a fixed AveragePool).");
+        long kh = h / OutputSize.H, kw = w / OutputSize.W;
+        return e.Unary("AveragePool", x.Name, ("kernel_shape", new long[] { kh, kw }), ("strides", new long[] { kh, kw }));
+    }
+
     /// <summary>The output's (height, width).</summary>
     public Size2 OutputSize { get; } = outputSize;
 

@@ -1,3 +1,5 @@
+using Fluxion.IO;
+
 namespace Fluxion.Nn;
 
 /// <summary>Shared input handling of the positional encodings: which dim is the sequence.</summary>
@@ -19,6 +21,16 @@ internal static class PositionalInput
         var rows = table.Narrow(0, 0, l); // [L, dModel]
         return x.Rank == 3 && !batchFirst ? rows.Unsqueeze(1) : rows;
     }
+
+    /// <summary>ONNX: x + the table's first L rows, for a batch-first [N, L, dModel] input.</summary>
+    public static string ExportOnnx(Module m, OnnxExporter e, OnnxValue x, Tensor table, bool batchFirst)
+    {
+        if (!batchFirst || x.Rank != 3)
+            throw e.Unsupported(m, $"the export needs batchFirst: true and a batched [N, L, dModel] input (dim 0 is the dynamic batch dim); the traced input has shape {ShapeUtil.Format(x.Shape)}.");
+        var rows = e.Node("Slice", [e.Param(table), e.Ints(0), e.Ints(x.Shape[1]), e.Ints(0)]);
+        if (table.DType != e.FloatType) rows = e.Node("Cast", [rows], ("to", e.FloatType == DType.Float64 ? 11L : 1L));
+        return e.Node("Add", [x.Name, rows]);
+    }
 }
 
 /// <summary>
@@ -26,8 +38,10 @@ internal static class PositionalInput
 /// PE[pos, 2i] = sin(pos / 10000^(2i/dModel)), PE[pos, 2i+1] = cos(pos / 10000^(2i/dModel)), added to the
 /// input, followed by dropout. The table is the buffer "pe" [maxLen, dModel].
 /// </summary>
-public sealed class SinusoidalPositionalEncoding : Module
+public sealed class SinusoidalPositionalEncoding : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => PositionalInput.ExportOnnx(this, e, x, Pe, BatchFirst);
+
     /// <summary>Model width.</summary>
     public int DModel { get; }
 
@@ -94,8 +108,10 @@ public sealed class SinusoidalPositionalEncoding : Module
 /// Learned absolute positional embeddings: a trainable table "weight" [maxLen, dModel] (initialized
 /// N(0, initStd²), 0.02 by default as BERT/GPT-2) whose first L rows are added to the input, followed by dropout.
 /// </summary>
-public sealed class LearnedPositionalEncoding : Module
+public sealed class LearnedPositionalEncoding : Module, IOnnxExportable
 {
+    string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x) => PositionalInput.ExportOnnx(this, e, x, Weight, BatchFirst);
+
     /// <summary>The table [maxLen, dModel].</summary>
     public Parameter Weight { get; }
 

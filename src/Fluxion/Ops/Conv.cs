@@ -162,6 +162,7 @@ public partial class Tensor
         },
         Jvp = (in OpCtx c, Tensor?[] t) => ConvTangent(t, c.X(0), c.X(1), c.A<ConvGeom>(), c.Y._shape) is { } r ? ReluMask(r, c.Y) : null,
         BatchedJvp = true, SavesFor = x => BilinearSaves(x) | OpDef.SaveOutput,
+        Batch = c => [ConvBatch(c, relu: true)],
         Samples = () => ConvSamples((x, w, b, s, p, d, groups) => Conv2dRelu(x, w, b, s, p, d, groups)),
     };
 
@@ -199,8 +200,44 @@ public partial class Tensor
         Vjp = ConvVjp,
         Jvp = (in OpCtx c, Tensor?[] t) => ConvTangent(t, c.X(0), c.X(1), c.A<ConvGeom>(), c.Y._shape),
         BatchedJvp = true, SavesFor = BilinearSaves,
+        Batch = c => [ConvBatch(c, relu: false)],
         Samples = () => ConvSamples((x, w, b, s, p, d, groups) => Conv2d(x, w, b, s, p, d, groups)),
     };
+
+    // ---- batching rules (vmap) -----------------------------------------------------------------
+    // A batch of examples over the same weights folds into the convolution's N; per-example weights (ensembles,
+    // per-sample weight gradients) fold into the channels as groups: B·groups groups of the examples side by side.
+
+    /// <summary>[B, N, C, H, W] as [N, B·C, H, W] (the examples side by side as channel groups).</summary>
+    private static Tensor ExamplesAsChannels(Tensor x) => x.Transpose(0, 1).Reshape([x._shape[1], x._shape[0] * x._shape[2], .. x._shape[3..]]);
+
+    /// <summary>[N, B·O, ...] back to [B, N, O, ...].</summary>
+    private static Tensor ChannelsAsExamples(Tensor y, int b) => y.Reshape([y._shape[0], b, y._shape[1] / b, .. y._shape[2..]]).Transpose(0, 1);
+
+    /// <summary>The geometry of <paramref name="g"/> with <paramref name="b"/> examples as channel groups.</summary>
+    private static ConvGeom AsGroups(ConvGeom g, int b) => g with { C = b * g.C, O = b * g.O, Groups = b * g.Groups };
+
+    private static Tensor ConvBatch(BatchCtx c, bool relu)
+    {
+        var g = c.A<ConvGeom>();
+        int b = c.B;
+        bool hasBias = c.In.Length > 2;
+        Tensor y;
+        if (!c.Batched[1] && !(hasBias && c.Batched[2]))
+        {
+            var x = c.X(0);
+            var xf = x.Reshape([b * g.N, .. x._shape[2..]]);
+            y = Conv2dCore(xf, c.X(1), hasBias ? c.X(2) : null, g with { N = b * g.N });
+            y = y.Reshape([b, g.N, .. y._shape[1..]]);
+        }
+        else
+        {
+            var w = c.Materialize(1);
+            var bias = hasBias ? c.Materialize(2).Reshape(b * g.O) : null;
+            y = ChannelsAsExamples(Conv2dCore(ExamplesAsChannels(c.Materialize(0)), w.Reshape([b * g.O, .. w._shape[2..]]), bias, AsGroups(g, b) with { N = g.N }), b);
+        }
+        return relu ? y.Relu() : y;
+    }
 
     /// <summary>Convolution samples: padding with bias, stride and dilation with groups, an unbatched input, a transposed weight view.</summary>
     private static IEnumerable<OpSample> ConvSamples(Func<Tensor, Tensor, Tensor?, Size2?, Size2?, Size2?, int, Tensor> f)
@@ -280,6 +317,7 @@ public partial class Tensor
     // linear; the shapes are the input's and the output's: no attributes
     internal static readonly OpDef Conv2dBiasGradOp = new("Conv2dBiasGrad", OpFamily.NN)
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(1, c.Shape(0)[1], 1, 1).Expand(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null,
         BatchedJvp = true,
@@ -324,6 +362,19 @@ public partial class Tensor
                 t[1] is { } tw ? tw.Rank == 4 ? ConvInputGrad(gy, tw, g) : EachDirection(tw, twj => ConvInputGrad(gy, twj, g)) : null);
         },
         BatchedJvp = true, SavesFor = BilinearSaves,
+        Batch = c =>
+        {
+            var g = c.A<ConvGeom>();
+            int b = c.B;
+            if (!c.Batched[1])
+            {
+                var gy = c.X(0);
+                var dx = ConvInputGrad(gy.Reshape([b * g.N, .. gy._shape[2..]]), c.X(1), g with { N = b * g.N });
+                return [dx.Reshape([b, g.N, .. dx._shape[1..]])];
+            }
+            var w = c.X(1);
+            return [ChannelsAsExamples(ConvInputGrad(ExamplesAsChannels(c.Materialize(0)), w.Reshape([b * g.O, .. w._shape[2..]]), AsGroups(g, b)), b)];
+        },
         Samples = () =>
         [
             new("stride 2, padding 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3, 3, 3), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2, 3, 3)], t => ConvInputGrad(t[0], t[1], SampleGeom(2))),
@@ -360,6 +411,14 @@ public partial class Tensor
                 t[1] is { } tg ? tg.Rank == 4 ? ConvWeightGrad(x, tg, g) : EachDirection(tg, tgj => ConvWeightGrad(x, tgj, g)) : null);
         },
         BatchedJvp = true, SavesFor = BilinearSaves,
+        Batch = c =>
+        {
+            // per-example weight gradients: the examples as B·groups channel groups, one convolution-gradient pass
+            var g = c.A<ConvGeom>();
+            int b = c.B;
+            var dw = ConvWeightGrad(ExamplesAsChannels(c.Materialize(0)), ExamplesAsChannels(c.Materialize(1)), AsGroups(g, b));
+            return [dw.Reshape([b, g.O, .. dw._shape[1..]])];
+        },
         Samples = () =>
         [
             new("stride 2, padding 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 5, 5), OpSamples.Make(OpSamples.Domain.Real, 2, 2, 3, 3, 3)], t => ConvWeightGrad(t[0], t[1], SampleGeom(2))),
@@ -514,19 +573,19 @@ public partial class Tensor
     /// maxima (private to the graph: the VJP and JVP capture them, so no tensor needs saving) and whether
     /// the input was unbatched. VJP: <see cref="MaxPoolScatter"/>; JVP: <see cref="MaxPoolGather"/>.
     /// </summary>
-    private static (Tensor Values, int[] Indices, bool Unbatched) MaxPoolCore(Tensor input, Size2 kernelSize, Size2? stride, Size2? padding, Size2? dilation, bool ceilMode)
+    private static (Tensor Values, int[] Indices, bool Unbatched) MaxPoolCore(Tensor input, Size2 kernelSize, Size2? stride, Size2? padding, Size2? dilation, bool ceilMode, PoolGeom? geometry = null)
     {
         const string op = "MaxPool2d";
         var (x, unbatched) = Batched(op, input, "input");
         x.CheckFloat(op);
-        var pg = PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
+        var pg = geometry ?? PoolGeometry(op, x, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
         int n = x._shape[0], c = x._shape[1];
         var y = Empty([n, c, pg.OH, pg.OW], x.DType);
         var idx = GC.AllocateUninitializedArray<int>(n * c * pg.OH * pg.OW);
         var xa = x.DenseSpanArray(out int xo);
         if (x.DType == DType.Float32) Conv.MaxPool((float[])xa, xo, y.Storage.As<float>(), idx, n * c, pg);
         else Conv.MaxPool((double[])xa, xo, y.Storage.As<double>(), idx, n * c, pg);
-        if (Op.Tracking(x)) y = Op.Record(MaxPool2dOp, y, [x], new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW));
+        if (Op.Tracking(x)) y = Op.Record(MaxPool2dOp, y, [x], new MaxPoolIndex(idx, n, c, pg.H, pg.W, pg.OH, pg.OW) { Geometry = pg });
         return (y, idx, unbatched);
     }
 
@@ -535,7 +594,16 @@ public partial class Tensor
     {
         Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGatherDirections(tx, c.A<MaxPoolIndex>()) : null,
-        BatchedJvp = true,
+        BatchedJvp = true, BatchRecomputesAttr = true,
+        Batch = c =>
+        {
+            // the examples folded into N and pooled again (each example's own argmax positions)
+            var p = c.A<MaxPoolIndex>();
+            var pg = p.Geometry!;
+            var x = c.X(0).Reshape(c.B * p.N, p.C, p.H, p.W);
+            var (y, _, _) = MaxPoolCore(x, (pg.KH, pg.KW), (pg.SH, pg.SW), (pg.PH, pg.PW), (pg.DH, pg.DW), false, pg);
+            return [y.Reshape(c.B, p.N, p.C, p.OH, p.OW)];
+        },
         Samples = () =>
         [
             new("kernel 2", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 4, 5)], t => MaxPool2d(t[0], 2)),
@@ -555,6 +623,9 @@ public partial class Tensor
     /// <summary>The argmax positions of a max pooling of [N, C, H, W] into [N, C, OH, OW] (flat within each plane).</summary>
     private sealed record MaxPoolIndex(int[] Index, int N, int C, int H, int W, int OH, int OW)
     {
+        /// <summary>The pooling's geometry (kept for the batching rule, which pools again).</summary>
+        public PoolGeom? Geometry { get; init; }
+
         /// <summary>The same positions for a batch of k copies (k·N samples), for vector-mode tangents.</summary>
         public MaxPoolIndex Repeat(int k)
         {
@@ -726,7 +797,7 @@ public partial class Tensor
             var win = c.A<Conv.PoolWindows>();
             return FoldDirections(tx, c.X(0).Rank, v => adjoint ? WindowPoolAdjoint(adaptive, v, win) : WindowPool(adaptive, v, win));
         },
-        BatchedJvp = true,
+        BatchedJvp = true, Linear = true,
         Samples = samples,
     };
 

@@ -97,6 +97,24 @@ public partial class Tensor
     /// </summary>
     internal static Tensor CompareRaw<TC>(string op, Tensor a, Tensor b) where TC : struct, ICmp
     {
+        var r = CompareRawCore<TC>(op, a, b);
+        if (Tracer.Depth > 0 && (Tracer.IsTraced(a) || Tracer.IsTraced(b))) Tracer.Note(CompareDef<TC>.Def, [r], [a, b], op);
+        return r;
+    }
+
+    /// <summary>The trace entry of the comparisons of one kind (not registered: the named comparison entries describe them
+    /// in the catalog); its batching rule is the comparison itself on aligned operands.</summary>
+    private static class CompareDef<TC> where TC : struct, ICmp
+    {
+        public static readonly OpDef Def = new("Compare" + typeof(TC).Name, OpFamily.Binary)
+        {
+            Differentiable = false, DTypes = DTypeSet.All,
+            Batch = BatchRules.Elementwise((x, op) => CompareRawCore<TC>((string)op!, x[0], x[1])),
+        };
+    }
+
+    private static Tensor CompareRawCore<TC>(string op, Tensor a, Tensor b) where TC : struct, ICmp
+    {
         CheckSameDType(op, a, b);
         if (a.IsContiguous && b.IsContiguous)
         {

@@ -20,13 +20,13 @@ public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
 
-    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Samples = () => OpSamples.Binary((a, b) => a + b) };
-    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { Samples = () => OpSamples.Binary((a, b) => a - b) };
+    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
     // save only what the needed gradients read: dL/da reads b, dL/db reads a
     internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
-    { Samples = () => OpSamples.Binary((a, b) => a * b) };
+    { Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
     internal static readonly BinaryDef<DivRule> DivOp = new("Div", x => x[1].RequiresGrad ? 3u : 2u, "div", "true_divide")
-    { Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
+    { Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)
@@ -122,6 +122,7 @@ public partial class Tensor
             AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? ta * PowDA(c) : null,
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * PowDB(c) : null),
         BatchedJvp = true, Saves = 3u | OpDef.SaveOutput,
+        Batch = BatchRules.Binary(Pow),
         Samples = () => OpSamples.Binary(Pow, aDomain: OpSamples.Domain.Positive),
     };
 
@@ -134,6 +135,7 @@ public partial class Tensor
 
     internal static readonly UnaryDef<PowD> PowScalarOp = new("PowScalar", Uses.Input, null, null, "pow")
     {
+        Batch = BatchRules.Unary((x, a) => x.Pow(((PowD)a!).Exponent)),
         Samples = () => [.. OpSamples.Unary(x => x.Pow(3)), .. OpSamples.Unary(x => x.Pow(0.5), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Pow(-1.5), OpSamples.Domain.Positive)],
     };
 
@@ -260,6 +262,7 @@ public partial class Tensor
 
     internal static readonly OpDef NegOp = new("Neg", OpFamily.Unary, "neg")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => -g,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? -tx : null,
         BatchedJvp = true,
@@ -351,6 +354,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => ReluMask(g, c.Y),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? ReluMask(tx, c.Y) : null,
         BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Batch = BatchRules.Unary(x => x.Relu()),
         Samples = () => OpSamples.Unary(x => x.Relu(), OpSamples.Domain.AwayFromZero),
     };
 
@@ -442,6 +446,7 @@ public partial class Tensor
 
     internal readonly struct PowD(double exponent) : IDerivative
     {
+        public double Exponent => exponent;
         public T Eval<T>(T x, T y) where T : IAlgebra<T> => exponent == 0 ? T.ZerosLike(x) : exponent * T.Pow(x, exponent - 1);
     }
     [Stateless] internal readonly struct ExpD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y; }
@@ -493,6 +498,13 @@ public partial class Tensor
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is null && t[1] is null ? null
             : Where(c.A<Tensor>(), AlignTangent(t[0], c.X(0), c.Y.Rank) ?? ZerosLike(c.X(0)), AlignTangent(t[1], c.X(1), c.Y.Rank) ?? ZerosLike(c.X(1))),
         BatchedJvp = true,
+        Batch = c =>
+        {
+            // the condition (the attribute) may be batched as well: align all three to the output's logical rank
+            var cond = c.A<Tensor>();
+            int r = Math.Max(c.MaxRank(), c.AttrBatched ? cond.Rank - 1 : cond.Rank);
+            return [Where(c.AttrBatched ? BatchRules.PadBatched(cond, r) : cond, c.Aligned(0, r), c.Aligned(1, r))];
+        },
         Samples = () => OpSamples.Binary((a, b) => Where((a - b).Gt(0.0), a, b)),
     };
 
@@ -580,7 +592,7 @@ public partial class Tensor
     {
         Vjp = (in OpCtx c, Tensor g, int i) => g.To(c.A<(DType From, DType To)>().From),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0]?.To(c.A<(DType From, DType To)>().To),
-        BatchedJvp = true,
+        BatchedJvp = true, Linear = true,
         Samples = () => OpSamples.Unary(x => x.To(DType.Float64)),
     };
 
@@ -638,6 +650,7 @@ public partial class Tensor
     {
         bool track = GradMode.Enabled && (RequiresGrad || other.RequiresGrad);
         bool forward = ForwardLevels.ActiveCount > 0 && (HasTangents || other.HasTangents);
+        if (Tracer.Depth > 0) Tracer.CheckInPlace(op, this, other);
         if (track)
         {
             if (IsLeaf && RequiresGrad)
@@ -650,6 +663,7 @@ public partial class Tensor
                     "Use out-of-place ops (e.g. Cat or Where) to build the new value.");
         }
         var self = track || forward ? new Tensor(Storage, _shape, _strides, Offset) : this;
+        if (Tracer.Depth > 0 && !ReferenceEquals(self, this)) Tracer.Alias(this, self);
         if (track && GradFn is { } fn) self.SetGradFn(fn, OutputIndex);
         if (forward) CopyTangentsTo(self);
         Tensor result;
@@ -661,6 +675,7 @@ public partial class Tensor
             throw new DTypeMismatchException($"{op}: the result has dtype {result.DType.Name()} but the target has dtype {DType.Name()}.");
         CopyRawFrom(result);
         Storage.BumpVersion();
+        if (Tracer.Depth > 0) Tracer.Rebind(op, this, result);
         if (track && result.GradFn is { } node) SetGradFn(node, result.OutputIndex);
         // forward mode: the modified tensor takes the result's tangents
         if (HasTangents || result.HasTangents)

@@ -88,10 +88,16 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
     /// <summary>Runs the op on <paramref name="x"/>.</summary>
     public Tensor Call(Tensor x) => Record(x, Tensor.MapRaw(Name, x, _f32!, _f64!), default);
 
+    /// <summary>Elementwise: the batched input goes through the op as it is (entries computing their value themselves declare <see cref="OpDef.Batch"/>).</summary>
+    public override bool HasBatchRule => _f32 is not null || Batch is not null;
+
+    internal override Tensor?[] RunBatch(BatchCtx c) => Batch is { } b ? b(c) : [Call(c.X(0))];
+
     /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
     public Tensor Record(Tensor x, Tensor y, TD d)
     {
         object? attr = s_stateless ? null : d;
+        if (Tracer.Depth > 0) Tracer.Note(this, [y], [x], attr);
         if (x.HasTangents && ForwardLevels.ActiveCount > 0)
             Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
         if (Op.ShouldRecord(x)) Op.Attach(new OpNode(this, [x], y, attr), y);
@@ -142,6 +148,7 @@ internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
     /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
     public Tensor Record(Tensor a, Tensor b, Tensor y)
     {
+        if (Tracer.Depth > 0) Tracer.Note(this, [y], [a, b], null);
         if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0)
         {
             var rule = default(TR);

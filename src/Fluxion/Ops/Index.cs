@@ -56,6 +56,7 @@ public partial class Tensor
 
     internal static readonly OpDef CatOp = new("Cat", OpFamily.ShapeIndexCreateOther, "cat")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Narrow(c.A<CatAttr>().Dim, c.A<CatAttr>().Starts[i], c.Shape(i)[c.A<CatAttr>().Dim]),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {

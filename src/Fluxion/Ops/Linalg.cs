@@ -115,6 +115,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? g.MatMul(c.X(1).MT) : c.X(0).MT.MatMul(g),
         Jvp = (in OpCtx c, Tensor?[] t) => AddTangents(t[0]?.MatMul(c.X(1)), t[1] is { } tb ? c.X(0).MatMul(tb) : null),
         BatchedJvp = true,
+        Batch = c => [BatchRules.MatMul(c.X(0), c.Batched[0], c.X(1), c.Batched[1], c.B)],
         SavesFor = x => x[0].RequiresGrad && x[1].RequiresGrad ? 3u : x[0].RequiresGrad ? 2u : 1u,
         Samples = () =>
         [
@@ -208,6 +209,7 @@ public partial class Tensor
         Vjp = LinearVjp,
         Jvp = (in OpCtx c, Tensor?[] t) => LinearTangent(t, c.X(0), c.X(1), LinearBias(c), c.Y, relu: false),
         BatchedJvp = true, Saves = 3u,
+        Batch = c => [LinearBatch(c, relu: false)],
         Samples = () => LinearSamples(Linear),
     };
 
@@ -224,8 +226,25 @@ public partial class Tensor
         },
         Jvp = (in OpCtx c, Tensor?[] t) => LinearTangent(t, c.X(0), c.X(1), LinearBias(c), c.Y, relu: true),
         BatchedJvp = true, Saves = 3u | OpDef.SaveOutput,
+        Batch = c => [LinearBatch(c, relu: true)],
         Samples = () => LinearSamples(LinearRelu),
     };
+
+    /// <summary>Linear's batching rule: one fused call when only the input is batched (the examples are rows),
+    /// otherwise per-example weights (ensembles) through a batched matrix product.</summary>
+    private static Tensor LinearBatch(BatchCtx c, bool relu)
+    {
+        bool hasBias = c.In.Length > 2;
+        if (!c.Batched[1] && !(hasBias && c.Batched[2]))
+            return relu ? LinearRelu(c.X(0), c.X(1), hasBias ? c.X(2) : null) : Linear(c.X(0), c.X(1), hasBias ? c.X(2) : null);
+        var z = BatchRules.MatMul(c.X(0), c.Batched[0], c.X(1).MT, c.Batched[1], c.B);
+        if (hasBias)
+        {
+            int r = Math.Max(c.Rank(0), 1);
+            z += c.Batched[2] ? BatchRules.PadBatched(c.X(2), r) : c.X(2);
+        }
+        return relu ? z.Relu() : z;
+    }
 
     private static IEnumerable<OpSample> LinearSamples(Func<Tensor, Tensor, Tensor?, Tensor> f)
     {

@@ -235,6 +235,7 @@ public partial class Tensor
 
     internal static readonly OpDef TraceOp = new("Trace", OpFamily.Linalg, "trace")
     {
+        Linear = true,
         CompositeOf = ["Reshape", "Slice", "Sum"], Doc = "sum of the main diagonal of a 2-D tensor",
         Samples = () => [new("square", [M(1, 4, 4)], t => t[0].Trace()), new("wide", [M(2, 3, 5)], t => t[0].Trace()), new("transposed", [M(3, 5, 3).T], t => t[0].Trace())],
     };

@@ -21,6 +21,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => c.Y * (g - (g * c.Y).Sum(c.A<int>(), keepDim: true)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? c.Y * (tx - (tx * c.Y).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true)) : null,
         BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Batch = BatchRules.AlongDim((x, d) => x.Softmax(d)),
         Samples = () => SoftmaxSamples(x => x.Softmax(-1), x => x.Softmax(0)),
     };
 
@@ -49,6 +50,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => g - c.Y.Exp() * g.Sum(c.A<int>(), keepDim: true),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx - (c.Y.Exp() * tx).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true) : null,
         BatchedJvp = true, Saves = OpDef.SaveOutput,
+        Batch = BatchRules.AlongDim((x, d) => x.LogSoftmax(d)),
         Samples = () => SoftmaxSamples(x => x.LogSoftmax(-1), x => x.LogSoftmax(0)),
     };
 
@@ -81,6 +83,13 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? ReluMask(g, c.X(1)) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? ReluMask(tg, c.X(1)) : null,
         BatchedJvp = true, Saves = 2u,
+        Batch = c =>
+        {
+            // the mask must broadcast to the gradient's shape: give the gradient the batch dim first
+            int r = c.MaxRank();
+            var g = c.Materialize(0);
+            return [ReluMask(BatchRules.PadBatched(g, r), c.Aligned(1, r))];
+        },
         Samples = () =>
         [
             new("same shape", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => ReluMask(t[0], OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4))),
@@ -118,6 +127,21 @@ public partial class Tensor
         return Op.Tracking(logits) ? Op.Record(CrossEntropyOp, y, [logits, target], new CrossEntropyAttr(ignoreIndex, reduction, count)) : y;
     }
 
+    /// <summary>A batched cross-entropy call's logits and targets as [B·N, C] and [B·N] rows.</summary>
+    private static (Tensor X, Tensor T) CrossEntropyRows(BatchCtx c)
+    {
+        var x = c.Materialize(0);
+        int n = x.Shape[1], k = x.Shape[2];
+        return (x.Reshape(c.B * n, k), c.Materialize(1).Reshape(c.B * n));
+    }
+
+    /// <summary>Each example's number of non-ignored targets, [B], in the logits' dtype (the rows are [B·N] targets).</summary>
+    private static Tensor CrossEntropyCounts(BatchCtx c, Tensor rows, long ignoreIndex)
+    {
+        var dt = c.In[c.In.Length == 2 ? 0 : 1].DType;
+        return rows.Reshape(c.B, -1).Ne(Scalar(ignoreIndex, DType.Int64)).To(dt).Sum(1);
+    }
+
     /// <summary>A fused cross entropy's attributes: the ignored class, the reduction and the number of non-ignored targets.</summary>
     private sealed record CrossEntropyAttr(long IgnoreIndex, string Reduction, int Count);
 
@@ -134,7 +158,19 @@ public partial class Tensor
             var a = c.A<CrossEntropyAttr>();
             return (tx * CrossEntropyGradOf(OnesLike(c.Y), c, a)).Sum(a.Reduction == "none" ? new[] { -1 } : new[] { -2, -1 });
         },
-        BatchedJvp = true, Saves = 3u,
+        BatchedJvp = true, Saves = 3u, BatchRecomputesAttr = true,
+        Batch = c =>
+        {
+            // the examples' rows as one [B·N, C] call without reduction, then each example's own reduction
+            // (its count of non-ignored targets may differ from the traced example's)
+            var a = c.A<CrossEntropyAttr>();
+            var (x, t) = CrossEntropyRows(c);
+            int n = c.Shape(0)[0];
+            var losses = CrossEntropyIndices(x, t, a.IgnoreIndex, "none").Reshape(c.B, n);
+            if (a.Reduction == "none") return [losses];
+            var sum = losses.Sum(1);
+            return [a.Reduction == "sum" ? sum : sum / CrossEntropyCounts(c, t, a.IgnoreIndex)];
+        },
         Samples = () => CrossEntropySamples((x, t, ignore, reduction) => CrossEntropyIndices(x, t, ignore, reduction)),
     };
 
@@ -233,7 +269,19 @@ public partial class Tensor
             }
             return r;
         },
-        Saves = 7u,
+        Saves = 7u, BatchRecomputesAttr = true,
+        Batch = c =>
+        {
+            // per-row scales (g, or g over the example's own count) and one unreduced call over all rows
+            var a = c.A<CrossEntropyAttr>();
+            var logits = c.Materialize(1);
+            int n = logits.Shape[1], k = logits.Shape[2];
+            var t = c.Materialize(2).Reshape(c.B * n);
+            var g = c.Materialize(0);
+            var rows = a.Reduction == "none" ? g
+                : (a.Reduction == "mean" ? g / CrossEntropyCounts(c, t, a.IgnoreIndex) : g).Unsqueeze(1).Expand(c.B, n);
+            return [CrossEntropyGrad(rows.Reshape(c.B * n), logits.Reshape(c.B * n, k), t, a.IgnoreIndex, "none", c.B * n).Reshape(c.B, n, k)];
+        },
         Samples = () => CrossEntropyBackwardSamples(),
     };
 

@@ -10,7 +10,8 @@ internal static class Op
 {
     /// <summary>True when the op must be recorded: grad mode is on and some input requires grad,
     /// or a forward-AD level is active and some input carries a tangent.</summary>
-    public static bool Tracking(Tensor a) => (a.RequiresGrad && GradMode.Enabled) || (a.HasTangents && ForwardLevels.ActiveCount > 0);
+    public static bool Tracking(Tensor a) => (a.RequiresGrad && GradMode.Enabled) || (a.HasTangents && ForwardLevels.ActiveCount > 0)
+        || (Tracer.Depth > 0 && Tracer.IsTraced(a));
 
     /// <inheritdoc cref="Tracking(Tensor)"/>
     public static bool Tracking(Tensor a, Tensor b) => Tracking(a) || Tracking(b);
@@ -132,6 +133,7 @@ internal static class Op
     /// </summary>
     public static Tensor Record(OpDef def, Tensor output, Tensor[] inputs, object? attr = null)
     {
+        if (Tracer.Depth > 0) Tracer.Note(def, [output], inputs, attr);
         if (ForwardTracking(inputs)) PropagateDef(def, [output], inputs, attr);
         if (!ReverseTracking(inputs) || TryCollect(inputs)) return output;
         if (!def.HasVjp) throw def.NoVjp();
@@ -144,6 +146,7 @@ internal static class Op
     /// </summary>
     public static void Record(OpDef def, Tensor?[] outputs, Tensor[] inputs, object? attr = null)
     {
+        if (Tracer.Depth > 0) Tracer.Note(def, outputs, inputs, attr);
         if (ForwardTracking(inputs)) PropagateDef(def, outputs, inputs, attr);
         if (!ReverseTracking(inputs) || TryCollect(inputs)) return;
         if (!def.HasVjp) throw def.NoVjp();

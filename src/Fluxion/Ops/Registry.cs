@@ -132,6 +132,25 @@ internal class OpDef
     /// <summary>False for ops that have no derivative (comparisons, argsort, ...): asking for one raises.</summary>
     public bool Differentiable { get; init; } = true;
 
+    /// <summary>The batching rule (vmap): computes the op on inputs of which some carry a leading batch dim.</summary>
+    public BatchRule? Batch { get; init; }
+
+    /// <summary>The op is linear in its floating-point inputs jointly (f(x) = J·x, e.g. reshapes, sums, slices): its
+    /// vector-mode JVP applied to the batched inputs is then its batching rule, and no other is declared.</summary>
+    public bool Linear { get; init; }
+
+    /// <summary>The batching rule recomputes whatever attributes the call derived from its inputs' values (argmax
+    /// positions, counts), so two traced examples may differ there (otherwise such a difference forces the per-example loop).</summary>
+    public bool BatchRecomputesAttr { get; init; }
+
+    /// <summary>True when the entry has a batching rule.</summary>
+    public virtual bool HasBatchRule => Batch is not null || (Linear && HasBatchedJvp && (Jvp is not null || JvpAll is not null))
+        || (CompositeOf is { } parts && parts.All(p => OpRegistry.Find(p) is { } d && d != this && d.HasBatchRule));
+
+    /// <summary>Runs the batching rule (see <see cref="BatchCtx"/>).</summary>
+    internal virtual Tensor?[] RunBatch(BatchCtx c) =>
+        Batch is { } b ? b(c) : HasBatchRule ? BatchRules.ViaJvp(this, c) : throw new InvalidOperationException($"{Name} has no batching rule.");
+
     /// <summary>Per-input VJP (single-output ops).</summary>
     public VjpRule? Vjp { get; init; }
 
@@ -237,7 +256,7 @@ public static class OpCatalog
 
     private static readonly Lazy<OpInfo[]> s_all = new(() => [.. OpRegistry.All.Select(d => new OpInfo(
         d.Name, d.Torch, d.Family, d.DTypes, d.Differentiable, d.HasVjp, d.HasJvp, d.HasBatchedJvp, d.FusedBackward,
-        d.Differentiable && d.SecondOrder, false, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc))]);
+        d.Differentiable && d.SecondOrder, d.HasBatchRule, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc))]);
 }
 
 /// <summary>Marks a type whose static <see cref="OpDef"/> fields are registry entries (so the registry need not scan every type).</summary>
@@ -255,7 +274,9 @@ internal static class OpRegistry
     public static IReadOnlyList<OpDef> All => s_all.Value;
 
     /// <summary>The entry named <paramref name="name"/> (Fluxion name), or null.</summary>
-    public static OpDef? Find(string name) => All.FirstOrDefault(d => d.Name == name);
+    public static OpDef? Find(string name) => s_byName.Value.GetValueOrDefault(name);
+
+    private static readonly Lazy<Dictionary<string, OpDef>> s_byName = new(() => All.ToDictionary(d => d.Name));
 
     private static OpDef[] Discover()
     {

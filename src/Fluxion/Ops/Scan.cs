@@ -112,6 +112,7 @@ public partial class Tensor
 
     internal static readonly OpDef CumsumOp = new("Cumsum", OpFamily.ReduceScanSort, "cumsum")
     {
+        Linear = true,
         DTypes = DTypeSet.All,
         Doc = "Cumulative sum along a dim; VJP is the reversed cumulative sum.",
         Vjp = (in OpCtx c, Tensor g, int i) => g.ReverseCumsum(c.A<int>()),

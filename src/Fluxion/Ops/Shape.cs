@@ -96,6 +96,7 @@ public partial class Tensor
     // the shapes are the input's and the output's: no attributes
     internal static readonly OpDef ReshapeDef = new("Reshape", OpFamily.ShapeIndexCreateOther, "reshape")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.Reshape([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef]) : null,
         BatchedJvp = true,
@@ -148,6 +149,7 @@ public partial class Tensor
     // the attribute is the inverse permutation (the VJP's); the JVP inverts it back
     internal static readonly OpDef PermuteOp = new("Permute", OpFamily.ShapeIndexCreateOther, "permute")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Permute(c.A<int[]>()),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -227,6 +229,7 @@ public partial class Tensor
     // the shapes are the input's and the output's: no attributes
     internal static readonly OpDef ExpandOp = new("Expand", OpFamily.ShapeIndexCreateOther, "expand", "broadcast_to")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g.SumTo(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? AlignTangent(tx, c.X(0), c.Y.Rank)!.Expand([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef]) : null,
         BatchedJvp = true,
@@ -289,6 +292,7 @@ public partial class Tensor
 
     internal static readonly OpDef SliceOp = new("Slice", OpFamily.ShapeIndexCreateOther, "slice")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => SliceBackward(g, c.Shape(0), c.A<SliceAttr>().Dim, c.A<SliceAttr>().Start, c.A<SliceAttr>().Step),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -430,6 +434,7 @@ public partial class Tensor
 
     internal static readonly OpDef CloneOp = new("Clone", OpFamily.ShapeIndexCreateOther, "clone", "contiguous")
     {
+        Linear = true,
         Vjp = (in OpCtx c, Tensor g, int i) => g,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0],
         BatchedJvp = true,

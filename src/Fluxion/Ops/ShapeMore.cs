@@ -38,6 +38,7 @@ public partial class Tensor
 
     internal static readonly OpDef FlipOp = new("Flip", OpFamily.ShapeIndexCreateOther, "flip")
     {
+        Linear = true,
         DTypes = DTypeSet.All,
         Vjp = (in OpCtx c, Tensor g, int i) => g.FlipCore(c.A<int[]>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.FlipCore(ShiftDims(c.A<int[]>(), tx, c.X(0))) : null,
@@ -296,6 +297,7 @@ public partial class Tensor
 
     internal static readonly OpDef DiagonalOp = new("Diagonal", OpFamily.ShapeIndexCreateOther, "diagonal")
     {
+        Linear = true,
         DTypes = DTypeSet.All,
         // the adjoint of taking a diagonal is writing it into zeros; that write's own adjoint is this op again
         Vjp = (in OpCtx c, Tensor g, int i) =>

@@ -312,14 +312,19 @@ public partial class Tensor
     {
         if (Numel != 1)
             throw new ShapeMismatchException($"Item: only one-element tensors can be converted to a scalar, but this tensor has shape {ShapeUtil.Format(_shape)} ({Numel} elements). Index or reduce it first.");
+        if (Tracer.Depth > 0) Tracer.CheckRead("Item", this);
         return GetRaw(Offset);
     }
 
     /// <summary>The value of a one-element tensor as <typeparamref name="T"/>.</summary>
-    public T Item<T>() => ToArray<T>() is { Length: 1 } a ? a[0]
+    public T Item<T>() => (Tracer.Depth > 0 ? Tracer.CheckRead("Item", this) : this).ToArray<T>() is { Length: 1 } a ? a[0]
         : throw new ShapeMismatchException($"Item: only one-element tensors can be converted to a scalar, but this tensor has shape {ShapeUtil.Format(_shape)}.");
 
     /// <summary>The element at a multi-index (negative indices count from the end), as double.
     /// For inspection and tests; <c>x[i, j]</c> returns a tensor view instead.</summary>
-    public double Get(params int[] index) => GetRaw(StorageIndex(index));
+    public double Get(params int[] index)
+    {
+        if (Tracer.Depth > 0) Tracer.CheckRead("Get", this);
+        return GetRaw(StorageIndex(index));
+    }
 }

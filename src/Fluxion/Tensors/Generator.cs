@@ -51,6 +51,7 @@ public sealed class Generator
     /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
+        if (Tracer.Depth > 0) Tracer.NoteRandom();
         ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
         ulong t = _s1 << 17;
         _s2 ^= _s0;

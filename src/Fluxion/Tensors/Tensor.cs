@@ -186,7 +186,12 @@ public partial class Tensor
     }
 
     /// <summary>Returns a new leaf sharing this tensor's storage, cut from the graph.</summary>
-    public Tensor Detach() => new(Storage, _shape, _strides, Offset);
+    public Tensor Detach()
+    {
+        var d = new Tensor(Storage, _shape, _strides, Offset);
+        if (Tracer.Depth > 0) Tracer.Alias(this, d);
+        return d;
+    }
 
     /// <summary>Detaches this tensor from the graph in place, making it a leaf that does not require grad
     /// (PyTorch's <c>detach_()</c>; in-place methods are named <c>...InPlace</c>).</summary>

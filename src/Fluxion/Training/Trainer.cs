@@ -45,13 +45,14 @@ public sealed record EpochResult(int Epoch, int Epochs, double Loss, double? Val
 /// <param name="Batch">The batch's number within the epoch, from 1.</param>
 /// <param name="Batches">The number of batches per epoch.</param>
 /// <param name="Loss">The mean training loss of the epoch so far.</param>
+/// <param name="BatchLoss">The loss of this batch alone.</param>
 /// <param name="Metrics">Each metric's training value over the epoch so far.</param>
 /// <param name="LearningRate">The learning rate of the first parameter group.</param>
 /// <param name="EpochElapsed">Time since the epoch started.</param>
 /// <param name="Elapsed">Time since training started.</param>
 /// <param name="Remaining">Estimated time until the last epoch ends (at the run's average time per batch).</param>
 /// <param name="SamplesPerSecond">Training throughput of the epoch so far.</param>
-public sealed record BatchProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, IReadOnlyDictionary<string, double> Metrics,
+public sealed record BatchProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double BatchLoss, IReadOnlyDictionary<string, double> Metrics,
     double LearningRate, TimeSpan EpochElapsed, TimeSpan Elapsed, TimeSpan Remaining, double SamplesPerSecond)
 {
     /// <summary>The fraction of the epoch done, in [0, 1].</summary>
@@ -175,7 +176,8 @@ public sealed class Trainer
                 Optimizer.Step();
                 if (Scheduler is not null && SchedulerInterval == SchedulerInterval.Batch) Scheduler.Step();
                 int n = y.Rank == 0 ? 1 : y.Size(0);
-                lossSum += loss.Item() * n;
+                double batchLoss = loss.Item();
+                lossSum += batchLoss * n;
                 seen += n;
                 b++;
                 batchesDone++;
@@ -186,7 +188,7 @@ public sealed class Trainer
                 }
                 var elapsed = total.Elapsed;
                 var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / batchesDone * Math.Max(0, batchesLeftAtStart - batchesDone));
-                var progress = new BatchProgress(epoch, epochs, b, batches, lossSum / seen, Values(""), LearningRate,
+                var progress = new BatchProgress(epoch, epochs, b, batches, lossSum / seen, batchLoss, Values(""), LearningRate,
                     sw.Elapsed, elapsed, remaining, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
                 foreach (var c in AllCallbacks) c.OnBatchEnd(this, progress);
             }

@@ -1,0 +1,295 @@
+using Fluxion;
+using Fluxion.Nn;
+using Xunit;
+
+namespace Fluxion.Tests;
+
+/// <summary>Functional.Vmap: equal to stacking f over the examples, batched through the registry's batching rules,
+/// composing with the other transforms, with clear errors for what cannot be vmapped.</summary>
+public class VmapTests
+{
+    private static Tensor R(int seed, params int[] shape)
+    {
+        var g = new Generator(seed);
+        return Tensor.Randn(shape, dtype: DType.Float64, generator: g);
+    }
+
+    /// <summary>f applied per example (slices along dim 0) and stacked: the reference.</summary>
+    private static Tensor[] Loop(Func<Tensor[], Tensor[]> f, Tensor[] xs, bool[] batched)
+    {
+        int n = xs.Where((x, i) => batched[i]).First().Shape[0];
+        var outs = new List<Tensor>[0];
+        for (int b = 0; b < n; b++)
+        {
+            var ys = f([.. xs.Select((x, i) => batched[i] ? x.Select(0, b) : x)]);
+            if (b == 0) outs = [.. ys.Select(_ => new List<Tensor>())];
+            for (int o = 0; o < ys.Length; o++) outs[o].Add(ys[o]);
+        }
+        return [.. outs.Select(l => Tensor.Stack([.. l], 0))];
+    }
+
+    // the 2-layer MLP's loss for one example (x [in], y a 0-d class index)
+    private static Tensor MlpLoss(Tensor[] p) =>
+        Losses.CrossEntropy(Tensor.Linear(Tensor.Linear(p[4], p[0], p[1]).Tanh(), p[2], p[3]).Unsqueeze(0), p[5].Unsqueeze(0));
+
+    private static Tensor[] MlpParams() => [R(1, 16, 8), R(2, 16), R(3, 3, 16), R(4, 3)];
+
+    [Fact]
+    public void PerSampleGradientsEqualOneBackwardPerExample()
+    {
+        var ps = MlpParams();
+        var x = R(5, 7, 8);
+        var y = Tensor.FromArray(new long[] { 0, 1, 2, 1, 0, 2, 2 });
+        Func<Tensor[], Tensor[]> grads = a => Functional.Grad((Tensor[] q) => MlpLoss([.. q, a[4], a[5]]))(a[..4]);
+        var batched = Functional.Vmap(grads, [null, null, null, null, 0, 0])([.. ps, x, y]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(grads, [.. ps, x, y], [false, false, false, false, true, true]);
+        for (int k = 0; k < 4; k++)
+        {
+            Assert.Equal([7, .. ps[k].ShapeArray], batched[k].ShapeArray);
+            TensorAssert.Close(loop[k], batched[k], 1e-12, 1e-12, $"per-sample gradient {k}");
+        }
+    }
+
+    [Fact]
+    public void ReluMlpAndMeanReductionPerSample()
+    {
+        // the fused Linear+ReLU path and a mean squared error (Sub, Mul, Mean) per example
+        var w1 = R(1, 6, 4); var b1 = R(2, 6); var w2 = R(3, 2, 6);
+        var x = R(4, 5, 4); var t = R(5, 5, 2);
+        Func<Tensor[], Tensor[]> g = a => Functional.Grad((Tensor[] q) =>
+        {
+            var z = Tensor.Linear(Tensor.LinearRelu(a[0], q[0], q[1]), q[2]);
+            return (z - a[1]).Square().Mean();
+        })([w1, b1, w2]);
+        var r = Functional.Vmap(g, [0, 0])([x, t]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(g, [x, t], [true, true]);
+        for (int k = 0; k < 3; k++) TensorAssert.Close(loop[k], r[k], 1e-12, 1e-12, $"gradient {k}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PerSampleGradientsOfACnn(bool maxPool)
+    {
+        // conv (+bias) → ReLU → pooling → linear → cross entropy, per example [1, 2, 6, 6]
+        var w = R(1, 3, 2, 3, 3); var b = R(2, 3); var wl = R(3, 4, 12);
+        var x = R(4, 5, 2, 6, 6);
+        var y = Tensor.FromArray(new long[] { 0, 3, 1, 2, 3 });
+        Func<Tensor[], Tensor[]> g = a => Functional.Grad((Tensor[] q) =>
+        {
+            var h = Tensor.Conv2d(a[0].Unsqueeze(0), q[0], q[1], padding: 1).Relu();
+            h = maxPool ? Tensor.MaxPool2d(h, 3) : Tensor.AvgPool2d(h, 3);
+            return Losses.CrossEntropy(Tensor.Linear(h.Flatten(1), q[2]), a[1].Unsqueeze(0));
+        })([w, b, wl]);
+        var r = Functional.Vmap(g, [0, 0])([x, y]);
+        if (!maxPool) Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(g, [x, y], [true, true]);
+        for (int k = 0; k < 3; k++) TensorAssert.Close(loop[k], r[k], 1e-12, 1e-12, $"gradient {k}");
+    }
+
+    [Fact]
+    public void EnsembleOfConvolutionsWithPerExampleWeights()
+    {
+        // vmap over the weights (model ensembling): each member's own filters on a shared input
+        var ws = R(1, 4, 3, 2, 3, 3);
+        var bs = R(2, 4, 3);
+        var x = R(3, 2, 2, 5, 5);
+        Func<Tensor[], Tensor[]> f = a => [Tensor.Conv2d(x, a[0], a[1], stride: 2).Relu()];
+        var r = Functional.Vmap(f)([ws, bs]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(Loop(f, [ws, bs], [true, true])[0], r[0], 1e-12, 1e-12, "ensemble");
+    }
+
+    [Fact]
+    public void InAndOutDimsOnOtherAxesAndUnbatchedInputs()
+    {
+        var a = R(1, 3, 5);           // batch on dim 1
+        var w = R(2, 3, 4);           // shared
+        var c = R(3, 5, 4);           // batch on dim 0
+        Func<Tensor[], Tensor[]> f = xs => [(xs[0].MatMul(xs[1]) * xs[2]).Exp(), xs[0].Softmax(0)];
+        var r = Functional.Vmap(f, [1, null, 0], [1, 0])([a, w, c]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(f, [a.Movedim(1, 0), w, c], [true, false, true]);
+        TensorAssert.Close(loop[0].Movedim(0, 1), r[0], 1e-12, 1e-12, "output 0 (batch at dim 1)");
+        TensorAssert.Close(loop[1], r[1], 1e-12, 1e-12, "output 1");
+    }
+
+    [Fact]
+    public void NestedVmapIsAPairwiseMap()
+    {
+        var x = R(1, 4, 3);
+        var y = R(2, 5, 3);
+        // inner maps over y's rows, outer over x's rows: [4, 5] distances
+        Func<Tensor, Tensor> rowDist = xi => Functional.Vmap((Tensor yj) => (xi - yj).Square().Sum().Sqrt())(y);
+        var d = Functional.Vmap(rowDist)(x);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var expected = (x.Unsqueeze(1) - y.Unsqueeze(0)).Square().Sum(-1).Sqrt();
+        TensorAssert.Close(expected, d, 1e-12, 1e-12, "pairwise distances");
+    }
+
+    [Fact]
+    public void JacobiansAndHessiansThroughVmap()
+    {
+        var w = R(1, 4, 4);
+        Func<Tensor, Tensor> f = x => w.MatMul(x).Tanh();
+        var xs = R(2, 3, 4);
+        // batched Jacobians: Vmap(JacRev) and Vmap(JacFwd) equal per-example Jacobians
+        var jr = Functional.Vmap((Tensor x) => Functional.JacRev(f, x))(xs);
+        var jf = Functional.Vmap((Tensor x) => Functional.JacFwd(f, x))(xs);
+        for (int b = 0; b < 3; b++)
+        {
+            var j = Functional.JacFwd(f, xs[b]);
+            TensorAssert.Close(j, jr[b], 1e-12, 1e-12, "vmap(jacrev)");
+            TensorAssert.Close(j, jf[b], 1e-12, 1e-12, "vmap(jacfwd)");
+        }
+        // batched Hessians of a scalar function
+        Func<Tensor, Tensor> s = x => (w.MatMul(x).Sin() * x).Sum();
+        var hs = Functional.Vmap((Tensor x) => Functional.Hessian(s, x))(xs);
+        for (int b = 0; b < 3; b++) TensorAssert.Close(Functional.Hessian(s, xs[b]), hs[b], 1e-12, 1e-12, "vmap(hessian)");
+    }
+
+    [Fact]
+    public void VmapOfJvpAndVjpGivesJacobianColumnsAndRows()
+    {
+        var w = R(1, 3, 4);
+        Func<Tensor, Tensor> f = x => w.MatMul(x).Sigmoid();
+        var x0 = R(2, 4);
+        var jac = Functional.JacRev(f, x0);
+        // columns: J e_i for every basis vector at once
+        var cols = Functional.Vmap((Tensor v) => Functional.Jvp(f, x0, v).Jvp)(Tensor.Eye(4, dtype: DType.Float64));
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(jac.T, cols, 1e-12, 1e-12, "vmap(jvp)");
+        // rows: u^T J for every basis cotangent at once
+        var rows = Functional.Vmap((Tensor u) => Functional.Vjp(t => f(t[0]), [x0], u).Vjp[0])(Tensor.Eye(3, dtype: DType.Float64));
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(jac, rows, 1e-12, 1e-12, "vmap(vjp)");
+    }
+
+    [Fact]
+    public void GradientsFlowThroughAVmappedFunction()
+    {
+        var w = R(1, 3, 4).RequiresGrad_();
+        var xs = R(2, 5, 4);
+        var loss = Functional.Vmap((Tensor x) => w.MatMul(x).Tanh().Sum())(xs).Square().Sum();
+        var g = Autograd.Grad(loss, w);
+        var w2 = w.Detach().RequiresGrad_();
+        var reference = w2.MatMul(xs.T).Tanh().Sum(0).Square().Sum();
+        TensorAssert.Close(Autograd.Grad(reference, w2), g, 1e-12, 1e-12, "grad of vmap");
+    }
+
+    [Fact]
+    public void AnOpWithoutABatchingRuleFallsBackToTheLoop()
+    {
+        var x = R(1, 4, 6);
+        Func<Tensor, Tensor> f = v => v.Sort().Values.Cumprod(0);
+        var r = Functional.Vmap(f)(x);
+        Assert.False(Functional.LastVmapPlan!.Batched);
+        Assert.Contains("has no batching rule", Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(Loop(a => [f(a[0])], [x], [true])[0], r, 0, 0, "fallback");
+    }
+
+    [Fact]
+    public void DataDependentControlFlowIsAClearError()
+    {
+        var x = R(1, 4, 3);
+        var e = Assert.Throws<VmapException>(() => Functional.Vmap((Tensor v) => v.Sum().Item() > 0 ? v : -v)(x));
+        Assert.Contains("Item", e.Message);
+        Assert.Contains("Where", e.Message);
+    }
+
+    [Fact]
+    public void InPlaceWriteIntoASharedTensorIsAClearError()
+    {
+        var shared = Tensor.Zeros([3], DType.Float64);
+        var e = Assert.Throws<VmapException>(() => Functional.Vmap((Tensor v) => shared.AddInPlace(v))(R(1, 4, 3)));
+        Assert.Contains("AddInPlace", e.Message);
+        Assert.Contains("out-of-place", e.Message);
+    }
+
+    [Fact]
+    public void RandomnessPolicy()
+    {
+        var x = Tensor.Ones([6, 50], DType.Float64);
+        Func<Tensor, Tensor> drop = v => v.Dropout(0.5, training: true);
+        Assert.Throws<VmapException>(() => Functional.Vmap(drop)(x));
+        var same = Functional.Vmap(drop, randomness: Randomness.Same)(x);
+        for (int b = 1; b < 6; b++) TensorAssert.Close(same[0], same[b], 0, 0, "same mask for every example");
+        var diff = Functional.Vmap(drop, randomness: Randomness.Different)(x);
+        Assert.False(Functional.LastVmapPlan!.Batched);
+        Assert.NotEqual(diff[0].ToArray<double>(), diff[1].ToArray<double>());
+    }
+
+    [Fact]
+    public void MismatchedBatchSizesAndBadArgumentsAreClearErrors()
+    {
+        var f = Functional.Vmap((Tensor[] t) => t[0] + t[1]);
+        var e = Assert.Throws<ShapeMismatchException>(() => f([R(1, 3, 2), R(2, 4, 2)]));
+        Assert.Contains("batch size", e.Message);
+        Assert.Throws<ArgumentException>(() => Functional.Vmap((Tensor[] t) => t[0], [null])([R(1, 3)]));
+        Assert.Throws<ArgumentException>(() => Functional.Vmap((Tensor[] t) => t[0], [0, 0])([R(1, 3)]));
+    }
+
+    [Fact]
+    public void ChunksGiveTheSameResult()
+    {
+        var ps = MlpParams();
+        var x = R(5, 7, 8);
+        var y = Tensor.FromArray(new long[] { 0, 1, 2, 1, 0, 2, 2 });
+        Func<Tensor[], Tensor[]> grads = a => Functional.Grad((Tensor[] q) => MlpLoss([.. q, a[4], a[5]]))(a[..4]);
+        var all = Functional.Vmap(grads, [null, null, null, null, 0, 0])([.. ps, x, y]);
+        var chunked = Functional.Vmap(grads, [null, null, null, null, 0, 0], chunkSize: 3)([.. ps, x, y]);
+        for (int k = 0; k < 4; k++) TensorAssert.Close(all[k], chunked[k], 1e-14, 1e-14, $"chunked gradient {k}");
+    }
+
+    /// <summary>Every entry with a batching rule: each of its samples, vmapped over 3 perturbed copies of its float inputs,
+    /// equals the loop. Samples whose call uses an op without a rule fall back (counted, and checked as well).</summary>
+    [Fact]
+    public void EveryBatchingRuleMatchesTheLoopOnItsSamples()
+    {
+        int batchedRuns = 0, checkedSamples = 0;
+        var failures = new List<string>();
+        foreach (var def in OpRegistry.All.Where(d => d.HasBatchRule && d.Samples is not null && d.CompositeOf is null))
+        {
+            foreach (var s in def.Samples!())
+            {
+                var isB = s.Inputs.Select(t => t.DType.IsFloatingPoint() && t.Numel > 0).ToArray();
+                if (!isB.Any(b => b)) continue;
+                var xs = s.Inputs.Select((t, i) => isB[i]
+                    ? Tensor.Stack([t.Detach(), (t.Detach() * 1.1).Contiguous(), (t.Detach() * 0.9).Contiguous()], 0)
+                    : t).ToArray();
+                // every other sample maps over the last dim instead of the first
+                bool last = (checkedSamples & 1) == 1;
+                var inDims = s.Inputs.Select((t, i) => isB[i] ? (int?)(last ? t.Rank : 0) : null).ToArray();
+                var moved = xs.Select((t, i) => isB[i] && last ? t.Movedim(0, -1) : t).ToArray();
+                try
+                {
+                    // samples may build constant operands with seeded generators inside the call: the same for every example
+                    var r = Functional.Vmap((Tensor[] a) => s.Call(a), inDims, randomness: Randomness.Same)(moved);
+                    checkedSamples++;
+                    if (Functional.LastVmapPlan!.Batched) batchedRuns++;
+                    var loop = Loop(a => [s.Call(a)], xs, isB)[0];
+                    if (!ShapeUtil.SameShape(loop.Shape, r.Shape))
+                        failures.Add($"{def.Name} [{s.Label}]: shape {ShapeUtil.Format(r.Shape)}, the loop gives {ShapeUtil.Format(loop.Shape)}");
+                    else
+                    {
+                        double[] e = loop.ToDoubleArray(), a = r.ToDoubleArray();
+                        for (int k = 0; k < e.Length; k++)
+                            if (!(Math.Abs(e[k] - a[k]) <= 1e-9 * (1 + Math.Abs(e[k]))) && !(double.IsNaN(e[k]) && double.IsNaN(a[k])) && e[k] != a[k])
+                            {
+                                failures.Add($"{def.Name} [{s.Label}]: element {k} is {a[k]}, the loop gives {e[k]}");
+                                break;
+                            }
+                    }
+                }
+                catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+                {
+                    failures.Add($"{def.Name} [{s.Label}]: {e.GetType().Name}: {e.Message}");
+                }
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        Assert.True(batchedRuns >= 40, $"only {batchedRuns} of {checkedSamples} samples ran batched");
+    }
+}
