@@ -22,6 +22,7 @@ public static class Program
           graph    Print the demo's autograd graph; --out FILE.svg|FILE.dot to export it.
           bench    Run a benchmark: fluxion bench <name|all> [--json].
           ops      List the op registry: what Fluxion differentiates (--json, --markdown).
+          fuzz     Fuzz the file readers: fluxion fuzz <safetensors|idx> [--cases N] [--seed S].
 
         Options:
           -h, --help   Show this help.
@@ -80,6 +81,8 @@ public static class Program
                     return ExportCommand.Run(args[1..], stdout, stderr);
                 case "ops":
                     return OpsCommand.Run(args[1..], stdout, stderr);
+                case "fuzz":
+                    return FuzzCommand.Run(args[1..], stdout, stderr);
                 default:
                     stderr.WriteLine(args[0].StartsWith('-')
                         ? $"fluxion: unknown option '{args[0]}'"

@@ -43,6 +43,10 @@ internal static class TrainCommand
           --logdir <dir>              Write TensorBoard event files to <dir>: loss per step, loss and accuracy
                                       per epoch, histograms of parameters and gradients, the run's settings
                                       and the model graph (tensorboard --logdir <dir>).
+          --distributed               Data-parallel training over the ranks of an MPI job: run under
+                                      `mpirun -np N fluxion train --distributed ...` (Open MPI). --batch-size
+                                      is the global batch (each rank takes batch/N); rank 0 alone prints,
+                                      plots and writes the checkpoint, which any number of ranks can resume.
           --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
           -h, --help                  Show this help.
         """;
@@ -65,6 +69,9 @@ internal static class TrainCommand
                     return 0;
                 case "--plain":
                     rich = false;
+                    break;
+                case "--distributed":
+                    o = o with { Distributed = true };
                     break;
                 case "--model":
                 {
@@ -183,9 +190,12 @@ internal static class TrainCommand
             return Bad(stderr, $"--mode {o.Mode} is available for --model mlp and cnn only");
         if (o.Classes is not null && o.Model != "particles")
             return Bad(stderr, "--classes is available for --model particles only");
+        if (o.Distributed && o.Model == "particles")
+            return Bad(stderr, "--distributed is available for --model mlp, cnn and pcn");
         string description;
         IReadOnlyList<string> warnings = [];
         Func<TrainingCallback, TrainResult> train;
+        Distributed.ProcessGroup? group = null;
         if (o.Model == "particles")
         {
             if (o.SavePath is not null || o.ResumePath is not null || o.LogDir is not null)
@@ -197,7 +207,14 @@ internal static class TrainCommand
         else
         {
             var trainer = new Trainer(o);
-            (description, train, warnings) = (trainer.Description, trainer.Run, trainer.Warnings);
+            (description, train, warnings, group) = (trainer.Description, trainer.Run, trainer.Warnings, trainer.Group);
+            if (group is { IsMain: false })
+            {
+                // the other ranks train in step with rank 0 and stay silent
+                train(new SilentProgress());
+                group.Dispose();
+                return 0;
+            }
         }
         foreach (var w in warnings) stderr.WriteLine($"fluxion train: warning: {w}");
         stdout.WriteLine(description);
@@ -208,6 +225,7 @@ internal static class TrainCommand
         if (o.PlotPath is { } plot)
             TrainPlot.Write(plot, result.History, $"fluxion train --model {o.Model}{(result.Mode == "reverse" ? "" : " --mode " + result.Mode)} ({result.DataSource})");
         WriteSummary(stdout, result, o);
+        group?.Dispose(); // MPI_Finalize, with the other ranks
         return 0;
     }
 
@@ -236,4 +254,7 @@ internal static class TrainCommand
         if (opt.SavePath is { } s) o.WriteLine($"checkpoint:      {s}");
         if (opt.PlotPath is { } p) o.WriteLine($"plot:            {p}");
     }
+
+    /// <summary>No output (the ranks other than 0 of a --distributed run).</summary>
+    private sealed class SilentProgress : TrainingCallback;
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Fluxion.Data;
+using Fluxion.Distributed;
 using Fluxion.IO;
 using Fluxion.Models;
 using Fluxion.Nn;
@@ -33,6 +34,8 @@ internal sealed record TrainOptions
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
     public bool BatchSizeGiven { get; init; }
+    /// <summary>Data-parallel over the ranks of an MPI job (launched with mpirun); --batch-size is the global batch.</summary>
+    public bool Distributed { get; init; }
 
     public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
 }
@@ -134,6 +137,12 @@ internal sealed class Trainer
     private readonly Module net;
     private readonly DataLoader loader;
     private readonly Optimizer opt;
+    // data-parallel (--distributed): the replica's wrapper and this rank's share of each epoch
+    private readonly DistributedDataParallel? ddp;
+    private readonly DistributedSampler? sampler;
+
+    /// <summary>The MPI process group with --distributed (rank 0 alone logs, plots and writes checkpoints); else null.</summary>
+    public ProcessGroup? Group { get; }
 
     /// <summary>Two lines saying what is trained on what, and how.</summary>
     public string Description { get; }
@@ -190,7 +199,10 @@ internal sealed class Trainer
             }
             if (ckpt.Metadata.TryGetValue(KeyEpoch, out var e) && int.TryParse(e, CultureInfo.InvariantCulture, out var ep)) startEpoch = ep;
             if (ckpt.Metadata.TryGetValue(KeyHistory, out var h))
-                history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []);
+            {
+                try { history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []); }
+                catch (JsonException je) { throw new CheckpointMismatchException($"checkpoint '{rp}': metadata '{KeyHistory}' is malformed ({je.Message}).", je); }
+            }
             if (startEpoch >= o.Epochs)
                 warnings.Add($"checkpoint '{rp}' is already at epoch {startEpoch} and --epochs is {o.Epochs} (a total, not a count): nothing to train, "
                     + $"so it is only evaluated; pass --epochs {startEpoch + 1} or more to continue training.");
@@ -211,50 +223,69 @@ internal sealed class Trainer
         net = BuildModel(model, new Generator(o.Seed), mode);
         if (mode == "forward-gradient") forwardLoss = new MM.CrossEntropyLoss();
         loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
+        if (o.Distributed)
+        {
+            if (mode != "reverse")
+                throw new ArgumentException($"--distributed trains in reverse mode only, not --mode {mode}");
+            Group = ProcessGroup.Init();
+            if (o.BatchSize % Group.Size != 0)
+                throw new ArgumentException($"--batch-size {o.BatchSize} is the global batch of the {Group.Size} ranks and must be a multiple of {Group.Size}, e.g. --batch-size {Math.Max(1, o.BatchSize / Group.Size) * Group.Size}");
+            // every rank visits its share (positions rank, rank + N, ...) of the permutation the single-process
+            // loader would draw, so the ranks' batches together are its global batches, and the loader's
+            // generator state in checkpoints resumes the sequence with any number of ranks
+            sampler = new DistributedSampler(train.Count, Group, shuffle: true, generator: loader.Generator);
+        }
         opt = BuildOptimizer(optimizerName, net.Parameters(), o.DefaultLr(optimizerName));
         if (ckpt is not null)
         {
-            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls) : null;
+            GeneratorState? loaderState = ckpt.Metadata.TryGetValue(KeyLoader, out var ls) ? ParseState(ls, o.ResumePath!) : null;
             ModelIO.Load(net, opt, ckpt, o.ResumePath!); // model and optimizer state, all or nothing
             if (loaderState is { } st) loader.Generator.SetState(st);
             if (o.Lr is { } lr) opt.ParamGroups[0].Lr = lr; // an explicit --lr overrides the checkpoint's
         }
+        if (Group is not null) ddp = new DistributedDataParallel(net, Group); // after loading: rank 0's state goes to every rank
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
             + "\n" // two lines, each well within 120 columns
             + (DenseParameterCount(net) is { } dense ? $"dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)} parameters; " : "")
             + $"{optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
-            + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
+            + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode")
+            + (Group is { } pg ? $", data-parallel on {pg.Size} ranks ({o.BatchSize / pg.Size} per rank)" : "") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
     /// <summary>Trains with the library's loop, reporting to <paramref name="progress"/>.</summary>
     public TrainResult Run(TrainingCallback progress)
     {
         long peakManaged = GC.GetTotalMemory(false);
-        var trainer = new Fluxion.Training.Trainer(net, opt,
-            forwardLoss is null ? (x, y) => Losses.CrossEntropy(x, y) : (x, y) => forwardLoss.Forward(x, y))
+        if (Group is not null) peakManaged = Math.Max(peakManaged, RunDistributed(progress, Group));
+        else
         {
-            ValidationLoss = (x, y) => Losses.CrossEntropy(x, y),
-            Progress = progress,
-            Metrics = { new Accuracy() },
-        };
-        using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
-        trainer.Callbacks.Add(new ActionCallback(
-            onEpoch: r =>
+            // the library's loop; the callbacks keep the history, the peak memory, the TensorBoard log and the checkpoint
+            var trainer = new Fluxion.Training.Trainer(net, opt,
+                forwardLoss is null ? (x, y) => Losses.CrossEntropy(x, y) : (x, y) => forwardLoss.Forward(x, y))
             {
-                var stats = new EpochStats(r.Epoch, r.Loss, r.Metrics["acc"], r.Metrics["val_acc"], r.Duration.TotalSeconds, r.SamplesPerSecond, r.ValidationLoss);
-                history.Add(stats);
-                log?.Epoch(stats, net);
-            },
-            onBatch: p =>
-            {
-                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
-                log?.Step((long)(p.Epoch - 1) * p.Batches + p.Batch, p.BatchLoss);
-            }));
-        if (o.SavePath is { } sp) // after the history callback, so that the checkpoint holds the epoch just done
-            trainer.Callbacks.Add(new ModelCheckpoint(sp) { Metadata = _ => CheckpointMetadata() }); // atomic: an interrupted run keeps the previous epoch's
-        var testLoader = new DataLoader(test, o.BatchSize * 4);
-        trainer.Fit(loader, o.Epochs, testLoader, startEpoch);
+                ValidationLoss = (x, y) => Losses.CrossEntropy(x, y),
+                Progress = progress,
+                Metrics = { new Accuracy() },
+            };
+            using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
+            trainer.Callbacks.Add(new ActionCallback(
+                onEpoch: r =>
+                {
+                    var stats = new EpochStats(r.Epoch, r.Loss, r.Metrics["acc"], r.Metrics["val_acc"], r.Duration.TotalSeconds, r.SamplesPerSecond, r.ValidationLoss);
+                    history.Add(stats);
+                    log?.Epoch(stats, net);
+                },
+                onBatch: p =>
+                {
+                    peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                    log?.Step((long)(p.Epoch - 1) * p.Batches + p.Batch, p.BatchLoss);
+                }));
+            if (o.SavePath is { } sp) // after the history callback, so that the checkpoint holds the epoch just done
+                trainer.Callbacks.Add(new ModelCheckpoint(sp) { Metadata = _ => CheckpointMetadata() }); // atomic: an interrupted run keeps the previous epoch's
+            var testLoader = new DataLoader(test, o.BatchSize * 4);
+            trainer.Fit(loader, o.Epochs, testLoader, startEpoch);
+        }
 
         double finalAcc = history.Count > 0 && history[^1].Epoch == o.Epochs && startEpoch < o.Epochs
             ? history[^1].TestAccuracy
@@ -264,6 +295,75 @@ internal sealed class Trainer
         proc.Refresh();
         return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source,
             DenseParameterCount(net), mode);
+    }
+
+    /// <summary>
+    /// <c>--distributed</c>: each rank trains the <see cref="DistributedDataParallel"/> wrapper on its share of every
+    /// global batch (a loop of its own: the library's <see cref="Fluxion.Training.Trainer"/> takes one loader), the
+    /// epoch's statistics are summed over the ranks, and rank 0 alone logs and checkpoints. Returns the peak managed heap.
+    /// </summary>
+    private long RunDistributed(TrainingCallback progress, ProcessGroup group)
+    {
+        long peakManaged = GC.GetTotalMemory(false);
+        int perRank = o.BatchSize / group.Size;
+        int batches = (sampler!.NumSamples + perRank - 1) / perRank;
+        Module trained = ddp!;
+        // the callbacks' view of this run (model, optimizer, learning rate) and the test evaluation; its own Fit is not used
+        var context = new Fluxion.Training.Trainer(net, opt, (x, y) => Losses.CrossEntropy(x, y)) { Progress = null, Metrics = { new Accuracy() } };
+        var testLoader = new DataLoader(test, o.BatchSize * 4);
+        var total = Stopwatch.StartNew();
+        progress.OnTrainBegin(context, startEpoch, o.Epochs, batches);
+        // TensorBoard events: rank 0 alone writes them (as it alone logs and checkpoints)
+        using var log = o.LogDir is { } logDir && group.Rank == 0 ? new TrainLog(logDir, net, Description) : null;
+        for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
+        {
+            net.Train();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            int b = 0;
+            sampler.SetEpoch(epoch);
+            foreach (var (x, y) in new DataLoader(sampler.Subset(train), perRank))
+            {
+                var logits = trained.Forward(x);
+                var loss = forwardLoss is null ? Losses.CrossEntropy(logits, y) : forwardLoss.Forward(logits, y);
+                opt.ZeroGrad();
+                loss.Backward();
+                opt.Step();
+
+                int n = y.Size(0);
+                double batchLoss = loss.Item();
+                lossSum += batchLoss * n;
+                correct += (long)logits.Detach().ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
+                seen += n;
+                b++;
+                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                long done = (long)(epoch - startEpoch) * batches + b, all = (long)(o.Epochs - startEpoch) * batches;
+                progress.OnBatchEnd(context, new BatchProgress(epoch + 1, o.Epochs, b, batches, lossSum / seen, batchLoss,
+                    new Dictionary<string, double> { ["acc"] = (double)correct / seen }, opt.ParamGroups[0].Lr, sw.Elapsed, total.Elapsed,
+                    TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / done * (all - done)), seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9)));
+                log?.Step((long)epoch * batches + b, batchLoss);
+            }
+            Span<double> sums = [lossSum, correct, seen]; // the epoch's statistics over all ranks
+            group.AllReduce(sums);
+            (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
+            var duration = sw.Elapsed;
+            var (testLoss, testMetrics) = context.Evaluate(testLoader);
+            var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testMetrics["acc"],
+                duration.TotalSeconds, seen / Math.Max(duration.TotalSeconds, 1e-9), testLoss);
+            history.Add(stats);
+            progress.OnEpochEnd(context, new EpochResult(epoch + 1, o.Epochs, stats.TrainLoss, testLoss,
+                new Dictionary<string, double> { ["acc"] = stats.TrainAccuracy, ["val_acc"] = stats.TestAccuracy }, opt.ParamGroups[0].Lr, duration, (int)seen));
+            log?.Epoch(stats, net);
+            if (o.SavePath is { } sp && group.IsMain) // rank 0 alone writes checkpoints
+            {
+                var meta = CheckpointMetadata();
+                meta[KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture);
+                ModelIO.Save(net, opt, sp, meta); // atomic: an interrupted run leaves the previous epoch's checkpoint
+            }
+        }
+        progress.OnTrainEnd(context, new TrainingHistory());
+        return peakManaged;
     }
 
     /// <summary>What a checkpoint records besides the tensors: the model, mode and data it was trained with, the
@@ -298,11 +398,11 @@ internal sealed class Trainer
     private static string FormatState(GeneratorState s) =>
         string.Join(',', new[] { s.S0, s.S1, s.S2, s.S3 }.Select(v => v.ToString("x16", CultureInfo.InvariantCulture)));
 
-    private static GeneratorState ParseState(string s)
+    private static GeneratorState ParseState(string s, string source)
     {
         var p = s.Split(',');
         if (p.Length != 4 || !p.All(x => ulong.TryParse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out _)))
-            throw new CheckpointMismatchException($"checkpoint metadata '{KeyLoader}' is malformed: '{s}'.");
+            throw new CheckpointMismatchException($"checkpoint '{source}': metadata '{KeyLoader}' is malformed: '{s}'.");
         var v = p.Select(x => ulong.Parse(x, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
         return new GeneratorState(v[0], v[1], v[2], v[3], null);
     }

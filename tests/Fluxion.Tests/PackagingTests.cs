@@ -43,6 +43,7 @@ public class PackagingTests
     [InlineData("src/Fluxion/Fluxion.csproj", "Fluxion")]
     [InlineData("src/Fluxion.Datasets/Fluxion.Datasets.csproj", "Fluxion.Datasets")]
     [InlineData("src/Fluxion.Cli/Fluxion.Cli.csproj", "Fluxion.Cli")]
+    [InlineData("src/Fluxion.Distributed/Fluxion.Distributed.csproj", "Fluxion.Distributed")]
     public void EveryPackageHasCompleteMetadata(string project, string id)
     {
         Assert.Equal(id, Property(project, "PackageId"));

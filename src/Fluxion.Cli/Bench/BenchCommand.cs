@@ -17,6 +17,7 @@ public static class BenchCommand
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
         ["mixed"] = MixedBench.Workloads,
+        ["vmap"] = VmapBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
@@ -25,7 +26,7 @@ public static class BenchCommand
     /// <summary>Help text.</summary>
     public static string Usage =>
         $"""
-        Usage: fluxion bench <{string.Join("|", Suites.Keys)}|all> [options]
+        Usage: fluxion bench <{string.Join("|", Suites.Keys)}|ddp|all> [options]
 
         'all' runs every suite except the slow ones ({string.Join(", ", SlowSuites)}: run those by name, e.g.
         with --runs 2 --warmup 0).
@@ -33,8 +34,14 @@ public static class BenchCommand
         Runs each workload of the benchmark after warm-up and reports median, min and max wall time,
         allocation and GC collections per run.
 
+        'ddp' (not part of 'all') measures data-parallel training over MPI: it launches `mpirun -np 1` and
+        `mpirun -np 2` itself (Open MPI needed; one thread per rank): allreduce bandwidth 1 KB..64 MB against
+        the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
+        the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
+
         Options:
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
+          --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
           --runs <n>     Measured runs per workload (default 15).
           --warmup <n>   Warm-up runs per workload (default 3; gemm also warms up for >= 0.5 s).
           -h, --help     Show this help.
@@ -46,6 +53,8 @@ public static class BenchCommand
         string? name = null;
         bool json = false;
         int runs = 15, warmup = 3;
+        long maxBytes = DdpBench.DefaultMaxBytes;
+        bool ddpWorker = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -55,6 +64,17 @@ public static class BenchCommand
                     return 0;
                 case "--json":
                     json = true;
+                    break;
+                case DdpBench.WorkerFlag:
+                    ddpWorker = true;
+                    break;
+                case "--max-bytes":
+                    if (i + 1 >= args.Length || !long.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out maxBytes) || maxBytes < 1024)
+                    {
+                        stderr.WriteLine("fluxion bench: --max-bytes needs a whole number >= 1024");
+                        return 2;
+                    }
+                    i++;
                     break;
                 case "--runs" or "--warmup":
                     if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < (args[i] == "--runs" ? 1 : 0))
@@ -80,6 +100,7 @@ public static class BenchCommand
             stderr.WriteLine($"fluxion bench: name a benchmark\n\n{Usage}");
             return 2;
         }
+        if (name == "ddp") return DdpBench.Run(json, runs, warmup, maxBytes, ddpWorker, stdout, stderr);
         IEnumerable<Workload> workloads;
         if (name == "all") workloads = Suites.Where(s => !SlowSuites.Contains(s.Key)).SelectMany(s => s.Value());
         else if (Suites.TryGetValue(name, out var suite)) workloads = suite();

@@ -194,13 +194,29 @@ internal class Node
         (retain[output] ??= new()).Add(new WeakReference<Tensor>(t));
     }
 
+    /// <summary>The gradient a hook returned (null keeps <paramref name="grad"/>), checked to have the shape and dtype
+    /// of the gradient it replaces; otherwise an <see cref="AutogradException"/> names the hook.</summary>
+    internal static Tensor CheckHookResult(Func<Tensor, Tensor?> hook, int position, Tensor grad, Tensor? result, string tensor)
+    {
+        if (result is null) return grad;
+        if (ShapeUtil.SameShape(result.Shape, grad.Shape) && result.DType == grad.DType) return result;
+        string name = hook.Method.DeclaringType is { } t ? $"{t.Name}.{hook.Method.Name}" : hook.Method.Name;
+        throw new AutogradException(
+            $"RegisterHook: hook #{position} ({name}) on {tensor} of shape {ShapeUtil.Format(grad.Shape)} returned a gradient of shape {ShapeUtil.Format(result.Shape)} " +
+            $"and dtype {result.DType.Name()}, but the gradient it replaces has shape {ShapeUtil.Format(grad.Shape)} and dtype {grad.DType.Name()}. " +
+            "A hook must return null or a tensor of the same shape and dtype as its argument.");
+    }
+
     /// <summary>Runs the tensor hooks registered on output <paramref name="output"/>, then stores retained grads.</summary>
     public Tensor RunOutputHooks(int output, Tensor grad, bool createGraph)
     {
         if (_extras is not { } x) return grad;
         if (x.Hooks?[output] is { } hooks)
-            foreach (var h in hooks.ToArray())
-                grad = h(grad) ?? grad;
+        {
+            var all = hooks.ToArray();
+            for (int k = 0; k < all.Length; k++)
+                grad = CheckHookResult(all[k], k, grad, all[k](grad), $"output {output} of {Name}");
+        }
         if (x.Retain?[output] is { } retain)
             foreach (var w in retain)
                 if (w.TryGetTarget(out var t))
@@ -224,8 +240,11 @@ internal sealed class AccumulateGrad : Node
     public Tensor RunLeafHooks(Tensor grad)
     {
         if (Variable.LeafHooks is { } hooks)
-            foreach (var h in hooks.ToArray())
-                grad = h(grad) ?? grad;
+        {
+            var all = hooks.ToArray();
+            for (int k = 0; k < all.Length; k++)
+                grad = CheckHookResult(all[k], k, grad, all[k](grad), "a leaf");
+        }
         return grad;
     }
 
@@ -242,6 +261,9 @@ internal sealed class AccumulateGrad : Node
             v.Grad.AddInPlaceNoGrad(g);
         else
             v.Grad = v.Grad + g;
+        if (v.PostAccumulateHooks is { } post)
+            foreach (var h in post.ToArray())
+                h(v);
         return [];
     }
 

@@ -37,68 +37,154 @@ public static class Idx
         return Read(s, path);
     }
 
-    /// <summary>Reads an IDX file from a stream; <paramref name="name"/> is used in error messages.</summary>
+    /// <summary>
+    /// Reads an IDX file from a stream; <paramref name="name"/> is used in error messages. The header is read
+    /// first and the data never beyond what it describes: a plain file whose size disagrees with its header is
+    /// rejected before the data is allocated, and a gzip-compressed one is inflated only up to the header's
+    /// size (plus a probe of 256 bytes for extra data), in chunks of what actually arrives, so a small
+    /// compressed file cannot make the reader allocate more than twice the data its header describes and
+    /// its stream really holds.
+    /// </summary>
     /// <exception cref="DataFormatException">The data is not a well-formed IDX file of unsigned bytes.</exception>
     public static IdxArray Read(Stream stream, string name)
     {
-        var bytes = ReadAll(stream, name);
-        if (bytes.Length < 4)
-            throw new DataFormatException($"IDX file '{name}': truncated header: {bytes.Length} byte(s), need at least 4 for the magic number.");
-        if (bytes[0] != 0 || bytes[1] != 0)
-            throw new DataFormatException($"IDX file '{name}': bad magic number 0x{bytes[0]:x2}{bytes[1]:x2}{bytes[2]:x2}{bytes[3]:x2}: an IDX file starts with two zero bytes, a type byte and a dimension count (e.g. 0x00000803 for images, 0x00000801 for labels).");
-        if (bytes[2] != 0x08)
-            throw new DataFormatException($"IDX file '{name}': unsupported element type 0x{bytes[2]:x2}: only unsigned bytes (0x08) are supported.");
-        int ndim = bytes[3];
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+        {
+            // the compressed (or plain) bytes as they are: their size is the stream's, not amplified
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
+        long start = stream.Position, size = stream.Length - start;
+        Span<byte> probe = stackalloc byte[2];
+        int p = ReadAtMost(stream, probe, name, gzip: false);
+        stream.Position = start;
+        bool gzip = p == 2 && probe[0] == 0x1f && probe[1] == 0x8b;
+        if (!gzip) return ReadBody(stream, name, plainSize: size, compressedSize: 0);
+        using var gz = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
+        return ReadBody(gz, name, plainSize: null, compressedSize: size);
+    }
+
+    /// <summary>The most bytes deflate can expand one compressed byte to (its maximum ratio is about 1032:1).</summary>
+    private const long MaxDeflateRatio = 1032;
+
+    private static IdxArray ReadBody(Stream s, string name, long? plainSize, long compressedSize)
+    {
+        bool gzip = plainSize is null;
+        var magic = new byte[4];
+        int got = ReadAtMost(s, magic, name, gzip);
+        if (got < 4)
+            throw new DataFormatException($"IDX file '{name}': truncated header: {got} byte(s), need at least 4 for the magic number.");
+        if (magic[0] != 0 || magic[1] != 0)
+            throw new DataFormatException($"IDX file '{name}': bad magic number 0x{magic[0]:x2}{magic[1]:x2}{magic[2]:x2}{magic[3]:x2}: an IDX file starts with two zero bytes, a type byte and a dimension count (e.g. 0x00000803 for images, 0x00000801 for labels).");
+        if (magic[2] != 0x08)
+            throw new DataFormatException($"IDX file '{name}': unsupported element type 0x{magic[2]:x2}: only unsigned bytes (0x08) are supported.");
+        int ndim = magic[3];
         if (ndim < 1 || ndim > MaxNdim)
             throw new DataFormatException($"IDX file '{name}': bad dimension count {ndim} in the magic number (expected 1 to {MaxNdim}).");
         int headerLen = 4 + 4 * ndim;
-        if (bytes.Length < headerLen)
-            throw new DataFormatException($"IDX file '{name}': truncated header: {ndim} dimensions need {headerLen} bytes, the file has {bytes.Length}.");
+        var dims = new byte[4 * ndim];
+        got = ReadAtMost(s, dims, name, gzip);
+        if (got < dims.Length)
+            throw new DataFormatException($"IDX file '{name}': truncated header: {ndim} dimensions need {headerLen} bytes, the file has {4 + got}.");
         var shape = new int[ndim];
-        long numel = 1;
+        long numel = 1, span = 1;
         for (int d = 0; d < ndim; d++)
         {
-            uint v = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(4 + 4 * d));
+            uint v = BinaryPrimitives.ReadUInt32BigEndian(dims.AsSpan(4 * d));
             if (v > int.MaxValue)
                 throw new DataFormatException($"IDX file '{name}': dimension {d} is {v}, too large.");
             shape[d] = (int)v;
-            numel *= v;
-            if (numel > Array.MaxLength)
-                throw new DataFormatException($"IDX file '{name}': the dimensions [{string.Join(", ", shape[..(d + 1)])}...] describe more than {Array.MaxLength} elements.");
+            numel = checked(numel * v); // both factors are below 2^31 and numel <= span <= Array.MaxLength: no overflow
+            span = checked(span * Math.Max(v, 1u));
+            if (span > Array.MaxLength)
+                throw new DataFormatException(
+                    $"IDX file '{name}': the dimensions [{string.Join(", ", shape[..(d + 1)])}{(d + 1 < ndim ? ", ..." : "")}] are too large: their product{(numel == 0 ? " (zero dims counted as one)" : "")} exceeds {Array.MaxLength}, the most elements one array can hold.");
         }
-        long have = bytes.Length - headerLen;
-        if (have < numel)
-            throw new DataFormatException($"IDX file '{name}': truncated data: the header [{string.Join(", ", shape)}] needs {numel} bytes of data, the file has {have}.");
-        if (have > numel)
-            throw new DataFormatException($"IDX file '{name}': wrong counts: the header [{string.Join(", ", shape)}] describes {numel} bytes of data, but the file has {have} ({have - numel} extra).");
-        return new IdxArray(shape, bytes.AsSpan(headerLen).ToArray());
+        string Dims() => "[" + string.Join(", ", shape) + "]";
+        if (plainSize is long total)
+        {
+            long have = total - headerLen;
+            if (have < numel)
+                throw new DataFormatException($"IDX file '{name}': truncated data: the header {Dims()} needs {numel} bytes of data, the file has {have}.");
+            if (have > numel)
+                throw new DataFormatException($"IDX file '{name}': wrong counts: the header {Dims()} describes {numel} bytes of data, but the file has {have} ({have - numel} extra).");
+        }
+        else if (numel > checked(compressedSize * MaxDeflateRatio))
+            throw new DataFormatException(
+                $"IDX file '{name}': truncated data or a corrupt header: the header {Dims()} needs {numel} bytes of data, more than a gzip file of {compressedSize} bytes can hold (at most about {MaxDeflateRatio} times its size).");
+
+        byte[] data;
+        long filled;
+        if (!gzip)
+        {
+            // the size was checked against the header: read it in one piece
+            data = new byte[numel];
+            filled = ReadAtMost(s, data, name, gzip);
+        }
+        else
+        {
+            // inflate in chunks of what actually arrives (never beyond numel), so that a header that claims more
+            // than the stream holds costs no more than the stream's real content
+            var chunks = new List<byte[]>();
+            filled = 0;
+            while (filled < numel)
+            {
+                var chunk = new byte[(int)Math.Min(1 << 20, numel - filled)];
+                int n = ReadAtMost(s, chunk, name, gzip);
+                filled += n;
+                if (n < chunk.Length) break;
+                chunks.Add(chunk);
+            }
+            data = filled < numel ? [] : new byte[numel];
+            if (filled == numel)
+            {
+                long at = 0;
+                foreach (var c in chunks)
+                {
+                    c.CopyTo(data, at);
+                    at += c.Length;
+                }
+            }
+        }
+        if (filled < numel)
+            throw new DataFormatException($"IDX file '{name}': truncated data: the header {Dims()} needs {numel} bytes of data, the {(gzip ? "decompressed " : "")}file has {filled}.");
+        if (gzip)
+        {
+            Span<byte> extra = stackalloc byte[256];
+            int more = ReadAtMost(s, extra, name, gzip);
+            if (more > 0)
+                throw new DataFormatException(
+                    $"IDX file '{name}': wrong counts: the header {Dims()} describes {numel} bytes of data, but the decompressed file has more ({(more < extra.Length ? more.ToString(System.Globalization.CultureInfo.InvariantCulture) : "at least " + more)} extra); it was not decompressed further.");
+        }
+        return new IdxArray(shape, data);
     }
 
-    private static byte[] ReadAll(Stream stream, string name)
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns the count. Errors of
+    /// the gzip decoder become a <see cref="DataFormatException"/> naming the file.</summary>
+    private static int ReadAtMost(Stream s, Span<byte> buffer, string name, bool gzip)
     {
-        var raw = new MemoryStream();
-        stream.CopyTo(raw);
-        var buf = raw.GetBuffer().AsSpan(0, (int)raw.Length);
-        if (buf.Length >= 2 && buf[0] == 0x1f && buf[1] == 0x8b)
+        int total = 0;
+        try
         {
-            raw.Position = 0;
-            var plain = new MemoryStream();
-            try
+            while (total < buffer.Length)
             {
-                using var gz = new GZipStream(raw, CompressionMode.Decompress);
-                gz.CopyTo(plain);
+                int n = s.Read(buffer[total..]);
+                if (n == 0) break;
+                total += n;
             }
-            catch (InvalidDataException e)
-            {
-                throw new DataFormatException($"IDX file '{name}': corrupt gzip data ({e.Message}).", e);
-            }
-            catch (EndOfStreamException e)
-            {
-                throw new DataFormatException($"IDX file '{name}': truncated gzip data ({e.Message}).", e);
-            }
-            return plain.ToArray();
         }
-        return buf.ToArray();
+        catch (InvalidDataException e) when (gzip)
+        {
+            throw new DataFormatException($"IDX file '{name}': corrupt gzip data ({e.Message}).", e);
+        }
+        catch (IOException e) when (gzip)
+        {
+            throw new DataFormatException($"IDX file '{name}': truncated or unreadable gzip data ({e.Message}).", e);
+        }
+        return total;
     }
 
     /// <summary>

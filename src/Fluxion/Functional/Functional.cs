@@ -109,7 +109,11 @@ public static partial class Functional
         });
     }
 
-    /// <summary>Jacobians of f by reverse mode (one VJP per output element); result i has shape out.shape + xs[i].shape.</summary>
+    /// <summary>
+    /// Jacobians of f by reverse mode: f runs once, then the VJPs of all m output elements run as one batched
+    /// backward (Vmap over the basis cotangents, like torch.func.jacrev), falling back to one VJP per element
+    /// when some op of the backward has no batching rule. Result i has shape out.shape + xs[i].shape.
+    /// </summary>
     public static Tensor[] JacRev(Func<Tensor[], Tensor> f, params Tensor[] xs)
     {
         bool nested = Nested(xs);
@@ -117,15 +121,15 @@ public static partial class Functional
         Tensor y;
         using (Autograd.EnableGrad()) y = f(ts);
         int m = y.Numel;
-        var rows = xs.Select(_ => new List<Tensor>()).ToArray();
-        for (int o = 0; o < m; o++)
+        if (!y.RequiresGrad || m == 0)
+            return xs.Select(x => Tensor.Zeros([.. y.ShapeArray, .. x.ShapeArray], x.DType)).ToArray();
+        var basis = Tensor.Eye(m, dtype: y.DType).Reshape([m, .. y.ShapeArray]);
+        var rows = Vmap(u =>
         {
-            var seed = Tensor.Zeros(y.ShapeArray, y.DType);
-            seed.SetRaw(o, 1);
-            var g = y.RequiresGrad ? Autograd.Grad([y], ts, [seed], retainGraph: true, createGraph: nested, allowUnused: true) : new Tensor?[xs.Length];
-            for (int i = 0; i < xs.Length; i++) rows[i].Add(g[i] ?? Tensor.ZerosLike(xs[i]));
-        }
-        return rows.Select((r, i) => Tensor.Stack([.. r], 0).Reshape([.. y.ShapeArray, .. xs[i].ShapeArray])).ToArray();
+            var g = Autograd.Grad([y], ts, [u[0]], retainGraph: true, createGraph: nested, allowUnused: true);
+            return g.Select((gi, i) => gi ?? Tensor.ZerosLike(xs[i])).ToArray();
+        }, [0])([basis]);
+        return rows.Select((r, i) => r.Reshape([.. y.ShapeArray, .. xs[i].ShapeArray])).ToArray();
     }
 
     /// <summary>Jacobian of a function of one tensor by reverse mode.</summary>

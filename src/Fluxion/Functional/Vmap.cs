@@ -287,6 +287,8 @@ internal sealed class VmapProgram
     {
         if (ReferenceEquals(a, b)) return true;
         if (a is null || b is null || a.DType != b.DType || !ShapeUtil.SameShape(a.Shape, b.Shape)) return false;
+        // views of the same memory (e.g. the same weight detached by each trace's Grad) hold the same values
+        if (ReferenceEquals(a.Storage, b.Storage) && a.Offset == b.Offset && ShapeUtil.SameShape(a.StridesRef, b.StridesRef)) return true;
         var x = a.ToDoubleArray();
         var y = b.ToDoubleArray();
         for (int i = 0; i < x.Length; i++)

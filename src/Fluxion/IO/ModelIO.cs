@@ -139,6 +139,7 @@ public static class ModelIO
         if (errors.Count > 0)
             throw new CheckpointMismatchException($"checkpoint '{source}' does not fit {module.GetType().Name}; nothing was loaded:\n  " + string.Join("\n  ", errors));
 
+        Action? commitOptimizer = null;
         if (optimizer is not null)
         {
             var scalars = new Dictionary<string, double>();
@@ -155,14 +156,25 @@ public static class ModelIO
                 throw new CheckpointMismatchException($"checkpoint '{source}' holds {kind} optimizer state, but the optimizer is {optimizer.Name}; nothing was loaded.");
             try
             {
-                optimizer.LoadStateDict(optTensors, scalars); // all-or-nothing itself
+                commitOptimizer = optimizer.PrepareLoad(optTensors, scalars); // checks and copies; changes nothing yet
             }
             catch (ArgumentException e)
             {
                 throw new CheckpointMismatchException($"checkpoint '{source}': the optimizer state does not fit; nothing was loaded: {e.Message}", e);
             }
         }
-        module.LoadStateDict(model, strict); // checked above: cannot fail
+        Action commitModel;
+        try
+        {
+            commitModel = module.PrepareLoad(model, strict); // checked above; changes nothing yet
+        }
+        catch (ShapeMismatchException e)
+        {
+            throw new CheckpointMismatchException($"checkpoint '{source}' does not fit {module.GetType().Name}; nothing was loaded: {e.Message}", e);
+        }
+        // everything is checked and prepared: the commits only copy and assign, and cannot fail
+        commitModel();
+        commitOptimizer?.Invoke();
         return checkpoint.Metadata;
     }
 

@@ -68,6 +68,9 @@ public static class SafeTensors
     /// atomically: the file is written to a temporary file in the same directory, flushed to disk and
     /// then moved over <paramref name="path"/>, so a failure at any point leaves an existing file intact.
     /// Tensors are stored by dtype size (largest first) and then by name, as the reference implementation does.
+    /// Temporary files that earlier saves of the same <paramref name="path"/> left behind when they were killed
+    /// (named <c>.{file name}.{32 hex digits}.tmp</c>, in the same directory, and not open in another save) are
+    /// deleted after a successful save; no other file is touched.
     /// </summary>
     /// <exception cref="ArgumentException">A name is empty or "__metadata__".</exception>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
@@ -89,7 +92,7 @@ public static class SafeTensors
 
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full) ?? ".";
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var tmp = Path.Combine(dir, TempPrefix(full) + $"{Guid.NewGuid():N}" + TempSuffix);
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -108,6 +111,49 @@ public static class SafeTensors
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
+        }
+        RemoveStaleTemps(full);
+    }
+
+    private const string TempSuffix = ".tmp";
+
+    private static string TempPrefix(string fullPath) => $".{Path.GetFileName(fullPath)}.";
+
+    /// <summary>The temporary files of earlier saves of <paramref name="fullPath"/>: exactly the names
+    /// <see cref="Save"/> gives them (the prefix, 32 lowercase hex digits, ".tmp").</summary>
+    internal static IEnumerable<string> TempFiles(string fullPath)
+    {
+        var dir = Path.GetDirectoryName(fullPath) ?? ".";
+        var prefix = TempPrefix(fullPath);
+        IEnumerable<string> names;
+        try { names = Directory.EnumerateFiles(dir, "*" + TempSuffix).ToList(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { yield break; }
+        foreach (var f in names)
+        {
+            var name = Path.GetFileName(f);
+            if (name.Length != prefix.Length + 32 + TempSuffix.Length
+                || !name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(TempSuffix, StringComparison.Ordinal))
+                continue;
+            var id = name.AsSpan(prefix.Length, 32);
+            bool hex = true;
+            foreach (var c in id) hex &= c is >= '0' and <= '9' or >= 'a' and <= 'f';
+            if (hex) yield return f;
+        }
+    }
+
+    /// <summary>Deletes the temporary files of earlier, interrupted saves of <paramref name="fullPath"/>. A file
+    /// another save still has open (it holds it with FileShare.None) is skipped; errors are ignored (the save
+    /// itself has succeeded, and the next one tries again).</summary>
+    private static void RemoveStaleTemps(string fullPath)
+    {
+        foreach (var f in TempFiles(fullPath))
+        {
+            try
+            {
+                using (new FileStream(f, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { } // fails while a live save writes it
+                File.Delete(f);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
 
@@ -206,7 +252,7 @@ public static class SafeTensors
             _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(headerBytes);
             doc = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 16 });
         }
-        catch (Exception e) when (e is JsonException or DecoderFallbackException or ArgumentException)
+        catch (Exception e) when (e is JsonException or DecoderFallbackException or ArgumentException or InvalidOperationException)
         {
             throw new SafeTensorsFormatException($"safetensors file '{name}': bad JSON header: {e.Message}", e);
         }
@@ -214,6 +260,7 @@ public static class SafeTensors
         var metadata = new Dictionary<string, string>();
         var entries = new List<(string Name, DType DType, int[] Shape, long Begin, long End)>();
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw Fail($"bad header: the JSON header must be an object, got {doc.RootElement.ValueKind}.");
@@ -234,6 +281,12 @@ public static class SafeTensors
                 entries.Add(ParseEntry(prop, Fail));
             }
         }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json accepts escapes such as "\ud800" (a lone surrogate) but cannot turn them into a string
+            throw new SafeTensorsFormatException(
+                $"safetensors file '{name}': bad JSON header: a name or string is not valid Unicode (a lone surrogate escape such as \\ud800?): {e.Message}", e);
+        }
 
         // offsets: in range, sized by dtype and shape, contiguous, no overlap, covering the data section
         foreach (var e in entries)
@@ -241,8 +294,8 @@ public static class SafeTensors
             if (e.End > data.Length)
                 throw Fail($"tensor '{e.Name}': data_offsets [{e.Begin}, {e.End}) are out of range: the data section has {data.Length} bytes.");
             long numel = 1;
-            foreach (var d in e.Shape) numel *= d;
-            long expected = numel * e.DType.ElementSize();
+            foreach (var d in e.Shape) numel = checked(numel * d); // bounded by ParseEntry: cannot overflow
+            long expected = checked(numel * e.DType.ElementSize());
             if (e.End - e.Begin != expected)
                 throw Fail($"tensor '{e.Name}': shape {ShapeUtil.Format(e.Shape)} of {DTypeCode(e.DType)} needs {expected} bytes, but data_offsets [{e.Begin}, {e.End}) span {e.End - e.Begin}.");
         }

@@ -99,6 +99,19 @@ internal static unsafe class Gemm
         // strides of unit dimensions are irrelevant: normalise them so the fast layouts are recognised
         if (k == 1) { aColStride = 1; bRowStride = 1; }
         if (n == 1) bColStride = 1;
+        if (k == 1 && bColStride == 1)
+        {
+            // an outer product (e.g. per-example weight gradients): each row of C is B's row scaled, one pass over memory
+            var bRow = new ReadOnlySpan<T>(b, bOff, n);
+            for (int i = 0; i < m; i++)
+            {
+                var cRow = c.AsSpan(cOff + i * n, n);
+                T ai = a[aOff + i * aRowStride];
+                if (accumulate) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(bRow, ai, cRow, cRow);
+                else System.Numerics.Tensors.TensorPrimitives.Multiply(bRow, ai, cRow);
+            }
+            return;
+        }
 
         long work = (long)m * n * k;
         int threads = Parallelism.Threads(work, ParallelWork);

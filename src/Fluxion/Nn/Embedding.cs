@@ -92,6 +92,7 @@ public sealed class Embedding : Module, IOnnxExportable
             throw new ShapeMismatchException($"{op}: the weight must be 2-D [num_embeddings, dim], got {ShapeUtil.Format(weight.Shape)}.");
         if (indices.DType != DType.Int64)
             throw new DTypeMismatchException($"{op}: indices must be int64, got {indices.DType.Name()} of shape {ShapeUtil.Format(indices.Shape)}. Convert them with .To(DType.Int64).");
+        Tensor.CheckIndexRange(op, indices, weight.Size(0), $"num_embeddings {weight.Size(0)}, weight shape {ShapeUtil.Format(weight.Shape)}");
         var flat = indices.Reshape(-1);
         var rows = weight.IndexSelect(0, flat);
         if (paddingIdx is int p)

@@ -213,7 +213,7 @@ public static partial class Losses
         var t = target.DenseSpan<long>();
         for (int i = 0; i < t.Length; i++)
             if ((t[i] < 0 || t[i] >= c) && t[i] != ignoreIndex)
-                throw new IndexOutOfRangeException($"{op}: target {t[i]} (at flat position {i} of the targets of shape {ShapeUtil.Format(target.Shape)}) is out of bounds for {c} classes; targets must lie in [0, {c}) or equal ignoreIndex ({ignoreIndex}).");
+                throw new IndexOutOfBoundsException(op, t[i], c, null, $"{op}: target {t[i]} (at flat position {i} of the targets of shape {ShapeUtil.Format(target.Shape)}, input shape {ShapeUtil.Format(input.Shape)}) is out of bounds for {c} classes; targets must lie in [0, {c}) or equal ignoreIndex ({ignoreIndex}).");
     }
 
     /// <summary>The class weights viewed as [1, C, 1, ...] so they broadcast along the class dim.</summary>

@@ -335,7 +335,7 @@ public static partial class Losses
             {
                 long j = tv[s * c + k];
                 if (j == -1) break;
-                if (j < 0 || j >= c) throw new IndexOutOfRangeException($"{op}: target {j} of sample {s} is out of range for {c} classes (end the list with -1).");
+                if (j < 0 || j >= c) throw new IndexOutOfBoundsException(op, j, c, null, $"{op}: target {j} of sample {s} is out of range for {c} classes (end the list with -1).");
                 isTarget[j] = true;
                 listed.Add((int)j);
             }

@@ -151,8 +151,17 @@ public abstract partial class Module
     /// entry is validated first (missing or unexpected keys when strict, shape and dtype mismatches),
     /// so a failed load leaves the module unchanged.
     /// </summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true) => PrepareLoad(state, strict)();
+
+    /// <summary>
+    /// Checks <paramref name="state"/> against this module (see <see cref="LoadStateDict"/>) without changing
+    /// anything and returns the action that copies the values in. The action copies raw values (no arithmetic,
+    /// so NaN or Inf in the module cannot survive and int64 buffers copy like the rest) and cannot fail.
+    /// </summary>
+    /// <exception cref="ShapeMismatchException">The state does not fit; the message lists every problem.</exception>
+    internal Action PrepareLoad(IReadOnlyDictionary<string, Tensor> state, bool strict)
     {
+        ArgumentNullException.ThrowIfNull(state);
         var mine = StateDict();
         var errors = new List<string>();
         if (strict)
@@ -163,16 +172,29 @@ public abstract partial class Module
         foreach (var (k, t) in mine)
         {
             if (!state.TryGetValue(k, out var src)) continue;
-            if (!ShapeUtil.SameShape(src.Shape, t.Shape))
+            if (src is null) errors.Add($"'{k}': the state dict's tensor is null");
+            else if (!ShapeUtil.SameShape(src.Shape, t.Shape))
                 errors.Add($"'{k}': shape {ShapeUtil.Format(src.Shape)} in the state dict, {ShapeUtil.Format(t.Shape)} in the model");
             else if (src.DType != t.DType)
                 errors.Add($"'{k}': dtype {src.DType.Name()} in the state dict, {t.DType.Name()} in the model");
         }
         if (errors.Count > 0)
             throw new ShapeMismatchException($"LoadStateDict ({GetType().Name}): the state dict does not fit the model; nothing was loaded:\n  " + string.Join("\n  ", errors));
-        using (Autograd.NoGrad())
-            foreach (var (k, t) in mine)
-                if (state.TryGetValue(k, out var src)) t.CopyInPlace(src);
+        // sources that share storage with this module (a state dict of itself, or of a module sharing weights)
+        // are copied first, so that no copy reads values an earlier one overwrote
+        var storages = new HashSet<Storage>(mine.Values.Select(t => t.Storage), ReferenceEqualityComparer.Instance);
+        var plan = new List<(Tensor Target, Tensor Source)>();
+        foreach (var (k, t) in mine)
+            if (state.TryGetValue(k, out var src))
+                plan.Add((t, storages.Contains(src.Storage) ? src.Detach().Clone() : src));
+        return () =>
+        {
+            foreach (var (t, src) in plan)
+            {
+                t.CopyRawFrom(src);
+                t.Storage.BumpVersion();
+            }
+        };
     }
 
     /// <summary>

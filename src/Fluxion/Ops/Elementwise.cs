@@ -626,13 +626,29 @@ public partial class Tensor
     public Tensor ClampInPlace(double? min = null, double? max = null) => InPlace("ClampInPlace", this, (a, _) => a.Clamp(min, max));
 
     /// <summary>Sets every element to <paramref name="value"/>, in place.</summary>
-    public Tensor FillInPlace(double value) => InPlace("FillInPlace", ScalarLike(value), (a, v) => (a * 0.0) + v);
+    public Tensor FillInPlace(double value) => InPlace("FillInPlace", ScalarLike(value), TakeSecond);
 
     /// <summary>Sets every element to zero, in place.</summary>
     public Tensor ZeroInPlace() => FillInPlace(0);
 
-    /// <summary>Copies <paramref name="src"/> (broadcast to this shape, same dtype) into this tensor, in place.</summary>
-    public Tensor CopyInPlace(Tensor src) => InPlace("CopyInPlace", src, (a, s) => a * 0.0 + s);
+    /// <summary>Copies <paramref name="src"/> (broadcast to this shape, same dtype) into this tensor, in place.
+    /// The values are copied, not computed: NaN or Inf in this tensor do not leak into the result, and every
+    /// dtype (int64 and bool included) is supported.</summary>
+    public Tensor CopyInPlace(Tensor src)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        if (src.DType != DType)
+            throw new DTypeMismatchException(
+                $"CopyInPlace: the source has dtype {src.DType.Name()} (shape {ShapeUtil.Format(src.Shape)}) but the target has dtype {DType.Name()} (shape {ShapeUtil.Format(_shape)}); convert it with src.To({DType}) first.");
+        if (src.Rank > Rank || !ShapeUtil.SameShape(ShapeUtil.Broadcast("CopyInPlace", _shape, src._shape), _shape))
+            throw new ShapeMismatchException(
+                $"CopyInPlace: the source of shape {ShapeUtil.Format(src.Shape)} cannot be broadcast to the target's shape {ShapeUtil.Format(_shape)}.");
+        return InPlace("CopyInPlace", src, TakeSecond);
+    }
+
+    /// <summary>The second operand broadcast against the first, selected (not computed) so that the first's values,
+    /// NaN included, cannot leak in; as a Where it passes a zero gradient to the first and the gradient to the second.</summary>
+    private static Tensor TakeSecond(Tensor a, Tensor b) => Where(Scalar(0, DType.Bool), a, b);
 
     /// <summary>Adds into this tensor without autograd (gradient accumulation, optimizer steps).</summary>
     internal void AddInPlaceNoGrad(Tensor other)

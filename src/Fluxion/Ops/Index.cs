@@ -537,12 +537,17 @@ public partial class Tensor
             throw new DTypeMismatchException($"{op}: cannot add into a bool tensor (shape {ShapeUtil.Format(_shape)}); convert it with To(...) first.");
     }
 
+    /// <summary>Throws when an element of <paramref name="index"/> (int64, any shape) is outside [0, <paramref name="size"/>);
+    /// <paramref name="context"/> describes what is indexed (e.g. the weight's shape).</summary>
+    internal static void CheckIndexRange(string op, Tensor index, int size, string context) =>
+        CheckIndexRange(op, index, index._strides, index._shape, size, -1, context);
+
     /// <summary>Throws when an element of the index view is outside [0, <paramref name="size"/>).</summary>
     private static void CheckIndexRange(string op, Tensor index, int[] strides, int[] shape, int size, int dim, string context)
     {
         if (Indexing.FindOutOfRange(index.Storage.As<long>(), index.Offset, strides, shape, size) is not { } bad) return;
         string where = dim >= 0 ? $"dim {dim} with size {size}" : $"size {size}";
-        throw new IndexOutOfRangeException(
+        throw new IndexOutOfBoundsException(op, bad.Value, size, dim >= 0 ? dim : null,
             $"{op}: index {bad.Value} (at flat position {bad.Position} of the index of shape {ShapeUtil.Format(index._shape)}) is out of bounds for {where} ({context}); indices must lie in [0, {size}).");
     }
 

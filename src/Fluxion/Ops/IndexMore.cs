@@ -92,7 +92,7 @@ public partial class Tensor
         {
             long x = v[i];
             if (x < (allowNegative ? -n : 0) || x >= n)
-                throw new IndexOutOfRangeException($"{op}: index {x} (at flat position {i} of the index of shape {ShapeUtil.Format(index._shape)}) is out of bounds for {what} of size {n}.");
+                throw new IndexOutOfBoundsException(op, x, n, null, $"{op}: index {x} (at flat position {i} of the index of shape {ShapeUtil.Format(index._shape)}) is out of bounds for {what} of size {n}.");
             if (x < 0) v[i] = x + n;
         }
         return v;
@@ -175,7 +175,7 @@ public partial class Tensor
         }
         int k = idx.Count;
         if (k == 0) throw new ArgumentException($"{op}: give at least one index tensor.", nameof(indices));
-        if (k > Rank) throw new IndexOutOfRangeException($"{op}: too many indices ({k}) for a tensor of rank {Rank} (shape {ShapeUtil.Format(_shape)}).");
+        if (k > Rank) throw new ShapeMismatchException($"{op}: too many indices ({k}) for a tensor of rank {Rank} (shape {ShapeUtil.Format(_shape)}).");
         var bshape = BroadcastShapes([.. idx.Select(t => t.ShapeArray)]);
         int p = ShapeUtil.Numel(bshape);
         var lin = new long[p];

@@ -107,7 +107,7 @@ public partial class Tensor
         NeedRank("Dot", a, "the first operand", 1);
         NeedRank("Dot", b, "the second operand", 1);
         if (a._shape[0] != b._shape[0])
-            throw new ShapeMismatchException($"Dot: the operands have different lengths ({a._shape[0]} vs {b._shape[0]}).");
+            throw new ShapeMismatchException($"Dot: the operands have different lengths: shapes {ShapeUtil.Format(a._shape)} and {ShapeUtil.Format(b._shape)}.");
         return MatMul(a, b);
     }
 

@@ -10,7 +10,8 @@ public partial class Tensor
     private int[] InferShape(string op, int[] shape)
     {
         var s = (int[])shape.Clone();
-        int infer = -1, known = 1;
+        int infer = -1;
+        long known = 1;
         for (int i = 0; i < s.Length; i++)
         {
             if (s[i] == -1)
@@ -19,17 +20,18 @@ public partial class Tensor
                 infer = i;
             }
             else if (s[i] < 0) throw new ShapeMismatchException($"{op}: invalid dimension {s[i]} in {ShapeUtil.Format(shape)}.");
-            else known *= s[i];
+            else known = Math.Min(known * s[i], (long)int.MaxValue + 1); // saturate: no overflow, still unequal to any numel
         }
         int n = Numel;
         if (infer >= 0)
         {
             if (known == 0 || n % known != 0)
                 throw new ShapeMismatchException($"{op}: shape {ShapeUtil.Format(shape)} is invalid for input of shape {ShapeUtil.Format(_shape)} ({n} elements).");
-            s[infer] = n / known;
+            s[infer] = (int)(n / known);
         }
         else if (known != n)
-            throw new ShapeMismatchException($"{op}: shape {ShapeUtil.Format(shape)} ({known} elements) is invalid for input of shape {ShapeUtil.Format(_shape)} ({n} elements).");
+            throw new ShapeMismatchException($"{op}: shape {ShapeUtil.Format(shape)} ({(known > int.MaxValue ? "more than " + int.MaxValue : known)} elements) is invalid for input of shape {ShapeUtil.Format(_shape)} ({n} elements).");
+        ShapeUtil.CheckedNumel(op, s); // an empty tensor's new dims must still have strides that fit
         return s;
     }
 
@@ -136,7 +138,7 @@ public partial class Tensor
         for (int i = 0; i < Rank; i++)
         {
             d[i] = ShapeUtil.WrapDim("Permute", dims[i], Rank);
-            if (seen[d[i]]) throw new ShapeMismatchException($"Permute: dim {dims[i]} repeats in {ShapeUtil.Format(dims)}.");
+            if (seen[d[i]]) throw new ShapeMismatchException($"Permute: dim {dims[i]} repeats in {ShapeUtil.Format(dims)} (input shape {ShapeUtil.Format(_shape)}); give each dim exactly once.");
             seen[d[i]] = true;
         }
         var y = MakeView(Array.ConvertAll(d, i => _shape[i]), Array.ConvertAll(d, i => _strides[i]), Offset);
@@ -222,6 +224,7 @@ public partial class Tensor
             else
                 throw new ShapeMismatchException($"Expand: the size {have} of dim {src} of shape {ShapeUtil.Format(_shape)} cannot be expanded to {want} (target {ShapeUtil.Format(shape)}); only size-1 dims can be expanded.");
         }
+        ShapeUtil.CheckedNumel("Expand", s);
         var y = MakeView(s, st, Offset);
         return Op.Tracking(this) ? Op.Record(ExpandOp, y, [this]) : y;
     }
@@ -327,7 +330,7 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim("Select", dim, Rank);
         int n = _shape[d];
         if (index < -n || index >= n)
-            throw new IndexOutOfRangeException($"Select: index {index} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}).");
+            throw new IndexOutOfBoundsException("Select", index, n, d, $"Select: index {index} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}); indices must lie in [{-n}, {n}).");
         if (index < 0) index += n;
         return Slice(d, index, index + 1).Squeeze(d);
     }
@@ -381,28 +384,37 @@ public partial class Tensor
                 else if (ix.Kind != TensorIndex.IndexKind.NewAxis) consumed++;
             }
             if (ellipses > 1) throw new ArgumentException("Index: at most one Ellipsis is allowed.");
-            if (consumed > Rank) throw new IndexOutOfRangeException($"Index: too many indices ({consumed}) for a tensor of rank {Rank} (shape {ShapeUtil.Format(_shape)}).");
+            if (consumed > Rank) throw new ShapeMismatchException($"Index: too many indices ({consumed}) for a tensor of rank {Rank} (shape {ShapeUtil.Format(_shape)}).");
             var r = this;
-            int dim = 0;
+            int dim = 0, source = 0; // dim of r, and of this tensor
             foreach (var ix in indices)
             {
                 switch (ix.Kind)
                 {
                     case TensorIndex.IndexKind.Single:
+                    case TensorIndex.IndexKind.Int:
                     {
                         int n = r._shape[dim];
-                        int i = ix.Index.IsFromEnd ? n - ix.Index.Value : ix.Index.Value;
+                        int i = ix.Kind == TensorIndex.IndexKind.Int ? ix.Int : ix.Index.IsFromEnd ? n - ix.Index.Value : ix.Index.Value;
+                        if (ix.Kind == TensorIndex.IndexKind.Int ? i < -n || i >= n : i < 0 || i >= n) // ^k from the end: 1 <= k <= n
+                        {
+                            string shown = ix.Kind == TensorIndex.IndexKind.Int ? $"{i}" : $"{ix.Index}";
+                            throw new IndexOutOfBoundsException("Index", i, n, source,
+                                $"Index: index {shown} is out of range for dim {source} of size {n} (shape {ShapeUtil.Format(_shape)}); indices must lie in [{-n}, {n}).");
+                        }
                         r = r.Select(dim, i);
+                        source++;
                         break;
                     }
-                    case TensorIndex.IndexKind.Int:
-                        r = r.Select(dim, ix.Int);
-                        break;
                     case TensorIndex.IndexKind.Range:
                     {
-                        var (off, len) = ix.Range.GetOffsetAndLength(r._shape[dim]);
-                        r = r.Slice(dim, off, off + len);
+                        int n = r._shape[dim], start = ix.Range.Start.GetOffset(n), end = ix.Range.End.GetOffset(n);
+                        if (start < 0 || end > n || start > end)
+                            throw new IndexOutOfBoundsException("Index", start < 0 || start > n ? start : end, n, source,
+                                $"Index: range {ix.Range} is out of range for dim {source} of size {n} (shape {ShapeUtil.Format(_shape)}); a range must satisfy 0 <= start <= end <= {n}.");
+                        r = r.Slice(dim, start, end);
                         dim++;
+                        source++;
                         break;
                     }
                     case TensorIndex.IndexKind.NewAxis:
@@ -411,6 +423,7 @@ public partial class Tensor
                         break;
                     case TensorIndex.IndexKind.Ellipsis:
                         dim += Rank - consumed;
+                        source += Rank - consumed;
                         break;
                 }
             }

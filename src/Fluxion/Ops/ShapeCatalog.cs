@@ -60,7 +60,7 @@ internal static class ShapeCatalog
 
     // ---- in-place fills (Elementwise.cs) -----------------------------------------------------------
 
-    internal static readonly OpDef ZeroInPlace = Composite("ZeroInPlace", ["Mul", "Add"], ["zero_"], () =>
+    internal static readonly OpDef ZeroInPlace = Composite("ZeroInPlace", ["Where"], ["zero_"], () =>
         [new("2-d", [R(1, 3, 4)], t => (t[0] * 1.0).ZeroInPlace() + t[0])]);
 
     // ---- creation (Creation.cs): no gradient, as in PyTorch --------------------------------------------

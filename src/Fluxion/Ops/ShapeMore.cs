@@ -438,7 +438,7 @@ public partial class Tensor
         int d = WrapIndexDim("SelectScatter", dim);
         int n = _shape[d];
         if (index < -n || index >= n)
-            throw new IndexOutOfRangeException($"SelectScatter: index {index} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}).");
+            throw new IndexOutOfBoundsException("SelectScatter", index, n, d, $"SelectScatter: index {index} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}).");
         if (index < 0) index += n;
         var want = _shape.Where((_, k) => k != d).ToArray();
         if (!ShapeUtil.SameShape(src._shape, want))

@@ -343,7 +343,16 @@ public abstract class Optimizer
     /// problem an <see cref="ArgumentException"/> lists them all and nothing is changed. Group options are
     /// replaced by the loaded ones; tensors are copied (converted to each parameter's dtype).
     /// </summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, double> scalars)
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, double> scalars) =>
+        PrepareLoad(tensors, scalars)();
+
+    /// <summary>
+    /// Checks a state and prepares everything it needs (copies of its tensors included) without changing the
+    /// optimizer; returns the action that installs it, which only assigns and cannot fail. Lets a caller
+    /// (<see cref="IO.ModelIO"/>) validate the model and the optimizer before committing either.
+    /// </summary>
+    /// <exception cref="ArgumentException">The state does not fit; the message lists every problem.</exception>
+    internal Action PrepareLoad(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, double> scalars)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(scalars);
@@ -352,8 +361,11 @@ public abstract class Optimizer
         var commit = Import(tensors, scalars, groupOptions, errors);
         if (errors.Count > 0)
             throw new ArgumentException($"{Name}.LoadStateDict: the state does not fit this optimizer; nothing was loaded:\n  " + string.Join("\n  ", errors));
-        for (int g = 0; g < _groups.Count; g++) _groups[g].ReplaceOptions(groupOptions![g]);
-        commit();
+        return () =>
+        {
+            for (int g = 0; g < _groups.Count; g++) _groups[g].ReplaceOptions(groupOptions![g]);
+            commit();
+        };
     }
 
     private void ExportGroups(Dictionary<string, double> s)
@@ -478,7 +490,9 @@ public abstract class Optimizer
             if (!ShapeUtil.SameShape(t.Shape, p.Shape)) { errors.Add($"'{key}': shape {ShapeUtil.Format(t.Shape)} does not match parameter {i}'s shape {ShapeUtil.Format(p.Shape)}"); continue; }
             if (!t.DType.IsFloatingPoint()) { errors.Add($"'{key}': dtype {t.DType.Name()} is not floating-point"); continue; }
             var st = fresh[i] ??= new ParamState(names.Length);
-            st.Buffers[slot] = t;
+            Tensor copy; // copied now, so that the commit below only assigns
+            using (Autograd.NoGrad()) copy = (t.DType == p.DType ? t.Clone() : t.To(p.DType)).Contiguous().Detach();
+            st.Buffers[slot] = copy;
         }
         if (groupOptions is not null)
         {
@@ -497,21 +511,7 @@ public abstract class Optimizer
         }
         return () =>
         {
-            for (int i = 0; i < fresh.Length; i++)
-            {
-                if (fresh[i] is { } st)
-                {
-                    var p = _allParams[i];
-                    for (int b = 0; b < st.Buffers.Length; b++)
-                        if (st.Buffers[b] is { } t)
-                        {
-                            Tensor copy;
-                            using (Autograd.NoGrad()) copy = (t.DType == p.DType ? t.Clone() : t.To(p.DType)).Contiguous().Detach();
-                            st.Buffers[b] = copy;
-                        }
-                }
-                _state[i] = fresh[i];
-            }
+            for (int i = 0; i < fresh.Length; i++) _state[i] = fresh[i];
         };
     }
 

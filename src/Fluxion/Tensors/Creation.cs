@@ -21,8 +21,8 @@ public partial class Tensor
 
     private static int[] CheckShape(string op, int[] shape)
     {
-        foreach (var d in shape)
-            if (d < 0) throw new ShapeMismatchException($"{op}: negative dimension {d} in shape {ShapeUtil.Format(shape)}.");
+        ArgumentNullException.ThrowIfNull(shape);
+        ShapeUtil.CheckedNumel(op, shape);
         return (int[])shape.Clone();
     }
 

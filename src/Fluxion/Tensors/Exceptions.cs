@@ -46,3 +46,36 @@ public sealed class InPlaceModificationException : AutogradException
     /// <summary>Creates the exception with a message and the underlying error (e.g. the same error with more context).</summary>
     public InPlaceModificationException(string message, Exception inner) : base(message, inner) { }
 }
+
+/// <summary>An index outside the size it indexes: a Select or indexer position, a Gather, IndexSelect or
+/// Embedding index, a class target of a loss. PyTorch raises <c>IndexError</c> for these. The message names
+/// the operation, the offending index, the size and dim it must fit, and the shape involved; the same facts
+/// are available as properties.</summary>
+public sealed class IndexOutOfBoundsException : ShapeMismatchException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="op">The operation that was given the index.</param>
+    /// <param name="index">The offending index.</param>
+    /// <param name="size">The size it must be below (indices lie in [0, size), or [-size, size) where negative indices count from the end).</param>
+    /// <param name="dim">The dimension indexed, or null when the index is not into a dimension (e.g. a class count).</param>
+    /// <param name="message">The full message.</param>
+    public IndexOutOfBoundsException(string op, long index, long size, int? dim, string message) : base(message)
+    {
+        Op = op;
+        Index = index;
+        Size = size;
+        Dim = dim;
+    }
+
+    /// <summary>The operation that was given the index.</summary>
+    public string Op { get; }
+
+    /// <summary>The offending index.</summary>
+    public long Index { get; }
+
+    /// <summary>The size the index must fit.</summary>
+    public long Size { get; }
+
+    /// <summary>The dimension indexed, or null when the index is not into a dimension.</summary>
+    public int? Dim { get; }
+}

@@ -3,12 +3,28 @@ namespace Fluxion;
 /// <summary>Shape arithmetic: element counts, contiguous strides, broadcasting, dim wrapping.</summary>
 internal static class ShapeUtil
 {
-    public static int Numel(ReadOnlySpan<int> shape)
+    /// <summary>The largest element count of one tensor (the largest .NET array).</summary>
+    public static int MaxElements => Array.MaxLength;
+
+    public static int Numel(ReadOnlySpan<int> shape) => CheckedNumel("Tensor", shape);
+
+    /// <summary>
+    /// The element count of <paramref name="shape"/>, computed without overflow. Throws a
+    /// <see cref="ShapeMismatchException"/> naming <paramref name="op"/> when a dim is negative or the
+    /// product of the dims (zeros counted as ones, so that the strides fit too) exceeds <see cref="MaxElements"/>.
+    /// </summary>
+    public static int CheckedNumel(string op, ReadOnlySpan<int> shape)
     {
-        long n = 1;
-        foreach (var d in shape) n *= d;
-        if (n > int.MaxValue)
-            throw new ShapeMismatchException($"A tensor of shape {Format(shape)} has {n} elements, more than the {int.MaxValue} one tensor can hold.");
+        long n = 1, strideSpan = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ShapeMismatchException($"{op}: negative dimension {d} in shape {Format(shape)}.");
+            n *= d; // both stay <= MaxElements before each multiply, so no long overflow
+            strideSpan *= Math.Max(d, 1);
+            if (strideSpan > MaxElements)
+                throw new ShapeMismatchException(
+                    $"{op}: shape {Format(shape)} is too large: the product of its dims{(n == 0 ? " (ignoring the zero ones, which the strides still span)" : "")} exceeds {MaxElements}, the most elements one tensor can hold.");
+        }
         return (int)n;
     }
 

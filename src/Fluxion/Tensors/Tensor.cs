@@ -31,6 +31,9 @@ public partial class Tensor
     /// <summary>Hooks run on this leaf's gradient before it is accumulated.</summary>
     internal List<Func<Tensor, Tensor?>>? LeafHooks;
 
+    /// <summary>Hooks run on this leaf after a backward pass has accumulated into <see cref="Grad"/>.</summary>
+    internal List<Action<Tensor>>? PostAccumulateHooks;
+
     /// <summary>For a view made by a shape op: the tensor it views (in-place checks use it).</summary>
     internal Tensor? ViewBase;
 
@@ -185,6 +188,21 @@ public partial class Tensor
         return () => node.RemoveHook(idx, hook);
     }
 
+    /// <summary>
+    /// Registers a hook called with this leaf (PyTorch's <c>register_post_accumulate_grad_hook</c>) every
+    /// time a backward pass has accumulated a gradient into its <see cref="Grad"/>, so the hook sees the
+    /// summed gradient (data-parallel training starts reducing a parameter's gradient there while the
+    /// backward pass continues). Returns an action that removes the hook.
+    /// </summary>
+    public Action RegisterPostAccumulateGradHook(Action<Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        if (!_requiresGrad || !IsLeaf)
+            throw new AutogradException($"RegisterPostAccumulateGradHook: this tensor of shape {ShapeUtil.Format(_shape)} is {(IsLeaf ? "a leaf that does not require grad" : "not a leaf")}; the hook needs a leaf with RequiresGrad = true (a parameter).");
+        (PostAccumulateHooks ??= new()).Add(hook);
+        return () => PostAccumulateHooks.Remove(hook);
+    }
+
     /// <summary>Returns a new leaf sharing this tensor's storage, cut from the graph.</summary>
     public Tensor Detach()
     {
@@ -232,7 +250,7 @@ public partial class Tensor
         {
             int ix = index[i] < 0 ? index[i] + _shape[i] : index[i];
             if ((uint)ix >= (uint)_shape[i])
-                throw new IndexOutOfRangeException($"Index: index {index[i]} is out of range for dimension {i} of size {_shape[i]} (shape {ShapeUtil.Format(_shape)}).");
+                throw new IndexOutOfBoundsException("Index", index[i], _shape[i], i, $"Index: index {index[i]} is out of range for dimension {i} of size {_shape[i]} (shape {ShapeUtil.Format(_shape)}); indices must lie in [{-_shape[i]}, {_shape[i]}).");
             p += ix * _strides[i];
         }
         return p;
