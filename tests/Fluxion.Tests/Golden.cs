@@ -241,6 +241,12 @@ public sealed class GoldenArgs(JsonElement args)
     /// <summary>A number arg.</summary>
     public double Double(string name) => Get(name).GetDouble();
 
+    /// <summary>A list of strings, or null when absent.</summary>
+    public string[]? Strings(string name) => Has(name) ? Get(name).EnumerateArray().Select(v => v.GetString()!).ToArray() : null;
+
+    /// <summary>A list of doubles, or null when absent.</summary>
+    public double[]? Doubles(string name) => Has(name) ? Get(name).EnumerateArray().Select(v => v.GetDouble()).ToArray() : null;
+
     /// <summary>A number arg that may be null.</summary>
     public double? DoubleOrNull(string name) => Has(name) ? Get(name).GetDouble() : null;
 

@@ -66,12 +66,26 @@ public class ReadmeTests
     private static void Example3()
     {
         // README-BEGIN 3
-        var net = new TinyNet(hidden: 16);
-        Console.WriteLine(string.Join(", ", net.NamedParameters().Select(p => $"{p.Name} {string.Join("x", p.Parameter.Size())}")));   // fc1.weight 16x1, fc1.bias 16, head.weight 1x16, head.bias 1
+        var w = Tensor.Randn([10, 5], DType.Float64, new Generator(1));
+        var x = Tensor.Randn([32, 5], DType.Float64, new Generator(2));
+        var y = Tensor.Randn([32, 10], DType.Float64, new Generator(3));
+        // the gradient of one example's loss with respect to w, mapped over the 32 examples
+        var perSample = Functional.Vmap((Tensor[] a) => Functional.Grad((Tensor wi) => Fluxion.Nn.Losses.MseLoss(wi.MatMul(a[0]), a[1]))(w), inDims: [0, 0]);
+        var g = perSample([x, y]);
+        Console.WriteLine(string.Join("x", g.ShapeArray));   // 32x10x5
+        Console.WriteLine(Functional.LastVmapPlan!.Batched); // True
         // README-END 3
     }
 
-    // README-BEGIN 3
+    private static void Example4()
+    {
+        // README-BEGIN 4
+        var net = new TinyNet(hidden: 16);
+        Console.WriteLine(string.Join(", ", net.NamedParameters().Select(p => $"{p.Name} {string.Join("x", p.Parameter.Size())}")));   // fc1.weight 16x1, fc1.bias 16, head.weight 1x16, head.bias 1
+        // README-END 4
+    }
+
+    // README-BEGIN 4
     class TinyNet(int hidden) : Fluxion.Nn.Module
     {
         private readonly Fluxion.Nn.Linear _fc1 = new(1, hidden);
@@ -79,11 +93,11 @@ public class ReadmeTests
 
         public override Tensor Forward(Tensor x) => Head.Forward(_fc1.Forward(x).Tanh());
     }
-    // README-END 3
+    // README-END 4
 
-    private static void Example4()
+    private static void Example5()
     {
-        // README-BEGIN 4
+        // README-BEGIN 5
         Generator.ManualSeed(0);
         var (train, test) = Fluxion.Data.FashionMnist.LoadEmbedded();   // in the package Fluxion.Datasets
         var model = new Fluxion.Nn.Sequential(new Fluxion.Nn.Flatten(), new Fluxion.Nn.Linear(784, 128), new Fluxion.Nn.ReLU(), new Fluxion.Nn.Linear(128, 10));
@@ -94,7 +108,7 @@ public class ReadmeTests
         };
         var history = trainer.Fit(new Fluxion.Data.DataLoader(train.Take(2000), 64, shuffle: true), epochs: 3, validation: new Fluxion.Data.DataLoader(test, 500));
         Console.WriteLine(history.Epochs[^1].Metrics["val_acc"] > 0.7);   // True
-        // README-END 4
+        // README-END 5
     }
 
     internal static string RepoRoot()
@@ -105,7 +119,7 @@ public class ReadmeTests
         throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
     }
 
-    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3, Example4];
+    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3, Example4, Example5];
 
     /// <summary>The body of README code block n (its leading using lines and blank line removed).</summary>
     private static string[] ReadmeExample(int n)
@@ -146,7 +160,7 @@ public class ReadmeTests
     private static string Normalize(string line) =>
         line.Replace("Fluxion.Nn.", "").Replace("Fluxion.Optim.", "").Replace("Fluxion.Training.", "").Replace("Fluxion.Data.", "");
 
-    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3, 4 };
+    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3, 4, 5 };
 
     [Theory]
     [MemberData(nameof(Blocks))]
@@ -166,7 +180,7 @@ public class ReadmeTests
         var (previous, previousError) = (Console.Out, Console.Error);
         var captured = new StringWriter();
         Console.SetOut(captured);
-        Console.SetError(new StringWriter()); // the training progress display (block 4)
+        Console.SetError(new StringWriter()); // the training progress display (block 5)
         try { Examples[n](); }
         finally { Console.SetOut(previous); Console.SetError(previousError); }
         Assert.Equal(expected, captured.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'));

@@ -209,6 +209,22 @@ public class VmapTests
     }
 
     [Fact]
+    public void BatchNormUnderVmap()
+    {
+        var x = R(1, 5, 4, 3); // 5 examples of [4, 3]: BatchNorm1d over 4 rows of 3 features
+        var bn = new BatchNorm1d(3, dtype: DType.Float64);
+        var e = Assert.Throws<VmapException>(() => Functional.Vmap((Tensor v) => bn.Forward(v))(x));
+        Assert.Contains("Eval()", e.Message);
+        Assert.Contains("trackRunningStats: false", e.Message);
+        // evaluation mode: running statistics, the same for every example
+        bn.Eval();
+        TensorAssert.Close(Loop(a => [bn.Forward(a[0])], [x], [true])[0], Functional.Vmap((Tensor v) => bn.Forward(v))(x), 1e-12, 1e-12, "eval");
+        // without running statistics: each example normalized with its own statistics
+        var free = new BatchNorm1d(3, trackRunningStats: false, dtype: DType.Float64);
+        TensorAssert.Close(Loop(a => [free.Forward(a[0])], [x], [true])[0], Functional.Vmap((Tensor v) => free.Forward(v))(x), 1e-12, 1e-12, "own statistics");
+    }
+
+    [Fact]
     public void RandomnessPolicy()
     {
         var x = Tensor.Ones([6, 50], DType.Float64);

@@ -675,6 +675,38 @@ internal static class Conv
         public int Div(int oh, int ow) => Divisor ?? HDiv[oh] * WDiv[ow];
     }
 
+    /// <summary>
+    /// y[P, OH, OW] = the maximum of x[P, H, W] over each window of <paramref name="win"/> (its divisors unused), idx the flat
+    /// position h·W + w of that maximum in the plane. Row-major scan; a larger value or a NaN replaces the current maximum (ties
+    /// keep the first, as PyTorch's adaptive max pooling). y and idx are overwritten.
+    /// </summary>
+    public static void WindowMax<T>(T[] x, int xOff, T[] y, int[] idx, int planes, PoolWindows win) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int H = win.H, W = win.W, OH = win.OH, OW = win.OW;
+        For(planes, (long)planes * H * W * 2, (p0, p1) =>
+        {
+            for (int p = p0; p < p1; p++)
+            {
+                int xo = xOff + p * H * W;
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++)
+                    {
+                        T best = T.NegativeInfinity;
+                        int bi = win.HStart[oh] * W + win.WStart[ow];
+                        for (int h = win.HStart[oh]; h < win.HEnd[oh]; h++)
+                            for (int w = win.WStart[ow]; w < win.WEnd[ow]; w++)
+                            {
+                                T v = x[xo + h * W + w];
+                                if (v > best || T.IsNaN(v)) { best = v; bi = h * W + w; }
+                            }
+                        int o = (p * OH + oh) * OW + ow;
+                        y[o] = best;
+                        idx[o] = bi;
+                    }
+            }
+        });
+    }
+
     /// <summary>y[P, OH, OW] = window averages of x[P, H, W].</summary>
     public static void AvgPool<T>(T[] x, int xOff, T[] y, int planes, PoolWindows win) where T : unmanaged, IFloatingPointIeee754<T>
     {

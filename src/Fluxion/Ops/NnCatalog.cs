@@ -51,7 +51,21 @@ internal static class NnCatalog
     internal static readonly OpDef OneHotOp = new("OneHot", OpFamily.NN, "nn.functional.one_hot")
     {
         Differentiable = false, DTypes = DTypeSet.Int64,
-        Doc = "one-hot of int64 class indices (dtype: DType.Int64 gives PyTorch's int64 result)",
+        // ops-target.tsv says "grad" only because OpInfo's supports_autograd defaults to true: PyTorch's one_hot takes and
+        // returns int64 (its OpInfo lists int64 as the only dtype), so PyTorch never differentiates it either
+        Doc = "one-hot of int64 class indices (dtype: DType.Int64 gives PyTorch's int64 result); integer in, so no derivative (PyTorch: int64 only)",
+    };
+    internal static readonly OpDef EmbeddingBagOp = new("EmbeddingBag", OpFamily.NN, "nn.functional.embedding_bag")
+    {
+        CompositeOf = ["IndexSelect", "IndexAdd", "ScatterReduce", "Mul", "Div"],
+        Samples = () =>
+        [
+            new("2-d input, mean", [R(1, 5, 3)], t => EmbeddingBag.Bag(t[0], Tensor.FromArray([0L, 4, 2, 2, 1, 0], 2, 3))),
+            new("offsets, per-sample weights, sum, empty bag", [R(2, 4, 2), R(3, 5)],
+                t => EmbeddingBag.Bag(t[0], Tensor.FromArray([3L, 1, 1, 0, 2], 5), Tensor.FromArray([0L, 2, 2], 3), EmbeddingBagMode.Sum, t[1])),
+            new("max, padding index, last offset", [R(4, 4, 3)],
+                t => EmbeddingBag.Bag(t[0], Tensor.FromArray([3L, 1, 2, 0, 2], 5), Tensor.FromArray([0L, 3, 5], 3), EmbeddingBagMode.Max, includeLastOffset: true, paddingIdx: 2), SecondOrder: false),
+        ],
     };
     // ---- normalization and transposed convolution (Normalization.cs, Conv.cs) ------------------------
 

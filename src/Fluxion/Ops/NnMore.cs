@@ -42,22 +42,28 @@ public partial class Tensor
     /// <c>interpolate(mode="nearest")</c>): to <paramref name="size"/> (one per spatial dim) or by <paramref name="scaleFactor"/>;
     /// output index i reads input index min(floor(i·scale), in − 1), scale = in/out (or 1/scaleFactor), in float32 as PyTorch.
     /// </summary>
-    public Tensor UpsampleNearest(int[]? size = null, double? scaleFactor = null)
+    public Tensor UpsampleNearest(int[]? size = null, double? scaleFactor = null) =>
+        UpsampleNearest(size, scaleFactor is { } f ? [f] : null);
+
+    /// <summary><see cref="UpsampleNearest(int[], double?)"/> with one scale factor per spatial dim (or one for all).</summary>
+    internal Tensor UpsampleNearest(int[]? size, double[]? scaleFactors)
     {
         const string op = "UpsampleNearest";
         if (Rank < 3) throw new ShapeMismatchException($"{op}: the input must be [N, C, *spatial], got {ShapeUtil.Format(Shape)}.");
-        if ((size is null) == (scaleFactor is null)) throw new ArgumentException($"{op}: give exactly one of size and scaleFactor.");
+        if ((size is null) == (scaleFactors is null)) throw new ArgumentException($"{op}: give exactly one of size and scaleFactor.");
         int nd = Rank - 2;
         if (size is not null && size.Length != nd && size.Length != 1)
             throw new ArgumentException($"{op}: size must have {nd} entries (one per spatial dim) or 1, got {size.Length}.", nameof(size));
-        if (scaleFactor is { } sf && !(sf > 0)) throw new ArgumentException($"{op}: scaleFactor must be positive, got {sf}.", nameof(scaleFactor));
+        if (scaleFactors is not null && (scaleFactors.Length != nd && scaleFactors.Length != 1 || scaleFactors.Any(sf => !(sf > 0))))
+            throw new ArgumentException($"{op}: scaleFactor must be positive, one per spatial dim or one for all, got [{string.Join(", ", scaleFactors)}].", nameof(scaleFactors));
         var x = this;
         for (int i = 0; i < nd; i++)
         {
             int d = 2 + i, n = Size(d);
-            int o = size is not null ? size[size.Length == 1 ? 0 : i] : (int)Math.Floor(n * scaleFactor!.Value);
+            double sfi = scaleFactors is null ? 0 : scaleFactors[scaleFactors.Length == 1 ? 0 : i];
+            int o = size is not null ? size[size.Length == 1 ? 0 : i] : (int)Math.Floor(n * sfi);
             if (o <= 0) throw new ArgumentException($"{op}: output size {o} of spatial dim {i} must be positive.");
-            float scale = size is not null ? (float)n / o : (float)(1.0 / scaleFactor!.Value);
+            float scale = size is not null ? (float)n / o : (float)(1.0 / sfi);
             var idx = new long[o];
             for (int j = 0; j < o; j++)
                 idx[j] = o == n ? j : o == 2 * n ? j >> 1 : Math.Min((long)MathF.Floor(j * scale), n - 1);
