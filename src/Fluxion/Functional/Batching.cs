@@ -97,7 +97,50 @@ internal static class BatchRules
     public static BatchRule Binary(Func<Tensor, Tensor, Tensor> f) => Elementwise((x, _) => f(x[0], x[1]));
 
     /// <summary>An op of one input along one logical dim (the attribute, an int): the dim shifted past the batch.</summary>
-    public static BatchRule AlongDim(Func<Tensor, int, Tensor> f) => c => [f(c.X(0), c.Dim(0, c.A<int>()))];
+    public static BatchRule AlongDim(Func<Tensor, int, Tensor> f) => c => [Along(c, c.A<int>(), f)];
+
+    /// <summary>
+    /// <paramref name="f"/> applied along logical dim <paramref name="d"/> of the batched input 0 (physical dim d + 1).
+    /// A logical 0-d input is seen as one element along a unit dim, and the result takes output <paramref name="o"/>'s
+    /// logical shape (what the op gives for a 0-d input).
+    /// </summary>
+    public static Tensor Along(BatchCtx c, int d, Func<Tensor, int, Tensor> f, int o = 0)
+    {
+        var x = c.Materialize(0);
+        if (c.Rank(0) == 0) return f(x.Unsqueeze(1), 1).Reshape([c.B, .. c.OutShapes[o]]);
+        return f(x, BatchCtx.PhysDim(d, c.Rank(0)));
+    }
+
+    /// <summary>
+    /// A reduction <paramref name="f"/>(x, dims, keepDim) of the batched input 0 over the logical
+    /// <paramref name="dims"/> (as recorded: wrapped; empty: all), shifted past the batch. A logical
+    /// 0-d input is reduced as one element along a unit dim.
+    /// </summary>
+    public static Tensor ReduceOver(BatchCtx c, int[] dims, bool keepDim, Func<Tensor, int[], bool, Tensor> f)
+    {
+        var x = c.Materialize(0);
+        if (c.Rank(0) == 0) return f(x.Unsqueeze(1), [1], false).Reshape([c.B, .. c.OutShapes[0]]);
+        return f(x, Dims(dims, c.Rank(0)), keepDim);
+    }
+
+    /// <summary>
+    /// The op run once per example (slices of the batched inputs and of a batched tensor attribute) and the results
+    /// stacked: for the rare cases a rule does not vectorize (e.g. a per-example index into a per-example table).
+    /// </summary>
+    public static Tensor?[] PerExample(BatchCtx c, Func<Tensor[], object?, Tensor?[]> f)
+    {
+        List<Tensor>[]? outs = null;
+        for (int b = 0; b < c.B; b++)
+        {
+            var ins = new Tensor[c.In.Length];
+            for (int i = 0; i < ins.Length; i++) ins[i] = c.Batched[i] ? c.In[i].Select(0, b) : c.In[i];
+            var attr = c.AttrBatched ? ((Tensor)c.Attr!).Select(0, b) : c.Attr;
+            var ys = f(ins, attr);
+            outs ??= [.. ys.Select(_ => new List<Tensor>())];
+            for (int o = 0; o < ys.Length; o++) if (ys[o] is { } y) outs[o].Add(y);
+        }
+        return [.. outs!.Select(l => l.Count == c.B ? Tensor.Stack([.. l], 0) : null)];
+    }
 
     /// <summary>An op of one input whose attribute is re-expressed for the batched input by <paramref name="shift"/>
     /// (given the attribute and the input's logical rank).</summary>

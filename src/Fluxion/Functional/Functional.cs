@@ -182,6 +182,44 @@ public static partial class Functional
         return grads.Select((g, i) => ForwardAD.Unpack(g, level).Tangent ?? Tensor.ZerosLike(xs[i])).ToArray();
     }
 
+    /// <summary>
+    /// Runs <paramref name="module"/> on <paramref name="input"/> with the given tensors in place of its parameters and
+    /// buffers (by state-dict name, e.g. "0.weight"; those not given keep their own), as torch.func.functional_call. The
+    /// module is restored afterwards. Gradients, tangents and Vmap flow to the given tensors, so a module's parameters
+    /// can be differentiated as function inputs (<c>Grad(ps =&gt; loss(Call(model, ps, x)))</c>), per sample under Vmap,
+    /// or stacked for an ensemble (Vmap over <see cref="StackModuleState"/>).
+    /// </summary>
+    public static Tensor Call(Nn.Module module, IReadOnlyDictionary<string, Tensor> parameters, IReadOnlyDictionary<string, Tensor>? buffers, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var restore = module.Substitute(parameters, buffers);
+        try { return module.Forward(input); }
+        finally { restore(); }
+    }
+
+    /// <summary><see cref="Call(Nn.Module, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor}?, Tensor)"/> without buffers.</summary>
+    public static Tensor Call(Nn.Module module, IReadOnlyDictionary<string, Tensor> parameters, Tensor input) => Call(module, parameters, null, input);
+
+    /// <summary>
+    /// The parameters of several modules of the same architecture stacked along a new dim 0, by name (as
+    /// torch.func.stack_module_state): Vmap over them with <see cref="Call(Nn.Module, IReadOnlyDictionary{string, Tensor}, Tensor)"/>
+    /// evaluates the whole ensemble in one batched pass. The stacks are detached copies.
+    /// </summary>
+    public static Dictionary<string, Tensor> StackModuleState(IReadOnlyList<Nn.Module> modules)
+    {
+        if (modules is null || modules.Count == 0) throw new ArgumentException("StackModuleState: give at least one module.", nameof(modules));
+        var names = modules[0].NamedParameters().Select(p => p.Name).ToArray();
+        var result = new Dictionary<string, Tensor>();
+        foreach (var name in names)
+        {
+            var parts = modules.Select((m, i) => m.NamedParameters().FirstOrDefault(p => p.Name == name).Parameter
+                ?? throw new ArgumentException($"StackModuleState: module {i} ({m.GetType().Name}) has no parameter '{name}'; the modules must have the same architecture.", nameof(modules))).ToArray();
+            result[name] = Tensor.Stack([.. parts.Select(p => p.Detach())], 0);
+        }
+        return result;
+    }
+
     /// <summary>The Hessian of a scalar function of one tensor, shape x.shape + x.shape, by forward-over-reverse.</summary>
     public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x) => JacFwd(Grad(f), x);
 }

@@ -12,4 +12,12 @@ public sealed class Parameter : Tensor
     {
         RequiresGrad = requiresGrad;
     }
+
+    /// <summary>A parameter standing in for <paramref name="source"/> during <see cref="Functional.Call(Module, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor}?, Tensor)"/>:
+    /// the same values, and gradients, tangents and vmap's tracing flow through to the source (a recorded alias).</summary>
+    internal Parameter(Tensor source)
+        : base(source.Storage, source.ShapeArray, source.Strides.ToArray(), source.Offset)
+    {
+        Op.Record(AliasOp, this, [source]);
+    }
 }

@@ -71,7 +71,7 @@ public partial class Tensor
 
     internal static readonly BinaryDef<Atan2Rule> Atan2Op = new("Atan2", null, "atan2")
     {
-        Saves = 3u, Doc = "atan2(a, b): the angle of the point (b, a), in (-pi, pi]",
+        Saves = 3u, Doc = "atan2(a, b): the angle of the point (b, a), in (-pi, pi]", Batch = BatchRules.Binary(Atan2),
         Samples = () => OpSamples.Binary(Atan2),
     };
 
@@ -109,7 +109,7 @@ public partial class Tensor
                 AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * c.X(1) : null);
             return s is null ? null : BroadcastTangent(s / c.Y, c.Y);
         },
-        BatchedJvp = true, Saves = 3u | OpDef.SaveOutput, Doc = "sqrt(a² + b²) without overflow",
+        BatchedJvp = true, Saves = 3u | OpDef.SaveOutput, Doc = "sqrt(a² + b²) without overflow", Batch = BatchRules.Binary(Hypot),
         Samples = () => OpSamples.Binary(Hypot),
     };
 
@@ -138,7 +138,7 @@ public partial class Tensor
         // the sign operand gets a zero gradient (PyTorch: zeros_like(other))
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? (g * CopysignRatio(c)).SumTo(c.Shape(0)) : Zeros(c.Shape(1), g.DType),
         Jvp = (in OpCtx c, Tensor?[] t) => AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? BroadcastTangent(ta * CopysignRatio(c), c.Y) : null,
-        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput, Doc = "|a| with the sign (bit) of b",
+        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput, Doc = "|a| with the sign (bit) of b", Batch = BatchRules.Binary(Copysign),
         Samples = () => OpSamples.Binary(Copysign, OpSamples.Domain.AwayFromZero, OpSamples.Domain.AwayFromZero),
     };
 
@@ -169,7 +169,7 @@ public partial class Tensor
         Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(AlignTangent(t[0], c.X(0), c.Y.Rank),
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * FmodDB(c) : null), c.Y),
         BatchedJvp = true, SavesFor = x => x[1].RequiresGrad ? 3u : 0u, DTypes = DTypeSet.Floats | DTypeSet.Int64,
-        Doc = "C's fmod: the remainder of truncated division, with the sign of the dividend",
+        Doc = "C's fmod: the remainder of truncated division, with the sign of the dividend", Batch = BatchRules.Binary(Fmod),
         Samples = () => OpSamples.Binary(Fmod, bDomain: OpSamples.Domain.AwayFromZero),
     };
 
@@ -245,7 +245,7 @@ public partial class Tensor
             var m = jvpToA(c.X(0), c.X(1));
             return BroadcastTangent(ta is null ? Where(m, 0.0, tb!) : tb is null ? Where(m, ta, 0.0) : Where(m, ta, tb), c.Y);
         },
-        BatchedJvp = true, Saves = 3u, Doc = doc,
+        BatchedJvp = true, Saves = 3u, Doc = doc, Batch = BatchRules.Binary(call),
         Samples = () => OpSamples.Binary(call),
     };
 
@@ -337,7 +337,7 @@ public partial class Tensor
             var s = AddTangents(ta is null ? null : Where(XlogyMask(c), 0.0, Xlogy(ta, c.X(1))), tb is null ? null : tb * c.X(0) / c.X(1));
             return BroadcastTangent(s, c.Y);
         },
-        BatchedJvp = true, Saves = 3u, Doc = "x·log(y), 0 where x = 0 (NaN where y is NaN)",
+        BatchedJvp = true, Saves = 3u, Doc = "x·log(y), 0 where x = 0 (NaN where y is NaN)", Batch = BatchRules.Binary(Xlogy),
         Samples = () => OpSamples.Binary(Xlogy, bDomain: OpSamples.Domain.Positive),
     };
 
@@ -359,13 +359,13 @@ public partial class Tensor
 
     internal static readonly BinaryDef<LogAddExpRule> LogAddExpOp = new("LogAddExp", null, "logaddexp")
     {
-        Family = OpFamily.ShapeIndexCreateOther, Saves = 3u, Doc = "log(e^a + e^b), computed stably",
+        Family = OpFamily.ShapeIndexCreateOther, Saves = 3u, Doc = "log(e^a + e^b), computed stably", Batch = BatchRules.Binary(LogAddExp),
         Samples = () => OpSamples.Binary(LogAddExp),
     };
 
     internal static readonly BinaryDef<LogAddExp2Rule> LogAddExp2Op = new("LogAddExp2", null, "logaddexp2")
     {
-        Family = OpFamily.ShapeIndexCreateOther, Saves = 3u, Doc = "log2(2^a + 2^b), computed stably",
+        Family = OpFamily.ShapeIndexCreateOther, Saves = 3u, Doc = "log2(2^a + 2^b), computed stably", Batch = BatchRules.Binary(LogAddExp2),
         Samples = () => OpSamples.Binary(LogAddExp2),
     };
 
@@ -540,7 +540,7 @@ public partial class Tensor
                 AlignTangent(t[2], c.X(2), r) is { } t2 ? t2 * (c.X(1) - c.X(0)) : null);
             return BroadcastTangent(s, c.Y);
         },
-        BatchedJvp = true, Saves = 7u, Doc = "start + weight·(end - start)",
+        BatchedJvp = true, Saves = 7u, Doc = "start + weight·(end - start)", Batch = BatchRules.Elementwise((x, _) => Lerp(x[0], x[1], x[2])),
         Samples = () => [.. Ternary(Lerp), .. OpSamples.Binary((s, e) => s.Lerp(e, 0.3)), .. OpSamples.Binary((s, e) => s.Lerp(e, 0.8))],
     };
 

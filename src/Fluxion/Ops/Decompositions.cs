@@ -74,6 +74,8 @@ public partial class Tensor
 
     internal static readonly OpDef InvOp = new("Inv", OpFamily.Linalg, "linalg.inv")
     {
+        // the decompositions work on [..., n, n] batches: the vmapped batch is one more leading dim
+        Batch = c => [Inv(c.X(0))],
         Doc = "matrix inverse (LU with partial pivoting)",
         Saves = OpDef.SaveOutput,
         Vjp = (in OpCtx c, Tensor g, int i) => { var y = c.Y.MT; return -y.MatMul(g).MatMul(y); },
@@ -151,6 +153,7 @@ public partial class Tensor
 
     internal static readonly OpDef DetOp = new("Det", OpFamily.Linalg, "linalg.det")
     {
+        Batch = c => [Det(c.X(0))],
         Doc = "determinant (LU)",
         Saves = 1 | OpDef.SaveOutput,
         Vjp = (in OpCtx c, Tensor g, int i) => (g * c.Y).Unsqueeze(-1).Unsqueeze(-1) * Inv(c.X(0)).MT,
@@ -177,6 +180,7 @@ public partial class Tensor
 
     internal static readonly OpDef LogAbsDetOp = new("LogAbsDet", OpFamily.Linalg, "linalg.slogdet")
     {
+        Batch = c => [Slogdet(c.X(0)).LogAbsDet],
         Doc = "log|det A| (the differentiable output of slogdet)",
         Saves = 1,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Unsqueeze(-1).Unsqueeze(-1) * Inv(c.X(0)).MT,
@@ -211,6 +215,8 @@ public partial class Tensor
 
     internal static readonly OpDef SolveOp = new("Solve", OpFamily.Linalg, "linalg.solve")
     {
+        // recorded on A and B broadcast to one batch shape, B a matrix: so are their batched forms
+        Batch = c => [SolveCore(c.Materialize(0), c.Materialize(1))],
         Doc = "solution X of A·X = B (LU with partial pivoting)",
         Saves = 1 | OpDef.SaveOutput,
         Vjp = (in OpCtx c, Tensor g, int i) =>
@@ -382,6 +388,11 @@ public partial class Tensor
 
     internal static readonly OpDef SolveTriangularOp = new("SolveTriangular", OpFamily.Linalg, "linalg.solve_triangular", "triangular_solve")
     {
+        Batch = c =>
+        {
+            var (upper, unit) = c.A<(bool, bool)>();
+            return [SolveTriangular(c.Materialize(0), c.Materialize(1), upper, unitriangular: unit)];
+        },
         Doc = "solution of T·X = B for triangular T",
         Saves = 1 | OpDef.SaveOutput,
         Vjp = (in OpCtx c, Tensor g, int i) =>
@@ -434,6 +445,7 @@ public partial class Tensor
 
     internal static readonly OpDef CholeskyOp = new("Cholesky", OpFamily.Linalg, "linalg.cholesky", "cholesky")
     {
+        Batch = c => [Cholesky(c.X(0))],
         Doc = "lower Cholesky factor of a symmetric positive-definite matrix (lower triangle read)",
         Saves = OpDef.SaveOutput,
         Vjp = (in OpCtx c, Tensor g, int i) =>
@@ -511,6 +523,11 @@ public partial class Tensor
 
     internal static readonly OpDef QrOp = new("Qr", OpFamily.Linalg, "linalg.qr", "qr")
     {
+        Batch = c =>
+        {
+            var r = Qr(c.X(0));
+            return [r.Q, r.R];
+        },
         Doc = "reduced QR (Householder); derivatives for m ≥ n",
         Saves = OpDef.SaveOutput,
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) =>
@@ -577,6 +594,11 @@ public partial class Tensor
 
     internal static readonly OpDef EighOp = new("Eigh", OpFamily.Linalg, "linalg.eigh")
     {
+        Batch = c =>
+        {
+            var r = Eigh(c.X(0));
+            return [r.Eigenvalues, r.Eigenvectors];
+        },
         Doc = "symmetric eigen-decomposition (Jacobi; lower triangle read)",
         Saves = OpDef.SaveOutput,
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) =>
@@ -650,6 +672,14 @@ public partial class Tensor
 
     internal static readonly OpDef SvdOp = new("Svd", OpFamily.Linalg, "linalg.svd", "svd")
     {
+        Batch = c =>
+        {
+            // full matrices when U or Vh has more than min(m, n) columns or rows
+            var s = c.Shape(0);
+            int k = Math.Min(s[^2], s[^1]);
+            var r = Svd(c.X(0), fullMatrices: c.OutShapes[0][^1] > k || c.OutShapes[2][^2] > k);
+            return [r.U, r.S, r.Vh];
+        },
         Doc = "singular value decomposition (one-sided Jacobi)",
         Saves = OpDef.SaveOutput,
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => [SvdVjp(c.Out(0), c.Out(1), c.Out(2), g[0], g[1], g[2])],

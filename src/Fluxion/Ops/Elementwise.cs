@@ -168,6 +168,7 @@ public partial class Tensor
             AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? ta * MinMaxWeightA(c, max) : null,
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * (1.0 - MinMaxWeightA(c, max)) : null),
         BatchedJvp = true, Saves = 3u,
+        Batch = BatchRules.Binary(max ? Maximum : Minimum),
         Samples = () => OpSamples.Binary(max ? Maximum : Minimum),
     };
 
@@ -188,6 +189,7 @@ public partial class Tensor
         Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(AlignTangent(t[0], c.X(0), c.Y.Rank),
             AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * RemainderDB(c) : null), c.Y),
         BatchedJvp = true, Saves = 3u, DTypes = DTypeSet.Floats | DTypeSet.Int64,
+        Batch = BatchRules.Binary(Remainder),
         Samples = () => OpSamples.Binary(Remainder, bDomain: OpSamples.Domain.AwayFromZero),
     };
 
@@ -365,17 +367,20 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(ReluOp, y, [this]) : y;
     }
 
-    /// <summary>An elementwise op whose derivative f'(x) depends on the call's scalar attribute(s): VJP g·f'(x), JVP t·f'(x).</summary>
-    private static OpDef ScaledByDerivative(string name, OpFamily family, Func<Tensor, object, Tensor> derivative, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
+    /// <summary>An elementwise op whose derivative f'(x) depends on the call's scalar attribute(s): VJP g·f'(x), JVP t·f'(x);
+    /// <paramref name="call"/> runs the op on a tensor with the recorded attribute(s) (the batching rule: elementwise, so any shape).</summary>
+    private static OpDef ScaledByDerivative(string name, OpFamily family, Func<Tensor, object, Tensor> derivative, Func<Tensor, object, Tensor> call,
+        Func<IEnumerable<OpSample>> samples, params string[] torch) =>
         new(name, family, torch)
         {
             Vjp = (in OpCtx c, Tensor g, int i) => g * derivative(c.X(0), c.Attr!),
             Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx * derivative(c.X(0), c.Attr!) : null,
             BatchedJvp = true, Saves = 1u, Samples = samples,
+            Batch = BatchRules.Unary((x, a) => call(x, a!)),
         };
 
     internal static readonly OpDef LeakyReluOp = ScaledByDerivative("LeakyRelu", OpFamily.NN,
-        (x, slope) => Where(x.Gt(0.0), 1.0, (double)slope, x.DType),
+        (x, slope) => Where(x.Gt(0.0), 1.0, (double)slope, x.DType), (x, slope) => x.LeakyRelu((double)slope),
         () => OpSamples.Unary(x => x.LeakyRelu(0.2), OpSamples.Domain.AwayFromZero), "nn.functional.leaky_relu");
 
     /// <summary>x for x &gt; 0, slope·x otherwise; the gradient at 0 is <paramref name="negativeSlope"/> (as PyTorch).</summary>
@@ -416,6 +421,7 @@ public partial class Tensor
             var bx = x * beta;
             return Where(bx.Gt(threshold), 1.0, 0.0, x.DType) + Where(bx.Le(threshold), 1.0, 0.0, x.DType) * bx.Sigmoid();
         },
+        (x, a) => { var (beta, threshold) = ((double, double))a; return x.Softplus(beta, threshold); },
         () => [.. OpSamples.Unary(x => x.Softplus()), .. OpSamples.Unary(x => x.Softplus(2, 1.5), OpSamples.Domain.AwayFromZero)], "nn.functional.softplus");
 
     /// <summary>log(1 + e^(βx))/β, linear above <paramref name="threshold"/> (as PyTorch's softplus).</summary>
@@ -431,6 +437,7 @@ public partial class Tensor
             var (lo, hi) = ((double, double))a;
             return Where(x.Ge(lo) & x.Le(hi), 1.0, 0.0, x.DType);
         },
+        (x, a) => { var (lo, hi) = ((double, double))a; return x.Clamp(lo, hi); },
         () => OpSamples.Unary(x => (x * 2.5).Clamp(-0.5, 0.7), OpSamples.Domain.Small), "clamp");
 
     /// <summary>Clamps to [min, max] (either bound may be null). The gradient passes where min &lt;= x &lt;= max.</summary>
@@ -488,7 +495,12 @@ public partial class Tensor
             case DType.Int64: K.Where(c, condition.Offset, sc, a.Storage.As<long>(), a.Offset, sa, b.Storage.As<long>(), b.Offset, sb, y.Storage.As<long>(), shape); break;
             case DType.Bool: K.Where(c, condition.Offset, sc, a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, y.Storage.As<bool>(), shape); break;
         }
-        if (!a.DType.IsFloatingPoint()) return y;
+        if (!a.DType.IsFloatingPoint())
+        {
+            // not differentiable, but a tracer (Vmap) sees it: WhereOp's batching rule takes any dtype
+            if (Tracer.Depth > 0) Tracer.Note(WhereOp, [y], [a, b], condition);
+            return y;
+        }
         return Op.Record(WhereOp, y, [a, b], condition);
     }
 
@@ -519,8 +531,18 @@ public partial class Tensor
 
     // ---- comparisons (not differentiable; produce bool) -----------------------------------------
 
+    // the comparisons are traced through their kernel's entry (Dispatch.CompareRaw); these catalog entries' rules do the same
     private static OpDef Comparison(string name, string torch) =>
-        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+        new(name, torch == "logical_not" ? OpFamily.Unary : OpFamily.Binary, torch)
+        {
+            Differentiable = false, DTypes = DTypeSet.All,
+            Batch = BatchRules.Elementwise((x, _) => name switch
+            {
+                "Gt" => x[0].Gt(x[1]), "Ge" => x[0].Ge(x[1]), "Lt" => x[0].Lt(x[1]), "Le" => x[0].Le(x[1]),
+                "Eq" => x[0].Eq(x[1]), "Ne" => x[0].Ne(x[1]),
+                "LogicalAnd" => LogicalAnd(x[0], x[1]), "LogicalOr" => LogicalOr(x[0], x[1]), _ => x[0].LogicalNot(),
+            }),
+        };
 
     internal static readonly OpDef GtOp = Comparison("Gt", "gt"), GeOp = Comparison("Ge", "ge"), LtOp = Comparison("Lt", "lt"),
         LeOp = Comparison("Le", "le"), EqOp = Comparison("Eq", "eq"), NeOp = Comparison("Ne", "ne"),
@@ -584,7 +606,12 @@ public partial class Tensor
     {
         var src = this;
         var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
-        if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return y;
+        if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint())
+        {
+            // not differentiable, but a tracer (Vmap) sees it: its batching rule is the conversion itself
+            if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(ToOp, [y], [src], (From: DType, To: dtype));
+            return y;
+        }
         return Op.Record(ToOp, y, [src], (From: DType, To: dtype));
     }
 

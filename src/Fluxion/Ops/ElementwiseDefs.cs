@@ -93,10 +93,11 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
 
     internal override Tensor?[] RunBatch(BatchCtx c) => Batch is { } b ? b(c) : [Call(c.X(0))];
 
-    /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
-    public Tensor Record(Tensor x, Tensor y, TD d)
+    /// <summary>Records a call whose value <paramref name="y"/> the caller computed; a stateless derivative's entry may
+    /// record <paramref name="extra"/> as its attribute (what its batching rule needs, e.g. Round's decimals).</summary>
+    public Tensor Record(Tensor x, Tensor y, TD d, object? extra = null)
     {
-        object? attr = s_stateless ? null : d;
+        object? attr = s_stateless ? extra : d;
         if (Tracer.Depth > 0) Tracer.Note(this, [y], [x], attr);
         if (x.HasTangents && ForwardLevels.ActiveCount > 0)
             Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);

@@ -157,7 +157,7 @@ public partial class Tensor
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, index._strides, y, shape);
         // the index rides along as a non-differentiable input, saved (and version-checked) for backward
-        return Op.Tracking(this) ? Op.Record(GatherOp, y, [this, index], d) : y;
+        return Op.Tracking(this, index) ? Op.Record(GatherOp, y, [this, index], d) : y;
     }
 
     internal static readonly OpDef GatherOp = new("Gather", OpFamily.ShapeIndexCreateOther, "gather")
@@ -165,6 +165,8 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).ScatterAddCore(c.A<int>(), c.X(1), g) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.GatherCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), BatchIndex(c.X(1), TangentBatchShape(tx, c.X(0)))) : null,
         BatchedJvp = true, Saves = 2u,
+        // input and index both with the batch (an unbatched one expanded, without copying): one gather along the shifted dim
+        Batch = c => [c.Materialize(0).Gather(BatchCtx.PhysDim(c.A<int>(), c.Rank(0)), c.Materialize(1))],
         Samples = () =>
         [
             new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Gather(0, FromArray(new long[] { 0, 2, 1, 0, 2, 2, 0, 1 }, 2, 4))),
@@ -215,7 +217,7 @@ public partial class Tensor
         y.CopyRawFrom(this);
         ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
         // inputs: self, src and the index (non-differentiable, saved for backward)
-        return Op.Tracking(this, src) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
+        return Op.Tracking([this, src, index]) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
     }
 
     internal static readonly OpDef ScatterAddOp = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add")
@@ -234,6 +236,7 @@ public partial class Tensor
                 .ScatterAddCore(c.A<int>() + TangentBatchDims(tsrc, c.X(1)), BatchIndex(c.X(2), TangentBatchShape(tsrc, c.X(1))), tsrc),
         },
         BatchedJvp = true, Saves = 4u,
+        Batch = c => [c.Materialize(0).ScatterAdd(BatchCtx.PhysDim(c.A<int>(), c.Rank(0)), c.Materialize(2), c.Materialize(1))],
         Samples = () =>
         [
             new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Real, 2, 2, 4)],
@@ -294,7 +297,7 @@ public partial class Tensor
         var y = Empty(shape, DType);
         GatherRaw(this, d, index, idxStrides, y, shape);
         // the index rides along as a non-differentiable input, saved (and version-checked) for backward
-        return Op.Tracking(this) ? Op.Record(IndexSelectOp, y, [this, index], d) : y;
+        return Op.Tracking(this, index) ? Op.Record(IndexSelectOp, y, [this, index], d) : y;
     }
 
     internal static readonly OpDef IndexSelectOp = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select")
@@ -302,6 +305,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).IndexAddCore(c.A<int>(), c.X(1), g, 1) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.IndexSelectCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), c.X(1)) : null,
         BatchedJvp = true, Saves = 2u,
+        Batch = IndexSelectBatch,
         Samples = () =>
         [
             new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 4, 3)], t => t[0].IndexSelect(0, FromArray(new long[] { 2, 0, 2 }))),
@@ -348,7 +352,36 @@ public partial class Tensor
         idxStrides[d] = VectorStrides(index)[0];
         ScatterAddRaw(y, d, index, idxStrides, source, source._shape, alpha);
         // inputs: self, source and the index (non-differentiable, saved for backward)
-        return Op.Tracking(this, source) ? Op.Record(IndexAddOp, y, [this, source, index], new IndexAddAttr(d, alpha)) : y;
+        return Op.Tracking([this, source, index]) ? Op.Record(IndexAddOp, y, [this, source, index], new IndexAddAttr(d, alpha)) : y;
+    }
+
+    /// <summary>
+    /// IndexSelect's batching rule. One index for every example: one index-select along the shifted dim. A per-example
+    /// index into a shared input (an embedding lookup of per-example ids): one index-select with all the examples' indices,
+    /// the batch then split off and moved first. Both per example: a gather with the index spread along the dim.
+    /// </summary>
+    private static Tensor?[] IndexSelectBatch(BatchCtx c)
+    {
+        int d = c.A<int>(), r = c.Rank(0);
+        if (r == 0) return BatchRules.PerExample(c, (x, _) => [x[0].IndexSelect(d, x[1])]);
+        var index = c.X(1);
+        if (!c.Batched[1]) return [c.X(0).IndexSelect(BatchCtx.PhysDim(d, r), index)];
+        int n = index.Numel / c.B;
+        if (!c.Batched[0])
+        {
+            var y = c.X(0).IndexSelect(d, index.Reshape(-1));
+            var split = y.ShapeArray.ToList();
+            split[d] = n;
+            split.Insert(d, c.B);
+            return [y.Reshape([.. split]).Movedim(d, 0)];
+        }
+        var x0 = c.X(0);
+        var shape = x0.ShapeArray;
+        shape[d + 1] = n;
+        var ones = Enumerable.Repeat(1, r + 1).ToArray();
+        ones[0] = c.B;
+        ones[d + 1] = n;
+        return [x0.Gather(d + 1, index.Reshape(ones).Expand(shape))];
     }
 
     /// <summary>IndexAdd's attributes.</summary>
@@ -371,6 +404,14 @@ public partial class Tensor
                 .IndexAddCore(c.A<IndexAddAttr>().Dim + TangentBatchDims(tsrc, c.X(1)), c.X(2), tsrc, c.A<IndexAddAttr>().Alpha),
         },
         BatchedJvp = true, Saves = 4u,
+        Batch = c =>
+        {
+            var a = c.A<IndexAddAttr>();
+            // one index for every example: one index-add along the shifted dim; a per-example index: per example
+            if (c.Batched[2] || c.Rank(0) == 0)
+                return BatchRules.PerExample(c, (x, _) => [x[0].IndexAdd(a.Dim, x[2], x[1], a.Alpha)]);
+            return [c.Materialize(0).IndexAdd(BatchCtx.PhysDim(a.Dim, c.Rank(0)), c.X(2), c.Materialize(1), a.Alpha)];
+        },
         Samples = () =>
         [
             new("dim 0, repeated indices", [OpSamples.Make(OpSamples.Domain.Real, 1, 4, 3), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 3)],

@@ -680,6 +680,7 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> NonzeroIndicatorOp = new("NonzeroIndicator", Uses.None, null, null)
     {
         Doc = "1 where x != 0 (NaN counts), zero gradient (the 0-norm's count)",
+        Batch = c => [NonzeroIndicatorOp!.Record(c.X(0), c.X(0).Detach().Ne(0).To(c.X(0).DType), default)],
         Samples = () => OpSamples.Unary(x => VectorNorm(x, 0) * x, OpSamples.Domain.AwayFromZero),
     };
 
@@ -687,6 +688,11 @@ public partial class Tensor
     {
         Doc = "vector p-norm over dims (finite p ≠ 0; ±inf via Amax/Amin, 0 as a count)",
         Saves = 1 | OpDef.SaveOutput,
+        Batch = c =>
+        {
+            var (p, dims, keep) = c.A<(double, int[], bool)>();
+            return [BatchRules.ReduceOver(c, dims, keep, (x, d, k) => VectorNorm(x, p, d, k))];
+        },
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (p, dims, keep) = c.A<(double, int[], bool)>();
@@ -744,7 +750,7 @@ public partial class Tensor
 
     internal static readonly OpDef MatrixNormOp = new("MatrixNorm", OpFamily.Linalg, "linalg.matrix_norm")
     {
-        CompositeOf = ["VectorNorm", "Abs", "Sum", "Amax", "Amin", "Svd"], Doc = "matrix norms: Frobenius, nuclear, 1, inf, 2 and their negatives",
+        CompositeOf = ["VectorNorm", "Abs", "Sum", "Max", "Min", "Svd"], Doc = "matrix norms: Frobenius, nuclear, 1, inf, 2 and their negatives",
         Samples = () => [new("fro", [M(1, 2, 3, 4)], x => MatrixNorm(x[0])), new("nuc", [M(2, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.Nuclear)),
                          new("1", [M(3, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.One), SecondOrder: false), // |x| inside: see VectorNorm's sample "1"
                          new("-inf", [M(4, 3, 4)], x => MatrixNorm(x[0], MatrixNormKind.NegInf, keepDim: true), SecondOrder: false),

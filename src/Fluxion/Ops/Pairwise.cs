@@ -50,6 +50,8 @@ public partial class Tensor
     // grad a = a · Σ_r G − G b,  grad b = b · Σ_p G − Gᵀ a. Written with broadcasting ops: a [k] tangent prefix rides along.
     internal static readonly OpDef CdistOp = new("Cdist", OpFamily.ShapeIndexCreateOther, "cdist")
     {
+        // recorded on point sets broadcast to one batch shape: so are their batched forms
+        Batch = c => [Cdist(c.Materialize(0), c.Materialize(1))],
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             Tensor a = c.X(0), b = c.X(1), gd = g * CdistInvD(c);

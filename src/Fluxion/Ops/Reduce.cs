@@ -188,6 +188,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep) * ExtremeWeight(c),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * ExtremeWeight(c), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Batch = c => [BatchRules.ReduceOver(c, c.A<ReduceAttr>().Dims, c.A<ReduceAttr>().KeepDim, max ? (x, d, k) => x.Amax(d, k) : (x, d, k) => x.Amin(d, k))],
         Samples = () => ReduceSamples(max ? (x, d, k) => x.Amax(d, k) : (x, d, k) => x.Amin(d, k), empty: false),
     };
 
@@ -225,6 +226,7 @@ public partial class Tensor
         else
             Reduce.RowArgExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, values.Storage.As<double>(), indices.Storage.As<long>());
         // the indices ride along as a second, non-differentiable input: saved (and version-checked) for backward
+        if (Tracer.Depth > 0) indices = TracePositions(indices, d.Length == 0 ? 0 : d[0], (t, dd) => t.ExtremeAlong(name, dd, keepDim, max).Indices);
         var v = Op.Tracking(this) ? Op.Record(max ? MaxAlongOp : MinAlongOp, values, [this, indices], new ReduceAttr(d, keep, keepDim)) : values;
         return (v, indices);
     }
@@ -237,6 +239,8 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Where(ExtremeAlongMask(c), g.Reshape(c.A<ReduceAttr>().Keep), 0.0) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(Where(ExtremeAlongMask(c), tx, 0.0), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true, Saves = 2u,
+        // the values along the shifted dim (the positions, input 1, are the traced call's own output)
+        Batch = c => [BatchRules.Along(c, c.A<ReduceAttr>().Dims is [var d, ..] ? d : 0, (x, dd) => x.ExtremeAlong(max ? "Max" : "Min", dd, c.A<ReduceAttr>().KeepDim, max).Values)],
         Samples = () => ExtremeAlongSamples(max),
     };
 
@@ -297,7 +301,10 @@ public partial class Tensor
             Reduce.RowArgExtreme(dim is null ? DenseSpan<float>() : ReduceLayout<float>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
         else
             Reduce.RowArgExtreme(dim is null ? DenseSpan<double>() : ReduceLayout<double>(d, out rows, out inner), rows, inner, max, [], idx.Storage.As<long>());
-        return idx;
+        if (Tracer.Depth == 0) return idx;
+        if (dim is not null) return TracePositions(idx, d.Length == 0 ? 0 : d[0], (t, dd) => t.ArgExtreme(name, dd, keepDim, max));
+        // over all of each example's elements: its positions in the flattened example
+        return TracePositions(idx, 0, (t, _) => t.Reshape(t.Shape[0], -1).ArgExtreme(name, 1, false, max).Reshape([t.Shape[0], .. outShape]));
     }
 
     // ---- variance / standard deviation ----------------------------------------------------------
@@ -361,6 +368,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<VarAttr>().Keep) * DVar(c),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * DVar(c), c.A<VarAttr>().Dims, c.X(0), c.A<VarAttr>().KeepDim) : null,
         BatchedJvp = true, Saves = 1u,
+        Batch = c => [VarStdBatch(c, std: false)],
         Samples = () => [.. ReduceSamples((x, d, k) => x.Var(d, 1, k), empty: false, zeroD: false), new OpSample("correction 0", [OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4)], t => t[0].Var([1], correction: 0))],
     };
 
@@ -371,8 +379,20 @@ public partial class Tensor
             ? StdScale(c, SumTangent(tx * DVar(c), c.A<VarAttr>().Dims, c.X(0), keepDim: true)).Reshape([.. TangentBatchShape(tx, c.X(0)), .. c.Y.ShapeRef])
             : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Batch = c => [VarStdBatch(c, std: true)],
         Samples = () => [.. ReduceSamples((x, d, k) => x.Std(d, 1, k), empty: false, zeroD: false), new OpSample("correction 0", [OpSamples.Make(OpSamples.Domain.Real, 7, 3, 4)], t => t[0].Std([1], correction: 0))],
     };
+
+    /// <summary>Var/Std's batching rule: the correction is N − Dof (the divisor recorded), N counted in the example's shape.</summary>
+    private static Tensor VarStdBatch(BatchCtx c, bool std)
+    {
+        var a = c.A<VarAttr>();
+        var shape = c.Shape(0);
+        int n = 1;
+        foreach (var i in a.Dims) n *= shape[i];
+        int correction = (int)Math.Round(n - a.Dof);
+        return BatchRules.ReduceOver(c, a.Dims, a.KeepDim, (x, d, k) => std ? x.Std(d, correction, k) : x.Var(d, correction, k));
+    }
 
     // ---- log-sum-exp ---------------------------------------------------------------------------
 
@@ -405,6 +425,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep) * LogSumExpWeight(c),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * LogSumExpWeight(c), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Batch = c => [BatchRules.ReduceOver(c, c.A<ReduceAttr>().Dims, c.A<ReduceAttr>().KeepDim, (x, d, k) => x.LogSumExp(d, k))],
         Samples = () => ReduceSamples((x, d, k) => x.LogSumExp(d ?? [], k)),
     };
 

@@ -491,7 +491,7 @@ public partial class Tensor
 
     internal static readonly OpDef RenormOp = new("Renorm", OpFamily.ReduceScanSort, "renorm")
     {
-        CompositeOf = ["Norm", "Where", "Div", "Mul"],
+        CompositeOf = ["VectorNorm", "Abs", "Where", "Div", "Mul", "Add"],
         Samples = () => [
             new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Renorm(2, 0, 1.5)),
             new("dim 1 p = 1", [OpSamples.Make(OpSamples.Domain.Real, 2, 3, 4)], t => t[0].Renorm(1, 1, 1.0)),

@@ -184,6 +184,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => CumprodVjp(c.X(0), c.Y, g, c.A<int>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? CumprodJvp(c.X(0), c.Y, tx, c.A<int>()) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Batch = BatchRules.AlongDim((x, d) => x.Cumprod(d)),
         Samples = () => [
             .. ScanSamples(x => x.Cumprod(-1), x => x.Cumprod(0), OpSamples.Domain.AwayFromZero),
             new("one zero", [Tensor.FromArray([0.7, -1.3, 0.0, 0.9, 1.1, 0.0, 1.4, 0.8, -0.6, 1.2], 2, 5)], t => t[0].Cumprod(1)),
@@ -240,13 +241,20 @@ public partial class Tensor
     {
         CheckOrderable(name);
         int d = ShapeUtil.WrapDim(name, dim, Rank);
+        var idx = CumExtremePositions(d, max);
+        return (Gather(d, idx), idx);
+    }
+
+    /// <summary>Where the running extreme along <paramref name="d"/> was taken (int64, traced for Vmap).</summary>
+    private Tensor CumExtremePositions(int d, bool max)
+    {
         var idx = DType switch
         {
             DType.Float32 => ScanIndexCore<float>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
             DType.Float64 => ScanIndexCore<double>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
             _ => ScanIndexCore<long>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
         };
-        return (Gather(d, idx), idx);
+        return TracePositions(idx, d, (t, dd) => t.CumExtremePositions(dd, max));
     }
 
     // ---- logcumsumexp -----------------------------------------------------------------------------
@@ -283,6 +291,7 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => LogCumSumExpVjp(c.X(0), c.Y, g, c.A<int>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? LogCumSumExpJvp(c.X(0), c.Y, tx, c.A<int>()) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        Batch = BatchRules.AlongDim((x, d) => x.LogCumSumExp(d)),
         Samples = () => ScanSamples(x => x.LogCumSumExp(-1), x => (3.0 * x).LogCumSumExp(0)),
     };
 
@@ -332,6 +341,11 @@ public partial class Tensor
             return SumAlongTangent(tx * ProdOthers(c.X(0), d), d, c.X(0), keepDim);
         },
         BatchedJvp = true, Saves = 1u,
+        Batch = c =>
+        {
+            var (d, keepDim) = c.A<(int, bool)>();
+            return [BatchRules.Along(c, d, (x, dd) => x.Prod(dd, keepDim))];
+        },
         Samples = () => [
             new("all", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 1, 3, 4)], t => t[0].Prod()),
             new("0-d", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 2)], t => t[0].Prod()),

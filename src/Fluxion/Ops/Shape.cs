@@ -351,6 +351,7 @@ public partial class Tensor
     // the adjoint of Slice, linear: its VJP is the slice, its JVP itself
     internal static readonly OpDef SliceScatterOp = new("SliceScatter", OpFamily.ShapeIndexCreateOther, "slice_scatter")
     {
+        Linear = true, // (its JVP, applied to the batch, is its batching rule: per-sample gradients through slices)
         Vjp = (in OpCtx c, Tensor g, int i) => g.Slice(c.A<SliceAttr>().Dim, c.A<SliceAttr>().Start, c.A<SliceAttr>().End, c.A<SliceAttr>().Step),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {

@@ -23,23 +23,54 @@ public enum QuantileInterpolation
 // (entries composed of Gather); the positions themselves are int64 and not differentiable.
 public partial class Tensor
 {
-    /// <summary>The positions that sort each row along <paramref name="d"/> (stable), int64 of this shape.</summary>
-    private Tensor ArgsortCore(int d, bool descending) => DType switch
+    /// <summary>The positions that sort each row along <paramref name="d"/> (stable), int64 of this shape (traced for Vmap).</summary>
+    private Tensor ArgsortCore(int d, bool descending) => TracePositions(ArgsortRaw(d, descending), d, (t, dd) => t.ArgsortCore(dd, descending));
+
+    /// <summary>The positions that sort each row along <paramref name="d"/>, untraced.</summary>
+    private Tensor ArgsortRaw(int d, bool descending) => DType switch
     {
         DType.Float32 => ScanIndexCore<float>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
         DType.Float64 => ScanIndexCore<double>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
         _ => ScanIndexCore<long>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
     };
 
-    /// <summary>One position per row along <paramref name="d"/> from a row kernel, shaped as the reduction with the dim kept.</summary>
+    /// <summary>One position per row along <paramref name="d"/> from a row kernel, shaped as the reduction with the dim kept (traced for Vmap).</summary>
     private Tensor RowPositions(int d, Func<int, RowIndexKernel<float>> f32, Func<int, RowIndexKernel<double>> f64, Func<int, RowIndexKernel<long>> i64)
     {
         var keep = Rank == 0 ? [] : ReduceShapes([d], true).KeepShape;
-        return DType switch
+        var idx = DType switch
         {
             DType.Float32 => RowIndexCore(d, keep, f32(0)),
             DType.Float64 => RowIndexCore(d, keep, f64(0)),
             _ => RowIndexCore(d, keep, i64(0)),
+        };
+        return TracePositions(idx, d, (t, dd) => t.RowPositions(dd, f32, f64, i64));
+    }
+
+    /// <summary>
+    /// Notes <paramref name="positions"/>, computed from this tensor's values by a kernel along <paramref name="d"/>, as one
+    /// traced call whose batching rule reruns <paramref name="compute"/>(x, dim) on the batch: so Vmap sees where the
+    /// selecting ops (sort, topk, kthvalue, median, mode, cummax, max along a dim) take their values from, and batches them.
+    /// </summary>
+    private Tensor TracePositions(Tensor positions, int d, Func<Tensor, int, Tensor> compute)
+    {
+        if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(PositionsTrace.Def, [positions], [this], (d, compute));
+        return positions;
+    }
+
+    /// <summary>The trace entry of <see cref="TracePositions"/> (not registered, not differentiable): its attribute is
+    /// (dim, computation), and its batching rule reruns the computation along the dim shifted past the batch.</summary>
+    private static class PositionsTrace
+    {
+        public static readonly OpDef Def = new("Positions", OpFamily.ReduceScanSort)
+        {
+            // the rule reruns the computation on the batch: the closure (a new one per trace) is not compared
+            Differentiable = false, DTypes = DTypeSet.All, BatchRecomputesAttr = true,
+            Batch = c =>
+            {
+                var (d, f) = c.A<(int, Func<Tensor, int, Tensor>)>();
+                return [BatchRules.Along(c, d, f)];
+            },
         };
     }
 
@@ -135,10 +166,13 @@ public partial class Tensor
         int n = SizeAlong(d);
         if (k < 0 || k > n)
             throw new ArgumentOutOfRangeException(nameof(k), $"Topk: k = {k} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}); pick k in [0, {n}].");
-        var order = ArgsortCore(d, descending: largest);
         if (Rank == 0)
-            return k == 1 ? (Gather(d, order), order) : (Reshape(1).Narrow(0, 0, 0), Zeros([0], DType.Int64));
-        var idx = order.Narrow(d, 0, k).Contiguous();
+        {
+            if (k != 1) return (Reshape(1).Narrow(0, 0, 0), Zeros([0], DType.Int64));
+            var order = ArgsortCore(d, descending: largest);
+            return (Gather(d, order), order);
+        }
+        var idx = TracePositions(ArgsortRaw(d, largest).Narrow(d, 0, k).Contiguous(), d, (t, dd) => t.ArgsortCore(dd, largest).Narrow(dd, 0, k).Contiguous());
         return (Gather(d, idx), idx);
     }
 
@@ -201,6 +235,13 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) => g * EvenWeights(c.X(0), c.Y),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumAllTangent(tx * EvenWeights(c.X(0), c.Y), c.X(0)) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
+        // the median of each example's elements: along the flattened example (an empty one gives NaN, as MedianAll)
+        Batch = c =>
+        {
+            var flat = c.X(0).Reshape(c.B, -1);
+            if (flat.Shape[1] == 0) return [Full([c.B], double.NaN, flat.DType)];
+            return [torch == "median" ? flat.Median(1).Values : flat.NanMedian(1).Values];
+        },
         Samples = () => [
             new("all, odd", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 3)], t => torch == "median" ? t[0].Median() : t[0].NanMedian()),
             new("all, even", [OpSamples.Make(OpSamples.Domain.Real, 2, 4)], t => torch == "median" ? t[0].Median() : t[0].NanMedian()),

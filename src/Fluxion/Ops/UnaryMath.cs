@@ -14,14 +14,15 @@ public partial class Tensor
     /// <summary>A derivative f'(x) of a unary entry built from tensor ops (for the lambda entries below).</summary>
     internal delegate Tensor UnaryDerivative(in OpCtx c);
 
-    /// <summary>A unary entry whose VJP is g·f'(x) and JVP t·f'(x), f' written with differentiable tensor ops.</summary>
-    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
-        UnaryByDerivative(name, d, saves, samples, DTypeSet.Floats, torch);
+    /// <summary>A unary entry whose VJP is g·f'(x) and JVP t·f'(x), f' written with differentiable tensor ops;
+    /// <paramref name="call"/> runs the op on a tensor with the recorded attribute (the batching rule: elementwise, so any shape).</summary>
+    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, Func<Tensor, object?, Tensor> call, uint saves, Func<IEnumerable<OpSample>> samples, params string[] torch) =>
+        UnaryByDerivative(name, d, call, saves, samples, DTypeSet.Floats, torch);
 
-    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, uint saves, Func<IEnumerable<OpSample>> samples, DTypeSet dtypes, params string[] torch) =>
+    private static OpDef UnaryByDerivative(string name, UnaryDerivative d, Func<Tensor, object?, Tensor> call, uint saves, Func<IEnumerable<OpSample>> samples, DTypeSet dtypes, params string[] torch) =>
         new(name, OpFamily.Unary, torch)
         {
-            DTypes = dtypes,
+            DTypes = dtypes, Batch = BatchRules.Unary(call),
             Vjp = (in OpCtx c, Tensor g, int i) => g * d(c),
             Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx * d(c) : null,
             BatchedJvp = true, Saves = saves, Samples = samples,
@@ -107,7 +108,7 @@ public partial class Tensor
             var taylor = x * (-p2 / 3 + x2 * (p2 * p2 / 30 - x2 * (p2 * p2 * p2 / 840)));
             return Where(small, taylor, ((Math.PI * x).Cos() - c.Y) / Where(small, 1.0, x));
         },
-        1u | OpDef.SaveOutput, () => [.. OpSamples.Unary(x => x.Sinc(), OpSamples.Domain.AwayFromZero), .. OpSamples.Unary(x => (x * 1e-3).Sinc())], "sinc");
+        (x, _) => x.Sinc(), 1u | OpDef.SaveOutput, () => [.. OpSamples.Unary(x => x.Sinc(), OpSamples.Domain.AwayFromZero), .. OpSamples.Unary(x => (x * 1e-3).Sinc())], "sinc");
 
     // ---- exponentials and logarithms -----------------------------------------------------------
 
@@ -144,7 +145,7 @@ public partial class Tensor
             double eps = c.A<double>(), lo = double.IsNaN(eps) ? 0 : eps;
             return Where(x.Lt(lo) | x.Gt(1 - lo), double.IsNaN(eps) ? double.NaN : 0.0, 1.0 / (x * (1.0 - x)));
         },
-        1u, () => [.. OpSamples.Unary(x => x.Logit(), OpSamples.Domain.UnitInterval), .. OpSamples.Unary(x => x.Logit(0.05), OpSamples.Domain.UnitInterval)], "logit");
+        (x, a) => x.Logit(a is double e && !double.IsNaN(e) ? e : null), 1u, () => [.. OpSamples.Unary(x => x.Logit(), OpSamples.Domain.UnitInterval), .. OpSamples.Unary(x => x.Logit(0.05), OpSamples.Domain.UnitInterval)], "logit");
 
     /// <summary>
     /// log(x/(1 - x)), the inverse of the sigmoid. With <paramref name="eps"/> the input is first clamped to
@@ -173,6 +174,7 @@ public partial class Tensor
     // round's steps are at the half-integers: x - 0.5 for x away from the integers stays away from them
     internal static readonly UnaryDef<ZeroD> RoundOp = new("Round", Uses.None, null, null, "round")
     {
+        Batch = BatchRules.Unary((x, a) => x.Round(a is int d ? d : 0)),
         Samples = () => [.. OpSamples.Unary(x => (x - 0.5).Round() + x, OpSamples.Domain.AwayFromIntegers),
             .. OpSamples.Unary(x => (x * 10 + 5).Round(-1) + x, OpSamples.Domain.AwayFromIntegers)], // its steps are where x is an integer
     };
@@ -205,7 +207,7 @@ public partial class Tensor
                 (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = up ? MathF.Round(s[i] * pf) / pf : MathF.Round(s[i] / pf) * pf; },
                 (s, d) => { for (int i = 0; i < d.Length; i++) d[i] = up ? Math.Round(s[i] * p) / p : Math.Round(s[i] / p) * p; });
         }
-        return RoundOp.Record(this, y, default);
+        return RoundOp.Record(this, y, default, decimals == 0 ? null : decimals);
     }
 
     // ---- error and gamma functions -------------------------------------------------------------
@@ -221,11 +223,11 @@ public partial class Tensor
     /// <summary>The inverse error function (±inf at ±1, NaN outside [-1, 1]).</summary>
     public Tensor Erfinv() => ErfinvOp.Call(this);
 
-    internal static readonly OpDef LgammaOp = UnaryByDerivative("Lgamma", (in OpCtx c) => c.X(0).Digamma(), 1u,
+    internal static readonly OpDef LgammaOp = UnaryByDerivative("Lgamma", (in OpCtx c) => c.X(0).Digamma(), (x, _) => x.Lgamma(), 1u,
         () => [.. OpSamples.Unary(x => x.Lgamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Lgamma(), OpSamples.Domain.AwayFromIntegers)], "lgamma");
-    internal static readonly OpDef DigammaOp = UnaryByDerivative("Digamma", (in OpCtx c) => c.X(0).Polygamma(1), 1u,
+    internal static readonly OpDef DigammaOp = UnaryByDerivative("Digamma", (in OpCtx c) => c.X(0).Polygamma(1), (x, _) => x.Digamma(), 1u,
         () => [.. OpSamples.Unary(x => x.Digamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Digamma(), OpSamples.Domain.AwayFromIntegers)], "digamma");
-    internal static readonly OpDef PolygammaOp = UnaryByDerivative("Polygamma", (in OpCtx c) => c.X(0).Polygamma(c.A<int>() + 1), 1u,
+    internal static readonly OpDef PolygammaOp = UnaryByDerivative("Polygamma", (in OpCtx c) => c.X(0).Polygamma(c.A<int>() + 1), (x, n) => x.Polygamma((int)n!), 1u,
         () => [.. OpSamples.Unary(x => x.Polygamma(1), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Polygamma(2), OpSamples.Domain.Positive)]);
 
     /// <summary>log|Γ(x)| (+inf at 0 and the negative integers); its gradient is digamma(x).</summary>
@@ -276,7 +278,8 @@ public partial class Tensor
     /// <summary>1 / x.</summary>
     public Tensor Reciprocal() => 1.0 / this;
 
-    internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType), 1u,
+    internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType),
+        (x, a) => { var (nan, pos, neg) = ((double, double, double))a!; return x.NanToNum(nan, pos, neg); }, 1u,
         () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All, "nan_to_num");
 
     /// <summary>
@@ -290,7 +293,7 @@ public partial class Tensor
         bool f32 = DType == DType.Float32;
         double pos = posinf ?? (f32 ? float.MaxValue : double.MaxValue), neg = neginf ?? (f32 ? float.MinValue : double.MinValue);
         var y = MapRaw("NanToNum", this, v => double.IsNaN(v) ? nan : double.IsPositiveInfinity(v) ? pos : double.IsNegativeInfinity(v) ? neg : v);
-        return Op.Tracking(this) ? Op.Record(NanToNumOp, y, [this]) : y;
+        return Op.Tracking(this) ? Op.Record(NanToNumOp, y, [this], (nan, pos, neg)) : y;
     }
 
     internal static readonly OpDef FillOp = new("Fill", OpFamily.Unary, "fill")
@@ -325,15 +328,24 @@ public partial class Tensor
 
     // ---- predicates (bool results, not differentiable) -----------------------------------------
 
-    private static OpDef Predicate(string name, string torch) =>
-        new(name, OpFamily.Unary, torch) { Differentiable = false, DTypes = DTypeSet.All };
+    // recorded only by a tracer (Vmap), whose batching rule is the predicate itself (elementwise)
+    private static OpDef Predicate(string name, string torch, Func<Tensor, Tensor> call) =>
+        new(name, OpFamily.Unary, torch) { Differentiable = false, DTypes = DTypeSet.All, Batch = BatchRules.Unary(call) };
 
-    internal static readonly OpDef IsNanOp = Predicate("IsNan", "isnan"), IsInfOp = Predicate("IsInf", "isinf"),
-        IsFiniteOp = Predicate("IsFinite", "isfinite"), IsPosInfOp = Predicate("IsPosInf", "isposinf"),
-        IsNegInfOp = Predicate("IsNegInf", "isneginf"), SignbitOp = Predicate("Signbit", "signbit");
+    internal static readonly OpDef IsNanOp = Predicate("IsNan", "isnan", x => x.IsNan()), IsInfOp = Predicate("IsInf", "isinf", x => x.IsInf()),
+        IsFiniteOp = Predicate("IsFinite", "isfinite", x => x.IsFinite()), IsPosInfOp = Predicate("IsPosInf", "isposinf", x => x.IsPosInf()),
+        IsNegInfOp = Predicate("IsNegInf", "isneginf", x => x.IsNegInf()), SignbitOp = Predicate("Signbit", "signbit", x => x.Signbit());
 
-    /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape.</summary>
-    private Tensor Test(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape (noted by an active
+    /// tracer as a call of <paramref name="def"/>).</summary>
+    private Tensor Test(OpDef def, Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    {
+        var y = TestRaw(f64, f32, i64, forBool);
+        if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(def, [y], [this], null);
+        return y;
+    }
+
+    private Tensor TestRaw(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
     {
         var y = Empty(ShapeArray, DType.Bool);
         var d = y.Storage.As<bool>().AsSpan(0, Numel);
@@ -348,22 +360,22 @@ public partial class Tensor
     }
 
     /// <summary>True where x is NaN (never for integer and bool tensors).</summary>
-    public Tensor IsNan() => Test(double.IsNaN, float.IsNaN, _ => false, false);
+    public Tensor IsNan() => Test(IsNanOp, double.IsNaN, float.IsNaN, _ => false, false);
 
     /// <summary>True where x is +inf or -inf.</summary>
-    public Tensor IsInf() => Test(double.IsInfinity, float.IsInfinity, _ => false, false);
+    public Tensor IsInf() => Test(IsInfOp, double.IsInfinity, float.IsInfinity, _ => false, false);
 
     /// <summary>True where x is neither NaN nor infinite (always for integer and bool tensors).</summary>
-    public Tensor IsFinite() => Test(double.IsFinite, float.IsFinite, _ => true, true);
+    public Tensor IsFinite() => Test(IsFiniteOp, double.IsFinite, float.IsFinite, _ => true, true);
 
     /// <summary>True where x is +inf.</summary>
-    public Tensor IsPosInf() => Test(double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
+    public Tensor IsPosInf() => Test(IsPosInfOp, double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
 
     /// <summary>True where x is -inf.</summary>
-    public Tensor IsNegInf() => Test(double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
+    public Tensor IsNegInf() => Test(IsNegInfOp, double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
 
     /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
-    public Tensor Signbit() => Test(double.IsNegative, float.IsNegative, v => v < 0, false);
+    public Tensor Signbit() => Test(SignbitOp, double.IsNegative, float.IsNegative, v => v < 0, false);
 
     // ---- derivative rules ------------------------------------------------------------------------
 
