@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Makes the Fashion-MNIST subset embedded in Fluxion (src/Fluxion/Data/Embedded/).
+"""Makes the Fashion-MNIST subset embedded in Fluxion (src/Fluxion.Datasets/FashionMnist/).
 
 Source: Debian's package `dataset-fashion-mnist` (apt-get install -y dataset-fashion-mnist), which
 installs the original IDX files under /usr/share/datasets/fashion-mnist.
@@ -19,7 +19,7 @@ import struct
 import sys
 
 SRC = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/datasets/fashion-mnist"
-OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "src", "Fluxion", "Data", "Embedded")
+OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "src", "Fluxion.Datasets", "FashionMnist")
 SPLITS = [("train", 1000), ("t10k", 200)]
 
 

@@ -19,7 +19,7 @@ public static class ComplexityCommand
 
         Options:
           --plot <file.svg>   Write an SVG plot of memory against n for the five cases.
-          --small             Smaller sizes (seconds instead of about a minute).
+          --small             Smaller sizes, for a quick check (the default sizes take a few seconds on two cores).
           --runs <n>          Timed runs per size (default 3; the median is used).
           -h, --help          Show this help.
         """;

@@ -2,8 +2,8 @@ using System.Diagnostics;
 
 namespace Fluxion.Cli;
 
-/// <summary><c>fluxion graph [--out FILE.svg|FILE.dot]</c>: the demo graph (tanh(x) = (e^x - e^-x)/(e^x + e^-x) at x = ln 2)
-/// as text, and as Graphviz DOT or SVG.</summary>
+/// <summary><c>fluxion graph [--out FILE.dot|.gv|.svg|.png|.pdf]</c>: the demo graph (tanh(x) = (e^x - e^-x)/(e^x + e^-x) at x = ln 2)
+/// as text, and as Graphviz DOT or an image rendered from it.</summary>
 public static class GraphCommand
 {
     /// <summary>Help text.</summary>
@@ -12,10 +12,14 @@ public static class GraphCommand
         Usage: fluxion graph [--out FILE]
 
         Builds tanh(x) = (e^x - e^-x)/(e^x + e^-x) at x = ln 2, back-propagates, and prints the
-        autograd graph as an indented tree. With --out FILE.dot it writes Graphviz DOT; with
-        --out FILE.svg it renders the DOT with Graphviz's 'dot' when installed (apt-get install graphviz),
-        and otherwise writes FILE.dot next to it and says how to render it.
+        autograd graph as an indented tree. The extension of --out decides the format: FILE.dot or
+        FILE.gv is Graphviz DOT; FILE.svg, FILE.png or FILE.pdf is rendered from the DOT with Graphviz's
+        'dot' when installed (apt-get install graphviz), and otherwise FILE.dot is written next to it
+        with the command that renders it. Other extensions are refused.
         """;
+
+    /// <summary>The image formats rendered with Graphviz (the extension is the format's name).</summary>
+    private static readonly string[] ImageFormats = ["svg", "png", "pdf"];
 
     /// <summary>Runs the command; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -28,6 +32,14 @@ public static class GraphCommand
             stderr.WriteLine($"fluxion graph: unknown or incomplete argument '{args[i]}'\n\n{Usage}");
             return 2;
         }
+        var ext = outPath is null ? "" : Path.GetExtension(outPath).TrimStart('.').ToLowerInvariant();
+        bool isDot = ext is "dot" or "gv";
+        if (outPath is not null && !isDot && !ImageFormats.Contains(ext))
+        {
+            stderr.WriteLine($"fluxion graph: --out {outPath}: unknown format '{(ext.Length == 0 ? "(no extension)" : "." + ext)}'; "
+                + "use .dot or .gv for Graphviz DOT, or .svg, .png or .pdf for an image rendered by Graphviz.");
+            return 2;
+        }
         var x = Tensor.Scalar(Math.Log(2), DType.Float64).RequiresGrad_();
         var ep = x.Exp();
         var en = (-x).Exp();
@@ -38,7 +50,7 @@ public static class GraphCommand
         stdout.Write(GraphExport.ToText(y, names));
         if (outPath is null) return 0;
         var dot = GraphExport.ToDot(y, names);
-        if (!outPath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+        if (isDot)
         {
             WriteAtomic(outPath, dot);
             stdout.WriteLine($"wrote {outPath}");
@@ -48,7 +60,7 @@ public static class GraphCommand
         WriteAtomic(dotPath, dot);
         try
         {
-            var psi = new ProcessStartInfo("dot", ["-Tsvg", dotPath, "-o", outPath]) { RedirectStandardError = true, UseShellExecute = false };
+            var psi = new ProcessStartInfo("dot", ["-T" + ext, dotPath, "-o", outPath]) { RedirectStandardError = true, UseShellExecute = false };
             using var p = Process.Start(psi)!;
             string err = p.StandardError.ReadToEnd();
             p.WaitForExit();
@@ -61,7 +73,7 @@ public static class GraphCommand
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            stdout.WriteLine($"Graphviz 'dot' is not installed: wrote {dotPath}. Render it with: dot -Tsvg {dotPath} -o {outPath} (apt-get install graphviz).");
+            stdout.WriteLine($"Graphviz 'dot' is not installed: wrote {dotPath}. Render it with: dot -T{ext} {dotPath} -o {outPath} (apt-get install graphviz).");
         }
         return 0;
     }

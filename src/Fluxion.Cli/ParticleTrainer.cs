@@ -3,6 +3,7 @@ using System.Globalization;
 using Fluxion.Data;
 using Fluxion.Optim;
 using Fluxion.Physics;
+using Fluxion.Training;
 
 namespace Fluxion.Cli;
 
@@ -66,7 +67,7 @@ internal sealed class ParticleTrainer
             force: new ForceSpec(ForceLaw.Gratan, K: 1, Softening: 0.05), generator: new Generator(o.Seed));
         opt = Trainer.BuildOptimizer(o.Optimizer, net.Parameters(), Lr);
         var names = string.Join(" vs ", classes.Select(c => $"{c} {FashionMnist.ClassNames[c]}"));
-        Description = $"PARTICLES on the {source}, classes {names}: {train.Count} train / {test.Count} test images (14x14), "
+        Description = $"PARTICLES on the {source}, classes {names}: {train.Count} train / {test.Count} test images (14x14)\n"
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters ({Nodes} nodes, {classes.Length} eaters, {Steps} steps), "
             + $"{o.Optimizer} lr {Lr.ToString(CultureInfo.InvariantCulture)}, batch {o.BatchSize}, seed {o.Seed}";
     }
@@ -109,10 +110,14 @@ internal sealed class ParticleTrainer
 
     private static Tensor Image(double[] img) => Tensor.FromArray(img, 14, 14);
 
-    public TrainResult Run(ITrainProgress progress)
+    /// <summary>Trains (a loop of its own: one simulation per image), reporting to <paramref name="progress"/>.</summary>
+    public TrainResult Run(TrainingCallback progress)
     {
         long peakManaged = GC.GetTotalMemory(false);
-        progress.Start(0, o.Epochs, BatchesPerEpoch);
+        // the callbacks' view of this run (model, optimizer, learning rate); its own Fit is not used
+        var context = new Fluxion.Training.Trainer(net, opt, (x, _) => x) { Progress = null };
+        var total = Stopwatch.StartNew();
+        progress.OnTrainBegin(context, 0, o.Epochs, BatchesPerEpoch);
         var g = new Generator(o.Seed + 1);
         var order = Enumerable.Range(0, train.Count).ToArray();
         for (int epoch = 0; epoch < o.Epochs; epoch++)
@@ -128,6 +133,7 @@ internal sealed class ParticleTrainer
             for (int b = 0; b < BatchesPerEpoch; b++)
             {
                 opt.ZeroGrad();
+                double batchLossSum = 0;
                 int start = b * o.BatchSize, count = Math.Min(o.BatchSize, order.Length - start);
                 for (int k = 0; k < count; k++)
                 {
@@ -136,19 +142,26 @@ internal sealed class ParticleTrainer
                     var loss = net.Loss(run, label, Mu, Margin);
                     (loss / count).Backward();
                     lossSum += loss.Item();
+                    batchLossSum += loss.Item();
                     if (net.Predict(run) == label) correct++;
                     seen++;
                 }
                 opt.Step();
                 net.ClampMultipliers();
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
-                progress.Batch(epoch + 1, b + 1, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
+                long done = (long)epoch * BatchesPerEpoch + b + 1, all = (long)o.Epochs * BatchesPerEpoch;
+                progress.OnBatchEnd(context, new BatchProgress(epoch + 1, o.Epochs, b + 1, BatchesPerEpoch, lossSum / seen, batchLossSum / count,
+                    new Dictionary<string, double> { ["acc"] = (double)correct / seen }, opt.ParamGroups[0].Lr, sw.Elapsed, total.Elapsed,
+                    TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / done * (all - done)), seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9)));
             }
             double secs = sw.Elapsed.TotalSeconds;
             var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), Evaluate(), secs, seen / Math.Max(secs, 1e-9));
             history.Add(stats);
-            progress.EpochDone(stats);
+            progress.OnEpochEnd(context, new EpochResult(epoch + 1, o.Epochs, stats.TrainLoss, null,
+                new Dictionary<string, double> { ["acc"] = stats.TrainAccuracy, ["val_acc"] = stats.TestAccuracy },
+                opt.ParamGroups[0].Lr, sw.Elapsed, (int)seen));
         }
+        progress.OnTrainEnd(context, new TrainingHistory());
         double finalAcc = history.Count > 0 ? history[^1].TestAccuracy : Evaluate();
         peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
         using var proc = Process.GetCurrentProcess();

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Spectre.Console;
+using Fluxion.Training;
 
 namespace Fluxion.Cli;
 
@@ -193,7 +193,8 @@ internal static class TrainCommand
         if (o.Distributed && o.Model == "particles")
             return Bad(stderr, "--distributed is available for --model mlp, cnn and pcn");
         string description;
-        Func<ITrainProgress, TrainResult> train;
+        IReadOnlyList<string> warnings = [];
+        Func<TrainingCallback, TrainResult> train;
         Distributed.ProcessGroup? group = null;
         if (o.Model == "particles")
         {
@@ -206,7 +207,7 @@ internal static class TrainCommand
         else
         {
             var trainer = new Trainer(o);
-            (description, train, group) = (trainer.Description, trainer.Run, trainer.Group);
+            (description, train, warnings, group) = (trainer.Description, trainer.Run, trainer.Warnings, trainer.Group);
             if (group is { IsMain: false })
             {
                 // the other ranks train in step with rank 0 and stay silent
@@ -215,23 +216,14 @@ internal static class TrainCommand
                 return 0;
             }
         }
-        TrainResult result;
-        if (rich)
-        {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
-            console.MarkupLine($"[bold]{Markup.Escape(description)}[/]");
-            // a live display needs an interactive terminal; otherwise (e.g. a captured stream) plain lines
-            result = console.Profile.Capabilities.Interactive
-                ? RichProgress.Run(console, train)
-                : train(new PlainProgress(stdout));
-        }
-        else
-        {
-            stdout.WriteLine(description);
-            result = train(new PlainProgress(stdout));
-        }
+        foreach (var w in warnings) stderr.WriteLine($"fluxion train: warning: {w}");
+        stdout.WriteLine(description);
+        // the library's progress display: a live line on a terminal (rich output to the console), plain lines otherwise
+        bool live = rich && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var result = train(new ProgressDisplay(stdout, live) { ValidationLabel = "test" });
 
-        if (o.PlotPath is { } plot) TrainPlot.Write(plot, result.History, $"fluxion train --model {o.Model} ({result.DataSource})");
+        if (o.PlotPath is { } plot)
+            TrainPlot.Write(plot, result.History, $"fluxion train --model {o.Model}{(result.Mode == "reverse" ? "" : " --mode " + result.Mode)} ({result.DataSource})");
         WriteSummary(stdout, result, o);
         group?.Dispose(); // MPI_Finalize, with the other ranks
         return 0;
@@ -263,91 +255,6 @@ internal static class TrainCommand
         if (opt.PlotPath is { } p) o.WriteLine($"plot:            {p}");
     }
 
-    internal static string Fmt(double v, string f) => v.ToString(f, CultureInfo.InvariantCulture);
-
-    internal static string BatchLine(int epoch, int epochs, int batch, int batches, double loss, double acc, double sps) =>
-        $"epoch {epoch}/{epochs}  batch {batch}/{batches}  loss {Fmt(loss, "F4")}  acc {Fmt(100 * acc, "F2")}%  {Fmt(sps, "N0")} samples/s";
-
-    internal static string EpochLine(EpochStats s, int epochs) =>
-        $"epoch {s.Epoch}/{epochs}  loss {Fmt(s.TrainLoss, "F4")}  train acc {Fmt(100 * s.TrainAccuracy, "F2")}%  test acc {Fmt(100 * s.TestAccuracy, "F2")}%  {Fmt(s.Seconds, "F1")} s  {Fmt(s.SamplesPerSecond, "N0")} samples/s";
-
     /// <summary>No output (the ranks other than 0 of a --distributed run).</summary>
-    private sealed class SilentProgress : ITrainProgress
-    {
-        public void Start(int firstEpoch, int epochs, int batchesPerEpoch) { }
-
-        public void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond) { }
-
-        public void EpochDone(EpochStats stats) { }
-    }
-
-    /// <summary>Plain lines (for CI and redirected output): a few progress lines per epoch and one summary line.</summary>
-    private sealed class PlainProgress(TextWriter o) : ITrainProgress
-    {
-        private int _epochs, _batches, _every;
-
-        public void Start(int firstEpoch, int epochs, int batchesPerEpoch)
-        {
-            _epochs = epochs;
-            _batches = batchesPerEpoch;
-            _every = Math.Max(1, (batchesPerEpoch + 3) / 4);
-            o.Flush();
-        }
-
-        public void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond)
-        {
-            if (batch % _every != 0 || batch == _batches) return;
-            o.WriteLine("  " + BatchLine(epoch, _epochs, batch, _batches, meanLoss, accuracy, samplesPerSecond));
-            o.Flush();
-        }
-
-        public void EpochDone(EpochStats stats)
-        {
-            o.WriteLine(EpochLine(stats, _epochs));
-            o.Flush();
-        }
-    }
-
-    /// <summary>A Spectre.Console progress display: one bar per epoch, kept on screen with its final numbers.</summary>
-    private sealed class RichProgress : ITrainProgress
-    {
-        private readonly ProgressContext _ctx;
-        private ProgressTask? _task;
-        private int _epochs, _batches;
-
-        private RichProgress(ProgressContext ctx) => _ctx = ctx;
-
-        public static TrainResult Run(IAnsiConsole console, Func<ITrainProgress, TrainResult> train)
-        {
-            TrainResult? result = null;
-            console.Progress()
-                .AutoClear(false)
-                .HideCompleted(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 12 })
-                .Start(ctx => result = train(new RichProgress(ctx)));
-            return result!;
-        }
-
-        public void Start(int firstEpoch, int epochs, int batchesPerEpoch)
-        {
-            _epochs = epochs;
-            _batches = batchesPerEpoch;
-        }
-
-        public void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond)
-        {
-            _task ??= _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: _batches);
-            _task.Value = batch;
-            _task.Description = Markup.Escape($"epoch {epoch}/{_epochs}  batch {batch}/{_batches}  loss {Fmt(meanLoss, "F4")}  acc {Fmt(100 * accuracy, "F2")}%  {Fmt(samplesPerSecond, "N0")} img/s");
-        }
-
-        public void EpochDone(EpochStats stats)
-        {
-            if (_task is null) return;
-            _task.Description = Markup.Escape($"epoch {stats.Epoch}/{_epochs}  loss {Fmt(stats.TrainLoss, "F4")}  acc {Fmt(100 * stats.TrainAccuracy, "F2")}%  test acc {Fmt(100 * stats.TestAccuracy, "F2")}%  {Fmt(stats.Seconds, "F1")} s");
-            _task.Value = _batches;
-            _task.StopTask();
-            _task = null;
-        }
-    }
+    private sealed class SilentProgress : TrainingCallback;
 }

@@ -1,6 +1,7 @@
 namespace Fluxion.Cli;
 
-/// <summary>An SVG chart of a training run (drawn by <see cref="SvgPlot"/>): loss (left) and accuracy (right) per epoch.</summary>
+/// <summary>An SVG chart of a training run (drawn by <see cref="SvgPlot"/>): train and test loss (left) and accuracy (right)
+/// per epoch; the title names the model, the mode and the data.</summary>
 internal static class TrainPlot
 {
     public static void Write(string path, IReadOnlyList<EpochStats> history, string title) =>
@@ -13,8 +14,13 @@ internal static class TrainPlot
         var ticks = history.Where((_, i) => i % step == 0).Select(h => (double)h.Epoch).ToList();
         PlotSeries Series(string name, string color, Func<EpochStats, double> y) =>
             new(name, history.Select(h => ((double)h.Epoch, y(h))).ToList()) { Color = color };
-        var loss = new PlotPanel("epoch", "loss", [Series("train loss", "#d62728", h => h.TrainLoss)])
-        { Name = "train loss", YInclude = 0, XTicks = ticks, Width = 420, Height = 300 };
+        var lossSeries = new List<PlotSeries> { Series("train", "#d62728", h => h.TrainLoss) };
+        // the test loss of every epoch (checkpoints written before it was recorded lack it for their epochs)
+        var tested = history.Where(h => h.TestLoss is not null).ToList();
+        if (tested.Count > 0)
+            lossSeries.Add(new PlotSeries("test", tested.Select(h => ((double)h.Epoch, h.TestLoss!.Value)).ToList()) { Color = "#9467bd" });
+        var loss = new PlotPanel("epoch", "loss", lossSeries)
+        { Name = "loss", YInclude = 0, XTicks = ticks, Width = 420, Height = 300 };
         var accuracy = new PlotPanel("epoch", "accuracy (%)",
             [Series("train", "#1f77b4", h => 100 * h.TrainAccuracy), Series("test", "#2ca02c", h => 100 * h.TestAccuracy)])
         { Name = "accuracy", XTicks = ticks, Width = 420, Height = 300 };

@@ -7,6 +7,7 @@ using Fluxion.IO;
 using Fluxion.Models;
 using Fluxion.Nn;
 using Fluxion.Optim;
+using Fluxion.Training;
 using MM = Fluxion.Nn.MixedMode;
 
 namespace Fluxion.Cli;
@@ -39,29 +40,34 @@ internal sealed record TrainOptions
     public double DefaultLr(string optimizer) => Lr ?? (optimizer == "sgd" ? 0.01 : 1e-3);
 }
 
-/// <summary>Statistics of one finished epoch.</summary>
-internal sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double Seconds, double SamplesPerSecond);
+/// <summary>Statistics of one finished epoch (kept in checkpoints as JSON; <paramref name="TestLoss"/> is absent from older ones).</summary>
+internal sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double Seconds, double SamplesPerSecond, double? TestLoss = null);
 
 /// <summary>The outcome of a run.</summary>
 internal sealed record TrainResult(
     IReadOnlyList<EpochStats> History, double TestAccuracy, long ParameterCount, TimeSpan WallTime,
-    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource, long? DenseParameterCount = null);
+    long PeakWorkingSetBytes, long PeakManagedBytes, int TrainSamples, int TestSamples, string DataSource, long? DenseParameterCount = null,
+    string Mode = "reverse");
 
-/// <summary>Receives progress while training.</summary>
-internal interface ITrainProgress
+/// <summary>Forwards a <see cref="Fluxion.Training.Trainer"/>'s events to delegates (history, peak memory).</summary>
+internal sealed class ActionCallback(Action<EpochResult>? onEpoch = null, Action<BatchProgress>? onBatch = null) : TrainingCallback
 {
-    void Start(int firstEpoch, int epochs, int batchesPerEpoch);
-    void Batch(int epoch, int batch, double meanLoss, double accuracy, double samplesPerSecond);
-    void EpochDone(EpochStats stats);
+    public override void OnBatchEnd(Fluxion.Training.Trainer trainer, BatchProgress progress) => onBatch?.Invoke(progress);
+    public override void OnEpochEnd(Fluxion.Training.Trainer trainer, EpochResult result) => onEpoch?.Invoke(result);
 }
 
-/// <summary>The training loop of <c>fluxion train</c>: data, model, optimizer, checkpoints. The constructor
-/// loads the data and the checkpoint and builds the model; <see cref="Run"/> trains.</summary>
+/// <summary>The set-up of <c>fluxion train</c>: data, model, optimizer, checkpoints; the loop itself is the library's
+/// <see cref="Fluxion.Training.Trainer"/>. The constructor reads the checkpoint, loads the data and builds the model;
+/// <see cref="Run"/> trains.</summary>
 internal sealed class Trainer
 {
     // checkpoint metadata keys
     private const string KeyModel = "fluxion.model", KeyEpoch = "fluxion.epoch", KeySeed = "fluxion.seed",
-        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history", KeyMode = "fluxion.mode";
+        KeyLoader = "fluxion.loader_state", KeyHistory = "fluxion.history", KeyMode = "fluxion.mode",
+        KeyData = "fluxion.data", KeyLimit = "fluxion.limit";
+
+    /// <summary>The value of <see cref="KeyData"/> for the embedded subset; a directory is recorded as its full path.</summary>
+    private const string EmbeddedData = "embedded";
 
     /// <summary>The CLI's optimizer names and the library's <see cref="Optimizer.Name"/> of each.</summary>
     private static readonly Dictionary<string, string> OptimizerNames = new() { ["adam"] = "Adam", ["sgd"] = "SGD", ["adamw"] = "AdamW" };
@@ -123,7 +129,8 @@ internal sealed class Trainer
     private readonly TrainOptions o;
     private readonly Stopwatch wall = Stopwatch.StartNew();
     private readonly ByteImageDataset train, test;
-    private readonly string source, model, optimizerName, mode;
+    private readonly string source, model, optimizerName, mode, data;
+    private readonly string? dataDir;
     private readonly MM.CrossEntropyLoss? forwardLoss;
     private readonly int startEpoch;
     private readonly List<EpochStats> history = new();
@@ -137,31 +144,43 @@ internal sealed class Trainer
     /// <summary>The MPI process group with --distributed (rank 0 alone logs, plots and writes checkpoints); else null.</summary>
     public ProcessGroup? Group { get; }
 
-    /// <summary>One line saying what is trained on what.</summary>
+    /// <summary>Two lines saying what is trained on what, and how.</summary>
     public string Description { get; }
+
+    /// <summary>Things the user should know that do not stop the run (e.g. a resume with nothing left to train).</summary>
+    public IReadOnlyList<string> Warnings => warnings;
+
+    private readonly List<string> warnings = new();
 
     public Trainer(TrainOptions options)
     {
         o = options;
-        // data
-        (train, test) = o.DataDir is { } dir ? FashionMnist.Load(dir) : FashionMnist.LoadEmbedded();
-        source = o.DataDir is null ? "embedded Fashion-MNIST subset" : $"Fashion-MNIST from {o.DataDir}";
-        if (o.Limit is { } limit)
-        {
-            train = train.Take(limit, balanced: true);
-            test = test.Take(Math.Max(limit / 5, 10), balanced: true);
-        }
-        train = train.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
-        test = test.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
-
-        // resume: read the checkpoint first (it decides the model and where to start)
+        // resume: read the checkpoint first (it decides the model, the mode, the data and where to start)
         SafeTensorsData? ckpt = null;
         model = o.Model;
         optimizerName = o.Optimizer;
         mode = o.Mode;
+        dataDir = o.DataDir is { } given ? Path.GetFullPath(given) : null;
         if (o.ResumePath is { } rp)
         {
             ckpt = SafeTensors.Load(rp);
+            if (ckpt.Metadata.TryGetValue(KeyData, out var ckptData))
+            {
+                string Name(string d) => d == EmbeddedData ? "the embedded subset" : $"Fashion-MNIST from {d}";
+                if (o.DataDir is not null && ckptData != dataDir)
+                    throw new CheckpointMismatchException($"checkpoint '{rp}' was trained on {Name(ckptData)}, but --data {o.DataDir} was given; "
+                        + (ckptData == EmbeddedData ? "drop --data." : $"drop --data or pass --data {ckptData}."));
+                if (o.DataDir is null && ckptData != EmbeddedData)
+                {
+                    if (!Directory.Exists(ckptData))
+                        throw new CheckpointMismatchException($"checkpoint '{rp}' was trained on {Name(ckptData)}, which does not exist any more; pass --data with that dataset's directory.");
+                    dataDir = ckptData; // continue on the checkpoint's data, as with its model
+                }
+            }
+            var ckptLimit = ckpt.Metadata.TryGetValue(KeyLimit, out var lim) ? lim : null;
+            var limit = o.Limit?.ToString(CultureInfo.InvariantCulture);
+            if (ckptLimit != limit)
+                warnings.Add($"checkpoint '{rp}' was trained on {(ckptLimit is null ? "all" : ckptLimit)} training images, this run uses {(limit ?? "all")}.");
             var ckptMode = ckpt.Metadata.TryGetValue(KeyMode, out var md) ? md : "reverse";
             if (o.ModeGiven && ckptMode != o.Mode)
                 throw new CheckpointMismatchException($"checkpoint '{rp}' was trained with --mode {ckptMode}, but --mode {o.Mode} was given; drop --mode or pass --mode {ckptMode}.");
@@ -184,7 +203,22 @@ internal sealed class Trainer
                 try { history.AddRange(JsonSerializer.Deserialize<List<EpochStats>>(h) ?? []); }
                 catch (JsonException je) { throw new CheckpointMismatchException($"checkpoint '{rp}': metadata '{KeyHistory}' is malformed ({je.Message}).", je); }
             }
+            if (startEpoch >= o.Epochs)
+                warnings.Add($"checkpoint '{rp}' is already at epoch {startEpoch} and --epochs is {o.Epochs} (a total, not a count): nothing to train, "
+                    + $"so it is only evaluated; pass --epochs {startEpoch + 1} or more to continue training.");
         }
+
+        // data
+        data = dataDir ?? EmbeddedData;
+        (train, test) = dataDir is { } dir ? FashionMnist.Load(dir) : FashionMnist.LoadEmbedded();
+        source = dataDir is null ? "embedded Fashion-MNIST subset" : $"Fashion-MNIST from {dataDir}";
+        if (o.Limit is { } n)
+        {
+            train = train.Take(n, balanced: true);
+            test = test.Take(Math.Max(n / 5, 10), balanced: true);
+        }
+        train = train.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
+        test = test.WithNormalization(FashionMnist.PixelMean, FashionMnist.PixelStd);
 
         net = BuildModel(model, new Generator(o.Seed), mode);
         if (mode == "forward-gradient") forwardLoss = new MM.CrossEntropyLoss();
@@ -212,72 +246,45 @@ internal sealed class Trainer
         if (Group is not null) ddp = new DistributedDataParallel(net, Group); // after loading: rank 0's state goes to every rank
         Description = $"{model.ToUpperInvariant()} on the {source}: {train.Count} train / {test.Count} test images, "
             + $"{net.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)} parameters"
-            + (DenseParameterCount(net) is { } dense ? $" (dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)})" : "")
-            + $", {optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
+            + "\n" // two lines, each well within 120 columns
+            + (DenseParameterCount(net) is { } dense ? $"dense MLP of the same widths: {dense.ToString("N0", CultureInfo.InvariantCulture)} parameters; " : "")
+            + $"{optimizerName} lr {opt.ParamGroups[0].Lr.ToString(CultureInfo.InvariantCulture)}, "
             + $"batch {o.BatchSize}, seed {o.Seed}" + (mode == "reverse" ? "" : $", {mode} mode")
             + (Group is { } pg ? $", data-parallel on {pg.Size} ranks ({o.BatchSize / pg.Size} per rank)" : "") + (startEpoch > 0 ? $"; resuming after epoch {startEpoch}" : "");
     }
 
-    public TrainResult Run(ITrainProgress progress)
+    /// <summary>Trains with the library's loop, reporting to <paramref name="progress"/>.</summary>
+    public TrainResult Run(TrainingCallback progress)
     {
         long peakManaged = GC.GetTotalMemory(false);
-        int perRank = Group is null ? o.BatchSize : o.BatchSize / Group.Size;
-        progress.Start(startEpoch, o.Epochs, sampler is null ? loader.BatchCount : (sampler.NumSamples + perRank - 1) / perRank);
-        Module trained = ddp ?? net; // the DistributedDataParallel wrapper with --distributed
-        // TensorBoard events: rank 0 alone writes them (as it alone logs and checkpoints)
-        using var log = o.LogDir is { } logDir && (Group is null || Group.Rank == 0) ? new TrainLog(logDir, net, Description) : null;
-
-        for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
+        if (Group is not null) peakManaged = Math.Max(peakManaged, RunDistributed(progress, Group));
+        else
         {
-            net.Train();
-            var sw = Stopwatch.StartNew();
-            double lossSum = 0;
-            long correct = 0, seen = 0;
-            int b = 0;
-            sampler?.SetEpoch(epoch);
-            foreach (var (x, y) in sampler is null ? loader : new DataLoader(sampler.Subset(train), perRank))
+            // the library's loop; the callbacks keep the history, the peak memory, the TensorBoard log and the checkpoint
+            var trainer = new Fluxion.Training.Trainer(net, opt,
+                forwardLoss is null ? (x, y) => Losses.CrossEntropy(x, y) : (x, y) => forwardLoss.Forward(x, y))
             {
-                var logits = trained.Forward(x);
-                var loss = forwardLoss is null ? Losses.CrossEntropy(logits, y) : forwardLoss.Forward(logits, y);
-                opt.ZeroGrad();
-                loss.Backward();
-                opt.Step();
-
-                int n = y.Size(0);
-                lossSum += loss.Item() * n;
-                correct += (long)logits.Detach().ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
-                seen += n;
-                b++;
-                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
-                progress.Batch(epoch + 1, b, lossSum / seen, (double)correct / seen, seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9));
-                log?.Step((long)epoch * loader.BatchCount + b, loss.Item());
-            }
-            if (Group is not null)
-            {
-                Span<double> sums = [lossSum, correct, seen]; // the epoch's statistics over all ranks
-                Group.AllReduce(sums);
-                (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
-            }
-            double secs = sw.Elapsed.TotalSeconds;
-            double testAcc = Evaluate(net, test, o.BatchSize * 4);
-            var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testAcc, secs, seen / Math.Max(secs, 1e-9));
-            history.Add(stats);
-            progress.EpochDone(stats);
-            log?.Epoch(stats, net);
-
-            if (o.SavePath is { } sp && Group is not { IsMain: false }) // rank 0 alone writes checkpoints
-            {
-                var meta = new Dictionary<string, string>
+                ValidationLoss = (x, y) => Losses.CrossEntropy(x, y),
+                Progress = progress,
+                Metrics = { new Accuracy() },
+            };
+            using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
+            trainer.Callbacks.Add(new ActionCallback(
+                onEpoch: r =>
                 {
-                    [KeyModel] = model,
-                    [KeyMode] = mode,
-                    [KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture),
-                    [KeySeed] = o.Seed.ToString(CultureInfo.InvariantCulture),
-                    [KeyLoader] = FormatState(loader.Generator.GetState()),
-                    [KeyHistory] = JsonSerializer.Serialize(history),
-                };
-                ModelIO.Save(net, opt, sp, meta); // atomic: an interrupted run leaves the previous epoch's checkpoint
-            }
+                    var stats = new EpochStats(r.Epoch, r.Loss, r.Metrics["acc"], r.Metrics["val_acc"], r.Duration.TotalSeconds, r.SamplesPerSecond, r.ValidationLoss);
+                    history.Add(stats);
+                    log?.Epoch(stats, net);
+                },
+                onBatch: p =>
+                {
+                    peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                    log?.Step((long)(p.Epoch - 1) * p.Batches + p.Batch, p.BatchLoss);
+                }));
+            if (o.SavePath is { } sp) // after the history callback, so that the checkpoint holds the epoch just done
+                trainer.Callbacks.Add(new ModelCheckpoint(sp) { Metadata = _ => CheckpointMetadata() }); // atomic: an interrupted run keeps the previous epoch's
+            var testLoader = new DataLoader(test, o.BatchSize * 4);
+            trainer.Fit(loader, o.Epochs, testLoader, startEpoch);
         }
 
         double finalAcc = history.Count > 0 && history[^1].Epoch == o.Epochs && startEpoch < o.Epochs
@@ -286,7 +293,94 @@ internal sealed class Trainer
         peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
         using var proc = Process.GetCurrentProcess();
         proc.Refresh();
-        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source, DenseParameterCount(net));
+        return new TrainResult(history, finalAcc, net.ParameterCount(), wall.Elapsed, proc.PeakWorkingSet64, peakManaged, train.Count, test.Count, source,
+            DenseParameterCount(net), mode);
+    }
+
+    /// <summary>
+    /// <c>--distributed</c>: each rank trains the <see cref="DistributedDataParallel"/> wrapper on its share of every
+    /// global batch (a loop of its own: the library's <see cref="Fluxion.Training.Trainer"/> takes one loader), the
+    /// epoch's statistics are summed over the ranks, and rank 0 alone logs and checkpoints. Returns the peak managed heap.
+    /// </summary>
+    private long RunDistributed(TrainingCallback progress, ProcessGroup group)
+    {
+        long peakManaged = GC.GetTotalMemory(false);
+        int perRank = o.BatchSize / group.Size;
+        int batches = (sampler!.NumSamples + perRank - 1) / perRank;
+        Module trained = ddp!;
+        // the callbacks' view of this run (model, optimizer, learning rate) and the test evaluation; its own Fit is not used
+        var context = new Fluxion.Training.Trainer(net, opt, (x, y) => Losses.CrossEntropy(x, y)) { Progress = null, Metrics = { new Accuracy() } };
+        var testLoader = new DataLoader(test, o.BatchSize * 4);
+        var total = Stopwatch.StartNew();
+        progress.OnTrainBegin(context, startEpoch, o.Epochs, batches);
+        // TensorBoard events: rank 0 alone writes them (as it alone logs and checkpoints)
+        using var log = o.LogDir is { } logDir && group.Rank == 0 ? new TrainLog(logDir, net, Description) : null;
+        for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
+        {
+            net.Train();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            int b = 0;
+            sampler.SetEpoch(epoch);
+            foreach (var (x, y) in new DataLoader(sampler.Subset(train), perRank))
+            {
+                var logits = trained.Forward(x);
+                var loss = forwardLoss is null ? Losses.CrossEntropy(logits, y) : forwardLoss.Forward(logits, y);
+                opt.ZeroGrad();
+                loss.Backward();
+                opt.Step();
+
+                int n = y.Size(0);
+                double batchLoss = loss.Item();
+                lossSum += batchLoss * n;
+                correct += (long)logits.Detach().ArgMax(1).Eq(y).To(DType.Float32).Sum().Item();
+                seen += n;
+                b++;
+                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                long done = (long)(epoch - startEpoch) * batches + b, all = (long)(o.Epochs - startEpoch) * batches;
+                progress.OnBatchEnd(context, new BatchProgress(epoch + 1, o.Epochs, b, batches, lossSum / seen, batchLoss,
+                    new Dictionary<string, double> { ["acc"] = (double)correct / seen }, opt.ParamGroups[0].Lr, sw.Elapsed, total.Elapsed,
+                    TimeSpan.FromSeconds(total.Elapsed.TotalSeconds / done * (all - done)), seen / Math.Max(sw.Elapsed.TotalSeconds, 1e-9)));
+                log?.Step((long)epoch * batches + b, batchLoss);
+            }
+            Span<double> sums = [lossSum, correct, seen]; // the epoch's statistics over all ranks
+            group.AllReduce(sums);
+            (lossSum, correct, seen) = (sums[0], (long)sums[1], (long)sums[2]);
+            var duration = sw.Elapsed;
+            var (testLoss, testMetrics) = context.Evaluate(testLoader);
+            var stats = new EpochStats(epoch + 1, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), testMetrics["acc"],
+                duration.TotalSeconds, seen / Math.Max(duration.TotalSeconds, 1e-9), testLoss);
+            history.Add(stats);
+            progress.OnEpochEnd(context, new EpochResult(epoch + 1, o.Epochs, stats.TrainLoss, testLoss,
+                new Dictionary<string, double> { ["acc"] = stats.TrainAccuracy, ["val_acc"] = stats.TestAccuracy }, opt.ParamGroups[0].Lr, duration, (int)seen));
+            log?.Epoch(stats, net);
+            if (o.SavePath is { } sp && group.IsMain) // rank 0 alone writes checkpoints
+            {
+                var meta = CheckpointMetadata();
+                meta[KeyEpoch] = (epoch + 1).ToString(CultureInfo.InvariantCulture);
+                ModelIO.Save(net, opt, sp, meta); // atomic: an interrupted run leaves the previous epoch's checkpoint
+            }
+        }
+        progress.OnTrainEnd(context, new TrainingHistory());
+        return peakManaged;
+    }
+
+    /// <summary>What a checkpoint records besides the tensors: the model, mode and data it was trained with, the
+    /// shuffling state and the history (the epoch is added by <see cref="ModelCheckpoint"/>).</summary>
+    private Dictionary<string, string> CheckpointMetadata()
+    {
+        var meta = new Dictionary<string, string>
+        {
+            [KeyModel] = model,
+            [KeyMode] = mode,
+            [KeyData] = data,
+            [KeySeed] = o.Seed.ToString(CultureInfo.InvariantCulture),
+            [KeyLoader] = FormatState(loader.Generator.GetState()),
+            [KeyHistory] = JsonSerializer.Serialize(history),
+        };
+        if (o.Limit is { } n) meta[KeyLimit] = n.ToString(CultureInfo.InvariantCulture);
+        return meta;
     }
 
     /// <summary>Accuracy of <paramref name="net"/> on <paramref name="data"/> in eval mode, without recording a graph.</summary>

@@ -3,8 +3,9 @@ using System.Text.RegularExpressions;
 namespace Fluxion.Tests;
 
 // Each ```csharp block of the README is copied verbatim (between the README-BEGIN n / README-END n
-// markers below, minus its `using` lines) into Example{n}, so it compiles and runs. The tests check
-// that the copies match and that what each prints is what the README's comments say.
+// markers below, minus its `using` lines) into Example{n}, so it compiles and runs; a block's type
+// declarations (after its statements) go into a second README-BEGIN n / README-END n pair, as nested
+// types. The tests check that the copies match and that what each prints is what the README's comments say.
 public class ReadmeTests
 {
     private static void Example0()
@@ -76,6 +77,40 @@ public class ReadmeTests
         // README-END 3
     }
 
+    private static void Example4()
+    {
+        // README-BEGIN 4
+        var net = new TinyNet(hidden: 16);
+        Console.WriteLine(string.Join(", ", net.NamedParameters().Select(p => $"{p.Name} {string.Join("x", p.Parameter.Size())}")));   // fc1.weight 16x1, fc1.bias 16, head.weight 1x16, head.bias 1
+        // README-END 4
+    }
+
+    // README-BEGIN 4
+    class TinyNet(int hidden) : Fluxion.Nn.Module
+    {
+        private readonly Fluxion.Nn.Linear _fc1 = new(1, hidden);
+        public Fluxion.Nn.Linear Head { get; } = new(hidden, 1);
+
+        public override Tensor Forward(Tensor x) => Head.Forward(_fc1.Forward(x).Tanh());
+    }
+    // README-END 4
+
+    private static void Example5()
+    {
+        // README-BEGIN 5
+        Generator.ManualSeed(0);
+        var (train, test) = Fluxion.Data.FashionMnist.LoadEmbedded();   // in the package Fluxion.Datasets
+        var model = new Fluxion.Nn.Sequential(new Fluxion.Nn.Flatten(), new Fluxion.Nn.Linear(784, 128), new Fluxion.Nn.ReLU(), new Fluxion.Nn.Linear(128, 10));
+        var trainer = new Fluxion.Training.Trainer(model, new Fluxion.Optim.Adam(model.Parameters(), lr: 1e-3), (output, y) => Fluxion.Nn.Losses.CrossEntropy(output, y))
+        {
+            Metrics = { new Fluxion.Training.Accuracy() },
+            Callbacks = { new Fluxion.Training.EarlyStopping("val_loss", patience: 2) },
+        };
+        var history = trainer.Fit(new Fluxion.Data.DataLoader(train.Take(2000), 64, shuffle: true), epochs: 3, validation: new Fluxion.Data.DataLoader(test, 500));
+        Console.WriteLine(history.Epochs[^1].Metrics["val_acc"] > 0.7);   // True
+        // README-END 5
+    }
+
     internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -84,7 +119,7 @@ public class ReadmeTests
         throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
     }
 
-    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3];
+    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3, Example4, Example5];
 
     /// <summary>The body of README code block n (its leading using lines and blank line removed).</summary>
     private static string[] ReadmeExample(int n)
@@ -99,22 +134,33 @@ public class ReadmeTests
         return lines[(i + 1)..];
     }
 
+    /// <summary>The test's copy of block n: each README-BEGIN n / README-END n segment with its marker's
+    /// indentation removed, the segments separated by a blank line.</summary>
     private static string[] TestExample(int n)
     {
         var src = File.ReadAllText(Path.Combine(RepoRoot(), "tests", "Fluxion.Tests", "ReadmeTests.cs")).ReplaceLineEndings("\n");
         var lines = src.Split('\n');
-        int begin = Array.FindIndex(lines, l => l.Trim() == $"// README-BEGIN {n}");
-        int end = Array.FindIndex(lines, l => l.Trim() == $"// README-END {n}");
-        Assert.True(begin >= 0 && end > begin);
-        const string indent = "        ";
-        return lines[(begin + 1)..end].Select(l => l.StartsWith(indent) ? l[indent.Length..] : l.TrimStart()).ToArray();
+        var result = new List<string>();
+        for (int from = 0; ;)
+        {
+            int begin = Array.FindIndex(lines, from, l => l.Trim() == $"// README-BEGIN {n}");
+            if (begin < 0) break;
+            int end = Array.FindIndex(lines, begin, l => l.Trim() == $"// README-END {n}");
+            Assert.True(end > begin);
+            var indent = lines[begin][..(lines[begin].Length - lines[begin].TrimStart().Length)];
+            if (result.Count > 0) result.Add("");
+            result.AddRange(lines[(begin + 1)..end].Select(l => l.StartsWith(indent) ? l[indent.Length..] : l.TrimStart()));
+            from = end + 1;
+        }
+        Assert.NotEmpty(result);
+        return result.ToArray();
     }
 
     /// <summary>README lines may use the short names its using lines import; the test copy spells some out.</summary>
     private static string Normalize(string line) =>
-        line.Replace("Fluxion.Nn.", "").Replace("Fluxion.Optim.", "");
+        line.Replace("Fluxion.Nn.", "").Replace("Fluxion.Optim.", "").Replace("Fluxion.Training.", "").Replace("Fluxion.Data.", "");
 
-    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3 };
+    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3, 4, 5 };
 
     [Theory]
     [MemberData(nameof(Blocks))]
@@ -131,11 +177,12 @@ public class ReadmeTests
             .Where(l => l.TrimStart().StartsWith("Console.WriteLine("))
             .Select(l => l[(l.IndexOf("// ", StringComparison.Ordinal) + 3)..])
             .ToArray();
-        var previous = Console.Out;
+        var (previous, previousError) = (Console.Out, Console.Error);
         var captured = new StringWriter();
         Console.SetOut(captured);
+        Console.SetError(new StringWriter()); // the training progress display (block 5)
         try { Examples[n](); }
-        finally { Console.SetOut(previous); }
+        finally { Console.SetOut(previous); Console.SetError(previousError); }
         Assert.Equal(expected, captured.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'));
     }
 }

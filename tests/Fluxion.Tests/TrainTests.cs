@@ -54,7 +54,7 @@ public class TrainTests : IDisposable
     {
         var (code, output, err) = Run("--model", "pcn", "--epochs", "1", "--limit", "300", "--plain");
         Assert.True(code == 0, err);
-        Assert.Contains("PCN on the embedded Fashion-MNIST subset: 300 train / 60 test images, 33,866 parameters (dense MLP of the same widths: 203,530)", output);
+        Assert.Contains("PCN on the embedded Fashion-MNIST subset: 300 train / 60 test images, 33,866 parameters\ndense MLP of the same widths: 203,530 parameters; adam", output.ReplaceLineEndings("\n"));
         Assert.Matches(@"parameters:\s+33,866 \(a dense MLP of the same widths has 203,530\)", output);
         Assert.Single(Losses(output));
     }
@@ -65,7 +65,7 @@ public class TrainTests : IDisposable
         var (code, output, err) = Run("--model", "particles", "--epochs", "2", "--limit", "32", "--batch-size", "8", "--plain");
         Assert.True(code == 0, err);
         Assert.Equal("", err);
-        Assert.Contains("PARTICLES on the embedded Fashion-MNIST subset, classes 0 T-shirt/top vs 1 Trouser: 32 train / 10 test images (14x14), 88 parameters", output);
+        Assert.Contains("PARTICLES on the embedded Fashion-MNIST subset, classes 0 T-shirt/top vs 1 Trouser: 32 train / 10 test images (14x14)\n88 parameters", output.ReplaceLineEndings("\n"));
         var losses = Losses(output);
         Assert.Equal(2, losses.Length);
         Assert.All(losses, l => Assert.True(double.IsFinite(l) && l >= 0));
@@ -120,13 +120,16 @@ public class TrainTests : IDisposable
         var doc = XDocument.Load(svg); // well-formed SVG
         Assert.Equal("svg", doc.Root!.Name.LocalName);
         Assert.Equal(2, doc.Descendants().Count(e => e.Name.LocalName == "polyline" && e.Parent!.Attribute("aria-label")?.Value == "accuracy"));
-        Assert.Equal(9, doc.Descendants().Count(e => e.Name.LocalName == "circle")); // 3 epochs x (loss, train acc, test acc)
+        Assert.Equal(2, doc.Descendants().Count(e => e.Name.LocalName == "polyline" && e.Parent!.Attribute("aria-label")?.Value == "loss")); // train and test
+        Assert.Equal(12, doc.Descendants().Count(e => e.Name.LocalName == "circle")); // 3 epochs x (train loss, test loss, train acc, test acc)
 
-        // a finished run resumed again just evaluates
-        (code, output, _) = Run("--epochs", "3", "--limit", "400", "--resume", ckpt);
+        // a finished run resumed again just evaluates, and says so
+        (code, output, err) = Run("--epochs", "3", "--limit", "400", "--resume", ckpt);
         Assert.Equal(0, code);
         Assert.Empty(Losses(output));
         Assert.Contains("test accuracy:", output);
+        Assert.Contains("is already at epoch 3 and --epochs is 3 (a total, not a count): nothing to train", err);
+        Assert.Contains("pass --epochs 4 or more", err);
     }
 
     [Fact]

@@ -4,8 +4,8 @@ namespace Fluxion.Data;
 
 /// <summary>
 /// Fashion-MNIST (Zalando Research, MIT licence): 28x28 grey images of clothing in 10 classes.
-/// <see cref="LoadEmbedded"/> returns the fixed, class-balanced subset shipped inside the library
-/// (10,000 training and 2,000 test images; see tools/make_fashion_subset.py);
+/// <see cref="LoadEmbedded"/> returns the fixed, class-balanced subset shipped in the assembly (and package)
+/// <c>Fluxion.Datasets</c> (10,000 training and 2,000 test images; see tools/make_fashion_subset.py);
 /// <see cref="Load"/> reads the full set from a directory of IDX files.
 /// Samples have shape [1, 28, 28] and values in [0, 1] (use <see cref="ByteImageDataset.WithNormalization"/> to normalize).
 /// </summary>
@@ -23,13 +23,29 @@ public static class FashionMnist
 
     private const string ResourcePrefix = "Fluxion.Data.Embedded.";
 
-    /// <summary>The embedded subset: 10,000 training images (1,000 per class) and 2,000 test images (200 per class).</summary>
-    public static (ByteImageDataset Train, ByteImageDataset Test) LoadEmbedded() =>
-        (LoadEmbeddedSplit("train"), LoadEmbeddedSplit("t10k"));
+    /// <summary>The assembly (and NuGet package) that holds the embedded subset, so that the core library stays small.</summary>
+    public const string DatasetsAssembly = "Fluxion.Datasets";
 
-    private static ByteImageDataset LoadEmbeddedSplit(string prefix)
+    /// <summary>
+    /// The embedded subset: 10,000 training images (1,000 per class) and 2,000 test images (200 per class).
+    /// The images live in the assembly <c>Fluxion.Datasets</c> (package <c>Fluxion.Datasets</c>), which the
+    /// application must reference.
+    /// </summary>
+    /// <exception cref="FluxionException">The application does not reference the assembly Fluxion.Datasets.</exception>
+    /// <exception cref="DataFormatException">Fluxion.Datasets lacks the data.</exception>
+    public static (ByteImageDataset Train, ByteImageDataset Test) LoadEmbedded()
     {
-        var asm = typeof(FashionMnist).Assembly;
+        Assembly asm;
+        try { asm = Assembly.Load(new AssemblyName(DatasetsAssembly)); }
+        catch (FileNotFoundException e)
+        {
+            throw new FluxionException($"FashionMnist.LoadEmbedded: the embedded subset lives in the assembly '{DatasetsAssembly}', which this application does not reference; add it (dotnet add package {DatasetsAssembly}, or a project reference to src/{DatasetsAssembly}), or read the full dataset with FashionMnist.Load(directory).", e);
+        }
+        return (LoadEmbeddedSplit(asm, "train"), LoadEmbeddedSplit(asm, "t10k"));
+    }
+
+    private static ByteImageDataset LoadEmbeddedSplit(Assembly asm, string prefix)
+    {
         string images = $"{prefix}-images-idx3-ubyte.gz", labels = $"{prefix}-labels-idx1-ubyte.gz";
         using var i = OpenResource(asm, images);
         using var l = OpenResource(asm, labels);
@@ -38,7 +54,7 @@ public static class FashionMnist
 
     private static Stream OpenResource(Assembly asm, string file) =>
         asm.GetManifestResourceStream(ResourcePrefix + file)
-        ?? throw new InvalidOperationException($"FashionMnist: the embedded resource '{file}' is missing from {asm.GetName().Name}; rebuild the library.");
+        ?? throw new DataFormatException($"FashionMnist.LoadEmbedded: the embedded resource '{file}' is missing from {asm.GetName().Name}; rebuild or reinstall {DatasetsAssembly}.");
 
     /// <summary>
     /// Reads the full dataset from <paramref name="directory"/>, which must hold the four original files

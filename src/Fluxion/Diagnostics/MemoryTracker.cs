@@ -19,7 +19,21 @@ public sealed record MemoryReport(long PeakBytes, long LiveBytesAtEnd, long Allo
 /// <param name="ActivationBytes">The same without the storages of leaves that require grad (parameters).</param>
 /// <param name="Nodes">Number of nodes in the graph.</param>
 /// <param name="BytesByOp">Saved bytes by op name; sums to <paramref name="SavedBytes"/>.</param>
-public sealed record SavedMemoryReport(long SavedBytes, long ActivationBytes, int Nodes, IReadOnlyDictionary<string, long> BytesByOp);
+public sealed record SavedMemoryReport(long SavedBytes, long ActivationBytes, int Nodes, IReadOnlyDictionary<string, long> BytesByOp)
+{
+    /// <summary>A summary in MB, then the saved bytes of each op, largest first, one per line:
+    /// <c>saved for backward 0.52 MB (activations 0.26 MB) in 5 nodes</c>, <c>  mm  0.26 MB</c>, ...</summary>
+    public override string ToString()
+    {
+        var sb = new System.Text.StringBuilder(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"saved for backward {SavedBytes / 1e6:F2} MB (activations {ActivationBytes / 1e6:F2} MB) in {Nodes} nodes"));
+        int width = BytesByOp.Count == 0 ? 0 : BytesByOp.Keys.Max(k => k.Length);
+        foreach (var (op, bytes) in BytesByOp.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+            sb.Append('\n').Append("  ").Append(op.PadRight(width)).Append("  ")
+              .Append((bytes / 1e6).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)).Append(" MB");
+        return sb.ToString();
+    }
+}
 
 /// <summary>
 /// Measures the tensor memory an action uses: live bytes, their peak and total allocation. Every

@@ -82,7 +82,7 @@ public static class Checkpoint
     }
 
     /// <summary>
-    /// Runs a chain of steps x → steps[0](x) → steps[1](...) → ..., split into <paramref name="segments"/>
+    /// Runs a chain of steps x, steps[0] applied to x, steps[1] applied to that, and so on, split into <paramref name="segments"/>
     /// contiguous segments of (nearly) equal length, ⌈√n⌉ by default. Every segment but the last is
     /// checkpointed; the last one runs normally, since its activations are needed as soon as the backward
     /// pass starts (as PyTorch's checkpoint_sequential). With one segment nothing is checkpointed.
@@ -113,7 +113,7 @@ public static class Checkpoint
     /// the modeled peak memory stays within <paramref name="memoryBudgetBytes"/> at the least recomputation
     /// cost. See <see cref="CheckpointPlan"/> for the exact cost model.
     /// </summary>
-    /// <param name="steps">The chain x_i = steps[i-1](x_{i-1}).</param>
+    /// <param name="steps">The chain: x_i is steps[i-1] applied to x_{i-1}.</param>
     /// <param name="x">A representative input (the measurement pass runs the whole chain on it once, one
     /// step's graph at a time; the default generator's state is restored afterwards).</param>
     /// <param name="memoryBudgetBytes">The modeled peak to stay within.</param>

@@ -32,7 +32,7 @@ public abstract partial class Module
                         throw new ShapeMismatchException($"Functional.Call: {what} '{name}' has shape {ShapeUtil.Format(old.Shape)} but the tensor given for it has shape {ShapeUtil.Format(t.Shape)}.");
                     if (t.DType != old.DType)
                         throw new DTypeMismatchException($"Functional.Call: {what} '{name}' has dtype {old.DType.Name()} but the tensor given for it has dtype {t.DType.Name()}.");
-                    Tensor stand = old is Parameter ? Parameter.StandIn(t) : t;
+                    Tensor stand = old is Parameter ? Parameter.AliasOf(t) : t;
                     int found = 0;
                     foreach (var (_, m) in NamedModules()) found += m.Replace(old, stand, undo);
                     if (found == 0)

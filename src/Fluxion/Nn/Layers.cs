@@ -93,15 +93,33 @@ public sealed class Sequential : Module, IOnnxExportable
         var x = input;
         for (int i = 0; i < _layers.Length; i++)
         {
-            // Linear or Conv2d then ReLU: one fused op (bias and ReLU applied on the product's output, one masked backward)
-            if (_layers[i] is IFusedRelu fused && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
+            try
             {
-                x = fused.ForwardRelu(x);
-                i++;
+                // Linear or Conv2d then ReLU: one fused op (bias and ReLU applied on the product's output, one masked backward)
+                if (_layers[i] is IFusedRelu fused && i + 1 < _layers.Length && _layers[i + 1] is ReLU)
+                {
+                    x = fused.ForwardRelu(x);
+                    i++;
+                }
+                else x = _layers[i].Forward(x);
             }
-            else x = _layers[i].Forward(x);
+            catch (FluxionException e) when (WithPosition(e, i, x) is { } located)
+            {
+                throw located;
+            }
         }
         return x;
+    }
+
+    /// <summary>The error <paramref name="e"/> of layer <paramref name="i"/>, of the same type, its message prefixed with
+    /// the layer's position, description and input shape (null when the type cannot be rebuilt: then it passes unchanged).</summary>
+    private Exception? WithPosition(FluxionException e, int i, Tensor input)
+    {
+        var layer = _layers[i];
+        var what = layer is Sequential ? "Sequential" : layer.ToString();
+        var message = $"Sequential: layer {i} of {_layers.Length}, {what}, input {ShapeUtil.Format(input.Shape)}: {e.Message}";
+        var ctor = e.GetType().GetConstructor([typeof(string), typeof(Exception)]);
+        return ctor?.Invoke([message, e]) as Exception;
     }
 
     string IOnnxExportable.ExportOnnx(OnnxExporter e, OnnxValue x)

@@ -5,6 +5,10 @@ namespace Fluxion.Nn;
 /// <summary>
 /// Base class of every layer and model. Submodules, parameters and buffers are registered by name
 /// (PyTorch's names: "weight", "bias", "0", "1", ...), so <see cref="StateDict"/> keys match PyTorch's.
+/// A subclass's fields and auto-properties that hold a <see cref="Module"/> or a <see cref="Parameter"/>
+/// are registered automatically, in declaration order, under their names in snake_case (<c>_fc1</c> and
+/// <c>Fc1</c> become "fc1", <c>OutProj</c> "out_proj"); <see cref="RegisterModule{T}"/> and
+/// <see cref="RegisterParameter"/> register members held elsewhere (e.g. in a list) and choose the name.
 /// </summary>
 public abstract partial class Module
 {
@@ -71,18 +75,23 @@ public abstract partial class Module
     {
         if (string.IsNullOrEmpty(name) || name.Contains('.'))
             throw new ArgumentException($"{GetType().Name}: invalid member name '{name}' (must be non-empty and contain no '.').");
-        if (_params.Any(p => p.Name == name) || _modules.Any(m => m.Name == name) || _buffers.Any(b => b.Name == name))
+        if (NameTaken(name))
             throw new ArgumentException($"{GetType().Name}: a member named '{name}' is already registered.");
     }
 
     /// <summary>The direct submodules with their names.</summary>
-    public IEnumerable<(string Name, Module Module)> NamedChildren() => _modules;
+    public IEnumerable<(string Name, Module Module)> NamedChildren()
+    {
+        SyncAutoMembers();
+        return _modules.ToArray();
+    }
 
     /// <summary>This module and all submodules, depth first, with dotted names ("" for this one).</summary>
     public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
     {
+        SyncAutoMembers();
         yield return (prefix, this);
-        foreach (var (n, m) in _modules)
+        foreach (var (n, m) in _modules.ToArray())
             foreach (var x in m.NamedModules(prefix.Length == 0 ? n : prefix + "." + n))
                 yield return x;
     }
@@ -91,6 +100,7 @@ public abstract partial class Module
     public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(bool recurse = true)
     {
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        if (!recurse) SyncAutoMembers();
         foreach (var (prefix, m) in recurse ? NamedModules() : [("", this)])
             foreach (var (n, p) in m._params)
                 if (p is not null && seen.Add(p))
@@ -194,6 +204,7 @@ public abstract partial class Module
     /// </summary>
     public Module DeepClone()
     {
+        foreach (var _ in NamedModules()) { } // registers every module's fields first
         var map = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
         return CloneInto(map);
     }
@@ -203,6 +214,7 @@ public abstract partial class Module
         if (map.TryGetValue(this, out var done)) return (Module)done;
         var c = (Module)MemberwiseClone();
         map[this] = c;
+        c._autoNames = _autoNames is null ? null : new HashSet<string>(_autoNames);
         c._params = _params.Select(p => (p.Name, p.Param is null ? null : (Parameter?)CloneParam(p.Param, map))).ToList();
         c._buffers = _buffers.Select(b => (b.Name, CloneTensor(b.Buffer, map))).ToList();
         c._modules = _modules.Select(m => (m.Name, m.Module.CloneInto(map))).ToList();
@@ -215,7 +227,13 @@ public abstract partial class Module
                 if (map.TryGetValue(v, out var nv)) f.SetValue(c, nv);
                 else if (v is Module sub) f.SetValue(c, sub.CloneInto(map));
                 else if (v is Tensor t) f.SetValue(c, CloneTensor(t, map));
-                else if (v is Module[] arr) f.SetValue(c, arr.Select(m => m.CloneInto(map)).ToArray());
+                else if (v is Module[] arr)
+                {
+                    // an array of the field's own element type (a Linear[] field cannot hold a Module[])
+                    var copy = Array.CreateInstance(arr.GetType().GetElementType()!, arr.Length);
+                    for (int i = 0; i < arr.Length; i++) copy.SetValue(arr[i].CloneInto(map), i);
+                    f.SetValue(c, copy);
+                }
                 else if (v is List<Module> list) f.SetValue(c, list.Select(m => m.CloneInto(map)).ToList());
             }
         return c;
@@ -280,6 +298,7 @@ public abstract partial class Module
     /// <summary>The module tree, one submodule per line, as PyTorch prints it.</summary>
     public override string ToString()
     {
+        SyncAutoMembers();
         if (_modules.Count == 0) return $"{GetType().Name}({ExtraRepr()})";
         var sb = new System.Text.StringBuilder();
         sb.Append(GetType().Name).Append("(\n");

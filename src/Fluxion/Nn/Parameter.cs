@@ -15,11 +15,18 @@ public sealed class Parameter : Tensor
 
     /// <summary>A parameter standing in for <paramref name="source"/> during <see cref="Functional.Call(Module, IReadOnlyDictionary{string, Tensor}, IReadOnlyDictionary{string, Tensor}?, Tensor)"/>:
     /// the same values, and gradients, tangents and vmap's tracing flow through to the source (a recorded alias).</summary>
-    internal static Parameter StandIn(Tensor source) => new(source, standIn: true);
+    /// <remarks>A factory, not a one-argument constructor: inside this assembly and its friends, <c>new Parameter(t)</c>
+    /// would bind to such a constructor instead of the public one (and make an alias instead of a leaf).</remarks>
+    internal static Parameter AliasOf(Tensor source) => new(source, AliasTag.Instance);
 
-    private Parameter(Tensor source, bool standIn, int _ = 0)
+    private Parameter(Tensor source, AliasTag _)
         : base(source.Storage, source.ShapeArray, source.Strides.ToArray(), source.Offset)
     {
         Op.Record(AliasOp, this, [source]);
+    }
+
+    private sealed class AliasTag
+    {
+        public static readonly AliasTag Instance = new();
     }
 }

@@ -137,7 +137,10 @@ public abstract class Optimizer
         int gi = _groups.Count;
         if (AddGroupError(gi) is { } addErr) throw new ArgumentException($"{Name}: {addErr}.");
         if (group.Params.Count == 0)
-            throw new ArgumentException($"{Name}: parameter group {gi} has no parameters.");
+            throw new ArgumentException($"{Name}: parameter group {gi} has no parameters. If they come from model.Parameters(), "
+                + "were the layers registered? A Module lists the Module and Parameter fields and properties it declares, and "
+                + "those it registers with RegisterModule/RegisterParameter; layers kept in an array or list are not found: "
+                + "hold them in a Sequential or register each one.");
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         foreach (var p in _allParams) seen.Add(p);
         for (int i = 0; i < group.Params.Count; i++)

@@ -15,6 +15,8 @@ public class ShapeMismatchException : FluxionException
 {
     /// <summary>Creates the exception with a message.</summary>
     public ShapeMismatchException(string message) : base(message) { }
+    /// <summary>Creates the exception with a message and the underlying error (e.g. the same error with more context).</summary>
+    public ShapeMismatchException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>A dtype that the operation does not accept, or two operands of different dtypes.</summary>
@@ -22,6 +24,8 @@ public class DTypeMismatchException : FluxionException
 {
     /// <summary>Creates the exception with a message.</summary>
     public DTypeMismatchException(string message) : base(message) { }
+    /// <summary>Creates the exception with a message and the underlying error (e.g. the same error with more context).</summary>
+    public DTypeMismatchException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>Misuse of the autograd engine: backward on a non-scalar without a seed, a second
@@ -30,6 +34,8 @@ public class AutogradException : FluxionException
 {
     /// <summary>Creates the exception with a message.</summary>
     public AutogradException(string message) : base(message) { }
+    /// <summary>Creates the exception with a message and the underlying error (e.g. the same error with more context).</summary>
+    public AutogradException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>A tensor saved for backward was modified in place after it was saved.</summary>
@@ -37,6 +43,8 @@ public sealed class InPlaceModificationException : AutogradException
 {
     /// <summary>Creates the exception with a message.</summary>
     public InPlaceModificationException(string message) : base(message) { }
+    /// <summary>Creates the exception with a message and the underlying error (e.g. the same error with more context).</summary>
+    public InPlaceModificationException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>An index outside the size it indexes: a Select or indexer position, a Gather, IndexSelect or

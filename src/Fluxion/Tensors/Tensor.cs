@@ -50,11 +50,15 @@ public partial class Tensor
 
     internal Tensor(Storage storage, int[] shape) : this(storage, shape, ShapeUtil.ContiguousStrides(shape), 0) { }
 
-    /// <summary>The sizes of the dimensions.</summary>
+    /// <summary>The sizes of the dimensions, as a span (no copy). For an array, e.g. for
+    /// <c>string.Join("x", t.Size())</c> or LINQ, use <see cref="Size()"/> or <see cref="ShapeArray"/>.</summary>
     public ReadOnlySpan<int> Shape => _shape;
 
     /// <summary>The sizes of the dimensions, as a new array.</summary>
     public int[] ShapeArray => (int[])_shape.Clone();
+
+    /// <summary>The sizes of the dimensions, as a new array (PyTorch's <c>size()</c>; the same as <see cref="ShapeArray"/>).</summary>
+    public int[] Size() => ShapeArray;
 
     /// <summary>The strides (in elements) of the dimensions.</summary>
     public ReadOnlySpan<int> Strides => _strides;
