@@ -168,9 +168,12 @@ def vmap(runs, warmup):
     per_sample = functorch.vmap(functorch.grad(loss), in_dims=(None, 0, 0))
 
     def loop():
+        # like for like: the per-sample gradients end up stacked, as vmap returns them
+        each = []
         for b in range(128):
             w = [p.clone().requires_grad_() for p in ps]
-            torch.autograd.grad(loss(w, x[b], y[b]), w)
+            each.append(torch.autograd.grad(loss(w, x[b], y[b]), w))
+        [torch.stack([g[k] for g in each]) for k in range(len(ps))]
 
     measure("vmap/per_sample_loop", loop, runs, warmup, warmup_s=3.0)
     measure("vmap/per_sample_grads", lambda: per_sample(ps, x, y), runs, warmup, warmup_s=3.0)

@@ -31,7 +31,10 @@ public static class VmapBench
 
         yield return new Workload("vmap/per_sample_loop", () =>
         {
-            for (int b = 0; b < 128; b++) PerExample([x[b], y[b]]);
+            // like for like: the per-sample gradients end up stacked, [128, ...parameter shape], as Vmap returns them
+            var each = new Tensor[128][];
+            for (int b = 0; b < 128; b++) each[b] = PerExample([x[b], y[b]]);
+            for (int k = 0; k < ps.Length; k++) Tensor.Stack([.. each.Select(g => g[k])], 0);
         });
         yield return new Workload("vmap/per_sample_grads", () => perSample([x, y]), r => new Dictionary<string, object>
         {

@@ -196,6 +196,12 @@ internal static class BatchRules
             int m = a.Shape[1], k = a.Shape[2];
             return a.Reshape(batch * m, k).MatMul(b).Reshape(batch, m, b.Shape[1]);
         }
+        if (!aB && bB && ra == 2 && rb == 2 && a.Rank == 2)
+        {
+            // [m, k]·[B, k, n]: transposed, the examples' columns stack into rows of one GEMM (Bᵀ·Aᵀ)
+            int k = b.Shape[1], n = b.Shape[2], m = a.Shape[0];
+            return b.MT.Reshape(batch * n, k).MatMul(a.MT).Reshape(batch, n, m).MT;
+        }
         return a.MatMul(b);
     }
 
