@@ -129,7 +129,7 @@ public static partial class Functional
             var g = Autograd.Grad([y], ts, [u[0]], retainGraph: true, createGraph: nested, allowUnused: true);
             return g.Select((gi, i) => gi ?? Tensor.ZerosLike(xs[i])).ToArray();
         }, [0])([basis]);
-        return rows.Select((r, i) => r.Reshape([.. y.ShapeArray, .. xs[i].ShapeArray])).ToArray();
+        return rows.Select((r, i) => (nested ? r : r.Detach()).Reshape([.. y.ShapeArray, .. xs[i].ShapeArray])).ToArray();
     }
 
     /// <summary>Jacobian of a function of one tensor by reverse mode.</summary>
@@ -146,6 +146,22 @@ public static partial class Functional
         for (int i = 0; i < xs.Length; i++)
         {
             int n = xs[i].Numel;
+            // the JVPs of all n basis directions as one batched program (Vmap over Jvp, as torch.func.jacfwd), when every op of
+            // it has a batching rule; otherwise vector forward mode below (also one pass, the directions as [n, ...] tangents)
+            if (n > 0 && ForwardLevels.ActiveCount == 0 && TryVmapBatched(v =>
+                {
+                    var ts = xs.Select((x, j) => j == i ? v[0] : Tensor.ZerosLike(x)).ToArray();
+                    return [Jvp(f, xs, ts).Jvp];
+                }, [Tensor.Eye(n, dtype: xs[i].DType).Reshape([n, .. xs[i].ShapeArray])]) is [var cols])
+            {
+                // cols is [n, ...out]: column j of the Jacobian is J·e_j
+                int outs = cols.Numel / n;
+                // the program's constants include the leaves inner transforms made while tracing: keep the result
+                // connected to a graph only when the inputs are part of one
+                if (!Nested(xs)) cols = cols.Detach();
+                result[i] = cols.Reshape(n, outs).T.Reshape([.. cols.ShapeArray[1..], .. xs[i].ShapeArray]);
+                continue;
+            }
             var tangents = xs.Select((x, j) => j == i
                 ? Tensor.Eye(n, dtype: x.DType).Reshape([n, .. x.ShapeArray])
                 : Tensor.Zeros([n, .. x.ShapeArray], x.DType)).ToArray();

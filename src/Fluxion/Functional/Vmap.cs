@@ -69,7 +69,14 @@ public static partial class Functional
         return x => g([x])[0];
     }
 
-    private static Tensor[] VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness)
+    /// <summary>Vmap that runs only batched: null when the function would fall back to the per-example loop (the caller
+    /// then uses its own vectorized path). For transforms built on Vmap (JacFwd).</summary>
+    internal static Tensor[]? TryVmapBatched(Func<Tensor[], Tensor[]> f, Tensor[] xs) => VmapCore(f, xs, null, null, null, Randomness.Error, loopAllowed: false);
+
+    private static Tensor[] VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness) =>
+        VmapCore(f, xs, inDims, outDims, chunkSize, randomness, loopAllowed: true)!;
+
+    private static Tensor[]? VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness, bool loopAllowed)
     {
         ArgumentNullException.ThrowIfNull(xs);
         inDims ??= [.. Enumerable.Repeat<int?>(0, xs.Length)];
@@ -96,11 +103,13 @@ public static partial class Functional
             throw new ArgumentException("Vmap: no input is batched (every in-dim is null); give at least one input a batch dim.", nameof(inDims));
 
         Tensor[] result;
+        if (batch == 0 && !loopAllowed) return null;
         if (batch == 0) result = Loop(f, moved, isB, 0, randomness);
         else
         {
             var plan = Plan(f, moved, isB, batch, randomness, out var program);
             t_lastVmap = plan;
+            if (!plan.Batched && !loopAllowed) return null;
             if (!plan.Batched) result = Loop(f, moved, isB, batch, randomness);
             else if (chunkSize is { } cs && cs < batch)
             {
