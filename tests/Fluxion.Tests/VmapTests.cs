@@ -356,6 +356,22 @@ public class VmapTests
     }
 
     [Fact]
+    public void NormalizationLayersRunBatchedWithPerExampleStatistics()
+    {
+        var x = R(1, 5, 4, 6);
+        var w = R(2, 6); var b = R(3, 6); var gw = R(4, 4); var gb = R(5, 4);
+        Func<Tensor[], Tensor[]> f = a => Functional.Grad((Tensor[] q) =>
+            (Tensor.GroupNorm(Tensor.LayerNorm(a[0], [6], q[0], q[1]).Unsqueeze(0), 2, q[2], q[3]).Tanh()).Sum())([w, b, gw, gb]);
+        var r = Functional.Vmap(f)([x]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        var loop = Loop(f, [x], [true]);
+        for (int k = 0; k < 4; k++) TensorAssert.Close(loop[k], r[k], 1e-12, 1e-12, $"per-sample gradient {k}");
+        var bn = new BatchNorm1d(6, trackRunningStats: false, dtype: DType.Float64);
+        TensorAssert.Close(Loop(a => [bn.Forward(a[0])], [x], [true])[0], Functional.Vmap((Tensor v) => bn.Forward(v))(x), 1e-12, 1e-12, "batch statistics per example");
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+    }
+
+    [Fact]
     public void RandomnessPolicy()
     {
         var x = Tensor.Ones([6, 50], DType.Float64);

@@ -57,6 +57,26 @@ public partial class Tensor
     // kernels; when a graph is recorded the same formulas are written with differentiable ops.
     internal static readonly OpDef ChannelNormOp = new("ChannelNorm", OpFamily.NN)
     {
+        // vmap: every (example, channel) pair becomes a channel of its own, so batch statistics stay per example;
+        // the attribute's statistics (per example in batch mode) are recomputed, running ones repeated per example
+        BatchRecomputesAttr = true,
+        Batch = c =>
+        {
+            var a = c.A<ChannelNormAttr>();
+            var xb = c.Materialize(0);
+            int nb = c.B, rows = xb._shape[1], ch = xb._shape[2], sz = xb._shape[3];
+            var xs = xb.Permute(1, 0, 2, 3).Reshape(rows, nb * ch, sz);
+            Tensor? w = a.HasW ? c.Materialize(1).Reshape(nb * ch) : null;
+            Tensor? bias = c.In.Length > 2 ? c.Materialize(2).Reshape(nb * ch) : null;
+            Tensor? fm = null, fv = null;
+            if (!a.Batch)
+            {
+                fm = a.Mean.Repeat(nb);
+                fv = (a.InvStd.Square().Reciprocal() - a.Eps).Repeat(nb);
+            }
+            var (y, _, _) = ChannelNorm(xs, w, bias, a.Eps, fm, fv);
+            return [y.Reshape(rows, nb, ch, sz).Permute(1, 0, 2, 3)];
+        },
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var a = c.A<ChannelNormAttr>();
