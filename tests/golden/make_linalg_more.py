@@ -164,15 +164,7 @@ def main():
     products()
     if "more" in globals():
         globals()["more"]()
-    cases = g.FAMILIES[L]
-    path = os.path.join(g.OUT_DIR, L + ".json")
-    head = {"format": 1, "family": L, "torch": torch.__version__}
-    text = g.dump(head)[:-1] + ',"cases":[\n' + ",\n".join(g.dump(c) for c in cases) + "\n]}\n"
-    import json
-    json.loads(text)
-    with open(path, "w") as fh:
-        fh.write(text)
-    print(f"{path}: {len(cases)} cases, {len(text)} bytes")
+    g.write_family(L)
 
 
 if __name__ == "__main__":

@@ -222,15 +222,7 @@ def main():
     bags()
     ctc()
     recurrent()
-    cases = g.FAMILIES[B]
-    path = os.path.join(g.OUT_DIR, B + ".json")
-    head = {"format": 1, "family": B, "torch": torch.__version__}
-    text = g.dump(head)[:-1] + ',"cases":[\n' + ",\n".join(g.dump(c) for c in cases) + "\n]}\n"
-    import json
-    json.loads(text)
-    with open(path, "w") as fh:
-        fh.write(text)
-    print(f"{path}: {len(cases)} cases, {len(text)} bytes")
+    g.write_family(B)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ internal delegate Tensor?[] BatchRule(BatchCtx c);
 /// the same for every example. The rule returns every output with the batch as dim 0. Dims in the call's
 /// attributes are logical: <see cref="Dim"/> maps them to physical dims.
 /// </summary>
-internal sealed class BatchCtx(Tensor[] inputs, bool[] batched, int batch, object? attr, int[][] outShapes)
+internal sealed class BatchCtx(Tensor[] inputs, bool[] batched, int batch, object? attr, int[][] outShapes, DType[] outDTypes)
 {
     /// <summary>The inputs (physical tensors).</summary>
     public Tensor[] In { get; } = inputs;
@@ -28,6 +28,9 @@ internal sealed class BatchCtx(Tensor[] inputs, bool[] batched, int batch, objec
 
     /// <summary>The logical shapes of the outputs (as traced).</summary>
     public int[][] OutShapes { get; } = outShapes;
+
+    /// <summary>The dtypes of the outputs (as traced).</summary>
+    public DType[] OutDTypes { get; } = outDTypes;
 
     /// <summary>The attribute as <typeparamref name="T"/>.</summary>
     public T A<T>() => (T)Attr!;
@@ -65,13 +68,6 @@ internal sealed class BatchCtx(Tensor[] inputs, bool[] batched, int batch, objec
         int r = 0;
         for (int i = 0; i < In.Length; i++) r = Math.Max(r, Rank(i));
         return r;
-    }
-
-    /// <summary>Whether any input is batched.</summary>
-    public bool Any()
-    {
-        foreach (var b in Batched) if (b) return true;
-        return false;
     }
 }
 
@@ -142,10 +138,6 @@ internal static class BatchRules
         return [.. outs!.Select(l => l.Count == c.B ? Tensor.Stack([.. l], 0) : null)];
     }
 
-    /// <summary>An op of one input whose attribute is re-expressed for the batched input by <paramref name="shift"/>
-    /// (given the attribute and the input's logical rank).</summary>
-    public static BatchRule Shifted<TA>(Func<Tensor, TA, Tensor> f, Func<TA, int, TA> shift) => c => [f(c.X(0), shift(c.A<TA>(), c.Rank(0)))];
-
     /// <summary>
     /// The batching rule of a linear entry (<see cref="OpDef.Linear"/>): f(x) = J·x, so the batched result is the
     /// vector-mode JVP with the batched inputs as the k = B tangents (inputs the same for every example are expanded;
@@ -157,16 +149,14 @@ internal static class BatchRules
         int n = c.In.Length;
         var ex = new Tensor?[n];
         var t = new Tensor?[n];
-        DType dt = c.In[0].DType;
         for (int i = 0; i < n; i++)
         {
             // every input is linear here (shape ops move int64 and bool values as they move floats)
-            var x = c.In[i];
-            if (x.DType.IsFloatingPoint()) dt = x.DType;
-            ex[i] = c.Batched[i] ? x.Select(0, 0) : x;
+            ex[i] = c.Batched[i] ? c.In[i].Select(0, 0) : c.In[i];
             t[i] = c.Materialize(i);
         }
-        var outs = Array.ConvertAll(c.OutShapes, s => Tensor.Zeros([], c.In.Length == 1 ? c.In[0].DType : dt).Expand(s));
+        var outs = new Tensor[c.OutShapes.Length];
+        for (int o = 0; o < outs.Length; o++) outs[o] = Tensor.Zeros([], c.OutDTypes[o]).Expand(c.OutShapes[o]);
         var ctx = new OpCtx(ex, outs.Length == 1 ? outs[0] : null, outs.Length == 1 ? null : outs, c.Attr);
         return def.Tangents(ctx, t);
     }

@@ -119,7 +119,7 @@ internal sealed class Tracer : IDisposable
     }
 
     /// <summary>An in-place op wrote <paramref name="result"/>'s value into <paramref name="target"/>.</summary>
-    public static void Rebind(string op, Tensor target, Tensor result)
+    public static void Rebind(Tensor target, Tensor result)
     {
         foreach (var tr in t_stack!)
         {

@@ -324,7 +324,7 @@ internal sealed class VmapProgram
                 else ins[i] = a.Const!;
             }
             var attr = node.AttrVar >= 0 ? values[node.AttrVar] : node.Attr;
-            var outs = node.Def.RunBatch(new BatchCtx(ins, bat, batch, attr, node.OutShapes) { AttrBatched = node.AttrVar >= 0 });
+            var outs = node.Def.RunBatch(new BatchCtx(ins, bat, batch, attr, node.OutShapes, node.OutDTypes) { AttrBatched = node.AttrVar >= 0 });
             for (int o = 0; o < node.Outputs.Length; o++)
             {
                 if (node.Outputs[o] < 0) continue;

@@ -718,7 +718,7 @@ public partial class Tensor
             throw new DTypeMismatchException($"{op}: the result has dtype {result.DType.Name()} but the target has dtype {DType.Name()}.");
         CopyRawFrom(result);
         Storage.BumpVersion();
-        if (Tracer.Depth > 0) Tracer.Rebind(op, this, result);
+        if (Tracer.Depth > 0) Tracer.Rebind(this, result);
         if (track && result.GradFn is { } node) SetGradFn(node, result.OutputIndex);
         // forward mode: the modified tensor takes the result's tangents
         if (HasTangents || result.HasTangents)

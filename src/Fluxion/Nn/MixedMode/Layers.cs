@@ -123,7 +123,6 @@ public sealed class Linear : ForwardParameterModule
         var ps = Trainable(Weight, Bias);
         if (ps.Length == 0) return input.Next(y, up, null);
         int o = OutFeatures, inF = InFeatures, r = x.Rank;
-        var ones = Enumerable.Repeat(1, r - 1).ToArray();
         if (!Mode.IsRandom)
         {
             int count = ps.Sum(p => p.Numel);
