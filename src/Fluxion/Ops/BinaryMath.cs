@@ -197,7 +197,10 @@ public partial class Tensor
     public Tensor Fmod(Tensor other) => Fmod(this, other);
 
     /// <summary>fmod(this, divisor) with a scalar divisor.</summary>
-    public Tensor Fmod(double divisor) => Fmod(this, ScalarLike(divisor));
+    public Tensor Fmod(double divisor) => Fmod(this, ScalarOperand(divisor));
+
+    /// <summary>fmod(this, divisor) with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor Fmod(long divisor) => Fmod(this, ScalarOperand(divisor));
 
     // ---- floor_divide (not differentiable, as the target list has it) ---------------------------
 
@@ -227,7 +230,10 @@ public partial class Tensor
     public Tensor FloorDivide(Tensor other) => FloorDivide(this, other);
 
     /// <summary>this // divisor with a scalar divisor.</summary>
-    public Tensor FloorDivide(double divisor) => FloorDivide(this, ScalarLike(divisor));
+    public Tensor FloorDivide(double divisor) => FloorDivide(this, ScalarOperand(divisor));
+
+    /// <summary>this // divisor with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor FloorDivide(long divisor) => FloorDivide(this, ScalarOperand(divisor));
 
     // ---- fmax / fmin / clamp_min / clamp_max: select a or b ----------------------------------------
 

@@ -20,13 +20,13 @@ public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
 
-    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
-    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
+    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { DTypes = DTypeSet.Floats | DTypeSet.Int64, Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
     // save only what the needed gradients read: dL/da reads b, dL/db reads a
     internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
-    { Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
+    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
     internal static readonly BinaryDef<DivRule> DivOp = new("Div", x => x[1].RequiresGrad ? 3u : 2u, "div", "true_divide")
-    { Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
+    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)
@@ -251,6 +251,9 @@ public partial class Tensor
     /// <summary>Remainder with a scalar divisor (see <see cref="Remainder(Tensor, Tensor)"/>).</summary>
     public Tensor Remainder(double divisor) => Remainder(this, ScalarOperand(divisor));
 
+    /// <summary>Remainder with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor Remainder(long divisor) => Remainder(this, ScalarOperand(divisor));
+
     /// <summary>Sum of two possibly-absent tangents (null means zero).</summary>
     internal static Tensor? AddTangents(Tensor? a, Tensor? b) => a is null ? b : b is null ? a : a + b;
 
@@ -304,6 +307,8 @@ public partial class Tensor
     public static Tensor operator %(Tensor a, Tensor b) => Remainder(a, b);
     /// <summary>Python-style remainder by a scalar.</summary>
     public static Tensor operator %(Tensor a, double b) => Remainder(a, a.ScalarOperand(b));
+    /// <summary>Python-style remainder by an integer scalar (an int64 tensor stays int64).</summary>
+    public static Tensor operator %(Tensor a, long b) => Remainder(a, a.ScalarOperand(b));
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public Tensor Add(Tensor other) => Add(this, other);
@@ -562,6 +567,7 @@ public partial class Tensor
 
     internal static readonly OpDef WhereOp = new("Where", OpFamily.ShapeIndexCreateOther, "where")
     {
+        DTypes = DTypeSet.All,
         Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? Where(c.A<Tensor>(), g, ZerosLike(g)) : Where(c.A<Tensor>(), ZerosLike(g), g)).SumTo(c.Shape(i)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is null && t[1] is null ? null
             : Where(c.A<Tensor>(), AlignTangent(t[0], c.X(0), c.Y.Rank) ?? ZerosLike(c.X(0)), AlignTangent(t[1], c.X(1), c.Y.Rank) ?? ZerosLike(c.X(1))),

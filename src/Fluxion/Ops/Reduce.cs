@@ -120,7 +120,7 @@ public partial class Tensor
 
     internal static readonly OpDef SumOp = new("Sum", OpFamily.ReduceScanSort, "sum")
     {
-        Linear = true,
+        Linear = true, DTypes = DTypeSet.All,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep).Expand(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx, c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true,
