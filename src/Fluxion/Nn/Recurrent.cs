@@ -12,7 +12,8 @@ public enum RnnNonlinearity
 /// <summary>
 /// The recurrences of PyTorch's RNN, LSTM and GRU, one time step each, built from registered ops (Linear, Sigmoid, Tanh,
 /// Mul, Add), so every derivative comes from the registry. <c>xp</c> is the input projection x·W_ihᵀ + b_ih (computed for
-/// the whole sequence at once by the layers); gate order as PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
+/// the whole sequence at once by the layers, which for RNN and LSTM also add b_hh there and pass no <c>bhh</c>); gate order as
+/// PyTorch: LSTM (i, f, g, o), GRU (r, z, n). The LSTM update runs as one fused op (<c>Tensor.LstmCell</c>).
 /// </summary>
 internal static class Recurrence
 {
@@ -25,9 +26,7 @@ internal static class Recurrence
     /// <summary>One LSTM step; with <paramref name="whr"/> [proj, hidden] (proj_size) the new h is projected: h' = (σ(o)·tanh(c'))·W_hrᵀ.</summary>
     public static (Tensor H, Tensor C) Lstm(Tensor xp, Tensor h, Tensor c, Tensor whh, Tensor? bhh, Tensor? whr = null)
     {
-        var g = (xp + Tensor.Linear(h, whh, bhh)).Chunk(4, -1);
-        var c2 = g[1].Sigmoid() * c + g[0].Sigmoid() * g[2].Tanh();
-        var h2 = g[3].Sigmoid() * c2.Tanh();
+        var (h2, c2) = Tensor.LstmCell(xp + Tensor.Linear(h, whh, bhh), c);
         return (whr is null ? h2 : Tensor.Linear(h2, whr, null), c2);
     }
 
@@ -283,6 +282,11 @@ public abstract class RecurrentBase : Module
                 Tensor? bih = HasBias ? ps["bias_ih" + sfx] : null, bhh = HasBias ? ps["bias_hh" + sfx] : null;
                 Tensor? whr = ProjSize > 0 ? ps["weight_hr" + sfx] : null;
                 var xp = Tensor.Linear(layerIn, wih, bih); // [T, N, gates·H], all steps at once
+                if (_kind != RecurrentKind.Gru && bhh is not null)
+                {
+                    xp = xp + bhh; // both biases once for the whole sequence (GRU's b_hn sits inside r·(…))
+                    bhh = null;
+                }
                 var h = hs.Select(0, k);
                 var c = cs?.Select(0, k);
                 var steps = new Tensor[T];
