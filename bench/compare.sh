@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a benchmark in Fluxion and in PyTorch (Debian's python3-torch, 2 threads) in one go and prints,
 # per workload, both medians and the ratio Fluxion / PyTorch (below 1: Fluxion is faster).
-#   bash bench/compare.sh <gemm|mlp|cnn|tiny|jvp|pcn|particles|all> [--runs N]
+#   bash bench/compare.sh <gemm|mlp|cnn|lstm|tiny|jvp|pcn|particles|all> [--runs N]
 # Suites that exist on only one side are reported as such.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,6 +9,7 @@ using TorchSharpBench;
 var suites = new Dictionary<string, Func<ISuite>>
 {
     ["gemm"] = () => new GemmSuite(),
+    ["lstm"] = () => new LstmSuite(),
 };
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
