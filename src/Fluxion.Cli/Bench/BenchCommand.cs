@@ -16,6 +16,7 @@ public static class BenchCommand
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
+        ["lstm"] = LstmBench.Workloads,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
     };
