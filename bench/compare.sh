@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --keep) keep="$2"; shift 2 ;;
     --runs|--warmup|--warmup-s) args+=("$1" "$2"); shift 2 ;;
     --no-rss|--json) [ "$1" = --no-rss ] && args+=("$1"); shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     *) if [ -n "$suite" ]; then echo "compare.sh: one suite or all" >&2; exit 2; fi; suite="$1"; shift ;;
   esac
