@@ -53,7 +53,8 @@ public partial class Tensor
     internal static (Tensor H, Tensor C) LstmCell(Tensor gates, Tensor c)
     {
         const string op = "LstmCell";
-        CheckSameFloat(op, gates, c);
+        gates.CheckFloat(op);
+        CheckSameDType(op, gates, c); // a fused kernel: one float dtype, as PyTorch's LSTM
         if (gates.Rank == 0 || gates.Rank != c.Rank || gates.Size(-1) != 4 * c.Size(-1) || !ShapeUtil.SameShape(gates.Shape[..^1], c.Shape[..^1]))
             throw new ShapeMismatchException($"{op}: the gates must be [..., 4H] and the cell state [..., H] with the same leading dims, got {ShapeUtil.Format(gates.Shape)} and {ShapeUtil.Format(c.Shape)}.");
         int hid = c.Size(-1), rows = c.Numel / Math.Max(hid, 1);
