@@ -45,6 +45,8 @@ public static class BenchCommand
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
 
         Options:
+          --list         Print the suite names (those of 'all'), one per line.
+          --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
           --no-rss       Skip the child processes of rss_peak_bytes.
@@ -94,6 +96,17 @@ public static class BenchCommand
                     }
                     i++;
                     break;
+                case "--list":
+                    foreach (var k in Suites.Keys.Where(k => !SlowSuites.Contains(k))) stdout.WriteLine(k);
+                    return 0;
+                case "--table":
+                    if (i + 1 >= args.Length || !File.Exists(args[i + 1]))
+                    {
+                        stderr.WriteLine("fluxion bench: --table needs a file of JSON lines (bench/compare.sh writes it)");
+                        return 2;
+                    }
+                    stdout.Write(CompareTable.Format(File.ReadLines(args[i + 1])));
+                    return 0;
                 case DdpBench.WorkerFlag:
                     ddpWorker = true;
                     break;
