@@ -31,7 +31,7 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds);
 /// <summary>
 /// One memory plan for a <see cref="Sequential"/> under a byte budget: each segment of layers is stored,
 /// recomputed (checkpointed), inverted (a run of reversible blocks) or run in forward mode (a run of layers
-/// without trainable parameters whose sample input has at most <see cref="MaxForwardDirections"/> elements).
+/// without trainable parameters whose input has at most <see cref="MaxForwardDirections"/> elements per sample).
 /// <para><b>How it chooses.</b> The candidate step lists are: every layer a step; runs of
 /// <see cref="Reversible"/> blocks merged into one <see cref="ReversibleSequential"/> step; runs of
 /// parameter-free layers merged into one forward-mode step; both. For each, <see cref="Checkpoint.Plan"/>
@@ -45,13 +45,14 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds);
 /// backward passes, plus the recomputed steps' c_i, plus half the measured time of each inverted step (its
 /// backward runs f and g once more; its measured forward ran them twice, the reconstruction check
 /// included). <b>Predicted peak</b>: <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations
-/// only; <see cref="Measure"/> reports the real peak of live tensors, gradients and transients included).</para>
+/// only, a forward-mode section's carried tangents counted as its saved bytes; <see cref="Measure"/> reports the
+/// real peak of live tensors, gradients and transients included).</para>
 /// <para>Every plan computes the same function and the same gradients as storing everything (up to the
 /// rounding of reversible reconstruction; exactly in float64 tests).</para>
 /// </summary>
 public sealed class MemoryPlan
 {
-    /// <summary>Forward-mode segments are considered only when a sample's input has at most this many elements (the number of carried directions).</summary>
+    /// <summary>Forward-mode segments are considered only where a sample's input to the segment has at most this many elements (the number of carried directions).</summary>
     public const int MaxForwardDirections = 64;
 
     private readonly Sequential _model;
@@ -119,9 +120,18 @@ public sealed class MemoryPlan
         if (layers.Count == 0)
             throw new ArgumentException("MemoryPlan.Create: the Sequential has no layers; there is nothing to plan.", nameof(model));
         bool hasRev = layers.Any(l => l is Reversible);
-        int directions = sample.Rank == 0 ? 1 : sample.Numel / Math.Max(sample.Size(0), 1);
-        bool forwardOk = directions <= MaxForwardDirections;
-        bool hasFree = forwardOk && FreeRuns(layers).Any();
+        // per-sample size of every layer's input (the directions a forward-mode section starting there carries)
+        var directions = new int[layers.Count];
+        using (Autograd.NoGrad())
+        {
+            var h = sample;
+            for (int i = 0; i < layers.Count; i++)
+            {
+                directions[i] = h.Rank == 0 ? 1 : h.Numel / Math.Max(h.Size(0), 1);
+                h = layers[i].Forward(h);
+            }
+        }
+        bool hasFree = FreeRuns(layers).Any(r => directions[r.Start] <= MaxForwardDirections);
         var variants = new List<(bool Inv, bool Fwd)> { (false, false) };
         if (hasRev) variants.Add((true, false));
         if (hasFree) variants.Add((false, true));
@@ -130,10 +140,20 @@ public sealed class MemoryPlan
         long storeAll = 0;
         foreach (var (inv, fwd) in variants)
         {
-            var steps = Steps(layers, inv, fwd);
+            var steps = Steps(layers, inv, fwd ? directions : null);
             var fns = steps.Select(s => Function(model, s)).ToArray();
             var costs = stepCosts is null ? null : steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
             var cp = Checkpoint.Plan(fns, sample, budgetBytes, costs);
+            if (fwd)
+            {
+                // a forward-mode section keeps its tangents [D, ...output] for backward (in Fwd2Rev's closure,
+                // which the graph walk does not see): count them as the step's own saved bytes
+                var inner = cp.StepInnerBytes.ToArray();
+                for (int k = 0; k < steps.Count; k++)
+                    if (steps[k].Kind == SegmentMode.Forward) inner[k] += (long)directions[steps[k].Start] * cp.OutputBytes[k + 1];
+                cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
+                    cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
+            }
             var plan = new MemoryPlan(model, steps, fns, cp);
             if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
             plans.Add(plan);
@@ -191,8 +211,9 @@ public sealed class MemoryPlan
         }
     }
 
-    private static List<(int Start, int Count, SegmentMode Kind)> Steps(IReadOnlyList<Module> layers, bool invert, bool forward)
+    private static List<(int Start, int Count, SegmentMode Kind)> Steps(IReadOnlyList<Module> layers, bool invert, int[]? directions)
     {
+        bool forward = directions is not null;
         var steps = new List<(int Start, int Count, SegmentMode Kind)>();
         int i = 0;
         while (i < layers.Count)
@@ -203,7 +224,7 @@ public sealed class MemoryPlan
                 while (j < layers.Count && layers[j] is Reversible) j++;
                 steps.Add((i, j - i, SegmentMode.Invert));
             }
-            else if (forward && IsFree(layers[i]))
+            else if (forward && IsFree(layers[i]) && directions![i] <= MaxForwardDirections)
             {
                 while (j < layers.Count && IsFree(layers[j])) j++;
                 steps.Add((i, j - i, SegmentMode.Forward));
