@@ -19,6 +19,8 @@ namespace Fluxion.Cli.Bench;
 /// <see cref="Checkpoint.Loop"/> with 10 snapshots: <c>step_evals</c> (counted), <c>optimal_step_evals</c>
 /// (the binomial minimum) and the peaks.</item>
 /// </list>
+/// <c>memplan/loop_binomial_equal_memory</c>: <see cref="Checkpoint.Loop"/> with as many snapshots as the bytes of
+/// √T-checkpointing's ⌈√T⌉ states and one segment's step graphs (measured on one step) would hold.
 /// <c>memplan-tiny</c> runs the same workloads at tiny sizes (a smoke test of the command, not a measurement).
 /// </summary>
 public static class MemplanBench
@@ -144,7 +146,24 @@ public static class MemplanBench
             sim.Positions(Checkpoint.Loop(st => sim.Step(st, m, s, a), state, steps, snapshots, stats)).Sum().Backward();
             foreach (var p in ps) p.Grad = null;
         }
-        string sqName = $"{prefix}/loop_sqrt", biName = $"{prefix}/loop_binomial";
+        // snapshots that hold about the bytes √T-checkpointing keeps: ⌈√T⌉ states plus one segment's step graphs
+        long stateBytes, tapeBytes;
+        {
+            var st0 = sim.InitialState(x, v, m, s, a).Detach().RequiresGrad_();
+            var y1 = sim.Step(st0, m, s, a);
+            stateBytes = (long)st0.Numel * st0.DType.ElementSize();
+            tapeBytes = MemoryTracker.SavedForBackward(y1).ActivationBytes; // the step's graph (the leaf state and parameters excluded)
+        }
+        int segs = (int)Math.Ceiling(Math.Sqrt(steps));
+        int equalSnapshots = (int)Math.Clamp((segs * stateBytes + (long)Math.Ceiling(steps / (double)segs) * tapeBytes) / Math.Max(stateBytes, 1) - 1, 2, steps);
+        var statsEq = new LoopStats();
+        void BinomialEqual()
+        {
+            var state = sim.InitialState(x, v, m, s, a);
+            sim.Positions(Checkpoint.Loop(st => sim.Step(st, m, s, a), state, steps, equalSnapshots, statsEq)).Sum().Backward();
+            foreach (var p in ps) p.Grad = null;
+        }
+        string sqName = $"{prefix}/loop_sqrt", biName = $"{prefix}/loop_binomial", eqName = $"{prefix}/loop_binomial_equal_memory";
         yield return new Workload(sqName, Sqrt, _ => new Dictionary<string, object>
         {
             ["peak_bytes"] = Peak(sqName, Sqrt), ["step_evals"] = sqrtEvals, ["steps"] = steps, ["segments"] = (int)Math.Ceiling(Math.Sqrt(steps)),
@@ -161,6 +180,22 @@ public static class MemplanBench
             };
             if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[biName].MedianMs / q.MedianMs, 3);
             if (Peaks.TryGetValue(sqName, out var qp) && qp > 0) extra["memory_vs_sqrt"] = Math.Round((double)Peaks[biName] / qp, 3);
+            return extra;
+        });
+        yield return new Workload(eqName, BinomialEqual, r =>
+        {
+            var extra = new Dictionary<string, object>
+            {
+                ["peak_bytes"] = Peak(eqName, BinomialEqual),
+                ["step_evals"] = statsEq.StepEvaluations,
+                ["optimal_step_evals"] = BinomialSchedule.MinStepEvaluations(steps, equalSnapshots),
+                ["snapshots"] = equalSnapshots,
+                ["state_bytes"] = stateBytes,
+                ["step_graph_bytes"] = tapeBytes,
+                ["steps"] = steps,
+            };
+            if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[eqName].MedianMs / q.MedianMs, 3);
+            if (Peaks.TryGetValue(sqName, out var qp) && qp > 0) extra["memory_vs_sqrt"] = Math.Round((double)Peaks[eqName] / qp, 3);
             return extra;
         });
     }
