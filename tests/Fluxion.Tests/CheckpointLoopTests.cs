@@ -169,6 +169,21 @@ public class CheckpointLoopTests
     }
 
     [Fact]
+    public void LoopUntilKeepsNoStepIntermediatesAlive()
+    {
+        long Live(int steps)
+        {
+            var s = new CountedStep(8, 12);
+            var x = Tensor.Randn([16, 8], DType.Float64, new Generator(13)).RequiresGrad_();
+            var (y, r) = MemoryTracker.Measure(() => Checkpoint.LoopUntil(s.Step, x, (_, i) => i == steps, 4, 10_000));
+            GC.KeepAlive(y);
+            return r.LiveBytesAtEnd;
+        }
+        long few = Live(12), many = Live(120);
+        Assert.True(many < 2 * few, $"live after the forward pass: {few} B for 12 steps, {many} B for 120");
+    }
+
+    [Fact]
     public void LoopUntilMatchesTheOfflineOptimumUpToBeta2()
     {
         for (int c = 1; c <= 6; c++)

@@ -314,9 +314,16 @@ public static partial class Checkpoint
         /// <summary>Runs <paramref name="count"/> steps without recording (collecting captured tensors).</summary>
         public Tensor Advance(Tensor x, int count)
         {
-            using (Recording.CollectInputs(_collected))
+            var seen = new List<Tensor>();
+            using (Recording.CollectInputs(seen))
             using (ForwardLevels.Suspend(0))
-                for (int k = 0; k < count; k++) x = Eval(x, k);
+                for (int k = 0; k < count; k++)
+                {
+                    x = Eval(x, k);
+                    foreach (var t in seen)
+                        if (!_collected.Exists(e => ReferenceEquals(e, t))) _collected.Add(t);
+                    seen.Clear();
+                }
             _stats.ForwardEvaluations += count;
             return x;
         }
@@ -328,10 +335,15 @@ public static partial class Checkpoint
             leaf.RequiresGrad = true;
             long boundary = Node.LastSequence;
             Tensor y;
-            using (Recording.ObserveInputs(_collected))
+            var seen = new List<Tensor>();
+            using (Recording.ObserveInputs(seen))
             using (ForwardLevels.Suspend(0))
             using (Autograd.EnableGrad())
                 y = Eval(leaf, 0);
+            // keep only the tensors from outside the step (not its own intermediates, which must not outlive its graph)
+            foreach (var t in seen)
+                if (!ReferenceEquals(t, leaf) && !(t.GradFn is { } fn && fn.Sequence > boundary) && !_collected.Exists(e => ReferenceEquals(e, t)))
+                    _collected.Add(t);
             _tapeIn = leaf;
             _tapeOut = y;
             _tapeBoundary = boundary;
@@ -354,11 +366,7 @@ public static partial class Checkpoint
             // the captured tensors: reported inputs that existed before the loop (not the loop's own states)
             var extras = new List<Tensor>();
             foreach (var t in _collected)
-            {
-                if (ReferenceEquals(t, _input) || ReferenceEquals(t, _tapeIn)) continue;
-                if (t.GradFn is { } fn && fn.Sequence > _tapeBoundary) continue; // made inside the recorded step
-                if (!extras.Exists(e => ReferenceEquals(e, t))) extras.Add(t);
-            }
+                if (!ReferenceEquals(t, _input) && !extras.Exists(e => ReferenceEquals(e, t))) extras.Add(t);
             _collected.Clear();
             if (!_input.RequiresGrad && extras.Count == 0) return _tapeOut!.Detach();
             var inputs = new Tensor[1 + extras.Count];
