@@ -19,10 +19,12 @@ public static class BenchCommand
         ["lstm"] = LstmBench.Workloads,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
+        ["memplan"] = MemplanBench.Workloads,
+        ["memplan-tiny"] = MemplanBench.TinyWorkloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
-    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large" };
+    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "memplan" };
 
     /// <summary>Help text.</summary>
     public static string Usage =>
