@@ -18,6 +18,7 @@ public static class BenchCommand
         ["cnn"] = TrainStepBench.Cnn,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
+        ["compile"] = CompileBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>

@@ -47,6 +47,8 @@ public sealed partial class CompiledGraph
         Unbatched,
         /// <summary>The batching rule on a batch of one (every input with a leading dim of 1).</summary>
         BatchOfOne,
+        /// <summary>A linear op (f(x) = J·x): its JVP applied to the inputs themselves.</summary>
+        LinearJvp,
     }
 
     /// <summary>One op of the graph.</summary>
@@ -63,6 +65,8 @@ public sealed partial class CompiledGraph
         public bool Dead;
         public bool Folded;
         public int Group = -1;
+        /// <summary>The call whose replay recomputes this call's attribute (the traced attribute is the same object), or -1.</summary>
+        public int AttrFrom = -1;
         /// <summary>How the replay computes the call (chosen by checking it against the traced values).</summary>
         public ReplayMode Mode;
         /// <summary>No replay mode reproduced the traced values bit for bit.</summary>
@@ -215,9 +219,11 @@ public sealed partial class CompiledGraph
         const string fix = " A static graph cannot replay that: keep values in tensors (Where instead of an if on a value, masks instead of " +
             "MaskedSelect/Nonzero and other value-dependent shapes), or run this part outside the compiled function.";
         List<TraceNode> a = _trace, b = other._trace;
+        var recomputed = new HashSet<object>(ReferenceEqualityComparer.Instance);
         for (int k = 0; k < Math.Min(a.Count, b.Count); k++)
         {
             TraceNode x = a[k], y = b[k];
+            if (x.Def.ReplayAttr is not null && x.Attr is not null) recomputed.Add(x.Attr);
             if (x.Def != y.Def || x.Inputs.Length != y.Inputs.Length || x.AttrVar != y.AttrVar)
                 throw new CompileException($"Compile: the function runs different ops for different inputs (op {k}: {x.Def.Name} on the first call, {y.Def.Name} on the second): its control flow depends on the values." + fix);
             for (int o = 0; o < x.OutShapes.Length; o++)
@@ -226,7 +232,7 @@ public sealed partial class CompiledGraph
             for (int i = 0; i < x.Inputs.Length; i++)
                 if (x.Inputs[i].Var != y.Inputs[i].Var || !VmapProgram.SameConstant(x.Inputs[i].Const, y.Inputs[i].Const))
                     throw new CompileException($"Compile: input {i} of {x.Def.Name} (shape {ShapeUtil.Format((x.Inputs[i].Const ?? y.Inputs[i].Const)?.ShapeArray ?? [])}) depends on the input values but was computed by code the tracer does not see (e.g. MaskedSelect or Nonzero positions)." + fix);
-            if (x.AttrVar < 0 && x.Def.Replay is null && !x.Def.BatchRecomputesAttr && !VmapProgram.SameAttr(x.Attr, y.Attr, 0))
+            if (x.AttrVar < 0 && x.Def.Replay is null && x.Def.ReplayAttr is null && !x.Def.BatchRecomputesAttr && !(x.Attr is not null && recomputed.Contains(x.Attr)) && !VmapProgram.SameAttr(x.Attr, y.Attr, 0))
                 throw new CompileException($"Compile: the attributes of {x.Def.Name} depend on the input values." + fix);
         }
         if (a.Count != b.Count)
@@ -277,6 +283,7 @@ public sealed partial class CompiledGraph
             Vals[v].DType = leaf.DType;
             Vals[v].Kind = "param";
         }
+        var attrMakers = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
         foreach (var t in tracer.Nodes)
         {
             var n = new GNode
@@ -290,8 +297,10 @@ public sealed partial class CompiledGraph
                 Shapes = t.OutShapes,
                 DTypes = t.OutDTypes,
                 Traced = t.Values,
-                Mode = t.Def.Replay is not null ? ReplayMode.Rule : ReplayMode.Unbatched,
+                Mode = t.Def.Replay is not null || t.Def.ReplayAttr is not null ? ReplayMode.Rule : ReplayMode.Unbatched,
             };
+            if (t.Attr is { } at && !at.GetType().IsValueType && at is not string && attrMakers.TryGetValue(at, out int maker)) n.AttrFrom = maker;
+            if (t.Def.ReplayAttr is not null && t.Attr is { } made) attrMakers.TryAdd(made, Nodes.Count);
             for (int o = 0; o < n.Out.Length; o++)
             {
                 if (n.Out[o] < 0) continue;
@@ -309,6 +318,7 @@ public sealed partial class CompiledGraph
         int cse = options.Cse ? CommonSubexpressions() : 0;
         int folded = FoldConstants(options.FreezeParameters);
         int dead = EliminateDeadCode();
+        dead += ElideCopies();
         var (groups, fusedOps) = options.Fuse && !Recording ? FuseElementwise() : (0, 0);
         ChooseReplays();
         var (buffers, arena, planned, peak) = PlanMemory(options.PlanMemory && !Recording);
@@ -402,13 +412,51 @@ public sealed partial class CompiledGraph
             }
             foreach (var i in n.In) needed[i] = true;
             if (n.AttrIn >= 0) needed[n.AttrIn] = true;
+            if (n.AttrFrom >= 0)
+                foreach (var o in Nodes[n.AttrFrom].Out) if (o >= 0) needed[o] = true;
         }
         return dead;
+    }
+
+    /// <summary>Copy elision: a Clone of a value made inside the graph, not a view and read by nothing else, is the value
+    /// itself (e.g. the copy the engine makes of a fresh gradient before writing it into a leaf). Returns how many were removed.</summary>
+    private int ElideCopies()
+    {
+        var uses = new int[Vals.Count];
+        foreach (var n in Nodes)
+        {
+            if (n.Dead) continue;
+            foreach (var v in n.In) uses[v]++;
+            if (n.AttrIn >= 0) uses[n.AttrIn]++;
+        }
+        foreach (var v in _outVals) uses[v]++;
+        foreach (var gr in _gradOuts) uses[gr.Val]++;
+        var rep = new int[Vals.Count];
+        for (int v = 0; v < rep.Length; v++) rep[v] = v;
+        int elided = 0;
+        foreach (var n in Nodes)
+        {
+            if (n.Dead) continue;
+            for (int i = 0; i < n.In.Length; i++) n.In[i] = rep[n.In[i]];
+            if (n.Def != Tensor.CloneOp || n.Out[0] < 0) continue;
+            int x = n.In[0];
+            var producer = Vals[x].Producer;
+            if (uses[x] != 1 || producer < 0 || Nodes[producer].Dead || Nodes[producer].Aliases is not null || Vals[x].Const is not null) continue;
+            rep[n.Out[0]] = x;
+            n.Dead = true;
+            elided++;
+        }
+        for (int o = 0; o < _outVals.Length; o++) _outVals[o] = rep[_outVals[o]];
+        for (int k = 0; k < _gradOuts.Length; k++) _gradOuts[k].Val = rep[_gradOuts[k].Val];
+        return elided;
     }
 
     // ---- replay ---------------------------------------------------------------------------------------------
 
     private Action<Tensor?[]>[] _steps = [];
+
+    /// <summary>The attributes recomputed by the current replay, by call (see <see cref="OpDef.ReplayAttr"/>).</summary>
+    private object?[] _attrs = [];
     private Tensor?[] _template = [];
 
     /// <summary>Replays the graph on <paramref name="inputs"/>.</summary>
@@ -433,6 +481,7 @@ public sealed partial class CompiledGraph
     private void BuildSteps()
     {
         _template = new Tensor?[Vals.Count];
+        _attrs = new object?[Nodes.Count];
         for (int v = 0; v < Vals.Count; v++) _template[v] = Vals[v].Const;
         var steps = new List<Action<Tensor?[]>>();
         for (int k = 0; k < Nodes.Count; k++)
@@ -444,21 +493,24 @@ public sealed partial class CompiledGraph
                 if (_groups[n.Group].Last == k) steps.Add(_groups[n.Group].Step(this));
                 continue;
             }
-            steps.Add(GenericStep(n));
+            steps.Add(GenericStep(n, k));
         }
         _steps = [.. steps];
     }
 
     /// <summary>A call replayed through its registry entry (see <see cref="ChooseReplays"/>).</summary>
-    private static Action<Tensor?[]> GenericStep(GNode n)
+    private Action<Tensor?[]> GenericStep(GNode n, int index)
     {
         int[] ins = n.In, outs = n.Out;
-        int attrIn = n.AttrIn;
+        int attrIn = n.AttrIn, attrFrom = n.AttrFrom;
+        bool makesAttr = n.Def.ReplayAttr is not null;
+        var attrs = _attrs;
         return vals =>
         {
             var xs = new Tensor[ins.Length];
             for (int i = 0; i < xs.Length; i++) xs[i] = vals[ins[i]]!;
-            var ys = RunGeneric(n, xs, attrIn >= 0 ? vals[attrIn] : n.Attr);
+            var attr = attrIn >= 0 ? vals[attrIn] : attrFrom >= 0 ? attrs[attrFrom] : n.Attr;
+            var ys = makesAttr ? RunGeneric(n, xs, attr, out attrs[index]) : RunGeneric(n, xs, attr);
             for (int o = 0; o < outs.Length; o++)
             {
                 if (outs[o] < 0) continue;
@@ -492,10 +544,12 @@ public sealed partial class CompiledGraph
     {
         {
             if (n.Traced is not { } t) return;
-            if (n.Def.Replay is null && !n.Def.HasBatchRule)
+            if (n.Def.Replay is null && n.Def.ReplayAttr is null && !n.Def.HasBatchRule)
                 throw new CompileException($"Compile: the op {n.Def.Name} cannot be replayed yet (its registry entry has neither a replay rule nor a batching rule). " +
                     "Compute it outside the compiled function, or run the function eagerly.");
-            ReplayMode[] modes = n.Def.Replay is not null ? [ReplayMode.Rule] : [ReplayMode.Unbatched, ReplayMode.BatchOfOne];
+            ReplayMode[] modes = n.Def.Replay is not null || n.Def.ReplayAttr is not null ? [ReplayMode.Rule]
+                : n.Def.Linear && n.Def.HasJvp ? [ReplayMode.LinearJvp, ReplayMode.Unbatched, ReplayMode.BatchOfOne]
+                : [ReplayMode.Unbatched, ReplayMode.BatchOfOne];
             ReplayMode? first = null;
             foreach (var mode in modes)
             {
@@ -505,7 +559,7 @@ public sealed partial class CompiledGraph
                 {
                     using (Autograd.NoGrad()) ys = RunGeneric(n, [.. t.Inputs.Select(x => x!)], t.Attr);
                 }
-                catch (Exception e) when (e is FluxionException or ArgumentException or InvalidOperationException or IndexOutOfRangeException)
+                catch (Exception e) when (e is FluxionException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or NullReferenceException)
                 {
                     continue;
                 }
@@ -530,11 +584,18 @@ public sealed partial class CompiledGraph
         return true;
     }
 
-    /// <summary>Runs one call on concrete inputs; checks the outputs' shapes against the trace.</summary>
-    private static Tensor?[] RunGeneric(GNode n, Tensor[] xs, object? attr)
+    private static Tensor?[] RunGeneric(GNode n, Tensor[] xs, object? attr) => RunGeneric(n, xs, attr, out _);
+
+    /// <summary>Runs one call on concrete inputs; checks the outputs' shapes against the trace. <paramref name="newAttr"/>:
+    /// the attribute recomputed by a <see cref="OpDef.ReplayAttr"/> rule (else the one given).</summary>
+    private static Tensor?[] RunGeneric(GNode n, Tensor[] xs, object? attr, out object? newAttr)
     {
         Tensor?[] ys;
-        if (n.Mode == ReplayMode.Rule) ys = n.Def.Replay!(xs, attr);
+        newAttr = attr;
+        if (n.Mode == ReplayMode.Rule && n.Def.ReplayAttr is { } ra) (ys, newAttr) = ra(xs, attr);
+        else if (n.Mode == ReplayMode.Rule) ys = n.Def.Replay!(xs, attr);
+        else if (n.Mode == ReplayMode.LinearJvp)
+            ys = n.Def.Tangents(new OpCtx(xs, null, null, attr), [.. xs.Select(x => x.DType.IsFloatingPoint() ? x : null)]);
         else if (n.Mode == ReplayMode.Unbatched) ys = n.Def.RunBatch(new BatchCtx(xs, new bool[xs.Length], 1, attr, n.Shapes, n.DTypes));
         else
         {

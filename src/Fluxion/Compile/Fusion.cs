@@ -178,13 +178,15 @@ public sealed partial class CompiledGraph
 
         // the predicted peak: the arena plus the other intermediates alive at once (by liveness, at the call that makes them)
         var delta = new long[end + 2];
+        var groupOutputs = new HashSet<int>(_groups.SelectMany(g => g.Outputs));
         for (int k = 0; k < Nodes.Count; k++)
         {
             var n = Nodes[k];
             if (n.Dead) continue;
             foreach (var v in n.Out)
             {
-                if (v < 0 || Vals[v].Root != v || Vals[v].Buffer >= 0) continue;
+                // values inside a fused group live only as block-sized temporaries
+                if (v < 0 || Vals[v].Root != v || Vals[v].Buffer >= 0 || (n.Group >= 0 && !groupOutputs.Contains(v))) continue;
                 delta[pos[k]] += Vals[v].Bytes;
                 delta[Math.Max(pos[k], last[v]) + 1] -= Vals[v].Bytes;
             }

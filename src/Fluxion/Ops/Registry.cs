@@ -156,6 +156,10 @@ internal class OpDef
     /// derived from the inputs' values (it is recomputed here). Null: the batching rule replays the call.</summary>
     public Func<Tensor[], object?, Tensor?[]>? Replay { get; init; }
 
+    /// <summary>A replay that also recomputes the call's attribute from the values (e.g. max pooling's argmax positions);
+    /// later calls whose traced attribute is the same object (the backward's) read the recomputed one.</summary>
+    public Func<Tensor[], object?, (Tensor?[] Outputs, object? Attr)>? ReplayAttr { get; init; }
+
     /// <summary>Per-input VJP (single-output ops).</summary>
     public VjpRule? Vjp { get; init; }
 
