@@ -87,7 +87,7 @@ public sealed class CompiledFunction
             if (n.Value.Validated) return n.Value.Run(inputs);
             // the second call of a guard traces again and checks that the graph does not depend on the values
             var (second, eager) = CompiledGraph.Trace(_f, inputs, grad, extra, _options, build: false);
-            n.Value.Validate(second);
+            n.Value.Validate(second, inputs);
             return eager;
         }
         var (g, result) = CompiledGraph.Trace(_f, inputs, grad, extra, _options);

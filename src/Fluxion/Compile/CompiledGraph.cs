@@ -195,6 +195,8 @@ public sealed partial class CompiledGraph
         g._guard = [.. inputs.Select(x => (x.ShapeArray, x.DType, x.RequiresGrad))];
         g._paramGuard = [.. tracer.Captured.Select(c => (c.Leaf.ShapeArray, c.Leaf.DType, c.Leaf.RequiresGrad))];
         g._trace = [.. tracer.Nodes.Select(n => n with { Values = null })];
+        g._eagerOutputs = ys;
+        g._eagerGrads = [.. newGrads.Where(e => e.New is not null).Select(e => (e.Leaf, e.New!))];
         g._traceOuts = outs;
         if (build) g.Build(tracer, inputs, inVars, outs, grads, options);
         return (g, ys);
@@ -214,7 +216,44 @@ public sealed partial class CompiledGraph
     /// does not see, e.g. MaskedSelect's positions) or a shape that differs means the function's graph depends on
     /// the values, which a static graph cannot replay: a <see cref="CompileException"/> names the op.
     /// </summary>
-    internal void Validate(CompiledGraph other)
+    internal void Validate(CompiledGraph other, Tensor[] inputs)
+    {
+        if (Difference(other) is { } diff)
+        {
+            // the engine may run independent backward calls in another order on a later call (the leaves' accumulators
+            // exist by then): the same calls in another order are checked by value instead
+            bool reordered = _trace.Count == other._trace.Count &&
+                _trace.Select(n => n.Def.Name).Order().SequenceEqual(other._trace.Select(n => n.Def.Name).Order());
+            if (!reordered || !SameResults(other, inputs)) throw new CompileException(diff);
+        }
+        _trace = [];
+        _eagerOutputs = [];
+        _eagerGrads = [];
+        Validated = true;
+    }
+
+    /// <summary>Whether replaying this graph on <paramref name="inputs"/> gives exactly the outputs and gradients of the
+    /// eager call traced as <paramref name="other"/>.</summary>
+    private bool SameResults(CompiledGraph other, Tensor[] inputs)
+    {
+        var (outs, grads) = RunCore(inputs);
+        if (outs.Length != other._eagerOutputs.Length) return false;
+        for (int o = 0; o < outs.Length; o++)
+            if (!SameValues(other._eagerOutputs[o], outs[o])) return false;
+        if (grads.Length != other._eagerGrads.Count) return false;
+        foreach (var (target, g) in grads)
+        {
+            var (_, eager) = other._eagerGrads.FirstOrDefault(e => ReferenceEquals(e.Leaf, target));
+            if (eager is null || !SameValues(eager, g)) return false;
+        }
+        return true;
+    }
+
+    private Tensor[] _eagerOutputs = [];
+    private List<(Tensor Leaf, Tensor Grad)> _eagerGrads = [];
+
+    /// <summary>The first difference between this trace and <paramref name="other"/> (as a CompileException message), or null.</summary>
+    private string? Difference(CompiledGraph other)
     {
         const string fix = " A static graph cannot replay that: keep values in tensors (Where instead of an if on a value, masks instead of " +
             "MaskedSelect/Nonzero and other value-dependent shapes), or run this part outside the compiled function.";
@@ -225,23 +264,22 @@ public sealed partial class CompiledGraph
             TraceNode x = a[k], y = b[k];
             if (x.Def.ReplayAttr is not null && x.Attr is not null) recomputed.Add(x.Attr);
             if (x.Def != y.Def || x.Inputs.Length != y.Inputs.Length || x.AttrVar != y.AttrVar)
-                throw new CompileException($"Compile: the function runs different ops for different inputs (op {k}: {x.Def.Name} on the first call, {y.Def.Name} on the second): its control flow depends on the values." + fix);
+                return ($"Compile: the function runs different ops for different inputs (op {k}: {x.Def.Name} on the first call, {y.Def.Name} on the second): its control flow depends on the values." + fix);
             for (int o = 0; o < x.OutShapes.Length; o++)
                 if (!ShapeUtil.SameShape(x.OutShapes[o], y.OutShapes[o]))
-                    throw new CompileException($"Compile: {x.Def.Name} gives shape {ShapeUtil.Format(x.OutShapes[o])} on the first call and {ShapeUtil.Format(y.OutShapes[o])} on the second: its output shape depends on the input values." + fix);
+                    return ($"Compile: {x.Def.Name} gives shape {ShapeUtil.Format(x.OutShapes[o])} on the first call and {ShapeUtil.Format(y.OutShapes[o])} on the second: its output shape depends on the input values." + fix);
             for (int i = 0; i < x.Inputs.Length; i++)
                 if (x.Inputs[i].Var != y.Inputs[i].Var || !VmapProgram.SameConstant(x.Inputs[i].Const, y.Inputs[i].Const))
-                    throw new CompileException($"Compile: input {i} of {x.Def.Name} (shape {ShapeUtil.Format((x.Inputs[i].Const ?? y.Inputs[i].Const)?.ShapeArray ?? [])}) depends on the input values but was computed by code the tracer does not see (e.g. MaskedSelect or Nonzero positions)." + fix);
+                    return ($"Compile: input {i} of {x.Def.Name} (shape {ShapeUtil.Format((x.Inputs[i].Const ?? y.Inputs[i].Const)?.ShapeArray ?? [])}) depends on the input values but was computed by code the tracer does not see (e.g. MaskedSelect or Nonzero positions)." + fix);
             if (x.AttrVar < 0 && x.Def.Replay is null && x.Def.ReplayAttr is null && !x.Def.BatchRecomputesAttr && !(x.Attr is not null && recomputed.Contains(x.Attr)) && !VmapProgram.SameAttr(x.Attr, y.Attr, 0))
-                throw new CompileException($"Compile: the attributes of {x.Def.Name} depend on the input values." + fix);
+                return ($"Compile: the attributes of {x.Def.Name} depend on the input values." + fix);
         }
         if (a.Count != b.Count)
-            throw new CompileException($"Compile: the function runs {a.Count} ops on the first call and {b.Count} on the second: its control flow depends on the values." + fix);
+            return ($"Compile: the function runs {a.Count} ops on the first call and {b.Count} on the second: its control flow depends on the values." + fix);
         for (int o = 0; o < _traceOuts.Length; o++)
             if (_traceOuts[o].Var != other._traceOuts[o].Var || !VmapProgram.SameConstant(_traceOuts[o].Const, other._traceOuts[o].Const))
-                throw new CompileException($"Compile: output {o} depends on the input values through code the tracer does not see." + fix);
-        _trace = [];
-        Validated = true;
+                return ($"Compile: output {o} depends on the input values through code the tracer does not see." + fix);
+        return null;
     }
 
     /// <summary>Writes a replayed gradient into a leaf as the engine's AccumulateGrad does in a first-order pass.</summary>
@@ -462,6 +500,14 @@ public sealed partial class CompiledGraph
     /// <summary>Replays the graph on <paramref name="inputs"/>.</summary>
     internal Tensor[] Run(Tensor[] inputs)
     {
+        var (result, grads) = RunCore(inputs);
+        foreach (var (target, g) in grads) Accumulate(target, g);
+        return result;
+    }
+
+    /// <summary>Replays the graph: the outputs, and the gradients to write (leaf or input, value).</summary>
+    private (Tensor[] Outputs, (Tensor Target, Tensor Grad)[] Grads) RunCore(Tensor[] inputs)
+    {
         var vals = (Tensor?[])_template.Clone();
         for (int i = 0; i < inputs.Length; i++) vals[_inVals[i]] = inputs[i];
         foreach (var (leaf, v) in _params) vals[v] = leaf;
@@ -472,9 +518,13 @@ public sealed partial class CompiledGraph
                 foreach (var step in _steps) step(vals);
         var result = new Tensor[_outVals.Length];
         for (int o = 0; o < result.Length; o++) result[o] = vals[_outVals[o]]!;
-        foreach (var (leaf, v, isInput, i) in _gradOuts)
-            Accumulate(isInput ? inputs[i] : leaf, _template[v] is { } c ? c.Clone() : vals[v]!);
-        return result;
+        var grads = new (Tensor, Tensor)[_gradOuts.Length];
+        for (int k = 0; k < grads.Length; k++)
+        {
+            var (leaf, v, isInput, i) = _gradOuts[k];
+            grads[k] = (isInput ? inputs[i] : leaf, _template[v] is { } c ? c.Clone() : vals[v]!);
+        }
+        return (result, grads);
     }
 
     /// <summary>The flat list of steps: one per fused group (at its last member) or per other live call.</summary>
@@ -490,10 +540,15 @@ public sealed partial class CompiledGraph
             if (n.Dead) continue;
             if (n.Group >= 0)
             {
-                if (_groups[n.Group].Last == k) steps.Add(_groups[n.Group].Step(this));
-                continue;
+                if (_groups[n.Group].Last != k) continue;
+                steps.Add(_groups[n.Group].Step(this));
             }
-            steps.Add(GenericStep(n, k));
+            else steps.Add(GenericStep(n, k));
+            if (k < _dropAt.Length && _dropAt[k] is { } drop)
+            {
+                int[] d = [.. drop];
+                steps.Add(vals => { foreach (var v in d) vals[v] = null; });
+            }
         }
         _steps = [.. steps];
     }

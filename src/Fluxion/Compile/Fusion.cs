@@ -27,6 +27,9 @@ public sealed partial class CompiledGraph
     private readonly List<Group> _groups = [];
     private Tensor?[] _planned = [];
 
+    /// <summary>For each replay position, the values no later step reads (their references are dropped there).</summary>
+    private List<int>?[] _dropAt = [];
+
     /// <summary>Whether a call can join a fused group: a float elementwise op given by span kernels, on operands of
     /// its output's shape (or single elements).</summary>
     private bool Fusable(GNode n)
@@ -142,6 +145,14 @@ public sealed partial class CompiledGraph
         }
         foreach (var v in _outVals) { Vals[Vals[v].Root].Escapes = true; last[Vals[v].Root] = end; }
         foreach (var gr in _gradOuts) { Vals[Vals[gr.Val].Root].Escapes = true; last[Vals[gr.Val].Root] = end; }
+        // the replay drops its reference to a value (and its views) once the last reader of its memory has run
+        _dropAt = new List<int>?[end + 1];
+        for (int v = 0; v < Vals.Count; v++)
+        {
+            var val = Vals[v];
+            if (val.Producer < 0 || Nodes[val.Producer].Dead || last[val.Root] < 0 || last[val.Root] >= end) continue;
+            (_dropAt[last[val.Root]] ??= []).Add(v);
+        }
 
         // the group outputs in execution order, each given the smallest free buffer that fits
         var buffers = new List<(DType DType, int Capacity, int FreeAfter, int LastVal)>();
@@ -157,8 +168,9 @@ public sealed partial class CompiledGraph
                     {
                         var (dt, cap, freeAfter, lastVal) = buffers[b];
                         if (dt != val.DType || cap < numel) continue;
-                        // in place: a single call over the block may overwrite the operand it reads last
-                        bool inPlace = freeAfter == g.Last && g.Members.Count == 1 && Nodes[g.Members[0]].In.Contains(lastVal);
+                        // in place: a single binary call (TensorPrimitives allows an output that is exactly an input) may
+                        // overwrite the operand it reads last; unary kernels may read their input after writing (Tanh's fix-up)
+                        bool inPlace = freeAfter == g.Last && g.Members.Count == 1 && Nodes[g.Members[0]].Def is IBinaryKernels && Nodes[g.Members[0]].In.Contains(lastVal);
                         if (freeAfter >= g.Last && !inPlace) continue;
                         if (best < 0 || cap < buffers[best].Capacity) best = b;
                     }
@@ -271,28 +283,42 @@ public sealed partial class CompiledGraph
                 arrays[nIn + o] = y.Storage.As<T>();
                 vals[_outVals[o]] = y;
             }
-            int block = Math.Min(BlockElements, _numel);
-            for (int t = 0; t < _temps; t++) arrays[nIn + nOut + t] = new T[block];
-            for (int start = 0; start < _numel;)
+            // whole blocks split over the threads (each with its own temporaries); the last block takes a short tail
+            int blocks = Math.Max(1, _numel / BlockElements);
+            Kernels.Parallelism.For(blocks, (long)_numel * _code.Length, 1 << 18, (b0, b1) =>
             {
-                int len = Math.Min(block, _numel - start);
-                // no short last block: the kernels' vector tails then match an unblocked pass
-                if (_numel - start - len < 64) len = _numel - start;
-                if (len > block)
-                    for (int t = 0; t < _temps; t++) arrays[nIn + nOut + t] = new T[len];
-                foreach (var c in _code)
+                var local = (T[][])arrays.Clone();
+                int start = b0 * BlockElements, stop = b1 == blocks ? _numel : b1 * BlockElements;
+                int cap = 0;
+                while (start < stop)
                 {
-                    var d = Span(arrays, offsets, nIn + nOut, c.Dst, start, len);
-                    switch (c.Kind)
+                    int len = Math.Min(BlockElements, stop - start);
+                    // no short last block: the kernels' vector tails then match an unblocked pass
+                    if (stop - start - len < 64) len = stop - start;
+                    if (len > cap)
                     {
-                        case Kind.Unary: c.U!(Span(arrays, offsets, nIn + nOut, c.A, start, len), d); break;
-                        case Kind.VV: c.B!.VV(Span(arrays, offsets, nIn + nOut, c.A, start, len), Span(arrays, offsets, nIn + nOut, c.Bop, start, len), d); break;
-                        case Kind.VS: c.B!.VS(Span(arrays, offsets, nIn + nOut, c.A, start, len), scalars[c.Bop], d); break;
-                        case Kind.SV: c.B!.SV(scalars[c.A], Span(arrays, offsets, nIn + nOut, c.Bop, start, len), d); break;
-                        default: d.Fill(c.B!.Scalar(scalars[c.A], scalars[c.Bop])); break;
+                        cap = len;
+                        for (int t = 0; t < _temps; t++) local[nIn + nOut + t] = new T[len];
                     }
+                    Block(local, offsets, scalars, nIn + nOut, start, len);
+                    start += len;
                 }
-                start += len;
+            });
+        }
+
+        private void Block(T[][] arrays, int[] offsets, T[] scalars, int firstTemp, int start, int len)
+        {
+            foreach (var c in _code)
+            {
+                var d = Span(arrays, offsets, firstTemp, c.Dst, start, len);
+                switch (c.Kind)
+                {
+                    case Kind.Unary: c.U!(Span(arrays, offsets, firstTemp, c.A, start, len), d); break;
+                    case Kind.VV: c.B!.VV(Span(arrays, offsets, firstTemp, c.A, start, len), Span(arrays, offsets, firstTemp, c.Bop, start, len), d); break;
+                    case Kind.VS: c.B!.VS(Span(arrays, offsets, firstTemp, c.A, start, len), scalars[c.Bop], d); break;
+                    case Kind.SV: c.B!.SV(scalars[c.A], Span(arrays, offsets, firstTemp, c.Bop, start, len), d); break;
+                    default: d.Fill(c.B!.Scalar(scalars[c.A], scalars[c.Bop])); break;
+                }
             }
         }
 
