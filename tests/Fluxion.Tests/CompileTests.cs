@@ -281,3 +281,42 @@ public class CompileTests
         Assert.Contains("digraph", compiled.LastGraph.ToDot());
     }
 }
+
+/// <summary>The compile features of the CLI: <c>fluxion train --compile</c> (the same run as eager) and <c>fluxion graph --compiled</c>.</summary>
+public class CompileCliTests
+{
+    private static (int Code, string Out) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        int code = Cli.Program.Run(args, stdout, new StringWriter());
+        return (code, stdout.ToString());
+    }
+
+    [Fact]
+    public void TrainCompileMatchesEager()
+    {
+        var (c1, eager) = Run("train", "--limit", "100", "--epochs", "2", "--plain");
+        var (c2, compiled) = Run("train", "--limit", "100", "--epochs", "2", "--plain", "--compile");
+        Assert.Equal(0, c1);
+        Assert.Equal(0, c2);
+        string Acc(string s) => s.Split('\n').First(l => l.StartsWith("test accuracy"));
+        Assert.Equal(Acc(eager), Acc(compiled));
+    }
+
+    [Fact]
+    public void GraphCompiledPrintsFusedGroupsAndWritesDot()
+    {
+        var (code, text) = Run("graph", "--compiled", "chain");
+        Assert.Equal(0, code);
+        Assert.Contains("fused group 0", text);
+        var dot = Path.Combine(Path.GetTempPath(), $"fluxion-compiled-{Guid.NewGuid():N}.dot");
+        try
+        {
+            Assert.Equal(0, Run("graph", "--compiled", "mlp", "--out", dot).Code);
+            var written = File.ReadAllText(dot);
+            Assert.Contains("digraph compiled", written);
+            Assert.Contains("CrossEntropyBackward", written);
+        }
+        finally { File.Delete(dot); }
+    }
+}
