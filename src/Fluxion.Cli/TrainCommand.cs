@@ -47,6 +47,8 @@ internal static class TrainCommand
                                       `mpirun -np N fluxion train --distributed ...` (Open MPI). --batch-size
                                       is the global batch (each rank takes batch/N); rank 0 alone prints,
                                       plots and writes the checkpoint, which any number of ranks can resume.
+          --compile                   Compile the training step (forward, loss, backward) into a static graph
+                                      replayed for every batch (Functional.Compile; same gradients as eager).
           --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
           -h, --help                  Show this help.
         """;
@@ -72,6 +74,9 @@ internal static class TrainCommand
                     break;
                 case "--distributed":
                     o = o with { Distributed = true };
+                    break;
+                case "--compile":
+                    o = o with { Compile = true };
                     break;
                 case "--model":
                 {

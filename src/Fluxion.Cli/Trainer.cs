@@ -34,6 +34,8 @@ internal sealed record TrainOptions
     public int[]? Classes { get; init; }
     public bool EpochsGiven { get; init; }
     public bool BatchSizeGiven { get; init; }
+    /// <summary>Compile the training step (forward, loss, backward) into a replayed joint graph.</summary>
+    public bool Compile { get; init; }
     /// <summary>Data-parallel over the ranks of an MPI job (launched with mpirun); --batch-size is the global batch.</summary>
     public bool Distributed { get; init; }
 
@@ -223,6 +225,8 @@ internal sealed class Trainer
         net = BuildModel(model, new Generator(o.Seed), mode);
         if (mode == "forward-gradient") forwardLoss = new MM.CrossEntropyLoss();
         loader = new DataLoader(train, o.BatchSize, shuffle: true, seed: o.Seed + 1);
+        if (o.Compile && (mode != "reverse" || o.Distributed))
+            throw new ArgumentException($"--compile compiles the reverse-mode training step of one process; drop it for {(o.Distributed ? "--distributed" : $"--mode {mode}")}");
         if (o.Distributed)
         {
             if (mode != "reverse")
@@ -267,6 +271,7 @@ internal sealed class Trainer
                 ValidationLoss = (x, y) => Losses.CrossEntropy(x, y),
                 Progress = progress,
                 Metrics = { new Accuracy() },
+                Compile = o.Compile,
             };
             using var log = o.LogDir is { } logDir ? new TrainLog(logDir, net, Description) : null;
             trainer.Callbacks.Add(new ActionCallback(

@@ -111,6 +111,24 @@ public class ReadmeTests
         // README-END 5
     }
 
+    private static void Example6()
+    {
+        // README-BEGIN 6
+        var model = new Fluxion.Nn.Sequential(new Fluxion.Nn.Linear(4, 16), new Fluxion.Nn.Tanh(), new Fluxion.Nn.Linear(16, 3));
+        var step = Functional.Compile((Tensor[] b) =>
+        {
+            var loss = Fluxion.Nn.Losses.CrossEntropy(model.Forward(b[0]), b[1]);
+            loss.Backward();
+            return loss.Detach();
+        });
+        var x = Tensor.Randn([8, 4]);
+        var t = Tensor.FromArray(new long[] { 0, 1, 2, 0, 1, 2, 0, 1 });
+        for (int i = 0; i < 3; i++) { model.ZeroGrad(); step.Call(x, t); }
+        Console.WriteLine(step.Traces);                                   // 1
+        Console.WriteLine(model.Parameters().First().Grad is not null);   // True
+        // README-END 6
+    }
+
     internal static string RepoRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
@@ -119,7 +137,7 @@ public class ReadmeTests
         throw new InvalidOperationException("README.md not found above " + AppContext.BaseDirectory);
     }
 
-    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3, Example4, Example5];
+    private static readonly Action[] Examples = [Example0, Example1, Example2, Example3, Example4, Example5, Example6];
 
     /// <summary>The body of README code block n (its leading using lines and blank line removed).</summary>
     private static string[] ReadmeExample(int n)
@@ -160,7 +178,7 @@ public class ReadmeTests
     private static string Normalize(string line) =>
         line.Replace("Fluxion.Nn.", "").Replace("Fluxion.Optim.", "").Replace("Fluxion.Training.", "").Replace("Fluxion.Data.", "");
 
-    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3, 4, 5 };
+    public static TheoryData<int> Blocks => new() { 0, 1, 2, 3, 4, 5, 6 };
 
     [Theory]
     [MemberData(nameof(Blocks))]

@@ -21,6 +21,7 @@ public static class BenchCommand
         ["vmap"] = VmapBench.Workloads,
         ["memplan"] = MemplanBench.Workloads,
         ["memplan-tiny"] = MemplanBench.TinyWorkloads,
+        ["compile"] = CompileBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>

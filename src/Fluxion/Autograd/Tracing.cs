@@ -5,7 +5,14 @@ internal readonly record struct TraceArg(int Var, Tensor? Const);
 
 /// <summary>One recorded call of a registry entry: its inputs, attributes and the shapes of its outputs.</summary>
 /// <remarks>A tensor attribute (e.g. the condition of a Where) is traced like an input: <see cref="AttrVar"/> is its variable, or -1.</remarks>
-internal sealed record TraceNode(OpDef Def, TraceArg[] Inputs, object? Attr, int AttrVar, int[] Outputs, int[][] OutShapes, DType[] OutDTypes);
+internal sealed record TraceNode(OpDef Def, TraceArg[] Inputs, object? Attr, int AttrVar, int[] Outputs, int[][] OutShapes, DType[] OutDTypes)
+{
+    /// <summary>For each output, the input whose memory it shares (a view of it), or -1; null when no output is a view.</summary>
+    public int[]? Aliases { get; init; }
+
+    /// <summary>Compile's mode only: the call's input and output tensors as traced (to check the replay against).</summary>
+    public (Tensor?[] Inputs, Tensor?[] Outputs, object? Attr)? Values { get; init; }
+}
 
 /// <summary>
 /// Records the registry calls that depend on chosen input tensors, as a flat program (the trace): the basis of
@@ -38,12 +45,24 @@ internal sealed class Tracer : IDisposable
     /// <summary>Set when the traced function drew random numbers (the first op that did).</summary>
     public bool UsedRandomness { get; private set; }
 
-    private Tracer(string transform) => Transform = transform;
+    /// <summary>Compile's mode: a leaf that requires grad (a parameter) met as an op's input becomes an input of the
+    /// trace (read by reference at every replay) instead of a constant.</summary>
+    public bool CaptureLeaves { get; }
 
-    /// <summary>Starts tracing on this thread; dispose to stop.</summary>
-    public static Tracer Begin(string transform)
+    /// <summary>The leaves captured as inputs (<see cref="CaptureLeaves"/>), in order of first use, with their variables
+    /// and the gradients they held before (the trace starts them at null; the caller restores them).</summary>
+    public List<(Tensor Leaf, int Var, Tensor? OldGrad)> Captured { get; } = [];
+
+    private Tracer(string transform, bool captureLeaves)
     {
-        var t = new Tracer(transform);
+        Transform = transform;
+        CaptureLeaves = captureLeaves;
+    }
+
+    /// <summary>Starts tracing on this thread; dispose to stop. <paramref name="captureLeaves"/>: see <see cref="CaptureLeaves"/>.</summary>
+    public static Tracer Begin(string transform, bool captureLeaves = false)
+    {
+        var t = new Tracer(transform, captureLeaves);
         (t_stack ??= []).Add(t);
         t_depth = t_stack.Count;
         return t;
@@ -69,12 +88,37 @@ internal sealed class Tracer : IDisposable
     /// <summary>The variable of <paramref name="t"/>, or -1 when it is not traced here.</summary>
     public int VarOf(Tensor t) => _vars.TryGetValue(t, out int v) ? v : -1;
 
+    /// <summary>True when this tracer traces <paramref name="t"/> or would capture it as an input.</summary>
+    private bool Sees(Tensor t) => _vars.ContainsKey(t) || (CaptureLeaves && t.RequiresGrad && t.IsLeaf);
+
+    /// <summary>The variable of <paramref name="t"/>, capturing a parameter on first use; -1 when it is a constant.</summary>
+    private int VarOrCapture(Tensor t)
+    {
+        if (_vars.TryGetValue(t, out int v)) return v;
+        if (!(CaptureLeaves && t.RequiresGrad && t.IsLeaf)) return -1;
+        v = AddInput(t);
+        Captured.Add((t, v, t.Grad));
+        t.Grad = null;
+        return v;
+    }
+
+    /// <summary>True when an active tracer is Compile's (it captures leaves).</summary>
+    public static bool Compiling
+    {
+        get
+        {
+            if (t_depth == 0) return false;
+            foreach (var tr in t_stack!) if (tr.CaptureLeaves) return true;
+            return false;
+        }
+    }
+
     /// <summary>True when an active tracer traces <paramref name="t"/>.</summary>
     public static bool IsTraced(Tensor t)
     {
         if (t_depth == 0) return false;
         foreach (var tr in t_stack!)
-            if (tr._vars.ContainsKey(t)) return true;
+            if (tr.Sees(t)) return true;
         return false;
     }
 
@@ -85,7 +129,7 @@ internal sealed class Tracer : IDisposable
         {
             bool any = attr is Tensor ta && tr._vars.ContainsKey(ta);
             foreach (var x in inputs)
-                if (x is not null && tr._vars.ContainsKey(x)) { any = true; break; }
+                if (x is not null && tr.Sees(x)) { any = true; break; }
             if (any) tr.Add(def, outputs, inputs, attr);
         }
     }
@@ -94,8 +138,9 @@ internal sealed class Tracer : IDisposable
     {
         var args = new TraceArg[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
-            args[i] = inputs[i] is { } x && _vars.TryGetValue(x, out int v) ? new TraceArg(v, null) : new TraceArg(-1, inputs[i]);
+            args[i] = inputs[i] is { } x && VarOrCapture(x) is var v && v >= 0 ? new TraceArg(v, null) : new TraceArg(-1, inputs[i]);
         var outs = new int[outputs.Length];
+        int[]? aliases = null;
         var shapes = new int[outputs.Length][];
         var dtypes = new DType[outputs.Length];
         for (int o = 0; o < outputs.Length; o++)
@@ -105,9 +150,20 @@ internal sealed class Tracer : IDisposable
             _vars[y] = outs[o];
             shapes[o] = y.ShapeArray;
             dtypes[o] = y.DType;
+            for (int i = 0; i < inputs.Length; i++)
+                if (inputs[i] is { } x && ReferenceEquals(x.Storage, y.Storage))
+                {
+                    aliases ??= [.. Enumerable.Repeat(-1, outputs.Length)];
+                    aliases[o] = i;
+                    break;
+                }
         }
         int attrVar = attr is Tensor at && _vars.TryGetValue(at, out int av) ? av : -1;
-        Nodes.Add(new TraceNode(def, args, attr, attrVar, outs, shapes, dtypes));
+        Nodes.Add(new TraceNode(def, args, attr, attrVar, outs, shapes, dtypes)
+        {
+            Aliases = aliases,
+            Values = CaptureLeaves ? ((Tensor?[])inputs.Clone(), (Tensor?[])outputs.Clone(), attr) : null,
+        });
     }
 
     /// <summary><paramref name="alias"/> holds the same value as <paramref name="source"/> (a detached copy, a
@@ -134,7 +190,10 @@ internal sealed class Tracer : IDisposable
     {
         foreach (var tr in t_stack!)
             if (!tr._vars.ContainsKey(target) && tr._vars.ContainsKey(other))
-                throw new VmapException(
+                throw tr.CaptureLeaves ? new CompileException(
+                    $"Compile: the in-place op {op} writes a traced value (shape {ShapeUtil.Format(other.Shape)}) into a tensor from outside the compiled function (shape {ShapeUtil.Format(target.Shape)}); " +
+                    "a replay would not repeat that write. Return the value as an output instead, or use the out-of-place form (e.g. a + b instead of a.AddInPlace(b)).")
+                : new VmapException(
                     $"{tr.Transform}: the in-place op {op} writes a value that differs per example (shape {ShapeUtil.Format(other.Shape)}) into a tensor that is the same for every example " +
                     $"(shape {ShapeUtil.Format(target.Shape)}), which has no batch dimension to hold it. Use the out-of-place form (e.g. a + b instead of a.AddInPlace(b)).");
     }
@@ -144,7 +203,10 @@ internal sealed class Tracer : IDisposable
     {
         foreach (var tr in t_stack!)
             if (tr._vars.ContainsKey(t))
-                throw new VmapException(
+                throw tr.CaptureLeaves ? new CompileException(
+                    $"Compile: {op} reads the value of a traced tensor (shape {ShapeUtil.Format(t.Shape)}), so the function's control flow or shapes would depend on the data, which a compiled graph cannot replay. " +
+                    "Keep values in tensors (Where(cond, a, b) instead of an if on a value, masks instead of value-dependent shapes), or read the value outside the compiled function.")
+                : new VmapException(
                     $"{tr.Transform}: {op} reads the value of a tensor that differs per example (shape {ShapeUtil.Format(t.Shape)}), so the function's control flow or shapes would depend on the data. " +
                     "Inside Vmap keep values in tensors: use Where(cond, a, b) instead of an if on a value, masks instead of value-dependent shapes, or run a loop over the examples yourself.");
         return t;

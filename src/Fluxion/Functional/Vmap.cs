@@ -272,7 +272,7 @@ internal sealed class VmapProgram
     }
 
     /// <summary>Structural equality of two calls' attributes: values, arrays element by element, records and tuples field by field.</summary>
-    private static bool SameAttr(object? a, object? b, int depth)
+    internal static bool SameAttr(object? a, object? b, int depth)
     {
         if (ReferenceEquals(a, b)) return true;
         if (a is null || b is null || a.GetType() != b.GetType()) return false;
@@ -292,7 +292,7 @@ internal sealed class VmapProgram
         return true;
     }
 
-    private static bool SameConstant(Tensor? a, Tensor? b)
+    internal static bool SameConstant(Tensor? a, Tensor? b)
     {
         if (ReferenceEquals(a, b)) return true;
         if (a is null || b is null || a.DType != b.DType || !ShapeUtil.SameShape(a.Shape, b.Shape)) return false;

@@ -318,6 +318,7 @@ public partial class Tensor
     internal static readonly OpDef Conv2dBiasGradOp = new("Conv2dBiasGrad", OpFamily.NN)
     {
         Linear = true,
+        Replay = (x, _) => [ConvBiasGrad(x[0])],
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(1, c.Shape(0)[1], 1, 1).Expand(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? tg.Rank == 4 ? ConvBiasGrad(tg) : tg.Sum([1, 3, 4]) : null,
         BatchedJvp = true,
@@ -595,6 +596,13 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? MaxPoolGatherDirections(tx, c.A<MaxPoolIndex>()) : null,
         BatchedJvp = true, BatchRecomputesAttr = true,
+        ReplayAttr = (x, a) =>
+        {
+            var p = (MaxPoolIndex)a!;
+            var pg = p.Geometry!;
+            var (y, idx, _) = MaxPoolCore(x[0], (pg.KH, pg.KW), (pg.SH, pg.SW), (pg.PH, pg.PW), (pg.DH, pg.DW), false, pg);
+            return ([y], p with { Index = idx });
+        },
         Batch = c =>
         {
             // the examples folded into N and pooled again (each example's own argmax positions)
@@ -656,6 +664,7 @@ public partial class Tensor
 
     internal static readonly OpDef MaxPool2dBackwardOp = new("MaxPool2dBackward", OpFamily.NN)
     {
+        Replay = (x, a) => [MaxPoolScatter(x[0], (MaxPoolIndex)a!)],
         Vjp = (in OpCtx c, Tensor gg, int i) => MaxPoolGather(gg, c.A<MaxPoolIndex>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? MaxPoolScatter(tg, c.A<MaxPoolIndex>()) : null,
         Samples = () => [new("overlapping windows", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 3, 3)], t => MaxPoolScatter(t[0], SampleMaxPoolIndex()))],
@@ -674,6 +683,7 @@ public partial class Tensor
 
     internal static readonly OpDef MaxPool2dGatherOp = new("MaxPool2dGather", OpFamily.NN)
     {
+        Replay = (x, a) => [MaxPoolGather(x[0], (MaxPoolIndex)a!)],
         Vjp = (in OpCtx c, Tensor gy, int i) => MaxPoolScatter(gy, c.A<MaxPoolIndex>()),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tg ? MaxPoolGather(tg, c.A<MaxPoolIndex>()) : null,
         Samples = () => [new("overlapping windows", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 2, 5, 5)], t => MaxPoolGather(t[0], SampleMaxPoolIndex()))],

@@ -20,13 +20,13 @@ public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
 
-    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
-    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { DTypes = DTypeSet.Floats | DTypeSet.Int64, Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
+    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { DTypes = DTypeSet.All, Kernels = (K.Ops<float>.Add, K.Ops<double>.Add), Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { DTypes = DTypeSet.Floats | DTypeSet.Int64, Kernels = (K.Ops<float>.Sub, K.Ops<double>.Sub), Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
     // save only what the needed gradients read: dL/da reads b, dL/db reads a
     internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
-    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
+    { DTypes = DTypeSet.All, Kernels = (K.Ops<float>.Mul, K.Ops<double>.Mul), Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
     internal static readonly BinaryDef<DivRule> DivOp = new("Div", x => x[1].RequiresGrad ? 3u : 2u, "div", "true_divide")
-    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
+    { DTypes = DTypeSet.All, Kernels = (K.Ops<float>.Div, K.Ops<double>.Div), Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)

@@ -159,6 +159,8 @@ public partial class Tensor
             return (tx * CrossEntropyGradOf(OnesLike(c.Y), c, a)).Sum(a.Reduction == "none" ? new[] { -1 } : new[] { -2, -1 });
         },
         BatchedJvp = true, Saves = 3u, BatchRecomputesAttr = true,
+        // the count of non-ignored targets is recomputed from the targets' values
+        Replay = (x, a) => [CrossEntropyIndices(x[0], x[1], ((CrossEntropyAttr)a!).IgnoreIndex, ((CrossEntropyAttr)a!).Reduction)],
         Batch = c =>
         {
             // the examples' rows as one [B·N, C] call without reduction, then each example's own reduction
@@ -245,6 +247,13 @@ public partial class Tensor
     // inputs: the output gradient g, the logits x and the targets (not differentiable), all saved
     internal static readonly OpDef CrossEntropyBackwardOp = new("CrossEntropyBackward", OpFamily.NN)
     {
+        Replay = (x, attr) =>
+        {
+            var a = (CrossEntropyAttr)attr!;
+            int count = 0;
+            foreach (long t in x[2].DenseSpan<long>()) if (t != a.IgnoreIndex) count++;
+            return [CrossEntropyGrad(x[0], x[1], x[2], a.IgnoreIndex, a.Reduction, count)];
+        },
         Vjp = (in OpCtx c, Tensor gg, int i) =>
         {
             var a = c.A<CrossEntropyAttr>();

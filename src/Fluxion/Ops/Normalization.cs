@@ -265,7 +265,7 @@ public partial class Tensor
             int count = input.Numel / Math.Max(c, 1);
             if (count <= 1)
                 throw new ShapeMismatchException($"{op}: expected more than 1 value per channel when training, got input of shape {ShapeUtil.Format(input.Shape)}.");
-            if ((runningMean is not null || runningVar is not null) && Tracer.Depth > 0 && Tracer.IsTraced(input))
+            if ((runningMean is not null || runningVar is not null) && Tracer.Depth > 0 && Tracer.IsTraced(input) && !Tracer.Compiling)
                 throw new VmapException($"{op}: in training mode the running statistics are updated in place, but under Vmap each example has its own batch statistics and the running ones are shared by all examples. " +
                     "Call module.Eval() to normalize with the running statistics, or use a BatchNorm without them (trackRunningStats: false) so each example is normalized with its own statistics (as torch.func's replace_all_batch_norm_modules_).");
             var (y, mean, v) = ChannelNorm(x3, weight, bias, eps);

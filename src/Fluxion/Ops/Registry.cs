@@ -151,6 +151,15 @@ internal class OpDef
     internal virtual Tensor?[] RunBatch(BatchCtx c) =>
         Batch is { } b ? b(c) : HasBatchRule ? BatchRules.ViaJvp(this, c) : throw new InvalidOperationException($"{Name} has no batching rule.");
 
+    /// <summary>Compile's replay of one call: the outputs from the inputs and the recorded attributes. Needed where the
+    /// batching rule run with no batched input would not reproduce the eager call bit for bit, or where an attribute was
+    /// derived from the inputs' values (it is recomputed here). Null: the batching rule replays the call.</summary>
+    public Func<Tensor[], object?, Tensor?[]>? Replay { get; init; }
+
+    /// <summary>A replay that also recomputes the call's attribute from the values (e.g. max pooling's argmax positions);
+    /// later calls whose traced attribute is the same object (the backward's) read the recomputed one.</summary>
+    public Func<Tensor[], object?, (Tensor?[] Outputs, object? Attr)>? ReplayAttr { get; init; }
+
     /// <summary>Per-input VJP (single-output ops).</summary>
     public VjpRule? Vjp { get; init; }
 

@@ -1,0 +1,322 @@
+using Fluxion;
+using Fluxion.Nn;
+using Xunit;
+
+namespace Fluxion.Tests;
+
+/// <summary>Functional.Compile and Module.Compile: traced graphs replayed bit for bit as eager (float64), guards and
+/// retracing, the joint forward+backward graph, the passes (DCE, CSE, constant folding, fusion, memory planning) and
+/// the typed errors for what a static graph cannot replay.</summary>
+public class CompileTests
+{
+    private static Tensor R(int seed, DType dtype, params int[] shape) => Tensor.Randn(shape, dtype: dtype, generator: new Generator(seed));
+
+    private static void Same(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.Shape.ToArray(), actual.Shape.ToArray());
+        Assert.Equal(expected.ToDoubleArray(), actual.ToDoubleArray());
+    }
+
+    private static Sequential Mlp() => new(new Linear(8, 16, dtype: DType.Float64, generator: new Generator(1)), new Tanh(),
+        new Linear(16, 16, dtype: DType.Float64, generator: new Generator(2)), new ReLU(), new Linear(16, 3, dtype: DType.Float64, generator: new Generator(3)));
+
+    [Fact]
+    public void MlpTrainingStepEqualsEagerBitForBit()
+    {
+        var model = Mlp();
+        Tensor Step(Tensor[] xs)
+        {
+            var loss = Losses.CrossEntropy(model.Forward(xs[0]), xs[1]);
+            loss.Backward();
+            return loss;
+        }
+        var compiled = Functional.Compile(Step);
+        for (int call = 0; call < 4; call++)
+        {
+            var x = R(10 + call, DType.Float64, 5, 8);
+            var y = Tensor.FromArray(new long[] { 0, 2, 1, call % 3, 2 });
+            model.ZeroGrad();
+            var eagerLoss = Step([x, y]);
+            var eagerGrads = model.Parameters().Select(p => p.Grad!.Clone()).ToArray();
+            model.ZeroGrad();
+            var loss = compiled.Call(x, y);
+            Same(eagerLoss, loss);
+            var ps = model.Parameters().ToArray();
+            for (int i = 0; i < ps.Length; i++) Same(eagerGrads[i], ps[i].Grad!);
+        }
+        Assert.Equal(1, compiled.Traces);
+        var g = compiled.LastGraph!;
+        Assert.True(g.Joint);
+        Assert.False(g.Recording);
+        Assert.Contains(g.Ops, o => o.Op == "CrossEntropyBackward");
+        Assert.DoesNotContain("not bit-identical", g.ToText());
+        // gradients accumulate onto existing ones as eager's do
+        var before = model.Parameters().First().Grad!.Clone();
+        compiled.Call(R(20, DType.Float64, 5, 8), Tensor.FromArray(new long[] { 0, 1, 2, 0, 1 }));
+        Assert.NotEqual(before.ToDoubleArray(), model.Parameters().First().Grad!.ToDoubleArray());
+    }
+
+    private static Sequential Cnn() => new(new Conv2d(1, 4, 3, padding: 1, dtype: DType.Float64, generator: new Generator(4)), new ReLU(), new MaxPool2d(2),
+        new Conv2d(4, 6, 3, dtype: DType.Float64, generator: new Generator(5)), new Tanh(), new Flatten(), new Linear(6 * 2 * 2, 5, dtype: DType.Float64, generator: new Generator(6)));
+
+    [Fact]
+    public void CnnForwardEqualsEagerBitForBit()
+    {
+        var cnn = Cnn();
+        var compiled = cnn.Compile();
+        using (Autograd.NoGrad())
+            for (int call = 0; call < 4; call++)
+            {
+                var x = R(30 + call, DType.Float64, 2, 1, 8, 8);
+                Same(cnn.Forward(x), compiled.Forward(x));
+            }
+        Assert.Equal(1, compiled.Compiled.Traces);
+        Assert.False(compiled.Compiled.LastGraph!.Recording);
+        Assert.DoesNotContain("not bit-identical", compiled.Compiled.LastGraph.ToText());
+        Assert.Equal(cnn.Parameters().Count(), compiled.Parameters().Count());
+    }
+
+    [Fact]
+    public void CnnTrainingStepEqualsEagerBitForBit()
+    {
+        // max pooling's argmax positions are recomputed by the replay and passed on to its backward
+        var cnn = Cnn();
+        Tensor Step(Tensor[] xs)
+        {
+            var loss = Losses.CrossEntropy(cnn.Forward(xs[0]), xs[1]);
+            loss.Backward();
+            return loss;
+        }
+        var compiled = Functional.Compile(Step);
+        for (int call = 0; call < 4; call++)
+        {
+            var x = R(60 + call, DType.Float64, 3, 1, 8, 8);
+            var y = Tensor.FromArray(new long[] { call % 5, 4, 1 });
+            cnn.ZeroGrad();
+            var eagerLoss = Step([x, y]);
+            var eagerGrads = cnn.Parameters().Select(p => p.Grad!.Clone()).ToArray();
+            cnn.ZeroGrad();
+            Same(eagerLoss, compiled.Call(x, y));
+            var ps = cnn.Parameters().ToArray();
+            for (int i = 0; i < ps.Length; i++) Same(eagerGrads[i], ps[i].Grad!);
+        }
+        var g = compiled.LastGraph!;
+        Assert.Contains(g.Ops, o => o.Op == "MaxPool2dBackward");
+        Assert.DoesNotContain(g.Ops, o => o.Op == "Clone"); // the engine's copies of fresh gradients are elided
+        Assert.DoesNotContain("not bit-identical", g.ToText());
+    }
+
+    [Fact]
+    public void CompiledModuleOutputsCarryTheGraphWhenTheyNeedOne()
+    {
+        var cnn = Cnn();
+        var compiled = cnn.Compile();
+        for (int call = 0; call < 2; call++)
+        {
+            var x = R(40 + call, DType.Float64, 2, 1, 8, 8);
+            cnn.ZeroGrad();
+            cnn.Forward(x).Square().Sum().Backward();
+            var eager = cnn.Parameters().Select(p => p.Grad!.Clone()).ToArray();
+            cnn.ZeroGrad();
+            var y = compiled.Forward(x);
+            Assert.True(y.RequiresGrad);
+            y.Square().Sum().Backward();
+            var ps = cnn.Parameters().ToArray();
+            for (int i = 0; i < ps.Length; i++) Same(eager[i], ps[i].Grad!);
+        }
+        Assert.True(compiled.Compiled.LastGraph!.Recording);
+    }
+
+    [Fact]
+    public void GradInsideTheFunctionIsTracedAsOps()
+    {
+        var w = R(50, DType.Float64, 6, 6);
+        Tensor F(Tensor[] xs)
+        {
+            var x = xs[0].Detach().RequiresGrad_();
+            var e = x.MatMul(w).Tanh().Square().Sum();
+            return Autograd.Grad(e, x) * 2;
+        }
+        var compiled = Functional.Compile(F);
+        for (int call = 0; call < 4; call++)
+        {
+            var x = R(51 + call, DType.Float64, 4, 6);
+            Same(F([x]), compiled.Call(x));
+        }
+        Assert.Equal(1, compiled.Traces);
+        Assert.True(compiled.LastGraph!.Stats.LiveOps > 4);
+    }
+
+    [Fact]
+    public void GuardsRetraceOnShapeDTypeAndRequiresGradWithABoundedCache()
+    {
+        var compiled = Functional.Compile(x => (x.Exp() * 2).Sum(1), new CompileOptions { CacheSize = 2 });
+        compiled.Call(R(1, DType.Float64, 3, 4));
+        compiled.Call(R(2, DType.Float64, 3, 4));
+        Assert.Equal(1, compiled.Traces);
+        var wider = R(3, DType.Float64, 3, 5);
+        Same((wider.Exp() * 2).Sum(1), compiled.Call(wider));
+        Assert.Equal(2, compiled.Traces);
+        compiled.Call(R(4, DType.Float64, 3, 4));
+        Assert.Equal(2, compiled.Traces);
+        var f32 = R(5, DType.Float32, 3, 4);
+        Same((f32.Exp() * 2).Sum(1), compiled.Call(f32));
+        Assert.Equal(3, compiled.Traces);
+        Assert.Equal(2, compiled.CachedGraphs);
+        // [3, 5] was least recently used: evicted, traced again
+        compiled.Call(R(6, DType.Float64, 3, 5));
+        Assert.Equal(4, compiled.Traces);
+        compiled.Call(R(7, DType.Float64, 3, 4).RequiresGrad_());
+        Assert.Equal(5, compiled.Traces);
+    }
+
+    [Fact]
+    public void DataDependentControlFlowIsATypedErrorNamingTheOp()
+    {
+        var item = Functional.Compile(x => x.Sum().Item<double>() > 0 ? x : -x);
+        var e = Assert.Throws<CompileException>(() => item.Call(R(1, DType.Float64, 3)));
+        Assert.Contains("Item", e.Message);
+
+        var masked = Functional.Compile(x => x.MaskedSelect(x.Gt(0)).Exp());
+        masked.Call(Tensor.FromArray(new[] { 1.0, -1, 2 }));
+        var e2 = Assert.Throws<CompileException>(() => masked.Call(Tensor.FromArray(new[] { 1.0, 1, 2 })));
+        Assert.Contains("IndexSelect", e2.Message);
+
+        var drop = new Sequential(new Linear(4, 4, dtype: DType.Float64), new Dropout(0.5)).Compile();
+        var e3 = Assert.Throws<CompileException>(() => drop.Forward(R(2, DType.Float64, 2, 4)));
+        Assert.Contains("random", e3.Message);
+    }
+
+    [Fact]
+    public void DeadCodeAndCommonSubexpressionsAreRemoved()
+    {
+        var compiled = Functional.Compile(xs =>
+        {
+            var x = xs[0];
+            _ = x.Sin().Cos(); // unused
+            return [x.Exp() + x.Exp()];
+        });
+        var x = R(1, DType.Float64, 4, 5);
+        compiled.Invoke(x);
+        var s = compiled.LastGraph!.Stats;
+        Assert.Equal(5, s.TracedOps);
+        Assert.Equal(2, s.DeadOps);
+        Assert.Equal(1, s.CseMerged);
+        Assert.Equal(2, s.LiveOps);
+        Same(x.Exp() + x.Exp(), compiled.Invoke(x)[0]);
+    }
+
+    [Fact]
+    public void FrozenParametersAreFoldedOnce()
+    {
+        var w = R(2, DType.Float64, 5, 3).RequiresGrad_();
+        Tensor F(Tensor x) => x.MatMul((w.Tanh() * 3).Exp());
+        var compiled = Functional.Compile(F, new CompileOptions { FreezeParameters = true });
+        var x = R(1, DType.Float64, 4, 5);
+        using (Autograd.NoGrad())
+        {
+            compiled.Call(x);
+            var s = compiled.LastGraph!.Stats;
+            Assert.Equal(3, s.Folded);
+            Assert.Equal(1, s.LiveOps);
+            Same(F(x), compiled.Call(x));
+        }
+    }
+
+    private static Tensor Chain(Tensor x)
+    {
+        var y = x;
+        for (int i = 0; i < 5; i++) y = ((y * 0.5 + 0.25).Tanh() - y.Sigmoid()) * y;
+        return y;
+    }
+
+    [Fact]
+    public void ElementwiseChainsFuseIntoOnePass()
+    {
+        var compiled = Functional.Compile(Chain);
+        // float64: bit for bit; several blocks and a short tail merged into the last block
+        var x = R(1, DType.Float64, 3, 2100);
+        compiled.Call(x);
+        Same(Chain(x), compiled.Call(x));
+        var s = compiled.LastGraph!.Stats;
+        Assert.True(s.FusedGroups == 1 && s.FusedOps == 30, compiled.LastGraph.ToText());
+        Assert.All(compiled.LastGraph.Ops, o => Assert.Equal(0, o.Group));
+        // float32: the same kernels per element, stated tolerance 1e-6 relative (in practice equal)
+        var x32 = R(2, DType.Float32, 64, 100);
+        compiled.Call(x32);
+        var eager = Chain(x32).ToDoubleArray();
+        var fused = compiled.Call(x32).ToDoubleArray();
+        for (int i = 0; i < eager.Length; i++) Assert.True(Math.Abs(eager[i] - fused[i]) <= 1e-6 * Math.Max(1, Math.Abs(eager[i])));
+    }
+
+    [Fact]
+    public void MemoryPlanningReusesArenaBuffersByLiveness()
+    {
+        var w = R(3, DType.Float64, 32, 32);
+        Tensor F(Tensor x)
+        {
+            var y = x;
+            for (int i = 0; i < 4; i++) y = (y.Tanh() * 2).MatMul(w).Sigmoid().MatMul(w);
+            return y.Exp();
+        }
+        var compiled = Functional.Compile(F);
+        var x = R(4, DType.Float64, 16, 32);
+        compiled.Call(x);
+        var s = compiled.LastGraph!.Stats;
+        // known before the first replay
+        Assert.True(s.ArenaBuffers >= 1);
+        Assert.True(s.ArenaBytes < s.PlannedBytes, $"arena {s.ArenaBytes} vs planned {s.PlannedBytes}");
+        Assert.True(s.PredictedPeakBytes >= s.ArenaBytes);
+        for (int call = 0; call < 2; call++)
+        {
+            var xi = R(5 + call, DType.Float64, 16, 32);
+            var first = compiled.Call(xi);
+            Same(F(xi), first);
+            // the returned tensor is not in the arena: a later replay leaves it alone
+            var copy = first.Clone();
+            compiled.Call(R(9, DType.Float64, 16, 32));
+            Same(copy, first);
+        }
+        Assert.Contains("@buf", compiled.LastGraph.ToText());
+        Assert.Contains("digraph", compiled.LastGraph.ToDot());
+    }
+}
+
+/// <summary>The compile features of the CLI: <c>fluxion train --compile</c> (the same run as eager) and <c>fluxion graph --compiled</c>.</summary>
+public class CompileCliTests
+{
+    private static (int Code, string Out) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        int code = Cli.Program.Run(args, stdout, new StringWriter());
+        return (code, stdout.ToString());
+    }
+
+    [Fact]
+    public void TrainCompileMatchesEager()
+    {
+        var (c1, eager) = Run("train", "--limit", "100", "--epochs", "2", "--plain");
+        var (c2, compiled) = Run("train", "--limit", "100", "--epochs", "2", "--plain", "--compile");
+        Assert.Equal(0, c1);
+        Assert.Equal(0, c2);
+        string Acc(string s) => s.Split('\n').First(l => l.StartsWith("test accuracy"));
+        Assert.Equal(Acc(eager), Acc(compiled));
+    }
+
+    [Fact]
+    public void GraphCompiledPrintsFusedGroupsAndWritesDot()
+    {
+        var (code, text) = Run("graph", "--compiled", "chain");
+        Assert.Equal(0, code);
+        Assert.Contains("fused group 0", text);
+        var dot = Path.Combine(Path.GetTempPath(), $"fluxion-compiled-{Guid.NewGuid():N}.dot");
+        try
+        {
+            Assert.Equal(0, Run("graph", "--compiled", "mlp", "--out", dot).Code);
+            var written = File.ReadAllText(dot);
+            Assert.Contains("digraph compiled", written);
+            Assert.Contains("CrossEntropyBackward", written);
+        }
+        finally { File.Delete(dot); }
+    }
+}
