@@ -18,10 +18,11 @@ public static class BenchCommand
         ["cnn"] = TrainStepBench.Cnn,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
+        ["ops"] = OpsBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
-    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large" };
+    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "ops" };
 
     /// <summary>Help text.</summary>
     public static string Usage =>
@@ -39,8 +40,21 @@ public static class BenchCommand
         the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
 
+        'ops' (slow: about 400 ops x 2 sizes x 2 modes, 10-20 minutes) sweeps every op of the registry (`fluxion ops`)
+        that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd (forward, and forward plus
+        backward against a ones gradient where differentiable), float32. Inputs are scaled from the op's registry
+        sample so the largest tensor has about size x size elements (every dim >= 2 of the sample mapped to
+        size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own). Design of the warm-up:
+        one global JIT warm-up of 3 s running every case at size 32 in turn, then per case 0.2 s of warm-up and up
+        to --runs runs within 0.5 s (at least 3). Ops that cannot run scaled are listed on stderr as skipped with
+        the reason.
+
         Options:
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
+          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive).
+          --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
+          --spec         ops: print the cases (names, shapes, value pools) as JSON lines instead of timing them
+                         (the input of bench/torch/ops.py).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
           --runs <n>     Measured runs per workload (default 15).
           --warmup <n>   Warm-up runs per workload (default 3; gemm also warms up for >= 0.5 s).
@@ -54,7 +68,7 @@ public static class BenchCommand
         bool json = false;
         int runs = 15, warmup = 3;
         long maxBytes = DdpBench.DefaultMaxBytes;
-        bool ddpWorker = false;
+        bool ddpWorker = false, spec = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -64,6 +78,26 @@ public static class BenchCommand
                     return 0;
                 case "--json":
                     json = true;
+                    break;
+                case "--spec":
+                    spec = true;
+                    break;
+                case "--filter":
+                    if (i + 1 >= args.Length)
+                    {
+                        stderr.WriteLine("fluxion bench: --filter needs a substring of an op name");
+                        return 2;
+                    }
+                    OpsBench.Filter = args[++i];
+                    break;
+                case "--size":
+                    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int size) || size < 2)
+                    {
+                        stderr.WriteLine("fluxion bench: --size needs a whole number >= 2 (e.g. 1024 or 32)");
+                        return 2;
+                    }
+                    OpsBench.Sizes = [size];
+                    i++;
                     break;
                 case DdpBench.WorkerFlag:
                     ddpWorker = true;
@@ -99,6 +133,16 @@ public static class BenchCommand
         {
             stderr.WriteLine($"fluxion bench: name a benchmark\n\n{Usage}");
             return 2;
+        }
+        if (spec)
+        {
+            if (name != "ops")
+            {
+                stderr.WriteLine("fluxion bench: --spec applies to the 'ops' suite only");
+                return 2;
+            }
+            OpsBench.WriteSpec(stdout);
+            return 0;
         }
         if (name == "ddp") return DdpBench.Run(json, runs, warmup, maxBytes, ddpWorker, stdout, stderr);
         IEnumerable<Workload> workloads;

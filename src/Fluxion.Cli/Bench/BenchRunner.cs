@@ -10,7 +10,11 @@ namespace Fluxion.Cli.Bench;
 /// <param name="Extra">Extra JSON fields computed after the runs (e.g. ratios), given all results so far.</param>
 /// <param name="WarmupSeconds">Minimum warm-up time: warm-up runs go on past the requested count until this much
 /// time has passed (e.g. so a kernel reaches its final JIT tier).</param>
-public sealed record Workload(string Name, Action Run, Func<IReadOnlyDictionary<string, BenchResult>, IReadOnlyDictionary<string, object>>? Extra = null, double WarmupSeconds = 0);
+/// <param name="MeasureSeconds">When positive, the workload is time-boxed (sweeps of many cases): warm-up runs go on only
+/// until <paramref name="WarmupSeconds"/> has passed (at least one run, whatever the requested count), and measured
+/// runs stop once this much time has passed with at least three runs (or the requested count, if smaller).</param>
+public sealed record Workload(string Name, Action Run, Func<IReadOnlyDictionary<string, BenchResult>, IReadOnlyDictionary<string, object>>? Extra = null,
+    double WarmupSeconds = 0, double MeasureSeconds = 0);
 
 /// <summary>Timing of one workload.</summary>
 /// <param name="Name">Workload name.</param>
@@ -31,19 +35,26 @@ public static class BenchRunner
     public static BenchResult Measure(Workload w, int warmup, int runs)
     {
         var warm = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || warm.Elapsed.TotalSeconds < w.WarmupSeconds; i++) w.Run();
+        bool boxed = w.MeasureSeconds > 0;
+        for (int i = 0; (!boxed && i < warmup) || (boxed && i == 0) || warm.Elapsed.TotalSeconds < w.WarmupSeconds; i++) w.Run();
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var times = new double[runs];
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         var sw = new Stopwatch();
+        var box = Stopwatch.StartNew();
         for (int i = 0; i < runs; i++)
         {
             sw.Restart();
             w.Run();
             sw.Stop();
             times[i] = sw.Elapsed.TotalMilliseconds;
+            if (boxed && i + 1 >= Math.Min(3, runs) && box.Elapsed.TotalSeconds >= w.MeasureSeconds && i + 1 < runs)
+            {
+                runs = i + 1;
+                Array.Resize(ref times, runs);
+            }
         }
         long alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
         Array.Sort(times);
