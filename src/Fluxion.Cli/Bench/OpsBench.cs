@@ -38,7 +38,9 @@ public sealed record OpsBenchCase(string Torch, string Op, int Size, string Labe
 /// sample inputs, on inputs scaled from its registry sample so the largest tensor (input or output) has about
 /// 1024×1024 elements, and about 32×32, in float32 (float64 for float64-only ops); forward, and forward plus backward
 /// where the op is differentiable.
-/// <para>Inputs: the sample with the most elements (preferring "2-d" / "same shape" / "square"; never empty, 0-d or
+/// <para>Inputs: non-differentiable elementwise ops, comparisons and predicates the registry gives no samples run on
+/// [size, size] inputs with a bench-only call (argmax/argmin/argsort along dim 1, all/any/count_nonzero/nonzero over all).
+/// Otherwise the sample with the most elements (preferring "2-d" / "same shape" / "square"; never empty, 0-d or
 /// non-contiguous ones) is scaled by mapping every dim size &gt;= 2 of its inputs to T = size^(2/r), r being the
 /// number of such dims of its input with the most (or of its output, when that has more: an outer product) (so [3, 4] becomes [1024, 1024] and a matmul stays a matmul); NN ops scale
 /// the batch dim only (so conv kernels keep their size). Elements are drawn from the sample's own values (its domain);
@@ -158,9 +160,35 @@ public static class OpsBench
     private static readonly string[] Preferred = ["2-d", "same shape", "square"];
     private static readonly string[] Avoided = ["empty", "0-d", "noncontiguous", "non-contiguous", "transposed", "strided"];
 
+    /// <summary>Calls of the non-differentiable ops the registry gives no samples (its samples feed the gradient sweep), on
+    /// [size, size] inputs drawn from <see cref="NoSamplePool"/> (so equalities and zeros occur): Fluxion name → (inputs, call).</summary>
+    private static readonly Dictionary<string, (int Arity, Func<Tensor[], Tensor> Call)> NoSampleCalls = new()
+    {
+        ["Eq"] = (2, t => t[0].Eq(t[1])), ["Ne"] = (2, t => t[0].Ne(t[1])), ["Lt"] = (2, t => t[0].Lt(t[1])),
+        ["Le"] = (2, t => t[0].Le(t[1])), ["Gt"] = (2, t => t[0].Gt(t[1])), ["Ge"] = (2, t => t[0].Ge(t[1])),
+        ["LogicalAnd"] = (2, t => t[0].LogicalAnd(t[1])), ["LogicalOr"] = (2, t => t[0].LogicalOr(t[1])),
+        ["LogicalXor"] = (2, t => t[0].LogicalXor(t[1])), ["LogicalNot"] = (1, t => t[0].LogicalNot()),
+        ["FloorDivide"] = (2, t => t[0].FloorDivide(t[1])), ["Heaviside"] = (2, t => t[0].Heaviside(t[1])),
+        ["IsClose"] = (2, t => t[0].IsClose(t[1])), ["IsFinite"] = (1, t => t[0].IsFinite()), ["IsInf"] = (1, t => t[0].IsInf()),
+        ["IsNan"] = (1, t => t[0].IsNan()), ["IsNegInf"] = (1, t => t[0].IsNegInf()), ["IsPosInf"] = (1, t => t[0].IsPosInf()),
+        ["Signbit"] = (1, t => t[0].Signbit()), ["All"] = (1, t => t[0].All()), ["Any"] = (1, t => t[0].Any()),
+        ["ArgMax"] = (1, t => t[0].ArgMax(1)), ["ArgMin"] = (1, t => t[0].ArgMin(1)), ["Argsort"] = (1, t => t[0].Argsort(1)),
+        ["CountNonzero"] = (1, t => t[0].CountNonzero()), ["Nonzero"] = (1, t => t[0].Nonzero()),
+    };
+
+    /// <summary>The values the inputs of <see cref="NoSampleCalls"/> are drawn from.</summary>
+    private static readonly double[] NoSamplePool = [-2, -1.5, -1, -0.5, 0, 0.25, 0.5, 1, 1.5, 2];
+
     private static OpsBenchCase? Build(OpInfo op, string torch, int size, out string? reason)
     {
         reason = null;
+        if (NoSampleCalls.TryGetValue(op.Name, out var fallback))
+        {
+            var gen = new Generator(size * 7919 + op.Name.Length);
+            var xs = Enumerable.Range(0, fallback.Arity).Select(_ => Draw(NoSamplePool, [size, size], DType.Float32, gen)).ToArray();
+            return new OpsBenchCase(torch, op.Name, size, "[size, size] (bench)", xs, fallback.Call, false,
+                [.. xs.Select(_ => NoSamplePool)], [.. xs.Select(_ => "draw")]);
+        }
         var samples = OpCatalog.SampleCalls(op.Name)
             .Where(s => s.Inputs.Length > 0 && s.Inputs.All(t => t.Numel > 0) && !Avoided.Any(a => s.Label.Contains(a, StringComparison.OrdinalIgnoreCase)))
             .ToList();
