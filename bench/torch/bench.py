@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch versions of the `fluxion bench` workloads, printing the same JSON lines.
 
-Run with Debian's torch:  /usr/bin/python3 bench/torch/bench.py <gemm|mlp|cnn|tiny|jvp|all> [--runs N] [--warmup N]
-Two threads, like the machine's two cores. Each line: name, median_ms, min_ms, max_ms, runs.
+Run with Debian's torch:
+  /usr/bin/python3 bench/torch/bench.py <gemm|mlp|cnn|tiny|jvp|vmap|all> [--runs N] [--warmup N] [--warmup-s S] [--no-rss]
+Two threads, like the machine's two cores. A suite function builds its inputs once and returns its workloads
+(name, run, extra); harness.py times them (interleaved rounds after >= 3 s of warm-up) and measures each one's
+fresh-process peak RSS growth. Each line: name, median_ms, min_ms, max_ms, runs, rss_peak_bytes, ...
 """
-import json
-import statistics
 import sys
 import time
 
@@ -13,11 +14,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import harness
+
 torch.set_num_threads(2)
 
 
 def time_runs(fn, runs, warmup, warmup_s=0.0):
-    """Wall times (ms) of `runs` calls of fn after `warmup` calls, continued until warmup_s seconds have passed."""
+    """Wall times (ms) of `runs` calls of fn after `warmup` calls, continued until warmup_s seconds have passed
+    (gemm.py's table; the suites below run through harness.py)."""
     t0 = time.perf_counter()
     i = 0
     while i < warmup or time.perf_counter() - t0 < warmup_s:
@@ -29,16 +33,6 @@ def time_runs(fn, runs, warmup, warmup_s=0.0):
         fn()
         times.append((time.perf_counter() - t0) * 1000)
     return times
-
-
-def measure(name, fn, runs, warmup, extra=None, warmup_s=0.0):
-    times = time_runs(fn, runs, warmup, warmup_s)
-    out = {"name": name, "median_ms": round(statistics.median(times), 4), "min_ms": round(min(times), 4),
-           "max_ms": round(max(times), 4), "runs": runs}
-    if extra:
-        out.update(extra(out))
-    print(json.dumps(out), flush=True)
-    return out
 
 
 # GEMM cases, as src/Fluxion.Cli/Bench/GemmBench.cs: form -> (label, product)
@@ -61,14 +55,20 @@ def gflops(n, ms):
     return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
 
 
-def gemm(runs, warmup):
-    for dtype in (torch.float32, torch.float64):
-        for n in (512, 1024):
-            for form in ("ab", "abT"):
-                name, fn = gemm_case(dtype, n, form)
-                measure(name, fn, runs, warmup, lambda r, n=n: {"gflops": round(gflops(n, r["median_ms"]), 1),
-                                                                 "gflops_best": round(gflops(n, r["min_ms"]), 1)},
-                        warmup_s=GEMM_WARMUP_S)
+def gemm():
+    """The cases of `fluxion bench gemm`: float32 a @ b at 128..2048, a @ b.T at 512 and 1024; float64 both at 512 and 1024."""
+    cases = []
+    for n in (128, 256, 512, 1024, 2048):
+        cases.append((torch.float32, n, "ab"))
+        if n in (512, 1024):
+            cases.append((torch.float32, n, "abT"))
+    cases += [(torch.float64, n, form) for n in (512, 1024) for form in ("ab", "abT")]
+    out = []
+    for dtype, n, form in cases:
+        name, fn = gemm_case(dtype, n, form)
+        out.append((name, fn, lambda r, _, n=n: {"gflops": round(gflops(n, r["median_ms"]), 1),
+                                                 "gflops_best": round(gflops(n, r["min_ms"]), 1)}))
+    return out
 
 
 def step(model, opt, x, y):
@@ -77,26 +77,26 @@ def step(model, opt, x, y):
     opt.step()
 
 
-def mlp(runs, warmup):
+def mlp():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(128, 784), torch.randint(0, 10, (128,))
-    measure("mlp/train_step", lambda: step(model, opt, x, y), runs, warmup)
+    return [("mlp/train_step", lambda: step(model, opt, x, y), None)]
 
 
-def cnn(runs, warmup):
+def cnn():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    # same minimum warm-up as Fluxion's cnn workload (TrainStepBench.CnnWarmupSeconds: JIT tiers, storage pool)
-    measure("cnn/train_step", lambda: step(model, opt, x, y), runs, warmup, warmup_s=3.0)
+    return [("cnn/train_step", lambda: step(model, opt, x, y), None)]
 
 
-def tiny(runs, warmup):
+def tiny():
+    """The four chains of `fluxion bench tiny` on 0-d float32 tensors (1,000 ops each)."""
     ops = 1000
     x = torch.tensor(0.5, requires_grad=True)
     c = torch.tensor(0.999)
@@ -105,12 +105,29 @@ def tiny(runs, warmup):
         y = x
         for _ in range(ops // 4):
             y = torch.sin(torch.tanh(y * c + c))
+        return y
+
+    def forward_nograd():
+        with torch.no_grad():
+            chain()
+
+    def add_chain():
+        y = x
+        for _ in range(ops):
+            y = y + c
         y.backward()
         x.grad = None
-    measure("tiny/chain1000", chain, runs, warmup, lambda r: {"us_per_op": round(r["median_ms"] * 1000 / ops, 3)})
+
+    def full_chain():
+        chain().backward()
+        x.grad = None
+
+    per_op = lambda r, _: {"us_per_op": round(r["median_ms"] * 1000 / ops, 3)}
+    return [("tiny/forward_nograd", forward_nograd, per_op), ("tiny/forward_graph", chain, per_op),
+            ("tiny/add_chain1000", add_chain, per_op), ("tiny/chain1000", full_chain, per_op)]
 
 
-def jvp(runs, warmup):
+def jvp():
     import torch.autograd.forward_ad as fwAD
     torch.manual_seed(0)
     shapes = [(512, 784), (512,), (256, 512), (256,), (10, 256), (10,)]
@@ -145,14 +162,11 @@ def jvp(runs, warmup):
             g = torch.autograd.grad(loss(w), w)
             [fwAD.unpack_dual(gi).tangent for gi in g]
 
-    base = measure("jvp/primal", primal, runs, warmup)
-    ratio = lambda r: {"ratio_to_primal": round(r["median_ms"] / base["median_ms"], 3)}
-    measure("jvp/jvp", fwd, runs, warmup, ratio)
-    measure("jvp/vjp", vjp, runs, warmup, ratio)
-    measure("jvp/hvp", hvp, runs, warmup, ratio)
+    ratio = lambda r, rs: {"ratio_to_primal": round(r["median_ms"] / rs["jvp/primal"]["median_ms"], 3)}
+    return [("jvp/primal", primal, None), ("jvp/jvp", fwd, ratio), ("jvp/vjp", vjp, ratio), ("jvp/hvp", hvp, ratio)]
 
 
-def vmap(runs, warmup):
+def vmap():
     """functorch 1.13: per-sample gradients of the 784-512-256-10 MLP (batch 128) and Jacobians of a 256->256 tanh MLP."""
     import functorch
     torch.manual_seed(0)
@@ -175,34 +189,17 @@ def vmap(runs, warmup):
             each.append(torch.autograd.grad(loss(w, x[b], y[b]), w))
         [torch.stack([g[k] for g in each]) for k in range(len(ps))]
 
-    measure("vmap/per_sample_loop", loop, runs, warmup, warmup_s=3.0)
-    measure("vmap/per_sample_grads", lambda: per_sample(ps, x, y), runs, warmup, warmup_s=3.0)
     w1, w2, x0 = torch.randn(256, 256) / 16, torch.randn(256, 256) / 16, torch.randn(256)
     f = lambda v: torch.tanh(w2 @ torch.tanh(w1 @ v))
-    measure("vmap/jacrev", lambda: functorch.jacrev(f)(x0), runs, warmup, warmup_s=3.0)
-    measure("vmap/jacfwd", lambda: functorch.jacfwd(f)(x0), runs, warmup, warmup_s=3.0)
+    return [("vmap/per_sample_loop", loop, None), ("vmap/per_sample_grads", lambda: per_sample(ps, x, y), None),
+            ("vmap/jacrev", lambda: functorch.jacrev(f)(x0), None), ("vmap/jacfwd", lambda: functorch.jacfwd(f)(x0), None)]
 
 
 SUITES = {"gemm": gemm, "mlp": mlp, "cnn": cnn, "tiny": tiny, "jvp": jvp, "vmap": vmap}
 
 
 def main(args):
-    runs, warmup, name = 15, 3, None
-    i = 0
-    while i < len(args):
-        if args[i] == "--runs":
-            runs = int(args[i + 1]); i += 2
-        elif args[i] == "--warmup":
-            warmup = int(args[i + 1]); i += 2
-        elif args[i] == "--json":
-            i += 1
-        else:
-            name = args[i]; i += 1
-    if name not in SUITES and name != "all":
-        sys.exit(f"usage: bench.py <{'|'.join(SUITES)}|all> [--runs N] [--warmup N]")
-    for key, fn in SUITES.items():
-        if name in (key, "all"):
-            fn(runs, warmup)
+    harness.main(args, __file__, SUITES)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch naive point-cloud layer (the counterpart of `fluxion bench pcn`), printing the same JSON lines.
 
-Run with Debian's torch:  /usr/bin/python3 bench/torch/pcn.py [--json] [--runs N] [--warmup N] [--n 4096]
+Run with Debian's torch:  /usr/bin/python3 bench/torch/pcn.py [pcn] [--json] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]
 
 Workload "pcn/naive_<n>": float32, B = 64, N_in = N_out = n, k = 16, forward plus backward of
 y = x W + b with W = tri(cdist(P, Q)) / sqrt(N_in), tri(d) = (A/p)(p/2 - |(d mod 2p) - p|), p = 0.1, A = 1,
 gradients for x, P, Q and b (loss y.sum()). Two threads, like the machine's two cores.
 
-Peak extra memory ("peak_bytes"): peak RSS of a fresh child process minus its baseline (see harness.py).
+Peak extra memory ("rss_peak_bytes"): peak RSS growth of one run in a fresh child process (see harness.py).
 """
 import math
 import sys
@@ -42,14 +42,10 @@ def step(x, p, q, b):
         t.grad = None
 
 
-def make(n):
+def pcn(n=4096):
     args = inputs(n)
-    return lambda: step(*args)
-
-
-def main(argv):
-    harness.main(argv, __file__, "--n", 4096, lambda n: f"pcn/naive_{n}", make)
+    return [(f"pcn/naive_{n}", lambda: step(*args), None)]
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], __file__, {"pcn": pcn})

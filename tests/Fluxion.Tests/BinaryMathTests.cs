@@ -114,7 +114,8 @@ public class BinaryMathTests
         var x = Tensor.FromArray([1.0, 2.0], 2);
         Assert.Throws<ArgumentException>(() => Tensor.IsClose(x, x, rtol: -1));
         Assert.Throws<ArgumentException>(() => Tensor.IsClose(x, x, atol: double.NaN));
-        Assert.Throws<DTypeMismatchException>(() => Tensor.Atan2(x, x.To(DType.Float32)));
+        Assert.Equal(DType.Float64, Tensor.Atan2(x, x.To(DType.Float32)).DType); // promoted, as PyTorch
+        Assert.Throws<DTypeMismatchException>(() => Tensor.Lerp(x, x.To(DType.Float32), x)); // PyTorch's lerp does not promote
         Assert.Throws<DTypeMismatchException>(() => Tensor.Hypot(Tensor.FromArray([1L], 1), Tensor.FromArray([1L], 1)));
         var e = Assert.Throws<ShapeMismatchException>(() => Tensor.Fmax(x, Tensor.FromArray([1.0, 2.0, 3.0], 3)));
         Assert.Contains("Fmax", e.Message);

@@ -176,7 +176,7 @@ public class MisuseCatalogueTests : IDisposable
         // ---- dtypes ----
         { "exp of an int64 tensor", () => L(1, 2).Exp(), typeof(DTypeMismatchException), ["Exp", "int64"] },
         { "matmul of int64 matrices", () => Tensor.FromArray([1L, 2, 3, 4], 2, 2).MatMul(Tensor.FromArray([1L, 2, 3, 4], 2, 2)), typeof(DTypeMismatchException), ["MatMul", "int64"] },
-        { "float32 plus float64", () => R(3) + Rd(3), typeof(DTypeMismatchException), ["Add", "float32", "float64"] },
+        { "float added into an int64 tensor", () => L(1, 2).AddInPlace(0.5), typeof(DTypeMismatchException), ["AddInPlace", "float32", "int64", "can't be cast"] },
         { "copy of another dtype", () => R(3).CopyInPlace(Rd(3)), typeof(DTypeMismatchException), ["CopyInPlace", "float64", "float32", "[3]"] },
         { "requires grad on an int64 tensor", () => L(1, 2).RequiresGrad_(), typeof(DTypeMismatchException), ["RequiresGrad", "int64", "[2]"] },
         { "sqrt of a bool tensor", () => Tensor.FromArray([true, false]).Sqrt(), typeof(DTypeMismatchException), ["Sqrt", "bool"] },

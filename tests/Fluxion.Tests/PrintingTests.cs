@@ -1,6 +1,7 @@
 namespace Fluxion.Tests;
 
-// Expected strings were produced by PyTorch (repr of the same tensors, default print options).
+// Expected strings were produced by PyTorch (repr of the same tensors, default print options), with the dtype
+// suffix written as Fluxion names it (dtype=float64 where PyTorch writes dtype=torch.float64).
 public class PrintingTests
 {
     private static Tensor F(params float[] v) => Tensor.FromArray(v);
@@ -13,8 +14,8 @@ public class PrintingTests
         { "IntValued", "tensor([1., 2., 3.])" },
         { "Scalar", "tensor(3.5000)" },
         { "ScalarInt", "tensor(3.)" },
-        { "Float64", "tensor([1., 2.], dtype=torch.float64)" },
-        { "Float64Frac", "tensor([[ 0.5000, -1.2500]], dtype=torch.float64)" },
+        { "Float64", "tensor([1., 2.], dtype=float64)" },
+        { "Float64Frac", "tensor([[ 0.5000, -1.2500]], dtype=float64)" },
         { "Int64", "tensor([ -5,  10, 100])" },
         { "Bool", "tensor([ True, False])" },
         { "Zeros", "tensor([0., 0.])" },
@@ -27,7 +28,7 @@ public class PrintingTests
         { "NonFinite", "tensor([1.5000,    nan,    inf,   -inf])" },
         { "NonFiniteInt", "tensor([1., nan, -inf])" },
         { "Tie", "tensor([0.0312, 1.0000])" },
-        { "TieSci", "tensor([1.0000e+00, 1.0000e+05], dtype=torch.float64)" },
+        { "TieSci", "tensor([1.0000e+00, 1.0000e+05], dtype=float64)" },
         { "Wrap", "tensor([0.0000, 0.0526, 0.1053, 0.1579, 0.2105, 0.2632, 0.3158, 0.3684, 0.4211,\n        0.4737, 0.5263, 0.5789, 0.6316, 0.6842, 0.7368, 0.7895, 0.8421, 0.8947,\n        0.9474, 1.0000])" },
         { "Arange1001", "tensor([   0.,    1.,    2.,  ...,  998.,  999., 1000.])" },
         { "Arange2000", "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])" },
@@ -37,14 +38,14 @@ public class PrintingTests
         { "Transposed", "tensor([[1., 4.],\n        [2., 5.],\n        [3., 6.]])" },
         { "Empty", "tensor([])" },
         { "Empty2D", "tensor([], size=(2, 0))" },
-        { "EmptyInt", "tensor([], dtype=torch.int64)" },
-        { "EmptyBool", "tensor([], size=(3, 0), dtype=torch.bool)" },
+        { "EmptyInt", "tensor([], dtype=int64)" },
+        { "EmptyBool", "tensor([], size=(3, 0), dtype=bool)" },
         { "RequiresGrad", "tensor([1., 2.], requires_grad=True)" },
         { "GradFn", "tensor([2., 4.], grad_fn=<MulBackward0>)" },
         { "GradFnAdd", "tensor([2., 4.], grad_fn=<AddBackward0>)" },
-        { "ScalarGrad", "tensor(2., dtype=torch.float64, requires_grad=True)" },
-        { "SuffixWrap", "tensor([0.5000, 0.6000, 0.7000, 0.8000, 0.9000, 1.0000, 1.1000, 1.2000, 1.3000,\n        1.4000, 1.5000], dtype=torch.float64, requires_grad=True)" },
-        { "SuffixWrap2", "tensor([ 0.5000,  1.5000,  2.5000,  3.5000,  4.5000,  5.5000,  6.5000,  7.5000,\n         8.5000,  9.5000, 10.5000, 11.5000, 12.5000], dtype=torch.float64,\n       requires_grad=True)" },
+        { "ScalarGrad", "tensor(2., dtype=float64, requires_grad=True)" },
+        { "SuffixWrap", "tensor([0.5000, 0.6000, 0.7000, 0.8000, 0.9000, 1.0000, 1.1000, 1.2000, 1.3000,\n        1.4000, 1.5000], dtype=float64, requires_grad=True)" },
+        { "SuffixWrap2", "tensor([ 0.5000,  1.5000,  2.5000,  3.5000,  4.5000,  5.5000,  6.5000,  7.5000,\n         8.5000,  9.5000, 10.5000, 11.5000, 12.5000], dtype=float64,\n       requires_grad=True)" },
         { "NegZero", "tensor([-0.0000, 1.5000])" },
         { "Rounding", "tensor([0.1000, 0.2000, 0.3000, 0.3333])" },
         { "SciRound", "tensor([1.0000e-04, 1.0000e+00])" },
@@ -145,7 +146,7 @@ public class PrintingTests
         var x = D(1, 2).RequiresGrad_();
         Assert.EndsWith("grad_fn=<SumBackward0>)", x.Sum().ToString());
         Assert.EndsWith("grad_fn=<ExpBackward0>)", x.Exp().ToString());
-        Assert.Equal("tensor(3., dtype=torch.float64, grad_fn=<SumBackward0>)", x.Sum().ToString());
+        Assert.Equal("tensor(3., dtype=float64, grad_fn=<SumBackward0>)", x.Sum().ToString());
     }
 
     [Fact]

@@ -31,16 +31,16 @@ public class ReadmeTests
         static Tensor Rosen(Tensor x) => (1.0 - x[0]).Square() + 100.0 * (x[1] - x[0].Square()).Square();
 
         var x = Tensor.FromArray([1.0, 1.0]);
-        Console.WriteLine(Functional.Grad(Rosen)(x));   // tensor([0., 0.], dtype=torch.float64)
+        Console.WriteLine(Functional.Grad(Rosen)(x));   // tensor([0., 0.], dtype=float64)
         var h = Functional.Hessian(Rosen, x);          // forward-over-reverse
-        Console.WriteLine(h[0]);                        // tensor([ 802., -400.], dtype=torch.float64)
+        Console.WriteLine(h[0]);                        // tensor([ 802., -400.], dtype=float64)
 
         using (var level = ForwardAD.Level())
         {
             // one forward pass carries the directional derivative along v = (1, 2)
             var xd = ForwardAD.MakeDual(Tensor.FromArray([0.5, 0.5]), Tensor.FromArray([1.0, 2.0]));
             var (y, dy) = ForwardAD.Unpack(Rosen(xd));
-            Console.WriteLine(dy);                      // tensor(49., dtype=torch.float64)
+            Console.WriteLine(dy);                      // tensor(49., dtype=float64)
         }
         // README-END 1
     }

@@ -15,6 +15,8 @@ public sealed class StoragePoolTests : IDisposable
 
     private readonly bool _enabled = StoragePool.Enabled;
     private readonly long _cap = StoragePool.CapBytes;
+    private readonly long _baseCap = StoragePool.BaseCapBytes;
+    private readonly long _maxCap = StoragePool.MaxCapBytes;
     private readonly int _perSize = StoragePool.MaxPerSize;
     private readonly bool _induce = StoragePool.InduceGc;
     private readonly long _induceBytes = StoragePool.InduceBytes;
@@ -31,6 +33,8 @@ public sealed class StoragePoolTests : IDisposable
     {
         StoragePool.Enabled = _enabled;
         StoragePool.CapBytes = _cap;
+        StoragePool.BaseCapBytes = _baseCap;
+        StoragePool.MaxCapBytes = _maxCap;
         StoragePool.MaxPerSize = _perSize;
         StoragePool.InduceGc = _induce;
         StoragePool.InduceBytes = _induceBytes;
@@ -169,7 +173,7 @@ public sealed class StoragePoolTests : IDisposable
     public void CapOnBytesAndPerSizeCountIsRespected()
     {
         long bytes = 4L * N;
-        StoragePool.CapBytes = 3 * bytes;
+        StoragePool.CapBytes = StoragePool.MaxCapBytes = 3 * bytes; // a fixed cap (no adaptation)
         AllocateAndDrop(6, DType.Float32, N);
         Collect();
         Assert.Equal(3 * bytes, StoragePool.PooledBytes);
@@ -180,6 +184,34 @@ public sealed class StoragePoolTests : IDisposable
         AllocateAndDrop(5, DType.Float32, N);
         Collect();
         Assert.Equal(2 * bytes, StoragePool.PooledBytes);
+    }
+
+    [Fact]
+    public void CapFollowsAWorkingSetBiggerThanItThenShrinksBack()
+    {
+        long bytes = 4L * N;
+        StoragePool.CapBytes = StoragePool.BaseCapBytes = 2 * bytes;
+        StoragePool.MaxCapBytes = 16 * bytes;
+        // 6 arrays die in one collection: the cap doubles once (to 4 arrays); it does not shrink at the gen-2
+        // collections that follow at once
+        AllocateAndDrop(6, DType.Float32, N);
+        Collect();
+        Assert.Equal(4 * bytes, StoragePool.CapBytes);
+        Assert.Equal(4 * bytes, StoragePool.PooledBytes);
+
+        StoragePool.Clear();
+        AllocateAndDrop(6, DType.Float32, N); // the next step: the cap follows again (8 arrays), all 6 are kept
+        Collect();
+        Assert.Equal(8 * bytes, StoragePool.CapBytes);
+        Assert.Equal(6 * bytes, StoragePool.PooledBytes);
+
+        StoragePool.Clear();                  // the workload is over: the pool is empty at the next gen-2 collections
+        int later = GC.CollectionCount(2) + 4;
+        StoragePool.ShrinkCap(later);
+        Assert.Equal(4 * bytes, StoragePool.CapBytes);
+        StoragePool.ShrinkCap(later);
+        StoragePool.ShrinkCap(later);
+        Assert.Equal(2 * bytes, StoragePool.CapBytes); // never below the base cap
     }
 
     [Fact]

@@ -425,6 +425,21 @@ public class UnaryMathTests
     }
 
     [Fact]
+    public void SoftplusMatchesPyTorchBelowMinus20()
+    {
+        // torch.nn.functional.softplus in float64 (PyTorch 1.13: log1p(exp(x)) below the threshold), to 1 ulp
+        double[] xs = [-20.5, -30, -37, -50, -100, -700, -745];
+        double[] torch = [1.2501528656053015e-09, 9.357622968839737e-14, 8.533047625744066e-17, 1.9287498479639178e-22,
+            3.720075976020836e-44, 9.85967654375977e-305, 5e-324];
+        var y = Run(x => x.Softplus(), xs);
+        for (int i = 0; i < xs.Length; i++)
+            Assert.True(Math.Abs(y[i] - torch[i]) <= Math.BitIncrement(torch[i]) - torch[i], $"Softplus({xs[i]}) = {y[i]:R}, PyTorch gives {torch[i]:R}");
+        // tiny tanh inputs are returned exactly (tanh x = x(1 - x²/3): x itself below 1e-8), signs kept
+        double[] tiny = [1e-10, -1e-10, 1e-300, -1e-300, 5e-324, -0.0];
+        AssertSame("Tanh", tiny, tiny, Run(x => x.Tanh(), tiny));
+    }
+
+    [Fact]
     public void TanhFloat64MatchesMathTanhEverywhere()
     {
         var xs = new List<double> { 1e-300, -1e-300, 1e-10, -1e-10, 5e-324, -0.0, 0.0, 1e-5, 0.3, 0.55, 1, 5, 19, 20, 25, -25, 710, double.NaN, double.PositiveInfinity, double.NegativeInfinity };

@@ -103,6 +103,30 @@ public class VmapTests
     }
 
     [Fact]
+    public void PointCloudLayerRunsBatchedAsOneFusedCallAndPerMemberForEnsembles()
+    {
+        // examples over one layer: one fused call over all examples' rows; the naive layer gives the same values
+        var p = R(1, 7, 2);
+        var q = R(2, 5, 2);
+        var bias = R(3, 5);
+        var xs = R(4, 6, 3, 7); // 6 examples, each a batch of 3 rows
+        Func<Tensor[], Tensor[]> fused = a => [Fluxion.Models.PointCloudLinear.Apply(a[0], p, q, bias).Tanh()];
+        var r = Functional.Vmap(fused)([xs]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(Loop(fused, [xs], [true])[0], r[0], 1e-13, 1e-13, "fused, shared layer");
+        Func<Tensor[], Tensor[]> naive = a => [Fluxion.Models.PointCloudLinear.Apply(a[0], p, q, bias, Fluxion.Models.PointCloudMode.Naive).Tanh()];
+        TensorAssert.Close(Functional.Vmap(naive)([xs])[0], r[0], 1e-12, 1e-12, "naive, shared layer");
+
+        // an ensemble: per-member positions on a shared input
+        var ps = R(5, 4, 7, 2);
+        var x = R(6, 3, 7);
+        Func<Tensor[], Tensor[]> member = a => [Fluxion.Models.PointCloudLinear.Apply(x, a[0], q, bias)];
+        var e = Functional.Vmap(member)([ps]);
+        Assert.True(Functional.LastVmapPlan!.Batched, Functional.LastVmapPlan.Reason);
+        TensorAssert.Close(Loop(member, [ps], [true])[0], e[0], 1e-13, 1e-13, "ensemble of layers");
+    }
+
+    [Fact]
     public void InAndOutDimsOnOtherAxesAndUnbatchedInputs()
     {
         var a = R(1, 3, 5);           // batch on dim 1

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Fluxion.Cli.Bench;
 
-/// <summary><c>fluxion bench &lt;name|all&gt; [--json] [--runs N] [--warmup N]</c>.</summary>
+/// <summary><c>fluxion bench &lt;name|all&gt; [--json] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]</c>.</summary>
 public static class BenchCommand
 {
     /// <summary>Benchmarks by name.</summary>
@@ -16,6 +16,7 @@ public static class BenchCommand
         ["tiny"] = TinyBench.Workloads,
         ["mlp"] = TrainStepBench.Mlp,
         ["cnn"] = TrainStepBench.Cnn,
+        ["lstm"] = LstmBench.Workloads,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
         ["ops"] = OpsBench.Workloads,
@@ -32,8 +33,12 @@ public static class BenchCommand
         'all' runs every suite except the slow ones ({string.Join(", ", SlowSuites)}: run those by name, e.g.
         with --runs 2 --warmup 0).
 
-        Runs each workload of the benchmark after warm-up and reports median, min and max wall time,
-        allocation and GC collections per run.
+        Runs the workloads of each suite in interleaved rounds (each round runs every workload once) after
+        warm-up rounds (at least --warmup rounds and --warmup-s seconds), and reports per workload the median,
+        min and max wall time, allocation and GC collections per run, and two memory figures: the peak of live
+        tensor storage during one extra run (peak_bytes) and the peak RSS growth of one run in a fresh child
+        process (rss_peak_bytes: VmHWM after resetting it through /proc/self/clear_refs minus VmRSS before; the
+        method of bench/torch and bench/torchsharp, so all three sides compare alike).
 
         'ddp' (not part of 'all') measures data-parallel training over MPI: it launches `mpirun -np 1` and
         `mpirun -np 2` itself (Open MPI needed; one thread per rank): allreduce bandwidth 1 KB..64 MB against
@@ -44,20 +49,23 @@ public static class BenchCommand
         that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd (forward, and forward plus
         backward against a ones gradient where differentiable), float32. Inputs are scaled from the op's registry
         sample so the largest tensor has about size x size elements (every dim >= 2 of the sample mapped to
-        size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own). Design of the warm-up:
-        one global JIT warm-up of 3 s running every case at size 32 in turn, then per case 0.2 s of warm-up and up
-        to --runs runs within 0.5 s (at least 3). Ops that cannot run scaled are listed on stderr as skipped with
-        the reason.
+        size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own). A sweep this size cannot
+        warm every case up for 3 s, so its design is: one global JIT warm-up of 3 s (--warmup-s) running every case
+        at size 32 in turn, then per case 0.2 s of warm-up and up to --runs runs within 0.5 s (at least 3), the two
+        modes of an op measured back to back; peak_bytes per case, no rss_peak_bytes. Ops that cannot run scaled
+        are listed on stderr as skipped, with the reason.
 
         Options:
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive).
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
           --spec         ops: print the cases (names, shapes, value pools) as JSON lines instead of timing them
-                         (the input of bench/torch/ops.py).
+                         (the input of bench/torch/ops.py and bench/torchsharp's ops suite).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
-          --runs <n>     Measured runs per workload (default 15).
-          --warmup <n>   Warm-up runs per workload (default 3; gemm also warms up for >= 0.5 s).
+          --no-rss       Skip the child processes of rss_peak_bytes.
+          --runs <n>     Measured rounds (default 15).
+          --warmup <n>   Minimum warm-up rounds (default 3).
+          --warmup-s <s> Minimum warm-up seconds per suite (default 3).
           -h, --help     Show this help.
         """;
 
@@ -67,8 +75,14 @@ public static class BenchCommand
         string? name = null;
         bool json = false;
         int runs = 15, warmup = 3;
+        double warmupS = BenchOptions.DefaultWarmupSeconds;
+        bool rss = true;
+        string? rssChild = null;
         long maxBytes = DdpBench.DefaultMaxBytes;
         bool ddpWorker = false, spec = false;
+        OpsBench.Filter = null;
+        OpsBench.Sizes = OpsBench.DefaultSizes;
+        OpsBench.Skipped = stderr;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -78,6 +92,25 @@ public static class BenchCommand
                     return 0;
                 case "--json":
                     json = true;
+                    break;
+                case "--no-rss":
+                    rss = false;
+                    break;
+                case BenchRunner.RssChildFlag:
+                    if (i + 1 >= args.Length)
+                    {
+                        stderr.WriteLine($"fluxion bench: {BenchRunner.RssChildFlag} needs a workload name");
+                        return 2;
+                    }
+                    rssChild = args[++i];
+                    break;
+                case "--warmup-s":
+                    if (i + 1 >= args.Length || !double.TryParse(args[i + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out warmupS) || !(warmupS >= 0))
+                    {
+                        stderr.WriteLine("fluxion bench: --warmup-s needs a number of seconds >= 0");
+                        return 2;
+                    }
+                    i++;
                     break;
                 case "--spec":
                     spec = true;
@@ -145,15 +178,21 @@ public static class BenchCommand
             return 0;
         }
         if (name == "ddp") return DdpBench.Run(json, runs, warmup, maxBytes, ddpWorker, stdout, stderr);
-        IEnumerable<Workload> workloads;
-        if (name == "all") workloads = Suites.Where(s => !SlowSuites.Contains(s.Key)).SelectMany(s => s.Value());
-        else if (Suites.TryGetValue(name, out var suite)) workloads = suite();
+        string[] names;
+        if (name == "all") names = [.. Suites.Keys.Where(k => !SlowSuites.Contains(k))];
+        else if (Suites.ContainsKey(name)) names = [name];
         else
         {
             stderr.WriteLine($"fluxion bench: unknown benchmark '{name}'; choose one of {string.Join(", ", Suites.Keys)} or all");
             return 2;
         }
-        BenchRunner.RunAll(workloads, warmup, runs, json, stdout);
+        if (rssChild is not null) return BenchRunner.RssChild(Suites[names[0]](), rssChild, stdout, stderr);
+        var options = new BenchOptions { Runs = runs, Warmup = warmup, WarmupSeconds = warmupS, Rss = rss, Json = json };
+        foreach (var suite in names)
+        {
+            if (suite == "ops") OpsBench.Run(options, stdout);
+            else BenchRunner.RunSuite(suite, [.. Suites[suite]()], options, stdout);
+        }
         return 0;
     }
 }

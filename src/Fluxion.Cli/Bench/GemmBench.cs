@@ -13,23 +13,27 @@ public enum GemmForm
 
 /// <summary>
 /// GEMM throughput through the public <see cref="Tensor.MatMul"/> (output allocation included, as torch's
-/// <c>a @ b</c>): float32 and float64, n = 512 and 1024, <c>a @ b</c> and <c>a @ b.T</c>. Reports GFLOP/s
-/// (2n³ flops per product) from the median and the fastest run. Each case warms up for at least
-/// <see cref="WarmupSeconds"/> so every method has reached its final JIT tier. The same cases are in
-/// <c>bench/torch/bench.py gemm</c>; <c>bench/Fluxion.Bench</c> reuses them for its GFLOP/s table.
+/// <c>a @ b</c>): float32 <c>a @ b</c> at n = 128, 256, 512, 1024 and 2048, float32 <c>a @ b.T</c> at 512 and
+/// 1024, float64 <c>a @ b</c> and <c>a @ b.T</c> at 512 and 1024. Reports GFLOP/s (2n³ flops per product) from
+/// the median and the fastest run. The same cases are in <c>bench/torch/bench.py gemm</c> and
+/// <c>bench/torchsharp</c>; <c>bench/Fluxion.Bench</c> reuses them for its GFLOP/s table.
 /// </summary>
 public static class GemmBench
 {
-    /// <summary>Minimum warm-up time per case (seconds).</summary>
+    /// <summary>Minimum warm-up time of a case measured alone (seconds; <c>fluxion bench</c> warms a suite up for longer).</summary>
     public const double WarmupSeconds = 0.5;
 
     /// <summary>The <c>gemm</c> suite.</summary>
     public static IEnumerable<Workload> Workloads()
     {
-        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
-            foreach (int n in new[] { 512, 1024 })
-                foreach (var form in new[] { GemmForm.AB, GemmForm.ABt })
-                    yield return Case(dtype, n, form);
+        foreach (int n in new[] { 128, 256, 512, 1024, 2048 })
+        {
+            yield return Case(DType.Float32, n, GemmForm.AB);
+            if (n is 512 or 1024) yield return Case(DType.Float32, n, GemmForm.ABt);
+        }
+        foreach (int n in new[] { 512, 1024 })
+            foreach (var form in new[] { GemmForm.AB, GemmForm.ABt })
+                yield return Case(DType.Float64, n, form);
     }
 
     /// <summary>One n×n×n product of random normal matrices, named <c>gemm/&lt;dtype&gt;/&lt;n&gt;/&lt;ab|abT|aTb&gt;</c>.</summary>

@@ -15,8 +15,8 @@ namespace Fluxion.Cli.Bench;
 /// <item>forward-gradient: every layer in forward mode with one shared Gaussian direction and a
 /// forward-mode loss; no backward pass, no stored activations (an unbiased gradient estimate).</item>
 /// </list>
-/// Each workload also reports the step's peak tensor memory (<see cref="MemoryTracker.Measure(Action)"/>,
-/// "peak_bytes") and its time and memory relative to reverse mode.
+/// The runner reports each step's peak tensor memory ("peak_bytes"); each workload also its time and memory
+/// relative to reverse mode.
 /// </summary>
 public static class MixedBench
 {
@@ -80,24 +80,18 @@ public static class MixedBench
             loss.Backward();
             opt.Step();
         }
-        // extra warm-up beyond the runner's: the step's kernels must reach the JIT's optimized tier first
-        for (int i = 0; i < 10; i++) Step();
         string name = $"mixed/{net}/{mode}";
         return new Workload(name, Step, r =>
         {
-            long peak = MemoryTracker.Measure(Step).PeakBytes; // deterministic up to the tracker's slack
-            PeakBytes[name] = peak;
-            var extra = new Dictionary<string, object> { ["peak_bytes"] = peak, ["parameters"] = model.ParameterCount() };
+            long peak = r[name].PeakBytes;
+            var extra = new Dictionary<string, object> { ["parameters"] = model.ParameterCount() };
             string reverse = $"mixed/{net}/reverse";
             if (name != reverse && r.TryGetValue(reverse, out var rr))
             {
                 extra["time_vs_reverse"] = Math.Round(r[name].MedianMs / rr.MedianMs, 3);
-                if (PeakBytes.TryGetValue(reverse, out var rp) && rp > 0) extra["memory_vs_reverse"] = Math.Round((double)peak / rp, 3);
+                if (rr.PeakBytes > 0 && peak >= 0) extra["memory_vs_reverse"] = Math.Round((double)peak / rr.PeakBytes, 3);
             }
             return extra;
         });
     }
-
-    /// <summary>Peak bytes measured so far, by workload name (for the ratios).</summary>
-    private static readonly Dictionary<string, long> PeakBytes = new();
 }

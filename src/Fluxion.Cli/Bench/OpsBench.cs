@@ -47,15 +47,12 @@ public sealed record OpsBenchCase(string Torch, string Op, int Size, string Labe
 /// linear-algebra ops get a symmetric positive-definite matrix where the sample was symmetric, else a diagonally dominant one.
 /// Ops whose call does not accept the scaled inputs, or that have no PyTorch name or no samples, are listed as skipped
 /// with the reason (on stderr).</para>
-/// <para>Timing: a <see cref="GlobalWarmupSeconds"/> s JIT warm-up runs every case at size 32 in turn (whatever sizes are
-/// measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s and is measured for up to the requested runs
+/// <para>Timing: a JIT warm-up of <see cref="BenchOptions.WarmupSeconds"/> (3 s by default) runs every case at size 32 in
+/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s and is measured for up to the requested runs
 /// or <see cref="CaseMeasureSeconds"/> s (at least three runs).</para>
 /// </summary>
 public static class OpsBench
 {
-    /// <summary>The JIT warm-up over all cases before any measurement (seconds).</summary>
-    public const double GlobalWarmupSeconds = 3;
-
     /// <summary>Per-case warm-up (seconds).</summary>
     public const double CaseWarmupSeconds = 0.2;
 
@@ -65,14 +62,30 @@ public static class OpsBench
     /// <summary>Only ops whose PyTorch or Fluxion name contains this (case-insensitive); null for all.</summary>
     public static string? Filter { get; set; }
 
-    /// <summary>The sizes swept (default 1024 and 32).</summary>
-    public static int[] Sizes { get; set; } = [1024, 32];
+    /// <summary>The default sizes: 1024 and 32.</summary>
+    public static IReadOnlyList<int> DefaultSizes { get; } = [1024, 32];
+
+    /// <summary>The sizes swept (default <see cref="DefaultSizes"/>).</summary>
+    public static IReadOnlyList<int> Sizes { get; set; } = DefaultSizes;
 
     /// <summary>Where skipped cases are listed (default stderr).</summary>
     public static TextWriter Skipped { get; set; } = Console.Error;
 
-    /// <summary>The <c>ops</c> suite.</summary>
+    /// <summary>The <c>ops</c> suite as plain workloads (no time boxes: <c>fluxion bench ops</c> runs <see cref="Run"/>).</summary>
     public static IEnumerable<Workload> Workloads()
+    {
+        foreach (int size in Sizes)
+            foreach (var c in Cases(size, report: true))
+            {
+                yield return new Workload(c.Name(OpsBenchMode.Forward), Runner(c, OpsBenchMode.Forward), _ => Fields(c));
+                if (c.Differentiable) yield return new Workload(c.Name(OpsBenchMode.ForwardBackward), Runner(c, OpsBenchMode.ForwardBackward), _ => Fields(c));
+            }
+    }
+
+    /// <summary>Runs the sweep (see the class remarks) and prints one line per case, as the other suites
+    /// (<see cref="BenchRunner.JsonLine"/>); <paramref name="o"/> gives the global warm-up time (its WarmupSeconds), the
+    /// maximum runs per case and the output form.</summary>
+    public static void Run(BenchOptions o, TextWriter stdout)
     {
         var warm = Cases(32, report: false).ToList();
         var sw = Stopwatch.StartNew();
@@ -82,25 +95,53 @@ public static class OpsBench
                 RunOnce(c, OpsBenchMode.Forward);
                 if (c.Differentiable) RunOnce(c, OpsBenchMode.ForwardBackward);
             }
-        while (sw.Elapsed.TotalSeconds < GlobalWarmupSeconds && warm.Count > 0);
+        while (sw.Elapsed.TotalSeconds < o.WarmupSeconds && warm.Count > 0);
         warm.Clear();
         foreach (int size in Sizes)
             foreach (var c in Cases(size, report: true))
-            {
-                yield return Timed(c, OpsBenchMode.Forward);
-                if (c.Differentiable) yield return Timed(c, OpsBenchMode.ForwardBackward);
-            }
+                foreach (var mode in c.Differentiable ? new[] { OpsBenchMode.Forward, OpsBenchMode.ForwardBackward } : [OpsBenchMode.Forward])
+                {
+                    var r = Measure(c.Name(mode), Runner(c, mode), o.Runs, o.TensorPeak);
+                    var fields = new Dictionary<string, object>();
+                    if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
+                    foreach (var (k, v) in Fields(c)) fields[k] = v;
+                    stdout.WriteLine(o.Json ? BenchRunner.JsonLine(r, fields) : BenchRunner.TableLine(r, fields));
+                    stdout.Flush();
+                }
     }
 
-    private static Workload Timed(OpsBenchCase c, OpsBenchMode mode)
+    private static Dictionary<string, object> Fields(OpsBenchCase c) => new()
     {
-        var run = Runner(c, mode);
-        return new Workload(c.Name(mode), run, _ => new Dictionary<string, object>
+        ["op"] = c.Op,
+        ["shapes"] = c.Shapes,
+        ["dtype"] = c.Inputs[0].DType.Name(),
+    };
+
+    /// <summary>One time-boxed case: warm-up runs for <see cref="CaseWarmupSeconds"/> (at least one), then up to
+    /// <paramref name="maxRuns"/> timed runs, stopping after <see cref="CaseMeasureSeconds"/> once three are done.</summary>
+    private static BenchResult Measure(string name, Action run, int maxRuns, bool tensorPeak)
+    {
+        var warm = Stopwatch.StartNew();
+        do run(); while (warm.Elapsed.TotalSeconds < CaseWarmupSeconds);
+        var times = new List<double>();
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
+        int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
+        var box = Stopwatch.StartNew();
+        var sw = new Stopwatch();
+        while (times.Count < Math.Max(1, maxRuns) && (times.Count < Math.Min(3, maxRuns) || box.Elapsed.TotalSeconds < CaseMeasureSeconds))
         {
-            ["op"] = c.Op,
-            ["shapes"] = c.Shapes,
-            ["dtype"] = c.Inputs[0].DType.Name(),
-        }, CaseWarmupSeconds, CaseMeasureSeconds);
+            sw.Restart();
+            run();
+            sw.Stop();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        int n = times.Count;
+        double alloc = (double)(GC.GetAllocatedBytesForCurrentThread() - a0) / n;
+        double r0 = (double)(GC.CollectionCount(0) - g0) / n, r1 = (double)(GC.CollectionCount(1) - g1) / n, r2 = (double)(GC.CollectionCount(2) - g2) / n;
+        var t = times.ToArray();
+        Array.Sort(t);
+        long peak = tensorPeak ? MemoryTracker.Measure(run).PeakBytes : -1;
+        return new BenchResult(name, BenchRunner.Median(t), t[0], t[^1], n, alloc, r0, r1, r2, peak);
     }
 
     private static void RunOnce(OpsBenchCase c, OpsBenchMode mode) => Runner(c, mode)();

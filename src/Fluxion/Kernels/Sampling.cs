@@ -4,7 +4,7 @@ namespace Fluxion.Kernels;
 
 /// <summary>
 /// Bulk random fills for hot paths (forward-gradient directions are drawn at every step for every
-/// parameter). The raw bits come from the <see cref="Generator"/>, the transforms are vectorized.
+/// parameter). The raw bits come from a <see cref="Xoshiro256"/> (a generator's state), the transforms are vectorized.
 /// </summary>
 internal static class Sampling
 {
@@ -13,7 +13,7 @@ internal static class Sampling
     private const float Inv24 = 1f / (1 << 24);
 
     /// <summary>Standard normal values (vectorized Box–Muller on 53-bit uniforms: the first half of each chunk takes r·cos θ, the second r·sin θ).</summary>
-    public static void Normal(Span<double> dst, Generator g)
+    public static void Normal(Span<double> dst, ref Xoshiro256 g)
     {
         const int chunk = 2048;
         Span<double> u1 = stackalloc double[chunk / 2];
@@ -28,15 +28,15 @@ internal static class Sampling
             var b = u2[..pairs];
             for (int i = 0; i < pairs; i++)
             {
-                a[i] = ((g.NextUInt64() >> 11) + 1) * Inv53;  // (0, 1]: the log is finite
-                b[i] = (g.NextUInt64() >> 11) * Inv53;
+                a[i] = ((g.Next() >> 11) + 1) * Inv53;  // (0, 1]: the log is finite
+                b[i] = (g.Next() >> 11) * Inv53;
             }
             BoxMuller(a, b, sin[..pairs], cos[..pairs], dst.Slice(start, n));
         }
     }
 
     /// <summary>Standard normal float values (as the double overload, on 24-bit uniforms: one generator draw per pair).</summary>
-    public static void Normal(Span<float> dst, Generator g)
+    public static void Normal(Span<float> dst, ref Xoshiro256 g)
     {
         const int chunk = 2048;
         Span<float> u1 = stackalloc float[chunk / 2];
@@ -51,7 +51,7 @@ internal static class Sampling
             var b = u2[..pairs];
             for (int i = 0; i < pairs; i++)
             {
-                ulong r = g.NextUInt64();
+                ulong r = g.Next();
                 a[i] = ((uint)(r >> 40) + 1) * Inv24;          // (0, 1]
                 b[i] = ((uint)(r >> 8) & 0xFFFFFF) * Inv24;    // [0, 1)
             }
@@ -76,12 +76,12 @@ internal static class Sampling
     }
 
     /// <summary>Independent ±1 values, 64 per draw of the generator.</summary>
-    public static void Rademacher<T>(Span<T> dst, Generator g) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    public static void Rademacher<T>(Span<T> dst, ref Xoshiro256 g) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         ulong bits = 0;
         for (int i = 0; i < dst.Length; i++)
         {
-            if ((i & 63) == 0) bits = g.NextUInt64();
+            if ((i & 63) == 0) bits = g.Next();
             dst[i] = (bits & 1) == 0 ? -T.One : T.One;
             bits >>= 1;
         }

@@ -342,6 +342,7 @@ internal static class PointCloudFused
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => Backward(c, g[0], needs),
         Jvp = (in OpCtx c, Tensor?[] t) => Tangent(c, t),
         Saves = 0b111, SecondOrder = false,
+        Batch = BatchRule,
         Doc = "the point-cloud layer y = x·W + b, W_ij = tri(|p_i − q_j|)/sqrt(N_in), on fused O(N) memory kernels",
         Samples = () =>
         [
@@ -353,6 +354,24 @@ internal static class PointCloudFused
                 t => PointCloudLinear.Apply(t[0], t[1], t[2]), SecondOrder: false),
         ],
     };
+
+    /// <summary>
+    /// Vmap: a batch of examples over the same positions and bias folds into the layer's own batch (one fused call over
+    /// B·batch rows, the tiles' distances and weights built once for all examples); per-example positions or biases
+    /// (an ensemble of layers) run the fused kernel once per example.
+    /// </summary>
+    private static Tensor?[] BatchRule(BatchCtx c)
+    {
+        var w = c.A<Wave>();
+        Tensor? Bias(Tensor[] xs) => xs.Length > 3 ? xs[3] : null;
+        bool sharedLayer = true;
+        for (int i = 1; i < c.In.Length; i++) sharedLayer &= !c.Batched[i];
+        if (!sharedLayer) return BatchRules.PerExample(c, (xs, _) => [Call(xs[0].Contiguous(), xs[1].Contiguous(), xs[2].Contiguous(), Bias(xs), w.Period, w.Slope)]);
+        var x = c.X(0); // [B, batch, n]
+        int b = c.B, batch = x.Size(1), n = x.Size(2);
+        var y = Call(x.Reshape(b * batch, n).Contiguous(), c.X(1), c.X(2), Bias(c.In), w.Period, w.Slope);
+        return [y.Reshape(b, batch, y.Size(1))];
+    }
 
     /// <summary>Allocates scratch storages and keeps them reachable (and tracked) until disposed.</summary>
     private sealed class Scratch(DType dtype)

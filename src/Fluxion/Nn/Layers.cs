@@ -12,6 +12,19 @@ public static class Init
     /// <summary>PyTorch's default for Linear/Conv weights: kaiming_uniform(a = sqrt 5), i.e. U(±1/sqrt(fanIn)).</summary>
     public static Tensor KaimingUniformDefault(int[] shape, int fanIn, DType dtype = DType.Float32, Generator? generator = null) =>
         Uniform(shape, fanIn > 0 ? 1 / Math.Sqrt(fanIn) : 0, dtype, generator);
+
+    /// <summary>
+    /// PyTorch's xavier_uniform_ (gain 1): U(±√(6 / (fanIn + fanOut))) with fanIn = shape[1]·receptive field and
+    /// fanOut = shape[0]·receptive field (receptive field = the product of the dims after the second).
+    /// </summary>
+    public static Tensor XavierUniform(int[] shape, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        if (shape.Length < 2) throw new ArgumentException($"Init.XavierUniform: needs at least 2 dims, got {ShapeUtil.Format(shape)}.", nameof(shape));
+        long field = 1;
+        for (int i = 2; i < shape.Length; i++) field *= shape[i];
+        double fanIn = shape[1] * (double)field, fanOut = shape[0] * (double)field;
+        return Uniform(shape, fanIn + fanOut > 0 ? Math.Sqrt(6 / (fanIn + fanOut)) : 0, dtype, generator);
+    }
 }
 
 /// <summary>y = x Wᵀ + b, with W of shape [out, in] (PyTorch's layout and initialization).</summary>

@@ -232,7 +232,7 @@ public static partial class Losses
         out Tensor ignored, out Tensor weightSum)
     {
         ignored = target.Eq(ignoreIndex);
-        var safe = Tensor.Where(ignored, 0.0, target); // ignored entries point at class 0 and are masked below
+        var safe = Tensor.Where(ignored, 0L, target); // ignored entries point at class 0 and are masked below
         var picked = logp.Gather(classDim, safe.Unsqueeze(classDim)).Squeeze(classDim);
         Tensor w = weight is null
             ? Tensor.Where(ignored, 0.0, 1.0, logp.DType)

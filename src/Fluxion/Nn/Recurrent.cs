@@ -12,7 +12,8 @@ public enum RnnNonlinearity
 /// <summary>
 /// The recurrences of PyTorch's RNN, LSTM and GRU, one time step each, built from registered ops (Linear, Sigmoid, Tanh,
 /// Mul, Add), so every derivative comes from the registry. <c>xp</c> is the input projection x·W_ihᵀ + b_ih (computed for
-/// the whole sequence at once by the layers); gate order as PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
+/// the whole sequence at once by the layers, which for RNN and LSTM also add b_hh there and pass no <c>bhh</c>); gate order as
+/// PyTorch: LSTM (i, f, g, o), GRU (r, z, n). The LSTM update runs as one fused op (<c>Tensor.LstmCell</c>).
 /// </summary>
 internal static class Recurrence
 {
@@ -22,11 +23,11 @@ internal static class Recurrence
         return act == RnnNonlinearity.Tanh ? a.Tanh() : a.Relu();
     }
 
-    public static (Tensor H, Tensor C) Lstm(Tensor xp, Tensor h, Tensor c, Tensor whh, Tensor? bhh)
+    /// <summary>One LSTM step; with <paramref name="whr"/> [proj, hidden] (proj_size) the new h is projected: h' = (σ(o)·tanh(c'))·W_hrᵀ.</summary>
+    public static (Tensor H, Tensor C) Lstm(Tensor xp, Tensor h, Tensor c, Tensor whh, Tensor? bhh, Tensor? whr = null)
     {
-        var g = (xp + Tensor.Linear(h, whh, bhh)).Chunk(4, -1);
-        var c2 = g[1].Sigmoid() * c + g[0].Sigmoid() * g[2].Tanh();
-        return (g[3].Sigmoid() * c2.Tanh(), c2);
+        var (h2, c2) = Tensor.LstmCell(xp + Tensor.Linear(h, whh, bhh), c);
+        return (whr is null ? h2 : Tensor.Linear(h2, whr, null), c2);
     }
 
     public static Tensor Gru(Tensor xp, Tensor h, Tensor whh, Tensor? bhh)
@@ -39,18 +40,21 @@ internal static class Recurrence
         return n + z * (h - n);
     }
 
-    /// <summary>Registers weight_ih{suffix}, weight_hh{suffix} and (with bias) bias_ih{suffix}, bias_hh{suffix}, each U(±1/√hidden)
-    /// in that order, as PyTorch's reset_parameters.</summary>
-    public static void Register(Func<string, Tensor, Parameter> add, string suffix, int gates, int inputSize, int hiddenSize, bool bias, DType dtype, Generator? generator)
+    /// <summary>Registers weight_ih{suffix}, weight_hh{suffix}, (with bias) bias_ih{suffix}, bias_hh{suffix} and (with
+    /// <paramref name="projSize"/> &gt; 0) weight_hr{suffix} [proj, hidden], each U(±1/√hidden) in that order, as PyTorch's
+    /// reset_parameters; weight_hh is [gates·hidden, proj] when projecting.</summary>
+    public static void Register(Func<string, Tensor, Parameter> add, string suffix, int gates, int inputSize, int hiddenSize, bool bias, DType dtype, Generator? generator,
+        int projSize = 0)
     {
         double k = 1 / Math.Sqrt(hiddenSize);
         add("weight_ih" + suffix, Init.Uniform([gates * hiddenSize, inputSize], k, dtype, generator));
-        add("weight_hh" + suffix, Init.Uniform([gates * hiddenSize, hiddenSize], k, dtype, generator));
+        add("weight_hh" + suffix, Init.Uniform([gates * hiddenSize, projSize > 0 ? projSize : hiddenSize], k, dtype, generator));
         if (bias)
         {
             add("bias_ih" + suffix, Init.Uniform([gates * hiddenSize], k, dtype, generator));
             add("bias_hh" + suffix, Init.Uniform([gates * hiddenSize], k, dtype, generator));
         }
+        if (projSize > 0) add("weight_hr" + suffix, Init.Uniform([projSize, hiddenSize], k, dtype, generator));
     }
 
     public static void CheckSizes(string layer, int inputSize, int hiddenSize)
@@ -214,14 +218,23 @@ public abstract class RecurrentBase : Module
     /// <summary>Whether each layer also runs backward in time.</summary>
     public bool Bidirectional { get; }
 
+    /// <summary>LSTM only: the size h is projected to (PyTorch's proj_size), or 0 for no projection.</summary>
+    public int ProjSize { get; }
+
+    /// <summary>The size of h: <see cref="ProjSize"/> when projecting, else <see cref="HiddenSize"/>.</summary>
+    private int OutSize => ProjSize > 0 ? ProjSize : HiddenSize;
+
     private protected RnnNonlinearity Nonlinearity { get; init; } = RnnNonlinearity.Tanh;
 
     private int Directions => Bidirectional ? 2 : 1;
 
     private protected RecurrentBase(string layer, RecurrentKind kind, int inputSize, int hiddenSize, int numLayers, bool bias, bool batchFirst, double dropout,
-        bool bidirectional, DType dtype, Generator? generator)
+        bool bidirectional, DType dtype, Generator? generator, int projSize = 0)
     {
         Recurrence.CheckSizes(layer, inputSize, hiddenSize);
+        if (projSize < 0 || (projSize > 0 && projSize >= hiddenSize))
+            throw new ArgumentException($"{layer}: projSize must be 0 (no projection) or in [1, hiddenSize) = [1, {hiddenSize}), got {projSize}.", nameof(projSize));
+        ProjSize = projSize;
         if (numLayers <= 0) throw new ArgumentException($"{layer}: numLayers must be positive, got {numLayers}.", nameof(numLayers));
         if (!(dropout >= 0 && dropout <= 1)) throw new ArgumentException($"{layer}: dropout must be in [0, 1], got {dropout}.", nameof(dropout));
         (_kind, InputSize, HiddenSize, NumLayers, HasBias, BatchFirst, Dropout, Bidirectional, _generator) =
@@ -230,7 +243,7 @@ public abstract class RecurrentBase : Module
         for (int l = 0; l < numLayers; l++)
             for (int d = 0; d < Directions; d++)
                 Recurrence.Register((n, t) => AddParameter(n, t), $"_l{l}" + (d == 1 ? "_reverse" : ""), gates,
-                    l == 0 ? inputSize : hiddenSize * Directions, hiddenSize, bias, dtype, generator);
+                    l == 0 ? inputSize : OutSize * Directions, hiddenSize, bias, dtype, generator, projSize);
     }
 
     /// <summary>Runs the layers: (output, final hidden states, final cell states (LSTM) or null).</summary>
@@ -242,16 +255,16 @@ public abstract class RecurrentBase : Module
         bool unbatched = input.Rank == 2;
         var x = unbatched ? input.Unsqueeze(1) : BatchFirst ? input.Transpose(0, 1) : input; // [T, N, I]
         int T = x.Size(0), N = x.Size(1), S = NumLayers * Directions;
-        Tensor State(Tensor? s, string what)
+        Tensor State(Tensor? s, string what, int size)
         {
-            if (s is null) return Tensor.Zeros([S, N, HiddenSize], x.DType);
+            if (s is null) return Tensor.Zeros([S, N, size], x.DType);
             var b = unbatched ? s.Unsqueeze(1) : s;
-            if (b.Rank != 3 || b.Size(0) != S || b.Size(1) != N || b.Size(2) != HiddenSize)
-                throw new ShapeMismatchException($"{this}: {what} must be [{S}, {N}, {HiddenSize}] (numLayers·directions, batch, hidden){(unbatched ? $" or [{S}, {HiddenSize}]" : "")}, got {ShapeUtil.Format(s.Shape)}.");
+            if (b.Rank != 3 || b.Size(0) != S || b.Size(1) != N || b.Size(2) != size)
+                throw new ShapeMismatchException($"{this}: {what} must be [{S}, {N}, {size}] (numLayers·directions, batch, {(size == HiddenSize ? "hidden" : "proj")}){(unbatched ? $" or [{S}, {size}]" : "")}, got {ShapeUtil.Format(s.Shape)}.");
             return b;
         }
-        var hs = State(h0, "h0");
-        var cs = _kind == RecurrentKind.Lstm ? State(c0, "c0") : null;
+        var hs = State(h0, "h0", OutSize);
+        var cs = _kind == RecurrentKind.Lstm ? State(c0, "c0", HiddenSize) : null;
         // parameters looked up by name (not cached), so DeepClone and To(dtype) see the module's current ones
         var ps = NamedParameters(recurse: false).ToDictionary(p => p.Name, p => p.Parameter);
         var hN = new Tensor[S];
@@ -267,7 +280,13 @@ public abstract class RecurrentBase : Module
                 string sfx = $"_l{l}" + (d == 1 ? "_reverse" : "");
                 Tensor wih = ps["weight_ih" + sfx], whh = ps["weight_hh" + sfx];
                 Tensor? bih = HasBias ? ps["bias_ih" + sfx] : null, bhh = HasBias ? ps["bias_hh" + sfx] : null;
+                Tensor? whr = ProjSize > 0 ? ps["weight_hr" + sfx] : null;
                 var xp = Tensor.Linear(layerIn, wih, bih); // [T, N, gates·H], all steps at once
+                if (_kind != RecurrentKind.Gru && bhh is not null)
+                {
+                    xp = xp + bhh; // both biases once for the whole sequence (GRU's b_hn sits inside r·(…))
+                    bhh = null;
+                }
                 var h = hs.Select(0, k);
                 var c = cs?.Select(0, k);
                 var steps = new Tensor[T];
@@ -277,13 +296,13 @@ public abstract class RecurrentBase : Module
                     var xt = xp.Select(0, t);
                     switch (_kind)
                     {
-                        case RecurrentKind.Lstm: (h, c) = Recurrence.Lstm(xt, h, c!, whh, bhh); break;
+                        case RecurrentKind.Lstm: (h, c) = Recurrence.Lstm(xt, h, c!, whh, bhh, whr); break;
                         case RecurrentKind.Gru: h = Recurrence.Gru(xt, h, whh, bhh); break;
                         default: h = Recurrence.Rnn(xt, h, whh, bhh, Nonlinearity); break;
                     }
                     steps[t] = h;
                 }
-                dirOut[d] = T > 0 ? Tensor.Stack(steps, 0) : Tensor.Zeros([0, N, HiddenSize], x.DType);
+                dirOut[d] = T > 0 ? Tensor.Stack(steps, 0) : Tensor.Zeros([0, N, OutSize], x.DType);
                 hN[k] = h;
                 if (c is not null) cN[k] = c;
             }
@@ -306,6 +325,7 @@ public abstract class RecurrentBase : Module
         if (BatchFirst) s += ", batch_first=True";
         if (Dropout != 0) s += $", dropout={Dropout}";
         if (Bidirectional) s += ", bidirectional=True";
+        if (ProjSize > 0) s += $", proj_size={ProjSize}";
         return s;
     }
 }
@@ -329,13 +349,18 @@ public sealed class RNN : RecurrentBase
     }
 }
 
-/// <summary>A multi-layer LSTM (PyTorch's <c>nn.LSTM</c>, without proj_size); see <see cref="RecurrentBase"/> for shapes and parameter names.</summary>
+/// <summary>
+/// A multi-layer LSTM (PyTorch's <c>nn.LSTM</c>); see <see cref="RecurrentBase"/> for shapes and parameter names. With
+/// <c>projSize</c> P &gt; 0 (PyTorch's proj_size) each layer projects h by weight_hr_l{k} [P, hidden]: h, the output and the
+/// next layer's input have P features (D·P for the output), weight_hh is [4·hidden, P], h0 and hN are [numLayers·D, N, P] and
+/// c stays [numLayers·D, N, hidden].
+/// </summary>
 public sealed class LSTM : RecurrentBase
 {
     /// <summary>Creates the layer with PyTorch's initialization.</summary>
     public LSTM(int inputSize, int hiddenSize, int numLayers = 1, bool bias = true, bool batchFirst = false, double dropout = 0, bool bidirectional = false,
-        DType dtype = DType.Float32, Generator? generator = null)
-        : base("LSTM", RecurrentKind.Lstm, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator)
+        DType dtype = DType.Float32, Generator? generator = null, int projSize = 0)
+        : base("LSTM", RecurrentKind.Lstm, inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, dtype, generator, projSize)
     {
     }
 

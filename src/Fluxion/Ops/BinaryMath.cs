@@ -60,11 +60,13 @@ public partial class Tensor
                 throw new ArgumentException($"{op}: integer division by zero (the int64 divisor of shape {ShapeUtil.Format(b.Shape)} holds a 0). Convert the operands to a float dtype to get IEEE inf/NaN instead.");
     }
 
-    private static void CheckSameFloat(string op, Tensor a, Tensor b)
+    /// <summary>Converts both operands to their result dtype (<see cref="DTypes.ResultType(Tensor, Tensor)"/>), which
+    /// must be floating: the float-only binary ops.</summary>
+    private static void PromoteFloat(string op, ref Tensor a, ref Tensor b)
     {
+        Promote(ref a, ref b);
         a.CheckFloat(op);
         b.CheckFloat(op);
-        CheckSameDType(op, a, b);
     }
 
     // ---- atan2 ---------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ public partial class Tensor
     /// signs (PyTorch's <c>atan2</c>).</summary>
     public static Tensor Atan2(Tensor a, Tensor b)
     {
-        CheckSameFloat("Atan2", a, b);
+        PromoteFloat("Atan2", ref a, ref b);
         var y = BinaryRaw("Atan2", a, b, BK<float>.Atan2, BK<double>.Atan2);
         return Op.Tracking(a, b) ? Atan2Op.Record(a, b, y) : y;
     }
@@ -116,7 +118,7 @@ public partial class Tensor
     /// <summary>Elementwise sqrt(a² + b²) with broadcasting, without intermediate overflow (PyTorch's <c>hypot</c>).</summary>
     public static Tensor Hypot(Tensor a, Tensor b)
     {
-        CheckSameFloat("Hypot", a, b);
+        PromoteFloat("Hypot", ref a, ref b);
         var y = BinaryRaw("Hypot", a, b, BK<float>.Hypot, BK<double>.Hypot);
         return Op.Tracking(a, b) ? Op.Record(HypotOp, y, [a, b]) : y;
     }
@@ -146,7 +148,7 @@ public partial class Tensor
     /// (PyTorch's <c>copysign</c>). d/da = ±1 (0 where a = 0), d/db = 0.</summary>
     public static Tensor Copysign(Tensor a, Tensor b)
     {
-        CheckSameFloat("Copysign", a, b);
+        PromoteFloat("Copysign", ref a, ref b);
         var y = BinaryRaw("Copysign", a, b, BK<float>.CopySign, BK<double>.CopySign);
         return Op.Tracking(a, b) ? Op.Record(CopysignOp, y, [a, b]) : y;
     }
@@ -180,13 +182,13 @@ public partial class Tensor
     /// </summary>
     public static Tensor Fmod(Tensor a, Tensor b)
     {
-        CheckSameDType("Fmod", a, b);
+        Promote(ref a, ref b);
         if (a.DType == DType.Int64)
         {
             CheckNoZeroDivisor("Fmod", b);
             return BinaryAnyRaw<long, long>("Fmod", a, b, DType.Int64, BinaryMath.Fmod);
         }
-        CheckSameFloat("Fmod", a, b);
+        PromoteFloat("Fmod", ref a, ref b);
         var y = BinaryRaw("Fmod", a, b, BK<float>.Fmod, BK<double>.Fmod);
         return Op.Tracking(a, b) ? Op.Record(FmodOp, y, [a, b]) : y;
     }
@@ -195,7 +197,10 @@ public partial class Tensor
     public Tensor Fmod(Tensor other) => Fmod(this, other);
 
     /// <summary>fmod(this, divisor) with a scalar divisor.</summary>
-    public Tensor Fmod(double divisor) => Fmod(this, ScalarLike(divisor));
+    public Tensor Fmod(double divisor) => Fmod(this, ScalarOperand(divisor));
+
+    /// <summary>fmod(this, divisor) with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor Fmod(long divisor) => Fmod(this, ScalarOperand(divisor));
 
     // ---- floor_divide (not differentiable, as the target list has it) ---------------------------
 
@@ -211,13 +216,13 @@ public partial class Tensor
     /// </summary>
     public static Tensor FloorDivide(Tensor a, Tensor b)
     {
-        CheckSameDType("FloorDivide", a, b);
+        Promote(ref a, ref b);
         if (a.DType == DType.Int64)
         {
             CheckNoZeroDivisor("FloorDivide", b);
             return BinaryAnyRaw<long, long>("FloorDivide", a, b, DType.Int64, BinaryMath.FloorDivide);
         }
-        CheckSameFloat("FloorDivide", a, b);
+        PromoteFloat("FloorDivide", ref a, ref b);
         return BinaryRaw("FloorDivide", a, b, BK<float>.FloorDivide, BK<double>.FloorDivide);
     }
 
@@ -225,7 +230,10 @@ public partial class Tensor
     public Tensor FloorDivide(Tensor other) => FloorDivide(this, other);
 
     /// <summary>this // divisor with a scalar divisor.</summary>
-    public Tensor FloorDivide(double divisor) => FloorDivide(this, ScalarLike(divisor));
+    public Tensor FloorDivide(double divisor) => FloorDivide(this, ScalarOperand(divisor));
+
+    /// <summary>this // divisor with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor FloorDivide(long divisor) => FloorDivide(this, ScalarOperand(divisor));
 
     // ---- fmax / fmin / clamp_min / clamp_max: select a or b ----------------------------------------
 
@@ -270,7 +278,7 @@ public partial class Tensor
     /// <c>fmax</c>). Unlike <see cref="Maximum(Tensor, Tensor)"/>, ties send the whole gradient to a (as PyTorch).</summary>
     public static Tensor Fmax(Tensor a, Tensor b)
     {
-        CheckSameFloat("Fmax", a, b);
+        PromoteFloat("Fmax", ref a, ref b);
         var y = BinaryRaw("Fmax", a, b, BK<float>.Fmax, BK<double>.Fmax);
         return Op.Tracking(a, b) ? Op.Record(FmaxOp, y, [a, b]) : y;
     }
@@ -278,7 +286,7 @@ public partial class Tensor
     /// <summary>Elementwise minimum that ignores NaN, with broadcasting (PyTorch's <c>fmin</c>); ties send the gradient to a.</summary>
     public static Tensor Fmin(Tensor a, Tensor b)
     {
-        CheckSameFloat("Fmin", a, b);
+        PromoteFloat("Fmin", ref a, ref b);
         var y = BinaryRaw("Fmin", a, b, BK<float>.Fmin, BK<double>.Fmin);
         return Op.Tracking(a, b) ? Op.Record(FminOp, y, [a, b]) : y;
     }
@@ -295,7 +303,7 @@ public partial class Tensor
     /// </summary>
     public static Tensor ClampMin(Tensor x, Tensor min)
     {
-        CheckSameFloat("ClampMin", x, min);
+        PromoteFloat("ClampMin", ref x, ref min);
         var y = BinaryRaw("ClampMin", x, min, K.Ops<float>.Maximum, K.Ops<double>.Maximum);
         return Op.Tracking(x, min) ? Op.Record(ClampMinOp, y, [x, min]) : y;
     }
@@ -306,7 +314,7 @@ public partial class Tensor
     /// </summary>
     public static Tensor ClampMax(Tensor x, Tensor max)
     {
-        CheckSameFloat("ClampMax", x, max);
+        PromoteFloat("ClampMax", ref x, ref max);
         var y = BinaryRaw("ClampMax", x, max, K.Ops<float>.Minimum, K.Ops<double>.Minimum);
         return Op.Tracking(x, max) ? Op.Record(ClampMaxOp, y, [x, max]) : y;
     }
@@ -347,7 +355,7 @@ public partial class Tensor
     /// </summary>
     public static Tensor Xlogy(Tensor x, Tensor y)
     {
-        CheckSameFloat("Xlogy", x, y);
+        PromoteFloat("Xlogy", ref x, ref y);
         var r = BinaryRaw("Xlogy", x, y, BK<float>.Xlogy, BK<double>.Xlogy);
         return Op.Tracking(x, y) ? Op.Record(XlogyOp, r, [x, y]) : r;
     }
@@ -392,7 +400,7 @@ public partial class Tensor
     /// <summary>Elementwise log(e^a + e^b) with broadcasting, computed stably (PyTorch's <c>logaddexp</c>).</summary>
     public static Tensor LogAddExp(Tensor a, Tensor b)
     {
-        CheckSameFloat("LogAddExp", a, b);
+        PromoteFloat("LogAddExp", ref a, ref b);
         var y = BinaryRaw("LogAddExp", a, b, s_logAddExp32, s_logAddExp64);
         return Op.Tracking(a, b) ? LogAddExpOp.Record(a, b, y) : y;
     }
@@ -400,7 +408,7 @@ public partial class Tensor
     /// <summary>Elementwise log2(2^a + 2^b) with broadcasting, computed stably (PyTorch's <c>logaddexp2</c>).</summary>
     public static Tensor LogAddExp2(Tensor a, Tensor b)
     {
-        CheckSameFloat("LogAddExp2", a, b);
+        PromoteFloat("LogAddExp2", ref a, ref b);
         var y = BinaryRaw("LogAddExp2", a, b, s_logAddExp2_32, s_logAddExp2_64);
         return Op.Tracking(a, b) ? LogAddExp2Op.Record(a, b, y) : y;
     }
@@ -550,8 +558,10 @@ public partial class Tensor
     /// </summary>
     public static Tensor Lerp(Tensor start, Tensor end, Tensor weight)
     {
-        CheckSameFloat("Lerp", start, end);
-        CheckSameFloat("Lerp", start, weight);
+        // PyTorch's lerp does not promote: the three operands share one float dtype
+        start.CheckFloat("Lerp");
+        CheckSameDType("Lerp", start, end);
+        CheckSameDType("Lerp", start, weight);
         var shape = ShapeUtil.Broadcast("Lerp", ShapeUtil.Broadcast("Lerp", start._shape, end._shape), weight._shape);
         var y = Empty(shape, start.DType);
         if (start.DType == DType.Float32) LerpKernel<float>(start, end, weight, y);

@@ -20,17 +20,19 @@ public partial class Tensor
 {
     // ---- binary arithmetic ---------------------------------------------------------------------
 
-    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
-    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
+    internal static readonly BinaryDef<AddRule> AddOp = new("Add", null, "add") { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Add), Samples = () => OpSamples.Binary((a, b) => a + b) };
+    internal static readonly BinaryDef<SubRule> SubOp = new("Sub", null, "sub") { DTypes = DTypeSet.Floats | DTypeSet.Int64, Batch = BatchRules.Binary(Sub), Samples = () => OpSamples.Binary((a, b) => a - b) };
     // save only what the needed gradients read: dL/da reads b, dL/db reads a
     internal static readonly BinaryDef<MulRule> MulOp = new("Mul", x => (x[0].RequiresGrad ? 2u : 0) | (x[1].RequiresGrad ? 1u : 0), "mul")
-    { Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
+    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Mul), Samples = () => OpSamples.Binary((a, b) => a * b) };
     internal static readonly BinaryDef<DivRule> DivOp = new("Div", x => x[1].RequiresGrad ? 3u : 2u, "div", "true_divide")
-    { Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
+    { DTypes = DTypeSet.All, Batch = BatchRules.Binary(Div), Samples = () => OpSamples.Binary((a, b) => a / b, bDomain: OpSamples.Domain.AwayFromZero) };
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
+        if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Add", a, b);
         var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
         return Op.Tracking(a, b) ? AddOp.Record(a, b, y) : y;
     }
@@ -47,6 +49,8 @@ public partial class Tensor
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
+        if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Sub", a, b);
         var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
         return Op.Tracking(a, b) ? SubOp.Record(a, b, y) : y;
     }
@@ -62,15 +66,46 @@ public partial class Tensor
     /// <summary>Elementwise product with broadcasting.</summary>
     public static Tensor Mul(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
+        if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Mul", a, b);
         var y = BinaryRaw("Mul", a, b, K.Ops<float>.Mul, K.Ops<double>.Mul);
         return Op.Tracking(a, b) ? MulOp.Record(a, b, y) : y;
     }
 
-    /// <summary>Elementwise quotient with broadcasting.</summary>
+    /// <summary>Elementwise quotient with broadcasting (true division: int64 and bool operands give float32, as PyTorch).</summary>
     public static Tensor Div(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
+        if (!a.DType.IsFloatingPoint())
+        {
+            a = a.To(DType.Float32);
+            b = b.To(DType.Float32);
+        }
         var y = BinaryRaw("Div", a, b, K.Ops<float>.Div, K.Ops<double>.Div);
         return Op.Tracking(a, b) ? DivOp.Record(a, b, y) : y;
+    }
+
+    /// <summary>
+    /// Add, Sub and Mul of two int64 or two bool tensors (after promotion; not differentiable), as PyTorch: int64
+    /// arithmetic wraps around on overflow; on bool, Add is logical or and Mul logical and, and Sub is an error.
+    /// </summary>
+    private static Tensor IntegerArithmetic(string op, Tensor a, Tensor b)
+    {
+        if (a.DType == DType.Int64)
+            return op switch
+            {
+                "Add" => BinaryAnyRaw<long, long>(op, a, b, DType.Int64, static (p, q) => unchecked(p + q)),
+                "Sub" => BinaryAnyRaw<long, long>(op, a, b, DType.Int64, static (p, q) => unchecked(p - q)),
+                _ => BinaryAnyRaw<long, long>(op, a, b, DType.Int64, static (p, q) => unchecked(p * q)),
+            };
+        return op switch
+        {
+            "Add" => BinaryAnyRaw<bool, bool>(op, a, b, DType.Bool, static (p, q) => p | q),
+            "Mul" => BinaryAnyRaw<bool, bool>(op, a, b, DType.Bool, static (p, q) => p & q),
+            _ => throw new DTypeMismatchException(
+                $"{op}: subtraction of two bool tensors (shapes {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)}) is not supported, as in PyTorch. " +
+                "Use LogicalXor (the ^ operator) for the truth-value difference, or convert with To(DType.Int64) first."),
+        };
     }
 
     // ---- derivative rules of the arithmetic ops (g·∂y/∂a, g·∂y/∂b; written once for tensors and raw scalars) ----
@@ -129,6 +164,7 @@ public partial class Tensor
     /// <summary>a raised to the power b, elementwise with broadcasting. d/db uses log(a), taken as 0 where a = 0 (as PyTorch).</summary>
     public static Tensor Pow(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
         var y = BinaryRaw("Pow", a, b, K.Ops<float>.Pow, K.Ops<double>.Pow);
         return Op.Record(PowOp, y, [a, b]);
     }
@@ -177,6 +213,7 @@ public partial class Tensor
 
     private static Tensor MinMax(string name, Tensor a, Tensor b, K.BinaryKernel<float> f32, K.BinaryKernel<double> f64, bool max)
     {
+        Promote(ref a, ref b);
         var y = BinaryRaw(name, a, b, f32, f64);
         return Op.Record(max ? MaximumOp : MinimumOp, y, [a, b]);
     }
@@ -197,6 +234,7 @@ public partial class Tensor
     /// (float: exact, b = 0 gives NaN; int64: a zero divisor throws). d/da = 1, d/db = -floor(a / b).</summary>
     public static Tensor Remainder(Tensor a, Tensor b)
     {
+        Promote(ref a, ref b);
         if (a.DType == DType.Int64 && b.DType == DType.Int64)
         {
             CheckNoZeroDivisor("Remainder", b);
@@ -211,43 +249,66 @@ public partial class Tensor
     }
 
     /// <summary>Remainder with a scalar divisor (see <see cref="Remainder(Tensor, Tensor)"/>).</summary>
-    public Tensor Remainder(double divisor) => Remainder(this, ScalarLike(divisor));
+    public Tensor Remainder(double divisor) => Remainder(this, ScalarOperand(divisor));
+
+    /// <summary>Remainder with an integer scalar divisor (an int64 tensor stays int64).</summary>
+    public Tensor Remainder(long divisor) => Remainder(this, ScalarOperand(divisor));
 
     /// <summary>Sum of two possibly-absent tangents (null means zero).</summary>
     internal static Tensor? AddTangents(Tensor? a, Tensor? b) => a is null ? b : b is null ? a : a + b;
 
     // ---- operators -----------------------------------------------------------------------------
+    // A scalar operand takes part in type promotion by category only (DTypes): a double never widens a float tensor,
+    // and an integer tensor with a double gives float32; a long (an int literal) keeps an int64 tensor int64.
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public static Tensor operator +(Tensor a, Tensor b) => Add(a, b);
     /// <summary>Adds a scalar.</summary>
-    public static Tensor operator +(Tensor a, double b) => Add(a, a.ScalarLike(b));
+    public static Tensor operator +(Tensor a, double b) => Add(a, a.ScalarOperand(b));
     /// <summary>Adds a scalar.</summary>
-    public static Tensor operator +(double a, Tensor b) => Add(b.ScalarLike(a), b);
+    public static Tensor operator +(double a, Tensor b) => Add(b.ScalarOperand(a), b);
     /// <summary>Elementwise difference with broadcasting.</summary>
     public static Tensor operator -(Tensor a, Tensor b) => Sub(a, b);
     /// <summary>Subtracts a scalar.</summary>
-    public static Tensor operator -(Tensor a, double b) => Sub(a, a.ScalarLike(b));
+    public static Tensor operator -(Tensor a, double b) => Sub(a, a.ScalarOperand(b));
     /// <summary>Subtracts from a scalar.</summary>
-    public static Tensor operator -(double a, Tensor b) => Sub(b.ScalarLike(a), b);
+    public static Tensor operator -(double a, Tensor b) => Sub(b.ScalarOperand(a), b);
     /// <summary>Elementwise product with broadcasting.</summary>
     public static Tensor operator *(Tensor a, Tensor b) => Mul(a, b);
     /// <summary>Multiplies by a scalar.</summary>
-    public static Tensor operator *(Tensor a, double b) => Mul(a, a.ScalarLike(b));
+    public static Tensor operator *(Tensor a, double b) => Mul(a, a.ScalarOperand(b));
     /// <summary>Multiplies by a scalar.</summary>
-    public static Tensor operator *(double a, Tensor b) => Mul(b.ScalarLike(a), b);
+    public static Tensor operator *(double a, Tensor b) => Mul(b.ScalarOperand(a), b);
     /// <summary>Elementwise quotient with broadcasting.</summary>
     public static Tensor operator /(Tensor a, Tensor b) => Div(a, b);
     /// <summary>Divides by a scalar.</summary>
-    public static Tensor operator /(Tensor a, double b) => Div(a, a.ScalarLike(b));
+    public static Tensor operator /(Tensor a, double b) => Div(a, a.ScalarOperand(b));
     /// <summary>Divides a scalar by each element.</summary>
-    public static Tensor operator /(double a, Tensor b) => Div(b.ScalarLike(a), b);
+    public static Tensor operator /(double a, Tensor b) => Div(b.ScalarOperand(a), b);
+    /// <summary>Adds an integer scalar (which counts as int64 in type promotion: an int64 tensor stays int64).</summary>
+    public static Tensor operator +(Tensor a, long b) => Add(a, a.ScalarOperand(b));
+    /// <summary>Adds an integer scalar.</summary>
+    public static Tensor operator +(long a, Tensor b) => Add(b.ScalarOperand(a), b);
+    /// <summary>Subtracts an integer scalar.</summary>
+    public static Tensor operator -(Tensor a, long b) => Sub(a, a.ScalarOperand(b));
+    /// <summary>Subtracts from an integer scalar.</summary>
+    public static Tensor operator -(long a, Tensor b) => Sub(b.ScalarOperand(a), b);
+    /// <summary>Multiplies by an integer scalar.</summary>
+    public static Tensor operator *(Tensor a, long b) => Mul(a, a.ScalarOperand(b));
+    /// <summary>Multiplies by an integer scalar.</summary>
+    public static Tensor operator *(long a, Tensor b) => Mul(b.ScalarOperand(a), b);
+    /// <summary>Divides by an integer scalar (true division: an int64 tensor gives float32).</summary>
+    public static Tensor operator /(Tensor a, long b) => Div(a, a.ScalarOperand(b));
+    /// <summary>Divides an integer scalar by each element.</summary>
+    public static Tensor operator /(long a, Tensor b) => Div(b.ScalarOperand(a), b);
     /// <summary>Negation.</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
     /// <summary>Python-style remainder (see <see cref="Remainder(Tensor, Tensor)"/>).</summary>
     public static Tensor operator %(Tensor a, Tensor b) => Remainder(a, b);
     /// <summary>Python-style remainder by a scalar.</summary>
-    public static Tensor operator %(Tensor a, double b) => Remainder(a, a.ScalarLike(b));
+    public static Tensor operator %(Tensor a, double b) => Remainder(a, a.ScalarOperand(b));
+    /// <summary>Python-style remainder by an integer scalar (an int64 tensor stays int64).</summary>
+    public static Tensor operator %(Tensor a, long b) => Remainder(a, a.ScalarOperand(b));
 
     /// <summary>Elementwise sum with broadcasting.</summary>
     public Tensor Add(Tensor other) => Add(this, other);
@@ -481,7 +542,7 @@ public partial class Tensor
     {
         if (condition.DType != DType.Bool)
             throw new DTypeMismatchException($"Where: the condition must be a bool tensor but has dtype {condition.DType.Name()} (shape {ShapeUtil.Format(condition.Shape)}). Build it with a comparison such as x.Gt(0).");
-        CheckSameDType("Where", a, b);
+        Promote(ref a, ref b);
         var shape = ShapeUtil.Broadcast("Where", ShapeUtil.Broadcast("Where", condition._shape, a._shape), b._shape);
         var y = Empty(shape, a.DType);
         var sc = BroadcastStrides(condition, shape);
@@ -506,6 +567,7 @@ public partial class Tensor
 
     internal static readonly OpDef WhereOp = new("Where", OpFamily.ShapeIndexCreateOther, "where")
     {
+        DTypes = DTypeSet.All,
         Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? Where(c.A<Tensor>(), g, ZerosLike(g)) : Where(c.A<Tensor>(), ZerosLike(g), g)).SumTo(c.Shape(i)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is null && t[1] is null ? null
             : Where(c.A<Tensor>(), AlignTangent(t[0], c.X(0), c.Y.Rank) ?? ZerosLike(c.X(0)), AlignTangent(t[1], c.X(1), c.Y.Rank) ?? ZerosLike(c.X(1))),
@@ -520,11 +582,19 @@ public partial class Tensor
         Samples = () => OpSamples.Binary((a, b) => Where((a - b).Gt(0.0), a, b)),
     };
 
-    /// <summary>Where with a scalar for the false branch.</summary>
-    public static Tensor Where(Tensor condition, Tensor a, double b) => Where(condition, a, a.ScalarLike(b));
+    /// <summary>Where with a scalar for the false branch: the result has the tensor's dtype, or float32 for an int64 or
+    /// bool tensor (type promotion, see <see cref="DTypes"/>).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, double b) => Where(condition, a, a.ScalarOperand(b));
 
-    /// <summary>Where with a scalar for the true branch.</summary>
-    public static Tensor Where(Tensor condition, double a, Tensor b) => Where(condition, b.ScalarLike(a), b);
+    /// <summary>Where with a scalar for the true branch: the result has the tensor's dtype, or float32 for an int64 or
+    /// bool tensor (type promotion, see <see cref="DTypes"/>).</summary>
+    public static Tensor Where(Tensor condition, double a, Tensor b) => Where(condition, b.ScalarOperand(a), b);
+
+    /// <summary>Where with an integer scalar for the false branch: the result has the tensor's dtype (int64 for a bool tensor).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, long b) => Where(condition, a, a.ScalarOperand(b));
+
+    /// <summary>Where with an integer scalar for the true branch: the result has the tensor's dtype (int64 for a bool tensor).</summary>
+    public static Tensor Where(Tensor condition, long a, Tensor b) => Where(condition, b.ScalarOperand(a), b);
 
     /// <summary>Where with two scalars, producing a tensor of <paramref name="dtype"/> shaped like the condition.</summary>
     public static Tensor Where(Tensor condition, double a, double b, DType dtype = DType.Float32) => Where(condition, Scalar(a, dtype), Scalar(b, dtype));
@@ -632,7 +702,10 @@ public partial class Tensor
     public Tensor AddInPlace(Tensor other, double alpha) => InPlace("AddInPlace", other, (a, b) => a + b * alpha);
 
     /// <summary>Adds a scalar in place.</summary>
-    public Tensor AddInPlace(double value) => InPlace("AddInPlace", ScalarLike(value), Add);
+    public Tensor AddInPlace(double value) => InPlace("AddInPlace", ScalarOperand(value), Add);
+
+    /// <summary>Adds an integer scalar in place.</summary>
+    public Tensor AddInPlace(long value) => InPlace("AddInPlace", ScalarOperand(value), Add);
 
     /// <summary>Subtracts <paramref name="other"/> in place.</summary>
     public Tensor SubInPlace(Tensor other) => InPlace("SubInPlace", other, Sub);
@@ -641,13 +714,16 @@ public partial class Tensor
     public Tensor MulInPlace(Tensor other) => InPlace("MulInPlace", other, Mul);
 
     /// <summary>Multiplies by a scalar in place.</summary>
-    public Tensor MulInPlace(double value) => InPlace("MulInPlace", ScalarLike(value), Mul);
+    public Tensor MulInPlace(double value) => InPlace("MulInPlace", ScalarOperand(value), Mul);
+
+    /// <summary>Multiplies by an integer scalar in place.</summary>
+    public Tensor MulInPlace(long value) => InPlace("MulInPlace", ScalarOperand(value), Mul);
 
     /// <summary>Divides by <paramref name="other"/> in place.</summary>
     public Tensor DivInPlace(Tensor other) => InPlace("DivInPlace", other, Div);
 
     /// <summary>Divides by a scalar in place.</summary>
-    public Tensor DivInPlace(double value) => InPlace("DivInPlace", ScalarLike(value), Div);
+    public Tensor DivInPlace(double value) => InPlace("DivInPlace", ScalarOperand(value), Div);
 
     /// <summary>Clamps in place.</summary>
     public Tensor ClampInPlace(double? min = null, double? max = null) => InPlace("ClampInPlace", this, (a, _) => a.Clamp(min, max));
@@ -715,7 +791,14 @@ public partial class Tensor
             throw new ShapeMismatchException(
                 $"{op}: the result has shape {ShapeUtil.Format(result.Shape)} but an in-place op cannot change the shape of its target {ShapeUtil.Format(_shape)} (the operand {ShapeUtil.Format(other.Shape)} must broadcast to the target).");
         if (result.DType != DType)
-            throw new DTypeMismatchException($"{op}: the result has dtype {result.DType.Name()} but the target has dtype {DType.Name()}.");
+        {
+            // PyTorch writes the promoted result back in the target's dtype where the cast is allowed
+            if (!DTypes.CanCast(result.DType, DType))
+                throw new DTypeMismatchException(
+                    $"{op}: result type {result.DType.Name()} can't be cast to the desired output type {DType.Name()} (the target of shape {ShapeUtil.Format(_shape)}; " +
+                    $"the operand has dtype {other.DType.Name()}), as in PyTorch. Convert the target first, e.g. x = x.To(DType.{result.DType}), or use the out-of-place op.");
+            using (Autograd.SetGradEnabled(track)) result = result.To(DType);
+        }
         CopyRawFrom(result);
         Storage.BumpVersion();
         if (Tracer.Depth > 0) Tracer.Rebind(this, result);

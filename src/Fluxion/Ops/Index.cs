@@ -437,7 +437,7 @@ public partial class Tensor
         if (!ShapeUtil.SameShape(shape, _shape))
             throw new ShapeMismatchException(
                 $"MaskedFill: the mask (shape {ShapeUtil.Format(mask._shape)}) must broadcast to the input's shape {ShapeUtil.Format(_shape)}, but together they broadcast to {ShapeUtil.Format(shape)}.");
-        return Where(mask, value, this);
+        return Where(mask, ScalarLike(value), this); // a fill: the value takes this dtype, as PyTorch
     }
 
     /// <summary>

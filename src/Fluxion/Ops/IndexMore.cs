@@ -109,7 +109,7 @@ public partial class Tensor
         CheckIndexVector(op, index);
         int d = WrapIndexDim(op, dim);
         var v = IndexValues(op, index, _shape[d], $"dim {d} (shape {ShapeUtil.Format(_shape)})", allowNegative: true);
-        return Where(DimMask(d, _shape[d], v), value, this);
+        return Where(DimMask(d, _shape[d], v), ScalarLike(value), this); // a fill: the value takes this dtype
     }
 
     internal static readonly OpDef IndexCopyOp = Composite("IndexCopy", ["IndexSelect", "Where"], ["index_copy"], () =>
@@ -361,7 +361,7 @@ public partial class Tensor
         var pos = ScatterTargets(op, d, index, null);
         var hit = new bool[Numel];
         foreach (var p in pos) hit[p] = true;
-        return Where(Wrap(hit, ShapeArray), value, this);
+        return Where(Wrap(hit, ShapeArray), ScalarLike(value), this); // a fill: the value takes this dtype
     }
 
     internal static readonly OpDef ScatterReduceOp = Composite("ScatterReduce", ["ScatterAdd", "Gather", "Where", "Div", "Mul", "Clone"], ["scatter_reduce"], () =>

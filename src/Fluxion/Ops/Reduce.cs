@@ -76,10 +76,11 @@ public partial class Tensor
     /// <summary>Sum over one dim.</summary>
     public Tensor Sum(int dim, bool keepDim = false) => Sum([dim], keepDim);
 
-    /// <summary>Sum over <paramref name="dims"/> (all dims when null).</summary>
+    /// <summary>Sum over <paramref name="dims"/> (all dims when null). int64 and bool tensors sum to int64 (as PyTorch,
+    /// wrapping around on overflow; not differentiable).</summary>
     public Tensor Sum(int[]? dims, bool keepDim = false)
     {
-        CheckFloat("Sum");
+        if (!DType.IsFloatingPoint()) return IntegerSum(dims, keepDim);
         var d = ReduceDims("Sum", dims);
         var (keep, outShape) = ReduceShapes(d, keepDim);
         var y = Empty(outShape, DType);
@@ -96,12 +97,30 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(SumOp, y, [this], new ReduceAttr(d, keep, keepDim)) : y;
     }
 
+    /// <summary>The sum of an int64 or bool tensor, in int64.</summary>
+    private Tensor IntegerSum(int[]? dims, bool keepDim)
+    {
+        var x = DType == DType.Int64 ? this : To(DType.Int64);
+        var d = x.ReduceDims("Sum", dims);
+        var outShape = x.ReduceShapes(d, keepDim).OutShape;
+        var y = Zeros(outShape, DType.Int64);
+        var src = x.ReduceLayout<long>(d, out int rows, out int inner);
+        var dst = y.Storage.As<long>();
+        for (int r = 0; r < rows; r++)
+        {
+            long acc = 0;
+            foreach (var v in src.Slice(r * inner, inner)) acc = unchecked(acc + v);
+            dst[r] = acc;
+        }
+        return y;
+    }
+
     /// <summary>A reduction's attributes: the reduced dims (sorted), the input shape with them kept as 1, and keepDim.</summary>
     private sealed record ReduceAttr(int[] Dims, int[] Keep, bool KeepDim);
 
     internal static readonly OpDef SumOp = new("Sum", OpFamily.ReduceScanSort, "sum")
     {
-        Linear = true,
+        Linear = true, DTypes = DTypeSet.All,
         Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep).Expand(c.Shape(0)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx, c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true,

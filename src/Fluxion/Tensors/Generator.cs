@@ -1,3 +1,5 @@
+using Fluxion.Kernels;
+
 namespace Fluxion;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace Fluxion;
 /// </summary>
 public sealed class Generator
 {
-    private ulong _s0, _s1, _s2, _s3;
+    private Xoshiro256 _rng;
     private double? _spareNormal;
 
     [ThreadStatic] private static Generator? t_default;
@@ -23,44 +25,34 @@ public sealed class Generator
     /// <summary>Resets the state from a seed.</summary>
     public void Seed(long seed)
     {
-        ulong x = (ulong)seed;
-        _s0 = SplitMix(ref x);
-        _s1 = SplitMix(ref x);
-        _s2 = SplitMix(ref x);
-        _s3 = SplitMix(ref x);
+        _rng.Seed(seed);
         _spareNormal = null;
     }
 
-    private static ulong SplitMix(ref ulong x)
+    /// <summary>The raw bits for a kernel that fills a buffer (noted as randomness drawn, as <see cref="NextUInt64"/> does).</summary>
+    internal ref Xoshiro256 Raw
     {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
+        get
+        {
+            if (Tracer.Depth > 0) Tracer.NoteRandom();
+            return ref _rng;
+        }
     }
 
     /// <summary>The full state, to restore later with <see cref="SetState"/>.</summary>
-    public GeneratorState GetState() => new(_s0, _s1, _s2, _s3, _spareNormal);
+    public GeneratorState GetState() => new(_rng.S0, _rng.S1, _rng.S2, _rng.S3, _spareNormal);
 
     /// <summary>Restores a state captured by <see cref="GetState"/>.</summary>
     public void SetState(GeneratorState state)
     {
-        (_s0, _s1, _s2, _s3, _spareNormal) = (state.S0, state.S1, state.S2, state.S3, state.SpareNormal);
+        (_rng.S0, _rng.S1, _rng.S2, _rng.S3, _spareNormal) = (state.S0, state.S1, state.S2, state.S3, state.SpareNormal);
     }
 
     /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
         if (Tracer.Depth > 0) Tracer.NoteRandom();
-        ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = ulong.RotateLeft(_s3, 45);
-        return result;
+        return _rng.Next();
     }
 
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>

@@ -9,8 +9,9 @@ public partial class Tensor
     /// <summary>
     /// The tensor's values as PyTorch prints them, e.g. <c>tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])</c>:
     /// 4 decimals, integer-valued floats as <c>1.</c>, scientific notation for wide ranges, aligned
-    /// columns, <c>...</c> summaries above 1000 elements, and the suffixes <c>dtype=</c> (when not
-    /// float32, int64 or bool), <c>requires_grad=True</c> (leaves) or <c>grad_fn=&lt;...&gt;</c> (non-leaves).
+    /// columns, <c>...</c> summaries above 1000 elements, and the suffixes <c>dtype=float64</c> (the dtype's name
+    /// without PyTorch's <c>torch.</c> prefix; omitted, as PyTorch does, for the default float32 and for int64 and bool
+    /// values, whose dtype shows), <c>requires_grad=True</c> (leaves) or <c>grad_fn=&lt;...&gt;</c> (non-leaves).
     /// </summary>
     public override string ToString() => TensorPrinter.Format(this);
 }
@@ -37,12 +38,12 @@ internal static class TensorPrinter
         {
             // nothing to infer the dtype from, so anything but the default float dtype is named
             if (t.Rank != 1) suffixes.Add("size=" + PyTuple(t.Shape));
-            if (t.DType != DType.Float32) suffixes.Add("dtype=torch." + t.DType.Name());
+            if (t.DType != DType.Float32) suffixes.Add("dtype=" + t.DType.Name());
             body = "[]";
         }
         else
         {
-            if (t.DType == DType.Float64) suffixes.Add("dtype=torch.float64");
+            if (t.DType == DType.Float64) suffixes.Add("dtype=float64");
             body = new Renderer(t).Render(indent);
         }
         if (t.GradFnName is { } name) suffixes.Add($"grad_fn=<{PyGradFnName(name)}>");

@@ -15,7 +15,12 @@ namespace Fluxion;
 /// <c>DenseArray</c> that may be wrapped into a second storage) cancels its lease: that array is never
 /// pooled. (3) The pool holds at most <see cref="CapBytes"/> bytes and <see cref="MaxPerSize"/> arrays
 /// per (type, length); at each gen-2 collection it drops arrays that waited a whole gen-2 interval
-/// without being rented, and everything when the machine's memory load is high.</para>
+/// without being rented, and everything when the machine's memory load is high. The cap follows the
+/// working set: when an array is dropped because the pool is full, the cap doubles (at most once per
+/// gen-0 collection, up to <see cref="MaxCapBytes"/>), and it halves back towards its starting value at a
+/// gen-2 collection that leaves the pool less than a quarter full, once four gen-2 collections passed without growth — so a workload whose step hands back
+/// more than the starting cap (per-sample gradients of an MLP: 275 MB per call) recycles its arrays
+/// instead of allocating them on the large-object heap each call.</para>
 /// <para>Arrays only come back at collections, and LOH allocations alone would let a full collection wait
 /// for hundreds of MB: so a miss, after <see cref="InduceBytes"/> of pooled storage was handed out since
 /// the last collection, runs a (cheap) gen-0 collection itself, which finds the dead op outputs.</para>
@@ -35,8 +40,19 @@ internal static class StoragePool
     /// cheap gen-0 allocations; pooling them would promote them and add a finalizer per storage.</summary>
     internal static int MinBytes = 85_000;
 
-    /// <summary>Most bytes the pool keeps (arrays waiting to be rented; arrays in use are not counted).</summary>
+    /// <summary>Most bytes the pool keeps now (arrays waiting to be rented; arrays in use are not counted).
+    /// Starts at <see cref="BaseCapBytes"/> and adapts between it and <see cref="MaxCapBytes"/>.</summary>
     internal static long CapBytes = DefaultCap();
+
+    /// <summary>The cap the pool starts from and shrinks back to: 256 MB (at most an eighth of the memory the GC
+    /// may use), or FLUXION_STORAGE_POOL_MB.</summary>
+    internal static long BaseCapBytes = CapBytes;
+
+    /// <summary>Ceiling of the adaptive cap: an eighth of the memory the GC may use, or <see cref="BaseCapBytes"/>
+    /// when FLUXION_STORAGE_POOL_MB fixes the cap. Setting it to <see cref="CapBytes"/> turns adaptation off.</summary>
+    internal static long MaxCapBytes = DefaultMaxCap();
+
+    private static int s_capGrownAtGen0 = -1, s_capGrownAtGen2;
 
     /// <summary>Most arrays kept per (element type, length).</summary>
     internal static int MaxPerSize = 128;
@@ -73,6 +89,13 @@ internal static class StoragePool
         long avail = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         // 256 MB, but never more than an eighth of the memory the GC may use (containers, small machines)
         return avail > 0 ? Math.Min(256L << 20, avail / 8) : 256L << 20;
+    }
+
+    private static long DefaultMaxCap()
+    {
+        if (Environment.GetEnvironmentVariable("FLUXION_STORAGE_POOL_MB") is { Length: > 0 }) return CapBytes;
+        long avail = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        return Math.Max(CapBytes, avail > 0 ? avail / 8 : CapBytes);
     }
 
     /// <summary>Bytes currently held by the pool.</summary>
@@ -165,6 +188,14 @@ internal static class StoragePool
             s_returnedBytes += bytes;
             var key = (dtype, array.Length);
             if (!s_buckets.TryGetValue(key, out var list)) s_buckets[key] = list = [];
+            if (list.Count < MaxPerSize && s_pooledBytes + bytes > CapBytes && CapBytes < MaxCapBytes && entry.Gen0Stamp != s_capGrownAtGen0)
+            {
+                // the working set outgrew the cap: follow it (once per collection, so one wave of finalizers
+                // handing back a big step's arrays grows the cap by a factor of two at most)
+                s_capGrownAtGen0 = entry.Gen0Stamp;
+                s_capGrownAtGen2 = entry.Gen2Stamp;
+                CapBytes = Math.Min(MaxCapBytes, Math.Max(2 * CapBytes, s_pooledBytes + bytes));
+            }
             if (list.Count >= MaxPerSize || s_pooledBytes + bytes > CapBytes)
             {
                 s_dropped++;
@@ -207,6 +238,18 @@ internal static class StoragePool
         }
     }
 
+    /// <summary>Halves the cap (not below <see cref="BaseCapBytes"/>) when the pool is less than a quarter full and
+    /// the cap has not grown for four gen-2 collections (<paramref name="gen2"/> is the current count): called at each
+    /// gen-2 collection after the trim, so a cap grown for a big workload returns once the workload is over.</summary>
+    internal static void ShrinkCap(int gen2)
+    {
+        lock (s_lock)
+        {
+            if (CapBytes > BaseCapBytes && s_pooledBytes < CapBytes / 4 && gen2 - s_capGrownAtGen2 >= 4)
+                CapBytes = Math.Max(BaseCapBytes, CapBytes / 2);
+        }
+    }
+
     private static long Bytes(Array a, DType dtype) => (long)a.Length * dtype.ElementSize();
 
     /// <summary>Lives in gen 2 and is finalized (then re-registered) at each gen-2 collection: trims the pool.</summary>
@@ -220,6 +263,7 @@ internal static class StoragePool
                 var info = GC.GetGCMemoryInfo();
                 bool pressure = info.HighMemoryLoadThresholdBytes > 0 && info.MemoryLoadBytes >= info.HighMemoryLoadThresholdBytes * 9 / 10;
                 Trim(GC.CollectionCount(2) - 1, all: pressure);
+                ShrinkCap(GC.CollectionCount(2));
             }
             catch
             {

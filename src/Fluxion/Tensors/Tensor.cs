@@ -237,7 +237,7 @@ public partial class Tensor
         if (a.DType != b.DType)
             throw new DTypeMismatchException(
                 $"{op}: operands have different dtypes, {a.DType.Name()} (shape {ShapeUtil.Format(a.Shape)}) and {b.DType.Name()} (shape {ShapeUtil.Format(b.Shape)}). " +
-                "Fluxion does not promote silently: convert one with To(...).");
+                $"{op} takes operands of one dtype (as in PyTorch, only the elementwise ops promote dtypes): convert one with To(...).");
     }
 
     /// <summary>Flat storage index of a multi-index.</summary>

@@ -124,7 +124,7 @@ public sealed class ForwardMode
         if (Kind == ForwardModeKind.MultiTangent)
         {
             var v = new double[count];
-            Kernels.Sampling.Normal(v, g);
+            Kernels.Sampling.Normal(v, ref g.Raw);
             if (p > 0) Orthogonalize(v, k, blocks, p);
             return Tensor.FromDoubles(v, [count], dtype);
         }
@@ -133,12 +133,12 @@ public sealed class ForwardMode
         if (dtype == DType.Float32)
         {
             var a = t.Storage.As<float>();
-            if (rademacher) Kernels.Sampling.Rademacher<float>(a, g); else Kernels.Sampling.Normal(a.AsSpan(), g);
+            if (rademacher) Kernels.Sampling.Rademacher<float>(a, ref g.Raw); else Kernels.Sampling.Normal(a.AsSpan(), ref g.Raw);
         }
         else
         {
             var a = t.Storage.As<double>();
-            if (rademacher) Kernels.Sampling.Rademacher<double>(a, g); else Kernels.Sampling.Normal(a.AsSpan(), g);
+            if (rademacher) Kernels.Sampling.Rademacher<double>(a, ref g.Raw); else Kernels.Sampling.Normal(a.AsSpan(), ref g.Raw);
         }
         return t;
     }
