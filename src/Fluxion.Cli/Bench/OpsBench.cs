@@ -315,7 +315,7 @@ public static class OpsBench
         return shape.Length == 0 ? Tensor.Scalar(d[0], dtype) : Tensor.FromArray(d, shape);
     }
 
-    /// <summary>The cases as JSON lines (name, op, sample, dtype, shapes, per-input kind and value pool, differentiable), for
+    /// <summary>The cases as JSON lines (torch, op, family, size, sample, dtype, shapes, per-input kind and value pool, differentiable), for
     /// <c>bench/torch/ops.py</c>, which builds the same inputs.</summary>
     public static void WriteSpec(TextWriter o)
     {
@@ -325,6 +325,7 @@ public static class OpsBench
                 {
                     ["torch"] = c.Torch,
                     ["op"] = c.Op,
+                    ["family"] = OpsCommand.FamilyName(OpCatalog.All.First(i => i.Name == c.Op).Family),
                     ["size"] = c.Size,
                     ["sample"] = c.Label,
                     ["dtype"] = c.Inputs[0].DType.Name(),
