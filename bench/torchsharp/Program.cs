@@ -9,6 +9,7 @@ using TorchSharpBench;
 var suites = new Dictionary<string, Func<ISuite>>
 {
     ["gemm"] = () => new GemmSuite(),
+    ["ops"] = () => new OpsSuite(),
 };
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
