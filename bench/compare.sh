@@ -1,38 +1,100 @@
 #!/usr/bin/env bash
-# Runs a benchmark in Fluxion and in PyTorch (Debian's python3-torch, 2 threads) in one go and prints,
-# per workload, both medians and the ratio Fluxion / PyTorch (below 1: Fluxion is faster).
-#   bash bench/compare.sh <gemm|mlp|cnn|tiny|jvp|pcn|particles|all> [--runs N]
-# Suites that exist on only one side are reported as such.
+# Fluxion against PyTorch 1.13 (Debian's python3-torch, bench/torch) and LibTorch 2.10 (TorchSharp 0.107,
+# bench/torchsharp), in alternating rounds, and one table of medians of per-round medians:
+#   bash bench/compare.sh <suite|all> [--rounds N] [--runs N] [--warmup N] [--warmup-s S] [--no-rss] [--keep DIR]
+# Each round runs every side once per suite, the sides in rotating order (round 1: fluxion, pytorch, libtorch;
+# round 2: pytorch, libtorch, fluxion; ...), so none always runs first. Default 3 rounds; the other options go to
+# every side (defaults there: 15 timed runs after >= 3 s of warm-up, each suite's workloads interleaved).
+# Output: the columns `workload fluxion pytorch-1.13 libtorch-2.10 fluxion/pytorch-1.13 fluxion/libtorch-2.10`
+# (ms; time ratios, below 1 = Fluxion faster; '-' where a side lacks the workload), the memory figures
+# (fresh-process peak RSS growth on every side, Fluxion's tensor-storage peak), the values that check the sides
+# compute the same (loss, ...), and the 1-minute load average before and after.
+#
+# Dispatch by suite name, so a new suite needs no change here:
+#   fluxion:        fluxion bench <suite> --json ...          (the suites of `fluxion bench --list`)
+#   pytorch-1.13:   /usr/bin/python3 bench/torch/<suite>.py --json ...  if that file exists,
+#                   else /usr/bin/python3 bench/torch/bench.py <suite> --json ...  if `bench.py --list` has it
+#   libtorch-2.10:  bash bench/torchsharp/run.sh <suite> --json ...  if `run.sh --list` has it
+# Each side prints JSON lines with at least "name" and "median_ms" (workload names as `fluxion bench` prints them)
+# and accepts --json, --runs, --warmup, --warmup-s and --no-rss. `all` covers every Fluxion suite that exists on
+# at least one other side. The TorchSharp side is built here (dotnet build -c Release bench/torchsharp; NuGet
+# restores TorchSharp-cpu once); if it cannot be built, its column stays '-'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name="${1:-all}"; shift || true
+root=$(pwd)
 py=/usr/bin/python3
+rounds=3
+keep=""
+suite=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
+    --runs|--warmup|--warmup-s) args+=("$1" "$2"); shift 2 ;;
+    --no-rss|--json) [ "$1" = --no-rss ] && args+=("$1"); shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
+    *) if [ -n "$suite" ]; then echo "compare.sh: one suite or all" >&2; exit 2; fi; suite="$1"; shift ;;
+  esac
+done
+[ -n "$suite" ] || { echo "usage: bash bench/compare.sh <suite|all> [--rounds N] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]" >&2; exit 2; }
+
 dotnet build -c Release src/Fluxion.Cli -v q -nologo > /dev/null
-flux=$(mktemp); torch=$(mktemp)
-trap 'rm -f "$flux" "$torch"' EXIT
-dotnet run -c Release --no-build --project src/Fluxion.Cli -- bench "$name" --json "$@" > "$flux"
-if [ -f "bench/torch/$name.py" ]; then "$py" "bench/torch/$name.py" --json "$@" > "$torch"
-else "$py" bench/torch/bench.py "$name" "$@" > "$torch" 2>/dev/null || true
+flux_dll="$root/src/Fluxion.Cli/bin/Release/net10.0/Fluxion.Cli.dll"
+ts_ok=0
+if dotnet build -c Release bench/torchsharp -v q -nologo > /tmp/compare-tsbuild.$$.log 2>&1; then ts_ok=1
+else echo "compare.sh: bench/torchsharp did not build (log: /tmp/compare-tsbuild.$$.log); no libtorch-2.10 column" >&2
 fi
-"$py" - "$flux" "$torch" <<'PY'
-import json, sys
-def load(p):
-    out = {}
-    for line in open(p):
-        line = line.strip()
-        if line.startswith("{"):
-            d = json.loads(line); out[d["name"]] = d
-    return out
-f, t = load(sys.argv[1]), load(sys.argv[2])
-print(f"{'workload':<26}{'fluxion ms':>12}{'pytorch ms':>12}{'ratio':>8}")
-for k in sorted(set(f) | set(t)):
-    a, b = f.get(k), t.get(k)
-    fa = f"{a['median_ms']:.3f}" if a else "-"
-    tb = f"{b['median_ms']:.3f}" if b else "-"
-    r = f"{a['median_ms'] / b['median_ms']:.2f}" if a and b else "-"
-    extra = ""
-    for key in ("peak_bytes", "ratio_to_primal", "us_per_op", "gflops"):
-        if a and key in a: extra += f"  fluxion {key}={a[key]}"
-        if b and key in b: extra += f"  torch {key}={b[key]}"
-    print(f"{k:<26}{fa:>12}{tb:>12}{r:>8}{extra}")
-PY
+
+py_cmd() {  # the PyTorch command of a suite, or nothing
+  if [ -f "bench/torch/$1.py" ] && [ "$1" != bench ] && [ "$1" != harness ]; then echo "bench/torch/$1.py"
+  elif "$py" bench/torch/bench.py --list 2>/dev/null | grep -qx "$1"; then echo "bench/torch/bench.py $1"
+  fi
+}
+ts_has() { [ "$ts_ok" = 1 ] && bash bench/torchsharp/run.sh --list 2>/dev/null | grep -qx "$1"; }
+
+fsuites=$(dotnet "$flux_dll" bench --list)
+if [ "$suite" = all ]; then
+  suites=()
+  for s in $fsuites; do
+    if [ -n "$(py_cmd "$s")" ] || ts_has "$s"; then suites+=("$s"); fi
+  done
+else
+  echo "$fsuites" | grep -qx "$suite" || { echo "compare.sh: fluxion bench has no suite '$suite' (fluxion bench --list)" >&2; exit 2; }
+  suites=("$suite")
+fi
+
+out=${keep:-$(mktemp -d)}
+mkdir -p "$out"
+[ -n "$keep" ] || trap 'rm -rf "$out"' EXIT
+results="$out/results.jsonl"
+: > "$results"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+echo "suites: ${suites[*]}; rounds: $rounds; options: ${args[*]:-(defaults)}; load before: $load_before" >&2
+
+run_side() {  # side round suite
+  local side=$1 round=$2 s=$3 cmd
+  case "$side" in
+    fluxion) cmd=(dotnet "$flux_dll" bench "$s") ;;
+    pytorch-1.13) cmd=$(py_cmd "$s"); [ -n "$cmd" ] || return 0; read -r -a cmd <<< "$py $cmd" ;;
+    libtorch-2.10) ts_has "$s" || return 0; cmd=(bash bench/torchsharp/run.sh "$s") ;;
+  esac
+  echo "round $round: $side $s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  "${cmd[@]}" --json "${args[@]}" 2>> "$out/$side.err" | grep '^{' \
+    | sed "s/^{/{\"side\":\"$side\",\"round\":$round,\"suite\":\"$s\",/" >> "$results" \
+    || echo "compare.sh: $side $s failed in round $round (see $out/$side.err)" >&2
+}
+
+sides=(fluxion pytorch-1.13 libtorch-2.10)
+for r in $(seq 1 "$rounds"); do
+  for s in "${suites[@]}"; do
+    for k in 0 1 2; do
+      run_side "${sides[$(( (k + r - 1) % 3 ))]}" "$r" "$s"
+    done
+  done
+done
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+dotnet "$flux_dll" bench --table "$results"
+echo
+echo "load (1-minute average): before $load_before, after $load_after; $rounds rounds; $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -3,6 +3,7 @@
 A script hands main() its suites: {suite name: function building the inputs once and returning a list of
 workloads (name, run, extra)}; extra(result, results) returns extra JSON fields (or is None). Options:
   <suite|all> [--json] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]   (and --rss-child NAME, internal)
+  --list   prints the suite names, one per line
 For each suite: warm-up rounds until both --warmup rounds (default 3) and --warmup-s seconds (default 3) have
 passed, then --runs timed rounds (default 15); every round runs each workload once, in interleaved order (so
 no workload is timed colder than another). Prints one JSON line per workload: name, median_ms, min_ms,
@@ -104,6 +105,9 @@ def main(argv, script, suites):
             elif a == "--warmup": warmup = int(v)
             elif a == "--warmup-s": warmup_s = float(v)
             else: child = v
+        elif a == "--list":
+            print("\n".join(suites))
+            return
         elif a == "--no-rss":
             rss = False
         elif a == "--json":

@@ -9,12 +9,22 @@ using TorchSharpBench;
 var suites = new Dictionary<string, Func<ISuite>>
 {
     ["gemm"] = () => new GemmSuite(),
+<<<<<<< HEAD
     ["ops"] = () => new OpsSuite(),
+=======
+    ["mlp"] = () => new MlpSuite(),
+    ["cnn"] = () => new CnnSuite(),
+    ["tiny"] = () => new TinySuite(),
+    ["jvp"] = () => new JvpSuite(),
+    ["pcn"] = () => new PcnSuite(),
+    ["particles"] = () => new ParticlesSuite(),
+    ["lstm"] = () => new LstmSuite(),
+>>>>>>> main
 };
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-string usage = $"usage: tsbench <{string.Join("|", suites.Keys)}|all> [--runs N] [--warmup N] [--warmup-s S] [--threads N] [--no-rss] [--json]";
+string usage = $"usage: tsbench <{string.Join("|", suites.Keys)}|all> [--runs N] [--warmup N] [--warmup-s S] [--threads N] [--no-rss] [--json] | --list";
 var o = new Options();
 string? name = null, rssChild = null;
 for (int i = 0; i < args.Length; i++)
@@ -29,6 +39,7 @@ for (int i = 0; i < args.Length; i++)
         case "--no-rss": o.Rss = false; break;
         case "--rss-child": rssChild = Next(); break;
         case "--json": break;
+        case "--list": Console.WriteLine(string.Join("\n", suites.Keys)); return 0;
         case "-h" or "--help": Console.WriteLine(usage); return 0;
         default:
             if (args[i].StartsWith('-') || name is not null) { Console.Error.WriteLine($"tsbench: unknown argument '{args[i]}'\n{usage}"); return 2; }

@@ -3,7 +3,7 @@ using System.Globalization;
 
 namespace Fluxion.Cli;
 
-/// <summary><c>fluxion complexity [--plot FILE.svg] [--small] [--runs N]</c>: the backprop complexity analyzer.</summary>
+/// <summary><c>fluxion complexity [--plot FILE.svg] [--small] [--runs N] [--budget BYTES|PERCENT%]</c>: the backprop complexity analyzer.</summary>
 public static class ComplexityCommand
 {
     /// <summary>Help text.</summary>
@@ -21,6 +21,12 @@ public static class ComplexityCommand
           --plot <file.svg>   Write an SVG plot of memory against n for the five cases.
           --small             Smaller sizes, for a quick check (the default sizes take a few seconds on two cores).
           --runs <n>          Timed runs per size (default 3; the median is used).
+          --budget <b>        Instead: memory plans (MemoryPlan) for the network of n/2 tanh layers followed by
+                              n/2 reversible coupling blocks, under budgets from storing everything down to <b>
+                              (bytes, or a percentage of the store-all peak such as 20%): prints the table
+                              budget -> segments, predicted and measured peak, predicted and measured time of a
+                              forward+backward pass, marks the Pareto-optimal rows (measured time vs measured
+                              peak) and writes an SVG of it (--plot, default memplan-pareto.svg).
           -h, --help          Show this help.
         """;
 
@@ -30,6 +36,7 @@ public static class ComplexityCommand
         string? plot = null;
         bool small = false;
         int runs = 3;
+        string? budget = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -37,12 +44,14 @@ public static class ComplexityCommand
                 case "-h" or "--help": stdout.WriteLine(Usage); return 0;
                 case "--small": small = true; break;
                 case "--plot" when i + 1 < args.Length: plot = args[++i]; break;
+                case "--budget" when i + 1 < args.Length: budget = args[++i]; break;
                 case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out runs) && runs >= 1: i++; break;
                 default:
                     stderr.WriteLine($"fluxion complexity: unknown or incomplete argument '{args[i]}'\n\n{Usage}");
                     return 2;
             }
         }
+        if (budget is not null) return Budget(budget, small, runs, plot ?? "memplan-pareto.svg", stdout, stderr);
         var sw = Stopwatch.StartNew();
         var fits = new List<ComplexityFit>();
         foreach (var sweep in Complexity.DefaultSweeps(small))
@@ -76,6 +85,78 @@ public static class ComplexityCommand
             stdout.WriteLine($"wrote {plot}");
         }
         stdout.WriteLine($"total time {sw.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    }
+
+    /// <summary><c>--budget</c>: the Pareto table of memory plans.</summary>
+    private static int Budget(string spec, bool small, int runs, string plot, TextWriter stdout, TextWriter stderr)
+    {
+        int n = small ? 8 : 32, d = small ? 32 : 256, b = small ? 8 : 64;
+        Generator.ManualSeed(0);
+        var layers = new List<Nn.Module>();
+        for (int i = 0; i < n / 2; i++)
+        {
+            layers.Add(new Nn.Linear(d, d, bias: false));
+            layers.Add(new Nn.Tanh());
+        }
+        for (int i = 0; i < n - n / 2; i++)
+            layers.Add(new Nn.Reversible(new Nn.Sequential(new Nn.Linear(d / 2, d / 2, bias: false), new Nn.Tanh()),
+                new Nn.Sequential(new Nn.Linear(d / 2, d / 2, bias: false), new Nn.Tanh())));
+        var model = new Nn.Sequential(layers.ToArray());
+        var x = Tensor.Randn(b, d);
+        var storeAll = MemoryPlan.Create(model, x, long.MaxValue);
+        long full = storeAll.StoreAllPeakBytes;
+        long target;
+        if (spec.EndsWith('%') && double.TryParse(spec[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out double pct) && pct > 0 && pct <= 100)
+            target = (long)(full * pct / 100);
+        else if (!long.TryParse(spec, NumberStyles.Integer, CultureInfo.InvariantCulture, out target) || target < 0)
+        {
+            stderr.WriteLine($"fluxion complexity: --budget takes a byte count or a percentage such as 20%, got '{spec}'.");
+            return 2;
+        }
+        stdout.WriteLine($"network: {n / 2} x (Linear {d}x{d} + Tanh), then {n - n / 2} reversible blocks (f, g: Linear {d / 2}x{d / 2} + Tanh); batch {b}; store-all predicted peak {full} B");
+        var budgets = new List<long>();
+        const int points = 8;
+        for (int k = 0; k < points; k++)
+        {
+            double f = Math.Pow((double)Math.Max(target, 1) / full, k / (double)(points - 1));
+            budgets.Add(k == points - 1 ? target : (long)(full * f));
+        }
+        var rows = new List<(long Budget, MemoryPlan Plan, long Peak, double Seconds)>();
+        foreach (var budget in budgets.Distinct())
+        {
+            var plan = MemoryPlan.Create(model, x, budget);
+            var times = new List<double>();
+            long peak = 0;
+            for (int r = 0; r < runs; r++)
+            {
+                var m = plan.Measure(x);
+                model.ZeroGrad();
+                times.Add(m.Seconds);
+                peak = Math.Max(peak, m.PeakBytes);
+            }
+            times.Sort();
+            rows.Add((budget, plan, peak, times[times.Count / 2]));
+        }
+        stdout.WriteLine();
+        stdout.WriteLine($"{"budget B",12} {"fits",4} {"pred peak B",12} {"meas peak B",12} {"pred ms",9} {"meas ms",9} {"pareto",6}  segments");
+        foreach (var row in rows)
+        {
+            bool pareto = !rows.Any(o => o.Peak <= row.Peak && o.Seconds <= row.Seconds && (o.Peak < row.Peak || o.Seconds < row.Seconds));
+            string segs = string.Join(" ", row.Plan.Segments.Select(sg => $"{sg.Mode.ToString()[0]}{sg.Start}-{sg.Start + sg.Count - 1}"));
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{row.Budget,12} {(row.Plan.FitsBudget ? "yes" : "no"),4} {row.Plan.PredictedPeakBytes,12} {row.Peak,12} {row.Plan.PredictedSeconds * 1e3,9:F2} {row.Seconds * 1e3,9:F2} {(pareto ? "*" : ""),6}  {segs}"));
+        }
+        stdout.WriteLine();
+        stdout.WriteLine("segments: S store, R recompute, I invert (reversible), F forward mode; layer ranges of the Sequential.");
+        stdout.WriteLine("meas peak: MemoryTracker peak of live tensor bytes over a forward+backward pass (weights excluded, gradients included); pred peak: the planner's model of saved activations.");
+        var series = new List<PlotSeries>
+        {
+            new("measured", rows.Select(r => (r.Peak / 1e6, r.Seconds * 1e3)).OrderBy(p => p.Item1).ToList()),
+            new("predicted", rows.Select(r => (r.Plan.PredictedPeakBytes / 1e6, r.Plan.PredictedSeconds * 1e3)).OrderBy(p => p.Item1).ToList()),
+        };
+        SvgPlot.Save(plot, SvgPlot.Render($"Memory plans: time against peak (n={n}, d={d}, b={b})", "peak (MB)", "forward+backward time (ms)", series));
+        stdout.WriteLine($"wrote {plot}");
         return 0;
     }
 }

@@ -156,6 +156,23 @@ public class NnLayersTests
         Assert.True((y1.Narrow(1, 3, 1) - y2.Narrow(1, 3, 1)).Abs().Amax().Item() > 1e-6);
     }
 
+    [Fact]
+    public void DropoutAppliesInTrainingOnlyAndStateDictsRoundTrip()
+    {
+        var g = new Generator(5);
+        var layer = new TransformerEncoderLayer(8, 2, 16, dropout: 0.3, activation: TransformerActivation.Gelu, generator: g);
+        var x = Tensor.Randn([3, 2, 8], DType.Float32, g);
+        Assert.NotEqual(layer.Forward(x).ToDoubleArray(), layer.Forward(x).ToDoubleArray());
+        layer.Eval();
+        var y = layer.Forward(x);
+        Assert.Equal(y.ToDoubleArray(), layer.Forward(x).ToDoubleArray());
+        var copy = new TransformerEncoderLayer(8, 2, 16, dropout: 0.3, activation: TransformerActivation.Gelu);
+        copy.LoadStateDict(layer.StateDict());
+        copy.Eval();
+        Assert.Equal(y.ToDoubleArray(), copy.Forward(x).ToDoubleArray());
+        Assert.Contains("(self_attn): MultiheadAttention", layer.ToString());
+    }
+
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]

@@ -24,7 +24,8 @@ public class PackagingTests
     public void TheCoreLibraryIsSmallAndTheDatasetLivesInItsOwnAssembly()
     {
         var core = typeof(Tensor).Assembly;
-        Assert.True(new FileInfo(core.Location).Length < 1_500_000, $"Fluxion.dll is {new FileInfo(core.Location).Length} bytes");
+        Assert.True(new FileInfo(core.Location).Length < 1_600_000, // no embedded dataset (that is several MB); code alone is ~1.5 MB
+            $"Fluxion.dll is {new FileInfo(core.Location).Length} bytes");
         Assert.DoesNotContain(core.GetManifestResourceNames(), n => n.EndsWith(".gz", StringComparison.Ordinal));
         var datasets = Assembly.Load(FashionMnist.DatasetsAssembly);
         Assert.Equal(4, datasets.GetManifestResourceNames().Count(n => n.StartsWith("Fluxion.Data.Embedded.", StringComparison.Ordinal)));

@@ -19,11 +19,13 @@ public static class BenchCommand
         ["lstm"] = LstmBench.Workloads,
         ["mixed"] = MixedBench.Workloads,
         ["vmap"] = VmapBench.Workloads,
+        ["memplan"] = MemplanBench.Workloads,
+        ["memplan-tiny"] = MemplanBench.TinyWorkloads,
         ["ops"] = OpsBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
-    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "ops" };
+    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "memplan", "ops" };
 
     /// <summary>Help text.</summary>
     public static string Usage =>
@@ -56,6 +58,8 @@ public static class BenchCommand
         are listed on stderr as skipped, with the reason.
 
         Options:
+          --list         Print the suite names (those of 'all'), one per line.
+          --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive).
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
@@ -132,6 +136,17 @@ public static class BenchCommand
                     OpsBench.Sizes = [size];
                     i++;
                     break;
+                case "--list":
+                    foreach (var k in Suites.Keys.Where(k => !SlowSuites.Contains(k))) stdout.WriteLine(k);
+                    return 0;
+                case "--table":
+                    if (i + 1 >= args.Length || !File.Exists(args[i + 1]))
+                    {
+                        stderr.WriteLine("fluxion bench: --table needs a file of JSON lines (bench/compare.sh writes it)");
+                        return 2;
+                    }
+                    stdout.Write(CompareTable.Format(File.ReadLines(args[i + 1])));
+                    return 0;
                 case DdpBench.WorkerFlag:
                     ddpWorker = true;
                     break;

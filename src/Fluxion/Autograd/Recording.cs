@@ -10,24 +10,41 @@ internal static class Recording
     /// <summary>Tensors requiring grad reported by recording ops while a collection is active.</summary>
     [ThreadStatic] private static List<Tensor>? t_collected;
 
+    /// <summary>Whether the active collection only observes (ops still record their nodes).</summary>
+    [ThreadStatic] private static bool t_observeOnly;
+
     /// <summary>
     /// Starts an input collection on this thread: until the scope is disposed, ops that would record a node
     /// record nothing and instead report their inputs that require grad to <paramref name="sink"/>.
     /// </summary>
-    internal static CollectScope CollectInputs(List<Tensor> sink) => new(sink);
+    internal static CollectScope CollectInputs(List<Tensor> sink) => new(sink, false);
+
+    /// <summary>
+    /// Like <see cref="CollectInputs"/>, but ops still record their nodes: they report their inputs that
+    /// require grad to <paramref name="sink"/> and record as usual (a loop step that must keep its graph
+    /// and also tell which captured tensors it used).
+    /// </summary>
+    internal static CollectScope ObserveInputs(List<Tensor> sink) => new(sink, true);
 
     /// <summary>Restores the previous input collection when disposed.</summary>
     internal readonly struct CollectScope : IDisposable
     {
         private readonly List<Tensor>? _previous;
+        private readonly bool _previousObserve;
 
-        public CollectScope(List<Tensor> sink)
+        public CollectScope(List<Tensor> sink, bool observeOnly)
         {
             _previous = t_collected;
+            _previousObserve = t_observeOnly;
             t_collected = sink;
+            t_observeOnly = observeOnly;
         }
 
-        public void Dispose() => t_collected = _previous;
+        public void Dispose()
+        {
+            t_collected = _previous;
+            t_observeOnly = _previousObserve;
+        }
     }
 
     /// <summary>During a collection: reports <paramref name="x"/> and returns true (the caller records no node).</summary>
@@ -35,7 +52,7 @@ internal static class Recording
     {
         if (t_collected is not { } sink) return false;
         sink.Add(x);
-        return true;
+        return !t_observeOnly;
     }
 
     /// <inheritdoc cref="TryCollect(Tensor[])"/>
@@ -44,7 +61,7 @@ internal static class Recording
         if (t_collected is not { } sink) return false;
         if (a.RequiresGrad) sink.Add(a);
         if (b.RequiresGrad) sink.Add(b);
-        return true;
+        return !t_observeOnly;
     }
 
     /// <summary>During a collection: reports <paramref name="inputs"/> that require grad and returns true
@@ -53,7 +70,7 @@ internal static class Recording
     {
         if (t_collected is not { } sink) return false;
         foreach (var t in inputs) if (t.RequiresGrad) sink.Add(t);
-        return true;
+        return !t_observeOnly;
     }
 }
 

@@ -16,7 +16,7 @@ namespace Fluxion;
 /// state (<see cref="Generator.Default"/>) is saved at the forward pass and restored for the
 /// recomputation, so random ops (dropout) draw the same numbers twice.
 /// </summary>
-public static class Checkpoint
+public static partial class Checkpoint
 {
     /// <summary>
     /// Runs <paramref name="fn"/> on <paramref name="inputs"/> without keeping its intermediate results for

@@ -290,10 +290,11 @@ public abstract class RecurrentBase : Module
                 var h = hs.Select(0, k);
                 var c = cs?.Select(0, k);
                 var steps = new Tensor[T];
+                var xs = xp.Unbind(0); // one op: its backward stacks the steps' gradients once
                 for (int s = 0; s < T; s++)
                 {
                     int t = d == 0 ? s : T - 1 - s;
-                    var xt = xp.Select(0, t);
+                    var xt = xs[t];
                     switch (_kind)
                     {
                         case RecurrentKind.Lstm: (h, c) = Recurrence.Lstm(xt, h, c!, whh, bhh, whr); break;

@@ -537,14 +537,34 @@ public partial class Tensor
         return r;
     }
 
-    /// <summary>The slices along <paramref name="dim"/>, with that dim removed (views; PyTorch's <c>unbind</c>).</summary>
+    /// <summary>The slices along <paramref name="dim"/>, with that dim removed (views; PyTorch's <c>unbind</c>). One op with
+    /// every slice as an output, so the backward stacks the slices' gradients once (per-slice selects would each scatter
+    /// into a zero tensor of the whole input: quadratic in the number of slices, as in a recurrence over time steps).</summary>
     public Tensor[] Unbind(int dim = 0)
     {
         int d = WrapIndexDim("Unbind", dim);
         var r = new Tensor[_shape[d]];
-        for (int i = 0; i < r.Length; i++) r[i] = Select(d, i);
+        int[] shape = [.. _shape[..d], .. _shape[(d + 1)..]];
+        int[] strides = [.. _strides[..d], .. _strides[(d + 1)..]];
+        for (int i = 0; i < r.Length; i++) r[i] = MakeView((int[])shape.Clone(), (int[])strides.Clone(), Offset + i * _strides[d]);
+        if (r.Length > 0 && Op.Tracking(this)) Op.Record(UnbindOp, r, [this], d);
         return r;
     }
+
+    // outputs: the slices along dim (the attribute); linear, so its vector-mode JVP is also its batching rule
+    internal static readonly OpDef UnbindOp = new("Unbind", OpFamily.ShapeIndexCreateOther, "unbind")
+    {
+        Linear = true, DTypes = DTypeSet.All,
+        VjpAll = (in OpCtx c, Tensor[] gs, bool[] needs) => [Stack(gs, c.A<int>())],
+        JvpAll = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.Unbind(c.A<int>() + TangentBatchDims(tx, c.X(0))) : new Tensor?[c.X(0)._shape[c.A<int>()]],
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("dim 1", [OpSamples.Make(OpSamples.Domain.Real, 1, 2, 3)], t => Stack(t[0].Unbind(1))),
+            new("some slices", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 2)], t => { var u = t[0].Unbind(0); return u[1] * u[3]; }),
+            new("noncontiguous, one slice", [OpSamples.Make(OpSamples.Domain.Real, 3, 3, 1).T], t => t[0].Unbind(0)[0].Exp()),
+        ],
+    };
 
     // ---- checks and dispatch ----------------------------------------------------------------------
 

@@ -31,6 +31,13 @@ public partial class Tensor
         VjpAll = LstmCellVjp,
         JvpAll = LstmCellJvp,
         Saves = 3u | OpDef.SaveOutput,
+        // vmap: the cell works row by row over any leading dims, so the batch is one more of them (the saved activations are recomputed)
+        Batch = c =>
+        {
+            var (h, cc) = LstmCell(c.Materialize(0).Contiguous(), c.Materialize(1).Contiguous());
+            return [h, cc];
+        },
+        BatchRecomputesAttr = true,
         Samples = () =>
         [
             new("rows", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 8), OpSamples.Make(OpSamples.Domain.Real, 2, 3, 2)], t => LstmCellSample(t, 0)),

@@ -53,8 +53,6 @@ internal static class ShapeCatalog
         [new("uneven", [R(1, 5, 2)], t => CatFlat(t[0].Chunk(2))), new("dim 1", [R(2, 2, 6)], t => CatFlat(t[0].Chunk(3, 1)))]);
     internal static readonly OpDef Split = Composite("Split", ["Slice"], ["split", "split_with_sizes"], () =>
         [new("size", [R(1, 5, 2)], t => CatFlat(t[0].Split(2))), new("sizes", [R(2, 2, 6)], t => CatFlat(t[0].Split([1, 3, 2], 1)))]);
-    internal static readonly OpDef Unbind = Composite("Unbind", ["Slice", "Reshape"], ["unbind"], () =>
-        [new("dim 1", [R(1, 2, 3)], t => Tensor.Stack(t[0].Unbind(1)))]);
     internal static readonly OpDef MaskedFill = Composite("MaskedFill", ["Where"], ["masked_fill"], () =>
         [new("broadcast mask", [R(1, 3, 4)], t => t[0].MaskedFill(Tensor.FromArray([true, false, true, false], 4), -2.5))]);
 

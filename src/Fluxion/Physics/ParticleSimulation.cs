@@ -188,19 +188,42 @@ public sealed class ParticleSimulation
     /// <summary>
     /// Runs <paramref name="steps"/> steps from positions x and velocities v [n, D] and returns the final
     /// state. With <paramref name="checkpoint"/> the steps are checkpointed in ⌈√T⌉ segments (memory
-    /// O(√T · n) for the backward pass, at the cost of one recomputation of each step).
+    /// O(√T · n) for the backward pass, at the cost of one recomputation of each step); with
+    /// <paramref name="snapshots"/> instead by the binomial schedule of <see cref="Checkpoint.Loop"/>
+    /// (that many states and one step's graph kept, the fewest step evaluations for that memory).
     /// </summary>
-    public Tensor Run(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true)
+    public Tensor Run(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true, int? snapshots = null)
     {
         if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"ParticleSimulation.Run: steps must be ≥ 0, got {steps}.");
-        return Continue(InitialState(x, v, m, s, a), m, s, a, steps, checkpoint);
+        return Continue(InitialState(x, v, m, s, a), m, s, a, steps, checkpoint, snapshots);
+    }
+
+    /// <summary>
+    /// Runs from a state [n, 4D + 1] until a marble is eaten (a marble that was alive at the start is
+    /// removed by an eater) or <paramref name="maxSteps"/> steps ran; the length is known only when the
+    /// run ends, so the steps are checkpointed online (<see cref="Checkpoint.LoopUntil"/>) keeping at
+    /// most <paramref name="snapshots"/> states. Returns the final state and the number of steps run.
+    /// </summary>
+    public (Tensor State, int Steps) ContinueUntilEaten(Tensor state, Tensor m, Tensor s, Tensor a, int maxSteps, int snapshots, LoopStats? stats = null)
+    {
+        CheckState(state, "ContinueUntilEaten");
+        int eaten0 = EatenBy(state).Count(e => e >= 0);
+        stats ??= new LoopStats();
+        var end = Checkpoint.LoopUntil(st => Step(st, m, s, a), state, (st, _) => EatenBy(st).Count(e => e >= 0) > eaten0, snapshots, maxSteps, stats);
+        return (end, stats.Steps);
+    }
+
+    private void CheckState(Tensor state, string what)
+    {
+        if (state.Shape.Length != 2 || state.Shape[0] != Count || state.Shape[1] != StateWidth)
+            throw new ShapeMismatchException($"ParticleSimulation.{what}: expected a state [{Count}, {StateWidth}], got {ShapeUtil.Format(state.Shape)}.");
     }
 
     /// <summary>
     /// Runs <paramref name="steps"/> more steps from a state [n, 4D + 1] (e.g. one returned by
     /// <see cref="Run"/> or <see cref="Emit"/>), checkpointed as in <see cref="Run"/>.
     /// </summary>
-    public Tensor Continue(Tensor state, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true)
+    public Tensor Continue(Tensor state, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true, int? snapshots = null)
     {
         if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"ParticleSimulation.Continue: steps must be ≥ 0, got {steps}.");
         if (state.Shape.Length != 2 || state.Shape[0] != Count || state.Shape[1] != StateWidth)
@@ -210,6 +233,7 @@ public sealed class ParticleSimulation
             for (int t = 0; t < steps; t++) state = Step(state, m, s, a);
             return state;
         }
+        if (snapshots is { } c) return Checkpoint.Loop(st => Step(st, m, s, a), state, steps, c);
         var fns = Enumerable.Repeat<Func<Tensor, Tensor>>(st => Step(st, m, s, a), steps).ToList();
         return Checkpoint.Sequential(fns, state);
     }

@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using Fluxion.Nn;
+
+namespace Fluxion;
+
+/// <summary>How a <see cref="MemoryPlan"/> runs one segment of layers.</summary>
+public enum SegmentMode
+{
+    /// <summary>Plain reverse mode: the layers keep what they save for backward.</summary>
+    Store,
+    /// <summary>Checkpointed: only the segment's input is kept; the layers run again in backward (<see cref="Checkpoint.Run(Func{Tensor, Tensor}, Tensor)"/>).</summary>
+    Recompute,
+    /// <summary>A run of <see cref="Reversible"/> blocks as a <see cref="ReversibleSequential"/>: inputs reconstructed from outputs in backward.</summary>
+    Invert,
+    /// <summary>A run of layers without trainable parameters in a forward-mode section (Rev2Fwd, Lifted layers, Fwd2Rev): the
+    /// input's Jacobian is carried forward (one direction per input element of a sample) and no activations are kept.</summary>
+    Forward,
+}
+
+/// <summary>One contiguous run of layers in a <see cref="MemoryPlan"/>.</summary>
+/// <param name="Start">Index of the first layer in the Sequential.</param>
+/// <param name="Count">Number of layers.</param>
+/// <param name="Mode">How the run is executed.</param>
+public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mode);
+
+/// <summary>What <see cref="MemoryPlan.Measure"/> measured: one forward and backward pass.</summary>
+/// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>).</param>
+/// <param name="Seconds">Wall time of the pass.</param>
+public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds);
+
+/// <summary>
+/// One memory plan for a <see cref="Sequential"/> under a byte budget: each segment of layers is stored,
+/// recomputed (checkpointed), inverted (a run of reversible blocks) or run in forward mode (a run of layers
+/// without trainable parameters whose input has at most <see cref="MaxForwardDirections"/> elements per sample).
+/// <para><b>How it chooses.</b> The candidate step lists are: every layer a step; runs of
+/// <see cref="Reversible"/> blocks merged into one <see cref="ReversibleSequential"/> step; runs of
+/// parameter-free layers merged into one forward-mode step; both. For each, <see cref="Checkpoint.Plan"/>
+/// measures every step on the sample (the bytes its graph saves, split into its input, its output and the
+/// rest, and its forward time) and chooses, by its exact dynamic program, which contiguous steps to
+/// checkpoint so that the modeled peak fits the budget at the least recomputation. The plan kept is the
+/// candidate that fits with the least predicted time (if none fits: the smallest predicted peak). The
+/// checkpointing model, its one dynamic program and its measurements live in <see cref="CheckpointPlan"/>;
+/// this class only adds the two other ways to avoid storing.</para>
+/// <para><b>Predicted time</b> (a model over the measured forward times c_i): 3·Σ c_i for the forward and
+/// backward passes, plus the recomputed steps' c_i, plus half the measured time of each inverted step (its
+/// backward runs f and g once more; its measured forward ran them twice, the reconstruction check
+/// included). <b>Predicted peak</b>: <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations
+/// only, a forward-mode section's carried tangents counted as its saved bytes; <see cref="Measure"/> reports the
+/// real peak of live tensors, gradients and transients included).</para>
+/// <para>Every plan computes the same function and the same gradients as storing everything (up to the
+/// rounding of reversible reconstruction; exactly in float64 tests).</para>
+/// </summary>
+public sealed class MemoryPlan
+{
+    /// <summary>Forward-mode segments are considered only where a sample's input to the segment has at most this many elements (the number of carried directions).</summary>
+    public const int MaxForwardDirections = 64;
+
+    private readonly Sequential _model;
+    private readonly List<(int Start, int Count, SegmentMode Kind)> _steps;
+    private readonly CheckpointPlan _plan;
+    private readonly Func<Tensor, Tensor>[] _fns;
+
+    private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan)
+    {
+        _model = model;
+        _steps = steps;
+        _fns = fns;
+        _plan = plan;
+        var segs = new List<MemorySegment>();
+        foreach (var cs in plan.Segments)
+            for (int k = cs.Start; k < cs.Start + cs.Count; k++)
+            {
+                var (start, count, kind) = _steps[k];
+                var mode = cs.Checkpointed ? SegmentMode.Recompute : kind;
+                if (segs.Count > 0 && segs[^1].Mode == mode && mode is SegmentMode.Store or SegmentMode.Recompute && segs[^1].Start + segs[^1].Count == start)
+                    segs[^1] = segs[^1] with { Count = segs[^1].Count + count };
+                else segs.Add(new MemorySegment(start, count, mode));
+            }
+        Segments = segs;
+        double forward = plan.StepCosts.Sum();
+        double invert = 0;
+        for (int k = 0; k < _steps.Count; k++)
+            if (_steps[k].Kind == SegmentMode.Invert && !IsCheckpointed(k)) invert += plan.StepCosts[k] / 2;
+        PredictedSeconds = 3 * forward + plan.RecomputeCost + invert;
+    }
+
+    private bool IsCheckpointed(int step) => _plan.Segments.Any(s => s.Checkpointed && step >= s.Start && step < s.Start + s.Count);
+
+    /// <summary>The segments in order, covering every layer once.</summary>
+    public IReadOnlyList<MemorySegment> Segments { get; }
+
+    /// <summary>The budget the plan was made for.</summary>
+    public long BudgetBytes => _plan.BudgetBytes;
+
+    /// <summary>Whether the predicted peak fits the budget.</summary>
+    public bool FitsBudget => _plan.FitsBudget;
+
+    /// <summary>The predicted peak of saved activations (the checkpointing model over the measured steps).</summary>
+    public long PredictedPeakBytes => _plan.ExpectedPeakBytes;
+
+    /// <summary>The predicted peak when every layer stores (the same model).</summary>
+    public long StoreAllPeakBytes { get; private set; }
+
+    /// <summary>The predicted time of one forward and backward pass, in seconds (see the class remarks).</summary>
+    public double PredictedSeconds { get; }
+
+    /// <summary>The other candidates the planner compared (each planned for the same budget; this plan among them).</summary>
+    public IReadOnlyList<MemoryPlan> Candidates { get; private set; } = [];
+
+    /// <summary>
+    /// Measures <paramref name="model"/> on <paramref name="sample"/> and chooses the plan for
+    /// <paramref name="budgetBytes"/> (see the class remarks). <paramref name="stepCosts"/> replaces the
+    /// measured forward time of every layer (same unit for all; for reproducible plans in tests).
+    /// </summary>
+    public static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(sample);
+        var layers = model.Layers;
+        if (layers.Count == 0)
+            throw new ArgumentException("MemoryPlan.Create: the Sequential has no layers; there is nothing to plan.", nameof(model));
+        bool hasRev = layers.Any(l => l is Reversible);
+        // per-sample size of every layer's input (the directions a forward-mode section starting there carries)
+        var directions = new int[layers.Count];
+        using (Autograd.NoGrad())
+        {
+            var h = sample;
+            for (int i = 0; i < layers.Count; i++)
+            {
+                directions[i] = h.Rank == 0 ? 1 : h.Numel / Math.Max(h.Size(0), 1);
+                h = layers[i].Forward(h);
+            }
+        }
+        bool hasFree = FreeRuns(layers).Any(r => directions[r.Start] <= MaxForwardDirections);
+        var variants = new List<(bool Inv, bool Fwd)> { (false, false) };
+        if (hasRev) variants.Add((true, false));
+        if (hasFree) variants.Add((false, true));
+        if (hasRev && hasFree) variants.Add((true, true));
+        var plans = new List<MemoryPlan>();
+        long storeAll = 0;
+        foreach (var (inv, fwd) in variants)
+        {
+            var steps = Steps(layers, inv, fwd ? directions : null);
+            var fns = steps.Select(s => Function(model, s)).ToArray();
+            var costs = stepCosts is null ? null : steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
+            var cp = Checkpoint.Plan(fns, sample, budgetBytes, costs);
+            if (fwd)
+            {
+                // a forward-mode section keeps its tangents [D, ...output] for backward (in Fwd2Rev's closure,
+                // which the graph walk does not see): count them as the step's own saved bytes
+                var inner = cp.StepInnerBytes.ToArray();
+                for (int k = 0; k < steps.Count; k++)
+                    if (steps[k].Kind == SegmentMode.Forward) inner[k] += (long)directions[steps[k].Start] * cp.OutputBytes[k + 1];
+                cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
+                    cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
+            }
+            var plan = new MemoryPlan(model, steps, fns, cp);
+            if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
+            plans.Add(plan);
+        }
+        foreach (var p in plans)
+        {
+            p.StoreAllPeakBytes = storeAll;
+            p.Candidates = plans;
+        }
+        var fitting = plans.Where(p => p.FitsBudget).ToList();
+        return fitting.Count > 0
+            ? fitting.OrderBy(p => p.PredictedSeconds).ThenBy(p => p.PredictedPeakBytes).First()
+            : plans.OrderBy(p => p.PredictedPeakBytes).ThenBy(p => p.PredictedSeconds).First();
+    }
+
+    /// <summary>Runs the model on <paramref name="x"/> following the plan.</summary>
+    public Tensor Forward(Tensor x) => _plan.Run(x);
+
+    /// <summary>
+    /// Runs one forward pass, <paramref name="loss"/> (default: the sum of squares) and its backward pass
+    /// under <see cref="MemoryTracker"/>, and reports the peak of live tensor bytes and the wall time.
+    /// The parameters' gradients accumulate as in any backward pass.
+    /// </summary>
+    public MemoryPlanMeasurement Measure(Tensor x, Func<Tensor, Tensor>? loss = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        loss ??= y => y.Square().Sum();
+        var sw = new Stopwatch();
+        var report = MemoryTracker.Measure(() =>
+        {
+            sw.Start();
+            loss(Forward(x)).Backward();
+            sw.Stop();
+        });
+        return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The plan's segments, predicted peak and time on one line.</summary>
+    public override string ToString() =>
+        $"MemoryPlan: {string.Join(", ", Segments.Select(s => $"{s.Mode} {s.Start}..{s.Start + s.Count - 1}"))}; predicted peak {PredictedPeakBytes} B " +
+        $"(budget {BudgetBytes} B, {(FitsBudget ? "fits" : "does not fit")}; store-all {StoreAllPeakBytes} B), predicted time {PredictedSeconds * 1e3:F2} ms";
+
+    private static bool IsFree(Module m) => m is not Reversible && !m.Parameters().Any(p => p.RequiresGrad);
+
+    private static IEnumerable<(int Start, int Count)> FreeRuns(IReadOnlyList<Module> layers)
+    {
+        int i = 0;
+        while (i < layers.Count)
+        {
+            if (!IsFree(layers[i])) { i++; continue; }
+            int j = i;
+            while (j < layers.Count && IsFree(layers[j])) j++;
+            yield return (i, j - i);
+            i = j;
+        }
+    }
+
+    private static List<(int Start, int Count, SegmentMode Kind)> Steps(IReadOnlyList<Module> layers, bool invert, int[]? directions)
+    {
+        bool forward = directions is not null;
+        var steps = new List<(int Start, int Count, SegmentMode Kind)>();
+        int i = 0;
+        while (i < layers.Count)
+        {
+            int j = i;
+            if (invert && layers[i] is Reversible)
+            {
+                while (j < layers.Count && layers[j] is Reversible) j++;
+                steps.Add((i, j - i, SegmentMode.Invert));
+            }
+            else if (forward && IsFree(layers[i]) && directions![i] <= MaxForwardDirections)
+            {
+                while (j < layers.Count && IsFree(layers[j])) j++;
+                steps.Add((i, j - i, SegmentMode.Forward));
+            }
+            else
+            {
+                j = i + 1;
+                steps.Add((i, 1, SegmentMode.Store));
+            }
+            i = j;
+        }
+        return steps;
+    }
+
+    private static Func<Tensor, Tensor> Function(Sequential model, (int Start, int Count, SegmentMode Kind) step)
+    {
+        var layers = model.Layers.Skip(step.Start).Take(step.Count).ToArray();
+        switch (step.Kind)
+        {
+            case SegmentMode.Invert:
+                var chain = new ReversibleSequential(layers.Cast<Reversible>().ToArray());
+                return chain.Forward;
+            case SegmentMode.Forward:
+                var section = new Sequential([new Nn.MixedMode.Rev2Fwd(), .. layers.Select(l => (Module)new Nn.MixedMode.Lifted(l)), new Nn.MixedMode.Fwd2Rev()]);
+                return section.Forward;
+            default:
+                var layer = layers[0];
+                return layer.Forward;
+        }
+    }
+}
