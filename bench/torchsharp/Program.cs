@@ -9,6 +9,9 @@ using TorchSharpBench;
 var suites = new Dictionary<string, Func<ISuite>>
 {
     ["gemm"] = () => new GemmSuite(),
+<<<<<<< HEAD
+    ["ops"] = () => new OpsSuite(),
+=======
     ["mlp"] = () => new MlpSuite(),
     ["cnn"] = () => new CnnSuite(),
     ["tiny"] = () => new TinySuite(),
@@ -16,6 +19,7 @@ var suites = new Dictionary<string, Func<ISuite>>
     ["pcn"] = () => new PcnSuite(),
     ["particles"] = () => new ParticlesSuite(),
     ["lstm"] = () => new LstmSuite(),
+>>>>>>> main
 };
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;

@@ -167,4 +167,27 @@ public class ElementwiseTests
         using (Autograd.NoGrad()) w.AddInPlace(1.0);
         Assert.Equal(new[] { 2f, 2, 2 }, w.ToArray<float>());
     }
+
+    [Fact]
+    public void SignOnTheVectorPathAndTheTail()
+    {
+        // (0 < x) − (x < 0) as PyTorch: ±0 → +0, NaN stays NaN, infinities and subnormals keep their sign; 37 elements
+        // cover whole vectors and a scalar tail in both dtypes
+        double[] special = [0.0, -0.0, double.NaN, double.PositiveInfinity, double.NegativeInfinity, 5e-324, -5e-324, 1e-40, -1e-40, 3.5, -2.0];
+        var v = Enumerable.Range(0, 37).Select(i => special[i % special.Length] * (i >= special.Length ? 1.5 : 1)).ToArray();
+        static double Want(double x) => double.IsNaN(x) ? double.NaN : (x > 0 ? 1 : 0) - (x < 0 ? 1 : 0);
+        var got64 = Tensor.FromArray(v, v.Length).Sign().ToArray<double>();
+        var got32 = Tensor.FromArray(v.Select(x => (float)x).ToArray(), v.Length).Sign().ToArray<float>();
+        for (int i = 0; i < v.Length; i++)
+        {
+            double w64 = Want(v[i]), w32 = Want((float)v[i]);
+            // bitwise (so -0 is caught), NaN against NaN
+            Assert.True(BitConverter.DoubleToInt64Bits(w64) == BitConverter.DoubleToInt64Bits(got64[i]) || double.IsNaN(w64) && double.IsNaN(got64[i]),
+                $"float64 sign({v[i]:R}) = {got64[i]:R}, want {w64}");
+            Assert.True(BitConverter.SingleToInt32Bits((float)w32) == BitConverter.SingleToInt32Bits(got32[i]) || double.IsNaN(w32) && float.IsNaN(got32[i]),
+                $"float32 sign({(float)v[i]:R}) = {got32[i]:R}, want {w32}");
+        }
+        Assert.Equal(-1.0, got64[4]);
+        Assert.True(double.IsNaN(got64[2]) && float.IsNaN(got32[2]));
+    }
 }

@@ -68,6 +68,65 @@ public class PairwiseTests
     }
 
     [Fact]
+    public void MatMulPathMatchesTheDifferences()
+    {
+        // P > 25 or R > 25 takes the ‖a‖² + ‖b‖² − 2ab GEMM form (PyTorch's compute mode); R ≤ 25 and P ≤ 25 the direct one
+        var a = R(40, 40, 16);
+        var b = R(41, 30, 16);
+        // coincident and nearly coincident points: recomputed from their differences (exact 0, full accuracy)
+        a = a.IndexPut([Tensor.FromArray([0L, 1, 2], 3)], b.Narrow(0, 0, 3));
+        a = a.IndexPut([Tensor.FromArray([3L], 1)], b.Narrow(0, 5, 1) + 1e-9);
+        var want = (a.Unsqueeze(1) - b.Unsqueeze(0)).Square().Sum(-1).Sqrt();
+        var d = Tensor.Cdist(a, b);
+        for (int i = 0; i < 40; i++)
+            for (int j = 0; j < 30; j++)
+                Assert.True(Math.Abs(d.Get(i, j) - want.Get(i, j)) <= 1e-13 * Math.Max(1, want.Get(i, j)), $"d[{i},{j}] = {d.Get(i, j):R}, want {want.Get(i, j):R}");
+        for (int i = 0; i < 3; i++) Assert.Equal(0.0, d.Get(i, i));
+        Assert.Equal(want.Get(3, 5), d.Get(3, 5), 1e-15);
+        // a small set on one side only still takes the GEMM form (P = 26, R = 3)
+        Assert.True(MaxAbsDiff(Tensor.Cdist(a.Narrow(0, 0, 26), b.Narrow(0, 0, 3)), want.Narrow(0, 0, 26).Narrow(1, 0, 3)) < 1e-13);
+        // float32: within float accuracy of the float64 distances
+        var d32 = Tensor.Cdist(a.To(DType.Float32), b.To(DType.Float32)).To(DType.Float64);
+        Assert.True(MaxAbsDiff(d32, want) < 2e-5 * V(want).Max(), $"float32 error {MaxAbsDiff(d32, want)}");
+        for (int i = 0; i < 3; i++) Assert.Equal(0.0, d32.Get(i, i));
+        // batched, with a broadcast batch dim
+        var a3 = R(42, 2, 30, 5);
+        var b3 = R(43, 1, 27, 5);
+        var want3 = (a3.Unsqueeze(2) - b3.Unsqueeze(1)).Square().Sum(-1).Sqrt();
+        Assert.True(MaxAbsDiff(want3, Tensor.Cdist(a3, b3)) < 1e-13);
+    }
+
+    [Fact]
+    public void MatMulPathSelfDistanceNonFiniteAndGradients()
+    {
+        // self-distances: the diagonal is exactly 0 and its gradient contributes nothing, as on the direct path
+        var x = R(44, 30, 3).RequiresGrad_();
+        var self = Tensor.Cdist(x, x);
+        for (int i = 0; i < 30; i++) Assert.Equal(0.0, self.Get(i, i));
+        self.Sum().Backward();
+        var xs = x.Detach();
+        for (int i = 0; i < 30; i += 7)
+            for (int c = 0; c < 3; c++)
+            {
+                double want = 0;
+                for (int j = 0; j < 30; j++)
+                    if (j != i) want += 2 * (xs.Get(i, c) - xs.Get(j, c)) / self.Get(i, j);
+                Assert.Equal(want, x.Grad!.Get(i, c), 10);
+            }
+        // NaN and infinite coordinates give what the differences give (NaN, inf), not the formula's inf − inf
+        var a = R(45, 28, 2);
+        a = a.IndexPut([Tensor.FromArray([0L], 1)], Tensor.FromArray([double.NaN, 0], 1, 2));
+        a = a.IndexPut([Tensor.FromArray([1L], 1)], Tensor.FromArray([double.PositiveInfinity, 0], 1, 2));
+        var b = R(46, 4, 2);
+        var d = Tensor.Cdist(a, b);
+        var wantD = (a.Unsqueeze(1) - b.Unsqueeze(0)).Square().Sum(-1).Sqrt();
+        Assert.Equal(V(wantD), V(d), new ToleranceComparer(1e-13));
+        // gradients (first and second order) through the GEMM form
+        GradCheck.Assert(t => Tensor.Cdist(t[0], t[1]), [R(47, 27, 3), R(48, 4, 3)]);
+        GradCheck.Assert(t => Tensor.Cdist(t[0], t[1]).Square().Sum(-1), [R(49, 3, 2), R(50, 26, 2)]);
+    }
+
+    [Fact]
     public void ShapeErrors()
     {
         Assert.Throws<ShapeMismatchException>(() => Tensor.Cdist(Tensor.Zeros(3), Tensor.Zeros(2, 3)));

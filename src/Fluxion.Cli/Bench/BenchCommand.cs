@@ -22,10 +22,11 @@ public static class BenchCommand
         ["memplan"] = MemplanBench.Workloads,
         ["memplan-tiny"] = MemplanBench.TinyWorkloads,
         ["compile"] = CompileBench.Workloads,
+        ["ops"] = OpsBench.Workloads,
     };
 
     /// <summary>Suites too slow for <c>all</c> (minutes per run); run them by name with few runs.</summary>
-    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "memplan" };
+    public static readonly IReadOnlySet<string> SlowSuites = new HashSet<string> { "pcn-large", "memplan", "ops" };
 
     /// <summary>Help text.</summary>
     public static string Usage =>
@@ -47,10 +48,24 @@ public static class BenchCommand
         the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
 
+        'ops' (slow: about 400 ops x 2 sizes x 2 modes, 10-20 minutes) sweeps every op of the registry (`fluxion ops`)
+        that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd (forward, and forward plus
+        backward against a ones gradient where differentiable), float32. Inputs are scaled from the op's registry
+        sample so the largest tensor has about size x size elements (every dim >= 2 of the sample mapped to
+        size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own). A sweep this size cannot
+        warm every case up for 3 s, so its design is: one global JIT warm-up of 3 s (--warmup-s) running every case
+        at size 32 in turn, then per case 0.2 s of warm-up and up to --runs runs within 0.5 s (at least 3), the two
+        modes of an op measured back to back; peak_bytes per case, no rss_peak_bytes. Ops that cannot run scaled
+        are listed on stderr as skipped, with the reason.
+
         Options:
           --list         Print the suite names (those of 'all'), one per line.
           --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
+          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive).
+          --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
+          --spec         ops: print the cases (names, shapes, value pools) as JSON lines instead of timing them
+                         (the input of bench/torch/ops.py and bench/torchsharp's ops suite).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
           --no-rss       Skip the child processes of rss_peak_bytes.
           --runs <n>     Measured rounds (default 15).
@@ -69,7 +84,10 @@ public static class BenchCommand
         bool rss = true;
         string? rssChild = null;
         long maxBytes = DdpBench.DefaultMaxBytes;
-        bool ddpWorker = false;
+        bool ddpWorker = false, spec = false;
+        OpsBench.Filter = null;
+        OpsBench.Sizes = OpsBench.DefaultSizes;
+        OpsBench.Skipped = stderr;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -97,6 +115,26 @@ public static class BenchCommand
                         stderr.WriteLine("fluxion bench: --warmup-s needs a number of seconds >= 0");
                         return 2;
                     }
+                    i++;
+                    break;
+                case "--spec":
+                    spec = true;
+                    break;
+                case "--filter":
+                    if (i + 1 >= args.Length)
+                    {
+                        stderr.WriteLine("fluxion bench: --filter needs a substring of an op name");
+                        return 2;
+                    }
+                    OpsBench.Filter = args[++i];
+                    break;
+                case "--size":
+                    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int size) || size < 2)
+                    {
+                        stderr.WriteLine("fluxion bench: --size needs a whole number >= 2 (e.g. 1024 or 32)");
+                        return 2;
+                    }
+                    OpsBench.Sizes = [size];
                     i++;
                     break;
                 case "--list":
@@ -145,6 +183,16 @@ public static class BenchCommand
             stderr.WriteLine($"fluxion bench: name a benchmark\n\n{Usage}");
             return 2;
         }
+        if (spec)
+        {
+            if (name != "ops")
+            {
+                stderr.WriteLine("fluxion bench: --spec applies to the 'ops' suite only");
+                return 2;
+            }
+            OpsBench.WriteSpec(stdout);
+            return 0;
+        }
         if (name == "ddp") return DdpBench.Run(json, runs, warmup, maxBytes, ddpWorker, stdout, stderr);
         string[] names;
         if (name == "all") names = [.. Suites.Keys.Where(k => !SlowSuites.Contains(k))];
@@ -156,7 +204,11 @@ public static class BenchCommand
         }
         if (rssChild is not null) return BenchRunner.RssChild(Suites[names[0]](), rssChild, stdout, stderr);
         var options = new BenchOptions { Runs = runs, Warmup = warmup, WarmupSeconds = warmupS, Rss = rss, Json = json };
-        foreach (var suite in names) BenchRunner.RunSuite(suite, [.. Suites[suite]()], options, stdout);
+        foreach (var suite in names)
+        {
+            if (suite == "ops") OpsBench.Run(options, stdout);
+            else BenchRunner.RunSuite(suite, [.. Suites[suite]()], options, stdout);
+        }
         return 0;
     }
 }

@@ -156,7 +156,8 @@ public static class BenchRunner
         return JsonSerializer.Serialize(obj);
     }
 
-    private static string TableLine(BenchResult r, IReadOnlyDictionary<string, object> extra)
+    /// <summary>The table line of a result (the text form of <see cref="JsonLine"/>).</summary>
+    public static string TableLine(BenchResult r, IReadOnlyDictionary<string, object> extra)
     {
         var ex = string.Join("  ", extra.Select(kv => $"{kv.Key}={Convert.ToString(kv.Value, CultureInfo.InvariantCulture)}"));
         return string.Create(CultureInfo.InvariantCulture,

@@ -218,7 +218,10 @@ internal static class BinaryMath
     }
 
     /// <summary>dst = fmod(a, b) (or Python remainder when <paramref name="python"/>) over dense float32 operands, an
-    /// operand of length 1 broadcast. Vectorized (double lanes), lanes outside the exact range redone one by one.</summary>
+    /// operand of length 1 broadcast. Vectorized in float lanes with the float64 kernel's argument (n = trunc(a/b) is the
+    /// true integer part or one too large in magnitude when |a/b| &lt; 2^23, r = fma(-n, b, a) is then exact, and one step
+    /// corrects an n one too large: the quotient only rounds up to an integer when r is within half an ulp of b, where
+    /// r - b is exact); lanes outside the exact range are redone one by one.</summary>
     public static void FmodDense(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst, bool python)
     {
         int n = dst.Length, i = 0;
@@ -229,21 +232,21 @@ internal static class BinaryMath
             ref float br = ref MemoryMarshal.GetReference(b);
             ref float dr = ref MemoryMarshal.GetReference(dst);
             Vector<float> a0 = new(a[0]), b0 = new(b[0]);
-            var limit = new Vector<double>(268435456.0);
+            var limit = new Vector<float>(8388608f);
             var inf = new Vector<float>(float.PositiveInfinity);
+            var negZero = new Vector<float>(-0f);
             for (int w = Vector<float>.Count; i <= n - w; i += w)
             {
                 var va = sa ? a0 : Vector.LoadUnsafe(ref ar, (nuint)i);
                 var vb = sb ? b0 : Vector.LoadUnsafe(ref br, (nuint)i);
-                Vector.Widen(va, out var alo, out var ahi);
-                Vector.Widen(vb, out var blo, out var bhi);
-                var qlo = alo / blo;
-                var qhi = ahi / bhi;
-                var ok = Vector.Narrow(Vector.LessThan(Vector.Abs(qlo), limit).As<long, double>(), Vector.LessThan(Vector.Abs(qhi), limit).As<long, double>()).As<float, int>()
-                    & Vector.LessThan(Vector.Abs(vb), inf);
-                var r = Vector.Narrow(alo - Vector.Truncate(qlo) * blo, ahi - Vector.Truncate(qhi) * bhi);
-                // a zero result takes a's sign
-                r = Vector.ConditionalSelect(Vector.Equals(r, Vector<float>.Zero), va & new Vector<float>(-0f), r);
+                var q = va / vb;
+                var ok = Vector.LessThan(Vector.Abs(q), limit) & Vector.LessThan(Vector.Abs(vb), inf);
+                var r = Vector.FusedMultiplyAdd(-Vector.Truncate(q), vb, va);
+                var zero = Vector.Equals(r, Vector<float>.Zero);
+                // the quotient rounded up to the next integer: one step back
+                var over = ~zero & (Vector.LessThan(r, Vector<float>.Zero) ^ Vector.LessThan(va, Vector<float>.Zero));
+                r = Vector.ConditionalSelect(over, r + Vector.CopySign(vb, va), r);
+                r = Vector.ConditionalSelect(Vector.Equals(r, Vector<float>.Zero), va & negZero, r);
                 if (python)
                 {
                     var fix = ~Vector.Equals(r, Vector<float>.Zero) & (Vector.LessThan(r, Vector<float>.Zero) ^ Vector.LessThan(vb, Vector<float>.Zero));

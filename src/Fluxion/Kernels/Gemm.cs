@@ -372,8 +372,12 @@ internal static unsafe class Gemm
         }
         int target = 4 * threads;
         int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
-        int mc = RoundUp((m + ni - 1) / ni, TK.MR);
-        ni = (m + mc - 1) / mc;
+        // small products (few row blocks): a multiple of the threads, so no core idles at the end of the region
+        if (ni < target && ni > threads) ni = ni / threads * threads;
+        // row blocks balanced in whole micro-panels (item bi has rows [micro·bi/ni, micro·(bi+1)/ni)·MR)
+        int micro = (m + TK.MR - 1) / TK.MR;
+        ni = Math.Min(ni, micro);
+        int mc = (micro + ni - 1) / ni * TK.MR;
         int kBlocks = (k + TK.KC - 1) / TK.KC;
         int ncBlock = Math.Min(RoundUp(n, TK.NR), Math.Max(TK.NR, PackedBLimit / k / TK.NR * TK.NR));
         int align = 64 / sizeof(T);
@@ -400,7 +404,7 @@ internal static unsafe class Gemm
                     Parallelism.For(ni * nj, ni * nj, threads, (item, _, _) =>
                     {
                         int bi = item / nj, bj = item % nj;
-                        int i0 = bi * mc, rows = Math.Min(mc, m - i0);
+                        int i0 = (int)((long)micro * bi / ni) * TK.MR, rows = Math.Min(m, (int)((long)micro * (bi + 1) / ni) * TK.MR) - i0;
                         int j0 = (int)((long)npanels * bj / nj) * TK.NR;
                         int j1 = Math.Min(nc, (int)((long)npanels * (bj + 1) / nj) * TK.NR);
                         int kcMax = Math.Min(k, TK.KC);

@@ -356,9 +356,24 @@ public partial class Tensor
     {
         Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
 
-    private static void MapSign<T>(ReadOnlySpan<T> s, Span<T> d) where T : System.Numerics.IFloatingPointIeee754<T>
+    // sign as PyTorch: (0 < x) - (x < 0), so ±0 gives +0 and NaN stays NaN. Vector lanes (T.Sign is a call that
+    // throws on NaN: 50x slower than the SIMD elementwise ops on [1024, 1024])
+    private static void MapSign<T>(ReadOnlySpan<T> s, Span<T> d) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        for (int i = 0; i < d.Length; i++) d[i] = T.IsNaN(s[i]) ? s[i] : T.CreateTruncating(T.Sign(s[i]));
+        int i = 0, n = d.Length;
+        if (System.Numerics.Vector.IsHardwareAccelerated && System.Numerics.Vector<T>.IsSupported)
+        {
+            var one = System.Numerics.Vector<T>.One;
+            var zero = System.Numerics.Vector<T>.Zero;
+            for (int w = System.Numerics.Vector<T>.Count; i <= n - w; i += w)
+            {
+                var x = new System.Numerics.Vector<T>(s.Slice(i, w));
+                var r = System.Numerics.Vector.ConditionalSelect(System.Numerics.Vector.GreaterThan(x, zero), one, zero)
+                    - System.Numerics.Vector.ConditionalSelect(System.Numerics.Vector.LessThan(x, zero), one, zero);
+                System.Numerics.Vector.ConditionalSelect(System.Numerics.Vector.Equals(x, x), r, x).CopyTo(d.Slice(i, w));
+            }
+        }
+        for (; i < n; i++) d[i] = T.IsNaN(s[i]) ? s[i] : s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero;
     }
 
     /// <summary>Applies a double-precision scalar function elementwise (float32 goes through double).</summary>

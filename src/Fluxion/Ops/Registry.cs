@@ -263,10 +263,26 @@ public static class OpCatalog
     /// <summary>Every registered op, sorted by name.</summary>
     public static IReadOnlyList<OpInfo> All => s_all.Value;
 
+    /// <summary>The sample calls the registry declares for the op named <paramref name="name"/> (Fluxion name; empty when it
+    /// has none). Fresh inputs on every call.</summary>
+    /// <exception cref="ArgumentException">No op has that name.</exception>
+    public static IReadOnlyList<OpSampleCall> SampleCalls(string name)
+    {
+        var d = OpRegistry.Find(name) ?? throw new ArgumentException($"OpCatalog.SampleCalls: no op is named '{name}' (see `fluxion ops`).", nameof(name));
+        return d.Samples is null ? [] : [.. d.Samples().Select(s => new OpSampleCall(s.Label, s.Inputs, s.Call))];
+    }
+
     private static readonly Lazy<OpInfo[]> s_all = new(() => [.. OpRegistry.All.Select(d => new OpInfo(
         d.Name, d.Torch, d.Family, d.DTypes, d.Differentiable, d.HasVjp, d.HasJvp, d.HasBatchedJvp, d.FusedBackward,
         d.Differentiable && d.SecondOrder, d.HasBatchRule, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc))]);
 }
+
+/// <summary>One sample call of a registry op (as the generated test sweep runs it), for tools such as <c>fluxion bench ops</c>.</summary>
+/// <param name="Label">What the sample exercises ("2-d", "same shape", "broadcast", ...).</param>
+/// <param name="Inputs">The differentiable inputs (float64, small).</param>
+/// <param name="Call">Calls the op through its public API on inputs of the sample's shapes (attributes bound); it may
+/// also accept other shapes and dtypes when the op's attributes allow.</param>
+public sealed record OpSampleCall(string Label, Tensor[] Inputs, Func<Tensor[], Tensor> Call);
 
 /// <summary>Marks a type whose static <see cref="OpDef"/> fields are registry entries (so the registry need not scan every type).</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]

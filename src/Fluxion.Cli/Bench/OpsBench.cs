@@ -1,0 +1,338 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Fluxion.Cli.Bench;
+
+/// <summary>Whether a case of the op sweep times the forward pass alone or forward plus backward.</summary>
+public enum OpsBenchMode
+{
+    /// <summary>The op's forward call.</summary>
+    Forward,
+    /// <summary>The forward call, then backward of the output against a ones gradient (gradients for every input).</summary>
+    ForwardBackward,
+}
+
+/// <summary>One case of the op sweep: an op at one size, its inputs and the calls timed.</summary>
+/// <param name="Torch">The op's PyTorch name (as in ops-target.tsv); the case is named <c>ops/&lt;torch&gt;/&lt;size&gt;/&lt;fwd|fwdbwd&gt;</c>.</param>
+/// <param name="Op">Fluxion's name of the op.</param>
+/// <param name="Size">The sweep size (1024 or 32: inputs are scaled so the largest tensor has about size² elements).</param>
+/// <param name="Label">The registry sample the inputs were scaled from.</param>
+/// <param name="Inputs">The scaled inputs.</param>
+/// <param name="Call">The op's call (from the registry sample).</param>
+/// <param name="Differentiable">Whether forward plus backward is timed too.</param>
+/// <param name="Pools">Per input, the sample values its elements were drawn from (so other frameworks can draw alike).</param>
+/// <param name="Kind">Per input, how it was built: "draw" (elements drawn from the pool), "spd" (symmetric positive
+/// definite: R·Rᵀ/n + I) or "dominant" (drawn, plus n·mean|pool| on the diagonal).</param>
+public sealed record OpsBenchCase(string Torch, string Op, int Size, string Label, Tensor[] Inputs, Func<Tensor[], Tensor> Call,
+    bool Differentiable, double[][] Pools, string[] Kind)
+{
+    /// <summary>The workload name for <paramref name="mode"/>.</summary>
+    public string Name(OpsBenchMode mode) => $"ops/{Torch}/{Size}/{(mode == OpsBenchMode.Forward ? "fwd" : "fwdbwd")}";
+
+    /// <summary>The input shapes as "[a,b];[c]".</summary>
+    public string Shapes => string.Join(";", Inputs.Select(t => "[" + string.Join(",", t.ShapeArray) + "]"));
+}
+
+/// <summary>
+/// <c>fluxion bench ops</c>: every op of the registry (the list <c>fluxion ops</c> prints) that has a PyTorch name and
+/// sample inputs, on inputs scaled from its registry sample so the largest tensor (input or output) has about
+/// 1024×1024 elements, and about 32×32, in float32 (float64 for float64-only ops); forward, and forward plus backward
+/// where the op is differentiable.
+/// <para>Inputs: non-differentiable elementwise ops, comparisons and predicates the registry gives no samples run on
+/// [size, size] inputs with a bench-only call (argmax/argmin/argsort along dim 1, all/any/count_nonzero/nonzero over all).
+/// Otherwise the sample with the most elements (preferring "2-d" / "same shape" / "square"; never empty, 0-d or
+/// non-contiguous ones) is scaled by mapping every dim size &gt;= 2 of its inputs to T = size^(2/r), r being the
+/// number of such dims of its input with the most (or of its output, when that has more: an outer product) (so [3, 4] becomes [1024, 1024] and a matmul stays a matmul); NN ops scale
+/// the batch dim only (so conv kernels keep their size). Elements are drawn from the sample's own values (its domain);
+/// linear-algebra ops get a symmetric positive-definite matrix where the sample was symmetric, else a diagonally dominant one.
+/// Ops whose call does not accept the scaled inputs, or that have no PyTorch name or no samples, are listed as skipped
+/// with the reason (on stderr).</para>
+/// <para>Timing: a JIT warm-up of <see cref="BenchOptions.WarmupSeconds"/> (3 s by default) runs every case at size 32 in
+/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s and is measured for up to the requested runs
+/// or <see cref="CaseMeasureSeconds"/> s (at least three runs).</para>
+/// </summary>
+public static class OpsBench
+{
+    /// <summary>Per-case warm-up (seconds).</summary>
+    public const double CaseWarmupSeconds = 0.2;
+
+    /// <summary>Per-case measurement time box (seconds).</summary>
+    public const double CaseMeasureSeconds = 0.5;
+
+    /// <summary>Only ops whose PyTorch or Fluxion name contains this (case-insensitive); null for all.</summary>
+    public static string? Filter { get; set; }
+
+    /// <summary>The default sizes: 1024 and 32.</summary>
+    public static IReadOnlyList<int> DefaultSizes { get; } = [1024, 32];
+
+    /// <summary>The sizes swept (default <see cref="DefaultSizes"/>).</summary>
+    public static IReadOnlyList<int> Sizes { get; set; } = DefaultSizes;
+
+    /// <summary>Where skipped cases are listed (default stderr).</summary>
+    public static TextWriter Skipped { get; set; } = Console.Error;
+
+    /// <summary>The <c>ops</c> suite as plain workloads (no time boxes: <c>fluxion bench ops</c> runs <see cref="Run"/>).</summary>
+    public static IEnumerable<Workload> Workloads()
+    {
+        foreach (int size in Sizes)
+            foreach (var c in Cases(size, report: true))
+            {
+                yield return new Workload(c.Name(OpsBenchMode.Forward), Runner(c, OpsBenchMode.Forward), _ => Fields(c));
+                if (c.Differentiable) yield return new Workload(c.Name(OpsBenchMode.ForwardBackward), Runner(c, OpsBenchMode.ForwardBackward), _ => Fields(c));
+            }
+    }
+
+    /// <summary>Runs the sweep (see the class remarks) and prints one line per case, as the other suites
+    /// (<see cref="BenchRunner.JsonLine"/>); <paramref name="o"/> gives the global warm-up time (its WarmupSeconds), the
+    /// maximum runs per case and the output form.</summary>
+    public static void Run(BenchOptions o, TextWriter stdout)
+    {
+        var warm = Cases(32, report: false).ToList();
+        var sw = Stopwatch.StartNew();
+        do
+            foreach (var c in warm)
+            {
+                RunOnce(c, OpsBenchMode.Forward);
+                if (c.Differentiable) RunOnce(c, OpsBenchMode.ForwardBackward);
+            }
+        while (sw.Elapsed.TotalSeconds < o.WarmupSeconds && warm.Count > 0);
+        warm.Clear();
+        foreach (int size in Sizes)
+            foreach (var c in Cases(size, report: true))
+                foreach (var mode in c.Differentiable ? new[] { OpsBenchMode.Forward, OpsBenchMode.ForwardBackward } : [OpsBenchMode.Forward])
+                {
+                    var r = Measure(c.Name(mode), Runner(c, mode), o.Runs, o.TensorPeak);
+                    var fields = new Dictionary<string, object>();
+                    if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
+                    foreach (var (k, v) in Fields(c)) fields[k] = v;
+                    stdout.WriteLine(o.Json ? BenchRunner.JsonLine(r, fields) : BenchRunner.TableLine(r, fields));
+                    stdout.Flush();
+                }
+    }
+
+    private static Dictionary<string, object> Fields(OpsBenchCase c) => new()
+    {
+        ["op"] = c.Op,
+        ["shapes"] = c.Shapes,
+        ["dtype"] = c.Inputs[0].DType.Name(),
+    };
+
+    /// <summary>One time-boxed case: warm-up runs for <see cref="CaseWarmupSeconds"/> (at least one), then up to
+    /// <paramref name="maxRuns"/> timed runs, stopping after <see cref="CaseMeasureSeconds"/> once three are done.</summary>
+    private static BenchResult Measure(string name, Action run, int maxRuns, bool tensorPeak)
+    {
+        var warm = Stopwatch.StartNew();
+        do run(); while (warm.Elapsed.TotalSeconds < CaseWarmupSeconds);
+        var times = new List<double>();
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
+        int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
+        var box = Stopwatch.StartNew();
+        var sw = new Stopwatch();
+        while (times.Count < Math.Max(1, maxRuns) && (times.Count < Math.Min(3, maxRuns) || box.Elapsed.TotalSeconds < CaseMeasureSeconds))
+        {
+            sw.Restart();
+            run();
+            sw.Stop();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        int n = times.Count;
+        double alloc = (double)(GC.GetAllocatedBytesForCurrentThread() - a0) / n;
+        double r0 = (double)(GC.CollectionCount(0) - g0) / n, r1 = (double)(GC.CollectionCount(1) - g1) / n, r2 = (double)(GC.CollectionCount(2) - g2) / n;
+        var t = times.ToArray();
+        Array.Sort(t);
+        long peak = tensorPeak ? MemoryTracker.Measure(run).PeakBytes : -1;
+        return new BenchResult(name, BenchRunner.Median(t), t[0], t[^1], n, alloc, r0, r1, r2, peak);
+    }
+
+    private static void RunOnce(OpsBenchCase c, OpsBenchMode mode) => Runner(c, mode)();
+
+    /// <summary>One timed repetition: the call, or the call and its backward (input gradients cleared after).</summary>
+    public static Action Runner(OpsBenchCase c, OpsBenchMode mode)
+    {
+        if (mode == OpsBenchMode.Forward)
+            return () =>
+            {
+                using (Autograd.NoGrad()) c.Call(c.Inputs);
+            };
+        Tensor[] leaves = [.. c.Inputs.Select(t => t.Detach().RequiresGrad_())];
+        Tensor? ones = null;
+        return () =>
+        {
+            var y = c.Call(leaves);
+            ones ??= Tensor.OnesLike(y);
+            y.Backward(ones);
+            foreach (var t in leaves) t.Grad = null;
+        };
+    }
+
+    /// <summary>The cases at <paramref name="size"/>, in registry order; skipped ops are listed on <see cref="Skipped"/>
+    /// when <paramref name="report"/>.</summary>
+    public static IEnumerable<OpsBenchCase> Cases(int size, bool report)
+    {
+        foreach (var op in OpCatalog.All)
+        {
+            string torch = op.Torch.Length > 0 ? op.Torch[0] : op.Name;
+            if (Filter is { } f && !op.Name.Contains(f, StringComparison.OrdinalIgnoreCase)
+                && !op.Torch.Any(t => t.Contains(f, StringComparison.OrdinalIgnoreCase))) continue;
+            string? reason = null;
+            OpsBenchCase? c = null;
+            if (op.Torch.Length == 0) reason = "no PyTorch name (an internal op)";
+            else
+            {
+                try { c = Build(op, torch, size, out reason); }
+                catch (Exception e) { reason = Reason(e); }
+            }
+            if (c is null)
+            {
+                if (report) Skipped.WriteLine($"skipped ops/{torch}/{size}: {reason}");
+                continue;
+            }
+            yield return c;
+        }
+    }
+
+    private static string Reason(Exception e)
+    {
+        var msg = e.Message.Split('\n')[0];
+        if (msg.Length > 200) msg = msg[..200] + "...";
+        return $"its sample call does not run on the scaled inputs ({e.GetType().Name}: {msg})";
+    }
+
+    private static readonly string[] Preferred = ["2-d", "same shape", "square"];
+    private static readonly string[] Avoided = ["empty", "0-d", "noncontiguous", "non-contiguous", "transposed", "strided"];
+
+    /// <summary>Calls of the non-differentiable ops the registry gives no samples (its samples feed the gradient sweep), on
+    /// [size, size] inputs drawn from <see cref="NoSamplePool"/> (so equalities and zeros occur): Fluxion name → (inputs, call).</summary>
+    private static readonly Dictionary<string, (int Arity, Func<Tensor[], Tensor> Call)> NoSampleCalls = new()
+    {
+        ["Eq"] = (2, t => t[0].Eq(t[1])), ["Ne"] = (2, t => t[0].Ne(t[1])), ["Lt"] = (2, t => t[0].Lt(t[1])),
+        ["Le"] = (2, t => t[0].Le(t[1])), ["Gt"] = (2, t => t[0].Gt(t[1])), ["Ge"] = (2, t => t[0].Ge(t[1])),
+        ["LogicalAnd"] = (2, t => t[0].LogicalAnd(t[1])), ["LogicalOr"] = (2, t => t[0].LogicalOr(t[1])),
+        ["LogicalXor"] = (2, t => t[0].LogicalXor(t[1])), ["LogicalNot"] = (1, t => t[0].LogicalNot()),
+        ["FloorDivide"] = (2, t => t[0].FloorDivide(t[1])), ["Heaviside"] = (2, t => t[0].Heaviside(t[1])),
+        ["IsClose"] = (2, t => t[0].IsClose(t[1])), ["IsFinite"] = (1, t => t[0].IsFinite()), ["IsInf"] = (1, t => t[0].IsInf()),
+        ["IsNan"] = (1, t => t[0].IsNan()), ["IsNegInf"] = (1, t => t[0].IsNegInf()), ["IsPosInf"] = (1, t => t[0].IsPosInf()),
+        ["Signbit"] = (1, t => t[0].Signbit()), ["All"] = (1, t => t[0].All()), ["Any"] = (1, t => t[0].Any()),
+        ["ArgMax"] = (1, t => t[0].ArgMax(1)), ["ArgMin"] = (1, t => t[0].ArgMin(1)), ["Argsort"] = (1, t => t[0].Argsort(1)),
+        ["CountNonzero"] = (1, t => t[0].CountNonzero()), ["Nonzero"] = (1, t => t[0].Nonzero()),
+    };
+
+    /// <summary>The values the inputs of <see cref="NoSampleCalls"/> are drawn from.</summary>
+    private static readonly double[] NoSamplePool = [-2, -1.5, -1, -0.5, 0, 0.25, 0.5, 1, 1.5, 2];
+
+    private static OpsBenchCase? Build(OpInfo op, string torch, int size, out string? reason)
+    {
+        reason = null;
+        if (NoSampleCalls.TryGetValue(op.Name, out var fallback))
+        {
+            var gen = new Generator(size * 7919 + op.Name.Length);
+            var xs = Enumerable.Range(0, fallback.Arity).Select(_ => Draw(NoSamplePool, [size, size], DType.Float32, gen)).ToArray();
+            return new OpsBenchCase(torch, op.Name, size, "[size, size] (bench)", xs, fallback.Call, false,
+                [.. xs.Select(_ => NoSamplePool)], [.. xs.Select(_ => "draw")]);
+        }
+        var samples = OpCatalog.SampleCalls(op.Name)
+            .Where(s => s.Inputs.Length > 0 && s.Inputs.All(t => t.Numel > 0) && !Avoided.Any(a => s.Label.Contains(a, StringComparison.OrdinalIgnoreCase)))
+            .ToList();
+        if (samples.Count == 0)
+        {
+            reason = OpCatalog.SampleCalls(op.Name).Count == 0 ? "no sample inputs in the registry" : "no sample with non-empty tensor inputs";
+            return null;
+        }
+        var s = samples.FirstOrDefault(x => Preferred.Contains(x.Label)) ?? samples.MaxBy(x => x.Inputs.Sum(t => (long)t.Numel))!;
+        var dtype = op.DTypes.HasFlag(DTypeSet.Float32) ? DType.Float32 : DType.Float64;
+        var small = s.Call(s.Inputs);
+        var g = new Generator(size * 7919 + op.Name.Length);
+        var pools = s.Inputs.Select(t => t.ToDoubleArray()).ToArray();
+        var kinds = new string[s.Inputs.Length];
+        var shapes = ScaledShapes(op, s.Inputs, small, size);
+        var inputs = new Tensor[s.Inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            inputs[i] = Draw(pools[i], shapes[i], dtype, g);
+            kinds[i] = "draw";
+            var x = s.Inputs[i];
+            if (op.Family == OpFamily.Linalg && x.Rank >= 2 && x.ShapeArray[^1] == x.ShapeArray[^2] && shapes[i][^1] == shapes[i][^2])
+            {
+                int n = shapes[i][^1];
+                var eye = Tensor.Eye(n, dtype: dtype);
+                bool symmetric = (x - x.MT).Abs().Max().Item<double>() <= 1e-12 * (1 + x.Abs().Max().Item<double>());
+                if (symmetric)
+                {
+                    inputs[i] = (inputs[i].MatMul(inputs[i].MT) / n + eye).Contiguous();
+                    kinds[i] = "spd";
+                }
+                else
+                {
+                    inputs[i] = (inputs[i] + eye * (n * pools[i].Average(Math.Abs))).Contiguous();
+                    kinds[i] = "dominant";
+                }
+            }
+        }
+        var y = s.Call(inputs); // fails here when the call's attributes do not fit the scaled shapes
+        if (y.Numel > 64L * size * size)
+        {
+            reason = $"the output [{string.Join(",", y.ShapeArray)}] is far larger than size² elements";
+            return null;
+        }
+        bool diff = op.Differentiable && op.Vjp && y.DType.IsFloatingPoint();
+        return new OpsBenchCase(torch, op.Name, size, s.Label, inputs, s.Call, diff, pools, kinds);
+    }
+
+    /// <summary>The scaled shapes of the sample's inputs (see the class summary).</summary>
+    private static int[][] ScaledShapes(OpInfo op, Tensor[] inputs, Tensor output, int size)
+    {
+        long target = (long)size * size;
+        if (op.Family == OpFamily.NN)
+        {
+            // the batch dim only: kernels, channels and attributes keep their sizes
+            var first = inputs[0];
+            int b0 = first.Rank > 0 ? first.ShapeArray[0] : 1;
+            long per = Math.Max(1, first.Numel / Math.Max(1, b0));
+            int nb = (int)Math.Max(1, target / per);
+            return [.. inputs.Select(t => t.Rank > 0 && t.ShapeArray[0] == b0 && t.Rank == first.Rank ? [nb, .. t.ShapeArray[1..]] : t.ShapeArray)];
+        }
+        // the tensor with the most dims >= 2 (ties: the most elements) sets T; the output counts only when it has more
+        // such dims than every input (an outer product), not when it is a flattened summary (e.g. a 1-d gauge of an SVD)
+        static int Dims(Tensor t) => t.ShapeArray.Count(d => d >= 2);
+        var largest = inputs.MaxBy(t => (Dims(t), t.Numel))!;
+        if (Dims(output) > Dims(largest)) largest = output;
+        int r = Math.Max(1, Dims(largest));
+        int T = Math.Max(2, (int)Math.Round(Math.Pow(target, 1.0 / r)));
+        return [.. inputs.Select(t => t.ShapeArray.Select(d => d >= 2 ? T : d).ToArray())];
+    }
+
+    private static Tensor Draw(double[] pool, int[] shape, DType dtype, Generator g)
+    {
+        int n = shape.Aggregate(1, (a, b) => a * b);
+        if (dtype == DType.Float32)
+        {
+            var v = new float[n];
+            for (int i = 0; i < n; i++) v[i] = (float)pool[(int)(g.NextUInt64() % (ulong)pool.Length)];
+            return shape.Length == 0 ? Tensor.Scalar(v[0], dtype) : Tensor.FromArray(v, shape);
+        }
+        var d = new double[n];
+        for (int i = 0; i < n; i++) d[i] = pool[(int)(g.NextUInt64() % (ulong)pool.Length)];
+        return shape.Length == 0 ? Tensor.Scalar(d[0], dtype) : Tensor.FromArray(d, shape);
+    }
+
+    /// <summary>The cases as JSON lines (torch, op, family, size, sample, dtype, shapes, per-input kind and value pool, differentiable), for
+    /// <c>bench/torch/ops.py</c>, which builds the same inputs.</summary>
+    public static void WriteSpec(TextWriter o)
+    {
+        foreach (int size in Sizes)
+            foreach (var c in Cases(size, report: true))
+                o.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["torch"] = c.Torch,
+                    ["op"] = c.Op,
+                    ["family"] = OpsCommand.FamilyName(OpCatalog.All.First(i => i.Name == c.Op).Family),
+                    ["size"] = c.Size,
+                    ["sample"] = c.Label,
+                    ["dtype"] = c.Inputs[0].DType.Name(),
+                    ["shapes"] = c.Inputs.Select(t => t.ShapeArray).ToArray(),
+                    ["kinds"] = c.Kind,
+                    ["pools"] = c.Pools.Select(p => p.Distinct().ToArray()).ToArray(),
+                    ["differentiable"] = c.Differentiable,
+                }));
+    }
+}
