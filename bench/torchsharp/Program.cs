@@ -9,9 +9,6 @@ using TorchSharpBench;
 var suites = new Dictionary<string, Func<ISuite>>
 {
     ["gemm"] = () => new GemmSuite(),
-<<<<<<< HEAD
-    ["ops"] = () => new OpsSuite(),
-=======
     ["mlp"] = () => new MlpSuite(),
     ["cnn"] = () => new CnnSuite(),
     ["tiny"] = () => new TinySuite(),
@@ -19,7 +16,7 @@ var suites = new Dictionary<string, Func<ISuite>>
     ["pcn"] = () => new PcnSuite(),
     ["particles"] = () => new ParticlesSuite(),
     ["lstm"] = () => new LstmSuite(),
->>>>>>> main
+    ["ops"] = () => new OpsSuite(),
 };
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
