@@ -41,6 +41,7 @@ done
 [ -n "$suite" ] || { echo "usage: bash bench/compare.sh <suite|all> [--rounds N] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]" >&2; exit 2; }
 
 dotnet build -c Release src/Fluxion.Cli -v q -nologo > /dev/null
+bash tools/install-openblas.sh || echo "compare.sh: PyTorch runs on the reference BLAS; its GEMM-bound figures are not comparable" >&2
 flux_dll="$root/src/Fluxion.Cli/bin/Release/net10.0/Fluxion.Cli.dll"
 ts_ok=0
 if dotnet build -c Release bench/torchsharp -v q -nologo > /tmp/compare-tsbuild.$$.log 2>&1; then ts_ok=1
