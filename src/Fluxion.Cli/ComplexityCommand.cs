@@ -122,40 +122,42 @@ public static class ComplexityCommand
             double f = Math.Pow((double)Math.Max(target, 1) / full, k / (double)(points - 1));
             budgets.Add(k == points - 1 ? target : (long)(full * f));
         }
-        var rows = new List<(long Budget, MemoryPlan Plan, long Peak, double Seconds)>();
+        var rows = new List<(long Budget, MemoryPlan Plan, long Peak, double Seconds, long Saved)>();
         foreach (var budget in budgets.Distinct())
         {
             var plan = MemoryPlan.Create(model, x, budget);
             var times = new List<double>();
-            long peak = 0;
+            long peak = 0, saved = 0;
             for (int r = 0; r < runs; r++)
             {
                 var m = plan.Measure(x);
                 model.ZeroGrad();
                 times.Add(m.Seconds);
                 peak = Math.Max(peak, m.PeakBytes);
+                saved = Math.Max(saved, m.SavedBytes);
             }
             times.Sort();
-            rows.Add((budget, plan, peak, times[times.Count / 2]));
+            rows.Add((budget, plan, peak, times[times.Count / 2], saved));
         }
         stdout.WriteLine();
-        stdout.WriteLine($"{"budget B",12} {"fits",4} {"pred peak B",12} {"meas peak B",12} {"pred ms",9} {"meas ms",9} {"pareto",6}  segments");
+        stdout.WriteLine($"{"budget B",12} {"fits",4} {"pred peak B",12} {"meas saved B",12} {"meas peak B",12} {"pred ms",9} {"meas ms",9} {"pareto",6}  segments");
         foreach (var row in rows)
         {
-            bool pareto = !rows.Any(o => o.Peak <= row.Peak && o.Seconds <= row.Seconds && (o.Peak < row.Peak || o.Seconds < row.Seconds));
+            // Pareto over what the plan trades: the bytes the forward leaves for the backward against the time
+            bool pareto = !rows.Any(o => o.Saved <= row.Saved && o.Seconds <= row.Seconds && (o.Saved < row.Saved || o.Seconds < row.Seconds));
             string segs = string.Join(" ", row.Plan.Segments.Select(sg => $"{sg.Mode.ToString()[0]}{sg.Start}-{sg.Start + sg.Count - 1}"));
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row.Budget,12} {(row.Plan.FitsBudget ? "yes" : "no"),4} {row.Plan.PredictedPeakBytes,12} {row.Peak,12} {row.Plan.PredictedSeconds * 1e3,9:F2} {row.Seconds * 1e3,9:F2} {(pareto ? "*" : ""),6}  {segs}"));
+                $"{row.Budget,12} {(row.Plan.FitsBudget ? "yes" : "no"),4} {row.Plan.PredictedPeakBytes,12} {row.Saved,12} {row.Peak,12} {row.Plan.PredictedSeconds * 1e3,9:F2} {row.Seconds * 1e3,9:F2} {(pareto ? "*" : ""),6}  {segs}"));
         }
         stdout.WriteLine();
         stdout.WriteLine("segments: S store, R recompute, I invert (reversible), F forward mode; layer ranges of the Sequential.");
-        stdout.WriteLine("meas peak: MemoryTracker peak of live tensor bytes over a forward+backward pass (weights excluded, gradients included); pred peak: the planner's model of saved activations.");
+        stdout.WriteLine("meas saved: tensor bytes the forward leaves alive for the backward (what the plan controls; pareto is over it and meas ms); meas peak: MemoryTracker peak of live tensor bytes over a forward+backward pass (weights excluded, gradients included); pred peak: the planner's model of saved activations.");
         var series = new List<PlotSeries>
         {
-            new("measured", rows.Select(r => (r.Peak / 1e6, r.Seconds * 1e3)).OrderBy(p => p.Item1).ToList()),
+            new("measured", rows.Select(r => (r.Saved / 1e6, r.Seconds * 1e3)).OrderBy(p => p.Item1).ToList()),
             new("predicted", rows.Select(r => (r.Plan.PredictedPeakBytes / 1e6, r.Plan.PredictedSeconds * 1e3)).OrderBy(p => p.Item1).ToList()),
         };
-        SvgPlot.Save(plot, SvgPlot.Render($"Memory plans: time against peak (n={n}, d={d}, b={b})", "peak (MB)", "forward+backward time (ms)", series));
+        SvgPlot.Save(plot, SvgPlot.Render($"Memory plans: time against saved activations (n={n}, d={d}, b={b})", "saved for backward (MB)", "forward+backward time (ms)", series));
         stdout.WriteLine($"wrote {plot}");
         return 0;
     }

@@ -61,6 +61,9 @@ public class MemoryPlanTests
         Assert.True(tight.PredictedSeconds > all.PredictedSeconds, $"{tight}\n{all}");
         var m = tight.Measure(x0.Clone().RequiresGrad_());
         Assert.True(m.PeakBytes > 0 && m.Seconds > 0);
+        // what the plan controls, measured: the tighter plan leaves fewer bytes alive for the backward
+        var mAll = all.Measure(x0.Clone().RequiresGrad_());
+        Assert.True(m.SavedBytes > 0 && m.SavedBytes < mAll.SavedBytes, $"saved {m.SavedBytes} B (tight) vs {mAll.SavedBytes} B (store all)");
     }
 
     [Fact]

@@ -24,9 +24,12 @@ public enum SegmentMode
 public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mode);
 
 /// <summary>What <see cref="MemoryPlan.Measure"/> measured: one forward and backward pass.</summary>
-/// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>).</param>
+/// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>), parameter gradients and
+/// transients included (in a small network the gradients alone may set it, whatever the plan).</param>
 /// <param name="Seconds">Wall time of the pass.</param>
-public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds);
+/// <param name="SavedBytes">Tensor bytes the forward pass left alive for the backward (saved activations, checkpoints,
+/// carried tangents): what the plan controls, measured on a second forward pass whose graph is then dropped.</param>
+public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long SavedBytes);
 
 /// <summary>
 /// One memory plan for a <see cref="Sequential"/> under a byte budget: each segment of layers is stored,
@@ -188,7 +191,10 @@ public sealed class MemoryPlan
             loss(Forward(x)).Backward();
             sw.Stop();
         });
-        return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds);
+        // the forward again, its graph kept until the measurement ends: the bytes still alive are what the backward would read
+        var (graph, saved) = MemoryTracker.Measure(() => loss(Forward(x)));
+        GC.KeepAlive(graph);
+        return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds, saved.LiveBytesAtEnd);
     }
 
     /// <summary>The plan's segments, predicted peak and time on one line.</summary>
