@@ -123,6 +123,9 @@ public static class ComplexityCommand
             budgets.Add(k == points - 1 ? target : (long)(full * f));
         }
         var rows = new List<(long Budget, MemoryPlan Plan, long Peak, double Seconds, long Saved)>();
+        // one throwaway plan and pass first: the planner times each layer once, and the first timings would include the JIT
+        MemoryPlan.Create(model, x, budgets[0]).Measure(x);
+        model.ZeroGrad();
         foreach (var budget in budgets.Distinct())
         {
             var plan = MemoryPlan.Create(model, x, budget);
