@@ -6,7 +6,7 @@ public sealed partial class CompiledGraph
 {
     /// <summary>Elements per block of a fused group: 2048 float32 (8 KB) or float64 (16 KB) per operand, so a group's
     /// operands and temporaries of one block stay in the L1 cache while every op of the chain runs over it.</summary>
-    internal const int BlockElements = 2048;
+    internal static int BlockElements = 2048;
 
     /// <summary>A group of elementwise calls on values of one size and dtype, run together block by block.</summary>
     internal sealed class Group
@@ -19,12 +19,28 @@ public sealed partial class CompiledGraph
         public int[] Inputs = [];
         public int[] Outputs = [];
 
+        /// <summary>Whether the group runs as generated code (set when its replay step is made).</summary>
+        public bool Generated;
+
         /// <summary>The replay step: every member's kernel over one block at a time, inputs read from their tensors,
         /// outputs written to planned buffers (or fresh tensors when they escape), temporaries in block-sized scratch.</summary>
-        public Action<Tensor?[]> Step(CompiledGraph g) => DType == DType.Float32 ? new Runner<float>(g, this).Run : new Runner<double>(g, this).Run;
+        public Action<Tensor?[]> Step(CompiledGraph g)
+        {
+            Generated = GeneratedCode && Members.Count > 1 && FusedCode.Available && Members.All(m => FusedCode.Supports(g.Nodes[m].Def, DType));
+            if (Generated)
+                return DType == DType.Float32 ? new CodeRunner<float>(g, this).Run : new CodeRunner<double>(g, this).Run;
+            return DType == DType.Float32 ? new Runner<float>(g, this).Run : new Runner<double>(g, this).Run;
+        }
     }
 
+    /// <summary>Fused groups whose ops all have register formulas run as generated code (<see cref="FusedCode"/>);
+    /// false runs every group through the block interpreter (for A/B measurements).</summary>
+    internal static bool GeneratedCode = true;
+
     private readonly List<Group> _groups = [];
+
+    /// <summary>How many fused groups run as generated code.</summary>
+    internal int GeneratedGroups => _groups.Count(g => g.Generated);
     private Tensor?[] _planned = [];
 
     /// <summary>For each replay position, the values no later step reads (their references are dropped there).</summary>
@@ -221,7 +237,7 @@ public sealed partial class CompiledGraph
         private readonly bool[] _inScalar;
         private readonly Tensor?[] _outPlanned;
         private readonly int[][] _outShapes;
-        private readonly int _temps, _numel;
+        private readonly int _temps, _numel, _block = BlockElements;
         private readonly DType _dtype;
 
         public Runner(CompiledGraph g, Group group)
@@ -284,15 +300,15 @@ public sealed partial class CompiledGraph
                 vals[_outVals[o]] = y;
             }
             // whole blocks split over the threads (each with its own temporaries); the last block takes a short tail
-            int blocks = Math.Max(1, _numel / BlockElements);
+            int blocks = Math.Max(1, _numel / _block);
             Kernels.Parallelism.For(blocks, (long)_numel * _code.Length, 1 << 18, (b0, b1) =>
             {
                 var local = (T[][])arrays.Clone();
-                int start = b0 * BlockElements, stop = b1 == blocks ? _numel : b1 * BlockElements;
+                int start = b0 * _block, stop = b1 == blocks ? _numel : b1 * _block;
                 int cap = 0;
                 while (start < stop)
                 {
-                    int len = Math.Min(BlockElements, stop - start);
+                    int len = Math.Min(_block, stop - start);
                     // no short last block: the kernels' vector tails then match an unblocked pass
                     if (stop - start - len < 64) len = stop - start;
                     if (len > cap)
@@ -325,5 +341,79 @@ public sealed partial class CompiledGraph
         /// <summary>The block [start, start + len) of a slot (temporaries hold one block from index 0).</summary>
         private static Span<T> Span(T[][] arrays, int[] offsets, int firstTemp, int s, int start, int len) =>
             s >= firstTemp ? arrays[s].AsSpan(0, len) : arrays[s].AsSpan(offsets[s] + start, len);
+    }
+
+    /// <summary>Runs a group as generated code (<see cref="FusedCode"/>): the full vectors split over the threads, the
+    /// last partial vector through a padded copy.</summary>
+    private sealed class CodeRunner<T> where T : struct
+    {
+        private readonly FusedCode.Loop<T> _loop;
+        private readonly int[] _inVals, _outVals;
+        private readonly bool[] _inScalar;
+        private readonly Tensor?[] _outPlanned;
+        private readonly int[][] _outShapes;
+        private readonly int _numel, _ops;
+        private readonly DType _dtype;
+
+        public CodeRunner(CompiledGraph g, Group group)
+        {
+            _numel = group.Numel;
+            _dtype = group.DType;
+            _inVals = group.Inputs;
+            _outVals = group.Outputs;
+            _ops = group.Members.Count;
+            _inScalar = [.. _inVals.Select(v => ShapeUtil.Numel(g.Vals[v].Shape) != _numel)];
+            _outPlanned = [.. _outVals.Select(v => g._planned[v])];
+            _outShapes = [.. _outVals.Select(v => g.Vals[v].Shape)];
+            var slot = new Dictionary<int, int>();
+            for (int i = 0; i < _inVals.Length; i++) slot[_inVals[i]] = i;
+            for (int o = 0; o < _outVals.Length; o++) slot[_outVals[o]] = _inVals.Length + o;
+            int next = _inVals.Length + _outVals.Length;
+            var code = new List<FusedCode.Instr>();
+            foreach (var m in group.Members)
+            {
+                var n = g.Nodes[m];
+                if (!slot.ContainsKey(n.Out[0])) slot[n.Out[0]] = next++;
+                code.Add(new FusedCode.Instr(n.Def, slot[n.In[0]], n.In.Length > 1 ? slot[n.In[1]] : -1, slot[n.Out[0]]));
+            }
+            _loop = FusedCode.Build<T>([.. code], _inVals.Length, _outVals.Length, _inScalar);
+        }
+
+        public void Run(Tensor?[] vals)
+        {
+            int nIn = _inVals.Length, nOut = _outVals.Length;
+            var arrays = new T[nIn + nOut][];
+            var offsets = new int[nIn + nOut];
+            var scalars = new T[nIn];
+            for (int i = 0; i < nIn; i++)
+            {
+                var x = vals[_inVals[i]]!;
+                if (_inScalar[i]) { scalars[i] = x.Storage.As<T>()[x.Offset]; continue; }
+                if (!x.IsContiguous) x = x.Contiguous();
+                arrays[i] = x.Storage.As<T>();
+                offsets[i] = x.Offset;
+            }
+            for (int o = 0; o < nOut; o++)
+            {
+                var y = _outPlanned[o] ?? Tensor.Empty(_outShapes[o], _dtype);
+                arrays[nIn + o] = y.Storage.As<T>();
+                vals[_outVals[o]] = y;
+            }
+            int w = System.Runtime.Intrinsics.Vector256<T>.Count, vectors = _numel / w;
+            Kernels.Parallelism.For(vectors, (long)_numel * _ops, 1 << 18, (v0, v1) => _loop(arrays, offsets, scalars, v0 * w, v1 * w));
+            int tail = _numel - vectors * w;
+            if (tail == 0) return;
+            // the last elements through one padded vector
+            var padded = new T[nIn + nOut][];
+            var zero = new int[nIn + nOut];
+            for (int s = 0; s < nIn + nOut; s++)
+            {
+                if (arrays[s] is null) continue;
+                padded[s] = new T[w];
+                if (s < nIn) Array.Copy(arrays[s], offsets[s] + vectors * w, padded[s], 0, tail);
+            }
+            _loop(padded, zero, scalars, 0, w);
+            for (int o = 0; o < nOut; o++) Array.Copy(padded[nIn + o], 0, arrays[nIn + o], vectors * w, tail);
+        }
     }
 }

