@@ -296,6 +296,51 @@ public class CompileTests
         finally { CompiledGraph.GeneratedCode = true; }
     }
 
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    public void OptimizerStepInTheCompiledStepEqualsEagerBitForBit(string name)
+    {
+        Optim.Optimizer Make(Sequential m) => name == "sgd"
+            ? new Optim.SGD(m.Parameters(), lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true)
+            : new Optim.Adam(m.Parameters(), lr: 1e-2, weightDecay: 1e-3, amsgrad: true);
+        var eagerModel = Mlp();
+        var model = Mlp();
+        var eagerOpt = Make(eagerModel);
+        var opt = Make(model);
+        Tensor Loss(Sequential m, Tensor[] xs) => Losses.CrossEntropy(m.Forward(xs[0]), xs[1]);
+        Tensor Train(Tensor[] xs)
+        {
+            var loss = Loss(model, xs);
+            loss.Backward();
+            return loss.Detach();
+        }
+        Tensor Forward(Tensor[] xs) => Loss(model, xs);
+        var step = Functional.Compile(Train, new CompileOptions { Optimizer = opt });
+        for (int call = 0; call < 5; call++)
+        {
+            var x = R(20 + call, DType.Float64, 5, 8);
+            var y = Tensor.FromArray(new long[] { 0, 2, 1, call % 3, 2 });
+            eagerOpt.ZeroGrad();
+            var eagerLoss = Loss(eagerModel, [x, y]);
+            eagerLoss.Backward();
+            eagerOpt.Step();
+            var loss = step.Call(x, y);
+            Same(eagerLoss.Detach(), loss);
+            foreach (var (pe, pc) in eagerModel.Parameters().Zip(model.Parameters()))
+            {
+                Same(pe, pc);
+                Same(pe.Grad!, pc.Grad!);
+            }
+        }
+        Assert.Equal(1, step.Traces);
+        Assert.True(step.LastGraph!.Joint);
+        // a function without a backward has no step to take
+        var forwardOnly = Functional.Compile(Forward, new CompileOptions { Optimizer = opt });
+        var e = Assert.Throws<CompileException>(() => forwardOnly.Call(R(1, DType.Float64, 5, 8), Tensor.FromArray(new long[] { 0, 1, 2, 0, 1 })));
+        Assert.Contains("Optimizer", e.Message);
+    }
+
     [Fact]
     public void MemoryPlanningReusesArenaBuffersByLiveness()
     {

@@ -30,6 +30,13 @@ public sealed record CompileOptions
     /// <summary>Treat the parameters (leaves that require grad) as constants: ops that depend only on them are computed
     /// once at compile time (constant folding). For inference; a later change of the parameters is not seen.</summary>
     public bool FreezeParameters { get; init; }
+
+    /// <summary>An optimizer whose step belongs to the compiled training step: every call (traced or replayed) clears
+    /// its gradients first (<see cref="Optim.Optimizer.ZeroGrad(bool)"/>), runs the function (whose backward the graph
+    /// replays, writing the parameters' gradients) and then applies <see cref="Optim.Optimizer.Step()"/> as the graph's
+    /// last step, so a call equals eager's <c>ZeroGrad(); f(x); Step()</c> bit for bit. The step runs the optimizer's
+    /// own fused per-parameter kernel (one pass over parameter, gradient and state), not traced ops.</summary>
+    public Optim.Optimizer? Optimizer { get; init; }
 }
 
 /// <summary>
@@ -73,6 +80,18 @@ public sealed class CompiledFunction
         ArgumentNullException.ThrowIfNull(inputs);
         for (int i = 0; i < inputs.Length; i++)
             if (inputs[i] is null) throw new ArgumentNullException(nameof(inputs), $"Compile: input {i} is null.");
+        if (_options.Optimizer is not { } opt) return InvokeGraph(inputs);
+        opt.ZeroGrad();
+        var result = InvokeGraph(inputs);
+        if (LastGraph is { Joint: false })
+            throw new CompileException("Compile: CompileOptions.Optimizer is set but the function computed no gradients (it called neither " +
+                "Backward nor Autograd.Grad), so there is no step to take. Call loss.Backward() inside the function, or drop the optimizer option.");
+        opt.Step();
+        return result;
+    }
+
+    private Tensor[] InvokeGraph(Tensor[] inputs)
+    {
         bool grad = GradMode.Enabled;
         long extra = ExtraKey?.Invoke() ?? 0;
         for (var n = _cache.First; n is not null; n = n.Next)

@@ -169,7 +169,7 @@ public sealed partial class CompiledGraph
             foreach (var (leaf, v, _) in tracer.Captured)
                 if (tracer.VarOf(leaf) != v)
                     throw new CompileException($"Compile: the function modifies a parameter of shape {ShapeUtil.Format(leaf.Shape)} in place (an optimizer step?), which a replay would not repeat. " +
-                        "Run the optimizer step outside the compiled function (compile the forward, loss and backward).");
+                        "Run the optimizer step outside the compiled function (compile the forward, loss and backward), or pass the optimizer as CompileOptions.Optimizer.");
             for (int o = 0; o < ys.Length; o++)
             {
                 var y = ys[o] ?? throw new CompileException($"Compile: the function returned a null output {o}; return a tensor for every output.");
