@@ -62,6 +62,26 @@ public static class Golden
         AssertClose(what, expected, a, rtol: f64 ? 1e-12 : 1e-5, atol: (f64 ? 1e-13 : 1e-6) * scale);
     }
 
+    /// <summary>
+    /// Same shape and exactly the same dtype, then elementwise |actual - expected| &lt;= atol·max(1, max|expected|) + rtol·|expected|
+    /// (NaN matches NaN, infinities must be equal); integer and boolean values must match exactly.
+    /// </summary>
+    public static void AssertClose(string what, GoldenTensor expected, Tensor actual, double rtol, double atol)
+    {
+        Assert.True(expected.Shape.SequenceEqual(actual.ShapeArray),
+            $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
+        var want = expected.DType switch { "float32" => Fluxion.DType.Float32, "float64" => Fluxion.DType.Float64, "int64" => Fluxion.DType.Int64, _ => Fluxion.DType.Bool };
+        Assert.True(actual.DType == want, $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
+        var a = actual.ToDoubleArray();
+        if (!expected.IsFloat)
+        {
+            for (int i = 0; i < a.Length; i++) Assert.True(a[i] == expected.Data[i], $"{what}[{i}]: {a[i]}, PyTorch gives {expected.Data[i]}");
+            return;
+        }
+        double scale = Math.Max(1.0, expected.Data.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
+        AssertClose(what, expected, a, rtol, atol * scale);
+    }
+
     /// <summary>Elementwise |actual - expected| &lt;= atol + rtol·|expected| over values laid out as the golden tensor's.</summary>
     public static void AssertClose(string what, GoldenTensor expected, double[] actual, double rtol, double atol)
     {
