@@ -291,6 +291,27 @@ internal static class GoldenFamily
 
     public static IEnumerable<object[]> Cases(string family) => Golden.Load(family).Select(c => new object[] { c.Id });
 
+    private static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, OpFn>> s_fromRegistry = new();
+
+    /// <summary>The calls of a family's golden ops generated from the registry (<see cref="RegistryCall"/>): every op of the
+    /// family whose cases bind (<see cref="Unmapped"/> lists the others), with <paramref name="special"/> taking precedence.</summary>
+    public static IReadOnlyDictionary<string, OpFn> FromRegistry(string family, IReadOnlyDictionary<string, OpFn>? special = null)
+    {
+        var generated = s_fromRegistry.GetOrAdd(family, f =>
+        {
+            var ops = new Dictionary<string, OpFn>();
+            foreach (var op in Golden.Load(f).Select(c => c.Op).Distinct())
+                if (RegistryCall.Entry(op) is not null)
+                    ops[op] = (x, a, _) => (RegistryCall.Bind(op, x.Length, RegistryCall.Args(a))
+                        ?? throw new InvalidOperationException($"{op}: no public Tensor method binds {x.Length} tensor(s) and args {a}"))(x);
+            return ops;
+        });
+        if (special is null) return generated;
+        var all = new Dictionary<string, OpFn>(generated);
+        foreach (var (k, v) in special) all[k] = v;
+        return all;
+    }
+
     public static string[] Unmapped(string family, IReadOnlyDictionary<string, OpFn> ops) =>
         Golden.Load(family).Select(c => c.Op).Distinct().Where(op => !ops.ContainsKey(op)).ToArray();
 
