@@ -16,8 +16,11 @@ public static class OpsCommand
         JVP over k directions), a fused first-order backward, second order, and a vmap batching rule.
 
         Options:
-          --json         One JSON object per op per line (fields: name, torch, family, dtypes, differentiable,
-                         vjp, jvp, batched_jvp, fused_backward, second_order, vmap, composite_of, samples).
+          --json         One JSON object per op per line (fields: name, torch, family, dtypes, kernels,
+                         differentiable, vjp, jvp, batched_jvp, fused_backward, second_order, vmap, composite_of,
+                         samples). kernels: the forward's kernel table, device -> dtype -> "kernel" (the entry
+                         holds the kernel), "method" (its Tensor method picks one) or "composite" (built from
+                         other ops); dtypes lists the CPU's.
           --markdown     A Markdown table.
           --family NAME  Only one family: unary, binary, reduce-scan-sort, shape-index-create-other, linalg, nn, fused.
           -h, --help     Show this help.
@@ -99,6 +102,15 @@ public static class OpsCommand
             w.WriteStartArray("dtypes");
             foreach (var t in DTypeNames(o.DTypes)) w.WriteStringValue(t);
             w.WriteEndArray();
+            // the forward's kernel table: device -> dtype -> kernel | method | composite (the dtypes above are the CPU's)
+            w.WriteStartObject("kernels");
+            foreach (var (device, byType) in o.Kernels.OrderBy(kv => kv.Key))
+            {
+                w.WriteStartObject(device.ToString().ToLowerInvariant());
+                foreach (var (dtype, kind) in byType.OrderBy(kv => kv.Key)) w.WriteString(dtype.Name(), kind.ToString().ToLowerInvariant());
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
             w.WriteBoolean("differentiable", o.Differentiable);
             w.WriteBoolean("vjp", o.Vjp);
             w.WriteBoolean("jvp", o.Jvp);

@@ -45,6 +45,21 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void EveryParallelLoopGoesThroughTheKernelsHelper()
+    {
+        // one parallel helper (Kernels/Parallelism.cs) for every chunking loop, so nested regions run serially
+        var found = new List<string>();
+        foreach (var f in Directory.EnumerateFiles(Src, "*.cs", SearchOption.AllDirectories))
+        {
+            if (Path.GetFileName(f) == "Parallelism.cs") continue;
+            var code = Code(f);
+            foreach (var pattern in new[] { @"\bParallel\.(For|ForEach|Invoke)\b", @"\bTask\.(Run|Factory)\b", @"\bnew\s+Thread\s*\(", @"\bThreadPool\." })
+                if (Regex.IsMatch(code, pattern)) found.Add($"{Path.GetRelativePath(Src, f)} matches {pattern}");
+        }
+        Assert.True(found.Count == 0, "use Kernels.Parallelism instead:\n" + string.Join("\n", found));
+    }
+
+    [Fact]
     public void TheCoreKnowsNothingOfTheLayersAboveIt()
     {
         string[] above = ["Functional", "Vmap", "VmapProgram", "Checkpoint", "CustomFunction", "Module", "Parameter", "Sequential", "Optimizer",

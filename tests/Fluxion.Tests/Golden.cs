@@ -62,6 +62,26 @@ public static class Golden
         AssertClose(what, expected, a, rtol: f64 ? 1e-12 : 1e-5, atol: (f64 ? 1e-13 : 1e-6) * scale);
     }
 
+    /// <summary>
+    /// Same shape and exactly the same dtype, then elementwise |actual - expected| &lt;= atol·max(1, max|expected|) + rtol·|expected|
+    /// (NaN matches NaN, infinities must be equal); integer and boolean values must match exactly.
+    /// </summary>
+    public static void AssertClose(string what, GoldenTensor expected, Tensor actual, double rtol, double atol)
+    {
+        Assert.True(expected.Shape.SequenceEqual(actual.ShapeArray),
+            $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
+        var want = expected.DType switch { "float32" => Fluxion.DType.Float32, "float64" => Fluxion.DType.Float64, "int64" => Fluxion.DType.Int64, _ => Fluxion.DType.Bool };
+        Assert.True(actual.DType == want, $"{what}: dtype {actual.DType.Name()}, PyTorch gives {expected.DType}");
+        var a = actual.ToDoubleArray();
+        if (!expected.IsFloat)
+        {
+            for (int i = 0; i < a.Length; i++) Assert.True(a[i] == expected.Data[i], $"{what}[{i}]: {a[i]}, PyTorch gives {expected.Data[i]}");
+            return;
+        }
+        double scale = Math.Max(1.0, expected.Data.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
+        AssertClose(what, expected, a, rtol, atol * scale);
+    }
+
     /// <summary>Elementwise |actual - expected| &lt;= atol + rtol·|expected| over values laid out as the golden tensor's.</summary>
     public static void AssertClose(string what, GoldenTensor expected, double[] actual, double rtol, double atol)
     {
@@ -270,6 +290,27 @@ internal static class GoldenFamily
     public delegate Tensor[] OpFn(Tensor[] x, GoldenArgs a, Tensor?[] gradWrt);
 
     public static IEnumerable<object[]> Cases(string family) => Golden.Load(family).Select(c => new object[] { c.Id });
+
+    private static readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, OpFn>> s_fromRegistry = new();
+
+    /// <summary>The calls of a family's golden ops generated from the registry (<see cref="RegistryCall"/>): every op of the
+    /// family whose cases bind (<see cref="Unmapped"/> lists the others), with <paramref name="special"/> taking precedence.</summary>
+    public static IReadOnlyDictionary<string, OpFn> FromRegistry(string family, IReadOnlyDictionary<string, OpFn>? special = null)
+    {
+        var generated = s_fromRegistry.GetOrAdd(family, f =>
+        {
+            var ops = new Dictionary<string, OpFn>();
+            foreach (var op in Golden.Load(f).Select(c => c.Op).Distinct())
+                if (RegistryCall.Entry(op) is not null)
+                    ops[op] = (x, a, _) => (RegistryCall.Bind(op, x.Length, RegistryCall.Args(a))
+                        ?? throw new InvalidOperationException($"{op}: no public Tensor method binds {x.Length} tensor(s) and args {a}"))(x);
+            return ops;
+        });
+        if (special is null) return generated;
+        var all = new Dictionary<string, OpFn>(generated);
+        foreach (var (k, v) in special) all[k] = v;
+        return all;
+    }
 
     public static string[] Unmapped(string family, IReadOnlyDictionary<string, OpFn> ops) =>
         Golden.Load(family).Select(c => c.Op).Distinct().Where(op => !ops.ContainsKey(op)).ToArray();

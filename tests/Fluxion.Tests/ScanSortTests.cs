@@ -11,29 +11,15 @@ public class ScanSortTests
 {
     // ---- golden cases ------------------------------------------------------------------------------
 
-    private sealed record GTensor(int[] Shape, string DType, double[] Data)
+    /// <summary>A golden tensor of scansort.json (non-finite values spelled "nan", "inf", "-inf").</summary>
+    private static GoldenTensor Parse(JsonElement e) => new()
     {
-        public bool IsFloat => DType is "float32" or "float64";
-
-        public static GTensor Parse(JsonElement e) => new(
-            e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray(),
-            e.GetProperty("dtype").GetString()!,
-            e.GetProperty("data").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String
-                ? v.GetString() switch { "nan" => double.NaN, "inf" => double.PositiveInfinity, _ => double.NegativeInfinity }
-                : v.GetDouble()).ToArray());
-
-        public Tensor ToTensor()
-        {
-            var t = DType switch
-            {
-                "float32" => Tensor.FromArray(Data.Select(v => (float)v).ToArray(), Shape),
-                "float64" => Tensor.FromArray(Data, Shape),
-                "int64" => Tensor.FromArray(Data.Select(v => (long)v).ToArray(), Shape),
-                _ => Tensor.FromArray(Data.Select(v => v != 0).ToArray(), Shape),
-            };
-            return Shape.Length == 0 ? t.Reshape().Detach() : t;
-        }
-    }
+        Shape = e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray(),
+        DType = e.GetProperty("dtype").GetString()!,
+        Data = e.GetProperty("data").EnumerateArray().Select(v => v.ValueKind == JsonValueKind.String
+            ? v.GetString() switch { "nan" => double.NaN, "inf" => double.PositiveInfinity, _ => double.NegativeInfinity }
+            : v.GetDouble()).ToArray(),
+    };
 
     private static readonly Lazy<Dictionary<string, JsonElement>> Cases = new(() =>
     {
@@ -130,31 +116,6 @@ public class ScanSortTests
         ["UniqueConsecutive"] = (x, a) => { var (v, i, c) = x[0].UniqueConsecutive(a.IntOrNull("dim")); return [v, i, c]; },
     };
 
-    private static void AssertClose(string what, GTensor e, Tensor actual, double rtol, double atol)
-    {
-        Assert.True(e.Shape.SequenceEqual(actual.ShapeArray), $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(e.Shape)}");
-        var a = actual.ToDoubleArray();
-        if (!e.IsFloat)
-        {
-            Assert.False(actual.DType.IsFloatingPoint(), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {e.DType}");
-            Assert.True(actual.DType == (e.DType == "bool" ? DType.Bool : DType.Int64), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {e.DType}");
-            for (int i = 0; i < a.Length; i++) Assert.True(a[i] == e.Data[i], $"{what}[{i}]: {a[i]}, PyTorch gives {e.Data[i]}");
-            return;
-        }
-        Assert.True(actual.DType == (e.DType == "float64" ? DType.Float64 : DType.Float32), $"{what}: dtype {actual.DType.Name()}, PyTorch gives {e.DType}");
-        double scale = Math.Max(1, e.Data.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max());
-        for (int i = 0; i < a.Length; i++)
-        {
-            double want = e.Data[i];
-            if (double.IsNaN(want) || double.IsInfinity(want))
-            {
-                Assert.True(want.Equals(a[i]), $"{what}[{i}]: {a[i]}, PyTorch gives {want}");
-                continue;
-            }
-            Assert.True(Math.Abs(a[i] - want) <= atol * scale + rtol * Math.Abs(want), $"{what}[{i}]: {a[i]:R}, PyTorch gives {want:R}");
-        }
-    }
-
     [Theory]
     [MemberData(nameof(CaseNames))]
     public void MatchesPyTorch(string name)
@@ -167,20 +128,20 @@ public class ScanSortTests
         var views = new Tensor[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
-            var g = GTensor.Parse(inputs[i]);
+            var g = Parse(inputs[i]);
             bool transposed = inputs[i].GetProperty("layout").GetString() == "transposed";
             leaves[i] = transposed ? g.ToTensor().MT.Contiguous().Detach() : g.ToTensor();
             if (inputs[i].GetProperty("grad").GetBoolean()) leaves[i].RequiresGrad = true;
             views[i] = transposed ? leaves[i].MT : leaves[i];
         }
         var outs = Ops[op](views, args);
-        var expected = c.GetProperty("outputs").EnumerateArray().Select(GTensor.Parse).ToArray();
+        var expected = c.GetProperty("outputs").EnumerateArray().Select(Parse).ToArray();
         Assert.Equal(expected.Length, outs.Length);
         bool f64 = expected.All(e => e.DType != "float32");
         for (int k = 0; k < outs.Length; k++)
-            AssertClose($"{name} output {k}", expected[k], outs[k], f64 ? 1e-12 : 1e-5, f64 ? 1e-13 : 1e-6);
+            Golden.AssertClose($"{name} output {k}", expected[k], outs[k], f64 ? 1e-12 : 1e-5, f64 ? 1e-13 : 1e-6);
 
-        var ws = c.GetProperty("w").EnumerateArray().Select(w => w.ValueKind == JsonValueKind.Null ? null : GTensor.Parse(w)).ToArray();
+        var ws = c.GetProperty("w").EnumerateArray().Select(w => w.ValueKind == JsonValueKind.Null ? null : Parse(w)).ToArray();
         if (ws.All(w => w is null)) return;
         Tensor? loss = null;
         for (int k = 0; k < outs.Length; k++)
@@ -196,7 +157,7 @@ public class ScanSortTests
             if (grads[i].ValueKind == JsonValueKind.Null) continue;
             var g = leaves[i].Grad ?? Tensor.ZerosLike(leaves[i]);
             if (inputs[i].GetProperty("layout").GetString() == "transposed") g = g.MT;
-            AssertClose($"{name} grad of input {i}", GTensor.Parse(grads[i]), g, f64 ? 1e-10 : 1e-4, f64 ? 1e-12 : 1e-5);
+            Golden.AssertClose($"{name} grad of input {i}", Parse(grads[i]), g, f64 ? 1e-10 : 1e-4, f64 ? 1e-12 : 1e-5);
         }
     }
 

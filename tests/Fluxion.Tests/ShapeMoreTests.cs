@@ -148,12 +148,8 @@ public class ShapeMoreTests
 
     private static void AssertClose(string what, Tensor expected, Tensor actual)
     {
-        Assert.True(expected.Shape.SequenceEqual(actual.Shape), $"{what}: shape {ShapeUtil.Format(actual.Shape)}, PyTorch gives {ShapeUtil.Format(expected.Shape)}");
         Assert.True(expected.DType == actual.DType, $"{what}: dtype {actual.DType}, PyTorch gives {expected.DType}");
-        var e = expected.ToDoubleArray();
-        var a = actual.ToDoubleArray();
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(e[i].Equals(a[i]) || Math.Abs(e[i] - a[i]) <= 1e-12 * (1 + Math.Abs(e[i])), $"{what}[{i}]: {a[i]:R}, PyTorch gives {e[i]:R}");
+        TensorAssert.Close(expected, actual, rtol: 1e-12, atol: 1e-12, what: what);
     }
 
     [Theory]

@@ -59,10 +59,11 @@ public sealed partial class CompiledGraph
             if (x.DType != y.DType) return false;
             if (!ShapeUtil.SameShape(x.Shape, y.Shape) && ShapeUtil.Numel(x.Shape) != 1) return false;
         }
-        return n.Def switch
+        // the entry's kernel table for the value's dtype on the CPU: a span map (unary) or a broadcast kernel (binary)
+        return n.Def.Forward.Kernel(Device.Cpu, y.DType) switch
         {
-            IUnaryKernels u => u.F32 is not null && u.F64 is not null && n.Attr is null && n.In.Length == 1 && ShapeUtil.SameShape(Vals[n.In[0]].Shape, y.Shape),
-            IBinaryKernels b => b.Kernels is not null && n.In.Length == 2,
+            SpanMap<float> or SpanMap<double> => n.Attr is null && n.In.Length == 1 && ShapeUtil.SameShape(Vals[n.In[0]].Shape, y.Shape),
+            K.BinaryKernel<float> or K.BinaryKernel<double> => n.In.Length == 2,
             _ => false,
         };
     }
@@ -186,7 +187,7 @@ public sealed partial class CompiledGraph
                         if (dt != val.DType || cap < numel) continue;
                         // in place: a single binary call (TensorPrimitives allows an output that is exactly an input) may
                         // overwrite the operand it reads last; unary kernels may read their input after writing (Tanh's fix-up)
-                        bool inPlace = freeAfter == g.Last && g.Members.Count == 1 && Nodes[g.Members[0]].Def is IBinaryKernels && Nodes[g.Members[0]].In.Contains(lastVal);
+                        bool inPlace = freeAfter == g.Last && g.Members.Count == 1 && Nodes[g.Members[0]].Def.Forward.Kernel(Device.Cpu, dt) is K.BinaryKernel<float> or K.BinaryKernel<double> && Nodes[g.Members[0]].In.Contains(lastVal);
                         if (freeAfter >= g.Last && !inPlace) continue;
                         if (best < 0 || cap < buffers[best].Capacity) best = b;
                     }
@@ -260,14 +261,13 @@ public sealed partial class CompiledGraph
                 var n = g.Nodes[m];
                 int y = n.Out[0];
                 if (!slot.ContainsKey(y)) slot[y] = _inVals.Length + _outVals.Length + temps++;
-                if (n.Def is IUnaryKernels u)
+                var kernel = n.Def.Forward.Kernel(Device.Cpu, typeof(T) == typeof(float) ? DType.Float32 : DType.Float64);
+                if (kernel is SpanMap<T> f)
                 {
-                    var f = typeof(T) == typeof(float) ? (SpanMap<T>)(object)u.F32! : (SpanMap<T>)(object)u.F64!;
                     code.Add(new Instr(Kind.Unary, f, null, slot[n.In[0]], -1, slot[y]));
                     continue;
                 }
-                var ks = ((IBinaryKernels)n.Def).Kernels!.Value;
-                var k = typeof(T) == typeof(float) ? (K.BinaryKernel<T>)(object)ks.F32 : (K.BinaryKernel<T>)(object)ks.F64;
+                var k = (K.BinaryKernel<T>)kernel!;
                 int a = slot[n.In[0]], b = slot[n.In[1]];
                 bool sa = IsScalar(a), sb = IsScalar(b);
                 var kind = sa && sb ? Kind.SS : sa ? Kind.SV : sb ? Kind.VS : Kind.VV;

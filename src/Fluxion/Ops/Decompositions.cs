@@ -42,12 +42,10 @@ public partial class Tensor
             throw new ShapeMismatchException($"{op}: expects {(square ? "square matrices" : "matrices")} [..., {(square ? "n, n" : "m, n")}], got shape {ShapeUtil.Format(a.Shape)}.");
     }
 
-    /// <summary>Runs <paramref name="body"/> for each matrix of the batch in parallel (index, input offset).</summary>
-    private static void ForBatch(int nb, Action<int> body)
-    {
-        if (nb <= 1) { for (int b = 0; b < nb; b++) body(b); return; }
-        Parallel.For(0, nb, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, body);
-    }
+    /// <summary>Runs <paramref name="body"/> for each matrix of the batch, one matrix per chunk, through the kernels' parallel
+    /// helper (so a batch inside another parallel region runs serially on its thread).</summary>
+    private static void ForBatch(int nb, Action<int> body) =>
+        Kernels.Parallelism.For(nb, nb, Kernels.Parallelism.Available, (b, _, _) => body(b));
 
     private static Tensor MatFromDoubles(double[] data, int[] shape, DType dtype)
     {

@@ -33,7 +33,7 @@ public partial class Tensor
     {
         Promote(ref a, ref b);
         if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Add", a, b);
-        var y = BinaryRaw("Add", a, b, K.Ops<float>.Add, K.Ops<double>.Add);
+        var y = AddOp.Run(a, b);
         return Op.Tracking(a, b) ? AddOp.Record(a, b, y) : y;
     }
 
@@ -51,7 +51,7 @@ public partial class Tensor
     {
         Promote(ref a, ref b);
         if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Sub", a, b);
-        var y = BinaryRaw("Sub", a, b, K.Ops<float>.Sub, K.Ops<double>.Sub);
+        var y = SubOp.Run(a, b);
         return Op.Tracking(a, b) ? SubOp.Record(a, b, y) : y;
     }
 
@@ -68,7 +68,7 @@ public partial class Tensor
     {
         Promote(ref a, ref b);
         if (!a.DType.IsFloatingPoint()) return IntegerArithmetic("Mul", a, b);
-        var y = BinaryRaw("Mul", a, b, K.Ops<float>.Mul, K.Ops<double>.Mul);
+        var y = MulOp.Run(a, b);
         return Op.Tracking(a, b) ? MulOp.Record(a, b, y) : y;
     }
 
@@ -81,7 +81,7 @@ public partial class Tensor
             a = a.To(DType.Float32);
             b = b.To(DType.Float32);
         }
-        var y = BinaryRaw("Div", a, b, K.Ops<float>.Div, K.Ops<double>.Div);
+        var y = DivOp.Run(a, b);
         return Op.Tracking(a, b) ? DivOp.Record(a, b, y) : y;
     }
 

@@ -59,7 +59,7 @@ public partial class Tensor
 /// runs fused on raw values: one pass, one allocation, no graph bookkeeping. A derivative with parameters
 /// (e.g. the exponent of a power) is passed per call as the call's attribute.
 /// </summary>
-internal sealed class UnaryDef<TD> : OpDef, IUnaryKernels where TD : struct, IDerivative
+internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
 {
     private readonly SpanMap<float>? _f32;
     private readonly SpanMap<double>? _f64;
@@ -73,8 +73,11 @@ internal sealed class UnaryDef<TD> : OpDef, IUnaryKernels where TD : struct, IDe
     public UnaryDef(string name, Uses uses, SpanMap<float>? f32, SpanMap<double>? f64, params string[] torch)
         : base(name, OpFamily.Unary, torch)
     {
-        _f32 = f32;
-        _f64 = f64;
+        // the family's kernels go in the entry's table; the CPU ones are resolved from it once, here
+        if (f32 is not null) KernelSlots.Set(Device.Cpu, DType.Float32, f32);
+        if (f64 is not null) KernelSlots.Set(Device.Cpu, DType.Float64, f64);
+        _f32 = KernelSlots.Kernel<SpanMap<float>>(Device.Cpu, DType.Float32);
+        _f64 = KernelSlots.Kernel<SpanMap<double>>(Device.Cpu, DType.Float64);
         _uses = uses;
         BatchedJvp = true;
         // an op whose derivative reads nothing still keeps its input (for the zeros' shape)
@@ -84,12 +87,6 @@ internal sealed class UnaryDef<TD> : OpDef, IUnaryKernels where TD : struct, IDe
     public override bool HasVjp => true;
     public override bool HasJvp => true;
     public override string FusedBackward => $"raw loop, first-order passes up to {Op.RawMaxNumel} elements";
-
-    /// <summary>The float32 forward kernel (null when the op computes its value itself): compile's fusion runs it on blocks.</summary>
-    public SpanMap<float>? F32 => _f32;
-
-    /// <summary>The float64 forward kernel (null when the op computes its value itself).</summary>
-    public SpanMap<double>? F64 => _f64;
 
     /// <summary>Runs the op on <paramref name="x"/>.</summary>
     public Tensor Call(Tensor x) => Record(x, Tensor.MapRaw(Name, x, _f32!, _f64!), default);
@@ -139,8 +136,11 @@ internal sealed class StatelessAttribute : Attribute;
 /// g·∂y/∂b, written once): the VJPs reduce them to each input's shape, the JVP is their sum applied to the tangents,
 /// and in a first-order pass on small same-shape operands the rule runs fused on raw values.
 /// </summary>
-internal sealed class BinaryDef<TR> : OpDef, IBinaryKernels where TR : struct, IBinaryRule
+internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
 {
+    private Kernels.Elementwise.BinaryKernel<float>? _f32;
+    private Kernels.Elementwise.BinaryKernel<double>? _f64;
+
     /// <summary>An entry; <paramref name="savesFor"/> says which operands the needed gradients read.</summary>
     public BinaryDef(string name, Func<Tensor[], uint>? savesFor, params string[] torch) : base(name, OpFamily.Binary, torch)
     {
@@ -152,8 +152,23 @@ internal sealed class BinaryDef<TR> : OpDef, IBinaryKernels where TR : struct, I
     public override bool HasJvp => true;
     public override string FusedBackward => $"raw loop, first-order passes on same-shape operands up to {Op.RawMaxNumel} elements";
 
-    /// <summary>The forward kernels (float32, float64) when the op's value is exactly <c>BinaryRaw</c> with them: compile's fusion runs them on blocks.</summary>
-    public (Kernels.Elementwise.BinaryKernel<float> F32, Kernels.Elementwise.BinaryKernel<double> F64)? Kernels { get; init; }
+    /// <summary>The float kernels (float32, float64) when the op's value is exactly <c>BinaryRaw</c> with them (<see cref="Run"/>):
+    /// they go in the entry's table (compile's fusion reads them there) and are resolved from it once, here.</summary>
+    public (Kernels.Elementwise.BinaryKernel<float> F32, Kernels.Elementwise.BinaryKernel<double> F64)? Kernels
+    {
+        get => _f32 is null || _f64 is null ? null : (_f32, _f64);
+        init
+        {
+            if (value is not { } k) return;
+            KernelSlots.Set(Device.Cpu, DType.Float32, k.F32);
+            KernelSlots.Set(Device.Cpu, DType.Float64, k.F64);
+            _f32 = KernelSlots.Kernel<Kernels.Elementwise.BinaryKernel<float>>(Device.Cpu, DType.Float32);
+            _f64 = KernelSlots.Kernel<Kernels.Elementwise.BinaryKernel<double>>(Device.Cpu, DType.Float64);
+        }
+    }
+
+    /// <summary>The op's value on two float tensors of one dtype (after promotion): its table's kernel with broadcasting.</summary>
+    public Tensor Run(Tensor a, Tensor b) => Tensor.BinaryRaw(Name, a, b, _f32!, _f64!);
 
     /// <summary>Records a call whose value <paramref name="y"/> the caller computed.</summary>
     public Tensor Record(Tensor a, Tensor b, Tensor y)
@@ -191,21 +206,4 @@ internal sealed class BinaryDef<TR> : OpDef, IBinaryKernels where TR : struct, I
     }
 
     internal override Tensor?[] Tangents(in OpCtx c, Tensor?[] tangents) => throw new InvalidOperationException("BinaryDef propagates in Record.");
-}
-
-/// <summary>An elementwise entry whose value is its span kernel applied to the input (compile's fusion reads the kernels).</summary>
-internal interface IUnaryKernels
-{
-    /// <summary>The float32 kernel, or null when the op computes its value otherwise.</summary>
-    SpanMap<float>? F32 { get; }
-
-    /// <summary>The float64 kernel, or null.</summary>
-    SpanMap<double>? F64 { get; }
-}
-
-/// <summary>A binary elementwise entry whose value is <c>BinaryRaw</c> with its kernels (compile's fusion reads them).</summary>
-internal interface IBinaryKernels
-{
-    /// <summary>The kernels (float32, float64), or null.</summary>
-    (Kernels.Elementwise.BinaryKernel<float> F32, Kernels.Elementwise.BinaryKernel<double> F64)? Kernels { get; }
 }

@@ -42,6 +42,93 @@ public enum DTypeSet
     All = Floats | Int64 | Bool,
 }
 
+/// <summary>Where a forward kernel runs. Only the CPU today: a GPU backend adds a member and fills the entries' kernel
+/// tables (<c>fluxion ops --json</c>, field <c>kernels</c>) without touching any VJP or JVP.</summary>
+public enum Device
+{
+    /// <summary>The CPU (managed arrays, SIMD through System.Numerics, threads through the kernels' parallel helper).</summary>
+    Cpu,
+}
+
+/// <summary>How an op's forward is provided for one (device, dtype) of its kernel table.</summary>
+public enum KernelKind
+{
+    /// <summary>The op does not take this dtype on this device.</summary>
+    None,
+    /// <summary>A kernel held by the entry's table, declared once by its family (the elementwise span maps and broadcast
+    /// kernels): the op runs it and compilation's elementwise fusion reads it from the table.</summary>
+    Kernel,
+    /// <summary>The op's Tensor method picks its kernels for this dtype itself (reductions, shapes, linear algebra, ...).</summary>
+    Method,
+    /// <summary>A composite: computed by other entries (<see cref="OpInfo.CompositeOf"/>), no kernel of its own.</summary>
+    Composite,
+}
+
+/// <summary>
+/// An entry's forward kernels by (device, dtype): one slot per pair in a flat array indexed by
+/// <c>device · 4 + dtype</c> (no dictionary). A family fills the slots from its definition (<see cref="UnaryDef{TD}"/>:
+/// its span maps; <see cref="BinaryDef{TR}"/>: its broadcast kernels) and resolves its typed kernels from them once,
+/// when the entry is built, so the per-call path reads a field. Every other entry declares the dtypes its Tensor
+/// method accepts (<see cref="KernelKind.Method"/>), and a composite the dtypes it accepts (<see cref="KernelKind.Composite"/>).
+/// The dtypes <c>fluxion ops</c> shows are the CPU slots in use.
+/// </summary>
+internal sealed class ForwardKernels
+{
+    private const int DTypeCount = 4;
+    private static readonly int s_devices = Enum.GetValues<Device>().Length;
+    private readonly object?[] _kernels = new object?[s_devices * DTypeCount];
+    private readonly KernelKind[] _kinds = new KernelKind[s_devices * DTypeCount];
+
+    private static int Slot(Device device, DType dtype) => (int)device * DTypeCount + (int)dtype;
+
+    /// <summary>Puts <paramref name="kernel"/> (a span map, a broadcast kernel, ...: the family knows its type) in the (device, dtype) slot.</summary>
+    public void Set(Device device, DType dtype, object kernel)
+    {
+        _kernels[Slot(device, dtype)] = kernel;
+        _kinds[Slot(device, dtype)] = KernelKind.Kernel;
+    }
+
+    /// <summary>Marks the slots of <paramref name="dtypes"/> on <paramref name="device"/> that hold no kernel as <paramref name="kind"/>.</summary>
+    public void Declare(Device device, DTypeSet dtypes, KernelKind kind)
+    {
+        for (int t = 0; t < DTypeCount; t++)
+            if (((int)dtypes & (1 << t)) != 0 && _kinds[Slot(device, (DType)t)] == KernelKind.None)
+                _kinds[Slot(device, (DType)t)] = kind;
+    }
+
+    /// <summary>The kernel of a slot (null unless its kind is <see cref="KernelKind.Kernel"/>).</summary>
+    public object? Kernel(Device device, DType dtype) => _kernels[Slot(device, dtype)];
+
+    /// <summary>The kernel of a slot as <typeparamref name="T"/> (null when the slot holds none or another type).</summary>
+    public T? Kernel<T>(Device device, DType dtype) where T : class => _kernels[Slot(device, dtype)] as T;
+
+    /// <summary>How the slot is provided.</summary>
+    public KernelKind Kind(Device device, DType dtype) => _kinds[Slot(device, dtype)];
+
+    /// <summary>The dtypes with a slot in use on <paramref name="device"/>.</summary>
+    public DTypeSet DTypes(Device device)
+    {
+        int s = 0;
+        for (int t = 0; t < DTypeCount; t++)
+            if (_kinds[Slot(device, (DType)t)] != KernelKind.None) s |= 1 << t;
+        return (DTypeSet)s;
+    }
+
+    /// <summary>The slots in use, by device then dtype (what <c>fluxion ops --json</c> prints as <c>kernels</c>).</summary>
+    public IReadOnlyDictionary<Device, IReadOnlyDictionary<DType, KernelKind>> Describe()
+    {
+        var r = new Dictionary<Device, IReadOnlyDictionary<DType, KernelKind>>();
+        foreach (var d in Enum.GetValues<Device>())
+        {
+            var byType = new Dictionary<DType, KernelKind>();
+            for (int t = 0; t < DTypeCount; t++)
+                if (Kind(d, (DType)t) is var k and not KernelKind.None) byType[(DType)t] = k;
+            if (byType.Count > 0) r[d] = byType;
+        }
+        return r;
+    }
+}
+
 /// <summary>
 /// What a derivative rule may read of one call of an op: its inputs, its output(s) and the op's
 /// attributes (dims, flags, index tensors: whatever the call was given besides its differentiable inputs).
@@ -123,8 +210,35 @@ internal class OpDef
     /// <summary>The PyTorch OpInfo name(s) this op implements (as spelled in ops-target.tsv).</summary>
     public string[] Torch { get; }
 
-    /// <summary>The dtypes the forward kernels take.</summary>
-    public DTypeSet DTypes { get; init; } = DTypeSet.Floats;
+    private readonly ForwardKernels _forward = new();
+    private DTypeSet _declared = DTypeSet.Floats;
+    private volatile bool _forwardComplete;
+
+    /// <summary>The dtypes the forward takes on the CPU: the CPU slots of <see cref="Forward"/> in use. Setting it declares
+    /// the dtypes the op's Tensor method accepts (float32 and float64 unless set) for the slots its family did not fill
+    /// with kernels (<see cref="KernelKind.Method"/>; <see cref="KernelKind.Composite"/> for a composite).</summary>
+    public DTypeSet DTypes { get => Forward.DTypes(Device.Cpu); init => _declared = value; }
+
+    /// <summary>The entry's forward kernels by (device, dtype).</summary>
+    public ForwardKernels Forward
+    {
+        get
+        {
+            if (!_forwardComplete)
+                lock (_forward)
+                {
+                    if (!_forwardComplete)
+                    {
+                        _forward.Declare(Device.Cpu, _declared, CompositeOf is null ? KernelKind.Method : KernelKind.Composite);
+                        _forwardComplete = true;
+                    }
+                }
+            return _forward;
+        }
+    }
+
+    /// <summary>The kernel table as the family fills it while the entry is built (before the declared dtypes are added).</summary>
+    protected ForwardKernels KernelSlots => _forward;
 
     /// <summary>One-line description for <c>fluxion ops</c>.</summary>
     public string? Doc { get; init; }
@@ -255,7 +369,12 @@ internal class OpDef
 /// <param name="Samples">How many sample calls the test sweep runs.</param>
 /// <param name="Doc">One line of description.</param>
 public sealed record OpInfo(string Name, string[] Torch, OpFamily Family, DTypeSet DTypes, bool Differentiable, bool Vjp, bool Jvp,
-    bool BatchedJvp, string? FusedBackward, bool SecondOrder, bool Vmap, string[]? CompositeOf, int Samples, string? Doc);
+    bool BatchedJvp, string? FusedBackward, bool SecondOrder, bool Vmap, string[]? CompositeOf, int Samples, string? Doc)
+{
+    /// <summary>The forward's kernel table: for each device, how each dtype it takes is provided (<see cref="DTypes"/> are the CPU's).</summary>
+    public IReadOnlyDictionary<Device, IReadOnlyDictionary<DType, KernelKind>> Kernels { get; init; } =
+        new Dictionary<Device, IReadOnlyDictionary<DType, KernelKind>>();
+}
 
 /// <summary>The public view of the op registry: every op Fluxion declares, with what it can differentiate.</summary>
 public static class OpCatalog
@@ -274,7 +393,7 @@ public static class OpCatalog
 
     private static readonly Lazy<OpInfo[]> s_all = new(() => [.. OpRegistry.All.Select(d => new OpInfo(
         d.Name, d.Torch, d.Family, d.DTypes, d.Differentiable, d.HasVjp, d.HasJvp, d.HasBatchedJvp, d.FusedBackward,
-        d.Differentiable && d.SecondOrder, d.HasBatchRule, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc))]);
+        d.Differentiable && d.SecondOrder, d.HasBatchRule, d.CompositeOf, d.Samples?.Invoke().Count() ?? 0, d.Doc) { Kernels = d.Forward.Describe() })]);
 }
 
 /// <summary>One sample call of a registry op (as the generated test sweep runs it), for tools such as <c>fluxion bench ops</c>.</summary>
