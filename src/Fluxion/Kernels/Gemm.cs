@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -99,6 +100,25 @@ internal static unsafe class Gemm
                                  T[] b, int bOff, int bRowStride, int bColStride,
                                  T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!Profile.Enabled)
+        {
+            MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+            return;
+        }
+        long t0 = Stopwatch.GetTimestamp();
+        Profile.Threads = 1;
+        MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+        long dt = Stopwatch.GetTimestamp() - t0;
+        Interlocked.Increment(ref Profile.Calls);
+        Interlocked.Add(ref Profile.WallTicks, dt);
+        Interlocked.Add(ref Profile.ThreadTicks, dt * Profile.Threads);
+        Interlocked.Add(ref Profile.MultiplyAdds, (long)m * n * k);
+    }
+
+    private static void MatMulCore<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                      T[] b, int bOff, int bRowStride, int bColStride,
+                                      T[] c, int cOff, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -141,21 +161,26 @@ internal static unsafe class Gemm
             // rows in whole 6-row register blocks (or over columns when m = 1)
             if (threads <= 1 || work < (unpackedRows ? ParallelWork : 4 * ParallelWork))
             {
+                long t0 = Profile.Start();
                 Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                Profile.Stop(ref Profile.KernelTicks, t0);
                 return;
             }
+            Profile.Threads = threads;
             bool byRows = m >= 2 * threads;
             int unit = byRows && unpackedRows ? 6 : 1;
             int len = byRows ? (m + unit - 1) / unit : n, chunks = Math.Min(len, 2 * threads);
             int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
             Parallelism.For(len, chunks, threads, (_, s0, s1) =>
             {
+                long t0 = Profile.Start();
                 if (byRows)
                 {
                     int r0 = s0 * unit, r1 = Math.Min(m, s1 * unit);
                     Small(a, aOff + r0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + r0 * n, n, r1 - r0, k, n, accumulate);
                 }
                 else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+                Profile.Stop(ref Profile.KernelTicks, t0);
             });
             return;
         }
@@ -216,6 +241,42 @@ internal static unsafe class Gemm
         long last = off + (long)(rows - 1) * rs + (long)(cols - 1) * cs;
         if (off < 0 || rs < 0 || cs < 0 || last >= length)
             throw new ArgumentOutOfRangeException(name, $"Gemm: operand {name} ({rows}x{cols}, offset {off}, strides ({rs},{cs})) exceeds its buffer of {length} elements.");
+    }
+
+    /// <summary>
+    /// Opt-in time accounting of <see cref="MatMul{T}(T[], int, int, int, T[], int, int, int, T[], int, int, int, int, bool)"/>
+    /// (read through <c>Fluxion.Diagnostics.GemmProfile</c>): per product its wall time and the threads it used,
+    /// and summed over the threads the time spent packing B, packing A and in the micro-kernels (on the unpacked
+    /// path all of a chunk's time counts as kernel time). threads × wall − (pack + kernel) is the time the
+    /// threads spent elsewhere: starting and joining the parallel regions, waiting for the last item, buffers.
+    /// Meant for one product at a time (a benchmark); off, it costs one static read per product.
+    /// </summary>
+    internal static class Profile
+    {
+        /// <summary>Whether products are timed.</summary>
+        internal static volatile bool Enabled;
+        /// <summary>Threads used by the product being timed (set by the path that runs it).</summary>
+        internal static int Threads;
+        /// <summary>Accumulated Stopwatch ticks: packing B, packing A, micro-kernels (summed over threads).</summary>
+        internal static long PackBTicks, PackATicks, KernelTicks;
+        /// <summary>Accumulated wall ticks of the products, and wall ticks times threads used.</summary>
+        internal static long WallTicks, ThreadTicks;
+        /// <summary>Products timed and their multiply-adds.</summary>
+        internal static long Calls, MultiplyAdds;
+
+        /// <summary>Zeroes the counters.</summary>
+        internal static void Reset() => PackBTicks = PackATicks = KernelTicks = WallTicks = ThreadTicks = Calls = MultiplyAdds = 0;
+
+        /// <summary>A timestamp when enabled, else 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+
+        /// <summary>Adds the ticks since <paramref name="t0"/> to <paramref name="counter"/> when enabled.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Stop(ref long counter, long t0)
+        {
+            if (Enabled) Interlocked.Add(ref counter, Stopwatch.GetTimestamp() - t0);
+        }
     }
 
     // ---------------------------------------------------------------- small / matrix-vector path
@@ -566,6 +627,7 @@ internal static unsafe class Gemm
             Tile<T, TK>(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, ldc, m, k, n, acc);
             return;
         }
+        Profile.Threads = threads;
         int target = 4 * threads;
         int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
         // small products (few row blocks): a multiple of the threads, so no core idles at the end of the region
@@ -593,9 +655,18 @@ internal static unsafe class Gemm
                     long packWork = (long)k * nc * (bcs == 1 ? 1 : 4);
                     int groups = packWork < 1 << 18 ? 1 : Math.Min(npanels * kBlocks, target);
                     if (groups == 1)
+                    {
+                        long t0 = Profile.Start();
                         PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, 0, npanels * kBlocks);
+                        Profile.Stop(ref Profile.PackBTicks, t0);
+                    }
                     else
-                        Parallelism.For(npanels * kBlocks, groups, threads, (_, s, e) => PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, s, e));
+                        Parallelism.For(npanels * kBlocks, groups, threads, (_, s, e) =>
+                        {
+                            long t0 = Profile.Start();
+                            PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, s, e);
+                            Profile.Stop(ref Profile.PackBTicks, t0);
+                        });
                     int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
                     Parallelism.For(ni * nj, ni * nj, threads, (item, _, _) =>
                     {
@@ -612,13 +683,23 @@ internal static unsafe class Gemm
                                 T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
                                 T* tmp = stackalloc T[TK.MR * TK.NR + align];
                                 tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                long packTicks = 0, kernelTicks = 0;
                                 for (int pcol = 0; pcol < k; pcol += TK.KC)
                                 {
                                     int kc = Math.Min(TK.KC, k - pcol);
+                                    long t0 = Profile.Start();
                                     PackA<T, TK>((T*)aBase + (nint)i0 * ars + (nint)pcol * acs, ars, acs, rows, kc, ap);
+                                    long t1 = Profile.Start();
                                     T* bBlock = (T*)bp + (nint)pcol * RoundUp(nc, TK.NR);
                                     Macro<T, TK>(ap, bBlock + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc,
                                                  acc || pcol > 0, tmp);
+                                    packTicks += t1 - t0;
+                                    kernelTicks += Profile.Start() - t1;
+                                }
+                                if (Profile.Enabled)
+                                {
+                                    Interlocked.Add(ref Profile.PackATicks, packTicks);
+                                    Interlocked.Add(ref Profile.KernelTicks, kernelTicks);
                                 }
                             }
                         }
@@ -677,13 +758,19 @@ internal static unsafe class Gemm
                     for (int pcol = 0; pcol < k; pcol += TK.KC)
                     {
                         int kc = Math.Min(TK.KC, k - pcol);
+                        long t0 = Profile.Start();
                         PackB<T, TK>(pb + bOff + (nint)pcol * brs + (nint)jc * bcs, brs, bcs, kc, nc, bp);
+                        Profile.Stop(ref Profile.PackBTicks, t0);
                         bool add = acc || pcol > 0;
                         for (int ic = 0; ic < m; ic += TK.MC)
                         {
                             int mc = Math.Min(TK.MC, m - ic);
+                            t0 = Profile.Start();
                             PackA<T, TK>(pa + aOff + (nint)ic * ars + (nint)pcol * acs, ars, acs, mc, kc, ap);
+                            Profile.Stop(ref Profile.PackATicks, t0);
+                            t0 = Profile.Start();
                             Macro<T, TK>(ap, bp, pc + cOff + (nint)ic * ldc + jc, ldc, mc, nc, kc, add, tmp);
+                            Profile.Stop(ref Profile.KernelTicks, t0);
                         }
                     }
                 }
