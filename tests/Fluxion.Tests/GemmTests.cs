@@ -149,6 +149,103 @@ public class GemmTests
                 Assert.Equal(c1[i * n + j], c2[j * m + i], 3);
     }
 
+    /// <summary>The unpacked register-blocked path on edge shapes: every row count of a partial 6-row block, column
+    /// counts around one and two vectors (float and double widths), depths 1 and odd, every layout of A (B rows
+    /// contiguous: the path's form), float and double, overwriting and accumulating.</summary>
+    [Fact]
+    public void SmallPathEdgeShapes()
+    {
+        int seed = 100;
+        foreach (int m in new[] { 1, 2, 3, 4, 5, 6, 7, 11, 13 })
+            foreach (int n in new[] { 1, 3, 4, 5, 8, 9, 15, 16, 17, 24, 33, 40 })
+                foreach (int k in new[] { 2, 3, 17 })
+                {
+                    var la = (Layout)(seed % 3);
+                    Check<float>(m, k, n, la, Layout.RowMajor, accumulate: seed % 2 == 0, seed++);
+                    Check<double>(m, k, n, la, Layout.RowMajor, accumulate: seed % 2 == 0, seed++);
+                }
+    }
+
+    /// <summary>Products big enough for two threads on the unpacked path (split over whole 6-row blocks) and on
+    /// either side of its crossover with the packed path, with A row-major and transposed.</summary>
+    [Theory]
+    [InlineData(128, 128, 128)]
+    [InlineData(131, 97, 133)]
+    [InlineData(203, 200, 205)]
+    [InlineData(255, 130, 250)]
+    public void SmallPathThreadsAndCrossover(int m, int k, int n)
+    {
+        Check<float>(m, k, n, Layout.RowMajor, Layout.RowMajor, false, 21);
+        Check<float>(m, k, n, Layout.ColMajor, Layout.RowMajor, true, 22);
+        Check<double>(m, k, n, Layout.RowMajor, Layout.RowMajor, true, 23);
+        Check<double>(m, k, n, Layout.ColMajor, Layout.RowMajor, false, 24);
+    }
+
+    /// <summary><see cref="Gemm.SmallProduct"/> (the entry for kernels that cut their own tiles): strided A, B rows
+    /// with a leading dimension wider than n, C rows with a leading dimension wider than n, and all three stores.</summary>
+    [Theory]
+    [InlineData("Assign")]
+    [InlineData("Add")]
+    [InlineData("Subtract")]
+    public void SmallProductStores(string store)
+    {
+        var mode = Enum.Parse<Gemm.Store>(store);
+        var rng = new Random((int)mode);
+        foreach (var (m, k, n) in new[] { (7, 5, 19), (13, 33, 37), (1, 9, 70), (6, 1, 16) })
+        {
+            int ars = 2, acs = 2 * m + 1, ldb = n + 5, ldc = n + 3;
+            var a = new double[m * ars + k * acs + 1];
+            var b = new double[k * ldb];
+            var c = new double[m * ldc];
+            for (int i = 0; i < a.Length; i++) a[i] = rng.NextDouble() - 0.5;
+            for (int i = 0; i < b.Length; i++) b[i] = rng.NextDouble() - 0.5;
+            for (int i = 0; i < c.Length; i++) c[i] = rng.NextDouble() - 0.5;
+            var before = (double[])c.Clone();
+            var cf = Array.ConvertAll(c, x => (float)x);
+            var beforeF = (float[])cf.Clone();
+            Gemm.SmallProduct(a, 1, ars, acs, b, 0, ldb, c, 0, ldc, m, k, n, mode);
+            Gemm.SmallProduct(Array.ConvertAll(a, x => (float)x), 1, ars, acs, Array.ConvertAll(b, x => (float)x), 0, ldb, cf, 0, ldc, m, k, n, mode);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < ldc; j++)
+                {
+                    int o = i * ldc + j;
+                    if (j >= n)
+                    {
+                        Assert.Equal(before[o], c[o]); // padding columns untouched
+                        Assert.Equal(beforeF[o], cf[o]);
+                        continue;
+                    }
+                    double s = 0;
+                    for (int p = 0; p < k; p++) s += a[1 + i * ars + p * acs] * b[p * ldb + j];
+                    double want = mode switch { Gemm.Store.Assign => s, Gemm.Store.Add => before[o] + s, _ => before[o] - s };
+                    Assert.True(Math.Abs(c[o] - want) <= 1e-12 * (1 + k), $"double {m}x{k}x{n} {mode}: C[{i},{j}] = {c[o]}, want {want}");
+                    Assert.True(Math.Abs(cf[o] - want) <= 1e-5 * (1 + k), $"float {m}x{k}x{n} {mode}: C[{i},{j}] = {cf[o]}, want {want}");
+                }
+        }
+    }
+
+    /// <summary>GemmProfile accounts one packed and one unpacked product: counts, multiply-adds, packing and
+    /// kernel time present on the packed path only, parts within the thread time; nothing counted once off.</summary>
+    [Fact]
+    public void ProfileSplitsPackingKernelAndRest()
+    {
+        var a = Tensor.Randn([300, 310], DType.Float32);
+        var b = Tensor.Randn([310, 290], DType.Float32);
+        var packed = GemmProfile.Measure(() => a.MatMul(b));
+        Assert.Equal(1, packed.Products);
+        Assert.Equal(300L * 310 * 290, packed.MultiplyAdds);
+        Assert.True(packed.PackBSeconds > 0 && packed.PackASeconds > 0 && packed.KernelSeconds > 0, packed.ToString());
+        Assert.True(packed.PackBSeconds + packed.PackASeconds + packed.KernelSeconds <= packed.ThreadSeconds * 1.001, packed.ToString());
+        Assert.True(packed.ThreadSeconds >= packed.WallSeconds, packed.ToString());
+        var small = GemmProfile.Measure(() => a.Slice(0, 0, 20).MatMul(b.Slice(1, 0, 40)));
+        Assert.Equal(20L * 310 * 40, small.MultiplyAdds);
+        Assert.Equal(0, small.PackASeconds + small.PackBSeconds);
+        Assert.True(small.KernelSeconds > 0);
+        Assert.Equal(0, GemmProfile.Measure(() => { }).Products);
+        a.MatMul(b); // profile off: counters untouched until the next Measure
+        Assert.False(Gemm.Profile.Enabled);
+    }
+
     [Fact]
     public void OutOfRangeOperandThrows()
     {

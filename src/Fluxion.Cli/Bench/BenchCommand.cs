@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Fluxion.Cli.Bench;
 
-/// <summary><c>fluxion bench &lt;name|all&gt; [--json] [--runs N] [--warmup N] [--warmup-s S] [--no-rss]</c>.</summary>
+/// <summary><c>fluxion bench &lt;name|all&gt; [--json] [--runs N] [--warmup N] [--warmup-s S] [--no-rss] [--breakdown]</c>.</summary>
 public static class BenchCommand
 {
     /// <summary>Benchmarks by name.</summary>
@@ -67,6 +67,11 @@ public static class BenchCommand
           --spec         ops: print the cases (names, shapes, value pools) as JSON lines instead of timing them
                          (the input of bench/torch/ops.py and bench/torchsharp's ops suite).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
+          --breakdown    gemm: where each product's thread time goes (packing B, packing A, micro-kernels, other:
+                         region start/join and imbalance) for float32 a @ b at 128..2048 and a @ b.T at 1024, and the
+                         micro-kernels' GFLOP/s per thread. mlp, cnn: the training step's time per component
+                         (forward and backward GEMMs/convolutions, the rest of forward/backward, loss, optimizer step).
+                         --runs sets the timed runs.
           --no-rss       Skip the child processes of rss_peak_bytes.
           --runs <n>     Measured rounds (default 15).
           --warmup <n>   Minimum warm-up rounds (default 3).
@@ -84,7 +89,7 @@ public static class BenchCommand
         bool rss = true;
         string? rssChild = null;
         long maxBytes = DdpBench.DefaultMaxBytes;
-        bool ddpWorker = false, spec = false;
+        bool ddpWorker = false, spec = false, breakdown = false;
         OpsBench.Filter = null;
         OpsBench.Sizes = OpsBench.DefaultSizes;
         OpsBench.Skipped = stderr;
@@ -119,6 +124,9 @@ public static class BenchCommand
                     break;
                 case "--spec":
                     spec = true;
+                    break;
+                case "--breakdown":
+                    breakdown = true;
                     break;
                 case "--filter":
                     if (i + 1 >= args.Length)
@@ -191,6 +199,17 @@ public static class BenchCommand
                 return 2;
             }
             OpsBench.WriteSpec(stdout);
+            return 0;
+        }
+        if (breakdown)
+        {
+            if (name == "gemm") GemmBench.Breakdown(stdout, json, runs);
+            else if (name is "mlp" or "cnn") TrainStepBench.Breakdown(name, stdout, json, runs);
+            else
+            {
+                stderr.WriteLine("fluxion bench: --breakdown applies to gemm, mlp and cnn");
+                return 2;
+            }
             return 0;
         }
         if (name == "ddp") return DdpBench.Run(json, runs, warmup, maxBytes, ddpWorker, stdout, stderr);

@@ -63,6 +63,48 @@ public static class GemmBench
     /// <summary>Throughput of one n×n×n product (2n³ flops) that took <paramref name="ms"/> milliseconds.</summary>
     public static double GFlops(int n, double ms) => 2.0 * n * n * n / (ms * 1e-3) / 1e9;
 
+    /// <summary>
+    /// <c>fluxion bench gemm --breakdown</c>: for float32 <c>a @ b</c> at n = 128 … 2048 and <c>a @ b.T</c> at 1024,
+    /// where each product's thread time goes (<see cref="GemmProfile"/>): packing B, packing A, the micro-kernels,
+    /// and the rest (parallel-region start/join, threads waiting for the last item). After a warm-up of
+    /// <see cref="WarmupSeconds"/> per case, <paramref name="runs"/> products are timed with the profile on.
+    /// Columns: GFLOP/s of the products, average threads used, the four fractions of the thread time, and the
+    /// micro-kernels' own GFLOP/s per thread (to compare with one core's FMA ceiling).
+    /// </summary>
+    public static void Breakdown(TextWriter stdout, bool json, int runs)
+    {
+        var cases = new List<(string Name, int N, Action Run)>();
+        foreach (int n in new[] { 128, 256, 512, 1024, 2048 })
+            cases.Add(Named(n, GemmForm.AB));
+        cases.Add(Named(1024, GemmForm.ABt));
+        if (!json)
+            stdout.WriteLine($"{"workload",-24} {"gflops",8} {"threads",7} {"packB",7} {"packA",7} {"kernel",7} {"other",7} {"kernel_gflops/thread",21}");
+        foreach (var (name, n, run) in cases)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < WarmupSeconds) run();
+            var b = GemmProfile.Measure(() => { for (int r = 0; r < runs; r++) run(); });
+            double threads = b.WallSeconds > 0 ? b.ThreadSeconds / b.WallSeconds : 0;
+            if (json)
+                stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["name"] = name, ["gflops"] = Math.Round(b.GFlops, 1), ["threads"] = Math.Round(threads, 2),
+                    ["pack_b"] = Math.Round(b.Frac(b.PackBSeconds), 4), ["pack_a"] = Math.Round(b.Frac(b.PackASeconds), 4),
+                    ["kernel"] = Math.Round(b.Frac(b.KernelSeconds), 4), ["other"] = Math.Round(b.Frac(b.OtherSeconds), 4),
+                    ["kernel_gflops_per_thread"] = Math.Round(b.KernelGFlopsPerThread, 1), ["runs"] = runs,
+                }));
+            else
+                stdout.WriteLine($"{name,-24} {b.GFlops,8:F1} {threads,7:F2} {b.Frac(b.PackBSeconds),7:P1} {b.Frac(b.PackASeconds),7:P1} " +
+                                 $"{b.Frac(b.KernelSeconds),7:P1} {b.Frac(b.OtherSeconds),7:P1} {b.KernelGFlopsPerThread,21:F1}");
+        }
+
+        static (string, int, Action) Named(int n, GemmForm form)
+        {
+            var w = Case(DType.Float32, n, form);
+            return (w.Name, n, w.Run);
+        }
+    }
+
     /// <summary>Human-readable label of a form, as printed by <c>bench/Fluxion.Bench</c> and <c>bench/torch/gemm.py</c>.</summary>
     public static string Label(GemmForm form) => form switch
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -17,24 +18,39 @@ namespace Fluxion.Kernels;
 /// (MC×KC blocks) are packed into pooled, 64-byte aligned scratch buffers as NR-column / MR-row
 /// micro-panels (zero-padded at the edges), and a register-tiled micro-kernel computes each MR×NR
 /// tile of C: AVX-512 6×32 float / 6×16 double where the runtime accelerates 512-bit vectors, else
-/// AVX2+FMA 6×16 float / 6×8 double, else a portable Vector&lt;T&gt; 4×(2·W) kernel.
+/// AVX2+FMA 6×16 float / 6×8 double, else a portable Vector&lt;T&gt; 4×(2·W) kernel. Small products with
+/// contiguous B rows skip the packing: the same 6×(2 vectors) register block reads A and B in place
+/// (<see cref="SmallProduct"/>, also used by kernels that cut their own tiles).
 /// </para>
 /// <para>
 /// Large products run on all cores: a column block of B is packed once (split over the workers), then
 /// MC-row blocks of A (crossed with column groups when A has few rows) are claimed dynamically, each
 /// worker packing its own A blocks (threads through <see cref="Parallelism"/>: calls from inside a parallel
-/// region or a <see cref="Parallelism.Serial"/> scope run on the calling thread). Tiny products and vector-shaped ones
-/// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take an unpacked path.
+/// region or a <see cref="Parallelism.Serial"/> scope run on the calling thread). Small products and vector-shaped ones
+/// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take the unpacked path, split over rows when large enough.
 /// </para>
 /// </summary>
 internal static unsafe class Gemm
 {
-    /// <summary>Below this many multiply-adds the unpacked path is used when B's rows are contiguous
-    /// (measured crossover with the packed path: about 48³–64³); dot-product layouts use a lower bound.</summary>
-    private const long SmallWork = 1 << 17;
+    /// <summary>Up to this many multiply-adds the unpacked path (<see cref="SmallProduct"/>) is used when B's rows and
+    /// A's rows are contiguous (a quarter of it when A is strided, e.g. a transposed view). Its 6×2-vector register
+    /// block matches the packed micro-kernel, so packing pays only once B outgrows the caches: A/B on thread CPU
+    /// time, one thread, the unpacked path was ahead of the packed one up to 192³ and level at 256³ (row-major A),
+    /// and up to 128³ with A transposed. Initialised from the FLUXION_GEMM_SMALL_WORK environment variable
+    /// (benchmarks move the crossover with it).</summary>
+    internal static long SmallWork = EnvLong("FLUXION_GEMM_SMALL_WORK", 1L << 23);
 
-    /// <summary>Below this many multiply-adds a product runs on one thread.</summary>
-    private const long ParallelWork = 1L << 20;
+    /// <summary>Below this many multiply-adds a dot-product layout (A rows and B columns contiguous) takes the
+    /// unpacked dot path.</summary>
+    private const long DotWork = 1 << 14;
+
+    /// <summary>Below this many multiply-adds a product runs on one thread (memory-bound vector shapes: below four
+    /// times it). Initialised from the FLUXION_GEMM_PARALLEL_WORK environment variable (benchmarks try the
+    /// threading threshold with it).</summary>
+    internal static long ParallelWork = EnvLong("FLUXION_GEMM_PARALLEL_WORK", 1L << 20);
+
+    private static long EnvLong(string name, long fallback) =>
+        long.TryParse(Environment.GetEnvironmentVariable(name), out long v) && v >= 0 ? v : fallback;
 
     /// <summary>Micro-kernel families.</summary>
     internal enum GemmKernel
@@ -84,6 +100,25 @@ internal static unsafe class Gemm
                                  T[] b, int bOff, int bRowStride, int bColStride,
                                  T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!Profile.Enabled)
+        {
+            MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+            return;
+        }
+        long t0 = Stopwatch.GetTimestamp();
+        Profile.Threads = 1;
+        MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+        long dt = Stopwatch.GetTimestamp() - t0;
+        Interlocked.Increment(ref Profile.Calls);
+        Interlocked.Add(ref Profile.WallTicks, dt);
+        Interlocked.Add(ref Profile.ThreadTicks, dt * Profile.Threads);
+        Interlocked.Add(ref Profile.MultiplyAdds, (long)m * n * k);
+    }
+
+    private static void MatMulCore<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                      T[] b, int bOff, int bRowStride, int bColStride,
+                                      T[] c, int cOff, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -117,23 +152,35 @@ internal static unsafe class Gemm
         int threads = Parallelism.Threads(work, ParallelWork);
         bool packable = typeof(T) == typeof(float) || typeof(T) == typeof(double);
         bool rowsForm = bColStride == 1, dotForm = aColStride == 1 && bRowStride == 1;
-        if (!packable || (rowsForm && work < SmallWork) || (dotForm && work < SmallWork / 8)
-            || (m == 1 && rowsForm) || (n == 1 && dotForm))
+        bool unpackedRows = rowsForm && m > 1 && work <= (aColStride == 1 ? SmallWork : SmallWork / 4);
+        if (!packable || unpackedRows || (dotForm && work < DotWork) || (m == 1 && rowsForm) || (n == 1 && dotForm))
         {
-            // tiny products, vector·matrix with B rows contiguous, matrix·vector with A rows contiguous:
-            // no packing (the last two are memory-bound); large ones are split over rows (or columns when m = 1)
-            if (threads <= 1 || work < 4 * ParallelWork)
+            // small products with B rows contiguous (register-blocked, compute-bound), tiny dot-product layouts,
+            // vector·matrix with B rows contiguous, matrix·vector with A rows contiguous (memory-bound): no packing;
+            // threads from ParallelWork on for the compute-bound ones, four times that for the others, split over
+            // rows in whole 6-row register blocks (or over columns when m = 1)
+            if (threads <= 1 || work < (unpackedRows ? ParallelWork : 4 * ParallelWork))
             {
+                long t0 = Profile.Start();
                 Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                Profile.Stop(ref Profile.KernelTicks, t0);
                 return;
             }
+            Profile.Threads = threads;
             bool byRows = m >= 2 * threads;
-            int len = byRows ? m : n, chunks = Math.Min(len, 2 * threads);
+            int unit = byRows && unpackedRows ? 6 : 1;
+            int len = byRows ? (m + unit - 1) / unit : n, chunks = Math.Min(len, 2 * threads);
             int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
             Parallelism.For(len, chunks, threads, (_, s0, s1) =>
             {
-                if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * n, n, s1 - s0, k, n, accumulate);
+                long t0 = Profile.Start();
+                if (byRows)
+                {
+                    int r0 = s0 * unit, r1 = Math.Min(m, s1 * unit);
+                    Small(a, aOff + r0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + r0 * n, n, r1 - r0, k, n, accumulate);
+                }
                 else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+                Profile.Stop(ref Profile.KernelTicks, t0);
             });
             return;
         }
@@ -196,17 +243,53 @@ internal static unsafe class Gemm
             throw new ArgumentOutOfRangeException(name, $"Gemm: operand {name} ({rows}x{cols}, offset {off}, strides ({rs},{cs})) exceeds its buffer of {length} elements.");
     }
 
+    /// <summary>
+    /// Opt-in time accounting of <see cref="MatMul{T}(T[], int, int, int, T[], int, int, int, T[], int, int, int, int, bool)"/>
+    /// (read through <c>Fluxion.Diagnostics.GemmProfile</c>): per product its wall time and the threads it used,
+    /// and summed over the threads the time spent packing B, packing A and in the micro-kernels (on the unpacked
+    /// path all of a chunk's time counts as kernel time). threads × wall − (pack + kernel) is the time the
+    /// threads spent elsewhere: starting and joining the parallel regions, waiting for the last item, buffers.
+    /// Meant for one product at a time (a benchmark); off, it costs one static read per product.
+    /// </summary>
+    internal static class Profile
+    {
+        /// <summary>Whether products are timed.</summary>
+        internal static volatile bool Enabled;
+        /// <summary>Threads used by the product being timed (set by the path that runs it).</summary>
+        internal static int Threads;
+        /// <summary>Accumulated Stopwatch ticks: packing B, packing A, micro-kernels (summed over threads).</summary>
+        internal static long PackBTicks, PackATicks, KernelTicks;
+        /// <summary>Accumulated wall ticks of the products, and wall ticks times threads used.</summary>
+        internal static long WallTicks, ThreadTicks;
+        /// <summary>Products timed and their multiply-adds.</summary>
+        internal static long Calls, MultiplyAdds;
+
+        /// <summary>Zeroes the counters.</summary>
+        internal static void Reset() => PackBTicks = PackATicks = KernelTicks = WallTicks = ThreadTicks = Calls = MultiplyAdds = 0;
+
+        /// <summary>A timestamp when enabled, else 0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+
+        /// <summary>Adds the ticks since <paramref name="t0"/> to <paramref name="counter"/> when enabled.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void Stop(ref long counter, long t0)
+        {
+            if (Enabled) Interlocked.Add(ref counter, Stopwatch.GetTimestamp() - t0);
+        }
+    }
+
     // ---------------------------------------------------------------- small / matrix-vector path
 
-    /// <summary>The unpacked path: register-blocked Vector&lt;T&gt; rows when B's rows are contiguous, dot
+    /// <summary>The unpacked path: register-blocked rows (<see cref="SmallProduct"/>) when B's rows are contiguous, dot
     /// products when A's rows and B's columns are, else a scalar loop. Bounds were checked by the caller.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Small<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs, int bcs,
                                  T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool dotForm = acs == 1 && brs == 1;
-        if (bcs == 1 && Vector<T>.IsSupported && !(dotForm && n < Vector<T>.Count))
-            SmallRows(a, aOff, ars, acs, b, bOff, brs, c, cOff, ldc, m, k, n, acc);
+        if (bcs == 1 && !(dotForm && n < Vector256<T>.Count))
+            SmallProduct(a, aOff, ars, acs, b, bOff, brs, c, cOff, ldc, m, k, n, acc ? Store.Add : Store.Assign);
         else if (dotForm)
         {
             // dot form: C[i,j] = A[i,:] · B[:,j]
@@ -235,100 +318,274 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>C (+)= A·B for B with contiguous rows, without packing: 4 rows × one vector of columns
-    /// (or one row × 4 vectors) accumulate in registers over the whole depth; scalar column tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SmallRows<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int brs,
-                                     T[] c, int cOff, int ldc, int m, int k, int n, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>How a product is combined with the existing C.</summary>
+    internal enum Store
     {
-        int w = Vector<T>.Count;
+        /// <summary>C = A·B.</summary>
+        Assign,
+        /// <summary>C += A·B.</summary>
+        Add,
+        /// <summary>C −= A·B.</summary>
+        Subtract,
+    }
+
+    /// <summary>
+    /// The unpacked product for B with contiguous rows, for callers that cut their own tiles (no argument checks,
+    /// no threads): C[m, n] (=, +=, −=) A·B with C rows at <c>cOff + i·ldc</c>, A element (i, p) at
+    /// <c>a[aOff + i·ars + p·acs]</c> (any strides) and B row p at <c>bOff + p·ldb</c>.
+    /// </summary>
+    internal static void SmallProduct<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int ldb,
+                                         T[] c, int cOff, int ldc, int m, int k, int n, Store mode) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m == 0 || n == 0) return;
+        if (Vector256<T>.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+            SmallRows(a, aOff, ars, acs, b, bOff, ldb, c, cOff, ldc, m, k, n, mode);
+        else
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    T s = T.Zero;
+                    for (int p = 0; p < k; p++) s += a[aOff + i * ars + p * acs] * b[bOff + p * ldb + j];
+                    ref T dst = ref c[cOff + i * ldc + j];
+                    dst = mode switch { Store.Assign => s, Store.Add => dst + s, _ => dst - s };
+                }
+    }
+
+    /// <summary>
+    /// C (=, +=, −=) A·B for B with contiguous rows, without packing (float and double): register blocks of up to
+    /// 6 rows × 2 Vector256 columns (12 accumulators: the 16 AVX2 registers hold them, two B vectors and one
+    /// broadcast A element) accumulate over the whole depth, A read as broadcast scalars (any strides), B rows
+    /// streamed in place. The last rows take the same kernel with fewer rows; a column tail narrower than a
+    /// vector is copied once into a zero-padded k×W buffer and computed as one more vector column.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SmallRows<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int ldb,
+                                     T[] c, int cOff, int ldc, int m, int k, int n, Store mode) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
         ref T A = ref MemoryMarshal.GetArrayDataReference(a);
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
         int nv = n - n % w;
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
+        for (int i = 0; i < m; i += 6)
         {
-            nint a0 = aOff + (nint)i * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
-            ref T c0 = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
-            ref T c1 = ref Unsafe.Add(ref c0, ldc);
-            ref T c2 = ref Unsafe.Add(ref c1, ldc);
-            ref T c3 = ref Unsafe.Add(ref c2, ldc);
-            for (int j = 0; j < nv; j += w)
-            {
-                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
-                nint bp = bOff + j;
-                for (int p = 0; p < k; p++, bp += brs)
-                {
-                    var bv = Vector.LoadUnsafe(ref B, (nuint)bp);
-                    nint ap = (nint)p * acs;
-                    s0 += new Vector<T>(Unsafe.Add(ref A, a0 + ap)) * bv;
-                    s1 += new Vector<T>(Unsafe.Add(ref A, a1 + ap)) * bv;
-                    s2 += new Vector<T>(Unsafe.Add(ref A, a2 + ap)) * bv;
-                    s3 += new Vector<T>(Unsafe.Add(ref A, a3 + ap)) * bv;
-                }
-                StoreRow(ref Unsafe.Add(ref c0, j), s0, acc);
-                StoreRow(ref Unsafe.Add(ref c1, j), s1, acc);
-                StoreRow(ref Unsafe.Add(ref c2, j), s2, acc);
-                StoreRow(ref Unsafe.Add(ref c3, j), s3, acc);
-            }
-            for (int r = 0; r < 4; r++)
-                ScalarTail(ref A, aOff + (nint)(i + r) * ars, acs, ref B, bOff, brs, ref Unsafe.Add(ref C, cOff + (nint)(i + r) * ldc), nv, n, k, acc);
-        }
-        for (; i < m; i++)
-        {
-            nint ai = aOff + (nint)i * ars;
+            int rows = Math.Min(6, m - i);
+            ref T ai = ref Unsafe.Add(ref A, aOff + (nint)i * ars);
             ref T ci = ref Unsafe.Add(ref C, cOff + (nint)i * ldc);
-            int j = 0;
-            for (; j + 4 * w <= n; j += 4 * w)
+            if (rows == 1)
             {
-                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
-                nint bp = bOff + j;
-                for (int p = 0; p < k; p++, bp += brs)
-                {
-                    var av = new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs));
-                    s0 += av * Vector.LoadUnsafe(ref B, (nuint)bp);
-                    s1 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + w));
-                    s2 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 2 * w));
-                    s3 += av * Vector.LoadUnsafe(ref B, (nuint)(bp + 3 * w));
-                }
-                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
-                StoreRow(ref Unsafe.Add(ref ci, j + w), s1, acc);
-                StoreRow(ref Unsafe.Add(ref ci, j + 2 * w), s2, acc);
-                StoreRow(ref Unsafe.Add(ref ci, j + 3 * w), s3, acc);
+                OneRow(ref ai, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, k, nv, mode);
+                continue;
             }
-            for (; j < nv; j += w)
+            switch (rows)
             {
-                Vector<T> s0 = default;
-                nint bp = bOff + j;
-                for (int p = 0; p < k; p++, bp += brs)
-                    s0 += new Vector<T>(Unsafe.Add(ref A, ai + (nint)p * acs)) * Vector.LoadUnsafe(ref B, (nuint)bp);
-                StoreRow(ref Unsafe.Add(ref ci, j), s0, acc);
+                case 6: Columns<T, R6>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
+                case 5: Columns<T, R5>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
+                case 4: Columns<T, R4>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
+                case 3: Columns<T, R3>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
+                case 2: Columns<T, R2>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
+                default: Columns<T, R1>(ref ai, ars, acs, ref Unsafe.Add(ref B, bOff), ldb, ref ci, ldc, k, nv, mode); break;
             }
-            ScalarTail(ref A, ai, acs, ref B, bOff, brs, ref ci, nv, n, k, acc);
         }
+        if (nv == n) return;
+        // column tail: B[:, nv..n] zero-padded to one vector per depth row, the result through a small tile
+        int nt = n - nv;
+        T[] tail = ArrayPool<T>.Shared.Rent(k * w);
+        try
+        {
+            ref T bt = ref MemoryMarshal.GetArrayDataReference(tail);
+            for (int p = 0; p < k; p++)
+            {
+                ref T src = ref Unsafe.Add(ref B, bOff + (nint)p * ldb + nv);
+                ref T dst = ref Unsafe.Add(ref bt, (nint)p * w);
+                int j = 0;
+                for (; j < nt; j++) Unsafe.Add(ref dst, j) = Unsafe.Add(ref src, j);
+                for (; j < w; j++) Unsafe.Add(ref dst, j) = T.Zero;
+            }
+            Span<T> tile = stackalloc T[6 * 16];
+            ref T tt = ref MemoryMarshal.GetReference(tile);
+            for (int i = 0; i < m; i += 6)
+            {
+                int rows = Math.Min(6, m - i);
+                ref T ai = ref Unsafe.Add(ref A, aOff + (nint)i * ars);
+                switch (rows)
+                {
+                    case 6: Block<T, R6, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                    case 5: Block<T, R5, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                    case 4: Block<T, R4, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                    case 3: Block<T, R3, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                    case 2: Block<T, R2, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                    default: Block<T, R1, V1>(ref ai, ars, acs, ref bt, w, ref tt, w, k, Store.Assign); break;
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    ref T cr = ref Unsafe.Add(ref C, cOff + (nint)(i + r) * ldc + nv);
+                    for (int j = 0; j < nt; j++)
+                    {
+                        T s = tile[r * w + j];
+                        ref T dst = ref Unsafe.Add(ref cr, j);
+                        dst = mode switch { Store.Assign => s, Store.Add => dst + s, _ => dst - s };
+                    }
+                }
+            }
+        }
+        finally { ArrayPool<T>.Shared.Return(tail); }
+    }
+
+    /// <summary>One row block (<typeparamref name="TR"/> rows) across the first <paramref name="nv"/> columns
+    /// (a multiple of the vector width): two vectors at a time, then one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Columns<T, TR>(ref T a, int ars, int acs, ref T b, int ldb, ref T c, int ldc, int k, int nv, Store mode)
+        where T : unmanaged, IFloatingPointIeee754<T> where TR : struct, IConst
+    {
+        int w = Vector256<T>.Count, j = 0;
+        for (; j + 2 * w <= nv; j += 2 * w)
+            Block<T, TR, V2>(ref a, ars, acs, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, k, mode);
+        if (j < nv)
+            Block<T, TR, V1>(ref a, ars, acs, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, k, mode);
+    }
+
+    /// <summary>One row across the first <paramref name="nv"/> columns: four vectors at a time (four independent
+    /// accumulator chains hide the FMA latency), then one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OneRow<T>(ref T a, nint acs, ref T b, nint ldb, ref T c, int k, int nv, Store mode)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        nuint w = (nuint)Vector256<T>.Count;
+        int j = 0;
+        for (; j + 4 * (int)w <= nv; j += 4 * (int)w)
+        {
+            Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
+            ref T bp = ref Unsafe.Add(ref b, j);
+            nint ap = 0;
+            for (int p = 0; p < k; p++, ap += acs, bp = ref Unsafe.Add(ref bp, ldb))
+            {
+                var x = Vector256.Create(Unsafe.Add(ref a, ap));
+                s0 = MulAdd(x, Vector256.LoadUnsafe(ref bp), s0);
+                s1 = MulAdd(x, Vector256.LoadUnsafe(ref bp, w), s1);
+                s2 = MulAdd(x, Vector256.LoadUnsafe(ref bp, 2 * w), s2);
+                s3 = MulAdd(x, Vector256.LoadUnsafe(ref bp, 3 * w), s3);
+            }
+            ref T cj = ref Unsafe.Add(ref c, j);
+            StoreBlockRow<T, V2>(ref cj, w, s0, s1, mode);
+            StoreBlockRow<T, V2>(ref Unsafe.Add(ref cj, 2 * w), w, s2, s3, mode);
+        }
+        for (; j < nv; j += (int)w)
+            Block<T, R1, V1>(ref a, 0, acs, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), 0, k, mode);
+    }
+
+    /// <summary>A compile-time count (rows or vectors of a register block): the JIT specializes each block for it.</summary>
+    private interface IConst
+    {
+        /// <summary>The count.</summary>
+        static abstract int N { get; }
+    }
+
+    private struct R1 : IConst { public static int N => 1; }
+    private struct R2 : IConst { public static int N => 2; }
+    private struct R3 : IConst { public static int N => 3; }
+    private struct R4 : IConst { public static int N => 4; }
+    private struct R5 : IConst { public static int N => 5; }
+    private struct R6 : IConst { public static int N => 6; }
+    private struct V1 : IConst { public static int N => 1; }
+    private struct V2 : IConst { public static int N => 2; }
+
+    /// <summary>a·b + c, fused where the hardware has FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> MulAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Fma.IsSupported)
+        {
+            if (typeof(T) == typeof(float)) return Fma.MultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            if (typeof(T) == typeof(double)) return Fma.MultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        }
+        return a * b + c;
+    }
+
+    /// <summary>
+    /// The register block of the unpacked path: C[0..R, 0..V·W] (=, +=, −=) Σ_p A[r, p]·B[p, 0..V·W] with
+    /// R ≤ 6 rows and V ≤ 2 vectors, accumulated in R·V registers over the whole depth.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<T, TR, TV>(ref T a, nint ars, nint acs, ref T b, nint ldb, ref T c, nint ldc, int k, Store mode)
+        where T : unmanaged, IFloatingPointIeee754<T> where TR : struct, IConst where TV : struct, IConst
+    {
+        nuint w = (nuint)Vector256<T>.Count;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        ref T a0 = ref a;
+        ref T a1 = ref Unsafe.Add(ref a, TR.N > 1 ? ars : 0);
+        ref T a2 = ref Unsafe.Add(ref a, TR.N > 2 ? 2 * ars : 0);
+        ref T a3 = ref Unsafe.Add(ref a, TR.N > 3 ? 3 * ars : 0);
+        ref T a4 = ref Unsafe.Add(ref a, TR.N > 4 ? 4 * ars : 0);
+        ref T a5 = ref Unsafe.Add(ref a, TR.N > 5 ? 5 * ars : 0);
+        ref T bp = ref b;
+        nint ap = 0;
+        for (int p = 0; p < k; p++)
+        {
+            var b0 = Vector256.LoadUnsafe(ref bp);
+            var b1 = TV.N > 1 ? Vector256.LoadUnsafe(ref bp, w) : default;
+            var x = Vector256.Create(Unsafe.Add(ref a0, ap));
+            c00 = MulAdd(x, b0, c00);
+            if (TV.N > 1) c01 = MulAdd(x, b1, c01);
+            if (TR.N > 1)
+            {
+                x = Vector256.Create(Unsafe.Add(ref a1, ap));
+                c10 = MulAdd(x, b0, c10);
+                if (TV.N > 1) c11 = MulAdd(x, b1, c11);
+            }
+            if (TR.N > 2)
+            {
+                x = Vector256.Create(Unsafe.Add(ref a2, ap));
+                c20 = MulAdd(x, b0, c20);
+                if (TV.N > 1) c21 = MulAdd(x, b1, c21);
+            }
+            if (TR.N > 3)
+            {
+                x = Vector256.Create(Unsafe.Add(ref a3, ap));
+                c30 = MulAdd(x, b0, c30);
+                if (TV.N > 1) c31 = MulAdd(x, b1, c31);
+            }
+            if (TR.N > 4)
+            {
+                x = Vector256.Create(Unsafe.Add(ref a4, ap));
+                c40 = MulAdd(x, b0, c40);
+                if (TV.N > 1) c41 = MulAdd(x, b1, c41);
+            }
+            if (TR.N > 5)
+            {
+                x = Vector256.Create(Unsafe.Add(ref a5, ap));
+                c50 = MulAdd(x, b0, c50);
+                if (TV.N > 1) c51 = MulAdd(x, b1, c51);
+            }
+            ap += acs;
+            bp = ref Unsafe.Add(ref bp, ldb);
+        }
+        StoreBlockRow<T, TV>(ref c, w, c00, c01, mode);
+        if (TR.N > 1) StoreBlockRow<T, TV>(ref Unsafe.Add(ref c, ldc), w, c10, c11, mode);
+        if (TR.N > 2) StoreBlockRow<T, TV>(ref Unsafe.Add(ref c, 2 * ldc), w, c20, c21, mode);
+        if (TR.N > 3) StoreBlockRow<T, TV>(ref Unsafe.Add(ref c, 3 * ldc), w, c30, c31, mode);
+        if (TR.N > 4) StoreBlockRow<T, TV>(ref Unsafe.Add(ref c, 4 * ldc), w, c40, c41, mode);
+        if (TR.N > 5) StoreBlockRow<T, TV>(ref Unsafe.Add(ref c, 5 * ldc), w, c50, c51, mode);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<T>(ref T dst, Vector<T> v, bool acc) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void StoreBlockRow<T, TV>(ref T c, nuint w, Vector256<T> v0, Vector256<T> v1, Store mode)
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct, IConst
     {
-        if (acc) v += Vector.LoadUnsafe(ref dst);
-        v.StoreUnsafe(ref dst);
-    }
-
-    private static void ScalarTail<T>(ref T A, nint ai, int acs, ref T B, int bOff, int brs, ref T ci, int j0, int n, int k, bool acc)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int j = j0; j < n; j++)
+        if (mode == Store.Add)
         {
-            T s = T.Zero;
-            nint bp = bOff + j;
-            for (int p = 0; p < k; p++, bp += brs) s += Unsafe.Add(ref A, ai + (nint)p * acs) * Unsafe.Add(ref B, bp);
-            ref T dst = ref Unsafe.Add(ref ci, j);
-            dst = acc ? dst + s : s;
+            v0 += Vector256.LoadUnsafe(ref c);
+            if (TV.N > 1) v1 += Vector256.LoadUnsafe(ref c, w);
         }
+        else if (mode == Store.Subtract)
+        {
+            v0 = Vector256.LoadUnsafe(ref c) - v0;
+            if (TV.N > 1) v1 = Vector256.LoadUnsafe(ref c, w) - v1;
+        }
+        v0.StoreUnsafe(ref c);
+        if (TV.N > 1) v1.StoreUnsafe(ref c, w);
     }
-
     // ---------------------------------------------------------------- blocked path
 
     /// <summary>A register-tiled micro-kernel and its blocking parameters.</summary>
@@ -370,6 +627,7 @@ internal static unsafe class Gemm
             Tile<T, TK>(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, ldc, m, k, n, acc);
             return;
         }
+        Profile.Threads = threads;
         int target = 4 * threads;
         int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
         // small products (few row blocks): a multiple of the threads, so no core idles at the end of the region
@@ -397,9 +655,18 @@ internal static unsafe class Gemm
                     long packWork = (long)k * nc * (bcs == 1 ? 1 : 4);
                     int groups = packWork < 1 << 18 ? 1 : Math.Min(npanels * kBlocks, target);
                     if (groups == 1)
+                    {
+                        long t0 = Profile.Start();
                         PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, 0, npanels * kBlocks);
+                        Profile.Stop(ref Profile.PackBTicks, t0);
+                    }
                     else
-                        Parallelism.For(npanels * kBlocks, groups, threads, (_, s, e) => PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, s, e));
+                        Parallelism.For(npanels * kBlocks, groups, threads, (_, s, e) =>
+                        {
+                            long t0 = Profile.Start();
+                            PackBAll<T, TK>(bBase, brs, bcs, jc, k, nc, bp, s, e);
+                            Profile.Stop(ref Profile.PackBTicks, t0);
+                        });
                     int nj = ni >= target ? 1 : Math.Min((target + ni - 1) / ni, Math.Max(1, npanels / 4));
                     Parallelism.For(ni * nj, ni * nj, threads, (item, _, _) =>
                     {
@@ -416,13 +683,23 @@ internal static unsafe class Gemm
                                 T* ap = (T*)(((nint)ba + 63) & ~(nint)63);
                                 T* tmp = stackalloc T[TK.MR * TK.NR + align];
                                 tmp = (T*)(((nint)tmp + 63) & ~(nint)63);
+                                long packTicks = 0, kernelTicks = 0;
                                 for (int pcol = 0; pcol < k; pcol += TK.KC)
                                 {
                                     int kc = Math.Min(TK.KC, k - pcol);
+                                    long t0 = Profile.Start();
                                     PackA<T, TK>((T*)aBase + (nint)i0 * ars + (nint)pcol * acs, ars, acs, rows, kc, ap);
+                                    long t1 = Profile.Start();
                                     T* bBlock = (T*)bp + (nint)pcol * RoundUp(nc, TK.NR);
                                     Macro<T, TK>(ap, bBlock + (nint)j0 * kc, (T*)cBase + (nint)i0 * ldc + jc + j0, ldc, rows, j1 - j0, kc,
                                                  acc || pcol > 0, tmp);
+                                    packTicks += t1 - t0;
+                                    kernelTicks += Profile.Start() - t1;
+                                }
+                                if (Profile.Enabled)
+                                {
+                                    Interlocked.Add(ref Profile.PackATicks, packTicks);
+                                    Interlocked.Add(ref Profile.KernelTicks, kernelTicks);
                                 }
                             }
                         }
@@ -481,13 +758,19 @@ internal static unsafe class Gemm
                     for (int pcol = 0; pcol < k; pcol += TK.KC)
                     {
                         int kc = Math.Min(TK.KC, k - pcol);
+                        long t0 = Profile.Start();
                         PackB<T, TK>(pb + bOff + (nint)pcol * brs + (nint)jc * bcs, brs, bcs, kc, nc, bp);
+                        Profile.Stop(ref Profile.PackBTicks, t0);
                         bool add = acc || pcol > 0;
                         for (int ic = 0; ic < m; ic += TK.MC)
                         {
                             int mc = Math.Min(TK.MC, m - ic);
+                            t0 = Profile.Start();
                             PackA<T, TK>(pa + aOff + (nint)ic * ars + (nint)pcol * acs, ars, acs, mc, kc, ap);
+                            Profile.Stop(ref Profile.PackATicks, t0);
+                            t0 = Profile.Start();
                             Macro<T, TK>(ap, bp, pc + cOff + (nint)ic * ldc + jc, ldc, mc, nc, kc, add, tmp);
+                            Profile.Stop(ref Profile.KernelTicks, t0);
                         }
                     }
                 }

@@ -32,7 +32,7 @@ internal interface IRadialFunction<T> where T : unmanaged, IFloatingPointIeee754
 /// </list>
 /// The work is split into tiles of <see cref="TileRows"/> target points j by <see cref="TileCols"/> source
 /// points i: each tile's distances (and weights) are built in a small per-thread buffer, used by small
-/// matrix products and discarded; the backward pass recomputes them. Target tiles are distributed over
+/// matrix products (<see cref="Gemm.SmallProduct"/>: unpacked, register-blocked) and discarded; the backward pass recomputes them. Target tiles are distributed over
 /// the cores dynamically; contributions to per-source sums (gx, gp) go to per-worker buffers summed at
 /// the end. Where d = 0 (coincident points) the distance's derivative is taken as 0 (as PyTorch's
 /// <c>cdist</c>), so nothing is divided by zero. With b = 1, x = 1 and p = q the same kernels give
@@ -90,7 +90,7 @@ internal static class PairwiseTiles
                 int cols = Math.Min(tc, n - i0), colsP = Pad(cols, v);
                 DistanceTile(qr, j0, rows, k, pt, np, i0, colsP, wbuf, wo, tc);
                 for (int r = 0; r < rows; r++) ApplyValue(f, wbuf, wo + r * tc, colsP);
-                Gemm(wbuf, wo, tc, 1, xt, i0 * bp, bp, yt, j0 * bp, bp, rows, bp, cols, Acc.Add);
+                Gemm.SmallProduct(wbuf, wo, tc, 1, xt, i0 * bp, bp, yt, j0 * bp, bp, rows, cols, bp, Gemm.Store.Add);
             }
         });
         for (int b = 0; b < batch; b++)
@@ -157,19 +157,19 @@ internal static class PairwiseTiles
                 int cols = Math.Min(tc, n - i0), colsP = Pad(cols, v);
                 DistanceTile(qr, j0, rows, k, pt, np, i0, colsP, dbuf, wo, tc);
                 // c = (gᵀ x)[J, I] ⊙ f'(d)/d and w = f(d), row by row
-                if (needPos) Gemm(gt, j0 * batch, batch, 1, xp, i0, np, cbuf, wo, tc, rows, colsP, batch, Acc.Assign);
+                if (needPos) Gemm.SmallProduct(gt, j0 * batch, batch, 1, xp, i0, np, cbuf, wo, tc, rows, batch, colsP, Gemm.Store.Assign);
                 for (int r = 0; r < rows; r++)
                 {
                     if (needPos) rsum[j0 + r] += ApplyCoefficient(f, dbuf, cbuf, wo + r * tc, colsP, csum, w * np + i0);
                     if (needX) ApplyValue(f, dbuf, wo + r * tc, colsP);
                 }
                 // gx[:, I] += g[:, J] W[J, I]
-                if (needX) Gemm(ga, j0, m, 1, dbuf, wo, tc, gxw, w * batch * np + i0, np, batch, colsP, rows, Acc.Add);
+                if (needX) Gemm.SmallProduct(ga, j0, m, 1, dbuf, wo, tc, gxw, w * batch * np + i0, np, batch, rows, colsP, Gemm.Store.Add);
                 if (needPos)
                 {
                     // gp[I] += p ⊙ colsum(c) − cᵀ q[J] (kept transposed [k, n]);  gq[J] += q ⊙ rowsum(c) − c p[I]
-                    Gemm(qr, j0 * k, 1, k, cbuf, wo, tc, gpt, w * k * np + i0, np, k, colsP, rows, Acc.Sub);
-                    Gemm(cbuf, wo, tc, 1, pr, i0 * kp, kp, gqs, j0 * kp, kp, rows, kp, cols, Acc.Sub);
+                    Gemm.SmallProduct(qr, j0 * k, 1, k, cbuf, wo, tc, gpt, w * k * np + i0, np, k, rows, colsP, Gemm.Store.Subtract);
+                    Gemm.SmallProduct(cbuf, wo, tc, 1, pr, i0 * kp, kp, gqs, j0 * kp, kp, rows, cols, kp, Gemm.Store.Subtract);
                 }
             }
         });
@@ -246,8 +246,8 @@ internal static class PairwiseTiles
                     if (hasPos) ApplyTangent(f, dbuf, sbuf, wo + r * tc, colsP);
                     if (hasX) ApplyValue(f, dbuf, wo + r * tc, colsP);
                 }
-                if (hasX) Gemm(dbuf, wo, tc, 1, txt, i0 * bp, bp, yt, j0 * bp, bp, rows, bp, cols, Acc.Add);
-                if (hasPos) Gemm(sbuf, wo, tc, 1, xt, i0 * bp, bp, yt, j0 * bp, bp, rows, bp, cols, Acc.Add);
+                if (hasX) Gemm.SmallProduct(dbuf, wo, tc, 1, txt, i0 * bp, bp, yt, j0 * bp, bp, rows, cols, bp, Gemm.Store.Add);
+                if (hasPos) Gemm.SmallProduct(sbuf, wo, tc, 1, xt, i0 * bp, bp, yt, j0 * bp, bp, rows, cols, bp, Gemm.Store.Add);
             }
         });
         for (int b = 0; b < batch; b++)
@@ -463,124 +463,5 @@ internal static class PairwiseTiles
                 s.StoreUnsafe(ref S, o);
             }
         }
-    }
-
-    // ---- small matrix products --------------------------------------------------------------------
-
-    /// <summary>How <see cref="Gemm"/> combines the product with C.</summary>
-    internal enum Acc { Assign, Add, Sub }
-
-    /// <summary>
-    /// C (=, +=, −=) A·B for C [m, n] (rows at cOff + i·ldc), A [m, kk] with element (i, t) at
-    /// a[aOff + i·ars + t·acs] (any strides: read as broadcast scalars), B [kk, n] with rows at bOff + t·ldb.
-    /// Register-blocked 4 rows × 2 vectors; n need not be a multiple of the vector width (scalar tail).
-    /// </summary>
-    internal static void Gemm<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int ldb, T[] c, int cOff, int ldc, int m, int n, int kk, Acc mode)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int v = Vector256<T>.Count;
-        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
-        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
-        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
-        int j = 0;
-        for (; j + 2 * v <= n; j += 2 * v)
-        {
-            int i = 0;
-            for (; i + 4 <= m; i += 4)
-                Kernel4x2(ref Unsafe.Add(ref A, aOff + i * ars), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + i * ldc + j), ldc, kk, mode);
-            for (; i < m; i++)
-                Kernel1x2(ref Unsafe.Add(ref A, aOff + i * ars), acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + i * ldc + j), kk, mode);
-        }
-        for (; j + v <= n; j += v)
-            for (int i = 0; i < m; i++)
-                Kernel1x1(ref Unsafe.Add(ref A, aOff + i * ars), acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + i * ldc + j), kk, mode);
-        for (; j < n; j++)
-            for (int i = 0; i < m; i++)
-            {
-                T s = T.Zero;
-                for (int t = 0; t < kk; t++) s += a[aOff + i * ars + t * acs] * b[bOff + t * ldb + j];
-                ref T dst = ref c[cOff + i * ldc + j];
-                dst = mode switch { Acc.Assign => s, Acc.Add => dst + s, _ => dst - s };
-            }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<T>(ref T c, nuint o, Vector256<T> v, Acc mode) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (mode == Acc.Assign) v.StoreUnsafe(ref c, o);
-        else if (mode == Acc.Add) (Vector256.LoadUnsafe(ref c, o) + v).StoreUnsafe(ref c, o);
-        else (Vector256.LoadUnsafe(ref c, o) - v).StoreUnsafe(ref c, o);
-    }
-
-    private static void Kernel4x2<T>(ref T a, int ars, int acs, ref T b, int ldb, ref T c, int ldc, int kk, Acc mode) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nuint v = (nuint)Vector256<T>.Count;
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        ref T a0 = ref a;
-        ref T a1 = ref Unsafe.Add(ref a, ars);
-        ref T a2 = ref Unsafe.Add(ref a, 2 * ars);
-        ref T a3 = ref Unsafe.Add(ref a, 3 * ars);
-        ref T bt = ref b;
-        nint ai = 0;
-        for (int t = 0; t < kk; t++)
-        {
-            var b0 = Vector256.LoadUnsafe(ref bt);
-            var b1 = Vector256.LoadUnsafe(ref bt, v);
-            var x = Vector256.Create(Unsafe.Add(ref a0, ai));
-            c00 = Fma(x, b0, c00);
-            c01 = Fma(x, b1, c01);
-            x = Vector256.Create(Unsafe.Add(ref a1, ai));
-            c10 = Fma(x, b0, c10);
-            c11 = Fma(x, b1, c11);
-            x = Vector256.Create(Unsafe.Add(ref a2, ai));
-            c20 = Fma(x, b0, c20);
-            c21 = Fma(x, b1, c21);
-            x = Vector256.Create(Unsafe.Add(ref a3, ai));
-            c30 = Fma(x, b0, c30);
-            c31 = Fma(x, b1, c31);
-            ai += acs;
-            bt = ref Unsafe.Add(ref bt, ldb);
-        }
-        nuint l = (nuint)ldc;
-        Store(ref c, 0, c00, mode);
-        Store(ref c, v, c01, mode);
-        Store(ref c, l, c10, mode);
-        Store(ref c, l + v, c11, mode);
-        Store(ref c, 2 * l, c20, mode);
-        Store(ref c, 2 * l + v, c21, mode);
-        Store(ref c, 3 * l, c30, mode);
-        Store(ref c, 3 * l + v, c31, mode);
-    }
-
-    private static void Kernel1x2<T>(ref T a, int acs, ref T b, int ldb, ref T c, int kk, Acc mode) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nuint v = (nuint)Vector256<T>.Count;
-        Vector256<T> c0 = default, c1 = default;
-        ref T bt = ref b;
-        nint ai = 0;
-        for (int t = 0; t < kk; t++)
-        {
-            var x = Vector256.Create(Unsafe.Add(ref a, ai));
-            c0 = Fma(x, Vector256.LoadUnsafe(ref bt), c0);
-            c1 = Fma(x, Vector256.LoadUnsafe(ref bt, v), c1);
-            ai += acs;
-            bt = ref Unsafe.Add(ref bt, ldb);
-        }
-        Store(ref c, 0, c0, mode);
-        Store(ref c, v, c1, mode);
-    }
-
-    private static void Kernel1x1<T>(ref T a, int acs, ref T b, int ldb, ref T c, int kk, Acc mode) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Vector256<T> c0 = default;
-        ref T bt = ref b;
-        nint ai = 0;
-        for (int t = 0; t < kk; t++)
-        {
-            c0 = Fma(Vector256.Create(Unsafe.Add(ref a, ai)), Vector256.LoadUnsafe(ref bt), c0);
-            ai += acs;
-            bt = ref Unsafe.Add(ref bt, ldb);
-        }
-        Store(ref c, 0, c0, mode);
     }
 }
