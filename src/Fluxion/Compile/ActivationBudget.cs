@@ -223,6 +223,7 @@ public sealed partial class CompiledGraph
         var callFirst = Schedule(start, vals, calls);
         var entries = new List<(int[] In, int[] Out, int[]? Aliases, int[] Orig)>();
         int backwardEntry = -1;
+        var isClone = new List<bool>();
         var map = new Dictionary<int, int>();
         int next = Vals.Count;
         var origOf = new List<int>();
@@ -246,11 +247,13 @@ public sealed partial class CompiledGraph
                     var ins = src.In.Select(Map).Append(src.AttrIn >= 0 ? Map(src.AttrIn) : -1).ToArray();
                     for (int o = 0; o < outs.Length; o++) if (outs[o] >= 0) map[src.Out[o]] = outs[o];
                     entries.Add((ins, outs, src.Aliases, src.Out));
+                    isClone.Add(true);
                 }
             var n = Nodes[k];
             if (n.Dead) continue;
             var nin = (k >= start ? n.In.Select(Map) : n.In).Append(n.AttrIn >= 0 ? (k >= start ? Map(n.AttrIn) : n.AttrIn) : -1).ToArray();
             entries.Add((nin, n.Out, n.Aliases, n.Out));
+            isClone.Add(false);
         }
         int total = next;
         long Bytes(int v) => v < Vals.Count ? Vals[v].Bytes : Vals[origOf[v - Vals.Count]].Bytes;
@@ -285,7 +288,8 @@ public sealed partial class CompiledGraph
         {
             live += delta[e];
             peak = Math.Max(peak, live);
-            if (backwardEntry >= 0 && e >= backwardEntry && e < entries.Count) area += live;
+            // the memory-time area of the backward, over the original calls (a clone's own step is not a longer backward)
+            if (backwardEntry >= 0 && e >= backwardEntry && e < entries.Count && !isClone[e]) area += live;
         }
         return (peak, area);
     }
