@@ -37,6 +37,48 @@ public static class CompileBench
         var cnnStep = StepOf(cnn, cnnOpt);
         foreach (var w in Pair("compile/cnn_step", () => Eager(cnn, cnnOpt, cx, cy), () => cnnStep.Call(cx, cy), cnnStep, TrainStepBench.CnnWarmupSeconds))
             yield return w;
+        foreach (var w in BudgetSweep("compile/cnn_step", cnn, cnnOpt, cx, cy)) yield return w;
+    }
+
+    /// <summary>The activation-memory budget sweep of the CNN step (issue 19): the step compiled with
+    /// <see cref="CompileOptions.ActivationBudget"/> 1, 0.5 and 0.25 (of the activation memory the backward keeps when
+    /// it stores everything), named <c>compile/cnn_step_budget_100</c>, <c>_50</c>, <c>_25</c>, each with its time and
+    /// peaks against the eager step (<c>compile/cnn_step_eager</c>): budget -> time, measured peak.</summary>
+    private static IEnumerable<Workload> BudgetSweep(string baseName, Module model, Optimizer opt, Tensor x, Tensor y)
+    {
+        long eagerActivations;
+        using (Autograd.EnableGrad())
+            eagerActivations = MemoryTracker.SavedForBackward(Losses.CrossEntropy(model.Forward(x), y)).ActivationBytes;
+        foreach (var percent in new[] { 100, 50, 25 })
+        {
+            var step = StepOf(model, opt, percent / 100.0);
+            string name = $"{baseName}_budget_{percent}";
+            void Run() => step.Call(x, y);
+            Run();
+            Run();
+            yield return new Workload(name, Run, r =>
+            {
+                var g = step.LastGraph!;
+                long eagerPeak = MemoryTracker.Measure(() => Eager(model, opt, x, y)).PeakBytes;
+                long trackedPeak = MemoryTracker.Measure(Run).PeakBytes + g.Stats.ArenaBytes;
+                long replayPeak = g.MeasurePeakBytes(x, y);
+                var a = g.Activations!;
+                return new Dictionary<string, object>
+                {
+                    ["budget"] = percent / 100.0,
+                    ["ratio_to_eager"] = Math.Round(r[name].MedianMs / r[baseName + "_eager"].MedianMs, 3),
+                    ["peak_ratio_to_eager"] = Math.Round(trackedPeak / (double)Math.Max(1, eagerPeak), 3),
+                    ["peak_bytes"] = trackedPeak,
+                    ["eager_peak_bytes"] = eagerPeak,
+                    ["replay_peak_bytes"] = replayPeak,
+                    ["predicted_peak_bytes"] = g.Stats.PredictedPeakBytes,
+                    ["eager_activation_bytes"] = eagerActivations,
+                    ["kept_activation_bytes"] = a.SavedBytes,
+                    ["store_all_activation_bytes"] = a.StoreAllBytes,
+                    ["recomputed_ops"] = a.RecomputedOps,
+                };
+            }, TrainStepBench.CnnWarmupSeconds);
+        }
     }
 
     /// <summary>20 elementwise ops: four rounds of scale, tanh, sigmoid, subtract and multiply.</summary>
@@ -47,12 +89,12 @@ public static class CompileBench
         return y;
     }
 
-    private static CompiledFunction StepOf(Module model, Optimizer opt) => Functional.Compile((Tensor[] xs) =>
+    private static CompiledFunction StepOf(Module model, Optimizer opt, double? budget = null) => Functional.Compile((Tensor[] xs) =>
     {
         var loss = Losses.CrossEntropy(model.Forward(xs[0]), xs[1]);
         loss.Backward();
         return loss.Detach();
-    }, new CompileOptions { Optimizer = opt });
+    }, new CompileOptions { Optimizer = opt, ActivationBudget = budget });
 
     private static void Eager(Module model, Optimizer opt, Tensor x, Tensor y)
     {

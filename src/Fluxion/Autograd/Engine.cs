@@ -28,6 +28,7 @@ internal static class Engine
         // pass owns a node (a nested pass, e.g. a checkpoint's recomputation inside a backward step, or a
         // pass on another thread through shared leaves) the pass keeps its state in a map instead.
         // The containers are reused across passes on a thread (a nested pass takes fresh ones).
+        if (Tracer.Depth > 0) Tracer.NoteBackward();
         var buffers = t_buffers ?? new PassBuffers();
         t_buffers = null;
         try

@@ -53,6 +53,18 @@ internal sealed class Tracer : IDisposable
     /// and the gradients they held before (the trace starts them at null; the caller restores them).</summary>
     public List<(Tensor Leaf, int Var, Tensor? OldGrad)> Captured { get; } = [];
 
+    /// <summary>How many calls were recorded when the first backward pass inside the trace began (the start of the
+    /// backward part of a joint forward+backward trace), or -1 when none ran.</summary>
+    public int BackwardStart { get; private set; } = -1;
+
+    /// <summary>Called by the engine when a backward pass begins: marks <see cref="BackwardStart"/> on every active tracer that has none.</summary>
+    public static void NoteBackward()
+    {
+        if (t_depth == 0) return;
+        foreach (var t in t_stack!)
+            if (t.BackwardStart < 0) t.BackwardStart = t.Nodes.Count;
+    }
+
     private Tracer(string transform, bool captureLeaves)
     {
         Transform = transform;

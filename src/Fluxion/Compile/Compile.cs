@@ -37,6 +37,16 @@ public sealed record CompileOptions
     /// last step, so a call equals eager's <c>ZeroGrad(); f(x); Step()</c> bit for bit. The step runs the optimizer's
     /// own fused per-parameter kernel (one pass over parameter, gradient and state), not traced ops.</summary>
     public Optim.Optimizer? Optimizer { get; init; }
+
+    /// <summary>Activation memory budget of a joint forward+backward graph, as a fraction of the activation memory the
+    /// backward would keep if it stored everything (1 = store all, 0 = recompute all that can be recomputed): the
+    /// planner (<see cref="ActivationPlan"/>) keeps some forward values and recomputes the others in the backward,
+    /// cheap ops (elementwise, views, pooling, norms) before expensive ones (GEMM, convolution). Null: store all.
+    /// Ignored when <see cref="ActivationBudgetBytes"/> is set.</summary>
+    public double? ActivationBudget { get; init; }
+
+    /// <summary>Activation memory budget of a joint graph in bytes (see <see cref="ActivationBudget"/>). Null: use <see cref="ActivationBudget"/>.</summary>
+    public long? ActivationBudgetBytes { get; init; }
 }
 
 /// <summary>
@@ -55,6 +65,10 @@ public sealed class CompiledFunction
     internal CompiledFunction(Func<Tensor[], Tensor[]> f, CompileOptions options)
     {
         ArgumentNullException.ThrowIfNull(f);
+        if (options.ActivationBudget is { } ab && !(ab >= 0))
+            throw new ArgumentException($"Compile: ActivationBudget must be a fraction >= 0 (1 = store all), got {ab}.", nameof(options));
+        if (options.ActivationBudgetBytes is < 0)
+            throw new ArgumentException($"Compile: ActivationBudgetBytes must be >= 0, got {options.ActivationBudgetBytes}.", nameof(options));
         if (options.CacheSize < 1) throw new ArgumentException($"Compile: CacheSize must be at least 1, got {options.CacheSize}.", nameof(options));
         _f = f;
         _options = options;

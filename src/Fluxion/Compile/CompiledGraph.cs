@@ -155,7 +155,7 @@ public sealed partial class CompiledGraph
             }
         }
 
-        var g = new CompiledGraph { _gradMode = grad, _extra = extra };
+        var g = new CompiledGraph { _gradMode = grad, _extra = extra, _backwardStart = tracer.BackwardStart };
         var outs = new TraceArg[ys.Length];
         var grads = new List<(Tensor Leaf, TraceArg Arg, bool IsInput, int Input)>();
         var newGrads = new List<(Tensor Leaf, Tensor? Old, Tensor? New)>();
@@ -357,8 +357,10 @@ public sealed partial class CompiledGraph
         int folded = FoldConstants(options.FreezeParameters);
         int dead = EliminateDeadCode();
         dead += ElideCopies();
+        PlanActivations(options);
         var (groups, fusedOps) = options.Fuse && !Recording ? FuseElementwise() : (0, 0);
         ChooseReplays();
+        PlanInPlace(options.PlanMemory && !Recording);
         var (buffers, arena, planned, peak) = PlanMemory(options.PlanMemory && !Recording);
         Stats = new CompileStats(traced, Nodes.Count(n => !n.Dead), dead, cse, folded, groups, fusedOps, buffers, arena, planned, peak);
         BuildSteps();
@@ -543,7 +545,7 @@ public sealed partial class CompiledGraph
                 if (_groups[n.Group].Last != k) continue;
                 steps.Add(_groups[n.Group].Step(this));
             }
-            else steps.Add(GenericStep(n, k));
+            else steps.Add(InPlaceStep(n) ?? GenericStep(n, k));
             if (k < _dropAt.Length && _dropAt[k] is { } drop)
             {
                 int[] d = [.. drop];

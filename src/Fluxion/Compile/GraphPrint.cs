@@ -14,6 +14,7 @@ public sealed partial class CompiledGraph
         sb.AppendLine($"compiled graph: {s.TracedOps} traced ops -> {s.LiveOps} (dead {s.DeadOps}, cse {s.CseMerged}, folded {s.Folded}); " +
             $"{s.FusedGroups} fused groups ({s.FusedOps} ops); arena {s.ArenaBuffers} buffers, {Bytes(s.ArenaBytes)} for {Bytes(s.PlannedBytes)} of values; predicted peak {Bytes(s.PredictedPeakBytes)}" +
             (Joint ? "; joint forward+backward" : "") + (Recording ? "; replays recording autograd" : ""));
+        if (Activations is { } ap) sb.AppendLine("  " + ap);
         for (int v = 0; v < Vals.Count; v++)
             if (Vals[v].Kind is { Length: > 0 } k && k != "const" && k != "folded") sb.AppendLine(CultureInfo.InvariantCulture, $"  {Name(v)}: {k} {Desc(v)}");
         int open = -1;
@@ -30,7 +31,7 @@ public sealed partial class CompiledGraph
             string ind = fused ? "    " : "  ";
             var outs = string.Join(", ", n.Out.Where(o => o >= 0).Select(Name));
             sb.AppendLine($"{ind}{outs} = {n.Def.Name}({string.Join(", ", n.In.Select(Name))}){(n.AttrIn >= 0 ? $" attr {Name(n.AttrIn)}" : "")}  " +
-                string.Join("; ", n.Out.Where(o => o >= 0).Select(Desc)) + (n.Approximate ? "  (replay not bit-identical to the trace)" : ""));
+                string.Join("; ", n.Out.Where(o => o >= 0).Select(Desc)) + (n.Approximate ? "  (replay not bit-identical to the trace)" : "") + (_inPlace.Contains(n) ? "  (in place over its first input)" : ""));
             if (fused && _groups[n.Group].Last == i)
             {
                 sb.AppendLine("  }");

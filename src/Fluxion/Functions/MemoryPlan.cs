@@ -44,16 +44,19 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long 
 /// candidate that fits with the least predicted time (if none fits: the smallest predicted peak). The
 /// checkpointing model, its one dynamic program and its measurements live in <see cref="CheckpointPlan"/>;
 /// this class only adds the two other ways to avoid storing.</para>
-/// <para><b>Predicted time</b> (a model over the measured forward times c_i): 3·Σ c_i for the forward and
-/// backward passes, plus the recomputed steps' c_i, plus half the measured time of each inverted step (its
-/// backward runs f and g once more; its measured forward ran them twice, the reconstruction check
-/// included). <b>Predicted peak</b>: <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations
-/// only, a forward-mode section's carried tangents counted as its saved bytes; <see cref="Measure"/> reports the
-/// real peak of live tensors, gradients and transients included).</para>
+/// <para><b>Predicted time</b>: Σ f_i + Σ b_i + the recomputed steps' f_i, over each step's forward time f_i and
+/// backward time b_i, measured by <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> on the sample (one warm-up run, then the median of
+/// <see cref="TimingRuns"/> runs; compare with <see cref="Measure"/>'s wall time). With given step costs (tests) the
+/// model is 3·Σ c_i plus the recomputed c_i plus half of each inverted step's c_i. <b>Predicted peak</b>:
+/// <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations only, a forward-mode section's carried tangents
+/// counted as its saved bytes) plus the largest temporary tangents of a forward-mode section
+/// (<see cref="ForwardTransientBytes"/>); <see cref="Measure"/> reports the real peak of live tensors, gradients and
+/// transients included. A traced graph (a compiled training step) is planned by
+/// <see cref="Create(Func{Tensor[], Tensor[]}, Tensor[], long)"/> instead.</para>
 /// <para>Every plan computes the same function and the same gradients as storing everything (up to the
 /// rounding of reversible reconstruction; exactly in float64 tests).</para>
 /// </summary>
-public sealed class MemoryPlan
+public sealed partial class MemoryPlan
 {
     /// <summary>Forward-mode segments are considered only where a sample's input to the segment has at most this many elements (the number of carried directions).</summary>
     public const int MaxForwardDirections = 64;
@@ -63,7 +66,8 @@ public sealed class MemoryPlan
     private readonly CheckpointPlan _plan;
     private readonly Func<Tensor, Tensor>[] _fns;
 
-    private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan)
+    private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan,
+        double[]? backwardSeconds = null, long forwardTransientBytes = 0)
     {
         _model = model;
         _steps = steps;
@@ -81,11 +85,37 @@ public sealed class MemoryPlan
             }
         Segments = segs;
         double forward = plan.StepCosts.Sum();
-        double invert = 0;
-        for (int k = 0; k < _steps.Count; k++)
-            if (_steps[k].Kind == SegmentMode.Invert && !IsCheckpointed(k)) invert += plan.StepCosts[k] / 2;
-        PredictedSeconds = 3 * forward + plan.RecomputeCost + invert;
+        if (backwardSeconds is not null)
+        {
+            // measured: every step's forward and backward (a reversible run's backward reconstructs, a forward-mode
+            // section's backward is its product with the carried Jacobian), plus the checkpointed steps run again
+            StepBackwardSeconds = backwardSeconds;
+            PredictedSeconds = forward + backwardSeconds.Sum() + plan.RecomputeCost;
+        }
+        else
+        {
+            double invert = 0;
+            for (int k = 0; k < _steps.Count; k++)
+                if (_steps[k].Kind == SegmentMode.Invert && !IsCheckpointed(k)) invert += plan.StepCosts[k] / 2;
+            PredictedSeconds = 3 * forward + plan.RecomputeCost + invert;
+        }
+        ForwardTransientBytes = forwardTransientBytes;
     }
+
+    /// <summary>Repeated runs per step when <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> times the steps (after one warm-up run); the median is used.</summary>
+    public const int TimingRuns = 5;
+
+    /// <summary>The measured forward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs), or the
+    /// costs given to <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/>.</summary>
+    public IReadOnlyList<double> StepForwardSeconds => _plan.StepCosts;
+
+    /// <summary>The measured backward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs: the
+    /// gradients of the step's input and parameters for a ones seed), or null when costs were given.</summary>
+    public IReadOnlyList<double>? StepBackwardSeconds { get; }
+
+    /// <summary>The largest temporary memory of a forward-mode segment: its carried tangents [directions, ...] of one
+    /// layer's input and output alive at once (counted in <see cref="PredictedPeakBytes"/> on top of the saved bytes).</summary>
+    public long ForwardTransientBytes { get; }
 
     private bool IsCheckpointed(int step) => _plan.Segments.Any(s => s.Checkpointed && step >= s.Start && step < s.Start + s.Count);
 
@@ -96,10 +126,11 @@ public sealed class MemoryPlan
     public long BudgetBytes => _plan.BudgetBytes;
 
     /// <summary>Whether the predicted peak fits the budget.</summary>
-    public bool FitsBudget => _plan.FitsBudget;
+    public bool FitsBudget => _plan.FitsBudget && PredictedPeakBytes <= BudgetBytes;
 
-    /// <summary>The predicted peak of saved activations (the checkpointing model over the measured steps).</summary>
-    public long PredictedPeakBytes => _plan.ExpectedPeakBytes;
+    /// <summary>The predicted peak of saved activations (the checkpointing model over the measured steps), plus the
+    /// largest temporary tangents of a forward-mode segment (<see cref="ForwardTransientBytes"/>).</summary>
+    public long PredictedPeakBytes => _plan.ExpectedPeakBytes + ForwardTransientBytes;
 
     /// <summary>The predicted peak when every layer stores (the same model).</summary>
     public long StoreAllPeakBytes { get; private set; }
@@ -125,13 +156,17 @@ public sealed class MemoryPlan
         bool hasRev = layers.Any(l => l is Reversible);
         // per-sample size of every layer's input (the directions a forward-mode section starting there carries)
         var directions = new int[layers.Count];
+        var inBytes = new long[layers.Count];
+        var outBytes = new long[layers.Count];
         using (Autograd.NoGrad())
         {
             var h = sample;
             for (int i = 0; i < layers.Count; i++)
             {
                 directions[i] = h.Rank == 0 ? 1 : h.Numel / Math.Max(h.Size(0), 1);
+                inBytes[i] = (long)h.Numel * h.DType.ElementSize();
                 h = layers[i].Forward(h);
+                outBytes[i] = (long)h.Numel * h.DType.ElementSize();
             }
         }
         bool hasFree = FreeRuns(layers).Any(r => directions[r.Start] <= MaxForwardDirections);
@@ -145,8 +180,22 @@ public sealed class MemoryPlan
         {
             var steps = Steps(layers, inv, fwd ? directions : null);
             var fns = steps.Select(s => Function(model, s)).ToArray();
-            var costs = stepCosts is null ? null : steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
+            double[]? backward = null;
+            IReadOnlyList<double>? costs;
+            if (stepCosts is null)
+            {
+                var (f, b) = TimeSteps(model, steps, fns, sample);
+                costs = f;
+                backward = b;
+            }
+            else costs = steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
             var cp = Checkpoint.Plan(fns, sample, budgetBytes, costs);
+            // a forward-mode section's temporary tangents: [directions, ...] of one layer's input and output at once
+            long transient = 0;
+            if (fwd)
+                foreach (var st in steps.Where(st => st.Kind == SegmentMode.Forward))
+                    for (int i = st.Start; i < st.Start + st.Count; i++)
+                        transient = Math.Max(transient, (long)directions[st.Start] * (inBytes[i] + outBytes[i]));
             if (fwd)
             {
                 // a forward-mode section keeps its tangents [D, ...output] for backward (in Fwd2Rev's closure,
@@ -157,7 +206,7 @@ public sealed class MemoryPlan
                 cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
                     cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
             }
-            var plan = new MemoryPlan(model, steps, fns, cp);
+            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient);
             if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
             plans.Add(plan);
         }
@@ -170,6 +219,59 @@ public sealed class MemoryPlan
         return fitting.Count > 0
             ? fitting.OrderBy(p => p.PredictedSeconds).ThenBy(p => p.PredictedPeakBytes).First()
             : plans.OrderBy(p => p.PredictedPeakBytes).ThenBy(p => p.PredictedSeconds).First();
+    }
+
+    /// <summary>
+    /// Times every step's forward and backward on its input (the sample run through the steps before it): one warm-up
+    /// run (the JIT), then the median of <see cref="TimingRuns"/> runs. The backward is <c>Autograd.Grad</c> of
+    /// the step's output (ones seed) for its input and its layers' parameters, so no gradient is written. The random
+    /// generator is restored afterwards.
+    /// </summary>
+    private static (double[] Forward, double[] Backward) TimeSteps(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
+    {
+        var forward = new double[steps.Count];
+        var backward = new double[steps.Count];
+        var gen = Generator.Default;
+        var rng = gen.GetState();
+        try
+        {
+            var h = sample.Detach();
+            for (int k = 0; k < steps.Count; k++)
+            {
+                var ps = model.Layers.Skip(steps[k].Start).Take(steps[k].Count).SelectMany(l => l.Parameters()).Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
+                var f = new double[TimingRuns];
+                var b = new double[TimingRuns];
+                Tensor y = h;
+                for (int run = -1; run < TimingRuns; run++)
+                {
+                    var x = h.Detach();
+                    if (x.DType.IsFloatingPoint()) x.RequiresGrad = true;
+                    var sw = Stopwatch.StartNew();
+                    using (Autograd.EnableGrad()) y = fns[k](x);
+                    sw.Stop();
+                    double tf = sw.Elapsed.TotalSeconds, tb = 0;
+                    var targets = (x.RequiresGrad ? new[] { x } : []).Concat(ps).ToArray();
+                    if (y.RequiresGrad && targets.Length > 0)
+                    {
+                        sw.Restart();
+                        Autograd.Grad([y], targets, [Tensor.OnesLike(y)], allowUnused: true);
+                        sw.Stop();
+                        tb = sw.Elapsed.TotalSeconds;
+                    }
+                    if (run >= 0) { f[run] = tf; b[run] = tb; }
+                }
+                Array.Sort(f);
+                Array.Sort(b);
+                forward[k] = f[TimingRuns / 2];
+                backward[k] = b[TimingRuns / 2];
+                h = y.Detach();
+            }
+        }
+        finally
+        {
+            gen.SetState(rng);
+        }
+        return (forward, backward);
     }
 
     /// <summary>Runs the model on <paramref name="x"/> following the plan.</summary>
