@@ -51,8 +51,13 @@ public sealed record OpsBenchCase(string Torch, string Op, int Size, string Labe
 /// Ops whose call does not accept the scaled inputs, or that have no PyTorch name or no samples, are listed as skipped
 /// with the reason (on stderr).</para>
 /// <para>Timing: a JIT warm-up of <see cref="BenchOptions.WarmupSeconds"/> (3 s by default) runs every case at size 32 in
-/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s and is measured for up to the requested runs
-/// or <see cref="CaseMeasureSeconds"/> s (at least three runs).</para>
+/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s (at least one run) and
+/// is measured for up to the requested runs or <see cref="CaseMeasureSeconds"/> s (at least three runs). With about 1,200
+/// workloads per side this keeps the three-way sweep of bench/compare.sh near 15 minutes on 2 cores; bench/torch/ops.py
+/// and bench/torchsharp time alike.</para>
+/// <para>One source of truth for the three sides: <see cref="WriteSpec"/> prints every case with its inputs (identical on
+/// every side: <see cref="PoolIndex"/>) and its PyTorch call (<see cref="TorchCall"/>); the other sides only interpret it,
+/// and the forward output's Σ|y| (abs_sum) checks that they made the same call.</para>
 /// </summary>
 public static class OpsBench
 {
@@ -257,6 +262,13 @@ public static class OpsBench
         ["Signbit"] = (1, t => t[0].Signbit()), ["All"] = (1, t => t[0].All()), ["Any"] = (1, t => t[0].Any()),
         ["ArgMax"] = (1, t => t[0].ArgMax(1)), ["ArgMin"] = (1, t => t[0].ArgMin(1)), ["Argsort"] = (1, t => t[0].Argsort(1)),
         ["CountNonzero"] = (1, t => t[0].CountNonzero()), ["Nonzero"] = (1, t => t[0].Nonzero()),
+        ["ZerosLike"] = (1, t => Tensor.ZerosLike(t[0])), ["OnesLike"] = (1, t => Tensor.OnesLike(t[0])),
+        ["FullLike"] = (1, t => Tensor.FullLike(t[0], 2.5)), ["RandLike"] = (1, t => Tensor.RandLike(t[0])),
+        ["RandnLike"] = (1, t => Tensor.RandnLike(t[0])),
+        ["Equal"] = (2, t => Tensor.Scalar(t[0].Equal(t[1]) ? 1.0 : 0.0)), ["AllClose"] = (2, t => Tensor.Scalar(t[0].AllClose(t[1]) ? 1.0 : 0.0)),
+        ["IsIn"] = (2, t => t[0].IsIn(t[1])), ["Histc"] = (1, t => t[0].Histc()),
+        ["Unique"] = (1, t => t[0].Unique().Values), ["UniqueConsecutive"] = (1, t => t[0].UniqueConsecutive().Values),
+        ["MatrixRank"] = (1, t => Tensor.MatrixRank(t[0])),
     };
 
     /// <summary>The values the inputs of <see cref="NoSampleCalls"/> are drawn from.</summary>
