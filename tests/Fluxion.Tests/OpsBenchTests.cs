@@ -35,8 +35,12 @@ public class OpsBenchTests
         Assert.True(eq.Code == 0, eq.Err);
         Assert.Contains("\"name\":\"ops/eq/8/fwd\"", eq.Out);
         Assert.DoesNotContain("ops/eq/8/fwdbwd", eq.Out);
-        // an op the sweep cannot run is listed with its reason, not dropped
-        Assert.Contains("skipped ops/equal/8: no sample inputs in the registry", eq.Err);
+        // an op the sweep cannot run is listed with its reason, not dropped (with --json also as a JSON line)
+        var zeros = Cli("bench", "ops", "--json", "--size", "8", "--filter", "zeros", "--runs", "1", "--warmup-s", "0");
+        Assert.True(zeros.Code == 0, zeros.Err);
+        Assert.Contains("skipped ops/zeros/8: no sample inputs in the registry", zeros.Err);
+        Assert.Contains("{\"name\":\"ops/zeros/8/fwd\",\"skipped\":\"no sample inputs in the registry\"}", zeros.Out);
+        Assert.Contains("\"name\":\"ops/zeros_like/8/fwd\"", zeros.Out);
     }
 
     [Fact]
