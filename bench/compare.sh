@@ -2,6 +2,7 @@
 # Fluxion against PyTorch 1.13 (Debian's python3-torch, bench/torch) and LibTorch 2.10 (TorchSharp 0.107,
 # bench/torchsharp), in alternating rounds, and one table of medians of per-round medians:
 #   bash bench/compare.sh <suite|all> [--rounds N] [--runs N] [--warmup N] [--warmup-s S] [--no-rss] [--keep DIR]
+#   bash bench/compare.sh ops [--filter a,b] [--size N] [--rounds N] [--runs N] [--warmup-s S] [--keep DIR]
 # Each round runs every side once per suite, the sides in rotating order (round 1: fluxion, pytorch, libtorch;
 # round 2: pytorch, libtorch, fluxion; ...), so none always runs first. Default 3 rounds; the other options go to
 # every side (defaults there: 15 timed runs after >= 3 s of warm-up, each suite's workloads interleaved).
@@ -19,6 +20,12 @@
 # and accepts --json, --runs, --warmup, --warmup-s and --no-rss. `all` covers every Fluxion suite that exists on
 # at least one other side. The TorchSharp side is built here (dotnet build -c Release bench/torchsharp; NuGet
 # restores TorchSharp-cpu once); if it cannot be built, its column stays '-'.
+#
+# The op sweep (`ops`, not part of `all`): `fluxion bench ops --spec` writes the cases once (each with its PyTorch
+# call, inputs and value check; --filter/--size select them), the other two sides interpret that file
+# (FLUXION_OPS_SPEC). Default one round (the sweep is ~1,000 workloads per side: about 15 minutes for the three
+# sides at both sizes on 2 cores); after the table, per size and mode the median ratio Fluxion / other and the ops
+# above 2x, the cases whose values disagree, and every skipped case with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,13 +34,16 @@ rounds=3
 keep=""
 suite=""
 args=()
+ops_args=()
+rounds_set=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds) rounds="$2"; shift 2 ;;
+    --rounds) rounds="$2"; rounds_set=1; shift 2 ;;
+    --filter|--size) ops_args+=("$1" "$2"); shift 2 ;;
     --keep) keep="$2"; shift 2 ;;
     --runs|--warmup|--warmup-s) args+=("$1" "$2"); shift 2 ;;
     --no-rss|--json) [ "$1" = --no-rss ] && args+=("$1"); shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     *) if [ -n "$suite" ]; then echo "compare.sh: one suite or all" >&2; exit 2; fi; suite="$1"; shift ;;
   esac
@@ -62,13 +72,21 @@ if [ "$suite" = all ]; then
     if [ -n "$(py_cmd "$s")" ] || ts_has "$s"; then suites+=("$s"); fi
   done
 else
-  echo "$fsuites" | grep -qx "$suite" || { echo "compare.sh: fluxion bench has no suite '$suite' (fluxion bench --list)" >&2; exit 2; }
+  [ "$suite" = ops ] || echo "$fsuites" | grep -qx "$suite" || { echo "compare.sh: fluxion bench has no suite '$suite' (fluxion bench --list)" >&2; exit 2; }
   suites=("$suite")
 fi
 
 out=${keep:-$(mktemp -d)}
 mkdir -p "$out"
 [ -n "$keep" ] || trap 'rm -rf "$out"' EXIT
+if [ "$suite" = ops ]; then
+  [ "$rounds_set" = 1 ] || rounds=1
+  dotnet "$flux_dll" bench ops --spec "${ops_args[@]}" > "$out/ops-spec.jsonl" 2> "$out/ops-spec.err"
+  export FLUXION_OPS_SPEC="$out/ops-spec.jsonl"
+  echo "ops: $(wc -l < "$out/ops-spec.jsonl") cases in the spec ($out/ops-spec.jsonl)" >&2
+elif [ ${#ops_args[@]} -gt 0 ]; then
+  echo "compare.sh: --filter and --size apply to the ops suite only" >&2; exit 2
+fi
 results="$out/results.jsonl"
 : > "$results"
 load_before=$(cut -d' ' -f1 /proc/loadavg)
@@ -77,7 +95,7 @@ echo "suites: ${suites[*]}; rounds: $rounds; options: ${args[*]:-(defaults)}; lo
 run_side() {  # side round suite
   local side=$1 round=$2 s=$3 cmd
   case "$side" in
-    fluxion) cmd=(dotnet "$flux_dll" bench "$s") ;;
+    fluxion) cmd=(dotnet "$flux_dll" bench "$s"); [ "$s" = ops ] && cmd+=("${ops_args[@]}") ;;
     pytorch-1.13) cmd=$(py_cmd "$s"); [ -n "$cmd" ] || return 0; read -r -a cmd <<< "$py $cmd" ;;
     libtorch-2.10) ts_has "$s" || return 0; cmd=(bash bench/torchsharp/run.sh "$s") ;;
   esac

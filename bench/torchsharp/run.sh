@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the TorchSharp benchmarks (build first: dotnet build -c Release bench/torchsharp) with the libstdc++
 # shim preloaded (README.md: Debian 12 lacks GLIBCXX_3.4.32).
-#   bash bench/torchsharp/run.sh <gemm|lstm|mlp|cnn|tiny|jvp|pcn|particles|all> [--runs N] [--warmup N] [--warmup-s S] [--no-rss]
+#   bash bench/torchsharp/run.sh <gemm|lstm|mlp|cnn|tiny|jvp|pcn|particles|ops|all> [--runs N] [--warmup N] [--warmup-s S] [--no-rss]
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$here/bin/Release/net10.0"
 if [ ! -x "$out/tsbench" ]; then

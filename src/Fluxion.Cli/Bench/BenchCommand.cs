@@ -48,24 +48,28 @@ public static class BenchCommand
         the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
 
-        'ops' (slow: about 400 ops x 2 sizes x 2 modes, 10-20 minutes) sweeps every op of the registry (`fluxion ops`)
-        that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd (forward, and forward plus
-        backward against a ones gradient where differentiable), float32. Inputs are scaled from the op's registry
-        sample so the largest tensor has about size x size elements (every dim >= 2 of the sample mapped to
-        size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own). A sweep this size cannot
-        warm every case up for 3 s, so its design is: one global JIT warm-up of 3 s (--warmup-s) running every case
-        at size 32 in turn, then per case 0.2 s of warm-up and up to --runs runs within 0.5 s (at least 3), the two
-        modes of an op measured back to back; peak_bytes per case, no rss_peak_bytes. Ops that cannot run scaled
-        are listed on stderr as skipped, with the reason.
+        'ops' (slow: about 320 ops x 2 sizes x fwd and fwd+bwd, about 1,200 workloads; not in 'all') sweeps every op
+        of the registry (`fluxion ops`) that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd
+        (forward, and forward plus backward against a ones gradient where differentiable), float32. Inputs are scaled
+        from the op's registry sample so the largest tensor has about size x size elements (every dim >= 2 of the
+        sample mapped to size^(2/r); NN ops scale the batch dim only; values drawn from the sample's own by an integer
+        hash, so other frameworks build identical inputs). A sweep this size cannot warm every case up for 3 s, so its
+        design is: one global JIT warm-up of 3 s (--warmup-s) running every case at size 32 in turn, then per case
+        0.05 s of warm-up (at least one run) and up to --runs runs (default 15) within 0.15 s (at least 3), the two
+        modes of an op measured back to back; peak_bytes per case, no rss_peak_bytes; abs_sum (sum of |y|) on the
+        fwd lines. Ops that cannot run scaled are listed as skipped, with the reason (stderr; with --json also as JSON
+        lines with the fields name and skipped). --spec prints the cases with each one's PyTorch call (the table
+        src/Fluxion.Cli/Bench/ops-torch-calls.txt), which bench/torch/ops.py and bench/torchsharp interpret:
+        `bash bench/compare.sh ops` runs the three sides from that one spec.
 
         Options:
           --list         Print the suite names (those of 'all'), one per line.
           --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
-          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive).
+          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive; a,b for several).
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
-          --spec         ops: print the cases (names, shapes, value pools) as JSON lines instead of timing them
-                         (the input of bench/torch/ops.py and bench/torchsharp's ops suite).
+          --spec         ops: print the cases as JSON lines instead of timing them: names, shapes, value pools, the
+                         PyTorch call and Fluxion's abs_sum (the input of bench/torch/ops.py and bench/torchsharp).
           --max-bytes <n>  ddp: largest allreduce buffer in bytes (default 67108864 = 64 MB).
           --breakdown    gemm: where each product's thread time goes (packing B, packing A, micro-kernels, other:
                          region start/join and imbalance) for float32 a @ b at 128..2048 and a @ b.T at 1024, and the

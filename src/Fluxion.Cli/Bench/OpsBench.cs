@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Fluxion.Cli.Bench;
 
@@ -13,7 +14,8 @@ public enum OpsBenchMode
 }
 
 /// <summary>One case of the op sweep: an op at one size, its inputs and the calls timed.</summary>
-/// <param name="Torch">The op's PyTorch name (as in ops-target.tsv); the case is named <c>ops/&lt;torch&gt;/&lt;size&gt;/&lt;fwd|fwdbwd&gt;</c>.</param>
+/// <param name="Torch">The op's PyTorch name (as in ops-target.tsv; <c>name:FluxionName</c> for a second entry of the same
+/// PyTorch name); the case is named <c>ops/&lt;torch&gt;/&lt;size&gt;/&lt;fwd|fwdbwd&gt;</c>.</param>
 /// <param name="Op">Fluxion's name of the op.</param>
 /// <param name="Size">The sweep size (1024 or 32: inputs are scaled so the largest tensor has about size² elements).</param>
 /// <param name="Label">The registry sample the inputs were scaled from.</param>
@@ -23,8 +25,9 @@ public enum OpsBenchMode
 /// <param name="Pools">Per input, the sample values its elements were drawn from (so other frameworks can draw alike).</param>
 /// <param name="Kind">Per input, how it was built: "draw" (elements drawn from the pool), "spd" (symmetric positive
 /// definite: R·Rᵀ/n + I) or "dominant" (drawn, plus n·mean|pool| on the diagonal).</param>
+/// <param name="AbsSum">Σ|y| of the forward output on these inputs (the other sides compute it too: a check that they make the same call).</param>
 public sealed record OpsBenchCase(string Torch, string Op, int Size, string Label, Tensor[] Inputs, Func<Tensor[], Tensor> Call,
-    bool Differentiable, double[][] Pools, string[] Kind)
+    bool Differentiable, double[][] Pools, string[] Kind, double AbsSum)
 {
     /// <summary>The workload name for <paramref name="mode"/>.</summary>
     public string Name(OpsBenchMode mode) => $"ops/{Torch}/{Size}/{(mode == OpsBenchMode.Forward ? "fwd" : "fwdbwd")}";
@@ -48,18 +51,24 @@ public sealed record OpsBenchCase(string Torch, string Op, int Size, string Labe
 /// Ops whose call does not accept the scaled inputs, or that have no PyTorch name or no samples, are listed as skipped
 /// with the reason (on stderr).</para>
 /// <para>Timing: a JIT warm-up of <see cref="BenchOptions.WarmupSeconds"/> (3 s by default) runs every case at size 32 in
-/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s and is measured for up to the requested runs
-/// or <see cref="CaseMeasureSeconds"/> s (at least three runs).</para>
+/// turn (whatever sizes are measured); then each case warms up for <see cref="CaseWarmupSeconds"/> s (at least one run) and
+/// is measured for up to the requested runs or <see cref="CaseMeasureSeconds"/> s (at least three runs). With about 1,200
+/// workloads per side this keeps the three-way sweep of bench/compare.sh near 15 minutes on 2 cores; bench/torch/ops.py
+/// and bench/torchsharp time alike.</para>
+/// <para>One source of truth for the three sides: <see cref="WriteSpec"/> prints every case with its inputs (identical on
+/// every side: <see cref="PoolIndex"/>) and its PyTorch call (<see cref="TorchCall"/>); the other sides only interpret it,
+/// and the forward output's Σ|y| (abs_sum) checks that they made the same call.</para>
 /// </summary>
 public static class OpsBench
 {
-    /// <summary>Per-case warm-up (seconds).</summary>
-    public const double CaseWarmupSeconds = 0.2;
+    /// <summary>Per-case warm-up (seconds; at least one run).</summary>
+    public const double CaseWarmupSeconds = 0.05;
 
-    /// <summary>Per-case measurement time box (seconds).</summary>
-    public const double CaseMeasureSeconds = 0.5;
+    /// <summary>Per-case measurement time box (seconds; at least three runs).</summary>
+    public const double CaseMeasureSeconds = 0.15;
 
-    /// <summary>Only ops whose PyTorch or Fluxion name contains this (case-insensitive); null for all.</summary>
+    /// <summary>Only ops whose PyTorch or Fluxion name contains one of these comma-separated substrings
+    /// (case-insensitive); null for all.</summary>
     public static string? Filter { get; set; }
 
     /// <summary>The default sizes: 1024 and 32.</summary>
@@ -97,6 +106,39 @@ public static class OpsBench
             }
         while (sw.Elapsed.TotalSeconds < o.WarmupSeconds && warm.Count > 0);
         warm.Clear();
+        var skippedOut = Skipped;
+        if (o.Json) Skipped = new SkipLines(stdout, skippedOut);
+        try
+        {
+            MeasureAll(o, stdout);
+        }
+        finally
+        {
+            Skipped = skippedOut;
+        }
+    }
+
+    /// <summary>Writes each "skipped ops/&lt;torch&gt;/&lt;size&gt;: reason" line as a JSON line
+    /// <c>{"name": "ops/&lt;torch&gt;/&lt;size&gt;/fwd", "skipped": reason}</c> to stdout (so bench/compare.sh's table
+    /// shows the reason) and as text to the usual writer.</summary>
+    private sealed class SkipLines(TextWriter json, TextWriter text) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            text.WriteLine(value);
+            if (value is null || !value.StartsWith("skipped ", StringComparison.Ordinal)) return;
+            int colon = value.IndexOf(": ", StringComparison.Ordinal);
+            if (colon < 0) return;
+            json.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["name"] = value["skipped ".Length..colon] + "/fwd",
+                ["skipped"] = value[(colon + 2)..],
+            }));
+        }
+    }
+
+    private static void MeasureAll(BenchOptions o, TextWriter stdout)
+    {
         foreach (int size in Sizes)
             foreach (var c in Cases(size, report: true))
                 foreach (var mode in c.Differentiable ? new[] { OpsBenchMode.Forward, OpsBenchMode.ForwardBackward } : [OpsBenchMode.Forward])
@@ -105,6 +147,8 @@ public static class OpsBench
                     var fields = new Dictionary<string, object>();
                     if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
                     foreach (var (k, v) in Fields(c)) fields[k] = v;
+                    if (mode == OpsBenchMode.Forward && TorchCall.CallText(c.Torch, c.Inputs.Length, out _, out bool check) is var _ && check)
+                        fields["abs_sum"] = JsonNumber(c.AbsSum);
                     stdout.WriteLine(o.Json ? BenchRunner.JsonLine(r, fields) : BenchRunner.TableLine(r, fields));
                     stdout.Flush();
                 }
@@ -169,11 +213,14 @@ public static class OpsBench
     /// when <paramref name="report"/>.</summary>
     public static IEnumerable<OpsBenchCase> Cases(int size, bool report)
     {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var op in OpCatalog.All)
         {
             string torch = op.Torch.Length > 0 ? op.Torch[0] : op.Name;
-            if (Filter is { } f && !op.Name.Contains(f, StringComparison.OrdinalIgnoreCase)
-                && !op.Torch.Any(t => t.Contains(f, StringComparison.OrdinalIgnoreCase))) continue;
+            // a second entry with the same PyTorch name (pow and its scalar-exponent form) is named torch:Op
+            if (!seen.Add(torch)) torch = $"{torch}:{op.Name}";
+            if (Filter is { } f && !f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p =>
+                    op.Name.Contains(p, StringComparison.OrdinalIgnoreCase) || op.Torch.Any(t => t.Contains(p, StringComparison.OrdinalIgnoreCase)))) continue;
             string? reason = null;
             OpsBenchCase? c = null;
             if (op.Torch.Length == 0) reason = "no PyTorch name (an internal op)";
@@ -215,6 +262,13 @@ public static class OpsBench
         ["Signbit"] = (1, t => t[0].Signbit()), ["All"] = (1, t => t[0].All()), ["Any"] = (1, t => t[0].Any()),
         ["ArgMax"] = (1, t => t[0].ArgMax(1)), ["ArgMin"] = (1, t => t[0].ArgMin(1)), ["Argsort"] = (1, t => t[0].Argsort(1)),
         ["CountNonzero"] = (1, t => t[0].CountNonzero()), ["Nonzero"] = (1, t => t[0].Nonzero()),
+        ["ZerosLike"] = (1, t => Tensor.ZerosLike(t[0])), ["OnesLike"] = (1, t => Tensor.OnesLike(t[0])),
+        ["FullLike"] = (1, t => Tensor.FullLike(t[0], 2.5)), ["RandLike"] = (1, t => Tensor.RandLike(t[0])),
+        ["RandnLike"] = (1, t => Tensor.RandnLike(t[0])),
+        ["Equal"] = (2, t => Tensor.Scalar(t[0].Equal(t[1]) ? 1.0 : 0.0)), ["AllClose"] = (2, t => Tensor.Scalar(t[0].AllClose(t[1]) ? 1.0 : 0.0)),
+        ["IsIn"] = (2, t => t[0].IsIn(t[1])), ["Histc"] = (1, t => t[0].Histc()),
+        ["Unique"] = (1, t => t[0].Unique().Values), ["UniqueConsecutive"] = (1, t => t[0].UniqueConsecutive().Values),
+        ["MatrixRank"] = (1, t => Tensor.MatrixRank(t[0])),
     };
 
     /// <summary>The values the inputs of <see cref="NoSampleCalls"/> are drawn from.</summary>
@@ -225,10 +279,9 @@ public static class OpsBench
         reason = null;
         if (NoSampleCalls.TryGetValue(op.Name, out var fallback))
         {
-            var gen = new Generator(size * 7919 + op.Name.Length);
-            var xs = Enumerable.Range(0, fallback.Arity).Select(_ => Draw(NoSamplePool, [size, size], DType.Float32, gen)).ToArray();
+            var xs = Enumerable.Range(0, fallback.Arity).Select(i => Draw(NoSamplePool, [size, size], DType.Float32, i)).ToArray();
             return new OpsBenchCase(torch, op.Name, size, "[size, size] (bench)", xs, fallback.Call, false,
-                [.. xs.Select(_ => NoSamplePool)], [.. xs.Select(_ => "draw")]);
+                [.. xs.Select(_ => NoSamplePool)], [.. xs.Select(_ => "draw")], AbsSum(fallback.Call(xs)));
         }
         var samples = OpCatalog.SampleCalls(op.Name)
             .Where(s => s.Inputs.Length > 0 && s.Inputs.All(t => t.Numel > 0) && !Avoided.Any(a => s.Label.Contains(a, StringComparison.OrdinalIgnoreCase)))
@@ -241,14 +294,13 @@ public static class OpsBench
         var s = samples.FirstOrDefault(x => Preferred.Contains(x.Label)) ?? samples.MaxBy(x => x.Inputs.Sum(t => (long)t.Numel))!;
         var dtype = op.DTypes.HasFlag(DTypeSet.Float32) ? DType.Float32 : DType.Float64;
         var small = s.Call(s.Inputs);
-        var g = new Generator(size * 7919 + op.Name.Length);
-        var pools = s.Inputs.Select(t => t.ToDoubleArray()).ToArray();
+        var pools = s.Inputs.Select(t => t.ToDoubleArray().Distinct().ToArray()).ToArray();
         var kinds = new string[s.Inputs.Length];
         var shapes = ScaledShapes(op, s.Inputs, small, size);
         var inputs = new Tensor[s.Inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
-            inputs[i] = Draw(pools[i], shapes[i], dtype, g);
+            inputs[i] = Draw(pools[i], shapes[i], dtype, i);
             kinds[i] = "draw";
             var x = s.Inputs[i];
             if (op.Family == OpFamily.Linalg && x.Rank >= 2 && x.ShapeArray[^1] == x.ShapeArray[^2] && shapes[i][^1] == shapes[i][^2])
@@ -275,7 +327,7 @@ public static class OpsBench
             return null;
         }
         bool diff = op.Differentiable && op.Vjp && y.DType.IsFloatingPoint();
-        return new OpsBenchCase(torch, op.Name, size, s.Label, inputs, s.Call, diff, pools, kinds);
+        return new OpsBenchCase(torch, op.Name, size, s.Label, inputs, s.Call, diff, pools, kinds, AbsSum(y));
     }
 
     /// <summary>The scaled shapes of the sample's inputs (see the class summary).</summary>
@@ -301,27 +353,60 @@ public static class OpsBench
         return [.. inputs.Select(t => t.ShapeArray.Select(d => d >= 2 ? T : d).ToArray())];
     }
 
-    private static Tensor Draw(double[] pool, int[] shape, DType dtype, Generator g)
+    /// <summary>A double as JSON takes it: the number, or "inf", "-inf", "nan" as a string.</summary>
+    private static JsonNode JsonNumber(double v) =>
+        double.IsFinite(v) ? v : double.IsNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+
+    /// <summary>Σ|y| in float64 (a value the other sides compare theirs with).</summary>
+    private static double AbsSum(Tensor y) => y.ToDoubleArray().Sum(Math.Abs);
+
+    /// <summary>Which element of the pool element <paramref name="j"/> of input <paramref name="input"/> takes: a hash
+    /// every side computes alike in 64-bit integers without overflow, so the three sides get the same inputs:
+    /// a = ((j + 1)·48271 + (input + 1)·16807) mod M, b = a² mod M, c = b² mod M, index = c mod n (M = 2³¹ − 1).</summary>
+    public static int PoolIndex(long j, int input, int n)
+    {
+        const long M = 2147483647;
+        long a = ((j + 1) * 48271 + (input + 1) * 16807L) % M;
+        long b = a * a % M;
+        long c = b * b % M;
+        return (int)(c % n);
+    }
+
+    private static Tensor Draw(double[] pool, int[] shape, DType dtype, int input)
     {
         int n = shape.Aggregate(1, (a, b) => a * b);
         if (dtype == DType.Float32)
         {
             var v = new float[n];
-            for (int i = 0; i < n; i++) v[i] = (float)pool[(int)(g.NextUInt64() % (ulong)pool.Length)];
+            for (int i = 0; i < n; i++) v[i] = (float)pool[PoolIndex(i, input, pool.Length)];
             return shape.Length == 0 ? Tensor.Scalar(v[0], dtype) : Tensor.FromArray(v, shape);
         }
         var d = new double[n];
-        for (int i = 0; i < n; i++) d[i] = pool[(int)(g.NextUInt64() % (ulong)pool.Length)];
+        for (int i = 0; i < n; i++) d[i] = pool[PoolIndex(i, input, pool.Length)];
         return shape.Length == 0 ? Tensor.Scalar(d[0], dtype) : Tensor.FromArray(d, shape);
     }
 
-    /// <summary>The cases as JSON lines (torch, op, family, size, sample, dtype, shapes, per-input kind and value pool, differentiable), for
-    /// <c>bench/torch/ops.py</c>, which builds the same inputs.</summary>
+    /// <summary>The cases as JSON lines, everything the other sides (bench/torch/ops.py, bench/torchsharp's OpsSuite) need
+    /// to make the identical call: torch (the PyTorch name; workload ops/&lt;torch&gt;/&lt;size&gt;/fwd|fwdbwd), op, family,
+    /// size, sample, dtype, shapes, per input its kind ("draw", "spd", "dominant") and value pool (element j of input i
+    /// is pool[<see cref="PoolIndex"/>(j, i, n)]), requires_grad (per input, for fwdbwd), differentiable (whether fwdbwd
+    /// is timed: backward of the output against ones), abs_sum (Σ|y| of Fluxion's forward output, a check; check false for
+    /// random ops, whose values differ), and call: the
+    /// PyTorch call as a JSON tree (<see cref="TorchCall"/>) with call_text, its Python form — or, where no call can be
+    /// given, call null and call_skip, the reason.</summary>
     public static void WriteSpec(TextWriter o)
     {
         foreach (int size in Sizes)
             foreach (var c in Cases(size, report: true))
-                o.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                var text = TorchCall.CallText(c.Torch, c.Inputs.Length, out var skip, out bool check);
+                JsonNode? call = null;
+                if (text is not null)
+                {
+                    try { call = TorchCall.Parse(text); }
+                    catch (FormatException e) { skip = e.Message; text = null; }
+                }
+                o.WriteLine(new JsonObject
                 {
                     ["torch"] = c.Torch,
                     ["op"] = c.Op,
@@ -329,10 +414,17 @@ public static class OpsBench
                     ["size"] = c.Size,
                     ["sample"] = c.Label,
                     ["dtype"] = c.Inputs[0].DType.Name(),
-                    ["shapes"] = c.Inputs.Select(t => t.ShapeArray).ToArray(),
-                    ["kinds"] = c.Kind,
-                    ["pools"] = c.Pools.Select(p => p.Distinct().ToArray()).ToArray(),
+                    ["shapes"] = new JsonArray([.. c.Inputs.Select(t => new JsonArray([.. t.ShapeArray.Select(d => (JsonNode)d)]))]),
+                    ["kinds"] = new JsonArray([.. c.Kind.Select(k => (JsonNode)k)]),
+                    ["pools"] = new JsonArray([.. c.Pools.Select(p => new JsonArray([.. p.Select(v => (JsonNode)v)]))]),
+                    ["requires_grad"] = new JsonArray([.. c.Inputs.Select(_ => (JsonNode)c.Differentiable)]),
                     ["differentiable"] = c.Differentiable,
-                }));
+                    ["abs_sum"] = JsonNumber(c.AbsSum),
+                    ["check"] = check,
+                    ["call"] = call,
+                    ["call_text"] = text,
+                    ["call_skip"] = skip,
+                }.ToJsonString());
+            }
     }
 }
