@@ -161,6 +161,11 @@ public class VmapCacheTests
         TensorAssert.Close(Functional.JacRev(f, x0), Functional.JacFwd(f, x0), 1e-12, 1e-12, "after x0 += 0.5");
         var x1 = R(4, 5);
         TensorAssert.Close(Functional.JacRev(f, x1), Functional.JacFwd(f, x1), 1e-12, 1e-12, "another point");
+        // a local function converts to a new delegate at every call: still the same function
+        Tensor G(Tensor v) => w1.MatMul(v.Sin());
+        Functional.JacFwd(G, x1);
+        TensorAssert.Close(Functional.JacRev(G, x1), Functional.JacFwd(G, x1), 1e-12, 1e-12, "local function");
+        Assert.True(Functional.LastVmapPlan!.Reused);
         w2 = R(5, 3, 6);
         var j = Functional.JacFwd(f, x1);
         Assert.Equal([3, 5], j.ShapeArray);

@@ -142,15 +142,28 @@ public static partial class Functional
     /// </summary>
     public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs) => JacFwdCore(f, f, xs);
 
-    /// <summary>The batched JVP programs of JacFwd, per user function (<c>owner</c>): a later call with the same function
+    /// <summary>The batched JVP programs of JacFwd, per user function (<c>owner</c>: by its closure object, then its method,
+    /// since a local function or method group becomes a new delegate at every call): a later call with the same function
     /// reuses them while nothing the function captures and no input changed (see <see cref="VmapCache"/>).</summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Delegate, VmapCache> s_jacFwdPrograms = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, Dictionary<System.Reflection.MethodInfo, VmapCache>> s_jacFwdPrograms = new();
+
+    private static readonly Dictionary<System.Reflection.MethodInfo, VmapCache> s_staticJacFwdPrograms = [];
+
+    private static VmapCache JacFwdCache(Delegate owner)
+    {
+        var map = owner.Target is { } target ? s_jacFwdPrograms.GetValue(target, _ => []) : s_staticJacFwdPrograms;
+        lock (map)
+        {
+            if (!map.TryGetValue(owner.Method, out var cache)) map[owner.Method] = cache = new VmapCache();
+            return cache;
+        }
+    }
 
     private static Tensor[] JacFwdCore(Func<Tensor[], Tensor> f, Delegate owner, Tensor[] xs)
     {
         var result = new Tensor[xs.Length];
         // inputs in a graph: the program's constants would hold this call's graph, so nothing is kept
-        var cache = Nested(xs) ? null : s_jacFwdPrograms.GetValue(owner, _ => new VmapCache());
+        var cache = Nested(xs) ? null : JacFwdCache(owner);
         for (int i = 0; i < xs.Length; i++)
         {
             int n = xs[i].Numel;

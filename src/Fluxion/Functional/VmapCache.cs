@@ -183,14 +183,15 @@ internal sealed class CaptureGuard
         return [.. list];
     });
 
-    /// <summary>True when <paramref name="roots"/> are the snapshot's (the same objects; arrays: the same elements) and every
+    /// <summary>True when <paramref name="roots"/> are the snapshot's (the same objects; equal delegates; arrays: the same elements) and every
     /// captured field, element, value array and tensor version is as snapshotted.</summary>
     public bool Holds(object?[] roots)
     {
         if (roots.Length != _roots.Length) return false;
         for (int r = 0; r < roots.Length; r++)
         {
-            if (ReferenceEquals(roots[r], _roots[r])) continue;
+            // a delegate of the same method on the same target (a local function converted again) sees the same state
+            if (ReferenceEquals(roots[r], _roots[r]) || roots[r] is Delegate d && d.Equals(_roots[r])) continue;
             if (roots[r] is not object?[] a || _roots[r] is not object?[] b || a.Length != b.Length) return false;
             for (int i = 0; i < a.Length; i++)
                 if (!ReferenceEquals(a[i], b[i])) return false;
