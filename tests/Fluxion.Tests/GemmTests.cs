@@ -119,6 +119,33 @@ public class GemmTests
     }
 
     [Fact]
+    public void LargeOuterProductsAreStreamedAndSplitOverThreads()
+    {
+        // k = 1 beyond 2M cells: one pass with non-temporal stores, rows split over the threads
+        Check<float>(1500, 1, 1501, Layout.ColMajor, Layout.RowMajor, false, 21);
+        Check<double>(1501, 1, 1500, Layout.Stepped, Layout.RowMajor, false, 22);
+        Check<float>(1500, 1, 1501, Layout.RowMajor, Layout.RowMajor, true, 23);
+        // a batch of outer products (per-example weight gradients), streamed together
+        var rng = new Random(24);
+        int count = 6, m = 500, n = 701;
+        var a = new float[count * m + 5];
+        var b = new float[count * n + 7];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() - 0.5);
+        for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5);
+        var c = new float[1 + count * m * n + 2];
+        c[0] = c[^1] = c[^2] = 42;
+        int[] aOffs = [.. Enumerable.Range(0, count).Select(i => 5 + i * m)], bOffs = [.. Enumerable.Range(0, count).Select(i => i * n)];
+        Gemm.MatMulBatched(a, aOffs, 1, 1, b, bOffs, n, 1, c, 1, m, 1, n, count);
+        for (int e = 0; e < count; e++)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                    Assert.Equal(a[aOffs[e] + i] * b[bOffs[e] + j], c[1 + (e * m + i) * n + j]);
+        Assert.Equal(42, c[0]);
+        Assert.Equal(42, c[^1]);
+        Assert.Equal(42, c[^2]);
+    }
+
+    [Fact]
     public void SeveralPackedColumnBlocks()
     {
         int old = Gemm.PackedBLimit;

@@ -140,9 +140,30 @@ public static partial class Functional
     /// (vector forward mode, tangent shape [n_i, ...x_i.shape]), so each input costs one forward pass.
     /// Result i has shape out.shape + xs[i].shape.
     /// </summary>
-    public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs)
+    public static Tensor[] JacFwd(Func<Tensor[], Tensor> f, params Tensor[] xs) => JacFwdCore(f, f, xs);
+
+    /// <summary>The batched JVP programs of JacFwd, per user function (<c>owner</c>: by its closure object, then its method,
+    /// since a local function or method group becomes a new delegate at every call): a later call with the same function
+    /// reuses them while nothing the function captures and no input changed (see <see cref="VmapCache"/>).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, Dictionary<System.Reflection.MethodInfo, VmapCache>> s_jacFwdPrograms = new();
+
+    private static readonly Dictionary<System.Reflection.MethodInfo, VmapCache> s_staticJacFwdPrograms = [];
+
+    private static VmapCache JacFwdCache(Delegate owner)
+    {
+        var map = owner.Target is { } target ? s_jacFwdPrograms.GetValue(target, _ => []) : s_staticJacFwdPrograms;
+        lock (map)
+        {
+            if (!map.TryGetValue(owner.Method, out var cache)) map[owner.Method] = cache = new VmapCache();
+            return cache;
+        }
+    }
+
+    private static Tensor[] JacFwdCore(Func<Tensor[], Tensor> f, Delegate owner, Tensor[] xs)
     {
         var result = new Tensor[xs.Length];
+        // inputs in a graph: the program's constants would hold this call's graph, so nothing is kept
+        var cache = Nested(xs) ? null : JacFwdCache(owner);
         for (int i = 0; i < xs.Length; i++)
         {
             int n = xs[i].Numel;
@@ -152,7 +173,7 @@ public static partial class Functional
                 {
                     var ts = xs.Select((x, j) => j == i ? v[0] : Tensor.ZerosLike(x)).ToArray();
                     return [Jvp(f, xs, ts).Jvp];
-                }, [Tensor.Eye(n, dtype: xs[i].DType).Reshape([n, .. xs[i].ShapeArray])]) is [var cols])
+                }, [Tensor.Eye(n, dtype: xs[i].DType).Reshape([n, .. xs[i].ShapeArray])], cache, [owner, xs], $"jacfwd {i}/{xs.Length}", identityBasis: true) is [var cols])
             {
                 // cols is [n, ...out]: column j of the Jacobian is J·e_j
                 int outs = cols.Numel / n;
@@ -181,7 +202,7 @@ public static partial class Functional
     }
 
     /// <summary>Jacobian of a function of one tensor by forward mode.</summary>
-    public static Tensor JacFwd(Func<Tensor, Tensor> f, Tensor x) => JacFwd((Tensor[] t) => f(t[0]), x)[0];
+    public static Tensor JacFwd(Func<Tensor, Tensor> f, Tensor x) => JacFwdCore(t => f(t[0]), f, [x])[0];
 
     /// <summary>Hessian-vector product H·v of a scalar function, by forward-over-reverse (a JVP of the gradient).</summary>
     public static Tensor Hvp(Func<Tensor, Tensor> f, Tensor x, Tensor v) => Jvp(Grad(f), x, v).Jvp;

@@ -17,7 +17,11 @@ public enum Randomness
 /// <param name="Batched">True when the function ran once on the whole batch through the entries' batching rules.</param>
 /// <param name="Reason">Why it fell back to a loop over the examples (the op without a batching rule, ...), or null.</param>
 /// <param name="Ops">How many ops the batched program ran (after dead-code elimination).</param>
-public sealed record VmapPlan(bool Batched, string? Reason, int Ops);
+public sealed record VmapPlan(bool Batched, string? Reason, int Ops)
+{
+    /// <summary>True when the call reused the program an earlier call traced (nothing the function captures had changed), without tracing.</summary>
+    public bool Reused { get; init; }
+}
 
 public static partial class Functional
 {
@@ -50,7 +54,9 @@ public static partial class Functional
     {
         ArgumentNullException.ThrowIfNull(f);
         if (chunkSize is <= 0) throw new ArgumentException($"Vmap: chunkSize must be positive, got {chunkSize}.", nameof(chunkSize));
-        return xs => VmapCore(f, xs, inDims, outDims, chunkSize, randomness);
+        // the batched programs of f, reused by later calls while their guard holds (see VmapCache)
+        var cache = new VmapCache();
+        return xs => VmapCore(f, xs, inDims, outDims, chunkSize, randomness, loopAllowed: true, cache, [f], "")!;
     }
 
     /// <summary>Vmap of a function of several tensors with one output (see <see cref="Vmap(Func{Tensor[], Tensor[]}, int?[], int[], int?, Randomness)"/>).</summary>
@@ -70,13 +76,18 @@ public static partial class Functional
     }
 
     /// <summary>Vmap that runs only batched: null when the function would fall back to the per-example loop (the caller
-    /// then uses its own vectorized path). For transforms built on Vmap (JacFwd).</summary>
-    internal static Tensor[]? TryVmapBatched(Func<Tensor[], Tensor[]> f, Tensor[] xs) => VmapCore(f, xs, null, null, null, Randomness.Error, loopAllowed: false);
+    /// then uses its own vectorized path). For transforms built on Vmap (JacFwd).
+    /// <paramref name="cache"/>: where the program is kept for later calls (null: traced every time); it is valid while
+    /// <paramref name="guardRoots"/> (what f captures) are unchanged (see <see cref="VmapCache"/>); <paramref name="key"/>
+    /// tells apart callers sharing the cache.
+    /// <paramref name="identityBasis"/>: xs[0] is the identity matrix (JacFwd's basis directions), which lets the program
+    /// skip multiplying by it.</summary>
+    internal static Tensor[]? TryVmapBatched(Func<Tensor[], Tensor[]> f, Tensor[] xs, VmapCache? cache = null, object?[]? guardRoots = null, string key = "",
+        bool identityBasis = false) =>
+        VmapCore(f, xs, null, null, null, Randomness.Error, loopAllowed: false, cache, guardRoots ?? [f], key, identityBasis);
 
-    private static Tensor[] VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness) =>
-        VmapCore(f, xs, inDims, outDims, chunkSize, randomness, loopAllowed: true)!;
-
-    private static Tensor[]? VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness, bool loopAllowed)
+    private static Tensor[]? VmapCore(Func<Tensor[], Tensor[]> f, Tensor[] xs, int?[]? inDims, int[]? outDims, int? chunkSize, Randomness randomness, bool loopAllowed,
+        VmapCache? cache, object?[] guardRoots, string key, bool identityBasis = false)
     {
         ArgumentNullException.ThrowIfNull(xs);
         inDims ??= [.. Enumerable.Repeat<int?>(0, xs.Length)];
@@ -107,7 +118,7 @@ public static partial class Functional
         if (batch == 0) result = Loop(f, moved, isB, 0, randomness);
         else
         {
-            var plan = Plan(f, moved, isB, batch, randomness, out var program);
+            var plan = CachedPlan(f, moved, isB, batch, randomness, cache, guardRoots, key, out var program);
             t_lastVmap = plan;
             if (!plan.Batched && !loopAllowed) return null;
             if (!plan.Batched) result = Loop(f, moved, isB, batch, randomness);
@@ -122,7 +133,7 @@ public static partial class Functional
                 }
                 result = [.. Enumerable.Range(0, parts[0].Length).Select(o => Tensor.Cat([.. parts.Select(p => p[o])], 0))];
             }
-            else result = program!.Run(moved, isB, batch);
+            else result = program!.Run(moved, isB, batch, identityBasis ? 0 : -1);
         }
         if (batch == 0) t_lastVmap = new VmapPlan(false, "the batch is empty", 0);
 
@@ -132,6 +143,25 @@ public static partial class Functional
         for (int o = 0; o < result.Length; o++)
             if (outDims[o] != 0) result[o] = result[o].Movedim(0, ShapeUtil.WrapDim("Vmap", outDims[o], result[o].Rank));
         return result;
+    }
+
+    /// <summary><see cref="Plan"/> through the cache: a cached program whose guard holds, else a trace (kept when it runs
+    /// batched and drew no random numbers; the guard is taken before the trace, so a function that changes its own
+    /// captured state is traced again at the next call, as it would run again without the cache).</summary>
+    private static VmapPlan CachedPlan(Func<Tensor[], Tensor[]> f, Tensor[] moved, bool[] isB, int batch, Randomness randomness,
+        VmapCache? cache, object?[] guardRoots, string key, out VmapProgram? program)
+    {
+        if (cache is null || !VmapCache.Usable) return Plan(f, moved, isB, batch, randomness, out program);
+        string k = VmapCache.KeyOf(moved, isB, key);
+        if (cache.Find(k, moved, isB, guardRoots) is { } hit)
+        {
+            program = hit.Program;
+            return hit.Plan with { Reused = true };
+        }
+        var guard = CaptureGuard.Take(guardRoots);
+        var plan = Plan(f, moved, isB, batch, randomness, out program);
+        if (guard is not null && plan.Batched && program is { UsedRandomness: false }) cache.Add(k, moved, isB, guard, program, plan);
+        return plan;
     }
 
     /// <summary>Traces f on the first (and the last) example and decides whether the batched program can run.</summary>
@@ -305,16 +335,48 @@ internal sealed class VmapProgram
         return true;
     }
 
-    /// <summary>Runs the program on the batched inputs (batch at dim 0); every output gets the batch at dim 0.</summary>
-    public Tensor[] Run(Tensor[] moved, bool[] isB, int batch)
+    /// <summary>Follows the identity basis through reshapes to [batch, 1] and replaces a product W·e_b (W a constant
+    /// [m, batch] matrix) by Wᵀ, so JacFwd's first linear layer is a copy instead of a GEMM; null when not applicable.</summary>
+    private static Tensor? IdentityShortcut(TraceNode node, HashSet<int> eye, int batch)
+    {
+        if (node.Inputs.Length == 0 || node.Outputs.Length != 1 || node.Outputs[0] < 0) return null;
+        int[] outShape = node.OutShapes[0];
+        if (node.Def.Name == "Reshape" && node.Inputs.Length == 1 && eye.Contains(node.Inputs[0].Var)
+            && (outShape is [var a] && a == batch || outShape is [var b, 1] && b == batch))
+        {
+            eye.Add(node.Outputs[0]);
+            return null; // the reshape itself runs as usual
+        }
+        if (node.Def == Tensor.MatMulOp && node.Inputs.Length == 2 && node.Inputs[0] is { Var: < 0, Const: { Rank: 2 } w }
+            && eye.Contains(node.Inputs[1].Var) && outShape is [var m, 1] && w.Shape[0] == m && w.Shape[1] == batch && node.OutDTypes[0] == w.DType)
+            return w.MT.Clone().Unsqueeze(-1); // a copy: the result must not alias the weight
+        return null;
+    }
+
+    /// <summary>Diagnostics (an in-process breakdown by op): called before each op the program runs, and with null after the last.</summary>
+    internal static Action<TraceNode?>? ProfileHook;
+
+    /// <summary>Runs the program on the batched inputs (batch at dim 0); every output gets the batch at dim 0.
+    /// <paramref name="identityInput"/>: the input (or -1) that the caller built as the identity basis of its logical
+    /// shape [batch] (JacFwd's directions): a matrix product of a constant matrix with it is that matrix transposed,
+    /// copied instead of multiplied.</summary>
+    public Tensor[] Run(Tensor[] moved, bool[] isB, int batch, int identityInput = -1)
     {
         var values = new Dictionary<int, Tensor>();
         for (int i = 0; i < moved.Length; i++)
             if (_inVars[i] >= 0) values[_inVars[i]] = moved[i];
+        // the variables known to hold the identity basis, as [batch] or [batch, 1] per example
+        HashSet<int>? eye = identityInput >= 0 && _inVars[identityInput] >= 0 && moved[identityInput].Rank == 2 ? [_inVars[identityInput]] : null;
         for (int n = 0; n < _nodes.Count; n++)
         {
             if (!_live[n]) continue;
             var node = _nodes[n];
+            ProfileHook?.Invoke(node);
+            if (eye is not null && IdentityShortcut(node, eye, batch) is { } shortcut)
+            {
+                values[node.Outputs[0]] = shortcut;
+                continue;
+            }
             var ins = new Tensor[node.Inputs.Length];
             var bat = new bool[ins.Length];
             for (int i = 0; i < ins.Length; i++)
@@ -336,6 +398,7 @@ internal sealed class VmapProgram
                 values[node.Outputs[o]] = y;
             }
         }
+        ProfileHook?.Invoke(null);
         return [.. _outputs.Select(o => o.Var >= 0 ? values[o.Var] : o.Const!.Unsqueeze(0).Expand([batch, .. o.Const!.ShapeArray]))];
     }
 }

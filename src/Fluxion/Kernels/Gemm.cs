@@ -136,15 +136,12 @@ internal static unsafe class Gemm
         if (n == 1) bColStride = 1;
         if (k == 1 && bColStride == 1)
         {
-            // an outer product (e.g. per-example weight gradients): each row of C is B's row scaled, one pass over memory
-            var bRow = new ReadOnlySpan<T>(b, bOff, n);
-            for (int i = 0; i < m; i++)
-            {
-                var cRow = c.AsSpan(cOff + i * n, n);
-                T ai = a[aOff + i * aRowStride];
-                if (accumulate) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(bRow, ai, cRow, cRow);
-                else System.Numerics.Tensors.TensorPrimitives.Multiply(bRow, ai, cRow);
-            }
+            // an outer product (e.g. per-example weight gradients): each row of C is B's row scaled, one pass over
+            // memory, split over rows when large (memory-bound: both cores' write bandwidth)
+            long cells = (long)m * n;
+            int ot = Parallelism.Threads(cells, OuterParallelCells);
+            if (ot <= 1 || m < 2) OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, 0, m, n, accumulate, cells >= StreamCells);
+            else Parallelism.For(m, 2 * ot, ot, (_, r0, r1) => OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, r0, r1, n, accumulate, cells >= StreamCells));
             return;
         }
 
@@ -211,6 +208,63 @@ internal static unsafe class Gemm
         }
     }
 
+    /// <summary>Outer products from this many cells of C on run over rows on all threads.</summary>
+    private const long OuterParallelCells = 1L << 16;
+
+    /// <summary>Outputs of this many cells or more (8 MB of floats: beyond the caches) are written with non-temporal
+    /// stores by the outer-product path: no read of C's lines before they are overwritten, no eviction of the operands.</summary>
+    private const long StreamCells = 1L << 21;
+
+    /// <summary>Rows [<paramref name="r0"/>, <paramref name="r1"/>) of the outer product C = a·b (a a column with row stride
+    /// <paramref name="aRowStride"/>, b a contiguous row of <paramref name="n"/>), or C += a·b. <paramref name="stream"/>:
+    /// overwrite with non-temporal stores (C is large and not read back soon).</summary>
+    private static void OuterRows<T>(T[] a, int aOff, int aRowStride, T[] b, int bOff, T[] c, int cOff, int r0, int r1, int n, bool accumulate, bool stream)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var bRow = new ReadOnlySpan<T>(b, bOff, n);
+        if (stream && !accumulate && Avx.IsSupported && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        {
+            fixed (T* pb = &b[bOff], pc = &c[cOff])
+            {
+                for (int i = r0; i < r1; i++)
+                {
+                    T ai = a[aOff + i * aRowStride];
+                    if (typeof(T) == typeof(float)) StreamScaled((float*)pb, Unsafe.As<T, float>(ref ai), (float*)pc + (long)i * n, n);
+                    else StreamScaled((double*)pb, Unsafe.As<T, double>(ref ai), (double*)pc + (long)i * n, n);
+                }
+            }
+            Sse.StoreFence();
+            return;
+        }
+        for (int i = r0; i < r1; i++)
+        {
+            var cRow = c.AsSpan(cOff + i * n, n);
+            T ai = a[aOff + i * aRowStride];
+            if (accumulate) TensorPrimitives.MultiplyAdd(bRow, ai, cRow, cRow);
+            else TensorPrimitives.Multiply(bRow, ai, cRow);
+        }
+    }
+
+    /// <summary>dst[0..n) = src[0..n)·s, the aligned body with non-temporal stores.</summary>
+    private static void StreamScaled(float* src, float s, float* dst, int n)
+    {
+        int i = 0;
+        for (; i < n && ((nint)(dst + i) & 31) != 0; i++) dst[i] = src[i] * s;
+        var vs = Vector256.Create(s);
+        for (; i + 8 <= n; i += 8) Avx.StoreAlignedNonTemporal(dst + i, Avx.Multiply(Avx.LoadVector256(src + i), vs));
+        for (; i < n; i++) dst[i] = src[i] * s;
+    }
+
+    /// <inheritdoc cref="StreamScaled(float*, float, float*, int)"/>
+    private static void StreamScaled(double* src, double s, double* dst, int n)
+    {
+        int i = 0;
+        for (; i < n && ((nint)(dst + i) & 31) != 0; i++) dst[i] = src[i] * s;
+        var vs = Vector256.Create(s);
+        for (; i + 4 <= n; i += 4) Avx.StoreAlignedNonTemporal(dst + i, Avx.Multiply(Avx.LoadVector256(src + i), vs));
+        for (; i < n; i++) dst[i] = src[i] * s;
+    }
+
     /// <summary>
     /// <paramref name="count"/> independent products C_i = A_i·B_i (strides as in the strided overload), A_i at
     /// <paramref name="aOffs"/>[i], B_i at <paramref name="bOffs"/>[i], C_i dense at <c>cOff + i*m*n</c>.
@@ -222,6 +276,24 @@ internal static unsafe class Gemm
     {
         long work = (long)m * n * k;
         int threads = Parallelism.Available;
+        if (k == 1 && (bColStride == 1 || n == 1) && m > 0 && n > 0 && count > 1)
+        {
+            // outer products (per-example weight gradients): one pass over C, split over the products, streamed when C is large
+            long cells = (long)count * m * n;
+            bool stream = cells >= StreamCells;
+            int ot = Parallelism.Threads(cells, OuterParallelCells);
+            for (int i = 0; i < count; i++)
+            {
+                CheckRange(a.Length, aOffs[i], m, 1, aRowStride, 1, "A");
+                CheckRange(b.Length, bOffs[i], 1, n, 1, 1, "B");
+            }
+            CheckRange(c.Length, cOff, count * m, n, n, 1, "C");
+            Parallelism.For(count, 4 * ot, ot, (_, i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++) OuterRows(a, aOffs[i], aRowStride, b, bOffs[i], c, cOff + i * m * n, 0, m, n, false, stream);
+            });
+            return;
+        }
         if (count > 1 && threads > 1 && work < ParallelWork && work * count >= ParallelWork)
         {
             // each chunk is a parallel region: its products run serially
