@@ -41,7 +41,15 @@ public class BenchHarnessTests
         if (!File.Exists("/proc/self/clear_refs")) return; // Linux only
         // fresh pages from the OS (glibc maps a 64 MB malloc anew): a managed array could land in memory the GC already
         // holds resident in this busy test process, and the resident set would not grow at all
-        long grown = BenchRunner.PeakRssGrowth(() =>
+        // other tests of this process free memory concurrently, which lowers the resident set under the high-water
+        // mark's baseline: the best of three attempts is the measurement's, not the neighbours'
+        long grown = 0;
+        for (int attempt = 0; attempt < 3 && grown <= 48 << 20; attempt++)
+            grown = Math.Max(grown, TouchFreshPages());
+        Assert.True(grown > 48 << 20, $"peak RSS grew by {grown} bytes");
+    }
+
+    private static long TouchFreshPages() => BenchRunner.PeakRssGrowth(() =>
         {
             unsafe
             {
@@ -57,8 +65,6 @@ public class BenchHarnessTests
                 }
             }
         });
-        Assert.True(grown > 48 << 20, $"peak RSS grew by {grown} bytes");
-    }
 
     // three rounds, three sides; jvp/jvp lacks a LibTorch figure and jvp/hvp_rev_over_rev exists only there
     private static readonly string[] Canned =
