@@ -83,15 +83,25 @@ internal static unsafe class Gemm
     public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
                                  T[] b, int bOff, int bRowStride, int bColStride,
                                  T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
+        => MatMul(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+
+    /// <summary>
+    /// As the strided overload, with C row-major of leading dimension <paramref name="ldc"/> ≥ n (a block of a larger
+    /// matrix, e.g. the trailing submatrix of a blocked factorization): element (i, j) of C is <c>c[cOff + i*ldc + j]</c>.
+    /// </summary>
+    public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                 T[] b, int bOff, int bRowStride, int bColStride,
+                                 T[] c, int cOff, int ldc, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         if (m == 0 || n == 0) return;
-        CheckRange(c.Length, cOff, m, n, n, 1, "C");
+        ArgumentOutOfRangeException.ThrowIfLessThan(ldc, n);
+        CheckRange(c.Length, cOff, m, n, ldc, 1, "C");
         if (k == 0)
         {
-            if (!accumulate) c.AsSpan(cOff, m * n).Clear();
+            if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
             return;
         }
         CheckRange(a.Length, aOff, m, k, aRowStride, aColStride, "A");
@@ -105,7 +115,7 @@ internal static unsafe class Gemm
             var bRow = new ReadOnlySpan<T>(b, bOff, n);
             for (int i = 0; i < m; i++)
             {
-                var cRow = c.AsSpan(cOff + i * n, n);
+                var cRow = c.AsSpan(cOff + i * ldc, n);
                 T ai = a[aOff + i * aRowStride];
                 if (accumulate) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(bRow, ai, cRow, cRow);
                 else System.Numerics.Tensors.TensorPrimitives.Multiply(bRow, ai, cRow);
@@ -124,7 +134,7 @@ internal static unsafe class Gemm
             // no packing (the last two are memory-bound); large ones are split over rows (or columns when m = 1)
             if (threads <= 1 || work < 4 * ParallelWork)
             {
-                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
                 return;
             }
             bool byRows = m >= 2 * threads;
@@ -132,8 +142,8 @@ internal static unsafe class Gemm
             int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
             Parallelism.For(len, chunks, threads, (_, s0, s1) =>
             {
-                if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * n, n, s1 - s0, k, n, accumulate);
-                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+                if (byRows) Small(a, aOff + s0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + s0 * ldc, ldc, s1 - s0, k, n, accumulate);
+                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, ldc, m, k, s1 - s0, accumulate);
             });
             return;
         }
@@ -142,25 +152,25 @@ internal static unsafe class Gemm
         {
             var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
             if (kernel == GemmKernel.Avx512)
-                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
             else if (kernel == GemmKernel.Avx2)
-                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
             else
-                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
         }
         else if (typeof(T) == typeof(double))
         {
             var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
             if (kernel == GemmKernel.Avx512)
-                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
             else if (kernel == GemmKernel.Avx2)
-                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
             else
-                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
         }
         else
         {
-            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
         }
     }
 
