@@ -31,7 +31,7 @@ internal static class AbThreadCpu
         return ts.Sec + ts.Nsec * 1e-9;
     }
 
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         string what = args.Length > 1 ? args[1] : "lstm";
         int rounds = args.Length > 2 ? int.Parse(args[2]) : 7;
