@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Fluxion.Kernels;
 
 /// <summary>
@@ -7,13 +9,51 @@ namespace Fluxion.Kernels;
 /// solves, Householder QR (LAPACK's sign convention: R_ii = −sign(a_ii)·‖x‖, so Q and R match dgeqrf/dorgqr),
 /// the symmetric eigenproblem and the SVD by cyclic Jacobi rotations (slower than LAPACK's divide-and-conquer
 /// for large n, but accurate to full relative precision on small and medium matrices).
+/// <para>LU, Cholesky and QR are blocked from <see cref="BlockedFrom"/> on, as LAPACK's dgetrf/dpotrf/dgeqrf: an unblocked
+/// factorization of a panel of <see cref="BlockSize"/> columns, then the trailing matrix updated by one GEMM (<see cref="Gemm"/>,
+/// packed and SIMD; QR in the compact WY form I − V·T·Vᵀ); smaller matrices take the unblocked loops.</para>
 /// </summary>
 internal static class Decomp
 {
+    /// <summary>Panel width of the blocked factorizations.</summary>
+    internal const int BlockSize = 64;
+
+    /// <summary>From this order (min(m, n) for QR) on, LU, Cholesky and QR run blocked.</summary>
+    internal const int BlockedFrom = 128;
+
+    /// <summary>False forces the unblocked loops at every size (for in-process A/B comparisons only).</summary>
+    internal static bool Blocked = true;
+
+    private static bool UseBlocked(int n) => Blocked && n >= BlockedFrom;
+
+    /// <summary>Runs <paramref name="f"/> on a dense array copy of <paramref name="a"/> (the GEMM takes arrays) and copies it back.</summary>
+    private static T OnArray<T>(Span<double> a, int len, Func<double[], T> f)
+    {
+        var w = System.Buffers.ArrayPool<double>.Shared.Rent(len);
+        try
+        {
+            a[..len].CopyTo(w);
+            var r = f(w);
+            w.AsSpan(0, len).CopyTo(a);
+            return r;
+        }
+        finally { System.Buffers.ArrayPool<double>.Shared.Return(w); }
+    }
+
     /// <summary>In-place LU with partial pivoting of the n×n matrix a (L unit lower, U upper, packed). piv[i] is the
     /// row swapped with row i at step i (LAPACK's ipiv, 0-based). Returns the permutation's sign (±1), or 0 when singular
     /// (a zero pivot; the factorization is still completed).</summary>
     public static int Lu(Span<double> a, int n, Span<int> piv)
+    {
+        if (!UseBlocked(n)) return LuUnblocked(a, n, piv);
+        var p = new int[n];
+        int r = OnArray(a, n * n, w => LuBlocked(w, n, p));
+        p.CopyTo(piv);
+        return r;
+    }
+
+    /// <summary>The unblocked right-looking LU (see <see cref="Lu"/>).</summary>
+    internal static int LuUnblocked(Span<double> a, int n, Span<int> piv)
     {
         int sign = 1;
         bool singular = false;
@@ -72,7 +112,10 @@ internal static class Decomp
 
     /// <summary>Lower Cholesky factor of the symmetric n×n matrix a (only its lower triangle is read), in place;
     /// the strict upper triangle is zeroed. Returns the order (1-based) of the first non-positive leading minor, or 0.</summary>
-    public static int Cholesky(Span<double> a, int n)
+    public static int Cholesky(Span<double> a, int n) => UseBlocked(n) ? OnArray(a, n * n, w => CholeskyBlocked(w, n)) : CholeskyUnblocked(a, n);
+
+    /// <summary>The unblocked left-looking Cholesky (see <see cref="Cholesky"/>).</summary>
+    internal static int CholeskyUnblocked(Span<double> a, int n)
     {
         for (int j = 0; j < n; j++)
         {
@@ -120,6 +163,13 @@ internal static class Decomp
     /// <summary>Reduced Householder QR of the m×n matrix a: q (m×k) and r (k×n), k = min(m, n); with
     /// <paramref name="complete"/> q is m×m and r m×n.</summary>
     public static void Qr(ReadOnlySpan<double> a, int m, int n, Span<double> q, Span<double> r, bool complete)
+    {
+        if (UseBlocked(Math.Min(m, n))) QrBlocked(a, m, n, q, r, complete);
+        else QrUnblocked(a, m, n, q, r, complete);
+    }
+
+    /// <summary>The unblocked Householder QR (see <see cref="Qr"/>).</summary>
+    internal static void QrUnblocked(ReadOnlySpan<double> a, int m, int n, Span<double> q, Span<double> r, bool complete)
     {
         int k = Math.Min(m, n), qc = complete ? m : k;
         var w = a.ToArray();
@@ -320,5 +370,188 @@ internal static class Decomp
                 break;
             }
         }
+    }
+
+    /// <summary>Blocked LU with partial pivoting (dgetrf's right-looking form) of the n×n row-major <paramref name="a"/>: per
+    /// panel of <see cref="BlockSize"/> columns an unblocked LU (row swaps over full rows), U₁₂ = L₁₁⁻¹·A₁₂, then
+    /// A₂₂ −= L₂₁·U₁₂ as one GEMM.</summary>
+    internal static int LuBlocked(double[] a, int n, Span<int> piv)
+    {
+        int sign = 1;
+        bool singular = false;
+        var negL = new double[n * BlockSize];
+        for (int k0 = 0; k0 < n; k0 += BlockSize)
+        {
+            int kb = Math.Min(BlockSize, n - k0), kend = k0 + kb;
+            for (int k = k0; k < kend; k++)
+            {
+                int p = k;
+                double best = Math.Abs(a[k * n + k]);
+                for (int i = k + 1; i < n; i++)
+                {
+                    double v = Math.Abs(a[i * n + k]);
+                    if (v > best) { best = v; p = i; }
+                }
+                piv[k] = p;
+                if (p != k)
+                {
+                    for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
+                    sign = -sign;
+                }
+                double d = a[k * n + k];
+                if (d == 0) { singular = true; continue; }
+                var rk = a.AsSpan(k * n + k + 1, kend - k - 1);
+                for (int i = k + 1; i < n; i++)
+                {
+                    double f = a[i * n + k] /= d;
+                    if (f == 0 || rk.Length == 0) continue;
+                    var ri = a.AsSpan(i * n + k + 1, rk.Length);
+                    TensorPrimitives.MultiplyAdd(rk, -f, ri, ri);
+                }
+            }
+            int nc = n - kend;
+            if (nc == 0) continue;
+            // U₁₂ = L₁₁⁻¹·A₁₂ (unit lower triangular solve on the panel's rows)
+            for (int i = k0 + 1; i < kend; i++)
+            {
+                var ri = a.AsSpan(i * n + kend, nc);
+                for (int p = k0; p < i; p++)
+                {
+                    double f = a[i * n + p];
+                    if (f != 0) TensorPrimitives.MultiplyAdd(a.AsSpan(p * n + kend, nc), -f, ri, ri);
+                }
+            }
+            // A₂₂ −= L₂₁·U₁₂
+            for (int r = 0; r < nc; r++)
+                TensorPrimitives.Negate(a.AsSpan((kend + r) * n + k0, kb), negL.AsSpan(r * kb, kb));
+            Gemm.MatMul(negL, 0, kb, 1, a, k0 * n + kend, n, 1, a, kend * n + kend, n, nc, kb, nc, accumulate: true);
+        }
+        return singular ? 0 : sign;
+    }
+
+    /// <summary>Blocked lower Cholesky (dpotrf's right-looking form) of the n×n row-major <paramref name="a"/> (lower triangle
+    /// read): per panel the diagonal block by the unblocked loop, L₂₁ = A₂₁·L₁₁⁻ᵀ, then the lower part of A₂₂ −= L₂₁·L₂₁ᵀ by
+    /// GEMMs over column blocks. The strict upper triangle is zeroed.</summary>
+    internal static int CholeskyBlocked(double[] a, int n)
+    {
+        var negL = new double[n * BlockSize];
+        for (int k0 = 0; k0 < n; k0 += BlockSize)
+        {
+            int kb = Math.Min(BlockSize, n - k0), kend = k0 + kb;
+            // the panel: diagonal block and L₂₁, column by column (the columns before k0 were already subtracted)
+            for (int j = k0; j < kend; j++)
+            {
+                var lj = a.AsSpan(j * n + k0, j - k0);
+                double s = a[j * n + j] - TensorPrimitives.Dot(lj, lj);
+                if (!(s > 0)) return j + 1;
+                double d = Math.Sqrt(s);
+                a[j * n + j] = d;
+                for (int i = j + 1; i < n; i++)
+                    a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot(a.AsSpan(i * n + k0, j - k0), lj)) / d;
+            }
+            int nr = n - kend;
+            if (nr == 0) break;
+            for (int r = 0; r < nr; r++)
+                TensorPrimitives.Negate(a.AsSpan((kend + r) * n + k0, kb), negL.AsSpan(r * kb, kb));
+            // A₂₂[j0.., j0..j0+jb] −= L₂₁[j0..]·L₂₁[j0..j0+jb]ᵀ for each column block (the lower part and the diagonal blocks)
+            for (int j0 = kend; j0 < n; j0 += BlockSize)
+            {
+                int jb = Math.Min(BlockSize, n - j0);
+                Gemm.MatMul(negL, (j0 - kend) * kb, kb, 1, a, j0 * n + k0, 1, n, a, j0 * n + j0, n, n - j0, kb, jb, accumulate: true);
+            }
+        }
+        for (int i = 0; i < n; i++) a.AsSpan(i * n + i + 1, n - i - 1).Clear();
+        return 0;
+    }
+
+    /// <summary>Blocked Householder QR (dgeqrf/dorgqr's form): per panel of <see cref="BlockSize"/> columns the unblocked
+    /// reflectors, their compact WY form H = I − V·T·Vᵀ (dlarft), the trailing columns updated by Hᵀ through three GEMMs;
+    /// Q accumulated backward by the panels the same way. Same sign convention as <see cref="QrUnblocked"/>.</summary>
+    internal static void QrBlocked(ReadOnlySpan<double> a, int m, int n, Span<double> q, Span<double> r, bool complete)
+    {
+        int k = Math.Min(m, n), qc = complete ? m : k;
+        var w = a[..(m * n)].ToArray();
+        var panels = new List<(int J0, int Kb, double[] V, double[] T)>();
+        var work = new double[BlockSize * Math.Max(n, qc)];
+        var work2 = new double[BlockSize * Math.Max(n, qc)];
+        for (int j0 = 0; j0 < k; j0 += BlockSize)
+        {
+            int kb = Math.Min(BlockSize, k - j0), jend = j0 + kb, rows = m - j0;
+            var v = new double[rows * kb]; // V[i − j0, jj]: reflector jj (unit at row j0 + jj, zero above)
+            var taus = new double[kb];
+            for (int jj = 0; jj < kb; jj++)
+            {
+                int j = j0 + jj;
+                double alpha = w[j * n + j], norm2 = 0;
+                for (int i = j + 1; i < m; i++) norm2 += w[i * n + j] * w[i * n + j];
+                v[jj * kb + jj] = 1;
+                if (norm2 == 0) continue;
+                double beta = -Math.CopySign(Math.Sqrt(alpha * alpha + norm2), alpha);
+                double tau = taus[jj] = (beta - alpha) / beta;
+                double scale = 1 / (alpha - beta);
+                for (int i = j + 1; i < m; i++) v[(i - j0) * kb + jj] = w[i * n + j] * scale;
+                // H = I − τ v vᵀ on the panel's remaining columns
+                for (int c = j; c < jend; c++)
+                {
+                    double s = 0;
+                    for (int i = j; i < m; i++) s += v[(i - j0) * kb + jj] * w[i * n + c];
+                    s *= tau;
+                    for (int i = j; i < m; i++) w[i * n + c] -= s * v[(i - j0) * kb + jj];
+                }
+            }
+            // T: upper triangular with H_0⋯H_{kb−1} = I − V·T·Vᵀ (dlarft, forward, columnwise)
+            var t = new double[kb * kb];
+            var tmp = new double[kb];
+            for (int i = 0; i < kb; i++)
+            {
+                double tau = taus[i];
+                t[i * kb + i] = tau;
+                if (tau == 0 || i == 0) continue;
+                // tmp = −τ·V[:, 0:i]ᵀ·v_i (rows ≥ i only: v_i is zero above its unit)
+                Array.Clear(tmp, 0, i);
+                for (int rr = i; rr < rows; rr++)
+                {
+                    double vi = v[rr * kb + i];
+                    if (vi == 0) continue;
+                    for (int c = 0; c < i; c++) tmp[c] += v[rr * kb + c] * vi;
+                }
+                for (int c = 0; c < i; c++)
+                {
+                    double s = 0;
+                    for (int p = c; p < i; p++) s += t[c * kb + p] * tmp[p];
+                    t[c * kb + i] = -tau * s;
+                }
+            }
+            panels.Add((j0, kb, v, t));
+            int nc = n - jend;
+            if (nc > 0) ApplyWy(v, t, kb, rows, w, j0 * n + jend, n, nc, transposeT: true, work, work2);
+        }
+        int rrows = complete ? m : k;
+        r[..(rrows * n)].Clear();
+        for (int i = 0; i < Math.Min(rrows, m); i++)
+            for (int c = i; c < n; c++) r[i * n + c] = w[i * n + c];
+        // Q = H_0 ⋯ H_{k−1}·I[:, :qc], panel by panel from the last; columns < j0 of rows ≥ j0 stay those of the identity
+        var qa = new double[m * qc];
+        for (int i = 0; i < qc; i++) qa[i * qc + i] = 1;
+        for (int pi = panels.Count - 1; pi >= 0; pi--)
+        {
+            var (j0, kb, v, t) = panels[pi];
+            ApplyWy(v, t, kb, m - j0, qa, j0 * qc + j0, qc, qc - j0, transposeT: false, work, work2);
+        }
+        qa.AsSpan().CopyTo(q);
+    }
+
+    /// <summary>C −= V·op(T)·(Vᵀ·C) for the rows×cols block C of <paramref name="c"/> at <paramref name="cOff"/> (leading dim
+    /// <paramref name="ldc"/>), V rows×kb, T kb×kb upper; op(T) = Tᵀ applies Hᵀ (the factorization), T applies H (forming Q).</summary>
+    private static void ApplyWy(double[] v, double[] t, int kb, int rows, double[] c, int cOff, int ldc, int cols, bool transposeT, double[] work, double[] work2)
+    {
+        // W = Vᵀ·C (kb×cols)
+        Gemm.MatMul(v, 0, 1, kb, c, cOff, ldc, 1, work, 0, cols, kb, rows, cols, accumulate: false);
+        // W2 = −op(T)·W
+        if (transposeT) Gemm.MatMul(t, 0, 1, kb, work, 0, cols, 1, work2, 0, cols, kb, kb, cols, accumulate: false);
+        else Gemm.MatMul(t, 0, kb, 1, work, 0, cols, 1, work2, 0, cols, kb, kb, cols, accumulate: false);
+        TensorPrimitives.Negate(work2.AsSpan(0, kb * cols), work2.AsSpan(0, kb * cols));
+        // C += V·W2
+        Gemm.MatMul(v, 0, kb, 1, work2, 0, cols, 1, c, cOff, ldc, rows, kb, cols, accumulate: true);
     }
 }

@@ -99,15 +99,24 @@ internal static unsafe class Gemm
     public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
                                  T[] b, int bOff, int bRowStride, int bColStride,
                                  T[] c, int cOff, int m, int k, int n, bool accumulate = false) where T : unmanaged, IFloatingPointIeee754<T>
+        => MatMul(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+
+    /// <summary>
+    /// As the strided overload, with C row-major of leading dimension <paramref name="ldc"/> ≥ n (a block of a larger
+    /// matrix, e.g. the trailing submatrix of a blocked factorization): element (i, j) of C is <c>c[cOff + i*ldc + j]</c>.
+    /// </summary>
+    public static void MatMul<T>(T[] a, int aOff, int aRowStride, int aColStride,
+                                 T[] b, int bOff, int bRowStride, int bColStride,
+                                 T[] c, int cOff, int ldc, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Profile.Enabled)
         {
-            MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+            MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
             return;
         }
         long t0 = Stopwatch.GetTimestamp();
         Profile.Threads = 1;
-        MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, m, k, n, accumulate);
+        MatMulCore(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
         long dt = Stopwatch.GetTimestamp() - t0;
         Interlocked.Increment(ref Profile.Calls);
         Interlocked.Add(ref Profile.WallTicks, dt);
@@ -117,16 +126,17 @@ internal static unsafe class Gemm
 
     private static void MatMulCore<T>(T[] a, int aOff, int aRowStride, int aColStride,
                                       T[] b, int bOff, int bRowStride, int bColStride,
-                                      T[] c, int cOff, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+                                      T[] c, int cOff, int ldc, int m, int k, int n, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         if (m == 0 || n == 0) return;
-        CheckRange(c.Length, cOff, m, n, n, 1, "C");
+        ArgumentOutOfRangeException.ThrowIfLessThan(ldc, n);
+        CheckRange(c.Length, cOff, m, n, ldc, 1, "C");
         if (k == 0)
         {
-            if (!accumulate) c.AsSpan(cOff, m * n).Clear();
+            if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
             return;
         }
         CheckRange(a.Length, aOff, m, k, aRowStride, aColStride, "A");
@@ -140,8 +150,8 @@ internal static unsafe class Gemm
             // memory, split over rows when large (memory-bound: both cores' write bandwidth)
             long cells = (long)m * n;
             int ot = Parallelism.Threads(cells, OuterParallelCells);
-            if (ot <= 1 || m < 2) OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, 0, m, n, accumulate, cells >= StreamCells);
-            else Parallelism.For(m, 2 * ot, ot, (_, r0, r1) => OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, r0, r1, n, accumulate, cells >= StreamCells));
+            if (ot <= 1 || m < 2) OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, ldc, 0, m, n, accumulate, cells >= StreamCells);
+            else Parallelism.For(m, 2 * ot, ot, (_, r0, r1) => OuterRows(a, aOff, aRowStride, b, bOff, c, cOff, ldc, r0, r1, n, accumulate, cells >= StreamCells));
             return;
         }
 
@@ -159,7 +169,7 @@ internal static unsafe class Gemm
             if (threads <= 1 || work < (unpackedRows ? ParallelWork : 4 * ParallelWork))
             {
                 long t0 = Profile.Start();
-                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+                Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
                 Profile.Stop(ref Profile.KernelTicks, t0);
                 return;
             }
@@ -174,9 +184,9 @@ internal static unsafe class Gemm
                 if (byRows)
                 {
                     int r0 = s0 * unit, r1 = Math.Min(m, s1 * unit);
-                    Small(a, aOff + r0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + r0 * n, n, r1 - r0, k, n, accumulate);
+                    Small(a, aOff + r0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + r0 * ldc, ldc, r1 - r0, k, n, accumulate);
                 }
-                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, n, m, k, s1 - s0, accumulate);
+                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, ldc, m, k, s1 - s0, accumulate);
                 Profile.Stop(ref Profile.KernelTicks, t0);
             });
             return;
@@ -186,25 +196,25 @@ internal static unsafe class Gemm
         {
             var (fa, fb, fc) = (Unsafe.As<float[]>(a), Unsafe.As<float[]>(b), Unsafe.As<float[]>(c));
             if (kernel == GemmKernel.Avx512)
-                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, F32Avx512>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
             else if (kernel == GemmKernel.Avx2)
-                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, F32Avx2>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
             else
-                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<float, Portable<float>>(fa, aOff, aRowStride, aColStride, fb, bOff, bRowStride, bColStride, fc, cOff, ldc, m, k, n, accumulate, threads);
         }
         else if (typeof(T) == typeof(double))
         {
             var (da, db, dc) = (Unsafe.As<double[]>(a), Unsafe.As<double[]>(b), Unsafe.As<double[]>(c));
             if (kernel == GemmKernel.Avx512)
-                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, F64Avx512>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
             else if (kernel == GemmKernel.Avx2)
-                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, F64Avx2>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
             else
-                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, n, m, k, n, accumulate, threads);
+                Blocked<double, Portable<double>>(da, aOff, aRowStride, aColStride, db, bOff, bRowStride, bColStride, dc, cOff, ldc, m, k, n, accumulate, threads);
         }
         else
         {
-            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, n, m, k, n, accumulate);
+            Small(a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc, m, k, n, accumulate);
         }
     }
 
@@ -218,7 +228,7 @@ internal static unsafe class Gemm
     /// <summary>Rows [<paramref name="r0"/>, <paramref name="r1"/>) of the outer product C = a·b (a a column with row stride
     /// <paramref name="aRowStride"/>, b a contiguous row of <paramref name="n"/>), or C += a·b. <paramref name="stream"/>:
     /// overwrite with non-temporal stores (C is large and not read back soon).</summary>
-    private static void OuterRows<T>(T[] a, int aOff, int aRowStride, T[] b, int bOff, T[] c, int cOff, int r0, int r1, int n, bool accumulate, bool stream)
+    private static void OuterRows<T>(T[] a, int aOff, int aRowStride, T[] b, int bOff, T[] c, int cOff, int ldc, int r0, int r1, int n, bool accumulate, bool stream)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var bRow = new ReadOnlySpan<T>(b, bOff, n);
@@ -229,8 +239,8 @@ internal static unsafe class Gemm
                 for (int i = r0; i < r1; i++)
                 {
                     T ai = a[aOff + i * aRowStride];
-                    if (typeof(T) == typeof(float)) StreamScaled((float*)pb, Unsafe.As<T, float>(ref ai), (float*)pc + (long)i * n, n);
-                    else StreamScaled((double*)pb, Unsafe.As<T, double>(ref ai), (double*)pc + (long)i * n, n);
+                    if (typeof(T) == typeof(float)) StreamScaled((float*)pb, Unsafe.As<T, float>(ref ai), (float*)pc + (long)i * ldc, n);
+                    else StreamScaled((double*)pb, Unsafe.As<T, double>(ref ai), (double*)pc + (long)i * ldc, n);
                 }
             }
             Sse.StoreFence();
@@ -238,7 +248,7 @@ internal static unsafe class Gemm
         }
         for (int i = r0; i < r1; i++)
         {
-            var cRow = c.AsSpan(cOff + i * n, n);
+            var cRow = c.AsSpan(cOff + i * ldc, n);
             T ai = a[aOff + i * aRowStride];
             if (accumulate) TensorPrimitives.MultiplyAdd(bRow, ai, cRow, cRow);
             else TensorPrimitives.Multiply(bRow, ai, cRow);
@@ -290,7 +300,7 @@ internal static unsafe class Gemm
             CheckRange(c.Length, cOff, count * m, n, n, 1, "C");
             Parallelism.For(count, 4 * ot, ot, (_, i0, i1) =>
             {
-                for (int i = i0; i < i1; i++) OuterRows(a, aOffs[i], aRowStride, b, bOffs[i], c, cOff + i * m * n, 0, m, n, false, stream);
+                for (int i = i0; i < i1; i++) OuterRows(a, aOffs[i], aRowStride, b, bOffs[i], c, cOff + i * m * n, n, 0, m, n, false, stream);
             });
             return;
         }

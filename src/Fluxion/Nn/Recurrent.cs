@@ -17,6 +17,13 @@ public enum RnnNonlinearity
 /// </summary>
 internal static class Recurrence
 {
+    /// <summary>Whether LSTM layers without projection run each layer direction as one <c>Tensor.LstmSequence</c> op (the
+    /// default) rather than step by step through <c>Tensor.LstmCell</c>; the switch exists for in-process A/B comparisons and
+    /// tests (per thread, so a test that flips it does not change other tests' runs).</summary>
+    internal static bool FusedLstmSequence { get => !t_stepByStep; set => t_stepByStep = !value; }
+
+    [ThreadStatic] private static bool t_stepByStep;
+
     public static Tensor Rnn(Tensor xp, Tensor h, Tensor whh, Tensor? bhh, RnnNonlinearity act)
     {
         var a = xp + Tensor.Linear(h, whh, bhh);
@@ -281,6 +288,18 @@ public abstract class RecurrentBase : Module
                 Tensor wih = ps["weight_ih" + sfx], whh = ps["weight_hh" + sfx];
                 Tensor? bih = HasBias ? ps["bias_ih" + sfx] : null, bhh = HasBias ? ps["bias_hh" + sfx] : null;
                 Tensor? whr = ProjSize > 0 ? ps["weight_hr" + sfx] : null;
+                if (_kind == RecurrentKind.Lstm && whr is null && T > 0 && Recurrence.FusedLstmSequence)
+                {
+                    // cuDNN's layout: x·W_ihᵀ + b_ih + b_hh for all steps as one GEMM, then the recurrence as one op
+                    // (per step h·W_hhᵀ and the fused cell; its backward forms ∂W_hh as one GEMM over the sequence)
+                    var xpAll = Tensor.Linear(layerIn, wih, bih is null ? null : bih + bhh!);
+                    var (ys, cseq) = Tensor.LstmSequence(xpAll, hs.Select(0, k), cs!.Select(0, k), whh, reverse: d == 1);
+                    int last = d == 0 ? T - 1 : 0;
+                    dirOut[d] = ys;
+                    hN[k] = ys.Select(0, last);
+                    cN[k] = cseq.Select(0, last);
+                    continue;
+                }
                 var xp = Tensor.Linear(layerIn, wih, bih); // [T, N, gates·H], all steps at once
                 if (_kind != RecurrentKind.Gru && bhh is not null)
                 {
