@@ -100,11 +100,17 @@ internal static class Engine
             }
             if (_only is { } o)
             {
-                _heap.Enqueue(o, -o.Sequence);
+                _heap.Enqueue(o, Priority(o));
                 _only = null;
             }
-            _heap.Enqueue(n, -n.Sequence);
+            _heap.Enqueue(n, Priority(n));
         }
+
+        /// <summary>Newest node first, as the graph was built; a leaf's gradient accumulator as soon as it is ready (as
+        /// PyTorch's AccumulateGrad): an accumulator is created the first time its leaf is used, so by creation order it
+        /// would run at another point of the backward in the first pass than in later ones, and a compiled function's
+        /// second trace would not match its first.</summary>
+        private static long Priority(Node n) => n is AccumulateGrad ? -n.Sequence - (1L << 62) : -n.Sequence;
 
         public Node Dequeue()
         {
