@@ -52,6 +52,26 @@ internal static class Decomp
         return r;
     }
 
+    /// <summary>Partial pivoting at step <paramref name="k"/> of an LU factorization of the row-major n×n
+    /// <paramref name="a"/>: the row at or below k with the largest |a[i, k]| is swapped with row k (whole rows; the
+    /// determinant's <paramref name="sign"/> flips on a swap). Returns the pivot row.</summary>
+    private static int Pivot(Span<double> a, int n, int k, ref int sign)
+    {
+        int p = k;
+        double best = Math.Abs(a[k * n + k]);
+        for (int i = k + 1; i < n; i++)
+        {
+            double v = Math.Abs(a[i * n + k]);
+            if (v > best) { best = v; p = i; }
+        }
+        if (p != k)
+        {
+            for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
+            sign = -sign;
+        }
+        return p;
+    }
+
     /// <summary>The unblocked right-looking LU (see <see cref="Lu"/>).</summary>
     internal static int LuUnblocked(Span<double> a, int n, Span<int> piv)
     {
@@ -59,19 +79,7 @@ internal static class Decomp
         bool singular = false;
         for (int k = 0; k < n; k++)
         {
-            int p = k;
-            double best = Math.Abs(a[k * n + k]);
-            for (int i = k + 1; i < n; i++)
-            {
-                double v = Math.Abs(a[i * n + k]);
-                if (v > best) { best = v; p = i; }
-            }
-            piv[k] = p;
-            if (p != k)
-            {
-                for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
-                sign = -sign;
-            }
+            piv[k] = Pivot(a, n, k, ref sign);
             double d = a[k * n + k];
             if (d == 0) { singular = true; continue; }
             for (int i = k + 1; i < n; i++)
@@ -385,19 +393,7 @@ internal static class Decomp
             int kb = Math.Min(BlockSize, n - k0), kend = k0 + kb;
             for (int k = k0; k < kend; k++)
             {
-                int p = k;
-                double best = Math.Abs(a[k * n + k]);
-                for (int i = k + 1; i < n; i++)
-                {
-                    double v = Math.Abs(a[i * n + k]);
-                    if (v > best) { best = v; p = i; }
-                }
-                piv[k] = p;
-                if (p != k)
-                {
-                    for (int j = 0; j < n; j++) (a[k * n + j], a[p * n + j]) = (a[p * n + j], a[k * n + j]);
-                    sign = -sign;
-                }
+                piv[k] = Pivot(a, n, k, ref sign);
                 double d = a[k * n + k];
                 if (d == 0) { singular = true; continue; }
                 var rk = a.AsSpan(k * n + k + 1, kend - k - 1);
