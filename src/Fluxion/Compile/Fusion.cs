@@ -225,23 +225,18 @@ public sealed partial class CompiledGraph
         return (buffers.Count, arena, plannedBytes, arena + peak);
     }
 
-    /// <summary>Runs a group's calls block by block with the entries' own span kernels (the values equal eager's:
-    /// the same kernels on the same elements).</summary>
-    private sealed class Runner<T> where T : struct
+    /// <summary>What both ways of running a fused group share: its inputs (broadcast scalars marked), its outputs
+    /// (arena buffers where planned) and the binding of both to arrays for one run.</summary>
+    private abstract class GroupRunner<T> where T : struct
     {
-        private enum Kind : byte { Unary, VV, VS, SV, SS }
-
-        private readonly record struct Instr(Kind Kind, SpanMap<T>? U, K.BinaryKernel<T>? B, int A, int Bop, int Dst);
-
-        private readonly Instr[] _code;
-        private readonly int[] _inVals, _outVals;
-        private readonly bool[] _inScalar;
+        protected readonly int[] _inVals, _outVals;
+        protected readonly bool[] _inScalar;
         private readonly Tensor?[] _outPlanned;
         private readonly int[][] _outShapes;
-        private readonly int _temps, _numel, _block = BlockElements;
+        protected readonly int _numel;
         private readonly DType _dtype;
 
-        public Runner(CompiledGraph g, Group group)
+        protected GroupRunner(CompiledGraph g, Group group)
         {
             _numel = group.Numel;
             _dtype = group.DType;
@@ -250,6 +245,47 @@ public sealed partial class CompiledGraph
             _inScalar = [.. _inVals.Select(v => ShapeUtil.Numel(g.Vals[v].Shape) != _numel)];
             _outPlanned = [.. _outVals.Select(v => g._planned[v])];
             _outShapes = [.. _outVals.Select(v => g.Vals[v].Shape)];
+        }
+
+        /// <summary>Slots of one run: the inputs' arrays and offsets (a scalar input's value instead), then the
+        /// outputs' arrays (each output stored in <paramref name="vals"/>), then <paramref name="extra"/> empty slots.</summary>
+        protected (T[][] Arrays, int[] Offsets, T[] Scalars) Bind(Tensor?[] vals, int extra)
+        {
+            int nIn = _inVals.Length, nOut = _outVals.Length;
+            var arrays = new T[nIn + nOut + extra][];
+            var offsets = new int[arrays.Length];
+            var scalars = new T[nIn];
+            for (int i = 0; i < nIn; i++)
+            {
+                var x = vals[_inVals[i]]!;
+                if (_inScalar[i]) { scalars[i] = x.Storage.As<T>()[x.Offset]; continue; }
+                if (!x.IsContiguous) x = x.Contiguous();
+                arrays[i] = x.Storage.As<T>();
+                offsets[i] = x.Offset;
+            }
+            for (int o = 0; o < nOut; o++)
+            {
+                var y = _outPlanned[o] ?? Tensor.Empty(_outShapes[o], _dtype);
+                arrays[nIn + o] = y.Storage.As<T>();
+                vals[_outVals[o]] = y;
+            }
+            return (arrays, offsets, scalars);
+        }
+    }
+
+    /// <summary>Runs a group's calls block by block with the entries' own span kernels (the values equal eager's:
+    /// the same kernels on the same elements).</summary>
+    private sealed class Runner<T> : GroupRunner<T> where T : struct
+    {
+        private enum Kind : byte { Unary, VV, VS, SV, SS }
+
+        private readonly record struct Instr(Kind Kind, SpanMap<T>? U, K.BinaryKernel<T>? B, int A, int Bop, int Dst);
+
+        private readonly Instr[] _code;
+        private readonly int _temps, _block = BlockElements;
+
+        public Runner(CompiledGraph g, Group group) : base(g, group)
+        {
             // slots: inputs, then outputs, then temporaries
             var slot = new Dictionary<int, int>();
             for (int i = 0; i < _inVals.Length; i++) slot[_inVals[i]] = i;
@@ -282,23 +318,7 @@ public sealed partial class CompiledGraph
         public void Run(Tensor?[] vals)
         {
             int nIn = _inVals.Length, nOut = _outVals.Length;
-            var arrays = new T[nIn + nOut + _temps][];
-            var offsets = new int[arrays.Length];
-            var scalars = new T[nIn];
-            for (int i = 0; i < nIn; i++)
-            {
-                var x = vals[_inVals[i]]!;
-                if (_inScalar[i]) { scalars[i] = x.Storage.As<T>()[x.Offset]; continue; }
-                if (!x.IsContiguous) x = x.Contiguous();
-                arrays[i] = x.Storage.As<T>();
-                offsets[i] = x.Offset;
-            }
-            for (int o = 0; o < nOut; o++)
-            {
-                var y = _outPlanned[o] ?? Tensor.Empty(_outShapes[o], _dtype);
-                arrays[nIn + o] = y.Storage.As<T>();
-                vals[_outVals[o]] = y;
-            }
+            var (arrays, offsets, scalars) = Bind(vals, _temps);
             // whole blocks split over the threads (each with its own temporaries); the last block takes a short tail
             int blocks = Math.Max(1, _numel / _block);
             Kernels.Parallelism.For(blocks, (long)_numel * _code.Length, 1 << 18, (b0, b1) =>
@@ -345,26 +365,14 @@ public sealed partial class CompiledGraph
 
     /// <summary>Runs a group as generated code (<see cref="FusedCode"/>): the full vectors split over the threads, the
     /// last partial vector through a padded copy.</summary>
-    private sealed class CodeRunner<T> where T : struct
+    private sealed class CodeRunner<T> : GroupRunner<T> where T : struct
     {
         private readonly FusedCode.Loop<T> _loop;
-        private readonly int[] _inVals, _outVals;
-        private readonly bool[] _inScalar;
-        private readonly Tensor?[] _outPlanned;
-        private readonly int[][] _outShapes;
-        private readonly int _numel, _ops;
-        private readonly DType _dtype;
+        private readonly int _ops;
 
-        public CodeRunner(CompiledGraph g, Group group)
+        public CodeRunner(CompiledGraph g, Group group) : base(g, group)
         {
-            _numel = group.Numel;
-            _dtype = group.DType;
-            _inVals = group.Inputs;
-            _outVals = group.Outputs;
             _ops = group.Members.Count;
-            _inScalar = [.. _inVals.Select(v => ShapeUtil.Numel(g.Vals[v].Shape) != _numel)];
-            _outPlanned = [.. _outVals.Select(v => g._planned[v])];
-            _outShapes = [.. _outVals.Select(v => g.Vals[v].Shape)];
             var slot = new Dictionary<int, int>();
             for (int i = 0; i < _inVals.Length; i++) slot[_inVals[i]] = i;
             for (int o = 0; o < _outVals.Length; o++) slot[_outVals[o]] = _inVals.Length + o;
@@ -382,23 +390,7 @@ public sealed partial class CompiledGraph
         public void Run(Tensor?[] vals)
         {
             int nIn = _inVals.Length, nOut = _outVals.Length;
-            var arrays = new T[nIn + nOut][];
-            var offsets = new int[nIn + nOut];
-            var scalars = new T[nIn];
-            for (int i = 0; i < nIn; i++)
-            {
-                var x = vals[_inVals[i]]!;
-                if (_inScalar[i]) { scalars[i] = x.Storage.As<T>()[x.Offset]; continue; }
-                if (!x.IsContiguous) x = x.Contiguous();
-                arrays[i] = x.Storage.As<T>();
-                offsets[i] = x.Offset;
-            }
-            for (int o = 0; o < nOut; o++)
-            {
-                var y = _outPlanned[o] ?? Tensor.Empty(_outShapes[o], _dtype);
-                arrays[nIn + o] = y.Storage.As<T>();
-                vals[_outVals[o]] = y;
-            }
+            var (arrays, offsets, scalars) = Bind(vals, 0);
             int w = System.Runtime.Intrinsics.Vector256<T>.Count, vectors = _numel / w;
             Kernels.Parallelism.For(vectors, (long)_numel * _ops, 1 << 18, (v0, v1) => _loop(arrays, offsets, scalars, v0 * w, v1 * w));
             int tail = _numel - vectors * w;
