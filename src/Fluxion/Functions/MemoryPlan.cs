@@ -26,7 +26,7 @@ public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mo
 /// <summary>What <see cref="MemoryPlan.Measure"/> measured: one forward and backward pass.</summary>
 /// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>), parameter gradients and
 /// transients included (in a small network the gradients alone may set it, whatever the plan).</param>
-/// <param name="Seconds">Wall time of the pass.</param>
+/// <param name="Seconds">Wall time of one forward and backward pass run outside the tracker.</param>
 /// <param name="SavedBytes">Tensor bytes the forward pass left alive for the backward (saved activations, checkpoints,
 /// carried tangents): what the plan controls, measured on a second forward pass whose graph is then dropped.</param>
 public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long SavedBytes);
@@ -279,23 +279,26 @@ public sealed partial class MemoryPlan
 
     /// <summary>
     /// Runs one forward pass, <paramref name="loss"/> (default: the sum of squares) and its backward pass
-    /// under <see cref="MemoryTracker"/>, and reports the peak of live tensor bytes and the wall time.
-    /// The parameters' gradients accumulate as in any backward pass.
+    /// under <see cref="MemoryTracker"/> and reports the peak of live tensor bytes; then times an untracked pass
+    /// (the tracker confirms each new peak with a full collection, which would dominate the time of a tracked
+    /// pass). The parameters' gradients accumulate once, as in one backward pass: the timed pass's contribution is
+    /// taken back.
     /// </summary>
     public MemoryPlanMeasurement Measure(Tensor x, Func<Tensor, Tensor>? loss = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         loss ??= y => y.Square().Sum();
-        var sw = new Stopwatch();
-        var report = MemoryTracker.Measure(() =>
-        {
-            sw.Start();
-            loss(Forward(x)).Backward();
-            sw.Stop();
-        });
+        var report = MemoryTracker.Measure(() => loss(Forward(x)).Backward());
         // the forward again, its graph kept until the measurement ends: the bytes still alive are what the backward would read
         var (graph, saved) = MemoryTracker.Measure(() => loss(Forward(x)));
         GC.KeepAlive(graph);
+        graph = null!;
+        // the timed pass, outside the tracker; the gradients it adds are restored afterwards
+        var grads = _model.Parameters().Select(p => (Tensor)p).Append(x).Distinct().Select(t => (Tensor: t, Grad: t.Grad?.Clone())).ToList();
+        var sw = Stopwatch.StartNew();
+        loss(Forward(x)).Backward();
+        sw.Stop();
+        foreach (var (t, g) in grads) t.Grad = g;
         return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds, saved.LiveBytesAtEnd);
     }
 
