@@ -182,6 +182,30 @@ public class SortIndexKernelTests
     }
 
     [Fact]
+    public void ProdOfALongRowAndReversedCumsumGradients()
+    {
+        // a single row long enough to be multiplied in parallel chunks: the value of the sequential product (up to rounding)
+        var v = Draw(40_000, 14).Select(a => 1 + a * 1e-3).ToArray();
+        double seq = 1;
+        foreach (var a in v) seq *= a;
+        Assert.Equal(seq, Tensor.FromArray(v, v.Length).Prod().Item<double>(), 1e-9 * Math.Abs(seq));
+        var iv = Enumerable.Range(0, 40_000).Select(i => (long)(i % 3 == 0 ? -1 : 1)).ToArray();
+        Assert.Equal(iv.Aggregate(1L, (p, a) => p * a), Tensor.FromArray(iv, iv.Length).Prod().Item<long>());
+        // cumsum's gradient is the reversed cumulative sum of the output gradient (along dim 0 of a [5, 3])
+        var x = Tensor.FromArray(Draw(15, 15), 5, 3).RequiresGrad_();
+        var w = Draw(15, 16);
+        (x.Cumsum(0) * Tensor.FromArray(w, 5, 3)).Sum().Backward();
+        var g = x.Grad!.ToArray<double>();
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 3; j++)
+            {
+                double want = 0;
+                for (int k = i; k < 5; k++) want += w[k * 3 + j];
+                Assert.Equal(want, g[i * 3 + j], 12);
+            }
+    }
+
+    [Fact]
     public void StridedCopiesFlipTransposeAndSliceLargeTensors()
     {
         const int a = 3, b = 150, c = 170; // 76,500 elements: parallel rows and transposed tiles

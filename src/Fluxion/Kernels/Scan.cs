@@ -118,8 +118,38 @@ internal static class Scan
 /// <summary>Row reductions used by the scan-family ops (product) over a dense [rows, n] layout.</summary>
 internal static class ScanReduce
 {
-    /// <summary>dst[r] = Π_j x[r, j] (1 for an empty row).</summary>
-    public static void RowProd<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Scan.Rows(rows, n, (r0, r1) =>
+    /// <summary>dst[r] = Π_j x[r, j] (1 for an empty row); a single long row is cut into chunks multiplied in
+    /// parallel (four running products each), then the chunks' products in order.</summary>
+    public static void RowProd<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T>
+    {
+        if (rows == 1 && n >= 1 << 15)
+        {
+            const int chunks = 16;
+            var part = new T[chunks];
+            Parallelism.For(chunks, chunks, Parallelism.Available, (ch, s, e) =>
+            {
+                int a = off + Parallelism.Start(n, chunks, ch), b = off + Parallelism.Start(n, chunks, ch + 1);
+                T p0 = T.One, p1 = T.One, p2 = T.One, p3 = T.One;
+                int i = a;
+                for (; i + 4 <= b; i += 4)
+                {
+                    p0 *= x[i];
+                    p1 *= x[i + 1];
+                    p2 *= x[i + 2];
+                    p3 *= x[i + 3];
+                }
+                for (; i < b; i++) p0 *= x[i];
+                part[ch] = p0 * p1 * (p2 * p3);
+            });
+            T acc = T.One;
+            foreach (var p in part) acc *= p;
+            dst[0] = acc;
+            return;
+        }
+        RowProdRows(x, off, rows, n, dst);
+    }
+
+    private static void RowProdRows<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Scan.Rows(rows, n, (r0, r1) =>
     {
         for (int r = r0; r < r1; r++)
         {

@@ -104,14 +104,7 @@ public partial class Tensor
     }
 
     /// <summary>This tensor reversed along <paramref name="d"/> (differentiable; a 0-d tensor is returned as is).</summary>
-    internal Tensor ReverseAlong(int d)
-    {
-        if (Rank == 0 || _shape[d] <= 1) return this;
-        int n = _shape[d];
-        var idx = new long[n];
-        for (int i = 0; i < n; i++) idx[i] = n - 1 - i;
-        return IndexSelect(d, FromArray(idx, n));
-    }
+    internal Tensor ReverseAlong(int d) => Rank == 0 || _shape[d] <= 1 ? this : FlipCore([d]);
 
     /// <summary>Σ_{j ≥ i} along <paramref name="d"/>: the adjoint of <see cref="Cumsum"/>.</summary>
     internal Tensor ReverseCumsum(int d) => Rank == 0 ? this : ReverseAlong(d).Cumsum(d).ReverseAlong(d);
