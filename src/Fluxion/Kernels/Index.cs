@@ -11,16 +11,8 @@ namespace Fluxion.Kernels;
 internal static class Indexing
 {
     /// <summary>dst[view] = src[view]: copies one strided view into another of the same shape.</summary>
-    public static void Copy<T>(T[] src, int srcOff, int[] srcStrides, T[] dst, int dstOff, int[] dstStrides, int[] shape)
-    {
-        Strided.ForEachRow(shape, [srcStrides, dstStrides], [srcOff, dstOff], (p, n, s) =>
-        {
-            int ss = s[0], ds = s[1];
-            if (ss == 1 && ds == 1) src.AsSpan(p[0], n).CopyTo(dst.AsSpan(p[1], n));
-            else
-                for (int i = 0, a = p[0], b = p[1]; i < n; i++, a += ss, b += ds) dst[b] = src[a];
-        });
-    }
+    public static void Copy<T>(T[] src, int srcOff, int[] srcStrides, T[] dst, int dstOff, int[] dstStrides, int[] shape) =>
+        Strided.Copy(src, srcOff, srcStrides, dst, dstOff, dstStrides, shape);
 
     /// <summary>
     /// Gathers along <paramref name="dim"/> into the dense <paramref name="dst"/> laid out over
@@ -36,7 +28,7 @@ internal static class Indexing
         var baseStrides = (int[])srcStrides.Clone();
         baseStrides[dim] = 0;
         var dstStrides = ShapeUtil.ContiguousStrides(shape);
-        Strided.ForEachRow(shape, [baseStrides, idxStrides, dstStrides], [srcOff, idxOff, 0], (p, n, s) =>
+        Strided.ForEachRowParallel(shape, [baseStrides, idxStrides, dstStrides], [srcOff, idxOff, 0], (p, n, s) =>
         {
             int ss = s[0], xs = s[1], ds = s[2];
             for (int i = 0, a = p[0], x = p[1], b = p[2]; i < n; i++, a += ss, x += xs, b += ds)

@@ -3,81 +3,95 @@ using System.Numerics;
 namespace Fluxion.Kernels;
 
 /// <summary>
-/// Scans (cumulative sum, product, extreme, log-sum-exp) along the last dim of a dense [rows, n] layout.
+/// Scans (cumulative sum, product, extreme, log-sum-exp) along the last dim of a dense [rows, n] layout that starts
+/// at an offset of its array; one pass per row, the rows split over the threads for large inputs.
 /// </summary>
 internal static class Scan
 {
+    /// <summary>Rows × n from which the rows of a scan are split over the threads.</summary>
+    private const long ParallelWork = 1 << 15;
+
+    /// <summary>Runs <paramref name="body"/>(start, end) over the rows, split over the threads for large inputs.</summary>
+    internal static void Rows(int rows, int n, Action<int, int> body) => Parallelism.For(rows, (long)rows * Math.Max(n, 1), ParallelWork, body);
+
     /// <summary>dst[r, i] = Σ_{j ≤ i} x[r, j].</summary>
-    public static void CumSum<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst) where T : INumber<T>
+    public static void CumSum<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             T acc = T.Zero;
-            int o = r * n;
-            for (int i = 0; i < n; i++) dst[o + i] = acc += x[o + i];
+            var s = x.AsSpan(off + r * n, n);
+            var d = dst.AsSpan(r * n, n);
+            for (int i = 0; i < s.Length; i++) d[i] = acc += s[i];
         }
-    }
+    });
 
     /// <summary>float32 cumulative sum accumulated in double, each partial sum rounded once (as PyTorch's CPU kernel).</summary>
-    public static void CumSum(ReadOnlySpan<float> x, int rows, int n, Span<float> dst)
+    public static void CumSum(float[] x, int off, int rows, int n, float[] dst) => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             double acc = 0;
-            int o = r * n;
-            for (int i = 0; i < n; i++) dst[o + i] = (float)(acc += x[o + i]);
+            var s = x.AsSpan(off + r * n, n);
+            var d = dst.AsSpan(r * n, n);
+            for (int i = 0; i < s.Length; i++) d[i] = (float)(acc += s[i]);
         }
-    }
+    });
 
     /// <summary>float32 cumulative product accumulated in double (as PyTorch's CPU kernel).</summary>
-    public static void CumProd(ReadOnlySpan<float> x, int rows, int n, Span<float> dst)
+    public static void CumProd(float[] x, int off, int rows, int n, float[] dst) => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             double acc = 1;
-            int o = r * n;
-            for (int i = 0; i < n; i++) dst[o + i] = (float)(acc *= x[o + i]);
+            var s = x.AsSpan(off + r * n, n);
+            var d = dst.AsSpan(r * n, n);
+            for (int i = 0; i < s.Length; i++) d[i] = (float)(acc *= s[i]);
         }
-    }
+    });
 
     /// <summary>dst[r, i] = Π_{j ≤ i} x[r, j].</summary>
-    public static void CumProd<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst) where T : INumber<T>
+    public static void CumProd<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             T acc = T.One;
-            int o = r * n;
-            for (int i = 0; i < n; i++) dst[o + i] = acc *= x[o + i];
+            var s = x.AsSpan(off + r * n, n);
+            var d = dst.AsSpan(r * n, n);
+            for (int i = 0; i < s.Length; i++) d[i] = acc *= s[i];
         }
-    }
+    });
 
     /// <summary>
     /// Positions of the running maximum (or minimum) as PyTorch's cummax/cummin: a later element equal to
     /// the running extreme takes over (the last index among ties), a NaN takes over and stays (every
     /// later NaN takes over again).
     /// </summary>
-    public static void CumExtremeIndex<T>(ReadOnlySpan<T> x, int rows, int n, bool max, Span<long> idx) where T : INumber<T>
+    public static void CumExtremeIndex<T>(T[] x, int off, int rows, int n, bool max, long[] idx) where T : INumber<T> => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        if (n == 0) return;
+        for (int r = r0; r < r1; r++)
         {
-            int o = r * n;
-            if (n == 0) continue;
-            T best = x[o];
+            var s = x.AsSpan(off + r * n, n);
+            var o = idx.AsSpan(r * n, n);
+            T best = s[0];
             long bi = 0;
-            idx[o] = 0;
-            for (int i = 1; i < n; i++)
+            o[0] = 0;
+            bool nan = T.IsNaN(best);
+            for (int i = 1; i < s.Length; i++)
             {
-                T v = x[o + i];
-                bool take = T.IsNaN(v) || (!T.IsNaN(best) && (max ? v >= best : v <= best));
-                if (take)
+                T v = s[i];
+                bool vn = T.IsNaN(v);
+                if (vn || (!nan && (max ? v >= best : v <= best)))
                 {
                     best = v;
                     bi = i;
+                    nan |= vn;
                 }
-                idx[o + i] = bi;
+                o[i] = bi;
             }
         }
-    }
+    });
 
     /// <summary>log(e^a + e^b), exact at infinities: equal infinite arguments give that infinity.</summary>
     private static T LogAddExp<T>(T a, T b) where T : IFloatingPointIeee754<T>
@@ -89,29 +103,60 @@ internal static class Scan
     }
 
     /// <summary>dst[r, i] = log Σ_{j ≤ i} exp(x[r, j]), accumulated stably.</summary>
-    public static void LogCumSumExp<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst) where T : IFloatingPointIeee754<T>
+    public static void LogCumSumExp<T>(T[] x, int off, int rows, int n, T[] dst) where T : IFloatingPointIeee754<T> => Rows(rows, n, (r0, r1) =>
     {
-        for (int r = 0; r < rows; r++)
+        for (int r = r0; r < r1; r++)
         {
             T acc = T.NegativeInfinity;
-            int o = r * n;
-            for (int i = 0; i < n; i++) dst[o + i] = acc = LogAddExp(acc, x[o + i]);
+            var s = x.AsSpan(off + r * n, n);
+            var d = dst.AsSpan(r * n, n);
+            for (int i = 0; i < s.Length; i++) d[i] = acc = LogAddExp(acc, s[i]);
         }
-    }
+    });
 }
 
 /// <summary>Row reductions used by the scan-family ops (product) over a dense [rows, n] layout.</summary>
 internal static class ScanReduce
 {
-    /// <summary>dst[r] = Π_j x[r, j] (1 for an empty row).</summary>
-    public static void RowProd<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst) where T : INumber<T>
+    /// <summary>dst[r] = Π_j x[r, j] (1 for an empty row); a single long row is cut into chunks multiplied in
+    /// parallel (four running products each), then the chunks' products in order.</summary>
+    public static void RowProd<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T>
     {
-        for (int r = 0; r < rows; r++)
+        if (rows == 1 && n >= 1 << 15)
+        {
+            const int chunks = 16;
+            var part = new T[chunks];
+            Parallelism.For(chunks, chunks, Parallelism.Available, (ch, s, e) =>
+            {
+                int a = off + Parallelism.Start(n, chunks, ch), b = off + Parallelism.Start(n, chunks, ch + 1);
+                T p0 = T.One, p1 = T.One, p2 = T.One, p3 = T.One;
+                int i = a;
+                for (; i + 4 <= b; i += 4)
+                {
+                    p0 *= x[i];
+                    p1 *= x[i + 1];
+                    p2 *= x[i + 2];
+                    p3 *= x[i + 3];
+                }
+                for (; i < b; i++) p0 *= x[i];
+                part[ch] = p0 * p1 * (p2 * p3);
+            });
+            T acc = T.One;
+            foreach (var p in part) acc *= p;
+            dst[0] = acc;
+            return;
+        }
+        RowProdRows(x, off, rows, n, dst);
+    }
+
+    private static void RowProdRows<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Scan.Rows(rows, n, (r0, r1) =>
+    {
+        for (int r = r0; r < r1; r++)
         {
             T acc = T.One;
-            var row = x.Slice(r * n, n);
-            for (int i = 0; i < n; i++) acc *= row[i];
+            var row = x.AsSpan(off + r * n, n);
+            for (int i = 0; i < row.Length; i++) acc *= row[i];
             dst[r] = acc;
         }
-    }
+    });
 }

@@ -53,14 +53,164 @@ internal static class Strided
         Copy(s, 0, ShapeUtil.ContiguousStrides(shape), dst, offset, strides.ToArray(), shape.ToArray());
     }
 
-    /// <summary>Copies between two strided views of the same shape, a row at a time.</summary>
+    /// <summary>Elements from which a strided copy or gather is split over the threads.</summary>
+    internal const int ParallelElements = 1 << 16;
+
+    /// <summary>Side of the square tiles of a transposing copy (the source's unit-stride dim is not the destination's).</summary>
+    private const int Tile = 32;
+
+    /// <summary>
+    /// Copies between two strided views of the same shape, a row at a time (rows split over the threads for large
+    /// copies; a reversed unit-stride row is copied then reversed in place). When the source's unit-stride dim is the
+    /// second-to-last of the destination's (a transpose), the copy goes in square tiles so both sides stay in cache.
+    /// </summary>
     public static void Copy<T>(T[] src, int srcOffset, int[] srcStrides, T[] dst, int dstOffset, int[] dstStrides, int[] shape)
     {
-        ForEachRow(shape, [srcStrides, dstStrides], [srcOffset, dstOffset], (p, n, st) =>
+        foreach (var d0 in shape) if (d0 == 0) return;
+        var sh = (int[])shape.Clone();
+        int[][] st = [(int[])srcStrides.Clone(), (int[])dstStrides.Clone()];
+        int rank = Coalesce(sh, st);
+        if (rank >= 2 && st[1][rank - 1] == 1 && st[0][rank - 2] == 1 && st[0][rank - 1] != 1 && sh[rank - 1] >= 8 && sh[rank - 2] >= 8)
         {
-            if (st[0] == 1 && st[1] == 1) src.AsSpan(p[0], n).CopyTo(dst.AsSpan(p[1], n));
-            else
-                for (int j = 0, a = p[0], b = p[1]; j < n; j++, a += st[0], b += st[1]) dst[b] = src[a];
+            CopyTiled(src, srcOffset, st[0], dst, dstOffset, st[1], sh, rank);
+            return;
+        }
+        if (rank == 0)
+        {
+            dst[dstOffset] = src[srcOffset];
+            return;
+        }
+        // rows of the last dim, split over the threads; the loop over the rows of a chunk is inline (no call per row:
+        // short rows, as in pads and pixel shuffles, cost little more than their elements)
+        int n = sh[rank - 1], ss = st[0][rank - 1], ds = st[1][rank - 1], outerRank = rank - 1;
+        if (rank == 1 && ss == 1 && ds == 1)
+        {
+            Parallelism.For(n, n, 4 * ParallelElements, (start, end) => src.AsSpan(srcOffset + start, end - start).CopyTo(dst.AsSpan(dstOffset + start, end - start)));
+            return;
+        }
+        int rows = 1;
+        for (int k = 0; k < outerRank; k++) rows *= sh[k];
+        int[] sOuter = st[0][..outerRank], dOuter = st[1][..outerRank], shOuter = sh[..outerRank];
+        Parallelism.For(rows, (long)rows * n, ParallelElements, (start, end) =>
+        {
+            var idx = new int[outerRank];
+            int a = srcOffset, b = dstOffset;
+            for (int k = outerRank - 1, rem = start; k >= 0; k--)
+            {
+                idx[k] = rem % shOuter[k];
+                rem /= shOuter[k];
+                a += idx[k] * sOuter[k];
+                b += idx[k] * dOuter[k];
+            }
+            for (int r = start; r < end; r++)
+            {
+                if (ds == 1 && ss == 1) src.AsSpan(a, n).CopyTo(dst.AsSpan(b, n));
+                else if (ds == 1 && ss == -1)
+                {
+                    var d = dst.AsSpan(b, n);
+                    src.AsSpan(a - n + 1, n).CopyTo(d);
+                    d.Reverse();
+                }
+                else
+                    for (int j = 0, x = a, y = b; j < n; j++, x += ss, y += ds) dst[y] = src[x];
+                for (int k = outerRank - 1; k >= 0; k--)
+                {
+                    a += sOuter[k];
+                    b += dOuter[k];
+                    if (++idx[k] < shOuter[k]) break;
+                    a -= sOuter[k] * shOuter[k];
+                    b -= dOuter[k] * shOuter[k];
+                    idx[k] = 0;
+                }
+            }
+        });
+    }
+
+    /// <summary>The transposing case of <see cref="Copy{T}"/>: the last two (coalesced) dims copied in
+    /// <see cref="Tile"/>-square tiles, the tiles (and outer positions) split over the threads.</summary>
+    private static void CopyTiled<T>(T[] src, int srcOffset, int[] ss, T[] dst, int dstOffset, int[] ds, int[] sh, int rank)
+    {
+        int rowsN = sh[rank - 2], colsN = sh[rank - 1];
+        int outer = 1;
+        for (int k = 0; k < rank - 2; k++) outer *= sh[k];
+        int rowTiles = (rowsN + Tile - 1) / Tile;
+        int items = outer * rowTiles;
+        int sRow = ss[rank - 2], sCol = ss[rank - 1], dRow = ds[rank - 2];
+        Parallelism.For(items, (long)outer * rowsN * colsN, ParallelElements, (start, end) =>
+        {
+            for (int it = start; it < end; it++)
+            {
+                int o = it / rowTiles, rt = it - o * rowTiles;
+                int sBase = srcOffset, dBase = dstOffset;
+                for (int k = rank - 3, rem = o; k >= 0; k--)
+                {
+                    int i = rem % sh[k];
+                    rem /= sh[k];
+                    sBase += i * ss[k];
+                    dBase += i * ds[k];
+                }
+                int r0 = rt * Tile, r1 = Math.Min(rowsN, r0 + Tile);
+                for (int c0 = 0; c0 < colsN; c0 += Tile)
+                {
+                    int c1 = Math.Min(colsN, c0 + Tile);
+                    for (int r = r0; r < r1; r++)
+                    {
+                        int a = sBase + r * sRow + c0 * sCol, b = dBase + r * dRow + c0;
+                        for (int c = c0; c < c1; c++, a += sCol, b++) dst[b] = src[a];
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// As <see cref="ForEachRow"/>, with the rows split over the threads (each chunk gets its own offset and stride
+    /// arrays) when the space holds at least <see cref="ParallelElements"/> elements: only for row actions that
+    /// write disjoint places and keep no state across rows.
+    /// </summary>
+    public static void ForEachRowParallel(int[] shape, int[][] strides, int[] offsets, RowAction row)
+    {
+        foreach (var d0 in shape) if (d0 == 0) return;
+        var sh = (int[])shape.Clone();
+        var st = Array.ConvertAll(strides, s => (int[])s.Clone());
+        int rank = Coalesce(sh, st);
+        long total = 1;
+        for (int k = 0; k < rank; k++) total *= sh[k];
+        int outerRank = rank - 1;
+        int rows = 1;
+        for (int k = 0; k < outerRank; k++) rows *= sh[k];
+        if (rank <= 1 || total < ParallelElements || rows < 2 || Parallelism.Available <= 1)
+        {
+            ForEachRow(sh[..rank], Array.ConvertAll(st, s => s[..rank]), offsets, row);
+            return;
+        }
+        int k2 = st.Length, inner = sh[rank - 1];
+        Parallelism.For(rows, total, ParallelElements, (start, end) =>
+        {
+            var p = new int[k2];
+            var innerStrides = new int[k2];
+            for (int j = 0; j < k2; j++) innerStrides[j] = st[j][rank - 1];
+            var idx = new int[outerRank];
+            for (int k = outerRank - 1, rem = start; k >= 0; k--)
+            {
+                idx[k] = rem % sh[k];
+                rem /= sh[k];
+            }
+            for (int r = start; r < end; r++)
+            {
+                for (int j = 0; j < k2; j++)
+                {
+                    int q = offsets[j];
+                    for (int k = 0; k < outerRank; k++) q += idx[k] * st[j][k];
+                    p[j] = q;
+                }
+                row(p, inner, innerStrides);
+                for (int k = outerRank - 1; k >= 0; k--)
+                {
+                    if (++idx[k] < sh[k]) break;
+                    idx[k] = 0;
+                }
+            }
         });
     }
 

@@ -162,7 +162,7 @@ public partial class Tensor
 
     internal static readonly OpDef GatherOp = new("Gather", OpFamily.ShapeIndexCreateOther, "gather")
     {
-        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).ScatterAddCore(c.A<int>(), c.X(1), g) : null,
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? ZerosScatterAdd(c.Shape(0), c.A<int>(), c.X(1), g) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.GatherCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), BatchIndex(c.X(1), TangentBatchShape(tx, c.X(0)))) : null,
         BatchedJvp = true, Saves = 2u,
         // input and index both with the batch (an unbatched one expanded, without copying): one gather along the shifted dim
@@ -219,6 +219,31 @@ public partial class Tensor
         // inputs: self, src and the index (non-differentiable, saved for backward)
         return Op.Tracking([this, src, index]) ? Op.Record(ScatterAddOp, y, [this, src, index], d) : y;
     }
+
+    /// <summary>Zeros of <paramref name="shape"/> with <paramref name="src"/> scatter-added along <paramref name="d"/> at
+    /// <paramref name="index"/> (Gather's VJP): the zeros are written once, not copied (the recorded base input is a
+    /// broadcast zero, which needs no gradient).</summary>
+    private static Tensor ZerosScatterAdd(int[] shape, int d, Tensor index, Tensor src)
+    {
+        var y = Zeros(shape, src.DType);
+        ScatterAddRaw(y, d, index, index._strides, src, index._shape, 1);
+        return Op.Tracking([src, index]) ? Op.Record(ScatterAddOp, y, [ZeroView(shape, src.DType), src, index], d) : y;
+    }
+
+    /// <summary>Zeros of <paramref name="shape"/> with <paramref name="source"/> index-added along <paramref name="d"/>
+    /// (IndexSelect's VJP; see <see cref="ZerosScatterAdd"/>).</summary>
+    private static Tensor ZerosIndexAdd(int[] shape, int d, Tensor index, Tensor source)
+    {
+        var y = Zeros(shape, source.DType);
+        var idxStrides = new int[shape.Length];
+        idxStrides[d] = VectorStrides(index)[0];
+        ScatterAddRaw(y, d, index, idxStrides, source, source._shape, 1);
+        return Op.Tracking([source, index]) ? Op.Record(IndexAddOp, y, [ZeroView(shape, source.DType), source, index], new IndexAddAttr(d, 1)) : y;
+    }
+
+    /// <summary>A zero of <paramref name="dtype"/> broadcast (stride 0, one element stored) to <paramref name="shape"/>.</summary>
+    private static Tensor ZeroView(int[] shape, DType dtype) =>
+        ShapeUtil.Numel(shape) == 0 ? Zeros(shape, dtype) : Zeros(Enumerable.Repeat(1, shape.Length).ToArray(), dtype).Expand(shape);
 
     internal static readonly OpDef ScatterAddOp = new("ScatterAdd", OpFamily.ShapeIndexCreateOther, "scatter_add")
     {
@@ -302,7 +327,7 @@ public partial class Tensor
 
     internal static readonly OpDef IndexSelectOp = new("IndexSelect", OpFamily.ShapeIndexCreateOther, "index_select")
     {
-        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? Zeros(c.Shape(0), g.DType).IndexAddCore(c.A<int>(), c.X(1), g, 1) : null,
+        Vjp = (in OpCtx c, Tensor g, int i) => i == 0 ? ZerosIndexAdd(c.Shape(0), c.A<int>(), c.X(1), g) : null,
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.IndexSelectCore(c.A<int>() + TangentBatchDims(tx, c.X(0)), c.X(1)) : null,
         BatchedJvp = true, Saves = 2u,
         Batch = IndexSelectBatch,

@@ -50,10 +50,12 @@ public partial class Tensor
             throw new DTypeMismatchException($"MaskedSelect: the mask must be a bool tensor but has dtype {mask.DType.Name()} (shape {ShapeUtil.Format(mask._shape)}).");
         var shape = ShapeUtil.Broadcast("MaskedSelect", mask._shape, _shape);
         var m = mask.Expand(shape).DenseSpan<bool>();
-        var idx = new List<long>();
-        for (int i = 0; i < m.Length; i++) if (m[i]) idx.Add(i);
+        int count = 0;
+        foreach (var b in m) if (b) count++;
+        var idx = new long[count];
+        for (int i = 0, k = 0; k < count; i++) if (m[i]) idx[k++] = i;
         var flat = (ShapeUtil.SameShape(shape, _shape) ? this : Expand(shape)).Reshape(-1);
-        return flat.IndexSelect(0, Longs([.. idx]));
+        return flat.IndexSelect(0, Longs(idx));
     }
 
     internal static readonly OpDef MaskedScatterOp = Composite("MaskedScatter", ["Reshape", "IndexSelect", "Where"], ["masked_scatter"], () =>
@@ -322,7 +324,7 @@ public partial class Tensor
         return r;
     }
 
-    internal static readonly OpDef ScatterOp = Composite("Scatter", ["Slice", "Reshape", "IndexSelect", "Where"], ["scatter"], () =>
+    internal static readonly OpDef ScatterOp = Composite("Scatter", ["Slice", "Where", "ScatterAdd"], ["scatter"], () =>
     [
         new("src", [SampleReal(1, 3, 4), SampleReal(2, 2, 4)], t => t[0].Scatter(0, FromArray([0L, 2, 1, 0, 2, 2, 0, 1], 2, 4), t[1])),
         new("larger src", [SampleReal(3, 3, 4), SampleReal(4, 3, 5)], t => t[0].Scatter(1, FromArray([3L, 0, 1, 2, 2, 0], 3, 2), t[1])),
@@ -340,15 +342,28 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim(op, dim, Rank);
         var pos = ScatterTargets(op, d, index, src);
         if (pos.Length == 0) return Clone();
-        var inv = new long[Numel];
+        // the targets cleared, then the last write to each added there: two passes over the input and a pass over
+        // the index (bool: no addition, so the values are moved by a mask instead)
         var hit = new bool[Numel];
-        for (int i = 0; i < pos.Length; i++)
+        foreach (var p in pos) hit[p] = true;
+        var hitMask = Wrap(hit, ShapeArray);
+        var corner = Corner(src, index);
+        if (DType == DType.Bool)
         {
-            inv[pos[i]] = i;
-            hit[pos[i]] = true;
+            var inv = new long[Numel];
+            for (int i = 0; i < pos.Length; i++) inv[pos[i]] = i;
+            return Where(hitMask, corner.Reshape(-1).IndexSelect(0, Longs(inv)).Reshape(ShapeArray), this);
         }
-        var gathered = Corner(src, index).Reshape(-1).IndexSelect(0, Longs(inv)).Reshape(ShapeArray);
-        return Where(Wrap(hit, ShapeArray), gathered, this);
+        var winner = new bool[pos.Length];
+        var seen = new HashSet<int>();
+        bool repeated = false;
+        for (int i = pos.Length - 1; i >= 0; i--)
+        {
+            winner[i] = seen.Add(pos[i]);
+            repeated |= !winner[i];
+        }
+        if (repeated) corner = Where(Wrap(winner, index.ShapeArray), corner, ScalarLike(0));
+        return Where(hitMask, ScalarLike(0), this).ScatterAdd(d, index, corner);
     }
 
     /// <summary>A copy with <paramref name="value"/> at out[index[i][j]][j] for dim 0 (and so on; PyTorch's <c>scatter</c> with a scalar).</summary>

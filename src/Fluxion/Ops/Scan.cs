@@ -2,11 +2,11 @@ using Fluxion.Kernels;
 
 namespace Fluxion;
 
-/// <summary>A kernel over the rows of a dense [rows, n] layout writing one value per element or per row.</summary>
-internal delegate void RowKernel<T>(ReadOnlySpan<T> x, int rows, int n, Span<T> dst);
+/// <summary>A kernel over the rows of a dense [rows, n] layout (starting at an offset of its array) writing one value per element or per row.</summary>
+internal delegate void RowKernel<T>(T[] x, int offset, int rows, int n, T[] dst);
 
-/// <summary>A kernel over the rows of a dense [rows, n] layout writing int64 positions.</summary>
-internal delegate void RowIndexKernel<T>(ReadOnlySpan<T> x, int rows, int n, Span<long> dst);
+/// <summary>A kernel over the rows of a dense [rows, n] layout (starting at an offset of its array) writing int64 positions.</summary>
+internal delegate void RowIndexKernel<T>(T[] x, int offset, int rows, int n, long[] dst);
 
 // Scans along one dim (cumsum, cumprod, cummax, cummin, logcumsumexp) and the product reduction.
 // Conventions follow PyTorch: dims wrap, a 0-d input is a one-element row, cumsum/cumprod of int64
@@ -16,8 +16,31 @@ public partial class Tensor
 {
     // ---- layout helpers for ops along one dim -----------------------------------------------------
 
-    /// <summary>The input as a dense [rows, n] layout with <paramref name="d"/> last (a 0-d tensor is one row of one).</summary>
-    internal ReadOnlySpan<T> AlongLayout<T>(int d, out int rows, out int n) => ReduceLayout<T>(Rank == 0 ? [] : [d], out rows, out n);
+    /// <summary>The input as a dense [rows, n] layout with <paramref name="d"/> last (a 0-d tensor is one row of one):
+    /// the storage array itself at <paramref name="offset"/> when it is laid out so, else a dense copy (offset 0).</summary>
+    internal T[] AlongLayout<T>(int d, out int rows, out int n, out int offset)
+    {
+        var data = Storage.As<T>();
+        offset = Offset;
+        if (Rank == 0)
+        {
+            rows = n = 1;
+            return data;
+        }
+        n = _shape[d];
+        rows = 1;
+        for (int i = 0; i < Rank; i++) if (i != d) rows *= _shape[i];
+        var perm = new int[Rank];
+        for (int i = 0, k = 0; i < Rank; i++) if (i != d) perm[k++] = i;
+        perm[^1] = d;
+        var sh = Array.ConvertAll(perm, i => _shape[i]);
+        var st = Array.ConvertAll(perm, i => _strides[i]);
+        if (ShapeUtil.IsContiguous(sh, st)) return data;
+        var dst = new T[Numel];
+        Strided.Gather(data, Offset, sh, st, dst);
+        offset = 0;
+        return dst;
+    }
 
     /// <summary>A tensor of <paramref name="shape"/> from data laid out densely with dim <paramref name="d"/> moved last.</summary>
     internal static Tensor FromAlongLayout<T>(T[] data, int[] shape, int d)
@@ -40,36 +63,36 @@ public partial class Tensor
     /// <summary>Runs an elementwise-along-<paramref name="d"/> kernel; the result has this tensor's shape and dtype.</summary>
     private Tensor ScanCore<T>(int d, RowKernel<T> kernel)
     {
-        var s = AlongLayout<T>(d, out int rows, out int n);
+        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
         var dst = new T[rows * n];
-        kernel(s, rows, n, dst);
+        kernel(s, off, rows, n, dst);
         return FromAlongLayout(dst, ShapeArray, d);
     }
 
     /// <summary>Runs a position kernel along <paramref name="d"/> (one position per element); int64 of this shape.</summary>
     private Tensor ScanIndexCore<T>(int d, RowIndexKernel<T> kernel)
     {
-        var s = AlongLayout<T>(d, out int rows, out int n);
+        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
         var dst = new long[rows * n];
-        kernel(s, rows, n, dst);
+        kernel(s, off, rows, n, dst);
         return FromAlongLayout(dst, ShapeArray, d);
     }
 
     /// <summary>Runs a per-row kernel along <paramref name="d"/> writing one value per row, shaped <paramref name="outShape"/>.</summary>
     private Tensor RowReduceCore<T>(int d, int[] outShape, RowKernel<T> kernel)
     {
-        var s = AlongLayout<T>(d, out int rows, out int n);
+        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
         var dst = new T[rows];
-        kernel(s, rows, n, dst);
+        kernel(s, off, rows, n, dst);
         return Wrap(dst, outShape);
     }
 
     /// <summary>Runs a per-row position kernel along <paramref name="d"/> (one position per row), shaped <paramref name="outShape"/>.</summary>
     private Tensor RowIndexCore<T>(int d, int[] outShape, RowIndexKernel<T> kernel)
     {
-        var s = AlongLayout<T>(d, out int rows, out int n);
+        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
         var dst = new long[rows];
-        kernel(s, rows, n, dst);
+        kernel(s, off, rows, n, dst);
         return Wrap(dst, outShape);
     }
 
@@ -81,14 +104,7 @@ public partial class Tensor
     }
 
     /// <summary>This tensor reversed along <paramref name="d"/> (differentiable; a 0-d tensor is returned as is).</summary>
-    internal Tensor ReverseAlong(int d)
-    {
-        if (Rank == 0 || _shape[d] <= 1) return this;
-        int n = _shape[d];
-        var idx = new long[n];
-        for (int i = 0; i < n; i++) idx[i] = n - 1 - i;
-        return IndexSelect(d, FromArray(idx, n));
-    }
+    internal Tensor ReverseAlong(int d) => Rank == 0 || _shape[d] <= 1 ? this : FlipCore([d]);
 
     /// <summary>Σ_{j ≥ i} along <paramref name="d"/>: the adjoint of <see cref="Cumsum"/>.</summary>
     internal Tensor ReverseCumsum(int d) => Rank == 0 ? this : ReverseAlong(d).Cumsum(d).ReverseAlong(d);
@@ -250,9 +266,9 @@ public partial class Tensor
     {
         var idx = DType switch
         {
-            DType.Float32 => ScanIndexCore<float>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
-            DType.Float64 => ScanIndexCore<double>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
-            _ => ScanIndexCore<long>(d, (s, r, n, o) => Scan.CumExtremeIndex(s, r, n, max, o)),
+            DType.Float32 => ScanIndexCore<float>(d, (s, f, r, n, o) => Scan.CumExtremeIndex(s, f, r, n, max, o)),
+            DType.Float64 => ScanIndexCore<double>(d, (s, f, r, n, o) => Scan.CumExtremeIndex(s, f, r, n, max, o)),
+            _ => ScanIndexCore<long>(d, (s, f, r, n, o) => Scan.CumExtremeIndex(s, f, r, n, max, o)),
         };
         return TracePositions(idx, d, (t, dd) => t.CumExtremePositions(dd, max));
     }
@@ -328,11 +344,16 @@ public partial class Tensor
     {
         DTypes = DTypeSet.All,
         Doc = "Product over a dim or all elements; the gradient is the product of the others (exact with zeros).",
+        // without zeros the product of the others is y / x (one pass, as PyTorch's prod_backward); with zeros the
+        // exclusive left and right products
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (d, keepDim) = c.A<(int, bool)>();
             var x = c.X(0);
-            return (keepDim || x.Rank == 0 ? g : g.Unsqueeze(d)) * ProdOthers(x, d);
+            var gk = keepDim || x.Rank == 0 ? g : g.Unsqueeze(d);
+            if (x.DType.IsFloatingPoint() && !x.HasZero())
+                return gk * (keepDim || x.Rank == 0 ? c.Y : c.Y.Unsqueeze(d)) / x;
+            return gk * ProdOthers(x, d);
         },
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -340,7 +361,7 @@ public partial class Tensor
             var (d, keepDim) = c.A<(int, bool)>();
             return SumAlongTangent(tx * ProdOthers(c.X(0), d), d, c.X(0), keepDim);
         },
-        BatchedJvp = true, Saves = 1u,
+        BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
         Batch = c =>
         {
             var (d, keepDim) = c.A<(int, bool)>();

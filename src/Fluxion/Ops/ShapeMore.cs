@@ -277,13 +277,23 @@ public partial class Tensor
     /// <summary>Length of the diagonal with <paramref name="offset"/> of an n1 × n2 matrix.</summary>
     private static int DiagLength(int n1, int n2, int offset) => Math.Max(0, offset >= 0 ? Math.Min(n1, n2 - offset) : Math.Min(n1 + offset, n2));
 
-    /// <summary>Places <paramref name="src"/> [..., L] on the diagonal <paramref name="offset"/> of zeros [..., n1, n2]
-    /// (a copy through Cat/Slice/Reshape, so differentiable).</summary>
-    private static Tensor DiagEmbedCore(Tensor src, int n1, int n2, int offset)
+    /// <summary>Places <paramref name="src"/> [..., L] on the diagonal <paramref name="offset"/> of <paramref name="baseMatrices"/>
+    /// [..., n1, n2] (dense; zeros when null), whose diagonal must hold zeros: a scatter-add of src into the flattened
+    /// matrices (bool through Cat/Slice/Reshape), so differentiable with src's gradient the diagonal of the output's.</summary>
+    private static Tensor DiagEmbedCore(Tensor src, int n1, int n2, int offset, Tensor? baseMatrices = null)
     {
         var batch = src._shape[..^1];
         int len = src._shape[^1];
         int start = offset >= 0 ? offset : -offset * n2;
+        if (src.DType != DType.Bool)
+        {
+            var pos = new long[len];
+            for (int i = 0; i < len; i++) pos[i] = start + (long)i * (n2 + 1);
+            var ones = Enumerable.Repeat(1, batch.Length).ToArray();
+            var idx = Wrap(pos, [.. ones, len]).Expand([.. batch, len]);
+            var flatBase = baseMatrices is null ? Zeros([.. batch, n1 * n2], src.DType) : baseMatrices.Reshape([.. batch, n1 * n2]);
+            return flatBase.ScatterAdd(-1, idx, src).Reshape([.. batch, n1, n2]);
+        }
         var flat = Cat([src.Unsqueeze(-1), Zeros([.. batch, len, n2], src.DType)], -1).Reshape([.. batch, len * (n2 + 1)]);
         int total = start + len * (n2 + 1), want = n1 * n2;
         var parts = new List<Tensor>();
@@ -292,7 +302,16 @@ public partial class Tensor
         if (total < want) parts.Add(Zeros([.. batch, want - total], src.DType));
         var all = parts.Count > 1 ? Cat([.. parts], -1) : flat;
         if (total > want) all = all.Narrow(-1, 0, want);
-        return all.Reshape([.. batch, n1, n2]);
+        var embedded = all.Reshape([.. batch, n1, n2]);
+        return baseMatrices is null ? embedded : Where(DiagMask(n1, n2, offset, len), embedded, baseMatrices);
+    }
+
+    /// <summary>A bool [n1, n2] matrix, true on the diagonal <paramref name="offset"/> (of <paramref name="len"/> entries).</summary>
+    private static Tensor DiagMask(int n1, int n2, int offset, int len)
+    {
+        var mask = new bool[n1 * n2];
+        for (int i = 0; i < len; i++) mask[offset >= 0 ? i * n2 + i + offset : (i - offset) * n2 + i] = true;
+        return Wrap(mask, [n1, n2]);
     }
 
     internal static readonly OpDef DiagonalOp = new("Diagonal", OpFamily.ShapeIndexCreateOther, "diagonal")
@@ -303,7 +322,10 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (o, a, b) = c.A<(int, int, int)>();
-            return Zeros(c.Shape(i), g.DType).DiagonalScatter(g, o, a, b);
+            var shape = c.Shape(i);
+            var y = DiagEmbedCore(g, shape[a], shape[b], o); // zeros with g on the diagonal, the matrix dims last
+            int r = shape.Length;
+            return y.Movedim([r - 2, r - 1], [a, b]);
         },
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -353,7 +375,7 @@ public partial class Tensor
         return Op.Record(DiagonalOp, y, [this], (offset, a, b));
     }
 
-    internal static readonly OpDef DiagEmbedOp = Composite("DiagEmbed", ["Cat", "Reshape", "Slice", "Permute"], ["diag_embed"], () =>
+    internal static readonly OpDef DiagEmbedOp = Composite("DiagEmbed", ["Cat", "Reshape", "Slice", "Permute", "Expand", "ScatterAdd"], ["diag_embed"], () =>
     [
         new("1-d", [SampleReal(1, 3)], t => t[0].DiagEmbed()),
         new("batched offset", [SampleReal(2, 2, 3)], t => t[0].DiagEmbed(1)),
@@ -399,7 +421,7 @@ public partial class Tensor
     /// <summary>The square matrix with the flattened input on diagonal <paramref name="offset"/> (PyTorch's <c>diagflat</c>).</summary>
     public Tensor DiagFlat(int offset = 0) => Flatten().DiagEmbed(offset);
 
-    internal static readonly OpDef DiagonalScatterOp = Composite("DiagonalScatter", ["Permute", "Cat", "Reshape", "Slice", "Where"], ["diagonal_scatter"], () =>
+    internal static readonly OpDef DiagonalScatterOp = Composite("DiagonalScatter", ["Permute", "Cat", "Reshape", "Slice", "Where", "Expand", "ScatterAdd"], ["diagonal_scatter"], () =>
     [
         new("square", [SampleReal(1, 3, 3), SampleReal(2, 3)], t => t[0].DiagonalScatter(t[1])),
         new("offset dims", [SampleReal(3, 3, 2, 4), SampleReal(4, 2, 2)], t => t[0].DiagonalScatter(t[1], -1, 0, 2)),
@@ -418,13 +440,13 @@ public partial class Tensor
         int[] want = [.. xm._shape[..^2], len];
         if (!ShapeUtil.SameShape(src._shape, want))
             throw new ShapeMismatchException($"DiagonalScatter: src has shape {ShapeUtil.Format(src._shape)} but the diagonal (offset {offset}, dims {dim1} and {dim2}) of the input of shape {ShapeUtil.Format(_shape)} has shape {ShapeUtil.Format(want)}.");
-        var mask = new bool[n1 * n2];
-        for (int i = 0; i < len; i++) mask[offset >= 0 ? i * n2 + i + offset : (i - offset) * n2 + i] = true;
-        var y = Where(Wrap(mask, [n1, n2]), DiagEmbedCore(src, n1, n2, offset), xm);
+        // the diagonal cleared, then src added there
+        var cleared = Where(DiagMask(n1, n2, offset, len), ScalarLike(0), xm);
+        var y = DiagEmbedCore(src, n1, n2, offset, cleared);
         return y.Movedim([Rank - 2, Rank - 1], d);
     }
 
-    internal static readonly OpDef SelectScatterOp = Composite("SelectScatter", ["Reshape", "Where"], ["select_scatter"], () =>
+    internal static readonly OpDef SelectScatterOp = Composite("SelectScatter", ["Slice", "Reshape", "Cat"], ["select_scatter"], () =>
     [
         new("2-d", [SampleReal(1, 3, 4), SampleReal(2, 4)], t => t[0].SelectScatter(t[1], 0, 1)),
         new("last dim", [SampleReal(3, 2, 3, 4), SampleReal(4, 2, 3)], t => t[0].SelectScatter(t[1], -1, -1)),
@@ -443,7 +465,12 @@ public partial class Tensor
         var want = _shape.Where((_, k) => k != d).ToArray();
         if (!ShapeUtil.SameShape(src._shape, want))
             throw new ShapeMismatchException($"SelectScatter: src has shape {ShapeUtil.Format(src._shape)} but Select({dim}, {index}) of the input of shape {ShapeUtil.Format(_shape)} has shape {ShapeUtil.Format(want)}.");
-        return Where(DimMask(d, n, [index]), src.Unsqueeze(d), this);
+        // the slabs before and after the slice around src: one copy of each element
+        var parts = new List<Tensor>(3);
+        if (index > 0) parts.Add(Narrow(d, 0, index));
+        parts.Add(src.Unsqueeze(d));
+        if (index < n - 1) parts.Add(Narrow(d, index + 1, n - index - 1));
+        return Cat([.. parts], d);
     }
 
     /// <summary>A bool tensor of rank <see cref="Rank"/>, true at the given positions of dim <paramref name="d"/> (size 1 elsewhere, for broadcasting).</summary>
@@ -860,22 +887,40 @@ public partial class Tensor
     /// <summary>The indices of the non-zero (true) entries as an int64 [count, rank] tensor in row-major order (PyTorch's <c>nonzero</c>). Not differentiable.</summary>
     public Tensor Nonzero()
     {
-        var v = ToDoubleArray();
-        var strides = ShapeUtil.ContiguousStrides(_shape);
-        var idx = new List<long>();
-        int count = 0;
-        for (int p = 0; p < v.Length; p++)
+        return DType switch
         {
-            if (v[p] == 0) continue;
-            count++;
-            int rem = p;
-            for (int k = 0; k < Rank; k++)
+            DType.Float32 => NonzeroOf<float>(),
+            DType.Float64 => NonzeroOf<double>(),
+            DType.Int64 => NonzeroOf<long>(),
+            _ => NonzeroOf<bool>(),
+        };
+    }
+
+    /// <summary><see cref="Nonzero"/> on the typed elements: a count, then one pass writing the coordinates (an odometer, no division).</summary>
+    private Tensor NonzeroOf<T>() where T : IEquatable<T>
+    {
+        var v = DenseSpan<T>();
+        T zero = default!; // Equals: -0 equals 0, NaN is not 0
+        int count = 0;
+        foreach (var a in v) if (!a.Equals(zero)) count++;
+        int rank = Rank;
+        var idx = new long[(long)count * rank];
+        var at = new long[rank];
+        for (int p = 0, w = 0; p < v.Length; p++)
+        {
+            var a = v[p];
+            if (!a.Equals(zero))
             {
-                idx.Add(rem / strides[k]);
-                rem %= strides[k];
+                at.CopyTo(idx, w);
+                w += rank;
+            }
+            for (int k = rank - 1; k >= 0; k--)
+            {
+                if (++at[k] < _shape[k]) break;
+                at[k] = 0;
             }
         }
-        return Wrap(idx.ToArray(), [count, Rank]);
+        return Wrap(idx, [count, rank]);
     }
 
     /// <summary>The indices of the non-zero entries, one int64 vector per dim (PyTorch's <c>nonzero(as_tuple=True)</c>).</summary>

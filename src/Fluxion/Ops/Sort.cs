@@ -29,9 +29,9 @@ public partial class Tensor
     /// <summary>The positions that sort each row along <paramref name="d"/>, untraced.</summary>
     private Tensor ArgsortRaw(int d, bool descending) => DType switch
     {
-        DType.Float32 => ScanIndexCore<float>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
-        DType.Float64 => ScanIndexCore<double>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
-        _ => ScanIndexCore<long>(d, (s, r, n, o) => SortK.ArgSort(s, r, n, descending, o)),
+        DType.Float32 => ScanIndexCore<float>(d, (s, f, r, n, o) => SortK.ArgSort(s, f, r, n, descending, o)),
+        DType.Float64 => ScanIndexCore<double>(d, (s, f, r, n, o) => SortK.ArgSort(s, f, r, n, descending, o)),
+        _ => ScanIndexCore<long>(d, (s, f, r, n, o) => SortK.ArgSort(s, f, r, n, descending, o)),
     };
 
     /// <summary>One position per row along <paramref name="d"/> from a row kernel, shaped as the reduction with the dim kept (traced for Vmap).</summary>
@@ -172,8 +172,30 @@ public partial class Tensor
             var order = ArgsortCore(d, descending: largest);
             return (Gather(d, order), order);
         }
-        var idx = TracePositions(ArgsortRaw(d, largest).Narrow(d, 0, k).Contiguous(), d, (t, dd) => t.ArgsortCore(dd, largest).Narrow(dd, 0, k).Contiguous());
+        var idx = TopkPositions(d, k, largest);
         return (Gather(d, idx), idx);
+    }
+
+    /// <summary>The positions of the <paramref name="k"/> largest (or smallest) values along <paramref name="d"/>, in
+    /// order, by selection (int64, the dim of size k; traced for Vmap).</summary>
+    private Tensor TopkPositions(int d, int k, bool largest)
+    {
+        var shape = ShapeArray;
+        shape[d] = k;
+        Tensor Run<T>() where T : System.Numerics.INumber<T>
+        {
+            var s = AlongLayout<T>(d, out int rows, out int n, out int off);
+            var dst = new long[rows * k];
+            SortK.TopK(s, off, rows, n, k, largest, dst);
+            return FromAlongLayout(dst, shape, d);
+        }
+        var idx = DType switch
+        {
+            DType.Float32 => Run<float>(),
+            DType.Float64 => Run<double>(),
+            _ => Run<long>(),
+        };
+        return TracePositions(idx, d, (t, dd) => t.TopkPositions(dd, k, largest));
     }
 
     // ---- kthvalue ---------------------------------------------------------------------------------
@@ -203,9 +225,9 @@ public partial class Tensor
         if (k < 1 || k > n)
             throw new ArgumentOutOfRangeException(nameof(k), $"Kthvalue: k = {k} is out of range for dim {dim} of size {n} (shape {ShapeUtil.Format(_shape)}); pick k in [1, {n}].");
         var idx = RowPositions(d,
-            _ => (s, r, m, o) => SortK.KthIndex(s, r, m, k - 1, o),
-            _ => (s, r, m, o) => SortK.KthIndex(s, r, m, k - 1, o),
-            _ => (s, r, m, o) => SortK.KthIndex(s, r, m, k - 1, o));
+            _ => (s, f, r, m, o) => SortK.KthIndex(s, f, r, m, k - 1, o),
+            _ => (s, f, r, m, o) => SortK.KthIndex(s, f, r, m, k - 1, o),
+            _ => (s, f, r, m, o) => SortK.KthIndex(s, f, r, m, k - 1, o));
         return SelectAlong(d, idx, keepDim);
     }
 
@@ -265,9 +287,9 @@ public partial class Tensor
         {
             var flat = Reshape(Numel);
             var idx = flat.RowPositions(0,
-                _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o),
-                _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o),
-                _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o));
+                _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o),
+                _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o),
+                _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o));
             using (Autograd.NoGrad()) y = flat.Detach().Gather(0, idx).Reshape();
         }
         return DType.IsFloatingPoint() ? Op.Record(ignoreNan ? NanMedianOp : MedianOp, y, [this]) : y;
@@ -279,9 +301,9 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim(name, dim, Rank);
         CheckNonEmptyAlong(name, d);
         var idx = RowPositions(d,
-            _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o),
-            _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o),
-            _ => (s, r, m, o) => SortK.MedianIndex(s, r, m, ignoreNan, o));
+            _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o),
+            _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o),
+            _ => (s, f, r, m, o) => SortK.MedianIndex(s, f, r, m, ignoreNan, o));
         return SelectAlong(d, idx, keepDim);
     }
 
@@ -332,9 +354,9 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim("Mode", dim, Rank);
         CheckNonEmptyAlong("Mode", d);
         var idx = RowPositions(d,
-            _ => SortK.ModeIndex,
-            _ => SortK.ModeIndex,
-            _ => SortK.ModeIndex);
+            _ => SortK.ModeIndex<float>,
+            _ => SortK.ModeIndex<double>,
+            _ => SortK.ModeIndex<long>);
         return SelectAlong(d, idx, keepDim);
     }
 
