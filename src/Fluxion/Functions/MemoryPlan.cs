@@ -26,7 +26,7 @@ public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mo
 /// <summary>What <see cref="MemoryPlanMeasure.Measure"/> measured: one forward and backward pass.</summary>
 /// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>), parameter gradients and
 /// transients included (in a small network the gradients alone may set it, whatever the plan).</param>
-/// <param name="Seconds">Wall time of the pass.</param>
+/// <param name="Seconds">Wall time of one forward and backward pass run outside the tracker.</param>
 /// <param name="SavedBytes">Tensor bytes the forward pass left alive for the backward (saved activations, checkpoints,
 /// carried tangents): what the plan controls, measured on a second forward pass whose graph is then dropped.</param>
 public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long SavedBytes);
@@ -62,6 +62,9 @@ public sealed partial class MemoryPlan
     public const int MaxForwardDirections = 64;
 
     private readonly Sequential _model;
+
+    /// <summary>The planned model (for <see cref="MemoryPlanMeasure.Measure"/>).</summary>
+    internal Sequential Model => _model;
     private readonly List<(int Start, int Count, SegmentMode Kind)> _steps;
     private readonly CheckpointPlan _plan;
     private readonly Func<Tensor, Tensor>[] _fns;
