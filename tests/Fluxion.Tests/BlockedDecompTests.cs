@@ -13,13 +13,7 @@ public class BlockedDecompTests
 {
     private static double[] Randn(int len, int seed) => Tensor.Randn([len], DType.Float64, new Generator(seed)).ToDoubleArray();
 
-    private static void Close(double[] want, double[] got, double tol, string what)
-    {
-        Assert.Equal(want.Length, got.Length);
-        double scale = Math.Max(1, want.Max(Math.Abs));
-        for (int i = 0; i < want.Length; i++)
-            Assert.True(Math.Abs(want[i] - got[i]) <= tol * scale, $"{what}: element {i}: {got[i]} vs {want[i]}");
-    }
+    private static void Close(double[] want, double[] got, double tol, string what) => TensorAssert.CloseToScale(want, got, tol, what, minScale: 1);
 
     private static double[] Spd(int n, int seed)
     {

@@ -4,27 +4,13 @@ namespace Fluxion.Tests;
 
 public class LossTests
 {
-    private static GoldenFamily.OpFn One(Func<Tensor[], GoldenArgs, Tensor> f) => (x, a, _) => [f(x, a)];
-
-    /// <summary>Fluxion call per golden op of golden/losses.json (see make_golden.py for the args).</summary>
-    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
+    /// <summary>The golden losses of golden/losses.json called through the registry (<see cref="RegistryCall"/>: Losses' method
+    /// named after the entry, reductions and flags bound by name, "weight": true taking the next input), except the sigmoid
+    /// focal loss, which is torchvision's and has no registry entry.</summary>
+    private static readonly IReadOnlyDictionary<string, GoldenFamily.OpFn> Ops = GoldenFamily.FromRegistry("losses", new Dictionary<string, GoldenFamily.OpFn>
     {
-        ["MseLoss"] = One((x, a) => Losses.MseLoss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
-        ["L1Loss"] = One((x, a) => Losses.L1Loss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
-        ["CrossEntropy"] = One((x, a) => Losses.CrossEntropy(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true),
-            weight: a.Bool("weight") ? x[2] : null, ignoreIndex: a.Int("ignore_index"), labelSmoothing: a.Double("label_smoothing"))),
-        ["NllLoss"] = One((x, a) => Losses.NllLoss(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true),
-            weight: a.Bool("weight") ? x[2] : null, ignoreIndex: a.Int("ignore_index"))),
-        ["BceWithLogits"] = One((x, a) =>
-        {
-            int next = 2;
-            var w = a.Bool("weight") ? x[next++] : null;
-            var pw = a.Bool("pos_weight") ? x[next++] : null;
-            return Losses.BceWithLogits(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true), w, pw);
-        }),
-        ["KlDiv"] = One((x, a) => Losses.KlDiv(x[0], x[1], Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true), a.Bool("log_target"))),
-        ["SigmoidFocalLoss"] = One((x, a) => Losses.SigmoidFocalLoss(x[0], x[1], a.Double("alpha"), a.Double("gamma"), Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))),
-    };
+        ["SigmoidFocalLoss"] = (x, a, _) => [Losses.SigmoidFocalLoss(x[0], x[1], a.Double("alpha"), a.Double("gamma"), Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true))],
+    });
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("losses");
 

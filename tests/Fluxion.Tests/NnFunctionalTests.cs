@@ -30,75 +30,17 @@ public class NnFunctionalTests
     public void SweepOfTheseEntries(string name) => new RegistrySweepTests().GradCheckEverySample(name);
     // ---- golden values and gradients (PyTorch 1.13) ---------------------------------------------------
 
-    private static Reduction Red(GoldenArgs a) => a.String("reduction") switch
+    /// <summary>The golden ops called through the registry (<see cref="RegistryCall"/>: the entry's public method on Tensor or
+    /// Losses, args bound by name), except these: RreluEval is rrelu in eval mode (no entry of that name), the pixel shuffles'
+    /// "r" is PyTorch's positional name for Fluxion's upscaleFactor/downscaleFactor, and the embedding lookup is
+    /// Embedding.Lookup (a layer's static helper, not a method named after the entry).</summary>
+    private static readonly IReadOnlyDictionary<string, GoldenFamily.OpFn> Ops = GoldenFamily.FromRegistry("nn_more", new Dictionary<string, GoldenFamily.OpFn>
     {
-        "mean" => Reduction.Mean,
-        "sum" => Reduction.Sum,
-        _ => Reduction.None,
-    };
-
-    private static GoldenFamily.OpFn One(Func<Tensor, GoldenArgs, Tensor> f) => (x, a, _) => [f(x[0], a)];
-
-    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
-    {
-        ["Elu"] = One((x, a) => x.Elu(a.Double("alpha"))),
-        ["Selu"] = One((x, _) => x.Selu()),
-        ["Celu"] = One((x, a) => x.Celu(a.Double("alpha"))),
-        ["Silu"] = One((x, _) => x.Silu()),
-        ["Mish"] = One((x, _) => x.Mish()),
-        ["Hardswish"] = One((x, _) => x.Hardswish()),
-        ["Hardsigmoid"] = One((x, _) => x.Hardsigmoid()),
-        ["Hardtanh"] = One((x, a) => x.Hardtanh(a.Double("min_val"), a.Double("max_val"))),
-        ["Relu6"] = One((x, _) => x.Relu6()),
-        ["Softsign"] = One((x, _) => x.Softsign()),
-        ["Softshrink"] = One((x, a) => x.Softshrink(a.Double("lambd"))),
-        ["Hardshrink"] = One((x, a) => x.Hardshrink(a.Double("lambd"))),
-        ["Tanhshrink"] = One((x, _) => x.Tanhshrink()),
-        ["LogSigmoid"] = One((x, _) => x.LogSigmoid()),
-        ["Threshold"] = One((x, a) => x.Threshold(a.Double("threshold"), a.Double("value"))),
-        ["RreluEval"] = One((x, a) => x.Rrelu(a.Double("lower"), a.Double("upper"))),
-        ["Softmin"] = One((x, a) => x.Softmin(a.Int("dim"))),
-        ["Glu"] = One((x, a) => x.Glu(a.Int("dim"))),
-        ["Prelu"] = (x, _, _) => [x[0].Prelu(x[1])],
-        ["Normalize"] = One((x, a) => x.Normalize(a.Double("p"), a.Int("dim"))),
-        ["CosineSimilarity"] = (x, a, _) => [Tensor.CosineSimilarity(x[0], x[1], a.Int("dim"), a.Double("eps"))],
-        ["PairwiseDistance"] = (x, a, _) => [Tensor.PairwiseDistance(x[0], x[1], a.Double("p"), a.Double("eps"), a.Bool("keepdim"))],
-        ["Pdist"] = (x, a, _) => [Tensor.Pdist(x[0], a.Double("p"))],
-        ["PixelShuffle"] = One((x, a) => x.PixelShuffle(a.Int("r"))),
-        ["PixelUnshuffle"] = One((x, a) => x.PixelUnshuffle(a.Int("r"))),
-        ["Pad"] = One((x, a) => x.Pad(a.Ints("pad")!, a.String("mode") switch
-        {
-            "reflect" => PadMode.Reflect,
-            "replicate" => PadMode.Replicate,
-            "circular" => PadMode.Circular,
-            _ => PadMode.Constant,
-        }, a.Double("value"))),
-        ["HuberLoss"] = (x, a, _) => [Losses.HuberLoss(x[0], x[1], Red(a), a.Double("delta"))],
-        ["SmoothL1Loss"] = (x, a, _) => [Losses.SmoothL1Loss(x[0], x[1], Red(a), a.Double("beta"))],
-        ["BinaryCrossEntropy"] = (x, a, _) => [Losses.BinaryCrossEntropy(x[0], x[1], x.Length > 2 ? x[2] : null, Red(a))],
-        ["SoftMarginLoss"] = (x, a, _) => [Losses.SoftMarginLoss(x[0], x[1], Red(a))],
-        ["MarginRankingLoss"] = (x, a, _) => [Losses.MarginRankingLoss(x[0], x[1], x[2], a.Double("margin"), Red(a))],
-        ["HingeEmbeddingLoss"] = (x, a, _) => [Losses.HingeEmbeddingLoss(x[0], x[1], a.Double("margin"), Red(a))],
-        ["CosineEmbeddingLoss"] = (x, a, _) => [Losses.CosineEmbeddingLoss(x[0], x[1], x[2], a.Double("margin"), Red(a))],
-        ["TripletMarginLoss"] = (x, a, _) => [Losses.TripletMarginLoss(x[0], x[1], x[2], a.Double("margin"), a.Double("p"), swap: a.Bool("swap"), reduction: Red(a))],
-        ["TripletMarginWithDistanceLoss"] = (x, a, _) => [Losses.TripletMarginWithDistanceLoss(x[0], x[1], x[2], null, a.Double("margin"), a.Bool("swap"), Red(a))],
-        ["MultiMarginLoss"] = (x, a, _) => [Losses.MultiMarginLoss(x[0], x[1], a.Int("p"), a.Double("margin"), a.Bool("weight") ? x[2] : null, Red(a))],
-        ["MultilabelMarginLoss"] = (x, a, _) => [Losses.MultilabelMarginLoss(x[0], x[1], Red(a))],
-        ["MultilabelSoftMarginLoss"] = (x, a, _) => [Losses.MultilabelSoftMarginLoss(x[0], x[1], a.Bool("weight") ? x[2] : null, Red(a))],
-        ["PoissonNllLoss"] = (x, a, _) => [Losses.PoissonNllLoss(x[0], x[1], a.Bool("log_input"), a.Bool("full"), reduction: Red(a))],
-        ["GaussianNllLoss"] = (x, a, _) => [Losses.GaussianNllLoss(x[0], x[1], x[2], a.Bool("full"), a.Has("eps") ? a.Double("eps") : 1e-6, Red(a))],
-        ["MseLoss"] = (x, a, _) => [Losses.MseLoss(x[0], x[1], Red(a))],
-        ["L1Loss"] = (x, a, _) => [Losses.L1Loss(x[0], x[1], Red(a))],
-        ["Conv1d"] = (x, a, _) => [Tensor.Conv1d(x[0], x[1], x.Length > 2 ? x[2] : null, a.Int("stride"), a.Int("padding"), a.Int("dilation"), a.Int("groups"))],
-        ["ConvTranspose1d"] = (x, a, _) => [Tensor.ConvTranspose1d(x[0], x[1], x[2], a.Int("stride"), a.Int("padding"), a.Int("output_padding"))],
-        ["AvgPool1d"] = (x, a, _) => [Tensor.AvgPool1d(x[0], a.Int("kernel_size"), a.Int("stride"), a.Int("padding"), a.Bool("ceil_mode"), a.Bool("count_include_pad"))],
-        ["MaxPool1d"] = (x, a, _) => [Tensor.MaxPool1d(x[0], a.Int("kernel_size"), a.Int("stride"), a.Int("padding"), a.Int("dilation"))],
-        ["AdaptiveAvgPool1d"] = (x, a, _) => [Tensor.AdaptiveAvgPool1d(x[0], a.Int("output_size"))],
-        ["Bilinear"] = (x, _, _) => [Tensor.Bilinear(x[0], x[1], x[2], x.Length > 3 ? x[3] : null)],
-        ["LocalResponseNorm"] = One((x, a) => x.LocalResponseNorm(a.Int("size"), a.Double("alpha"), a.Double("beta"), a.Double("k"))),
-        ["UpsampleNearest"] = One((x, a) => x.UpsampleNearest(a.Ints("size"), a.DoubleOrNull("scale_factor"))),
+        ["RreluEval"] = (x, a, _) => [x[0].Rrelu(a.Double("lower"), a.Double("upper"))],
+        ["PixelShuffle"] = (x, a, _) => [x[0].PixelShuffle(a.Int("r"))],
+        ["PixelUnshuffle"] = (x, a, _) => [x[0].PixelUnshuffle(a.Int("r"))],
         ["Embedding"] = (x, a, _) => [Embedding.Lookup(x[0], x[1], a.IntOrNull("padding_idx"))],
-    };
+    });
 
     public static IEnumerable<object[]> Cases() => GoldenFamily.Cases("nn_more");
 

@@ -29,6 +29,15 @@ public sealed class ScalarPairForces : CustomFunction
 
     private bool Alive(int i) => _alive is null || _alive[i];
 
+    /// <summary>g(r) (the law without the masses) and g'(r), written by hand for the reference (the fused kernels take
+    /// theirs from Physics/TiledForces.cs's laws).</summary>
+    private static (double G, double DG) Radial(ForceSpec spec, double r) => spec.Law switch
+    {
+        ForceLaw.NewtonianGravity => (1 / (r * r), -2 / (r * r * r)),
+        ForceLaw.ThresholdGravity => r < spec.Threshold ? (1 / (r * r), -2 / (r * r * r)) : (0, 0),
+        _ => (spec.K * (1 - Math.Tanh(r)), -spec.K * (1 - Math.Tanh(r) * Math.Tanh(r))),
+    };
+
     /// <summary>Visits every live ordered pair (i, j ≠ i) with e = x_j − x_i, r (softened), φ = g/r and φ'.</summary>
     private void ForEachPair(double[] x, int n, int dim, double[] e, Action<int, int, double, double, double> body)
     {
@@ -47,7 +56,7 @@ public sealed class ScalarPairForces : CustomFunction
                 }
                 if (r2 == 0) continue; // coincident and unsoftened: no defined direction, no force
                 double r = Math.Sqrt(r2);
-                var (g, dg) = _spec.Radial(r);
+                var (g, dg) = Radial(_spec, r);
                 double phi = g / r, dphi = dg / r - g / r2;
                 body(i, j, r, phi, dphi);
             }

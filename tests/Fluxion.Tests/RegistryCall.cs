@@ -6,10 +6,11 @@ namespace Fluxion.Tests;
 
 /// <summary>
 /// Calls a registry op the way the golden data names it, so the golden tests keep no op table: the op is a registry
-/// entry (by its Fluxion name, a PyTorch name, or XScalar for entry X with a number), called through the public
-/// <see cref="Tensor"/> method named after the entry or one of its PyTorch names, with the case's tensors in order and
+/// entry (by its Fluxion name, a PyTorch name, or XScalar for entry X with a number), called through the public method of
+/// <see cref="Tensor"/> (or of a public static class such as <c>Losses</c>) named after the entry or one of its PyTorch names, with the case's tensors in order and
 /// its args bound to the method's parameters by name (snake_case = camelCase, e.g. negative_slope = negativeSlope), as
-/// <see cref="OpInfoTests"/> calls PyTorch's OpInfo samples.
+/// <see cref="OpInfoTests"/> calls PyTorch's OpInfo samples. An optional tensor parameter flagged by a boolean arg of its
+/// name (e.g. "weight": true) takes the next input when true and stays absent when false.
 /// </summary>
 internal static class RegistryCall
 {
@@ -21,6 +22,11 @@ internal static class RegistryCall
 
     /// <summary>A golden case's args as JSON.</summary>
     public static JsonElement Args(GoldenArgs a) => JsonDocument.Parse(a.ToString()).RootElement;
+
+    /// <summary>Where an entry's public method is looked for: <see cref="Tensor"/> (instance and static methods) and the
+    /// library's public static classes (e.g. <c>Fluxion.Nn.Losses</c>).</summary>
+    private static readonly Type[] s_hosts =
+        [typeof(Tensor), .. typeof(Tensor).Assembly.GetExportedTypes().Where(t => t.IsAbstract && t.IsSealed && !t.IsNested)];
 
     private static string Norm(string name) => name.Replace("_", "").ToLowerInvariant();
 
@@ -36,7 +42,7 @@ internal static class RegistryCall
         var names = new[] { op, def.Name }.Concat(def.Torch.Select(t => Pascal(t.Split('.')[^1]))).Concat(def.Torch.Select(Pascal)).ToHashSet();
         var given = args.EnumerateObject().ToDictionary(p => Norm(p.Name), p => (p.Name, p.Value));
         (Func<Tensor[], Tensor[]> Call, int Rank)? best = null;
-        foreach (var m in typeof(Tensor).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static))
+        foreach (var m in s_hosts.SelectMany(h => h.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)))
         {
             if (!names.Contains(m.Name) || m.IsDefined(typeof(ObsoleteAttribute)) || m.IsGenericMethod) continue;
             // the method named as the case wins (Max over Amax for "Max"), then the one leaving the fewest args unused
@@ -63,6 +69,17 @@ internal static class RegistryCall
             var p = ps[i];
             if (p.ParameterType == typeof(Tensor))
             {
+                // an optional tensor the case flags by name ("weight": true / false): the next input, or absent
+                if (given.TryGetValue(Norm(p.Name!), out var flag) && flag.Value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    used.Add(Norm(p.Name!));
+                    if (flag.Value.ValueKind == JsonValueKind.False)
+                    {
+                        if (!p.IsOptional) return null;
+                        plan[i] = _ => Type.Missing;
+                        continue;
+                    }
+                }
                 if (next >= inputs)
                 {
                     if (!p.IsOptional) return null;
@@ -120,6 +137,8 @@ internal static class RegistryCall
         switch (v.ValueKind)
         {
             case JsonValueKind.Number when u == typeof(double): return new(v.GetDouble());
+            case JsonValueKind.String when u == typeof(double) && v.GetString() is "inf" or "-inf" or "nan": // the golden files' non-finite numbers
+                return new(v.GetString() switch { "inf" => double.PositiveInfinity, "-inf" => double.NegativeInfinity, _ => double.NaN });
             case JsonValueKind.Number when u == typeof(int) && v.TryGetInt32(out var i): return new(i);
             case JsonValueKind.Number when u == typeof(long) && v.TryGetInt64(out var l): return new(l);
             case JsonValueKind.True or JsonValueKind.False when u == typeof(bool): return new(v.GetBoolean());
@@ -131,12 +150,21 @@ internal static class RegistryCall
         }
     }
 
-    /// <summary>A method's result as the case's outputs: a tensor, an array of tensors, or a tuple of them.</summary>
+    private static Tensor[] Deconstructed(object r, MethodInfo deconstruct)
+    {
+        var args = new object?[deconstruct.GetParameters().Length];
+        deconstruct.Invoke(r, args);
+        return [.. args.Cast<Tensor>()];
+    }
+
+    /// <summary>A method's result as the case's outputs: a tensor, an array of tensors, a tuple of them, or a result record.</summary>
     private static Tensor[] Outputs(object? r) => r switch
     {
         Tensor t => [t],
         Tensor[] ts => ts,
         System.Runtime.CompilerServices.ITuple tuple => [.. Enumerable.Range(0, tuple.Length).Select(i => (Tensor)tuple[i]!)],
+        not null when r.GetType().GetMethod("Deconstruct") is { } d && d.GetParameters().All(p => p.ParameterType == typeof(Tensor).MakeByRefType()) =>
+            Deconstructed(r, d), // a result record (QrResult, ...): its tensors in order
         _ => throw new InvalidOperationException($"unexpected result {r?.GetType().Name ?? "null"}"),
     };
 }

@@ -32,11 +32,11 @@ public static class TensorAssert
     }
 
     /// <summary>Close relative to the largest magnitude of <paramref name="expected"/> (for sums whose small entries
-    /// are differences of large terms); every actual value must be finite.</summary>
-    public static void CloseToScale(double[] expected, double[] actual, double rtol, string what = "value")
+    /// are differences of large terms), or to <paramref name="minScale"/> when that is larger; every actual value must be finite.</summary>
+    public static void CloseToScale(double[] expected, double[] actual, double rtol, string what = "value", double minScale = 1e-30)
     {
         Assert.Equal(expected.Length, actual.Length);
-        double scale = Math.Max(expected.Select(Math.Abs).DefaultIfEmpty(0).Max(), 1e-30);
+        double scale = Math.Max(expected.Select(Math.Abs).DefaultIfEmpty(0).Max(), minScale);
         for (int i = 0; i < expected.Length; i++)
         {
             Assert.True(double.IsFinite(actual[i]), $"{what}[{i}] is {actual[i]}");

@@ -4,7 +4,8 @@ namespace Fluxion;
 /// Deterministic accounting of the memory an autograd graph keeps alive for its backward pass: the
 /// tensors saved by its nodes (<see cref="Node.Saved"/>). Bytes are counted per distinct
 /// <see cref="Storage"/> (a saved view holds its whole buffer; a buffer saved by several nodes counts
-/// once). Used by checkpoint planning and by tests.
+/// once). The walk itself is the core's (<see cref="GraphWalk"/>, which checkpoint planning reads); this class is used by
+/// tests and tools.
 /// </summary>
 internal static class GraphMemory
 {
@@ -27,7 +28,7 @@ internal static class GraphMemory
     /// </summary>
     public static Stats Measure(Tensor[] roots, long afterSequence)
     {
-        var (nodes, entries, saved, parameters) = Walk(roots, afterSequence);
+        var (nodes, entries, saved, parameters) = GraphWalk.Saved(roots, afterSequence);
         long total = 0, activations = 0;
         foreach (var st in saved)
         {
@@ -35,14 +36,6 @@ internal static class GraphMemory
             if (!parameters.Contains(st)) activations += st.Bytes;
         }
         return new Stats(nodes, entries, total, activations);
-    }
-
-    /// <summary>The distinct storages counted in <see cref="Stats.ActivationBytes"/> (same walk as <see cref="Measure(Tensor[], long)"/>).</summary>
-    public static HashSet<Storage> ActivationStorages(Tensor[] roots, long afterSequence = 0)
-    {
-        var (_, _, saved, parameters) = Walk(roots, afterSequence);
-        saved.ExceptWith(parameters);
-        return saved;
     }
 
     /// <summary>
@@ -75,44 +68,5 @@ internal static class GraphMemory
                     byOp[op] = byOp.GetValueOrDefault(op) + sv.Tensor.Storage.Bytes;
                 }
         return byOp;
-    }
-
-    private static (int Nodes, int Entries, HashSet<Storage> Saved, HashSet<Storage> Parameters) Walk(Tensor[] roots, long afterSequence)
-    {
-        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<Node>();
-        var saved = new HashSet<Storage>(ReferenceEqualityComparer.Instance);
-        var parameters = new HashSet<Storage>(ReferenceEqualityComparer.Instance);
-        int nodes = 0, entries = 0;
-
-        void Visit(Node n)
-        {
-            if (n is AccumulateGrad acc)
-            {
-                parameters.Add(acc.Variable.Storage);
-                return;
-            }
-            if (n.Sequence <= afterSequence || !visited.Add(n)) return;
-            stack.Push(n);
-        }
-
-        foreach (var r in roots)
-        {
-            if (r.GradFn is { } fn) Visit(fn);
-            else if (r.RequiresGrad) parameters.Add(r.Storage);
-        }
-        while (stack.Count > 0)
-        {
-            var n = stack.Pop();
-            nodes++;
-            foreach (var s in n.Saved)
-            {
-                entries++;
-                saved.Add(s.Tensor.Storage);
-            }
-            foreach (var e in n.Next)
-                if (e is { } edge) Visit(edge.Node);
-        }
-        return (nodes, entries, saved, parameters);
     }
 }

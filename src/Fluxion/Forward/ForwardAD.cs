@@ -167,20 +167,6 @@ public partial class Tensor
     internal Tensor AliasForDual()
     {
         var y = new Tensor(Storage, _shape, _strides, Offset) { ViewBase = ViewBase ?? this };
-        return Op.Record(AliasOp, y, [this]);
+        return Op.Record(GraphOps.Alias, y, [this]);
     }
-
-    internal static readonly OpDef AliasOp = new("Alias", OpFamily.ShapeIndexCreateOther)
-    {
-        Linear = true,
-        Vjp = (in OpCtx c, Tensor g, int i) => g,
-        Jvp = (in OpCtx c, Tensor?[] t) => t[0],
-        BatchedJvp = true,
-        Samples = () =>
-        [
-            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].AliasForDual()),
-            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].AliasForDual()),
-            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].AliasForDual()),
-        ],
-    };
 }

@@ -16,14 +16,14 @@ public static partial class Functional
     private static Tensor Track(Tensor x)
     {
         x.CheckFloat("Functional");
-        if (x.RequiresGrad && GradMode.Enabled) return x.AliasForDual();
+        if (Op.ReverseTracking(x)) return x.AliasForDual();
         var leaf = x.Detach();
         leaf.RequiresGrad = true;
         x.CopyTangentsTo(leaf);
         return leaf;
     }
 
-    private static bool Nested(Tensor[] xs) => GradMode.Enabled && xs.Any(x => x.RequiresGrad);
+    private static bool Nested(Tensor[] xs) => Op.ReverseTracking(xs);
 
     /// <summary>Checks the output of a function given to a gradient transform is a scalar.</summary>
     private static void CheckScalar(string op, Tensor y)

@@ -154,7 +154,7 @@ public static partial class Checkpoint
                 Tensor y;
                 using (Autograd.EnableGrad()) y = steps[i](hin) ?? throw new AutogradException($"Checkpoint.Plan: step {i} returned null.");
                 sw.Stop();
-                foreach (var st in GraphMemory.ActivationStorages([y], before))
+                foreach (var st in GraphWalk.ActivationStorages([y], before))
                 {
                     if (ReferenceEquals(st, hin.Storage)) savesInput[i] = true;
                     else if (ReferenceEquals(st, y.Storage)) savesOutput[i] = true;

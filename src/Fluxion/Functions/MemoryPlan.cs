@@ -23,7 +23,7 @@ public enum SegmentMode
 /// <param name="Mode">How the run is executed.</param>
 public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mode);
 
-/// <summary>What <see cref="MemoryPlan.Measure"/> measured: one forward and backward pass.</summary>
+/// <summary>What <see cref="MemoryPlanMeasure.Measure"/> measured: one forward and backward pass.</summary>
 /// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>), parameter gradients and
 /// transients included (in a small network the gradients alone may set it, whatever the plan).</param>
 /// <param name="Seconds">Wall time of one forward and backward pass run outside the tracker.</param>
@@ -46,11 +46,11 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long 
 /// this class only adds the two other ways to avoid storing.</para>
 /// <para><b>Predicted time</b>: Σ f_i + Σ b_i + the recomputed steps' f_i, over each step's forward time f_i and
 /// backward time b_i, measured by <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> on the sample (one warm-up run, then the median of
-/// <see cref="TimingRuns"/> runs; compare with <see cref="Measure"/>'s wall time). With given step costs (tests) the
+/// <see cref="TimingRuns"/> runs; compare with <see cref="MemoryPlanMeasure.Measure"/>'s wall time). With given step costs (tests) the
 /// model is 3·Σ c_i plus the recomputed c_i plus half of each inverted step's c_i. <b>Predicted peak</b>:
 /// <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations only, a forward-mode section's carried tangents
 /// counted as its saved bytes) plus the largest temporary tangents of a forward-mode section
-/// (<see cref="ForwardTransientBytes"/>); <see cref="Measure"/> reports the real peak of live tensors, gradients and
+/// (<see cref="ForwardTransientBytes"/>); <see cref="MemoryPlanMeasure.Measure"/> reports the real peak of live tensors, gradients and
 /// transients included. A traced graph (a compiled training step) is planned by
 /// <see cref="Create(Func{Tensor[], Tensor[]}, Tensor[], long)"/> instead.</para>
 /// <para>Every plan computes the same function and the same gradients as storing everything (up to the
@@ -62,6 +62,9 @@ public sealed partial class MemoryPlan
     public const int MaxForwardDirections = 64;
 
     private readonly Sequential _model;
+
+    /// <summary>The planned model (for <see cref="MemoryPlanMeasure.Measure"/>).</summary>
+    internal Sequential Model => _model;
     private readonly List<(int Start, int Count, SegmentMode Kind)> _steps;
     private readonly CheckpointPlan _plan;
     private readonly Func<Tensor, Tensor>[] _fns;
@@ -276,31 +279,6 @@ public sealed partial class MemoryPlan
 
     /// <summary>Runs the model on <paramref name="x"/> following the plan.</summary>
     public Tensor Forward(Tensor x) => _plan.Run(x);
-
-    /// <summary>
-    /// Runs one forward pass, <paramref name="loss"/> (default: the sum of squares) and its backward pass
-    /// under <see cref="MemoryTracker"/> and reports the peak of live tensor bytes; then times an untracked pass
-    /// (the tracker confirms each new peak with a full collection, which would dominate the time of a tracked
-    /// pass). The parameters' gradients accumulate once, as in one backward pass: the timed pass's contribution is
-    /// taken back.
-    /// </summary>
-    public MemoryPlanMeasurement Measure(Tensor x, Func<Tensor, Tensor>? loss = null)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        loss ??= y => y.Square().Sum();
-        var report = MemoryTracker.Measure(() => loss(Forward(x)).Backward());
-        // the forward again, its graph kept until the measurement ends: the bytes still alive are what the backward would read
-        var (graph, saved) = MemoryTracker.Measure(() => loss(Forward(x)));
-        GC.KeepAlive(graph);
-        graph = null!;
-        // the timed pass, outside the tracker; the gradients it adds are restored afterwards
-        var grads = _model.Parameters().Select(p => (Tensor)p).Append(x).Distinct().Select(t => (Tensor: t, Grad: t.Grad?.Clone())).ToList();
-        var sw = Stopwatch.StartNew();
-        loss(Forward(x)).Backward();
-        sw.Stop();
-        foreach (var (t, g) in grads) t.Grad = g;
-        return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds, saved.LiveBytesAtEnd);
-    }
 
     /// <summary>The plan's segments, predicted peak and time on one line.</summary>
     public override string ToString() =>

@@ -22,7 +22,7 @@ public sealed class Parameter : Tensor
     private Parameter(Tensor source, AliasTag _)
         : base(source.Storage, source.ShapeArray, source.Strides.ToArray(), source.Offset)
     {
-        Op.Record(AliasOp, this, [source]);
+        Op.Record(GraphOps.Alias, this, [source]);
     }
 
     private sealed class AliasTag

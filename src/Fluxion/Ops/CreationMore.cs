@@ -1,7 +1,8 @@
 namespace Fluxion;
 
 // Creation and sampling ops beyond Creation.cs. As in PyTorch they take no gradient (logspace, the *_like
-// samplers, multinomial), except bernoulli, whose gradient with respect to the probabilities is zero.
+// samplers, multinomial), except bernoulli, whose gradient with respect to the probabilities is zero, and normal(mean, std),
+// differentiable by reparameterization.
 public partial class Tensor
 {
     internal static readonly OpDef LogspaceOp = new("Logspace", OpFamily.ShapeIndexCreateOther, "logspace") { Differentiable = false, DTypes = DTypeSet.All };
@@ -40,6 +41,65 @@ public partial class Tensor
         if (high <= low) throw new ArgumentException($"RandIntLike: high ({high}) must be greater than low ({low}).", nameof(high));
         if (t.DType == DType.Bool) throw new DTypeMismatchException("RandIntLike: a bool tensor cannot hold random integers; pass a float or int64 tensor.");
         return RandInt(low, high, t.ShapeArray, t.DType, generator);
+    }
+
+    /// <summary>The standard normal draws ε of one <see cref="Normal(Tensor, Tensor, Generator?)"/> call (out = mean + std·ε).</summary>
+    private sealed record NormalDraw(Tensor Eps);
+
+    /// <summary>
+    /// Reparameterized normal samples (as <c>torch.distributions.Normal(mean, std).rsample()</c>): out = mean + std·ε with
+    /// ε drawn once, so ∂out/∂mean = 1 and ∂out/∂std = ε = (out − mean)/std. The rules read the draw ε (the call's attribute),
+    /// not the inputs, so std = 0 gives no 0/0. (PyTorch 1.13's <c>torch.normal</c> returns zero gradients instead.)
+    /// </summary>
+    internal static readonly OpDef NormalOp = new("Normal", OpFamily.ShapeIndexCreateOther, "normal")
+    {
+        Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? g : g * c.A<NormalDraw>().Eps).SumTo(c.Shape(i)),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            var eps = c.A<NormalDraw>().Eps;
+            var s = AddTangents(AlignTangent(t[0], c.X(0), eps.Rank), AlignTangent(t[1], c.X(1), eps.Rank) is { } ts ? ts * eps : null);
+            return s is null ? null : BroadcastTangent(s, c.Y);
+        },
+        BatchedJvp = true,
+        Saves = 0,
+        Doc = "normal samples mean + std·ε, reparameterized (gradients 1 and ε; PyTorch 1.13's torch.normal gives 0)",
+        // a fixed generator makes the draw a smooth function of (mean, std)
+        Samples = () =>
+        [
+            new("same shape", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4), OpSamples.Make(OpSamples.Domain.Positive, 2, 3, 4)],
+                t => Normal(t[0], t[1], new Generator(7))),
+            new("broadcast", [OpSamples.Make(OpSamples.Domain.Real, 3, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 4, 3)],
+                t => Normal(t[0], t[1], new Generator(8))),
+            new("0-d std", [OpSamples.Make(OpSamples.Domain.Real, 5, 4), OpSamples.Make(OpSamples.Domain.Positive, 6)],
+                t => Normal(t[0], t[1], new Generator(9))),
+            new("empty", [OpSamples.Make(OpSamples.Domain.Real, 7, 0, 3), OpSamples.Make(OpSamples.Domain.Positive, 8, 3)],
+                t => Normal(t[0], t[1], new Generator(10))),
+        ],
+    };
+
+    /// <summary>
+    /// Normal samples with elementwise means <paramref name="mean"/> and standard deviations <paramref name="std"/> (broadcast
+    /// together; PyTorch's <c>torch.normal(mean, std)</c>). Differentiable by reparameterization, as
+    /// <c>torch.distributions.Normal(mean, std).rsample()</c>: out = mean + std·ε, so the gradient with respect to the mean is 1
+    /// and with respect to std is ε = (out − mean)/std. (PyTorch 1.13's <c>torch.normal</c> itself returns zero gradients.)
+    /// </summary>
+    /// <exception cref="ArgumentException">Some standard deviation is negative or NaN.</exception>
+    public static Tensor Normal(Tensor mean, Tensor std, Generator? generator = null)
+    {
+        const string op = "Normal";
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(std);
+        PromoteFloat(op, ref mean, ref std);
+        var shape = ShapeUtil.Broadcast(op, mean._shape, std._shape);
+        var s = std.ToDoubleArray();
+        for (int i = 0; i < s.Length; i++)
+            if (!(s[i] >= 0))
+                throw new ArgumentException($"{op}: every standard deviation must be non-negative, got {s[i]} at flat position {i} of std (shape {ShapeUtil.Format(std._shape)}).", nameof(std));
+        var eps = Randn(shape, mean.DType, generator);
+        // raw kernels: the value is computed once, the call recorded once (no Mul/Add nodes or trace entries)
+        var scaled = BinaryRaw(op, std, eps, Kernels.Elementwise.Ops<float>.Mul, Kernels.Elementwise.Ops<double>.Mul);
+        var y = BinaryRaw(op, mean, scaled, Kernels.Elementwise.Ops<float>.Add, Kernels.Elementwise.Ops<double>.Add);
+        return Op.Tracking(mean, std) ? Op.Record(NormalOp, y, [mean, std], new NormalDraw(eps)) : y;
     }
 
     /// <summary>The probabilities' gradient of a Bernoulli draw is zero (as in PyTorch).</summary>

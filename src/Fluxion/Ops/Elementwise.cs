@@ -782,8 +782,8 @@ public partial class Tensor
     /// </summary>
     private Tensor InPlace(string op, Tensor other, Func<Tensor, Tensor, Tensor> compute)
     {
-        bool track = GradMode.Enabled && (RequiresGrad || other.RequiresGrad);
-        bool forward = ForwardLevels.ActiveCount > 0 && (HasTangents || other.HasTangents);
+        bool track = Op.ReverseTracking(this, other);
+        bool forward = Op.ForwardTracking(this, other);
         if (Tracer.Depth > 0) Tracer.CheckInPlace(op, this, other);
         if (track)
         {

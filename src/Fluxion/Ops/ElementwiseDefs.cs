@@ -102,7 +102,7 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
     {
         object? attr = s_stateless ? extra : d;
         if (Tracer.Depth > 0) Tracer.Note(this, [y], [x], attr);
-        if (x.HasTangents && ForwardLevels.ActiveCount > 0)
+        if (Op.ForwardTracking(x))
             Op.PropagateTangents(Name, [y], [x], t => [t[0] is { } tx ? tx * d.Eval(x, y) : null], batched: true);
         if (Op.ShouldRecord(x)) Op.Attach(new OpNode(this, [x], y, attr), y);
         return y;
@@ -174,7 +174,7 @@ internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
     public Tensor Record(Tensor a, Tensor b, Tensor y)
     {
         if (Tracer.Depth > 0) Tracer.Note(this, [y], [a, b], null);
-        if ((a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0)
+        if (Op.ForwardTracking(a, b))
         {
             var rule = default(TR);
             Op.PropagateTangents(Name, [y], [a, b], t =>

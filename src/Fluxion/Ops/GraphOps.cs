@@ -3,7 +3,7 @@ namespace Fluxion;
 /// <summary>
 /// Registry entries that are graph plumbing rather than math: a guard whose rules raise a recorded message (a
 /// value that must not be differentiated again), and the node through which a forward-mode section hands its
-/// gradients to reverse mode. They carry no samples (their own tests cover them).
+/// gradients to reverse mode (these two carry no samples: their own tests cover them), and the identity alias.
 /// </summary>
 [OpTable]
 internal static class GraphOps
@@ -24,6 +24,22 @@ internal static class GraphOps
     {
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => c.A<IGradientSource>().Gradients(g[0], needs),
         Doc = "hands a forward-mode section's gradients to reverse mode",
+    };
+
+    /// <summary>A graph-connected alias of a tensor (the identity on the same storage): what forward mode's MakeDual/Unpack and
+    /// <c>Functional.Call</c>'s parameter stand-ins record, so gradients, tangents and tracing flow through to the source.</summary>
+    internal static readonly OpDef Alias = new("Alias", OpFamily.ShapeIndexCreateOther)
+    {
+        Linear = true,
+        Vjp = (in OpCtx c, Tensor g, int i) => g,
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0],
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("2-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].AliasForDual()),
+            new("noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].AliasForDual()),
+            new("0-d", [OpSamples.Make(OpSamples.Domain.Real, 3)], t => t[0].AliasForDual()),
+        ],
     };
 
     /// <summary>Records a guard on <paramref name="value"/> over <paramref name="anchors"/> (those requiring grad).</summary>

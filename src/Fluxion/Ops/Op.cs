@@ -10,7 +10,7 @@ internal static class Op
 {
     /// <summary>True when the op must be recorded: grad mode is on and some input requires grad,
     /// or a forward-AD level is active and some input carries a tangent.</summary>
-    public static bool Tracking(Tensor a) => (a.RequiresGrad && GradMode.Enabled) || (a.HasTangents && ForwardLevels.ActiveCount > 0)
+    public static bool Tracking(Tensor a) => ReverseTracking(a) || ForwardTracking(a)
         || (Tracer.Depth > 0 && Tracer.IsTraced(a));
 
     /// <inheritdoc cref="Tracking(Tensor)"/>
@@ -33,6 +33,9 @@ internal static class Op
 
     /// <inheritdoc cref="ReverseTracking(Tensor[])"/>
     internal static bool ReverseTracking(Tensor a, Tensor b) => (a.RequiresGrad || b.RequiresGrad) && GradMode.Enabled;
+
+    /// <inheritdoc cref="ReverseTracking(Tensor[])"/>
+    internal static bool ReverseTracking(Tensor a) => a.RequiresGrad && GradMode.Enabled;
 
     /// <summary>Largest gradient the fused first-order backward of elementwise ops handles with its scalar loop
     /// (where per-op overhead dominates); bigger ones use the vectorized tensor ops.</summary>
@@ -124,6 +127,12 @@ internal static class Op
         return any && ForwardLevels.ActiveCount > 0;
     }
 
+    /// <inheritdoc cref="ForwardTracking(Tensor[])"/>
+    internal static bool ForwardTracking(Tensor a) => a.HasTangents && ForwardLevels.ActiveCount > 0;
+
+    /// <inheritdoc cref="ForwardTracking(Tensor[])"/>
+    internal static bool ForwardTracking(Tensor a, Tensor b) => (a.HasTangents || b.HasTangents) && ForwardLevels.ActiveCount > 0;
+
     /// <summary>
     /// Records one call of the registry entry <paramref name="def"/> whose value <paramref name="output"/> the
     /// caller computed from <paramref name="inputs"/> (with the call's <paramref name="attr"/>ibutes): forward
@@ -186,7 +195,7 @@ internal static class Op
 
     /// <summary>Single-input form of the reverse-mode test: grad mode is on, <paramref name="x"/> requires grad
     /// and no recording observer claims it (see <see cref="Recording.TryCollect(Tensor[])"/>).</summary>
-    internal static bool ShouldRecord(Tensor x) => x.RequiresGrad && GradMode.Enabled && !Recording.TryCollect(x);
+    internal static bool ShouldRecord(Tensor x) => ReverseTracking(x) && !Recording.TryCollect(x);
 
     /// <summary>Reduces a broadcast gradient back to <paramref name="shape"/> by summing the broadcast dims.</summary>
     public static Tensor SumTo(Tensor g, ReadOnlySpan<int> shape) => g.SumTo(shape);

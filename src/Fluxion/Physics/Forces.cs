@@ -27,16 +27,7 @@ public enum ForceLaw
 /// ε = <see cref="Softening"/>, so coincident particles never divide by zero (with ε = 0 a coincident pair
 /// simply contributes no force, as its direction is undefined). Nothing produces NaN.
 /// </summary>
-public readonly record struct ForceSpec(ForceLaw Law = ForceLaw.NewtonianGravity, double Threshold = double.PositiveInfinity, double K = 1.0, double Softening = 1e-3)
-{
-    /// <summary>g(r) (the law without the masses) and g'(r).</summary>
-    internal (double G, double DG) Radial(double r) => Law switch
-    {
-        ForceLaw.NewtonianGravity => (1 / (r * r), -2 / (r * r * r)),
-        ForceLaw.ThresholdGravity => r < Threshold ? (1 / (r * r), -2 / (r * r * r)) : (0, 0),
-        _ => (K * (1 - Math.Tanh(r)), -K * (1 - Math.Tanh(r) * Math.Tanh(r))),
-    };
-}
+public readonly record struct ForceSpec(ForceLaw Law = ForceLaw.NewtonianGravity, double Threshold = double.PositiveInfinity, double K = 1.0, double Softening = 1e-3);
 
 /// <summary>
 /// Fused pairwise forces F_i = Σ_{j≠i} (1 − s[i, kind_j]) · a[j, kind_i] · m_i m_j g(r_ij) · (x_j − x_i) / r_ij

@@ -90,7 +90,7 @@ public sealed class MixedTensor
         Tensor carrier;
         using (Autograd.NoGrad()) carrier = Primal.Detach();
         var targets = Targets();
-        if (Tracking && GradMode.Enabled && targets.Any(t => t.RequiresGrad))
+        if (Tracking && Op.ReverseTracking(targets))
         {
             carrier = GraphOps.Guarded(carrier, targets,
                 $"{layer}: a forward-mode output reached a reverse-mode backward pass without MixedMode.Fwd2Rev. " +
@@ -227,7 +227,7 @@ public sealed class MixedTensor
     internal Tensor AttachGradients(Tensor value, Func<Tensor, (Tensor T, Tensor? PerSample)> directional)
     {
         var targets = Targets();
-        if (!GradMode.Enabled || !targets.Any(x => x.RequiresGrad)) return value;
+        if (!Op.ReverseTracking(targets)) return value;
         return Op.Record(GraphOps.MixedModeOutput, value, [.. targets], new SectionGradients(this, targets, directional));
     }
 
