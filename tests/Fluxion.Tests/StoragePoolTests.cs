@@ -61,6 +61,64 @@ public sealed class StoragePoolTests : IDisposable
     }
 
     [Fact]
+    public void LiveStoragesNeverShareAnArrayUnderInducedCollections()
+    {
+        // every miss that finds only arrays handed back since the last collection runs one (the rule at its most eager)
+        long collectFor = StoragePool.CollectForBytes;
+        StoragePool.InduceGc = true;
+        StoragePool.CollectForBytes = 0;
+        try
+        {
+            long hits0 = StoragePool.Stats.Hits;
+            var live = new Queue<(Tensor T, float V)>();
+            for (int i = 0; i < 300; i++)
+            {
+                var t = Tensor.Empty([N], DType.Float32);
+                Assert.True(t.Storage.IsPooled);
+                t.FillRaw(i);
+                live.Enqueue((t, i));
+                if (live.Count > 6) live.Dequeue();
+                if (i % 37 == 0) GC.Collect(0);
+                var arrays = new HashSet<Array>(ReferenceEqualityComparer.Instance);
+                foreach (var (lt, lv) in live)
+                {
+                    Assert.True(arrays.Add(lt.Storage.RawData), $"step {i}: two live tensors share one array");
+                    var a = lt.Storage.As<float>();
+                    Assert.Equal(lv, a[0]);
+                    Assert.Equal(lv, a[N / 2]);
+                    Assert.Equal(lv, a[N - 1]);
+                }
+            }
+            Assert.True(StoragePool.Stats.Hits - hits0 >= 30, $"only {StoragePool.Stats.Hits - hits0} of 300 allocations reused an array");
+        }
+        finally
+        {
+            StoragePool.CollectForBytes = collectFor;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SqrtDropped(Tensor x)
+    {
+        using (Autograd.NoGrad()) x.Sqrt();
+    }
+
+    [Fact]
+    public void ALoopOfFourMegabyteOpsReusesItsOutputs()
+    {
+        // the op sweep's forward loop: each output dies at once; arrays come back at collections, which the pool runs
+        // itself when only just-returned arrays of the size wait (CollectForBytes), instead of allocating fresh ones
+        StoragePool.InduceGc = true;
+        var x = Tensor.Full([1024, 1024], 2.0);
+        for (int i = 0; i < 30; i++) SqrtDropped(x);
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
+        const int Runs = 40;
+        for (int i = 0; i < Runs; i++) SqrtDropped(x);
+        long perRun = (GC.GetAllocatedBytesForCurrentThread() - a0) / Runs;
+        Assert.True(perRun < (3 << 20) / 2, $"{perRun} bytes allocated per run of a 4 MB op: its output arrays are not reused");
+    }
+
+    [Fact]
     public void ArrayOfADeadStorageIsReusedWithExactLength()
     {
         var a = Dead(DType.Float32, N);

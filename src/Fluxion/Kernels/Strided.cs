@@ -53,14 +53,99 @@ internal static class Strided
         Copy(s, 0, ShapeUtil.ContiguousStrides(shape), dst, offset, strides.ToArray(), shape.ToArray());
     }
 
-    /// <summary>Copies between two strided views of the same shape, a row at a time.</summary>
+    /// <summary>Side of the square tiles of <see cref="Copy{T}"/>'s transposing path.</summary>
+    private const int Tile = 32;
+
+    /// <summary>Below this many elements a copy stays on the calling thread.</summary>
+    private const int ParallelThreshold = 1 << 18;
+
+    /// <summary>Copies between two strided views of the same shape. After merging dims: one block copy when both are
+    /// dense; a tiled transpose (threads splitting the tiles) when the destination runs along its last dim and the source
+    /// along another (a permuted view made contiguous: transpose, movedim, a permutation's gradient); else a row at a time.</summary>
     public static void Copy<T>(T[] src, int srcOffset, int[] srcStrides, T[] dst, int dstOffset, int[] dstStrides, int[] shape)
     {
+        foreach (var d0 in shape) if (d0 == 0) return;
+        var sh = (int[])shape.Clone();
+        int[] ss = (int[])srcStrides.Clone(), ds = (int[])dstStrides.Clone();
+        int rank = Coalesce(sh, [ss, ds]);
+        if (rank == 0)
+        {
+            dst[dstOffset] = src[srcOffset];
+            return;
+        }
+        if (rank == 1 && ss[0] == 1 && ds[0] == 1)
+        {
+            int n = sh[0];
+            if (n < ParallelThreshold) Array.Copy(src, srcOffset, dst, dstOffset, n);
+            else
+            {
+                const int Chunk = 1 << 16;
+                Parallelism.For((n + Chunk - 1) / Chunk, n, ParallelThreshold, (s, e) =>
+                {
+                    int a = s * Chunk, b = Math.Min(n, e * Chunk);
+                    Array.Copy(src, srcOffset + a, dst, dstOffset + a, b - a);
+                });
+            }
+            return;
+        }
+        if (rank >= 2 && ds[rank - 1] == 1 && ss[rank - 1] != 1 && sh[rank - 1] >= 8)
+        {
+            int k = Array.LastIndexOf(ss, 1, rank - 2);
+            bool distinct = true; // no destination dim of stride 0 (threads must not write one element)
+            for (int d = 0; d < rank; d++) distinct &= ds[d] > 0;
+            if (k >= 0 && sh[k] >= 8 && distinct)
+            {
+                TiledTranspose(src, srcOffset, ss, dst, dstOffset, ds, sh, rank, k);
+                return;
+            }
+        }
         ForEachRow(shape, [srcStrides, dstStrides], [srcOffset, dstOffset], (p, n, st) =>
         {
             if (st[0] == 1 && st[1] == 1) src.AsSpan(p[0], n).CopyTo(dst.AsSpan(p[1], n));
             else
                 for (int j = 0, a = p[0], b = p[1]; j < n; j++, a += st[0], b += st[1]) dst[b] = src[a];
+        });
+    }
+
+    /// <summary>The transposing path of <see cref="Copy{T}"/> on merged dims: dim <paramref name="k"/> has source stride 1,
+    /// the last dim destination stride 1; the (k, last) plane is copied in <see cref="Tile"/>² tiles for every position of
+    /// the other dims, so both sides touch whole cache lines.</summary>
+    private static void TiledTranspose<T>(T[] src, int srcOffset, int[] ss, T[] dst, int dstOffset, int[] ds, int[] sh, int rank, int k)
+    {
+        int last = rank - 1;
+        int rows = sh[k], cols = sh[last];
+        int srcCol = ss[last], dstRow = ds[k];
+        int tilesI = (rows + Tile - 1) / Tile;
+        long outerCount = 1;
+        for (int d = 0; d < last; d++) if (d != k) outerCount *= sh[d];
+        long total = outerCount * tilesI;
+        if (total > int.MaxValue) throw new InvalidOperationException("Strided.Copy: too many tiles.");
+        Parallelism.For((int)total, outerCount * rows * cols, ParallelThreshold, (s, e) =>
+        {
+            for (int t = s; t < e; t++)
+            {
+                // offsets of outer position t / tilesI (dims other than k and the last, row-major)
+                long q = t / tilesI;
+                int ps = srcOffset, pd = dstOffset;
+                for (int d = last - 1; d >= 0; d--)
+                {
+                    if (d == k) continue;
+                    int i = (int)(q % sh[d]);
+                    q /= sh[d];
+                    ps += i * ss[d];
+                    pd += i * ds[d];
+                }
+                int i0 = t % tilesI * Tile, i1 = Math.Min(rows, i0 + Tile);
+                for (int j0 = 0; j0 < cols; j0 += Tile)
+                {
+                    int j1 = Math.Min(cols, j0 + Tile);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        int a = ps + i + j0 * srcCol, b = pd + i * dstRow + j0;
+                        for (int j = j0; j < j1; j++, a += srcCol) dst[b++] = src[a];
+                    }
+                }
+            }
         });
     }
 
