@@ -151,21 +151,37 @@ internal static class Reduce
     /// <summary>One row pass of <see cref="TryStaged"/>: dst[i] = reduce(x[off + i·inner .. + inner]), rows split across threads.</summary>
     private static void RowPass<T>(T[] x, int off, int rows, int inner, T[] dst, ReduceKind kind) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        const int Chunk = 1 << 16;
+        if (rows == 1 && inner >= 4 * Chunk && Parallelism.Threads(inner, ParallelThreshold) > 1)
+        {
+            // one long row (a full reduction): partial results of chunks on the threads, then their reduction
+            int chunks = (inner + Chunk - 1) / Chunk;
+            var part = new T[chunks];
+            For(chunks, inner, (s, e) =>
+            {
+                for (int c = s; c < e; c++)
+                {
+                    var seg = new ReadOnlySpan<T>(x, off + c * Chunk, Math.Min(Chunk, inner - c * Chunk));
+                    part[c] = ReduceRow(seg, kind);
+                }
+            });
+            dst[0] = ReduceRow<T>(part, kind == ReduceKind.NanSum ? ReduceKind.Sum : kind);
+            return;
+        }
         For(rows, (long)rows * inner, (s, e) =>
         {
             for (int i = s; i < e; i++)
-            {
-                var row = new ReadOnlySpan<T>(x, off + i * inner, inner);
-                dst[i] = kind switch
-                {
-                    ReduceKind.Sum => TensorPrimitives.Sum(row),
-                    ReduceKind.NanSum => NanSum(row),
-                    ReduceKind.Max => TensorPrimitives.Max(row),
-                    _ => TensorPrimitives.Min(row),
-                };
-            }
+                dst[i] = ReduceRow(new ReadOnlySpan<T>(x, off + i * inner, inner), kind);
         });
     }
+
+    private static T ReduceRow<T>(ReadOnlySpan<T> row, ReduceKind kind) where T : unmanaged, IFloatingPointIeee754<T> => kind switch
+    {
+        ReduceKind.Sum => TensorPrimitives.Sum(row),
+        ReduceKind.NanSum => NanSum(row),
+        ReduceKind.Max => TensorPrimitives.Max(row),
+        _ => TensorPrimitives.Min(row),
+    };
 
     /// <summary>dst[o, j] = max (or min) over k of x[o, k, j] for the dense [outer, r, inner] <paramref name="x"/> (r &gt; 0); NaN propagates.</summary>
     public static void MiddleExtreme<T>(ReadOnlySpan<T> x, int outer, int r, int inner, bool max, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
