@@ -303,6 +303,13 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (o, a, b) = c.A<(int, int, int)>();
+            if (!Op.Tracking(g) && Tracer.Depth == 0)
+            {
+                // first order, nothing tracing: write g straight onto the diagonal of zeros (one strided copy, no composite)
+                var y = Zeros(c.Shape(i), g.DType);
+                y.DiagonalCore(o, a, b).CopyRawFrom(g);
+                return y;
+            }
             return Zeros(c.Shape(i), g.DType).DiagonalScatter(g, o, a, b);
         },
         Jvp = (in OpCtx c, Tensor?[] t) =>
