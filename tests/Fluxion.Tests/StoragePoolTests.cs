@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Fluxion.Tests;
 
@@ -21,8 +23,11 @@ public sealed class StoragePoolTests : IDisposable
     private readonly bool _induce = StoragePool.InduceGc;
     private readonly long _induceBytes = StoragePool.InduceBytes;
 
-    public StoragePoolTests()
+    private readonly ITestOutputHelper _out;
+
+    public StoragePoolTests(ITestOutputHelper output)
     {
+        _out = output;
         StoragePool.Enabled = true;
         StoragePool.InduceGc = false; // the tests below run their own collections
         Collect(); // storages left by earlier tests hand their arrays back now, not in the middle of this test
@@ -58,6 +63,130 @@ public sealed class StoragePoolTests : IDisposable
         GC.WaitForPendingFinalizers();
         GC.Collect();
         GC.WaitForPendingFinalizers();
+    }
+
+    [Fact]
+    public void LiveStoragesNeverShareAnArrayUnderInducedCollections()
+    {
+        // every miss that finds only arrays handed back since the last collection runs one (the rule at its most eager)
+        long collectFor = StoragePool.CollectForBytes;
+        StoragePool.InduceGc = true;
+        StoragePool.CollectForBytes = 0;
+        try
+        {
+            long hits0 = StoragePool.Stats.Hits;
+            var live = new Queue<(Tensor T, float V)>();
+            for (int i = 0; i < 300; i++)
+            {
+                var t = Tensor.Empty([N], DType.Float32);
+                Assert.True(t.Storage.IsPooled);
+                t.FillRaw(i);
+                live.Enqueue((t, i));
+                if (live.Count > 6) live.Dequeue();
+                if (i % 37 == 0) GC.Collect(0);
+                var arrays = new HashSet<Array>(ReferenceEqualityComparer.Instance);
+                foreach (var (lt, lv) in live)
+                {
+                    Assert.True(arrays.Add(lt.Storage.RawData), $"step {i}: two live tensors share one array");
+                    var a = lt.Storage.As<float>();
+                    Assert.Equal(lv, a[0]);
+                    Assert.Equal(lv, a[N / 2]);
+                    Assert.Equal(lv, a[N - 1]);
+                }
+            }
+            Assert.True(StoragePool.Stats.Hits - hits0 >= 30, $"only {StoragePool.Stats.Hits - hits0} of 300 allocations reused an array");
+        }
+        finally
+        {
+            StoragePool.CollectForBytes = collectFor;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SqrtDropped(Tensor x)
+    {
+        using (Autograd.NoGrad()) x.Sqrt();
+    }
+
+    [Fact]
+    public void ALoopOfFourMegabyteOpsReusesItsOutputs()
+    {
+        // the op sweep's forward loop: each output dies at once; arrays come back at collections, which the pool runs
+        // itself when only just-returned arrays of the size wait (CollectForBytes), instead of allocating fresh ones
+        StoragePool.InduceGc = true;
+        var x = Tensor.Full([1024, 1024], 2.0);
+        for (int i = 0; i < 30; i++) SqrtDropped(x);
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
+        const int Runs = 40;
+        for (int i = 0; i < Runs; i++) SqrtDropped(x);
+        long perRun = (GC.GetAllocatedBytesForCurrentThread() - a0) / Runs;
+        Assert.True(perRun < (3 << 20) / 2, $"{perRun} bytes allocated per run of a 4 MB op: its output arrays are not reused");
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Sec, Nsec;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGettime(int clock, out Timespec ts);
+
+    /// <summary>CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), in ms; NaN off Linux.</summary>
+    private static double ThreadCpuMs()
+    {
+        try { return ClockGettime(3, out var ts) == 0 ? ts.Sec * 1e3 + ts.Nsec / 1e6 : double.NaN; }
+        catch (DllNotFoundException) { return double.NaN; }
+        catch (EntryPointNotFoundException) { return double.NaN; }
+    }
+
+    /// <summary>Minor page faults of the process so far (/proc/self/stat field 10), or -1.</summary>
+    private static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return -1; }
+    }
+
+    /// <summary>In-process A/B of the collection rule for big arrays (alternating rounds of a loop of 4 MB sqrt outputs that
+    /// die at once): the old rule (a miss collects only for arrays of 8 MB or more, no per-size lease trigger) against the
+    /// current one. Prints allocated bytes, minor page faults and thread CPU time per run; asserts the current rule reuses.</summary>
+    [Fact]
+    public void CollectionRuleAbOnFourMegabyteLoop()
+    {
+        long collectFor = StoragePool.CollectForBytes;
+        int sizeTrigger = StoragePool.SizeLeaseTrigger;
+        StoragePool.InduceGc = true;
+        var x = Tensor.Full([1024, 1024], 2.0);
+        var sums = new double[2, 3];
+        const int Rounds = 4, Runs = 25;
+        try
+        {
+            for (int round = 0; round < 2 * Rounds; round++)
+            {
+                int v = round % 2; // 0: old rule, 1: current
+                StoragePool.CollectForBytes = v == 0 ? 8L << 20 : collectFor;
+                StoragePool.SizeLeaseTrigger = v == 0 ? int.MaxValue : sizeTrigger;
+                for (int i = 0; i < 5; i++) SqrtDropped(x);
+                long a0 = GC.GetAllocatedBytesForCurrentThread(), f0 = MinorFaults();
+                double c0 = ThreadCpuMs();
+                for (int i = 0; i < Runs; i++) SqrtDropped(x);
+                sums[v, 0] += (double)(GC.GetAllocatedBytesForCurrentThread() - a0) / Runs;
+                sums[v, 1] += (double)(MinorFaults() - f0) / Runs;
+                sums[v, 2] += (ThreadCpuMs() - c0) / Runs;
+            }
+        }
+        finally
+        {
+            StoragePool.CollectForBytes = collectFor;
+            StoragePool.SizeLeaseTrigger = sizeTrigger;
+        }
+        for (int v = 0; v < 2; v++)
+            _out.WriteLine($"{(v == 0 ? "old rule" : "current ")}: {sums[v, 0] / Rounds / 1e6:F2} MB allocated, {sums[v, 1] / Rounds:F0} minor faults, {sums[v, 2] / Rounds:F3} ms thread CPU per run");
+        Assert.True(sums[1, 0] / Rounds < (3 << 20) / 2, $"current rule: {sums[1, 0] / Rounds} bytes allocated per run of a 4 MB op");
     }
 
     [Fact]

@@ -143,9 +143,10 @@ public static class OpsBench
             foreach (var c in Cases(size, report: true))
                 foreach (var mode in c.Differentiable ? new[] { OpsBenchMode.Forward, OpsBenchMode.ForwardBackward } : [OpsBenchMode.Forward])
                 {
-                    var r = Measure(c.Name(mode), Runner(c, mode), o.Runs, o.TensorPeak);
+                    var r = Measure(c.Name(mode), Runner(c, mode), o.Runs, o.TensorPeak, out double faults);
                     var fields = new Dictionary<string, object>();
                     if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
+                    if (faults >= 0) fields["minflt_per_run"] = Math.Round(faults, 1);
                     foreach (var (k, v) in Fields(c)) fields[k] = v;
                     if (mode == OpsBenchMode.Forward && TorchCall.CallText(c.Torch, c.Inputs.Length, out _, out bool check) is var _ && check)
                         fields["abs_sum"] = JsonNumber(c.AbsSum);
@@ -162,12 +163,15 @@ public static class OpsBench
     };
 
     /// <summary>One time-boxed case: warm-up runs for <see cref="CaseWarmupSeconds"/> (at least one), then up to
-    /// <paramref name="maxRuns"/> timed runs, stopping after <see cref="CaseMeasureSeconds"/> once three are done.</summary>
-    private static BenchResult Measure(string name, Action run, int maxRuns, bool tensorPeak)
+    /// <paramref name="maxRuns"/> timed runs, stopping after <see cref="CaseMeasureSeconds"/> once three are done.
+    /// <paramref name="faultsPerRun"/>: the process's minor page faults per timed run (fresh memory touched: arrays not
+    /// reused), -1 where /proc/self/stat is unreadable.</summary>
+    private static BenchResult Measure(string name, Action run, int maxRuns, bool tensorPeak, out double faultsPerRun)
     {
         var warm = Stopwatch.StartNew();
         do run(); while (warm.Elapsed.TotalSeconds < CaseWarmupSeconds);
         var times = new List<double>();
+        long f0 = MinorFaults();
         long a0 = GC.GetAllocatedBytesForCurrentThread();
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         var box = Stopwatch.StartNew();
@@ -181,11 +185,28 @@ public static class OpsBench
         }
         int n = times.Count;
         double alloc = (double)(GC.GetAllocatedBytesForCurrentThread() - a0) / n;
+        long f1 = MinorFaults();
+        faultsPerRun = f0 < 0 || f1 < 0 ? -1 : (double)(f1 - f0) / n;
         double r0 = (double)(GC.CollectionCount(0) - g0) / n, r1 = (double)(GC.CollectionCount(1) - g1) / n, r2 = (double)(GC.CollectionCount(2) - g2) / n;
         var t = times.ToArray();
         Array.Sort(t);
         long peak = tensorPeak ? MemoryTracker.Measure(run).PeakBytes : -1;
         return new BenchResult(name, BenchRunner.Median(t), t[0], t[^1], n, alloc, r0, r1, r2, peak);
+    }
+
+    /// <summary>The process's minor page faults so far (field 10 of /proc/self/stat), or -1.</summary>
+    private static long MinorFaults()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(rest[7], System.Globalization.CultureInfo.InvariantCulture); // fields from 3 on: minflt is field 10
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return -1;
+        }
     }
 
     private static void RunOnce(OpsBenchCase c, OpsBenchMode mode) => Runner(c, mode)();

@@ -60,6 +60,186 @@ internal static class Reduce
         for (int k = 2; k < r; k++) TensorPrimitives.Add<T>(dst, x.Slice(k * inner, inner), dst);
     }
 
+    /// <summary>What <see cref="TryStaged"/> computes: a sum, a sum skipping NaN (<c>nansum</c>), the largest or the smallest
+    /// element (NaN propagating).</summary>
+    internal enum ReduceKind { Sum, NanSum, Max, Min }
+
+    /// <summary>
+    /// Reduces the dense row-major <paramref name="x"/> (from <paramref name="xOff"/>) of <paramref name="shape"/> over the
+    /// dims flagged in <paramref name="reduced"/> into <paramref name="dst"/> (the kept dims in order), in passes that read
+    /// contiguous memory only: dims of the same kind are merged, trailing reduced dims are reduced per row (threads split the
+    /// rows), and a reduced block followed by kept dims by whole-row vector operations (as <see cref="MiddleSum{T}"/>); each
+    /// pass leaves a smaller intermediate. So a reduction over non-adjacent dims (dims 0 and 2 of [A, B, C]) needs no
+    /// transposed copy of the input. Returns false, having written nothing, when the input is empty, when a row pass would
+    /// run over rows shorter than <paramref name="minInner"/>, or when a <see cref="ReduceKind.NanSum"/> would start with a
+    /// row pass (the caller then takes its general path).
+    /// </summary>
+    public static bool TryStaged<T>(T[] x, int xOff, ReadOnlySpan<int> shape, ReadOnlySpan<bool> reduced, T[] dst, ReduceKind kind, int minInner)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var sizes = new List<int>();
+        var red = new List<bool>();
+        long n = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            n *= shape[i];
+            if (shape[i] == 1) continue;
+            if (sizes.Count > 0 && red[^1] == reduced[i]) sizes[^1] *= shape[i];
+            else { sizes.Add(shape[i]); red.Add(reduced[i]); }
+        }
+        if (n == 0) return false;
+        // plan the passes: (outer, r, inner) with inner == 1 for a row pass
+        var passes = new List<(int Outer, int R, int Inner)>();
+        var ps = new List<int>(sizes);
+        var pr = new List<bool>(red);
+        while (pr.Contains(true))
+        {
+            if (pr[^1])
+            {
+                int rows = 1;
+                for (int i = 0; i < ps.Count - 1; i++) rows *= ps[i];
+                passes.Add((rows, ps[^1], 1));
+                ps.RemoveAt(ps.Count - 1);
+                pr.RemoveAt(pr.Count - 1);
+                continue;
+            }
+            int j = pr.LastIndexOf(true), outer = 1, inner = 1;
+            for (int i = 0; i < j; i++) outer *= ps[i];
+            for (int i = j + 1; i < ps.Count; i++) inner *= ps[i];
+            if (inner < minInner || (kind == ReduceKind.NanSum && passes.Count == 0)) return false;
+            passes.Add((outer, ps[j], inner));
+            // the kept blocks on either side of the removed one merge
+            if (j > 0) { ps[j - 1] *= ps[j + 1]; ps.RemoveRange(j, 2); pr.RemoveRange(j, 2); }
+            else { ps.RemoveAt(j); pr.RemoveAt(j); }
+        }
+        if (passes.Count == 0)
+        {
+            Array.Copy(x, xOff, dst, 0, (int)n);
+            return true;
+        }
+        T[]? a = null, b = null;
+        var src = x;
+        int srcOff = xOff;
+        for (int k = 0; k < passes.Count; k++)
+        {
+            var (outer, r, inner) = passes[k];
+            T[] to;
+            if (k == passes.Count - 1) to = dst;
+            else
+            {
+                int len = outer * inner;
+                ref T[]? buf = ref (src == a ? ref b : ref a);
+                if (buf is null || buf.Length < len)
+                {
+                    if (buf is not null) ArrayPool<T>.Shared.Return(buf);
+                    buf = ArrayPool<T>.Shared.Rent(len);
+                }
+                to = buf;
+            }
+            var pk = k == 0 ? kind : kind == ReduceKind.NanSum ? ReduceKind.Sum : kind;
+            if (inner == 1) RowPass(src, srcOff, outer, r, to, pk);
+            else if (pk == ReduceKind.Sum) MiddleSum<T>(src.AsSpan(srcOff, outer * r * inner), outer, r, inner, to.AsSpan(0, outer * inner));
+            else MiddleExtreme(src.AsSpan(srcOff, outer * r * inner), outer, r, inner, pk == ReduceKind.Max, to.AsSpan(0, outer * inner));
+            src = to;
+            srcOff = 0;
+        }
+        if (a is not null) ArrayPool<T>.Shared.Return(a);
+        if (b is not null) ArrayPool<T>.Shared.Return(b);
+        return true;
+    }
+
+    /// <summary>One row pass of <see cref="TryStaged"/>: dst[i] = reduce(x[off + i·inner .. + inner]), rows split across threads.</summary>
+    private static void RowPass<T>(T[] x, int off, int rows, int inner, T[] dst, ReduceKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Chunk = 1 << 16;
+        if (rows == 1 && inner >= 4 * Chunk && Parallelism.Threads(inner, ParallelThreshold) > 1)
+        {
+            // one long row (a full reduction): partial results of chunks on the threads, then their reduction
+            int chunks = (inner + Chunk - 1) / Chunk;
+            var part = new T[chunks];
+            For(chunks, inner, (s, e) =>
+            {
+                for (int c = s; c < e; c++)
+                {
+                    var seg = new ReadOnlySpan<T>(x, off + c * Chunk, Math.Min(Chunk, inner - c * Chunk));
+                    part[c] = ReduceRow(seg, kind);
+                }
+            });
+            dst[0] = ReduceRow<T>(part, kind == ReduceKind.NanSum ? ReduceKind.Sum : kind);
+            return;
+        }
+        For(rows, (long)rows * inner, (s, e) =>
+        {
+            for (int i = s; i < e; i++)
+                dst[i] = ReduceRow(new ReadOnlySpan<T>(x, off + i * inner, inner), kind);
+        });
+    }
+
+    private static T ReduceRow<T>(ReadOnlySpan<T> row, ReduceKind kind) where T : unmanaged, IFloatingPointIeee754<T> => kind switch
+    {
+        ReduceKind.Sum => TensorPrimitives.Sum(row),
+        ReduceKind.NanSum => NanSum(row),
+        ReduceKind.Max => TensorPrimitives.Max(row),
+        _ => TensorPrimitives.Min(row),
+    };
+
+    /// <summary>dst[o, j] = max (or min) over k of x[o, k, j] for the dense [outer, r, inner] <paramref name="x"/> (r &gt; 0); NaN propagates.</summary>
+    public static void MiddleExtreme<T>(ReadOnlySpan<T> x, int outer, int r, int inner, bool max, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int o = 0; o < outer; o++)
+        {
+            var acc = dst.Slice(o * inner, inner);
+            var src = x.Slice(o * r * inner, r * inner);
+            src[..inner].CopyTo(acc);
+            for (int k = 1; k < r; k++)
+            {
+                if (max) TensorPrimitives.Max<T>(acc, src.Slice(k * inner, inner), acc);
+                else TensorPrimitives.Min<T>(acc, src.Slice(k * inner, inner), acc);
+            }
+        }
+    }
+
+    /// <summary>Σ of the elements of <paramref name="x"/> that are not NaN (vectorized).</summary>
+    public static T NanSum<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        T s = T.Zero;
+        if (Vector.IsHardwareAccelerated && x.Length >= 4 * Vector<T>.Count)
+        {
+            var acc = Vector<T>.Zero;
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(x.Slice(i, Vector<T>.Count));
+                acc += Vector.ConditionalSelect(Vector.Equals(v, v), v, Vector<T>.Zero);
+            }
+            s = Vector.Sum(acc);
+        }
+        for (; i < x.Length; i++) if (!T.IsNaN(x[i])) s += x[i];
+        return s;
+    }
+
+    /// <summary>How many elements of <paramref name="x"/> equal zero (±0; NaN is not zero), vectorized.</summary>
+    public static long CountZeros<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long count = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // per-lane counts in T stay exact below 2^24 per chunk and lane
+            const int Chunk = 1 << 20;
+            while (x.Length - i >= Vector<T>.Count)
+            {
+                int end = i + Math.Min(Chunk, (x.Length - i) / Vector<T>.Count * Vector<T>.Count);
+                var acc = Vector<T>.Zero;
+                for (; i < end; i += Vector<T>.Count)
+                    acc += Vector.ConditionalSelect(Vector.Equals(new Vector<T>(x.Slice(i, Vector<T>.Count)), Vector<T>.Zero), Vector<T>.One, Vector<T>.Zero);
+                count += long.CreateTruncating(Vector.Sum(acc));
+            }
+        }
+        for (; i < x.Length; i++) if (x[i] == T.Zero) count++;
+        return count;
+    }
+
     /// <summary>Largest (or smallest) element of each row; NaN propagates. Rows must be non-empty.</summary>
     public static void RowExtreme<T>(ReadOnlySpan<T> x, int rows, int inner, bool max, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -61,8 +61,9 @@ internal static class Strided
 
     /// <summary>
     /// Copies between two strided views of the same shape, a row at a time (rows split over the threads for large
-    /// copies; a reversed unit-stride row is copied then reversed in place). When the source's unit-stride dim is the
-    /// second-to-last of the destination's (a transpose), the copy goes in square tiles so both sides stay in cache.
+    /// copies; a reversed unit-stride row is copied then reversed in place). When the destination runs along its last
+    /// dim and the source along another (a permuted view made contiguous), the copy goes in square tiles so both sides
+    /// stay in cache.
     /// </summary>
     public static void Copy<T>(T[] src, int srcOffset, int[] srcStrides, T[] dst, int dstOffset, int[] dstStrides, int[] shape)
     {
@@ -70,10 +71,17 @@ internal static class Strided
         var sh = (int[])shape.Clone();
         int[][] st = [(int[])srcStrides.Clone(), (int[])dstStrides.Clone()];
         int rank = Coalesce(sh, st);
-        if (rank >= 2 && st[1][rank - 1] == 1 && st[0][rank - 2] == 1 && st[0][rank - 1] != 1 && sh[rank - 1] >= 8 && sh[rank - 2] >= 8)
+        if (rank >= 2 && st[1][rank - 1] == 1 && st[0][rank - 1] != 1 && sh[rank - 1] >= 8)
         {
-            CopyTiled(src, srcOffset, st[0], dst, dstOffset, st[1], sh, rank);
-            return;
+            // a permuted view made contiguous (transpose, movedim, a permutation's gradient): the source runs along dim k
+            int k = Array.LastIndexOf(st[0], 1, rank - 2);
+            bool distinct = true; // no destination dim of stride 0 (threads must not write one element)
+            for (int d = 0; d < rank; d++) distinct &= st[1][d] > 0;
+            if (k >= 0 && sh[k] >= 8 && distinct)
+            {
+                TiledTranspose(src, srcOffset, st[0], dst, dstOffset, st[1], sh, rank, k);
+                return;
+            }
         }
         if (rank == 0)
         {
@@ -126,37 +134,42 @@ internal static class Strided
         });
     }
 
-    /// <summary>The transposing case of <see cref="Copy{T}"/>: the last two (coalesced) dims copied in
-    /// <see cref="Tile"/>-square tiles, the tiles (and outer positions) split over the threads.</summary>
-    private static void CopyTiled<T>(T[] src, int srcOffset, int[] ss, T[] dst, int dstOffset, int[] ds, int[] sh, int rank)
+    /// <summary>The transposing path of <see cref="Copy{T}"/> on merged dims: dim <paramref name="k"/> has source stride 1,
+    /// the last dim destination stride 1; the (k, last) plane is copied in <see cref="Tile"/>² tiles for every position of
+    /// the other dims, so both sides touch whole cache lines.</summary>
+    private static void TiledTranspose<T>(T[] src, int srcOffset, int[] ss, T[] dst, int dstOffset, int[] ds, int[] sh, int rank, int k)
     {
-        int rowsN = sh[rank - 2], colsN = sh[rank - 1];
-        int outer = 1;
-        for (int k = 0; k < rank - 2; k++) outer *= sh[k];
-        int rowTiles = (rowsN + Tile - 1) / Tile;
-        int items = outer * rowTiles;
-        int sRow = ss[rank - 2], sCol = ss[rank - 1], dRow = ds[rank - 2];
-        Parallelism.For(items, (long)outer * rowsN * colsN, ParallelElements, (start, end) =>
+        int last = rank - 1;
+        int rows = sh[k], cols = sh[last];
+        int srcCol = ss[last], dstRow = ds[k];
+        int tilesI = (rows + Tile - 1) / Tile;
+        long outerCount = 1;
+        for (int d = 0; d < last; d++) if (d != k) outerCount *= sh[d];
+        long total = outerCount * tilesI;
+        if (total > int.MaxValue) throw new InvalidOperationException("Strided.Copy: too many tiles.");
+        Parallelism.For((int)total, outerCount * rows * cols, ParallelElements, (s, e) =>
         {
-            for (int it = start; it < end; it++)
+            for (int t = s; t < e; t++)
             {
-                int o = it / rowTiles, rt = it - o * rowTiles;
-                int sBase = srcOffset, dBase = dstOffset;
-                for (int k = rank - 3, rem = o; k >= 0; k--)
+                // offsets of outer position t / tilesI (dims other than k and the last, row-major)
+                long q = t / tilesI;
+                int ps = srcOffset, pd = dstOffset;
+                for (int d = last - 1; d >= 0; d--)
                 {
-                    int i = rem % sh[k];
-                    rem /= sh[k];
-                    sBase += i * ss[k];
-                    dBase += i * ds[k];
+                    if (d == k) continue;
+                    int i = (int)(q % sh[d]);
+                    q /= sh[d];
+                    ps += i * ss[d];
+                    pd += i * ds[d];
                 }
-                int r0 = rt * Tile, r1 = Math.Min(rowsN, r0 + Tile);
-                for (int c0 = 0; c0 < colsN; c0 += Tile)
+                int i0 = t % tilesI * Tile, i1 = Math.Min(rows, i0 + Tile);
+                for (int j0 = 0; j0 < cols; j0 += Tile)
                 {
-                    int c1 = Math.Min(colsN, c0 + Tile);
-                    for (int r = r0; r < r1; r++)
+                    int j1 = Math.Min(cols, j0 + Tile);
+                    for (int i = i0; i < i1; i++)
                     {
-                        int a = sBase + r * sRow + c0 * sCol, b = dBase + r * dRow + c0;
-                        for (int c = c0; c < c1; c++, a += sCol, b++) dst[b] = src[a];
+                        int a = ps + i + j0 * srcCol, b = pd + i * dstRow + j0;
+                        for (int j = j0; j < j1; j++, a += srcCol) dst[b++] = src[a];
                     }
                 }
             }

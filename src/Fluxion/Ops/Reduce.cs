@@ -45,6 +45,22 @@ public partial class Tensor
         return dst;
     }
 
+    /// <summary>Reduces this tensor, when contiguous and floating-point, over the sorted <paramref name="dims"/> into the fresh
+    /// <paramref name="y"/> by <see cref="Reduce.TryStaged"/> (passes over contiguous memory, no transposed copy); false,
+    /// with nothing written, when that does not apply (the caller takes its general path).</summary>
+    internal bool StagedReduce(int[] dims, Tensor y, Reduce.ReduceKind kind)
+    {
+        if (!IsContiguous || y.Offset != 0) return false;
+        var reduced = new bool[Rank];
+        foreach (var d in dims) reduced[d] = true;
+        return DType switch
+        {
+            DType.Float32 => Reduce.TryStaged(Storage.As<float>(), Offset, _shape, reduced, y.Storage.As<float>(), kind, MiddleMinInner),
+            DType.Float64 => Reduce.TryStaged(Storage.As<double>(), Offset, _shape, reduced, y.Storage.As<double>(), kind, MiddleMinInner),
+            _ => false,
+        };
+    }
+
     /// <summary>Below this many kept trailing elements per row, a middle-dim reduction is done by rows
     /// on a transposed copy instead (vector adds over very short rows do not pay).</summary>
     private const int MiddleMinInner = 16;
@@ -90,6 +106,7 @@ public partial class Tensor
             if (DType == DType.Float32) Reduce.MiddleSum(Storage.As<float>().AsSpan(Offset, Numel), outer, r, kept, y.Storage.As<float>());
             else Reduce.MiddleSum(Storage.As<double>().AsSpan(Offset, Numel), outer, r, kept, y.Storage.As<double>());
         }
+        else if (StagedReduce(d, y, Reduce.ReduceKind.Sum)) { }
         else if (DType == DType.Float32)
             Reduce.RowSum(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, y.Storage.As<float>());
         else
@@ -184,7 +201,8 @@ public partial class Tensor
         var (keep, outShape) = ReduceShapes(d, keepDim);
         CheckNonEmptyReduction(name, d);
         var y = Empty(outShape, DType);
-        if (DType == DType.Float32)
+        if (StagedReduce(d, y, max ? Reduce.ReduceKind.Max : Reduce.ReduceKind.Min)) { }
+        else if (DType == DType.Float32)
             Reduce.RowExtreme(ReduceLayout<float>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<float>());
         else
             Reduce.RowExtreme(ReduceLayout<double>(d, out int rows, out int inner), rows, inner, max, y.Storage.As<double>());

@@ -1,3 +1,5 @@
+using Fluxion.Kernels;
+
 namespace Fluxion;
 
 // More reductions as registry entries: mean (composite of Sum), the logical and counting reductions, the
@@ -72,6 +74,12 @@ public partial class Tensor
     /// PyTorch's <c>count_nonzero</c> (NaN counts as nonzero).</summary>
     public Tensor CountNonzero(int[]? dims = null)
     {
+        if (DType.IsFloatingPoint() && IsContiguous && (dims is null || dims.Length == 0 || ReduceDims("CountNonzero", dims).Length == Rank))
+        {
+            // all elements of a dense float tensor: one vectorized pass, no mask
+            long zeros = DType == DType.Float32 ? Reduce.CountZeros<float>(Storage.As<float>().AsSpan(Offset, Numel)) : Reduce.CountZeros<double>(Storage.As<double>().AsSpan(Offset, Numel));
+            return Wrap(new[] { Numel - zeros }, []);
+        }
         var m = NonzeroMask();
         var d = m.ReduceDims("CountNonzero", dims);
         var (_, outShape) = m.ReduceShapes(d, false);
@@ -119,6 +127,13 @@ public partial class Tensor
     public Tensor NanSum(int[]? dims = null, bool keepDim = false)
     {
         CheckFloat("NanSum");
+        if (!Op.Tracking(this))
+        {
+            // no gradient to record: one pass that skips NaN, instead of a mask, a select and a sum
+            var d = ReduceDims("NanSum", dims);
+            var y = Empty(ReduceShapes(d, keepDim).OutShape, DType);
+            if (StagedReduce(d, y, Reduce.ReduceKind.NanSum)) return y;
+        }
         return Where(Ne(this), 0.0, this).Sum(dims, keepDim);
     }
 

@@ -322,10 +322,17 @@ public partial class Tensor
         Vjp = (in OpCtx c, Tensor g, int i) =>
         {
             var (o, a, b) = c.A<(int, int, int)>();
+            if (!Op.Tracking(g) && Tracer.Depth == 0)
+            {
+                // first order, nothing tracing: write g straight onto the diagonal of zeros (one strided copy, no composite)
+                var y = Zeros(c.Shape(i), g.DType);
+                y.DiagonalCore(o, a, b).CopyRawFrom(g);
+                return y;
+            }
             var shape = c.Shape(i);
-            var y = DiagEmbedCore(g, shape[a], shape[b], o); // zeros with g on the diagonal, the matrix dims last
+            var d = DiagEmbedCore(g, shape[a], shape[b], o); // zeros with g on the diagonal, the matrix dims last
             int r = shape.Length;
-            return y.Movedim([r - 2, r - 1], [a, b]);
+            return d.Movedim([r - 2, r - 1], [a, b]);
         },
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
