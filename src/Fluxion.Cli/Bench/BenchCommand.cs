@@ -9,6 +9,7 @@ public static class BenchCommand
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
     {
         ["gemm"] = GemmBench.Workloads,
+        ["fma"] = FmaBench.Workloads,
         ["jvp"] = JvpBench.Workloads,
         ["pcn"] = PcnBench.Workloads,
         ["pcn-large"] = PcnBench.LargeWorkloads,
@@ -47,6 +48,9 @@ public static class BenchCommand
         `mpirun -np 2` itself (Open MPI needed; one thread per rank): allreduce bandwidth 1 KB..64 MB against
         the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
+
+        'fma' measures the CPU's float32 FMA ceiling (a register-only loop of 256-bit FMAs) on 1 thread and on every
+        core; 'gemm' runs the same loops in its rounds and reports each product's ceiling_fraction against them.
 
         'ops' (slow: about 320 ops x 2 sizes x fwd and fwd+bwd, about 1,200 workloads; not in 'all') sweeps every op
         of the registry (`fluxion ops`) that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd
