@@ -12,7 +12,7 @@ namespace Fluxion.Micro;
 /// over the rounds of its per-round median, and B/A. Not a headline figure.
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm [rounds] [batch seq hidden layers vocab]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
-///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork [rounds] [threshold]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
@@ -37,7 +37,7 @@ internal static class AbThreadCpu
     {
         string what = args.Length > 1 ? args[1] : "lstm";
         int rounds = args.Length > 2 ? int.Parse(args[2]) : 7;
-        int[] rest = args.Length > 3 ? [.. args[3..].Select(int.Parse)] : [];
+        int[] rest = args.Length > 3 && what != "warmcurve" ? [.. args[3..].Select(int.Parse)] : [];
         using var serial = Parallelism.Serial();
         switch (what)
         {
@@ -67,23 +67,25 @@ internal static class AbThreadCpu
                     blocked => Decomp.Blocked = blocked);
                 break;
             }
-            case "prefetch" or "smallwork":
+            case "prefetch" or "smallwork" or "colsouter":
             {
                 // float32 products through the internal entry point into preallocated C, one thread. prefetch: A = the AVX2
                 // micro-kernels without, B = with the C tile prefetched (Gemm.PrefetchTiles); smallwork: A = the default
-                // unpacked/packed crossover, B = the one given after the rounds (default 2^20). Shapes m k n and form (ab,
+                // unpacked/packed crossover, B = the one given after the rounds (default 2^20); colsouter: the unpacked path
+                // A = rows outermost, B = B's column strips outermost when B outgrows L1 (Gemm.ColumnsOuter). Shapes m k n and form (ab,
                 // bT: B a transposed view, aT: A a transposed view): squares, the MLP's and the CNN's products. Also prints
                 // the FMA ceiling of the thread (thread CPU time) and each case's fraction of it.
                 var shapes = new (int M, int K, int N, string Form)[]
                 {
-                    (256, 256, 256, "ab"), (1024, 1024, 1024, "ab"), (128, 784, 512, "bT"), (128, 512, 784, "ab"), (512, 128, 784, "aT"),
+                    (128, 128, 128, "ab"), (192, 192, 192, "ab"), (256, 256, 256, "ab"), (1024, 1024, 1024, "ab"), (128, 784, 512, "bT"), (128, 512, 784, "ab"), (512, 128, 784, "aT"),
                     (64, 288, 196, "ab"), (288, 64, 196, "aT"), (64, 196, 288, "bT"), (32, 9, 784, "ab"), (9, 784, 32, "bT"),
                 };
-                if (what == "smallwork") shapes = [.. shapes.Where(x => (long)x.M * x.K * x.N <= 1L << 23)];
+                if (what != "prefetch") shapes = [.. shapes.Where(x => (long)x.M * x.K * x.N <= 1L << 23)];
                 long threshold = rest.Length > 0 ? rest[0] : 1L << 20, defaultSmall = Gemm.SmallWork;
                 Action<bool> set = what switch
                 {
                     "prefetch" => b => Gemm.PrefetchTiles = b,
+                    "colsouter" => b => Gemm.ColumnsOuter = b,
                     _ => b => Gemm.SmallWork = b ? threshold : defaultSmall,
                 };
                 Console.WriteLine($"{what} A/B, float32, one thread (see AbThreadCpu.cs for A and B){(what == "smallwork" ? $"; B: SmallWork = {threshold}" : "")}");
@@ -111,7 +113,7 @@ internal static class AbThreadCpu
                 break;
             }
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, prefetch, smallwork, warmcurve");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, prefetch, smallwork, colsouter, warmcurve");
                 return 1;
         }
         return 0;

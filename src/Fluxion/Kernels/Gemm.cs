@@ -452,7 +452,19 @@ internal static unsafe class Gemm
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
         int nv = n - n % w;
-        for (int i = 0; i < m; i += 6)
+        bool stripsOuter = ColumnsOuter && m > 6 && (long)k * 2 * w * Unsafe.SizeOf<T>() <= ColumnsOuterStripBytes
+                           && (long)k * n * Unsafe.SizeOf<T>() > ColumnsOuterStripBytes;
+        if (stripsOuter)
+        {
+            // B larger than L1 but a 2-vector strip of it (k × 2W) fits: walk the strips outermost, so each strip is read
+            // from L2 once and reused from L1 by every row block (rows outermost re-streams all of B per 6 rows)
+            int j = 0;
+            for (; j + 2 * w <= nv; j += 2 * w)
+                RowBlocks<T, V2>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
+            if (j < nv)
+                RowBlocks<T, V1>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
+        }
+        for (int i = 0; !stripsOuter && i < m; i += 6)
         {
             int rows = Math.Min(6, m - i);
             ref T ai = ref Unsafe.Add(ref A, aOff + (nint)i * ars);
@@ -515,6 +527,33 @@ internal static unsafe class Gemm
             }
         }
         finally { ArrayPool<T>.Shared.Return(tail); }
+    }
+
+    /// <summary>A/B switch (bench/Fluxion.Micro <c>ab colsouter</c>): the unpacked path walks B's column strips outermost when B outgrows L1.</summary>
+    internal static bool ColumnsOuter = true;
+
+    /// <summary>Bytes of B's column strip that should stay in L1 (the unpacked path's strip order applies up to it).</summary>
+    private const long ColumnsOuterStripBytes = 24 << 10;
+
+    /// <summary>One column strip (<typeparamref name="TV"/> vectors wide) across all <paramref name="m"/> rows, in 6-row register blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlocks<T, TV>(ref T a, int ars, int acs, ref T b, int ldb, ref T c, int ldc, int m, int k, Store mode)
+        where T : unmanaged, IFloatingPointIeee754<T> where TV : struct, IConst
+    {
+        for (int i = 0; i < m; i += 6)
+        {
+            ref T ai = ref Unsafe.Add(ref a, (nint)i * ars);
+            ref T ci = ref Unsafe.Add(ref c, (nint)i * ldc);
+            switch (Math.Min(6, m - i))
+            {
+                case 6: Block<T, R6, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+                case 5: Block<T, R5, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+                case 4: Block<T, R4, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+                case 3: Block<T, R3, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+                case 2: Block<T, R2, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+                default: Block<T, R1, TV>(ref ai, ars, acs, ref b, ldb, ref ci, ldc, k, mode); break;
+            }
+        }
     }
 
     /// <summary>One row block (<typeparamref name="TR"/> rows) across the first <paramref name="nv"/> columns
