@@ -38,7 +38,8 @@ public static class BenchCommand
         with --runs 2 --warmup 0).
 
         Runs the workloads of each suite in interleaved rounds (each round runs every workload once) after
-        warm-up rounds (at least --warmup rounds and --warmup-s seconds), and reports per workload the median,
+        warm-up rounds (at least --warmup rounds and --warmup-s seconds, and with --warmup-s > 0 until the JIT has
+        compiled nothing for 1 s, at most 10 s longer: warmup_s and jit_methods_during_runs in the output), and reports per workload the median,
         min and max wall time, allocation and GC collections per run, and two memory figures: the peak of live
         tensor storage during one extra run (peak_bytes) and the peak RSS growth of one run in a fresh child
         process (rss_peak_bytes: VmHWM after resetting it through /proc/self/clear_refs minus VmRSS before; the
