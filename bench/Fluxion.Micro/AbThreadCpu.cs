@@ -12,6 +12,8 @@ namespace Fluxion.Micro;
 /// over the rounds of its per-round median, and B/A. Not a headline figure.
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm [rounds] [batch seq hidden layers vocab]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, B = the blocked ones (float64, one n×n matrix).
@@ -35,7 +37,7 @@ internal static class AbThreadCpu
     {
         string what = args.Length > 1 ? args[1] : "lstm";
         int rounds = args.Length > 2 ? int.Parse(args[2]) : 7;
-        int[] rest = args.Length > 3 ? [.. args[3..].Select(int.Parse)] : [];
+        int[] rest = args.Length > 3 && what != "warmcurve" ? [.. args[3..].Select(int.Parse)] : [];
         using var serial = Parallelism.Serial();
         switch (what)
         {
@@ -65,8 +67,53 @@ internal static class AbThreadCpu
                     blocked => Decomp.Blocked = blocked);
                 break;
             }
+            case "prefetch" or "smallwork" or "colsouter":
+            {
+                // float32 products through the internal entry point into preallocated C, one thread. prefetch: A = the AVX2
+                // micro-kernels without, B = with the C tile prefetched (Gemm.PrefetchTiles); smallwork: A = the default
+                // unpacked/packed crossover, B = the one given after the rounds (default 2^20); colsouter: the unpacked path
+                // A = rows outermost, B = B's column strips outermost when B outgrows L1 (Gemm.ColumnsOuter). Shapes m k n and form (ab,
+                // bT: B a transposed view, aT: A a transposed view): squares, the MLP's and the CNN's products. Also prints
+                // the FMA ceiling of the thread (thread CPU time) and each case's fraction of it.
+                var shapes = new (int M, int K, int N, string Form)[]
+                {
+                    (128, 128, 128, "ab"), (192, 192, 192, "ab"), (256, 256, 256, "ab"), (1024, 1024, 1024, "ab"), (128, 784, 512, "bT"), (128, 512, 784, "ab"), (512, 128, 784, "aT"),
+                    (64, 288, 196, "ab"), (288, 64, 196, "aT"), (64, 196, 288, "bT"), (32, 9, 784, "ab"), (9, 784, 32, "bT"),
+                };
+                if (what != "prefetch") shapes = [.. shapes.Where(x => (long)x.M * x.K * x.N <= 1L << 23)];
+                long threshold = rest.Length > 0 ? rest[0] : 1L << 20, defaultSmall = Gemm.SmallWork;
+                Action<bool> set = what switch
+                {
+                    "prefetch" => b => Gemm.PrefetchTiles = b,
+                    "colsouter" => b => Gemm.ColumnsOuter = b,
+                    _ => b => Gemm.SmallWork = b ? threshold : defaultSmall,
+                };
+                Console.WriteLine($"{what} A/B, float32, one thread (see AbThreadCpu.cs for A and B){(what == "smallwork" ? $"; B: SmallWork = {threshold}" : "")}");
+                var ws = shapes.Select(sh => (Name: $"{sh.M}x{sh.K}x{sh.N}{sh.Form}", Run: GemmCase(sh.M, sh.K, sh.N, sh.Form))).ToArray();
+                Compare(rounds, ws, set);
+                double fma = FmaCeiling();
+                Console.WriteLine($"FMA ceiling of this thread (thread CPU time): {fma:F1} GFLOP/s; B's fraction of it per case:");
+                foreach (var sh in shapes)
+                {
+                    var run = GemmCase(sh.M, sh.K, sh.N, sh.Form);
+                    var t = new double[9];
+                    for (int i = 0; i < t.Length; i++) { double t0 = ThreadCpu(); run(); t[i] = ThreadCpu() - t0; }
+                    Console.WriteLine($"  {sh.M}x{sh.K}x{sh.N}{sh.Form,-4}{2.0 * sh.M * sh.K * sh.N / Median(t) / 1e9,8:F1} GFLOP/s {2.0 * sh.M * sh.K * sh.N / Median(t) / 1e9 / fma,7:P1}");
+                }
+                break;
+            }
+            case "warmcurve":
+            {
+                // not an A/B: the MLP or CNN training step of `fluxion bench mlp|cnn` run for `rounds` seconds (default 12) on
+                // all threads, one line per half second: steps, median wall and process CPU per step, allocation per step,
+                // collections, and the JIT's compiled-method count and compile time (is anything still tiering up?)
+                rounds = args.Length > 2 ? int.Parse(args[2]) : 12;
+                serial.Dispose();
+                WarmCurve(args.Length > 3 && args[3] == "cnn", rounds);
+                break;
+            }
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, prefetch, smallwork, colsouter, warmcurve");
                 return 1;
         }
         return 0;
@@ -106,6 +153,116 @@ internal static class AbThreadCpu
             double a = Median([.. med[i].A]) * 1e3, bb = Median([.. med[i].B]) * 1e3;
             Console.WriteLine($"{ws[i].Name,-16}{a,10:F2}{bb,10:F2}{bb / a,8:F3}");
         }
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec ts);
+
+    private static double ProcessCpu()
+    {
+        ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var ts);
+        return ts.Sec + ts.Nsec * 1e-9;
+    }
+
+    private static void WarmCurve(bool cnn, int seconds)
+    {
+        Generator.ManualSeed(0);
+        Module model;
+        Tensor x, y;
+        if (cnn)
+        {
+            model = new Sequential(
+                new Conv2d(1, 32, 3, padding: 1), new ReLU(), new MaxPool2d(2),
+                new Conv2d(32, 64, 3, padding: 1), new ReLU(), new MaxPool2d(2),
+                new Flatten(), new Linear(64 * 7 * 7, 128), new ReLU(), new Linear(128, 10));
+            x = Tensor.Randn(64, 1, 28, 28);
+            y = Tensor.RandInt(0, 10, [64]);
+        }
+        else
+        {
+            model = new Sequential(new Linear(784, 512), new ReLU(), new Linear(512, 256), new ReLU(), new Linear(256, 10));
+            x = Tensor.Randn(128, 784);
+            y = Tensor.RandInt(0, 10, [128]);
+        }
+        var opt = new Adam(model.Parameters(), lr: 1e-3);
+        Console.WriteLine($"{(cnn ? "cnn" : "mlp")} step over time (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
+        Console.WriteLine($"{"t_s",6}{"steps",7}{"wall_ms",9}{"cpu_ms",9}{"alloc_KB",10}{"gen0",6}{"gen2",6}{"jit_methods",12}{"jit_ms",9}");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        double windowEnd = 0.5;
+        var wall = new List<double>();
+        var cpu = new List<double>();
+        long a0 = GC.GetAllocatedBytesForCurrentThread();
+        int g0 = GC.CollectionCount(0), g2 = GC.CollectionCount(2);
+        while (sw.Elapsed.TotalSeconds < seconds)
+        {
+            double t0 = sw.Elapsed.TotalMilliseconds, c0 = ProcessCpu();
+            opt.ZeroGrad();
+            Losses.CrossEntropy(model.Forward(x), y).Backward();
+            opt.Step();
+            wall.Add(sw.Elapsed.TotalMilliseconds - t0);
+            cpu.Add((ProcessCpu() - c0) * 1e3);
+            if (sw.Elapsed.TotalSeconds >= windowEnd)
+            {
+                long a1 = GC.GetAllocatedBytesForCurrentThread();
+                Console.WriteLine($"{windowEnd,6:F1}{wall.Count,7}{Median([.. wall]),9:F2}{Median([.. cpu]),9:F2}{(a1 - a0) / 1024.0 / wall.Count,10:F0}" +
+                                  $"{GC.CollectionCount(0) - g0,6}{GC.CollectionCount(2) - g2,6}{System.Runtime.JitInfo.GetCompiledMethodCount(),12}" +
+                                  $"{System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds,9:F0}");
+                wall.Clear();
+                cpu.Clear();
+                a0 = a1;
+                g0 = GC.CollectionCount(0);
+                g2 = GC.CollectionCount(2);
+                windowEnd += 0.5;
+            }
+        }
+    }
+
+    /// <summary>GFLOP/s of a register-only 256-bit FMA loop (12 accumulators) on this thread, median of 9 runs, thread CPU time.</summary>
+    private static double FmaCeiling()
+    {
+        const int iterations = 2_000_000;
+        var t = new double[9];
+        float sink = 0;
+        for (int r = 0; r < t.Length; r++)
+        {
+            double t0 = ThreadCpu();
+            sink += FmaLoop(iterations);
+            t[r] = ThreadCpu() - t0;
+        }
+        return sink == 12345 ? 0 : iterations * 12.0 * 16 / Median(t) / 1e9;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static float FmaLoop(int iterations)
+    {
+        var m = System.Runtime.Intrinsics.Vector256.Create(0.999999f);
+        var a = System.Runtime.Intrinsics.Vector256.Create(1e-7f);
+        System.Runtime.Intrinsics.Vector256<float> x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a, x8 = a, x9 = a, x10 = a, x11 = a;
+        for (int i = 0; i < iterations; i++)
+        {
+            x0 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x0, m, a); x1 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x1, m, a);
+            x2 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x2, m, a); x3 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x3, m, a);
+            x4 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x4, m, a); x5 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x5, m, a);
+            x6 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x6, m, a); x7 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x7, m, a);
+            x8 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x8, m, a); x9 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x9, m, a);
+            x10 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x10, m, a); x11 = System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(x11, m, a);
+        }
+        return System.Runtime.Intrinsics.Vector256.Sum(((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) + ((x8 + x9) + (x10 + x11)));
+    }
+
+    private static Action GemmCase(int m, int k, int n, string form)
+    {
+        var g = new Generator(3);
+        var a = Tensor.Randn([m * k], DType.Float32, g).ToArray<float>();
+        var b = Tensor.Randn([k * n], DType.Float32, g).ToArray<float>();
+        var c = new float[m * n];
+        // bT: b holds Bᵀ (n×k) row-major, as x @ w.T reads a Linear's weight; aT: a holds Aᵀ (k×m)
+        return form switch
+        {
+            "bT" => () => Gemm.MatMul(a, 0, k, 1, b, 0, 1, k, c, 0, m, k, n),
+            "aT" => () => Gemm.MatMul(a, 0, 1, m, b, 0, n, 1, c, 0, m, k, n),
+            _ => () => Gemm.MatMul(a, 0, k, 1, b, 0, n, 1, c, 0, m, k, n),
+        };
     }
 
     private static double Median(double[] v)

@@ -35,6 +35,21 @@ public class BenchHarnessTests
         Assert.Equal(1, d.GetProperty("x").GetInt32());
     }
 
+    [Fact]
+    public void WarmupWaitsForTheJitWithinItsBoundAndCountsLateCompilations()
+    {
+        var w = new Workload("w", () => Tensor.Ones([10], DType.Float32).Sum());
+        var o = new BenchOptions { Warmup = 1, Runs = 2, WarmupSeconds = 0.01, JitQuietSeconds = 0.05, MaxExtraWarmupSeconds = 0.3, TensorPeak = false, Rss = false };
+        var r = BenchRunner.MeasureSuite([w], o)[0];
+        Assert.InRange(r.WarmupSeconds, 0.01, 5); // at most 0.31 s plus one round (generous: a loaded machine)
+        Assert.True(r.JitMethodsDuringRuns >= 0);
+        var text = new StringWriter();
+        BenchRunner.RunSuite(null, [w], o with { Json = true }, text);
+        var d = System.Text.Json.JsonDocument.Parse(text.ToString()).RootElement;
+        Assert.True(d.GetProperty("warmup_s").GetDouble() >= 0.01);
+        Assert.True(d.GetProperty("jit_methods_during_runs").GetInt64() >= 0);
+    }
+
     [SkippableFact]
     public void PeakRssGrowthSeesATouchedAllocation()
     {

@@ -24,6 +24,29 @@ public class CliTests
     }
 
     [Fact]
+    public void GemmReportsItsFractionOfTheFmaCeilingMeasuredInTheSameRun()
+    {
+        Assert.Contains("fma", Fluxion.Cli.Bench.BenchCommand.Suites.Keys);
+        string fma = Fluxion.Cli.Bench.FmaBench.AllCoresName;
+        Assert.Contains(fma, Fluxion.Cli.Bench.GemmBench.Workloads().Take(2).Select(w => w.Name));
+        Fluxion.Cli.Bench.FmaBench.Run(2, 1000); // the loop runs on two threads
+        // a 100³ product in 1 ms is 2 GFLOP/s; an FMA run taking this long is a 4 GFLOP/s ceiling
+        double fmaMs = Fluxion.Cli.Bench.FmaBench.FlopsPerThread * Environment.ProcessorCount / 4e9 * 1e3;
+        var results = new Dictionary<string, Fluxion.Cli.Bench.BenchResult>
+        {
+            ["g"] = new("g", 1.0, 1.0, 1.0, 1, 0, 0, 0, 0),
+            [fma] = new(fma, fmaMs, fmaMs, fmaMs, 1, 0, 0, 0, 0),
+        };
+        var f32 = Fluxion.Cli.Bench.GemmBench.Throughput("g", 100, () => { }).Extra!(results);
+        Assert.Equal(4.0, (double)f32["ceiling_gflops"], 6);
+        Assert.Equal(0.5, (double)f32["ceiling_fraction"], 6);
+        var f64 = Fluxion.Cli.Bench.GemmBench.Throughput("g", 100, () => { }, float64: true).Extra!(results);
+        Assert.Equal(1.0, (double)f64["ceiling_fraction"], 6); // float64's ceiling is half
+        results.Remove(fma); // without the FMA workload (a case measured alone): no ceiling fields
+        Assert.False(Fluxion.Cli.Bench.GemmBench.Throughput("g", 100, () => { }).Extra!(results).ContainsKey("ceiling_fraction"));
+    }
+
+    [Fact]
     public void DemoPrintsEveryNodeAndPasses()
     {
         var (code, output, err) = Run("demo");

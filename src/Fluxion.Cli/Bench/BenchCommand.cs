@@ -9,6 +9,7 @@ public static class BenchCommand
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Workload>>> Suites = new Dictionary<string, Func<IEnumerable<Workload>>>
     {
         ["gemm"] = GemmBench.Workloads,
+        ["fma"] = FmaBench.Workloads,
         ["jvp"] = JvpBench.Workloads,
         ["pcn"] = PcnBench.Workloads,
         ["pcn-large"] = PcnBench.LargeWorkloads,
@@ -37,7 +38,8 @@ public static class BenchCommand
         with --runs 2 --warmup 0).
 
         Runs the workloads of each suite in interleaved rounds (each round runs every workload once) after
-        warm-up rounds (at least --warmup rounds and --warmup-s seconds), and reports per workload the median,
+        warm-up rounds (at least --warmup rounds and --warmup-s seconds, and with --warmup-s > 0 until the JIT has
+        compiled nothing for 1 s, at most 10 s longer: warmup_s and jit_methods_during_runs in the output), and reports per workload the median,
         min and max wall time, allocation and GC collections per run, and two memory figures: the peak of live
         tensor storage during one extra run (peak_bytes) and the peak RSS growth of one run in a fresh child
         process (rss_peak_bytes: VmHWM after resetting it through /proc/self/clear_refs minus VmRSS before; the
@@ -47,6 +49,9 @@ public static class BenchCommand
         `mpirun -np 2` itself (Open MPI needed; one thread per rank): allreduce bandwidth 1 KB..64 MB against
         the same MPI_Allreduce timed from C (needs mpicc), DDP's per-step overhead for the MLP and the CNN, and
         the scaling of samples/s from 1 to 2 ranks (ddp/scaling/<model>, efficiency).
+
+        'fma' measures the CPU's float32 FMA ceiling (a register-only loop of 256-bit FMAs) on 1 thread and on every
+        core; 'gemm' runs the same loops in its rounds and reports each product's ceiling_fraction against them.
 
         'ops' (slow: about 320 ops x 2 sizes x fwd and fwd+bwd, about 1,200 workloads; not in 'all') sweeps every op
         of the registry (`fluxion ops`) that has a PyTorch name: workloads ops/<pytorch_name>/<size>/fwd and .../fwdbwd

@@ -24,8 +24,10 @@ public sealed record Workload(string Name, Action Run, Func<IReadOnlyDictionary<
 /// <param name="Gen2">Gen-2 collections per run (mean).</param>
 /// <param name="PeakBytes">Peak of live tensor storage during one extra run (<see cref="MemoryTracker.Measure(Action)"/>;
 /// tensors allocated on the calling thread), or -1 when not measured.</param>
+/// <param name="WarmupSeconds">Warm-up time the suite took before its timed rounds (see <see cref="BenchOptions.JitQuietSeconds"/>).</param>
+/// <param name="JitMethodsDuringRuns">Methods the JIT compiled during the timed rounds (tier-ups, OSR; 0 in steady state), or -1 when not counted.</param>
 public sealed record BenchResult(string Name, double MedianMs, double MinMs, double MaxMs, int Runs, double AllocatedBytesPerRun, double Gen0, double Gen1, double Gen2,
-    long PeakBytes = -1);
+    long PeakBytes = -1, double WarmupSeconds = 0, long JitMethodsDuringRuns = -1);
 
 /// <summary>How <see cref="BenchRunner"/> measures.</summary>
 public sealed record BenchOptions
@@ -51,10 +53,20 @@ public sealed record BenchOptions
 
     /// <summary>Default of <see cref="WarmupSeconds"/>.</summary>
     public const double DefaultWarmupSeconds = 3.0;
+
+    /// <summary>When <see cref="WarmupSeconds"/> is positive, warm-up rounds also go on until the JIT compiled no method for
+    /// this long (tiered compilation: tier-0, instrumented, tier-1 and OSR versions of the step's methods keep arriving for
+    /// seconds, later on a loaded machine), up to <see cref="MaxExtraWarmupSeconds"/> past <see cref="WarmupSeconds"/>.
+    /// 0 turns the rule off.</summary>
+    public double JitQuietSeconds { get; init; } = 1.0;
+
+    /// <summary>Longest the JIT rule of <see cref="JitQuietSeconds"/> extends the warm-up (seconds).</summary>
+    public double MaxExtraWarmupSeconds { get; init; } = 10.0;
 }
 
 /// <summary>
-/// Runs the workloads of a suite: warm-up rounds, then timed rounds in interleaved order (each round runs every
+/// Runs the workloads of a suite: warm-up rounds (at least the minimum rounds and seconds, and until the JIT has been quiet
+/// for <see cref="BenchOptions.JitQuietSeconds"/>), then timed rounds in interleaved order (each round runs every
 /// workload once: jvp/primal, jvp/jvp, jvp/vjp, ..., so no workload is timed colder than another); median, min,
 /// max, managed allocation and GC counts per run; and two memory figures: the tensor-storage peak
 /// ("peak_bytes", <see cref="MemoryTracker"/>) and a fresh process's peak RSS growth ("rss_peak_bytes": a child
@@ -75,10 +87,20 @@ public static class BenchRunner
         ArgumentNullException.ThrowIfNull(o);
         double warmS = ws.Count == 0 ? 0 : Math.Max(o.WarmupSeconds, ws.Max(w => w.WarmupSeconds));
         var warm = Stopwatch.StartNew();
-        for (int r = 0; r < o.Warmup || warm.Elapsed.TotalSeconds < warmS; r++)
+        bool jitRule = o.WarmupSeconds > 0 && o.JitQuietSeconds > 0;
+        long jitCount = System.Runtime.JitInfo.GetCompiledMethodCount();
+        double lastJit = 0;
+        for (int r = 0; r < o.Warmup || warm.Elapsed.TotalSeconds < warmS
+             || (jitRule && warm.Elapsed.TotalSeconds - lastJit < o.JitQuietSeconds && warm.Elapsed.TotalSeconds < warmS + o.MaxExtraWarmupSeconds); r++)
+        {
             foreach (var w in ws) w.Run();
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != jitCount) (jitCount, lastJit) = (now, warm.Elapsed.TotalSeconds);
+        }
+        double warmedS = warm.Elapsed.TotalSeconds;
         GC.Collect();
         GC.WaitForPendingFinalizers();
+        long jitBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
         int runs = Math.Max(1, o.Runs);
         var times = ws.Select(_ => new double[runs]).ToArray();
         var alloc = new long[ws.Count];
@@ -98,6 +120,7 @@ public static class BenchRunner
                 gen[k, 1] += GC.CollectionCount(1) - g1;
                 gen[k, 2] += GC.CollectionCount(2) - g2;
             }
+        long jitDuring = System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore;
         var results = new BenchResult[ws.Count];
         for (int k = 0; k < ws.Count; k++)
         {
@@ -105,7 +128,7 @@ public static class BenchRunner
             Array.Sort(t);
             long peak = o.TensorPeak ? MemoryTracker.Measure(ws[k].Run).PeakBytes : -1;
             results[k] = new BenchResult(ws[k].Name, Median(t), t[0], t[^1], runs, (double)alloc[k] / runs,
-                (double)gen[k, 0] / runs, (double)gen[k, 1] / runs, (double)gen[k, 2] / runs, peak);
+                (double)gen[k, 0] / runs, (double)gen[k, 1] / runs, (double)gen[k, 2] / runs, peak, warmedS, jitDuring);
         }
         return results;
     }
@@ -131,6 +154,8 @@ public static class BenchRunner
             var fields = new Dictionary<string, object>();
             if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
             if (options.Rss && suite is not null) fields["rss_peak_bytes"] = RssInChild(suite, r.Name);
+            if (r.WarmupSeconds > 0) fields["warmup_s"] = Math.Round(r.WarmupSeconds, 2);
+            if (r.JitMethodsDuringRuns >= 0) fields["jit_methods_during_runs"] = r.JitMethodsDuringRuns;
             foreach (var (key, v) in ws[k].Extra?.Invoke(results) ?? new Dictionary<string, object>()) fields[key] = v;
             o.WriteLine(options.Json ? JsonLine(r, fields) : TableLine(r, fields));
             o.Flush();
