@@ -93,28 +93,18 @@ internal static partial class Decomp
         return singular ? 0 : sign;
     }
 
-    /// <summary>Solves A X = B in place in b (n×k) from the packed LU of A and its pivots.</summary>
+    /// <summary>Solves A X = B in place in b (n×k) from the packed LU of A and its pivots: the row swaps, then the unit lower
+    /// and the upper triangular solves (<see cref="TriSolve"/>, blocked for large n).</summary>
     public static void LuSolve(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> b, int k)
     {
         for (int i = 0; i < n; i++)
-            if (piv[i] != i)
-                for (int j = 0; j < k; j++) (b[i * k + j], b[piv[i] * k + j]) = (b[piv[i] * k + j], b[i * k + j]);
-        for (int i = 0; i < n; i++)
-            for (int p = 0; p < i; p++)
-            {
-                double f = lu[i * n + p];
-                if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-            }
-        for (int i = n - 1; i >= 0; i--)
         {
-            for (int p = i + 1; p < n; p++)
-            {
-                double f = lu[i * n + p];
-                if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-            }
-            double d = lu[i * n + i];
-            for (int j = 0; j < k; j++) b[i * k + j] /= d;
+            if (piv[i] == i) continue;
+            Span<double> x = b.Slice(i * k, k), y = b.Slice(piv[i] * k, k);
+            for (int j = 0; j < k; j++) (x[j], y[j]) = (y[j], x[j]);
         }
+        TriSolve(lu, n, b, k, upper: false, unit: true);
+        TriSolve(lu, n, b, k, upper: true, unit: false);
     }
 
     /// <summary>Lower Cholesky factor of the symmetric n×n matrix a (only its lower triangle is read), in place;
@@ -142,29 +132,66 @@ internal static partial class Decomp
         return 0;
     }
 
-    /// <summary>Solves T X = B in place in b (n×k) for the triangular n×n t (lower or upper; unit diagonal assumed when <paramref name="unit"/>).</summary>
+    /// <summary>Solves T X = B in place in b (n×k) for the triangular n×n t (lower or upper; unit diagonal assumed when
+    /// <paramref name="unit"/>; only that triangle is read). From <see cref="BlockedFrom"/> on it runs blocked (dtrsm's form): per
+    /// block of <see cref="BlockSize"/> rows the contribution of the rows already solved is subtracted by one GEMM, then the
+    /// diagonal block is solved row by row.</summary>
     public static void TriSolve(ReadOnlySpan<double> t, int n, Span<double> b, int k, bool upper, bool unit)
     {
-        if (!upper)
-            for (int i = 0; i < n; i++)
+        if (n == 0 || k == 0) return;
+        if (!UseBlocked(n))
+        {
+            TriSolveRows(t, n, b, k, 0, n, upper, unit);
+            return;
+        }
+        var ta = System.Buffers.ArrayPool<double>.Shared.Rent(n * n);
+        var xa = System.Buffers.ArrayPool<double>.Shared.Rent(n * k);
+        var tmp = System.Buffers.ArrayPool<double>.Shared.Rent(BlockSize * k);
+        try
+        {
+            t[..(n * n)].CopyTo(ta);
+            b[..(n * k)].CopyTo(xa);
+            int nblocks = (n + BlockSize - 1) / BlockSize;
+            for (int bi = 0; bi < nblocks; bi++)
             {
-                for (int p = 0; p < i; p++)
+                // lower: blocks top-down, the solved rows are 0..i0; upper: bottom-up, the solved rows are i1..n
+                int i0 = upper ? Math.Max(0, n - (bi + 1) * BlockSize) : bi * BlockSize;
+                int i1 = upper ? n - bi * BlockSize : Math.Min(n, i0 + BlockSize), rows = i1 - i0;
+                int s0 = upper ? i1 : 0, sl = upper ? n - i1 : i0;
+                if (sl > 0)
                 {
-                    double f = t[i * n + p];
-                    if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
+                    // B[i0..i1] −= T[i0..i1, s0..s0+sl]·X[s0..s0+sl]
+                    Gemm.MatMul(ta, i0 * n + s0, n, 1, xa, s0 * k, k, 1, tmp, 0, k, rows, sl, k, accumulate: false);
+                    var blk = xa.AsSpan(i0 * k, rows * k);
+                    TensorPrimitives.Subtract(blk, tmp.AsSpan(0, rows * k), blk);
                 }
-                if (!unit) for (int j = 0; j < k; j++) b[i * k + j] /= t[i * n + i];
+                TriSolveRows(ta, n, xa, k, i0, i1, upper, unit);
             }
-        else
-            for (int i = n - 1; i >= 0; i--)
+            xa.AsSpan(0, n * k).CopyTo(b);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(ta);
+            System.Buffers.ArrayPool<double>.Shared.Return(xa);
+            System.Buffers.ArrayPool<double>.Shared.Return(tmp);
+        }
+    }
+
+    /// <summary>The rows i0..i1 of a triangular solve whose other rows are already accounted for: lower forward, upper backward.</summary>
+    private static void TriSolveRows(ReadOnlySpan<double> t, int n, Span<double> b, int k, int i0, int i1, bool upper, bool unit)
+    {
+        for (int step = 0; step < i1 - i0; step++)
+        {
+            int i = upper ? i1 - 1 - step : i0 + step;
+            var bi = b.Slice(i * k, k);
+            int p0 = upper ? i + 1 : i0, p1 = upper ? i1 : i;
+            for (int p = p0; p < p1; p++)
             {
-                for (int p = i + 1; p < n; p++)
-                {
-                    double f = t[i * n + p];
-                    if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-                }
-                if (!unit) for (int j = 0; j < k; j++) b[i * k + j] /= t[i * n + i];
+                double f = t[i * n + p];
+                if (f != 0) TensorPrimitives.MultiplyAdd(b.Slice(p * k, k), -f, bi, bi);
             }
+            if (!unit) TensorPrimitives.Divide(bi, t[i * n + i], bi);
+        }
     }
 
     /// <summary>Reduced Householder QR of the m×n matrix a: q (m×k) and r (k×n), k = min(m, n); with
