@@ -14,9 +14,12 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
-/// Householder QR, B = the blocked ones (float64, one n×n matrix).
+/// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
+/// A = the cyclic-Jacobi eigensolver and SVD Fluxion had before (<see cref="JacobiReference"/>, which always computes the
+/// vectors), B = the Householder reduction + implicit QL / Golub–Kahan QR, with and without vectors.
 /// </summary>
 internal static class AbThreadCpu
 {
@@ -60,10 +63,18 @@ internal static class AbThreadCpu
                 var w = new double[n * n];
                 var piv = new int[n];
                 var (q, r) = (new double[n * n], new double[n * n]);
+                var lu = a.ToArray();
+                var lpiv = new int[n];
+                Decomp.Lu(lu, n, lpiv);
+                var x = new double[n * n];
                 Compare(rounds,
-                    ("lu", () => { a.CopyTo(w, 0); Decomp.Lu(w, n, piv); }),
-                    ("cholesky", () => { s.CopyTo(w, 0); Decomp.Cholesky(w, n); }),
-                    ("qr", () => Decomp.Qr(a, n, n, q, r, complete: false)),
+                    [
+                        ("lu", () => { a.CopyTo(w, 0); Decomp.Lu(w, n, piv); }),
+                        ("cholesky", () => { s.CopyTo(w, 0); Decomp.Cholesky(w, n); }),
+                        ("qr", () => Decomp.Qr(a, n, n, q, r, complete: false)),
+                        ("lu solve n rhs", () => { a.CopyTo(x, 0); Decomp.LuSolve(lu, lpiv, n, x, n); }),
+                        ("trisolve n rhs", () => { a.CopyTo(x, 0); Decomp.TriSolve(lu, n, x, n, upper: true, unit: false); }),
+                    ],
                     blocked => Decomp.Blocked = blocked);
                 break;
             }
@@ -112,8 +123,26 @@ internal static class AbThreadCpu
                 WarmCurve(args.Length > 3 && args[3] == "cnn", rounds);
                 break;
             }
+            case "spectral":
+            {
+                int n = rest.Length > 0 ? rest[0] : 128;
+                Console.WriteLine($"spectral A/B (A: cyclic Jacobi as before, B: Householder reduction + implicit QL / Golub–Kahan QR), n = {n}, float64, one thread");
+                var g = new Generator(1);
+                var a = Tensor.Randn([n, n], DType.Float64, g).ToDoubleArray();
+                var (u, sv, vt, w, v) = (new double[n * n], new double[n], new double[n * n], new double[n], new double[n * n]);
+                bool useNew = false;
+                Compare(rounds,
+                    [
+                        ("svd", () => { if (useNew) Decomp.Svd(a, n, n, u, sv, vt); else JacobiReference.Svd(a, n, n, u, sv, vt); }),
+                        ("svdvals", () => { if (useNew) Decomp.Svd(a, n, n, u, sv, vt, vectors: false); else JacobiReference.Svd(a, n, n, u, sv, vt); }),
+                        ("eigh", () => { if (useNew) Decomp.Eigh(a, n, w, v); else JacobiReference.Eigh(a, n, w, v); }),
+                        ("eigvalsh", () => { if (useNew) Decomp.Eigh(a, n, w, v, vectors: false); else JacobiReference.Eigh(a, n, w, v); }),
+                    ],
+                    b => useNew = b);
+                break;
+            }
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, prefetch, smallwork, colsouter, warmcurve");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve");
                 return 1;
         }
         return 0;

@@ -105,4 +105,47 @@ public class BlockedDecompTests
             Close(rw, r.Select(0, b).ToDoubleArray(), tol, $"R {b}");
         }
     }
+
+    [Theory]
+    [InlineData(130, 1, false, false)]
+    [InlineData(200, 7, true, false)]
+    [InlineData(257, 130, false, true)]
+    [InlineData(129, 64, true, true)]
+    public void BlockedTriangularAndLuSolvesLeaveSmallResiduals(int n, int k, bool upper, bool unit)
+    {
+        // a well-conditioned triangular T (unit or dominant diagonal); the other triangle holds NaNs: it must not be read
+        var t = Randn(n * n, n + k);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                if (i == j) t[i * n + j] = unit ? double.NaN : 3;
+                else if (upper ? j < i : j > i) t[i * n + j] = double.NaN;
+                else t[i * n + j] /= n;
+            }
+        var b = Randn(n * k, 2 * n + k);
+        var x = b.ToArray();
+        Decomp.TriSolve(t, n, x, k, upper, unit);
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < k; c++)
+            {
+                double s = (unit ? 1 : t[i * n + i]) * x[i * k + c];
+                for (int p = upper ? i + 1 : 0; p < (upper ? n : i); p++) s += t[i * n + p] * x[p * k + c];
+                Assert.True(Math.Abs(s - b[i * k + c]) <= 1e-11 * n, $"T·X − B at ({i}, {c}): {s - b[i * k + c]:g3}");
+            }
+        // LU solve of a general matrix: A·X = B
+        var a = Randn(n * n, 3 * n + k);
+        for (int i = 0; i < n; i++) a[i * n + i] += 2 * Math.Sqrt(n);
+        var lu = a.ToArray();
+        var piv = new int[n];
+        Assert.NotEqual(0, Decomp.Lu(lu, n, piv));
+        var y = b.ToArray();
+        Decomp.LuSolve(lu, piv, n, y, k);
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < k; c++)
+            {
+                double s = 0;
+                for (int p = 0; p < n; p++) s += a[i * n + p] * y[p * k + c];
+                Assert.True(Math.Abs(s - b[i * k + c]) <= 1e-10 * n, $"A·X − B at ({i}, {c}): {s - b[i * k + c]:g3}");
+            }
+    }
 }

@@ -6,14 +6,13 @@ namespace Fluxion.Kernels;
 /// Dense matrix factorizations on row-major float64 buffers, one matrix at a time (the op layer loops over the
 /// batch, in parallel, and converts float32 in and out; float32 inputs are factorized in float64, which is at
 /// least as accurate as LAPACK's single-precision routines). LU with partial pivoting, Cholesky, triangular
-/// solves, Householder QR (LAPACK's sign convention: R_ii = −sign(a_ii)·‖x‖, so Q and R match dgeqrf/dorgqr),
-/// the symmetric eigenproblem and the SVD by cyclic Jacobi rotations (slower than LAPACK's divide-and-conquer
-/// for large n, but accurate to full relative precision on small and medium matrices).
+/// solves, Householder QR (LAPACK's sign convention: R_ii = −sign(a_ii)·‖x‖, so Q and R match dgeqrf/dorgqr);
+/// the symmetric eigenproblem and the SVD are in DecompSpectral.cs (Householder reduction, then implicit-shift QL / QR).
 /// <para>LU, Cholesky and QR are blocked from <see cref="BlockedFrom"/> on, as LAPACK's dgetrf/dpotrf/dgeqrf: an unblocked
 /// factorization of a panel of <see cref="BlockSize"/> columns, then the trailing matrix updated by one GEMM (<see cref="Gemm"/>,
 /// packed and SIMD; QR in the compact WY form I − V·T·Vᵀ); smaller matrices take the unblocked loops.</para>
 /// </summary>
-internal static class Decomp
+internal static partial class Decomp
 {
     /// <summary>Panel width of the blocked factorizations.</summary>
     internal const int BlockSize = 64;
@@ -94,28 +93,18 @@ internal static class Decomp
         return singular ? 0 : sign;
     }
 
-    /// <summary>Solves A X = B in place in b (n×k) from the packed LU of A and its pivots.</summary>
+    /// <summary>Solves A X = B in place in b (n×k) from the packed LU of A and its pivots: the row swaps, then the unit lower
+    /// and the upper triangular solves (<see cref="TriSolve"/>, blocked for large n).</summary>
     public static void LuSolve(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> b, int k)
     {
         for (int i = 0; i < n; i++)
-            if (piv[i] != i)
-                for (int j = 0; j < k; j++) (b[i * k + j], b[piv[i] * k + j]) = (b[piv[i] * k + j], b[i * k + j]);
-        for (int i = 0; i < n; i++)
-            for (int p = 0; p < i; p++)
-            {
-                double f = lu[i * n + p];
-                if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-            }
-        for (int i = n - 1; i >= 0; i--)
         {
-            for (int p = i + 1; p < n; p++)
-            {
-                double f = lu[i * n + p];
-                if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-            }
-            double d = lu[i * n + i];
-            for (int j = 0; j < k; j++) b[i * k + j] /= d;
+            if (piv[i] == i) continue;
+            Span<double> x = b.Slice(i * k, k), y = b.Slice(piv[i] * k, k);
+            for (int j = 0; j < k; j++) (x[j], y[j]) = (y[j], x[j]);
         }
+        TriSolve(lu, n, b, k, upper: false, unit: true);
+        TriSolve(lu, n, b, k, upper: true, unit: false);
     }
 
     /// <summary>Lower Cholesky factor of the symmetric n×n matrix a (only its lower triangle is read), in place;
@@ -143,29 +132,66 @@ internal static class Decomp
         return 0;
     }
 
-    /// <summary>Solves T X = B in place in b (n×k) for the triangular n×n t (lower or upper; unit diagonal assumed when <paramref name="unit"/>).</summary>
+    /// <summary>Solves T X = B in place in b (n×k) for the triangular n×n t (lower or upper; unit diagonal assumed when
+    /// <paramref name="unit"/>; only that triangle is read). From <see cref="BlockedFrom"/> on it runs blocked (dtrsm's form): per
+    /// block of <see cref="BlockSize"/> rows the contribution of the rows already solved is subtracted by one GEMM, then the
+    /// diagonal block is solved row by row.</summary>
     public static void TriSolve(ReadOnlySpan<double> t, int n, Span<double> b, int k, bool upper, bool unit)
     {
-        if (!upper)
-            for (int i = 0; i < n; i++)
+        if (n == 0 || k == 0) return;
+        if (!UseBlocked(n))
+        {
+            TriSolveRows(t, n, b, k, 0, n, upper, unit);
+            return;
+        }
+        var ta = System.Buffers.ArrayPool<double>.Shared.Rent(n * n);
+        var xa = System.Buffers.ArrayPool<double>.Shared.Rent(n * k);
+        var tmp = System.Buffers.ArrayPool<double>.Shared.Rent(BlockSize * k);
+        try
+        {
+            t[..(n * n)].CopyTo(ta);
+            b[..(n * k)].CopyTo(xa);
+            int nblocks = (n + BlockSize - 1) / BlockSize;
+            for (int bi = 0; bi < nblocks; bi++)
             {
-                for (int p = 0; p < i; p++)
+                // lower: blocks top-down, the solved rows are 0..i0; upper: bottom-up, the solved rows are i1..n
+                int i0 = upper ? Math.Max(0, n - (bi + 1) * BlockSize) : bi * BlockSize;
+                int i1 = upper ? n - bi * BlockSize : Math.Min(n, i0 + BlockSize), rows = i1 - i0;
+                int s0 = upper ? i1 : 0, sl = upper ? n - i1 : i0;
+                if (sl > 0)
                 {
-                    double f = t[i * n + p];
-                    if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
+                    // B[i0..i1] −= T[i0..i1, s0..s0+sl]·X[s0..s0+sl]
+                    Gemm.MatMul(ta, i0 * n + s0, n, 1, xa, s0 * k, k, 1, tmp, 0, k, rows, sl, k, accumulate: false);
+                    var blk = xa.AsSpan(i0 * k, rows * k);
+                    TensorPrimitives.Subtract(blk, tmp.AsSpan(0, rows * k), blk);
                 }
-                if (!unit) for (int j = 0; j < k; j++) b[i * k + j] /= t[i * n + i];
+                TriSolveRows(ta, n, xa, k, i0, i1, upper, unit);
             }
-        else
-            for (int i = n - 1; i >= 0; i--)
+            xa.AsSpan(0, n * k).CopyTo(b);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<double>.Shared.Return(ta);
+            System.Buffers.ArrayPool<double>.Shared.Return(xa);
+            System.Buffers.ArrayPool<double>.Shared.Return(tmp);
+        }
+    }
+
+    /// <summary>The rows i0..i1 of a triangular solve whose other rows are already accounted for: lower forward, upper backward.</summary>
+    private static void TriSolveRows(ReadOnlySpan<double> t, int n, Span<double> b, int k, int i0, int i1, bool upper, bool unit)
+    {
+        for (int step = 0; step < i1 - i0; step++)
+        {
+            int i = upper ? i1 - 1 - step : i0 + step;
+            var bi = b.Slice(i * k, k);
+            int p0 = upper ? i + 1 : i0, p1 = upper ? i1 : i;
+            for (int p = p0; p < p1; p++)
             {
-                for (int p = i + 1; p < n; p++)
-                {
-                    double f = t[i * n + p];
-                    if (f != 0) for (int j = 0; j < k; j++) b[i * k + j] -= f * b[p * k + j];
-                }
-                if (!unit) for (int j = 0; j < k; j++) b[i * k + j] /= t[i * n + i];
+                double f = t[i * n + p];
+                if (f != 0) TensorPrimitives.MultiplyAdd(b.Slice(p * k, k), -f, bi, bi);
             }
+            if (!unit) TensorPrimitives.Divide(bi, t[i * n + i], bi);
+        }
     }
 
     /// <summary>Reduced Householder QR of the m×n matrix a: q (m×k) and r (k×n), k = min(m, n); with
@@ -220,162 +246,6 @@ internal static class Decomp
                 for (int i = j; i < m; i++) s += v[i - j] * q[i * qc + c];
                 s *= taus[j];
                 if (s != 0) for (int i = j; i < m; i++) q[i * qc + c] -= s * v[i - j];
-            }
-        }
-    }
-
-    /// <summary>Eigen-decomposition of the symmetric n×n matrix a (lower triangle read) by cyclic Jacobi: eigenvalues
-    /// ascending in w, orthonormal eigenvectors as the columns of v (n×n). Each eigenvector's sign is fixed so that
-    /// its entry of largest magnitude is positive (a deterministic gauge; PyTorch's LAPACK gauge may differ).</summary>
-    public static void Eigh(ReadOnlySpan<double> a, int n, Span<double> w, Span<double> v)
-    {
-        var s = new double[n * n];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j <= i; j++) s[i * n + j] = s[j * n + i] = a[i * n + j];
-        var u = new double[n * n];
-        for (int i = 0; i < n; i++) u[i * n + i] = 1;
-        for (int sweep = 0; sweep < 100; sweep++)
-        {
-            double off = 0, diag = 0;
-            for (int i = 0; i < n; i++)
-            {
-                diag += s[i * n + i] * s[i * n + i];
-                for (int j = i + 1; j < n; j++) off += s[i * n + j] * s[i * n + j];
-            }
-            if (off <= 1e-34 * diag || off == 0) break;
-            for (int p = 0; p < n - 1; p++)
-                for (int q = p + 1; q < n; q++)
-                {
-                    double apq = s[p * n + q];
-                    if (apq == 0) continue;
-                    double app = s[p * n + p], aqq = s[q * n + q];
-                    double theta = (aqq - app) / (2 * apq);
-                    double t = Math.CopySign(1, theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-                    if (double.IsInfinity(theta * theta)) t = 1 / (2 * theta);
-                    double c = 1 / Math.Sqrt(t * t + 1), sn = t * c;
-                    for (int k = 0; k < n; k++)
-                    {
-                        double skp = s[k * n + p], skq = s[k * n + q];
-                        s[k * n + p] = c * skp - sn * skq;
-                        s[k * n + q] = sn * skp + c * skq;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double spk = s[p * n + k], sqk = s[q * n + k];
-                        s[p * n + k] = c * spk - sn * sqk;
-                        s[q * n + k] = sn * spk + c * sqk;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double ukp = u[k * n + p], ukq = u[k * n + q];
-                        u[k * n + p] = c * ukp - sn * ukq;
-                        u[k * n + q] = sn * ukp + c * ukq;
-                    }
-                }
-        }
-        var order = Enumerable.Range(0, n).OrderBy(i => s[i * n + i]).ToArray();
-        for (int c = 0; c < n; c++)
-        {
-            int src = order[c];
-            w[c] = s[src * n + src];
-            int big = 0;
-            for (int i = 1; i < n; i++) if (Math.Abs(u[i * n + src]) > Math.Abs(u[big * n + src])) big = i;
-            double sg = u[big * n + src] < 0 ? -1 : 1;
-            for (int i = 0; i < n; i++) v[i * n + c] = sg * u[i * n + src];
-        }
-    }
-
-    /// <summary>Reduced SVD of the m×n matrix a by one-sided Jacobi: u (m×k), s (k, descending), vt (k×n), k = min(m, n).
-    /// Each pair of singular vectors is signed so that v's entry of largest magnitude is positive.</summary>
-    public static void Svd(ReadOnlySpan<double> a, int m, int n, Span<double> u, Span<double> s, Span<double> vt)
-    {
-        if (m < n)
-        {
-            // SVD of aᵀ: aᵀ = U' S V'ᵀ → a = V' S U'ᵀ
-            var at = new double[n * m];
-            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) at[j * m + i] = a[i * n + j];
-            var u2 = new double[n * m];
-            var vt2 = new double[m * m];
-            Svd(at, n, m, u2, s, vt2);
-            // u = V' (m×m) = vt2ᵀ; vt = U'ᵀ (m×n)
-            for (int i = 0; i < m; i++) for (int j = 0; j < m; j++) u[i * m + j] = vt2[j * m + i];
-            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) vt[i * n + j] = u2[j * m + i];
-            return;
-        }
-        // m >= n: orthogonalize the columns of W = A V
-        var wcol = new double[n][];
-        for (int j = 0; j < n; j++) { wcol[j] = new double[m]; for (int i = 0; i < m; i++) wcol[j][i] = a[i * n + j]; }
-        var vcol = new double[n][];
-        for (int j = 0; j < n; j++) { vcol[j] = new double[n]; vcol[j][j] = 1; }
-        for (int sweep = 0; sweep < 100; sweep++)
-        {
-            bool rotated = false;
-            for (int p = 0; p < n - 1; p++)
-                for (int q = p + 1; q < n; q++)
-                {
-                    double alpha = 0, beta = 0, gamma = 0;
-                    var wp = wcol[p];
-                    var wq = wcol[q];
-                    for (int i = 0; i < m; i++) { alpha += wp[i] * wp[i]; beta += wq[i] * wq[i]; gamma += wp[i] * wq[i]; }
-                    if (gamma == 0 || Math.Abs(gamma) <= 1e-17 * Math.Sqrt(alpha * beta)) continue;
-                    rotated = true;
-                    double zeta = (beta - alpha) / (2 * gamma);
-                    double t = Math.CopySign(1, zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
-                    if (double.IsInfinity(zeta * zeta)) t = 1 / (2 * zeta);
-                    double c = 1 / Math.Sqrt(1 + t * t), sn = c * t;
-                    for (int i = 0; i < m; i++)
-                    {
-                        double x = wp[i], y = wq[i];
-                        wp[i] = c * x - sn * y;
-                        wq[i] = sn * x + c * y;
-                    }
-                    var vp = vcol[p];
-                    var vq = vcol[q];
-                    for (int i = 0; i < n; i++)
-                    {
-                        double x = vp[i], y = vq[i];
-                        vp[i] = c * x - sn * y;
-                        vq[i] = sn * x + c * y;
-                    }
-                }
-            if (!rotated) break;
-        }
-        var norms = new double[n];
-        for (int j = 0; j < n; j++) { double q = 0; for (int i = 0; i < m; i++) q += wcol[j][i] * wcol[j][i]; norms[j] = Math.Sqrt(q); }
-        var order = Enumerable.Range(0, n).OrderByDescending(j => norms[j]).ToArray();
-        for (int c = 0; c < n; c++)
-        {
-            int src = order[c];
-            s[c] = norms[src];
-            var vv = vcol[src];
-            int big = 0;
-            for (int i = 1; i < n; i++) if (Math.Abs(vv[i]) > Math.Abs(vv[big])) big = i;
-            double sg = vv[big] < 0 ? -1 : 1;
-            for (int i = 0; i < n; i++) vt[c * n + i] = sg * vv[i];
-            if (norms[src] > 0)
-                for (int i = 0; i < m; i++) u[i * n + c] = sg * wcol[src][i] / norms[src];
-            else
-                for (int i = 0; i < m; i++) u[i * n + c] = 0;
-        }
-        // columns of zero singular values: complete u to an orthonormal set (Gram–Schmidt against the unit vectors)
-        for (int c = 0; c < n; c++)
-        {
-            if (s[c] > 0) continue;
-            for (int e = 0; e < m; e++)
-            {
-                var cand = new double[m];
-                cand[e] = 1;
-                for (int o = 0; o < n; o++)
-                {
-                    if (o == c || (s[o] == 0 && o > c)) continue;
-                    double d = 0;
-                    for (int i = 0; i < m; i++) d += u[i * n + o] * cand[i];
-                    for (int i = 0; i < m; i++) cand[i] -= d * u[i * n + o];
-                }
-                double nn = Math.Sqrt(cand.Sum(x => x * x));
-                if (nn < 1e-8) continue;
-                for (int i = 0; i < m; i++) u[i * n + c] = cand[i] / nn;
-                break;
             }
         }
     }

@@ -597,7 +597,7 @@ public partial class Tensor
             var r = Eigh(c.X(0));
             return [r.Eigenvalues, r.Eigenvectors];
         },
-        Doc = "symmetric eigen-decomposition (Jacobi; lower triangle read)",
+        Doc = "symmetric eigen-decomposition (Householder tridiagonalization + implicit QL; lower triangle read)",
         Saves = OpDef.SaveOutput,
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) =>
         {
@@ -663,8 +663,23 @@ public partial class Tensor
         Samples = () => [new("3x3", [M(1, 3, 3)], x => Eigvalsh(x[0] + x[0].MT))],
     };
 
-    /// <summary>The eigenvalues (ascending) of each symmetric matrix (torch.linalg.eigvalsh; lower triangle read).</summary>
-    public static Tensor Eigvalsh(Tensor a) => Eigh(a).Eigenvalues;
+    /// <summary>
+    /// The eigenvalues (ascending) of each symmetric matrix (torch.linalg.eigvalsh; lower triangle read). Without a
+    /// derivative to record the eigenvectors are not computed; otherwise it is <c>Eigh(a).Eigenvalues</c> (its gradient
+    /// V·diag(g)·Vᵀ needs them).
+    /// </summary>
+    public static Tensor Eigvalsh(Tensor a)
+    {
+        NeedMatrix("Eigvalsh", a);
+        if (Op.Tracking(a)) return Eigh(a).Eigenvalues;
+        int n = a._shape[^1];
+        var batch = a._shape[..^2];
+        int nb = ShapeUtil.Numel(batch);
+        var src = a.ToDoubleArray();
+        var w = new double[nb * n];
+        ForBatch(nb, i => Decomp.Eigh(src.AsSpan(i * n * n, n * n), n, w.AsSpan(i * n, n), default, vectors: false));
+        return MatFromDoubles(w, [.. batch, n], a.DType);
+    }
 
     // ---- svd ----
 
@@ -678,7 +693,7 @@ public partial class Tensor
             var r = Svd(c.X(0), fullMatrices: c.OutShapes[0][^1] > k || c.OutShapes[2][^2] > k);
             return [r.U, r.S, r.Vh];
         },
-        Doc = "singular value decomposition (one-sided Jacobi)",
+        Doc = "singular value decomposition (Householder bidiagonalization + Golub–Kahan QR)",
         Saves = OpDef.SaveOutput,
         VjpAll = (in OpCtx c, Tensor[] g, bool[] needs) => [SvdVjp(c.Out(0), c.Out(1), c.Out(2), g[0], g[1], g[2])],
         JvpAll = (in OpCtx c, Tensor?[] t) =>
@@ -814,8 +829,23 @@ public partial class Tensor
         Samples = () => [new("tall", [M(1, 4, 3)], x => Svdvals(x[0]))],
     };
 
-    /// <summary>The singular values (descending) of each matrix (torch.linalg.svdvals).</summary>
-    public static Tensor Svdvals(Tensor a) => Svd(a, fullMatrices: false).S;
+    /// <summary>
+    /// The singular values (descending) of each matrix (torch.linalg.svdvals). Without a derivative to record (no grad, no
+    /// tangent, not traced) the singular vectors are not computed; otherwise it is <c>Svd(a, fullMatrices: false).S</c>
+    /// (its gradient U·diag(g)·Vh needs them).
+    /// </summary>
+    public static Tensor Svdvals(Tensor a)
+    {
+        NeedMatrix("Svdvals", a, square: false);
+        if (Op.Tracking(a)) return Svd(a, fullMatrices: false).S;
+        int m = a._shape[^2], n = a._shape[^1], k = Math.Min(m, n);
+        var batch = a._shape[..^2];
+        int nb = ShapeUtil.Numel(batch);
+        var src = a.ToDoubleArray();
+        var sd = new double[nb * k];
+        ForBatch(nb, i => Decomp.Svd(src.AsSpan(i * m * n, m * n), m, n, default, sd.AsSpan(i * k, k), default, vectors: false));
+        return MatFromDoubles(sd, [.. batch, k], a.DType);
+    }
 
     // ---- pinv / matrix_rank / cond ----
 
