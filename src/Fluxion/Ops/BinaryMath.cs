@@ -21,8 +21,8 @@ public partial class Tensor
         public static readonly K.BinaryKernel<T> CopySign = new(TensorPrimitives.CopySign, TensorPrimitives.CopySign,
             (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = T.CopySign(a, b[i]); }, T.CopySign);
         public static readonly K.BinaryKernel<T> FloorDivide = K.Ops<T>.FromScalar(BinaryMath.FloorDivide);
-        public static readonly K.BinaryKernel<T> Fmax = K.Ops<T>.FromScalar(BinaryMath.Fmax);
-        public static readonly K.BinaryKernel<T> Fmin = K.Ops<T>.FromScalar(BinaryMath.Fmin);
+        public static readonly K.BinaryKernel<T> Fmax = Pointwise.Table<T, FmaxFminK<T>>(new(true));
+        public static readonly K.BinaryKernel<T> Fmin = Pointwise.Table<T, FmaxFminK<T>>(new(false));
         public static readonly K.BinaryKernel<T> Xlogy = K.Ops<T>.FromScalar(BinaryMath.Xlogy);
         public static readonly K.BinaryKernel<T> Fmod = typeof(T) == typeof(float) ? (K.BinaryKernel<T>)(object)BinaryMath.Fmod32 : (K.BinaryKernel<T>)(object)BinaryMath.Fmod64;
     }
@@ -242,9 +242,19 @@ public partial class Tensor
     /// <paramref name="toB"/>(a, b) (neither on NaN for clamp), and the tangent is a's where <paramref name="jvpToA"/>(a, b),
     /// else b's, exactly as PyTorch's derivatives.yaml (whose forward rule differs from the reverse one on ties for fmax).
     /// </summary>
-    private static OpDef SelectDef(string name, string torch, Func<Tensor, Tensor, Tensor> toA, Func<Tensor, Tensor, Tensor> toB,
-        Func<Tensor, Tensor, Tensor> jvpToA, Func<Tensor, Tensor, Tensor> call, string doc) => new(name, OpFamily.Binary, torch)
+    private static FusedDef SelectDef(string name, string torch, Func<Tensor, Tensor, Tensor> toA, Func<Tensor, Tensor, Tensor> toB,
+        Func<Tensor, Tensor, Tensor> jvpToA, Func<Tensor, Tensor, Tensor> call, string doc, bool? fusedMax = null) => new(name, OpFamily.Binary, torch)
     {
+        // fmax/fmin on same-shape operands: each gradient in one pass (FmaxFminGradK: PyTorch's masks)
+        FirstOrder = (in OpCtx c, Tensor[] g, bool[] needs) =>
+        {
+            if (fusedMax is not { } max) return null;
+            Tensor? ga = null, gb = null;
+            if (needs[0] && (ga = BinaryGradRaw(g[0], c.X(0), c.X(1), new FmaxFminGradK<float>(max, true), new FmaxFminGradK<double>(max, true))) is null) return null;
+            if (needs[1] && (gb = BinaryGradRaw(g[0], c.X(0), c.X(1), new FmaxFminGradK<float>(max, false), new FmaxFminGradK<double>(max, false))) is null) return null;
+            return [ga, gb];
+        },
+        FusedDoc = fusedMax is null ? null : "one SIMD pass per operand on same-shape operands (first-order passes)",
         Vjp = (in OpCtx c, Tensor g, int i) => Where((i == 0 ? toA : toB)(c.X(0), c.X(1)), g, 0.0).SumTo(c.Shape(i)),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -262,11 +272,11 @@ public partial class Tensor
     // fmax: reverse sends ties to a, forward sends ties to b (PyTorch: self >= other vs self > other)
     internal static readonly OpDef FmaxOp = SelectDef("Fmax", "fmax",
         (a, b) => a.Ge(b) | IsNanMask(b), (a, b) => !(a.Ge(b) | IsNanMask(b)), (a, b) => a.Gt(b) | IsNanMask(b), Fmax,
-        "max ignoring NaN (NaN only where both are)");
+        "max ignoring NaN (NaN only where both are)", fusedMax: true);
 
     internal static readonly OpDef FminOp = SelectDef("Fmin", "fmin",
         (a, b) => a.Le(b) | IsNanMask(b), (a, b) => !(a.Le(b) | IsNanMask(b)), (a, b) => a.Le(b) | IsNanMask(b), Fmin,
-        "min ignoring NaN (NaN only where both are)");
+        "min ignoring NaN (NaN only where both are)", fusedMax: false);
 
     internal static readonly OpDef ClampMinOp = SelectDef("ClampMin", "clamp_min",
         (x, m) => x.Ge(m), (x, m) => x.Lt(m), (x, m) => x.Ge(m), ClampMin, "max(x, min) with a tensor bound; NaN propagates");

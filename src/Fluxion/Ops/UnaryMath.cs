@@ -278,9 +278,11 @@ public partial class Tensor
     /// <summary>1 / x.</summary>
     public Tensor Reciprocal() => 1.0 / this;
 
-    internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType),
-        (x, a) => { var (nan, pos, neg) = ((double, double, double))a!; return x.NanToNum(nan, pos, neg); }, 1u,
-        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All, "nan_to_num");
+    // the gradient passes where x is finite (one fused pass in first-order backward)
+    internal static readonly FusedDef NanToNumOp = PointwiseDef("NanToNum", OpFamily.Unary, "nan_to_num", (g, x, _) => Where(x.IsFinite(), g, 0.0),
+        (g, x, _) => PointwiseGradRaw(g, x, default(Kernels.FiniteGradK<float>), default(Kernels.FiniteGradK<double>)),
+        (x, a) => { var (nan, pos, neg) = ((double, double, double))a!; return x.NanToNum(nan, pos, neg); },
+        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All);
 
     /// <summary>
     /// Replaces NaN by <paramref name="nan"/>, +inf by <paramref name="posinf"/> and -inf by <paramref name="neginf"/>
@@ -292,7 +294,7 @@ public partial class Tensor
         if (!DType.IsFloatingPoint()) return Clone();
         bool f32 = DType == DType.Float32;
         double pos = posinf ?? (f32 ? float.MaxValue : double.MaxValue), neg = neginf ?? (f32 ? float.MinValue : double.MinValue);
-        var y = MapRaw("NanToNum", this, v => double.IsNaN(v) ? nan : double.IsPositiveInfinity(v) ? pos : double.IsNegativeInfinity(v) ? neg : v);
+        var y = PointwiseRaw("NanToNum", this, new Kernels.NanToNumK<float>((float)nan, (float)pos, (float)neg), new Kernels.NanToNumK<double>(nan, pos, neg));
         return Op.Tracking(this) ? Op.Record(NanToNumOp, y, [this], (nan, pos, neg)) : y;
     }
 
