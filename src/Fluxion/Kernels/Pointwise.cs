@@ -122,7 +122,7 @@ internal static class Pointwise
 
     /// <summary>The broadcast kernel table (<see cref="Elementwise.BinaryKernel{T}"/>) of a two-operand map.</summary>
     public static Elementwise.BinaryKernel<T> Table<T, TM>(TM m) where T : unmanaged where TM : struct, IMap2<T> => new(
-        (a, b, d) => Map2Span(a, b, d, m), (a, s, d) => Map2Span(a, [s], d, m), (s, b, d) => Map2Span([s], b, d, m), m.Map);
+        (a, b, d) => Map2Span(a, b, d, m), (a, s, d) => Map2Span(a, [s], d, m), (s, b, d) => Map2Span([s], b, d, m), (x, y) => m.Map(x, y));
 
     // ---- select ---------------------------------------------------------------------------------
 
@@ -182,6 +182,17 @@ internal static class Pointwise
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector<T> IsNan<T>(Vector<T> x) => ~Vector.Equals(x, x);
+
+    /// <summary>x·y + z with one rounding (float and double lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector<T> Fma<T>(Vector<T> x, Vector<T> y, Vector<T> z) => typeof(T) == typeof(float)
+        ? Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>()
+        : Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
+
+    /// <summary>PyTorch's lerp of one element (its CPU kernel's fused multiply-adds).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T Lerp<T>(T a, T b, T w) where T : IFloatingPointIeee754<T> =>
+        T.Abs(w) < T.CreateTruncating(0.5) ? T.FusedMultiplyAdd(w, b - a, a) : T.FusedMultiplyAdd(a - b, T.One - w, b);
 
     /// <summary>x below lo takes lo, above hi takes hi; NaN and ±0 pass through (PyTorch's vectorized clamp: min(max(x, lo), hi)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -313,13 +324,18 @@ internal readonly struct BetweenGradK<T>(T lo, T hi, bool inclusive, T scale) : 
     public T Map(T g, T x) => (inclusive ? x >= lo && x <= hi : x > lo && x < hi) ? g * scale : T.Zero;
 }
 
-/// <summary>The gradient kept where |x| &gt; λ (x &gt; λ or x &lt; −λ; NaN: 0): softshrink and hardshrink.</summary>
-internal readonly struct OutsideGradK<T>(T lambd) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>The gradient zeroed where lo ≤ x ≤ hi (<paramref name="inside"/>: softshrink/hardshrink on [−λ, λ]) or
+/// where x ≤ lo or x ≥ hi (hardtanh, relu6), kept elsewhere, NaN included: PyTorch's scalar backward kernels
+/// (shrink_backward, hardtanh_backward), which the edge goldens follow (its vectorized loop zeroes NaN instead).</summary>
+internal readonly struct ZeroedGradK<T>(T lo, T hi, bool inside) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public Vector<T> Map(Vector<T> g, Vector<T> x) =>
-        g & (Vector.GreaterThan(x, new Vector<T>(lambd)) | Vector.LessThan(x, new Vector<T>(-lambd)));
+    public Vector<T> Map(Vector<T> g, Vector<T> x)
+    {
+        Vector<T> l = new(lo), h = new(hi);
+        return Vector.AndNot(g, inside ? Vector.GreaterThanOrEqual(x, l) & Vector.LessThanOrEqual(x, h) : Vector.LessThanOrEqual(x, l) | Vector.GreaterThanOrEqual(x, h));
+    }
 
-    public T Map(T g, T x) => x > lambd || x < -lambd ? g : T.Zero;
+    public T Map(T g, T x) => (inside ? x >= lo && x <= hi : x <= lo || x >= hi) ? T.Zero : g;
 }
 
 /// <summary>The gradient kept unless x ≤ threshold (NaN keeps it): threshold.</summary>
@@ -336,7 +352,8 @@ internal readonly struct LeakyReluGradK<T>(T slope) : IMap2<T> where T : unmanag
     public T Map(T g, T x) => x > T.Zero ? g : g * slope;
 }
 
-/// <summary>Hardswish's gradient as PyTorch's vectorized kernel: 0 below −3, g from 3 on, g·(x/3 + 1/2) between (NaN: NaN).</summary>
+/// <summary>Hardswish's gradient as PyTorch's scalar backward kernel (derivatives.yaml's formula): 0 below −3,
+/// g·(x/3 + 1/2) on [−3, 3], g above 3 and at NaN.</summary>
 internal readonly struct HardswishGradK<T> : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private static readonly T Three = T.CreateTruncating(3), Half = T.CreateTruncating(0.5);
@@ -344,11 +361,11 @@ internal readonly struct HardswishGradK<T> : IMap2<T> where T : unmanaged, IFloa
     public Vector<T> Map(Vector<T> g, Vector<T> x)
     {
         Vector<T> three = new(Three);
-        var r = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, three), g, g * (x / three + new Vector<T>(Half)));
+        var r = Vector.ConditionalSelect(Vector.LessThanOrEqual(x, three), g * (x / three + new Vector<T>(Half)), g);
         return Vector.AndNot(r, Vector.LessThan(x, -three));
     }
 
-    public T Map(T g, T x) => x < -Three ? T.Zero : x >= Three ? g : g * (x / Three + Half);
+    public T Map(T g, T x) => x < -Three ? T.Zero : x <= Three ? g * (x / Three + Half) : g;
 }
 
 /// <summary>The gradient kept where x is finite (nan_to_num).</summary>
@@ -383,4 +400,209 @@ internal readonly struct FmaxFminGradK<T>(bool max, bool forA) : IMap3<T> where 
     }
 
     public T Map(T g, T a, T b) => ((max ? a >= b : a <= b) || T.IsNaN(b)) == forA ? g : T.Zero;
+}
+
+/// <summary>A per-element test (a lane mask of all-ones where true) written once for lanes and scalars.</summary>
+internal interface ITest<T> where T : unmanaged
+{
+    /// <summary>The test on a vector of lanes.</summary>
+    Vector<T> Mask(Vector<T> x);
+
+    /// <summary>The test on one value.</summary>
+    bool Eval(T x);
+}
+
+/// <summary>The value tests of <see cref="ValueTest{T}"/>.</summary>
+internal enum ValueTestKind { IsNan, IsInf, IsFinite, IsPosInf, IsNegInf, Signbit }
+
+/// <summary>The value tests of isnan/isinf/isfinite/isposinf/isneginf/signbit.</summary>
+internal readonly struct ValueTest<T>(ValueTestKind kind) : ITest<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Mask(Vector<T> x) => kind switch
+    {
+        ValueTestKind.IsNan => Pointwise.IsNan(x),
+        ValueTestKind.IsInf => Vector.Equals(Vector.Abs(x), new Vector<T>(T.PositiveInfinity)),
+        ValueTestKind.IsFinite => Vector.LessThan(Vector.Abs(x), new Vector<T>(T.PositiveInfinity)),
+        ValueTestKind.IsPosInf => Vector.Equals(x, new Vector<T>(T.PositiveInfinity)),
+        ValueTestKind.IsNegInf => Vector.Equals(x, new Vector<T>(T.NegativeInfinity)),
+        // the sign bit itself (-0 and NaNs with the bit set included)
+        _ => Unsafe.SizeOf<T>() == 4 ? Vector.LessThan(Vector.AsVectorInt32(x), Vector<int>.Zero).As<int, T>()
+            : Vector.LessThan(Vector.AsVectorInt64(x), Vector<long>.Zero).As<long, T>(),
+    };
+
+    public bool Eval(T x) => kind switch
+    {
+        ValueTestKind.IsNan => T.IsNaN(x),
+        ValueTestKind.IsInf => T.IsInfinity(x),
+        ValueTestKind.IsFinite => T.IsFinite(x),
+        ValueTestKind.IsPosInf => T.IsPositiveInfinity(x),
+        ValueTestKind.IsNegInf => T.IsNegativeInfinity(x),
+        _ => T.IsNegative(x),
+    };
+}
+
+/// <summary>The bool-producing and comparison-free kernels of the elementwise family.</summary>
+internal static class ValueKernels
+{
+    /// <summary>d[i] = test(x[i]) as bool bytes: lane masks narrowed to bytes (4- and 8-byte elements), else scalar.</summary>
+    public static void Test<T, TT>(ReadOnlySpan<T> x, Span<bool> dst, TT t) where T : unmanaged where TT : struct, ITest<T>
+    {
+        int n = dst.Length, i = 0;
+        var d = MemoryMarshal.Cast<bool, byte>(dst);
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && (Unsafe.SizeOf<T>() == 4 || Unsafe.SizeOf<T>() == 8))
+        {
+            ref T xr = ref MemoryMarshal.GetReference(x);
+            ref byte dr = ref MemoryMarshal.GetReference(d);
+            int w = Vector<T>.Count, step = Vector<byte>.Count;
+            for (; i <= n - step; i += step)
+            {
+                Vector<byte> m;
+                if (Unsafe.SizeOf<T>() == 4)
+                {
+                    Vector<int> m0 = Vector.AsVectorInt32(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)i))), m1 = Vector.AsVectorInt32(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)(i + w)))),
+                        m2 = Vector.AsVectorInt32(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)(i + 2 * w)))), m3 = Vector.AsVectorInt32(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)(i + 3 * w))));
+                    m = Vector.AsVectorByte(Vector.Narrow(Vector.Narrow(m0, m1), Vector.Narrow(m2, m3)));
+                }
+                else
+                {
+                    Vector<int> q0 = Narrow8(ref xr, i, w, t), q1 = Narrow8(ref xr, i + 2 * w, w, t), q2 = Narrow8(ref xr, i + 4 * w, w, t), q3 = Narrow8(ref xr, i + 6 * w, w, t);
+                    m = Vector.AsVectorByte(Vector.Narrow(Vector.Narrow(q0, q1), Vector.Narrow(q2, q3)));
+                }
+                (m & Vector<byte>.One).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++) d[i] = t.Eval(x[i]) ? (byte)1 : (byte)0;
+    }
+
+    /// <summary>Two 8-byte-lane test masks (elements i .. i + 2w) narrowed to one Vector&lt;int&gt;.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<int> Narrow8<T, TT>(ref T xr, int i, int w, TT t) where T : unmanaged where TT : struct, ITest<T> =>
+        Vector.Narrow(Vector.AsVectorInt64(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)i))), Vector.AsVectorInt64(t.Mask(Vector.LoadUnsafe(ref xr, (nuint)(i + w)))));
+
+    /// <summary>Whether a and b hold equal values lane by lane (IEEE: NaN equals nothing, -0 equals 0), as PyTorch's equal.</summary>
+    public static bool AllEqual<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = a.Length, i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T ar = ref MemoryMarshal.GetReference(a);
+            ref T br = ref MemoryMarshal.GetReference(b);
+            for (int w = Vector<T>.Count; i <= n - w; i += w)
+                if (!Vector.EqualsAll(Vector.AsVectorInt64(Vector.Equals(Vector.LoadUnsafe(ref ar, (nuint)i), Vector.LoadUnsafe(ref br, (nuint)i))), new Vector<long>(-1)))
+                    return false; // the IEEE lane masks compared as integers
+        }
+        for (; i < n; i++) if (!(a[i] == b[i])) return false;
+        return true;
+    }
+}
+
+/// <summary>PyTorch's heaviside on floats: 0 for x &lt; 0 and NaN, v for x = ±0, 1 for x &gt; 0.</summary>
+internal readonly struct HeavisideK<T> : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> x, Vector<T> v) =>
+        Vector.ConditionalSelect(Vector.Equals(x, Vector<T>.Zero), v, Vector<T>.One & Vector.GreaterThan(x, Vector<T>.Zero));
+
+    public T Map(T x, T v) => BinaryMath.Heaviside(x, v);
+}
+
+/// <summary>PyTorch's lerp with a scalar weight, with its fused multiply-adds: fma(w, end − start, start) when |w| &lt; 1/2,
+/// else fma(−(end − start), 1 − w, end).</summary>
+internal readonly struct LerpK<T>(T weight) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> a, Vector<T> b) => T.Abs(weight) < T.CreateTruncating(0.5)
+        ? Pointwise.Fma(new Vector<T>(weight), b - a, a) : Pointwise.Fma(a - b, new Vector<T>(T.One - weight), b);
+
+    public T Map(T a, T b) => Pointwise.Lerp(a, b, weight);
+}
+
+/// <summary>PyTorch's lerp with a tensor weight (same formula, chosen per lane).</summary>
+internal readonly struct LerpTensorK<T> : IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> w, Vector<T> a, Vector<T> b) =>
+        Vector.ConditionalSelect(Vector.LessThan(Vector.Abs(w), new Vector<T>(T.CreateTruncating(0.5))), Pointwise.Fma(w, b - a, a), Pointwise.Fma(a - b, Vector<T>.One - w, b));
+
+    public T Map(T w, T a, T b) => Pointwise.Lerp(a, b, w);
+}
+
+/// <summary>frac: x − trunc(x) (sign of x; ±inf gives NaN, as PyTorch).</summary>
+internal readonly struct FracK<T> : IMap1<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> x) => x - (typeof(T) == typeof(float) ? Vector.Truncate(x.As<T, float>()).As<float, T>() : Vector.Truncate(x.As<T, double>()).As<double, T>());
+    public T Map(T x) => x - T.Truncate(x);
+}
+
+/// <summary>The elementwise regression losses of d = a − b.</summary>
+internal enum PointwiseLoss { Mse, L1, SmoothL1, Huber }
+
+/// <summary>The elementwise loss of d = a − b as PyTorch's kernels compute it (z = |d|): mse d², l1 z, smooth_l1
+/// z &lt; β ? ½z²/β : z − ½β, huber z &lt; δ ? ½z² : δ(z − ½δ).</summary>
+internal readonly struct LossK<T>(PointwiseLoss kind, T p) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private static readonly T Half = T.CreateTruncating(0.5);
+
+    public Vector<T> Map(Vector<T> a, Vector<T> b)
+    {
+        var d = a - b;
+        var z = Vector.Abs(d);
+        return kind switch
+        {
+            PointwiseLoss.Mse => d * d,
+            PointwiseLoss.L1 => z,
+            PointwiseLoss.SmoothL1 => Vector.ConditionalSelect(Vector.LessThan(z, new Vector<T>(p)), z * z * Half / new Vector<T>(p), z - new Vector<T>(Half * p)),
+            _ => Vector.ConditionalSelect(Vector.LessThan(z, new Vector<T>(p)), z * z * Half, (z - new Vector<T>(Half * p)) * p),
+        };
+    }
+
+    public T Map(T a, T b)
+    {
+        T d = a - b, z = T.Abs(d);
+        return kind switch
+        {
+            PointwiseLoss.Mse => d * d,
+            PointwiseLoss.L1 => z,
+            PointwiseLoss.SmoothL1 => z < p ? Half * z * z / p : z - Half * p,
+            _ => z < p ? Half * z * z : p * (z - Half * p),
+        };
+    }
+}
+
+/// <summary>The loss's gradient for a: scale·g·f'(a − b) (g from the 3-operand form, else 1) as PyTorch's backward kernels:
+/// mse 2d, l1 sign(d) (0 at NaN), smooth_l1 d/β clamped to ±1, huber d clamped to ±δ (NaN d gives NaN).</summary>
+internal readonly struct LossGradK<T>(PointwiseLoss kind, T p, T scale) : IMap2<T>, IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private static readonly T Two = T.CreateTruncating(2);
+
+    private Vector<T> D(Vector<T> a, Vector<T> b)
+    {
+        var d = a - b;
+        switch (kind)
+        {
+            case PointwiseLoss.Mse: return d * Two;
+            case PointwiseLoss.L1:
+            {
+                var one = Vector<T>.One;
+                // 0 at d = 0 and at NaN, as PyTorch's l1 backward
+                return Vector.ConditionalSelect(Vector.GreaterThan(d, Vector<T>.Zero), one, Vector<T>.Zero) - Vector.ConditionalSelect(Vector.LessThan(d, Vector<T>.Zero), one, Vector<T>.Zero);
+            }
+            case PointwiseLoss.SmoothL1: return Pointwise.Clamp(d / new Vector<T>(p), -Vector<T>.One, Vector<T>.One);
+            default: return Pointwise.Clamp(d, new Vector<T>(-p), new Vector<T>(p));
+        }
+    }
+
+    private T D(T a, T b)
+    {
+        T d = a - b;
+        return kind switch
+        {
+            PointwiseLoss.Mse => d * Two,
+            PointwiseLoss.L1 => d > T.Zero ? T.One : d < T.Zero ? -T.One : T.Zero,
+            PointwiseLoss.SmoothL1 => Pointwise.Clamp(d / p, -T.One, T.One),
+            _ => Pointwise.Clamp(d, -p, p),
+        };
+    }
+
+    public Vector<T> Map(Vector<T> a, Vector<T> b) => D(a, b) * scale;
+    public T Map(T a, T b) => D(a, b) * scale;
+    public Vector<T> Map(Vector<T> g, Vector<T> a, Vector<T> b) => D(a, b) * (g * scale);
+    public T Map(T g, T a, T b) => D(a, b) * (g * scale);
 }

@@ -4,9 +4,11 @@ namespace Fluxion;
 
 // The activation functions of torch.nn.functional. The piecewise ones (hardswish, hardsigmoid, hardtanh/relu6, softshrink,
 // hardshrink, threshold) are entries of their own: one SIMD pass forward, one fused pass backward (FusedDef), values,
-// NaN handling and subgradients at the kinks as PyTorch 1.13's vectorized CPU kernels (hardtanh/relu6/hardsigmoid/
-// softshrink/hardshrink/threshold: 0 on the boundary; hardswish: g from 3 on). The others are composites of registered
-// ops. Samples avoid the kinks.
+// NaN handling and subgradients at the kinks as PyTorch 1.13's scalar CPU kernels (hardtanh/relu6/hardsigmoid/
+// softshrink/hardshrink/threshold: 0 on the boundary; hardswish: x/3 + 1/2 on [-3, 3]; a NaN input passes the gradient
+// of hardtanh, relu6, softshrink, hardshrink, threshold and hardswish, and zeroes hardsigmoid's). PyTorch's vectorized
+// loop (tensors of 16+ elements) differs at NaN and at hardswish's x = 3; the repository's edge goldens are the scalar
+// ones. The others are composites of registered ops. Samples avoid the kinks.
 // (the class is marked [OpTable] on its declaration in Elementwise.cs)
 public partial class Tensor
 {
@@ -35,7 +37,7 @@ public partial class Tensor
     // the piecewise activations: one SIMD pass forward (Kernels.Pointwise), one fused pass in first-order backward, and a
     // tensor-op VJP (Where on the input's regions) for create-graph and higher order
     internal static readonly FusedDef HardswishOp = PointwiseDef("Hardswish", OpFamily.NN, "nn.functional.hardswish",
-        (g, x, _) => Where(x.Lt(-3.0), 0.0, Where(x.Ge(3.0), g, g * (x / 3.0 + 0.5))),
+        (g, x, _) => Where(x.Lt(-3.0), 0.0, Where(x.Le(3.0), g * (x / 3.0 + 0.5), g)),
         (g, x, _) => PointwiseGradRaw(g, x, default(HardswishGradK<float>), default(HardswishGradK<double>)),
         (x, _) => x.Hardswish(), () => OpSamples.Unary(x => (x * 3).Hardswish()));
     internal static readonly FusedDef HardsigmoidOp = PointwiseDef("Hardsigmoid", OpFamily.NN, "nn.functional.hardsigmoid",
@@ -43,24 +45,24 @@ public partial class Tensor
         (g, x, _) => PointwiseGradRaw(g, x, new BetweenGradK<float>(-3f, 3f, false, 1f / 6), new BetweenGradK<double>(-3, 3, false, 1.0 / 6)),
         (x, _) => x.Hardsigmoid(), () => OpSamples.Unary(x => (x * 3).Hardsigmoid()));
     internal static readonly FusedDef HardtanhOp = PointwiseDef("Hardtanh", OpFamily.NN, "nn.functional.hardtanh",
-        (g, x, a) => { var (lo, hi) = ((double, double))a!; return Where(x.Gt(lo) & x.Lt(hi), g, 0.0); },
+        (g, x, a) => { var (lo, hi) = ((double, double))a!; return Where(x.Le(lo) | x.Ge(hi), 0.0, g); },
         (g, x, a) =>
         {
             var (lo, hi) = ((double, double))a!;
-            return PointwiseGradRaw(g, x, new BetweenGradK<float>((float)lo, (float)hi, false, 1f), new BetweenGradK<double>(lo, hi, false, 1));
+            return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)lo, (float)hi, false), new ZeroedGradK<double>(lo, hi, false));
         },
         (x, a) => { var (lo, hi) = ((double, double))a!; return x.Hardtanh(lo, hi); },
         () => [.. OpSamples.Unary(x => x.Hardtanh()), .. OpSamples.Unary(x => (x * 2).Hardtanh(-0.5, 1.5))]);
     internal static readonly OpDef Relu6Op = Act("Relu6", "nn.functional.relu6", ["Hardtanh"], x => (x * 4).Relu6());
     internal static readonly OpDef SoftsignOp = Act("Softsign", "nn.functional.softsign", ["Div", "Abs", "Add"], x => x.Softsign(), OpSamples.Domain.AwayFromZero);
     internal static readonly FusedDef SoftshrinkOp = PointwiseDef("Softshrink", OpFamily.NN, "nn.functional.softshrink",
-        (g, x, a) => { double l = (double)a!; return Where(x.Gt(l) | x.Lt(-l), g, 0.0); },
-        (g, x, a) => PointwiseGradRaw(g, x, new OutsideGradK<float>((float)(double)a!), new OutsideGradK<double>((double)a!)),
+        (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
+        (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
         (x, a) => x.Softshrink((double)a!),
         () => [.. OpSamples.Unary(x => x.Softshrink()), .. OpSamples.Unary(x => x.Softshrink(0.2))]);
     internal static readonly FusedDef HardshrinkOp = PointwiseDef("Hardshrink", OpFamily.NN, "nn.functional.hardshrink",
-        (g, x, a) => { double l = (double)a!; return Where(x.Gt(l) | x.Lt(-l), g, 0.0); },
-        (g, x, a) => PointwiseGradRaw(g, x, new OutsideGradK<float>((float)(double)a!), new OutsideGradK<double>((double)a!)),
+        (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
+        (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
         (x, a) => x.Hardshrink((double)a!), () => OpSamples.Unary(x => x.Hardshrink()));
     internal static readonly OpDef TanhshrinkOp = Act("Tanhshrink", "nn.functional.tanhshrink", ["Sub", "Tanh"], x => x.Tanhshrink());
     internal static readonly OpDef LogSigmoidOp = Act("LogSigmoid", "nn.functional.logsigmoid", ["Neg", "Softplus"], x => (x * 3).LogSigmoid());

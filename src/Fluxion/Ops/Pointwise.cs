@@ -94,3 +94,20 @@ public partial class Tensor
             Batch = BatchRules.Unary(call),
         };
 }
+
+public partial class Tensor
+{
+    /// <summary>y = m(a, b) elementwise into a new dense tensor (a and b of one shape and float dtype).</summary>
+    internal static Tensor BinaryMapRaw<TM32, TM64>(Tensor a, Tensor b, TM32 m32, TM64 m64)
+        where TM32 : struct, IMap2<float> where TM64 : struct, IMap2<double>
+    {
+        var r = EmptyLike(a);
+        int n = a.Numel;
+        if (n == 0) return r;
+        if (a.DType == DType.Float32)
+            Pointwise.Map(DenseArray<float>(a, out int ao), ao, false, DenseArray<float>(b, out int bo), bo, false, r.Storage.As<float>(), 0, n, m32);
+        else
+            Pointwise.Map(DenseArray<double>(a, out int ao), ao, false, DenseArray<double>(b, out int bo), bo, false, r.Storage.As<double>(), 0, n, m64);
+        return r;
+    }
+}
