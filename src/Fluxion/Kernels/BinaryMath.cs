@@ -353,11 +353,11 @@ internal static class BinaryMath
     /// <summary>Integer fmod (sign of the dividend); the caller rejects b = 0.</summary>
     public static long Fmod(long a, long b) => b == -1 ? 0 : a % b;
 
-    /// <summary>max(a, b) ignoring a NaN operand (NaN only when both are), as C's fmax.</summary>
-    public static T Fmax<T>(T a, T b) where T : IFloatingPointIeee754<T> => T.IsNaN(a) ? b : T.IsNaN(b) ? a : (a > b ? a : b);
+    /// <summary>max(a, b) ignoring a NaN operand (NaN only when both are), as C's fmax; ties (±0) give a, as PyTorch.</summary>
+    public static T Fmax<T>(T a, T b) where T : IFloatingPointIeee754<T> => T.IsNaN(a) ? b : T.IsNaN(b) ? a : (a >= b ? a : b);
 
-    /// <summary>min(a, b) ignoring a NaN operand, as C's fmin.</summary>
-    public static T Fmin<T>(T a, T b) where T : IFloatingPointIeee754<T> => T.IsNaN(a) ? b : T.IsNaN(b) ? a : (a < b ? a : b);
+    /// <summary>min(a, b) ignoring a NaN operand, as C's fmin; ties (±0) give a, as PyTorch.</summary>
+    public static T Fmin<T>(T a, T b) where T : IFloatingPointIeee754<T> => T.IsNaN(a) ? b : T.IsNaN(b) ? a : (a <= b ? a : b);
 
     /// <summary>x·log(y), 0 where x = 0 unless y is NaN (PyTorch's xlogy).</summary>
     public static T Xlogy<T>(T x, T y) where T : IFloatingPointIeee754<T> => T.IsNaN(y) ? T.NaN : x == T.Zero ? T.Zero : x * T.Log(y);

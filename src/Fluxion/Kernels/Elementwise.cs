@@ -89,8 +89,10 @@ internal static class Elementwise
         public static readonly BinaryKernel<T> Sub = new(TensorPrimitives.Subtract, TensorPrimitives.Subtract, TensorPrimitives.Subtract, (a, b) => a - b);
         public static readonly BinaryKernel<T> Mul = new(TensorPrimitives.Multiply, TensorPrimitives.Multiply, (a, b, d) => TensorPrimitives.Multiply(b, a, d), (a, b) => a * b);
         public static readonly BinaryKernel<T> Div = new(TensorPrimitives.Divide, TensorPrimitives.Divide, TensorPrimitives.Divide, (a, b) => a / b);
-        public static readonly BinaryKernel<T> Maximum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a > b ? a : b));
-        public static readonly BinaryKernel<T> Minimum = FromScalar((a, b) => T.IsNaN(a) || T.IsNaN(b) ? T.NaN : (a < b ? a : b));
+        /// <summary>PyTorch's maximum: NaN if either operand is; SIMD (<see cref="MaxMinK{T}"/>).</summary>
+        public static readonly BinaryKernel<T> Maximum = Pointwise.Table<T, MaxMinK<T>>(new(true));
+        /// <summary>PyTorch's minimum: NaN if either operand is; SIMD.</summary>
+        public static readonly BinaryKernel<T> Minimum = Pointwise.Table<T, MaxMinK<T>>(new(false));
         public static readonly BinaryKernel<T> Pow = new(TensorPrimitives.Pow, TensorPrimitives.Pow, TensorPrimitives.Pow, T.Pow);
         /// <summary>Python-style remainder: the result has the sign of the divisor (PyTorch's remainder); exact and
         /// vectorized (see <see cref="BinaryMath.FmodDense(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, bool)"/>).</summary>

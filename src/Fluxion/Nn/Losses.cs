@@ -77,6 +77,8 @@ public static partial class Losses
     {
         if (!ShapeUtil.SameShape(input.Shape, target.Shape))
             throw new ShapeMismatchException($"MseLoss: input shape {ShapeUtil.Format(input.Shape)} and target shape {ShapeUtil.Format(target.Shape)} differ.");
+        if (reduction is Reduction.Mean or Reduction.Sum or Reduction.None
+            && PointwiseLossCall(MseLossOp, Kernels.PointwiseLoss.Mse, 0, input, target, reduction) is { } fused) return fused;
         return Reduce("MseLoss", (input - target).Square(), reduction);
     }
 
@@ -87,6 +89,7 @@ public static partial class Losses
         CheckReduction(op, reduction);
         CheckFloatPair(op, input, target);
         CheckSameShape(op, input, target);
+        if (PointwiseLossCall(L1LossOp, Kernels.PointwiseLoss.L1, 0, input, target, reduction) is { } fused) return fused;
         return Reduce(op, (input - target).Abs(), reduction);
     }
 

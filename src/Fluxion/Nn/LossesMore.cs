@@ -20,13 +20,6 @@ public static partial class Losses
 
     // ---- regression ---------------------------------------------------------------------------------
 
-    internal static readonly OpDef HuberLossOp = new("HuberLoss", OpFamily.NN, "nn.functional.huber_loss")
-    {
-        CompositeOf = ["Sub", "Abs", "Where", "Mul", "Mean"],
-        Samples = () => [Sample("mean", t => HuberLoss(t[0], t[1]), true, R(1, 3, 4), R(2, 3, 4)),
-            Sample("none delta 0.5", t => HuberLoss(t[0], t[1], Reduction.None, 0.5), true, R(3, 5), R(4, 5))],
-    };
-
     /// <summary>Huber loss (PyTorch's <c>F.huber_loss</c>): ½d² where |d| &lt; δ, else δ(|d| − ½δ), d = input − target.</summary>
     public static Tensor HuberLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean, double delta = 1)
     {
@@ -34,17 +27,11 @@ public static partial class Losses
         CheckReduction(op, reduction);
         CheckPair(op, input, target);
         if (!(delta > 0)) throw new ArgumentException($"{op}: delta must be positive, got {delta}.", nameof(delta));
+        if (PointwiseLossCall(HuberLossOp, Kernels.PointwiseLoss.Huber, delta, input, target, reduction) is { } fused) return fused;
         var d = input - target;
         var a = d.Abs();
         return Reduce(op, Tensor.Where(a.Lt(delta), 0.5 * d * d, delta * (a - 0.5 * delta)), reduction);
     }
-
-    internal static readonly OpDef SmoothL1LossOp = new("SmoothL1Loss", OpFamily.NN, "nn.functional.smooth_l1_loss")
-    {
-        CompositeOf = ["Sub", "Abs", "Where", "Mul", "Mean"],
-        Samples = () => [Sample("mean", t => SmoothL1Loss(t[0], t[1]), true, R(1, 3, 4), R(2, 3, 4)),
-            Sample("sum beta 0.3", t => SmoothL1Loss(t[0], t[1], Reduction.Sum, 0.3), true, R(3, 5), R(4, 5))],
-    };
 
     /// <summary>Smooth L1 loss (PyTorch's <c>F.smooth_l1_loss</c>): ½d²/β where |d| &lt; β, else |d| − ½β; β = 0 is the L1 loss.</summary>
     public static Tensor SmoothL1Loss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean, double beta = 1)
@@ -54,6 +41,7 @@ public static partial class Losses
         CheckPair(op, input, target);
         if (!(beta >= 0)) throw new ArgumentException($"{op}: beta must be non-negative, got {beta}.", nameof(beta));
         if (beta == 0) return L1Loss(input, target, reduction);
+        if (PointwiseLossCall(SmoothL1LossOp, Kernels.PointwiseLoss.SmoothL1, beta, input, target, reduction) is { } fused) return fused;
         var d = input - target;
         var a = d.Abs();
         return Reduce(op, Tensor.Where(a.Lt(beta), 0.5 / beta * d * d, a - 0.5 * beta), reduction);

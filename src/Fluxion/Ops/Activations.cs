@@ -1,9 +1,14 @@
+using Fluxion.Kernels;
+
 namespace Fluxion;
 
-// The activation functions of torch.nn.functional that Fluxion builds from registered elementwise ops (composites):
-// their derivatives are those of the ops they are made of, written so that the subgradients at the kinks are PyTorch's
-// (hardtanh/relu6/hardsigmoid/softshrink/hardshrink/threshold: 0 on the boundary; hardswish: the one-sided limits
-// PyTorch's backward gives) and NaN propagates as in PyTorch. Samples avoid the kinks.
+// The activation functions of torch.nn.functional. The piecewise ones (hardswish, hardsigmoid, hardtanh/relu6, softshrink,
+// hardshrink, threshold) are entries of their own: one SIMD pass forward, one fused pass backward (FusedDef), values,
+// NaN handling and subgradients at the kinks as PyTorch 1.13's scalar CPU kernels (hardtanh/relu6/hardsigmoid/
+// softshrink/hardshrink/threshold: 0 on the boundary; hardswish: x/3 + 1/2 on [-3, 3]; a NaN input passes the gradient
+// of hardtanh, relu6, softshrink, hardshrink, threshold and hardswish, and zeroes hardsigmoid's). PyTorch's vectorized
+// loop (tensors of 16+ elements) differs at NaN and at hardswish's x = 3; the repository's edge goldens are the scalar
+// ones. The others are composites of registered ops. Samples avoid the kinks.
 // (the class is marked [OpTable] on its declaration in Elementwise.cs)
 public partial class Tensor
 {
@@ -29,24 +34,42 @@ public partial class Tensor
     };
     internal static readonly OpDef SiluOp = Act("Silu", "nn.functional.silu", ["Mul", "Sigmoid"], x => x.Silu());
     internal static readonly OpDef MishOp = Act("Mish", "nn.functional.mish", ["Mul", "Tanh", "Softplus"], x => x.Mish());
-    internal static readonly OpDef HardswishOp = Act("Hardswish", "nn.functional.hardswish", ["Where", "Mul", "Add"], x => (x * 3).Hardswish());
-    internal static readonly OpDef HardsigmoidOp = Act("Hardsigmoid", "nn.functional.hardsigmoid", ["Where", "Mul"], x => (x * 3).Hardsigmoid());
-    internal static readonly OpDef HardtanhOp = new("Hardtanh", OpFamily.NN, "nn.functional.hardtanh")
-    {
-        CompositeOf = ["Where"],
-        Samples = () => [.. OpSamples.Unary(x => x.Hardtanh()), .. OpSamples.Unary(x => (x * 2).Hardtanh(-0.5, 1.5))],
-    };
-    internal static readonly OpDef Relu6Op = Act("Relu6", "nn.functional.relu6", ["Where"], x => (x * 4).Relu6());
+    // the piecewise activations: one SIMD pass forward (Kernels.Pointwise), one fused pass in first-order backward, and a
+    // tensor-op VJP (Where on the input's regions) for create-graph and higher order
+    internal static readonly FusedDef HardswishOp = PointwiseDef("Hardswish", OpFamily.NN, "nn.functional.hardswish",
+        (g, x, _) => Where(x.Lt(-3.0), 0.0, Where(x.Le(3.0), g * (x / 3.0 + 0.5), g)),
+        (g, x, _) => PointwiseGradRaw(g, x, default(HardswishGradK<float>), default(HardswishGradK<double>)),
+        (x, _) => x.Hardswish(), () => OpSamples.Unary(x => (x * 3).Hardswish()));
+    internal static readonly FusedDef HardsigmoidOp = PointwiseDef("Hardsigmoid", OpFamily.NN, "nn.functional.hardsigmoid",
+        (g, x, _) => Where(x.Gt(-3.0) & x.Lt(3.0), g * (1.0 / 6), 0.0),
+        (g, x, _) => PointwiseGradRaw(g, x, new BetweenGradK<float>(-3f, 3f, false, 1f / 6), new BetweenGradK<double>(-3, 3, false, 1.0 / 6)),
+        (x, _) => x.Hardsigmoid(), () => OpSamples.Unary(x => (x * 3).Hardsigmoid()));
+    internal static readonly FusedDef HardtanhOp = PointwiseDef("Hardtanh", OpFamily.NN, "nn.functional.hardtanh",
+        (g, x, a) => { var (lo, hi) = ((double, double))a!; return Where(x.Le(lo) | x.Ge(hi), 0.0, g); },
+        (g, x, a) =>
+        {
+            var (lo, hi) = ((double, double))a!;
+            return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)lo, (float)hi, false), new ZeroedGradK<double>(lo, hi, false));
+        },
+        (x, a) => { var (lo, hi) = ((double, double))a!; return x.Hardtanh(lo, hi); },
+        () => [.. OpSamples.Unary(x => x.Hardtanh()), .. OpSamples.Unary(x => (x * 2).Hardtanh(-0.5, 1.5))]);
+    internal static readonly OpDef Relu6Op = Act("Relu6", "nn.functional.relu6", ["Hardtanh"], x => (x * 4).Relu6());
     internal static readonly OpDef SoftsignOp = Act("Softsign", "nn.functional.softsign", ["Div", "Abs", "Add"], x => x.Softsign(), OpSamples.Domain.AwayFromZero);
-    internal static readonly OpDef SoftshrinkOp = new("Softshrink", OpFamily.NN, "nn.functional.softshrink")
-    {
-        CompositeOf = ["Where", "Sub", "Add"],
-        Samples = () => [.. OpSamples.Unary(x => x.Softshrink()), .. OpSamples.Unary(x => x.Softshrink(0.2))],
-    };
-    internal static readonly OpDef HardshrinkOp = Act("Hardshrink", "nn.functional.hardshrink", ["Where"], x => x.Hardshrink());
+    internal static readonly FusedDef SoftshrinkOp = PointwiseDef("Softshrink", OpFamily.NN, "nn.functional.softshrink",
+        (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
+        (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
+        (x, a) => x.Softshrink((double)a!),
+        () => [.. OpSamples.Unary(x => x.Softshrink()), .. OpSamples.Unary(x => x.Softshrink(0.2))]);
+    internal static readonly FusedDef HardshrinkOp = PointwiseDef("Hardshrink", OpFamily.NN, "nn.functional.hardshrink",
+        (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
+        (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
+        (x, a) => x.Hardshrink((double)a!), () => OpSamples.Unary(x => x.Hardshrink()));
     internal static readonly OpDef TanhshrinkOp = Act("Tanhshrink", "nn.functional.tanhshrink", ["Sub", "Tanh"], x => x.Tanhshrink());
     internal static readonly OpDef LogSigmoidOp = Act("LogSigmoid", "nn.functional.logsigmoid", ["Neg", "Softplus"], x => (x * 3).LogSigmoid());
-    internal static readonly OpDef ThresholdOp = Act("Threshold", "nn.functional.threshold", ["Where"], x => x.Threshold(0.3, -2));
+    internal static readonly FusedDef ThresholdOp = PointwiseDef("Threshold", OpFamily.NN, "nn.functional.threshold",
+        (g, x, a) => Where(x.Le((((double, double))a!).Item1), 0.0, g),
+        (g, x, a) => { var (th, _) = ((double, double))a!; return PointwiseGradRaw(g, x, new AboveGradK<float>((float)th), new AboveGradK<double>(th)); },
+        (x, a) => { var (th, v) = ((double, double))a!; return x.Threshold(th, v); }, () => OpSamples.Unary(x => x.Threshold(0.3, -2)));
     internal static readonly OpDef SoftminOp = new("Softmin", OpFamily.NN, "nn.functional.softmin")
     {
         CompositeOf = ["Neg", "Softmax"],
@@ -90,24 +113,26 @@ public partial class Tensor
     /// <summary>Hardswish: x·relu6(x + 3)/6 (PyTorch's <c>F.hardswish</c>, with its gradient x/3 + 1/2 on [-3, 3]).</summary>
     public Tensor Hardswish()
     {
-        // NaN: gradient 1; -inf gives NaN, as PyTorch. The middle branch sees only [-3, 3] (no NaN leaks into its masked gradient).
-        var mid = Where(Ge(-3.0) & Le(3.0), this, 0.0);
-        return Where(Lt(-3.0), this * 0.0, Where(Le(3.0), mid * (mid + 3.0) / 6.0, this));
+        // -inf gives NaN, as PyTorch; the gradient is PyTorch's vectorized kernel's (g from 3 on, NaN at NaN)
+        var y = PointwiseRaw("Hardswish", this, default(HardswishK<float>), default(HardswishK<double>));
+        return Op.Tracking(this) ? Op.Record(HardswishOp, y, [this]) : y;
     }
 
     /// <summary>Hardsigmoid: 0 for x ≤ -3, 1 for x ≥ 3, x/6 + 1/2 between (gradient 0 on the boundary, as PyTorch).</summary>
     public Tensor Hardsigmoid()
     {
-        var mid = this / 6.0 + 0.5;
-        // NaN stays NaN with gradient 0 (PyTorch's backward masks it out): the detached branch
-        return Where(Gt(-3.0) & Lt(3.0), mid, Where(Ge(3.0), 1.0, Where(Le(-3.0), 0.0, mid.Detach())));
+        // min(max(x + 3, 0), 6)/6 as PyTorch; NaN stays NaN with gradient 0
+        var y = PointwiseRaw("Hardsigmoid", this, default(HardsigmoidK<float>), default(HardsigmoidK<double>));
+        return Op.Tracking(this) ? Op.Record(HardsigmoidOp, y, [this]) : y;
     }
 
     /// <summary>Hardtanh: x clamped to [<paramref name="minVal"/>, <paramref name="maxVal"/>], gradient 0 on and outside the boundary (PyTorch's <c>F.hardtanh</c>).</summary>
     public Tensor Hardtanh(double minVal = -1, double maxVal = 1)
     {
         if (!(minVal <= maxVal)) throw new ArgumentException($"Hardtanh: minVal ({minVal}) must not exceed maxVal ({maxVal}).", nameof(minVal));
-        return Where(Le(minVal), minVal, Where(Ge(maxVal), maxVal, this));
+        // the value is a clamp (NaN and -0 pass); the gradient passes strictly inside (0 at NaN), as PyTorch
+        var y = PointwiseRaw("Hardtanh", this, new ClampK<float>((float)minVal, (float)maxVal), new ClampK<double>(minVal, maxVal));
+        return Op.Tracking(this) ? Op.Record(HardtanhOp, y, [this], (minVal, maxVal)) : y;
     }
 
     /// <summary>ReLU6: hardtanh(x, 0, 6).</summary>
@@ -120,11 +145,16 @@ public partial class Tensor
     public Tensor Softshrink(double lambd = 0.5)
     {
         if (!(lambd >= 0)) throw new ArgumentException($"Softshrink: lambd must be non-negative, got {lambd}.", nameof(lambd));
-        return Where(Gt(lambd), this - lambd, Where(Lt(-lambd), this + lambd, 0.0));
+        var y = PointwiseRaw("Softshrink", this, new SoftshrinkK<float>((float)lambd), new SoftshrinkK<double>(lambd));
+        return Op.Tracking(this) ? Op.Record(SoftshrinkOp, y, [this], lambd) : y;
     }
 
     /// <summary>Hardshrink: x where |x| &gt; λ, else 0 (PyTorch's <c>F.hardshrink</c>).</summary>
-    public Tensor Hardshrink(double lambd = 0.5) => Where(Ge(-lambd) & Le(lambd), 0.0, this);
+    public Tensor Hardshrink(double lambd = 0.5)
+    {
+        var y = PointwiseRaw("Hardshrink", this, new HardshrinkK<float>((float)lambd), new HardshrinkK<double>(lambd));
+        return Op.Tracking(this) ? Op.Record(HardshrinkOp, y, [this], lambd) : y;
+    }
 
     /// <summary>Tanhshrink: x − tanh(x).</summary>
     public Tensor Tanhshrink() => this - Tanh();
@@ -133,7 +163,11 @@ public partial class Tensor
     public Tensor LogSigmoid() => -(-this).Softplus(1, double.PositiveInfinity);
 
     /// <summary>Threshold: x where x &gt; <paramref name="threshold"/>, else <paramref name="value"/> (PyTorch's <c>F.threshold</c>; NaN stays NaN).</summary>
-    public Tensor Threshold(double threshold, double value) => Where(Le(threshold), value, this);
+    public Tensor Threshold(double threshold, double value)
+    {
+        var y = PointwiseRaw("Threshold", this, new ThresholdK<float>((float)threshold, (float)value), new ThresholdK<double>(threshold, value));
+        return Op.Tracking(this) ? Op.Record(ThresholdOp, y, [this], (threshold, value)) : y;
+    }
 
     /// <summary>Softmin over <paramref name="dim"/>: softmax(−x).</summary>
     public Tensor Softmin(int dim) => (-this).Softmax(dim);

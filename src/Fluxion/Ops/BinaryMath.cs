@@ -21,12 +21,14 @@ public partial class Tensor
         public static readonly K.BinaryKernel<T> CopySign = new(TensorPrimitives.CopySign, TensorPrimitives.CopySign,
             (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = T.CopySign(a, b[i]); }, T.CopySign);
         public static readonly K.BinaryKernel<T> FloorDivide = K.Ops<T>.FromScalar(BinaryMath.FloorDivide);
-        public static readonly K.BinaryKernel<T> Fmax = K.Ops<T>.FromScalar(BinaryMath.Fmax);
-        public static readonly K.BinaryKernel<T> Fmin = K.Ops<T>.FromScalar(BinaryMath.Fmin);
+        public static readonly K.BinaryKernel<T> Fmax = Pointwise.Table<T, FmaxFminK<T>>(new(true));
+        public static readonly K.BinaryKernel<T> Fmin = Pointwise.Table<T, FmaxFminK<T>>(new(false));
         public static readonly K.BinaryKernel<T> Xlogy = K.Ops<T>.FromScalar(BinaryMath.Xlogy);
         public static readonly K.BinaryKernel<T> Fmod = typeof(T) == typeof(float) ? (K.BinaryKernel<T>)(object)BinaryMath.Fmod32 : (K.BinaryKernel<T>)(object)BinaryMath.Fmod64;
     }
 
+    private static readonly K.BinaryKernel<float> s_heaviside32 = Pointwise.Table<float, HeavisideK<float>>(default);
+    private static readonly K.BinaryKernel<double> s_heaviside64 = Pointwise.Table<double, HeavisideK<double>>(default);
     private static readonly K.BinaryKernel<float> s_logAddExp32 = K.Ops<float>.FromScalar(BinaryMath.LogAddExp);
     private static readonly K.BinaryKernel<double> s_logAddExp64 = K.Ops<double>.FromScalar(BinaryMath.LogAddExp);
     private static readonly K.BinaryKernel<float> s_logAddExp2_32 = K.Ops<float>.FromScalar(BinaryMath.LogAddExp2);
@@ -242,9 +244,19 @@ public partial class Tensor
     /// <paramref name="toB"/>(a, b) (neither on NaN for clamp), and the tangent is a's where <paramref name="jvpToA"/>(a, b),
     /// else b's, exactly as PyTorch's derivatives.yaml (whose forward rule differs from the reverse one on ties for fmax).
     /// </summary>
-    private static OpDef SelectDef(string name, string torch, Func<Tensor, Tensor, Tensor> toA, Func<Tensor, Tensor, Tensor> toB,
-        Func<Tensor, Tensor, Tensor> jvpToA, Func<Tensor, Tensor, Tensor> call, string doc) => new(name, OpFamily.Binary, torch)
+    private static FusedDef SelectDef(string name, string torch, Func<Tensor, Tensor, Tensor> toA, Func<Tensor, Tensor, Tensor> toB,
+        Func<Tensor, Tensor, Tensor> jvpToA, Func<Tensor, Tensor, Tensor> call, string doc, bool? fusedMax = null) => new(name, OpFamily.Binary, torch)
     {
+        // fmax/fmin on same-shape operands: each gradient in one pass (FmaxFminGradK: PyTorch's masks)
+        FirstOrder = (in OpCtx c, Tensor[] g, bool[] needs) =>
+        {
+            if (fusedMax is not { } max) return null;
+            Tensor? ga = null, gb = null;
+            if (needs[0] && (ga = BinaryGradRaw(g[0], c.X(0), c.X(1), new FmaxFminGradK<float>(max, true), new FmaxFminGradK<double>(max, true))) is null) return null;
+            if (needs[1] && (gb = BinaryGradRaw(g[0], c.X(0), c.X(1), new FmaxFminGradK<float>(max, false), new FmaxFminGradK<double>(max, false))) is null) return null;
+            return [ga, gb];
+        },
+        FusedDoc = fusedMax is null ? null : "one SIMD pass per operand on same-shape operands (first-order passes)",
         Vjp = (in OpCtx c, Tensor g, int i) => Where((i == 0 ? toA : toB)(c.X(0), c.X(1)), g, 0.0).SumTo(c.Shape(i)),
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -262,11 +274,11 @@ public partial class Tensor
     // fmax: reverse sends ties to a, forward sends ties to b (PyTorch: self >= other vs self > other)
     internal static readonly OpDef FmaxOp = SelectDef("Fmax", "fmax",
         (a, b) => a.Ge(b) | IsNanMask(b), (a, b) => !(a.Ge(b) | IsNanMask(b)), (a, b) => a.Gt(b) | IsNanMask(b), Fmax,
-        "max ignoring NaN (NaN only where both are)");
+        "max ignoring NaN (NaN only where both are)", fusedMax: true);
 
     internal static readonly OpDef FminOp = SelectDef("Fmin", "fmin",
         (a, b) => a.Le(b) | IsNanMask(b), (a, b) => !(a.Le(b) | IsNanMask(b)), (a, b) => a.Le(b) | IsNanMask(b), Fmin,
-        "min ignoring NaN (NaN only where both are)");
+        "min ignoring NaN (NaN only where both are)", fusedMax: false);
 
     internal static readonly OpDef ClampMinOp = SelectDef("ClampMin", "clamp_min",
         (x, m) => x.Ge(m), (x, m) => x.Lt(m), (x, m) => x.Ge(m), ClampMin, "max(x, min) with a tensor bound; NaN propagates");
@@ -446,8 +458,8 @@ public partial class Tensor
         CheckSameDType("Heaviside", x, values);
         return x.DType switch
         {
-            DType.Float32 => BinaryAnyRaw<float, float>("Heaviside", x, values, DType.Float32, BinaryMath.Heaviside),
-            DType.Float64 => BinaryAnyRaw<double, double>("Heaviside", x, values, DType.Float64, BinaryMath.Heaviside),
+            DType.Float32 => BinaryRaw("Heaviside", x, values, s_heaviside32, s_heaviside64),
+            DType.Float64 => BinaryRaw("Heaviside", x, values, s_heaviside32, s_heaviside64),
             DType.Int64 => BinaryAnyRaw<long, long>("Heaviside", x, values, DType.Int64, BinaryMath.Heaviside),
             _ => BinaryAnyRaw<bool, bool>("Heaviside", x, values, DType.Bool, (p, v) => p || v),
         };
@@ -554,7 +566,8 @@ public partial class Tensor
 
     /// <summary>
     /// Linear interpolation start + weight·(end - start) with broadcasting over all three operands (PyTorch's <c>lerp</c>,
-    /// computed as PyTorch: from the nearer end, end - (end - start)·(1 - weight) where |weight| &gt;= 0.5, so lerp(a, b, 1) = b).
+    /// computed as PyTorch's CPU kernel: from the nearer end, end - (end - start)·(1 - weight) where |weight| &gt;= 0.5, so
+    /// lerp(a, b, 1) = b, each with one fused multiply-add).
     /// </summary>
     public static Tensor Lerp(Tensor start, Tensor end, Tensor weight)
     {
@@ -564,23 +577,45 @@ public partial class Tensor
         CheckSameDType("Lerp", start, weight);
         var shape = ShapeUtil.Broadcast("Lerp", ShapeUtil.Broadcast("Lerp", start._shape, end._shape), weight._shape);
         var y = Empty(shape, start.DType);
-        if (start.DType == DType.Float32) LerpKernel<float>(start, end, weight, y);
-        else LerpKernel<double>(start, end, weight, y);
+        if (!LerpDense(start, end, weight, y))
+        {
+            if (start.DType == DType.Float32) LerpKernel<float>(start, end, weight, y);
+            else LerpKernel<double>(start, end, weight, y);
+        }
         return Op.Tracking([start, end, weight]) ? Op.Record(LerpOp, y, [start, end, weight]) : y;
+    }
+
+    /// <summary>Lerp's one-pass SIMD path: start and end dense with the output's shape, the weight one element or the same.</summary>
+    private static bool LerpDense(Tensor s, Tensor e, Tensor w, Tensor y)
+    {
+        int n = y.Numel;
+        if (n == 0 || !s.IsContiguous || !e.IsContiguous || !w.IsContiguous || !ShapeUtil.SameShape(s._shape, y._shape) || !ShapeUtil.SameShape(e._shape, y._shape)) return false;
+        if (w.Numel == 1 && w.Rank <= y.Rank)
+        {
+            if (y.DType == DType.Float32)
+                Pointwise.Map(s.Storage.As<float>(), s.Offset, false, e.Storage.As<float>(), e.Offset, false, y.Storage.As<float>(), 0, n, new LerpK<float>(w.Storage.As<float>()[w.Offset]));
+            else
+                Pointwise.Map(s.Storage.As<double>(), s.Offset, false, e.Storage.As<double>(), e.Offset, false, y.Storage.As<double>(), 0, n, new LerpK<double>(w.Storage.As<double>()[w.Offset]));
+            return true;
+        }
+        if (!ShapeUtil.SameShape(w._shape, y._shape)) return false;
+        if (y.DType == DType.Float32)
+            Pointwise.Map(w.Storage.As<float>(), w.Offset, s.Storage.As<float>(), s.Offset, e.Storage.As<float>(), e.Offset, y.Storage.As<float>(), 0, n, default(LerpTensorK<float>));
+        else
+            Pointwise.Map(w.Storage.As<double>(), w.Offset, s.Storage.As<double>(), s.Offset, e.Storage.As<double>(), e.Offset, y.Storage.As<double>(), 0, n, default(LerpTensorK<double>));
+        return true;
     }
 
     private static void LerpKernel<T>(Tensor s, Tensor e, Tensor w, Tensor y) where T : IFloatingPointIeee754<T>
     {
         var shape = y._shape;
         T[] ds = s.Storage.As<T>(), de = e.Storage.As<T>(), dw = w.Storage.As<T>(), dy = y.Storage.As<T>();
-        var half = T.CreateTruncating(0.5);
         Strided.ForEachRow(shape, [BroadcastStrides(s, shape), BroadcastStrides(e, shape), BroadcastStrides(w, shape), ShapeUtil.ContiguousStrides(shape)],
             [s.Offset, e.Offset, w.Offset, 0], (p, n, st) =>
             {
                 for (int i = 0, i0 = p[0], i1 = p[1], i2 = p[2], o = p[3]; i < n; i++, i0 += st[0], i1 += st[1], i2 += st[2], o++)
                 {
-                    T a = ds[i0], b = de[i1], t = dw[i2], diff = b - a;
-                    dy[o] = T.Abs(t) < half ? a + t * diff : b - diff * (T.One - t);
+                    dy[o] = Pointwise.Lerp(ds[i0], de[i1], dw[i2]);
                 }
             });
     }

@@ -85,9 +85,23 @@ public partial class Tensor
         var d = y.Storage.As<T>().AsSpan(0, n);
         var sa = a.Storage.As<T>();
         var sb = b.Storage.As<T>();
-        if (a.Numel == n && b.Numel == n) k.VV(sa.AsSpan(a.Offset, n), sb.AsSpan(b.Offset, n), d);
-        else if (b.Numel == 1) k.VS(sa.AsSpan(a.Offset, n), sb[b.Offset], d);
-        else k.SV(sa[a.Offset], sb.AsSpan(b.Offset, n), d);
+        int ao = a.Offset, bo = b.Offset;
+        bool vv = a.Numel == n && b.Numel == n, vs = !vv && b.Numel == 1;
+        if (n < Pointwise.ParallelThreshold)
+        {
+            if (vv) k.VV(sa.AsSpan(ao, n), sb.AsSpan(bo, n), d);
+            else if (vs) k.VS(sa.AsSpan(ao, n), sb[bo], d);
+            else k.SV(sa[ao], sb.AsSpan(bo, n), d);
+            return;
+        }
+        // large: chunks on the available threads (the kernels are elementwise)
+        var dy = y.Storage.As<T>();
+        Parallelism.For(n, n, Pointwise.ParallelThreshold, (s, e) =>
+        {
+            if (vv) k.VV(sa.AsSpan(ao + s, e - s), sb.AsSpan(bo + s, e - s), dy.AsSpan(s, e - s));
+            else if (vs) k.VS(sa.AsSpan(ao + s, e - s), sb[bo], dy.AsSpan(s, e - s));
+            else k.SV(sa[ao], sb.AsSpan(bo + s, e - s), dy.AsSpan(s, e - s));
+        });
     }
 
     /// <summary>

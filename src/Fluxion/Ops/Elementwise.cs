@@ -190,26 +190,35 @@ public partial class Tensor
     /// <summary>Elementwise minimum with broadcasting; on ties the gradient is split evenly.</summary>
     public static Tensor Minimum(Tensor a, Tensor b) => MinMax("Minimum", a, b, K.Ops<float>.Minimum, K.Ops<double>.Minimum, max: false);
 
-    // weight of a: 1 where a wins, 0.5 on ties, 0 where b wins
-    private static Tensor MinMaxWeightA(in OpCtx c, bool max)
-    {
-        Tensor a = c.X(0), b = c.X(1);
-        return Where(a.Eq(b), Scalar(0.5, a.DType), Where(max ? a.Gt(b) : a.Lt(b), 1.0, 0.0, a.DType));
-    }
+    // PyTorch's derivatives.yaml: where(a == b, g/2, g), zeroed where the other operand wins (a < b for maximum's a,
+    // a > b for its b; the reverse for minimum); a NaN comparison zeroes nothing, so both operands get g there
+    private static bool MinMaxZeroWhereLess(bool max, int input) => max == (input == 0);
 
-    private static OpDef MinMaxDef(string name, string torch, bool max) => new(name, OpFamily.Binary, torch)
+    private static Tensor MinMaxGrad(Tensor g, Tensor a, Tensor b, bool zeroWhereLess) =>
+        Where(zeroWhereLess ? a.Lt(b) : a.Gt(b), 0.0, Where(a.Eq(b), g * 0.5, g));
+
+    private static FusedDef MinMaxDef(string name, string torch, bool max) => new(name, OpFamily.Binary, torch)
     {
-        Vjp = (in OpCtx c, Tensor g, int i) => (g * (i == 0 ? MinMaxWeightA(c, max) : 1.0 - MinMaxWeightA(c, max))).SumTo(c.Shape(i)),
-        Jvp = (in OpCtx c, Tensor?[] t) => AddTangents(
-            AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? ta * MinMaxWeightA(c, max) : null,
-            AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? tb * (1.0 - MinMaxWeightA(c, max)) : null),
+        Vjp = (in OpCtx c, Tensor g, int i) => MinMaxGrad(g, c.X(0), c.X(1), MinMaxZeroWhereLess(max, i)).SumTo(c.Shape(i)),
+        Jvp = (in OpCtx c, Tensor?[] t) => BroadcastTangent(AddTangents(
+            AlignTangent(t[0], c.X(0), c.Y.Rank) is { } ta ? MinMaxGrad(ta, c.X(0), c.X(1), MinMaxZeroWhereLess(max, 0)) : null,
+            AlignTangent(t[1], c.X(1), c.Y.Rank) is { } tb ? MinMaxGrad(tb, c.X(0), c.X(1), MinMaxZeroWhereLess(max, 1)) : null), c.Y),
+        FirstOrder = (in OpCtx c, Tensor[] g, bool[] needs) =>
+        {
+            Tensor? ga = null, gb = null;
+            bool za = MinMaxZeroWhereLess(max, 0), zb = MinMaxZeroWhereLess(max, 1);
+            if (needs[0] && (ga = BinaryGradRaw(g[0], c.X(0), c.X(1), new Kernels.MaxMinGradK<float>(za), new Kernels.MaxMinGradK<double>(za))) is null) return null;
+            if (needs[1] && (gb = BinaryGradRaw(g[0], c.X(0), c.X(1), new Kernels.MaxMinGradK<float>(zb), new Kernels.MaxMinGradK<double>(zb))) is null) return null;
+            return [ga, gb];
+        },
+        FusedDoc = "one SIMD pass per operand on same-shape operands (first-order passes)",
         BatchedJvp = true, Saves = 3u,
         Batch = BatchRules.Binary(max ? Maximum : Minimum),
         Samples = () => OpSamples.Binary(max ? Maximum : Minimum),
     };
 
-    internal static readonly OpDef MaximumOp = MinMaxDef("Maximum", "maximum", max: true);
-    internal static readonly OpDef MinimumOp = MinMaxDef("Minimum", "minimum", max: false);
+    internal static readonly FusedDef MaximumOp = MinMaxDef("Maximum", "maximum", max: true);
+    internal static readonly FusedDef MinimumOp = MinMaxDef("Minimum", "minimum", max: false);
 
     private static Tensor MinMax(string name, Tensor a, Tensor b, K.BinaryKernel<float> f32, K.BinaryKernel<double> f64, bool max)
     {
@@ -455,14 +464,16 @@ public partial class Tensor
             Batch = BatchRules.Unary((x, a) => call(x, a!)),
         };
 
-    internal static readonly OpDef LeakyReluOp = ScaledByDerivative("LeakyRelu", OpFamily.NN,
-        (x, slope) => Where(x.Gt(0.0), 1.0, (double)slope, x.DType), (x, slope) => x.LeakyRelu((double)slope),
-        () => OpSamples.Unary(x => x.LeakyRelu(0.2), OpSamples.Domain.AwayFromZero), "nn.functional.leaky_relu");
+    internal static readonly FusedDef LeakyReluOp = PointwiseDef("LeakyRelu", OpFamily.NN, "nn.functional.leaky_relu",
+        (g, x, slope) => Where(x.Gt(0.0), g, g * (double)slope!),
+        (g, x, slope) => PointwiseGradRaw(g, x, new Kernels.LeakyReluGradK<float>((float)(double)slope!), new Kernels.LeakyReluGradK<double>((double)slope!)),
+        (x, slope) => x.LeakyRelu((double)slope!), () => OpSamples.Unary(x => x.LeakyRelu(0.2), OpSamples.Domain.AwayFromZero));
 
     /// <summary>x for x &gt; 0, slope·x otherwise; the gradient at 0 is <paramref name="negativeSlope"/> (as PyTorch).</summary>
     public Tensor LeakyRelu(double negativeSlope = 0.01)
     {
-        var y = MapRaw("LeakyRelu", this, v => v > 0 ? v : v * negativeSlope);
+        // float32 computes in float32 with the slope rounded, as PyTorch
+        var y = PointwiseRaw("LeakyRelu", this, new Kernels.LeakyReluK<float>((float)negativeSlope), new Kernels.LeakyReluK<double>(negativeSlope));
         return Op.Tracking(this) ? Op.Record(LeakyReluOp, y, [this], negativeSlope) : y;
     }
 
@@ -507,21 +518,23 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(SoftplusOp, y, [this], (beta, threshold)) : y;
     }
 
-    internal static readonly OpDef ClampOp = ScaledByDerivative("Clamp", OpFamily.ShapeIndexCreateOther,
-        (x, a) =>
+    // PyTorch's clamp_backward: the gradient where min <= x <= max (inclusive), 0 elsewhere and at NaN
+    internal static readonly FusedDef ClampOp = PointwiseDef("Clamp", OpFamily.ShapeIndexCreateOther, "clamp",
+        (g, x, a) => { var (lo, hi) = ((double, double))a!; return Where(x.Ge(lo) & x.Le(hi), g, 0.0); },
+        (g, x, a) =>
         {
-            var (lo, hi) = ((double, double))a;
-            return Where(x.Ge(lo) & x.Le(hi), 1.0, 0.0, x.DType);
+            var (lo, hi) = ((double, double))a!;
+            return PointwiseGradRaw(g, x, new Kernels.BetweenGradK<float>((float)lo, (float)hi, true, 1f), new Kernels.BetweenGradK<double>(lo, hi, true, 1));
         },
-        (x, a) => { var (lo, hi) = ((double, double))a; return x.Clamp(lo, hi); },
-        () => OpSamples.Unary(x => (x * 2.5).Clamp(-0.5, 0.7), OpSamples.Domain.Small), "clamp");
+        (x, a) => { var (lo, hi) = ((double, double))a!; return x.Clamp(lo, hi); },
+        () => OpSamples.Unary(x => (x * 2.5).Clamp(-0.5, 0.7), OpSamples.Domain.Small));
 
     /// <summary>Clamps to [min, max] (either bound may be null). The gradient passes where min &lt;= x &lt;= max.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
     {
         if (min is null && max is null) throw new ArgumentException("Clamp: give at least one of min and max.");
         double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
-        var y = MapRaw("Clamp", this, v => double.IsNaN(v) ? v : Math.Min(Math.Max(v, lo), hi));
+        var y = PointwiseRaw("Clamp", this, new Kernels.ClampK<float>((float)lo, (float)hi), new Kernels.ClampK<double>(lo, hi));
         return Op.Tracking(this) ? Op.Record(ClampOp, y, [this], (lo, hi)) : y;
     }
 
@@ -560,6 +573,7 @@ public partial class Tensor
         Promote(ref a, ref b);
         var shape = ShapeUtil.Broadcast("Where", ShapeUtil.Broadcast("Where", condition._shape, a._shape), b._shape);
         var y = Empty(shape, a.DType);
+        if (WhereDense(condition, a, b, y)) return RecordWhere(condition, a, b, y);
         var sc = BroadcastStrides(condition, shape);
         var sa = BroadcastStrides(a, shape);
         var sb = BroadcastStrides(b, shape);
@@ -571,6 +585,30 @@ public partial class Tensor
             case DType.Int64: K.Where(c, condition.Offset, sc, a.Storage.As<long>(), a.Offset, sa, b.Storage.As<long>(), b.Offset, sb, y.Storage.As<long>(), shape); break;
             case DType.Bool: K.Where(c, condition.Offset, sc, a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, y.Storage.As<bool>(), shape); break;
         }
+        return RecordWhere(condition, a, b, y);
+    }
+
+    /// <summary>Where's one-pass SIMD path: each of the condition and the branches is dense with the output's shape or a
+    /// single element. False when the layout needs the strided loop.</summary>
+    private static bool WhereDense(Tensor condition, Tensor a, Tensor b, Tensor y)
+    {
+        int n = y.Numel;
+        static bool Ok(Tensor t, Tensor y) => t.IsContiguous && (t.Numel == 1 ? t.Rank <= y.Rank : ShapeUtil.SameShape(t._shape, y._shape));
+        if (n == 0 || !Ok(condition, y) || !Ok(a, y) || !Ok(b, y)) return false;
+        bool sc = condition.Numel == 1 && n != 1, sa = a.Numel == 1 && n != 1, sb = b.Numel == 1 && n != 1;
+        var c = condition.Storage.As<bool>();
+        switch (a.DType)
+        {
+            case DType.Float32: Kernels.Pointwise.Where(c, condition.Offset, sc, a.Storage.As<float>(), a.Offset, sa, b.Storage.As<float>(), b.Offset, sb, y.Storage.As<float>(), n); break;
+            case DType.Float64: Kernels.Pointwise.Where(c, condition.Offset, sc, a.Storage.As<double>(), a.Offset, sa, b.Storage.As<double>(), b.Offset, sb, y.Storage.As<double>(), n); break;
+            case DType.Int64: Kernels.Pointwise.Where(c, condition.Offset, sc, a.Storage.As<long>(), a.Offset, sa, b.Storage.As<long>(), b.Offset, sb, y.Storage.As<long>(), n); break;
+            default: Kernels.Pointwise.Where(c, condition.Offset, sc, a.Storage.As<bool>(), a.Offset, sa, b.Storage.As<bool>(), b.Offset, sb, y.Storage.As<bool>(), n); break;
+        }
+        return true;
+    }
+
+    private static Tensor RecordWhere(Tensor condition, Tensor a, Tensor b, Tensor y)
+    {
         if (!a.DType.IsFloatingPoint())
         {
             // not differentiable, but a tracer (Vmap) sees it: WhereOp's batching rule takes any dtype
@@ -583,7 +621,7 @@ public partial class Tensor
     internal static readonly OpDef WhereOp = new("Where", OpFamily.ShapeIndexCreateOther, "where")
     {
         DTypes = DTypeSet.All,
-        Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? Where(c.A<Tensor>(), g, ZerosLike(g)) : Where(c.A<Tensor>(), ZerosLike(g), g)).SumTo(c.Shape(i)),
+        Vjp = (in OpCtx c, Tensor g, int i) => (i == 0 ? Where(c.A<Tensor>(), g, 0.0) : Where(c.A<Tensor>(), 0.0, g)).SumTo(c.Shape(i)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is null && t[1] is null ? null
             : Where(c.A<Tensor>(), AlignTangent(t[0], c.X(0), c.Y.Rank) ?? ZerosLike(c.X(0)), AlignTangent(t[1], c.X(1), c.Y.Rank) ?? ZerosLike(c.X(1))),
         BatchedJvp = true,

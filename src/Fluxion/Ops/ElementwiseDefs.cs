@@ -32,21 +32,35 @@ public partial class Tensor
     /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
     internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor? a, Tensor? b, Tensor? y, TR rule, bool forA) where TR : struct, IBinaryRule
     {
-        // the rule reads only what its entry saved; the others are stood in for by g (never read)
+        // the rule reads only what its entry saved; the others are stood in for by g (never read). Large tensors are cut
+        // into chunks on the available threads.
         var r = EmptyLike(g);
+        int n = g.Numel;
         if (g.DType == DType.Float32)
         {
-            ReadOnlySpan<float> gs = g.DenseSpan<float>(), xa = (a ?? g).DenseSpan<float>(), xb = (b ?? g).DenseSpan<float>(), ys = (y ?? g).DenseSpan<float>();
-            var rs = r.Storage.As<float>().AsSpan(0, gs.Length);
-            for (int i = 0; i < rs.Length; i++)
-                rs[i] = (forA ? rule.Da(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i])) : rule.Db(new R32(gs[i]), new R32(xa[i]), new R32(xb[i]), new R32(ys[i]))).V;
+            float[] gs = DenseArray<float>(g, out int go), xa = DenseArray<float>(a ?? g, out int ao), xb = DenseArray<float>(b ?? g, out int bo), ys = DenseArray<float>(y ?? g, out int yo);
+            var rs = r.Storage.As<float>();
+            Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+            {
+                for (int i = s; i < e; i++)
+                {
+                    R32 gi = new(gs[go + i]), ai = new(xa[ao + i]), bi = new(xb[bo + i]), yi = new(ys[yo + i]);
+                    rs[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
+                }
+            });
         }
         else
         {
-            ReadOnlySpan<double> gs = g.DenseSpan<double>(), xa = (a ?? g).DenseSpan<double>(), xb = (b ?? g).DenseSpan<double>(), ys = (y ?? g).DenseSpan<double>();
-            var rs = r.Storage.As<double>().AsSpan(0, gs.Length);
-            for (int i = 0; i < rs.Length; i++)
-                rs[i] = (forA ? rule.Da(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i])) : rule.Db(new R64(gs[i]), new R64(xa[i]), new R64(xb[i]), new R64(ys[i]))).V;
+            double[] gs = DenseArray<double>(g, out int go), xa = DenseArray<double>(a ?? g, out int ao), xb = DenseArray<double>(b ?? g, out int bo), ys = DenseArray<double>(y ?? g, out int yo);
+            var rs = r.Storage.As<double>();
+            Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+            {
+                for (int i = s; i < e; i++)
+                {
+                    R64 gi = new(gs[go + i]), ai = new(xa[ao + i]), bi = new(xb[bo + i]), yi = new(ys[yo + i]);
+                    rs[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
+                }
+            });
         }
         return r;
     }
@@ -67,6 +81,9 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
 
     /// <summary>Whether <typeparamref name="TD"/> has no fields (then no per-call attribute is boxed); looked up once per type.</summary>
     private static readonly bool s_stateless = typeof(TD).IsDefined(typeof(StatelessAttribute), false);
+
+    /// <summary>Whether the derivative is identically zero (<see cref="Tensor.ZeroD"/>).</summary>
+    private static readonly bool s_zero = typeof(TD) == typeof(Tensor.ZeroD);
 
     /// <summary>An entry whose forward kernels are <paramref name="f32"/> and <paramref name="f64"/> (null when the
     /// op computes its value itself and calls <see cref="Record"/>).</summary>
@@ -114,8 +131,9 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
         var g = gradOutputs[0];
         var d = c.Attr is TD td ? td : default;
         Tensor? x = c.Inputs[0], y = (Saves & SaveOutput) != 0 ? c.Y : null;
-        result[0] = firstOrder && g.Numel <= Op.RawMaxNumel
-            ? Tensor.RawUnaryVjp(g, x, y, d, _uses)
+        // a zero derivative (floor, sign, ...): PyTorch's zeros_like(grad), without the product
+        result[0] = firstOrder && s_zero ? Tensor.ZerosLike(g)
+            : firstOrder && g.Numel <= Op.RawMaxNumel ? Tensor.RawUnaryVjp(g, x, y, d, _uses)
             : g * d.Eval(x!, y!);
         return result;
     }
@@ -148,9 +166,16 @@ internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
         SavesFor = savesFor;
     }
 
+    /// <summary>Rules of plain arithmetic (no transcendental call per element): their one-pass raw loop beats the chain of
+    /// tensor ops at any size (Div's ∂/∂b is 4 tensor passes), so they take it on large same-shape operands too.</summary>
+    private static readonly bool s_arithmetic = typeof(TR) == typeof(Tensor.MulRule) || typeof(TR) == typeof(Tensor.DivRule)
+        || typeof(TR) == typeof(Tensor.SubRule) || typeof(TR) == typeof(Tensor.Atan2Rule);
+
     public override bool HasVjp => true;
     public override bool HasJvp => true;
-    public override string FusedBackward => $"raw loop, first-order passes on same-shape operands up to {Op.RawMaxNumel} elements";
+    public override string FusedBackward => s_arithmetic
+        ? "raw loop, first-order passes on same-shape operands (threads on large ones)"
+        : $"raw loop, first-order passes on same-shape operands up to {Op.RawMaxNumel} elements";
 
     /// <summary>The float kernels (float32, float64) when the op's value is exactly <c>BinaryRaw</c> with them (<see cref="Run"/>):
     /// they go in the entry's table (compile's fusion reads them there) and are resolved from it once, here.</summary>
@@ -195,7 +220,7 @@ internal sealed class BinaryDef<TR> : OpDef where TR : struct, IBinaryRule
         Tensor? a = c.Inputs[0], b = c.Inputs[1];
         var g = gradOutputs[0];
         int[] sa = c.Shape(0), sb = c.Shape(1);
-        bool raw = firstOrder && g.Numel <= Op.RawMaxNumel && ShapeUtil.SameShape(sa, sb);
+        bool raw = firstOrder && (g.Numel <= Op.RawMaxNumel || s_arithmetic) && ShapeUtil.SameShape(sa, sb);
         if (needs[0])
             result[0] = rule.IdentityA ? g.SumTo(sa)
                 : raw ? Tensor.RawBinaryVjp(g, a, b, null, rule, forA: true) : rule.Da(g, a!, b!, null!).SumTo(sa);

@@ -12,17 +12,7 @@ internal static class NnCatalog
     private static Tensor R(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Real, seed, shape);
     private static Tensor L(params long[] v) => Tensor.FromArray(v, v.Length);
 
-    internal static readonly OpDef MseLossOp = new("MseLoss", OpFamily.NN, "nn.functional.mse_loss")
-    {
-        CompositeOf = ["Sub", "Square", "Mean"],
-        Samples = () => [new("mean", [R(1, 3, 4), R(2, 3, 4)], t => Losses.MseLoss(t[0], t[1])),
-            new("none", [R(3, 5), R(4, 5)], t => Losses.MseLoss(t[0], t[1], Reduction.None))],
-    };
-    internal static readonly OpDef L1LossOp = new("L1Loss", OpFamily.NN, "nn.functional.l1_loss")
-    {
-        CompositeOf = ["Sub", "Abs", "Mean"],
-        Samples = () => [new("sum", [R(1, 3, 4), R(2, 3, 4)], t => Losses.L1Loss(t[0], t[1], Reduction.Sum), SecondOrder: false)], // |.| is kinked
-    };
+    // MseLoss and L1Loss: fused entries of their own (Nn/PointwiseLosses.cs)
     internal static readonly OpDef NllLossOp = new("NllLoss", OpFamily.NN, "nn.functional.nll_loss")
     {
         CompositeOf = ["Gather", "Where", "Mul", "Sum", "Div"],

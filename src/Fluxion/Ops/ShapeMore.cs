@@ -837,6 +837,9 @@ public partial class Tensor
         if (!ShapeUtil.SameShape(_shape, other._shape)) return false;
         if (DType == DType.Int64 && other.DType == DType.Int64)
             return DenseSpan<long>().SequenceEqual(other.DenseSpan<long>());
+        // one SIMD pass over same-dtype floats (no float64 copies)
+        if (DType == other.DType && DType == DType.Float32) return Kernels.ValueKernels.AllEqual(DenseSpan<float>(), other.DenseSpan<float>());
+        if (DType == other.DType && DType == DType.Float64) return Kernels.ValueKernels.AllEqual(DenseSpan<double>(), other.DenseSpan<double>());
         var a = ToDoubleArray();
         var b = other.ToDoubleArray();
         for (int i = 0; i < a.Length; i++) if (!(a[i] == b[i])) return false;

@@ -178,8 +178,9 @@ public partial class Tensor
         Samples = () => [.. OpSamples.Unary(x => (x - 0.5).Round() + x, OpSamples.Domain.AwayFromIntegers),
             .. OpSamples.Unary(x => (x * 10 + 5).Round(-1) + x, OpSamples.Domain.AwayFromIntegers)], // its steps are where x is an integer
     };
-    internal static readonly OpDef FracOp = new("Frac", OpFamily.Unary, "frac")
-    { CompositeOf = ["Sub", "Trunc"], Samples = () => OpSamples.Unary(x => x.Frac(), OpSamples.Domain.AwayFromIntegers) };
+    // frac's derivative is 1: the gradient passes as it is (one SIMD pass forward)
+    internal static readonly FusedDef FracOp = PointwiseDef("Frac", OpFamily.Unary, "frac", (g, x, _) => g, (g, x, _) => g, (x, _) => x.Frac(),
+        () => OpSamples.Unary(x => x.Frac(), OpSamples.Domain.AwayFromIntegers));
 
     /// <summary>Smallest integer not below x; its gradient is 0.</summary>
     public Tensor Ceil() => CeilOp.Call(this);
@@ -188,7 +189,11 @@ public partial class Tensor
     public Tensor Trunc() => TruncOp.Call(this);
 
     /// <summary>The fractional part x - trunc(x) (with x's sign); its gradient is 1.</summary>
-    public Tensor Frac() => this - Trunc();
+    public Tensor Frac()
+    {
+        var y = PointwiseRaw("Frac", this, default(Kernels.FracK<float>), default(Kernels.FracK<double>));
+        return Op.Tracking(this) ? Op.Record(FracOp, y, [this]) : y;
+    }
 
     /// <summary>
     /// Rounds to the nearest integer, ties to even (as PyTorch's <c>round</c>); with <paramref name="decimals"/> to that
@@ -278,9 +283,11 @@ public partial class Tensor
     /// <summary>1 / x.</summary>
     public Tensor Reciprocal() => 1.0 / this;
 
-    internal static readonly OpDef NanToNumOp = UnaryByDerivative("NanToNum", (in OpCtx c) => Where(c.X(0).IsFinite(), 1.0, 0.0, c.X(0).DType),
-        (x, a) => { var (nan, pos, neg) = ((double, double, double))a!; return x.NanToNum(nan, pos, neg); }, 1u,
-        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All, "nan_to_num");
+    // the gradient passes where x is finite (one fused pass in first-order backward)
+    internal static readonly FusedDef NanToNumOp = PointwiseDef("NanToNum", OpFamily.Unary, "nan_to_num", (g, x, _) => Where(x.IsFinite(), g, 0.0),
+        (g, x, _) => PointwiseGradRaw(g, x, default(Kernels.FiniteGradK<float>), default(Kernels.FiniteGradK<double>)),
+        (x, a) => { var (nan, pos, neg) = ((double, double, double))a!; return x.NanToNum(nan, pos, neg); },
+        () => OpSamples.Unary(x => x.NanToNum()), DTypeSet.All);
 
     /// <summary>
     /// Replaces NaN by <paramref name="nan"/>, +inf by <paramref name="posinf"/> and -inf by <paramref name="neginf"/>
@@ -292,7 +299,7 @@ public partial class Tensor
         if (!DType.IsFloatingPoint()) return Clone();
         bool f32 = DType == DType.Float32;
         double pos = posinf ?? (f32 ? float.MaxValue : double.MaxValue), neg = neginf ?? (f32 ? float.MinValue : double.MinValue);
-        var y = MapRaw("NanToNum", this, v => double.IsNaN(v) ? nan : double.IsPositiveInfinity(v) ? pos : double.IsNegativeInfinity(v) ? neg : v);
+        var y = PointwiseRaw("NanToNum", this, new Kernels.NanToNumK<float>((float)nan, (float)pos, (float)neg), new Kernels.NanToNumK<double>(nan, pos, neg));
         return Op.Tracking(this) ? Op.Record(NanToNumOp, y, [this], (nan, pos, neg)) : y;
     }
 
@@ -338,21 +345,22 @@ public partial class Tensor
 
     /// <summary>Elementwise test on the values of any dtype, giving a bool tensor of the same shape (noted by an active
     /// tracer as a call of <paramref name="def"/>).</summary>
-    private Tensor Test(OpDef def, Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    private Tensor Test(OpDef def, Kernels.ValueTestKind kind, Func<long, bool> i64, bool forBool)
     {
-        var y = TestRaw(f64, f32, i64, forBool);
+        var y = TestRaw(kind, i64, forBool);
         if (Tracer.Depth > 0 && Tracer.IsTraced(this)) Tracer.Note(def, [y], [this], null);
         return y;
     }
 
-    private Tensor TestRaw(Func<double, bool> f64, Func<float, bool> f32, Func<long, bool> i64, bool forBool)
+    private Tensor TestRaw(Kernels.ValueTestKind kind, Func<long, bool> i64, bool forBool)
     {
         var y = Empty(ShapeArray, DType.Bool);
         var d = y.Storage.As<bool>().AsSpan(0, Numel);
         switch (DType)
         {
-            case DType.Float64: { var s = DenseSpan<double>(); for (int i = 0; i < d.Length; i++) d[i] = f64(s[i]); break; }
-            case DType.Float32: { var s = DenseSpan<float>(); for (int i = 0; i < d.Length; i++) d[i] = f32(s[i]); break; }
+            // SIMD lane tests narrowed to bool bytes
+            case DType.Float64: Kernels.ValueKernels.Test(DenseSpan<double>(), d, new Kernels.ValueTest<double>(kind)); break;
+            case DType.Float32: Kernels.ValueKernels.Test(DenseSpan<float>(), d, new Kernels.ValueTest<float>(kind)); break;
             case DType.Int64: { var s = DenseSpan<long>(); for (int i = 0; i < d.Length; i++) d[i] = i64(s[i]); break; }
             default: d.Fill(forBool); break;
         }
@@ -360,22 +368,22 @@ public partial class Tensor
     }
 
     /// <summary>True where x is NaN (never for integer and bool tensors).</summary>
-    public Tensor IsNan() => Test(IsNanOp, double.IsNaN, float.IsNaN, _ => false, false);
+    public Tensor IsNan() => Test(IsNanOp, Kernels.ValueTestKind.IsNan, _ => false, false);
 
     /// <summary>True where x is +inf or -inf.</summary>
-    public Tensor IsInf() => Test(IsInfOp, double.IsInfinity, float.IsInfinity, _ => false, false);
+    public Tensor IsInf() => Test(IsInfOp, Kernels.ValueTestKind.IsInf, _ => false, false);
 
     /// <summary>True where x is neither NaN nor infinite (always for integer and bool tensors).</summary>
-    public Tensor IsFinite() => Test(IsFiniteOp, double.IsFinite, float.IsFinite, _ => true, true);
+    public Tensor IsFinite() => Test(IsFiniteOp, Kernels.ValueTestKind.IsFinite, _ => true, true);
 
     /// <summary>True where x is +inf.</summary>
-    public Tensor IsPosInf() => Test(IsPosInfOp, double.IsPositiveInfinity, float.IsPositiveInfinity, _ => false, false);
+    public Tensor IsPosInf() => Test(IsPosInfOp, Kernels.ValueTestKind.IsPosInf, _ => false, false);
 
     /// <summary>True where x is -inf.</summary>
-    public Tensor IsNegInf() => Test(IsNegInfOp, double.IsNegativeInfinity, float.IsNegativeInfinity, _ => false, false);
+    public Tensor IsNegInf() => Test(IsNegInfOp, Kernels.ValueTestKind.IsNegInf, _ => false, false);
 
     /// <summary>True where the sign bit is set: negative values, -0.0 and NaNs with the sign bit (as PyTorch's <c>signbit</c>).</summary>
-    public Tensor Signbit() => Test(SignbitOp, double.IsNegative, float.IsNegative, v => v < 0, false);
+    public Tensor Signbit() => Test(SignbitOp, Kernels.ValueTestKind.Signbit, v => v < 0, false);
 
     // ---- derivative rules ------------------------------------------------------------------------
 
