@@ -47,8 +47,9 @@ internal static class TrainCommand
                                       `mpirun -np N fluxion train --distributed ...` (Open MPI). --batch-size
                                       is the global batch (each rank takes batch/N); rank 0 alone prints,
                                       plots and writes the checkpoint, which any number of ranks can resume.
-          --compile                   Compile the training step (forward, loss, backward) into a static graph
-                                      replayed for every batch (Functional.Compile; same gradients as eager).
+          --compile                   Compile the whole training step (forward, loss, backward and the optimizer's
+                                      step) into a static graph replayed for every batch (Functional.Compile with
+                                      CompileOptions.Optimizer; same losses as eager within float32 rounding).
           --plain                     Plain-text progress lines even on a terminal (the default when output is redirected).
           -h, --help                  Show this help.
         """;

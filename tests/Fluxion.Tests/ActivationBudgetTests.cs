@@ -5,8 +5,8 @@ using Xunit;
 namespace Fluxion.Tests;
 
 /// <summary>The activation-memory budget of compiled joint graphs (issue 19 item 4): gradients bit-identical to the
-/// unplanned graph (float64), the predicted peak equal to the replay's measured peak, peak and kept bytes monotone in
-/// the budget, cheap ops recomputed before GEMMs, and ReLU's backward in place.</summary>
+/// unplanned graph (float64), the predicted peak equal to the replay's measured peak, kept bytes monotone in the budget
+/// and the peak never above storing all, min-cut plans, cheap ops recomputed before GEMMs, and ReLU's backward in place.</summary>
 public class ActivationBudgetTests
 {
     private static Tensor R(int seed, params int[] shape) => Tensor.Randn(shape, dtype: DType.Float64, generator: new Generator(seed));
@@ -31,7 +31,7 @@ public class ActivationBudgetTests
     {
         double?[] budgets = [null, 1.0, 0.5, 0.25, 0.0];
         double[][]? reference = null;
-        long lastPeak = long.MaxValue, lastSaved = long.MaxValue;
+        long storeAllPeak = long.MaxValue, lastSaved = long.MaxValue;
         foreach (var b in budgets)
         {
             var step = Step(model, b is null ? null : new CompileOptions { ActivationBudget = b });
@@ -51,10 +51,12 @@ public class ActivationBudgetTests
             long measured = g.MeasurePeakBytes(x, y);
             Assert.True(g.Stats.PredictedPeakBytes == measured, $"budget {b}: predicted {g.Stats.PredictedPeakBytes} B, measured {measured} B\n{g.ToText()}");
             Assert.True(plan.SavedBytes <= lastSaved, $"budget {b}: kept {plan.SavedBytes} B after {lastSaved} B\n{plan}");
-            Assert.True(measured <= lastPeak, $"budget {b}: peak {measured} B after {lastPeak} B\n{g.ToText()}");
+            // the planner drops plans that raise the modeled peak above storing all (a tighter budget may take a plan with more
+            // recomputation and a higher peak than a looser one's, but never above storing all)
+            Assert.True(measured <= storeAllPeak, $"budget {b}: peak {measured} B above store-all's {storeAllPeak} B\n{g.ToText()}");
             if (b is null) Assert.Equal(0, plan.RecomputedOps);
             if (b == 0.0) Assert.True(plan.RecomputedOps > 0 && plan.SavedBytes < plan.StoreAllBytes, plan.ToString());
-            lastPeak = measured;
+            if (b is null) storeAllPeak = measured;
             lastSaved = plan.SavedBytes;
         }
     }
@@ -129,7 +131,7 @@ public class ActivationBudgetTests
         tight.Call(x);
         Assert.Contains("MatMul", tight.LastGraph!.Activations!.Recomputed);
         Assert.Equal(bytes, tight.LastGraph.Activations.SavedBytes);
-        Assert.Contains("activations: keeps", tight.LastGraph.ToText());
+        Assert.Contains("activations (", tight.LastGraph.ToText());
     }
 
     [Fact]
@@ -155,6 +157,86 @@ public class ActivationBudgetTests
         Assert.Equal(planned.LastGraph.Stats.PredictedPeakBytes, planned.LastGraph.MeasurePeakBytes(x, y));
         Assert.Throws<ArgumentException>(() => Functional.Compile((Tensor t) => t, new CompileOptions { ActivationBudget = -0.5 }));
         Assert.Throws<ArgumentException>(() => Functional.Compile((Tensor t) => t, new CompileOptions { ActivationBudgetBytes = -1 }));
+    }
+
+    /// <summary>ReLU's mask moves before max pooling's backward (it reads the pooled output, not the ReLU's): the
+    /// [N, C, H, W] activation of a Conv-ReLU-MaxPool block is no saved activation of the compiled step, the gradients
+    /// stay bit-identical to the unplanned graph (float64), and the compiled step keeps less than eager's backward.</summary>
+    [Fact]
+    public void ReluMaskMovesBeforeThePoolScatter()
+    {
+        var cnn = Cnn();
+        var x = R(14, 3, 1, 8, 8);
+        var y = Tensor.FromArray(new long[] { 0, 4, 2 });
+        var planned = Step(cnn, null);
+        var unplanned = Step(cnn, new CompileOptions { PlanMemory = false });
+        for (int call = 0; call < 3; call++)
+        {
+            cnn.ZeroGrad();
+            unplanned.Call(x, y);
+            var expected = cnn.Parameters().Select(p => p.Grad!.ToDoubleArray()).ToArray();
+            cnn.ZeroGrad();
+            planned.Call(x, y);
+            Assert.Equal(expected, cnn.Parameters().Select(p => p.Grad!.ToDoubleArray()).ToArray());
+        }
+        var lines = planned.LastGraph!.ToText().Split('\n');
+        // the first block: %r = Conv2dRelu(...), %p = MaxPool2d(%r); the mask reads %p and runs before the scatter
+        string Out(string line) => line.Trim().Split(' ')[0];
+        var pool = lines.First(l => l.Contains("= MaxPool2d("));
+        var mask = lines.Single(l => l.Contains("= ThresholdBackward(") && l.Contains($", {Out(pool)})"));
+        var scatter = lines.Single(l => l.Contains($"= MaxPool2dBackward({Out(mask)})"));
+        Assert.True(Array.IndexOf(lines, mask) < Array.IndexOf(lines, scatter));
+        Assert.DoesNotContain(lines, l => l.Contains("= ThresholdBackward(") && l.Contains(", %4)"));
+        Assert.DoesNotContain("not bit-identical", planned.LastGraph.ToText());
+        // the ReLU output [3, 4, 8, 8] float64 is no longer kept for the backward; the unplanned graph keeps it
+        Assert.Equal(3 * 4 * 8 * 8 * sizeof(double), unplanned.LastGraph!.Activations!.StoreAllBytes - planned.LastGraph.Activations!.StoreAllBytes);
+        Assert.Equal(planned.LastGraph.Stats.PredictedPeakBytes, planned.LastGraph.MeasurePeakBytes(x, y));
+    }
+
+    /// <summary>The max-flow behind the min-cut planner on the textbook network (CLRS figure 26.1): flow 23, and the
+    /// source side of the minimum cut is {s, v1, v2, v4}; infinite capacities are never cut.</summary>
+    [Fact]
+    public void MaxFlowFindsTheMinimumCut()
+    {
+        var net = new MaxFlow(6);
+        foreach (var (u, v, c) in new[] { (0, 1, 16.0), (0, 2, 13), (1, 3, 12), (2, 1, 4), (2, 4, 14), (3, 2, 9), (3, 5, 20), (4, 3, 7), (4, 5, 4) })
+            net.Add(u, v, c);
+        var (side, value) = net.MinCut(0, 5);
+        Assert.Equal(23, value, 9);
+        Assert.Equal(new[] { true, true, true, false, true, false }, side);
+        var inf = new MaxFlow(4);
+        inf.Add(0, 1, 5);
+        inf.Add(1, 2, MaxFlow.Infinite);
+        inf.Add(0, 2, 1);
+        inf.Add(2, 3, MaxFlow.Infinite);
+        var (side2, value2) = inf.MinCut(0, 3);
+        Assert.Equal(6, value2, 9);
+        Assert.Equal(new[] { true, false, false, false }, side2);
+    }
+
+    /// <summary>The budget takes the plan of least modeled recomputation within it, from the min-cut plans and the greedy
+    /// ones: along a sweep the kept bytes never grow and the recomputation never shrinks as the budget falls, every
+    /// plan says which planner made it, and the min-cut planner proposes plans.</summary>
+    [Fact]
+    public void BudgetTakesTheCheapestPlanWithinIt()
+    {
+        var model = Mlp();
+        var x = R(15, 16, 8);
+        var y = Tensor.FromArray(new long[] { 0, 2, 1, 0, 2, 1, 1, 0, 0, 2, 1, 0, 2, 1, 1, 0 });
+        double lastCost = -1;
+        long lastSaved = long.MaxValue;
+        foreach (var b in new[] { 1.0, 0.75, 0.5, 0.25, 0.0 })
+        {
+            var step = Step(model, new CompileOptions { ActivationBudget = b });
+            step.Call(x, y);
+            var plan = step.LastGraph!.Activations!;
+            Assert.True(plan.MinCutPlans > 0, plan.ToString());
+            Assert.Contains(plan.Method, new[] { "store all", "min-cut", "greedy" });
+            Assert.True(plan.SavedBytes <= lastSaved && plan.RecomputeCost >= lastCost - 1e-12, $"budget {b}: {plan}");
+            if (b == 1.0) Assert.Equal("store all", plan.Method);
+            lastSaved = plan.SavedBytes;
+            lastCost = plan.RecomputeCost;
+        }
     }
 
     [Fact]

@@ -19,9 +19,17 @@ namespace Fluxion;
 public sealed record ActivationPlan(long StoreAllBytes, long BudgetBytes, long SavedBytes, bool FitsBudget, int StoredValues, int RecomputedValues,
     int RecomputedOps, double RecomputeCost, IReadOnlyList<string> Recomputed)
 {
+    /// <summary>Which planner made the chosen plan: "store all" (no budget, or the budget holds everything), "min-cut"
+    /// (a minimum cut of the joint graph, see <see cref="CompileOptions.ActivationBudget"/>) or "greedy" (the greedy
+    /// eviction sequence, kept as a fallback where it finds a cheaper plan within the budget than every cut).</summary>
+    public string Method { get; init; } = "store all";
+
+    /// <summary>How many distinct min-cut partitions the planner found over its range of prices per kept byte (0 without a budget).</summary>
+    public int MinCutPlans { get; init; }
+
     /// <summary>One line: kept bytes against budget and store-all, and what is recomputed.</summary>
     public override string ToString() =>
-        $"activations: keeps {SavedBytes} B of {StoreAllBytes} B (budget {BudgetBytes} B, {(FitsBudget ? "fits" : "does not fit")}); " +
+        $"activations ({Method}): keeps {SavedBytes} B of {StoreAllBytes} B (budget {BudgetBytes} B, {(FitsBudget ? "fits" : "does not fit")}); " +
         $"recomputes {RecomputedValues} values with {RecomputedOps} ops ({RecomputeCost:P1} of the forward's modeled cost)" +
         (Recomputed.Count > 0 ? $": {string.Join(", ", Recomputed)}" : "");
 }
@@ -81,15 +89,17 @@ public sealed partial class CompiledGraph
 
     /// <summary>
     /// The activation-memory planner of a joint graph (issue 19, as the activation-memory-budget partitioner of PyTorch's
-    /// compiler). The saved activations are the forward values the backward part reads. Starting from storing all of them,
-    /// it evicts one at a time the value with the most bytes freed per unit of added recomputation (a value is recomputed
-    /// in the backward from kept values, inputs and parameters, through the chain of forward calls that made it; the
-    /// cost model <see cref="OpCost"/> makes elementwise ops, views, pooling and norms cheap and GEMM and convolution
-    /// expensive), skipping evictions that would raise the modeled peak of the replay or free no memory during the
-    /// backward (<see cref="SimulatePeak"/>), which gives a sequence of plans with strictly decreasing kept bytes; the budget picks the first plan
-    /// of the sequence within it (so the kept bytes never grow as the budget shrinks). The graph is then rewritten: each
-    /// recomputed call is cloned just before the first backward call that needs it, and the backward reads the clones,
-    /// so the forward's values die at their last forward use.
+    /// compiler). The saved activations are the forward values the backward part reads; a plan keeps some forward values
+    /// and recomputes the others in the backward from kept values, inputs and parameters (through the chain of forward
+    /// calls that made them; the cost model <see cref="OpCost"/> makes elementwise ops, views, pooling and norms cheap and
+    /// GEMM and convolution expensive). Two planners propose plans: the minimum cuts of the joint graph
+    /// (<see cref="MinCutPlans"/>, one per price of a kept byte: each the plan of least bytes-times-price plus recomputation)
+    /// and, as a fallback, a greedy sequence from storing all that evicts one value at a time, the one with the most
+    /// bytes freed per unit of added recomputation. Plans that would raise the modeled peak of the replay
+    /// (<see cref="SimulatePeak"/>) are dropped (the greedy also skips evictions that free no memory during the backward).
+    /// The budget takes the plan of least recomputation within it (<see cref="ActivationPlan.Method"/> says whose). The
+    /// graph is then rewritten: each recomputed call is cloned just before the first backward call that needs it, and the
+    /// backward reads the clones, so the forward's values die at their last forward use.
     /// </summary>
     private void PlanActivations(CompileOptions options)
     {
@@ -146,13 +156,13 @@ public sealed partial class CompiledGraph
         // the greedy sequence of plans, from storing all
         var current = new HashSet<int>(candidates);
         long storeAll = Mem(current);
-        var sequence = new List<(HashSet<int> Stored, long Mem, double Cost)> { (current, storeAll, 0) };
         var (curPeak, curArea) = SimulatePeak(start, root, [], []);
+        var sequence = new List<(HashSet<int> Stored, long Mem, double Cost, long Peak)> { (current, storeAll, 0, curPeak) };
         if (options.ActivationBudget is not null || options.ActivationBudgetBytes is not null)
             while (current.Count > 0)
             {
-                var (_, curMem, curCost) = sequence[^1];
-                (HashSet<int> Stored, long Mem, double Cost)? best = null;
+                var (_, curMem, curCost, _) = sequence[^1];
+                (HashSet<int> Stored, long Mem, double Cost, long Peak)? best = null;
                 double bestRatio = double.NegativeInfinity;
                 long bestPeak = 0, bestArea = 0;
                 // values sharing memory (views of one another) are kept or evicted together
@@ -169,7 +179,7 @@ public sealed partial class CompiledGraph
                     var (peak, area) = SimulatePeak(start, root, cv, cc);
                     if (peak > curPeak || area >= curArea) continue;
                     bestRatio = ratio;
-                    best = (next, mem, c);
+                    best = (next, mem, c, peak);
                     bestPeak = peak;
                     bestArea = area;
                 }
@@ -180,13 +190,82 @@ public sealed partial class CompiledGraph
                 sequence.Add(b);
             }
         long budget = options.ActivationBudgetBytes ?? (options.ActivationBudget is { } f ? (long)Math.Floor(f * storeAll) : storeAll);
-        var chosen = sequence.FirstOrDefault(s => s.Mem <= budget);
-        bool fits = chosen.Stored is not null;
-        if (!fits) chosen = sequence[^1];
-        var (recomputeVals, recomputeCalls, _) = Closure(chosen.Stored!);
+        // the candidate plans: the greedy sequence and the min-cut plans (those that do not raise the modeled peak above
+        // storing all), chained from the most bytes kept to the least, each kept only if its modeled peak is no higher than
+        // the previous one's; the budget takes the plan of least recomputation within it (ties: fewer bytes kept), else the
+        // one keeping least. A smaller budget thus never gets a plan with more bytes kept or a higher modeled peak.
+        var plans = sequence.Select((s, i) => (s.Stored, s.Mem, s.Cost, s.Peak, Method: i == 0 ? "store all" : "greedy")).ToList();
+        int minCuts = 0;
+        if (options.ActivationBudget is not null || options.ActivationBudgetBytes is not null)
+        {
+            long storeAllPeak = sequence[0].Peak;
+            var cuts = MinCutPlans(candidates, IsFwd, pinned, root, Cost);
+            minCuts = cuts.Count;
+            foreach (var stored in cuts)
+            {
+                long mem = Mem(stored);
+                var (cv, cc, c) = Closure(stored);
+                if (plans.Any(p => p.Mem == mem && Math.Abs(p.Cost - c) <= 1e-9 * Math.Max(1, c))) continue;
+                long peak = SimulatePeak(start, root, cv, cc).Peak;
+                if (peak > storeAllPeak) continue;
+                plans.Add((stored, mem, c, peak, "min-cut"));
+            }
+        }
+        var chain = new List<(HashSet<int> Stored, long Mem, double Cost, long Peak, string Method)>();
+        foreach (var p in plans.OrderByDescending(p => p.Mem).ThenBy(p => p.Cost))
+            if (chain.Count == 0 || p.Peak <= chain[^1].Peak) chain.Add(p);
+        var within = chain.Where(p => p.Mem <= budget).OrderBy(p => p.Cost).ThenBy(p => p.Mem).ToList();
+        bool fits = within.Count > 0;
+        var chosen = fits ? within[0] : chain[^1];
+        var (recomputeVals, recomputeCalls, _) = Closure(chosen.Stored);
         var names = Rewrite(start, recomputeVals, recomputeCalls);
         Activations = new ActivationPlan(storeAll, budget, chosen.Mem, fits, candidates.Count(v => !recomputeVals.Contains(v)),
-            candidates.Count(recomputeVals.Contains), recomputeCalls.Count, forwardCost > 0 ? recomputeCalls.Sum(Cost) / forwardCost : 0, names);
+            candidates.Count(recomputeVals.Contains), recomputeCalls.Count, forwardCost > 0 ? recomputeCalls.Sum(Cost) / forwardCost : 0, names)
+        {
+            Method = chosen.Method,
+            MinCutPlans = minCuts,
+        };
+    }
+
+    /// <summary>
+    /// The min-cut partitions of the forward (as PyTorch's min-cut partitioner over the joint graph), one per price λ of a
+    /// kept byte over a geometric range: each forward value v is an edge v_in -> v_out of capacity λ·bytes(v) (keeping
+    /// it; a view's is infinite: its root is kept instead), the source reaches v_in with capacity the modeled cost of
+    /// the call that makes v (recomputing it), v_out reaches the inputs of the calls that read v with infinite capacity,
+    /// and the values the backward reads reach the sink. A minimum cut then keeps the values whose edge it cuts and
+    /// recomputes those whose source edge it cuts: the plan of least λ·(bytes kept) + (cost recomputed), so every plan
+    /// is Pareto-optimal in (bytes kept, recomputation) under the cost model, and a higher λ keeps fewer bytes.
+    /// Inputs, parameters, constants and returned values are available as is (no node).
+    /// </summary>
+    private List<HashSet<int>> MinCutPlans(SortedSet<int> candidates, Func<int, bool> isFwd, HashSet<int> pinned, int[] root, Func<int, double> cost)
+    {
+        var fwd = Enumerable.Range(0, Vals.Count).Where(v => isFwd(v) && !pinned.Contains(root[v])).ToArray();
+        var index = new Dictionary<int, int>();
+        for (int i = 0; i < fwd.Length; i++) index[fwd[i]] = i;
+        int s = 2 * fwd.Length, t = s + 1;
+        var plans = new List<HashSet<int>>();
+        var seen = new HashSet<string>();
+        double totalBytes = Math.Max(1, fwd.Sum(v => (double)Vals[v].Bytes)), totalCost = Math.Max(1, fwd.Select(v => Vals[v].Producer).Distinct().Sum(cost));
+        // λ from "bytes are free" (keep everything) to "bytes are dear" (recompute everything), in steps of 10^(1/8)
+        double lo = 1e-3 / totalBytes, hi = 1e3 * totalCost;
+        for (double lambda = lo; lambda <= hi; lambda *= Math.Pow(10, 0.125))
+        {
+            var net = new MaxFlow(t + 1);
+            foreach (var v in fwd)
+            {
+                int i = index[v];
+                net.Add(2 * i, 2 * i + 1, root[v] == v ? lambda * Vals[v].Bytes : MaxFlow.Infinite);
+                var n = Nodes[Vals[v].Producer];
+                net.Add(s, 2 * i, cost(Vals[v].Producer));
+                foreach (var u in n.In) if (index.TryGetValue(u, out int j)) net.Add(2 * j + 1, 2 * i, MaxFlow.Infinite);
+                if (n.AttrIn >= 0 && index.TryGetValue(n.AttrIn, out int a)) net.Add(2 * a + 1, 2 * i, MaxFlow.Infinite);
+                if (candidates.Contains(v)) net.Add(2 * i + 1, t, MaxFlow.Infinite);
+            }
+            var (side, _) = net.MinCut(s, t);
+            var stored = new HashSet<int>(fwd.Where(v => side[2 * index[v]] && !side[2 * index[v] + 1]));
+            if (seen.Add(string.Join(",", stored.Order()))) plans.Add(stored);
+        }
+        return plans;
     }
 
     /// <summary>Where each recomputed call goes: the index of the backward call before which it runs (the first backward
@@ -349,6 +428,73 @@ public sealed partial class CompiledGraph
             foreach (var o in n.Out) if (o >= 0) Vals[o].Producer = k;
         }
         return names;
+    }
+
+    /// <summary>
+    /// Moves ReLU's mask before max pooling's backward: <c>ThresholdBackward(MaxPool2dBackward(gy), r)</c>, where the pooling
+    /// was <c>p = MaxPool2d(r)</c>, becomes <c>MaxPool2dBackward(ThresholdBackward(gy, p))</c>. The scatter puts each gy[j] at
+    /// the argmax idx[j] and p[j] = r[idx[j]], so masking gy[j] by p[j] &gt; 0 before the scatter masks exactly the positions
+    /// that r &gt; 0 masks after it (bit for bit: a masked entry is +0 either way, and an unmasked sum adds the same terms
+    /// in the same order). The backward then reads the pooled p (a quarter of r for 2x2 windows, and kept anyway for the
+    /// next layer's weight gradient) instead of r: in a CNN's Conv-ReLU-MaxPool blocks the [N, C, H, W] activation dies in
+    /// the forward, and the mask runs on the small gradient. Returns how many pairs were rewritten.
+    /// </summary>
+    private int MaskBeforePoolScatter()
+    {
+        var uses = new int[Vals.Count];
+        foreach (var n in Nodes)
+        {
+            if (n.Dead) continue;
+            foreach (var v in n.In) uses[v]++;
+            if (n.AttrIn >= 0) uses[n.AttrIn]++;
+        }
+        foreach (var v in _outVals) uses[v]++;
+        foreach (var gr in _gradOuts) uses[gr.Val]++;
+        int rewritten = 0;
+        for (int t = 0; t < Nodes.Count; t++)
+        {
+            var tn = Nodes[t];
+            if (tn.Dead || tn.Def != Tensor.ThresholdBackwardOp || tn.In.Length != 2 || tn.AttrIn >= 0 || tn.Out.Length != 1 || tn.Out[0] < 0) continue;
+            int g = tn.In[0], r = tn.In[1];
+            int b = Vals[g].Producer;
+            if (b < 0 || b >= t || uses[g] != 1 || Vals[g].Const is not null) continue;
+            var bn = Nodes[b];
+            if (bn.Dead || bn.Def != Tensor.MaxPool2dBackwardOp || bn.In.Length != 1 || bn.AttrIn >= 0 || bn.AttrFrom < 0 || bn.Aliases is not null) continue;
+            var mn = Nodes[bn.AttrFrom];
+            if (mn.Dead || mn.Def != Tensor.MaxPool2dOp || mn.In.Length != 1 || mn.In[0] != r || mn.Out.Length != 1 || mn.Out[0] < 0) continue;
+            int gy = bn.In[0], p = mn.Out[0];
+            if (!ShapeUtil.SameShape(Vals[gy].Shape, Vals[p].Shape) || !ShapeUtil.SameShape(Vals[r].Shape, Vals[g].Shape)
+                || Vals[gy].DType != Vals[p].DType || Vals[r].DType != Vals[g].DType) continue;
+            // the masked small gradient: a new value made where the scatter ran; the scatter moves to the mask's place
+            int gm = Vals.Count;
+            Vals.Add(new Val { Shape = Vals[gy].Shape, DType = Vals[gy].DType, Root = gm });
+            (Tensor?[] Inputs, Tensor?[] Outputs, object? Attr)? maskTraced = null, scatterTraced = null;
+            if (bn.Traced is { } bt && mn.Traced is { } mt && tn.Traced is { } tt && bt.Inputs[0] is { } gyT && mt.Outputs[0] is { } pT)
+            {
+                Tensor gmT;
+                using (Autograd.NoGrad()) gmT = Tensor.ReluMask(gyT, pT);
+                maskTraced = ([gyT, pT], [gmT], null);
+                scatterTraced = ([gmT], tt.Outputs, bt.Attr);
+            }
+            Nodes[b] = new GNode
+            {
+                Def = Tensor.ThresholdBackwardOp, In = [gy, p], Out = [gm], Shapes = [Vals[gy].Shape], DTypes = [Vals[gy].DType],
+                Mode = tn.Mode, Traced = maskTraced,
+            };
+            Nodes[t] = new GNode
+            {
+                Def = bn.Def, In = [gm], Attr = bn.Attr, AttrFrom = bn.AttrFrom, Out = tn.Out, Shapes = tn.Shapes, DTypes = tn.DTypes,
+                Mode = bn.Mode, Traced = scatterTraced,
+            };
+            Vals[gm].Producer = b;
+            Vals[tn.Out[0]].Producer = t;
+            Vals[g].Producer = -1;
+            uses[g] = 0;
+            uses[r]--;
+            uses[p]++;
+            rewritten++;
+        }
+        return rewritten;
     }
 
     /// <summary>

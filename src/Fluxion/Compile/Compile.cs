@@ -40,8 +40,9 @@ public sealed record CompileOptions
 
     /// <summary>Activation memory budget of a joint forward+backward graph, as a fraction of the activation memory the
     /// backward would keep if it stored everything (1 = store all, 0 = recompute all that can be recomputed): the
-    /// planner (<see cref="ActivationPlan"/>) keeps some forward values and recomputes the others in the backward,
-    /// cheap ops (elementwise, views, pooling, norms) before expensive ones (GEMM, convolution). Null: store all.
+    /// planner (<see cref="ActivationPlan"/>: minimum cuts of the joint graph, with a greedy eviction sequence as
+    /// fallback) keeps some forward values and recomputes the others in the backward, taking the plan of least modeled
+    /// recomputation within the budget (cheap ops — elementwise, views, pooling, norms — before GEMM and convolution). Null: store all.
     /// Ignored when <see cref="ActivationBudgetBytes"/> is set.</summary>
     public double? ActivationBudget { get; init; }
 

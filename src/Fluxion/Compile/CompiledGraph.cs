@@ -357,6 +357,7 @@ public sealed partial class CompiledGraph
         int folded = FoldConstants(options.FreezeParameters);
         int dead = EliminateDeadCode();
         dead += ElideCopies();
+        if (options.PlanMemory && !Recording) MaskBeforePoolScatter();
         PlanActivations(options);
         var (groups, fusedOps) = options.Fuse && !Recording ? FuseElementwise() : (0, 0);
         ChooseReplays();

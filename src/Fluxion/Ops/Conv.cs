@@ -142,11 +142,17 @@ public partial class Tensor
         const string op = "Conv2d";
         var (x, unbatched) = Batched(op, input, "input");
         var g = ConvGeometry(op, x, weight, bias, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
-        var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
-        ConvForwardRaw(x, weight, bias, y, g, relu: true);
-        Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
-        if (Op.Tracking(inputs)) y = Op.Record(Conv2dReluOp, y, inputs, g);
+        var y = Conv2dReluCore(x, weight, bias, g);
         return unbatched ? y.Squeeze(0) : y;
+    }
+
+    /// <summary>The fused convolution + ReLU primitive on validated arguments (one output tensor: no pre-activation is kept).</summary>
+    private static Tensor Conv2dReluCore(Tensor x, Tensor w, Tensor? b, ConvGeom g)
+    {
+        var y = Empty([g.N, g.O, g.OH, g.OW], x.DType);
+        ConvForwardRaw(x, w, b, y, g, relu: true);
+        Tensor[] inputs = b is null ? [x, w] : [x, w, b];
+        return Op.Tracking(inputs) ? Op.Record(Conv2dReluOp, y, inputs, g) : y;
     }
 
     // the output gradient masked once where the output (saved: the fused op's own output) is positive, then the convolution's VJPs
@@ -227,8 +233,11 @@ public partial class Tensor
         {
             var x = c.X(0);
             var xf = x.Reshape([b * g.N, .. x._shape[2..]]);
-            y = Conv2dCore(xf, c.X(1), hasBias ? c.X(2) : null, g with { N = b * g.N });
-            y = y.Reshape([b, g.N, .. y._shape[1..]]);
+            // the fused kernel when ReLU follows: one output tensor, not a convolution's and then a ReLU's (a compiled
+            // graph replays Conv2dRelu through this rule; two [N, O, OH, OW] tensors would raise its peak)
+            y = relu ? Conv2dReluCore(xf, c.X(1), hasBias ? c.X(2) : null, g with { N = b * g.N })
+                : Conv2dCore(xf, c.X(1), hasBias ? c.X(2) : null, g with { N = b * g.N });
+            return y.Reshape([b, g.N, .. y._shape[1..]]);
         }
         else
         {

@@ -125,9 +125,10 @@ public sealed class Trainer
     /// <summary>When <see cref="Scheduler"/> is stepped. Default: after every epoch.</summary>
     public SchedulerInterval SchedulerInterval { get; set; } = SchedulerInterval.Epoch;
 
-    /// <summary>Compile the training step: forward, loss and backward run as one traced joint graph
+    /// <summary>Compile the whole training step: forward, loss and backward run as one traced joint graph
     /// (<see cref="Functional.Compile(Func{Tensor[], Tensor[]}, CompileOptions?)"/>), replayed for every batch of the same
-    /// shape (a last smaller batch gets a graph of its own); the optimizer step stays eager. Gradients equal eager's.</summary>
+    /// shape (a last smaller batch gets a graph of its own), with the optimizer's step as its last step
+    /// (<see cref="CompileOptions.Optimizer"/>: the optimizer's fused per-parameter kernel). Gradients and parameters equal eager's.</summary>
     public bool Compile { get; set; }
 
     /// <summary>The history of the current (or last) <see cref="Fit"/>.</summary>
@@ -164,13 +165,15 @@ public sealed class Trainer
         int batches = train.BatchCount;
         long batchesLeftAtStart = (long)Math.Max(0, epochs - startEpoch) * batches, batchesDone = 0;
         foreach (var c in AllCallbacks) c.OnTrainBegin(this, startEpoch, epochs, batches);
+        // the whole step compiled: forward, loss and backward as one joint graph, the optimizer's ZeroGrad and Step around
+        // its replay (CompileOptions.Optimizer), so a compiled batch equals eager's ZeroGrad(); Backward(); Step()
         var compiled = Compile ? Functional.Compile(xs =>
         {
             var o = Model.Forward(xs[0]);
             var l = Loss(o, xs[1]);
             l.Backward();
             return [l.Detach(), o.Detach()];
-        }) : null;
+        }, new CompileOptions { Optimizer = Optimizer }) : null;
         for (int epoch = startEpoch + 1; epoch <= epochs && _stopReason is null; epoch++)
         {
             foreach (var c in AllCallbacks) c.OnEpochBegin(this, epoch);
@@ -184,7 +187,6 @@ public sealed class Trainer
                 Tensor output, loss;
                 if (compiled is not null)
                 {
-                    Optimizer.ZeroGrad();
                     var r = compiled.Invoke(x, y);
                     (loss, output) = (r[0], r[1]);
                 }
@@ -194,8 +196,8 @@ public sealed class Trainer
                     loss = Loss(output, y);
                     Optimizer.ZeroGrad();
                     loss.Backward();
+                    Optimizer.Step();
                 }
-                Optimizer.Step();
                 if (Scheduler is not null && SchedulerInterval == SchedulerInterval.Batch) Scheduler.Step();
                 int n = y.Rank == 0 ? 1 : y.Size(0);
                 double batchLoss = loss.Item();
