@@ -12,9 +12,11 @@ namespace Fluxion.Micro;
 /// over the rounds of its per-round median, and B/A. Not a headline figure.
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm [rounds] [batch seq hidden layers vocab]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
-/// Householder QR, B = the blocked ones (float64, one n×n matrix).
+/// Householder QR, B = the blocked ones (float64, one n×n matrix). unary: A = the former per-element kernels (Math.*,
+/// Kernels.Special through a delegate), B = the SIMD ones of Kernels.VecMath, forward on n float32 values in [-0.99, 0.99].
 /// </summary>
 internal static class AbThreadCpu
 {
@@ -65,8 +67,22 @@ internal static class AbThreadCpu
                     blocked => Decomp.Blocked = blocked);
                 break;
             }
+            case "unary":
+            {
+                int n = rest.Length > 0 ? rest[0] : 1 << 20;
+                Console.WriteLine($"unary A/B (A: per-element Math.*/Special, B: SIMD VecMath), n = {n}, float32, one thread");
+                var g = new Generator(2);
+                var x = (Tensor.Rand([n], DType.Float32, g) * 1.98 - 0.99).ToArray<float>();
+                var y = new float[n];
+                bool simd = false;
+                (string, Action) W<F>(string name, Func<double, double> f) where F : struct, IVecFunc =>
+                    (name, () => { if (simd) VecMath.Map<F>(x, y); else Special.Map(x, y, f); });
+                Compare(rounds, [W<VecMath.ErfF>("erf", Special.Erf), W<VecMath.ErfinvF>("erfinv", Special.Erfinv), W<VecMath.AsinF>("asin", Math.Asin),
+                    W<VecMath.AtanhF>("atanh", Math.Atanh), W<VecMath.SinhF>("sinh", Math.Sinh), W<VecMath.Log1pF>("log1p", Special.Log1p)], b => simd = b);
+                break;
+            }
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, unary");
                 return 1;
         }
         return 0;
