@@ -15,11 +15,13 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
 /// A = the cyclic-Jacobi eigensolver and SVD Fluxion had before (<see cref="JacobiReference"/>, which always computes the
-/// vectors), B = the Householder reduction + implicit QL / Golub–Kahan QR, with and without vectors.
+/// vectors), B = the Householder reduction + implicit QL / Golub–Kahan QR, with and without vectors. unary: A = the former per-element kernels (Math.*,
+/// Kernels.Special through a delegate), B = the SIMD ones of Kernels.VecMath, forward on n float32 values in [-0.99, 0.99].
 /// </summary>
 internal static class AbThreadCpu
 {
@@ -141,8 +143,22 @@ internal static class AbThreadCpu
                     b => useNew = b);
                 break;
             }
+            case "unary":
+            {
+                int n = rest.Length > 0 ? rest[0] : 1 << 20;
+                Console.WriteLine($"unary A/B (A: per-element Math.*/Special, B: SIMD VecMath), n = {n}, float32, one thread");
+                var g = new Generator(2);
+                var x = (Tensor.Rand([n], DType.Float32, g) * 1.98 - 0.99).ToArray<float>();
+                var y = new float[n];
+                bool simd = false;
+                (string, Action) W<F>(string name, Func<double, double> f) where F : struct, IVecFunc =>
+                    (name, () => { if (simd) VecMath.Map<F>(x, y); else Special.Map(x, y, f); });
+                Compare(rounds, [W<VecMath.ErfF>("erf", Special.Erf), W<VecMath.ErfinvF>("erfinv", Special.Erfinv), W<VecMath.AsinF>("asin", Math.Asin),
+                    W<VecMath.AtanhF>("atanh", Math.Atanh), W<VecMath.SinhF>("sinh", Math.Sinh), W<VecMath.Log1pF>("log1p", Special.Log1p)], b => simd = b);
+                break;
+            }
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary");
                 return 1;
         }
         return 0;

@@ -55,20 +55,33 @@ public class UnaryMathTests
         _ => throw new ArgumentException(name),
     };
 
-    /// <summary>Float64 results equal libm's (Math.*) bit for bit at the edge values, float32 ones are libm's rounded to float.</summary>
+    /// <summary>At the edge values: the rounding ops equal libm's (Math.*) bit for bit; the transcendental ones (SIMD
+    /// kernels, Kernels.VecMath) give libm's special values exactly (±0 with its sign, ±inf, NaN, the domain ends) and are
+    /// within 3 ulps elsewhere (VecMathTests checks thousands of points); float32 within a float ulp of libm's value
+    /// rounded to float (tanh, whose float32 kernel is TensorPrimitives' for |x| &gt;= 0.625, within 3 ulps there).</summary>
     [Theory]
     [MemberData(nameof(MathNames))]
     public void ElementaryFunctionsMatchMathAtTheEdges(string name)
     {
         var (op, reference) = MathCase(name);
-        AssertSame(name, Edges, Edges.Select(reference).ToArray(), Run(op, Edges));
+        bool exact = name is "Ceil" or "Trunc" or "Round" or "Tanh";
+        var got64 = Run(op, Edges);
+        for (int i = 0; i < Edges.Length; i++)
+        {
+            double want = reference(Edges[i]);
+            bool special = want == 0 || !double.IsFinite(want);
+            bool ok = Same(want, got64[i]) || (!exact && !special && Ulps(got64[i], want) <= 3);
+            Assert.True(ok, $"{name}({Edges[i].ToString("R", CultureInfo.InvariantCulture)}) = {got64[i]:R}, expected {want:R}");
+        }
         var xs = Edges.Select(v => (float)v).ToArray();
         var got = Run32(op, xs);
         for (int i = 0; i < xs.Length; i++)
         {
             float want = (float)reference(xs[i]);
-            // float32 tanh keeps TensorPrimitives' SIMD kernel for |x| >= 0.625, within 3 ulps there
-            bool ok = Same(want, got[i]) || (name == "Tanh" && Math.Abs(xs[i]) >= 0.625f && Math.Abs(got[i] - want) <= 3 * (MathF.BitIncrement(Math.Abs(want)) - Math.Abs(want)));
+            float ulp = MathF.BitIncrement(Math.Abs(want)) - Math.Abs(want);
+            bool special = want == 0 || !float.IsFinite(want);
+            bool ok = Same(want, got[i]) || (!exact && !special && Math.Abs(got[i] - want) <= ulp)
+                || (name == "Tanh" && Math.Abs(xs[i]) >= 0.625f && Math.Abs(got[i] - want) <= 3 * ulp);
             Assert.True(ok, $"{name}(float32 {xs[i]:R}) = {got[i]:R}, expected {want:R}");
         }
     }

@@ -365,15 +365,15 @@ internal static class Special
 
     // ---- float32 forms (evaluated in double, rounded once) ----
 
-    /// <summary>Applies <paramref name="f"/> elementwise.</summary>
-    public static void Map(ReadOnlySpan<double> x, Span<double> y, Func<double, double> f)
+    /// <summary>Applies <paramref name="f"/> elementwise (on the available threads for large spans).</summary>
+    public static void Map(ReadOnlySpan<double> x, Span<double> y, Func<double, double> f) => VecMath.Chunked(x, y, (xs, ys) =>
     {
-        for (int i = 0; i < y.Length; i++) y[i] = f(x[i]);
-    }
+        for (int i = 0; i < ys.Length; i++) ys[i] = f(xs[i]);
+    });
 
-    /// <summary>Applies <paramref name="f"/> elementwise in double precision.</summary>
-    public static void Map(ReadOnlySpan<float> x, Span<float> y, Func<double, double> f)
+    /// <summary>Applies <paramref name="f"/> elementwise in double precision (on the available threads for large spans).</summary>
+    public static void Map(ReadOnlySpan<float> x, Span<float> y, Func<double, double> f) => VecMath.Chunked(x, y, (xs, ys) =>
     {
-        for (int i = 0; i < y.Length; i++) y[i] = (float)f(x[i]);
-    }
+        for (int i = 0; i < ys.Length; i++) ys[i] = (float)f(xs[i]);
+    });
 }

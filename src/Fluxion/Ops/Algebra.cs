@@ -17,6 +17,7 @@ public partial class Tensor : IAlgebra<Tensor>
     static Tensor IAlgebra<Tensor>.Erf(Tensor x) => x.Erf();
     static Tensor IAlgebra<Tensor>.Pow(Tensor x, double exponent) => x.Pow(exponent);
     static Tensor IAlgebra<Tensor>.ZerosLike(Tensor x) => ZerosLike(x);
+    static Tensor IAlgebra<Tensor>.Above(Tensor x, double c) => Where(x.Gt(c), 1.0, 0.0, x.DType);
 }
 
 /// <summary>
@@ -50,6 +51,8 @@ internal interface IAlgebra<T> where T : IAlgebra<T>
     static abstract T Erf(T x);
     static abstract T Pow(T x, double exponent);
     static abstract T ZerosLike(T x);
+    /// <summary>1 where x &gt; c, else 0 (NaN gives 0): the step of a piecewise rule (its derivative is 0).</summary>
+    static abstract T Above(T x, double c);
 }
 
 /// <summary>The derivative f'(x, y) of an elementwise op y = f(x), written once for every <see cref="IAlgebra{T}"/>.</summary>
@@ -104,6 +107,7 @@ internal readonly struct R32(float v) : IAlgebra<R32>
     public static R32 Erf(R32 x) => new((float)Special.Erf(x.V));
     public static R32 Pow(R32 x, double exponent) => new(MathF.Pow(x.V, (float)exponent));
     public static R32 ZerosLike(R32 x) => new(0f);
+    public static R32 Above(R32 x, double c) => new(x.V > (float)c ? 1f : 0f);
 }
 
 /// <summary>A float64 value under <see cref="IAlgebra{T}"/>.</summary>
@@ -132,4 +136,75 @@ internal readonly struct R64(double v) : IAlgebra<R64>
     public static R64 Erf(R64 x) => new(Special.Erf(x.V));
     public static R64 Pow(R64 x, double exponent) => new(Math.Pow(x.V, exponent));
     public static R64 ZerosLike(R64 x) => new(0.0);
+    public static R64 Above(R64 x, double c) => new(x.V > c ? 1.0 : 0.0);
+}
+
+/// <summary>Eight float32 lanes under <see cref="IAlgebra{T}"/> (the vectorized fused first-order backward); the
+/// transcendental functions are evaluated in double (<see cref="VecMath"/>) and rounded once.</summary>
+internal readonly struct V32(System.Runtime.Intrinsics.Vector256<float> v) : IAlgebra<V32>
+{
+    public readonly System.Runtime.Intrinsics.Vector256<float> V = v;
+    private static System.Runtime.Intrinsics.Vector256<float> S(double c) => System.Runtime.Intrinsics.Vector256.Create((float)c);
+    private static V32 ViaDouble<F>(V32 x) where F : struct, IVecFunc
+    {
+        var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(x.V);
+        return new(System.Runtime.Intrinsics.Vector256.Narrow(F.Eval(lo), F.Eval(hi)));
+    }
+    public static V32 operator +(V32 a, V32 b) => new(a.V + b.V);
+    public static V32 operator -(V32 a, V32 b) => new(a.V - b.V);
+    public static V32 operator *(V32 a, V32 b) => new(a.V * b.V);
+    public static V32 operator /(V32 a, V32 b) => new(a.V / b.V);
+    public static V32 operator -(V32 a) => new(-a.V);
+    public static V32 operator +(double a, V32 b) => new(S(a) + b.V);
+    public static V32 operator -(double a, V32 b) => new(S(a) - b.V);
+    public static V32 operator *(double a, V32 b) => new(S(a) * b.V);
+    public static V32 operator /(double a, V32 b) => new(S(a) / b.V);
+    public static V32 operator +(V32 a, double b) => new(a.V + S(b));
+    public static V32 operator -(V32 a, double b) => new(a.V - S(b));
+    public static V32 operator *(V32 a, double b) => new(a.V * S(b));
+    public static V32 operator /(V32 a, double b) => new(a.V / S(b));
+    public static V32 Exp(V32 x) => ViaDouble<VecMath.ExpF>(x);
+    public static V32 Sin(V32 x) => ViaDouble<VecMath.SinF>(x);
+    public static V32 Cos(V32 x) => ViaDouble<VecMath.CosF>(x);
+    public static V32 Sinh(V32 x) => ViaDouble<VecMath.SinhF>(x);
+    public static V32 Cosh(V32 x) => ViaDouble<VecMath.CoshF>(x);
+    public static V32 Sign(V32 x) => new(VecMath.Sign(x.V));
+    public static V32 Erf(V32 x) => ViaDouble<VecMath.ErfF>(x);
+    public static V32 Pow(V32 x, double exponent)
+    {
+        var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(x.V);
+        return new(System.Runtime.Intrinsics.Vector256.Narrow(VecMath.Pow(lo, exponent), VecMath.Pow(hi, exponent)));
+    }
+    public static V32 ZerosLike(V32 x) => default;
+    public static V32 Above(V32 x, double c) => new(System.Runtime.Intrinsics.Vector256.GreaterThan(x.V, S(c)) & System.Runtime.Intrinsics.Vector256<float>.One);
+}
+
+/// <summary>Four float64 lanes under <see cref="IAlgebra{T}"/> (the vectorized fused first-order backward).</summary>
+internal readonly struct V64(System.Runtime.Intrinsics.Vector256<double> v) : IAlgebra<V64>
+{
+    public readonly System.Runtime.Intrinsics.Vector256<double> V = v;
+    private static System.Runtime.Intrinsics.Vector256<double> S(double c) => System.Runtime.Intrinsics.Vector256.Create(c);
+    public static V64 operator +(V64 a, V64 b) => new(a.V + b.V);
+    public static V64 operator -(V64 a, V64 b) => new(a.V - b.V);
+    public static V64 operator *(V64 a, V64 b) => new(a.V * b.V);
+    public static V64 operator /(V64 a, V64 b) => new(a.V / b.V);
+    public static V64 operator -(V64 a) => new(-a.V);
+    public static V64 operator +(double a, V64 b) => new(S(a) + b.V);
+    public static V64 operator -(double a, V64 b) => new(S(a) - b.V);
+    public static V64 operator *(double a, V64 b) => new(S(a) * b.V);
+    public static V64 operator /(double a, V64 b) => new(S(a) / b.V);
+    public static V64 operator +(V64 a, double b) => new(a.V + S(b));
+    public static V64 operator -(V64 a, double b) => new(a.V - S(b));
+    public static V64 operator *(V64 a, double b) => new(a.V * S(b));
+    public static V64 operator /(V64 a, double b) => new(a.V / S(b));
+    public static V64 Exp(V64 x) => new(VecMath.Exp(x.V));
+    public static V64 Sin(V64 x) => new(System.Runtime.Intrinsics.Vector256.Sin(x.V));
+    public static V64 Cos(V64 x) => new(System.Runtime.Intrinsics.Vector256.Cos(x.V));
+    public static V64 Sinh(V64 x) => new(VecMath.Sinh(x.V));
+    public static V64 Cosh(V64 x) => new(VecMath.Cosh(x.V));
+    public static V64 Sign(V64 x) => new(VecMath.Sign(x.V));
+    public static V64 Erf(V64 x) => new(VecMath.Erf(x.V));
+    public static V64 Pow(V64 x, double exponent) => new(VecMath.Pow(x.V, exponent));
+    public static V64 ZerosLike(V64 x) => default;
+    public static V64 Above(V64 x, double c) => new(System.Runtime.Intrinsics.Vector256.GreaterThan(x.V, S(c)) & System.Runtime.Intrinsics.Vector256<double>.One);
 }

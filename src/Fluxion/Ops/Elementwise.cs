@@ -178,9 +178,19 @@ public partial class Tensor
     /// <summary>x raised to a scalar power (the gradient is 0 where the exponent is 0).</summary>
     public Tensor Pow(double exponent)
     {
-        var y = MapRaw("Pow", this,
-            (s, d) => TensorPrimitives.Pow(s, (float)exponent, d),
-            (s, d) => TensorPrimitives.Pow(s, exponent, d));
+        // PyTorch's special exponents (its pow_tensor_scalar kernels): products, sqrt, rsqrt, reciprocal; SIMD, 2 threads
+        var y = exponent switch
+        {
+            2 => MapRaw("Pow", this, (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Multiply(a, a, r)), (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Multiply(a, a, r))),
+            3 => MapRaw("Pow", this, (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => { TensorPrimitives.Multiply(a, a, r); TensorPrimitives.Multiply(r, a, r); }),
+                (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => { TensorPrimitives.Multiply(a, a, r); TensorPrimitives.Multiply(r, a, r); })),
+            0.5 => MapRaw("Pow", this, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sqrt), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sqrt)),
+            -0.5 => MapRaw("Pow", this, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.ReciprocalSqrt), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.ReciprocalSqrt)),
+            -1 => MapRaw("Pow", this, (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Divide(1f, a, r)), (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Divide(1.0, a, r))),
+            _ => MapRaw("Pow", this,
+                (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Pow(a, (float)exponent, r)),
+                (s, d) => Kernels.VecMath.Chunked(s, d, (a, r) => TensorPrimitives.Pow(a, exponent, r))),
+        };
         return PowScalarOp.Record(this, y, new PowD(exponent));
     }
 
@@ -348,20 +358,20 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(NegOp, y, [this]) : y;
     }
 
-    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, TensorPrimitives.Exp, TensorPrimitives.Exp, "exp") { Samples = () => OpSamples.Unary(x => x.Exp()) };
-    internal static readonly UnaryDef<LogD> LogOp = new("Log", Uses.Input, TensorPrimitives.Log, TensorPrimitives.Log, "log") { Samples = () => OpSamples.Unary(x => x.Log(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), "exp") { Samples = () => OpSamples.Unary(x => x.Exp()) };
+    internal static readonly UnaryDef<LogD> LogOp = new("Log", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), "log") { Samples = () => OpSamples.Unary(x => x.Log(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<SqrtD> SqrtOp = new("Sqrt", Uses.Output, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt, "sqrt") { Samples = () => OpSamples.Unary(x => x.Sqrt(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<RsqrtD> RsqrtOp = new("Rsqrt", Uses.Output, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt, "rsqrt") { Samples = () => OpSamples.Unary(x => x.Rsqrt(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<AbsD> AbsOp = new("Abs", Uses.Input, TensorPrimitives.Abs, TensorPrimitives.Abs, "abs") { Samples = () => OpSamples.Unary(x => x.Abs(), OpSamples.Domain.AwayFromZero) };
     internal static readonly UnaryDef<ZeroD> SignOp = new("Sign", Uses.None, (s, d) => MapSign(s, d), (s, d) => MapSign(s, d), "sign", "sgn") { Samples = () => OpSamples.Unary(x => x.Sign() * x, OpSamples.Domain.AwayFromZero) };
     internal static readonly UnaryDef<ZeroD> FloorOp = new("Floor", Uses.None, TensorPrimitives.Floor, TensorPrimitives.Floor, "floor") { Samples = () => OpSamples.Unary(x => x.Floor() + x, OpSamples.Domain.AwayFromIntegers) };
-    internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, TensorPrimitives.Sin, TensorPrimitives.Sin, "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
-    internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, TensorPrimitives.Cos, TensorPrimitives.Cos, "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
+    internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
+    internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
     // TensorPrimitives.Tanh is inaccurate for small |x| (Kernels.Special.Tanh says how; issue 16)
-    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, Kernels.Special.Tanh, Kernels.Special.Tanh, "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
-    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, TensorPrimitives.Sigmoid, TensorPrimitives.Sigmoid, "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
-    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, (s, d) => MapDouble(s, d, Kernels.Special.Erf), (s, d) => MapDouble(s, d, Kernels.Special.Erf), "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
-    internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, (s, d) => MapDouble(s, d, GeluValue), (s, d) => MapDouble(s, d, GeluValue), "nn.functional.gelu")
+    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
+    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
+    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
+    internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, "nn.functional.gelu")
     {
         Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
 
@@ -384,20 +394,6 @@ public partial class Tensor
         }
         for (; i < n; i++) d[i] = T.IsNaN(s[i]) ? s[i] : s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero;
     }
-
-    /// <summary>Applies a double-precision scalar function elementwise (float32 goes through double).</summary>
-    internal static void MapDouble(ReadOnlySpan<float> s, Span<float> d, Func<double, double> f)
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = (float)f(s[i]);
-    }
-
-    /// <inheritdoc cref="MapDouble(ReadOnlySpan{float}, Span{float}, Func{double, double})"/>
-    internal static void MapDouble(ReadOnlySpan<double> s, Span<double> d, Func<double, double> f)
-    {
-        for (int i = 0; i < d.Length; i++) d[i] = f(s[i]);
-    }
-
-    private static double GeluValue(double v) => 0.5 * v * (1 + Kernels.Special.Erf(v / Math.Sqrt(2)));
 
     /// <summary>e^x.</summary>
     public Tensor Exp() => ExpOp.Call(this);
@@ -501,21 +497,20 @@ public partial class Tensor
         _ => throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"."),
     };
 
-    internal static readonly OpDef SoftplusOp = ScaledByDerivative("Softplus", OpFamily.NN,
-        (x, a) =>
-        {
-            var (beta, threshold) = ((double, double))a;
-            var bx = x * beta;
-            return Where(bx.Gt(threshold), 1.0, 0.0, x.DType) + Where(bx.Le(threshold), 1.0, 0.0, x.DType) * bx.Sigmoid();
-        },
-        (x, a) => { var (beta, threshold) = ((double, double))a; return x.Softplus(beta, threshold); },
-        () => [.. OpSamples.Unary(x => x.Softplus()), .. OpSamples.Unary(x => x.Softplus(2, 1.5), OpSamples.Domain.AwayFromZero)], "nn.functional.softplus");
+    // one SIMD kernel each way (VecMath.Softplus; the fused backward of SoftplusD) instead of a dozen tensor passes
+    internal static readonly UnaryDef<SoftplusD> SoftplusOp = new("Softplus", Uses.Input, null, null, "nn.functional.softplus")
+    {
+        Family = OpFamily.NN,
+        Batch = BatchRules.Unary((x, a) => { var d = (SoftplusD)a!; return x.Softplus(d.Beta, d.Threshold); }),
+        Samples = () => [.. OpSamples.Unary(x => x.Softplus()), .. OpSamples.Unary(x => x.Softplus(2, 1.5), OpSamples.Domain.AwayFromZero)],
+    };
 
     /// <summary>log(1 + e^(βx))/β, linear above <paramref name="threshold"/> (as PyTorch's softplus).</summary>
     public Tensor Softplus(double beta = 1, double threshold = 20)
     {
-        var y = MapRaw("Softplus", this, v => v * beta > threshold ? v : (Math.Max(v * beta, 0) + Kernels.Special.Log1p(Math.Exp(-Math.Abs(v * beta)))) / beta);
-        return Op.Tracking(this) ? Op.Record(SoftplusOp, y, [this], (beta, threshold)) : y;
+        var sp = new Kernels.VecMath.Softplus(beta, threshold);
+        var y = MapRaw("Softplus", this, (s, d) => Kernels.VecMath.MapWith(s, d, sp), (s, d) => Kernels.VecMath.MapWith(s, d, sp));
+        return SoftplusOp.Record(this, y, new SoftplusD(beta, threshold));
     }
 
     // PyTorch's clamp_backward: the gradient where min <= x <= max (inclusive), 0 elsewhere and at NaN
@@ -544,6 +539,19 @@ public partial class Tensor
     {
         public double Exponent => exponent;
         public T Eval<T>(T x, T y) where T : IAlgebra<T> => exponent == 0 ? T.ZerosLike(x) : exponent * T.Pow(x, exponent - 1);
+    }
+    /// <summary>softplus' = σ(βx) at or below the threshold, 1 above it (PyTorch's softplus_backward).</summary>
+    internal readonly struct SoftplusD(double beta, double threshold) : IDerivative
+    {
+        public double Beta => beta;
+        public double Threshold => threshold;
+
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
+        {
+            var bx = beta * x;
+            var above = T.Above(bx, threshold);
+            return above + (1.0 - above) / (1.0 + T.Exp(-bx));
+        }
     }
     [Stateless] internal readonly struct ExpD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => y; }
     [Stateless] internal readonly struct LogD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / x; }

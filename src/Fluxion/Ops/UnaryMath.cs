@@ -7,7 +7,8 @@ namespace Fluxion;
 // exponentials and logarithms, rounding, the gamma and error function families, and the float predicates.
 // Each entry sits next to its public method. Conventions follow PyTorch: rounding ops have gradient 0 (frac's is 1),
 // round is half-to-even, the predicates (isnan, signbit, ...) return bool and are not differentiable.
-// Float64 kernels use Math.* (libm) or Kernels.Special; float32 kernels evaluate in double and round once.
+// Kernels: Kernels.VecMath (SIMD, double precision, a few ulps; float32 evaluated in double and rounded once) or
+// TensorPrimitives where it is as accurate; the rest Math.* (libm) or Kernels.Special per element, on 2 threads for large tensors.
 // (the class is marked [OpTable] on its declaration in Elementwise.cs; a second mark on this part would be a duplicate attribute)
 public partial class Tensor
 {
@@ -33,23 +34,23 @@ public partial class Tensor
 
     // ---- trigonometric and hyperbolic ----------------------------------------------------------
 
-    internal static readonly UnaryDef<TanD> TanOp = new("Tan", Uses.Output, F32(Math.Tan), F64(Math.Tan), "tan")
+    internal static readonly UnaryDef<TanD> TanOp = new("Tan", Uses.Output, (s, d) => VecMath.ViaDouble(s, d, TensorPrimitives.Tan), (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Tan), "tan")
     { Samples = () => OpSamples.Unary(x => x.Tan(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AsinD> AsinOp = new("Asin", Uses.Input, F32(Math.Asin), F64(Math.Asin), "asin")
+    internal static readonly UnaryDef<AsinD> AsinOp = new("Asin", Uses.Input, VecMath.Map<VecMath.AsinF>, VecMath.Map<VecMath.AsinF>, "asin")
     { Samples = () => OpSamples.Unary(x => x.Asin(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AcosD> AcosOp = new("Acos", Uses.Input, F32(Math.Acos), F64(Math.Acos), "acos")
+    internal static readonly UnaryDef<AcosD> AcosOp = new("Acos", Uses.Input, VecMath.Map<VecMath.AcosF>, VecMath.Map<VecMath.AcosF>, "acos")
     { Samples = () => OpSamples.Unary(x => x.Acos(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AtanD> AtanOp = new("Atan", Uses.Input, F32(Math.Atan), F64(Math.Atan), "atan")
+    internal static readonly UnaryDef<AtanD> AtanOp = new("Atan", Uses.Input, VecMath.Map<VecMath.AtanF>, VecMath.Map<VecMath.AtanF>, "atan")
     { Samples = () => OpSamples.Unary(x => x.Atan()) };
-    internal static readonly UnaryDef<CoshD> SinhOp = new("Sinh", Uses.Input, F32(Math.Sinh), F64(Math.Sinh), "sinh")
+    internal static readonly UnaryDef<CoshD> SinhOp = new("Sinh", Uses.Input, VecMath.Map<VecMath.SinhF>, VecMath.Map<VecMath.SinhF>, "sinh")
     { Samples = () => OpSamples.Unary(x => x.Sinh()) };
-    internal static readonly UnaryDef<SinhD> CoshOp = new("Cosh", Uses.Input, F32(Math.Cosh), F64(Math.Cosh), "cosh")
+    internal static readonly UnaryDef<SinhD> CoshOp = new("Cosh", Uses.Input, VecMath.Map<VecMath.CoshF>, VecMath.Map<VecMath.CoshF>, "cosh")
     { Samples = () => OpSamples.Unary(x => x.Cosh()) };
-    internal static readonly UnaryDef<AsinhD> AsinhOp = new("Asinh", Uses.Input, F32(Math.Asinh), F64(Math.Asinh), "asinh")
+    internal static readonly UnaryDef<AsinhD> AsinhOp = new("Asinh", Uses.Input, VecMath.Map<VecMath.AsinhF>, VecMath.Map<VecMath.AsinhF>, "asinh")
     { Samples = () => OpSamples.Unary(x => x.Asinh()) };
-    internal static readonly UnaryDef<AcoshD> AcoshOp = new("Acosh", Uses.Input, F32(Math.Acosh), F64(Math.Acosh), "acosh")
+    internal static readonly UnaryDef<AcoshD> AcoshOp = new("Acosh", Uses.Input, VecMath.Map<VecMath.AcoshF>, VecMath.Map<VecMath.AcoshF>, "acosh")
     { Samples = () => OpSamples.Unary(x => x.Acosh(), OpSamples.Domain.AboveOne) };
-    internal static readonly UnaryDef<AtanhD> AtanhOp = new("Atanh", Uses.Input, F32(Math.Atanh), F64(Math.Atanh), "atanh")
+    internal static readonly UnaryDef<AtanhD> AtanhOp = new("Atanh", Uses.Input, VecMath.Map<VecMath.AtanhF>, VecMath.Map<VecMath.AtanhF>, "atanh")
     { Samples = () => OpSamples.Unary(x => x.Atanh(), OpSamples.Domain.OpenUnit) };
 
     /// <summary>Tangent.</summary>
@@ -112,15 +113,15 @@ public partial class Tensor
 
     // ---- exponentials and logarithms -----------------------------------------------------------
 
-    internal static readonly UnaryDef<Exp2D> Exp2Op = new("Exp2", Uses.Output, F32(v => Math.Pow(2, v)), F64(v => Math.Pow(2, v)), "exp2")
+    internal static readonly UnaryDef<Exp2D> Exp2Op = new("Exp2", Uses.Output, VecMath.Map<VecMath.Exp2F>, VecMath.Map<VecMath.Exp2F>, "exp2")
     { Samples = () => OpSamples.Unary(x => x.Exp2()) };
-    internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, F32(Special.Expm1), F64(Special.Expm1), "expm1")
+    internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, VecMath.Map<VecMath.Expm1F>, VecMath.Map<VecMath.Expm1F>, "expm1")
     { Samples = () => OpSamples.Unary(x => x.Expm1()) };
-    internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, F32(Math.Log2), F64(Math.Log2), "log2")
+    internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, VecMath.Map<VecMath.Log2F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log2), "log2")
     { Samples = () => OpSamples.Unary(x => x.Log2(), OpSamples.Domain.Positive) };
-    internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, F32(Math.Log10), F64(Math.Log10), "log10")
+    internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, VecMath.Map<VecMath.Log10F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log10), "log10")
     { Samples = () => OpSamples.Unary(x => x.Log10(), OpSamples.Domain.Positive) };
-    internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, F32(Special.Log1p), F64(Special.Log1p), "log1p")
+    internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, VecMath.Map<VecMath.Log1pF>, VecMath.Map<VecMath.Log1pF>, "log1p")
     { Samples = () => [.. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.OpenUnit)] };
 
     /// <summary>2^x.</summary>
@@ -217,9 +218,9 @@ public partial class Tensor
 
     // ---- error and gamma functions -------------------------------------------------------------
 
-    internal static readonly UnaryDef<ErfcD> ErfcOp = new("Erfc", Uses.Input, F32(Special.Erfc), F64(Special.Erfc), "erfc")
+    internal static readonly UnaryDef<ErfcD> ErfcOp = new("Erfc", Uses.Input, VecMath.Map<VecMath.ErfcF>, VecMath.Map<VecMath.ErfcF>, "erfc")
     { Samples = () => OpSamples.Unary(x => x.Erfc()) };
-    internal static readonly UnaryDef<ErfinvD> ErfinvOp = new("Erfinv", Uses.Output, F32(Special.Erfinv), F64(Special.Erfinv), "erfinv")
+    internal static readonly UnaryDef<ErfinvD> ErfinvOp = new("Erfinv", Uses.Output, VecMath.Map<VecMath.ErfinvF>, VecMath.Map<VecMath.ErfinvF>, "erfinv")
     { Samples = () => OpSamples.Unary(x => x.Erfinv(), OpSamples.Domain.OpenUnit) };
 
     /// <summary>The complementary error function 1 - erf(x), accurate also where it is tiny (large x).</summary>

@@ -1,0 +1,536 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using V = System.Runtime.Intrinsics.Vector256<double>;
+
+namespace Fluxion.Kernels;
+
+/// <summary>A unary function on 4 double lanes (the vector kernels of <see cref="VecMath"/>).</summary>
+internal interface IVecFunc
+{
+    /// <summary>f on each lane.</summary>
+    static abstract V Eval(V x);
+}
+
+/// <summary>A unary function on 4 double lanes with parameters (its fields): the parameterized kernels of <see cref="VecMath"/>.</summary>
+internal interface IVecOp
+{
+    /// <summary>f on each lane.</summary>
+    V Eval(V x);
+}
+
+/// <summary>
+/// SIMD transcendental functions in double precision on <see cref="Vector256{T}"/> lanes, each within a few ulps of the
+/// exact value in float64 (tests/VecMathTests check them against Math.* and Kernels.Special), and the drivers that map
+/// them over float32 spans (widened to double, rounded once: within an ulp of the correctly rounded float) and float64
+/// spans, on 2 threads above <see cref="ParallelMin"/> elements (<see cref="Parallelism"/>). Tails are padded into a
+/// vector, so an element's result never depends on its position or on the thread split.
+/// <para>The approximations are Chebyshev series fitted with mpmath (50 digits) and evaluated by Clenshaw's recurrence,
+/// on top of the runtime's vector exp and log (<see cref="Vector256.Exp(Vector256{double})"/>, within 2 ulps).</para>
+/// </summary>
+internal static unsafe class VecMath
+{
+    /// <summary>Elements from which a map runs on the available threads.</summary>
+    internal const int ParallelMin = 1 << 15;
+
+    // ---- drivers ---------------------------------------------------------------------------------
+
+    /// <summary>y = f(x) on float32, evaluated in double.</summary>
+    public static void Map<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc
+    {
+        int n = y.Length;
+        if (n >= ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (float* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, ParallelMin, (s, e) => MapSerial<F>(new ReadOnlySpan<float>((float*)ax + s, e - s), new Span<float>((float*)ay + s, e - s)));
+            }
+            return;
+        }
+        MapSerial<F>(x, y);
+    }
+
+    /// <summary>y = f(x) on float64.</summary>
+    public static void Map<F>(ReadOnlySpan<double> x, Span<double> y) where F : struct, IVecFunc
+    {
+        int n = y.Length;
+        if (n >= ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (double* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, ParallelMin, (s, e) => MapSerial<F>(new ReadOnlySpan<double>((double*)ax + s, e - s), new Span<double>((double*)ay + s, e - s)));
+            }
+            return;
+        }
+        MapSerial<F>(x, y);
+    }
+
+    /// <summary>y = f(x) on float32 (evaluated in double) or float64 for a parameterized function.</summary>
+    public static void MapWith<F, T>(ReadOnlySpan<T> x, Span<T> y, F f) where F : struct, IVecOp where T : unmanaged
+    {
+        int n = y.Length;
+        fixed (T* px = x, py = y)
+        {
+            nint ax = (nint)px, ay = (nint)py;
+            Parallelism.For(n, n, ParallelMin, (s, e) =>
+            {
+                if (typeof(T) == typeof(float)) MapSerialWith(new ReadOnlySpan<float>((float*)ax + s, e - s), new Span<float>((float*)ay + s, e - s), f);
+                else MapSerialWith(new ReadOnlySpan<double>((double*)ax + s, e - s), new Span<double>((double*)ay + s, e - s), f);
+            });
+        }
+    }
+
+    private static void MapSerialWith<F>(ReadOnlySpan<float> x, Span<float> y, F f) where F : struct, IVecOp
+    {
+        int n = y.Length, i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var (lo, hi) = Vector256.Widen(Vector256.Create(x.Slice(i, 8)));
+            Vector256.Narrow(f.Eval(lo), f.Eval(hi)).CopyTo(y.Slice(i, 8));
+        }
+        if (i < n)
+        {
+            Span<float> buf = stackalloc float[8];
+            buf.Clear();
+            x[i..].CopyTo(buf);
+            var (lo, hi) = Vector256.Widen(Vector256.Create((ReadOnlySpan<float>)buf));
+            Vector256.Narrow(f.Eval(lo), f.Eval(hi)).CopyTo(buf);
+            buf[..(n - i)].CopyTo(y[i..]);
+        }
+    }
+
+    private static void MapSerialWith<F>(ReadOnlySpan<double> x, Span<double> y, F f) where F : struct, IVecOp
+    {
+        int n = y.Length, i = 0;
+        for (; i + 4 <= n; i += 4) f.Eval(Vector256.Create(x.Slice(i, 4))).CopyTo(y.Slice(i, 4));
+        if (i < n)
+        {
+            Span<double> buf = stackalloc double[4];
+            buf.Clear();
+            x[i..].CopyTo(buf);
+            f.Eval(Vector256.Create((ReadOnlySpan<double>)buf)).CopyTo(buf);
+            buf[..(n - i)].CopyTo(y[i..]);
+        }
+    }
+
+    private static void MapSerial<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc
+    {
+        int n = y.Length, i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (; i + 8 <= n; i += 8)
+        {
+            var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
+            Vector256.Narrow(F.Eval(lo), F.Eval(hi)).StoreUnsafe(ref yr, (nuint)i);
+        }
+        if (i < n)
+        {
+            Span<float> buf = stackalloc float[8];
+            buf.Clear();
+            x[i..].CopyTo(buf);
+            var (lo, hi) = Vector256.Widen(Vector256.Create((ReadOnlySpan<float>)buf));
+            Vector256.Narrow(F.Eval(lo), F.Eval(hi)).CopyTo(buf);
+            buf[..(n - i)].CopyTo(y[i..]);
+        }
+    }
+
+    private static void MapSerial<F>(ReadOnlySpan<double> x, Span<double> y) where F : struct, IVecFunc
+    {
+        int n = y.Length, i = 0;
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref double yr = ref MemoryMarshal.GetReference(y);
+        for (; i + 4 <= n; i += 4) F.Eval(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < n)
+        {
+            Span<double> buf = stackalloc double[4];
+            buf.Clear();
+            x[i..].CopyTo(buf);
+            F.Eval(Vector256.Create((ReadOnlySpan<double>)buf)).CopyTo(buf);
+            buf[..(n - i)].CopyTo(y[i..]);
+        }
+    }
+
+    /// <summary>Runs a span kernel over chunks of the input, on the available threads above <see cref="ParallelMin"/> elements.</summary>
+    public static void Chunked<T>(ReadOnlySpan<T> x, Span<T> y, SpanMap<T> f) where T : unmanaged
+    {
+        int n = y.Length;
+        if (n >= ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (T* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, ParallelMin, (s, e) => f(new ReadOnlySpan<T>((T*)ax + s, e - s), new Span<T>((T*)ay + s, e - s)));
+            }
+            return;
+        }
+        f(x, y);
+    }
+
+    /// <summary>A float32 kernel computed by a float64 span kernel (widened in blocks of 256 on the stack, rounded once),
+    /// on the available threads above <see cref="ParallelMin"/> elements.</summary>
+    public static void ViaDouble(ReadOnlySpan<float> x, Span<float> y, SpanMap<double> f) => Chunked(x, y, (xs, ys) =>
+    {
+        Span<double> a = stackalloc double[256], b = stackalloc double[256];
+        for (int i = 0; i < ys.Length; i += 256)
+        {
+            int m = Math.Min(256, ys.Length - i);
+            System.Numerics.Tensors.TensorPrimitives.ConvertChecked(xs.Slice(i, m), a[..m]);
+            f(a[..m], b[..m]);
+            System.Numerics.Tensors.TensorPrimitives.ConvertChecked<double, float>(b[..m], ys.Slice(i, m));
+        }
+    });
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    private static V C(double c) => Vector256.Create(c);
+    private static readonly V s_sign = Vector256.Create(-0.0);
+
+    /// <summary>|x| with the sign bit of <paramref name="s"/> (so -0 and NaN signs carry through).</summary>
+    private static V CopySign(V mag, V s) => (mag & ~s_sign) | (s & s_sign);
+
+    private static V Select(V mask, V a, V b) => Vector256.ConditionalSelect(mask, a, b);
+
+    /// <summary>Σ c_k T_k(s) by Clenshaw's recurrence.</summary>
+    private static V Clenshaw(ReadOnlySpan<double> c, V s)
+    {
+        V b1 = V.Zero, b2 = V.Zero, s2 = s + s;
+        for (int k = c.Length - 1; k >= 1; k--)
+        {
+            var b0 = Vector256.FusedMultiplyAdd(s2, b1, C(c[k]) - b2);
+            b2 = b1;
+            b1 = b0;
+        }
+        return Vector256.FusedMultiplyAdd(s, b1, C(c[0]) - b2);
+    }
+
+    // ---- exponentials and logarithms -------------------------------------------------------------
+
+    /// <summary>e^x.</summary>
+    public static V Exp(V x) => Vector256.Exp(x);
+
+    /// <summary>Natural logarithm.</summary>
+    public static V Log(V x) => Vector256.Log(x);
+
+    /// <summary>log(1 + x) (Goldberg: log(u)·x/(u - 1) corrects the rounding of u = 1 + x).</summary>
+    public static V Log1p(V x)
+    {
+        var u = V.One + x;
+        var r = Log(u) * (x / (u - V.One));
+        r = Select(Vector256.Equals(u, V.One), x, r);
+        return Select(Vector256.Equals(x, C(double.PositiveInfinity)), x, r);
+    }
+
+    /// <summary>e^x - 1 (Kahan: (u - 1)·x/log(u) with u = e^x; a Taylor polynomial below 1e-5).</summary>
+    public static V Expm1(V x)
+    {
+        var u = Exp(x);
+        var r = (u - V.One) * (x / Log(u));
+        var small = x + x * x * (C(0.5) + x * (C(1.0 / 6) + x * C(1.0 / 24)));
+        r = Select(Vector256.LessThan(Vector256.Abs(x), C(1e-5)), small, r);
+        r = Select(Vector256.LessThan(x, C(-40)), C(-1), r);   // e^x below 2^-57: -1 exactly (and u may be subnormal)
+        r = Select(Vector256.Equals(u, C(double.PositiveInfinity)), u, r);
+        return Select(Vector256.Equals(x, V.Zero), x, r);
+    }
+
+    /// <summary>2^x = 2^f·2^n with n = round(x) and f = x - n exact: e^(f·ln 2) for |f| &lt;= 1/2, scaled by two exact
+    /// powers of 2 built from their bits (so the result rounds once, also into the subnormals).</summary>
+    public static V Exp2(V x)
+    {
+        var n = Vector256.Round(x);
+        var f = x - n;
+        var nc = Vector256.ConvertToInt64(Vector256.Min(Vector256.Max(Select(Vector256.Equals(n, n), n, V.Zero), C(-1100)), C(1100)));
+        var n1 = Vector256.ShiftRightArithmetic(nc, 1);
+        var n2 = nc - n1;
+        var p1 = Vector256.ShiftLeft(n1 + Vector256.Create(1023L), 52).AsDouble();
+        var p2 = Vector256.ShiftLeft(n2 + Vector256.Create(1023L), 52).AsDouble();
+        var r = Exp(f * C(0.6931471805599453)) * p1 * p2;
+        r = Select(Vector256.Equals(x, C(double.PositiveInfinity)), x, r);
+        return Select(Vector256.Equals(x, C(double.NegativeInfinity)), V.Zero, r);
+    }
+
+    // ---- hyperbolic ------------------------------------------------------------------------------
+
+    /// <summary>sinh x = (E + E/(E + 1))/2 with E = expm1|x|; above 700, (e^(|x|/2)/2)·e^(|x|/2) (no overflow of e^|x|).</summary>
+    public static V Sinh(V x)
+    {
+        var a = Vector256.Abs(x);
+        var e = Expm1(a);
+        var s = C(0.5) * (e + e / (e + V.One));
+        var w = Exp(C(0.5) * a);
+        s = Select(Vector256.GreaterThan(a, C(700)), C(0.5) * w * w, s);
+        return CopySign(s, x);
+    }
+
+    /// <summary>cosh x = (e^|x| + e^-|x|)/2; above 700 as <see cref="Sinh"/>.</summary>
+    public static V Cosh(V x)
+    {
+        var a = Vector256.Abs(x);
+        var e = Exp(a);
+        var c = C(0.5) * (e + V.One / e);
+        var w = Exp(C(0.5) * a);
+        return Select(Vector256.GreaterThan(a, C(700)), C(0.5) * w * w, c);
+    }
+
+    /// <summary>asinh x = log1p(|x| + x²/(1 + √(1 + x²))) with x's sign; log|x| + log 2 above 2^28.</summary>
+    public static V Asinh(V x)
+    {
+        var a = Vector256.Abs(x);
+        var a2 = a * a;
+        var r = Log1p(a + a2 / (V.One + Vector256.Sqrt(V.One + a2)));
+        r = Select(Vector256.GreaterThan(a, C(268435456.0)), Log(a) + C(Math.Log(2)), r);
+        return CopySign(r, x);
+    }
+
+    /// <summary>acosh x = log1p(t + √(2t + t²)), t = x - 1; log x + log 2 above 2^28; NaN below 1.</summary>
+    public static V Acosh(V x)
+    {
+        var t = x - V.One;
+        var r = Log1p(t + Vector256.Sqrt(t + t + t * t));
+        r = Select(Vector256.GreaterThan(x, C(268435456.0)), Log(x) + C(Math.Log(2)), r);
+        return Select(Vector256.LessThan(x, V.One), C(double.NaN), r);
+    }
+
+    /// <summary>atanh x = log1p(2|x|/(1 - |x|))/2 with x's sign (±inf at ±1, NaN beyond).</summary>
+    public static V Atanh(V x)
+    {
+        var a = Vector256.Abs(x);
+        return CopySign(C(0.5) * Log1p((a + a) / (V.One - a)), x);
+    }
+
+    // ---- inverse trigonometric -------------------------------------------------------------------
+
+    // Chebyshev series in s = 2t - 1 of (atan(x)/x - 1)/t, t = x² on [0, 1]: atan x = x + x·t·Q(t) for |x| <= 1
+    private static readonly double[] s_atan =
+    [
+        -0.266419987676776, 0.05833432343172412, -0.007400369696719647, 0.0010097841993372881, -0.00014397871635652055,
+        2.1145126489921075e-05, -3.1723210742546673e-06, 4.836620365460711e-07, -7.467746546814113e-08, 1.1648008968244299e-08,
+        -1.8320883708472015e-09, 2.901908277966063e-10, -4.623885312106327e-11, 7.405528668775737e-12, -1.1913544578451367e-12,
+        1.9240901443917727e-13, -3.1182710510761944e-14, 5.069240036567732e-15, -8.263694719802867e-16, 1.3504867098170795e-16,
+        -2.212023650481746e-17, 3.6306547473813566e-18, -5.970345328847154e-19,
+    ];
+
+    private const double PiOver2Hi = 1.5707963267948966, PiOver2Lo = 6.123233995736766e-17;
+
+    /// <summary>atan x: the series on |x| &lt;= 1, π/2 - atan(1/|x|) above, x's sign.</summary>
+    public static V Atan(V x)
+    {
+        var a = Vector256.Abs(x);
+        var inv = Vector256.GreaterThan(a, V.One);
+        var z = Select(inv, V.One / a, a);
+        var t = z * z;
+        var r = Vector256.FusedMultiplyAdd(z * t, Clenshaw(s_atan, t + t - V.One), z);
+        r = Select(inv, (C(PiOver2Hi) - r) + C(PiOver2Lo), r);
+        return CopySign(r, x);
+    }
+
+    /// <summary>asin x = atan(x/√((1 - x)(1 + x))) (NaN outside [-1, 1]).</summary>
+    public static V Asin(V x) => Atan(x / Vector256.Sqrt((V.One - x) * (V.One + x)));
+
+    /// <summary>acos x = 2·atan(√((1 - x)/(1 + x))) (NaN outside [-1, 1]).</summary>
+    public static V Acos(V x)
+    {
+        var r = Atan(Vector256.Sqrt((V.One - x) / (V.One + x)));
+        return r + r;
+    }
+
+    // ---- error functions -------------------------------------------------------------------------
+
+    // (2/√π)·(-1)^n/(n!(2n + 1)), n = 0..13: erf x = x·Σ c_n x^2n, used for |x| < 0.5 (the last term is below 1e-19)
+    private static readonly double[] s_erfSeries = ErfSeries();
+
+    private static double[] ErfSeries()
+    {
+        var c = new double[14];
+        double f = 1;
+        for (int n = 0; n < c.Length; n++)
+        {
+            if (n > 0) f *= n;
+            c[n] = (n % 2 == 0 ? 1 : -1) * 1.1283791670955126 / (f * (2 * n + 1));
+        }
+        return c;
+    }
+
+    // Chebyshev series in t = (x - 2)/(x + 2) of (1 + 2x)·e^(x²)·erfc(x) on [0, ∞) (mpmath; error below 1e-19)
+    private static readonly double[] s_erfcx =
+    [
+        1.1760066555883004, 0.025779673870048207, -0.10659315067778503, 0.03880887957448382, -0.005414899930893725,
+        -0.00040815257282372384, 0.00019843768248553527, 9.842532776048127e-06, -7.763265561062859e-06, -7.174001457529682e-07,
+        3.140694955581843e-07, 6.188423669546144e-08, -9.890619934492214e-09, -4.59539962251018e-09, -7.180587728177086e-11,
+        2.6296183336364044e-10, 4.867734056607904e-11, -8.026804193759018e-12, -4.779133570845298e-12, -4.3470126478464435e-13,
+        2.412314273846194e-13, 8.610900521277247e-14, 2.59476489837122e-15, -5.872254381501051e-15, -1.7019328812344317e-15,
+        1.387358712117345e-17, 1.4092174407259632e-16, 3.84127549399939e-17, -7.115293125772235e-19, -3.480409461122767e-18,
+        -9.926781381246148e-19, -1.3809145558145266e-21, 8.824764845437821e-20,
+    ];
+
+    private static V ErfSmall(V a)
+    {
+        var t = a * a;
+        var p = C(s_erfSeries[^1]);
+        for (int k = s_erfSeries.Length - 2; k >= 0; k--) p = Vector256.FusedMultiplyAdd(p, t, C(s_erfSeries[k]));
+        return a * p;
+    }
+
+    /// <summary>e^(-x²) with x² split exactly into hi + lo (FMA): e^(-hi)·(1 - lo).</summary>
+    private static V ExpMinusSquare(V a)
+    {
+        var hi = a * a;
+        var lo = Vector256.FusedMultiplyAdd(a, a, -hi);
+        return Exp(-hi) * (V.One - lo);
+    }
+
+    /// <summary>erfc(a) for a &gt;= 0.5 (finite or +inf): e^(-a²)·S(t)/(1 + 2a).</summary>
+    private static V ErfcLarge(V a)
+    {
+        var b = Vector256.Min(a, C(30));   // erfc(30) underflows; keeps inf out of t
+        var t = (b - C(2)) / (b + C(2));
+        return ExpMinusSquare(b) * Clenshaw(s_erfcx, t) / (V.One + b + b);
+    }
+
+    /// <summary>erf and erfc of a &gt;= 0 (a finite or +inf, not NaN): the series below 0.5, the erfc series above.</summary>
+    private static (V Erf, V Erfc) ErfPair(V a)
+    {
+        var small = Vector256.LessThan(a, C(0.5));
+        uint m = Vector256.ExtractMostSignificantBits(small);
+        if (m == 0xF) { var e = ErfSmall(a); return (e, V.One - e); }
+        var c = ErfcLarge(Select(small, C(0.5), a));
+        if (m == 0) return (V.One - c, c);
+        var es = ErfSmall(Select(small, a, V.Zero));
+        return (Select(small, es, V.One - c), Select(small, V.One - es, c));
+    }
+
+    /// <summary>The error function.</summary>
+    public static V Erf(V x)
+    {
+        var (e, _) = ErfPair(Vector256.Abs(x));
+        return Select(Vector256.Equals(x, x), CopySign(e, x), x);
+    }
+
+    /// <summary>The complementary error function (relative accuracy also deep in the tail).</summary>
+    public static V Erfc(V x)
+    {
+        var (e, c) = ErfPair(Vector256.Abs(x));
+        var neg = Vector256.LessThan(x, V.Zero);
+        // erfc(-a) = 1 + erf(a)
+        return Select(Vector256.Equals(x, x), Select(neg, V.One + e, c), x);
+    }
+
+    /// <summary>The inverse error function: Giles' single-precision approximation (2010) refined by Halley steps (cubic; until each is below 5e-7 relative) on
+    /// erf (on erfc for |y| &gt; 0.5, where 1 - |y| is exact); ±inf at ±1, NaN outside [-1, 1].</summary>
+    public static V Erfinv(V y)
+    {
+        var ay = Vector256.Abs(y);
+        var oneMinus = V.One - ay;
+        var w = -Log(oneMinus * (V.One + ay));
+        var central = Vector256.LessThan(w, C(5));
+        var w1 = w - C(2.5);
+        var p1 = C(2.81022636e-08);
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(3.43273939e-07));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(-3.5233877e-06));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(-4.39150654e-06));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(0.00021858087));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(-0.00125372503));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(-0.00417768164));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(0.246640727));
+        p1 = Vector256.FusedMultiplyAdd(p1, w1, C(1.50140941));
+        var w2 = Vector256.Sqrt(w) - C(3);
+        var p2 = C(-0.000200214257);
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(0.000100950558));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(0.00134934322));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(-0.00367342844));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(0.00573950773));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(-0.0076224613));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(0.00943887047));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(1.00167406));
+        p2 = Vector256.FusedMultiplyAdd(p2, w2, C(2.83297682));
+        var inside = Vector256.LessThan(ay, V.One);
+        // lanes outside (0, 1) iterate on a harmless value and are overwritten below
+        var x = Select(inside, Select(central, p1, p2) * ay, C(0.5));
+        var lowHalf = Vector256.LessThanOrEqual(ay, C(0.5));
+        // Halley converges cubically: once every step is below 5e-7 relative, the error left is below 1e-17. One or two
+        // steps from Giles' guess in float's range; up to 8 where 1 - |y| < 6e-8 (beyond it, where the guess is rougher)
+        for (int it = 0; it < 8; it++)
+        {
+            var (e, c) = ErfPair(x);
+            var r = Select(lowHalf, e - ay, oneMinus - c);
+            var dx = r / (C(1.1283791670955126) * ExpMinusSquare(x));
+            var step = dx / Vector256.FusedMultiplyAdd(x, dx, V.One);
+            x -= step;
+            if (Vector256.LessThanOrEqualAll(Select(inside, Vector256.Abs(step), V.Zero), C(5e-7) * Vector256.Abs(x))) break;
+        }
+        x = Select(inside, x, Select(Vector256.Equals(ay, V.One), C(double.PositiveInfinity), C(double.NaN)));
+        x = Select(Vector256.Equals(ay, V.Zero), V.Zero, x);
+        return CopySign(x, y);
+    }
+
+    /// <summary>gelu(x) = x·Φ(x): x·erfc(-x/√2)/2 (accurate in the left tail, where 1 + erf cancels).</summary>
+    public static V Gelu(V x) => C(0.5) * x * Erfc(x * C(-0.7071067811865476));
+
+    // ---- sign and powers (the fused backward's algebra) --------------------------------------------
+
+    /// <summary>-1, 0 or 1 by the sign (±0 gives +0, NaN stays NaN), on any float lanes.</summary>
+    public static Vector256<T> Sign<T>(Vector256<T> x) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var one = Vector256<T>.One;
+        var r = (Vector256.GreaterThan(x, Vector256<T>.Zero) & one) - (Vector256.LessThan(x, Vector256<T>.Zero) & one);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
+    }
+
+    /// <summary>x^e: square roots for e = ±1/2, repeated squaring for integer |e| &lt;= 64 (negative bases included),
+    /// e^(e·log x) otherwise (NaN for x &lt; 0, as Math.Pow for a non-integer exponent).</summary>
+    public static V Pow(V x, double e)
+    {
+        if (e == 0) return V.One;
+        if (e == 0.5) return Vector256.Sqrt(x);
+        if (e == -0.5) return V.One / Vector256.Sqrt(x);
+        if (e == Math.Floor(e) && Math.Abs(e) <= 64)
+        {
+            int n = (int)Math.Abs(e);
+            V r = V.One, b = x;
+            while (true)
+            {
+                if ((n & 1) != 0) r *= b;
+                n >>= 1;
+                if (n == 0) break;
+                b *= b;
+            }
+            return e < 0 ? V.One / r : r;
+        }
+        return Exp(C(e) * Log(x));
+    }
+
+    /// <summary>softplus: (max(βx, 0) + log1p(e^-|βx|))/β, x itself where βx &gt; threshold (PyTorch's).</summary>
+    internal readonly struct Softplus(double beta, double threshold) : IVecOp
+    {
+        public V Eval(V x)
+        {
+            var bx = x * C(beta);
+            var r = (Vector256.Max(bx, V.Zero) + Log1p(Exp(-Vector256.Abs(bx)))) / C(beta);
+            r = Select(Vector256.Equals(x, x), r, x);
+            return Select(Vector256.GreaterThan(bx, C(threshold)), x, r);
+        }
+    }
+
+    // ---- IVecFunc adapters (one struct per function, for the generic drivers) ----
+
+    internal struct ExpF : IVecFunc { public static V Eval(V x) => Exp(x); }
+    internal struct SinF : IVecFunc { public static V Eval(V x) => Vector256.Sin(x); }
+    internal struct CosF : IVecFunc { public static V Eval(V x) => Vector256.Cos(x); }
+    internal struct Log1pF : IVecFunc { public static V Eval(V x) => Log1p(x); }
+    internal struct Expm1F : IVecFunc { public static V Eval(V x) => Expm1(x); }
+    internal struct Exp2F : IVecFunc { public static V Eval(V x) => Exp2(x); }
+    internal struct Log2F32 : IVecFunc { public static V Eval(V x) => Log(x) * C(1 / Math.Log(2)); }
+    internal struct Log10F32 : IVecFunc { public static V Eval(V x) => Log(x) * C(1 / Math.Log(10)); }
+    internal struct SinhF : IVecFunc { public static V Eval(V x) => Sinh(x); }
+    internal struct CoshF : IVecFunc { public static V Eval(V x) => Cosh(x); }
+    internal struct AsinhF : IVecFunc { public static V Eval(V x) => Asinh(x); }
+    internal struct AcoshF : IVecFunc { public static V Eval(V x) => Acosh(x); }
+    internal struct AtanhF : IVecFunc { public static V Eval(V x) => Atanh(x); }
+    internal struct AtanF : IVecFunc { public static V Eval(V x) => Atan(x); }
+    internal struct AsinF : IVecFunc { public static V Eval(V x) => Asin(x); }
+    internal struct AcosF : IVecFunc { public static V Eval(V x) => Acos(x); }
+    internal struct ErfF : IVecFunc { public static V Eval(V x) => Erf(x); }
+    internal struct ErfcF : IVecFunc { public static V Eval(V x) => Erfc(x); }
+    internal struct ErfinvF : IVecFunc { public static V Eval(V x) => Erfinv(x); }
+    internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
+}
