@@ -441,15 +441,7 @@ public sealed partial class CompiledGraph
     /// </summary>
     private int MaskBeforePoolScatter()
     {
-        var uses = new int[Vals.Count];
-        foreach (var n in Nodes)
-        {
-            if (n.Dead) continue;
-            foreach (var v in n.In) uses[v]++;
-            if (n.AttrIn >= 0) uses[n.AttrIn]++;
-        }
-        foreach (var v in _outVals) uses[v]++;
-        foreach (var gr in _gradOuts) uses[gr.Val]++;
+        var uses = UseCounts();
         int rewritten = 0;
         for (int t = 0; t < Nodes.Count; t++)
         {

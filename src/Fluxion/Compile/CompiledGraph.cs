@@ -459,9 +459,9 @@ public sealed partial class CompiledGraph
         return dead;
     }
 
-    /// <summary>Copy elision: a Clone of a value made inside the graph, not a view and read by nothing else, is the value
-    /// itself (e.g. the copy the engine makes of a fresh gradient before writing it into a leaf). Returns how many were removed.</summary>
-    private int ElideCopies()
+    /// <summary>How many live calls read each value (as an input or an attribute input), plus one for each graph output and
+    /// each gradient the graph returns.</summary>
+    private int[] UseCounts()
     {
         var uses = new int[Vals.Count];
         foreach (var n in Nodes)
@@ -472,6 +472,14 @@ public sealed partial class CompiledGraph
         }
         foreach (var v in _outVals) uses[v]++;
         foreach (var gr in _gradOuts) uses[gr.Val]++;
+        return uses;
+    }
+
+    /// <summary>Copy elision: a Clone of a value made inside the graph, not a view and read by nothing else, is the value
+    /// itself (e.g. the copy the engine makes of a fresh gradient before writing it into a leaf). Returns how many were removed.</summary>
+    private int ElideCopies()
+    {
+        var uses = UseCounts();
         var rep = new int[Vals.Count];
         for (int v = 0; v < rep.Length; v++) rep[v] = v;
         int elided = 0;
