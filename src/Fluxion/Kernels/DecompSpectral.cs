@@ -132,14 +132,22 @@ internal static partial class Decomp
             vv[0] = 1;
             s.AsSpan(k * n + o + 1, len - 1).CopyTo(vv[1..]);
             // Qᵀ ← Qᵀ·H_k: only rows ≥ k+1 have entries in columns ≥ k+1 yet
-            for (int r = o; r < n; r++)
-            {
-                var row = q.AsSpan(r * n + o, len);
-                double f = -t * TensorPrimitives.Dot(row, vv);
-                if (f != 0) TensorPrimitives.MultiplyAdd(vv, f, row, row);
-            }
+            ReflectRows(q, n, o, n, o, vv, t);
         }
         return q;
+    }
+
+    /// <summary>Applies the reflector H = I − t·v·vᵀ from the right to rows [<paramref name="r0"/>, <paramref name="r1"/>)
+    /// of the row-major matrix <paramref name="q"/> (leading dimension <paramref name="ld"/>), columns from
+    /// <paramref name="c0"/> on: row ← row − t·(row·v)·vᵀ.</summary>
+    private static void ReflectRows(double[] q, int ld, int r0, int r1, int c0, ReadOnlySpan<double> v, double t)
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            var row = q.AsSpan(r * ld + c0, v.Length);
+            double f = -t * TensorPrimitives.Dot(row, v);
+            if (f != 0) TensorPrimitives.MultiplyAdd(v, f, row, row);
+        }
     }
 
     /// <summary>(x, y) ← (c·x − s·y, s·x + c·y) elementwise: a plane rotation of two rows.</summary>
@@ -313,12 +321,7 @@ internal static partial class Decomp
                 var vv = v.AsSpan(0, len);
                 vv[0] = 1;
                 x[1..].CopyTo(vv[1..]);
-                for (int j = k + 1; j < bn; j++)
-                {
-                    var row = w.AsSpan(j * bm + k, len);
-                    double f = -t * TensorPrimitives.Dot(row, vv);
-                    if (f != 0) TensorPrimitives.MultiplyAdd(vv, f, row, row);
-                }
+                ReflectRows(w, bm, k + 1, bn, k, vv, t);
             }
             if (k >= bn - 1) { e[k] = 0; continue; }
             // right: row k of T right of the diagonal = column k of w from row k+1 (strided)
@@ -358,12 +361,7 @@ internal static partial class Decomp
             var vv = v.AsSpan(0, len);
             vv[0] = 1;
             w.AsSpan(k * bm + k + 1, len - 1).CopyTo(vv[1..]);
-            for (int r = k; r < bn; r++)
-            {
-                var row = q.AsSpan(r * bm + k, len);
-                double f = -t * TensorPrimitives.Dot(row, vv);
-                if (f != 0) TensorPrimitives.MultiplyAdd(vv, f, row, row);
-            }
+            ReflectRows(q, bm, k, bn, k, vv, t);
         }
         return q;
     }
@@ -379,12 +377,7 @@ internal static partial class Decomp
             if (t == 0) continue;
             int o = k + 1, len = bn - o;
             var vv = vr.AsSpan(k * bn + o, len);
-            for (int r = o; r < bn; r++)
-            {
-                var row = q.AsSpan(r * bn + o, len);
-                double f = -t * TensorPrimitives.Dot(row, vv);
-                if (f != 0) TensorPrimitives.MultiplyAdd(vv, f, row, row);
-            }
+            ReflectRows(q, bn, o, bn, o, vv, t);
         }
         return q;
     }
