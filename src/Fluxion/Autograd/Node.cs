@@ -272,7 +272,7 @@ internal sealed class AccumulateGrad : Node
         if (v.Grad is null)
             v.Grad = createGraph ? g
                 : owned && ReferenceEquals(g, incoming) && !g.RequiresGrad && ObeysLayout(g, v) ? g
-                : g.Detach().Clone();
+                : Materialize(g);
         else if (!createGraph && !v.Grad.RequiresGrad)
             v.Grad.AddInPlaceNoGrad(g);
         else
@@ -281,6 +281,18 @@ internal sealed class AccumulateGrad : Node
             foreach (var h in post.ToArray())
                 h(v);
         return [];
+    }
+
+    /// <summary>A contiguous copy of <paramref name="g"/> for <c>.Grad</c>; a broadcast of one element (the gradient of
+    /// a full sum: an expanded 0-d tensor) is filled rather than copied element by element.</summary>
+    private static Tensor Materialize(Tensor g)
+    {
+        var strides = g.StridesRef;
+        bool one = g.Numel > 0;
+        for (int d = 0; d < strides.Length && one; d++) one = strides[d] == 0 || g.ShapeRef[d] == 1;
+        if (one && g.DType == DType.Float32) return Tensor.Full(g.ShapeArray, g.Storage.As<float>()[g.Offset], DType.Float32);
+        if (one && g.DType == DType.Float64) return Tensor.Full(g.ShapeArray, g.Storage.As<double>()[g.Offset], DType.Float64);
+        return g.Detach().Clone();
     }
 
     /// <summary>PyTorch's gradient layout contract: the gradient is stored as is when it is contiguous like the leaf, or
