@@ -71,7 +71,7 @@ public static class BenchCommand
           --list         Print the suite names (those of 'all'), one per line.
           --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
-          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive; a,b for several).
+          --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive; a,b for several; =s for the exact name s).
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
           --spec         ops: print the cases as JSON lines instead of timing them: names, shapes, value pools, the
                          PyTorch call and Fluxion's abs_sum (the input of bench/torch/ops.py and bench/torchsharp).

@@ -230,6 +230,11 @@ public static class OpsBench
         };
     }
 
+    /// <summary>Whether one --filter part selects <paramref name="name"/>: a substring (case-insensitive), or with a
+    /// leading '=' the whole name (so "=t" selects t alone, not every op whose name contains a t).</summary>
+    private static bool FilterMatches(string part, string name) =>
+        part.StartsWith('=') ? name.Equals(part[1..], StringComparison.OrdinalIgnoreCase) : name.Contains(part, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The cases at <paramref name="size"/>, in registry order; skipped ops are listed on <see cref="Skipped"/>
     /// when <paramref name="report"/>.</summary>
     public static IEnumerable<OpsBenchCase> Cases(int size, bool report)
@@ -241,7 +246,7 @@ public static class OpsBench
             // a second entry with the same PyTorch name (pow and its scalar-exponent form) is named torch:Op
             if (!seen.Add(torch)) torch = $"{torch}:{op.Name}";
             if (Filter is { } f && !f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Any(p =>
-                    op.Name.Contains(p, StringComparison.OrdinalIgnoreCase) || op.Torch.Any(t => t.Contains(p, StringComparison.OrdinalIgnoreCase)))) continue;
+                    FilterMatches(p, op.Name) || op.Torch.Any(t => FilterMatches(p, t)))) continue;
             string? reason = null;
             OpsBenchCase? c = null;
             if (op.Torch.Length == 0) reason = "no PyTorch name (an internal op)";

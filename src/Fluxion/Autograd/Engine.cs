@@ -244,8 +244,14 @@ internal static class Engine
             }
         }
 
+        // decided once per pass and told to every node: no graph recorded, no forward level to feed, and no
+        // tracer (Vmap) that must see the backward as ops (the fused paths compute on raw values)
+        bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0 && Tracer.Depth == 0;
+        // Gradient ownership (a first-order accumulation pass): which gradient storages this pass made and holds once.
+        var own = new Ownership(firstOrder && inputs is null && boundary == 0);
+
         for (int k = 0; k < roots.Length; k++)
-            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k]);
+            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k], own);
 
         var ready = buffers.Ready;
         foreach (var rn in rootNodes)
@@ -262,9 +268,6 @@ internal static class Engine
         var grad1 = new Tensor[1];
         var needScratch = new bool[4][];
 
-        // decided once per pass and told to every node: no graph recorded, no forward level to feed, and no
-        // tracer (Vmap) that must see the backward as ops (the fused paths compute on raw values)
-        bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0 && Tracer.Depth == 0;
         using (new GradModeScope(createGraph))
         {
             while (ready.Count > 0)
@@ -289,10 +292,25 @@ internal static class Engine
                 int nOut = node.OutputCount;
                 bool borrow = node.BorrowsArguments;
                 var grads = borrow && nOut == 1 ? grad1 : new Tensor[nOut];
+                bool owned = false;
                 for (int o = 0; o < nOut; o++)
                 {
-                    var g = (slots is null ? (o == 0 ? g0 : null) : slots[o]) ?? Tensor.Zeros(node.OutputShape(o), node.OutputDType(o));
-                    grads[o] = outside ? g : node is AccumulateGrad acc ? (inputs is null ? g : acc.RunLeafHooks(g)) : node.RunOutputHooks(o, g, createGraph);
+                    var buffered = slots is null ? (o == 0 ? g0 : null) : slots[o];
+                    var g = buffered ?? Tensor.Zeros(node.OutputShape(o), node.OutputDType(o));
+                    if (own.Track && buffered is not null)
+                    {
+                        if (node is AccumulateGrad a0) owned = !a0.HasLeafHooks && own.Owns(buffered);
+                        own.Drop(buffered);
+                    }
+                    if (node is AccumulateGrad acc) grads[o] = outside ? g : inputs is null ? g : acc.RunLeafHooks(g);
+                    else if (outside || !node.HasOutputHooks) grads[o] = g;
+                    else
+                    {
+                        // a hook or retained grad sees the gradient (and may keep it): never hand it over
+                        own.Expose(g);
+                        grads[o] = node.RunOutputHooks(o, g, createGraph);
+                        own.Expose(grads[o]);
+                    }
                 }
 
                 if (captures is not null && captures.TryGetValue(node, out var caps))
@@ -313,7 +331,7 @@ internal static class Engine
                 for (int i = 0; i < nIn; i++)
                     needs[i] = nextEdges[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
-                var inGrads = node.Apply(grads, needs, firstOrder);
+                var inGrads = node is AccumulateGrad accumulator ? accumulator.Accumulate(grads[0], owned) : node.Apply(grads, needs, firstOrder);
                 if (borrow && nOut == 1) grad1[0] = null!;
                 if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();
@@ -329,7 +347,7 @@ internal static class Engine
                             throw new AutogradException(
                                 $"{node.Name}: the backward function returned a gradient of shape {ShapeUtil.Format(g.Shape)} for input {i}, which has shape {ShapeUtil.Format(expected)}. " +
                                 "A gradient must have exactly its input's shape (reduce broadcast dimensions with SumTo).");
-                        AddToBuffer(ref se, e.Node, e.OutputIndex, g);
+                        AddToBuffer(ref se, e.Node, e.OutputIndex, g, own);
                     }
                     if (--se.Deps == 0) ready.Enqueue(e.Node);
                 }
@@ -361,16 +379,100 @@ internal static class Engine
         public Tensor?[]? Slots;
     }
 
-    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad)
+    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad, Ownership own)
     {
         s.HasGrad = true;
         if (s.Slots is null && index == 0 && node.OutputCount == 1)
         {
-            s.G0 = s.G0 is { } prev ? prev + grad : grad;
+            s.G0 = Sum(s.G0, grad, own);
             return;
         }
         var slots = s.Slots ??= new Tensor?[node.OutputCount];
-        slots[index] = slots[index] is { } p ? p + grad : grad;
+        slots[index] = Sum(slots[index], grad, own);
+    }
+
+    /// <summary>The buffered gradient <paramref name="prev"/> (null: none yet) plus <paramref name="grad"/>: in place into
+    /// <paramref name="prev"/> when this pass owns its storage alone (as PyTorch's input buffer), otherwise a new sum.</summary>
+    private static Tensor Sum(Tensor? prev, Tensor grad, Ownership own)
+    {
+        if (prev is null)
+        {
+            own.Hold(grad);
+            return grad;
+        }
+        if (own.Owns(prev) && !prev.RequiresGrad && prev.IsContiguous && prev.DType == grad.DType && ShapeUtil.SameShape(prev.Shape, grad.Shape)
+            && !ReferenceEquals(prev.Storage, grad.Storage))
+        {
+            prev.AddInPlaceNoGrad(grad);
+            return prev;
+        }
+        own.Drop(prev);
+        var sum = prev + grad;
+        own.Hold(sum);
+        return sum;
+    }
+
+    private static long s_passIds;
+
+    /// <summary>
+    /// Gradient ownership in a first-order accumulation pass (PyTorch steals a gradient whose use count says nobody
+    /// else holds it; here storages carry the count). A storage created after the pass started was made by the pass;
+    /// the pass counts how many of its gradient buffers hold it (or a view of it). When a leaf's accumulator receives a
+    /// gradient whose storage only that buffer holds, it stores it as <c>.Grad</c> without a copy. Storages from before
+    /// the pass (a user's seed, forward values, cached constants) are never counted, so never handed over; a storage a
+    /// hook or retained grad saw, or that another pass counts, is marked -1 and never handed over either.
+    /// </summary>
+    private readonly struct Ownership
+    {
+        private readonly long _pass, _start;
+
+        /// <summary>Whether this pass tracks ownership at all (false: every leaf gradient is cloned).</summary>
+        public bool Track { get; }
+
+        public Ownership(bool track)
+        {
+            Track = track;
+            if (!track) return;
+            _pass = Interlocked.Increment(ref s_passIds);
+            _start = Storage.LastSerial;
+        }
+
+        /// <summary>A gradient buffer now holds <paramref name="g"/>.</summary>
+        public void Hold(Tensor g)
+        {
+            if (!Track) return;
+            var s = g.Storage;
+            if (s.Serial <= _start) return;
+            if (s.GradPass == _pass) s.GradRefs++;
+            else if (s.GradPass == 0)
+            {
+                s.GradPass = _pass;
+                s.GradRefs = 1;
+            }
+            else s.GradPass = -1;
+        }
+
+        /// <summary>A gradient buffer let go of <paramref name="g"/>.</summary>
+        public void Drop(Tensor g)
+        {
+            if (!Track) return;
+            var s = g.Storage;
+            if (s.GradPass == _pass) s.GradRefs--;
+        }
+
+        /// <summary>Code outside the engine saw <paramref name="g"/>: its storage is never handed over.</summary>
+        public void Expose(Tensor g)
+        {
+            if (Track && g.Storage.Serial > _start) g.Storage.GradPass = -1;
+        }
+
+        /// <summary>Whether exactly one gradient buffer of this pass holds <paramref name="g"/>'s storage, which the pass made.</summary>
+        public bool Owns(Tensor g)
+        {
+            if (!Track) return false;
+            var s = g.Storage;
+            return s.Serial > _start && s.GradPass == _pass && s.GradRefs == 1;
+        }
     }
 
     /// <summary>Counts down the children of a node that does not run; enqueues those with no gradient left to wait for.</summary>

@@ -207,6 +207,10 @@ internal class Node
             "A hook must return null or a tensor of the same shape and dtype as its argument.");
     }
 
+    /// <summary>Whether some tensor hook or retained grad is registered on an output (they see the gradient, so the
+    /// engine treats it as shared).</summary>
+    public bool HasOutputHooks => _extras is { } x && (x.Hooks is not null || x.Retain is not null);
+
     /// <summary>Runs the tensor hooks registered on output <paramref name="output"/>, then stores retained grads.</summary>
     public Tensor RunOutputHooks(int output, Tensor grad, bool createGraph)
     {
@@ -250,13 +254,25 @@ internal sealed class AccumulateGrad : Node
 
     public override bool BorrowsArguments => true;
 
-    public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
+    /// <summary>Whether the leaf has hooks that see its incoming gradient.</summary>
+    public bool HasLeafHooks => Variable.LeafHooks is { Count: > 0 };
+
+    public override Tensor?[] Apply(Tensor[] gradOutputs, bool[] needs, bool firstOrder) => Accumulate(gradOutputs[0], owned: false);
+
+    /// <summary>Adds <paramref name="incoming"/> into the leaf's <see cref="Tensor.Grad"/>. With <paramref name="owned"/> the
+    /// engine vouches that nothing else references the gradient's storage (it was made during this backward pass and
+    /// no other gradient buffer, hook, retained grad or seed shares it): a first gradient is then stored without a copy
+    /// when its layout obeys PyTorch's gradient layout contract (strides of the leaf, or contiguous); otherwise it is
+    /// cloned, so <c>.Grad</c> never aliases a user's seed gradient, a forward value or another leaf's gradient.</summary>
+    public Tensor?[] Accumulate(Tensor incoming, bool owned)
     {
-        var g = RunLeafHooks(gradOutputs[0]);
+        var g = RunLeafHooks(incoming);
         var v = Variable;
         bool createGraph = GradMode.Enabled;
         if (v.Grad is null)
-            v.Grad = createGraph ? g : g.Detach().Clone();
+            v.Grad = createGraph ? g
+                : owned && ReferenceEquals(g, incoming) && !g.RequiresGrad && ObeysLayout(g, v) ? g
+                : Materialize(g);
         else if (!createGraph && !v.Grad.RequiresGrad)
             v.Grad.AddInPlaceNoGrad(g);
         else
@@ -265,6 +281,36 @@ internal sealed class AccumulateGrad : Node
             foreach (var h in post.ToArray())
                 h(v);
         return [];
+    }
+
+    /// <summary>A contiguous copy of <paramref name="g"/> for <c>.Grad</c>; a broadcast of one element (the gradient of
+    /// a full sum: an expanded 0-d tensor) is filled rather than copied element by element.</summary>
+    private static Tensor Materialize(Tensor g)
+    {
+        var strides = g.StridesRef;
+        bool one = g.Numel > 0;
+        for (int d = 0; d < strides.Length && one; d++) one = strides[d] == 0 || g.ShapeRef[d] == 1;
+        if (one && g.DType == DType.Float32) return Tensor.Full(g.ShapeArray, g.Storage.As<float>()[g.Offset], DType.Float32);
+        if (one && g.DType == DType.Float64) return Tensor.Full(g.ShapeArray, g.Storage.As<double>()[g.Offset], DType.Float64);
+        return g.Detach().Clone();
+    }
+
+    /// <summary>PyTorch's gradient layout contract: the gradient is stored as is when it is contiguous like the leaf, or
+    /// has the leaf's strides (size-1 dims ignored) and covers exactly its elements (dense, no overlap).</summary>
+    internal static bool ObeysLayout(Tensor g, Tensor v)
+    {
+        if (g.IsContiguous) return v.IsContiguous;
+        var gs = g.StridesRef;
+        var vs = v.StridesRef;
+        var shape = g.ShapeRef;
+        long span = 1;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            if (gs[d] != vs[d] || gs[d] <= 0) return false;
+            span += (long)(shape[d] - 1) * gs[d];
+        }
+        return span == g.Numel; // strides positive and the last element at numel - 1: dense and non-overlapping
     }
 
     /// <summary>The accumulator of a leaf, created once and cached on the tensor.</summary>

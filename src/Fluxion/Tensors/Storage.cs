@@ -44,6 +44,23 @@ public sealed class Storage
     /// <summary>This thread's observer of storage allocations (MemoryTracker subscribes while it measures), or null.</summary>
     [ThreadStatic] internal static Action<Storage>? AllocationObserver;
 
+    private static long s_serial;
+
+    /// <summary>Creation order of storages: every storage created later has a larger one. The backward engine
+    /// uses it to tell gradient buffers made during its pass (which it may hand to a leaf's <c>.Grad</c> without
+    /// a copy) from everything that existed before (a user's seed gradient, forward values).</summary>
+    internal readonly long Serial = Interlocked.Increment(ref s_serial);
+
+    /// <summary>The <see cref="Serial"/> of the most recently created storage.</summary>
+    internal static long LastSerial => Interlocked.Read(ref s_serial);
+
+    /// <summary>The backward pass that counts references to this storage in <see cref="GradRefs"/> (0: none; -1: the
+    /// storage was seen by a hook or by another pass, so no pass may take it over).</summary>
+    internal long GradPass;
+
+    /// <summary>How many gradient buffers of the pass <see cref="GradPass"/> hold this storage (or a view of it).</summary>
+    internal int GradRefs;
+
     internal Storage(Array data, DType dtype)
     {
         _data = data;

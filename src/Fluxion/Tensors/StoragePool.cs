@@ -101,6 +101,9 @@ internal static class StoragePool
 
     private static int s_triggerShift; // trigger = InduceBytes << shift
 
+    /// <summary>Managed thread id of the thread that runs the leases' finalizers (-1 until one ran).</summary>
+    private static volatile int s_finalizerThread = -1;
+
     /// <summary>Pooled storages handed out since the last collection after which a miss runs a gen-0 collection
     /// (so a cycle's arrays of one size stay well within <see cref="MaxPerSize"/>).</summary>
     internal static int InduceCount = 48;
@@ -151,6 +154,10 @@ internal static class StoragePool
             // a cheap gen-0 collection lets their leases hand the arrays back, and makes those handed back
             // before it rentable (rule 1) — instead of allocating on the LOH until a full collection comes
             GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+            // let the leases of storages found dead by earlier collections hand their arrays back before the retry: on a
+            // loaded machine the finalizer thread lags, and a retry that found none would fault in a fresh array (and
+            // double this size's trigger). Never on the finalizer thread itself (it would wait for itself).
+            if (Environment.CurrentManagedThreadId != s_finalizerThread) GC.WaitForPendingFinalizers();
             a = TryRentCore(dtype, length, retry: true, out _);
         }
         return a;
@@ -346,6 +353,7 @@ internal static class StoragePool
 
         ~Lease()
         {
+            s_finalizerThread = Environment.CurrentManagedThreadId;
             var a = _array;
             if (a is null || Environment.HasShutdownStarted) return;
             _array = null;
