@@ -163,4 +163,62 @@ public class FusedCompositeTests
             Assert.True(double.IsNaN(Losses.MseLoss(R(1, dt, 0), R(2, dt, 0)).Item()), "mean of nothing is NaN, as PyTorch");
         }
     }
+
+    [Fact]
+    public void PreluMatchesTheCompositeOnBothLayouts()
+    {
+        foreach (var dt in new[] { DType.Float32, DType.Float64 })
+        {
+            double tol = dt == DType.Float32 ? 1e-6 : 1e-13;
+            // short rows (the tiled slope pattern, period 3·5) past the threaded threshold; long rows (one slope per row); a shared slope
+            foreach (var (shape, wn) in new (int[], int)[] { ([Pointwise.ParallelThreshold / 15 + 7, 3, 5], 3), ([6, 4, 300], 4), ([50, 7, 3], 1), ([4, 2500], 2500) })
+            {
+                var x = R(40, dt, shape);
+                var w = U(41, dt, wn) - 0.3;
+                Tensor Composite(Tensor[] t)
+                {
+                    var ws = wn == 1 ? t[1].Reshape() : t[1].Reshape([wn, .. Enumerable.Repeat(1, shape.Length - 2)]);
+                    return Tensor.Where(t[0].Gt(0.0), t[0], ws * t[0]);
+                }
+                Assert.True(x.Prelu(w).Equal(Composite([x, w])), $"prelu {dt} {string.Join(",", shape)}");
+                SameAsComposite(t => t[0].Prelu(t[1]), Composite, [x, w], tol * Math.Sqrt(x.Numel), $"prelu {dt} {string.Join(",", shape)}");
+            }
+        }
+    }
+
+    [Fact]
+    public void PreluGradCheckFirstAndSecondOrder()
+    {
+        var x = R(42, DType.Float64, 2, 3, 4);
+        x = x + x.Sign() * 0.1; // away from the kink
+        GradCheck.Assert(t => t[0].Prelu(t[1]), [x, U(43, DType.Float64, 3)]);
+        GradCheck.Assert(t => t[0].Prelu(t[1]), [x, U(44, DType.Float64, 1)]);
+        GradCheck.Assert(t => t[0].Prelu(t[1]), [R(45, DType.Float64, 2, 2, 260) + 0.05, U(46, DType.Float64, 2)], secondOrder: false);
+    }
+
+    [Fact]
+    public void RandnKeepsTheNextNormalStream()
+    {
+        foreach (int n in new[] { 1, 2, 7, 1025, 2048 + 3 })
+        {
+            var (a, b) = (new Generator(77), new Generator(77));
+            a.NextNormal(); // leaves a spare, which the fill must use first
+            b.NextNormal();
+            var fill = Tensor.Randn([n], DType.Float64, a).ToDoubleArray();
+            for (int i = 0; i < n; i++)
+            {
+                double e = b.NextNormal();
+                Assert.True(Math.Abs(e - fill[i]) <= 1e-14 * (1 + Math.Abs(e)), $"n {n} element {i}: {e} vs {fill[i]}");
+            }
+            // the same state afterwards (a pending spare included)
+            Assert.Equal(b.NextNormal(), a.NextNormal(), 1e-14);
+            Assert.Equal(b.NextUInt64(), a.NextUInt64());
+        }
+        var f = Tensor.Randn([4097], DType.Float32, new Generator(5)).ToDoubleArray();
+        var g = new Generator(5);
+        int differ = f.Count(v => (float)g.NextNormal() != (float)v);
+        Assert.True(differ <= 1, $"{differ} float32 values differ from the scalar stream");
+        var mean = f.Average();
+        Assert.True(Math.Abs(mean) < 0.06 && Math.Abs(f.Select(v => v * v).Average() - 1) < 0.08);
+    }
 }
