@@ -16,12 +16,16 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab composites [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
 /// A = the cyclic-Jacobi eigensolver and SVD Fluxion had before (<see cref="JacobiReference"/>, which always computes the
 /// vectors), B = the Householder reduction + implicit QL / Golub–Kahan QR, with and without vectors. unary: A = the former per-element kernels (Math.*,
 /// Kernels.Special through a delegate), B = the SIMD ones of Kernels.VecMath, forward on n float32 values in [-0.99, 0.99].
+/// composites: A = the tensor-op composites addcmul, soft margin, BCE with logits, KL divergence and PReLU were before
+/// (written out here) and the per-element NextNormal loop of randn, B = the fused one-pass entries and the block Box–Muller;
+/// forward + backward of each on n float32 elements.
 /// </summary>
 internal static class AbThreadCpu
 {
@@ -157,8 +161,11 @@ internal static class AbThreadCpu
                     W<VecMath.AtanhF>("atanh", Math.Atanh), W<VecMath.SinhF>("sinh", Math.Sinh), W<VecMath.Log1pF>("log1p", Special.Log1p)], b => simd = b);
                 break;
             }
+            case "composites":
+                Composites(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites");
                 return 1;
         }
         return 0;
@@ -198,6 +205,44 @@ internal static class AbThreadCpu
             double a = Median([.. med[i].A]) * 1e3, bb = Median([.. med[i].B]) * 1e3;
             Console.WriteLine($"{ws[i].Name,-16}{a,10:F2}{bb,10:F2}{bb / a,8:F3}");
         }
+    }
+
+    /// <summary>The <c>ab composites</c> case (see the class summary): A the former tensor-op composites, B the fused entries.</summary>
+    private static void Composites(int rounds, int n)
+    {
+        Console.WriteLine($"composites A/B (A: tensor-op composites, B: fused one-pass entries), n = {n}, float32, fwd+bwd, one thread");
+        bool fused = false;
+        var g = new Generator(3);
+        Tensor x = Tensor.Randn([n], DType.Float32, g), a = Tensor.Randn([n], DType.Float32, g), b = Tensor.Randn([n], DType.Float32, g) + 3.0;
+        var p = Tensor.Rand([n], DType.Float32, g);
+        var sign = Tensor.Randn([n], DType.Float32, g).Sign();
+        var xc = x.Reshape(n / 12, 3, 4);
+        var w = Tensor.Rand([3], DType.Float32, g);
+        void Bwd(Func<Tensor[], Tensor> f, params Tensor[] ins)
+        {
+            var xs = ins.Select(t => t.Detach().RequiresGrad_()).ToArray();
+            var y = f(xs);
+            Autograd.Grad([y.Rank == 0 ? y : y.Sum()], xs);
+        }
+        static Tensor Softplus(Tensor t) => t.Softplus(1, double.PositiveInfinity);
+        (string, Action) W(string name, Func<Tensor[], Tensor> composite, Func<Tensor[], Tensor> one, params Tensor[] ins) =>
+            (name, () => Bwd(fused ? one : composite, ins));
+        Compare(rounds,
+        [
+            W("addcmul", t => t[0] + t[1] * 0.5 * t[2], t => t[0].Addcmul(t[1], t[2], 0.5), x, a, b),
+            W("soft_margin", t => Softplus(-(t[1] * t[0])).Mean(), t => Losses.SoftMarginLoss(t[0], t[1]), x, sign),
+            W("bce_logits", t => ((1.0 - t[1]) * t[0] + Softplus(-t[0])).Mean(), t => Losses.BceWithLogits(t[0], t[1]), x, p),
+            W("kl_div", t => (Tensor.Where(t[1].Eq(0.0), 0.0, t[1] * Tensor.Where(t[1].Eq(0.0), 1.0, t[1]).Log()) - t[1] * t[0]).Mean(),
+                t => Losses.KlDiv(t[0], t[1]), x, p),
+            W("prelu", t => Tensor.Where(t[0].Gt(0.0), t[0], t[1].Reshape(3, 1) * t[0]), t => t[0].Prelu(t[1]), xc, w),
+            ("randn", () =>
+            {
+                if (fused) { Tensor.Randn([n], DType.Float32, g); return; }
+                var r = new float[n];
+                for (int i = 0; i < n; i++) r[i] = (float)g.NextNormal();
+                Tensor.FromArray(r, n);
+            }),
+        ], on => fused = on);
     }
 
     [DllImport("libc", EntryPoint = "clock_gettime")]

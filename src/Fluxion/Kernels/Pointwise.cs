@@ -124,6 +124,43 @@ internal static class Pointwise
     public static Elementwise.BinaryKernel<T> Table<T, TM>(TM m) where T : unmanaged where TM : struct, IMap2<T> => new(
         (a, b, d) => Map2Span(a, b, d, m), (a, s, d) => Map2Span(a, [s], d, m), (s, b, d) => Map2Span([s], b, d, m), (x, y) => m.Map(x, y));
 
+    /// <summary>Chunks of a fused map-sum (fixed, so the sum's rounding does not depend on the thread count).</summary>
+    private const int SumChunks = 16;
+
+    /// <summary>Σ m(a[i], b[i]) over n dense elements, in one pass (no elementwise tensor): lanes summed in T over blocks
+    /// of 64 vectors, the blocks and the chunks in double.</summary>
+    public static double SumMap<T, TM>(T[] a, int ao, T[] b, int bo, int n, TM m) where T : unmanaged, INumberBase<T> where TM : struct, IMap2<T>
+    {
+        if (n < ParallelThreshold) return SumMap2Span<T, TM>(a.AsSpan(ao, n), b.AsSpan(bo, n), m);
+        var part = new double[SumChunks];
+        Parallelism.For(n, SumChunks, Parallelism.Threads(n, ParallelThreshold), (ch, s, e) => part[ch] = SumMap2Span<T, TM>(a.AsSpan(ao + s, e - s), b.AsSpan(bo + s, e - s), m));
+        double t = 0;
+        foreach (double p in part) t += p;
+        return t;
+    }
+
+    /// <summary>The serial loop of <see cref="SumMap{T, TM}"/>.</summary>
+    public static double SumMap2Span<T, TM>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, TM m) where T : unmanaged, INumberBase<T> where TM : struct, IMap2<T>
+    {
+        int n = a.Length, i = 0;
+        double total = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T ar = ref MemoryMarshal.GetReference(a);
+            ref T br = ref MemoryMarshal.GetReference(b);
+            int w = Vector<T>.Count;
+            while (i <= n - w)
+            {
+                var acc = Vector<T>.Zero;
+                for (int end = Math.Min(n - w, i + 64 * w); i <= end; i += w)
+                    acc += m.Map(Vector.LoadUnsafe(ref ar, (nuint)i), Vector.LoadUnsafe(ref br, (nuint)i));
+                total += double.CreateTruncating(Vector.Sum(acc));
+            }
+        }
+        for (; i < n; i++) total += double.CreateTruncating(m.Map(a[i], b[i]));
+        return total;
+    }
+
     // ---- select ---------------------------------------------------------------------------------
 
     /// <summary>
@@ -600,6 +637,142 @@ internal readonly struct LossGradK<T>(PointwiseLoss kind, T p, T scale) : IMap2<
             _ => Pointwise.Clamp(d, -p, p),
         };
     }
+
+    public Vector<T> Map(Vector<T> a, Vector<T> b) => D(a, b) * scale;
+    public T Map(T a, T b) => D(a, b) * scale;
+    public Vector<T> Map(Vector<T> g, Vector<T> a, Vector<T> b) => D(a, b) * (g * scale);
+    public T Map(T g, T a, T b) => D(a, b) * (g * scale);
+}
+
+// ---- addcmul / addcdiv (one pass forward, one pass per operand backward) --------------------------
+
+/// <summary>addcmul x + (v·a)·b and addcdiv x + (v·a)/b (the IMap3 operands are x, a, b), in PyTorch's rounding order.</summary>
+internal readonly struct AddcK<T>(T value, bool div) : IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> x, Vector<T> a, Vector<T> b) => div ? x + a * value / b : x + a * value * b;
+    public T Map(T x, T a, T b) => div ? x + value * a / b : x + value * a * b;
+}
+
+/// <summary>The gradient of addcmul/addcdiv for a tensor operand: addcmul g·(v·other); addcdiv tensor1 g·(v/t2)
+/// (<c>other</c> = t2) and tensor2 −g·v·t1/(t2·t2) (the IMap3 operands are g, t1, t2), as PyTorch's derivatives.</summary>
+internal readonly struct AddcGradK<T>(T value) : IMap2<T>, IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>addcmul: g·(v·other).</summary>
+    public Vector<T> Map(Vector<T> g, Vector<T> other) => g * (other * value);
+    public T Map(T g, T other) => g * (other * value);
+    /// <summary>addcdiv's tensor2: −g·v·t1/(t2·t2).</summary>
+    public Vector<T> Map(Vector<T> g, Vector<T> t1, Vector<T> t2) => -g * value * t1 / (t2 * t2);
+    public T Map(T g, T t1, T t2) => -g * value * t1 / (t2 * t2);
+}
+
+/// <summary>addcdiv's tensor1 gradient g·(v/t2).</summary>
+internal readonly struct AddcdivGrad1K<T>(T value) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> g, Vector<T> t2) => g * (new Vector<T>(value) / t2);
+    public T Map(T g, T t2) => g * (value / t2);
+}
+
+// ---- losses of logits and probabilities (soft margin, BCE with logits, KL divergence) ---------------
+
+/// <summary>The elementwise losses of <see cref="LogitLossK{T}"/> (a = input, b = target).</summary>
+internal enum LogitLoss { SoftMargin, BceWithLogits, KlDiv, KlDivLogTarget }
+
+/// <summary>Vector exp/log and the stable softplus and sigmoid the logit losses share.</summary>
+internal static class LogitMath
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Exp<T>(Vector<T> x) => typeof(T) == typeof(float)
+        ? Vector.Exp(x.As<T, float>()).As<float, T>() : Vector.Exp(x.As<T, double>()).As<double, T>();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Log<T>(Vector<T> x) => typeof(T) == typeof(float)
+        ? Vector.Log(x.As<T, float>()).As<float, T>() : Vector.Log(x.As<T, double>()).As<double, T>();
+
+    /// <summary>log1p(e) for e ≥ 0 accurate at tiny e: log(u)·e/(u − 1) with u = 1 + e (e itself where u rounds to 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Log1pPos<T>(Vector<T> e) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var u = Vector<T>.One + e;
+        var um1 = u - Vector<T>.One;
+        return Vector.ConditionalSelect(Vector.Equals(um1, Vector<T>.Zero), e, Log(u) * e / um1);
+    }
+
+    /// <summary>softplus(z) = max(z, 0) + log1p(e^−|z|) (no overflow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Softplus<T>(Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Vector.Max(z, Vector<T>.Zero) + Log1pPos(Exp(-Vector.Abs(z)));
+
+    /// <summary>σ(z) from e = e^−|z|: 1/(1 + e) for z ≥ 0, e/(1 + e) below.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Sigmoid<T>(Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var e = Exp(-Vector.Abs(z));
+        var d = Vector<T>.One + e;
+        return Vector.ConditionalSelect(Vector.GreaterThanOrEqual(z, Vector<T>.Zero), Vector<T>.One / d, e / d);
+    }
+
+    public static T Softplus<T>(T z) where T : IFloatingPointIeee754<T>
+    {
+        // log1p(e) as the lanes do (.NET's LogP1 is log(1 + e), which loses tiny e)
+        T e = T.Exp(-T.Abs(z)), u = T.One + e, um1 = u - T.One;
+        return T.Max(z, T.Zero) + (um1 == T.Zero ? e : T.Log(u) * e / um1);
+    }
+
+    public static T Sigmoid<T>(T z) where T : IFloatingPointIeee754<T>
+    {
+        T e = T.Exp(-T.Abs(z));
+        return z >= T.Zero ? T.One / (T.One + e) : e / (T.One + e);
+    }
+}
+
+/// <summary>The elementwise loss of input a and target b: soft margin softplus(−b·a); BCE with logits (1 − b)·a + softplus(−a);
+/// KL divergence xlogy(b, b) − b·a (0·log 0 = 0), with a log target e^b·(b − a).</summary>
+internal readonly struct LogitLossK<T>(LogitLoss kind) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public Vector<T> Map(Vector<T> a, Vector<T> b) => kind switch
+    {
+        LogitLoss.SoftMargin => LogitMath.Softplus(-(b * a)),
+        LogitLoss.BceWithLogits => (Vector<T>.One - b) * a + LogitMath.Softplus(-a),
+        LogitLoss.KlDiv => Vector.ConditionalSelect(Vector.Equals(b, Vector<T>.Zero), Vector<T>.Zero, b * LogitMath.Log(b)) - b * a,
+        _ => LogitMath.Exp(b) * (b - a),
+    };
+
+    public T Map(T a, T b) => kind switch
+    {
+        LogitLoss.SoftMargin => LogitMath.Softplus(-(b * a)),
+        LogitLoss.BceWithLogits => (T.One - b) * a + LogitMath.Softplus(-a),
+        LogitLoss.KlDiv => (b == T.Zero ? T.Zero : b * T.Log(b)) - b * a,
+        _ => T.Exp(b) * (b - a),
+    };
+}
+
+/// <summary>scale·g·∂ℓ/∂(input or target) of <see cref="LogitLossK{T}"/> (g from the 3-operand form, else 1): soft margin
+/// −b·σ(−ab) / −a·σ(−ab); BCE σ(a) − b / −a; KL −b / (b = 0 ? 0 : log b + 1) − a; KL log target −e^b / e^b·(b − a + 1).</summary>
+internal readonly struct LogitLossGradK<T>(LogitLoss kind, bool forTarget, T scale) : IMap2<T>, IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Vector<T> D(Vector<T> a, Vector<T> b)
+    {
+        switch (kind)
+        {
+            case LogitLoss.SoftMargin: return -(forTarget ? a : b) * LogitMath.Sigmoid(-(b * a));
+            case LogitLoss.BceWithLogits: return forTarget ? -a : LogitMath.Sigmoid(a) - b;
+            case LogitLoss.KlDiv:
+                return forTarget ? Vector.ConditionalSelect(Vector.Equals(b, Vector<T>.Zero), Vector<T>.Zero, LogitMath.Log(b) + Vector<T>.One) - a : -b;
+            default:
+            {
+                var e = LogitMath.Exp(b);
+                return forTarget ? e * (b - a + Vector<T>.One) : -e;
+            }
+        }
+    }
+
+    private T D(T a, T b) => kind switch
+    {
+        LogitLoss.SoftMargin => -(forTarget ? a : b) * LogitMath.Sigmoid(-(b * a)),
+        LogitLoss.BceWithLogits => forTarget ? -a : LogitMath.Sigmoid(a) - b,
+        LogitLoss.KlDiv => forTarget ? (b == T.Zero ? T.Zero : T.Log(b) + T.One) - a : -b,
+        _ => forTarget ? T.Exp(b) * (b - a + T.One) : -T.Exp(b),
+    };
 
     public Vector<T> Map(Vector<T> a, Vector<T> b) => D(a, b) * scale;
     public T Map(T a, T b) => D(a, b) * scale;

@@ -265,6 +265,7 @@ public static partial class Losses
         CheckSameShape(op, input, target);
         if (weight is not null) CheckBroadcastsTo(op, "weight", weight, input);
         if (posWeight is not null) CheckBroadcastsTo(op, "posWeight", posWeight, input);
+        if (weight is null && posWeight is null && LogitLossCall(BceWithLogitsOp, Kernels.LogitLoss.BceWithLogits, input, target, reduction) is { } fused) return fused;
         var loss = BceWithLogitsCore(input, target, posWeight);
         if (weight is not null) loss = loss * weight;
         return Reduce(op, loss, reduction);
@@ -291,6 +292,7 @@ public static partial class Losses
         CheckReduction(op, reduction, batchMean: true);
         CheckFloatPair(op, input, target);
         CheckSameShape(op, input, target);
+        if (LogitLossCall(KlDivOp, logTarget ? Kernels.LogitLoss.KlDivLogTarget : Kernels.LogitLoss.KlDiv, input, target, reduction) is { } fused) return fused;
         Tensor loss;
         if (logTarget) loss = target.Exp() * (target - input);
         else

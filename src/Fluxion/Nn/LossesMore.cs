@@ -134,18 +134,13 @@ public static partial class Losses
         return Reduce(op, loss, reduction);
     }
 
-    internal static readonly OpDef SoftMarginLossOp = new("SoftMarginLoss", OpFamily.NN, "nn.functional.soft_margin_loss")
-    {
-        CompositeOf = ["Mul", "Softplus", "Mean"],
-        Samples = () => [Sample("mean", t => SoftMarginLoss(t[0], t[1]), true, R(1, 2, 3), R(2, 2, 3))],
-    };
-
     /// <summary>Soft margin loss (PyTorch's <c>F.soft_margin_loss</c>): log(1 + e^(−target·input)), computed stably.</summary>
     public static Tensor SoftMarginLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         const string op = "SoftMarginLoss";
         CheckReduction(op, reduction);
         CheckPair(op, input, target);
+        if (LogitLossCall(SoftMarginLossOp, Kernels.LogitLoss.SoftMargin, input, target, reduction) is { } fused) return fused;
         return Reduce(op, (-(target * input)).Softplus(1, double.PositiveInfinity), reduction);
     }
 

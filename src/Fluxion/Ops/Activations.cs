@@ -82,13 +82,73 @@ public partial class Tensor
         Samples = () => [new("last dim", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 4)], t => t[0].Glu()),
             new("dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3).T], t => t[0].Glu(1))],
     };
-    internal static readonly OpDef PreluOp = new("Prelu", OpFamily.NN, "nn.functional.prelu")
+    // PReLU: one pass forward (PreluKernel), in first-order backward one pass for the input gradient and one for the weight's
+    // terms (then summed per channel); the tensor-op VJP (differentiable again) otherwise. Attribute: (C, inner) of the
+    // [outer, C, inner] view of the input (C = 1 for a shared slope).
+    private static Tensor PreluSlopes(Tensor x, Tensor w, int ch) => ch == 1 ? w.Reshape() : w.Reshape([-1, .. Enumerable.Repeat(1, x.Rank - 2)]);
+
+    internal static readonly FusedDef PreluOp = new("Prelu", OpFamily.NN, "nn.functional.prelu")
     {
-        CompositeOf = ["Where", "Mul", "Reshape"],
+        Vjp = (in OpCtx c, Tensor g, int i) =>
+        {
+            Tensor x = c.X(0), w = c.X(1), pos = x.Gt(0.0);
+            var (ch, inner) = c.A<(int, int)>();
+            if (i == 0) return Where(pos, g, PreluSlopes(x, w, ch) * g);
+            var terms = Where(pos, 0.0, x * g);
+            return terms.Reshape(-1, ch, inner).Sum([0, 2]).Reshape(w.ShapeArray);
+        },
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            Tensor x = c.X(0), pos = x.Gt(0.0);
+            int ch = c.A<(int, int)>().Item1;
+            Tensor? r = t[0] is { } tx ? Where(pos, tx, PreluSlopes(x, c.X(1), ch) * tx) : null;
+            if (t[1] is { } tw)
+            {
+                var d = Where(pos, 0.0, PreluSlopes(x, tw, ch) * x);
+                r = r is null ? d : r + d;
+            }
+            return r;
+        },
+        FirstOrder = (in OpCtx c, Tensor[] gs, bool[] needs) =>
+        {
+            Tensor x = c.X(0), w = c.X(1), g = gs[0];
+            if (!ShapeUtil.SameShape(g._shape, x._shape) || g.DType != x.DType) return null;
+            var (ch, inner) = c.A<(int, int)>();
+            Tensor? gx = null, gw = null;
+            if (needs[0])
+            {
+                gx = EmptyLike(x);
+                if (x.DType == DType.Float32)
+                    Kernels.PreluKernel.InputGrad(DenseArray<float>(g, out int go), go, DenseArray<float>(x, out int xo), xo, w.ToArray<float>(), ch, inner, gx.Storage.As<float>(), x.Numel);
+                else
+                    Kernels.PreluKernel.InputGrad(DenseArray<double>(g, out int go), go, DenseArray<double>(x, out int xo), xo, w.ToArray<double>(), ch, inner, gx.Storage.As<double>(), x.Numel);
+            }
+            if (needs[1])
+            {
+                var terms = PointwiseGradRaw(g, x, new Kernels.PreluWeightGradK<float>(), new Kernels.PreluWeightGradK<double>());
+                using (Autograd.NoGrad()) gw = terms.Reshape(-1, ch, inner).Sum([0, 2]).Reshape(w.ShapeArray);
+            }
+            return [gx, gw];
+        },
+        FusedDoc = "one SIMD pass for the input, one for the weight's terms (first-order passes)",
+        Saves = 3u, // (the JVP runs per direction: the weight's tangent is reshaped to its channel layout)
+        Batch = c => [BatchPrelu(c.Materialize(0), c.Materialize(1))],
         Samples = () => [
             new("per channel", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 1, 2, 3, 4), OpSamples.Make(OpSamples.Domain.Positive, 2, 3)], t => t[0].Prelu(t[1])),
-            new("shared", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 3, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 4, 1)], t => t[0].Prelu(t[1]))],
+            new("shared", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 3, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 4, 1)], t => t[0].Prelu(t[1])),
+            new("long rows", [OpSamples.Make(OpSamples.Domain.AwayFromZero, 5, 1, 2, 300), OpSamples.Make(OpSamples.Domain.Positive, 6, 2)], t => t[0].Prelu(t[1]))],
     };
+
+    /// <summary>PReLU of a batch of inputs [B, *x] with a batch of weights [B, *w] (the vmap rule), in tensor ops.</summary>
+    private static Tensor BatchPrelu(Tensor x, Tensor w)
+    {
+        // logical x [*x]: the per-channel slope runs along logical dim 1 = physical dim 2; a shared slope is one per batch row
+        var shape = Enumerable.Repeat(1, x.Rank).ToArray();
+        shape[0] = w.Size(0);
+        if (w.Numel / w.Size(0) != 1) shape[2] = w.Numel / w.Size(0);
+        return Where(x.Gt(0.0), x, w.Reshape(shape) * x);
+    }
+
     internal static readonly OpDef RreluOp = Act("Rrelu", "nn.functional.rrelu", ["LeakyRelu", "Where", "Mul"], x => x.Rrelu(), OpSamples.Domain.AwayFromZero);
 
     /// <summary>ELU: x for x &gt; 0, α·(eˣ − 1) otherwise (PyTorch's <c>F.elu</c>; the gradient at 0 is α).</summary>
@@ -202,7 +262,16 @@ public partial class Tensor
         }
         else
             throw new ShapeMismatchException($"Prelu: weight must have 1 element or one per channel (input dim 1); got weight {ShapeUtil.Format(weight.Shape)} for input {ShapeUtil.Format(Shape)}.");
-        return Where(Gt(0.0), this, w * this);
+        int ch = weight.Numel == 1 ? 1 : weight.Numel, n = Numel, inner = ch == 1 ? Math.Max(1, n) : ShapeUtil.Numel(ShapeArray[2..]);
+        var y = EmptyLike(this);
+        if (n > 0)
+        {
+            if (DType == DType.Float32)
+                Kernels.PreluKernel.Forward(DenseArray<float>(this, out int xo), xo, weight.ToArray<float>(), ch, inner, y.Storage.As<float>(), n);
+            else
+                Kernels.PreluKernel.Forward(DenseArray<double>(this, out int xo), xo, weight.ToArray<double>(), ch, inner, y.Storage.As<double>(), n);
+        }
+        return Op.Tracking(this, weight) ? Op.Record(PreluOp, y, [this, weight], (ch, inner)) : y;
     }
 
     /// <summary>

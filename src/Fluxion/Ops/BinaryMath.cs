@@ -626,26 +626,85 @@ public partial class Tensor
     /// <summary>lerp with a scalar weight.</summary>
     public Tensor Lerp(Tensor end, double weight) => Lerp(this, end, ScalarLike(weight));
 
-    internal static readonly OpDef AddcmulOp = new("Addcmul", OpFamily.ShapeIndexCreateOther, "addcmul")
+    // addcmul/addcdiv: on three same-shape operands of one float dtype, one SIMD pass forward (AddcK) and, in
+    // first-order backward, one pass per needed operand (PyTorch's derivatives.yaml); otherwise (broadcasting, mixed
+    // dtypes) the composite of add, mul and div, which records those entries.
+    private static Tensor AddcGrad(in OpCtx c, Tensor g, int i, bool div)
     {
-        CompositeOf = ["Add", "Mul"], Doc = "input + value·t1·t2",
-        Samples = () => [.. Ternary((x, a, b) => x.Addcmul(a, b)), .. Ternary((x, a, b) => x.Addcmul(a, b, value: -0.5))],
+        double v = c.A<double>();
+        Tensor t1 = c.X(1), t2 = c.X(2);
+        return i switch
+        {
+            0 => g,
+            1 => div ? g * (v / t2) : g * (t2 * v),
+            _ => div ? -g * v * t1 / (t2 * t2) : g * (t1 * v),
+        };
+    }
+
+    private static FusedDef AddcDef(string name, string torch, bool div) => new(name, OpFamily.ShapeIndexCreateOther, torch)
+    {
+        Doc = div ? "input + value·t1/t2" : "input + value·t1·t2",
+        Vjp = (in OpCtx c, Tensor g, int i) => AddcGrad(c, g, i, div),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            Tensor? r = t[0];
+            for (int i = 1; i < 3; i++)
+                if (t[i] is { } ti) r = r is null ? AddcGrad(c, ti, i, div) : r + AddcGrad(c, ti, i, div);
+            return r;
+        },
+        FirstOrder = (in OpCtx c, Tensor[] g, bool[] needs) =>
+        {
+            double v = c.A<double>();
+            Tensor gy = g[0], t1 = c.X(1), t2 = c.X(2);
+            if (!ShapeUtil.SameShape(gy._shape, t1._shape) || gy.DType != t1.DType) return null;
+            Tensor? g1 = null, g2 = null;
+            if (needs[1])
+                g1 = div ? PointwiseGradRaw(gy, t2, new Kernels.AddcdivGrad1K<float>((float)v), new Kernels.AddcdivGrad1K<double>(v))
+                    : PointwiseGradRaw(gy, t2, new Kernels.AddcGradK<float>((float)v), new Kernels.AddcGradK<double>(v));
+            if (needs[2])
+                g2 = div ? BinaryGradRaw(gy, t1, t2, new Kernels.AddcGradK<float>((float)v), new Kernels.AddcGradK<double>(v))
+                    : PointwiseGradRaw(gy, t1, new Kernels.AddcGradK<float>((float)v), new Kernels.AddcGradK<double>(v));
+            return [needs[0] ? gy : null, g1, g2];
+        },
+        FusedDoc = "one SIMD pass per tensor operand (first-order passes)",
+        BatchedJvp = true, Saves = 6u,
+        Batch = BatchRules.Elementwise((x, a) => div ? x[0].Addcdiv(x[1], x[2], a is double v ? v : 1) : x[0].Addcmul(x[1], x[2], a is double w ? w : 1)),
+        Samples = div
+            ? () => [.. Ternary((x, a, b) => x.Addcdiv(a, b), c: OpSamples.Domain.AwayFromZero),
+                .. Ternary((x, a, b) => x.Addcdiv(a, b, value: 2.5), c: OpSamples.Domain.AwayFromZero)]
+            : () => [.. Ternary((x, a, b) => x.Addcmul(a, b)), .. Ternary((x, a, b) => x.Addcmul(a, b, value: -0.5))],
     };
 
-    internal static readonly OpDef AddcdivOp = new("Addcdiv", OpFamily.ShapeIndexCreateOther, "addcdiv")
+    internal static readonly FusedDef AddcmulOp = AddcDef("Addcmul", "addcmul", div: false);
+
+    internal static readonly FusedDef AddcdivOp = AddcDef("Addcdiv", "addcdiv", div: true);
+
+    /// <summary>The one-pass addcmul/addcdiv on three same-shape operands of one float dtype, else null.</summary>
+    private Tensor? AddcFused(Tensor t1, Tensor t2, double value, bool div)
     {
-        CompositeOf = ["Add", "Mul", "Div"], Doc = "input + value·t1/t2",
-        Samples = () => [.. Ternary((x, a, b) => x.Addcdiv(a, b), c: OpSamples.Domain.AwayFromZero),
-            .. Ternary((x, a, b) => x.Addcdiv(a, b, value: 2.5), c: OpSamples.Domain.AwayFromZero)],
-    };
+        if (!DType.IsFloatingPoint() || t1.DType != DType || t2.DType != DType
+            || !ShapeUtil.SameShape(_shape, t1._shape) || !ShapeUtil.SameShape(_shape, t2._shape)) return null;
+        var y = EmptyLike(this);
+        int n = Numel;
+        if (n > 0)
+        {
+            if (DType == DType.Float32)
+                Pointwise.Map(DenseArray<float>(this, out int xo), xo, DenseArray<float>(t1, out int ao), ao, DenseArray<float>(t2, out int bo), bo,
+                    y.Storage.As<float>(), 0, n, new AddcK<float>((float)value, div));
+            else
+                Pointwise.Map(DenseArray<double>(this, out int xo), xo, DenseArray<double>(t1, out int ao), ao, DenseArray<double>(t2, out int bo), bo,
+                    y.Storage.As<double>(), 0, n, new AddcK<double>(value, div));
+        }
+        return Op.Tracking([this, t1, t2]) ? Op.Record(div ? AddcdivOp : AddcmulOp, y, [this, t1, t2], value) : y;
+    }
 
     /// <summary>this + value·tensor1·tensor2 with broadcasting (PyTorch's <c>addcmul</c>, same rounding order).</summary>
     public Tensor Addcmul(Tensor tensor1, Tensor tensor2, double value = 1) =>
-        this + (value == 1 ? tensor1 : tensor1 * value) * tensor2;
+        AddcFused(tensor1, tensor2, value, div: false) ?? this + (value == 1 ? tensor1 : tensor1 * value) * tensor2;
 
     /// <summary>this + value·tensor1/tensor2 with broadcasting (PyTorch's <c>addcdiv</c>, same rounding order).</summary>
     public Tensor Addcdiv(Tensor tensor1, Tensor tensor2, double value = 1) =>
-        this + (value == 1 ? tensor1 : tensor1 * value) / tensor2;
+        AddcFused(tensor1, tensor2, value, div: true) ?? this + (value == 1 ? tensor1 : tensor1 * value) / tensor2;
 
     /// <summary>Samples of a broadcasting three-operand call (as <see cref="OpSamples.Binary"/>).</summary>
     private static IEnumerable<OpSample> Ternary(Func<Tensor, Tensor, Tensor, Tensor> f,

@@ -19,19 +19,7 @@ internal static class NnCatalog
         Samples = () => [new("mean", [R(1, 3, 4)], t => Losses.NllLoss(t[0], L(0, 3, 2))),
             new("weight ignore", [R(2, 4, 3), OpSamples.Make(OpSamples.Domain.Positive, 3, 3)], t => Losses.NllLoss(t[0], L(0, -100, 2, 1), weight: t[1]))],
     };
-    internal static readonly OpDef KlDivOp = new("KlDiv", OpFamily.NN, "nn.functional.kl_div")
-    {
-        CompositeOf = ["Where", "Mul", "Log", "Sub", "Sum", "Div"],
-        Samples = () => [new("batchmean", [R(1, 3, 4), OpSamples.Make(OpSamples.Domain.UnitInterval, 2, 3, 4)], t => Losses.KlDiv(t[0], t[1], Reduction.BatchMean)),
-            new("log target", [R(3, 2, 3), R(4, 2, 3)], t => Losses.KlDiv(t[0], t[1], Reduction.Sum, logTarget: true))],
-    };
-    internal static readonly OpDef BceWithLogitsOp = new("BceWithLogits", OpFamily.NN, "nn.functional.binary_cross_entropy_with_logits")
-    {
-        CompositeOf = ["Softplus", "Mul", "Sub", "Add", "Mean"],
-        Samples = () => [new("mean", [R(1, 3, 4), OpSamples.Make(OpSamples.Domain.UnitInterval, 2, 3, 4)], t => Losses.BceWithLogits(t[0], t[1])),
-            new("weights", [R(3, 2, 3), OpSamples.Make(OpSamples.Domain.UnitInterval, 4, 2, 3), OpSamples.Make(OpSamples.Domain.Positive, 5, 3),
-                OpSamples.Make(OpSamples.Domain.Positive, 6, 3)], t => Losses.BceWithLogits(t[0], t[1], Reduction.Sum, t[2], t[3]))],
-    };
+    // KlDiv and BceWithLogits: fused entries of their own (Nn/PointwiseLosses.cs)
     internal static readonly OpDef EmbeddingOp = new("Embedding", OpFamily.NN, "nn.functional.embedding")
     {
         CompositeOf = ["IndexSelect", "Where", "Reshape"],

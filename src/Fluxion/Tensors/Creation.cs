@@ -161,7 +161,16 @@ public partial class Tensor
     public static Tensor Randn(int[] shape, DType dtype = DType.Float32, Generator? generator = null)
     {
         var g = generator ?? Generator.Default;
-        var vals = new double[ShapeUtil.Numel(CheckShape("Randn", shape))];
+        int n = ShapeUtil.Numel(CheckShape("Randn", shape));
+        if (dtype is DType.Float32 or DType.Float64)
+        {
+            // one SIMD Box–Muller pass over blocks, straight into the storage (Generator.FillNormal: the NextNormal stream)
+            var t = Empty((int[])shape.Clone(), dtype);
+            if (dtype == DType.Float32) g.FillNormal<float>(t.Storage.As<float>().AsSpan(0, n));
+            else g.FillNormal<double>(t.Storage.As<double>().AsSpan(0, n));
+            return t;
+        }
+        var vals = new double[n];
         for (int i = 0; i < vals.Length; i++) vals[i] = g.NextNormal();
         return FromDoubles(vals, shape, dtype);
     }
