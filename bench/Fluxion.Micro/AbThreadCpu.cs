@@ -13,6 +13,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm [rounds] [batch seq hidden layers vocab]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab smallstrip|smallpath [rounds]   (run-by-run alternation, min and median)
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
