@@ -13,6 +13,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm [rounds] [batch seq hidden layers vocab]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab decomp [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab prefetch|smallwork|colsouter [rounds] [threshold]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab smallstrip|smallpath [rounds]   (run-by-run alternation, min and median)
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab warmcurve [seconds] [mlp|cnn]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
@@ -117,6 +118,53 @@ internal static class AbThreadCpu
                     for (int i = 0; i < t.Length; i++) { double t0 = ThreadCpu(); run(); t[i] = ThreadCpu() - t0; }
                     Console.WriteLine($"  {sh.M}x{sh.K}x{sh.N}{sh.Form,-4}{2.0 * sh.M * sh.K * sh.N / Median(t) / 1e9,8:F1} GFLOP/s {2.0 * sh.M * sh.K * sh.N / Median(t) / 1e9 / fma,7:P1}");
                 }
+                break;
+            }
+            case "smallstrip" or "smallpath":
+            {
+                // issue 22, small GEMMs (h-gemm). smallstrip: the unpacked path (SmallWork raised to 2^25 so 256³ takes it),
+                // A = B's column strips read in place, B = strips copied to a contiguous buffer first where the rule of
+                // Gemm.SmallRows says so (Gemm.PackSmallStrips). smallpath: A = the packed path (SmallWork 0), B = the
+                // unpacked path (SmallWork 2^25). Per shape, A and B alternate run by run (`rounds` × 20 runs each) and
+                // the table gives min and median thread CPU time of each side (min: the runs no other process disturbed)
+                // and their fractions of the thread's FMA ceiling.
+                var shapes = new (int M, int K, int N, string Form)[]
+                {
+                    (128, 128, 128, "ab"), (192, 192, 192, "ab"), (256, 256, 256, "ab"), (128, 128, 128, "aT"), (256, 256, 256, "aT"),
+                    (64, 288, 196, "ab"), (256, 128, 512, "ab"),
+                };
+                long defaultSmall = Gemm.SmallWork;
+                bool strips = what == "smallstrip";
+                Action<bool> set = strips
+                    ? b => { Gemm.SmallWork = 1L << 25; Gemm.PackSmallStrips = b; }
+                    : b => { Gemm.PackSmallStrips = true; Gemm.SmallWork = b ? 1L << 25 : 0; };
+                double fma = FmaCeiling();
+                Console.WriteLine($"{what} A/B, float32, one thread (see AbThreadCpu.cs for A and B), load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; " +
+                                  $"FMA ceiling of this thread {fma:F1} GFLOP/s");
+                Console.WriteLine($"{"workload",-16} {"A min ms",9} {"B min ms",9} {"B/A min",8} {"A med",9} {"B med",9} {"B/A med",8} {"A/ceil",7} {"B/ceil",7}");
+                foreach (var sh in shapes)
+                {
+                    var run = GemmCase(sh.M, sh.K, sh.N, sh.Form);
+                    int n = Math.Max(2, rounds) * 20;
+                    var ta = new double[n];
+                    var tb = new double[n];
+                    for (int i = 0; i < 3; i++) { set(false); run(); set(true); run(); }
+                    for (int i = 0; i < 2 * n; i++)
+                    {
+                        bool b = (i & 1) == ((i >> 1) & 1); // B A A B B A A B ...
+                        set(b);
+                        double t0 = ThreadCpu();
+                        run();
+                        (b ? tb : ta)[i / 2] = ThreadCpu() - t0;
+                    }
+                    Array.Sort(ta);
+                    Array.Sort(tb);
+                    double flop = 2.0 * sh.M * sh.K * sh.N;
+                    Console.WriteLine($"{$"{sh.M}x{sh.K}x{sh.N}{sh.Form}",-16} {ta[0] * 1e3,9:F4} {tb[0] * 1e3,9:F4} {tb[0] / ta[0],8:F3} {Median(ta) * 1e3,9:F4} " +
+                                      $"{Median(tb) * 1e3,9:F4} {Median(tb) / Median(ta),8:F3} {flop / ta[0] / 1e9 / fma,7:P0} {flop / tb[0] / 1e9 / fma,7:P0}");
+                }
+                Gemm.SmallWork = defaultSmall;
+                Gemm.PackSmallStrips = true;
                 break;
             }
             case "warmcurve":

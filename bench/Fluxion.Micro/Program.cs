@@ -13,7 +13,7 @@ using Perfolizer.Horology;
 // project build), with allocations per operation. Quick JIT is off (Fluxion.Micro.csproj), so the
 // measured code is fully optimized even when a loaded machine delays tier-up. Any other BenchmarkDotNet option may follow, e.g.
 // --job Default for the long, more precise default job.
-//   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm|decomp|spectral|prefetch|smallwork|colsouter|warmcurve ...   # in-process A/B on thread CPU time (AbThreadCpu.cs)
+//   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstm|decomp|spectral|prefetch|smallwork|colsouter|smallstrip|smallpath|warmcurve ...   # in-process A/B on thread CPU time (AbThreadCpu.cs)
 if (args.Length > 0 && args[0] == "ab") return Fluxion.Micro.AbThreadCpu.Run(args);
 var config = DefaultConfig.Instance
     .AddJob(Job.Default

@@ -208,6 +208,88 @@ public class GemmTests
         Check<double>(m, k, n, Layout.ColMajor, Layout.RowMajor, false, 24);
     }
 
+    /// <summary>The unpacked path's copied column strips (B's row stride a multiple of 256 bytes: 128 and 256 float
+    /// columns, 128 double columns) and its split over column strips on two threads (n at least four strips per thread,
+    /// n not a multiple of the strip: the last chunk is partial), with A row-major, transposed and stepped, m not a
+    /// multiple of the 6-row block, overwriting and accumulating.</summary>
+    [Theory]
+    [InlineData(131, 97, 128)]
+    [InlineData(13, 300, 256)]
+    [InlineData(200, 50, 200)]
+    [InlineData(70, 128, 136)]
+    public void SmallPathCopiedStripsAndColumnSplit(int m, int k, int n)
+    {
+        int seed = 40;
+        foreach (var la in new[] { Layout.RowMajor, Layout.ColMajor, Layout.Stepped })
+        {
+            Check<float>(m, k, n, la, Layout.RowMajor, accumulate: seed % 2 == 0, seed++);
+            Check<double>(m, k, n, la, Layout.RowMajor, accumulate: seed % 2 == 0, seed++);
+        }
+    }
+
+    /// <summary>The parallel packed path's column slices (<see cref="Gemm.ColumnTiles"/>, off by default): B small enough,
+    /// n with a partial last panel, every layout of A and B, float and double, overwriting and accumulating; the switch
+    /// only changes how the work is cut, so other tests running meanwhile are unaffected.</summary>
+    [Theory]
+    [InlineData(100, 200, 250)]
+    [InlineData(70, 256, 256)]
+    public void PackedColumnSlicesPerThread(int m, int k, int n)
+    {
+        bool before = Gemm.ColumnTiles;
+        Gemm.ColumnTiles = true;
+        try
+        {
+            int seed = 60;
+            foreach (var (la, lb) in new[] { (Layout.RowMajor, Layout.RowMajor), (Layout.ColMajor, Layout.ColMajor), (Layout.Stepped, Layout.RowMajor) })
+            {
+                Check<float>(m, k, n, la, lb, accumulate: seed % 2 == 0, seed++);
+                Check<double>(m, k, n, la, lb, accumulate: seed % 2 == 0, seed++);
+            }
+        }
+        finally { Gemm.ColumnTiles = before; }
+    }
+
+    /// <summary><see cref="Gemm.SmallProduct"/> with B's leading dimension a multiple of 256 bytes wider than n (its strips
+    /// are copied before use): column counts with one- and two-vector and scalar tails, m around the 6-row block, depths
+    /// short and long, all three stores, float and double.</summary>
+    [Fact]
+    public void SmallProductCopiedStripsWithTails()
+    {
+        var rng = new Random(7);
+        foreach (var mode in new[] { Gemm.Store.Assign, Gemm.Store.Add, Gemm.Store.Subtract })
+            foreach (var (m, k, n) in new[] { (7, 5, 16), (13, 100, 37), (20, 33, 50), (12, 384, 61), (7, 9, 8) })
+            {
+                int ldb = 128, ldc = n + 2, ars = k, acs = 1;
+                var a = new double[m * k];
+                var b = new double[k * ldb];
+                var c = new double[m * ldc];
+                for (int i = 0; i < a.Length; i++) a[i] = rng.NextDouble() - 0.5;
+                for (int i = 0; i < b.Length; i++) b[i] = rng.NextDouble() - 0.5;
+                for (int i = 0; i < c.Length; i++) c[i] = rng.NextDouble() - 0.5;
+                var before = (double[])c.Clone();
+                var cf = Array.ConvertAll(c, x => (float)x);
+                var beforeF = (float[])cf.Clone();
+                Gemm.SmallProduct(a, 0, ars, acs, b, 0, ldb, c, 0, ldc, m, k, n, mode);
+                Gemm.SmallProduct(Array.ConvertAll(a, x => (float)x), 0, ars, acs, Array.ConvertAll(b, x => (float)x), 0, ldb, cf, 0, ldc, m, k, n, mode);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        int o = i * ldc + j;
+                        if (j >= n)
+                        {
+                            Assert.Equal(before[o], c[o]);
+                            Assert.Equal(beforeF[o], cf[o]);
+                            continue;
+                        }
+                        double s = 0;
+                        for (int p = 0; p < k; p++) s += a[i * ars + p * acs] * b[p * ldb + j];
+                        double want = mode switch { Gemm.Store.Assign => s, Gemm.Store.Add => before[o] + s, _ => before[o] - s };
+                        Assert.True(Math.Abs(c[o] - want) <= 1e-12 * (1 + k), $"double {m}x{k}x{n} {mode}: C[{i},{j}] = {c[o]}, want {want}");
+                        Assert.True(Math.Abs(cf[o] - want) <= 1e-5 * (1 + k), $"float {m}x{k}x{n} {mode}: C[{i},{j}] = {cf[o]}, want {want}");
+                    }
+            }
+    }
+
     /// <summary><see cref="Gemm.SmallProduct"/> (the entry for kernels that cut their own tiles): strided A, B rows
     /// with a leading dimension wider than n, C rows with a leading dimension wider than n, and all three stores.</summary>
     [Theory]

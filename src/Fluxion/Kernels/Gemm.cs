@@ -34,11 +34,12 @@ internal static unsafe class Gemm
 {
     /// <summary>Up to this many multiply-adds the unpacked path (<see cref="SmallProduct"/>) is used when B's rows and
     /// A's rows are contiguous (a quarter of it when A is strided, e.g. a transposed view). Its 6×2-vector register
-    /// block matches the packed micro-kernel, so packing pays only once B outgrows the caches: A/B on thread CPU
-    /// time, one thread, the unpacked path was ahead of the packed one up to 192³ and level at 256³ (row-major A),
-    /// and up to 128³ with A transposed. Initialised from the FLUXION_GEMM_SMALL_WORK environment variable
-    /// (benchmarks move the crossover with it).</summary>
-    internal static long SmallWork = EnvLong("FLUXION_GEMM_SMALL_WORK", 1L << 23);
+    /// block matches the packed micro-kernel. Since the packed micro-kernels were unrolled (C tile prefetched), A/B on
+    /// thread CPU time, one thread, load ~110 (bench/Fluxion.Micro <c>ab smallpath</c>): level at 128³, the packed path
+    /// ahead from 192³ (0.88-0.97x the time at 192³, 0.88x at 256³, 0.85-0.92x at 256×128×512) and at 128³ with A
+    /// transposed; so the crossover is 2^22 (it was 2^23). Initialised from the FLUXION_GEMM_SMALL_WORK environment
+    /// variable (benchmarks move the crossover with it).</summary>
+    internal static long SmallWork = EnvLong("FLUXION_GEMM_SMALL_WORK", 1L << 22);
 
     /// <summary>Below this many multiply-adds a dot-product layout (A rows and B columns contiguous) takes the
     /// unpacked dot path.</summary>
@@ -177,9 +178,13 @@ internal static unsafe class Gemm
                 return;
             }
             Profile.Threads = threads;
-            bool byRows = m >= 2 * threads;
-            int unit = byRows && unpackedRows ? 6 : 1;
-            int len = byRows ? (m + unit - 1) / unit : n, chunks = Math.Min(len, 2 * threads);
+            // register-blocked products wide enough for two column strips (2 vectors) per chunk split over strips: each
+            // thread copies only its own strips of B (SmallRows); else over rows in whole 6-row blocks
+            int stripW = 2 * Vector256<T>.Count;
+            bool byStrips = unpackedRows && SmallColumnSplit && n >= 4 * threads * stripW;
+            bool byRows = !byStrips && m >= 2 * threads;
+            int unit = byStrips ? stripW : byRows && unpackedRows ? 6 : 1;
+            int len = byRows ? (m + unit - 1) / unit : (n + unit - 1) / unit, chunks = Math.Min(len, 2 * threads);
             int ars = aRowStride, acs = aColStride, brs = bRowStride, bcs = bColStride;
             Parallelism.For(len, chunks, threads, (_, s0, s1) =>
             {
@@ -189,7 +194,11 @@ internal static unsafe class Gemm
                     int r0 = s0 * unit, r1 = Math.Min(m, s1 * unit);
                     Small(a, aOff + r0 * ars, ars, acs, b, bOff, brs, bcs, c, cOff + r0 * ldc, ldc, r1 - r0, k, n, accumulate);
                 }
-                else Small(a, aOff, ars, acs, b, bOff + s0 * bcs, brs, bcs, c, cOff + s0, ldc, m, k, s1 - s0, accumulate);
+                else
+                {
+                    int j0 = s0 * unit, j1 = Math.Min(n, s1 * unit);
+                    Small(a, aOff, ars, acs, b, bOff + j0 * bcs, brs, bcs, c, cOff + j0, ldc, m, k, j1 - j0, accumulate);
+                }
                 Profile.Stop(ref Profile.KernelTicks, t0);
             });
             return;
@@ -443,7 +452,7 @@ internal static unsafe class Gemm
     /// streamed in place. The last rows take the same kernel with fewer rows; a column tail narrower than a
     /// vector is copied once into a zero-padded k×W buffer and computed as one more vector column.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void SmallRows<T>(T[] a, int aOff, int ars, int acs, T[] b, int bOff, int ldb,
                                      T[] c, int cOff, int ldc, int m, int k, int n, Store mode) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -452,15 +461,33 @@ internal static unsafe class Gemm
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
         int nv = n - n % w;
-        bool stripsOuter = ColumnsOuter && m > 6 && (long)k * 2 * w * Unsafe.SizeOf<T>() <= ColumnsOuterStripBytes
-                           && (long)k * n * Unsafe.SizeOf<T>() > ColumnsOuterStripBytes;
+        bool stripFits = m > 6 && nv >= 2 * w && (long)k * 2 * w * Unsafe.SizeOf<T>() <= ColumnsOuterStripBytes;
+        long ldbBytes = (long)ldb * Unsafe.SizeOf<T>();
+        bool packStrips = PackSmallStrips && stripFits && (ldbBytes % ConflictStrideBytes == 0 || ldbBytes % 64 != 0 && m >= 24);
+        bool stripsOuter = packStrips || ColumnsOuter && stripFits && (long)k * n * Unsafe.SizeOf<T>() > ColumnsOuterStripBytes;
         if (stripsOuter)
         {
             // B larger than L1 but a 2-vector strip of it (k × 2W) fits: walk the strips outermost, so each strip is read
-            // from L2 once and reused from L1 by every row block (rows outermost re-streams all of B per 6 rows)
+            // from L2 once and reused from L1 by every row block (rows outermost re-streams all of B per 6 rows). When
+            // B's row stride is a multiple of ConflictStrideBytes (64, 128, 192, 256, ... float columns) its rows map onto
+            // a few L1 sets, so neither B nor a strip of it stays in L1 in place: then each strip is first copied into a
+            // contiguous, 64-byte aligned k × 2W buffer (one line per depth row, conflict-free), whatever B's size. So is
+            // it when B's rows are not 64-byte aligned (a strip row then spans two lines: the strip is up to twice its
+            // size in L1) and there are enough row blocks (m ≥ 24) to pay for the copy. A/B on thread CPU time, one
+            // thread, load ~110 (bench/Fluxion.Micro `ab smallstrip`): 0.85-0.95x the time at 128³-256³ and 256×128×512
             int j = 0;
+            T* strip = stackalloc T[packStrips ? k * 2 * w + 64 / sizeof(T) : 0];
+            strip = (T*)(((nint)strip + 63) & ~(nint)63);
             for (; j + 2 * w <= nv; j += 2 * w)
-                RowBlocks<T, V2>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
+            {
+                if (packStrips)
+                {
+                    PackStrip(ref Unsafe.Add(ref B, bOff + j), ldb, k, 2 * w, strip);
+                    RowBlocks<T, V2>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.AsRef<T>(strip), 2 * w, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
+                }
+                else
+                    RowBlocks<T, V2>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
+            }
             if (j < nv)
                 RowBlocks<T, V1>(ref Unsafe.Add(ref A, aOff), ars, acs, ref Unsafe.Add(ref B, bOff + j), ldb, ref Unsafe.Add(ref C, cOff + j), ldc, m, k, mode);
         }
@@ -532,8 +559,35 @@ internal static unsafe class Gemm
     /// <summary>A/B switch (bench/Fluxion.Micro <c>ab colsouter</c>): the unpacked path walks B's column strips outermost when B outgrows L1.</summary>
     internal static bool ColumnsOuter = true;
 
+    /// <summary>A/B switch (bench/Fluxion.Micro <c>ab smallstrip</c>): when the unpacked path walks B's column strips
+    /// outermost, each strip is first copied into a contiguous aligned buffer (see <see cref="SmallRows{T}"/>).</summary>
+    internal static bool PackSmallStrips = true;
+
+    /// <summary>Copies B[0..k, 0..width) (rows at stride <paramref name="ldb"/>; width a multiple of the vector width)
+    /// into <paramref name="dst"/> as k contiguous rows of <paramref name="width"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackStrip<T>(ref T b, nint ldb, int k, int width, T* dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        nuint w = (nuint)Vector256<T>.Count;
+        for (int p = 0; p < k; p++, dst += width)
+        {
+            ref T src = ref Unsafe.Add(ref b, p * ldb);
+            for (nuint j = 0; j < (nuint)width; j += w)
+                Vector256.LoadUnsafe(ref src, j).Store(dst + j);
+        }
+    }
+
     /// <summary>Bytes of B's column strip that should stay in L1 (the unpacked path's strip order applies up to it).</summary>
     private const long ColumnsOuterStripBytes = 24 << 10;
+
+    /// <summary>B row strides (bytes) that are a multiple of this map a column strip's rows onto at most 16 of the 64 L1
+    /// sets (128 lines in 8 ways): the unpacked path copies such strips before use (<see cref="PackSmallStrips"/>).</summary>
+    private const long ConflictStrideBytes = 256;
+
+    /// <summary>Whether the unpacked path's threads split C by column strips (each thread copies only its own strips of B)
+    /// rather than by rows. Initialised from FLUXION_GEMM_SMALL_SPLIT (<c>rows</c> turns it off; for wall-clock A/B on a
+    /// quiet machine).</summary>
+    internal static bool SmallColumnSplit = Environment.GetEnvironmentVariable("FLUXION_GEMM_SMALL_SPLIT") != "rows";
 
     /// <summary>One column strip (<typeparamref name="TV"/> vectors wide) across all <paramref name="m"/> rows, in 6-row register blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -731,6 +785,14 @@ internal static unsafe class Gemm
 
     private static int RoundUp(int x, int r) => (x + r - 1) / r * r;
 
+    /// <summary>Whether the parallel packed path runs products with a small B (at most <see cref="ColumnTilesMaxB"/>
+    /// elements) as one column slice per thread, each packing its own part of B. Off by default (not yet measured on a
+    /// quiet machine); initialised from FLUXION_GEMM_COLUMN_TILES (<c>1</c> turns it on) for a wall-clock A/B.</summary>
+    internal static bool ColumnTiles = Environment.GetEnvironmentVariable("FLUXION_GEMM_COLUMN_TILES") == "1";
+
+    /// <summary>Largest B (k·n elements) for <see cref="ColumnTiles"/>: 256³'s B.</summary>
+    private const long ColumnTilesMaxB = 1L << 16;
+
     /// <summary>Upper bound on the elements of B packed at once by the parallel path (its column block is
     /// narrowed to fit). A field so tests can exercise several column blocks on small inputs.</summary>
     internal static int PackedBLimit = 1 << 23;
@@ -752,6 +814,18 @@ internal static unsafe class Gemm
             return;
         }
         Profile.Threads = threads;
+        if (ColumnTiles && (long)k * n <= ColumnTilesMaxB && n >= 4 * threads * TK.NR)
+        {
+            // a small B (e.g. 256³): one parallel region of column slices, each thread packing only its own B columns
+            // (and all of A) in the sequential blocked product, instead of B packed on one thread, then a second region
+            int panels = (n + TK.NR - 1) / TK.NR;
+            Parallelism.For(panels, threads, threads, (_, p0, p1) =>
+            {
+                int j0 = p0 * TK.NR, j1 = Math.Min(n, p1 * TK.NR);
+                Tile<T, TK>(a, aOff, ars, acs, b, bOff + j0 * bcs, brs, bcs, c, cOff + j0, ldc, m, k, j1 - j0, acc);
+            });
+            return;
+        }
         int target = 4 * threads;
         int ni = Math.Min(Math.Max((m + TK.MC - 1) / TK.MC, target), Math.Max(1, m / (4 * TK.MR)));
         // small products (few row blocks): a multiple of the threads, so no core idles at the end of the region
