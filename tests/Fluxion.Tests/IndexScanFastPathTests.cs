@@ -199,4 +199,41 @@ public class IndexScanFastPathTests
         y.Sum().Backward();
         Assert.All(a.Grad!.ToDoubleArray(), g => Assert.Equal(1.0, g));
     }
+
+    /// <summary>The call without autograd (the plain-copy path) and with it (the composed, differentiable path) agree.</summary>
+    private static void SameTrackedAndUntracked(Tensor x, Func<Tensor, Tensor> f)
+    {
+        double[] plain;
+        using (Autograd.NoGrad()) plain = f(x).ToDoubleArray();
+        var tracked = f(x.Detach().RequiresGrad_()).ToDoubleArray();
+        Assert.Equal(tracked, plain);
+    }
+
+    [Fact]
+    public void IndexFillAndScatterWithoutAutogradMatchTheRecordedPath()
+    {
+        var x = R(DType.Float64, 4, 5);
+        var xt = R(DType.Float64, 5, 4).T; // non-contiguous
+        foreach (var t in new[] { x, xt })
+        {
+            SameTrackedAndUntracked(t, a => a.IndexFill(1, Tensor.FromArray(new long[] { 0, -1, 2, 0 }), -1.5));
+            SameTrackedAndUntracked(t, a => a.IndexFill(-2, Tensor.FromArray(new long[] { 3 }), 2.0));
+            // repeated targets along dim 0: the last write (row-major over the index) wins
+            var idx = Tensor.FromArray(new long[] { 0, 2, 1, 0, 2, 2, 0, 1 }, 2, 4);
+            SameTrackedAndUntracked(t, a => a.Scatter(0, idx, R(DType.Float64, 3, 4)));
+            SameTrackedAndUntracked(t, a => a.Scatter(1, Tensor.FromArray(new long[] { 3, 0, 4, 4 }, 2, 2), 0.25));
+        }
+        var plain = Tensor.Zeros([2, 3], DType.Float64).Scatter(1, Tensor.FromArray(new long[] { 2, 2, 0 }, 1, 3), Tensor.FromArray(new double[] { 1, 2, 3 }, 1, 3));
+        Assert.Equal([3.0, 0, 2, 0, 0, 0], plain.ToDoubleArray());
+        // int64 and bool keep their dtype; a fill value is cast to it
+        var i = Tensor.FromArray(new long[] { 1, 2, 3, 4 }, 2, 2).IndexFill(0, Tensor.FromArray(new long[] { 1 }), 7.9);
+        Assert.Equal([1L, 2, 7, 7], i.ToArray<long>());
+        var b = Tensor.Zeros([2, 2], DType.Bool).Scatter(1, Tensor.FromArray(new long[] { 1, 0 }, 2, 1), Tensor.FromArray(new[] { true, true }, 2, 1));
+        Assert.Equal([false, true, true, false], b.ToArray<bool>());
+        // the input is not modified, and empty inputs stay empty
+        var before = x.ToDoubleArray();
+        _ = x.IndexFill(0, Tensor.FromArray(new long[] { 1 }), 9);
+        Assert.Equal(before, x.ToDoubleArray());
+        Assert.Equal([0, 3], Tensor.Zeros([0, 3], DType.Float32).IndexFill(1, Tensor.FromArray(new long[] { 1 }), 1).ShapeArray);
+    }
 }

@@ -111,7 +111,50 @@ public partial class Tensor
         CheckIndexVector(op, index);
         int d = WrapIndexDim(op, dim);
         var v = IndexValues(op, index, _shape[d], $"dim {d} (shape {ShapeUtil.Format(_shape)})", allowNegative: true);
+        if (Untracked(this))
+        {
+            // nothing to record: a copy with the selected slices filled (no mask, no full-size select)
+            var y = Empty(ShapeArray, DType);
+            y.CopyRawFrom(this);
+            var sliceShape = ShapeArray;
+            sliceShape[d] = 1;
+            if (y.Numel > 0)
+                foreach (var i in v.Distinct()) y.AsStridedRaw(sliceShape, y._strides, y.Offset + (int)i * y._strides[d]).FillRaw(value);
+            return y;
+        }
         return Where(DimMask(d, _shape[d], v), ScalarLike(value), this); // a fill: the value takes this dtype
+    }
+
+    /// <summary>True when a call on these inputs records nothing (no reverse or forward autograd, no trace): the
+    /// index-fill and scatter ops then write a plain copy instead of composing differentiable ops.</summary>
+    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && !Op.Tracking(a) && (b is null || !Op.Tracking(b));
+
+    /// <summary>A dense copy of this tensor with flat position <paramref name="pos"/>[i] set to element i (row-major) of
+    /// <paramref name="values"/>, or to <paramref name="value"/> (in this dtype) when it is null; later writes win.</summary>
+    private Tensor CopyWithWrites(int[] pos, Tensor? values, double value)
+    {
+        var y = Empty(ShapeArray, DType);
+        y.CopyRawFrom(this);
+        void Write<T>()
+        {
+            var dst = y.Storage.As<T>();
+            if (values is null)
+            {
+                T v = ScalarLike(value).ToArray<T>()[0];
+                foreach (var p in pos) dst[p] = v;
+                return;
+            }
+            var src = values.Contiguous().ToArray<T>();
+            for (int i = 0; i < pos.Length; i++) dst[pos[i]] = src[i];
+        }
+        switch (DType)
+        {
+            case DType.Float32: Write<float>(); break;
+            case DType.Float64: Write<double>(); break;
+            case DType.Int64: Write<long>(); break;
+            default: Write<bool>(); break;
+        }
+        return y;
     }
 
     internal static readonly OpDef IndexCopyOp = Composite("IndexCopy", ["IndexSelect", "Where"], ["index_copy"], () =>
@@ -342,6 +385,7 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim(op, dim, Rank);
         var pos = ScatterTargets(op, d, index, src);
         if (pos.Length == 0) return Clone();
+        if (Untracked(this, src)) return CopyWithWrites(pos, Corner(src, index), 0);
         // the targets cleared, then the last write to each added there: two passes over the input and a pass over
         // the index (bool: no addition, so the values are moved by a mask instead)
         var hit = new bool[Numel];
@@ -374,6 +418,7 @@ public partial class Tensor
         if (Rank == 0) return Reshape(1).Scatter(0, index.Reshape(1), value).Reshape();
         int d = ShapeUtil.WrapDim(op, dim, Rank);
         var pos = ScatterTargets(op, d, index, null);
+        if (Untracked(this)) return CopyWithWrites(pos, null, value);
         var hit = new bool[Numel];
         foreach (var p in pos) hit[p] = true;
         return Where(Wrap(hit, ShapeArray), ScalarLike(value), this); // a fill: the value takes this dtype
