@@ -172,11 +172,11 @@ internal static class AbThreadCpu
 
     /// <summary>ab scan: float32 [n, n], one thread. A = the former kernels: a cumulative sum one row at a time (one
     /// running double sum), along dim 0 through a transposed copy, that row scan and a copy back into fresh arrays; a flip
-    /// of both dims as one copy of the whole run then one reversal. B = Kernels.Scan's four-rows-at-a-time row scan and its
+    /// of both dims as one copy of the whole run then one reversal. B = Kernels.Scan's row scan (the same loop; an A/A check) and its
     /// lane scan in place (vectorized across the columns), and Strided.Copy's blocked reversed copy.</summary>
     private static void ScanAb(int rounds, int n)
     {
-        Console.WriteLine($"scan A/B (A: former row-at-a-time scan, dim 0 via transposed copies, one-pass flip; B: Kernels.Scan rows x4 and lanes, blocked flip), [{n}, {n}] float32, one thread");
+        Console.WriteLine($"scan A/B (A: former row-at-a-time scan, dim 0 via transposed copies, one-pass flip; B: Kernels.Scan rows and lanes, blocked flip), [{n}, {n}] float32, one thread");
         var x = Tensor.Randn([n, n], DType.Float32, new Generator(3)).ToArray<float>();
         var y = new float[n * n];
         bool b = false;

@@ -1,8 +1,8 @@
 namespace Fluxion.Tests;
 
 /// <summary>
-/// The fast paths of the index/scan/shape kernels: scans along a middle dim vectorized across the inner lanes (and
-/// four rows at a time along the last dim), the parallel reversed copy behind Flip, Tensor.UnfoldDim as a strided view,
+/// The fast paths of the index/scan/shape kernels: scans along a middle dim vectorized across the inner lanes (and the
+/// row scan along the last dim), the parallel reversed copy behind Flip, Tensor.UnfoldDim as a strided view,
 /// and FillInPlace/ZeroInPlace without a full-size temporary. Each is checked against a plain reference, on dense,
 /// non-contiguous, negative-dim, empty and 0-d inputs, and the changed backward by a float64 gradcheck.
 /// </summary>

@@ -14,24 +14,10 @@ internal static class Scan
     /// <summary>Runs <paramref name="body"/>(start, end) over the rows, split over the threads for large inputs.</summary>
     internal static void Rows(int rows, int n, Action<int, int> body) => Parallelism.For(rows, (long)rows * Math.Max(n, 1), ParallelWork, body);
 
-    /// <summary>dst[r, i] = Σ_{j ≤ i} x[r, j]; four rows at a time (four independent running sums hide the add's latency).</summary>
+    /// <summary>dst[r, i] = Σ_{j ≤ i} x[r, j]. (Four rows interleaved, four running sums, measured 2.7x slower: ab scan.)</summary>
     public static void CumSum<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Rows(rows, n, (r0, r1) =>
     {
-        int r = r0;
-        for (; r + 4 <= r1; r += 4)
-        {
-            T a0 = T.Zero, a1 = T.Zero, a2 = T.Zero, a3 = T.Zero;
-            var s = x.AsSpan(off + r * n, 4 * n);
-            var d = dst.AsSpan(r * n, 4 * n);
-            for (int i = 0; i < n; i++)
-            {
-                d[i] = a0 += s[i];
-                d[n + i] = a1 += s[n + i];
-                d[2 * n + i] = a2 += s[2 * n + i];
-                d[3 * n + i] = a3 += s[3 * n + i];
-            }
-        }
-        for (; r < r1; r++)
+        for (int r = r0; r < r1; r++)
         {
             T acc = T.Zero;
             var s = x.AsSpan(off + r * n, n);
@@ -40,25 +26,10 @@ internal static class Scan
         }
     });
 
-    /// <summary>float32 cumulative sum accumulated in double, each partial sum rounded once (as PyTorch's CPU kernel);
-    /// four rows at a time (four independent running sums hide the add's latency).</summary>
+    /// <summary>float32 cumulative sum accumulated in double, each partial sum rounded once (as PyTorch's CPU kernel).</summary>
     public static void CumSum(float[] x, int off, int rows, int n, float[] dst) => Rows(rows, n, (r0, r1) =>
     {
-        int r = r0;
-        for (; r + 4 <= r1; r += 4)
-        {
-            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-            var s = x.AsSpan(off + r * n, 4 * n);
-            var d = dst.AsSpan(r * n, 4 * n);
-            for (int i = 0; i < n; i++)
-            {
-                d[i] = (float)(a0 += s[i]);
-                d[n + i] = (float)(a1 += s[n + i]);
-                d[2 * n + i] = (float)(a2 += s[2 * n + i]);
-                d[3 * n + i] = (float)(a3 += s[3 * n + i]);
-            }
-        }
-        for (; r < r1; r++)
+        for (int r = r0; r < r1; r++)
         {
             double acc = 0;
             var s = x.AsSpan(off + r * n, n);
