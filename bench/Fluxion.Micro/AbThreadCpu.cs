@@ -18,6 +18,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab spectral [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab composites [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scan [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -212,11 +213,59 @@ internal static class AbThreadCpu
             case "composites":
                 Composites(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
                 break;
+            case "scan":
+                ScanAb(rounds, rest.Length > 0 ? rest[0] : 1024);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath");
                 return 1;
         }
         return 0;
+    }
+
+    // ---- scan: the scan and flip kernels of issue 16 (self-contained block) -------------------------------------------
+
+    /// <summary>ab scan: float32 [n, n], one thread. A = the former kernels: a cumulative sum one row at a time (one
+    /// running double sum), along dim 0 through a transposed copy, that row scan and a copy back into fresh arrays; a flip
+    /// of both dims as one copy of the whole run then one reversal. B = Kernels.Scan's row scan (the same loop; an A/A check) and its
+    /// lane scan in place (vectorized across the columns), and Strided.Copy's blocked reversed copy.</summary>
+    private static void ScanAb(int rounds, int n)
+    {
+        Console.WriteLine($"scan A/B (A: former row-at-a-time scan, dim 0 via transposed copies, one-pass flip; B: Kernels.Scan rows and lanes, blocked flip), [{n}, {n}] float32, one thread");
+        var x = Tensor.Randn([n, n], DType.Float32, new Generator(3)).ToArray<float>();
+        var y = new float[n * n];
+        bool b = false;
+        int[] sh = [n, n], dense = [n, 1], transposed = [1, n], rev = [-n, -1];
+        void OldRows(float[] src, float[] dst)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                double acc = 0;
+                var s = src.AsSpan(r * n, n);
+                var d = dst.AsSpan(r * n, n);
+                for (int i = 0; i < s.Length; i++) d[i] = (float)(acc += s[i]);
+            }
+        }
+        Compare(rounds,
+            [
+                ("cumsum last", () => { if (b) Scan.CumSum(x, 0, n, n, y); else OldRows(x, y); }),
+                ("cumsum dim 0", () =>
+                {
+                    if (b) { Scan.CumSumLanes(x, 0, 1, n, n, y); return; }
+                    var t = new float[n * n];
+                    Strided.Copy(x, 0, transposed, t, 0, dense, sh);
+                    var u = new float[n * n];
+                    OldRows(t, u);
+                    Strided.Copy(u, 0, transposed, y, 0, dense, sh);
+                }),
+                ("flip both", () =>
+                {
+                    if (b) { Strided.Copy(x, n * n - 1, rev, y, 0, dense, sh); return; }
+                    x.AsSpan().CopyTo(y);
+                    y.AsSpan().Reverse();
+                }),
+            ],
+            v => b = v);
     }
 
     private static void Compare(int rounds, (string Name, Action Run) w1, (string Name, Action Run) w2, Action<bool> setB) =>

@@ -14,7 +14,7 @@ internal static class Scan
     /// <summary>Runs <paramref name="body"/>(start, end) over the rows, split over the threads for large inputs.</summary>
     internal static void Rows(int rows, int n, Action<int, int> body) => Parallelism.For(rows, (long)rows * Math.Max(n, 1), ParallelWork, body);
 
-    /// <summary>dst[r, i] = Σ_{j ≤ i} x[r, j].</summary>
+    /// <summary>dst[r, i] = Σ_{j ≤ i} x[r, j]. (Four rows interleaved, four running sums, measured 2.7x slower: ab scan.)</summary>
     public static void CumSum<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Rows(rows, n, (r0, r1) =>
     {
         for (int r = r0; r < r1; r++)
@@ -36,6 +36,78 @@ internal static class Scan
             var d = dst.AsSpan(r * n, n);
             for (int i = 0; i < s.Length; i++) d[i] = (float)(acc += s[i]);
         }
+    });
+
+    // ---- scans along a middle dim: a dense [outer, n, inner] layout (inner > 1), vectorized across the inner lanes ----
+
+    /// <summary>Inner lanes one task of a lane scan carries (its float32 accumulators fit in 4 KB of stack).</summary>
+    private const int LaneBlock = 512;
+
+    /// <summary>Runs <paramref name="body"/>(o, j0, j1) for every outer position o and block [j0, j1) of inner lanes,
+    /// split over the threads for large inputs.</summary>
+    private static void LaneBlocks(int outer, int n, int inner, Action<int, int, int> body)
+    {
+        int blocks = (inner + LaneBlock - 1) / LaneBlock;
+        Parallelism.For(outer * blocks, (long)outer * n * inner, ParallelWork, (t0, t1) =>
+        {
+            for (int t = t0; t < t1; t++)
+            {
+                int j0 = t % blocks * LaneBlock;
+                body(t / blocks, j0, Math.Min(inner, j0 + LaneBlock));
+            }
+        });
+    }
+
+    /// <summary>acc[j] = acc[j] ⊕ x[j] (⊕ = + or ·) in double and d[j] = (float)acc[j]: one row of a float32 lane scan.</summary>
+    private static void AccumulateRow(ReadOnlySpan<float> x, Span<double> acc, Span<float> d, bool product)
+    {
+        int j = 0, w = Vector<float>.Count, h = Vector<double>.Count;
+        if (Vector.IsHardwareAccelerated)
+            for (; j + w <= x.Length; j += w)
+            {
+                Vector.Widen(new Vector<float>(x[j..]), out var lo, out var hi);
+                var a0 = new Vector<double>(acc[j..]);
+                var a1 = new Vector<double>(acc[(j + h)..]);
+                a0 = product ? a0 * lo : a0 + lo;
+                a1 = product ? a1 * hi : a1 + hi;
+                a0.CopyTo(acc[j..]);
+                a1.CopyTo(acc[(j + h)..]);
+                Vector.Narrow(a0, a1).CopyTo(d[j..]);
+            }
+        for (; j < x.Length; j++) d[j] = (float)(acc[j] = product ? acc[j] * x[j] : acc[j] + x[j]);
+    }
+
+    /// <summary>The float32 lane scan: sums (or products) accumulated in double per lane, as the row kernels.</summary>
+    private static void LanesF32(float[] x, int off, int outer, int n, int inner, float[] dst, bool product) => LaneBlocks(outer, n, inner, (o, j0, j1) =>
+    {
+        int len = j1 - j0, b = o * n * inner + j0;
+        Span<double> acc = stackalloc double[len];
+        acc.Fill(product ? 1.0 : 0.0);
+        for (int i = 0; i < n; i++, b += inner) AccumulateRow(x.AsSpan(off + b, len), acc, dst.AsSpan(b, len), product);
+    });
+
+    /// <summary>dst[o, i, j] = Σ_{k ≤ i} x[o, k, j] over a dense [outer, n, inner] layout (float32, accumulated in double).</summary>
+    public static void CumSumLanes(float[] x, int off, int outer, int n, int inner, float[] dst) => LanesF32(x, off, outer, n, inner, dst, product: false);
+
+    /// <summary>dst[o, i, j] = Π_{k ≤ i} x[o, k, j] over a dense [outer, n, inner] layout (float32, accumulated in double).</summary>
+    public static void CumProdLanes(float[] x, int off, int outer, int n, int inner, float[] dst) => LanesF32(x, off, outer, n, inner, dst, product: true);
+
+    /// <summary>dst[o, i, j] = Σ_{k ≤ i} x[o, k, j] over a dense [outer, n, inner] layout: each row the previous one plus x's.</summary>
+    public static void CumSumLanes<T>(T[] x, int off, int outer, int n, int inner, T[] dst) where T : INumber<T> => LaneBlocks(outer, n, inner, (o, j0, j1) =>
+    {
+        int len = j1 - j0, b = o * n * inner + j0;
+        x.AsSpan(off + b, len).CopyTo(dst.AsSpan(b, len));
+        for (int i = 1; i < n; i++, b += inner)
+            System.Numerics.Tensors.TensorPrimitives.Add<T>(dst.AsSpan(b, len), x.AsSpan(off + b + inner, len), dst.AsSpan(b + inner, len));
+    });
+
+    /// <summary>dst[o, i, j] = Π_{k ≤ i} x[o, k, j] over a dense [outer, n, inner] layout: each row the previous one times x's.</summary>
+    public static void CumProdLanes<T>(T[] x, int off, int outer, int n, int inner, T[] dst) where T : INumber<T> => LaneBlocks(outer, n, inner, (o, j0, j1) =>
+    {
+        int len = j1 - j0, b = o * n * inner + j0;
+        x.AsSpan(off + b, len).CopyTo(dst.AsSpan(b, len));
+        for (int i = 1; i < n; i++, b += inner)
+            System.Numerics.Tensors.TensorPrimitives.Multiply<T>(dst.AsSpan(b, len), x.AsSpan(off + b + inner, len), dst.AsSpan(b + inner, len));
     });
 
     /// <summary>float32 cumulative product accumulated in double (as PyTorch's CPU kernel).</summary>

@@ -96,6 +96,23 @@ internal static class Strided
             Parallelism.For(n, n, 4 * ParallelElements, (start, end) => src.AsSpan(srcOffset + start, end - start).CopyTo(dst.AsSpan(dstOffset + start, end - start)));
             return;
         }
+        if (rank == 1 && ss == -1 && ds == 1)
+        {
+            // a reversed run (a flip of every dim of a dense tensor): blocks split over the threads, each copied then
+            // reversed in place while in cache
+            const int block = 4096;
+            Parallelism.For((n + block - 1) / block, n, 4 * ParallelElements, (b0, b1) =>
+            {
+                for (int b = b0; b < b1; b++)
+                {
+                    int j0 = b * block, len = Math.Min(block, n - j0);
+                    var d = dst.AsSpan(dstOffset + j0, len);
+                    src.AsSpan(srcOffset - j0 - len + 1, len).CopyTo(d);
+                    d.Reverse();
+                }
+            });
+            return;
+        }
         int rows = 1;
         for (int k = 0; k < outerRank; k++) rows *= sh[k];
         int[] sOuter = st[0][..outerRank], dOuter = st[1][..outerRank], shOuter = sh[..outerRank];

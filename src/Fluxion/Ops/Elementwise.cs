@@ -790,7 +790,17 @@ public partial class Tensor
     public Tensor ClampInPlace(double? min = null, double? max = null) => InPlace("ClampInPlace", this, (a, _) => a.Clamp(min, max));
 
     /// <summary>Sets every element to <paramref name="value"/>, in place.</summary>
-    public Tensor FillInPlace(double value) => InPlace("FillInPlace", ScalarLike(value), TakeSecond);
+    public Tensor FillInPlace(double value)
+    {
+        // nothing to record or trace: fill the storage directly (no full-size result computed, then copied)
+        if (Tracer.Depth == 0 && !HasTangents && !Op.ReverseTracking(this))
+        {
+            FillRaw(value);
+            Storage.BumpVersion();
+            return this;
+        }
+        return InPlace("FillInPlace", ScalarLike(value), TakeSecond);
+    }
 
     /// <summary>Sets every element to zero, in place.</summary>
     public Tensor ZeroInPlace() => FillInPlace(0);

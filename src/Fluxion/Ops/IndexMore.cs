@@ -111,7 +111,50 @@ public partial class Tensor
         CheckIndexVector(op, index);
         int d = WrapIndexDim(op, dim);
         var v = IndexValues(op, index, _shape[d], $"dim {d} (shape {ShapeUtil.Format(_shape)})", allowNegative: true);
+        if (Untracked(this))
+        {
+            // nothing to record: a copy with the selected slices filled (no mask, no full-size select)
+            var y = Empty(ShapeArray, DType);
+            y.CopyRawFrom(this);
+            var sliceShape = ShapeArray;
+            sliceShape[d] = 1;
+            if (y.Numel > 0)
+                foreach (var i in v.Distinct()) y.AsStridedRaw(sliceShape, y._strides, y.Offset + (int)i * y._strides[d]).FillRaw(value);
+            return y;
+        }
         return Where(DimMask(d, _shape[d], v), ScalarLike(value), this); // a fill: the value takes this dtype
+    }
+
+    /// <summary>True when a call on these inputs records nothing (no reverse or forward autograd, no trace): the
+    /// index-fill and scatter ops then write a plain copy instead of composing differentiable ops.</summary>
+    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && !Op.Tracking(a) && (b is null || !Op.Tracking(b));
+
+    /// <summary>A dense copy of this tensor with flat position <paramref name="pos"/>[i] set to element i (row-major) of
+    /// <paramref name="values"/>, or to <paramref name="value"/> (in this dtype) when it is null; later writes win.</summary>
+    private Tensor CopyWithWrites(int[] pos, Tensor? values, double value)
+    {
+        var y = Empty(ShapeArray, DType);
+        y.CopyRawFrom(this);
+        void Write<T>()
+        {
+            var dst = y.Storage.As<T>();
+            if (values is null)
+            {
+                T v = ScalarLike(value).ToArray<T>()[0];
+                foreach (var p in pos) dst[p] = v;
+                return;
+            }
+            var src = values.Contiguous().ToArray<T>();
+            for (int i = 0; i < pos.Length; i++) dst[pos[i]] = src[i];
+        }
+        switch (DType)
+        {
+            case DType.Float32: Write<float>(); break;
+            case DType.Float64: Write<double>(); break;
+            case DType.Int64: Write<long>(); break;
+            default: Write<bool>(); break;
+        }
+        return y;
     }
 
     internal static readonly OpDef IndexCopyOp = Composite("IndexCopy", ["IndexSelect", "Where"], ["index_copy"], () =>
@@ -342,6 +385,7 @@ public partial class Tensor
         int d = ShapeUtil.WrapDim(op, dim, Rank);
         var pos = ScatterTargets(op, d, index, src);
         if (pos.Length == 0) return Clone();
+        if (Untracked(this, src)) return CopyWithWrites(pos, Corner(src, index), 0);
         // the targets cleared, then the last write to each added there: two passes over the input and a pass over
         // the index (bool: no addition, so the values are moved by a mask instead)
         var hit = new bool[Numel];
@@ -374,6 +418,7 @@ public partial class Tensor
         if (Rank == 0) return Reshape(1).Scatter(0, index.Reshape(1), value).Reshape();
         int d = ShapeUtil.WrapDim(op, dim, Rank);
         var pos = ScatterTargets(op, d, index, null);
+        if (Untracked(this)) return CopyWithWrites(pos, null, value);
         var hit = new bool[Numel];
         foreach (var p in pos) hit[p] = true;
         return Where(Wrap(hit, ShapeArray), ScalarLike(value), this); // a fill: the value takes this dtype
@@ -567,14 +612,32 @@ public partial class Tensor
     /// <summary>The indices 0, 0, ..., 1, ... with i repeated repeats[i] times (PyTorch's <c>repeat_interleave(repeats)</c>). Not differentiable.</summary>
     public static Tensor RepeatInterleave(Tensor repeats) => Arange(repeats.Numel, DType.Int64).RepeatInterleave(repeats.Reshape(-1), 0);
 
-    internal static readonly OpDef UnfoldDimOp = Composite("UnfoldDim", ["IndexSelect", "Reshape", "Permute"], ["unfold"], () =>
-    [
-        new("1-d", [SampleReal(1, 7)], t => t[0].UnfoldDim(0, 3, 2)),
-        new("2-d", [SampleReal(2, 3, 5)], t => t[0].UnfoldDim(1, 2, 1)),
-    ]);
+    /// <summary>The attributes of an <see cref="UnfoldDim"/> call: the dim, window size and step.</summary>
+    private sealed record UnfoldAttr(int Dim, int Size, int Step);
+
+    // a strided view: the windows' gradients are added back into zeros (overlapping windows accumulate)
+    internal static readonly OpDef UnfoldDimOp = new("UnfoldDim", OpFamily.ShapeIndexCreateOther, "unfold")
+    {
+        Linear = true,
+        DTypes = DTypeSet.All,
+        Vjp = (in OpCtx c, Tensor g, int i) => UnfoldBackward(g, c.Shape(0), c.A<UnfoldAttr>()),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+            t[0] is { } tx ? tx.UnfoldView(c.A<UnfoldAttr>() with { Dim = c.A<UnfoldAttr>().Dim + TangentBatchDims(tx, c.X(0)) }) : null,
+        BatchedJvp = true,
+        Doc = "windows along a dim as a strided view (as PyTorch); the gradient adds the windows back",
+        Samples = () =>
+        [
+            new("1-d", [SampleReal(1, 7)], t => t[0].UnfoldDim(0, 3, 2)),
+            new("2-d", [SampleReal(2, 3, 5)], t => t[0].UnfoldDim(1, 2, 1)),
+            new("first dim, gaps", [SampleReal(3, 7, 2)], t => t[0].UnfoldDim(-2, 2, 3)),
+            new("noncontiguous", [SampleReal(4, 4, 3).T], t => t[0].UnfoldDim(1, 3, 1)),
+            new("0-d", [SampleReal(5)], t => t[0].UnfoldDim(0, 1, 1)),
+        ],
+    };
 
     /// <summary>The windows of <paramref name="size"/> entries, <paramref name="step"/> apart, along <paramref name="dimension"/>:
-    /// that dim becomes the window count and a last dim of <paramref name="size"/> is appended (PyTorch's <c>Tensor.unfold</c>; here a copy).</summary>
+    /// that dim becomes the window count and a last dim of <paramref name="size"/> is appended (PyTorch's <c>Tensor.unfold</c>).
+    /// A view, as in PyTorch: overlapping windows share elements, so do not modify the result in place.</summary>
     public Tensor UnfoldDim(int dimension, int size, int step)
     {
         const string op = "UnfoldDim";
@@ -583,13 +646,32 @@ public partial class Tensor
         int n = x._shape[d];
         if (size < 0 || size > n) throw new ArgumentException($"{op}: size {size} must lie in [0, {n}] (dim {d} of shape {ShapeUtil.Format(_shape)}).", nameof(size));
         if (step <= 0) throw new ArgumentException($"{op}: step must be positive, got {step}.", nameof(step));
-        int count = (n - size) / step + 1;
-        var idx = new long[count * size];
-        for (int w = 0; w < count; w++)
-            for (int j = 0; j < size; j++) idx[w * size + j] = w * step + j;
-        var y = x.IndexSelect(d, Longs(idx));
-        y = y.Reshape([.. y._shape[..d], count, size, .. y._shape[(d + 1)..]]);
-        var r = y.Movedim(d + 1, -1);
+        var r = x.UnfoldView(new UnfoldAttr(d, size, step));
         return Rank == 0 ? r.Reshape(size) : r;
+    }
+
+    /// <summary>The unfold view (arguments already checked), recorded for autograd.</summary>
+    private Tensor UnfoldView(UnfoldAttr a)
+    {
+        int d = a.Dim, count = (_shape[d] - a.Size) / a.Step + 1;
+        int[] shape = [.. _shape, a.Size], strides = [.. _strides, _strides[d]];
+        shape[d] = count;
+        strides[d] = _strides[d] * a.Step;
+        var y = MakeView(shape, strides, Offset);
+        return Op.Tracking(this) ? Op.Record(UnfoldDimOp, y, [this], a) : y;
+    }
+
+    /// <summary>The gradient of an unfold: the windows of <paramref name="g"/> index-added into zeros of the input's shape
+    /// (differentiable; a window position repeated by overlapping windows accumulates).</summary>
+    private static Tensor UnfoldBackward(Tensor g, int[] inShape, UnfoldAttr a)
+    {
+        int d = a.Dim, count = g._shape[d];
+        var idx = new long[count * a.Size];
+        for (int w = 0; w < count; w++)
+            for (int j = 0; j < a.Size; j++) idx[w * a.Size + j] = (long)w * a.Step + j;
+        // [.., count, .., size] → [.., count, size, ..] → [.., count·size, ..]
+        var gm = g.Movedim(-1, d + 1);
+        int[] flat = [.. gm._shape[..d], count * a.Size, .. gm._shape[(d + 2)..]];
+        return ZerosIndexAdd(inShape, d, Longs(idx), gm.Reshape(flat));
     }
 }

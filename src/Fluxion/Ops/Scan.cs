@@ -8,6 +8,9 @@ internal delegate void RowKernel<T>(T[] x, int offset, int rows, int n, T[] dst)
 /// <summary>A kernel over the rows of a dense [rows, n] layout (starting at an offset of its array) writing int64 positions.</summary>
 internal delegate void RowIndexKernel<T>(T[] x, int offset, int rows, int n, long[] dst);
 
+/// <summary>A scan along the middle dim of a dense [outer, n, inner] layout (starting at an offset of its array), inner > 1.</summary>
+internal delegate void LaneKernel<T>(T[] x, int offset, int outer, int n, int inner, T[] dst);
+
 // Scans along one dim (cumsum, cumprod, cummax, cummin, logcumsumexp) and the product reduction.
 // Conventions follow PyTorch: dims wrap, a 0-d input is a one-element row, cumsum/cumprod of int64
 // (and bool) give int64, cummax/cummin report the last position among ties and a NaN takes over.
@@ -46,6 +49,14 @@ public partial class Tensor
     internal static Tensor FromAlongLayout<T>(T[] data, int[] shape, int d)
     {
         if (shape.Length == 0 || d == shape.Length - 1) return Wrap(data, shape);
+        var dst = new T[data.Length];
+        Strided.Gather(data, 0, shape, AlongLayoutStrides(shape, d), dst);
+        return Wrap(dst, (int[])shape.Clone());
+    }
+
+    /// <summary>The strides, over <paramref name="shape"/>, of a dense layout with dim <paramref name="d"/> moved last.</summary>
+    private static int[] AlongLayoutStrides(int[] shape, int d)
+    {
         var moved = new int[shape.Length];
         int k = 0;
         for (int i = 0; i < shape.Length; i++) if (i != d) moved[k++] = shape[i];
@@ -55,28 +66,46 @@ public partial class Tensor
         k = 0;
         for (int i = 0; i < shape.Length; i++) if (i != d) st[i] = ms[k++];
         st[d] = ms[^1];
-        var dst = new T[data.Length];
-        Strided.Gather(data, 0, shape, st, dst);
-        return Wrap(dst, (int[])shape.Clone());
+        return st;
+    }
+
+    /// <summary>
+    /// Runs an elementwise-along-<paramref name="d"/> kernel into a new (pooled) tensor of this shape and dtype
+    /// <paramref name="outType"/> (default: this dtype). Along the last dim (or any dim with a dense input and a
+    /// <paramref name="lanes"/> kernel, which scans the [outer, n, inner] layout in place) no copy is made; otherwise the
+    /// input is gathered with <paramref name="d"/> last and the result scattered back.
+    /// </summary>
+    private Tensor AlongCore<T, TOut>(int d, DType outType, Action<T[], int, int, int, TOut[]> kernel, Action<T[], int, int, int, int, TOut[]>? lanes)
+    {
+        var y = Empty(ShapeArray, outType);
+        var dst = y.Storage.As<TOut>();
+        if (Numel == 0) return y;
+        if (lanes is not null && Rank > 1 && d < Rank - 1 && IsContiguous)
+        {
+            int outer = 1, inner = 1;
+            for (int i = 0; i < d; i++) outer *= _shape[i];
+            for (int i = d + 1; i < Rank; i++) inner *= _shape[i];
+            lanes(Storage.As<T>(), Offset, outer, _shape[d], inner, dst);
+            return y;
+        }
+        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
+        if (Rank == 0 || d == Rank - 1)
+        {
+            kernel(s, off, rows, n, dst);
+            return y;
+        }
+        var tmp = new TOut[rows * n];
+        kernel(s, off, rows, n, tmp);
+        Strided.Gather(tmp, 0, _shape, AlongLayoutStrides(_shape, d), dst);
+        return y;
     }
 
     /// <summary>Runs an elementwise-along-<paramref name="d"/> kernel; the result has this tensor's shape and dtype.</summary>
-    private Tensor ScanCore<T>(int d, RowKernel<T> kernel)
-    {
-        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
-        var dst = new T[rows * n];
-        kernel(s, off, rows, n, dst);
-        return FromAlongLayout(dst, ShapeArray, d);
-    }
+    private Tensor ScanCore<T>(int d, RowKernel<T> kernel, LaneKernel<T>? lanes = null) =>
+        AlongCore<T, T>(d, DType, kernel.Invoke, lanes is null ? null : lanes.Invoke);
 
     /// <summary>Runs a position kernel along <paramref name="d"/> (one position per element); int64 of this shape.</summary>
-    private Tensor ScanIndexCore<T>(int d, RowIndexKernel<T> kernel)
-    {
-        var s = AlongLayout<T>(d, out int rows, out int n, out int off);
-        var dst = new long[rows * n];
-        kernel(s, off, rows, n, dst);
-        return FromAlongLayout(dst, ShapeArray, d);
-    }
+    private Tensor ScanIndexCore<T>(int d, RowIndexKernel<T> kernel) => AlongCore<T, long>(d, DType.Int64, kernel.Invoke, null);
 
     /// <summary>Runs a per-row kernel along <paramref name="d"/> writing one value per row, shaped <paramref name="outShape"/>.</summary>
     private Tensor RowReduceCore<T>(int d, int[] outShape, RowKernel<T> kernel)
@@ -147,9 +176,9 @@ public partial class Tensor
         if (DType == DType.Bool) return To(DType.Int64).Cumsum(d);
         var y = DType switch
         {
-            DType.Float32 => ScanCore<float>(d, Scan.CumSum),
-            DType.Float64 => ScanCore<double>(d, Scan.CumSum),
-            _ => ScanCore<long>(d, Scan.CumSum),
+            DType.Float32 => ScanCore<float>(d, Scan.CumSum, Scan.CumSumLanes),
+            DType.Float64 => ScanCore<double>(d, Scan.CumSum, Scan.CumSumLanes),
+            _ => ScanCore<long>(d, Scan.CumSum, Scan.CumSumLanes),
         };
         return DType.IsFloatingPoint() ? Op.Record(CumsumOp, y, [this], d) : y;
     }
@@ -219,9 +248,9 @@ public partial class Tensor
         if (DType == DType.Bool) return To(DType.Int64).Cumprod(d);
         var y = DType switch
         {
-            DType.Float32 => ScanCore<float>(d, Scan.CumProd),
-            DType.Float64 => ScanCore<double>(d, Scan.CumProd),
-            _ => ScanCore<long>(d, Scan.CumProd),
+            DType.Float32 => ScanCore<float>(d, Scan.CumProd, Scan.CumProdLanes),
+            DType.Float64 => ScanCore<double>(d, Scan.CumProd, Scan.CumProdLanes),
+            _ => ScanCore<long>(d, Scan.CumProd, Scan.CumProdLanes),
         };
         return DType.IsFloatingPoint() ? Op.Record(CumprodOp, y, [this], d) : y;
     }
