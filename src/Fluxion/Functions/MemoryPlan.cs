@@ -44,9 +44,11 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long 
 /// candidate that fits with the least predicted time (if none fits: the smallest predicted peak). The
 /// checkpointing model, its one dynamic program and its measurements live in <see cref="CheckpointPlan"/>;
 /// this class only adds the two other ways to avoid storing.</para>
-/// <para><b>Predicted time</b>: Σ f_i + Σ b_i + the recomputed steps' f_i, over each step's forward time f_i and
+/// <para><b>Predicted time</b>: Σ f_i + Σ b_i + ρ·(the recomputed steps' f_i), over each step's forward time f_i and
 /// backward time b_i, measured by <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> on the sample (one warm-up run, then the median of
-/// <see cref="TimingRuns"/> runs; compare with <see cref="MemoryPlanMeasure.Measure"/>'s wall time). With given step costs (tests) the
+/// <see cref="TimingRuns"/> runs) and calibrated to whole passes of the candidate (<see cref="Calibrate"/>: the store-all
+/// prediction is the measured store-all pass, ρ the measured cost of recomputing; compare with
+/// <see cref="MemoryPlanMeasure.Measure"/>'s wall time). With given step costs (tests) the
 /// model is 3·Σ c_i plus the recomputed c_i plus half of each inverted step's c_i. <b>Predicted peak</b>:
 /// <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations only, a forward-mode section's carried tangents
 /// counted as its saved bytes) plus the largest temporary tangents of a forward-mode section
@@ -70,8 +72,10 @@ public sealed partial class MemoryPlan
     private readonly Func<Tensor, Tensor>[] _fns;
 
     private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan,
-        double[]? backwardSeconds = null, long forwardTransientBytes = 0)
+        double[]? backwardSeconds = null, long forwardTransientBytes = 0, double recomputeFactor = 1, double? passSeconds = null)
     {
+        RecomputeFactor = recomputeFactor;
+        CalibrationPassSeconds = passSeconds;
         _model = model;
         _steps = steps;
         _fns = fns;
@@ -93,7 +97,7 @@ public sealed partial class MemoryPlan
             // measured: every step's forward and backward (a reversible run's backward reconstructs, a forward-mode
             // section's backward is its product with the carried Jacobian), plus the checkpointed steps run again
             StepBackwardSeconds = backwardSeconds;
-            PredictedSeconds = forward + backwardSeconds.Sum() + plan.RecomputeCost;
+            PredictedSeconds = forward + backwardSeconds.Sum() + recomputeFactor * plan.RecomputeCost;
         }
         else
         {
@@ -108,12 +112,21 @@ public sealed partial class MemoryPlan
     /// <summary>Repeated runs per step when <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> times the steps (after one warm-up run); the median is used.</summary>
     public const int TimingRuns = 5;
 
-    /// <summary>The measured forward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs), or the
-    /// costs given to <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/>.</summary>
+    /// <summary>The forward time of each step in seconds: the median of <see cref="TimingRuns"/> warm runs of the step alone,
+    /// scaled so that the steps sum to a measured whole forward pass (see <see cref="Calibrate"/>); or the costs given to
+    /// <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/>.</summary>
     public IReadOnlyList<double> StepForwardSeconds => _plan.StepCosts;
 
-    /// <summary>The measured backward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs: the
-    /// gradients of the step's input and parameters for a ones seed), or null when costs were given.</summary>
+    /// <summary>The time of one recomputed step relative to its forward time (<see cref="StepForwardSeconds"/>): measured from a whole
+    /// pass with every step checkpointed (see <see cref="Calibrate"/>); 1 when costs were given.</summary>
+    public double RecomputeFactor { get; }
+
+    /// <summary>The measured whole forward and backward pass of this candidate's steps, all stored (seconds), to which the step
+    /// times were calibrated; null when costs were given.</summary>
+    public double? CalibrationPassSeconds { get; }
+
+    /// <summary>The backward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs: the gradients of the
+    /// step's input and parameters for a ones seed, scaled as <see cref="Calibrate"/> says), or null when costs were given.</summary>
     public IReadOnlyList<double>? StepBackwardSeconds { get; }
 
     /// <summary>The largest temporary memory of a forward-mode segment: its carried tangents [directions, ...] of one
@@ -149,7 +162,11 @@ public sealed partial class MemoryPlan
     /// <paramref name="budgetBytes"/> (see the class remarks). <paramref name="stepCosts"/> replaces the
     /// measured forward time of every layer (same unit for all; for reproducible plans in tests).
     /// </summary>
-    public static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts = null)
+    public static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts = null) =>
+        Create(model, sample, budgetBytes, stepCosts, MeasuredTimer.Instance);
+
+    /// <summary><see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> with the times taken from <paramref name="timer"/> (tests give fake ones).</summary>
+    internal static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts, IStepTimer timer)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(sample);
@@ -185,11 +202,16 @@ public sealed partial class MemoryPlan
             var fns = steps.Select(s => Function(model, s)).ToArray();
             double[]? backward = null;
             IReadOnlyList<double>? costs;
+            double rho = 1;
+            double? pass = null;
             if (stepCosts is null)
             {
-                var (f, b) = TimeSteps(model, steps, fns, sample);
+                var timings = timer.Time(model, steps, fns, sample);
+                var (f, b, r) = Calibrate(timings);
                 costs = f;
                 backward = b;
+                rho = r;
+                pass = timings.PassForwardBackward;
             }
             else costs = steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
             var cp = Checkpoint.Plan(fns, sample, budgetBytes, costs);
@@ -209,7 +231,7 @@ public sealed partial class MemoryPlan
                 cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
                     cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
             }
-            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient);
+            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient, rho, pass);
             if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
             plans.Add(plan);
         }
@@ -225,12 +247,100 @@ public sealed partial class MemoryPlan
     }
 
     /// <summary>
+    /// Calibrates the per-step times to whole passes: the sum of warm per-step medians misses what a whole pass costs
+    /// (allocation, caches, the engine's bookkeeping), so the forward times are scaled by k_f = P_f / Σ f_i and the
+    /// backward times by k_b = (P_fb − P_f) / Σ b_i, where P_f and P_fb are a measured whole forward pass and a whole
+    /// forward and backward pass with every step stored: the calibrated store-all prediction is P_fb. The recompute
+    /// factor ρ = (P_r − P_fb) / (k_f·Σ f_i), from a whole pass P_r with every step checkpointed, is the time a
+    /// recomputed step adds per unit of its calibrated forward time (the checkpoints' own overhead included; ≥ 0).
+    /// Missing measurements (0) leave the factor at 1 (ρ = 1).
+    /// </summary>
+    internal static (double[] Forward, double[] Backward, double RecomputeFactor) Calibrate(StepTimings t)
+    {
+        double sf = t.Forward.Sum(), sb = t.Backward.Sum();
+        double kf = sf > 0 && t.PassForward > 0 ? t.PassForward / sf : 1;
+        double backwardPass = t.PassForwardBackward - t.PassForward;
+        double kb = sb > 0 && t.PassForward > 0 && backwardPass > 0 ? backwardPass / sb : 1;
+        double rho = t.PassRecomputeAll > 0 && t.PassForwardBackward > 0 && sf > 0 ? Math.Max(0, (t.PassRecomputeAll - t.PassForwardBackward) / (kf * sf)) : 1;
+        return (t.Forward.Select(v => v * kf).ToArray(), t.Backward.Select(v => v * kb).ToArray(), rho);
+    }
+
+    /// <summary>What the planner measured for one candidate's steps (seconds): each step's forward and backward alone, and
+    /// whole passes (forward; forward and backward with every step stored; the same with every step checkpointed).</summary>
+    internal sealed record StepTimings(double[] Forward, double[] Backward, double PassForward, double PassForwardBackward, double PassRecomputeAll);
+
+    /// <summary>Where the planner's times come from.</summary>
+    internal interface IStepTimer
+    {
+        /// <summary>Times one candidate's steps on the sample.</summary>
+        StepTimings Time(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample);
+    }
+
+    /// <summary>Measured times: <see cref="TimeSteps"/> and <see cref="TimePasses"/>.</summary>
+    private sealed class MeasuredTimer : IStepTimer
+    {
+        public static readonly MeasuredTimer Instance = new();
+
+        public StepTimings Time(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
+        {
+            var (f, b) = TimeSteps(model, steps, fns, sample);
+            var (pf, pfb, pr) = TimePasses(model, fns, sample);
+            return new StepTimings(f, b, pf, pfb, pr);
+        }
+    }
+
+    /// <summary>
+    /// Times whole passes of the steps on the sample (one warm-up, then the median of <see cref="TimingRuns"/>): the forward
+    /// with recording; the forward, the sum of squares and its gradients for the parameters (<c>Autograd.Grad</c>, so no
+    /// gradient is written); the same with every step checkpointed. The random generator is restored afterwards.
+    /// </summary>
+    internal static (double Forward, double ForwardBackward, double RecomputeAll) TimePasses(Sequential model, Func<Tensor, Tensor>[] fns, Tensor sample)
+    {
+        var ps = model.Parameters().Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
+        var gen = Generator.Default;
+        var rng = gen.GetState();
+        double Median(Func<double> run)
+        {
+            var t = new double[TimingRuns];
+            run();
+            for (int r = 0; r < TimingRuns; r++) t[r] = run();
+            Array.Sort(t);
+            return t[TimingRuns / 2];
+        }
+        double Pass(bool backward, bool recompute)
+        {
+            var x = sample.Detach();
+            if (ps.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
+            var targets = ps.Count > 0 ? ps.ToArray() : [x];
+            var sw = Stopwatch.StartNew();
+            Tensor h = x;
+            using (Autograd.EnableGrad())
+                foreach (var fn in fns) h = recompute ? Checkpoint.Run(fn, h) : fn(h);
+            if (backward && h.RequiresGrad)
+            {
+                var loss = h.Square().Sum();
+                Autograd.Grad([loss], targets, allowUnused: true);
+            }
+            sw.Stop();
+            return sw.Elapsed.TotalSeconds;
+        }
+        try
+        {
+            return (Median(() => Pass(false, false)), Median(() => Pass(true, false)), Median(() => Pass(true, true)));
+        }
+        finally
+        {
+            gen.SetState(rng);
+        }
+    }
+
+    /// <summary>
     /// Times every step's forward and backward on its input (the sample run through the steps before it): one warm-up
     /// run (the JIT), then the median of <see cref="TimingRuns"/> runs. The backward is <c>Autograd.Grad</c> of
     /// the step's output (ones seed) for its input and its layers' parameters, so no gradient is written. The random
     /// generator is restored afterwards.
     /// </summary>
-    private static (double[] Forward, double[] Backward) TimeSteps(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
+    internal static (double[] Forward, double[] Backward) TimeSteps(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
     {
         var forward = new double[steps.Count];
         var backward = new double[steps.Count];
