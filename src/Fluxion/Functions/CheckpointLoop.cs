@@ -196,10 +196,11 @@ public static partial class Checkpoint
     }
 
     /// <summary>
-    /// The bytes one recorded step of <paramref name="step"/> saves for backward from <paramref name="state"/> (its graph's
-    /// activations: the input and the tensors that require grad excluded), for
-    /// <see cref="Loop(Func{Tensor, Tensor}, Tensor, int, long, long, LoopStats?)"/>. Runs the step once with recording (the
-    /// default generator's state is restored afterwards).
+    /// The bytes one recorded step of <paramref name="step"/> adds to a recorded run of steps from <paramref name="state"/>
+    /// (for <see cref="Loop(Func{Tensor, Tensor}, Tensor, int, long, long, LoopStats?)"/>): its graph's saved activations,
+    /// the tensors that require grad excluded, and the state it received from the previous step when it saves it; the
+    /// larger of what the first and the second step of a run add. Runs the step twice with recording (the default
+    /// generator's state is restored afterwards).
     /// </summary>
     public static long MeasureStepBytes(Func<Tensor, Tensor> step, Tensor state)
     {
@@ -212,12 +213,21 @@ public static partial class Checkpoint
             var leaf = state.Detach();
             if (leaf.DType.IsFloatingPoint()) leaf.RequiresGrad = true;
             long before = Node.LastSequence;
-            Tensor y;
-            using (Autograd.EnableGrad()) y = step(leaf) ?? throw new AutogradException("Checkpoint.MeasureStepBytes: the step returned null.");
-            long bytes = 0;
-            foreach (var st in GraphWalk.ActivationStorages([y], before))
-                if (!ReferenceEquals(st, leaf.Storage)) bytes += st.Bytes;
-            return bytes;
+            long Bytes(Tensor y)
+            {
+                long bytes = 0;
+                foreach (var st in GraphWalk.ActivationStorages([y], before))
+                    if (!ReferenceEquals(st, leaf.Storage)) bytes += st.Bytes;
+                return bytes;
+            }
+            Tensor y1, y2;
+            using (Autograd.EnableGrad())
+            {
+                y1 = step(leaf) ?? throw new AutogradException("Checkpoint.MeasureStepBytes: the step returned null.");
+                y2 = step(y1) ?? throw new AutogradException("Checkpoint.MeasureStepBytes: the step returned null.");
+            }
+            long b1 = Bytes(y1);
+            return Math.Max(b1, Bytes(y2) - b1);
         }
         finally
         {
@@ -475,15 +485,28 @@ public static partial class Checkpoint
             leaf.RequiresGrad = true;
             long boundary = Node.LastSequence;
             Tensor y = leaf;
-            var seen = new List<Tensor>();
-            using (Recording.ObserveInputs(seen))
-            using (ForwardLevels.Suspend(0))
-            using (Autograd.EnableGrad())
-                for (int k = 0; k < count; k++) y = Eval(y, k);
-            if (!_backward)
-                foreach (var t in seen)
-                    if (!ReferenceEquals(t, leaf) && !(t.GradFn is { } fn && fn.Sequence > boundary) && !_collected.Exists(e => ReferenceEquals(e, t)))
-                        _collected.Add(t);
+            if (_backward)
+            {
+                using (Autograd.EnableGrad())
+                    for (int k = 0; k < count; k++) y = Eval(y, k);
+            }
+            else
+            {
+                // the captured tensors, step by step (an observation list over the whole run would keep every
+                // intermediate of its steps alive until the run ends)
+                var seen = new List<Tensor>();
+                for (int k = 0; k < count; k++)
+                {
+                    using (Recording.ObserveInputs(seen))
+                    using (ForwardLevels.Suspend(0))
+                    using (Autograd.EnableGrad())
+                        y = Eval(y, k);
+                    foreach (var t in seen)
+                        if (!ReferenceEquals(t, leaf) && !(t.GradFn is { } fn && fn.Sequence > boundary) && !_collected.Exists(e => ReferenceEquals(e, t)))
+                            _collected.Add(t);
+                    seen.Clear();
+                }
+            }
             if (_backward) _stats.BackwardEvaluations += count;
             else _stats.ForwardEvaluations += count;
             Charge(charge, 0);
