@@ -167,7 +167,7 @@ public static class ComplexityCommand
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"time model: predicted within {worst * 100:F0}% of measured on every row (target 25%); of {pairs} pairs of plans whose measured times differ by > 20%, {agree} are ordered the same by the prediction."));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"calibration (store-all plan): measured whole pass {storeAll.CalibrationPassSeconds * 1e3:F2} ms, recompute factor {storeAll.RecomputeFactor:F2} (per-step times are scaled to whole passes, see MemoryPlan.Calibrate)."));
+            $"calibration (store-all plan): measured whole pass {storeAll.CalibrationPassSeconds * 1e3:F2} ms, recompute factor {storeAll.RecomputeFactor:F2}, {storeAll.SegmentOverheadSeconds * 1e3:F3} ms per further checkpointed segment (per-step times are scaled to whole passes, see MemoryPlan.Calibrate)."));
         stdout.WriteLine();
         stdout.WriteLine("segments: S store, R recompute, I invert (reversible), F forward mode; layer ranges of the Sequential.");
         stdout.WriteLine("meas saved: tensor bytes the forward leaves alive for the backward (what the plan controls; pareto is over it and meas ms); meas peak: MemoryTracker peak of live tensor bytes over a forward+backward pass (weights excluded, gradients included); pred peak: the planner's model of saved activations.");

@@ -72,9 +72,10 @@ public sealed partial class MemoryPlan
     private readonly Func<Tensor, Tensor>[] _fns;
 
     private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan,
-        double[]? backwardSeconds = null, long forwardTransientBytes = 0, double recomputeFactor = 1, double? passSeconds = null)
+        double[]? backwardSeconds = null, long forwardTransientBytes = 0, double recomputeFactor = 1, double? passSeconds = null, double segmentOverhead = 0)
     {
         RecomputeFactor = recomputeFactor;
+        SegmentOverheadSeconds = segmentOverhead;
         CalibrationPassSeconds = passSeconds;
         _model = model;
         _steps = steps;
@@ -97,7 +98,7 @@ public sealed partial class MemoryPlan
             // measured: every step's forward and backward (a reversible run's backward reconstructs, a forward-mode
             // section's backward is its product with the carried Jacobian), plus the checkpointed steps run again
             StepBackwardSeconds = backwardSeconds;
-            PredictedSeconds = forward + backwardSeconds.Sum() + recomputeFactor * plan.RecomputeCost;
+            PredictedSeconds = forward + backwardSeconds.Sum() + recomputeFactor * plan.RecomputeCost + segmentOverhead * Math.Max(plan.CheckpointCount - 1, 0);
         }
         else
         {
@@ -118,8 +119,11 @@ public sealed partial class MemoryPlan
     public IReadOnlyList<double> StepForwardSeconds => _plan.StepCosts;
 
     /// <summary>The time of one recomputed step relative to its forward time (<see cref="StepForwardSeconds"/>): measured from a whole
-    /// pass with every step checkpointed (see <see cref="Calibrate"/>); 1 when costs were given.</summary>
+    /// pass with all steps in one checkpointed segment (see <see cref="Calibrate"/>); 1 when costs were given.</summary>
     public double RecomputeFactor { get; }
+
+    /// <summary>The time each checkpointed segment beyond the first adds (seconds; see <see cref="Calibrate"/>); 0 when costs were given.</summary>
+    public double SegmentOverheadSeconds { get; }
 
     /// <summary>The measured whole forward and backward pass of this candidate's steps, all stored (seconds), to which the step
     /// times were calibrated; null when costs were given.</summary>
@@ -202,15 +206,16 @@ public sealed partial class MemoryPlan
             var fns = steps.Select(s => Function(model, s)).ToArray();
             double[]? backward = null;
             IReadOnlyList<double>? costs;
-            double rho = 1;
+            double rho = 1, overhead = 0;
             double? pass = null;
             if (stepCosts is null)
             {
                 var timings = timer.Time(model, steps, fns, sample);
-                var (f, b, r) = Calibrate(timings);
+                var (f, b, r, o) = Calibrate(timings);
                 costs = f;
                 backward = b;
                 rho = r;
+                overhead = o;
                 pass = timings.PassForwardBackward;
             }
             else costs = steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
@@ -231,7 +236,7 @@ public sealed partial class MemoryPlan
                 cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
                     cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
             }
-            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient, rho, pass);
+            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient, rho, pass, overhead);
             if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
             plans.Add(plan);
         }
@@ -251,23 +256,29 @@ public sealed partial class MemoryPlan
     /// (allocation, caches, the engine's bookkeeping), so the forward times are scaled by k_f = P_f / Σ f_i and the
     /// backward times by k_b = (P_fb − P_f) / Σ b_i, where P_f and P_fb are a measured whole forward pass and a whole
     /// forward and backward pass with every step stored: the calibrated store-all prediction is P_fb. The recompute
-    /// factor ρ = (P_r − P_fb) / (k_f·Σ f_i), from a whole pass P_r with every step checkpointed, is the time a
-    /// recomputed step adds per unit of its calibrated forward time (the checkpoints' own overhead included; ≥ 0).
-    /// Missing measurements (0) leave the factor at 1 (ρ = 1).
+    /// factor ρ = (P_1 − P_fb) / (k_f·Σ f_i), from a whole pass P_1 with all n steps in one checkpointed segment, is the
+    /// time a recomputed step adds per unit of its calibrated forward time (one checkpoint's overhead included; ≥ 0),
+    /// and o = (P_n − P_1) / (n − 1), from a pass P_n with every step a checkpointed segment of its own, what each
+    /// further checkpointed segment adds: a plan with k checkpointed segments is predicted
+    /// Σ f_i + Σ b_i + ρ·Σ_recomputed f_i + o·(k − 1), exact at the three measured passes. Missing measurements (0)
+    /// leave the factors at 1 (ρ = 1, o = 0).
     /// </summary>
-    internal static (double[] Forward, double[] Backward, double RecomputeFactor) Calibrate(StepTimings t)
+    internal static (double[] Forward, double[] Backward, double RecomputeFactor, double SegmentOverhead) Calibrate(StepTimings t)
     {
         double sf = t.Forward.Sum(), sb = t.Backward.Sum();
         double kf = sf > 0 && t.PassForward > 0 ? t.PassForward / sf : 1;
         double backwardPass = t.PassForwardBackward - t.PassForward;
         double kb = sb > 0 && t.PassForward > 0 && backwardPass > 0 ? backwardPass / sb : 1;
-        double rho = t.PassRecomputeAll > 0 && t.PassForwardBackward > 0 && sf > 0 ? Math.Max(0, (t.PassRecomputeAll - t.PassForwardBackward) / (kf * sf)) : 1;
-        return (t.Forward.Select(v => v * kf).ToArray(), t.Backward.Select(v => v * kb).ToArray(), rho);
+        double rho = t.PassRecomputeOne > 0 && t.PassForwardBackward > 0 && sf > 0 ? Math.Max(0, (t.PassRecomputeOne - t.PassForwardBackward) / (kf * sf)) : 1;
+        int n = t.Forward.Length;
+        double o = n > 1 && t.PassRecomputeOne > 0 && t.PassRecomputeEach > 0 ? Math.Max(0, (t.PassRecomputeEach - t.PassRecomputeOne) / (n - 1)) : 0;
+        return (t.Forward.Select(v => v * kf).ToArray(), t.Backward.Select(v => v * kb).ToArray(), rho, o);
     }
 
     /// <summary>What the planner measured for one candidate's steps (seconds): each step's forward and backward alone, and
-    /// whole passes (forward; forward and backward with every step stored; the same with every step checkpointed).</summary>
-    internal sealed record StepTimings(double[] Forward, double[] Backward, double PassForward, double PassForwardBackward, double PassRecomputeAll);
+    /// whole passes (forward; forward and backward with every step stored; the same with all steps in one checkpointed
+    /// segment, and with every step a checkpointed segment of its own).</summary>
+    internal sealed record StepTimings(double[] Forward, double[] Backward, double PassForward, double PassForwardBackward, double PassRecomputeOne, double PassRecomputeEach);
 
     /// <summary>Where the planner's times come from.</summary>
     internal interface IStepTimer
@@ -284,17 +295,18 @@ public sealed partial class MemoryPlan
         public StepTimings Time(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
         {
             var (f, b) = TimeSteps(model, steps, fns, sample);
-            var (pf, pfb, pr) = TimePasses(model, fns, sample);
-            return new StepTimings(f, b, pf, pfb, pr);
+            var (pf, pfb, p1, pn) = TimePasses(model, fns, sample);
+            return new StepTimings(f, b, pf, pfb, p1, pn);
         }
     }
 
     /// <summary>
     /// Times whole passes of the steps on the sample (one warm-up, then the median of <see cref="TimingRuns"/>): the forward
     /// with recording; the forward, the sum of squares and its gradients for the parameters (<c>Autograd.Grad</c>, so no
-    /// gradient is written); the same with every step checkpointed. The random generator is restored afterwards.
+    /// gradient is written); the same with all steps in one checkpointed segment, and with every step checkpointed alone.
+    /// The random generator is restored afterwards.
     /// </summary>
-    internal static (double Forward, double ForwardBackward, double RecomputeAll) TimePasses(Sequential model, Func<Tensor, Tensor>[] fns, Tensor sample)
+    internal static (double Forward, double ForwardBackward, double RecomputeOne, double RecomputeEach) TimePasses(Sequential model, Func<Tensor, Tensor>[] fns, Tensor sample)
     {
         var ps = model.Parameters().Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
         var gen = Generator.Default;
@@ -307,7 +319,12 @@ public sealed partial class MemoryPlan
             Array.Sort(t);
             return t[TimingRuns / 2];
         }
-        double Pass(bool backward, bool recompute)
+        Tensor All(Tensor h)
+        {
+            foreach (var fn in fns) h = fn(h);
+            return h;
+        }
+        double Pass(bool backward, int recompute) // 0: stored, 1: one checkpointed segment, 2: every step checkpointed
         {
             var x = sample.Detach();
             if (ps.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
@@ -315,7 +332,8 @@ public sealed partial class MemoryPlan
             var sw = Stopwatch.StartNew();
             Tensor h = x;
             using (Autograd.EnableGrad())
-                foreach (var fn in fns) h = recompute ? Checkpoint.Run(fn, h) : fn(h);
+                if (recompute == 1) h = Checkpoint.Run(All, h);
+                else foreach (var fn in fns) h = recompute == 2 ? Checkpoint.Run(fn, h) : fn(h);
             if (backward && h.RequiresGrad)
             {
                 var loss = h.Square().Sum();
@@ -326,7 +344,7 @@ public sealed partial class MemoryPlan
         }
         try
         {
-            return (Median(() => Pass(false, false)), Median(() => Pass(true, false)), Median(() => Pass(true, true)));
+            return (Median(() => Pass(false, 0)), Median(() => Pass(true, 0)), Median(() => Pass(true, 1)), Median(() => Pass(true, 2)));
         }
         finally
         {
