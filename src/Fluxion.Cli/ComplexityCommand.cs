@@ -143,15 +143,31 @@ public static class ComplexityCommand
             rows.Add((budget, plan, peak, times[times.Count / 2], saved));
         }
         stdout.WriteLine();
-        stdout.WriteLine($"{"budget B",12} {"fits",4} {"pred peak B",12} {"meas saved B",12} {"meas peak B",12} {"pred ms",9} {"meas ms",9} {"pareto",6}  segments");
+        stdout.WriteLine($"{"budget B",12} {"fits",4} {"pred peak B",12} {"meas saved B",12} {"meas peak B",12} {"pred ms",9} {"meas ms",9} {"pred/meas",9} {"pareto",6}  segments");
         foreach (var row in rows)
         {
             // Pareto over what the plan trades: the bytes the forward leaves for the backward against the time
             bool pareto = !rows.Any(o => o.Saved <= row.Saved && o.Seconds <= row.Seconds && (o.Saved < row.Saved || o.Seconds < row.Seconds));
             string segs = string.Join(" ", row.Plan.Segments.Select(sg => $"{sg.Mode.ToString()[0]}{sg.Start}-{sg.Start + sg.Count - 1}"));
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row.Budget,12} {(row.Plan.FitsBudget ? "yes" : "no"),4} {row.Plan.PredictedPeakBytes,12} {row.Saved,12} {row.Peak,12} {row.Plan.PredictedSeconds * 1e3,9:F2} {row.Seconds * 1e3,9:F2} {(pareto ? "*" : ""),6}  {segs}"));
+                $"{row.Budget,12} {(row.Plan.FitsBudget ? "yes" : "no"),4} {row.Plan.PredictedPeakBytes,12} {row.Saved,12} {row.Peak,12} {row.Plan.PredictedSeconds * 1e3,9:F2} {row.Seconds * 1e3,9:F2} {row.Plan.PredictedSeconds / row.Seconds,9:F2} {(pareto ? "*" : ""),6}  {segs}"));
         }
+        // the time model against the measurement: the worst relative error, and the order of plans whose measured times differ by > 20%
+        double worst = rows.Max(r => Math.Abs(r.Plan.PredictedSeconds / r.Seconds - 1));
+        int pairs = 0, agree = 0;
+        for (int i = 0; i < rows.Count; i++)
+            for (int j = i + 1; j < rows.Count; j++)
+            {
+                double lo = Math.Min(rows[i].Seconds, rows[j].Seconds), hi = Math.Max(rows[i].Seconds, rows[j].Seconds);
+                if (hi <= 1.2 * lo) continue;
+                pairs++;
+                if (Math.Sign(rows[i].Seconds - rows[j].Seconds) == Math.Sign(rows[i].Plan.PredictedSeconds - rows[j].Plan.PredictedSeconds)) agree++;
+            }
+        stdout.WriteLine();
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"time model: predicted within {worst * 100:F0}% of measured on every row (target 25%); of {pairs} pairs of plans whose measured times differ by > 20%, {agree} are ordered the same by the prediction."));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"calibration (store-all plan): measured whole pass {storeAll.CalibrationPassSeconds * 1e3:F2} ms, recompute factor {storeAll.RecomputeFactor:F2}, {storeAll.SegmentOverheadSeconds * 1e3:F3} ms per further checkpointed segment (per-step times are scaled to whole passes, see MemoryPlan.Calibrate)."));
         stdout.WriteLine();
         stdout.WriteLine("segments: S store, R recompute, I invert (reversible), F forward mode; layer ranges of the Sequential.");
         stdout.WriteLine("meas saved: tensor bytes the forward leaves alive for the backward (what the plan controls; pareto is over it and meas ms); meas peak: MemoryTracker peak of live tensor bytes over a forward+backward pass (weights excluded, gradients included); pred peak: the planner's model of saved activations.");

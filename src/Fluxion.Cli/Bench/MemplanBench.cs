@@ -14,13 +14,14 @@ namespace Fluxion.Cli.Bench;
 /// Tanh) run plainly vs as a <see cref="ReversibleSequential"/>: <c>ratio_to_plain</c> (time of forward +
 /// backward), and the activation bytes saved for backward at 8 and 64 blocks
 /// (<c>activation_bytes_8</c>, <c>activation_bytes_64</c>; the plain network's beside them).</item>
-/// <item><c>memplan/loop_sqrt</c> and <c>memplan/loop_binomial</c>: the particle simulation (784 marbles, 8 nodes,
-/// 10 eaters) for 1,000 steps, √T-checkpointed (<see cref="Checkpoint.Sequential"/>) vs
-/// <see cref="Checkpoint.Loop"/> with 10 snapshots: <c>step_evals</c> (counted), <c>optimal_step_evals</c>
-/// (the binomial minimum) and the peaks.</item>
+/// <item><c>memplan/loop_sqrt</c>, <c>memplan/loop_binomial</c> and <c>memplan/loop_revolve_10</c>: the particle simulation
+/// (784 marbles, 8 nodes, 10 eaters) for 1,000 steps, √T-checkpointed (<see cref="Checkpoint.Sequential"/>); with the
+/// <see cref="LoopMemorySchedule"/> for the bytes √T checkpointing holds in the same model (⌈√T⌉ + 1 states and one segment's
+/// recorded steps, with the state's bytes and one step's graph bytes measured): <c>step_evals</c> (the step's calls, counted as
+/// for √T, the recorded forward included), <c>optimal_step_evals</c> (the schedule's optimum), <c>sqrt_step_evals</c>,
+/// the modeled bytes of both (<c>sqrt_model_bytes</c>, <c>model_peak_bytes</c>) and the measured peaks (<c>peak_bytes</c>,
+/// <c>sqrt_peak_bytes</c>); and Revolve with 10 snapshots (<see cref="Checkpoint.Loop(Func{Tensor, Tensor}, Tensor, int, int, LoopStats?)"/>).</item>
 /// </list>
-/// <c>memplan/loop_binomial_equal_memory</c>: <see cref="Checkpoint.Loop"/> with as many snapshots as the bytes of
-/// √T-checkpointing's ⌈√T⌉ states and one segment's step graphs (measured on one step) would hold.
 /// <c>memplan-tiny</c> runs the same workloads at tiny sizes (a smoke test of the command, not a measurement).
 /// </summary>
 public static class MemplanBench
@@ -130,8 +131,7 @@ public static class MemplanBench
         var s = Tensor.Zeros([n, ParticleSimulation.KindCount], DType.Float32).RequiresGrad_();
         var a = Tensor.Ones([n, ParticleSimulation.KindCount], DType.Float32).RequiresGrad_();
         var ps = new[] { x, m, s, a };
-        long sqrtEvals = 0;
-        var stats = new LoopStats();
+        long sqrtEvals = 0, byteEvals = 0, revolveEvals = 0;
         void Sqrt()
         {
             sqrtEvals = 0;
@@ -140,62 +140,71 @@ public static class MemplanBench
             sim.Positions(Checkpoint.Sequential(fns, state)).Sum().Backward();
             foreach (var p in ps) p.Grad = null;
         }
-        void Binomial()
-        {
-            var state = sim.InitialState(x, v, m, s, a);
-            sim.Positions(Checkpoint.Loop(st => sim.Step(st, m, s, a), state, steps, snapshots, stats)).Sum().Backward();
-            foreach (var p in ps) p.Grad = null;
-        }
-        // snapshots that hold about the bytes √T-checkpointing keeps: ⌈√T⌉ states plus one segment's step graphs
-        long stateBytes, tapeBytes;
-        {
-            var st0 = sim.InitialState(x, v, m, s, a).Detach().RequiresGrad_();
-            var y1 = sim.Step(st0, m, s, a);
-            stateBytes = (long)st0.Numel * st0.DType.ElementSize();
-            tapeBytes = MemoryTracker.SavedForBackward(y1).ActivationBytes; // the step's graph (the leaf state and parameters excluded)
-        }
+        // the memory model of LoopMemorySchedule: a state snapshot (s bytes) and a recorded step (a bytes, measured)
+        var st0 = sim.InitialState(x, v, m, s, a).Detach();
+        long stateBytes = (long)st0.Numel * st0.DType.ElementSize();
+        long stepBytes = Checkpoint.MeasureStepBytes(st => sim.Step(st, m, s, a), st0);
         int segs = (int)Math.Ceiling(Math.Sqrt(steps));
-        int equalSnapshots = (int)Math.Clamp((segs * stateBytes + (long)Math.Ceiling(steps / (double)segs) * tapeBytes) / Math.Max(stateBytes, 1) - 1, 2, steps);
-        var statsEq = new LoopStats();
-        void BinomialEqual()
+        long sqrtModelBytes = LoopMemorySchedule.SegmentedPeakBytes(steps, segs, stateBytes, stepBytes);
+        var byteStats = new LoopStats();
+        void ByteBudget()
         {
+            byteEvals = 0;
             var state = sim.InitialState(x, v, m, s, a);
-            sim.Positions(Checkpoint.Loop(st => sim.Step(st, m, s, a), state, steps, equalSnapshots, statsEq)).Sum().Backward();
+            sim.Positions(Checkpoint.Loop(st => { byteEvals++; return sim.Step(st, m, s, a); }, state, steps, sqrtModelBytes, stepBytes, byteStats)).Sum().Backward();
             foreach (var p in ps) p.Grad = null;
         }
-        string sqName = $"{prefix}/loop_sqrt", biName = $"{prefix}/loop_binomial", eqName = $"{prefix}/loop_binomial_equal_memory";
+        var stats = new LoopStats();
+        void Revolve()
+        {
+            revolveEvals = 0;
+            var state = sim.InitialState(x, v, m, s, a);
+            sim.Positions(Checkpoint.Loop(st => { revolveEvals++; return sim.Step(st, m, s, a); }, state, steps, snapshots, stats)).Sum().Backward();
+            foreach (var p in ps) p.Grad = null;
+        }
+        string sqName = $"{prefix}/loop_sqrt", biName = $"{prefix}/loop_binomial", rvName = $"{prefix}/loop_revolve_{snapshots}";
         yield return new Workload(sqName, Sqrt, _ => new Dictionary<string, object>
         {
-            ["peak_bytes"] = Peak(sqName, Sqrt), ["step_evals"] = sqrtEvals, ["steps"] = steps, ["segments"] = (int)Math.Ceiling(Math.Sqrt(steps)),
+            ["peak_bytes"] = Peak(sqName, Sqrt), ["step_evals"] = sqrtEvals, ["steps"] = steps, ["segments"] = segs,
+            ["model_bytes"] = sqrtModelBytes, ["state_bytes"] = stateBytes, ["step_graph_bytes"] = stepBytes,
         });
-        yield return new Workload(biName, Binomial, r =>
+        yield return new Workload(biName, ByteBudget, r =>
+        {
+            var schedule = LoopMemorySchedule.Create(steps, sqrtModelBytes, stateBytes, stepBytes);
+            var extra = new Dictionary<string, object>
+            {
+                ["peak_bytes"] = Peak(biName, ByteBudget),
+                ["step_evals"] = byteEvals,
+                ["optimal_step_evals"] = byteStats.OptimalStepEvaluations,
+                ["sqrt_step_evals"] = LoopMemorySchedule.SegmentedStepEvaluations(steps, segs),
+                ["budget_bytes"] = sqrtModelBytes,
+                ["model_peak_bytes"] = byteStats.ModeledPeakBytes,
+                ["sqrt_model_bytes"] = sqrtModelBytes,
+                ["state_bytes"] = stateBytes,
+                ["step_graph_bytes"] = stepBytes,
+                ["steps"] = steps,
+                ["schedule"] = schedule.ToString(),
+            };
+            if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[biName].MedianMs / q.MedianMs, 3);
+            if (Peaks.TryGetValue(sqName, out var qp) && qp > 0)
+            {
+                extra["sqrt_peak_bytes"] = qp;
+                extra["memory_vs_sqrt"] = Math.Round((double)Peaks[biName] / qp, 3);
+            }
+            return extra;
+        });
+        yield return new Workload(rvName, Revolve, r =>
         {
             var extra = new Dictionary<string, object>
             {
-                ["peak_bytes"] = Peak(biName, Binomial),
-                ["step_evals"] = stats.StepEvaluations,
+                ["peak_bytes"] = Peak(rvName, Revolve),
+                ["step_evals"] = revolveEvals,
                 ["optimal_step_evals"] = BinomialSchedule.MinStepEvaluations(steps, snapshots),
                 ["snapshots"] = snapshots,
                 ["steps"] = steps,
             };
-            if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[biName].MedianMs / q.MedianMs, 3);
-            if (Peaks.TryGetValue(sqName, out var qp) && qp > 0) extra["memory_vs_sqrt"] = Math.Round((double)Peaks[biName] / qp, 3);
-            return extra;
-        });
-        yield return new Workload(eqName, BinomialEqual, r =>
-        {
-            var extra = new Dictionary<string, object>
-            {
-                ["peak_bytes"] = Peak(eqName, BinomialEqual),
-                ["step_evals"] = statsEq.StepEvaluations,
-                ["optimal_step_evals"] = BinomialSchedule.MinStepEvaluations(steps, equalSnapshots),
-                ["snapshots"] = equalSnapshots,
-                ["state_bytes"] = stateBytes,
-                ["step_graph_bytes"] = tapeBytes,
-                ["steps"] = steps,
-            };
-            if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[eqName].MedianMs / q.MedianMs, 3);
-            if (Peaks.TryGetValue(sqName, out var qp) && qp > 0) extra["memory_vs_sqrt"] = Math.Round((double)Peaks[eqName] / qp, 3);
+            if (r.TryGetValue(sqName, out var q)) extra["ratio_to_sqrt"] = Math.Round(r[rvName].MedianMs / q.MedianMs, 3);
+            if (Peaks.TryGetValue(sqName, out var qp) && qp > 0) extra["memory_vs_sqrt"] = Math.Round((double)Peaks[rvName] / qp, 3);
             return extra;
         });
     }

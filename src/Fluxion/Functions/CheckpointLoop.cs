@@ -12,7 +12,7 @@ namespace Fluxion;
 /// times); the l − 1 advances of the first sweep are included. The fewest step evaluations in all are
 /// T(l, c) + l (<see cref="MinStepEvaluations"/>). The optimal first snapshot position m satisfies
 /// T(l, c) = m + T(l − m, c − 1) + T(m, c) (<see cref="Split"/>); applying it recursively gives the
-/// schedule <see cref="Checkpoint.Loop"/> runs.</para>
+/// schedule <see cref="Checkpoint.Loop(Func{Tensor, Tensor}, Tensor, int, int, LoopStats?)"/> runs.</para>
 /// </summary>
 public static class BinomialSchedule
 {
@@ -81,7 +81,7 @@ public static class BinomialSchedule
     }
 }
 
-/// <summary>What one <see cref="Checkpoint.Loop"/> or <see cref="Checkpoint.LoopUntil"/> call did; pass an
+/// <summary>What one <see cref="Checkpoint.Loop(Func{Tensor, Tensor}, Tensor, int, int, LoopStats?)"/> or <see cref="Checkpoint.LoopUntil"/> call did; pass an
 /// instance to the call, read it after the backward pass.</summary>
 public sealed class LoopStats
 {
@@ -100,15 +100,27 @@ public sealed class LoopStats
     /// <summary>All step evaluations so far.</summary>
     public long StepEvaluations => ForwardEvaluations + BackwardEvaluations;
 
-    /// <summary>The offline optimum for <see cref="Steps"/> and <see cref="Snapshots"/>: <see cref="BinomialSchedule.MinStepEvaluations"/>.</summary>
-    public long OptimalStepEvaluations => Steps == 0 ? 0 : BinomialSchedule.MinStepEvaluations(Steps, Snapshots);
+    /// <summary>The offline optimum: for a snapshot limit, <see cref="BinomialSchedule.MinStepEvaluations"/> for <see cref="Steps"/>
+    /// and <see cref="Snapshots"/>; for a byte budget, the optimum of its <see cref="LoopMemorySchedule"/>.</summary>
+    public long OptimalStepEvaluations => Steps == 0 ? 0 : _optimal ?? BinomialSchedule.MinStepEvaluations(Steps, Snapshots);
+
+    private long? _optimal;
+
+    internal void SetOptimal(long? value) => _optimal = value;
+
+    /// <summary>The byte budget of a <see cref="Checkpoint.Loop(Func{Tensor, Tensor}, Tensor, int, long, long, LoopStats?)"/> call (0 for a snapshot limit).</summary>
+    public long MemoryBytes { get; internal set; }
+
+    /// <summary>For a byte budget: the peak of the schedule's memory model over the run (held states and recorded steps, see
+    /// <see cref="LoopMemorySchedule"/>), in bytes; 0 for a snapshot limit.</summary>
+    public long ModeledPeakBytes { get; internal set; }
 
     /// <summary>Most snapshots held at once (the loop's input included).</summary>
     public int PeakSnapshots { get; internal set; }
 
     /// <summary>A one-line summary.</summary>
     public override string ToString() =>
-        $"{Steps} steps, {Snapshots} snapshots (peak {PeakSnapshots}): {StepEvaluations} step evaluations ({ForwardEvaluations} forward, {BackwardEvaluations} backward), optimum {OptimalStepEvaluations}";
+        $"{Steps} steps, {(MemoryBytes > 0 ? $"{MemoryBytes} B (modeled peak {ModeledPeakBytes} B)" : $"{Snapshots} snapshots")} (peak {PeakSnapshots}): {StepEvaluations} step evaluations ({ForwardEvaluations} forward, {BackwardEvaluations} backward), optimum {OptimalStepEvaluations}";
 }
 
 public static partial class Checkpoint
@@ -156,6 +168,88 @@ public static partial class Checkpoint
             if (steps - a > 1) run.Keep((int)a, x, Generator.Default.GetState(), c);
         }
         return run.Finish(x, steps);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="steps"/> iterations of <paramref name="step"/> from <paramref name="state"/> and differentiates
+    /// through them within <paramref name="memoryBytes"/>, counting state snapshots (the state's bytes each) and recorded
+    /// steps (<paramref name="stepBytes"/> each, see <see cref="MeasureStepBytes"/>), with the fewest step evaluations of
+    /// the <see cref="LoopMemorySchedule"/> for that budget: it records runs of steps where their graphs fit and keeps
+    /// snapshots elsewhere (with ample memory it records everything; with memory for one recorded step only it is the
+    /// binomial schedule). <see cref="LoopStats.OptimalStepEvaluations"/> is the schedule's optimum and
+    /// <see cref="LoopStats.ModeledPeakBytes"/> its modeled peak. The same rules as
+    /// <see cref="Loop(Func{Tensor, Tensor}, Tensor, int, int, LoopStats?)"/> apply to <paramref name="step"/>.
+    /// </summary>
+    /// <exception cref="AutogradException">The budget is below 3·(state bytes) + <paramref name="stepBytes"/> (the input, and one recorded
+    /// step with its input and output).</exception>
+    public static Tensor Loop(Func<Tensor, Tensor> step, Tensor state, int steps, long memoryBytes, long stepBytes, LoopStats? stats = null)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(state);
+        if (steps < 0) throw new ArgumentOutOfRangeException(nameof(steps), $"Checkpoint.Loop: steps must be ≥ 0, got {steps}.");
+        if (stepBytes < 0) throw new ArgumentOutOfRangeException(nameof(stepBytes), $"Checkpoint.Loop: stepBytes must be ≥ 0, got {stepBytes}.");
+        var schedule = ScheduleFor(steps, memoryBytes, Math.Max(1L, (long)state.Numel * state.DType.ElementSize()), stepBytes);
+        var run = new LoopRun(step, state, 0, stats, "Checkpoint.Loop");
+        run.UseSchedule(schedule);
+        if (steps == 0 || !run.Differentiable) return run.Plain(steps, null);
+        return run.RunSchedule(steps);
+    }
+
+    /// <summary>
+    /// The bytes one recorded step of <paramref name="step"/> adds to a recorded run of steps from <paramref name="state"/>
+    /// (for <see cref="Loop(Func{Tensor, Tensor}, Tensor, int, long, long, LoopStats?)"/>): its graph's saved activations,
+    /// the tensors that require grad excluded, and the state it received from the previous step when it saves it; the
+    /// larger of what the first and the second step of a run add. Runs the step twice with recording (the default
+    /// generator's state is restored afterwards).
+    /// </summary>
+    public static long MeasureStepBytes(Func<Tensor, Tensor> step, Tensor state)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentNullException.ThrowIfNull(state);
+        var gen = Generator.Default;
+        var rng = gen.GetState();
+        try
+        {
+            var leaf = state.Detach();
+            if (leaf.DType.IsFloatingPoint()) leaf.RequiresGrad = true;
+            long before = Node.LastSequence;
+            long Bytes(Tensor y)
+            {
+                long bytes = 0;
+                foreach (var st in GraphWalk.ActivationStorages([y], before))
+                    if (!ReferenceEquals(st, leaf.Storage)) bytes += st.Bytes;
+                return bytes;
+            }
+            Tensor y1, y2;
+            using (Autograd.EnableGrad())
+            {
+                y1 = step(leaf) ?? throw new AutogradException("Checkpoint.MeasureStepBytes: the step returned null.");
+                y2 = step(y1) ?? throw new AutogradException("Checkpoint.MeasureStepBytes: the step returned null.");
+            }
+            long b1 = Bytes(y1);
+            return Math.Max(b1, Bytes(y2) - b1);
+        }
+        finally
+        {
+            gen.SetState(rng);
+        }
+    }
+
+    private static readonly Dictionary<(int, long, long, long), LoopMemorySchedule> Schedules = new();
+
+    /// <summary>The schedule for these sizes, cached (the dynamic program takes up to L²·256 operations).</summary>
+    private static LoopMemorySchedule ScheduleFor(int steps, long memoryBytes, long stateBytes, long stepBytes)
+    {
+        var key = (steps, memoryBytes, stateBytes, stepBytes);
+        lock (Schedules)
+            if (Schedules.TryGetValue(key, out var cached)) return cached;
+        var schedule = LoopMemorySchedule.Create(steps, memoryBytes, stateBytes, stepBytes);
+        lock (Schedules)
+        {
+            if (Schedules.Count >= 32) Schedules.Clear();
+            Schedules[key] = schedule;
+        }
+        return schedule;
     }
 
     /// <summary>
@@ -287,6 +381,164 @@ public static partial class Checkpoint
 
         public bool Differentiable => GradMode.Enabled && !HasActiveTangents([_input]);
 
+        // ---- byte-budget schedules (LoopMemorySchedule): frames to unwind in the backward pass ----
+
+        private abstract record Frame;
+        /// <summary>A recorded run of steps: backpropagate from <paramref name="Out"/> to <paramref name="Leaf"/>; releases <paramref name="Charge"/> bytes.</summary>
+        private sealed record TapeFrame(Tensor Leaf, Tensor Out, long Boundary, long Charge) : Frame;
+        /// <summary>Steps still to reverse from a held state (the schedule's (l, m)).</summary>
+        private sealed record HeadFrame(int Steps, int Units, Tensor X, GeneratorState Rng) : Frame;
+        /// <summary>Releases a held state's charge once the frames above it are unwound.</summary>
+        private sealed record ReleaseFrame(long Charge) : Frame;
+
+        private LoopMemorySchedule? _schedule;
+        private Stack<Frame>? _frames;
+        private bool _backward;
+        private long _live;
+        private int _liveStates;
+
+        public void UseSchedule(LoopMemorySchedule schedule)
+        {
+            _schedule = schedule;
+            _stats.MemoryBytes = schedule.MemoryBytes;
+            _stats.SetOptimal(schedule.StepEvaluations);
+            _stats.ModeledPeakBytes = 0;
+        }
+
+        private void Charge(long bytes, int states)
+        {
+            _live += bytes;
+            _liveStates += states;
+            _stats.ModeledPeakBytes = Math.Max(_stats.ModeledPeakBytes, _live);
+            _stats.PeakSnapshots = Math.Max(_stats.PeakSnapshots, _liveStates);
+        }
+
+        /// <summary>The forward pass of a byte-budget schedule: the first sweep, its frames kept for the backward pass.</summary>
+        public Tensor RunSchedule(int steps)
+        {
+            var s = _schedule!;
+            _live = 0;
+            _liveStates = 0;
+            Charge(s.StateBytes, 1);
+            _frames = new Stack<Frame>();
+            var output = Sweep(steps, s.SpareUnits, _input, Generator.Default.GetState(), _frames);
+            _stats.Steps = steps;
+            var extras = new List<Tensor>();
+            foreach (var t in _collected)
+                if (!ReferenceEquals(t, _input) && !extras.Exists(e => ReferenceEquals(e, t))) extras.Add(t);
+            _collected.Clear();
+            if (!_input.RequiresGrad && extras.Count == 0) { _frames = null; return output; }
+            var inputs = new Tensor[1 + extras.Count];
+            inputs[0] = _input;
+            extras.CopyTo(inputs, 1);
+            return new LoopFunction(this, output, steps) { OnceDifferentiable = true }.Apply(inputs)[0];
+        }
+
+        /// <summary>Runs the schedule's sweep for (<paramref name="l"/>, <paramref name="m"/>) from the held state
+        /// <paramref name="x"/>, pushing what the backward pass unwinds; returns x_l (detached).</summary>
+        private Tensor Sweep(int l, int m, Tensor x, GeneratorState rng, Stack<Frame> frames)
+        {
+            var s = _schedule!;
+            var gen = Generator.Default;
+            gen.SetState(rng);
+            while (true)
+            {
+                var (move, j, _) = s.Move(l, m);
+                switch (move)
+                {
+                    // charges (the memory model): a recorded run holds its output and steps, and its input unless held already
+                    case LoopMove.TapeAll:
+                        return Tape(x, l, s.StateBytes + l * s.StepBytes, frames);
+                    case LoopMove.AdvanceTape:
+                        frames.Push(new HeadFrame(j, m, x, gen.GetState()));
+                        return Tape(Step(x, j), l - j, 2 * s.StateBytes + (l - j) * s.StepBytes, frames);
+                    case LoopMove.AdvanceHold:
+                        frames.Push(new HeadFrame(j, m, x, gen.GetState()));
+                        x = Step(x, j);
+                        Charge(s.StateBytes, 1);
+                        frames.Push(new ReleaseFrame(s.StateBytes));
+                        l -= j;
+                        m -= s.StateUnits;
+                        break;
+                    default: // TapeHold: the output x_j is the tail's held input, charged with the recorded run
+                        x = Tape(x, j, s.StateBytes + j * s.StepBytes, frames);
+                        l -= j;
+                        m -= s.StateUnits + j * s.StepUnits;
+                        break;
+                }
+            }
+        }
+
+        /// <summary>Advances <paramref name="count"/> steps without recording.</summary>
+        private Tensor Step(Tensor x, int count)
+        {
+            Charge(_schedule!.StateBytes, 0); // the state being advanced
+            x = _backward ? BackwardAdvance(x, count) : Advance(x, count);
+            _live -= _schedule.StateBytes;
+            return x;
+        }
+
+        /// <summary>Records <paramref name="count"/> steps from <paramref name="x"/> as one graph and pushes it; returns its output detached.</summary>
+        private Tensor Tape(Tensor x, int count, long charge, Stack<Frame> frames)
+        {
+            var leaf = x.Detach();
+            leaf.RequiresGrad = true;
+            long boundary = Node.LastSequence;
+            Tensor y = leaf;
+            if (_backward)
+            {
+                using (Autograd.EnableGrad())
+                    for (int k = 0; k < count; k++) y = Eval(y, k);
+            }
+            else
+            {
+                // the captured tensors, step by step (an observation list over the whole run would keep every
+                // intermediate of its steps alive until the run ends)
+                var seen = new List<Tensor>();
+                for (int k = 0; k < count; k++)
+                {
+                    using (Recording.ObserveInputs(seen))
+                    using (ForwardLevels.Suspend(0))
+                    using (Autograd.EnableGrad())
+                        y = Eval(y, k);
+                    foreach (var t in seen)
+                        if (!ReferenceEquals(t, leaf) && !(t.GradFn is { } fn && fn.Sequence > boundary) && !_collected.Exists(e => ReferenceEquals(e, t)))
+                            _collected.Add(t);
+                    seen.Clear();
+                }
+            }
+            if (_backward) _stats.BackwardEvaluations += count;
+            else _stats.ForwardEvaluations += count;
+            Charge(charge, 0);
+            frames.Push(new TapeFrame(leaf, y, boundary, charge));
+            return y.Detach();
+        }
+
+        /// <summary>The backward pass of a byte-budget schedule: unwinds the frames, sweeping each held head when reached.</summary>
+        private Tensor Unwind(Stack<Frame> frames, Tensor g, Tensor[] extras, IReadOnlyList<bool> needs)
+        {
+            while (frames.Count > 0)
+            {
+                switch (frames.Pop())
+                {
+                    case TapeFrame t:
+                        g = Adjoint(t.Leaf, t.Out, t.Boundary, g, extras, needs);
+                        _live -= t.Charge;
+                        break;
+                    case ReleaseFrame r:
+                        _live -= r.Charge;
+                        _liveStates--;
+                        break;
+                    case HeadFrame h:
+                        var sub = new Stack<Frame>();
+                        Sweep(h.Steps, h.Units, h.X, h.Rng, sub);
+                        g = Unwind(sub, g, extras, needs);
+                        break;
+                }
+            }
+            return g;
+        }
+
         /// <summary>No checkpointing: runs the steps as they are (recording as usual).</summary>
         public Tensor Plain(int steps, Func<Tensor, int, bool>? until)
         {
@@ -404,14 +656,29 @@ public static partial class Checkpoint
         /// <summary>The backward pass: the last step's graph, then every segment from the last, with the binomial schedule.</summary>
         internal Tensor?[] Reverse(Tensor g, Tensor[] extras, int steps, IReadOnlyList<bool> needs)
         {
-            if (_tapeOut is null)
+            if (_tapeOut is null && _frames is null)
                 throw new AutogradException($"{_name}: backward through the loop ran twice; its snapshots are released after the first backward pass (retainGraph is not supported through a checkpointed loop).");
             _extraGrads = new Tensor?[extras.Length];
             var gen = Generator.Default;
             var now = gen.GetState();
+            if (_frames is { } frames)
+            {
+                _frames = null;
+                _backward = true;
+                try
+                {
+                    g = Unwind(frames, g, extras, needs);
+                }
+                finally
+                {
+                    gen.SetState(now);
+                    _backward = false;
+                }
+            }
+            else
             try
             {
-                g = Adjoint(_tapeIn!, _tapeOut, _tapeBoundary, g, extras, needs);
+                g = Adjoint(_tapeIn!, _tapeOut!, _tapeBoundary, g, extras, needs);
                 _tapeIn = _tapeOut = null;
                 // segments: the spine's snapshots in order; the states to reverse are x_0..x_{l−2}
                 var ends = new int[_spine.Count];

@@ -44,9 +44,11 @@ public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long 
 /// candidate that fits with the least predicted time (if none fits: the smallest predicted peak). The
 /// checkpointing model, its one dynamic program and its measurements live in <see cref="CheckpointPlan"/>;
 /// this class only adds the two other ways to avoid storing.</para>
-/// <para><b>Predicted time</b>: Σ f_i + Σ b_i + the recomputed steps' f_i, over each step's forward time f_i and
+/// <para><b>Predicted time</b>: Σ f_i + Σ b_i + ρ·(the recomputed steps' f_i), over each step's forward time f_i and
 /// backward time b_i, measured by <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> on the sample (one warm-up run, then the median of
-/// <see cref="TimingRuns"/> runs; compare with <see cref="MemoryPlanMeasure.Measure"/>'s wall time). With given step costs (tests) the
+/// <see cref="TimingRuns"/> runs) and calibrated to whole passes of the candidate (<see cref="Calibrate"/>: the store-all
+/// prediction is the measured store-all pass, ρ the measured cost of recomputing; compare with
+/// <see cref="MemoryPlanMeasure.Measure"/>'s wall time). With given step costs (tests) the
 /// model is 3·Σ c_i plus the recomputed c_i plus half of each inverted step's c_i. <b>Predicted peak</b>:
 /// <see cref="CheckpointPlan.ExpectedPeakBytes"/> (saved activations only, a forward-mode section's carried tangents
 /// counted as its saved bytes) plus the largest temporary tangents of a forward-mode section
@@ -70,8 +72,11 @@ public sealed partial class MemoryPlan
     private readonly Func<Tensor, Tensor>[] _fns;
 
     private MemoryPlan(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, CheckpointPlan plan,
-        double[]? backwardSeconds = null, long forwardTransientBytes = 0)
+        double[]? backwardSeconds = null, long forwardTransientBytes = 0, double recomputeFactor = 1, double? passSeconds = null, double segmentOverhead = 0)
     {
+        RecomputeFactor = recomputeFactor;
+        SegmentOverheadSeconds = segmentOverhead;
+        CalibrationPassSeconds = passSeconds;
         _model = model;
         _steps = steps;
         _fns = fns;
@@ -93,7 +98,7 @@ public sealed partial class MemoryPlan
             // measured: every step's forward and backward (a reversible run's backward reconstructs, a forward-mode
             // section's backward is its product with the carried Jacobian), plus the checkpointed steps run again
             StepBackwardSeconds = backwardSeconds;
-            PredictedSeconds = forward + backwardSeconds.Sum() + plan.RecomputeCost;
+            PredictedSeconds = forward + backwardSeconds.Sum() + recomputeFactor * plan.RecomputeCost + segmentOverhead * Math.Max(plan.CheckpointCount - 1, 0);
         }
         else
         {
@@ -108,12 +113,24 @@ public sealed partial class MemoryPlan
     /// <summary>Repeated runs per step when <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> times the steps (after one warm-up run); the median is used.</summary>
     public const int TimingRuns = 5;
 
-    /// <summary>The measured forward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs), or the
-    /// costs given to <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/>.</summary>
+    /// <summary>The forward time of each step in seconds: the median of <see cref="TimingRuns"/> warm runs of the step alone,
+    /// scaled so that the steps sum to a measured whole forward pass (see <see cref="Calibrate"/>); or the costs given to
+    /// <see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/>.</summary>
     public IReadOnlyList<double> StepForwardSeconds => _plan.StepCosts;
 
-    /// <summary>The measured backward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs: the
-    /// gradients of the step's input and parameters for a ones seed), or null when costs were given.</summary>
+    /// <summary>The time of one recomputed step relative to its forward time (<see cref="StepForwardSeconds"/>): measured from a whole
+    /// pass with all steps in one checkpointed segment (see <see cref="Calibrate"/>); 1 when costs were given.</summary>
+    public double RecomputeFactor { get; }
+
+    /// <summary>The time each checkpointed segment beyond the first adds (seconds; see <see cref="Calibrate"/>); 0 when costs were given.</summary>
+    public double SegmentOverheadSeconds { get; }
+
+    /// <summary>The measured whole forward and backward pass of this candidate's steps, all stored (seconds), to which the step
+    /// times were calibrated; null when costs were given.</summary>
+    public double? CalibrationPassSeconds { get; }
+
+    /// <summary>The backward time of each step in seconds (median of <see cref="TimingRuns"/> warm runs: the gradients of the
+    /// step's input and parameters for a ones seed, scaled as <see cref="Calibrate"/> says), or null when costs were given.</summary>
     public IReadOnlyList<double>? StepBackwardSeconds { get; }
 
     /// <summary>The largest temporary memory of a forward-mode segment: its carried tangents [directions, ...] of one
@@ -149,7 +166,11 @@ public sealed partial class MemoryPlan
     /// <paramref name="budgetBytes"/> (see the class remarks). <paramref name="stepCosts"/> replaces the
     /// measured forward time of every layer (same unit for all; for reproducible plans in tests).
     /// </summary>
-    public static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts = null)
+    public static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts = null) =>
+        Create(model, sample, budgetBytes, stepCosts, MeasuredTimer.Instance);
+
+    /// <summary><see cref="Create(Sequential, Tensor, long, Func{int, double}?)"/> with the times taken from <paramref name="timer"/> (tests give fake ones).</summary>
+    internal static MemoryPlan Create(Sequential model, Tensor sample, long budgetBytes, Func<int, double>? stepCosts, IStepTimer timer)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(sample);
@@ -185,11 +206,17 @@ public sealed partial class MemoryPlan
             var fns = steps.Select(s => Function(model, s)).ToArray();
             double[]? backward = null;
             IReadOnlyList<double>? costs;
+            double rho = 1, overhead = 0;
+            double? pass = null;
             if (stepCosts is null)
             {
-                var (f, b) = TimeSteps(model, steps, fns, sample);
+                var timings = timer.Time(model, steps, fns, sample);
+                var (f, b, r, o) = Calibrate(timings);
                 costs = f;
                 backward = b;
+                rho = r;
+                overhead = o;
+                pass = timings.PassForwardBackward;
             }
             else costs = steps.Select(s => Enumerable.Range(s.Start, s.Count).Sum(stepCosts)).ToList();
             var cp = Checkpoint.Plan(fns, sample, budgetBytes, costs);
@@ -209,7 +236,7 @@ public sealed partial class MemoryPlan
                 cp = CheckpointPlan.Solve(fns, new CheckpointPlan.Profile(inner, cp.StepSavesInput.ToArray(), cp.StepSavesOutput.ToArray(),
                     cp.OutputBytes.ToArray(), cp.StepCosts.ToArray()), budgetBytes);
             }
-            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient);
+            var plan = new MemoryPlan(model, steps, fns, cp, backward, transient, rho, pass, overhead);
             if (!inv && !fwd) storeAll = cp.NoCheckpointPeakBytes;
             plans.Add(plan);
         }
@@ -225,12 +252,113 @@ public sealed partial class MemoryPlan
     }
 
     /// <summary>
+    /// Calibrates the per-step times to whole passes: the sum of warm per-step medians misses what a whole pass costs
+    /// (allocation, caches, the engine's bookkeeping), so the forward times are scaled by k_f = P_f / Σ f_i and the
+    /// backward times by k_b = (P_fb − P_f) / Σ b_i, where P_f and P_fb are a measured whole forward pass and a whole
+    /// forward and backward pass with every step stored: the calibrated store-all prediction is P_fb. The recompute
+    /// factor ρ = (P_1 − P_fb) / (k_f·Σ f_i), from a whole pass P_1 with all n steps in one checkpointed segment, is the
+    /// time a recomputed step adds per unit of its calibrated forward time (one checkpoint's overhead included; ≥ 0),
+    /// and o = (P_n − P_1) / (n − 1), from a pass P_n with every step a checkpointed segment of its own, what each
+    /// further checkpointed segment adds: a plan with k checkpointed segments is predicted
+    /// Σ f_i + Σ b_i + ρ·Σ_recomputed f_i + o·(k − 1), exact at the three measured passes. Missing measurements (0)
+    /// leave the factors at 1 (ρ = 1, o = 0).
+    /// </summary>
+    internal static (double[] Forward, double[] Backward, double RecomputeFactor, double SegmentOverhead) Calibrate(StepTimings t)
+    {
+        double sf = t.Forward.Sum(), sb = t.Backward.Sum();
+        double kf = sf > 0 && t.PassForward > 0 ? t.PassForward / sf : 1;
+        double backwardPass = t.PassForwardBackward - t.PassForward;
+        double kb = sb > 0 && t.PassForward > 0 && backwardPass > 0 ? backwardPass / sb : 1;
+        double rho = t.PassRecomputeOne > 0 && t.PassForwardBackward > 0 && sf > 0 ? Math.Max(0, (t.PassRecomputeOne - t.PassForwardBackward) / (kf * sf)) : 1;
+        int n = t.Forward.Length;
+        double o = n > 1 && t.PassRecomputeOne > 0 && t.PassRecomputeEach > 0 ? Math.Max(0, (t.PassRecomputeEach - t.PassRecomputeOne) / (n - 1)) : 0;
+        return (t.Forward.Select(v => v * kf).ToArray(), t.Backward.Select(v => v * kb).ToArray(), rho, o);
+    }
+
+    /// <summary>What the planner measured for one candidate's steps (seconds): each step's forward and backward alone, and
+    /// whole passes (forward; forward and backward with every step stored; the same with all steps in one checkpointed
+    /// segment, and with every step a checkpointed segment of its own).</summary>
+    internal sealed record StepTimings(double[] Forward, double[] Backward, double PassForward, double PassForwardBackward, double PassRecomputeOne, double PassRecomputeEach);
+
+    /// <summary>Where the planner's times come from.</summary>
+    internal interface IStepTimer
+    {
+        /// <summary>Times one candidate's steps on the sample.</summary>
+        StepTimings Time(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample);
+    }
+
+    /// <summary>Measured times: <see cref="TimeSteps"/> and <see cref="TimePasses"/>.</summary>
+    private sealed class MeasuredTimer : IStepTimer
+    {
+        public static readonly MeasuredTimer Instance = new();
+
+        public StepTimings Time(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
+        {
+            var (f, b) = TimeSteps(model, steps, fns, sample);
+            var (pf, pfb, p1, pn) = TimePasses(model, fns, sample);
+            return new StepTimings(f, b, pf, pfb, p1, pn);
+        }
+    }
+
+    /// <summary>
+    /// Times whole passes of the steps on the sample (one warm-up, then the median of <see cref="TimingRuns"/>): the forward
+    /// with recording; the forward, the sum of squares and its gradients for the parameters (<c>Autograd.Grad</c>, so no
+    /// gradient is written); the same with all steps in one checkpointed segment, and with every step checkpointed alone.
+    /// The random generator is restored afterwards.
+    /// </summary>
+    internal static (double Forward, double ForwardBackward, double RecomputeOne, double RecomputeEach) TimePasses(Sequential model, Func<Tensor, Tensor>[] fns, Tensor sample)
+    {
+        var ps = model.Parameters().Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
+        var gen = Generator.Default;
+        var rng = gen.GetState();
+        double Median(Func<double> run)
+        {
+            var t = new double[TimingRuns];
+            run();
+            for (int r = 0; r < TimingRuns; r++) t[r] = run();
+            Array.Sort(t);
+            return t[TimingRuns / 2];
+        }
+        Tensor All(Tensor h)
+        {
+            foreach (var fn in fns) h = fn(h);
+            return h;
+        }
+        double Pass(bool backward, int recompute) // 0: stored, 1: one checkpointed segment, 2: every step checkpointed
+        {
+            var x = sample.Detach();
+            if (ps.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
+            var targets = ps.Count > 0 ? ps.ToArray() : [x];
+            var sw = Stopwatch.StartNew();
+            Tensor h = x;
+            using (Autograd.EnableGrad())
+                if (recompute == 1) h = Checkpoint.Run(All, h);
+                else foreach (var fn in fns) h = recompute == 2 ? Checkpoint.Run(fn, h) : fn(h);
+            if (backward && h.RequiresGrad)
+            {
+                var loss = h.Square().Sum();
+                Autograd.Grad([loss], targets, allowUnused: true);
+            }
+            sw.Stop();
+            return sw.Elapsed.TotalSeconds;
+        }
+        try
+        {
+            return (Median(() => Pass(false, 0)), Median(() => Pass(true, 0)), Median(() => Pass(true, 1)), Median(() => Pass(true, 2)));
+        }
+        finally
+        {
+            gen.SetState(rng);
+        }
+    }
+
+    /// <summary>
     /// Times every step's forward and backward on its input (the sample run through the steps before it): one warm-up
     /// run (the JIT), then the median of <see cref="TimingRuns"/> runs. The backward is <c>Autograd.Grad</c> of
     /// the step's output (ones seed) for its input and its layers' parameters, so no gradient is written. The random
     /// generator is restored afterwards.
     /// </summary>
-    private static (double[] Forward, double[] Backward) TimeSteps(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
+    internal static (double[] Forward, double[] Backward) TimeSteps(Sequential model, List<(int Start, int Count, SegmentMode Kind)> steps, Func<Tensor, Tensor>[] fns, Tensor sample)
     {
         var forward = new double[steps.Count];
         var backward = new double[steps.Count];

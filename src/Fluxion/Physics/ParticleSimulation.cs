@@ -189,7 +189,7 @@ public sealed class ParticleSimulation
     /// Runs <paramref name="steps"/> steps from positions x and velocities v [n, D] and returns the final
     /// state. With <paramref name="checkpoint"/> the steps are checkpointed in ⌈√T⌉ segments (memory
     /// O(√T · n) for the backward pass, at the cost of one recomputation of each step); with
-    /// <paramref name="snapshots"/> instead by the binomial schedule of <see cref="Checkpoint.Loop"/>
+    /// <paramref name="snapshots"/> instead by the binomial schedule of <see cref="Checkpoint.Loop(Func{Tensor, Tensor}, Tensor, int, int, LoopStats?)"/>
     /// (that many states and one step's graph kept, the fewest step evaluations for that memory).
     /// </summary>
     public Tensor Run(Tensor x, Tensor v, Tensor m, Tensor s, Tensor a, int steps, bool checkpoint = true, int? snapshots = null)
