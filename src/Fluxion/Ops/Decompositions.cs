@@ -64,7 +64,8 @@ public partial class Tensor
 
     /// <summary>
     /// A forward's LU factors (float64, packed per matrix, pivots 0-based), saved for its backward so that it does not
-    /// factorize again: <c>Decomp.LuSolveTransposed</c> for solve, <c>Decomp.LuInverse</c> for det and slogdet.
+    /// factorize again: <c>Decomp.LuSolveTransposed</c> for solve, <c>Decomp.LuInverse</c> for det and slogdet. Not saved
+    /// while tracing (vmap, compile): a traced program's attributes may not depend on the values.
     /// </summary>
     private sealed record LuSaved(double[] Lu, int[] Piv, int N, bool AnySingular)
     {
@@ -229,7 +230,7 @@ public partial class Tensor
         var (sign, lad, saved) = LuDets(a);
         var d = new double[sign.Length];
         for (int i = 0; i < d.Length; i++) d[i] = sign[i] * Math.Exp(lad[i]);
-        return Op.Record(DetOp, MatFromDoubles(d, a._shape[..^2], a.DType), [a], saved);
+        return Op.Record(DetOp, MatFromDoubles(d, a._shape[..^2], a.DType), [a], Tracer.Depth == 0 ? saved : null);
     }
 
     /// <summary>The determinant of each square matrix (torch.linalg.det).</summary>
@@ -253,7 +254,7 @@ public partial class Tensor
         NeedMatrix("Slogdet", a);
         var (sign, lad, saved) = LuDets(a);
         var batch = a._shape[..^2];
-        return new(MatFromDoubles(sign, batch, a.DType), Op.Record(LogAbsDetOp, MatFromDoubles(lad, batch, a.DType), [a], saved));
+        return new(MatFromDoubles(sign, batch, a.DType), Op.Record(LogAbsDetOp, MatFromDoubles(lad, batch, a.DType), [a], Tracer.Depth == 0 ? saved : null));
     }
 
     internal static readonly OpDef LogdetOp = new("Logdet", OpFamily.Linalg, "logdet")
@@ -337,7 +338,7 @@ public partial class Tensor
         });
         if (bad >= 0) throw new ArgumentException($"Solve: matrix {bad} of A (shape {ShapeUtil.Format(a.Shape)}) is singular; the system has no unique solution. Use Lstsq or Pinv.");
         var y = single ? Wrap(xf!, b.ShapeArray) : MatFromDoubles(x!, b.ShapeArray, a.DType);
-        return Op.Tracking(a, b) ? Op.Record(SolveOp, y, [a, b], new LuSaved(lu, pivs, n, false)) : y;
+        return Op.Tracking(a, b) ? Op.Record(SolveOp, y, [a, b], Tracer.Depth == 0 ? new LuSaved(lu, pivs, n, false) : null) : y;
     }
 
     /// <summary>The solution of Aᵀ·X = G for every matrix from the forward's saved LU of A (G shaped as the solve's output).</summary>
