@@ -19,6 +19,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab unary [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab composites [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scan [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab linalg [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -84,6 +85,49 @@ internal static class AbThreadCpu
                         ("trisolve n rhs", () => { a.CopyTo(x, 0); Decomp.TriSolve(lu, n, x, n, upper: true, unit: false); }),
                     ],
                     blocked => Decomp.Blocked = blocked);
+                break;
+            }
+            case "linalg":
+            {
+                // h-la (issue 17): A = before (inverse by an LU solve of the identity; float32 triangular solves in float64; a
+                // solve's backward factorizing Aᵀ again), B = after (Decomp.LuInverse skipping L⁻¹'s zeros; the float32 TriSolve;
+                // the transposed solve from the forward's LU). float64 n×n unless named float32, n right-hand sides.
+                int n = rest.Length > 0 ? rest[0] : 512;
+                Console.WriteLine($"linalg A/B (A: before, B: after; see AbThreadCpu.cs), n = {n}, one thread");
+                var g = new Generator(3);
+                var a = (Tensor.Randn([n, n], DType.Float64, g) + Tensor.Eye(n, dtype: DType.Float64) * Math.Sqrt(n)).ToDoubleArray();
+                var at = Tensor.FromArray(a, n, n).MT.Contiguous().ToDoubleArray();
+                var lu = a.ToArray();
+                var piv = new int[n];
+                Decomp.Lu(lu, n, piv);
+                var luF = lu.Select(v => (float)v).ToArray();
+                var aF = a.Select(v => (float)v).ToArray();
+                var (x, w, xF, piv2) = (new double[n * n], new double[n * n], new float[n * n], new int[n]);
+                bool after = false;
+                Compare(rounds,
+                    [
+                        ("inverse from lu", () =>
+                        {
+                            if (after) { Decomp.LuInverse(lu, piv, n, x); return; }
+                            Array.Clear(x);
+                            for (int i = 0; i < n; i++) x[i * n + i] = 1;
+                            Decomp.LuSolve(lu, piv, n, x, n);
+                        }),
+                        ("trisolve float32", () =>
+                        {
+                            if (after) { aF.CopyTo(xF, 0); Decomp.TriSolve(luF, n, xF, n, upper: true, unit: false); }
+                            else { a.CopyTo(x, 0); Decomp.TriSolve(lu, n, x, n, upper: true, unit: false); }
+                        }),
+                        ("solve backward", () =>
+                        {
+                            a.CopyTo(x, 0);
+                            if (after) { Decomp.LuSolveTransposed(lu, piv, n, x, n); return; }
+                            at.CopyTo(w, 0);
+                            Decomp.Lu(w, n, piv2);
+                            Decomp.LuSolve(w, piv2, n, x, n);
+                        }),
+                    ],
+                    b => after = b);
                 break;
             }
             case "prefetch" or "smallwork" or "colsouter":
@@ -217,7 +261,7 @@ internal static class AbThreadCpu
                 ScanAb(rounds, rest.Length > 0 ? rest[0] : 1024);
                 break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg");
                 return 1;
         }
         return 0;

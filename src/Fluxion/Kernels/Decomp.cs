@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace Fluxion.Kernels;
@@ -81,30 +82,96 @@ internal static partial class Decomp
             piv[k] = Pivot(a, n, k, ref sign);
             double d = a[k * n + k];
             if (d == 0) { singular = true; continue; }
+            var rk = a.Slice(k * n + k + 1, n - k - 1);
             for (int i = k + 1; i < n; i++)
             {
                 double f = a[i * n + k] /= d;
-                if (f == 0) continue;
-                var ri = a.Slice(i * n + k + 1, n - k - 1);
-                var rk = a.Slice(k * n + k + 1, n - k - 1);
-                for (int j = 0; j < ri.Length; j++) ri[j] -= f * rk[j];
+                if (f == 0 || rk.Length == 0) continue;
+                var ri = a.Slice(i * n + k + 1, rk.Length);
+                TensorPrimitives.MultiplyAdd(rk, -f, ri, ri);
             }
         }
         return singular ? 0 : sign;
     }
 
     /// <summary>Solves A X = B in place in b (n×k) from the packed LU of A and its pivots: the row swaps, then the unit lower
-    /// and the upper triangular solves (<see cref="TriSolve"/>, blocked for large n).</summary>
-    public static void LuSolve(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> b, int k)
+    /// and the upper triangular solves (<c>TriSolve</c>, blocked for large n).</summary>
+    public static void LuSolve(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> b, int k) => LuSolveT(lu, piv, n, b, k);
+
+    /// <summary>As the float64 overload, in float32 (the factors rounded from a float64 LU): a float32 solve at float32 GEMM speed.</summary>
+    public static void LuSolve(ReadOnlySpan<float> lu, ReadOnlySpan<int> piv, int n, Span<float> b, int k) => LuSolveT(lu, piv, n, b, k);
+
+    private static void LuSolveT<T>(ReadOnlySpan<T> lu, ReadOnlySpan<int> piv, int n, Span<T> b, int k) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < n; i++)
         {
             if (piv[i] == i) continue;
-            Span<double> x = b.Slice(i * k, k), y = b.Slice(piv[i] * k, k);
+            Span<T> x = b.Slice(i * k, k), y = b.Slice(piv[i] * k, k);
             for (int j = 0; j < k; j++) (x[j], y[j]) = (y[j], x[j]);
         }
-        TriSolve(lu, n, b, k, upper: false, unit: true);
-        TriSolve(lu, n, b, k, upper: true, unit: false);
+        TriSolveT(lu, n, b, k, upper: false, unit: true, lowerRhs: false);
+        TriSolveT(lu, n, b, k, upper: true, unit: false, lowerRhs: false);
+    }
+
+    /// <summary>Solves Aᵀ X = B in place in b (n×k) from the packed LU of A and its pivots (A = Pᵀ·L·U, so Aᵀ = Uᵀ·Lᵀ·P): the
+    /// lower solve with Uᵀ, the unit upper solve with Lᵀ (<c>TriSolve</c> on the transposed factors), then the row swaps
+    /// in reverse order. The backward of a solve reuses the forward's factorization this way instead of factorizing Aᵀ.</summary>
+    public static void LuSolveTransposed(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> b, int k) => LuSolveTransposedT(lu, piv, n, b, k);
+
+    /// <summary>As the float64 overload, in float32.</summary>
+    public static void LuSolveTransposed(ReadOnlySpan<float> lu, ReadOnlySpan<int> piv, int n, Span<float> b, int k) => LuSolveTransposedT(lu, piv, n, b, k);
+
+    private static void LuSolveTransposedT<T>(ReadOnlySpan<T> lu, ReadOnlySpan<int> piv, int n, Span<T> b, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var lt = System.Buffers.ArrayPool<T>.Shared.Rent(Math.Max(1, n * n));
+        try
+        {
+            Transpose(lu, lt, n);
+            TriSolveT<T>(lt, n, b, k, upper: false, unit: false, lowerRhs: false);
+            TriSolveT<T>(lt, n, b, k, upper: true, unit: true, lowerRhs: false);
+        }
+        finally { System.Buffers.ArrayPool<T>.Shared.Return(lt); }
+        for (int i = n - 1; i >= 0; i--)
+        {
+            if (piv[i] == i) continue;
+            Span<T> x = b.Slice(i * k, k), y = b.Slice(piv[i] * k, k);
+            for (int j = 0; j < k; j++) (x[j], y[j]) = (y[j], x[j]);
+        }
+    }
+
+    /// <summary>dst = srcᵀ for the n×n row-major src (tiles of 32×32, so both sides stay in cache).</summary>
+    private static void Transpose<T>(ReadOnlySpan<T> src, Span<T> dst, int n)
+    {
+        const int Tile = 32;
+        for (int i0 = 0; i0 < n; i0 += Tile)
+            for (int j0 = 0; j0 < n; j0 += Tile)
+            {
+                int i1 = Math.Min(n, i0 + Tile), j1 = Math.Min(n, j0 + Tile);
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++) dst[j * n + i] = src[i * n + j];
+            }
+    }
+
+    /// <summary>The inverse of A (n×n, written to <paramref name="x"/>) from its packed LU and pivots: A⁻¹ = U⁻¹·L⁻¹·P.
+    /// L⁻¹ is solved from the identity exploiting that it stays lower triangular (a third of a full solve), then U⁻¹·L⁻¹ by
+    /// the upper solve, then P as column swaps in reverse pivot order: 2n³ flops with the LU instead of 8n³/3.</summary>
+    public static void LuInverse(ReadOnlySpan<double> lu, ReadOnlySpan<int> piv, int n, Span<double> x) => LuInverseT(lu, piv, n, x);
+
+    /// <summary>As the float64 overload, in float32.</summary>
+    public static void LuInverse(ReadOnlySpan<float> lu, ReadOnlySpan<int> piv, int n, Span<float> x) => LuInverseT(lu, piv, n, x);
+
+    private static void LuInverseT<T>(ReadOnlySpan<T> lu, ReadOnlySpan<int> piv, int n, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        x[..(n * n)].Clear();
+        for (int i = 0; i < n; i++) x[i * n + i] = T.One;
+        TriSolveT(lu, n, x, n, upper: false, unit: true, lowerRhs: true);
+        TriSolveT(lu, n, x, n, upper: true, unit: false, lowerRhs: false);
+        for (int i = n - 1; i >= 0; i--)
+        {
+            int p = piv[i];
+            if (p == i) continue;
+            for (int r = 0; r < n; r++) (x[r * n + i], x[r * n + p]) = (x[r * n + p], x[r * n + i]);
+        }
     }
 
     /// <summary>Lower Cholesky factor of the symmetric n×n matrix a (only its lower triangle is read), in place;
@@ -135,18 +202,27 @@ internal static partial class Decomp
     /// <summary>Solves T X = B in place in b (n×k) for the triangular n×n t (lower or upper; unit diagonal assumed when
     /// <paramref name="unit"/>; only that triangle is read). From <see cref="BlockedFrom"/> on it runs blocked (dtrsm's form): per
     /// block of <see cref="BlockSize"/> rows the contribution of the rows already solved is subtracted by one GEMM, then the
-    /// diagonal block is solved row by row.</summary>
-    public static void TriSolve(ReadOnlySpan<double> t, int n, Span<double> b, int k, bool upper, bool unit)
+    /// diagonal block is solved row by row. <paramref name="lowerRhs"/> (lower t only, k = n): B is lower triangular (e.g. the
+    /// identity) and so is X, so the zeros above the diagonal are skipped (a third of the flops).</summary>
+    public static void TriSolve(ReadOnlySpan<double> t, int n, Span<double> b, int k, bool upper, bool unit, bool lowerRhs = false) =>
+        TriSolveT(t, n, b, k, upper, unit, lowerRhs);
+
+    /// <summary>As the float64 overload, in float32 (float32 GEMM for the off-diagonal blocks).</summary>
+    public static void TriSolve(ReadOnlySpan<float> t, int n, Span<float> b, int k, bool upper, bool unit, bool lowerRhs = false) =>
+        TriSolveT(t, n, b, k, upper, unit, lowerRhs);
+
+    private static void TriSolveT<T>(ReadOnlySpan<T> t, int n, Span<T> b, int k, bool upper, bool unit, bool lowerRhs) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (n == 0 || k == 0) return;
+        if (lowerRhs && (upper || k != n)) throw new ArgumentException("TriSolve: lowerRhs needs a lower t and a square B.");
         if (!UseBlocked(n))
         {
-            TriSolveRows(t, n, b, k, 0, n, upper, unit);
+            TriSolveRows(t, n, b, k, 0, n, upper, unit, lowerRhs);
             return;
         }
-        var ta = System.Buffers.ArrayPool<double>.Shared.Rent(n * n);
-        var xa = System.Buffers.ArrayPool<double>.Shared.Rent(n * k);
-        var tmp = System.Buffers.ArrayPool<double>.Shared.Rent(BlockSize * k);
+        var ta = System.Buffers.ArrayPool<T>.Shared.Rent(n * n);
+        var xa = System.Buffers.ArrayPool<T>.Shared.Rent(n * k);
+        var tmp = System.Buffers.ArrayPool<T>.Shared.Rent(BlockSize * k);
         try
         {
             t[..(n * n)].CopyTo(ta);
@@ -160,35 +236,46 @@ internal static partial class Decomp
                 int s0 = upper ? i1 : 0, sl = upper ? n - i1 : i0;
                 if (sl > 0)
                 {
-                    // B[i0..i1] −= T[i0..i1, s0..s0+sl]·X[s0..s0+sl]
-                    Gemm.MatMul(ta, i0 * n + s0, n, 1, xa, s0 * k, k, 1, tmp, 0, k, rows, sl, k, accumulate: false);
-                    var blk = xa.AsSpan(i0 * k, rows * k);
-                    TensorPrimitives.Subtract(blk, tmp.AsSpan(0, rows * k), blk);
+                    // B[i0..i1] −= T[i0..i1, s0..s0+sl]·X[s0..s0+sl] (lowerRhs: the solved rows are zero from column i0 on)
+                    int w = lowerRhs ? i0 : k;
+                    Gemm.MatMul(ta, i0 * n + s0, n, 1, xa, s0 * k, k, 1, tmp, 0, w, rows, sl, w, accumulate: false);
+                    if (w == k)
+                    {
+                        var blk = xa.AsSpan(i0 * k, rows * k);
+                        TensorPrimitives.Subtract(blk, tmp.AsSpan(0, rows * k), blk);
+                    }
+                    else
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var br = xa.AsSpan((i0 + r) * k, w);
+                            TensorPrimitives.Subtract(br, tmp.AsSpan(r * w, w), br);
+                        }
                 }
-                TriSolveRows(ta, n, xa, k, i0, i1, upper, unit);
+                TriSolveRows<T>(ta, n, xa, k, i0, i1, upper, unit, lowerRhs);
             }
             xa.AsSpan(0, n * k).CopyTo(b);
         }
         finally
         {
-            System.Buffers.ArrayPool<double>.Shared.Return(ta);
-            System.Buffers.ArrayPool<double>.Shared.Return(xa);
-            System.Buffers.ArrayPool<double>.Shared.Return(tmp);
+            System.Buffers.ArrayPool<T>.Shared.Return(ta);
+            System.Buffers.ArrayPool<T>.Shared.Return(xa);
+            System.Buffers.ArrayPool<T>.Shared.Return(tmp);
         }
     }
 
     /// <summary>The rows i0..i1 of a triangular solve whose other rows are already accounted for: lower forward, upper backward.</summary>
-    private static void TriSolveRows(ReadOnlySpan<double> t, int n, Span<double> b, int k, int i0, int i1, bool upper, bool unit)
+    private static void TriSolveRows<T>(ReadOnlySpan<T> t, int n, Span<T> b, int k, int i0, int i1, bool upper, bool unit, bool lowerRhs = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int step = 0; step < i1 - i0; step++)
         {
             int i = upper ? i1 - 1 - step : i0 + step;
-            var bi = b.Slice(i * k, k);
+            int w = lowerRhs ? Math.Min(k, i + 1) : k; // lowerRhs: row i (and every row above it) is zero from column i + 1 on
+            var bi = b.Slice(i * k, w);
             int p0 = upper ? i + 1 : i0, p1 = upper ? i1 : i;
             for (int p = p0; p < p1; p++)
             {
-                double f = t[i * n + p];
-                if (f != 0) TensorPrimitives.MultiplyAdd(b.Slice(p * k, k), -f, bi, bi);
+                T f = t[i * n + p];
+                if (f != T.Zero) TensorPrimitives.MultiplyAdd(b.Slice(p * k, w), -f, bi, bi);
             }
             if (!unit) TensorPrimitives.Divide(bi, t[i * n + i], bi);
         }
@@ -258,23 +345,11 @@ internal static partial class Decomp
         int sign = 1;
         bool singular = false;
         var negL = new double[n * BlockSize];
+        var pc = new double[n * BlockSize];
         for (int k0 = 0; k0 < n; k0 += BlockSize)
         {
             int kb = Math.Min(BlockSize, n - k0), kend = k0 + kb;
-            for (int k = k0; k < kend; k++)
-            {
-                piv[k] = Pivot(a, n, k, ref sign);
-                double d = a[k * n + k];
-                if (d == 0) { singular = true; continue; }
-                var rk = a.AsSpan(k * n + k + 1, kend - k - 1);
-                for (int i = k + 1; i < n; i++)
-                {
-                    double f = a[i * n + k] /= d;
-                    if (f == 0 || rk.Length == 0) continue;
-                    var ri = a.AsSpan(i * n + k + 1, rk.Length);
-                    TensorPrimitives.MultiplyAdd(rk, -f, ri, ri);
-                }
-            }
+            singular |= LuPanel(a, n, k0, kb, pc, piv, ref sign);
             int nc = n - kend;
             if (nc == 0) continue;
             // U₁₂ = L₁₁⁻¹·A₁₂ (unit lower triangular solve on the panel's rows)
@@ -293,6 +368,52 @@ internal static partial class Decomp
             Gemm.MatMul(negL, 0, kb, 1, a, k0 * n + kend, n, 1, a, kend * n + kend, n, nc, kb, nc, accumulate: true);
         }
         return singular ? 0 : sign;
+    }
+
+    /// <summary>The unblocked LU of the panel a[k0.., k0..k0+kb] (partial pivoting; row swaps applied to whole rows of
+    /// <paramref name="a"/>), on a column-major copy <paramref name="pc"/> so that the pivot search, the scaling and the rank-1
+    /// updates run over contiguous columns (one long SIMD call per column instead of one short one per row). Returns true
+    /// when a pivot is exactly zero.</summary>
+    private static bool LuPanel(double[] a, int n, int k0, int kb, double[] pc, Span<int> piv, ref int sign)
+    {
+        int rows = n - k0, kend = k0 + kb;
+        bool singular = false;
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < kb; j++) pc[j * rows + r] = a[(k0 + r) * n + k0 + j];
+        for (int kk = 0; kk < kb; kk++)
+        {
+            var col = pc.AsSpan(kk * rows + kk, rows - kk);
+            int p = kk;
+            double best = Math.Abs(col[0]);
+            for (int i = 1; i < col.Length; i++)
+            {
+                double v = Math.Abs(col[i]);
+                if (v > best) { best = v; p = kk + i; }
+            }
+            piv[k0 + kk] = k0 + p;
+            if (p != kk)
+            {
+                for (int j = 0; j < kb; j++) (pc[j * rows + kk], pc[j * rows + p]) = (pc[j * rows + p], pc[j * rows + kk]);
+                int r1 = (k0 + kk) * n, r2 = (k0 + p) * n;
+                for (int j = 0; j < k0; j++) (a[r1 + j], a[r2 + j]) = (a[r2 + j], a[r1 + j]);
+                for (int j = kend; j < n; j++) (a[r1 + j], a[r2 + j]) = (a[r2 + j], a[r1 + j]);
+                sign = -sign;
+            }
+            double d = pc[kk * rows + kk];
+            if (d == 0) { singular = true; continue; }
+            var below = pc.AsSpan(kk * rows + kk + 1, rows - kk - 1);
+            TensorPrimitives.Divide(below, d, below);
+            for (int jj = kk + 1; jj < kb; jj++)
+            {
+                double u = pc[jj * rows + kk];
+                if (u == 0) continue;
+                var cj = pc.AsSpan(jj * rows + kk + 1, below.Length);
+                TensorPrimitives.MultiplyAdd(below, -u, cj, cj);
+            }
+        }
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < kb; j++) a[(k0 + r) * n + k0 + j] = pc[j * rows + r];
+        return singular;
     }
 
     /// <summary>Blocked lower Cholesky (dpotrf's right-looking form) of the n×n row-major <paramref name="a"/> (lower triangle

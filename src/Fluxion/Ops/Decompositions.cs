@@ -43,9 +43,65 @@ public partial class Tensor
     }
 
     /// <summary>Runs <paramref name="body"/> for each matrix of the batch, one matrix per chunk, through the kernels' parallel
-    /// helper (so a batch inside another parallel region runs serially on its thread).</summary>
-    private static void ForBatch(int nb, Action<int> body) =>
+    /// helper (so a batch inside another parallel region runs serially on its thread).
+    /// Below <see cref="BatchParallelWork"/> multiply-adds in all (<paramref name="workPerMatrix"/> per matrix) the batch runs on
+    /// the calling thread: no fork for small matrices.</summary>
+    private static void ForBatch(int nb, long workPerMatrix, Action<int> body)
+    {
+        if (nb <= 1 || workPerMatrix < BatchParallelWork / nb)
+        {
+            for (int b = 0; b < nb; b++) body(b);
+            return;
+        }
         Kernels.Parallelism.For(nb, nb, Kernels.Parallelism.Available, (b, _, _) => body(b));
+    }
+
+    /// <summary>Total multiply-adds from which a batch of factorizations is spread over threads.</summary>
+    private const long BatchParallelWork = 1L << 19;
+
+    /// <summary>n³ (the order of a factorization's multiply-adds), for <see cref="ForBatch"/>.</summary>
+    private static long Cube(int n) => (long)n * n * n;
+
+    /// <summary>
+    /// A forward's LU factors (float64, packed per matrix, pivots 0-based), saved for its backward so that it does not
+    /// factorize again: <c>Decomp.LuSolveTransposed</c> for solve, <c>Decomp.LuInverse</c> for det and slogdet. Not saved
+    /// while tracing (vmap, compile): a traced program's attributes may not depend on the values.
+    /// </summary>
+    private sealed record LuSaved(double[] Lu, int[] Piv, int N, bool AnySingular)
+    {
+        private float[]? _single;
+
+        /// <summary>The factors rounded to float32 (for float32 ops: their solves run in float32), made once.</summary>
+        public float[] Single => _single ??= ToSingle(Lu);
+    }
+
+    /// <summary>The values rounded to float32.</summary>
+    private static float[] ToSingle(ReadOnlySpan<double> d)
+    {
+        var f = new float[d.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = (float)d[i];
+        return f;
+    }
+
+    /// <summary>True when a backward may use raw kernels on saved factors: a first-order pass (no graph recorded for the
+    /// gradient, no tangent, no tracer), so nothing has to differentiate through it.</summary>
+    private static bool RawBackward(Tensor g, Tensor a) => !Op.Tracking(g) && !Op.Tracking(a) && Tracer.Depth == 0;
+
+    /// <summary>A⁻ᵀ of every matrix from the saved LU factors (the det / slogdet gradient direction).</summary>
+    private static Tensor InvTransposeFromLu(LuSaved s, int[] shape, DType dtype)
+    {
+        int n = s.N, nb = n == 0 ? 0 : s.Lu.Length / (n * n);
+        if (dtype == DType.Float32)
+        {
+            var lf = s.Single;
+            var xf = new float[lf.Length];
+            ForBatch(nb, Cube(n), b => Decomp.LuInverse(lf.AsSpan(b * n * n, n * n), s.Piv.AsSpan(b * n, n), n, xf.AsSpan(b * n * n, n * n)));
+            return Wrap(xf, shape).MT;
+        }
+        var x = new double[s.Lu.Length];
+        ForBatch(nb, Cube(n), b => Decomp.LuInverse(s.Lu.AsSpan(b * n * n, n * n), s.Piv.AsSpan(b * n, n), n, x.AsSpan(b * n * n, n * n)));
+        return MatFromDoubles(x, shape, dtype).MT;
+    }
 
     private static Tensor MatFromDoubles(double[] data, int[] shape, DType dtype)
     {
@@ -102,19 +158,20 @@ public partial class Tensor
         NeedMatrix("Inv", a);
         int n = a._shape[^1], nb = ShapeUtil.Numel(a._shape[..^2]);
         var src = a.ToDoubleArray();
-        var dst = new double[src.Length];
+        bool single = a.DType == DType.Float32; // float32: the LU in float64 (pivots, singularity), the solves in float32
+        var dst = single ? null : new double[src.Length];
+        var dstF = single ? new float[src.Length] : null;
         int bad = -1;
-        ForBatch(nb, b =>
+        ForBatch(nb, Cube(n), b =>
         {
             var lu = src.AsSpan(b * n * n, n * n);
             var piv = new int[n];
             if (Decomp.Lu(lu, n, piv) == 0 && n > 0) { bad = b; return; }
-            var x = dst.AsSpan(b * n * n, n * n);
-            for (int i = 0; i < n; i++) x[i * n + i] = 1;
-            Decomp.LuSolve(lu, piv, n, x, n);
+            if (single) Decomp.LuInverse(ToSingle(lu), piv, n, dstF!.AsSpan(b * n * n, n * n));
+            else Decomp.LuInverse(lu, piv, n, dst!.AsSpan(b * n * n, n * n));
         });
         if (bad >= 0) throw new ArgumentException($"Inv: matrix {bad} of the batch (shape {ShapeUtil.Format(a.Shape)}) is singular, so it has no inverse. Use Pinv for a pseudo-inverse.");
-        return Op.Record(InvOp, MatFromDoubles(dst, a.ShapeArray, a.DType), [a]);
+        return Op.Record(InvOp, single ? Wrap(dstF!, a.ShapeArray) : MatFromDoubles(dst!, a.ShapeArray, a.DType), [a]);
     }
 
     /// <summary>The inverse of each square matrix (torch.linalg.inv).</summary>
@@ -123,16 +180,17 @@ public partial class Tensor
     // ---- det / slogdet / logdet ----
 
     /// <summary>Raw LU determinants: sign and log|det| per matrix.</summary>
-    private static (double[] Sign, double[] LogAbs) LuDets(Tensor a)
+    private static (double[] Sign, double[] LogAbs, LuSaved Saved) LuDets(Tensor a)
     {
         int n = a._shape[^1], nb = ShapeUtil.Numel(a._shape[..^2]);
         var src = a.ToDoubleArray();
         var sign = new double[nb];
         var lad = new double[nb];
-        ForBatch(nb, b =>
+        var pivs = new int[nb * n];
+        ForBatch(nb, Cube(n), b =>
         {
             var lu = src.AsSpan(b * n * n, n * n);
-            var piv = new int[n];
+            var piv = pivs.AsSpan(b * n, n);
             int s = Decomp.Lu(lu, n, piv);
             if (s == 0 && n > 0) { sign[b] = 0; lad[b] = double.NegativeInfinity; return; }
             double l = 0;
@@ -146,7 +204,7 @@ public partial class Tensor
             sign[b] = sg;
             lad[b] = l;
         });
-        return (sign, lad);
+        return (sign, lad, new LuSaved(src, pivs, n, sign.Any(v => v == 0)));
     }
 
     internal static readonly OpDef DetOp = new("Det", OpFamily.Linalg, "linalg.det")
@@ -154,7 +212,9 @@ public partial class Tensor
         Batch = c => [Det(c.X(0))],
         Doc = "determinant (LU)",
         Saves = 1 | OpDef.SaveOutput,
-        Vjp = (in OpCtx c, Tensor g, int i) => (g * c.Y).Unsqueeze(-1).Unsqueeze(-1) * Inv(c.X(0)).MT,
+        // a first-order pass takes A⁻ᵀ from the forward's LU (saved as the attribute) instead of factorizing again
+        Vjp = (in OpCtx c, Tensor g, int i) => (g * c.Y).Unsqueeze(-1).Unsqueeze(-1) *
+            (c.Attr is LuSaved { AnySingular: false } s && RawBackward(g, c.X(0)) ? InvTransposeFromLu(s, c.X(0).ShapeArray, c.X(0).DType) : Inv(c.X(0)).MT),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } ta ? c.Y * (Inv(c.X(0)).MT * ta).Sum([-2, -1]) : null,
         BatchedJvp = true,
         Samples = () => [new("2-d", [WellConditioned(1, 3)], x => Det(x[0])), new("batched", [WellConditioned(2, 2, 3)], x => Det(x[0]))],
@@ -167,10 +227,10 @@ public partial class Tensor
     public static Tensor Det(Tensor a)
     {
         NeedMatrix("Det", a);
-        var (sign, lad) = LuDets(a);
+        var (sign, lad, saved) = LuDets(a);
         var d = new double[sign.Length];
         for (int i = 0; i < d.Length; i++) d[i] = sign[i] * Math.Exp(lad[i]);
-        return Op.Record(DetOp, MatFromDoubles(d, a._shape[..^2], a.DType), [a]);
+        return Op.Record(DetOp, MatFromDoubles(d, a._shape[..^2], a.DType), [a], Tracer.Depth == 0 ? saved : null);
     }
 
     /// <summary>The determinant of each square matrix (torch.linalg.det).</summary>
@@ -181,7 +241,8 @@ public partial class Tensor
         Batch = c => [Slogdet(c.X(0)).LogAbsDet],
         Doc = "log|det A| (the differentiable output of slogdet)",
         Saves = 1,
-        Vjp = (in OpCtx c, Tensor g, int i) => g.Unsqueeze(-1).Unsqueeze(-1) * Inv(c.X(0)).MT,
+        Vjp = (in OpCtx c, Tensor g, int i) => g.Unsqueeze(-1).Unsqueeze(-1) *
+            (c.Attr is LuSaved { AnySingular: false } s && RawBackward(g, c.X(0)) ? InvTransposeFromLu(s, c.X(0).ShapeArray, c.X(0).DType) : Inv(c.X(0)).MT),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } ta ? (Inv(c.X(0)).MT * ta).Sum([-2, -1]) : null,
         BatchedJvp = true,
         Samples = () => [new("2-d", [WellConditioned(1, 3) * -1], x => Slogdet(x[0]).LogAbsDet), new("batched", [WellConditioned(2, 2, 3)], x => Slogdet(x[0]).LogAbsDet)],
@@ -191,9 +252,9 @@ public partial class Tensor
     public static SlogdetResult Slogdet(Tensor a)
     {
         NeedMatrix("Slogdet", a);
-        var (sign, lad) = LuDets(a);
+        var (sign, lad, saved) = LuDets(a);
         var batch = a._shape[..^2];
-        return new(MatFromDoubles(sign, batch, a.DType), Op.Record(LogAbsDetOp, MatFromDoubles(lad, batch, a.DType), [a]));
+        return new(MatFromDoubles(sign, batch, a.DType), Op.Record(LogAbsDetOp, MatFromDoubles(lad, batch, a.DType), [a], Tracer.Depth == 0 ? saved : null));
     }
 
     internal static readonly OpDef LogdetOp = new("Logdet", OpFamily.Linalg, "logdet")
@@ -217,10 +278,14 @@ public partial class Tensor
         Batch = c => [SolveCore(c.Materialize(0), c.Materialize(1))],
         Doc = "solution X of A·X = B (LU with partial pivoting)",
         Saves = 1 | OpDef.SaveOutput,
-        Vjp = (in OpCtx c, Tensor g, int i) =>
+        // one solve with Aᵀ shared by both inputs; a first-order pass reuses the forward's LU (the attribute)
+        VjpAll = (in OpCtx c, Tensor[] gs, bool[] needs) =>
         {
-            var gb = Solve(c.X(0).MT, g);
-            return i == 1 ? gb : -gb.MatMul(c.Y.MT);
+            var g = gs[0];
+            var gb = c.Attr is LuSaved s && RawBackward(g, c.X(0)) && ShapeUtil.SameShape(g.Shape, c.Y.Shape)
+                ? SolveTransposedFromLu(s, g, c.X(0).DType)
+                : Solve(c.X(0).MT, g);
+            return [needs[0] ? -gb.MatMul(c.Y.MT) : null, needs[1] ? gb : null];
         },
         Jvp = (in OpCtx c, Tensor?[] t) =>
         {
@@ -258,17 +323,38 @@ public partial class Tensor
     {
         int n = a._shape[^1], k = b._shape[^1], nb = ShapeUtil.Numel(a._shape[..^2]);
         var lu = a.ToDoubleArray();
-        var x = b.ToDoubleArray();
+        bool single = a.DType == DType.Float32; // float32: the LU in float64 (pivots, singularity), the solves in float32
+        var x = single ? null : b.ToDoubleArray();
+        var xf = single ? b.ToArray<float>() : null;
+        var pivs = new int[nb * n];
         int bad = -1;
-        ForBatch(nb, i =>
+        ForBatch(nb, Cube(n) + (long)n * n * k, i =>
         {
             var m = lu.AsSpan(i * n * n, n * n);
-            var piv = new int[n];
+            var piv = pivs.AsSpan(i * n, n);
             if (Decomp.Lu(m, n, piv) == 0 && n > 0) { bad = i; return; }
-            Decomp.LuSolve(m, piv, n, x.AsSpan(i * n * k, n * k), k);
+            if (single) Decomp.LuSolve(ToSingle(m), piv, n, xf!.AsSpan(i * n * k, n * k), k);
+            else Decomp.LuSolve(m, piv, n, x!.AsSpan(i * n * k, n * k), k);
         });
         if (bad >= 0) throw new ArgumentException($"Solve: matrix {bad} of A (shape {ShapeUtil.Format(a.Shape)}) is singular; the system has no unique solution. Use Lstsq or Pinv.");
-        return Op.Record(SolveOp, MatFromDoubles(x, b.ShapeArray, a.DType), [a, b]);
+        var y = single ? Wrap(xf!, b.ShapeArray) : MatFromDoubles(x!, b.ShapeArray, a.DType);
+        return Op.Tracking(a, b) ? Op.Record(SolveOp, y, [a, b], Tracer.Depth == 0 ? new LuSaved(lu, pivs, n, false) : null) : y;
+    }
+
+    /// <summary>The solution of Aᵀ·X = G for every matrix from the forward's saved LU of A (G shaped as the solve's output).</summary>
+    private static Tensor SolveTransposedFromLu(LuSaved s, Tensor g, DType dtype)
+    {
+        int n = s.N, k = g._shape[^1], nb = n == 0 ? 0 : s.Lu.Length / (n * n);
+        if (dtype == DType.Float32 && g.DType == DType.Float32)
+        {
+            var lf = s.Single;
+            var xf = g.ToArray<float>();
+            ForBatch(nb, (long)n * n * (k + 1), i => Decomp.LuSolveTransposed(lf.AsSpan(i * n * n, n * n), s.Piv.AsSpan(i * n, n), n, xf.AsSpan(i * n * k, n * k), k));
+            return Wrap(xf, g.ShapeArray);
+        }
+        var x = g.ToDoubleArray();
+        ForBatch(nb, (long)n * n * (k + 1), i => Decomp.LuSolveTransposed(s.Lu.AsSpan(i * n * n, n * n), s.Piv.AsSpan(i * n, n), n, x.AsSpan(i * n * k, n * k), k));
+        return MatFromDoubles(x, g.ShapeArray, dtype);
     }
 
     // ---- lu ----
@@ -320,7 +406,7 @@ public partial class Tensor
         var d = a.ToDoubleArray();
         var piv = new int[nb * n];
         var perm = new double[nb * n * n];
-        ForBatch(nb, i =>
+        ForBatch(nb, Cube(n), i =>
         {
             var pv = piv.AsSpan(i * n, n);
             Decomp.Lu(d.AsSpan(i * n * n, n * n), n, pv);
@@ -433,9 +519,17 @@ public partial class Tensor
         var ae = ShapeUtil.SameShape(a._shape[..^2], batch) ? a : a.Expand([.. batch, n, n]);
         var be = ShapeUtil.SameShape(b._shape[..^2], batch) ? b : b.Expand([.. batch, n, b._shape[^1]]);
         int k = be._shape[^1], nb = ShapeUtil.Numel(batch);
+        if (a.DType == DType.Float32)
+        {
+            // float32 in float32 (as LAPACK's strsm): the off-diagonal blocks at float32 GEMM speed
+            var tf = ae.ToArray<float>();
+            var xf = be.ToArray<float>();
+            ForBatch(nb, (long)n * n * k, i => Decomp.TriSolve(tf.AsSpan(i * n * n, n * n), n, xf.AsSpan(i * n * k, n * k), k, upper, unitriangular));
+            return Op.Record(SolveTriangularOp, Wrap(xf, be.ShapeArray), [ae, be], (upper, unitriangular));
+        }
         var t = ae.ToDoubleArray();
         var x = be.ToDoubleArray();
-        ForBatch(nb, i => Decomp.TriSolve(t.AsSpan(i * n * n, n * n), n, x.AsSpan(i * n * k, n * k), k, upper, unitriangular));
+        ForBatch(nb, (long)n * n * k, i => Decomp.TriSolve(t.AsSpan(i * n * n, n * n), n, x.AsSpan(i * n * k, n * k), k, upper, unitriangular));
         return Op.Record(SolveTriangularOp, MatFromDoubles(x, be.ShapeArray, a.DType), [ae, be], (upper, unitriangular));
     }
 
@@ -479,7 +573,7 @@ public partial class Tensor
         int n = a._shape[^1], nb = ShapeUtil.Numel(a._shape[..^2]);
         var d = a.ToDoubleArray();
         int bad = -1, order = 0;
-        ForBatch(nb, i =>
+        ForBatch(nb, Cube(n), i =>
         {
             int r = Decomp.Cholesky(d.AsSpan(i * n * n, n * n), n);
             if (r != 0) { bad = i; order = r; }
@@ -576,7 +670,7 @@ public partial class Tensor
         var src = a.ToDoubleArray();
         var qd = new double[nb * m * qc];
         var rd = new double[nb * rr * n];
-        ForBatch(nb, i => Decomp.Qr(src.AsSpan(i * m * n, m * n), m, n, qd.AsSpan(i * m * qc, m * qc), rd.AsSpan(i * rr * n, rr * n), complete));
+        ForBatch(nb, (long)m * n * k, i => Decomp.Qr(src.AsSpan(i * m * n, m * n), m, n, qd.AsSpan(i * m * qc, m * qc), rd.AsSpan(i * rr * n, rr * n), complete));
         var q = MatFromDoubles(qd, [.. batch, m, qc], a.DType);
         var r = MatFromDoubles(rd, [.. batch, rr, n], a.DType);
         if (complete && m > n)
@@ -650,7 +744,7 @@ public partial class Tensor
         var src = a.ToDoubleArray();
         var w = new double[nb * n];
         var v = new double[nb * n * n];
-        ForBatch(nb, i => Decomp.Eigh(src.AsSpan(i * n * n, n * n), n, w.AsSpan(i * n, n), v.AsSpan(i * n * n, n * n)));
+        ForBatch(nb, 8 * Cube(n), i => Decomp.Eigh(src.AsSpan(i * n * n, n * n), n, w.AsSpan(i * n, n), v.AsSpan(i * n * n, n * n)));
         var lt = MatFromDoubles(w, [.. batch, n], a.DType);
         var vt = MatFromDoubles(v, [.. batch, n, n], a.DType);
         Op.Record(EighOp, [lt, vt], [a]);
@@ -677,7 +771,7 @@ public partial class Tensor
         int nb = ShapeUtil.Numel(batch);
         var src = a.ToDoubleArray();
         var w = new double[nb * n];
-        ForBatch(nb, i => Decomp.Eigh(src.AsSpan(i * n * n, n * n), n, w.AsSpan(i * n, n), default, vectors: false));
+        ForBatch(nb, 8 * Cube(n), i => Decomp.Eigh(src.AsSpan(i * n * n, n * n), n, w.AsSpan(i * n, n), default, vectors: false));
         return MatFromDoubles(w, [.. batch, n], a.DType);
     }
 
@@ -786,7 +880,7 @@ public partial class Tensor
         var ud = new double[nb * m * uc];
         var sd = new double[nb * k];
         var vd = new double[nb * vr * n];
-        ForBatch(nb, i =>
+        ForBatch(nb, 8L * m * n * k, i =>
         {
             var u = new double[m * k];
             var vt = new double[k * n];
@@ -843,7 +937,7 @@ public partial class Tensor
         int nb = ShapeUtil.Numel(batch);
         var src = a.ToDoubleArray();
         var sd = new double[nb * k];
-        ForBatch(nb, i => Decomp.Svd(src.AsSpan(i * m * n, m * n), m, n, default, sd.AsSpan(i * k, k), default, vectors: false));
+        ForBatch(nb, 4L * m * n * k, i => Decomp.Svd(src.AsSpan(i * m * n, m * n), m, n, default, sd.AsSpan(i * k, k), default, vectors: false));
         return MatFromDoubles(sd, [.. batch, k], a.DType);
     }
 
@@ -908,7 +1002,7 @@ public partial class Tensor
     public static Tensor MatrixPower(Tensor a, int n)
     {
         NeedMatrix("MatrixPower", a);
-        if (n == 0) return Eye(a._shape[^1], null, a.DType).Expand(a.ShapeArray);
+        if (n == 0) return Eye(a._shape[^1], null, a.DType).Expand(a.ShapeArray).Contiguous(); // a fresh identity, as PyTorch's
         var b = n < 0 ? Inv(a) : a;
         int e = Math.Abs(n);
         Tensor? result = null;
