@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using V = System.Runtime.Intrinsics.Vector256<double>;
@@ -557,17 +558,23 @@ internal interface IVecFunc32
 /// </summary>
 internal static class VecMath32
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> C(float c) => Vector256.Create(c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Sel(Vector256<float> m, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(m, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     private static Vector256<float> SignBit => Vector256.Create(-0.0f);
 
     /// <summary>|mag| with the sign bit of <paramref name="s"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> CopySign(Vector256<float> mag, Vector256<float> s) => (mag & ~SignBit) | (s & SignBit);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> IsNaN(Vector256<float> x) => ~Vector256.Equals(x, x);
 
     /// <summary>True when every lane of the mask is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool All(Vector256<float> mask) => Vector256.ExtractMostSignificantBits(mask) == 0xFF;
 
     // ---- driver ----------------------------------------------------------------------------------
@@ -655,6 +662,7 @@ internal static class VecMath32
     private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
 
     /// <summary>e^r - 1 for |r| &lt;= ln2/2: r + r²·Σ r^k/(k + 2)!, k = 0..6 (Taylor; truncation below 1e-9 relative).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Expm1Poly(Vector256<float> r)
     {
         var p = C(1f / 40320);
@@ -668,6 +676,7 @@ internal static class VecMath32
     }
 
     /// <summary>n = round(x/ln2) and r = x - n·ln2 (two-part ln2; exact first step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Reduce(Vector256<float> x, out Vector256<float> n)
     {
         n = Vector256.Round(x * C(Log2E));
@@ -676,6 +685,7 @@ internal static class VecMath32
     }
 
     /// <summary>p·2^n for integral n (clamped to [-252, 254]) as two exact powers of two: one rounding, also into the subnormals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scale(Vector256<float> p, Vector256<float> n)
     {
         var k = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(n, C(-252f)), C(254f)));
@@ -687,6 +697,7 @@ internal static class VecMath32
     }
 
     /// <summary>e^x (0 below -104, +inf above 89).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)
     {
         var r = Reduce(x, out var n);
@@ -696,6 +707,7 @@ internal static class VecMath32
     }
 
     /// <summary>e^x - 1 = 2^n·(e^r - 1) + (2^n - 1) (exact 2^n - 1 for |n| &lt;= 24; e^x itself beyond 60).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Expm1(Vector256<float> x)
     {
         var r = Reduce(x, out var n);
@@ -709,6 +721,7 @@ internal static class VecMath32
     }
 
     /// <summary>2^x = 2^f·2^n, n = round(x), f = x - n exact, 2^f by its Taylor series in f (degree 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp2(Vector256<float> x)
     {
         var n = Vector256.Round(x);
@@ -729,6 +742,7 @@ internal static class VecMath32
     // ---- logarithms --------------------------------------------------------------------------------
 
     /// <summary>Natural logarithm (NaN below 0, -inf at ±0, subnormals scaled first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Log(Vector256<float> x)
     {
         var sub = Vector256.LessThan(x, C(1.17549435e-38f));
@@ -760,6 +774,7 @@ internal static class VecMath32
     }
 
     /// <summary>log(1 + x) (Goldberg: log(u)·x/(u - 1) corrects the rounding of u = 1 + x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Log1p(Vector256<float> x)
     {
         var u = Vector256<float>.One + x;
@@ -771,6 +786,7 @@ internal static class VecMath32
     // ---- hyperbolic and logistic -------------------------------------------------------------------
 
     /// <summary>sinh: x + x·t·P(t) (Taylor, t = x²) below 1, (e - 1/e)/2 with e = e^|x| above, (e^(|x|/2)/2)·e^(|x|/2) above 88.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sinh(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -795,6 +811,7 @@ internal static class VecMath32
     }
 
     /// <summary>cosh: (e + 1/e)/2 with e = e^|x|; (e^(|x|/2)/2)·e^(|x|/2) above 88.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Cosh(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -810,6 +827,7 @@ internal static class VecMath32
 
     /// <summary>tanh: x + x·t·P(t) below 0.625 (t = x², P a degree-5 Chebyshev fit, error 2e-9), 1 - 2/(e^2|x| + 1) with
     /// x's sign above.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Tanh(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -829,6 +847,7 @@ internal static class VecMath32
 
     /// <summary>The logistic sigmoid: 1/(1 + e) for x &gt;= 0, e/(1 + e) below, e = e^-|x| (no overflow; the left tail
     /// stays relative-accurate into the subnormals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sigmoid(Vector256<float> x)
     {
         var e = Exp(-Vector256.Abs(x));
@@ -837,6 +856,7 @@ internal static class VecMath32
     }
 
     /// <summary>asinh x = log1p(|x| + x²/(1 + √(1 + x²))) with x's sign; log|x| + log 2 above 2^12.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Asinh(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -847,6 +867,7 @@ internal static class VecMath32
     }
 
     /// <summary>acosh x = log1p(t + √(2t + t²)), t = x - 1; log x + log 2 above 2^12; NaN below 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Acosh(Vector256<float> x)
     {
         var t = x - Vector256<float>.One;
@@ -856,6 +877,7 @@ internal static class VecMath32
     }
 
     /// <summary>atanh x = log1p(2|x|/(1 - |x|))/2 with x's sign (±inf at ±1, NaN beyond).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Atanh(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -865,6 +887,7 @@ internal static class VecMath32
     // ---- inverse trigonometric -----------------------------------------------------------------------
 
     /// <summary>Σ c_k T_k(s) by Clenshaw's recurrence (coefficients rounded to float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Clenshaw(ReadOnlySpan<float> c, Vector256<float> s)
     {
         Vector256<float> b1 = Vector256<float>.Zero, b2 = Vector256<float>.Zero, s2 = s + s;
@@ -886,6 +909,7 @@ internal static class VecMath32
     ];
 
     /// <summary>atan x: x + x·t·Q(t) on |x| &lt;= 1 (t = x²), π/2 - atan(1/|x|) above, x's sign.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Atan(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -898,9 +922,11 @@ internal static class VecMath32
     }
 
     /// <summary>asin x = atan(x/√((1 - x)(1 + x))) (NaN outside [-1, 1]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Asin(Vector256<float> x) => Atan(x / Vector256.Sqrt((Vector256<float>.One - x) * (Vector256<float>.One + x)));
 
     /// <summary>acos x = 2·atan(√((1 - x)/(1 + x))) (NaN outside [-1, 1]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Acos(Vector256<float> x)
     {
         var r = Atan(Vector256.Sqrt((Vector256<float>.One - x) / (Vector256<float>.One + x)));
@@ -908,6 +934,7 @@ internal static class VecMath32
     }
 
     /// <summary>atan2(y, x), the angle of (x, y) in (-π, π] with C's conventions at the signed zeros and infinities.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Atan2(Vector256<float> y, Vector256<float> x)
     {
         var ay = Vector256.Abs(y);
@@ -934,6 +961,7 @@ internal static class VecMath32
     // ---- error functions ---------------------------------------------------------------------------
 
     /// <summary>erf a for |a| &lt; 0.5: a·Σ c_n a^2n (Taylor, n = 0..8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ErfSmall(Vector256<float> a)
     {
         var t = a * a;
@@ -959,6 +987,7 @@ internal static class VecMath32
 
     /// <summary>erfc(a + lo) for a &gt;= 0.5 (finite or +inf; lo a tiny correction of the argument, 0 if none):
     /// e^(-(a + lo)²)·S(t)/(1 + 2a), with (a + lo)² split exactly into hi + rest (FMA).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ErfcLarge(Vector256<float> a, Vector256<float> lo)
     {
         var b = Vector256.Min(a, C(11f));   // erfc(11) underflows; keeps inf out of t
@@ -969,6 +998,7 @@ internal static class VecMath32
     }
 
     /// <summary>erf and erfc of a &gt;= 0 (finite or +inf, not NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float> Erf, Vector256<float> Erfc) ErfPair(Vector256<float> a, Vector256<float> lo)
     {
         var small = Vector256.LessThan(a, C(0.5f));
@@ -980,6 +1010,7 @@ internal static class VecMath32
     }
 
     /// <summary>The error function.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Erf(Vector256<float> x)
     {
         var (e, _) = ErfPair(Vector256.Abs(x), Vector256<float>.Zero);
@@ -987,9 +1018,11 @@ internal static class VecMath32
     }
 
     /// <summary>The complementary error function (relative accuracy also deep in the tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Erfc(Vector256<float> x) => ErfcSplit(x, Vector256<float>.Zero);
 
     /// <summary>erfc(x + lo), lo a tiny correction of x (the rounding error of a product that produced x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ErfcSplit(Vector256<float> x, Vector256<float> lo)
     {
         var neg = Vector256.LessThan(x, Vector256<float>.Zero);
@@ -998,6 +1031,7 @@ internal static class VecMath32
     }
 
     /// <summary>gelu(x) = x·erfc(-x/√2)/2, with -x/√2 carried as an exact two-float product (the left tail is relative-accurate).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Gelu(Vector256<float> x)
     {
         const float cHi = 0.7071067690849304f, cLo = 1.210161710447897e-08f;
@@ -1009,6 +1043,7 @@ internal static class VecMath32
 
     /// <summary>The inverse error function: Giles' single-precision approximation (2010) and one Newton step on erf (on erfc
     /// for |y| &gt; 0.5, where 1 - |y| is exact); ±inf at ±1, NaN outside [-1, 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Erfinv(Vector256<float> y)
     {
         var ay = Vector256.Abs(y);
