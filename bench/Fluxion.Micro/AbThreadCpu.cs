@@ -20,6 +20,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab composites [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scan [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab linalg [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab f32 [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -29,6 +30,9 @@ namespace Fluxion.Micro;
 /// composites: A = the tensor-op composites addcmul, soft margin, BCE with logits, KL divergence and PReLU were before
 /// (written out here) and the per-element NextNormal loop of randn, B = the fused one-pass entries and the block Box–Muller;
 /// forward + backward of each on n float32 elements.
+/// f32: A = the float32 kernels evaluated in double lanes (Kernels.VecMath, or TensorPrimitives / Special.Tanh where the op
+/// used them), B = the float32-lane kernels of Kernels.VecMath32, forward on n float32 values in [-0.99, 0.99]; below
+/// 65536 elements each timed run repeats the kernel to cover about 2^20 elements.
 /// </summary>
 internal static class AbThreadCpu
 {
@@ -260,8 +264,11 @@ internal static class AbThreadCpu
             case "scan":
                 ScanAb(rounds, rest.Length > 0 ? rest[0] : 1024);
                 break;
+            case "f32":
+                F32Kernels(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32");
                 return 1;
         }
         return 0;
@@ -310,6 +317,29 @@ internal static class AbThreadCpu
                 }),
             ],
             v => b = v);
+    // ---- f32: float32 kernels in double lanes (A) against float32 lanes (B) ----
+    private static void F32Kernels(int rounds, int n)
+    {
+        Console.WriteLine($"f32 A/B (A: float32 evaluated in double lanes / TensorPrimitives, B: float32 lanes, VecMath32), n = {n}, one thread");
+        var g = new Generator(2);
+        var x = (Tensor.Rand([n], DType.Float32, g) * 1.98 - 0.99).ToArray<float>();
+        var y = new float[n];
+        int reps = Math.Max(1, (1 << 20) / n);
+        bool b32 = false;
+        (string, Action) W<FA, FB>(string name) where FA : struct, IVecFunc where FB : struct, IVecFunc32 =>
+            (name, () => { for (int r = 0; r < reps; r++) { if (b32) VecMath32.Map<FB>(x, y); else VecMath.Map<FA>(x, y); } });
+        (string, Action) S<FB>(string name, SpanMap<float> a) where FB : struct, IVecFunc32 =>
+            (name, () => { for (int r = 0; r < reps; r++) { if (b32) VecMath32.Map<FB>(x, y); else a(x, y); } });
+        Compare(rounds,
+        [
+            S<VecMath32.ExpF>("exp", System.Numerics.Tensors.TensorPrimitives.Exp), S<VecMath32.TanhF>("tanh", Special.Tanh),
+            S<VecMath32.SigmoidF>("sigmoid", System.Numerics.Tensors.TensorPrimitives.Sigmoid),
+            W<VecMath.Exp2F, VecMath32.Exp2F>("exp2"), W<VecMath.Expm1F, VecMath32.Expm1F>("expm1"), W<VecMath.Log1pF, VecMath32.Log1pF>("log1p"),
+            W<VecMath.SinhF, VecMath32.SinhF>("sinh"), W<VecMath.CoshF, VecMath32.CoshF>("cosh"), W<VecMath.AtanhF, VecMath32.AtanhF>("atanh"),
+            W<VecMath.AtanF, VecMath32.AtanF>("atan"), W<VecMath.AsinF, VecMath32.AsinF>("asin"), W<VecMath.AcosF, VecMath32.AcosF>("acos"),
+            W<VecMath.ErfF, VecMath32.ErfF>("erf"), W<VecMath.ErfcF, VecMath32.ErfcF>("erfc"), W<VecMath.ErfinvF, VecMath32.ErfinvF>("erfinv"),
+            W<VecMath.GeluF, VecMath32.GeluF>("gelu"),
+        ], b => b32 = b);
     }
 
     private static void Compare(int rounds, (string Name, Action Run) w1, (string Name, Action Run) w2, Action<bool> setB) =>

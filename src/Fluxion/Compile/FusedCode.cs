@@ -156,24 +156,14 @@ internal static class VectorMath
     private static Vector256<float> Trunc(Vector256<float> x) => Vector256.Truncate(x);
     private static Vector256<double> Trunc(Vector256<double> x) => Vector256.Truncate(x);
 
-    /// <summary>e^x as TensorPrimitives.Exp computes it on a register.</summary>
-    private static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+    /// <summary>e^x: the eager float32 kernel's register function.</summary>
+    private static Vector256<float> Exp(Vector256<float> x) => Kernels.VecMath32.Exp(x);
 
-    /// <summary>1 / (1 + e^-x), TensorPrimitives.Sigmoid's formula.</summary>
-    private static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+    /// <summary>The logistic sigmoid: the eager float32 kernel's register function.</summary>
+    private static Vector256<float> Sigmoid(Vector256<float> x) => Kernels.VecMath32.Sigmoid(x);
 
-    /// <summary>Kernels.Special.Tanh on a register: the expm1 quotient of TensorPrimitives.Tanh (-z / (z + 2) with
-    /// z = e^(-2|x|) - 1, sign restored), with |x| &lt; 0.625 redone in double.</summary>
-    private static Vector256<float> Tanh(Vector256<float> x)
-    {
-        var z = Vector256.Exp(Vector256.Create(-2f) * Vector256.Abs(x)) - Vector256<float>.One;
-        var q = -z / (z + Vector256.Create(2f));
-        var y = (q.AsUInt32() ^ (x.AsUInt32() & Vector256.Create(0x8000_0000u))).AsSingle();
-        var small = Vector256.LessThan(Vector256.Abs(x), Vector256.Create(0.625f));
-        if (small == Vector256<float>.Zero) return y;
-        var (lo, hi) = Vector256.Widen(x);
-        return Vector256.ConditionalSelect(small, Vector256.Narrow(Kernels.Special.SmallTanh(lo), Kernels.Special.SmallTanh(hi)), y);
-    }
+    /// <summary>tanh: the eager float32 kernel's register function.</summary>
+    private static Vector256<float> Tanh(Vector256<float> x) => Kernels.VecMath32.Tanh(x);
 
     /// <summary>Math.Tanh per lane (the float64 kernel).</summary>
     private static Vector256<double> Tanh(Vector256<double> x) =>

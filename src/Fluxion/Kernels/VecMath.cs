@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using V = System.Runtime.Intrinsics.Vector256<double>;
@@ -533,4 +534,582 @@ internal static unsafe class VecMath
     internal struct ErfcF : IVecFunc { public static V Eval(V x) => Erfc(x); }
     internal struct ErfinvF : IVecFunc { public static V Eval(V x) => Erfinv(x); }
     internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
+}
+
+/// <summary>A unary function on 8 float32 lanes (the register-level kernels of <see cref="VecMath32"/>).</summary>
+internal interface IVecFunc32
+{
+    /// <summary>f on each lane.</summary>
+    static abstract Vector256<float> Eval(Vector256<float> x);
+}
+
+/// <summary>
+/// SIMD transcendental functions evaluated in float32 lanes (8 per <see cref="Vector256{T}"/>), each within a few float32
+/// ulps of the exact value over the whole domain (NaN, ±inf, ±0, subnormals and the domain edges included; the bounds
+/// are asserted by tests/VecMath32Tests against the double-precision kernels of <see cref="VecMath"/>), and the driver
+/// that maps them over float32 spans (<see cref="Map{F}"/>). The eager float32 kernels loop over exactly these methods,
+/// so a compiled (fused) loop that calls them gets the same bits.
+/// <para>Exponentials: Cody-Waite reduction x = n·ln2 + r (ln2 split in two, |r| &lt;= ln2/2), a degree-8 Taylor polynomial
+/// of e^r - 1, and 2^n applied as two exact powers of two (so results round once, also into the subnormals). Logarithm:
+/// x = 2^k·m with m in [√½, √2), log(1 + f) = f - f²/2 + f³·P(f) with Cephes' logf coefficients. atan: the float64
+/// kernel's Chebyshev series cut to float precision; erf/erfc: a Taylor series below 0.5 and the float64 kernel's
+/// Chebyshev series of e^(x²)·erfc(x)·(1 + 2x) above, with x² split exactly (FMA); erfinv: Giles' single-precision
+/// approximation and one Newton step.</para>
+/// </summary>
+internal static class VecMath32
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> C(float c) => Vector256.Create(c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Sel(Vector256<float> m, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(m, a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    private static Vector256<float> SignBit => Vector256.Create(-0.0f);
+
+    /// <summary>|mag| with the sign bit of <paramref name="s"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> CopySign(Vector256<float> mag, Vector256<float> s) => (mag & ~SignBit) | (s & SignBit);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> IsNaN(Vector256<float> x) => ~Vector256.Equals(x, x);
+
+    /// <summary>True when every lane of the mask is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool All(Vector256<float> mask) => Vector256.ExtractMostSignificantBits(mask) == 0xFF;
+
+    // ---- driver ----------------------------------------------------------------------------------
+
+    /// <summary>y = F(x) on float32 spans, 8 lanes at a time; the tail is one more vector ending at the last element
+    /// (read before anything is written, so x and y may be the same span), or a padded vector below 8 elements. On the
+    /// available threads from <see cref="VecMath.ParallelMin"/> elements (below that no thread is forked).</summary>
+    public static unsafe void Map<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
+    {
+        int n = y.Length;
+        if (n >= VecMath.ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (float* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, VecMath.ParallelMin, (s, e) => MapSerial<F>(new ReadOnlySpan<float>((float*)ax + s, e - s), new Span<float>((float*)ay + s, e - s)));
+            }
+            return;
+        }
+        MapSerial<F>(x, y);
+    }
+
+    private static void MapSerial<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
+    {
+        int n = y.Length;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (n < 8)
+        {
+            if (n == 0) return;
+            Span<float> buf = stackalloc float[8];
+            buf.Clear();
+            x.CopyTo(buf);
+            F.Eval(Vector256.Create((ReadOnlySpan<float>)buf)).CopyTo(buf);
+            buf[..n].CopyTo(y);
+            return;
+        }
+        var last = Vector256.LoadUnsafe(ref xr, (nuint)(n - 8));
+        int i = 0;
+        for (; i + 8 <= n; i += 8) F.Eval(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < n) F.Eval(last).StoreUnsafe(ref yr, (nuint)(n - 8));
+    }
+
+    /// <summary>y = F(a, b) on float32 spans of one length (the binary counterpart of <see cref="Map{F}"/>).</summary>
+    public static unsafe void Map2<F>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where F : struct, IVecFunc32x2
+    {
+        int n = y.Length;
+        if (n >= VecMath.ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (float* pa = a, pb = b, py = y)
+            {
+                nint aa = (nint)pa, ab = (nint)pb, ay = (nint)py;
+                Parallelism.For(n, n, VecMath.ParallelMin, (s, e) => Map2Serial<F>(new ReadOnlySpan<float>((float*)aa + s, e - s), new ReadOnlySpan<float>((float*)ab + s, e - s), new Span<float>((float*)ay + s, e - s)));
+            }
+            return;
+        }
+        Map2Serial<F>(a, b, y);
+    }
+
+    private static void Map2Serial<F>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) where F : struct, IVecFunc32x2
+    {
+        int n = y.Length;
+        ref float ar = ref MemoryMarshal.GetReference(a);
+        ref float br = ref MemoryMarshal.GetReference(b);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (n < 8)
+        {
+            if (n == 0) return;
+            Span<float> ba = stackalloc float[8], bb = stackalloc float[8];
+            ba.Clear(); bb.Clear();
+            a.CopyTo(ba); b.CopyTo(bb);
+            F.Eval(Vector256.Create((ReadOnlySpan<float>)ba), Vector256.Create((ReadOnlySpan<float>)bb)).CopyTo(ba);
+            ba[..n].CopyTo(y);
+            return;
+        }
+        var lastA = Vector256.LoadUnsafe(ref ar, (nuint)(n - 8));
+        var lastB = Vector256.LoadUnsafe(ref br, (nuint)(n - 8));
+        int i = 0;
+        for (; i + 8 <= n; i += 8) F.Eval(Vector256.LoadUnsafe(ref ar, (nuint)i), Vector256.LoadUnsafe(ref br, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < n) F.Eval(lastA, lastB).StoreUnsafe(ref yr, (nuint)(n - 8));
+    }
+
+    // ---- exponentials ------------------------------------------------------------------------------
+
+    private const float Log2E = 1.44269504f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
+
+    /// <summary>e^r - 1 for |r| &lt;= ln2/2: r + r²·Σ r^k/(k + 2)!, k = 0..6 (Taylor; truncation below 1e-9 relative).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Expm1Poly(Vector256<float> r)
+    {
+        var p = C(1f / 40320);
+        p = Fma(p, r, C(1f / 5040));
+        p = Fma(p, r, C(1f / 720));
+        p = Fma(p, r, C(1f / 120));
+        p = Fma(p, r, C(1f / 24));
+        p = Fma(p, r, C(1f / 6));
+        p = Fma(p, r, C(0.5f));
+        return Fma(p, r * r, r);
+    }
+
+    /// <summary>n = round(x/ln2) and r = x - n·ln2 (two-part ln2; exact first step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Reduce(Vector256<float> x, out Vector256<float> n)
+    {
+        n = Vector256.Round(x * C(Log2E));
+        var r = Fma(n, C(-Ln2Hi), x);
+        return Fma(n, C(-Ln2Lo), r);
+    }
+
+    /// <summary>p·2^n for integral n (clamped to [-252, 254]) as two exact powers of two: one rounding, also into the subnormals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<float> p, Vector256<float> n)
+    {
+        var k = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(n, C(-252f)), C(254f)));
+        var k1 = Vector256.ShiftRightArithmetic(k, 1);
+        var k2 = k - k1;
+        var s1 = Vector256.ShiftLeft(k1 + Vector256.Create(127), 23).AsSingle();
+        var s2 = Vector256.ShiftLeft(k2 + Vector256.Create(127), 23).AsSingle();
+        return p * s1 * s2;
+    }
+
+    /// <summary>e^x (0 below -104, +inf above 89).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var r = Reduce(x, out var n);
+        var y = Scale(Vector256<float>.One + Expm1Poly(r), n);
+        y = Sel(Vector256.LessThan(x, C(-104f)), Vector256<float>.Zero, y);
+        return Sel(Vector256.GreaterThan(x, C(89f)), C(float.PositiveInfinity), y);
+    }
+
+    /// <summary>e^x - 1 = 2^n·(e^r - 1) + (2^n - 1) (exact 2^n - 1 for |n| &lt;= 24; e^x itself beyond 60).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Expm1(Vector256<float> x)
+    {
+        var r = Reduce(x, out var n);
+        var p = Expm1Poly(r);
+        var t = Scale(Vector256<float>.One, Vector256.Min(n, C(100f)));
+        var y = Fma(t, p, t - Vector256<float>.One);
+        if (Vector256.GreaterThanAny(x, C(60f))) y = Sel(Vector256.GreaterThan(x, C(60f)), Scale(Vector256<float>.One + p, n), y);
+        y = Sel(Vector256.LessThan(x, C(-20f)), C(-1f), y);
+        y = Sel(Vector256.GreaterThan(x, C(89f)), C(float.PositiveInfinity), y);
+        return Sel(Vector256.Equals(x, Vector256<float>.Zero), x, y);   // keeps -0
+    }
+
+    /// <summary>2^x = 2^f·2^n, n = round(x), f = x - n exact, 2^f by its Taylor series in f (degree 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp2(Vector256<float> x)
+    {
+        var n = Vector256.Round(x);
+        var f = x - n;
+        var p = C(1.321548679014431e-06f);
+        p = Fma(p, f, C(1.5252733804059841e-05f));
+        p = Fma(p, f, C(0.0001540353039338161f));
+        p = Fma(p, f, C(0.0013333558146428443f));
+        p = Fma(p, f, C(0.009618129107628477f));
+        p = Fma(p, f, C(0.05550410866482158f));
+        p = Fma(p, f, C(0.24022650695910072f));
+        p = Fma(p, f, C(0.6931471805599453f));
+        var y = Scale(Fma(p, f, Vector256<float>.One), n);
+        y = Sel(Vector256.LessThan(x, C(-160f)), Vector256<float>.Zero, y);
+        return Sel(Vector256.GreaterThan(x, C(130f)), C(float.PositiveInfinity), y);
+    }
+
+    // ---- logarithms --------------------------------------------------------------------------------
+
+    /// <summary>Natural logarithm (NaN below 0, -inf at ±0, subnormals scaled first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log(Vector256<float> x)
+    {
+        var sub = Vector256.LessThan(x, C(1.17549435e-38f));
+        var xs = Sel(sub, x * C(8388608f), x);
+        var ix = xs.AsInt32() - Vector256.Create(0x3f3504f3);           // relative to √½'s bits
+        var k = Vector256.ShiftRightArithmetic(ix, 23);
+        var m = ((ix & Vector256.Create(0x007fffff)) + Vector256.Create(0x3f3504f3)).AsSingle();   // in [√½, √2)
+        var e = Vector256.ConvertToSingle(k) - (sub & C(23f));
+        var f = m - Vector256<float>.One;
+        var z = f * f;
+        var p = C(7.0376836292e-2f);
+        p = Fma(p, f, C(-1.1514610310e-1f));
+        p = Fma(p, f, C(1.1676998740e-1f));
+        p = Fma(p, f, C(-1.2420140846e-1f));
+        p = Fma(p, f, C(1.4249322787e-1f));
+        p = Fma(p, f, C(-1.6668057665e-1f));
+        p = Fma(p, f, C(2.0000714765e-1f));
+        p = Fma(p, f, C(-2.4999993993e-1f));
+        p = Fma(p, f, C(3.3333331174e-1f));
+        var y = f * z * p;
+        y = Fma(e, C(Ln2Lo), y);
+        y = Fma(C(-0.5f), z, y);
+        y = f + y;
+        y = Fma(e, C(Ln2Hi), y);
+        y = Sel(Vector256.LessThan(x, Vector256<float>.Zero), C(float.NaN), y);
+        y = Sel(Vector256.Equals(x, Vector256<float>.Zero), C(float.NegativeInfinity), y);
+        y = Sel(Vector256.Equals(x, C(float.PositiveInfinity)), x, y);
+        return Sel(IsNaN(x), x, y);
+    }
+
+    /// <summary>log(1 + x) (Goldberg: log(u)·x/(u - 1) corrects the rounding of u = 1 + x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log1p(Vector256<float> x)
+    {
+        var u = Vector256<float>.One + x;
+        var y = Log(u) * (x / (u - Vector256<float>.One));
+        y = Sel(Vector256.Equals(u, Vector256<float>.One), x, y);
+        return Sel(Vector256.Equals(x, C(float.PositiveInfinity)), x, y);
+    }
+
+    // ---- hyperbolic and logistic -------------------------------------------------------------------
+
+    /// <summary>sinh: x + x·t·P(t) (Taylor, t = x²) below 1, (e - 1/e)/2 with e = e^|x| above, (e^(|x|/2)/2)·e^(|x|/2) above 88.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sinh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var t = x * x;
+        var p = C(1f / 6227020800);
+        p = Fma(p, t, C(1f / 39916800));
+        p = Fma(p, t, C(1f / 362880));
+        p = Fma(p, t, C(1f / 5040));
+        p = Fma(p, t, C(1f / 120));
+        p = Fma(p, t, C(1f / 6));
+        var small = Fma(x * t, p, x);
+        var small1 = Vector256.LessThan(a, Vector256<float>.One);
+        if (All(small1 | IsNaN(x))) return small;
+        var e = Exp(a);
+        var big = C(0.5f) * e - C(0.5f) / e;
+        if (Vector256.GreaterThanAny(a, C(88f)))
+        {
+            var w = Exp(C(0.5f) * a);
+            big = Sel(Vector256.GreaterThan(a, C(88f)), (C(0.5f) * w) * w, big);
+        }
+        return Sel(small1, small, CopySign(big, x));
+    }
+
+    /// <summary>cosh: (e + 1/e)/2 with e = e^|x|; (e^(|x|/2)/2)·e^(|x|/2) above 88.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Cosh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var e = Exp(a);
+        var y = C(0.5f) * e + C(0.5f) / e;
+        if (Vector256.GreaterThanAny(a, C(88f)))
+        {
+            var w = Exp(C(0.5f) * a);
+            y = Sel(Vector256.GreaterThan(a, C(88f)), (C(0.5f) * w) * w, y);
+        }
+        return y;
+    }
+
+    /// <summary>tanh: x + x·t·P(t) below 0.625 (t = x², P a degree-5 Chebyshev fit, error 2e-9), 1 - 2/(e^2|x| + 1) with
+    /// x's sign above.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var t = x * x;
+        var p = C(0.002292744816178142f);
+        p = Fma(p, t, C(-0.008343945515839153f));
+        p = Fma(p, t, C(0.02176891865102821f));
+        p = Fma(p, t, C(-0.053959259577204544f));
+        p = Fma(p, t, C(0.1333330355691574f));
+        p = Fma(p, t, C(-0.3333333317214036f));
+        var small = Fma(x * t, p, x);
+        var isSmall = Vector256.LessThan(a, C(0.625f));
+        if (All(isSmall | IsNaN(x))) return CopySign(small, x);
+        var big = Vector256<float>.One - C(2f) / (Exp(a + a) + Vector256<float>.One);
+        return CopySign(Sel(isSmall | IsNaN(x), small, big), x);   // the sign also for -0
+    }
+
+    /// <summary>The logistic sigmoid: 1/(1 + e) for x &gt;= 0, e/(1 + e) below, e = e^-|x| (no overflow; the left tail
+    /// stays relative-accurate into the subnormals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> x)
+    {
+        var e = Exp(-Vector256.Abs(x));
+        var r = Vector256<float>.One / (Vector256<float>.One + e);
+        return Sel(Vector256.LessThan(x, Vector256<float>.Zero), e * r, r);
+    }
+
+    /// <summary>asinh x = log1p(|x| + x²/(1 + √(1 + x²))) with x's sign; log|x| + log 2 above 2^12.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Asinh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var a2 = a * a;
+        var y = Log1p(a + a2 / (Vector256<float>.One + Vector256.Sqrt(Vector256<float>.One + a2)));
+        y = Sel(Vector256.GreaterThan(a, C(4096f)), Log(a) + C(0.6931471805599453f), y);
+        return CopySign(y, x);
+    }
+
+    /// <summary>acosh x = log1p(t + √(2t + t²)), t = x - 1; log x + log 2 above 2^12; NaN below 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Acosh(Vector256<float> x)
+    {
+        var t = x - Vector256<float>.One;
+        var y = Log1p(t + Vector256.Sqrt(t + t + t * t));
+        y = Sel(Vector256.GreaterThan(x, C(4096f)), Log(x) + C(0.6931471805599453f), y);
+        return Sel(Vector256.LessThan(x, Vector256<float>.One), C(float.NaN), y);
+    }
+
+    /// <summary>atanh x = log1p(2|x|/(1 - |x|))/2 with x's sign (±inf at ±1, NaN beyond).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Atanh(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        return CopySign(C(0.5f) * Log1p((a + a) / (Vector256<float>.One - a)), x);
+    }
+
+    // ---- inverse trigonometric -----------------------------------------------------------------------
+
+    /// <summary>Σ c_k T_k(s) by Clenshaw's recurrence (coefficients rounded to float).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Clenshaw(ReadOnlySpan<float> c, Vector256<float> s)
+    {
+        Vector256<float> b1 = Vector256<float>.Zero, b2 = Vector256<float>.Zero, s2 = s + s;
+        for (int k = c.Length - 1; k >= 1; k--)
+        {
+            var b0 = Fma(s2, b1, C(c[k]) - b2);
+            b2 = b1;
+            b1 = b0;
+        }
+        return Fma(s, b1, C(c[0]) - b2);
+    }
+
+    // the float64 kernel's series of (atan(x)/x - 1)/x² in s = 2x² - 1, cut where the terms fall below 1e-10
+    private static ReadOnlySpan<float> AtanSeries =>
+    [
+        -0.266419987676776f, 0.05833432343172412f, -0.007400369696719647f, 0.0010097841993372881f, -0.00014397871635652055f,
+        2.1145126489921075e-05f, -3.1723210742546673e-06f, 4.836620365460711e-07f, -7.467746546814113e-08f, 1.1648008968244299e-08f,
+        -1.8320883708472015e-09f, 2.901908277966063e-10f,
+    ];
+
+    /// <summary>atan x: x + x·t·Q(t) on |x| &lt;= 1 (t = x²), π/2 - atan(1/|x|) above, x's sign.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Atan(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var inv = Vector256.GreaterThan(a, Vector256<float>.One);
+        var z = Sel(inv, Vector256<float>.One / a, a);
+        var t = z * z;
+        var r = Fma(z * t, Clenshaw(AtanSeries, t + t - Vector256<float>.One), z);
+        r = Sel(inv, (C(1.5707963705062866f) - r) + C(-4.3711390001862426e-08f), r);
+        return CopySign(r, x);
+    }
+
+    /// <summary>asin x = atan(x/√((1 - x)(1 + x))) (NaN outside [-1, 1]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Asin(Vector256<float> x) => Atan(x / Vector256.Sqrt((Vector256<float>.One - x) * (Vector256<float>.One + x)));
+
+    /// <summary>acos x = 2·atan(√((1 - x)/(1 + x))) (NaN outside [-1, 1]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Acos(Vector256<float> x)
+    {
+        var r = Atan(Vector256.Sqrt((Vector256<float>.One - x) / (Vector256<float>.One + x)));
+        return r + r;
+    }
+
+    /// <summary>atan2(y, x), the angle of (x, y) in (-π, π] with C's conventions at the signed zeros and infinities.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Atan2(Vector256<float> y, Vector256<float> x)
+    {
+        var ay = Vector256.Abs(y);
+        var ax = Vector256.Abs(x);
+        // first quadrant angle of (|x|, |y|): atan(min/max) (or π/2 - it), then reflected by the signs
+        var swap = Vector256.GreaterThan(ay, ax);
+        var num = Sel(swap, ax, ay);
+        var den = Sel(swap, ay, ax);
+        var q = num / den;
+        // both infinite: the ratio is 1 (π/4); both zero: 0
+        var bothInf = Vector256.Equals(ax, C(float.PositiveInfinity)) & Vector256.Equals(ay, C(float.PositiveInfinity));
+        q = Sel(bothInf, Vector256<float>.One, q);
+        q = Sel(Vector256.Equals(den, Vector256<float>.Zero), Vector256<float>.Zero, q);
+        var t = q * q;
+        var r = Fma(q * t, Clenshaw(AtanSeries, t + t - Vector256<float>.One), q);
+        r = Sel(swap, (C(1.5707963705062866f) - r) + C(-4.3711390001862426e-08f), r);
+        // x negative (sign bit set, -0 included): π - r
+        var xneg = Vector256.LessThan(x.AsInt32(), Vector256<int>.Zero).AsSingle();
+        r = Sel(xneg, (C(3.1415927410125732f) - r) + C(-8.742278000372485e-08f), r);
+        r = CopySign(r, y);
+        return Sel(IsNaN(x) | IsNaN(y), x + y, r);
+    }
+
+    // ---- error functions ---------------------------------------------------------------------------
+
+    /// <summary>erf a for |a| &lt; 0.5: a·Σ c_n a^2n (Taylor, n = 0..8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ErfSmall(Vector256<float> a)
+    {
+        var t = a * a;
+        var p = C(1.1283791670955126f / (40320f * 17));
+        p = Fma(p, t, C(-1.1283791670955126f / (5040f * 15)));
+        p = Fma(p, t, C(1.1283791670955126f / (720f * 13)));
+        p = Fma(p, t, C(-1.1283791670955126f / (120f * 11)));
+        p = Fma(p, t, C(1.1283791670955126f / (24f * 9)));
+        p = Fma(p, t, C(-1.1283791670955126f / (6f * 7)));
+        p = Fma(p, t, C(1.1283791670955126f / (2f * 5)));
+        p = Fma(p, t, C(-1.1283791670955126f / 3));
+        return Fma(a * t, p, a * C(1.1283791670955126f));
+    }
+
+    // the float64 kernel's Chebyshev series of (1 + 2x)·e^(x²)·erfc(x) in (x - 2)/(x + 2), cut below 1e-10
+    private static ReadOnlySpan<float> ErfcxSeries =>
+    [
+        1.1760066555883004f, 0.025779673870048207f, -0.10659315067778503f, 0.03880887957448382f, -0.005414899930893725f,
+        -0.00040815257282372384f, 0.00019843768248553527f, 9.842532776048127e-06f, -7.763265561062859e-06f, -7.174001457529682e-07f,
+        3.140694955581843e-07f, 6.188423669546144e-08f, -9.890619934492214e-09f, -4.59539962251018e-09f, -7.180587728177086e-11f,
+        2.6296183336364044e-10f, 4.867734056607904e-11f,
+    ];
+
+    /// <summary>erfc(a + lo) for a &gt;= 0.5 (finite or +inf; lo a tiny correction of the argument, 0 if none):
+    /// e^(-(a + lo)²)·S(t)/(1 + 2a), with (a + lo)² split exactly into hi + rest (FMA).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ErfcLarge(Vector256<float> a, Vector256<float> lo)
+    {
+        var b = Vector256.Min(a, C(11f));   // erfc(11) underflows; keeps inf out of t
+        var hi = b * b;
+        var rest = Fma(b, b, -hi) + C(2f) * b * lo;
+        var t = (b - C(2f)) / (b + C(2f));
+        return Exp(-hi) * (Vector256<float>.One - rest) * Clenshaw(ErfcxSeries, t) / (Vector256<float>.One + b + b);
+    }
+
+    /// <summary>erf and erfc of a &gt;= 0 (finite or +inf, not NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Erf, Vector256<float> Erfc) ErfPair(Vector256<float> a, Vector256<float> lo)
+    {
+        var small = Vector256.LessThan(a, C(0.5f));
+        if (All(small)) { var e = ErfSmall(a); return (e, Vector256<float>.One - e); }
+        var c = ErfcLarge(Sel(small, C(0.5f), a), lo);
+        if (Vector256.ExtractMostSignificantBits(small) == 0) return (Vector256<float>.One - c, c);
+        var es = ErfSmall(Sel(small, a, Vector256<float>.Zero));
+        return (Sel(small, es, Vector256<float>.One - c), Sel(small, Vector256<float>.One - es, c));
+    }
+
+    /// <summary>The error function.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Erf(Vector256<float> x)
+    {
+        var (e, _) = ErfPair(Vector256.Abs(x), Vector256<float>.Zero);
+        return Sel(IsNaN(x), x, CopySign(e, x));
+    }
+
+    /// <summary>The complementary error function (relative accuracy also deep in the tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Erfc(Vector256<float> x) => ErfcSplit(x, Vector256<float>.Zero);
+
+    /// <summary>erfc(x + lo), lo a tiny correction of x (the rounding error of a product that produced x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ErfcSplit(Vector256<float> x, Vector256<float> lo)
+    {
+        var neg = Vector256.LessThan(x, Vector256<float>.Zero);
+        var (e, c) = ErfPair(Vector256.Abs(x), Sel(neg, -lo, lo));
+        return Sel(IsNaN(x), x, Sel(neg, Vector256<float>.One + e, c));
+    }
+
+    /// <summary>gelu(x) = x·erfc(-x/√2)/2, with -x/√2 carried as an exact two-float product (the left tail is relative-accurate).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Gelu(Vector256<float> x)
+    {
+        const float cHi = 0.7071067690849304f, cLo = 1.210161710447897e-08f;
+        var a = x * C(-cHi);
+        var lo = Fma(x, C(-cHi), -a) - x * C(cLo);
+        lo = Sel(Vector256.LessThan(Vector256.Abs(x), C(16f)), lo, Vector256<float>.Zero);   // erfc's tail has underflowed there (and ±inf would give inf - inf)
+        return C(0.5f) * x * ErfcSplit(a, lo);
+    }
+
+    /// <summary>The inverse error function: Giles' single-precision approximation (2010) and one Newton step on erf (on erfc
+    /// for |y| &gt; 0.5, where 1 - |y| is exact); ±inf at ±1, NaN outside [-1, 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Erfinv(Vector256<float> y)
+    {
+        var ay = Vector256.Abs(y);
+        var oneMinus = Vector256<float>.One - ay;
+        var w = -Log(oneMinus * (Vector256<float>.One + ay));
+        var central = Vector256.LessThan(w, C(5f));
+        var w1 = w - C(2.5f);
+        var p1 = C(2.81022636e-08f);
+        p1 = Fma(p1, w1, C(3.43273939e-07f));
+        p1 = Fma(p1, w1, C(-3.5233877e-06f));
+        p1 = Fma(p1, w1, C(-4.39150654e-06f));
+        p1 = Fma(p1, w1, C(0.00021858087f));
+        p1 = Fma(p1, w1, C(-0.00125372503f));
+        p1 = Fma(p1, w1, C(-0.00417768164f));
+        p1 = Fma(p1, w1, C(0.246640727f));
+        p1 = Fma(p1, w1, C(1.50140941f));
+        var w2 = Vector256.Sqrt(w) - C(3f);
+        var p2 = C(-0.000200214257f);
+        p2 = Fma(p2, w2, C(0.000100950558f));
+        p2 = Fma(p2, w2, C(0.00134934322f));
+        p2 = Fma(p2, w2, C(-0.00367342844f));
+        p2 = Fma(p2, w2, C(0.00573950773f));
+        p2 = Fma(p2, w2, C(-0.0076224613f));
+        p2 = Fma(p2, w2, C(0.00943887047f));
+        p2 = Fma(p2, w2, C(1.00167406f));
+        p2 = Fma(p2, w2, C(2.83297682f));
+        var inside = Vector256.LessThan(ay, Vector256<float>.One);
+        var x = Sel(inside, Sel(central, p1, p2) * ay, C(0.5f));
+        // one Newton step: the guess is within 4e-7 relative, so the step leaves ~1e-13
+        var (e, c) = ErfPair(x, Vector256<float>.Zero);
+        var r = Sel(Vector256.LessThanOrEqual(ay, C(0.5f)), e - ay, oneMinus - c);
+        var hi = x * x;
+        var d = C(1.1283791670955126f) * Exp(-hi) * (Vector256<float>.One - Fma(x, x, -hi));
+        x = Sel(Vector256.GreaterThan(ay, C(1e-30f)), x - r / d, ay * C(0.886226925452758f));   // erfinv y = (√π/2)·y + O(y³)
+        x = Sel(inside, x, Sel(Vector256.Equals(ay, Vector256<float>.One), C(float.PositiveInfinity), C(float.NaN)));
+        x = Sel(Vector256.Equals(ay, Vector256<float>.Zero), Vector256<float>.Zero, x);
+        return CopySign(x, y);
+    }
+
+    // ---- IVecFunc32 adapters (one struct per function, for the generic drivers) ----
+
+    internal struct ExpF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Exp(x); }
+    internal struct Expm1F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Expm1(x); }
+    internal struct Exp2F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Exp2(x); }
+    internal struct LogF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log(x); }
+    internal struct Log1pF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log1p(x); }
+    internal struct SinhF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Sinh(x); }
+    internal struct CoshF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Cosh(x); }
+    internal struct TanhF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Tanh(x); }
+    internal struct SigmoidF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Sigmoid(x); }
+    internal struct AsinhF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Asinh(x); }
+    internal struct AcoshF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Acosh(x); }
+    internal struct AtanhF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Atanh(x); }
+    internal struct AtanF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Atan(x); }
+    internal struct AsinF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Asin(x); }
+    internal struct AcosF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Acos(x); }
+    internal struct ErfF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Erf(x); }
+    internal struct ErfcF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Erfc(x); }
+    internal struct ErfinvF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Erfinv(x); }
+    internal struct GeluF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Gelu(x); }
+    internal struct Atan2F : IVecFunc32x2 { public static Vector256<float> Eval(Vector256<float> y, Vector256<float> x) => Atan2(y, x); }
+}
+
+/// <summary>A binary function on 8 float32 lanes (<see cref="VecMath32.Map2{F}"/>).</summary>
+internal interface IVecFunc32x2
+{
+    /// <summary>f on each pair of lanes.</summary>
+    static abstract Vector256<float> Eval(Vector256<float> a, Vector256<float> b);
 }

@@ -140,16 +140,12 @@ internal readonly struct R64(double v) : IAlgebra<R64>
 }
 
 /// <summary>Eight float32 lanes under <see cref="IAlgebra{T}"/> (the vectorized fused first-order backward); the
-/// transcendental functions are evaluated in double (<see cref="VecMath"/>) and rounded once.</summary>
+/// transcendental functions are the float32-lane kernels of <see cref="VecMath32"/> (sin and cos the runtime's, as
+/// the eager float32 sin and cos), pow is evaluated in double and rounded once.</summary>
 internal readonly struct V32(System.Runtime.Intrinsics.Vector256<float> v) : IAlgebra<V32>
 {
     public readonly System.Runtime.Intrinsics.Vector256<float> V = v;
     private static System.Runtime.Intrinsics.Vector256<float> S(double c) => System.Runtime.Intrinsics.Vector256.Create((float)c);
-    private static V32 ViaDouble<F>(V32 x) where F : struct, IVecFunc
-    {
-        var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(x.V);
-        return new(System.Runtime.Intrinsics.Vector256.Narrow(F.Eval(lo), F.Eval(hi)));
-    }
     public static V32 operator +(V32 a, V32 b) => new(a.V + b.V);
     public static V32 operator -(V32 a, V32 b) => new(a.V - b.V);
     public static V32 operator *(V32 a, V32 b) => new(a.V * b.V);
@@ -163,13 +159,13 @@ internal readonly struct V32(System.Runtime.Intrinsics.Vector256<float> v) : IAl
     public static V32 operator -(V32 a, double b) => new(a.V - S(b));
     public static V32 operator *(V32 a, double b) => new(a.V * S(b));
     public static V32 operator /(V32 a, double b) => new(a.V / S(b));
-    public static V32 Exp(V32 x) => ViaDouble<VecMath.ExpF>(x);
-    public static V32 Sin(V32 x) => ViaDouble<VecMath.SinF>(x);
-    public static V32 Cos(V32 x) => ViaDouble<VecMath.CosF>(x);
-    public static V32 Sinh(V32 x) => ViaDouble<VecMath.SinhF>(x);
-    public static V32 Cosh(V32 x) => ViaDouble<VecMath.CoshF>(x);
+    public static V32 Exp(V32 x) => new(VecMath32.Exp(x.V));
+    public static V32 Sin(V32 x) => new(System.Runtime.Intrinsics.Vector256.Sin(x.V));
+    public static V32 Cos(V32 x) => new(System.Runtime.Intrinsics.Vector256.Cos(x.V));
+    public static V32 Sinh(V32 x) => new(VecMath32.Sinh(x.V));
+    public static V32 Cosh(V32 x) => new(VecMath32.Cosh(x.V));
     public static V32 Sign(V32 x) => new(VecMath.Sign(x.V));
-    public static V32 Erf(V32 x) => ViaDouble<VecMath.ErfF>(x);
+    public static V32 Erf(V32 x) => new(VecMath32.Erf(x.V));
     public static V32 Pow(V32 x, double exponent)
     {
         var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(x.V);

@@ -16,7 +16,13 @@ public partial class Tensor
 
     private static class BK<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static readonly K.BinaryKernel<T> Atan2 = K.Ops<T>.FromScalar(T.Atan2);
+        // float32 atan2: the float-lane kernel VecMath32.Atan2 (8 lanes); broadcast operands and scalars go through the same
+        // register function one lane at a time, so every element gets the same bits whatever the layout
+        public static readonly K.BinaryKernel<T> Atan2 = typeof(T) == typeof(float)
+            ? (K.BinaryKernel<T>)(object)(K.Ops<float>.FromScalar(Atan2Lane) with { VV = VecMath32.Map2<VecMath32.Atan2F> })
+            : K.Ops<T>.FromScalar(T.Atan2);
+        private static float Atan2Lane(float a, float b) =>
+            System.Runtime.Intrinsics.Vector256.ToScalar(VecMath32.Atan2(System.Runtime.Intrinsics.Vector256.Create(a), System.Runtime.Intrinsics.Vector256.Create(b)));
         public static readonly K.BinaryKernel<T> Hypot = K.Ops<T>.FromScalar(T.Hypot);
         public static readonly K.BinaryKernel<T> CopySign = new(TensorPrimitives.CopySign, TensorPrimitives.CopySign,
             (a, b, d) => { for (int i = 0; i < d.Length; i++) d[i] = T.CopySign(a, b[i]); }, T.CopySign);

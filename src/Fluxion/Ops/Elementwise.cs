@@ -358,7 +358,7 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(NegOp, y, [this]) : y;
     }
 
-    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), "exp") { Samples = () => OpSamples.Unary(x => x.Exp()) };
+    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, Kernels.VecMath32.Map<Kernels.VecMath32.ExpF>, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), "exp") { Samples = () => OpSamples.Unary(x => x.Exp()) };
     internal static readonly UnaryDef<LogD> LogOp = new("Log", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), "log") { Samples = () => OpSamples.Unary(x => x.Log(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<SqrtD> SqrtOp = new("Sqrt", Uses.Output, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt, "sqrt") { Samples = () => OpSamples.Unary(x => x.Sqrt(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<RsqrtD> RsqrtOp = new("Rsqrt", Uses.Output, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt, "rsqrt") { Samples = () => OpSamples.Unary(x => x.Rsqrt(), OpSamples.Domain.Positive) };
@@ -367,11 +367,11 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> FloorOp = new("Floor", Uses.None, TensorPrimitives.Floor, TensorPrimitives.Floor, "floor") { Samples = () => OpSamples.Unary(x => x.Floor() + x, OpSamples.Domain.AwayFromIntegers) };
     internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
     internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
-    // TensorPrimitives.Tanh is inaccurate for small |x| (Kernels.Special.Tanh says how; issue 16)
-    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
-    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
-    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
-    internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, "nn.functional.gelu")
+    // float32: Kernels.VecMath32 (float lanes, a few ulps); float64 tanh: Math.Tanh (TensorPrimitives.Tanh is inaccurate for small |x|, Kernels.Special.Tanh says how; issue 16)
+    internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, Kernels.VecMath32.Map<Kernels.VecMath32.TanhF>, (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), "tanh") { Samples = () => OpSamples.Unary(x => x.Tanh()) };
+    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, Kernels.VecMath32.Map<Kernels.VecMath32.SigmoidF>, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), "sigmoid") { Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
+    internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, Kernels.VecMath32.Map<Kernels.VecMath32.ErfF>, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
+    internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, Kernels.VecMath32.Map<Kernels.VecMath32.GeluF>, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, "nn.functional.gelu")
     {
         Family = OpFamily.NN, Samples = () => [.. OpSamples.Unary(x => x.Gelu()), .. OpSamples.Unary(x => x.Gelu(GeluApproximation.Tanh))] };
 

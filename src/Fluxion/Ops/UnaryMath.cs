@@ -7,7 +7,7 @@ namespace Fluxion;
 // exponentials and logarithms, rounding, the gamma and error function families, and the float predicates.
 // Each entry sits next to its public method. Conventions follow PyTorch: rounding ops have gradient 0 (frac's is 1),
 // round is half-to-even, the predicates (isnan, signbit, ...) return bool and are not differentiable.
-// Kernels: Kernels.VecMath (SIMD, double precision, a few ulps; float32 evaluated in double and rounded once) or
+// Kernels: Kernels.VecMath (SIMD, double precision, a few ulps) for float64 and Kernels.VecMath32 (float32 lanes, a few float ulps) or
 // TensorPrimitives where it is as accurate; the rest Math.* (libm) or Kernels.Special per element, on 2 threads for large tensors.
 // (the class is marked [OpTable] on its declaration in Elementwise.cs; a second mark on this part would be a duplicate attribute)
 public partial class Tensor
@@ -36,21 +36,21 @@ public partial class Tensor
 
     internal static readonly UnaryDef<TanD> TanOp = new("Tan", Uses.Output, (s, d) => VecMath.ViaDouble(s, d, TensorPrimitives.Tan), (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Tan), "tan")
     { Samples = () => OpSamples.Unary(x => x.Tan(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AsinD> AsinOp = new("Asin", Uses.Input, VecMath.Map<VecMath.AsinF>, VecMath.Map<VecMath.AsinF>, "asin")
+    internal static readonly UnaryDef<AsinD> AsinOp = new("Asin", Uses.Input, VecMath32.Map<VecMath32.AsinF>, VecMath.Map<VecMath.AsinF>, "asin")
     { Samples = () => OpSamples.Unary(x => x.Asin(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AcosD> AcosOp = new("Acos", Uses.Input, VecMath.Map<VecMath.AcosF>, VecMath.Map<VecMath.AcosF>, "acos")
+    internal static readonly UnaryDef<AcosD> AcosOp = new("Acos", Uses.Input, VecMath32.Map<VecMath32.AcosF>, VecMath.Map<VecMath.AcosF>, "acos")
     { Samples = () => OpSamples.Unary(x => x.Acos(), OpSamples.Domain.OpenUnit) };
-    internal static readonly UnaryDef<AtanD> AtanOp = new("Atan", Uses.Input, VecMath.Map<VecMath.AtanF>, VecMath.Map<VecMath.AtanF>, "atan")
+    internal static readonly UnaryDef<AtanD> AtanOp = new("Atan", Uses.Input, VecMath32.Map<VecMath32.AtanF>, VecMath.Map<VecMath.AtanF>, "atan")
     { Samples = () => OpSamples.Unary(x => x.Atan()) };
-    internal static readonly UnaryDef<CoshD> SinhOp = new("Sinh", Uses.Input, VecMath.Map<VecMath.SinhF>, VecMath.Map<VecMath.SinhF>, "sinh")
+    internal static readonly UnaryDef<CoshD> SinhOp = new("Sinh", Uses.Input, VecMath32.Map<VecMath32.SinhF>, VecMath.Map<VecMath.SinhF>, "sinh")
     { Samples = () => OpSamples.Unary(x => x.Sinh()) };
-    internal static readonly UnaryDef<SinhD> CoshOp = new("Cosh", Uses.Input, VecMath.Map<VecMath.CoshF>, VecMath.Map<VecMath.CoshF>, "cosh")
+    internal static readonly UnaryDef<SinhD> CoshOp = new("Cosh", Uses.Input, VecMath32.Map<VecMath32.CoshF>, VecMath.Map<VecMath.CoshF>, "cosh")
     { Samples = () => OpSamples.Unary(x => x.Cosh()) };
-    internal static readonly UnaryDef<AsinhD> AsinhOp = new("Asinh", Uses.Input, VecMath.Map<VecMath.AsinhF>, VecMath.Map<VecMath.AsinhF>, "asinh")
+    internal static readonly UnaryDef<AsinhD> AsinhOp = new("Asinh", Uses.Input, VecMath32.Map<VecMath32.AsinhF>, VecMath.Map<VecMath.AsinhF>, "asinh")
     { Samples = () => OpSamples.Unary(x => x.Asinh()) };
-    internal static readonly UnaryDef<AcoshD> AcoshOp = new("Acosh", Uses.Input, VecMath.Map<VecMath.AcoshF>, VecMath.Map<VecMath.AcoshF>, "acosh")
+    internal static readonly UnaryDef<AcoshD> AcoshOp = new("Acosh", Uses.Input, VecMath32.Map<VecMath32.AcoshF>, VecMath.Map<VecMath.AcoshF>, "acosh")
     { Samples = () => OpSamples.Unary(x => x.Acosh(), OpSamples.Domain.AboveOne) };
-    internal static readonly UnaryDef<AtanhD> AtanhOp = new("Atanh", Uses.Input, VecMath.Map<VecMath.AtanhF>, VecMath.Map<VecMath.AtanhF>, "atanh")
+    internal static readonly UnaryDef<AtanhD> AtanhOp = new("Atanh", Uses.Input, VecMath32.Map<VecMath32.AtanhF>, VecMath.Map<VecMath.AtanhF>, "atanh")
     { Samples = () => OpSamples.Unary(x => x.Atanh(), OpSamples.Domain.OpenUnit) };
 
     /// <summary>Tangent.</summary>
@@ -113,15 +113,15 @@ public partial class Tensor
 
     // ---- exponentials and logarithms -----------------------------------------------------------
 
-    internal static readonly UnaryDef<Exp2D> Exp2Op = new("Exp2", Uses.Output, VecMath.Map<VecMath.Exp2F>, VecMath.Map<VecMath.Exp2F>, "exp2")
+    internal static readonly UnaryDef<Exp2D> Exp2Op = new("Exp2", Uses.Output, VecMath32.Map<VecMath32.Exp2F>, VecMath.Map<VecMath.Exp2F>, "exp2")
     { Samples = () => OpSamples.Unary(x => x.Exp2()) };
-    internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, VecMath.Map<VecMath.Expm1F>, VecMath.Map<VecMath.Expm1F>, "expm1")
+    internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, VecMath32.Map<VecMath32.Expm1F>, VecMath.Map<VecMath.Expm1F>, "expm1")
     { Samples = () => OpSamples.Unary(x => x.Expm1()) };
     internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, VecMath.Map<VecMath.Log2F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log2), "log2")
     { Samples = () => OpSamples.Unary(x => x.Log2(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, VecMath.Map<VecMath.Log10F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log10), "log10")
     { Samples = () => OpSamples.Unary(x => x.Log10(), OpSamples.Domain.Positive) };
-    internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, VecMath.Map<VecMath.Log1pF>, VecMath.Map<VecMath.Log1pF>, "log1p")
+    internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, VecMath32.Map<VecMath32.Log1pF>, VecMath.Map<VecMath.Log1pF>, "log1p")
     { Samples = () => [.. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.OpenUnit)] };
 
     /// <summary>2^x.</summary>
@@ -218,9 +218,9 @@ public partial class Tensor
 
     // ---- error and gamma functions -------------------------------------------------------------
 
-    internal static readonly UnaryDef<ErfcD> ErfcOp = new("Erfc", Uses.Input, VecMath.Map<VecMath.ErfcF>, VecMath.Map<VecMath.ErfcF>, "erfc")
+    internal static readonly UnaryDef<ErfcD> ErfcOp = new("Erfc", Uses.Input, VecMath32.Map<VecMath32.ErfcF>, VecMath.Map<VecMath.ErfcF>, "erfc")
     { Samples = () => OpSamples.Unary(x => x.Erfc()) };
-    internal static readonly UnaryDef<ErfinvD> ErfinvOp = new("Erfinv", Uses.Output, VecMath.Map<VecMath.ErfinvF>, VecMath.Map<VecMath.ErfinvF>, "erfinv")
+    internal static readonly UnaryDef<ErfinvD> ErfinvOp = new("Erfinv", Uses.Output, VecMath32.Map<VecMath32.ErfinvF>, VecMath.Map<VecMath.ErfinvF>, "erfinv")
     { Samples = () => OpSamples.Unary(x => x.Erfinv(), OpSamples.Domain.OpenUnit) };
 
     /// <summary>The complementary error function 1 - erf(x), accurate also where it is tiny (large x).</summary>
