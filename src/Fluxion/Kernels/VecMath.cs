@@ -533,4 +533,77 @@ internal static unsafe class VecMath
     internal struct ErfcF : IVecFunc { public static V Eval(V x) => Erfc(x); }
     internal struct ErfinvF : IVecFunc { public static V Eval(V x) => Erfinv(x); }
     internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
+
+    // ---- float32 register formulas (issue 19) ------------------------------------------------------
+    // One function per op on 8 float lanes: the eager float32 kernel maps it over the span (MapF32) and the compiled
+    // fused loops call it (registered on the op's entry: UnaryDef.Register32), so both give the same bits by
+    // construction. The bodies are TensorPrimitives' formulas (bit-identical to TensorPrimitives.Exp, .Sigmoid and .Tanh's
+    // quotient on every float tried), Tanh with Special's small-input fix-up.
+
+    /// <summary>e^x on 8 float lanes (TensorPrimitives.Exp's formula).</summary>
+    internal static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);
+
+    /// <summary>1 / (1 + e^-x) on 8 float lanes (TensorPrimitives.Sigmoid's formula).</summary>
+    internal static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+
+    /// <summary>tanh on 8 float lanes: TensorPrimitives.Tanh's expm1 quotient (-z / (z + 2) with z = e^(-2|x|) - 1, sign
+    /// restored), with |x| &lt; 0.625 redone in double (<see cref="Special.SmallTanh"/>, rounded once).</summary>
+    internal static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var small = Vector256.LessThan(Vector256.Abs(x), Vector256.Create(0.625f));
+        var (lo, hi) = Vector256.Widen(x);
+        // every lane small (the common case past a first tanh): the quotient would be discarded, skip it
+        if (small == Vector256<float>.AllBitsSet) return Vector256.Narrow(Special.SmallTanh(lo), Special.SmallTanh(hi));
+        var z = Vector256.Exp(Vector256.Create(-2f) * Vector256.Abs(x)) - Vector256<float>.One;
+        var q = -z / (z + Vector256.Create(2f));
+        var y = (q.AsUInt32() ^ (x.AsUInt32() & Vector256.Create(0x8000_0000u))).AsSingle();
+        if (small == Vector256<float>.Zero) return y;
+        return Vector256.ConditionalSelect(small, Vector256.Narrow(Special.SmallTanh(lo), Special.SmallTanh(hi)), y);
+    }
+
+    /// <summary>A float32 register formula as a type, for <see cref="MapF32{F}"/>.</summary>
+    internal interface IVecFunc32
+    {
+        /// <summary>f on each of the 8 lanes.</summary>
+        static abstract Vector256<float> Eval(Vector256<float> x);
+    }
+
+    internal struct ExpR : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Exp(x); }
+    internal struct SigmoidR : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Sigmoid(x); }
+    internal struct TanhR : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Tanh(x); }
+
+    /// <summary>y = f(x) on float32, 8 lanes at a time (the last partial vector padded, so an element's result does not
+    /// depend on its position), on the available threads above <see cref="ParallelMin"/> elements.</summary>
+    public static void MapF32<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
+    {
+        int n = y.Length;
+        if (n >= ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (float* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, ParallelMin, (s, e) => MapF32Serial<F>(new ReadOnlySpan<float>((float*)ax + s, e - s), new Span<float>((float*)ay + s, e - s)));
+            }
+            return;
+        }
+        MapF32Serial<F>(x, y);
+    }
+
+    /// <summary>y = f(x) on float32 on the calling thread (<see cref="MapF32{F}"/> without the split).</summary>
+    internal static void MapF32Serial<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
+    {
+        int n = y.Length, i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (; i + 8 <= n; i += 8) F.Eval(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < n)
+        {
+            Span<float> buf = stackalloc float[8];
+            buf.Clear();
+            x[i..].CopyTo(buf);
+            F.Eval(Vector256.Create((ReadOnlySpan<float>)buf)).CopyTo(buf);
+            buf[..(n - i)].CopyTo(y[i..]);
+        }
+    }
+    // ---- end of the float32 register formulas ------------------------------------------------------
 }
