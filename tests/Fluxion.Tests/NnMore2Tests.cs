@@ -24,56 +24,26 @@ public class NnMore2Tests
 
     // ---- golden values and gradients (PyTorch 1.13) ---------------------------------------------------
 
-    private static Size3 S3(int[] v) => (v[0], v[1], v[2]);
-    private static Size2 S2(int[] v) => (v[0], v[1]);
-    private static Reduction Red(GoldenArgs a) => a.String("reduction") switch { "mean" => Reduction.Mean, "sum" => Reduction.Sum, _ => Reduction.None };
+    private static Reduction Red(GoldenArgs a) => Enum.Parse<Reduction>(a.String("reduction"), ignoreCase: true);
 
-    private static InterpolateMode Mode(string m) => m switch
+    /// <summary>The golden ops called through the registry (<see cref="RegistryCall"/>: the entry's public method, args bound
+    /// by name, tuples as Size2/Size3), except five: a recurrent module built from the case and loaded with its parameters,
+    /// CTC loss on log-softmaxed inputs, the EmbeddingBag module's function, AdaptiveMaxPool2d's with-indices form (not an
+    /// entry of its own), and GridSample, whose padding parameter PyTorch spells padding_mode.</summary>
+    private static readonly IReadOnlyDictionary<string, GoldenFamily.OpFn> Ops = GoldenFamily.FromRegistry("nn_more2", new Dictionary<string, GoldenFamily.OpFn>
     {
-        "linear" => InterpolateMode.Linear,
-        "bilinear" => InterpolateMode.Bilinear,
-        "bicubic" => InterpolateMode.Bicubic,
-        "trilinear" => InterpolateMode.Trilinear,
-        "area" => InterpolateMode.Area,
-        _ => InterpolateMode.Nearest,
-    };
-
-    private static bool? AlignOrNull(GoldenArgs a) => a.Has("align_corners") ? a.Bool("align_corners") : null;
-
-    private static readonly Dictionary<string, GoldenFamily.OpFn> Ops = new()
-    {
-        ["Conv3d"] = (x, a, _) => [Tensor.Conv3d(x[0], x[1], x.Length > 2 ? x[2] : null, S3(a.Ints("stride")!), S3(a.Ints("padding")!), S3(a.Ints("dilation")!), a.Int("groups"))],
-        ["ConvTranspose3d"] = (x, a, _) => [Tensor.ConvTranspose3d(x[0], x[1], x.Length > 2 ? x[2] : null, S3(a.Ints("stride")!), S3(a.Ints("padding")!),
-            S3(a.Ints("output_padding")!), a.Int("groups"), S3(a.Ints("dilation")!))],
-        ["MaxPool3d"] = (x, a, _) => [Tensor.MaxPool3d(x[0], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!), S3(a.Ints("dilation")!), a.Bool("ceil_mode"))],
-        ["AvgPool3d"] = (x, a, _) => [Tensor.AvgPool3d(x[0], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!), a.Bool("ceil_mode"),
-            a.Bool("count_include_pad"), a.IntOrNull("divisor_override"))],
-        ["AdaptiveAvgPool3d"] = (x, a, _) => [Tensor.AdaptiveAvgPool3d(x[0], S3(a.Ints("output_size")!))],
-        ["AdaptiveMaxPool1d"] = (x, a, _) => [Tensor.AdaptiveMaxPool1d(x[0], a.Ints("output_size")![0])],
-        ["AdaptiveMaxPool2d"] = (x, a, _) => [Tensor.AdaptiveMaxPool2d(x[0], S2(a.Ints("output_size")!))],
+        ["EmbeddingBag"] = (x, a, _) => [EmbeddingBag.Bag(x[0], x[1], x.Length > 2 ? x[2] : null, Enum.Parse<EmbeddingBagMode>(a.String("mode"), ignoreCase: true),
+            x.Length > 3 ? x[3] : null, a.Bool("include_last_offset"), a.IntOrNull("padding_idx"))],
         ["AdaptiveMaxPool2dWithIndices"] = (x, a, _) =>
         {
-            var (v, i) = Tensor.AdaptiveMaxPool2dWithIndices(x[0], S2(a.Ints("output_size")!));
+            var (v, i) = Tensor.AdaptiveMaxPool2dWithIndices(x[0], (a.Ints("output_size")![0], a.Ints("output_size")![1]));
             return [v, i];
         },
-        ["AdaptiveMaxPool3d"] = (x, a, _) => [Tensor.AdaptiveMaxPool3d(x[0], S3(a.Ints("output_size")!))],
-        ["MaxUnpool1d"] = (x, a, _) => [Tensor.MaxUnpool1d(x[0], x[1], a.Ints("kernel_size")![0], a.Ints("stride")![0], a.Ints("padding")![0], a.Ints("output_size")?[0])],
-        ["MaxUnpool2d"] = (x, a, _) => [Tensor.MaxUnpool2d(x[0], x[1], S2(a.Ints("kernel_size")!), S2(a.Ints("stride")!), S2(a.Ints("padding")!),
-            a.Ints("output_size") is { } o ? S2(o) : null)],
-        ["MaxUnpool3d"] = (x, a, _) => [Tensor.MaxUnpool3d(x[0], x[1], S3(a.Ints("kernel_size")!), S3(a.Ints("stride")!), S3(a.Ints("padding")!),
-            a.Ints("output_size") is { } o ? S3(o) : null)],
-        ["Interpolate"] = (x, a, _) => [Tensor.Interpolate(x[0], a.Ints("size"),
-            a.Doubles("scale_factor"), Mode(a.String("mode")), AlignOrNull(a))],
-        ["UpsampleBilinear"] = (x, a, _) => [Tensor.UpsampleBilinear(x[0], a.Ints("size") is { } s ? S2(s) : null, a.DoubleOrNull("scale_factor"))],
-        ["GridSample"] = (x, a, _) => [Tensor.GridSample(x[0], x[1], a.String("mode") switch { "nearest" => GridSampleMode.Nearest, "bicubic" => GridSampleMode.Bicubic, _ => GridSampleMode.Bilinear },
-            a.String("padding_mode") switch { "border" => GridSamplePadding.Border, "reflection" => GridSamplePadding.Reflection, _ => GridSamplePadding.Zeros },
-            a.Bool("align_corners"))],
-        ["EmbeddingBag"] = (x, a, _) => [EmbeddingBag.Bag(x[0], x[1], x.Length > 2 ? x[2] : null,
-            a.String("mode") switch { "sum" => EmbeddingBagMode.Sum, "max" => EmbeddingBagMode.Max, _ => EmbeddingBagMode.Mean },
-            x.Length > 3 ? x[3] : null, a.Bool("include_last_offset"), a.IntOrNull("padding_idx"))],
+        ["GridSample"] = (x, a, _) => [Tensor.GridSample(x[0], x[1], Enum.Parse<GridSampleMode>(a.String("mode"), ignoreCase: true),
+            Enum.Parse<GridSamplePadding>(a.String("padding_mode"), ignoreCase: true), a.Bool("align_corners"))],
         ["Recurrent"] = Recurrent,
         ["CtcLoss"] = (x, a, _) => [Losses.CtcLoss(x[0].LogSoftmax(2), x[1], a.Ints("input_lengths")!, a.Ints("target_lengths")!, a.Int("blank"), Red(a), a.Bool("zero_infinity"))],
-    };
+    });
 
     /// <summary>A recurrent layer or cell built from the case's args with the case's parameters loaded (state-dict names), run on
     /// x[0] and the optional states; gradients of the parameter inputs are taken with respect to the module's parameters.</summary>

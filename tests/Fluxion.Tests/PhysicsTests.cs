@@ -108,6 +108,43 @@ public class PhysicsTests
 
     public static TheoryData<ForceLaw> Laws => [ForceLaw.NewtonianGravity, ForceLaw.ThresholdGravity, ForceLaw.Gratan];
 
+    /// <summary>The number of kinds is the model's: one and two kinds (s and a with 1 or 2 columns) run on the fused
+    /// kernels zero-padded, with forces, gradients and tangents as the naive tensor-op forces; more kinds than the
+    /// kernels take, or a kind label outside the columns, is a shape error naming the op.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void FusedForcesTakeFewerKinds(int nk)
+    {
+        int n = 9, dim = 2;
+        var kinds = Enumerable.Range(0, n).Select(i => i % nk).ToArray();
+        var spec = new ForceSpec(ForceLaw.Gratan, K: 1.5, Softening: 0.05);
+        var g = new Generator(11);
+        Tensor[] inputs = [Tensor.Uniform([n, dim], -2, 2, DType.Float64, g), Tensor.Uniform([n], 0.5, 2, DType.Float64, g),
+            Tensor.Uniform([n, nk], 0, 1, DType.Float64, g), Tensor.Uniform([n, nk], 0, 1, DType.Float64, g)];
+        var seed = Tensor.Randn([n, dim], DType.Float64, new Generator(3));
+        (double[] F, double[][] G) Eval(Func<Tensor[], Tensor> f)
+        {
+            var xs = inputs.Select(t => t.Detach().Clone().RequiresGrad_()).ToArray();
+            var y = f(xs);
+            return (y.ToDoubleArray(), Autograd.Grad([y], xs, [seed]).Select(t => t!.ToDoubleArray()).ToArray());
+        }
+        var fused = Eval(xs => PairForces.Apply(kinds, null, spec, xs));
+        var naive = Eval(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec));
+        TensorAssert.Close(naive.F, fused.F, rtol: 1e-9, atol: 1e-9);
+        for (int k = 0; k < 4; k++) TensorAssert.Close(naive.G[k], fused.G[k], rtol: 1e-9, atol: 1e-9, what: $"gradient {k}");
+        var tangents = inputs.Select((t, i) => Tensor.Randn(t.ShapeArray, DType.Float64, new Generator(20 + i))).ToArray();
+        var (_, tf) = Functional.Jvp(xs => PairForces.Apply(kinds, null, spec, xs), inputs, tangents);
+        var (_, tn) = Functional.Jvp(xs => NaiveForces(xs[0], xs[1], xs[2], xs[3], kinds, spec), inputs, tangents);
+        TensorAssert.Close(tn, tf, rtol: 1e-9, atol: 1e-9, what: "tangent");
+
+        var wide = Tensor.Uniform([n, 4], 0, 1, DType.Float64, g);
+        var e = Assert.Throws<ShapeMismatchException>(() => PairForces.Apply(kinds, null, spec, inputs[0], inputs[1], wide, wide));
+        Assert.Contains("PairForces", e.Message);
+        var bad = kinds.Select(k => k + 1).ToArray();
+        Assert.Throws<ShapeMismatchException>(() => PairForces.Apply(bad, null, spec, inputs));
+    }
+
     [Theory]
     [MemberData(nameof(Laws))]
     public void FusedForcesAndGradientsMatchNaive(ForceLaw law)

@@ -146,9 +146,20 @@ internal static class RegistryCall
             case JsonValueKind.String when u == typeof(string): return new(v.GetString());
             case JsonValueKind.Array when u == typeof(int[]) && v.EnumerateArray().All(e => e.TryGetInt32(out _)):
                 return new(v.EnumerateArray().Select(e => e.GetInt32()).ToArray());
+            case JsonValueKind.Array when u == typeof(double[]) && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number):
+                return new(v.EnumerateArray().Select(e => e.GetDouble()).ToArray());
+            case JsonValueKind.Array when u == typeof(int) && v.GetArrayLength() == 1 && v[0].TryGetInt32(out var one): // PyTorch's 1-d sizes as a 1-tuple
+                return new(one);
+            case JsonValueKind.Array when IntsCtor(u, v.GetArrayLength()) is { } ctor && v.EnumerateArray().All(e => e.TryGetInt32(out _)):
+                return new(ctor.Invoke([.. v.EnumerateArray().Select(e => (object)e.GetInt32())])); // Size2, Size3 from a tuple
             default: return null;
         }
     }
+
+    /// <summary>The constructor of a size struct (Size2, Size3) taking <paramref name="n"/> ints, or null.</summary>
+    private static ConstructorInfo? IntsCtor(Type t, int n) => t.IsValueType && t.Namespace == typeof(Tensor).Namespace
+        ? t.GetConstructors().FirstOrDefault(c => c.GetParameters() is { } ps && ps.Length == n && ps.All(p => p.ParameterType == typeof(int)))
+        : null;
 
     private static Tensor[] Deconstructed(object r, MethodInfo deconstruct)
     {

@@ -30,8 +30,29 @@ internal interface IPairLaw<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// </summary>
 internal sealed class ParticlePairs<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Number of kinds (one-hot columns).</summary>
+    /// <summary>The kinds the loops are unrolled for (one-hot columns, three fused multiply-adds per pair): a system
+    /// with fewer kinds is passed zero-padded to this many columns (see <see cref="Pad"/>); the number of kinds is the
+    /// model's, not the kernel's.</summary>
     public const int K = 3;
+
+    /// <summary>Per-particle columns [n, kinds] (row-major) widened to [n, <see cref="K"/>] with zeros: a padded kind
+    /// has no particle (its one-hot column is zero), so its multipliers never enter a pair.</summary>
+    public static T[] Pad(T[] v, int n, int kinds)
+    {
+        if (kinds == K) return v;
+        var r = new T[n * K];
+        for (int i = 0; i < n; i++) Array.Copy(v, i * kinds, r, i * K, kinds);
+        return r;
+    }
+
+    /// <summary>Columns [n, <see cref="K"/>] narrowed back to the system's [n, kinds] (the inverse of <see cref="Pad"/>).</summary>
+    public static T[] Unpad(T[] v, int n, int kinds)
+    {
+        if (kinds == K) return v;
+        var r = new T[n * kinds];
+        for (int i = 0; i < n; i++) Array.Copy(v, i * K, r, i * kinds, kinds);
+        return r;
+    }
 
     private readonly int _n, _np, _d;
     private readonly T _eps2;

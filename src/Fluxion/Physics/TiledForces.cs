@@ -21,17 +21,41 @@ internal sealed class TiledForces
     public int N { get; }
     public int Dim { get; }
 
+    /// <summary>The system's number of kinds: the columns of s and a.</summary>
+    public int Kinds { get; }
+
     public TiledForces(int[] kinds, bool[]? alive, ForceSpec spec, Tensor x, Tensor m, Tensor s, Tensor a)
     {
         N = x.Shape[0];
         Dim = x.Shape[1];
+        Kinds = s.Rank == 2 ? s.Shape[1] : 0;
+        Check(kinds, alive, x, m, s, a);
         _spec = spec;
         _dtype = x.DType;
         double eps2 = spec.Softening * spec.Softening;
         if (new[] { x, m, s, a }.All(t => t.DType == DType.Float32))
-            _f32 = new ParticlePairs<float>(Arr<float>(x), Arr<float>(m), Arr<float>(s), Arr<float>(a), kinds, alive, N, Dim, eps2);
+            _f32 = new ParticlePairs<float>(Arr<float>(x), Arr<float>(m), Pad(Arr<float>(s)), Pad(Arr<float>(a)), kinds, alive, N, Dim, eps2);
         else
-            _f64 = new ParticlePairs<double>(x.ToDoubleArray(), m.ToDoubleArray(), s.ToDoubleArray(), a.ToDoubleArray(), kinds, alive, N, Dim, eps2);
+            _f64 = new ParticlePairs<double>(x.ToDoubleArray(), m.ToDoubleArray(), Pad(s.ToDoubleArray()), Pad(a.ToDoubleArray()), kinds, alive, N, Dim, eps2);
+    }
+
+    private T[] Pad<T>(T[] v) where T : unmanaged, IFloatingPointIeee754<T> => ParticlePairs<T>.Pad(v, N, Kinds);
+
+    /// <summary>x [n, D], m [n], s and a [n, kinds] with 1 &lt;= kinds &lt;= <see cref="ParticlePairs{T}.K"/>, kinds[i] in
+    /// [0, kinds), alive null or [n].</summary>
+    private void Check(int[] kinds, bool[]? alive, Tensor x, Tensor m, Tensor s, Tensor a)
+    {
+        const int max = ParticlePairs<double>.K;
+        string shapes = $"x {ShapeUtil.Format(x.ShapeArray)}, m {ShapeUtil.Format(m.ShapeArray)}, s {ShapeUtil.Format(s.ShapeArray)}, a {ShapeUtil.Format(a.ShapeArray)}";
+        if (x.Rank != 2 || m.Rank != 1 || m.Shape[0] != N || s.Rank != 2 || s.Shape[0] != N || !a.ShapeArray.SequenceEqual(s.ShapeArray))
+            throw new ShapeMismatchException($"PairForces: expected x [n, D], m [n], s and a [n, kinds]; got {shapes}. Pass one row per particle and one column per kind in s and a.");
+        if (Kinds < 1 || Kinds > max)
+            throw new ShapeMismatchException($"PairForces: {Kinds} kinds (s and a have {Kinds} columns: {shapes}); the fused pair kernels take 1 to {max} kinds. Merge kinds, or build the forces from tensor ops for more.");
+        if (kinds.Length != N || alive is not null && alive.Length != N)
+            throw new ShapeMismatchException($"PairForces: {kinds.Length} kind labels{(alive is null ? "" : $" and {alive.Length} liveness flags")} for {N} particles ({shapes}). Give one per particle.");
+        for (int i = 0; i < N; i++)
+            if ((uint)kinds[i] >= (uint)Kinds)
+                throw new ShapeMismatchException($"PairForces: particle {i} has kind {kinds[i]}, but s and a have {Kinds} columns ({shapes}). Kinds are 0 to {Kinds - 1}.");
     }
 
     private static T[] Arr<T>(Tensor t) where T : unmanaged, IFloatingPointIeee754<T>
@@ -65,14 +89,14 @@ internal sealed class TiledForces
     private (Tensor, Tensor, Tensor, Tensor) Backward<T>(ParticlePairs<T> p, T[] u) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int k = ParticlePairs<T>.K;
-        T[] gx = new T[N * Dim], gm = new T[N], gs = new T[N * k], ga = new T[N * k];
+        T[] gx = new T[N * Dim], gm = new T[N], gs = new T[N * k], ga = new T[N * k]; // padded to K columns, narrowed below
         switch (_spec.Law)
         {
             case ForceLaw.NewtonianGravity: p.Backward(new Newton<T>(double.PositiveInfinity), u, gx, gm, gs, ga); break;
             case ForceLaw.ThresholdGravity: p.Backward(new Newton<T>(_spec.Threshold), u, gx, gm, gs, ga); break;
             default: p.Backward(new Gratan<T>(_spec.K), u, gx, gm, gs, ga); break;
         }
-        return (Out(gx, [N, Dim]), Out(gm, [N]), Out(gs, [N, k]), Out(ga, [N, k]));
+        return (Out(gx, [N, Dim]), Out(gm, [N]), Out(ParticlePairs<T>.Unpad(gs, N, Kinds), [N, Kinds]), Out(ParticlePairs<T>.Unpad(ga, N, Kinds), [N, Kinds]));
     }
 
     /// <summary>The forces' tangent [n, D] for tangents of x, m, s, a (null = 0).</summary>
@@ -82,7 +106,7 @@ internal sealed class TiledForces
     {
         var tf = new T[N * Dim];
         T[]? A(Tensor? t) => t is null ? null : Arr<T>(t);
-        var (x, m, s, a) = (A(tx), A(tm), A(ts), A(ta));
+        var (x, m, s, a) = (A(tx), A(tm), A(ts) is { } ps ? Pad(ps) : null, A(ta) is { } pa ? Pad(pa) : null);
         switch (_spec.Law)
         {
             case ForceLaw.NewtonianGravity: p.Jvp(new Newton<T>(double.PositiveInfinity), x, m, s, a, tf); break;
