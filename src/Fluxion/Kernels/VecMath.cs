@@ -535,10 +535,10 @@ internal static unsafe class VecMath
     internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
 
     // ---- float32 register formulas (issue 19) ------------------------------------------------------
-    // One function per op on 8 float lanes: the eager float32 kernel maps it over the span (MapF32) and the compiled
-    // fused loops call it (registered on the op's entry: UnaryDef.Register32), so both give the same bits by
-    // construction. The bodies are TensorPrimitives' formulas (bit-identical to TensorPrimitives.Exp, .Sigmoid and .Tanh's
-    // quotient on every float tried), Tanh with Special's small-input fix-up.
+    // One function per op on 8 float lanes, registered on the op's entry (UnaryDef.Register32) and called by the compiled
+    // fused loops. Tanh's eager kernel maps it over the span (Special.Tanh: MapF32Serial), so both give the same bits
+    // by construction; Exp and Sigmoid's eager kernels are still TensorPrimitives', whose vector formula these are
+    // (bit-identical on every float tried; spans under 8 elements take TensorPrimitives' scalar path there).
 
     /// <summary>e^x on 8 float lanes (TensorPrimitives.Exp's formula).</summary>
     internal static Vector256<float> Exp(Vector256<float> x) => Vector256.Exp(x);

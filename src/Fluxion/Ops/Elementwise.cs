@@ -358,7 +358,7 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(NegOp, y, [this]) : y;
     }
 
-    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, Kernels.VecMath.MapF32<Kernels.VecMath.ExpR>, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), "exp") { Register32 = Kernels.VecMath.Exp, Samples = () => OpSamples.Unary(x => x.Exp()) };
+    internal static readonly UnaryDef<ExpD> ExpOp = new("Exp", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Exp), "exp") { Register32 = Kernels.VecMath.Exp, Samples = () => OpSamples.Unary(x => x.Exp()) };
     internal static readonly UnaryDef<LogD> LogOp = new("Log", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Log), "log") { Samples = () => OpSamples.Unary(x => x.Log(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<SqrtD> SqrtOp = new("Sqrt", Uses.Output, TensorPrimitives.Sqrt, TensorPrimitives.Sqrt, "sqrt") { Register32 = System.Runtime.Intrinsics.Vector256.Sqrt, Register64 = System.Runtime.Intrinsics.Vector256.Sqrt, Samples = () => OpSamples.Unary(x => x.Sqrt(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<RsqrtD> RsqrtOp = new("Rsqrt", Uses.Output, TensorPrimitives.ReciprocalSqrt, TensorPrimitives.ReciprocalSqrt, "rsqrt") { Samples = () => OpSamples.Unary(x => x.Rsqrt(), OpSamples.Domain.Positive) };
@@ -367,9 +367,11 @@ public partial class Tensor
     internal static readonly UnaryDef<ZeroD> FloorOp = new("Floor", Uses.None, TensorPrimitives.Floor, TensorPrimitives.Floor, "floor") { Register32 = System.Runtime.Intrinsics.Vector256.Floor, Register64 = System.Runtime.Intrinsics.Vector256.Floor, Samples = () => OpSamples.Unary(x => x.Floor() + x, OpSamples.Domain.AwayFromIntegers) };
     internal static readonly UnaryDef<SinD> SinOp = new("Sin", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sin), "sin") { Samples = () => OpSamples.Unary(x => x.Sin()) };
     internal static readonly UnaryDef<CosD> CosOp = new("Cos", Uses.Input, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Cos), "cos") { Samples = () => OpSamples.Unary(x => x.Cos()) };
+    // Exp and Sigmoid keep TensorPrimitives in float32: its vector formula is their register formula (Kernels.VecMath),
+    // bit for bit from 8 elements on; below 8 it takes the scalar MathF path (more accurate by an ulp)
     // TensorPrimitives.Tanh is inaccurate for small |x| (Kernels.Special.Tanh says how; issue 16)
     internal static readonly UnaryDef<TanhD> TanhOp = new("Tanh", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), (s, d) => Kernels.VecMath.Chunked(s, d, Kernels.Special.Tanh), "tanh") { Register32 = Kernels.VecMath.Tanh, Register64 = Kernels.Special.Tanh, Samples = () => OpSamples.Unary(x => x.Tanh()) };
-    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, Kernels.VecMath.MapF32<Kernels.VecMath.SigmoidR>, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), "sigmoid") { Register32 = Kernels.VecMath.Sigmoid, Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
+    internal static readonly UnaryDef<SigmoidD> SigmoidOp = new("Sigmoid", Uses.Output, (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), (s, d) => Kernels.VecMath.Chunked(s, d, TensorPrimitives.Sigmoid), "sigmoid") { Register32 = Kernels.VecMath.Sigmoid, Samples = () => OpSamples.Unary(x => x.Sigmoid()) };
     internal static readonly UnaryDef<ErfD> ErfOp = new("Erf", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, Kernels.VecMath.Map<Kernels.VecMath.ErfF>, "erf") { Samples = () => OpSamples.Unary(x => x.Erf()) };
     internal static readonly UnaryDef<GeluD> GeluOp = new("Gelu", Uses.Input, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, Kernels.VecMath.Map<Kernels.VecMath.GeluF>, "nn.functional.gelu")
     {
