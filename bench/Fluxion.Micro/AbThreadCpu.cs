@@ -21,6 +21,8 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scan [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab linalg [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab f32 [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fused [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab mlpprofile [replays]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -244,6 +246,12 @@ internal static class AbThreadCpu
                     b => useNew = b);
                 break;
             }
+            case "fused":
+                FusedAb(rounds, rest);
+                break;
+            case "mlpprofile":
+                MlpProfile(rounds);
+                break;
             case "unary":
             {
                 int n = rest.Length > 0 ? rest[0] : 1 << 20;
@@ -268,7 +276,7 @@ internal static class AbThreadCpu
                 F32Kernels(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
                 break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile");
                 return 1;
         }
         return 0;
@@ -563,5 +571,87 @@ internal static class AbThreadCpu
             loss.Backward();
             opt.Step();
         };
+    }
+
+    // ---- fused (issue 19): compiled elementwise groups, block interpreter (A) against generated code (B) ----
+
+    /// <summary>A = every fused group through the block interpreter, B = generated code (<c>FusedCode</c>), on n float32
+    /// values (default 2^20): the 20-op chain of <c>bench compile</c> (tanh, sigmoid: the register formulas), 20 cheap ops
+    /// (mul, add, sub: the loop's own overhead shows), and the eager chain as the reference (the same in A and B).</summary>
+    private static void FusedAb(int rounds, int[] rest)
+    {
+        int n = rest.Length > 0 ? rest[0] : 1 << 20;
+        Console.WriteLine($"fused A/B (A: block interpreter, B: generated loop), n = {n}, float32, one thread");
+        Generator.ManualSeed(0);
+        var x = Tensor.Randn(n);
+        static Tensor Chain(Tensor x)
+        {
+            var y = x;
+            for (int i = 0; i < 4; i++) y = ((y * 0.5).Tanh() - y.Sigmoid()) * y;
+            return y;
+        }
+        static Tensor Cheap(Tensor x)
+        {
+            var y = x;
+            for (int i = 0; i < 5; i++) y = (y * 0.5 + x) * 0.75 - y;
+            return y;
+        }
+        CompiledFunction Make(Func<Tensor, Tensor> f, bool generated)
+        {
+            CompiledGraph.GeneratedCode = generated;
+            try
+            {
+                var c = Functional.Compile(f);
+                c.Call(x);
+                c.Call(x);
+                return c;
+            }
+            finally { CompiledGraph.GeneratedCode = true; }
+        }
+        var (chainA, chainB, cheapA, cheapB) = (Make(Chain, false), Make(Chain, true), Make(Cheap, false), Make(Cheap, true));
+        Console.WriteLine($"generated groups: chain {chainB.LastGraph!.GeneratedGroups} (interpreter side {chainA.LastGraph!.GeneratedGroups}), cheap {cheapB.LastGraph!.GeneratedGroups}");
+        bool b = false;
+        Compare(rounds, [("chain20", () => (b ? chainB : chainA).Call(x)), ("cheap20", () => (b ? cheapB : cheapA).Call(x)), ("chain20 eager", () => Chain(x))], v => b = v);
+    }
+
+    /// <summary>Where the compiled MLP step of <c>bench compile</c> spends its thread CPU time (one thread): each replay
+    /// step summed over the replays, beside the eager step, the optimizer step and the zeroing of the gradients.</summary>
+    private static void MlpProfile(int replays)
+    {
+        replays = Math.Max(replays, 20);
+        Generator.ManualSeed(0);
+        var mlp = new Sequential(new Linear(784, 512), new ReLU(), new Linear(512, 256), new ReLU(), new Linear(256, 10));
+        var opt = new Adam(mlp.Parameters(), lr: 1e-3);
+        var mx = Tensor.Randn(128, 784);
+        var my = Tensor.RandInt(0, 10, [128]);
+        var step = Functional.Compile((Tensor[] xs) =>
+        {
+            var loss = Losses.CrossEntropy(mlp.Forward(xs[0]), xs[1]);
+            loss.Backward();
+            return loss.Detach();
+        }, new CompileOptions { Optimizer = opt });
+        void Eager()
+        {
+            opt.ZeroGrad();
+            Losses.CrossEntropy(mlp.Forward(mx), my).Backward();
+            opt.Step();
+        }
+        for (int i = 0; i < 10; i++) { step.Call(mx, my); Eager(); }
+        double Time(Action a)
+        {
+            var t = new double[replays];
+            for (int k = 0; k < replays; k++) { double t0 = ThreadCpu(); a(); t[k] = ThreadCpu() - t0; }
+            return Median(t) * 1e3;
+        }
+        var g = step.LastGraph!;
+        Console.WriteLine($"mlp step, one thread, median of {replays}, thread CPU ms, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine($"eager step {Time(Eager),8:F3}   compiled step {Time(() => step.Call(mx, my)),8:F3}   Adam step {Time(opt.Step),8:F3}   ZeroGrad {Time(() => opt.ZeroGrad()),8:F3}");
+        g.StepSeconds = null;
+        CompiledGraph.StepClock = ThreadCpu;
+        try { for (int k = 0; k < replays; k++) step.Call(mx, my); }
+        finally { CompiledGraph.StepClock = null; }
+        var per = g.StepSeconds!.Select((t, k) => (Ms: t * 1e3 / replays, Name: g.StepNames[k], k)).OrderByDescending(p => p.Ms).ToArray();
+        Console.WriteLine($"replay steps: {per.Length}, total {per.Sum(p => p.Ms):F3} ms");
+        foreach (var p in per.Take(25)) Console.WriteLine($"  {p.Ms,8:F3}  #{p.k,-3} {p.Name}");
     }
 }

@@ -408,6 +408,88 @@ public class CompileTests
         Assert.Contains("@buf", compiled.LastGraph.ToText());
         Assert.Contains("digraph", compiled.LastGraph.ToDot());
     }
+
+    /// <summary>Every op whose entry registers a register formula (the static vector function compiled fused loops call)
+    /// gets from it the bits its eager kernel gives, in float32 and float64, on values across the float range with the
+    /// special ones (±0, ±inf, NaN, tanh's 0.625 switch), 1003 elements (a tail).</summary>
+    [Fact]
+    public void RegisteredRegisterFormulasEqualTheirEagerKernelsBitForBit()
+    {
+        var rng = new Random(11);
+        double[] specials = [0.0, -0.0, double.PositiveInfinity, double.NegativeInfinity, double.NaN, 0.625, -0.625, 0.6249999, 1e-30, -1e-40, 88.7, -104, 1e300];
+        var values = new double[1003];
+        for (int i = 0; i < values.Length; i++)
+            values[i] = i < specials.Length ? specials[i] : (rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-40, 8));
+        int checkedFormulas = 0;
+        foreach (var def in OpRegistry.All)
+        {
+            if (def.Forward.Register(DType.Float32) is { } f32)
+            {
+                var x = values.Select(v => (float)v).ToArray();
+                var eager = new float[x.Length];
+                def.Forward.Kernel<SpanMap<float>>(Device.Cpu, DType.Float32)!(x, eager);
+                AssertSameBits(def.Name, x, eager, f32);
+                checkedFormulas++;
+            }
+            if (def.Forward.Register(DType.Float64) is { } f64)
+            {
+                var x = values.ToArray();
+                var eager = new double[x.Length];
+                def.Forward.Kernel<SpanMap<double>>(Device.Cpu, DType.Float64)!(x, eager);
+                AssertSameBits(def.Name, x, eager, f64);
+                checkedFormulas++;
+            }
+        }
+        // exp, sigmoid and tanh in float32; tanh in float64; sqrt, abs, floor, ceil and trunc in both
+        Assert.True(checkedFormulas >= 14, $"{checkedFormulas} register formulas registered");
+
+        static void AssertSameBits<T>(string op, T[] x, T[] eager, System.Reflection.MethodInfo formula) where T : unmanaged
+        {
+            int w = System.Runtime.Intrinsics.Vector256<T>.Count;
+            var lanes = new T[w];
+            for (int i = 0; i < x.Length; i += w)
+            {
+                int m = Math.Min(w, x.Length - i);
+                Array.Clear(lanes);
+                Array.Copy(x, i, lanes, 0, m);
+                var r = (System.Runtime.Intrinsics.Vector256<T>)formula.Invoke(null, [System.Runtime.Intrinsics.Vector256.Create(lanes)])!;
+                for (int k = 0; k < m; k++)
+                {
+                    T got = System.Runtime.Intrinsics.Vector256.GetElement(r, k);
+                    Assert.True(Bits(got) == Bits(eager[i + k]), $"{op} {typeof(T).Name} at x = {x[i + k]}: eager {eager[i + k]}, register formula {got}");
+                }
+            }
+        }
+
+        static long Bits<T>(T v) => v is float f ? BitConverter.SingleToInt32Bits(f) : BitConverter.DoubleToInt64Bits((double)(object)v!);
+    }
+
+    /// <summary>The 20-op chain of <c>bench compile</c> (scale, tanh, sigmoid, subtract, multiply, four times) fused into
+    /// one generated loop equals eager bit for bit in float32 too: every op's register formula is the one its eager
+    /// kernel loops over. [1024, 1003] values (the padded tail, two threads' halves).</summary>
+    [Fact]
+    public void Float32GeneratedChainEqualsEagerBitForBit()
+    {
+        static Tensor Chain20(Tensor x)
+        {
+            var y = x;
+            for (int i = 0; i < 4; i++) y = ((y * 0.5).Tanh() - y.Sigmoid()) * y;
+            return y;
+        }
+        var c = Functional.Compile(Chain20);
+        var x = R(12, DType.Float32, 1024, 1003) * 3;
+        c.Call(x);
+        c.Call(x);
+        Assert.Equal(1, c.LastGraph!.GeneratedGroups);
+        for (int call = 0; call < 2; call++)
+        {
+            var xi = R(13 + call, DType.Float32, 1024, 1003) * 3;
+            var eager = Chain20(xi).ToArray<float>();
+            var fused = c.Call(xi).ToArray<float>();
+            for (int i = 0; i < eager.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(eager[i]) == BitConverter.SingleToInt32Bits(fused[i]), $"element {i}: eager {eager[i]}, fused {fused[i]}");
+        }
+    }
 }
 
 /// <summary>The compile features of the CLI: <c>fluxion train --compile</c> (the same run as eager) and <c>fluxion graph --compiled</c>.</summary>

@@ -522,11 +522,10 @@ public sealed partial class CompiledGraph
         var vals = (Tensor?[])_template.Clone();
         for (int i = 0; i < inputs.Length; i++) vals[_inVals[i]] = inputs[i];
         foreach (var (leaf, v) in _params) vals[v] = leaf;
-        if (Recording)
-            foreach (var step in _steps) step(vals);
+        if (Recording) RunSteps(vals);
         else
             using (Autograd.NoGrad())
-                foreach (var step in _steps) step(vals);
+                RunSteps(vals);
         var result = new Tensor[_outVals.Length];
         for (int o = 0; o < result.Length; o++) result[o] = vals[_outVals[o]]!;
         var grads = new (Tensor, Tensor)[_gradOuts.Length];
@@ -538,9 +537,36 @@ public sealed partial class CompiledGraph
         return (result, grads);
     }
 
+    private void RunSteps(Tensor?[] vals)
+    {
+        if (StepClock is not { } clock)
+        {
+            foreach (var step in _steps) step(vals);
+            return;
+        }
+        var seconds = StepSeconds ??= new double[_steps.Length];
+        for (int k = 0; k < _steps.Length; k++)
+        {
+            double t0 = clock();
+            _steps[k](vals);
+            seconds[k] += clock() - t0;
+        }
+    }
+
+    /// <summary>Profiling (A/B harnesses): when set, every replay adds each step's time by this clock (e.g. the thread's
+    /// CPU time) to <see cref="StepSeconds"/>, the steps named by <see cref="StepNames"/>.</summary>
+    internal static Func<double>? StepClock;
+
+    /// <summary>The time of each replay step summed over the replays run while <see cref="StepClock"/> was set.</summary>
+    internal double[]? StepSeconds;
+
+    /// <summary>What each replay step runs: an op's name, or a fused group with its ops.</summary>
+    internal string[] StepNames { get; private set; } = [];
+
     /// <summary>The flat list of steps: one per fused group (at its last member) or per other live call.</summary>
     private void BuildSteps()
     {
+        var names = new List<string>();
         _template = new Tensor?[Vals.Count];
         _attrs = new object?[Nodes.Count];
         for (int v = 0; v < Vals.Count; v++) _template[v] = Vals[v].Const;
@@ -553,15 +579,22 @@ public sealed partial class CompiledGraph
             {
                 if (_groups[n.Group].Last != k) continue;
                 steps.Add(_groups[n.Group].Step(this));
+                names.Add($"group {n.Group}: {string.Join(' ', _groups[n.Group].Members.Select(m => Nodes[m].Def.Name))}");
             }
-            else steps.Add(InPlaceStep(n) ?? GenericStep(n, k));
+            else
+            {
+                steps.Add(InPlaceStep(n) ?? GenericStep(n, k));
+                names.Add(n.Def.Name);
+            }
             if (k < _dropAt.Length && _dropAt[k] is { } drop)
             {
                 int[] d = [.. drop];
                 steps.Add(vals => { foreach (var v in d) vals[v] = null; });
+                names.Add("(drop)");
             }
         }
         _steps = [.. steps];
+        StepNames = [.. names];
     }
 
     /// <summary>A call replayed through its registry entry (see <see cref="ChooseReplays"/>).</summary>

@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Fluxion;
@@ -9,9 +10,10 @@ namespace Fluxion;
 /// Generated code for a fused elementwise group: one loop over <see cref="Vector256{T}"/> registers per group, built
 /// with System.Linq.Expressions and compiled once per graph by the JIT. Every op of the group is a register operation
 /// inside the loop (values made and consumed inside the group never touch memory); each op's vector formula is the one
-/// its eager kernel uses (IEEE-exact arithmetic, or the same formula as the kernel), so float64 results equal eager's
-/// bit for bit and float32 ones within rounding (the lanes of a vector tail may take the vector formula where the
-/// eager kernel takes a scalar one). Chosen over the block interpreter by an in-process A/B (thread CPU time).
+/// its eager kernel uses: IEEE-exact arithmetic for the binary ops, and for a unary op the static register formula
+/// registered on its entry (<see cref="ForwardKernels.Register"/>), which its eager kernel loops over, so results equal
+/// eager's bit for bit by construction. Loads and stores skip bounds checks (the runner checks each slot's range once).
+/// Chosen over the block interpreter by an in-process A/B (thread CPU time).
 /// </summary>
 internal static class FusedCode
 {
@@ -29,32 +31,17 @@ internal static class FusedCode
         _ => UnaryFormula(def, dtype) is not null,
     };
 
-    /// <summary>The static method computing a unary op on one register, or null.</summary>
-    private static MethodInfo? UnaryFormula(OpDef def, DType dtype)
-    {
-        string? name = def.Name switch
-        {
-            "Sqrt" or "Abs" or "Floor" or "Ceil" or "Trunc" or "Tanh" => def.Name,
-            // float32: the same vector formulas as TensorPrimitives'; float64 goes through the kernels (not verified bit-equal)
-            "Exp" or "Sigmoid" when dtype == DType.Float32 => def.Name,
-            _ => null,
-        };
-        if (name is null || !ReferenceEquals(def, KnownUnary(name))) return null;
-        return typeof(VectorMath).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic, [dtype == DType.Float32 ? typeof(Vector256<float>) : typeof(Vector256<double>)]);
-    }
+    /// <summary>The static method computing a unary op on one register: the formula registered on the op's entry
+    /// (<see cref="ForwardKernels.Register"/>, e.g. <see cref="UnaryDef{TD}.Register32"/>), which its eager kernel
+    /// loops over; null when the entry registers none for the dtype.</summary>
+    private static MethodInfo? UnaryFormula(OpDef def, DType dtype) => def.Forward.Register(dtype);
 
-    private static OpDef? KnownUnary(string name) => name switch
-    {
-        "Sqrt" => Tensor.SqrtOp,
-        "Abs" => Tensor.AbsOp,
-        "Floor" => Tensor.FloorOp,
-        "Ceil" => Tensor.CeilOp,
-        "Trunc" => Tensor.TruncOp,
-        "Tanh" => Tensor.TanhOp,
-        "Exp" => Tensor.ExpOp,
-        "Sigmoid" => Tensor.SigmoidOp,
-        _ => null,
-    };
+    /// <summary>Loads the vector at element <paramref name="i"/> of <paramref name="a"/> without a bounds check (the
+    /// runner checks every slot's range once per run).</summary>
+    internal static Vector256<T> Load<T>(T[] a, int i) => Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(a), (nuint)(uint)i);
+
+    /// <summary>Stores <paramref name="v"/> at element <paramref name="i"/> of <paramref name="a"/> without a bounds check.</summary>
+    internal static void Store<T>(Vector256<T> v, T[] a, int i) => v.StoreUnsafe(ref MemoryMarshal.GetArrayDataReference(a), (nuint)(uint)i);
 
     /// <summary>One instruction of a group: the op, its operand slots (-1 for none) and its destination slot.</summary>
     internal readonly record struct Instr(OpDef Def, int A, int B, int Dst);
@@ -78,10 +65,8 @@ internal static class FusedCode
         var arr = new ParameterExpression?[slots];
         var off = new ParameterExpression?[slots];
         var reg = new ParameterExpression?[slots];
-        var create = typeof(Vector256).GetMethods().Single(m => m.Name == nameof(Vector256.Create) && m.IsGenericMethodDefinition
-            && m.GetParameters() is { Length: 2 } p && p[0].ParameterType.IsArray && p[1].ParameterType == typeof(int)).MakeGenericMethod(typeof(T));
-        var copyTo = typeof(Vector256).GetMethods().Single(m => m.Name == nameof(Vector256.CopyTo) && m.IsGenericMethodDefinition
-            && m.GetParameters() is { Length: 3 } p && p[1].ParameterType.IsArray).MakeGenericMethod(typeof(T));
+        var create = typeof(FusedCode).GetMethod(nameof(Load), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
+        var copyTo = typeof(FusedCode).GetMethod(nameof(Store), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
         var broadcast = typeof(Vector256).GetMethod(nameof(Vector256.Create), [typeof(T)])!;
         for (int s = 0; s < nIn + nOut; s++)
         {
@@ -140,32 +125,4 @@ internal static class FusedCode
         var lambda = Expression.Lambda<Loop<T>>(Expression.Block(locals, setup), arrays, offsets, scalars, start, stop);
         return lambda.Compile();
     }
-}
-
-/// <summary>Register formulas of the fused ops, each the formula of the op's eager kernel.</summary>
-internal static class VectorMath
-{
-    private static Vector256<float> Sqrt(Vector256<float> x) => Vector256.Sqrt(x);
-    private static Vector256<double> Sqrt(Vector256<double> x) => Vector256.Sqrt(x);
-    private static Vector256<float> Abs(Vector256<float> x) => Vector256.Abs(x);
-    private static Vector256<double> Abs(Vector256<double> x) => Vector256.Abs(x);
-    private static Vector256<float> Floor(Vector256<float> x) => Vector256.Floor(x);
-    private static Vector256<double> Floor(Vector256<double> x) => Vector256.Floor(x);
-    private static Vector256<float> Ceil(Vector256<float> x) => Vector256.Ceiling(x);
-    private static Vector256<double> Ceil(Vector256<double> x) => Vector256.Ceiling(x);
-    private static Vector256<float> Trunc(Vector256<float> x) => Vector256.Truncate(x);
-    private static Vector256<double> Trunc(Vector256<double> x) => Vector256.Truncate(x);
-
-    /// <summary>e^x: the eager float32 kernel's register function.</summary>
-    private static Vector256<float> Exp(Vector256<float> x) => Kernels.VecMath32.Exp(x);
-
-    /// <summary>The logistic sigmoid: the eager float32 kernel's register function.</summary>
-    private static Vector256<float> Sigmoid(Vector256<float> x) => Kernels.VecMath32.Sigmoid(x);
-
-    /// <summary>tanh: the eager float32 kernel's register function.</summary>
-    private static Vector256<float> Tanh(Vector256<float> x) => Kernels.VecMath32.Tanh(x);
-
-    /// <summary>Math.Tanh per lane (the float64 kernel).</summary>
-    private static Vector256<double> Tanh(Vector256<double> x) =>
-        Vector256.Create(Math.Tanh(x.GetElement(0)), Math.Tanh(x.GetElement(1)), Math.Tanh(x.GetElement(2)), Math.Tanh(x.GetElement(3)));
 }

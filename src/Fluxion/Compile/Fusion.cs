@@ -363,8 +363,8 @@ public sealed partial class CompiledGraph
             s >= firstTemp ? arrays[s].AsSpan(0, len) : arrays[s].AsSpan(offsets[s] + start, len);
     }
 
-    /// <summary>Runs a group as generated code (<see cref="FusedCode"/>): the full vectors split over the threads, the
-    /// last partial vector through a padded copy.</summary>
+    /// <summary>Runs a group as generated code (<see cref="FusedCode"/>): the full vectors split into one contiguous
+    /// range per thread, the last partial vector through a padded copy.</summary>
     private sealed class CodeRunner<T> : GroupRunner<T> where T : struct
     {
         private readonly FusedCode.Loop<T> _loop;
@@ -391,8 +391,15 @@ public sealed partial class CompiledGraph
         {
             int nIn = _inVals.Length, nOut = _outVals.Length;
             var (arrays, offsets, scalars) = Bind(vals, 0);
+            // the generated loop skips bounds checks: every slot's range is checked here, once
+            for (int s = 0; s < nIn + nOut; s++)
+                if (arrays[s] is { } a && (offsets[s] < 0 || (long)offsets[s] + _numel > a.Length))
+                    throw new InvalidOperationException($"fused group: slot {s} holds {a.Length} elements from offset {offsets[s]}, fewer than the group's {_numel}");
             int w = System.Runtime.Intrinsics.Vector256<T>.Count, vectors = _numel / w;
-            Kernels.Parallelism.For(vectors, (long)_numel * _ops, 1 << 18, (v0, v1) => _loop(arrays, offsets, scalars, v0 * w, v1 * w));
+            // the full vectors in one contiguous range per thread
+            int threads = Kernels.Parallelism.Threads((long)_numel * _ops, 1 << 18);
+            if (threads <= 1 || vectors < 2) _loop(arrays, offsets, scalars, 0, vectors * w);
+            else Kernels.Parallelism.For(vectors, threads, threads, (_, v0, v1) => _loop(arrays, offsets, scalars, v0 * w, v1 * w));
             int tail = _numel - vectors * w;
             if (tail == 0) return;
             // the last elements through one padded vector

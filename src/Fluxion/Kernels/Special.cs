@@ -45,55 +45,13 @@ internal static class Special
         for (int i = 0; i < y.Length; i++) y[i] = Math.Tanh(x[i]);
     }
 
-    /// <summary>tanh in float32: TensorPrimitives.Tanh (SIMD; within 3 ulps for |x| &gt;= 0.625) with |x| &lt; 0.625 redone in
-    /// double (TensorPrimitives' float tanh gives -6e-8 at 0 and 1e-10, and is off by up to 80 ulps below 0.1).</summary>
-    public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
-    {
-        System.Numerics.Tensors.TensorPrimitives.Tanh(x, y);
-        int i = 0;
-        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
-        {
-            // redo the small inputs 8 at a time in double (a polynomial accurate to 2e-16: SmallTanh); the double result
-            // rounds correctly to float
-            var lim = System.Runtime.Intrinsics.Vector256.Create(0.625f);
-            for (; i + 8 <= y.Length; i += 8)
-            {
-                var v = System.Runtime.Intrinsics.Vector256.Create(x.Slice(i, 8));
-                var small = System.Runtime.Intrinsics.Vector256.LessThan(System.Runtime.Intrinsics.Vector256.Abs(v), lim);
-                if (small == System.Runtime.Intrinsics.Vector256<float>.Zero) continue;
-                var (lo, hi) = System.Runtime.Intrinsics.Vector256.Widen(v);
-                var r = System.Runtime.Intrinsics.Vector256.Narrow(SmallTanh(lo), SmallTanh(hi));
-                System.Runtime.Intrinsics.Vector256.CopyTo(System.Runtime.Intrinsics.Vector256.ConditionalSelect(small, r, System.Runtime.Intrinsics.Vector256.Create((ReadOnlySpan<float>)y.Slice(i, 8))), y.Slice(i, 8));
-            }
-        }
-        for (; i < y.Length; i++)
-            if (Math.Abs(x[i]) < 0.625f) y[i] = (float)Math.Tanh(x[i]);
-    }
+    /// <summary>tanh in float32 on the calling thread: the register formula <see cref="VecMath32.Tanh"/> (float lanes, within
+    /// 2 ulps) over the span, the same bits as the eager op and the compiled fused loops.</summary>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y) => VecMath32.MapSerial<VecMath32.TanhF>(x, y);
 
-    /// <summary>tanh of |x| &lt; 0.625 in double, accurate far beyond float precision: x + x·t·P(t) with t = x² and P a
-    /// degree-10 Chebyshev fit of (tanh(x)/x − 1)/t on [0, 0.625²] (mpmath chebyfit; relative error of the double
-    /// evaluation at most 1.8e-16 on the interval, denormals included; A/B on [1024, 1024] float32 in thread CPU time:
-    /// the 20-op chain of `bench compile` fused went from 49.6 to 37.5 ms against
-    /// the former (e^2x − 1)/(e^2x + 1) quotient, same float results).</summary>
-    internal static System.Runtime.Intrinsics.Vector256<double> SmallTanh(System.Runtime.Intrinsics.Vector256<double> x)
-    {
-        var t = x * x;
-        var p = C(-1.724487449484433e-05);
-        p = p * t + C(7.959955735264808e-05);
-        p = p * t + C(-0.00023077616269519857);
-        p = p * t + C(0.0005874372860094381);
-        p = p * t + C(-0.001455309297534642);
-        p = p * t + C(0.0035920589774734554);
-        p = p * t + C(-0.008863229830925709);
-        p = p * t + C(0.021869488260559115);
-        p = p * t + C(-0.05396825396139557);
-        p = p * t + C(0.13333333333326658);
-        p = p * t + C(-0.3333333333333332);
-        // ±0 stays itself (x + x·t·P would turn -0 into +0)
-        return System.Runtime.Intrinsics.Vector256.ConditionalSelect(System.Runtime.Intrinsics.Vector256.Equals(x, System.Runtime.Intrinsics.Vector256<double>.Zero), x, x + x * (t * p));
-
-        static System.Runtime.Intrinsics.Vector256<double> C(double c) => System.Runtime.Intrinsics.Vector256.Create(c);
-    }
+    /// <summary>Math.Tanh on each of the 4 lanes: the float64 kernel's formula as a register formula (compiled fused loops).</summary>
+    internal static System.Runtime.Intrinsics.Vector256<double> Tanh(System.Runtime.Intrinsics.Vector256<double> x) =>
+        System.Runtime.Intrinsics.Vector256.Create(Math.Tanh(System.Runtime.Intrinsics.Vector256.GetElement(x, 0)), Math.Tanh(System.Runtime.Intrinsics.Vector256.GetElement(x, 1)), Math.Tanh(System.Runtime.Intrinsics.Vector256.GetElement(x, 2)), Math.Tanh(System.Runtime.Intrinsics.Vector256.GetElement(x, 3)));
 
     // ---- trigonometric helpers with exact argument reduction ----
 

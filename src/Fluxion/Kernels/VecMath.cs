@@ -534,6 +534,7 @@ internal static unsafe class VecMath
     internal struct ErfcF : IVecFunc { public static V Eval(V x) => Erfc(x); }
     internal struct ErfinvF : IVecFunc { public static V Eval(V x) => Erfinv(x); }
     internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
+
 }
 
 /// <summary>A unary function on 8 float32 lanes (the register-level kernels of <see cref="VecMath32"/>).</summary>
@@ -597,7 +598,7 @@ internal static class VecMath32
         MapSerial<F>(x, y);
     }
 
-    private static void MapSerial<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
+    internal static void MapSerial<F>(ReadOnlySpan<float> x, Span<float> y) where F : struct, IVecFunc32
     {
         int n = y.Length;
         ref float xr = ref MemoryMarshal.GetReference(x);

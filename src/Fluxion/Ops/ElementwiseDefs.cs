@@ -147,6 +147,21 @@ internal sealed class UnaryDef<TD> : OpDef where TD : struct, IDerivative
         Saves = uses switch { Uses.Output => SaveOutput, Uses.Both => 1u | SaveOutput, _ => 1u };
     }
 
+    /// <summary>The float32 register formula: a static method computing the float32 kernel's value on 8 lanes, bit for
+    /// bit (the kernel should loop over it, e.g. <see cref="Kernels.VecMath32.Map{F}"/>); compiled fused loops call it.</summary>
+    public Func<System.Runtime.Intrinsics.Vector256<float>, System.Runtime.Intrinsics.Vector256<float>>? Register32
+    {
+        get => null;
+        init { if (value is not null) KernelSlots.SetRegister(DType.Float32, value.Method); }
+    }
+
+    /// <summary>The float64 register formula: a static method computing the float64 kernel's value on 4 lanes, bit for bit.</summary>
+    public Func<System.Runtime.Intrinsics.Vector256<double>, System.Runtime.Intrinsics.Vector256<double>>? Register64
+    {
+        get => null;
+        init { if (value is not null) KernelSlots.SetRegister(DType.Float64, value.Method); }
+    }
+
     public override bool HasVjp => true;
     public override bool HasJvp => true;
     public override string FusedBackward => "SIMD raw loop (8 float32 / 4 float64 lanes), every first-order pass";

@@ -96,6 +96,21 @@ internal sealed class ForwardKernels
                 _kinds[Slot(device, (DType)t)] = kind;
     }
 
+    private readonly MethodInfo?[] _registers = new MethodInfo?[DTypeCount];
+
+    /// <summary>Registers the op's CPU register formula for <paramref name="dtype"/>: a static method from one
+    /// <see cref="System.Runtime.Intrinsics.Vector256{T}"/> to one, giving on each lane the bits the (device-CPU, dtype)
+    /// kernel gives; compiled fused loops call it (<see cref="FusedCode"/>).</summary>
+    public void SetRegister(DType dtype, MethodInfo formula)
+    {
+        if (!formula.IsStatic || formula.GetParameters().Length != 1 || formula.ReturnType != formula.GetParameters()[0].ParameterType)
+            throw new ArgumentException($"a register formula is a static method from one vector to one; {formula.DeclaringType?.Name}.{formula.Name} is not", nameof(formula));
+        _registers[(int)dtype] = formula;
+    }
+
+    /// <summary>The CPU register formula for <paramref name="dtype"/> (null when the op has none).</summary>
+    public MethodInfo? Register(DType dtype) => _registers[(int)dtype];
+
     /// <summary>The kernel of a slot (null unless its kind is <see cref="KernelKind.Kernel"/>).</summary>
     public object? Kernel(Device device, DType dtype) => _kernels[Slot(device, dtype)];
 

@@ -169,9 +169,9 @@ public partial class Tensor
     // ---- rounding (gradient 0, as PyTorch) -----------------------------------------------------
 
     internal static readonly UnaryDef<ZeroD> CeilOp = new("Ceil", Uses.None, TensorPrimitives.Ceiling, TensorPrimitives.Ceiling, "ceil")
-    { Samples = () => OpSamples.Unary(x => x.Ceil() + x, OpSamples.Domain.AwayFromIntegers) };
+    { Register32 = System.Runtime.Intrinsics.Vector256.Ceiling, Register64 = System.Runtime.Intrinsics.Vector256.Ceiling, Samples = () => OpSamples.Unary(x => x.Ceil() + x, OpSamples.Domain.AwayFromIntegers) };
     internal static readonly UnaryDef<ZeroD> TruncOp = new("Trunc", Uses.None, TensorPrimitives.Truncate, TensorPrimitives.Truncate, "trunc")
-    { Samples = () => OpSamples.Unary(x => x.Trunc() + x, OpSamples.Domain.AwayFromIntegers) };
+    { Register32 = System.Runtime.Intrinsics.Vector256.Truncate, Register64 = System.Runtime.Intrinsics.Vector256.Truncate, Samples = () => OpSamples.Unary(x => x.Trunc() + x, OpSamples.Domain.AwayFromIntegers) };
     // round's steps are at the half-integers: x - 0.5 for x away from the integers stays away from them
     internal static readonly UnaryDef<ZeroD> RoundOp = new("Round", Uses.None, null, null, "round")
     {
