@@ -325,6 +325,8 @@ internal static class AbThreadCpu
                 }),
             ],
             v => b = v);
+    }
+
     // ---- f32: float32 kernels in double lanes (A) against float32 lanes (B) ----
     private static void F32Kernels(int rounds, int n)
     {
