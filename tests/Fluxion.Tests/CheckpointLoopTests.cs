@@ -24,8 +24,8 @@ public class CheckpointLoopTests
         return v;
     }
 
-    /// <summary>A float64 step h → tanh(h W + b) + 0.5 h with captured W, b that require grad; counts its calls.</summary>
-    private sealed class CountedStep
+    /// <summary>A float64 step h → tanh(h W + b) + 0.5 h with captured W, b that require grad; counts its calls (also LoopMemoryScheduleTests').</summary>
+    internal sealed class CountedStep
     {
         public readonly Tensor W, B;
         public int Calls;

@@ -1,3 +1,5 @@
+using CountedStep = Fluxion.Tests.CheckpointLoopTests.CountedStep;
+
 namespace Fluxion.Tests;
 
 /// <summary>The byte-budget loop schedule (<see cref="LoopMemorySchedule"/>): its dynamic program against Revolve's binomial
@@ -220,63 +222,6 @@ public class LoopMemoryScheduleTests
     {
         var ex = Assert.Throws<AutogradException>(() => LoopMemorySchedule.Create(10, 3 * 100 + 39, 100, 40));
         Assert.Contains("3·100 + 40", ex.Message);
-    }
-
-    /// <summary>A float64 step with captured W, b that require grad; counts its calls.</summary>
-    private sealed class CountedStep
-    {
-        public readonly Tensor W, B;
-        public int Calls;
-
-        public CountedStep(int width, int seed)
-        {
-            var gen = new Generator(seed);
-            using (Autograd.NoGrad())
-            {
-                W = Tensor.Randn([width, width], DType.Float64, gen) * (0.9 / Math.Sqrt(width));
-                B = Tensor.Randn([width], DType.Float64, gen) * 0.1;
-            }
-            W.RequiresGrad = true;
-            B.RequiresGrad = true;
-        }
-
-        public Tensor Step(Tensor h)
-        {
-            Calls++;
-            return (h.MatMul(W) + B).Tanh() + 0.5 * h;
-        }
-
-        public double[][] Gradients(Tensor x0, Func<Tensor, Tensor> run)
-        {
-            W.Grad = null;
-            B.Grad = null;
-            var x = x0.Clone().RequiresGrad_();
-            run(x).Square().Sum().Backward();
-            return [x.Grad!.ToArray<double>(), W.Grad!.ToArray<double>(), B.Grad!.ToArray<double>()];
-        }
-    }
-
-    [Fact]
-    public void ByteBudgetLoopHasTheStoreAllGradientsAndTheProgramsEvaluations()
-    {
-        var f = new CountedStep(4, 3);
-        var x0 = Tensor.Randn([2, 4], DType.Float64, new Generator(5));
-        const int steps = 37;
-        var want = f.Gradients(x0, x => { for (int i = 0; i < steps; i++) x = f.Step(x); return x; });
-        long s = 2 * 4 * 8;
-        long a = Checkpoint.MeasureStepBytes(f.Step, x0);
-        Assert.True(a > 0);
-        foreach (long extra in new[] { 0L, s, 3 * s + 2 * a, 10 * a, 20 * s + 5 * a, 40 * a })
-        {
-            long budget = 3 * s + a + extra;
-            var stats = new LoopStats();
-            f.Calls = 0;
-            var got = f.Gradients(x0, x => Checkpoint.Loop(f.Step, x, steps, budget, a, stats));
-            for (int k = 0; k < want.Length; k++) TensorAssert.Close(want[k], got[k], 1e-12, 1e-12, $"gradient {k}, budget {budget}");
-            Assert.Equal(stats.OptimalStepEvaluations, stats.StepEvaluations);
-            Assert.Equal(f.Calls, stats.StepEvaluations);
-            Assert.True(stats.ModeledPeakBytes <= budget, $"budget {budget}: modeled peak {stats.ModeledPeakBytes}");
-        }
     }
 
     [Fact]
