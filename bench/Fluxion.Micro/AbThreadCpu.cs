@@ -23,6 +23,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab f32 [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fused [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab mlpprofile [replays]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fusedchain [rounds] [n]   (FusedChainAb.cs)
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -251,6 +252,9 @@ internal static class AbThreadCpu
                 break;
             case "mlpprofile":
                 MlpProfile(rounds);
+                break;
+            case "fusedchain":
+                FusedChainAb.Run(rounds, rest);
                 break;
             case "unary":
             {

@@ -7,9 +7,11 @@ using System.Runtime.Intrinsics;
 namespace Fluxion;
 
 /// <summary>
-/// Generated code for a fused elementwise group: one loop over <see cref="Vector256{T}"/> registers per group, built
-/// with System.Linq.Expressions and compiled once per graph by the JIT. Every op of the group is a register operation
-/// inside the loop (values made and consumed inside the group never touch memory); each op's vector formula is the one
+/// Generated code for a fused elementwise group: loops over <see cref="Vector256{T}"/> registers, built with
+/// System.Linq.Expressions and compiled once per graph by the JIT: one loop per stage of at most
+/// <see cref="FormulasPerStage"/> transcendental formulas (a short group is one loop), the stages run block by block.
+/// Every op of a stage is a register operation inside its loop (values made and consumed inside a stage never touch
+/// memory; values passed to a later stage go through an L1-sized scratch block); each op's vector formula is the one
 /// its eager kernel uses: IEEE-exact arithmetic for the binary ops, and for a unary op the static register formula
 /// registered on its entry (<see cref="ForwardKernels.Register"/>), which its eager kernel loops over, so results equal
 /// eager's bit for bit by construction. Loads and stores skip bounds checks (the runner checks each slot's range once).
@@ -17,8 +19,8 @@ namespace Fluxion;
 /// </summary>
 internal static class FusedCode
 {
-    /// <summary>The loop of a group over the full vectors in [start, stop): arrays and offsets per slot (inputs,
-    /// then outputs), the scalar inputs' values.</summary>
+    /// <summary>The loop of a stage over the full vectors in [start, stop): arrays and offsets per slot (the memory
+    /// slots: inputs, outputs, scratch), the scalar inputs' values (by slot).</summary>
     internal delegate void Loop<T>(T[][] arrays, int[] offsets, T[] scalars, int start, int stop);
 
     /// <summary>Whether generated code can run: dynamic code is compiled (not interpreted) and 256-bit vectors are hardware accelerated.</summary>
@@ -46,13 +48,53 @@ internal static class FusedCode
     /// <summary>One instruction of a group: the op, its operand slots (-1 for none) and its destination slot.</summary>
     internal readonly record struct Instr(OpDef Def, int A, int B, int Dst);
 
-    /// <summary>Builds and compiles the loop of a group. Slots below <paramref name="nIn"/> are inputs
-    /// (<paramref name="scalarIn"/> marks single elements, read from the scalars array), the next
-    /// <paramref name="nOut"/> outputs (stored as they are made), the rest registers only.</summary>
-    internal static Loop<T> Build<T>(Instr[] code, int nIn, int nOut, bool[] scalarIn) where T : struct
+    /// <summary>Where a slot's value lives: a register only, an array (loaded where first read, stored where made), or a
+    /// single element broadcast from the scalars array.</summary>
+    internal enum SlotKind : byte { Register, Memory, Scalar }
+
+    /// <summary>Whether the op's vector formula is a call of its own (a transcendental register formula: tens of
+    /// instructions and constants) rather than one instruction (arithmetic, or one of <see cref="Vector256"/>'s own).</summary>
+    internal static bool IsHeavy(OpDef def, DType dtype) => UnaryFormula(def, dtype) is { } f && f.DeclaringType != typeof(Vector256);
+
+    /// <summary>The heavy formulas one generated loop holds at most (<see cref="Stages"/>). One JIT-compiled method
+    /// with many inlined formulas loses: the JIT keeps their shared constants alive across the whole body and spills
+    /// registers on the dependency chains (A/B, thread CPU time: the 20-op chain's single loop 1.8-2.2x slower than a
+    /// hand-written loop; split into loops of at most two formulas, 3x faster than the single loop and 1.4x faster than
+    /// the hand-written one; one formula per loop about as fast; computing two vectors per iteration, interleaved, was slower).</summary>
+    internal static int FormulasPerStage = 2;
+
+    /// <summary>Splits a group's instructions into stages of at most <see cref="FormulasPerStage"/> heavy formulas
+    /// each (in order); a group without heavy formulas is one stage.</summary>
+    internal static List<Instr[]> Stages(Instr[] code, DType dtype)
+    {
+        var stages = new List<Instr[]>();
+        var cur = new List<Instr>();
+        int heavy = 0;
+        foreach (var c in code)
+        {
+            bool h = c.B < 0 && IsHeavy(c.Def, dtype);
+            if (h && heavy == FormulasPerStage)
+            {
+                stages.Add([.. cur]);
+                cur.Clear();
+                heavy = 0;
+            }
+            if (h) heavy++;
+            cur.Add(c);
+        }
+        if (cur.Count > 0) stages.Add([.. cur]);
+        return stages;
+    }
+
+    /// <summary>Builds and compiles the loop of one stage of a group over the element range [start, stop) (a multiple
+    /// of the vector width): per vector, every <see cref="SlotKind.Memory"/> slot the stage reads before making it is
+    /// loaded from its array (at its offset plus the index), every op computed into a register, and every memory slot
+    /// it makes stored.</summary>
+    internal static Loop<T> Build<T>(Instr[] code, SlotKind[] kinds) where T : struct
     {
         var vt = typeof(Vector256<T>);
         int w = Vector256<T>.Count;
+        var dtype = typeof(T) == typeof(float) ? DType.Float32 : DType.Float64;
         var arrays = Expression.Parameter(typeof(T[][]), "arrays");
         var offsets = Expression.Parameter(typeof(int[]), "offsets");
         var scalars = Expression.Parameter(typeof(T[]), "scalars");
@@ -61,46 +103,55 @@ internal static class FusedCode
         var i = Expression.Variable(typeof(int), "i");
         var locals = new List<ParameterExpression> { i };
         var setup = new List<Expression>();
-        int slots = Math.Max(nIn + nOut, code.Length == 0 ? 0 : code.Max(c => c.Dst) + 1);
+        int slots = kinds.Length;
         var arr = new ParameterExpression?[slots];
         var off = new ParameterExpression?[slots];
-        var reg = new ParameterExpression?[slots];
-        var create = typeof(FusedCode).GetMethod(nameof(Load), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
-        var copyTo = typeof(FusedCode).GetMethod(nameof(Store), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
+        var scalar = new ParameterExpression?[slots];
+        var load = typeof(FusedCode).GetMethod(nameof(Load), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
+        var store = typeof(FusedCode).GetMethod(nameof(Store), BindingFlags.Static | BindingFlags.NonPublic)!.MakeGenericMethod(typeof(T));
         var broadcast = typeof(Vector256).GetMethod(nameof(Vector256.Create), [typeof(T)])!;
-        for (int s = 0; s < nIn + nOut; s++)
+        var used = new HashSet<int>(code.SelectMany(c => new[] { c.A, c.B, c.Dst }).Where(s => s >= 0));
+        foreach (int s in used.Order())
         {
-            if (s < nIn && scalarIn[s])
+            if (kinds[s] == SlotKind.Scalar)
             {
-                reg[s] = Expression.Variable(vt, $"s{s}");
-                locals.Add(reg[s]!);
-                setup.Add(Expression.Assign(reg[s]!, Expression.Call(broadcast, Expression.ArrayIndex(scalars, Expression.Constant(s)))));
-                continue;
+                scalar[s] = Expression.Variable(vt, $"s{s}");
+                locals.Add(scalar[s]!);
+                setup.Add(Expression.Assign(scalar[s]!, Expression.Call(broadcast, Expression.ArrayIndex(scalars, Expression.Constant(s)))));
             }
-            arr[s] = Expression.Variable(typeof(T[]), $"a{s}");
-            off[s] = Expression.Variable(typeof(int), $"o{s}");
-            locals.Add(arr[s]!);
-            locals.Add(off[s]!);
-            setup.Add(Expression.Assign(arr[s]!, Expression.ArrayIndex(arrays, Expression.Constant(s))));
-            setup.Add(Expression.Assign(off[s]!, Expression.ArrayIndex(offsets, Expression.Constant(s))));
+            else if (kinds[s] == SlotKind.Memory)
+            {
+                arr[s] = Expression.Variable(typeof(T[]), $"a{s}");
+                off[s] = Expression.Variable(typeof(int), $"o{s}");
+                locals.Add(arr[s]!);
+                locals.Add(off[s]!);
+                setup.Add(Expression.Assign(arr[s]!, Expression.ArrayIndex(arrays, Expression.Constant(s))));
+                setup.Add(Expression.Assign(off[s]!, Expression.ArrayIndex(offsets, Expression.Constant(s))));
+            }
         }
-        // the loop body: load the vector inputs it reads, then every op into a register (stored when it is an output)
+
+        // the body for the vector at i: every op into a register
+        var regs = new List<ParameterExpression>();
         var body = new List<Expression>();
-        var loopRegs = new List<ParameterExpression>();
-        for (int s = 0; s < nIn; s++)
+        var reg = new ParameterExpression?[slots];
+        Expression Operand(int s)
         {
-            if (scalarIn[s] || !code.Any(c => c.A == s || c.B == s)) continue;
-            reg[s] = Expression.Variable(vt, $"x{s}");
-            loopRegs.Add(reg[s]!);
-            body.Add(Expression.Assign(reg[s]!, Expression.Call(create, arr[s]!, Expression.Add(off[s]!, i))));
+            if (kinds[s] == SlotKind.Scalar) return scalar[s]!;
+            if (reg[s] is { } r) return r;
+            // a memory slot read before this stage makes it: loaded once
+            var x = Expression.Variable(vt, $"x{s}");
+            regs.Add(x);
+            reg[s] = x;
+            body.Add(Expression.Assign(x, Expression.Call(load, arr[s]!, Expression.Add(off[s]!, i))));
+            return x;
         }
         foreach (var c in code)
         {
-            var a = reg[c.A]!;
+            var a = Operand(c.A);
             Expression value;
             if (c.B >= 0)
             {
-                var b = reg[c.B]!;
+                var b = Operand(c.B);
                 value = c.Def switch
                 {
                     _ when ReferenceEquals(c.Def, Tensor.AddOp) => Expression.Add(a, b),
@@ -109,19 +160,17 @@ internal static class FusedCode
                     _ => Expression.Divide(a, b),
                 };
             }
-            else value = Expression.Call(UnaryFormula(c.Def, typeof(T) == typeof(float) ? DType.Float32 : DType.Float64)!, a);
+            else value = Expression.Call(UnaryFormula(c.Def, dtype)!, a);
             var r = Expression.Variable(vt, $"r{c.Dst}");
-            loopRegs.Add(r);
+            regs.Add(r);
             reg[c.Dst] = r;
             body.Add(Expression.Assign(r, value));
-            if (c.Dst >= nIn && c.Dst < nIn + nOut)
-                body.Add(Expression.Call(copyTo, r, arr[c.Dst]!, Expression.Add(off[c.Dst]!, i)));
+            if (kinds[c.Dst] == SlotKind.Memory) body.Add(Expression.Call(store, r, arr[c.Dst]!, Expression.Add(off[c.Dst]!, i)));
         }
         body.Add(Expression.AddAssign(i, Expression.Constant(w)));
-        var brk = Expression.Label("done");
+        var done = Expression.Label("done");
         setup.Add(Expression.Assign(i, start));
-        setup.Add(Expression.Loop(
-            Expression.IfThenElse(Expression.LessThan(i, stop), Expression.Block(loopRegs, body), Expression.Break(brk)), brk));
+        setup.Add(Expression.Loop(Expression.IfThenElse(Expression.LessThan(i, stop), Expression.Block(regs, body), Expression.Break(done)), done));
         var lambda = Expression.Lambda<Loop<T>>(Expression.Block(locals, setup), arrays, offsets, scalars, start, stop);
         return lambda.Compile();
     }

@@ -22,13 +22,26 @@ public sealed partial class CompiledGraph
         /// <summary>Whether the group runs as generated code (set when its replay step is made).</summary>
         public bool Generated;
 
+        /// <summary>The generated loops (stages) the group runs, block by block (set when its replay step is made).</summary>
+        public int Stages;
+
         /// <summary>The replay step: every member's kernel over one block at a time, inputs read from their tensors,
         /// outputs written to planned buffers (or fresh tensors when they escape), temporaries in block-sized scratch.</summary>
         public Action<Tensor?[]> Step(CompiledGraph g)
         {
             Generated = GeneratedCode && Members.Count > 1 && FusedCode.Available && Members.All(m => FusedCode.Supports(g.Nodes[m].Def, DType));
             if (Generated)
-                return DType == DType.Float32 ? new CodeRunner<float>(g, this).Run : new CodeRunner<double>(g, this).Run;
+            {
+                if (DType == DType.Float32)
+                {
+                    var r32 = new CodeRunner<float>(g, this);
+                    Stages = r32.Stages;
+                    return r32.Run;
+                }
+                var r64 = new CodeRunner<double>(g, this);
+                Stages = r64.Stages;
+                return r64.Run;
+            }
             return DType == DType.Float32 ? new Runner<float>(g, this).Run : new Runner<double>(g, this).Run;
         }
     }
@@ -41,6 +54,9 @@ public sealed partial class CompiledGraph
 
     /// <summary>How many fused groups run as generated code.</summary>
     internal int GeneratedGroups => _groups.Count(g => g.Generated);
+
+    /// <summary>How many generated loops (stages) the generated groups run in all.</summary>
+    internal int GeneratedStages => _groups.Where(g => g.Generated).Sum(g => g.Stages);
     private Tensor?[] _planned = [];
 
     /// <summary>For each replay position, the values no later step reads (their references are dropped there).</summary>
@@ -364,19 +380,24 @@ public sealed partial class CompiledGraph
     }
 
     /// <summary>Runs a group as generated code (<see cref="FusedCode"/>): the full vectors split into one contiguous
-    /// range per thread, the last partial vector through a padded copy.</summary>
+    /// range per thread, the last partial vector through a padded copy. A group of several stages (loops of at most
+    /// <see cref="FusedCode.FormulasPerStage"/> heavy formulas) runs them block by block, the values passed from one
+    /// stage to a later one through block-sized scratch arrays (one set per thread, kept for the next run).</summary>
     private sealed class CodeRunner<T> : GroupRunner<T> where T : struct
     {
-        private readonly FusedCode.Loop<T> _loop;
-        private readonly int _ops;
+        private readonly FusedCode.Loop<T>[] _stages;
+        private readonly int[] _scratchSlots;
+        private readonly int _ops, _slots, _block;
+        private T[][]?[] _scratch = [];
 
         public CodeRunner(CompiledGraph g, Group group) : base(g, group)
         {
             _ops = group.Members.Count;
+            int nIn = _inVals.Length, nOut = _outVals.Length;
             var slot = new Dictionary<int, int>();
-            for (int i = 0; i < _inVals.Length; i++) slot[_inVals[i]] = i;
-            for (int o = 0; o < _outVals.Length; o++) slot[_outVals[o]] = _inVals.Length + o;
-            int next = _inVals.Length + _outVals.Length;
+            for (int i = 0; i < nIn; i++) slot[_inVals[i]] = i;
+            for (int o = 0; o < nOut; o++) slot[_outVals[o]] = nIn + o;
+            int next = nIn + nOut;
             var code = new List<FusedCode.Instr>();
             foreach (var m in group.Members)
             {
@@ -384,35 +405,96 @@ public sealed partial class CompiledGraph
                 if (!slot.ContainsKey(n.Out[0])) slot[n.Out[0]] = next++;
                 code.Add(new FusedCode.Instr(n.Def, slot[n.In[0]], n.In.Length > 1 ? slot[n.In[1]] : -1, slot[n.Out[0]]));
             }
-            _loop = FusedCode.Build<T>([.. code], _inVals.Length, _outVals.Length, _inScalar);
+            var stages = FusedCode.Stages([.. code], group.DType);
+            var kinds = new FusedCode.SlotKind[next];
+            for (int s = 0; s < nIn + nOut; s++) kinds[s] = s < nIn && _inScalar[s] ? FusedCode.SlotKind.Scalar : FusedCode.SlotKind.Memory;
+            // a value made in one stage and read in a later one goes through memory (a scratch array)
+            var madeIn = new int[next];
+            var scratch = new List<int>();
+            for (int k = 0; k < stages.Count; k++)
+                foreach (var c in stages[k])
+                {
+                    foreach (int s in new[] { c.A, c.B })
+                        if (s >= nIn + nOut && madeIn[s] != k && kinds[s] != FusedCode.SlotKind.Memory)
+                        {
+                            kinds[s] = FusedCode.SlotKind.Memory;
+                            scratch.Add(s);
+                        }
+                    madeIn[c.Dst] = k;
+                }
+            _slots = next;
+            _scratchSlots = [.. scratch];
+            _block = Math.Max(BlockElements / System.Runtime.Intrinsics.Vector256<T>.Count, 1) * System.Runtime.Intrinsics.Vector256<T>.Count;
+            _stages = [.. stages.Select(st => FusedCode.Build<T>(st, kinds))];
+        }
+
+        /// <summary>The number of generated loops.</summary>
+        public int Stages => _stages.Length;
+
+        /// <summary>The stages over the elements [start, stop) (multiples of the vector width), with the scratch set
+        /// <paramref name="set"/>: at once for one stage, else block by block.</summary>
+        private void Range(T[][] arrays, int[] offsets, T[] scalars, int start, int stop, int set)
+        {
+            if (_stages.Length == 1)
+            {
+                _stages[0](arrays, offsets, scalars, start, stop);
+                return;
+            }
+            var local = (T[][])arrays.Clone();
+            var offs = (int[])offsets.Clone();
+            for (int k = 0; k < _scratchSlots.Length; k++) local[_scratchSlots[k]] = _scratch[set]![k];
+            for (int b0 = start; b0 < stop; b0 += _block)
+            {
+                int b1 = Math.Min(stop, b0 + _block);
+                // scratch arrays hold one block from index 0: offset -b0
+                foreach (int s in _scratchSlots) offs[s] = -b0;
+                foreach (var stage in _stages) stage(local, offs, scalars, b0, b1);
+            }
         }
 
         public void Run(Tensor?[] vals)
         {
             int nIn = _inVals.Length, nOut = _outVals.Length;
-            var (arrays, offsets, scalars) = Bind(vals, 0);
-            // the generated loop skips bounds checks: every slot's range is checked here, once
+            var (bound, boundOffsets, scalars) = Bind(vals, 0);
+            // the generated loops skip bounds checks: every slot's range is checked here, once
             for (int s = 0; s < nIn + nOut; s++)
-                if (arrays[s] is { } a && (offsets[s] < 0 || (long)offsets[s] + _numel > a.Length))
-                    throw new InvalidOperationException($"fused group: slot {s} holds {a.Length} elements from offset {offsets[s]}, fewer than the group's {_numel}");
+                if (bound[s] is { } a && (boundOffsets[s] < 0 || (long)boundOffsets[s] + _numel > a.Length))
+                    throw new InvalidOperationException($"fused group: slot {s} holds {a.Length} elements from offset {boundOffsets[s]}, fewer than the group's {_numel}");
+            var arrays = new T[_slots][];
+            var offsets = new int[_slots];
+            Array.Copy(bound, arrays, nIn + nOut);
+            Array.Copy(boundOffsets, offsets, nIn + nOut);
             int w = System.Runtime.Intrinsics.Vector256<T>.Count, vectors = _numel / w;
             // the full vectors in one contiguous range per thread
             int threads = Kernels.Parallelism.Threads((long)_numel * _ops, 1 << 18);
-            if (threads <= 1 || vectors < 2) _loop(arrays, offsets, scalars, 0, vectors * w);
-            else Kernels.Parallelism.For(vectors, threads, threads, (_, v0, v1) => _loop(arrays, offsets, scalars, v0 * w, v1 * w));
+            if (vectors < 2) threads = 1;
+            EnsureScratch(threads);
+            if (threads <= 1) Range(arrays, offsets, scalars, 0, vectors * w, 0);
+            else Kernels.Parallelism.For(vectors, threads, threads, (ch, v0, v1) => Range(arrays, offsets, scalars, v0 * w, v1 * w, ch));
             int tail = _numel - vectors * w;
             if (tail == 0) return;
             // the last elements through one padded vector
-            var padded = new T[nIn + nOut][];
-            var zero = new int[nIn + nOut];
+            var padded = new T[_slots][];
+            var zero = new int[_slots];
             for (int s = 0; s < nIn + nOut; s++)
             {
                 if (arrays[s] is null) continue;
                 padded[s] = new T[w];
                 if (s < nIn) Array.Copy(arrays[s], offsets[s] + vectors * w, padded[s], 0, tail);
             }
-            _loop(padded, zero, scalars, 0, w);
+            Range(padded, zero, scalars, 0, w, 0);
             for (int o = 0; o < nOut; o++) Array.Copy(padded[nIn + o], 0, arrays[nIn + o], vectors * w, tail);
+        }
+
+        /// <summary>Makes one scratch set per thread (block-sized arrays, one per value passed between stages).</summary>
+        private void EnsureScratch(int threads)
+        {
+            if (_scratchSlots.Length == 0 || _scratch.Length >= threads && _scratch[threads - 1] is not null) return;
+            var sets = new T[][]?[Math.Max(threads, _scratch.Length)];
+            Array.Copy(_scratch, sets, _scratch.Length);
+            for (int t = 0; t < sets.Length; t++)
+                sets[t] ??= [.. _scratchSlots.Select(_ => new T[_block])];
+            _scratch = sets;
         }
     }
 }

@@ -25,7 +25,7 @@ public sealed partial class CompiledGraph
             bool fused = n.Group >= 0 && _groups[n.Group].Members.Count > 1;
             if (fused && open != n.Group)
             {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"  fused group {n.Group} {{ one pass over {_groups[n.Group].Numel} elements, {(_groups[n.Group].Generated ? "generated vector loop" : "block interpreter")}");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  fused group {n.Group} {{ one pass over {_groups[n.Group].Numel} elements, {(_groups[n.Group].Generated ? _groups[n.Group].Stages == 1 ? "generated vector loop" : $"{_groups[n.Group].Stages} generated vector loops" : "block interpreter")}");
                 open = n.Group;
             }
             string ind = fused ? "    " : "  ";
