@@ -250,6 +250,9 @@ internal static class AbThreadCpu
             case "fused":
                 FusedAb(rounds, rest);
                 break;
+            case "cnnprofile" or "conv": // issue 22, the CNN step (AbConv.cs)
+                serial.Dispose();
+                return AbConv.Run(what, rounds);
             case "mlpprofile":
                 MlpProfile(rounds);
                 break;

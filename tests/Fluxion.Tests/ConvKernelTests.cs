@@ -97,6 +97,16 @@ public class ConvKernelTests
         }
     }
 
+    /// <summary>On one thread every geometry takes the path with the weights packed once (Conv.PackWeights), which the
+    /// two-thread runs above take only where the blocks run in parallel.</summary>
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void ConvOnOneThreadMatchesTheDefinition(int n, int c, int h, int w, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups)
+    {
+        using var serial = Fluxion.Kernels.Parallelism.Serial();
+        ConvMatchesTheDefinition(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups);
+    }
+
     [Fact]
     public void ConvOfNonContiguousViewsMatchesTheDefinition()
     {
@@ -159,6 +169,9 @@ public class ConvKernelTests
     [InlineData(2, 3, 9, 70, false)]   // 35 outputs a row: two 16-wide vectors and a tail; odd height
     [InlineData(1, 2, 6, 66, true)]    // ceil mode on even sizes
     [InlineData(2, 1, 7, 35, true)]    // ceil mode adds a partial last window: general path
+    [InlineData(3, 4, 14, 14, false)]  // the benchmark's second pooling: 7 outputs a row (AVX2: one 8-lane vector, spilling into the next row)
+    [InlineData(2, 3, 6, 3, false)]    // one output a row: the AVX2 spill must stay inside the plane
+    [InlineData(2, 2, 5, 17, false)]   // odd sizes: the last input row and column are in no window
     public void MaxPool2x2MatchesTheDefinition(int n, int c, int h, int w, bool ceil)
     {
         int oh = ceil ? (h + 1) / 2 : h / 2, ow = ceil ? (w + 1) / 2 : w / 2;

@@ -28,7 +28,8 @@ public class GemmTests
         return (buf, off, rs, cs, val);
     }
 
-    private static void Check<T>(int m, int k, int n, Layout la, Layout lb, bool accumulate, int seed)
+    /// <summary>C (+)= A·B against the definition; <paramref name="packed"/>: through Gemm.PackLhs + Gemm.MatMulPacked.</summary>
+    private static void Check<T>(int m, int k, int n, Layout la, Layout lb, bool accumulate, int seed, bool packed = false)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var rng = new Random(seed);
@@ -38,7 +39,12 @@ public class GemmTests
         var c = new T[cOff + m * n + 3];
         for (int i = 0; i < c.Length; i++) c[i] = T.CreateChecked(rng.NextDouble());
         var before = (T[])c.Clone();
-        Gemm.MatMul(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, m, k, n, accumulate);
+        if (packed)
+        {
+            using var pa = Gemm.PackLhs(a, aOff, ars, acs, m, k);
+            Gemm.MatMulPacked(pa, b, bOff, brs, bcs, c, cOff, n, n, accumulate);
+        }
+        else Gemm.MatMul(a, aOff, ars, acs, b, bOff, brs, bcs, c, cOff, m, k, n, accumulate);
         double tol = typeof(T) == typeof(float) ? 1e-5 : 1e-12;
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
@@ -107,6 +113,32 @@ public class GemmTests
                 Check<double>(m, k, n, Layout.Stepped, Layout.ColMajor, false, 3);
                 Check<double>(m, k, n, Layout.RowMajor, Layout.Broadcast, true, 4);
             }
+        }
+        finally { Gemm.Kernel = old; }
+    }
+
+    /// <summary>A packed once (the convolutions' weights) against B per product: the CNN's shapes, row and column tails,
+    /// one depth block up to 1.5·KC and balanced blocks beyond, several NC column blocks; every layout of A and B.</summary>
+    [SkippableTheory]
+    [InlineData("Portable")]
+    [InlineData("Avx2")]
+    [InlineData("Avx512")]
+    public void PackedLeftOperandMatchesReference(string name)
+    {
+        var kernel = Enum.Parse<Gemm.GemmKernel>(name);
+        Skip.IfNot(Gemm.IsSupported(kernel), $"the {name} GEMM kernel needs instructions this CPU lacks");
+        var old = Gemm.Kernel;
+        Gemm.Kernel = kernel;
+        try
+        {
+            int seed = 100;
+            foreach (var (m, k, n) in new[] { (64, 288, 196), (288, 64, 196), (1, 1, 1), (13, 9, 37), (7, 400, 20), (9, 1000, 17), (7, 5, 3100) })
+                foreach (var la in new[] { Layout.RowMajor, Layout.ColMajor, Layout.Stepped })
+                    foreach (var lb in Enum.GetValues<Layout>())
+                    {
+                        Check<float>(m, k, n, la, lb, accumulate: seed % 2 == 0, seed++, packed: true);
+                        Check<double>(m, k, n, la, lb, accumulate: seed % 2 == 0, seed++, packed: true);
+                    }
         }
         finally { Gemm.Kernel = old; }
     }

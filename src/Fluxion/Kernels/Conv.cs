@@ -44,6 +44,10 @@ internal sealed record PoolGeom(int H, int W, int OH, int OW, int KH, int KW, in
 /// </summary>
 internal static class Conv
 {
+    /// <summary>A/B switch (bench/Fluxion.Micro <c>ab conv</c>): 0 = the per-sample-block path as before issue 22's CNN
+    /// work, 1 = the current default.</summary>
+    internal static int Variant = 1;
+
     /// <summary>Splits [0, count) into chunks run in parallel when <paramref name="work"/> is large enough.</summary>
     private static void For(int count, long work, Action<int, int> body) => Reduce.For(count, work, body);
 
@@ -110,12 +114,7 @@ internal static class Conv
                     {
                         int start = ohLo * W + lo, end = (ohHi - 1) * W + hi, shift = di * W + dj;
                         plane.Slice(start + shift, end - start).CopyTo(row[start..end]);
-                        if (lo > 0 || hi < OW)
-                            for (int oh = ohLo; oh < ohHi; oh++)
-                            {
-                                row.Slice(oh * W, lo).Clear();
-                                row.Slice(oh * W + hi, OW - hi).Clear();
-                            }
+                        if (lo > 0 || hi < OW) ZeroBorderColumns(row, W, ohLo, ohHi, lo, hi);
                         continue;
                     }
                     for (int oh = ohLo; oh < ohHi; oh++)
@@ -160,12 +159,7 @@ internal static class Conv
                     if (lo >= hi) continue;
                     if (flat)
                     {
-                        if (lo > 0 || hi < OW)
-                            for (int oh = ohLo; oh < ohHi; oh++)
-                            {
-                                row.Slice(oh * W, lo).Clear();
-                                row.Slice(oh * W + hi, OW - hi).Clear();
-                            }
+                        if (lo > 0 || hi < OW) ZeroBorderColumns(row, W, ohLo, ohHi, lo, hi);
                         int start = ohLo * W + lo, end = (ohHi - 1) * W + hi, shift = di * W + dj;
                         var d = plane.Slice(start + shift, end - start);
                         TensorPrimitives.Add(d, row[start..end], d);
@@ -185,6 +179,33 @@ internal static class Conv
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Zeroes columns [0, lo) and [hi, W) of rows [ohLo, ohHi) of a column-matrix row laid out as W-wide output rows (the
+    /// "same"-layout shortcut of <see cref="Im2Col{T}"/> and <see cref="Col2Im{T}"/>): element stores, not a span per
+    /// output row (a 3×3 kernel's border rows zero one element per output row; the spans cost more than the copy).
+    /// </summary>
+    private static void ZeroBorderColumns<T>(Span<T> row, int W, int ohLo, int ohHi, int lo, int hi) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (ohHi <= ohLo) return;
+        if (Variant < 1)
+        {
+            for (int oh = ohLo; oh < ohHi; oh++)
+            {
+                row.Slice(oh * W, lo).Clear();
+                row.Slice(oh * W + hi, W - hi).Clear();
+            }
+            return;
+        }
+        _ = row[(ohHi - 1) * W + W - 1]; // bounds, once
+        ref T r = ref MemoryMarshal.GetReference(row);
+        for (int oh = ohLo; oh < ohHi; oh++)
+        {
+            ref T rr = ref Unsafe.Add(ref r, oh * W);
+            for (int q = 0; q < lo; q++) Unsafe.Add(ref rr, q) = T.Zero;
+            for (int q = hi; q < W; q++) Unsafe.Add(ref rr, q) = T.Zero;
         }
     }
 
@@ -233,58 +254,67 @@ internal static class Conv
         int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
         int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
         bool direct = IsPointwise(g);
-        ForBlocks(blocks, (long)nb * O * K * L, (_, b0, b1) =>
+        long work = (long)nb * O * K * L;
+        // each group's weight [Og, K] packed once for all blocks (the per-block GEMMs then pack only their columns)
+        var pw = PackWeights(w, wOff, g, transposed: false, ChunkCount(blocks, work));
+        try
         {
-            int maxLd = nb * L;
-            T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
-            T[]? ybuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
-            for (int blk = b0; blk < b1; blk++)
+            ForBlocks(blocks, work, (_, b0, b1) =>
             {
-                int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
-                for (int grp = 0; grp < G; grp++)
+                int maxLd = nb * L;
+                T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
+                T[]? ybuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
+                for (int blk = b0; blk < b1; blk++)
                 {
-                    T[] src;
-                    int srcOff;
-                    if (cols is null)
+                    int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
+                    for (int grp = 0; grp < G; grp++)
                     {
-                        src = x;
-                        srcOff = xOff + (n0 * C + grp * Cg) * HW;
-                    }
-                    else
-                    {
+                        T[] src;
+                        int srcOff;
+                        if (cols is null)
+                        {
+                            src = x;
+                            srcOff = xOff + (n0 * C + grp * Cg) * HW;
+                        }
+                        else
+                        {
+                            for (int s = 0; s < nc; s++)
+                                Im2Col<T>(x, xOff + ((n0 + s) * C + grp * Cg) * HW, cols, s * L, ld, Cg, g);
+                            src = cols;
+                            srcOff = 0;
+                        }
+                        if (nc == 1)
+                        {
+                            int yo = (n0 * O + grp * Og) * L;
+                            if (pw is not null) Gemm.MatMulPacked(pw[grp], src, srcOff, L, 1, y, yo, L, L, accumulate: false);
+                            else Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, y, yo, Og, K, L);
+                            if (b is not null || relu)
+                                for (int o = 0; o < Og; o++)
+                                {
+                                    var row = y.AsSpan(yo + o * L, L);
+                                    if (b is not null) TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                                    if (relu) TensorPrimitives.Max(row, T.Zero, row);
+                                }
+                            continue;
+                        }
+                        if (pw is not null) Gemm.MatMulPacked(pw[grp], src, srcOff, ld, 1, ybuf!, 0, ld, ld, accumulate: false);
+                        else Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, ybuf!, 0, Og, K, ld);
                         for (int s = 0; s < nc; s++)
-                            Im2Col<T>(x, xOff + ((n0 + s) * C + grp * Cg) * HW, cols, s * L, ld, Cg, g);
-                        src = cols;
-                        srcOff = 0;
-                    }
-                    if (nc == 1)
-                    {
-                        int yo = (n0 * O + grp * Og) * L;
-                        Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, y, yo, Og, K, L);
-                        if (b is not null || relu)
                             for (int o = 0; o < Og; o++)
                             {
-                                var row = y.AsSpan(yo + o * L, L);
-                                if (b is not null) TensorPrimitives.Add(row, b[bOff + grp * Og + o], row);
+                                var row = y.AsSpan(((n0 + s) * O + grp * Og + o) * L, L);
+                                var part = ybuf.AsSpan(o * ld + s * L, L);
+                                if (b is not null) TensorPrimitives.Add(part, b[bOff + grp * Og + o], row);
+                                else part.CopyTo(row);
                                 if (relu) TensorPrimitives.Max(row, T.Zero, row);
                             }
-                        continue;
                     }
-                    Gemm.MatMul(w, wOff + grp * Og * K, src, srcOff, ybuf!, 0, Og, K, ld);
-                    for (int s = 0; s < nc; s++)
-                        for (int o = 0; o < Og; o++)
-                        {
-                            var row = y.AsSpan(((n0 + s) * O + grp * Og + o) * L, L);
-                            var part = ybuf.AsSpan(o * ld + s * L, L);
-                            if (b is not null) TensorPrimitives.Add(part, b[bOff + grp * Og + o], row);
-                            else part.CopyTo(row);
-                            if (relu) TensorPrimitives.Max(row, T.Zero, row);
-                        }
                 }
-            }
-            if (cols is not null) ArrayPool<T>.Shared.Return(cols);
-            if (ybuf is not null) ArrayPool<T>.Shared.Return(ybuf);
-        });
+                if (cols is not null) ArrayPool<T>.Shared.Return(cols);
+                if (ybuf is not null) ArrayPool<T>.Shared.Return(ybuf);
+            });
+        }
+        finally { Release(pw); }
     }
 
     /// <summary>
@@ -296,45 +326,77 @@ internal static class Conv
         int K = g.K, L = g.L, Og = g.Og, Cg = g.Cg, C = g.C, O = g.O, HW = g.H * g.W, N = g.N, G = g.Groups;
         int nb = BlockSize(g), blocks = (N + nb - 1) / nb;
         bool direct = IsPointwise(g);
-        ForBlocks(blocks, (long)nb * O * K * L, (_, b0, b1) =>
+        long work = (long)nb * O * K * L;
+        // each group's W_grpᵀ [K, Og] packed once for all blocks
+        var pw = PackWeights(w, wOff, g, transposed: true, ChunkCount(blocks, work));
+        try
         {
-            int maxLd = nb * L;
-            T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
-            T[]? gbuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
-            for (int blk = b0; blk < b1; blk++)
+            ForBlocks(blocks, work, (_, b0, b1) =>
             {
-                int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
-                for (int grp = 0; grp < G; grp++)
+                int maxLd = nb * L;
+                T[]? cols = direct && nb == 1 ? null : ArrayPool<T>.Shared.Rent(K * maxLd);
+                T[]? gbuf = nb > 1 ? ArrayPool<T>.Shared.Rent(Og * maxLd) : null;
+                for (int blk = b0; blk < b1; blk++)
                 {
-                    // B = the group's output gradient [Og, nc·L]
-                    T[] gsrc = gy;
-                    int gsrcOff = gOff + (n0 * O + grp * Og) * L;
-                    if (nc > 1)
+                    int n0 = blk * nb, nc = Math.Min(nb, N - n0), ld = nc * L;
+                    for (int grp = 0; grp < G; grp++)
                     {
+                        // B = the group's output gradient [Og, nc·L]
+                        T[] gsrc = gy;
+                        int gsrcOff = gOff + (n0 * O + grp * Og) * L;
+                        if (nc > 1)
+                        {
+                            for (int s = 0; s < nc; s++)
+                                for (int o = 0; o < Og; o++)
+                                    Array.Copy(gy, gOff + ((n0 + s) * O + grp * Og + o) * L, gbuf!, o * ld + s * L, L);
+                            gsrc = gbuf!;
+                            gsrcOff = 0;
+                        }
+                        // A = W_grpᵀ [K, Og]: element (k, o) at w[(grp·Og + o)·K + k]
+                        if (cols is null)
+                        {
+                            if (pw is not null) Gemm.MatMulPacked(pw[grp], gsrc, gsrcOff, L, 1, dx, (n0 * C + grp * Cg) * HW, L, L, accumulate: false);
+                            else Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, L, 1, dx, (n0 * C + grp * Cg) * HW, K, Og, L);
+                            continue;
+                        }
+                        if (pw is not null) Gemm.MatMulPacked(pw[grp], gsrc, gsrcOff, ld, 1, cols, 0, ld, ld, accumulate: false);
+                        else Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, ld, 1, cols, 0, K, Og, ld);
                         for (int s = 0; s < nc; s++)
-                            for (int o = 0; o < Og; o++)
-                                Array.Copy(gy, gOff + ((n0 + s) * O + grp * Og + o) * L, gbuf!, o * ld + s * L, L);
-                        gsrc = gbuf!;
-                        gsrcOff = 0;
-                    }
-                    // A = W_grpᵀ [K, Og]: element (k, o) at w[(grp·Og + o)·K + k]
-                    if (cols is null)
-                    {
-                        Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, L, 1, dx, (n0 * C + grp * Cg) * HW, K, Og, L);
-                        continue;
-                    }
-                    Gemm.MatMul(w, wOff + grp * Og * K, 1, K, gsrc, gsrcOff, ld, 1, cols, 0, K, Og, ld);
-                    for (int s = 0; s < nc; s++)
-                    {
-                        int xo = ((n0 + s) * C + grp * Cg) * HW;
-                        dx.AsSpan(xo, Cg * HW).Clear();
-                        Col2Im<T>(cols, s * L, ld, dx, xo, Cg, g, clobber: true);
+                        {
+                            int xo = ((n0 + s) * C + grp * Cg) * HW;
+                            dx.AsSpan(xo, Cg * HW).Clear();
+                            Col2Im<T>(cols, s * L, ld, dx, xo, Cg, g, clobber: true);
+                        }
                     }
                 }
-            }
-            if (cols is not null) ArrayPool<T>.Shared.Return(cols);
-            if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
-        });
+                if (cols is not null) ArrayPool<T>.Shared.Return(cols);
+                if (gbuf is not null) ArrayPool<T>.Shared.Return(gbuf);
+            });
+        }
+        finally { Release(pw); }
+    }
+
+    /// <summary>
+    /// Each group's weight packed once for the per-block products of <see cref="Forward{T}"/> (W_grp [Og, K]) or
+    /// <see cref="InputGrad{T}"/> (<paramref name="transposed"/>: W_grpᵀ [K, Og]), or null when the blocks' GEMMs should
+    /// take the general entry point: the A/B switch <see cref="Variant"/> is 0, or the blocks run as one chunk on a
+    /// thread that could run threads (the GEMMs then split themselves over the cores).
+    /// </summary>
+    private static PackedLhs<T>[]? PackWeights<T>(T[] w, int wOff, ConvGeom g, bool transposed, int chunks) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Variant < 1 || (chunks <= 1 && Parallelism.Available > 1)) return null;
+        int K = g.K, Og = g.Og;
+        var pw = new PackedLhs<T>[g.Groups];
+        for (int grp = 0; grp < g.Groups; grp++)
+            pw[grp] = transposed ? Gemm.PackLhs(w, wOff + grp * Og * K, 1, K, K, Og) : Gemm.PackLhs(w, wOff + grp * Og * K, K, 1, Og, K);
+        return pw;
+    }
+
+    /// <summary>Returns packed weights to the pool.</summary>
+    private static void Release<T>(PackedLhs<T>[]? pw) where T : unmanaged
+    {
+        if (pw is null) return;
+        foreach (var p in pw) p?.Dispose();
     }
 
     /// <summary>
@@ -467,6 +529,8 @@ internal static class Conv
             {
                 if (pair && typeof(T) == typeof(float) && Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
                     MaxPool2x2PlaneAvx512(Unsafe.As<float[]>(x), xOff + p * H * W, W, Unsafe.As<T[], float[]>(ref y), idx, p * OH * OW, OH, OW);
+                else if (pair && typeof(T) == typeof(float) && Avx2.IsSupported && PoolAvx2)
+                    MaxPool2x2PlaneAvx2(Unsafe.As<float[]>(x), xOff + p * H * W, W, Unsafe.As<T[], float[]>(ref y), idx, p * OH * OW, OH, OW);
                 else if (pair) MaxPool2x2Plane(x, xOff + p * H * W, W, y, idx, p * OH * OW, OH, OW, 0);
                 else MaxPoolPlane(x, xOff + p * H * W, y, idx, p * OH * OW, g);
             }
@@ -567,6 +631,84 @@ internal static class Conv
                     best.Store(tout);
                     bi.Store(tidx);
                     for (int t = 0; t < rem; t++)
+                    {
+                        py[oh * OW + ow + t] = tout[t];
+                        pi[oh * OW + ow + t] = tidx[t];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A/B switch (bench/Fluxion.Micro <c>ab pool</c>): the 2×2 float pooling uses <see cref="MaxPool2x2PlaneAvx2"/>
+    /// where AVX-512 is not accelerated.</summary>
+    internal static bool PoolAvx2 = true;
+
+    /// <summary>
+    /// <see cref="MaxPool2x2Plane{T}"/> for float with AVX2, 8 outputs at a time: the even and odd columns of the two input
+    /// rows split by shuffles, the four candidates compared in scan order with blends (branches on the data mispredict:
+    /// the scalar plane took ~60 cycles an output). A row's last vector may run past the row: its extra lanes read the next
+    /// input row (or a scratch copy at the end of the buffer) and are written into the next output row, which overwrites
+    /// them later; where they would leave the plane (its last row) they go through a scratch tile.
+    /// </summary>
+    private static unsafe void MaxPool2x2PlaneAvx2(float[] x, int xo, int W, float[] y, int[] idx, int yo, int OH, int OW)
+    {
+        _ = x[xo + (2 * OH - 1) * W + 2 * OW - 1]; // bounds, once per plane
+        _ = y[yo + OH * OW - 1];
+        _ = idx[yo + OH * OW - 1];
+        var lane2 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256<int>.One;
+        var vw = Vector256.Create(W);
+        var vw1 = Vector256.Create(W + 1);
+        float* tin = stackalloc float[32];
+        float* tout = stackalloc float[8];
+        int* tidx = stackalloc int[8];
+        fixed (float* px0 = x, py = &y[yo])
+        fixed (int* pi = &idx[yo])
+        {
+            float* px = px0 + xo, pend = px0 + x.Length;
+            for (int oh = 0; oh < OH; oh++)
+            {
+                float* r0 = px + 2 * oh * W, r1 = r0 + W;
+                for (int ow = 0; ow < OW; ow += 8)
+                {
+                    float* a = r0 + 2 * ow, b = r1 + 2 * ow;
+                    int valid = Math.Min(8, OW - ow);
+                    if (b + 16 > pend)
+                    {
+                        // the buffer's last input row: the valid window pairs through a scratch copy
+                        for (int t = 0; t < 2 * valid; t++) { tin[t] = a[t]; tin[16 + t] = b[t]; }
+                        a = tin;
+                        b = tin + 16;
+                    }
+                    var lo = Avx.LoadVector256(a);
+                    var hi = Avx.LoadVector256(a + 8);
+                    // even (x0, x2, ...) and odd (x1, x3, ...) columns: per-lane shuffles, then the 64-bit quarters reordered
+                    var best = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
+                    var v = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0xDD).AsDouble(), 0xD8).AsSingle();
+                    var m = Avx.Or(Avx.Compare(v, best, FloatComparisonMode.OrderedGreaterThanNonSignaling), Avx.Compare(v, v, FloatComparisonMode.UnorderedNonSignaling));
+                    best = Avx.BlendVariable(best, v, m);
+                    var bi = Avx2.And(m.AsInt32(), one);
+                    lo = Avx.LoadVector256(b);
+                    hi = Avx.LoadVector256(b + 8);
+                    v = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
+                    m = Avx.Or(Avx.Compare(v, best, FloatComparisonMode.OrderedGreaterThanNonSignaling), Avx.Compare(v, v, FloatComparisonMode.UnorderedNonSignaling));
+                    best = Avx.BlendVariable(best, v, m);
+                    bi = Avx.BlendVariable(bi.AsSingle(), vw.AsSingle(), m).AsInt32();
+                    v = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0xDD).AsDouble(), 0xD8).AsSingle();
+                    m = Avx.Or(Avx.Compare(v, best, FloatComparisonMode.OrderedGreaterThanNonSignaling), Avx.Compare(v, v, FloatComparisonMode.UnorderedNonSignaling));
+                    best = Avx.BlendVariable(best, v, m);
+                    bi = Avx.BlendVariable(bi.AsSingle(), vw1.AsSingle(), m).AsInt32();
+                    bi = Avx2.Add(bi, Avx2.Add(lane2, Vector256.Create(2 * oh * W + 2 * ow)));
+                    if (oh * OW + ow + 8 <= OH * OW)
+                    {
+                        Avx.Store(py + oh * OW + ow, best);
+                        Avx.Store(pi + oh * OW + ow, bi);
+                        continue;
+                    }
+                    Avx.Store(tout, best);
+                    Avx.Store(tidx, bi);
+                    for (int t = 0; t < valid; t++)
                     {
                         py[oh * OW + ow + t] = tout[t];
                         pi[oh * OW + ow + t] = tidx[t];

@@ -30,7 +30,7 @@ namespace Fluxion.Kernels;
 /// (m = 1 with contiguous B rows, n = 1 with contiguous A rows) take the unpacked path, split over rows when large enough.
 /// </para>
 /// </summary>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>Up to this many multiply-adds the unpacked path (<see cref="SmallProduct"/>) is used when B's rows and
     /// A's rows are contiguous (a quarter of it when A is strided, e.g. a transposed view). Its 6×2-vector register
