@@ -29,6 +29,10 @@ namespace Fluxion;
 /// <see cref="SizeLeaseTrigger"/> of its size were handed out since the last one — so a loop of ops on [1024, 1024]
 /// float32 tensors whose outputs die at once reuses their arrays (a gen-0 collection every few runs) instead of faulting
 /// in fresh 4 MB.</para>
+/// <para>Deterministic returns (<see cref="ReturnNow"/>, rentable at once) skip all of this where the library knows a storage
+/// is dead: at the end of a <see cref="TensorScope"/> (every storage it owns that was not kept), and in a backward pass for a
+/// gradient buffer the pass made and alone held once the node that consumed it returned. Such a storage drops its array
+/// (<see cref="Storage.IsReleased"/>), so a stray reader throws instead of seeing the array's next user.</para>
 /// <para>Environment: FLUXION_STORAGE_POOL=0 disables it (see <see cref="Enabled"/> for the trade); FLUXION_STORAGE_POOL_MB sets the cap in MB;
 /// FLUXION_STORAGE_POOL_INDUCE_MB sets <see cref="InduceBytes"/> in MB.</para>
 /// </summary>
