@@ -2,7 +2,7 @@
 # Fluxion against PyTorch 1.13 (Debian's python3-torch, bench/torch) and LibTorch 2.10 (TorchSharp 0.107,
 # bench/torchsharp), in alternating rounds, and one table of medians of per-round medians:
 #   bash bench/compare.sh <suite|all> [--rounds N] [--runs N] [--warmup N] [--warmup-s S] [--no-rss] [--keep DIR]
-#   bash bench/compare.sh ops [--filter a,b] [--size N] [--rounds N] [--runs N] [--warmup-s S] [--keep DIR]
+#   bash bench/compare.sh ops [--filter a,b] [--size N] [--no-scope] [--rounds N] [--runs N] [--warmup-s S] [--keep DIR]
 # Each round runs every side once per suite, the sides in rotating order (round 1: fluxion, pytorch, libtorch;
 # round 2: pytorch, libtorch, fluxion; ...), so none always runs first. Default 3 rounds; the other options go to
 # every side (defaults there: 15 timed runs after >= 3 s of warm-up, each suite's workloads interleaved).
@@ -25,7 +25,8 @@
 # call, inputs and value check; --filter/--size select them), the other two sides interpret that file
 # (FLUXION_OPS_SPEC). Default one round (the sweep is ~1,000 workloads per side: about 15 minutes for the three
 # sides at both sizes on 2 cores); after the table, per size and mode the median ratio Fluxion / other and the ops
-# above 2x, the cases whose values disagree, and every skipped case with its reason.
+# above 2x, the cases whose values disagree, and every skipped case with its reason. Fluxion runs each repetition
+# inside a TensorScope, as the LibTorch side runs each inside torch.NewDisposeScope(); --no-scope runs them without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,10 +41,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; rounds_set=1; shift 2 ;;
     --filter|--size) ops_args+=("$1" "$2"); shift 2 ;;
+    --no-scope) ops_args+=("$1"); shift ;;
     --keep) keep="$2"; shift 2 ;;
     --runs|--warmup|--warmup-s) args+=("$1" "$2"); shift 2 ;;
     --no-rss|--json) [ "$1" = --no-rss ] && args+=("$1"); shift ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     *) if [ -n "$suite" ]; then echo "compare.sh: one suite or all" >&2; exit 2; fi; suite="$1"; shift ;;
   esac

@@ -24,6 +24,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fused [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab mlpprofile [replays]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fusedchain [rounds] [n]   (FusedChainAb.cs)
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scope [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -282,8 +283,11 @@ internal static class AbThreadCpu
             case "f32":
                 F32Kernels(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
                 break;
+            case "scope":
+                ScopeAb(rounds, rest.Length > 0 ? rest[0] : 1024);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope");
                 return 1;
         }
         return 0;
@@ -332,6 +336,56 @@ internal static class AbThreadCpu
                 }),
             ],
             v => b = v);
+    }
+
+    // ---- scope: op-sweep runs without (A) and inside (B) a TensorScope (self-contained block) -------------------------
+
+    /// <summary>ab scope: memory-bound ops of the op sweep on [n, n] float32, one thread, each run as OpsBench.Runner runs it:
+    /// A = no scope (outputs and gradients reclaimed by the GC through the storage pool's leases: a gen-0 collection every
+    /// few runs, arrays faulted in or cold), B = each run inside Tensor.NewScope() (they go back to the pool at the run's end
+    /// and the next run rents the same arrays). Thread CPU time includes the gen-0 collections the allocating thread runs
+    /// and its page faults. Also prints gen-0 collections and allocated bytes per run of each side.</summary>
+    private static void ScopeAb(int rounds, int n)
+    {
+        Console.WriteLine($"scope A/B (A: no scope, B: each run inside Tensor.NewScope()), [{n}, {n}] float32, one thread");
+        var g = new Generator(5);
+        var x = Tensor.Randn([n, n], DType.Float32, g);
+        var y = Tensor.Randn([n, n], DType.Float32, g);
+        var lx = x.Detach().RequiresGrad_();
+        var ly = y.Detach().RequiresGrad_();
+        var ones = Tensor.OnesLike(x);
+        bool scoped = false;
+        (string, Action) Fwd(string name, Func<Tensor> f) => (name + " fwd", () =>
+        {
+            using var s = scoped ? Tensor.NewScope() : null;
+            using (Autograd.NoGrad()) f();
+        });
+        (string, Action) FwdBwd(string name, Func<Tensor> f) => (name + " fwdbwd", () =>
+        {
+            using var s = scoped ? Tensor.NewScope() : null;
+            f().Backward(ones);
+            lx.Grad = null;
+            ly.Grad = null;
+        });
+        (string Name, Action Run)[] ws =
+        [
+            Fwd("neg", () => x.Neg()), Fwd("abs", () => x.Abs()), Fwd("exp", () => x.Exp()), Fwd("mul", () => x * y),
+            Fwd("add", () => x + y), Fwd("sigmoid", () => x.Sigmoid()),
+            FwdBwd("neg", () => lx.Neg()), FwdBwd("abs", () => lx.Abs()), FwdBwd("exp", () => lx.Exp()), FwdBwd("mul", () => lx * ly),
+            FwdBwd("add", () => lx + ly), FwdBwd("tanh", () => lx.Tanh()),
+        ];
+        Compare(rounds, ws, b => scoped = b);
+        foreach (bool b in new[] { false, true })
+        {
+            scoped = b;
+            const int runs = 50;
+            foreach (var w in ws) w.Run();
+            int g0 = GC.CollectionCount(0);
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            foreach (var w in ws) for (int k = 0; k < runs; k++) w.Run();
+            Console.WriteLine($"{(b ? "B" : "A")}: {(double)(GC.CollectionCount(0) - g0) / (runs * ws.Length):F3} gen-0 collections per run, " +
+                $"{(double)(GC.GetAllocatedBytesForCurrentThread() - a0) / (runs * ws.Length) / 1024:F1} KB allocated per run (all workloads)");
+        }
     }
 
     // ---- f32: float32 kernels in double lanes (A) against float32 lanes (B) ----

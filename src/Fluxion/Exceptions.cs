@@ -79,3 +79,12 @@ public sealed class IndexOutOfBoundsException : ShapeMismatchException
     /// <summary>The dimension indexed, or null when the index is not into a dimension.</summary>
     public int? Dim { get; }
 }
+
+/// <summary>A tensor whose storage was released (its scope ended, see <see cref="TensorScope"/>) was read or written.</summary>
+public class TensorReleasedException : FluxionException
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public TensorReleasedException(string message) : base(message) { }
+    /// <summary>Creates the exception with a message and the underlying error.</summary>
+    public TensorReleasedException(string message, Exception inner) : base(message, inner) { }
+}

@@ -72,6 +72,9 @@ public static class BenchCommand
           --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive; a,b for several; =s for the exact name s).
+          --no-scope     ops: run each repetition without a TensorScope (by default each runs inside Tensor.NewScope(), as the
+                         LibTorch side runs each inside torch.NewDisposeScope(): its outputs and gradients go back to the
+                         storage pool at the end of the run; without, the GC reclaims them). Each line's "scoped" field says which.
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
           --spec         ops: print the cases as JSON lines instead of timing them: names, shapes, value pools, the
                          PyTorch call and Fluxion's abs_sum (the input of bench/torch/ops.py and bench/torchsharp).
@@ -100,6 +103,7 @@ public static class BenchCommand
         long maxBytes = DdpBench.DefaultMaxBytes;
         bool ddpWorker = false, spec = false, breakdown = false;
         OpsBench.Filter = null;
+        OpsBench.Scoped = true;
         OpsBench.Sizes = OpsBench.DefaultSizes;
         OpsBench.Skipped = stderr;
         for (int i = 0; i < args.Length; i++)
@@ -133,6 +137,9 @@ public static class BenchCommand
                     break;
                 case "--spec":
                     spec = true;
+                    break;
+                case "--no-scope":
+                    OpsBench.Scoped = false;
                     break;
                 case "--breakdown":
                     breakdown = true;

@@ -148,6 +148,7 @@ public static class OpsBench
                     if (r.PeakBytes >= 0) fields["peak_bytes"] = r.PeakBytes;
                     if (faults >= 0) fields["minflt_per_run"] = Math.Round(faults, 1);
                     foreach (var (k, v) in Fields(c)) fields[k] = v;
+                    fields["scoped"] = Scoped;
                     if (mode == OpsBenchMode.Forward && TorchCall.CallText(c.Torch, c.Inputs.Length, out _, out bool check) is var _ && check)
                         fields["abs_sum"] = JsonNumber(c.AbsSum);
                     stdout.WriteLine(o.Json ? BenchRunner.JsonLine(r, fields) : BenchRunner.TableLine(r, fields));
@@ -211,22 +212,37 @@ public static class OpsBench
 
     private static void RunOnce(OpsBenchCase c, OpsBenchMode mode) => Runner(c, mode)();
 
-    /// <summary>One timed repetition: the call, or the call and its backward (input gradients cleared after).</summary>
+    /// <summary>Whether each run is wrapped in a <see cref="TensorScope"/> (the default; <c>--no-scope</c> turns it off).</summary>
+    public static bool Scoped { get; set; } = true;
+
+    /// <summary>One timed repetition: the call, or the call and its backward (input gradients cleared after).
+    /// <para>With <see cref="Scoped"/> (the default) each repetition runs inside <see cref="Tensor.NewScope"/>, as the
+    /// LibTorch side runs each one inside <c>torch.NewDisposeScope()</c> (bench/torchsharp/Harness.cs): the run's outputs
+    /// and gradients go back to the storage pool at its end, so the next run reuses the same cache-warm arrays instead of
+    /// waiting for a collection to find them dead. Without it (<c>--no-scope</c>) they are reclaimed by the GC (the storage
+    /// pool's leases), as in a program that opens no scope.</para></summary>
     public static Action Runner(OpsBenchCase c, OpsBenchMode mode)
     {
+        bool scoped = Scoped;
         if (mode == OpsBenchMode.Forward)
             return () =>
             {
+                using var scope = scoped ? Tensor.NewScope("ops bench run") : null;
                 using (Autograd.NoGrad()) c.Call(c.Inputs);
             };
         Tensor[] leaves = [.. c.Inputs.Select(t => t.Detach().RequiresGrad_())];
         Tensor? ones = null;
         return () =>
         {
+            using var scope = scoped ? Tensor.NewScope("ops bench run") : null;
             var y = c.Call(leaves);
-            ones ??= Tensor.OnesLike(y);
+            if (ones is null)
+            {
+                ones = Tensor.OnesLike(y);
+                scope?.Keep(ones); // reused by every run
+            }
             y.Backward(ones);
-            foreach (var t in leaves) t.Grad = null;
+            foreach (var t in leaves) t.Grad = null; // back to the scope: released at its end
         };
     }
 

@@ -52,6 +52,7 @@ internal static class Engine
         public readonly List<Node> Claimed = new();
         public readonly Stack<(Node Node, int NextEdge)> Stack = new();
         public readonly ReadyQueue Ready = new();
+        public readonly List<Storage> Consumed = new();
         public NodeState Dummy;
 
         /// <summary>Gives back every node this pass claimed (their state cleared).</summary>
@@ -73,6 +74,7 @@ internal static class Engine
             State.Clear();
             Stack.Clear();
             Ready.Clear();
+            Consumed.Clear();
             Dummy = default;
             return n <= 1 << 16;
         }
@@ -249,9 +251,10 @@ internal static class Engine
         bool firstOrder = !createGraph && ForwardLevels.ActiveCount == 0 && Tracer.Depth == 0;
         // Gradient ownership (a first-order accumulation pass): which gradient storages this pass made and holds once.
         var own = new Ownership(firstOrder && inputs is null && boundary == 0);
+        var consumed = buffers.Consumed;
 
         for (int k = 0; k < roots.Length; k++)
-            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k], own);
+            AddToBuffer(ref state.Get(rootNodes[k]), rootNodes[k], roots[k].IsLeaf ? 0 : roots[k].OutputIndex, seeds[k], own, consumed);
 
         var ready = buffers.Ready;
         foreach (var rn in rootNodes)
@@ -288,6 +291,11 @@ internal static class Engine
                 st.Slots = null;
                 st.HasGrad = false;
 
+                // a node whose backward runs only library code (a registry entry's rule, a leaf's accumulator): it keeps no
+                // reference to its incoming gradients, and what it returns nobody else holds. A user's backward (custom
+                // functions, checkpoints) may keep either: its gradients are exposed, never handed over nor released.
+                bool trusted = own.Track && Trusted(node);
+
                 // Complete the gradient of each output: zero-fill, then hooks and retained grads.
                 int nOut = node.OutputCount;
                 bool borrow = node.BorrowsArguments;
@@ -301,6 +309,8 @@ internal static class Engine
                     {
                         if (node is AccumulateGrad a0) owned = !a0.HasLeafHooks && own.Owns(buffered);
                         own.Drop(buffered);
+                        if (node is AccumulateGrad { HasLeafHooks: true } || !trusted) own.Expose(buffered);
+                        else consumed.Add(buffered.Storage);
                     }
                     if (node is AccumulateGrad acc) grads[o] = outside ? g : inputs is null ? g : acc.RunLeafHooks(g);
                     else if (outside || !node.HasOutputHooks) grads[o] = g;
@@ -332,6 +342,8 @@ internal static class Engine
                     needs[i] = nextEdges[i] is { } e && (needed is null || needed.Contains(e.Node) || captures!.ContainsKey(e.Node));
 
                 var inGrads = node is AccumulateGrad accumulator ? accumulator.Accumulate(grads[0], owned) : node.Apply(grads, needs, firstOrder);
+                // a gradient stored as a leaf's .Grad without a copy is the leaf's now
+                if (own.Track && node is AccumulateGrad { Variable.Grad: { } stored }) own.Expose(stored);
                 if (borrow && nOut == 1) grad1[0] = null!;
                 if (Anomaly.Enabled) CheckFinite(node, inGrads);
                 if (!retainGraph) node.Release();
@@ -347,10 +359,13 @@ internal static class Engine
                             throw new AutogradException(
                                 $"{node.Name}: the backward function returned a gradient of shape {ShapeUtil.Format(g.Shape)} for input {i}, which has shape {ShapeUtil.Format(expected)}. " +
                                 "A gradient must have exactly its input's shape (reduce broadcast dimensions with SumTo).");
-                        AddToBuffer(ref se, e.Node, e.OutputIndex, g, own);
+                        if (own.Track && !trusted) own.Expose(g);
+                        AddToBuffer(ref se, e.Node, e.OutputIndex, g, own, consumed);
                     }
                     if (--se.Deps == 0) ready.Enqueue(e.Node);
                 }
+                // the gradients this node consumed, and those summed away, that no buffer holds any more go back to the pool
+                if (consumed.Count > 0) own.ReleaseDead(consumed);
             }
         }
 
@@ -379,21 +394,21 @@ internal static class Engine
         public Tensor?[]? Slots;
     }
 
-    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad, Ownership own)
+    private static void AddToBuffer(ref NodeState s, Node node, int index, Tensor grad, Ownership own, List<Storage> consumed)
     {
         s.HasGrad = true;
         if (s.Slots is null && index == 0 && node.OutputCount == 1)
         {
-            s.G0 = Sum(s.G0, grad, own);
+            s.G0 = Sum(s.G0, grad, own, consumed);
             return;
         }
         var slots = s.Slots ??= new Tensor?[node.OutputCount];
-        slots[index] = Sum(slots[index], grad, own);
+        slots[index] = Sum(slots[index], grad, own, consumed);
     }
 
     /// <summary>The buffered gradient <paramref name="prev"/> (null: none yet) plus <paramref name="grad"/>: in place into
     /// <paramref name="prev"/> when this pass owns its storage alone (as PyTorch's input buffer), otherwise a new sum.</summary>
-    private static Tensor Sum(Tensor? prev, Tensor grad, Ownership own)
+    private static Tensor Sum(Tensor? prev, Tensor grad, Ownership own, List<Storage> consumed)
     {
         if (prev is null)
         {
@@ -404,13 +419,23 @@ internal static class Engine
             && !ReferenceEquals(prev.Storage, grad.Storage))
         {
             prev.AddInPlaceNoGrad(grad);
+            if (own.Summed(grad)) consumed.Add(grad.Storage);
             return prev;
         }
         own.Drop(prev);
         var sum = prev + grad;
         own.Hold(sum);
+        if (own.Track)
+        {
+            consumed.Add(prev.Storage);
+            if (own.Summed(grad)) consumed.Add(grad.Storage);
+        }
         return sum;
     }
+
+    /// <summary>Whether the backward function of <paramref name="node"/> is library code that keeps no reference to its
+    /// incoming gradients and returns gradients nobody else holds (<see cref="Node.KeepsNoGradients"/>).</summary>
+    private static bool Trusted(Node node) => node.KeepsNoGradients;
 
     private static long s_passIds;
 
@@ -464,6 +489,32 @@ internal static class Engine
         public void Expose(Tensor g)
         {
             if (Track && g.Storage.Serial > _start) g.Storage.GradPass = -1;
+        }
+
+        /// <summary><paramref name="g"/> (made by a trusted node of this pass, never held by a buffer) was summed into a buffer
+        /// and is dropped: true when the pass may release its storage once no buffer holds it.</summary>
+        public bool Summed(Tensor g)
+        {
+            if (!Track) return false;
+            var s = g.Storage;
+            if (s.Serial <= _start) return false;
+            if (s.GradPass == 0)
+            {
+                s.GradPass = _pass;
+                s.GradRefs = 0;
+            }
+            return s.GradPass == _pass;
+        }
+
+        /// <summary>Hands back to the storage pool each storage of <paramref name="consumed"/> that this pass made and no
+        /// gradient buffer holds any more (not exposed to a hook, a leaf's .Grad or user code), then empties the list.
+        /// Only after the node that consumed them returned: every kernel that read them has finished.</summary>
+        public void ReleaseDead(List<Storage> consumed)
+        {
+            foreach (var s in consumed)
+                if (s.Serial > _start && s.GradPass == _pass && s.GradRefs == 0 && s.IsPooled)
+                    s.Release("by the backward pass that made it (an internal gradient buffer: this should not be reachable; please report it)");
+            consumed.Clear();
         }
 
         /// <summary>Whether exactly one gradient buffer of this pass holds <paramref name="g"/>'s storage, which the pass made.</summary>

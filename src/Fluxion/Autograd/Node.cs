@@ -142,6 +142,12 @@ internal class Node
     /// <see cref="ResultScratch"/> array, which its caller must consume before the next Apply on the thread.</summary>
     public virtual bool BorrowsArguments => false;
 
+    /// <summary>True when the backward step is library code that keeps no reference to its incoming gradients (nor to
+    /// the gradients it returns, which nobody else holds): the engine may then hand a gradient buffer back to the storage
+    /// pool as soon as it is consumed. False (the default) for backward steps that run user code (custom functions,
+    /// checkpoints), which may keep either.</summary>
+    public virtual bool KeepsNoGradients => false;
+
     [ThreadStatic] private static Tensor?[]? t_results1, t_results2;
 
     /// <summary>A per-thread array of <paramref name="n"/> (1 or 2) null slots for the gradients a node with
@@ -253,6 +259,10 @@ internal sealed class AccumulateGrad : Node
     }
 
     public override bool BorrowsArguments => true;
+
+    /// <summary>The accumulator copies or adds its gradient into <c>.Grad</c>, or stores it there (the engine then
+    /// treats it as the leaf's).</summary>
+    public override bool KeepsNoGradients => true;
 
     /// <summary>Whether the leaf has hooks that see its incoming gradient.</summary>
     public bool HasLeafHooks => Variable.LeafHooks is { Count: > 0 };

@@ -120,11 +120,16 @@ public sealed class CompiledFunction
             LastGraph = n.Value;
             if (n.Value.Validated) return n.Value.Run(inputs);
             // the second call of a guard traces again and checks that the graph does not depend on the values
-            var (second, eager) = CompiledGraph.Trace(_f, inputs, grad, extra, _options, build: false);
+            Tensor[] eager;
+            CompiledGraph second;
+            // a trace builds long-lived state (constants, the arena): no TensorScope releases what it allocates
+            using (TensorScope.Suspend()) (second, eager) = CompiledGraph.Trace(_f, inputs, grad, extra, _options, build: false);
             n.Value.Validate(second, inputs);
             return eager;
         }
-        var (g, result) = CompiledGraph.Trace(_f, inputs, grad, extra, _options);
+        CompiledGraph g;
+        Tensor[] result;
+        using (TensorScope.Suspend()) (g, result) = CompiledGraph.Trace(_f, inputs, grad, extra, _options);
         Traces++;
         _cache.AddFirst(g);
         while (_cache.Count > _options.CacheSize) _cache.RemoveLast();

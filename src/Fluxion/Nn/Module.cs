@@ -59,6 +59,7 @@ public abstract partial class Module
     protected Tensor RegisterBuffer(string name, Tensor buffer)
     {
         CheckName(name);
+        buffer.Storage.Keep(); // a module's state: never released by a TensorScope
         _buffers.Add((name, buffer));
         return buffer;
     }
@@ -68,6 +69,7 @@ public abstract partial class Module
     {
         int i = _buffers.FindIndex(b => b.Name == name);
         if (i < 0) throw new ArgumentException($"{GetType().Name}: no buffer named '{name}'.");
+        buffer.Storage.Keep();
         _buffers[i] = (name, buffer);
     }
 
@@ -206,7 +208,7 @@ public abstract partial class Module
     {
         foreach (var _ in NamedModules()) { } // registers every module's fields first
         var map = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
-        return CloneInto(map);
+        using (TensorScope.Suspend()) return CloneInto(map); // the copy's state: no TensorScope releases it
     }
 
     private Module CloneInto(Dictionary<object, object> map)
@@ -278,6 +280,7 @@ public abstract partial class Module
                 if (m._buffers[i].Buffer is { } b && b.DType != dtype && b.DType.IsFloatingPoint())
                 {
                     var nb = b.To(dtype);
+                    nb.Storage.Keep();
                     m._buffers[i] = (m._buffers[i].Name, nb);
                     m.RepointFields(b, nb);
                 }

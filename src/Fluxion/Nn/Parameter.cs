@@ -10,6 +10,7 @@ public sealed class Parameter : Tensor
     public Parameter(Tensor data, bool requiresGrad = true)
         : base(data.Storage, data.ShapeArray, data.Strides.ToArray(), data.Offset)
     {
+        data.Storage.Keep(); // a module's state: never released by a TensorScope
         RequiresGrad = requiresGrad;
     }
 

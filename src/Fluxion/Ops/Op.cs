@@ -293,6 +293,20 @@ internal sealed class OpNode : Node
     /// <summary>The registry entry this node is a call of.</summary>
     public OpDef Def => _def;
 
+    private int _keepsNoGradients; // 0: not decided yet, 1: yes, 2: no
+
+    /// <summary>A registry entry's rule, except the fused family (whose entries include custom functions and
+    /// checkpoints, which run user code); entries made at run time (custom functions) are not in the registry.</summary>
+    public override bool KeepsNoGradients
+    {
+        get
+        {
+            if (_keepsNoGradients == 0)
+                _keepsNoGradients = _def.Family != OpFamily.Fused && ReferenceEquals(OpRegistry.Find(_def.Name), _def) ? 1 : 2;
+            return _keepsNoGradients == 1;
+        }
+    }
+
     protected override Tensor?[] Backward(Tensor[] gradOutputs, bool[] needs, bool firstOrder)
     {
         var result = _inputs is { Length: <= 2 } ? ResultScratch(Math.Max(1, _inputs.Length)) : new Tensor?[needs.Length];

@@ -264,8 +264,13 @@ public abstract class Optimizer
     private protected ParamState StateAt(int index) => _state[index] ??= new ParamState(BufferNames.Length);
 
     /// <summary>A zero-filled state buffer shaped like <paramref name="p"/>, created on first use.</summary>
-    private protected static Tensor Buffer(ParamState st, int slot, Tensor p) =>
-        st.Buffers[slot] ??= Tensor.Zeros(p.ShapeArray, p.DType);
+    private protected static Tensor Buffer(ParamState st, int slot, Tensor p)
+    {
+        if (st.Buffers[slot] is { } b) return b;
+        b = Tensor.Zeros(p.ShapeArray, p.DType);
+        b.Storage.Keep(); // optimizer state: never released by a TensorScope
+        return st.Buffers[slot] = b;
+    }
 
     /// <summary>The contiguous elements of a state buffer.</summary>
     private protected static Span<T> Span<T>(Tensor buffer) => buffer.Storage.As<T>().AsSpan(buffer.Offset, buffer.Numel);
@@ -492,6 +497,7 @@ public abstract class Optimizer
             var st = fresh[i] ??= new ParamState(names.Length);
             Tensor copy; // copied now, so that the commit below only assigns
             using (Autograd.NoGrad()) copy = (t.DType == p.DType ? t.Clone() : t.To(p.DType)).Contiguous().Detach();
+            copy.Storage.Keep(); // optimizer state: never released by a TensorScope
             st.Buffers[slot] = copy;
         }
         if (groupOptions is not null)

@@ -5,9 +5,30 @@ namespace Fluxion;
 /// <remarks>Large buffers (85 KB and up) come from an internal pool and go back to it once the GC finds
 /// their storage unreachable, so training loops do not churn the large-object heap, at the price of a
 /// higher peak heap (set the environment variable FLUXION_STORAGE_POOL=0 to turn this off).</remarks>
+/// <para>Inside a <see cref="TensorScope"/> (<see cref="Tensor.NewScope"/>) such buffers go back to the pool when the
+/// scope ends, unless kept; a released storage throws a <see cref="TensorReleasedException"/> on every later access
+/// to its elements (<see cref="IsReleased"/>).</para>
 public sealed class Storage
 {
-    private readonly Array _data;
+    /// <summary>The array; null once released (<see cref="Release"/>): every accessor checks, so a released storage never
+    /// reads or writes an array the pool handed to someone else.</summary>
+    private Array? _data;
+
+    private readonly int _length;
+
+    /// <summary>Why the array was released (the scope's name, or the backward pass), for the error message.</summary>
+    private string? _releasedBy;
+
+    /// <summary>The scope that releases this storage when it ends (null: none; set only for pooled storages made
+    /// while a scope was innermost on the allocating thread).</summary>
+    internal TensorScope? Scope;
+
+    /// <summary>While this storage is kept because it is some tensor's <see cref="Tensor.Grad"/>: the scope it was
+    /// registered with (it goes back to it when the gradient is cleared or replaced while that scope is open).</summary>
+    internal TensorScope? GradScope;
+
+    /// <summary>How many tensors hold this storage as their <see cref="Tensor.Grad"/> (while positive, no scope releases it).</summary>
+    internal int GradHolds;
 
     /// <summary>Set while the array is pooled: returns it to the pool once this storage is unreachable.</summary>
     private StoragePool.Lease? _lease;
@@ -19,15 +40,24 @@ public sealed class Storage
     {
         get
         {
+            var d = _data ?? throw Released();
             Escape();
-            return _data;
+            return d;
         }
     }
 
     /// <summary>The backing array for library code that does not keep it beyond the storage's life (unlike
     /// <see cref="Data"/>, it leaves a pooled array pooled). Never wrap it into a second storage: call
     /// <see cref="Escape"/> first.</summary>
-    internal Array RawData => _data;
+    internal Array RawData
+    {
+        get
+        {
+            var d = _data;
+            if (d is null) ThrowReleased();
+            return d;
+        }
+    }
 
     /// <summary>Element type of <see cref="Data"/>.</summary>
     public DType DType { get; }
@@ -36,7 +66,11 @@ public sealed class Storage
     public int Version { get; private set; }
 
     /// <summary>Number of elements.</summary>
-    public int Length => _data.Length;
+    public int Length => _length;
+
+    /// <summary>True once the storage's array went back to the pool (at the end of the <see cref="TensorScope"/> that
+    /// owned it): reading or writing its elements throws a <see cref="TensorReleasedException"/>.</summary>
+    public bool IsReleased => _data is null;
 
     /// <summary>True while the array will go back to the storage pool when this storage dies.</summary>
     internal bool IsPooled => _lease is not null;
@@ -64,13 +98,16 @@ public sealed class Storage
     internal Storage(Array data, DType dtype)
     {
         _data = data;
+        _length = data.Length;
         DType = dtype;
         AllocationObserver?.Invoke(this);
     }
 
     private Storage(Array data, DType dtype, bool pooled) : this(data, dtype)
     {
-        if (pooled) _lease = new StoragePool.Lease(data, dtype);
+        if (!pooled) return;
+        _lease = new StoragePool.Lease(data, dtype);
+        if (TensorScope.Current is { } scope) scope.Register(this);
     }
 
     /// <summary>The array leaves this storage's control (it may be kept or wrapped elsewhere): never pool it.</summary>
@@ -81,6 +118,38 @@ public sealed class Storage
         _lease = null;
         lease.Cancel();
     }
+
+    /// <summary>Hands the array back to the pool now (when it is pooled and did not escape: otherwise nothing happens) and
+    /// makes every later access throw. Only for storages nothing can still read: the end of the scope that owns them
+    /// (<see cref="TensorScope"/>), or a backward pass's gradient buffer that the pass alone held.</summary>
+    /// <param name="by">Who released it (named in the error message of later accesses).</param>
+    /// <returns>Whether the array went back to the pool.</returns>
+    internal bool Release(string by)
+    {
+        var lease = _lease;
+        var d = _data;
+        if (lease is null || d is null) return false;
+        _lease = null;
+        _data = null;
+        _releasedBy = by;
+        Scope = null;
+        GradScope = null;
+        lease.Cancel();
+        StoragePool.ReturnNow(d, DType);
+        return true;
+    }
+
+    /// <summary>Not released by any scope: kept until the GC finds it unreachable (as without scopes).</summary>
+    internal void Keep()
+    {
+        Scope = null;
+        GradScope = null;
+    }
+
+    private TensorReleasedException Released() => new(
+        $"This tensor's storage ({_length} elements of {DType.Name()}, {Bytes} bytes) was released {_releasedBy} and its memory was reused: " +
+        "it can no longer be read or written. Keep a tensor past the end of its scope with scope.Keep(t) or t.MoveToOuterScope() " +
+        "(or return it from Tensor.Scoped(...)), or create it before the scope begins.");
 
     /// <summary>Allocates zero-filled storage.</summary>
     internal static Storage Allocate(DType dtype, int length)
@@ -126,11 +195,20 @@ public sealed class Storage
     };
 
     /// <summary>Size of the buffer in bytes.</summary>
-    public long Bytes => (long)_data.Length * DType.ElementSize();
+    public long Bytes => (long)_length * DType.ElementSize();
 
     /// <summary>Marks one in-place modification.</summary>
     internal void BumpVersion() => Version++;
 
     /// <summary>The data as a typed array (for library code; see <see cref="RawData"/>).</summary>
-    internal T[] As<T>() => (T[])_data;
+    internal T[] As<T>()
+    {
+        var d = _data;
+        if (d is null) ThrowReleased();
+        return (T[])d;
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ThrowReleased() => throw Released();
 }

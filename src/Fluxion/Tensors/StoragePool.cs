@@ -29,6 +29,10 @@ namespace Fluxion;
 /// <see cref="SizeLeaseTrigger"/> of its size were handed out since the last one — so a loop of ops on [1024, 1024]
 /// float32 tensors whose outputs die at once reuses their arrays (a gen-0 collection every few runs) instead of faulting
 /// in fresh 4 MB.</para>
+/// <para>Deterministic returns (<see cref="ReturnNow"/>, rentable at once) skip all of this where the library knows a storage
+/// is dead: at the end of a <see cref="TensorScope"/> (every storage it owns that was not kept), and in a backward pass for a
+/// gradient buffer the pass made and alone held once the node that consumed it returned. Such a storage drops its array
+/// (<see cref="Storage.IsReleased"/>), so a stray reader throws instead of seeing the array's next user.</para>
 /// <para>Environment: FLUXION_STORAGE_POOL=0 disables it (see <see cref="Enabled"/> for the trade); FLUXION_STORAGE_POOL_MB sets the cap in MB;
 /// FLUXION_STORAGE_POOL_INDUCE_MB sets <see cref="InduceBytes"/> in MB.</para>
 /// </summary>
@@ -241,22 +245,39 @@ internal static class StoragePool
     }
 
     /// <summary>Takes back an array whose storage died (called by <see cref="Lease"/> finalizers).</summary>
-    internal static void Return(Array array, DType dtype)
+    internal static void Return(Array array, DType dtype) => Return(array, dtype, immediate: false);
+
+    /// <summary>Takes back the array of a storage released deterministically (<see cref="Storage.Release"/>: the end of its
+    /// <see cref="TensorScope"/>, or a backward pass's gradient buffer the pass alone held). Rule 1 does not apply: the
+    /// releasing thread has finished every op that read the array (kernels return only when their workers are done), and
+    /// the storage no longer hands it out, so the array is rentable at once (newest first: the next rent of its size gets
+    /// it while it is still in cache).</summary>
+    internal static void ReturnNow(Array array, DType dtype) => Return(array, dtype, immediate: true);
+
+    /// <summary>Arrays handed back by <see cref="ReturnNow"/> (for tests and diagnostics).</summary>
+    internal static long ImmediateReturns => Interlocked.Read(ref s_immediateReturns);
+
+    private static long s_immediateReturns;
+
+    private static void Return(Array array, DType dtype, bool immediate)
     {
         if (!Enabled) return;
         long bytes = Bytes(array, dtype);
-        var entry = new Entry(array, GC.CollectionCount(0), GC.CollectionCount(2));
+        int gen0Now = GC.CollectionCount(0);
+        // an immediate return carries a stamp no collection count equals: rentable now (rule 1 is for finalizer returns)
+        var entry = new Entry(array, immediate ? int.MinValue : gen0Now, GC.CollectionCount(2));
         lock (s_lock)
         {
+            if (immediate) s_immediateReturns++;
             s_returns++;
             s_returnedBytes += bytes;
             var key = (dtype, array.Length);
             if (!s_buckets.TryGetValue(key, out var list)) s_buckets[key] = list = [];
-            if (list.Count < MaxPerSize && s_pooledBytes + bytes > CapBytes && CapBytes < MaxCapBytes && entry.Gen0Stamp != s_capGrownAtGen0)
+            if (list.Count < MaxPerSize && s_pooledBytes + bytes > CapBytes && CapBytes < MaxCapBytes && gen0Now != s_capGrownAtGen0)
             {
                 // the working set outgrew the cap: follow it (once per collection, so one wave of finalizers
                 // handing back a big step's arrays grows the cap by a factor of two at most)
-                s_capGrownAtGen0 = entry.Gen0Stamp;
+                s_capGrownAtGen0 = gen0Now;
                 s_capGrownAtGen2 = entry.Gen2Stamp;
                 CapBytes = Math.Min(MaxCapBytes, Math.Max(2 * CapBytes, s_pooledBytes + bytes));
             }

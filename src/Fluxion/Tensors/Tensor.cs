@@ -135,7 +135,13 @@ public partial class Tensor
                 if (value.DType != DType)
                     throw new DTypeMismatchException($"Grad: assigned gradient has dtype {value.DType.Name()} but the tensor has dtype {DType.Name()}.");
             }
+            var old = _grad;
+            if (ReferenceEquals(old, value)) return;
+            // a gradient is kept past its TensorScope while it is some tensor's .Grad (and goes back to the scope when
+            // cleared or replaced while the scope is open)
+            if (value is not null) TensorScope.HoldAsGrad(value.Storage);
             _grad = value;
+            if (old is not null) TensorScope.DropAsGrad(old.Storage);
         }
     }
 
