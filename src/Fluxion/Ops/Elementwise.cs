@@ -736,7 +736,7 @@ public partial class Tensor
     public Tensor To(DType dtype)
     {
         var src = this;
-        var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
+        var y = ConvertRaw(dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint())
         {
             // not differentiable, but a tracer (Vmap) sees it: its batching rule is the conversion itself
@@ -744,6 +744,23 @@ public partial class Tensor
             return y;
         }
         return Op.Record(ToOp, y, [src], (From: DType, To: dtype));
+    }
+
+    /// <summary>A new dense tensor of <paramref name="dtype"/> holding this tensor's values converted (no autograd): one
+    /// pass from a contiguous source into pooled storage (a strided source is made dense first).</summary>
+    internal Tensor ConvertRaw(DType dtype)
+    {
+        int n = Numel;
+        var x = this;
+        if (!IsContiguous)
+        {
+            x = new Tensor(Storage.AllocateUninitialized(DType, n), _shape, ShapeUtil.ContiguousStrides(_shape), 0);
+            x.CopyRawFrom(this);
+            if (dtype == DType) return x;
+        }
+        var y = new Tensor(Storage.AllocateUninitialized(dtype, n), _shape, x._strides, 0);
+        Kernels.Conversion.Dense(x.Storage.RawData, x.Offset, x.DType, y.Storage.RawData, 0, dtype, n);
+        return y;
     }
 
     internal static readonly OpDef ToOp = new("To", OpFamily.ShapeIndexCreateOther, "to")

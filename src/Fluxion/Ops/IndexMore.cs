@@ -127,7 +127,7 @@ public partial class Tensor
 
     /// <summary>True when a call on these inputs records nothing (no reverse or forward autograd, no trace): the
     /// index-fill and scatter ops then write a plain copy instead of composing differentiable ops.</summary>
-    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && !Op.Tracking(a) && (b is null || !Op.Tracking(b));
+    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && (b is null ? Eager(a) : Eager([a, b]));
 
     /// <summary>A dense copy of this tensor with flat position <paramref name="pos"/>[i] set to element i (row-major) of
     /// <paramref name="values"/>, or to <paramref name="value"/> (in this dtype) when it is null; later writes win.</summary>
