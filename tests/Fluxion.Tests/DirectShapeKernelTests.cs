@@ -298,4 +298,31 @@ public class DirectShapeKernelTests
         TensorAssert.Close(w.Roll([-1, 2], [0, 1]), x.Grad, 0, 0, "roll gradient");
         TensorAssert.Close(x.Detach().Roll(3), x.Detach().Flatten().Roll([3], [0]).Reshape(4, 5), 0, 0, "flat roll");
     }
+
+    [Fact]
+    public void DiffStepsMatchTheSliceComposition()
+    {
+        static Tensor Composed(Tensor x, int n, int d, Tensor? pre, Tensor? app)
+        {
+            if (pre is not null || app is not null) x = Tensor.Cat([.. pre is null ? Array.Empty<Tensor>() : [pre], x, .. app is null ? Array.Empty<Tensor>() : [app]], d);
+            for (int k = 0; k < n && x.Shape[d] > 0; k++) x = x.Slice(d, 1) - x.Slice(d, 0, -1);
+            return x;
+        }
+        foreach (var (n, dim, withPads) in new[] { (1, -1, false), (2, 0, false), (1, 1, true), (3, -2, true), (5, 0, false) })
+        {
+            var x0 = R(DType.Float64, n * 7 + dim, 4, 5).T;
+            var pre = withPads ? R(DType.Float64, 1, 5, 4).Narrow(dim < 0 ? dim + 2 : dim, 0, 1) : null;
+            var app = withPads ? R(DType.Float64, 2, 5, 4).Narrow(dim < 0 ? dim + 2 : dim, 0, 2) : null;
+            int d = dim < 0 ? dim + 2 : dim;
+            var x = x0.Detach().RequiresGrad_();
+            var y = x.Diff(n, dim, pre, app);
+            var want = Composed(x0, n, d, pre, app);
+            TensorAssert.Close(want, y, 1e-14, 1e-14, $"diff n={n} dim={dim}");
+            var w = R(DType.Float64, 9, y.ShapeArray);
+            var g = Autograd.Grad([(y * w).Sum()], [x])[0];
+            var xc = x0.Detach().RequiresGrad_();
+            var gc = Autograd.Grad([(Composed(xc, n, d, pre, app) * w).Sum()], [xc], allowUnused: true)[0] ?? Tensor.ZerosLike(x0);
+            TensorAssert.Close(gc, g, 1e-13, 1e-13, $"diff gradient n={n} dim={dim}");
+        }
+    }
 }

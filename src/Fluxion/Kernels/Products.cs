@@ -61,23 +61,38 @@ internal static class Products
         long rows = 1;
         foreach (var v in vectors) rows *= v.Length;
         if (rows == 0) return;
-        Parallelism.For((int)rows, rows * k, Strided.ParallelElements, (r0, r1) =>
+        // blocks of rows sharing the leading indices: the last vector runs down the last column of each block
+        var (lastData, lastOff, lastStride, nl) = vectors[k - 1];
+        int blocks = (int)(rows / nl);
+        Parallelism.For(blocks, rows * k, Strided.ParallelElements, (b0, b1) =>
         {
-            // the multi-index of row r0, then advanced like an odometer (the last vector fastest)
-            var idx = new int[k];
-            for (int c = k - 1, rem = r0; c >= 0; c--)
+            var idx = new int[k - 1];
+            var pv = new T[k - 1];
+            for (int c = k - 2, rem = b0; c >= 0; c--)
             {
                 idx[c] = rem % vectors[c].Length;
                 rem /= vectors[c].Length;
             }
-            for (int r = r0, o = r0 * k; r < r1; r++)
+            for (int blk = b0; blk < b1; blk++)
             {
-                for (int c = 0; c < k; c++, o++)
+                for (int c = 0; c < k - 1; c++) pv[c] = vectors[c].Data[vectors[c].Offset + idx[c] * vectors[c].Stride];
+                int o = blk * nl * k;
+                if (k == 2)
                 {
-                    var (data, off, stride, _) = vectors[c];
-                    dst[o] = data[off + idx[c] * stride];
+                    T v0 = pv[0];
+                    for (int j = 0, q = lastOff; j < nl; j++, q += lastStride, o += 2)
+                    {
+                        dst[o] = v0;
+                        dst[o + 1] = lastData[q];
+                    }
                 }
-                for (int c = k - 1; c >= 0 && ++idx[c] == vectors[c].Length; c--) idx[c] = 0;
+                else
+                    for (int j = 0, q = lastOff; j < nl; j++, q += lastStride, o += k)
+                    {
+                        for (int c = 0; c < k - 1; c++) dst[o + c] = pv[c];
+                        dst[o + k - 1] = lastData[q];
+                    }
+                for (int c = k - 2; c >= 0 && ++idx[c] == vectors[c].Length; c--) idx[c] = 0;
             }
         });
     }
