@@ -325,4 +325,21 @@ public class DirectShapeKernelTests
             TensorAssert.Close(gc, g, 1e-13, 1e-13, $"diff gradient n={n} dim={dim}");
         }
     }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    [InlineData(DType.Int64)]
+    [InlineData(DType.Bool)]
+    public void MaskedSelectMatchesTheComposition(DType dt)
+    {
+        var x = R(DType.Float64, 1, 6, 7).To(dt);
+        var mask = R(DType.Float64, 2, 6, 7).Gt(0.0);
+        var row = R(DType.Float64, 3, 7).Gt(0.0);
+        SameAsComposition(() => x.MaskedSelect(mask), "same shape");
+        SameAsComposition(() => x.T.MaskedSelect(mask.T), "noncontiguous");
+        SameAsComposition(() => x.MaskedSelect(row), "broadcast mask");
+        SameAsComposition(() => x.Select(0, 1).MaskedSelect(mask), "broadcast input");
+        SameAsComposition(() => x.MaskedSelect(Tensor.Zeros([6, 7], DType.Bool)), "none");
+    }
 }
