@@ -3,9 +3,12 @@ using System.Runtime.Intrinsics;
 
 namespace Fluxion.Kernels;
 
+/// <summary>Converts a dense run of one element type into another.</summary>
+internal delegate void SpanConvert<TFrom, TTo>(ReadOnlySpan<TFrom> x, Span<TTo> y);
+
 /// <summary>
-/// Dtype conversion of dense runs (the kernel of <see cref="Tensor.To(DType)"/>): float32 ↔ float64 widen/narrow
-/// eight lanes at a time, the other pairs convert per element as C# casts do (float → int64 truncates toward zero,
+/// Element type conversion of dense runs (the kernels of the dtype conversion op): float32 ↔ float64 widen/narrow eight
+/// lanes at a time, the other pairs convert per element as C# casts do (float → int64 truncates toward zero,
 /// saturating; anything → bool is x != 0; bool → number is 0 or 1). Large runs are split over the threads.
 /// </summary>
 internal static class Conversion
@@ -13,65 +16,36 @@ internal static class Conversion
     /// <summary>Elements from which a conversion is split over the threads (as a dense copy: <see cref="Strided.Copy{T}"/>).</summary>
     private const int ParallelElements = 4 * Strided.ParallelElements;
 
-    /// <summary>dst[dstOff + i] = convert(src[srcOff + i]) for i in [0, n); <paramref name="src"/> holds <paramref name="from"/>
-    /// elements and <paramref name="dst"/> <paramref name="to"/> elements.</summary>
-    public static void Dense(Array src, int srcOff, DType from, Array dst, int dstOff, DType to, int n)
+    /// <summary>dst[dstOff + i] = f(src[srcOff + i]) for i in [0, n), chunks over the threads.</summary>
+    public static void Dense<TFrom, TTo>(TFrom[] src, int srcOff, TTo[] dst, int dstOff, int n, SpanConvert<TFrom, TTo> f)
     {
         if (n <= 0) return;
-        Parallelism.For(n, n, ParallelElements, (s, e) => Run(src, srcOff + s, from, dst, dstOff + s, to, e - s));
+        Parallelism.For(n, n, ParallelElements, (s, e) => f(new ReadOnlySpan<TFrom>(src, srcOff + s, e - s), dst.AsSpan(dstOff + s, e - s)));
     }
 
-    private static void Run(Array src, int so, DType from, Array dst, int d, DType to, int n)
-    {
-        switch (from, to)
-        {
-            case (DType.Float32, DType.Float64): Widen(((float[])src).AsSpan(so, n), ((double[])dst).AsSpan(d, n)); return;
-            case (DType.Float64, DType.Float32): Narrow(((double[])src).AsSpan(so, n), ((float[])dst).AsSpan(d, n)); return;
-            case (DType.Float32, DType.Float32): ((float[])src).AsSpan(so, n).CopyTo(((float[])dst).AsSpan(d, n)); return;
-            case (DType.Float64, DType.Float64): ((double[])src).AsSpan(so, n).CopyTo(((double[])dst).AsSpan(d, n)); return;
-            case (DType.Int64, DType.Int64): ((long[])src).AsSpan(so, n).CopyTo(((long[])dst).AsSpan(d, n)); return;
-            case (DType.Bool, DType.Bool): ((bool[])src).AsSpan(so, n).CopyTo(((bool[])dst).AsSpan(d, n)); return;
-        }
-        switch (from)
-        {
-            case DType.Float32:
-            {
-                var x = ((float[])src).AsSpan(so, n);
-                if (to == DType.Int64) { var y = ((long[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = (long)x[i]; }
-                else { var y = ((bool[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] != 0; }
-                return;
-            }
-            case DType.Float64:
-            {
-                var x = ((double[])src).AsSpan(so, n);
-                if (to == DType.Int64) { var y = ((long[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = (long)x[i]; }
-                else { var y = ((bool[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] != 0; }
-                return;
-            }
-            case DType.Int64:
-            {
-                var x = ((long[])src).AsSpan(so, n);
-                switch (to)
-                {
-                    case DType.Float32: { var y = ((float[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i]; break; }
-                    case DType.Float64: { var y = ((double[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i]; break; }
-                    default: { var y = ((bool[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] != 0; break; }
-                }
-                return;
-            }
-            default:
-            {
-                var x = ((bool[])src).AsSpan(so, n);
-                switch (to)
-                {
-                    case DType.Float32: { var y = ((float[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] ? 1f : 0f; break; }
-                    case DType.Float64: { var y = ((double[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] ? 1.0 : 0.0; break; }
-                    default: { var y = ((long[])dst).AsSpan(d, n); for (int i = 0; i < n; i++) y[i] = x[i] ? 1L : 0L; break; }
-                }
-                return;
-            }
-        }
-    }
+    /// <summary>The same element type: a copy.</summary>
+    public static void Copy<T>(ReadOnlySpan<T> x, Span<T> y) => x.CopyTo(y);
+
+    /// <summary>float32 → int64 (truncating).</summary>
+    public static void F32ToI64(ReadOnlySpan<float> x, Span<long> y) { for (int i = 0; i < x.Length; i++) y[i] = (long)x[i]; }
+    /// <summary>float64 → int64 (truncating).</summary>
+    public static void F64ToI64(ReadOnlySpan<double> x, Span<long> y) { for (int i = 0; i < x.Length; i++) y[i] = (long)x[i]; }
+    /// <summary>float32 → bool (x != 0).</summary>
+    public static void F32ToBool(ReadOnlySpan<float> x, Span<bool> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0; }
+    /// <summary>float64 → bool (x != 0).</summary>
+    public static void F64ToBool(ReadOnlySpan<double> x, Span<bool> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0; }
+    /// <summary>int64 → float32 (rounded to nearest).</summary>
+    public static void I64ToF32(ReadOnlySpan<long> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i]; }
+    /// <summary>int64 → float64 (rounded to nearest).</summary>
+    public static void I64ToF64(ReadOnlySpan<long> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i]; }
+    /// <summary>int64 → bool (x != 0).</summary>
+    public static void I64ToBool(ReadOnlySpan<long> x, Span<bool> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0; }
+    /// <summary>bool → float32 (0 or 1).</summary>
+    public static void BoolToF32(ReadOnlySpan<bool> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] ? 1f : 0f; }
+    /// <summary>bool → float64 (0 or 1).</summary>
+    public static void BoolToF64(ReadOnlySpan<bool> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] ? 1.0 : 0.0; }
+    /// <summary>bool → int64 (0 or 1).</summary>
+    public static void BoolToI64(ReadOnlySpan<bool> x, Span<long> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] ? 1L : 0L; }
 
     /// <summary>float32 → float64 (exact), 8 lanes at a time.</summary>
     public static void Widen(ReadOnlySpan<float> x, Span<double> y)

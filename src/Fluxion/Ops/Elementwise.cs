@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using K = Fluxion.Kernels.Elementwise;
+using KC = Fluxion.Kernels.Conversion;
 
 namespace Fluxion;
 
@@ -759,7 +760,26 @@ public partial class Tensor
             if (dtype == DType) return x;
         }
         var y = new Tensor(Storage.AllocateUninitialized(dtype, n), _shape, x._strides, 0);
-        Kernels.Conversion.Dense(x.Storage.RawData, x.Offset, x.DType, y.Storage.RawData, 0, dtype, n);
+        var (s, d, o) = (x.Storage.RawData, y.Storage.RawData, x.Offset);
+        switch (x.DType, dtype)
+        {
+            case (DType.Float32, DType.Float64): KC.Dense((float[])s, o, (double[])d, 0, n, KC.Widen); break;
+            case (DType.Float64, DType.Float32): KC.Dense((double[])s, o, (float[])d, 0, n, KC.Narrow); break;
+            case (DType.Float32, DType.Float32): KC.Dense((float[])s, o, (float[])d, 0, n, KC.Copy); break;
+            case (DType.Float64, DType.Float64): KC.Dense((double[])s, o, (double[])d, 0, n, KC.Copy); break;
+            case (DType.Int64, DType.Int64): KC.Dense((long[])s, o, (long[])d, 0, n, KC.Copy); break;
+            case (DType.Bool, DType.Bool): KC.Dense((bool[])s, o, (bool[])d, 0, n, KC.Copy); break;
+            case (DType.Float32, DType.Int64): KC.Dense((float[])s, o, (long[])d, 0, n, KC.F32ToI64); break;
+            case (DType.Float64, DType.Int64): KC.Dense((double[])s, o, (long[])d, 0, n, KC.F64ToI64); break;
+            case (DType.Float32, DType.Bool): KC.Dense((float[])s, o, (bool[])d, 0, n, KC.F32ToBool); break;
+            case (DType.Float64, DType.Bool): KC.Dense((double[])s, o, (bool[])d, 0, n, KC.F64ToBool); break;
+            case (DType.Int64, DType.Float32): KC.Dense((long[])s, o, (float[])d, 0, n, KC.I64ToF32); break;
+            case (DType.Int64, DType.Float64): KC.Dense((long[])s, o, (double[])d, 0, n, KC.I64ToF64); break;
+            case (DType.Int64, DType.Bool): KC.Dense((long[])s, o, (bool[])d, 0, n, KC.I64ToBool); break;
+            case (DType.Bool, DType.Float32): KC.Dense((bool[])s, o, (float[])d, 0, n, KC.BoolToF32); break;
+            case (DType.Bool, DType.Float64): KC.Dense((bool[])s, o, (double[])d, 0, n, KC.BoolToF64); break;
+            default: KC.Dense((bool[])s, o, (long[])d, 0, n, KC.BoolToI64); break;
+        }
         return y;
     }
 
