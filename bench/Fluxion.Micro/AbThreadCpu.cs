@@ -286,8 +286,11 @@ internal static class AbThreadCpu
             case "scope":
                 ScopeAb(rounds, rest.Length > 0 ? rest[0] : 1024);
                 break;
+            case "shape":
+                ShapeAb(rounds, rest.Length > 0 ? rest[0] : 1024);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope");
                 return 1;
         }
         return 0;
@@ -386,6 +389,30 @@ internal static class AbThreadCpu
             Console.WriteLine($"{(b ? "B" : "A")}: {(double)(GC.CollectionCount(0) - g0) / (runs * ws.Length):F3} gen-0 collections per run, " +
                 $"{(double)(GC.GetAllocatedBytesForCurrentThread() - a0) / (runs * ws.Length) / 1024:F1} KB allocated per run (all workloads)");
         }
+    }
+
+    // ---- shape: direct eager kernels of composite shape/creation ops (issue 16 item 5; self-contained block) ----------
+
+    /// <summary>ab shape: float32, one thread, nothing tracked. A = the compositions (Tensor.DirectForwards off; To through
+    /// a double[] of every element, as before), B = the direct one-pass kernels. n = the side of the [n, n] outputs.</summary>
+    private static void ShapeAb(int rounds, int n)
+    {
+        Console.WriteLine($"shape A/B (A: compositions, B: direct eager kernels), outputs [{n}, {n}] float32, one thread");
+        var g = new Generator(5);
+        Tensor x = Tensor.Randn([n, n], DType.Float32, g), a = Tensor.Randn([n], DType.Float32, g), b = Tensor.Randn([n], DType.Float32, g);
+        Tensor v = Tensor.Randn([n], DType.Float32, g), row = Tensor.Randn([n], DType.Float32, g);
+        bool direct = false;
+        (string, Action) W(string name, Func<Tensor> f) => (name, () => f());
+        Compare(rounds,
+        [
+            W("to f32->f64", () => direct ? x.To(DType.Float64) : Tensor.FromDoubles(x.ToDoubleArray(), x.ShapeArray, DType.Float64)),
+            W("outer", () => Tensor.Outer(a, b)),
+            W("addr", () => Tensor.Addr(x, a, b, 0.5, 2)),
+            W("cartesian_prod", () => Tensor.CartesianProd(a, b)),
+            W("diag_embed", () => v.DiagEmbed()),
+            W("diag_scatter", () => x.DiagonalScatter(v)),
+            W("select_scatter", () => x.SelectScatter(row, 0, n / 2)),
+        ], bb => { direct = bb; Tensor.DirectForwards = bb; });
     }
 
     // ---- f32: float32 kernels in double lanes (A) against float32 lanes (B) ----

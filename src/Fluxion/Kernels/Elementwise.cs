@@ -38,12 +38,19 @@ internal static class Elementwise
     }
 
     /// <summary>Ternary select: dst = cond ? a : b over a broadcast iteration space.</summary>
-    public static void Where<T>(bool[] c, int cOff, int[] cStrides, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, T[] dst, int[] shape)
+    public static void Where<T>(bool[] c, int cOff, int[] cStrides, T[] a, int aOff, int[] aStrides, T[] b, int bOff, int[] bStrides, T[] dst, int[] shape) where T : unmanaged
     {
         var outStrides = ShapeUtil.ContiguousStrides(shape);
         Strided.ForEachRow(shape, [cStrides, aStrides, bStrides, outStrides], [cOff, aOff, bOff, 0], (p, n, s) =>
         {
             int sc = s[0], sa = s[1], sb = s[2];
+            if ((uint)sc <= 1 && (uint)sa <= 1 && (uint)sb <= 1 && s[3] == 1)
+            {
+                // dense or broadcast (stride 0) rows: the SIMD select (a broadcast condition copies or fills the row)
+                Pointwise.WhereSpan(c.AsSpan(p[0], sc == 0 ? 1 : n), new ReadOnlySpan<T>(a, p[1], sa == 0 ? 1 : n),
+                    new ReadOnlySpan<T>(b, p[2], sb == 0 ? 1 : n), dst.AsSpan(p[3], n));
+                return;
+            }
             for (int i = 0, ic = p[0], ia = p[1], ib = p[2], o = p[3]; i < n; i++, ic += sc, ia += sa, ib += sb, o++)
                 dst[o] = c[ic] ? a[ia] : b[ib];
         });

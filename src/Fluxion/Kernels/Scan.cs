@@ -201,6 +201,16 @@ internal static class ScanReduce
             Parallelism.For(chunks, chunks, Parallelism.Available, (ch, s, e) =>
             {
                 int a = off + Parallelism.Start(n, chunks, ch), b = off + Parallelism.Start(n, chunks, ch + 1);
+                if (typeof(T) == typeof(float))
+                {
+                    part[ch] = (T)(object)ProdSimd<float>(((float[])(object)x).AsSpan(a, b - a));
+                    return;
+                }
+                if (typeof(T) == typeof(double))
+                {
+                    part[ch] = (T)(object)ProdSimd<double>(((double[])(object)x).AsSpan(a, b - a));
+                    return;
+                }
                 T p0 = T.One, p1 = T.One, p2 = T.One, p3 = T.One;
                 int i = a;
                 for (; i + 4 <= b; i += 4)
@@ -219,6 +229,28 @@ internal static class ScanReduce
             return;
         }
         RowProdRows(x, off, rows, n, dst);
+    }
+
+    /// <summary>Π x for float/double: four vector accumulators (lane products combined at the end).</summary>
+    private static T ProdSimd<T>(ReadOnlySpan<T> x) where T : struct, INumber<T>
+    {
+        int i = 0, w = Vector<T>.Count;
+        T r = T.One;
+        if (Vector.IsHardwareAccelerated && x.Length >= 4 * w)
+        {
+            Vector<T> v0 = Vector<T>.One, v1 = v0, v2 = v0, v3 = v0;
+            for (; i <= x.Length - 4 * w; i += 4 * w)
+            {
+                v0 *= new Vector<T>(x.Slice(i));
+                v1 *= new Vector<T>(x.Slice(i + w));
+                v2 *= new Vector<T>(x.Slice(i + 2 * w));
+                v3 *= new Vector<T>(x.Slice(i + 3 * w));
+            }
+            var v = v0 * v1 * (v2 * v3);
+            for (int k = 0; k < w; k++) r *= v[k];
+        }
+        for (; i < x.Length; i++) r *= x[i];
+        return r;
     }
 
     private static void RowProdRows<T>(T[] x, int off, int rows, int n, T[] dst) where T : INumber<T> => Scan.Rows(rows, n, (r0, r1) =>

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using K = Fluxion.Kernels.Elementwise;
+using KC = Fluxion.Kernels.Conversion;
 
 namespace Fluxion;
 
@@ -736,7 +737,7 @@ public partial class Tensor
     public Tensor To(DType dtype)
     {
         var src = this;
-        var y = FromDoubles(ToDoubleArray(), ShapeArray, dtype);
+        var y = ConvertRaw(dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint())
         {
             // not differentiable, but a tracer (Vmap) sees it: its batching rule is the conversion itself
@@ -744,6 +745,42 @@ public partial class Tensor
             return y;
         }
         return Op.Record(ToOp, y, [src], (From: DType, To: dtype));
+    }
+
+    /// <summary>A new dense tensor of <paramref name="dtype"/> holding this tensor's values converted (no autograd): one
+    /// pass from a contiguous source into pooled storage (a strided source is made dense first).</summary>
+    internal Tensor ConvertRaw(DType dtype)
+    {
+        int n = Numel;
+        var x = this;
+        if (!IsContiguous)
+        {
+            x = new Tensor(Storage.AllocateUninitialized(DType, n), _shape, ShapeUtil.ContiguousStrides(_shape), 0);
+            x.CopyRawFrom(this);
+            if (dtype == DType) return x;
+        }
+        var y = new Tensor(Storage.AllocateUninitialized(dtype, n), _shape, x._strides, 0);
+        var (s, d, o) = (x.Storage.RawData, y.Storage.RawData, x.Offset);
+        switch (x.DType, dtype)
+        {
+            case (DType.Float32, DType.Float64): KC.Dense((float[])s, o, (double[])d, 0, n, KC.Widen); break;
+            case (DType.Float64, DType.Float32): KC.Dense((double[])s, o, (float[])d, 0, n, KC.Narrow); break;
+            case (DType.Float32, DType.Float32): KC.Dense((float[])s, o, (float[])d, 0, n, KC.Copy); break;
+            case (DType.Float64, DType.Float64): KC.Dense((double[])s, o, (double[])d, 0, n, KC.Copy); break;
+            case (DType.Int64, DType.Int64): KC.Dense((long[])s, o, (long[])d, 0, n, KC.Copy); break;
+            case (DType.Bool, DType.Bool): KC.Dense((bool[])s, o, (bool[])d, 0, n, KC.Copy); break;
+            case (DType.Float32, DType.Int64): KC.Dense((float[])s, o, (long[])d, 0, n, KC.F32ToI64); break;
+            case (DType.Float64, DType.Int64): KC.Dense((double[])s, o, (long[])d, 0, n, KC.F64ToI64); break;
+            case (DType.Float32, DType.Bool): KC.Dense((float[])s, o, (bool[])d, 0, n, KC.F32ToBool); break;
+            case (DType.Float64, DType.Bool): KC.Dense((double[])s, o, (bool[])d, 0, n, KC.F64ToBool); break;
+            case (DType.Int64, DType.Float32): KC.Dense((long[])s, o, (float[])d, 0, n, KC.I64ToF32); break;
+            case (DType.Int64, DType.Float64): KC.Dense((long[])s, o, (double[])d, 0, n, KC.I64ToF64); break;
+            case (DType.Int64, DType.Bool): KC.Dense((long[])s, o, (bool[])d, 0, n, KC.I64ToBool); break;
+            case (DType.Bool, DType.Float32): KC.Dense((bool[])s, o, (float[])d, 0, n, KC.BoolToF32); break;
+            case (DType.Bool, DType.Float64): KC.Dense((bool[])s, o, (double[])d, 0, n, KC.BoolToF64); break;
+            default: KC.Dense((bool[])s, o, (long[])d, 0, n, KC.BoolToI64); break;
+        }
+        return y;
     }
 
     internal static readonly OpDef ToOp = new("To", OpFamily.ShapeIndexCreateOther, "to")

@@ -530,13 +530,9 @@ public partial class Tensor
         if (splitSize < 0 || (splitSize == 0 && n != 0))
             throw new ArgumentOutOfRangeException(nameof(splitSize), $"Split: splitSize must be positive (0 only for an empty dim), got {splitSize} for dim {d} of size {n} (shape {ShapeUtil.Format(_shape)}).");
         int count = splitSize == 0 ? 1 : Math.Max((n + splitSize - 1) / splitSize, 1);
-        var r = new Tensor[count];
-        for (int i = 0; i < count; i++)
-        {
-            int start = i * splitSize;
-            r[i] = Narrow(d, start, Math.Min(splitSize, n - start));
-        }
-        return r;
+        var sizes = new int[count];
+        for (int i = 0; i < count; i++) sizes[i] = Math.Min(splitSize, n - i * splitSize);
+        return SplitCore(d, sizes);
     }
 
     /// <summary>Splits into views with the given <paramref name="sizes"/> (summing to the dim's size) along <paramref name="dim"/>.</summary>
@@ -552,15 +548,47 @@ public partial class Tensor
         }
         if (sum != _shape[d])
             throw new ShapeMismatchException($"Split: sizes {ShapeUtil.Format(sizes)} sum to {sum} but dim {d} has size {_shape[d]} (shape {ShapeUtil.Format(_shape)}).");
+        return SplitCore(d, (int[])sizes.Clone());
+    }
+
+    /// <summary>Consecutive views along dim <paramref name="d"/> (wrapped) of <paramref name="sizes"/> (non-negative, summing
+    /// to the dim's size). One op with every piece as an output, as <see cref="Unbind"/>: the backward writes the pieces'
+    /// gradients into one buffer once (a Cat), instead of one zero tensor of the whole input per piece, then their sum.</summary>
+    internal Tensor[] SplitCore(int d, int[] sizes)
+    {
         var r = new Tensor[sizes.Length];
         int start = 0;
         for (int i = 0; i < sizes.Length; i++)
         {
-            r[i] = Narrow(d, start, sizes[i]);
+            var shape = ShapeArray;
+            shape[d] = sizes[i];
+            r[i] = MakeView(shape, (int[])_strides.Clone(), Offset + start * _strides[d]);
             start += sizes[i];
         }
+        if (r.Length > 0 && Op.Tracking(this)) Op.Record(SplitOp, r, [this], new SplitAttr(d, sizes));
         return r;
     }
+
+    /// <summary>Split's attributes: the dim and the pieces' sizes along it.</summary>
+    private sealed record SplitAttr(int Dim, int[] Sizes);
+
+    // outputs: consecutive pieces along dim; linear, so its vector-mode JVP is also its batching rule
+    internal static readonly OpDef SplitOp = new("Split", OpFamily.ShapeIndexCreateOther, "split", "split_with_sizes")
+    {
+        Linear = true, DTypes = DTypeSet.All,
+        VjpAll = (in OpCtx c, Tensor[] gs, bool[] needs) => [Cat(gs, c.A<SplitAttr>().Dim)],
+        JvpAll = (in OpCtx c, Tensor?[] t) => t[0] is { } tx
+            ? tx.SplitCore(c.A<SplitAttr>().Dim + TangentBatchDims(tx, c.X(0)), c.A<SplitAttr>().Sizes)
+            : new Tensor?[c.A<SplitAttr>().Sizes.Length],
+        BatchedJvp = true,
+        Samples = () =>
+        [
+            new("size", [OpSamples.Make(OpSamples.Domain.Real, 1, 5, 2)], t => Cat(Array.ConvertAll(t[0].Split(2), p => p.Reshape(-1)), 0)),
+            new("sizes", [OpSamples.Make(OpSamples.Domain.Real, 2, 2, 6)], t => Cat(Array.ConvertAll(t[0].Split([1, 3, 2], 1), p => p.Reshape(-1)), 0)),
+            new("some pieces, noncontiguous", [OpSamples.Make(OpSamples.Domain.Real, 3, 4, 5).T], t => { var u = t[0].Split([2, 0, 2], -1); return u[0] * u[2]; }),
+            new("one piece", [OpSamples.Make(OpSamples.Domain.Real, 4, 3, 2)], t => t[0].Split(2, 1)[0].Exp()),
+        ],
+    };
 
     /// <summary>The slices along <paramref name="dim"/>, with that dim removed (views; PyTorch's <c>unbind</c>). One op with
     /// every slice as an output, so the backward stacks the slices' gradients once (per-slice selects would each scatter

@@ -52,10 +52,30 @@ public partial class Tensor
         var m = mask.Expand(shape).DenseSpan<bool>();
         int count = 0;
         foreach (var b in m) if (b) count++;
+        if (Untracked(this))
+        {
+            // nothing to record: the selected values copied straight into the (pooled) result, no index tensor
+            var src = ShapeUtil.SameShape(shape, _shape) ? this : Expand(shape);
+            var y = new Tensor(Storage.AllocateUninitialized(DType, count), [count]);
+            switch (DType)
+            {
+                case DType.Float32: SelectMasked(src.DenseSpan<float>(), m, y.Storage.As<float>()); break;
+                case DType.Float64: SelectMasked(src.DenseSpan<double>(), m, y.Storage.As<double>()); break;
+                case DType.Int64: SelectMasked(src.DenseSpan<long>(), m, y.Storage.As<long>()); break;
+                default: SelectMasked(src.DenseSpan<bool>(), m, y.Storage.As<bool>()); break;
+            }
+            return y;
+        }
         var idx = new long[count];
         for (int i = 0, k = 0; k < count; i++) if (m[i]) idx[k++] = i;
         var flat = (ShapeUtil.SameShape(shape, _shape) ? this : Expand(shape)).Reshape(-1);
         return flat.IndexSelect(0, Longs(idx));
+    }
+
+    /// <summary>dst[k] = v[i] for the k-th i (in order) where m[i] is true.</summary>
+    private static void SelectMasked<T>(ReadOnlySpan<T> v, ReadOnlySpan<bool> m, T[] dst)
+    {
+        for (int i = 0, k = 0; k < dst.Length; i++) if (m[i]) dst[k++] = v[i];
     }
 
     internal static readonly OpDef MaskedScatterOp = Composite("MaskedScatter", ["Reshape", "IndexSelect", "Where"], ["masked_scatter"], () =>
@@ -127,7 +147,7 @@ public partial class Tensor
 
     /// <summary>True when a call on these inputs records nothing (no reverse or forward autograd, no trace): the
     /// index-fill and scatter ops then write a plain copy instead of composing differentiable ops.</summary>
-    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && !Op.Tracking(a) && (b is null || !Op.Tracking(b));
+    private static bool Untracked(Tensor a, Tensor? b = null) => Tracer.Depth == 0 && (b is null ? Eager(a) : Eager([a, b]));
 
     /// <summary>A dense copy of this tensor with flat position <paramref name="pos"/>[i] set to element i (row-major) of
     /// <paramref name="values"/>, or to <paramref name="value"/> (in this dtype) when it is null; later writes win.</summary>

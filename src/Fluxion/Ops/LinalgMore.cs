@@ -96,7 +96,18 @@ public partial class Tensor
 
     internal static readonly OpDef DotOp = new("Dot", OpFamily.Linalg, "dot", "vdot")
     {
-        CompositeOf = ["MatMul"], Doc = "inner product of two 1-D tensors (vdot: the same for real tensors)",
+        Doc = "inner product of two 1-D tensors (vdot: the same for real tensors)",
+        // the gradients are the other operand scaled by g (no matrix-product backward of [n]·[n])
+        Vjp = (in OpCtx c, Tensor g, int i) => g * c.X(1 - i),
+        Jvp = (in OpCtx c, Tensor?[] t) =>
+        {
+            // (ta·b).Sum(-1) also takes a vector-mode tangent [k, n]
+            Tensor? r = t[0] is { } ta ? (ta * c.X(1)).Sum(-1) : null;
+            if (t[1] is { } tb) r = r is null ? (c.X(0) * tb).Sum(-1) : r + (c.X(0) * tb).Sum(-1);
+            return r;
+        },
+        BatchedJvp = true, Saves = 3u,
+        Batch = c => [(c.Materialize(0) * c.Materialize(1)).Sum(-1)],
         Samples = () => Two("1-d", M(1, 5), M(2, 5), Dot).Concat(Two("strided", M(3, 10).Slice(0, 0, null, 2), M(4, 5), Dot)),
     };
 
@@ -108,7 +119,12 @@ public partial class Tensor
         NeedRank("Dot", b, "the second operand", 1);
         if (a._shape[0] != b._shape[0])
             throw new ShapeMismatchException($"Dot: the operands have different lengths: shapes {ShapeUtil.Format(a._shape)} and {ShapeUtil.Format(b._shape)}.");
-        return MatMul(a, b);
+        // untracked, or traced (vmap batches the matrix product): the matrix product itself
+        if (Tracer.Depth > 0 || !Op.Tracking(a, b)) return MatMul(a, b);
+        // the value of the matrix product's [n]·[n] kernel, recorded as one Dot
+        Tensor y;
+        using (Autograd.NoGrad()) y = MatMul(a.Detach(), b.Detach());
+        return Op.Record(DotOp, y, [a, b]);
     }
 
     /// <summary>Inner product of two 1-D tensors (torch.dot).</summary>
@@ -150,7 +166,26 @@ public partial class Tensor
         NeedFloatPair("Outer", a, b);
         NeedRank("Outer", a, "the first operand", 1);
         NeedRank("Outer", b, "the second operand", 1);
+        if (Eager([a, b])) return OuterRaw(a, b, null, 0, 1);
         return a.Unsqueeze(1) * b.Unsqueeze(0);
+    }
+
+    /// <summary>The eager forward of Outer and Addr: α·(a⊗b) (+ β·input broadcast to [n, m]) in one pass into one
+    /// allocation, with the composition's arithmetic (a[i]·b[j], then ·α, then + input·β); the recorded paths go through
+    /// the composition, whose entries carry the derivatives. Operands are validated by the caller.</summary>
+    private static Tensor OuterRaw(Tensor a, Tensor b, Tensor? input, double beta, double alpha)
+    {
+        int n = a._shape[0], m = b._shape[0];
+        var y = Empty([n, m], a.DType);
+        int[] inStrides = input is null ? [0, 0] : BroadcastStrides(input, [n, m]);
+        int inOff = input?.Offset ?? 0;
+        if (a.DType == DType.Float32)
+            Kernels.Products.Outer(a.Storage.As<float>(), a.Offset, a._strides[0], b.DenseSpan<float>(), y.Storage.As<float>(), n, (float)alpha,
+                input?.Storage.As<float>(), inOff, inStrides[0], inStrides[1], (float)beta);
+        else
+            Kernels.Products.Outer(a.Storage.As<double>(), a.Offset, a._strides[0], b.DenseSpan<double>(), y.Storage.As<double>(), n, alpha,
+                input?.Storage.As<double>(), inOff, inStrides[0], inStrides[1], beta);
+        return y;
     }
 
     /// <summary>Outer product of two vectors (torch.outer).</summary>
@@ -199,8 +234,24 @@ public partial class Tensor
     };
 
     /// <summary>beta·input + alpha·outer(vec1, vec2) (torch.addr; beta = 0 ignores input).</summary>
-    public static Tensor Addr(Tensor input, Tensor vec1, Tensor vec2, double beta = 1, double alpha = 1) =>
-        AddScaled("Addr", input, Outer(vec1, vec2), beta, alpha);
+    public static Tensor Addr(Tensor input, Tensor vec1, Tensor vec2, double beta = 1, double alpha = 1)
+    {
+        if (Eager([input, vec1, vec2]))
+        {
+            // eager: the same checks as the composition below, then one pass
+            NeedFloatPair("Outer", vec1, vec2);
+            NeedRank("Outer", vec1, "the first operand", 1);
+            NeedRank("Outer", vec2, "the second operand", 1);
+            input.CheckFloat("Addr");
+            int[] shape = [vec1._shape[0], vec2._shape[0]];
+            CheckSameDType("Addr", input, vec1);
+            var b = ShapeUtil.Broadcast($"Addr (input {ShapeUtil.Format(input.Shape)} and the product {ShapeUtil.Format(shape)})", input._shape, shape);
+            if (!ShapeUtil.SameShape(b, shape))
+                throw new ShapeMismatchException($"Addr: input of shape {ShapeUtil.Format(input.Shape)} does not broadcast to the product's shape {ShapeUtil.Format(shape)}.");
+            return OuterRaw(vec1, vec2, beta == 0 ? null : input, beta, alpha);
+        }
+        return AddScaled("Addr", input, Outer(vec1, vec2), beta, alpha);
+    }
 
     internal static readonly OpDef AddbmmOp = new("Addbmm", OpFamily.Linalg, "addbmm")
     {
@@ -327,6 +378,19 @@ public partial class Tensor
         var blocks = tensors.Select(t => t.Rank == 2 ? t : t.Reshape(1, -1)).ToArray();
         int cols = blocks.Sum(b => b._shape[1]), before = 0;
         var dt = tensors[0].DType;
+        if (Eager(tensors))
+        {
+            // eager: zeros with each block copied into its place (no per-row zero pads and cats)
+            var z = Zeros([blocks.Sum(b => b._shape[0]), cols], dt);
+            int top = 0;
+            foreach (var b in blocks)
+            {
+                if (b.Numel > 0) z.AsStridedRaw(b.ShapeArray, z._strides, top * z._strides[0] + before).CopyRawFrom(b);
+                top += b._shape[0];
+                before += b._shape[1];
+            }
+            return z;
+        }
         var rows = new List<Tensor>();
         foreach (var b in blocks)
         {
@@ -388,6 +452,25 @@ public partial class Tensor
     public static Tensor Vecdot(Tensor a, Tensor b, int dim = -1)
     {
         NeedFloatPair("Vecdot", a, b);
+        if (Eager([a, b]))
+        {
+            // eager: the dot products along the dim without the full-size product (one pass over the operands)
+            var shape = ShapeUtil.Broadcast("Vecdot", a._shape, b._shape);
+            int d = ShapeUtil.WrapDim("Vecdot", dim, shape.Length);
+            int n = shape[d];
+            if (n > 1)
+            {
+                int[] sa = BroadcastStrides(a, shape), sb = BroadcastStrides(b, shape);
+                int[] outer = [.. shape[..d], .. shape[(d + 1)..]];
+                var y = Empty(outer, a.DType);
+                int[] ao = [.. sa[..d], .. sa[(d + 1)..]], bo = [.. sb[..d], .. sb[(d + 1)..]];
+                if (a.DType == DType.Float32)
+                    Kernels.Products.RowDots(a.Storage.As<float>(), a.Offset, ao, sa[d], b.Storage.As<float>(), b.Offset, bo, sb[d], n, outer, y.Storage.As<float>());
+                else
+                    Kernels.Products.RowDots(a.Storage.As<double>(), a.Offset, ao, sa[d], b.Storage.As<double>(), b.Offset, bo, sb[d], n, outer, y.Storage.As<double>());
+                return y;
+            }
+        }
         var p = a * b;
         return p.Sum(ShapeUtil.WrapDim("Vecdot", dim, p.Rank));
     }

@@ -220,9 +220,35 @@ public partial class Tensor
         return m / m.Sum(a.Dims, keepDim: true);
     }
 
+    /// <summary>g·ExtremeWeight(c) computed directly (see <see cref="Kernels.ReduceBackward.ExtremeGrad{T}"/>): a dense
+    /// tensor shaped like the input.</summary>
+    private static Tensor ExtremeGradRaw(in OpCtx c, Tensor g)
+    {
+        var a = c.A<ReduceAttr>();
+        var x = c.X(0);
+        var y = c.Y;
+        var shape = x._shape;
+        var gk = g.DType == x.DType ? g.Reshape(a.Keep).Contiguous() : g.Reshape(a.Keep).To(x.DType);
+        var yk = y.IsContiguous ? y : y.Contiguous();
+        var keepStrides = ShapeUtil.ContiguousStrides(a.Keep);
+        for (int k = 0; k < shape.Length; k++) if (a.Keep[k] == 1 && shape[k] != 1) keepStrides[k] = 0;
+        var dx = new Tensor(Storage.AllocateUninitialized(x.DType, x.Numel), x.ShapeArray);
+        if (dx.Numel == 0) return dx;
+        int groups = yk.Numel;
+        if (x.DType == DType.Float32)
+            Kernels.ReduceBackward.ExtremeGrad(x.Storage.As<float>(), x.Offset, x._strides, yk.Storage.As<float>(), yk.Offset,
+                gk.Storage.As<float>(), gk.Offset, groups, keepStrides, shape, dx.Storage.As<float>());
+        else
+            Kernels.ReduceBackward.ExtremeGrad(x.Storage.As<double>(), x.Offset, x._strides, yk.Storage.As<double>(), yk.Offset,
+                gk.Storage.As<double>(), gk.Offset, groups, keepStrides, shape, dx.Storage.As<double>());
+        return dx;
+    }
+
     private static OpDef ExtremeDef(string name, bool max, params string[] torch) => new(name, OpFamily.ReduceScanSort, torch)
     {
-        Vjp = (in OpCtx c, Tensor g, int i) => g.Reshape(c.A<ReduceAttr>().Keep) * ExtremeWeight(c),
+        Vjp = (in OpCtx c, Tensor g, int i) => !Op.Tracking(g) && Tracer.Depth == 0 && c.X(0).DType.IsFloatingPoint()
+            ? ExtremeGradRaw(c, g) // first order: the same values in two passes, no mask/count tensors
+            : g.Reshape(c.A<ReduceAttr>().Keep) * ExtremeWeight(c),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? SumTangent(tx * ExtremeWeight(c), c.A<ReduceAttr>().Dims, c.X(0), c.A<ReduceAttr>().KeepDim) : null,
         BatchedJvp = true, Saves = 1u | OpDef.SaveOutput,
         Batch = c => [BatchRules.ReduceOver(c, c.A<ReduceAttr>().Dims, c.A<ReduceAttr>().KeepDim, max ? (x, d, k) => x.Amax(d, k) : (x, d, k) => x.Amin(d, k))],

@@ -432,8 +432,11 @@ public partial class Tensor
 
     internal static readonly OpDef DiffOp = new("Diff", OpFamily.ReduceScanSort, "diff")
     {
-        CompositeOf = ["Slice", "Sub", "Cat"],
-        Doc = "n-th forward difference along a dim.",
+        Doc = "n-th forward difference along a dim (each order one recorded step; prepend/append joined by Cat).",
+        Linear = true,
+        Vjp = (in OpCtx c, Tensor g, int i) => DiffAdjoint(g, c.A<int>()),
+        Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx.DiffStep(c.A<int>() + TangentBatchDims(tx, c.X(0))) : null,
+        BatchedJvp = true,
         Samples = () => [
             new("1-d", [OpSamples.Make(OpSamples.Domain.Real, 1, 6)], t => t[0].Diff()),
             new("n = 2 dim 0", [OpSamples.Make(OpSamples.Domain.Real, 2, 5, 3)], t => t[0].Diff(2, 0)),
@@ -459,13 +462,36 @@ public partial class Tensor
         if (prepend is not null || append is not null)
             x = Cat([.. prepend is null ? Array.Empty<Tensor>() : [prepend], this, .. append is null ? Array.Empty<Tensor>() : [append]], d);
         for (int k = 0; k < n && x._shape[d] > 0; k++)
-            x = x.Slice(d, 1) - x.Slice(d, 0, -1);
+            x = x.DiffStep(d);
         return x;
+    }
+
+    /// <summary>One forward difference along <paramref name="d"/> (size > 0): x[1:] − x[:-1] as one recorded step, so the
+    /// backward is one padded difference of g (no zero-padded gradient per slice, summed). Under a tracer (Vmap) the
+    /// slices and the subtraction themselves.</summary>
+    private Tensor DiffStep(int d)
+    {
+        if (Tracer.Depth > 0) return Slice(d, 1) - Slice(d, 0, -1);
+        var x = Detach();
+        Tensor y;
+        using (Autograd.NoGrad()) y = x.Slice(d, 1) - x.Slice(d, 0, -1);
+        return Op.Tracking(this) ? Op.Record(DiffOp, y, [this], d) : y;
+    }
+
+    /// <summary>The adjoint of <see cref="DiffStep"/>: dx_i = g_{i-1} − g_i with g_{-1} = g_m = 0, i.e. the backward
+    /// differences of g padded with one zero on each side (differentiable: Cat, Slice, Sub).</summary>
+    private static Tensor DiffAdjoint(Tensor g, int d)
+    {
+        var zs = g.ShapeArray;
+        zs[d] = 1;
+        var z = Zeros(zs, g.DType);
+        var p = Cat([z, g, z], d);
+        return p.Slice(d, 0, -1) - p.Slice(d, 1);
     }
 
     internal static readonly OpDef TrapezoidOp = new("Trapezoid", OpFamily.ReduceScanSort, "trapezoid", "trapz")
     {
-        CompositeOf = ["Sum", "Slice", "Reshape", "Sub", "Add", "Mul"],
+        CompositeOf = ["Sum", "Slice", "Reshape", "Diff", "Sub", "Add", "Mul"],
         Doc = "Trapezoidal rule along a dim, with spacing dx or sample points x.",
         Samples = () => [
             new("dx", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 5)], t => Trapezoid(t[0], dx: 0.5)),
@@ -477,7 +503,7 @@ public partial class Tensor
 
     internal static readonly OpDef CumulativeTrapezoidOp = new("CumulativeTrapezoid", OpFamily.ReduceScanSort, "cumulative_trapezoid")
     {
-        CompositeOf = ["Cumsum", "Slice", "Sub", "Add", "Mul"],
+        CompositeOf = ["Cumsum", "Slice", "Diff", "Add", "Mul"],
         Doc = "Running trapezoidal rule along a dim.",
         Samples = () => [
             new("dx", [OpSamples.Make(OpSamples.Domain.Real, 1, 3, 5)], t => CumulativeTrapezoid(t[0], dx: 0.5)),
@@ -522,7 +548,7 @@ public partial class Tensor
         int d = TrapezoidDim("Trapezoid", y, dim);
         if (y.Shape[d] == 0) return y.Sum(d);
         var xs = TrapezoidPoints("Trapezoid", y, x, d);
-        var h = xs.Slice(d, 1) - xs.Slice(d, 0, -1);
+        var h = xs.DiffStep(d);
         return (h * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Sum(d) / 2.0;
     }
 
@@ -548,7 +574,7 @@ public partial class Tensor
         int d = TrapezoidDim("CumulativeTrapezoid", y, dim);
         if (y.Shape[d] == 0) return y;
         var xs = TrapezoidPoints("CumulativeTrapezoid", y, x, d);
-        var h = xs.Slice(d, 1) - xs.Slice(d, 0, -1);
+        var h = xs.DiffStep(d);
         return (h * (y.Slice(d, 0, -1) + y.Slice(d, 1))).Cumsum(d) / 2.0;
     }
 

@@ -49,10 +49,8 @@ internal static class ShapeCatalog
 
     internal static readonly OpDef Stack = Composite("Stack", ["Reshape", "Cat"], ["stack"], () =>
         [new("dim 0", [R(1, 2, 3), R(2, 2, 3)], t => Tensor.Stack(t)), new("last dim", [R(3, 3), R(4, 3), R(5, 3)], t => Tensor.Stack(t, -1))]);
-    internal static readonly OpDef Chunk = Composite("Chunk", ["Slice"], ["chunk"], () =>
+    internal static readonly OpDef Chunk = Composite("Chunk", ["Split"], ["chunk"], () =>
         [new("uneven", [R(1, 5, 2)], t => CatFlat(t[0].Chunk(2))), new("dim 1", [R(2, 2, 6)], t => CatFlat(t[0].Chunk(3, 1)))]);
-    internal static readonly OpDef Split = Composite("Split", ["Slice"], ["split", "split_with_sizes"], () =>
-        [new("size", [R(1, 5, 2)], t => CatFlat(t[0].Split(2))), new("sizes", [R(2, 2, 6)], t => CatFlat(t[0].Split([1, 3, 2], 1)))]);
     internal static readonly OpDef MaskedFill = Composite("MaskedFill", ["Where"], ["masked_fill"], () =>
         [new("broadcast mask", [R(1, 3, 4)], t => t[0].MaskedFill(Tensor.FromArray([true, false, true, false], 4), -2.5))]);
 

@@ -17,6 +17,24 @@ public partial class Tensor
 {
     private static Tensor SampleReal(int seed, params int[] shape) => OpSamples.Make(OpSamples.Domain.Real, seed, shape);
 
+    /// <summary>Whether composite ops called on untracked inputs (no grad, no tangents, no tracer) take their direct
+    /// eager kernels (one pass into one allocation) instead of the composition; on by default. Per thread: tests and
+    /// the in-process A/B (bench/Fluxion.Micro <c>ab shape</c>) turn it off to run the composition on the same inputs.</summary>
+    [ThreadStatic] private static bool t_compositionOnly;
+
+    /// <summary>See <see cref="t_compositionOnly"/>: false runs the compositions even when nothing is tracked.</summary>
+    internal static bool DirectForwards
+    {
+        get => !t_compositionOnly;
+        set => t_compositionOnly = !value;
+    }
+
+    /// <summary>True when a composite op may take its direct eager kernel: <see cref="DirectForwards"/> and no input tracked.</summary>
+    internal static bool Eager(ReadOnlySpan<Tensor> inputs) => !t_compositionOnly && !Op.Tracking(inputs);
+
+    /// <inheritdoc cref="Eager(ReadOnlySpan{Tensor})"/>
+    internal static bool Eager(Tensor a) => !t_compositionOnly && !Op.Tracking(a);
+
     private static OpDef Composite(string name, string[] of, string[] torch, Func<IEnumerable<OpSample>>? samples,
         OpFamily family = OpFamily.ShapeIndexCreateOther, DTypeSet dtypes = DTypeSet.All) =>
         new(name, family, torch) { CompositeOf = of, Samples = samples, DTypes = dtypes };
@@ -90,7 +108,7 @@ public partial class Tensor
 
     // ---- Roll / Rot90 ----------------------------------------------------------------------------
 
-    internal static readonly OpDef RollOp = Composite("Roll", ["Slice", "Cat", "Reshape", "Clone"], ["roll"], () =>
+    internal static readonly OpDef RollOp = Composite("Roll", ["Split", "Cat", "Reshape", "Clone"], ["roll"], () =>
     [
         new("1-d", [SampleReal(1, 5)], t => t[0].Roll(2, 0)),
         new("flattened", [SampleReal(2, 3, 4)], t => t[0].Roll(-5)),
@@ -123,7 +141,9 @@ public partial class Tensor
             if (n == 0) continue;
             int s = ((shifts[i] % n) + n) % n;
             if (s == 0) continue;
-            r = Cat([r.Narrow(d, n - s, s), r.Narrow(d, 0, n - s)], d);
+            // one Split and one Cat: the backward joins the two pieces' gradients in one buffer (no zero pads summed)
+            var parts = r.SplitCore(d, [n - s, s]);
+            r = Cat([parts[1], parts[0]], d);
         }
         return ReferenceEquals(r, this) ? Clone() : r;
     }
@@ -366,6 +386,13 @@ public partial class Tensor
 
     private Tensor DiagonalCore(int offset, int a, int b)
     {
+        var y = DiagonalView(offset, a, b);
+        return Op.Record(DiagonalOp, y, [this], (offset, a, b));
+    }
+
+    /// <summary>The diagonal view of <see cref="DiagonalCore"/> (dims already wrapped), not recorded.</summary>
+    private Tensor DiagonalView(int offset, int a, int b)
+    {
         int len = DiagLength(_shape[a], _shape[b], offset);
         var shape = new List<int>();
         var strides = new List<int>();
@@ -378,8 +405,7 @@ public partial class Tensor
         shape.Add(len);
         strides.Add(_strides[a] + _strides[b]);
         int off = Offset + (len == 0 ? 0 : offset >= 0 ? offset * _strides[b] : -offset * _strides[a]);
-        var y = MakeView([.. shape], [.. strides], off);
-        return Op.Record(DiagonalOp, y, [this], (offset, a, b));
+        return MakeView([.. shape], [.. strides], off);
     }
 
     internal static readonly OpDef DiagEmbedOp = Composite("DiagEmbed", ["Cat", "Reshape", "Slice", "Permute", "Expand", "ScatterAdd"], ["diag_embed"], () =>
@@ -400,6 +426,13 @@ public partial class Tensor
         int a = ShapeUtil.WrapDim("DiagEmbed", dim1, outRank), b = ShapeUtil.WrapDim("DiagEmbed", dim2, outRank);
         if (a == b) throw new ArgumentException($"DiagEmbed: the two dims must differ, got {dim1} and {dim2}.");
         int m = _shape[^1] + Math.Abs(offset);
+        if (Eager(this))
+        {
+            // eager: zeros with one strided copy onto the diagonal (no index tensor, no scatter)
+            var z = Zeros([.. _shape[..^1], m, m], DType);
+            z.DiagonalView(offset, outRank - 2, outRank - 1).CopyRawFrom(this);
+            return a == outRank - 2 && b == outRank - 1 ? z : z.Movedim([outRank - 2, outRank - 1], [a, b]);
+        }
         var y = DiagEmbedCore(this, m, m, offset);
         return a == outRank - 2 && b == outRank - 1 ? y : y.Movedim([outRank - 2, outRank - 1], [a, b]);
     }
@@ -447,6 +480,14 @@ public partial class Tensor
         int[] want = [.. xm._shape[..^2], len];
         if (!ShapeUtil.SameShape(src._shape, want))
             throw new ShapeMismatchException($"DiagonalScatter: src has shape {ShapeUtil.Format(src._shape)} but the diagonal (offset {offset}, dims {dim1} and {dim2}) of the input of shape {ShapeUtil.Format(_shape)} has shape {ShapeUtil.Format(want)}.");
+        if (Eager([this, src]))
+        {
+            // eager: a dense copy with src copied onto its diagonal
+            var c = new Tensor(Storage.AllocateUninitialized(DType, Numel), ShapeArray);
+            c.CopyRawFrom(this);
+            c.DiagonalView(offset, d[0], d[1]).CopyRawFrom(src);
+            return c;
+        }
         // the diagonal cleared, then src added there
         var cleared = Where(DiagMask(n1, n2, offset, len), ScalarLike(0), xm);
         var y = DiagEmbedCore(src, n1, n2, offset, cleared);
@@ -472,6 +513,15 @@ public partial class Tensor
         var want = _shape.Where((_, k) => k != d).ToArray();
         if (!ShapeUtil.SameShape(src._shape, want))
             throw new ShapeMismatchException($"SelectScatter: src has shape {ShapeUtil.Format(src._shape)} but Select({dim}, {index}) of the input of shape {ShapeUtil.Format(_shape)} has shape {ShapeUtil.Format(want)}.");
+        if (Eager([this, src]))
+        {
+            // eager: a dense copy with src copied into the slice
+            var c = new Tensor(Storage.AllocateUninitialized(DType, Numel), ShapeArray);
+            c.CopyRawFrom(this);
+            var st = c._strides.Where((_, k) => k != d).ToArray();
+            c.AsStridedRaw(want, st, index * c._strides[d]).CopyRawFrom(src);
+            return c;
+        }
         // the slabs before and after the slice around src: one copy of each element
         var parts = new List<Tensor>(3);
         if (index > 0) parts.Add(Narrow(d, 0, index));
@@ -548,7 +598,7 @@ public partial class Tensor
 
     private static Tensor CatFlat(Tensor[] parts) => Cat(Array.ConvertAll(parts, p => p.Reshape(-1)), 0);
 
-    internal static readonly OpDef TensorSplitOp = Composite("TensorSplit", ["Slice"], ["tensor_split"], () =>
+    internal static readonly OpDef TensorSplitOp = Composite("TensorSplit", ["Split", "Slice"], ["tensor_split"], () =>
     [
         new("sections", [SampleReal(1, 7, 2)], t => CatFlat(t[0].TensorSplit(3))),
         new("indices", [SampleReal(2, 2, 6)], t => CatFlat(t[0].TensorSplit([1, 4, 3], 1))),
@@ -560,15 +610,9 @@ public partial class Tensor
         if (sections <= 0) throw new ArgumentOutOfRangeException(nameof(sections), $"TensorSplit: sections must be positive, got {sections}.");
         int d = WrapIndexDim("TensorSplit", dim);
         int n = _shape[d], q = n / sections, r = n % sections;
-        var parts = new Tensor[sections];
-        int start = 0;
-        for (int i = 0; i < sections; i++)
-        {
-            int len = q + (i < r ? 1 : 0);
-            parts[i] = Narrow(d, start, len);
-            start += len;
-        }
-        return parts;
+        var sizes = new int[sections];
+        for (int i = 0; i < sections; i++) sizes[i] = q + (i < r ? 1 : 0);
+        return SplitCore(d, sizes);
     }
 
     /// <summary>Splits along <paramref name="dim"/> before each of <paramref name="indices"/> (Python slice semantics:
@@ -577,6 +621,18 @@ public partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(indices);
         int d = WrapIndexDim("TensorSplit", dim);
+        // indices that cut the dim into consecutive pieces (after Python's clamping) make one Split
+        int n = _shape[d], last = 0;
+        var sizes = new int[indices.Length + 1];
+        bool partition = true;
+        for (int i = 0; i <= indices.Length && partition; i++)
+        {
+            int e = i < indices.Length ? Math.Clamp(indices[i] < 0 ? indices[i] + n : indices[i], 0, n) : n;
+            partition = e >= last;
+            sizes[i] = e - last;
+            last = e;
+        }
+        if (partition) return SplitCore(d, sizes);
         var parts = new Tensor[indices.Length + 1];
         int? prev = 0;
         for (int i = 0; i <= indices.Length; i++)
@@ -595,11 +651,11 @@ public partial class Tensor
         return TensorSplit(sections, dim);
     }
 
-    internal static readonly OpDef HSplitOp = Composite("HSplit", ["Slice"], ["hsplit"], () =>
+    internal static readonly OpDef HSplitOp = Composite("HSplit", ["Split", "Slice"], ["hsplit"], () =>
         [new("sections", [SampleReal(1, 2, 4)], t => CatFlat(t[0].HSplit(2))), new("indices 1-d", [SampleReal(2, 5)], t => CatFlat(t[0].HSplit([2, 3])))]);
-    internal static readonly OpDef VSplitOp = Composite("VSplit", ["Slice"], ["vsplit"], () =>
+    internal static readonly OpDef VSplitOp = Composite("VSplit", ["Split", "Slice"], ["vsplit"], () =>
         [new("sections", [SampleReal(1, 4, 2)], t => CatFlat(t[0].VSplit(2))), new("indices", [SampleReal(2, 5, 2)], t => CatFlat(t[0].VSplit([1, 3])))]);
-    internal static readonly OpDef DSplitOp = Composite("DSplit", ["Slice"], ["dsplit"], () =>
+    internal static readonly OpDef DSplitOp = Composite("DSplit", ["Split", "Slice"], ["dsplit"], () =>
         [new("sections", [SampleReal(1, 2, 1, 4)], t => CatFlat(t[0].DSplit(2))), new("indices", [SampleReal(2, 1, 2, 5)], t => CatFlat(t[0].DSplit([3])))]);
 
     /// <summary>Splits into equal sections along dim 1 (dim 0 for a vector), as PyTorch's <c>hsplit</c>.</summary>
@@ -766,8 +822,32 @@ public partial class Tensor
         foreach (var t in tensors)
             if (t.Rank != 1) throw new ShapeMismatchException($"CartesianProd: every input must be 1-D, got shape {ShapeUtil.Format(t._shape)}.");
         if (tensors.Length == 1) return tensors[0];
+        if (Eager(tensors)) return CartesianProdRaw(tensors);
         return Stack(Array.ConvertAll(Meshgrid(tensors), g => g.Reshape(-1)), 1);
     }
+
+    /// <summary>CartesianProd's eager forward: the rows written in one pass into one allocation (no meshgrid, no per-input
+    /// copies, no cat); the recorded path above carries the derivatives.</summary>
+    private static Tensor CartesianProdRaw(Tensor[] tensors)
+    {
+        long rows = 1;
+        foreach (var t in tensors) rows *= t._shape[0];
+        if (rows > int.MaxValue / tensors.Length)
+            throw new ShapeMismatchException($"CartesianProd: the product has {rows} rows of {tensors.Length}, more elements than a tensor holds.");
+        var y = Empty([(int)rows, tensors.Length], tensors[0].DType);
+        switch (y.DType)
+        {
+            case DType.Float32: Kernels.Products.Cartesian(CartesianVectors<float>(tensors), y.Storage.As<float>()); break;
+            case DType.Float64: Kernels.Products.Cartesian(CartesianVectors<double>(tensors), y.Storage.As<double>()); break;
+            case DType.Int64: Kernels.Products.Cartesian(CartesianVectors<long>(tensors), y.Storage.As<long>()); break;
+            default: Kernels.Products.Cartesian(CartesianVectors<bool>(tensors), y.Storage.As<bool>()); break;
+        }
+        return y;
+    }
+
+    private static (T[], int, int, int)[] CartesianVectors<T>(Tensor[] tensors) =>
+        Array.ConvertAll(tensors, t => (t.Storage.As<T>(), t.Offset, t._strides[0], t._shape[0]));
+
 
     internal static readonly OpDef CombinationsOp = Composite("Combinations", ["IndexSelect", "Cat"], ["combinations"], () =>
         [new("r=2", [SampleReal(1, 4)], t => t[0].Combinations()), new("r=3 with replacement", [SampleReal(2, 3)], t => t[0].Combinations(3, withReplacement: true))]);
@@ -914,14 +994,18 @@ public partial class Tensor
         int count = 0;
         foreach (var a in v) if (!a.Equals(zero)) count++;
         int rank = Rank;
-        var idx = new long[(long)count * rank];
+        if ((long)count * rank > int.MaxValue)
+            throw new ShapeMismatchException($"Nonzero: {count} non-zero entries of a rank-{rank} tensor need more coordinates than a tensor holds.");
+        // pooled storage, written completely (no fresh 8-byte-per-coordinate array faulted in per call)
+        var y = new Tensor(Storage.AllocateUninitialized(DType.Int64, count * rank), [count, rank]);
+        var idx = y.Storage.As<long>();
         var at = new long[rank];
         for (int p = 0, w = 0; p < v.Length; p++)
         {
             var a = v[p];
             if (!a.Equals(zero))
             {
-                at.CopyTo(idx, w);
+                for (int k = 0; k < rank; k++) idx[w + k] = at[k];
                 w += rank;
             }
             for (int k = rank - 1; k >= 0; k--)
@@ -930,7 +1014,7 @@ public partial class Tensor
                 at[k] = 0;
             }
         }
-        return Wrap(idx, [count, rank]);
+        return y;
     }
 
     /// <summary>The indices of the non-zero entries, one int64 vector per dim (PyTorch's <c>nonzero(as_tuple=True)</c>).</summary>
