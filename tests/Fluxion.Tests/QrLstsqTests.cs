@@ -122,7 +122,7 @@ public class QrLstsqTests
     {
         const int n = 40;
         var q = Tensor.Qr(Tensor.Randn([n, n], DType.Float64, new Generator(21))).Q;
-        foreach (var (smin, full) in new[] { (1e-3, true), (1e-9, false), (0.0, false) })
+        foreach (var (smin, full) in new[] { (1e-3, true), (1.2e-5, true), (3.8e-6, false), (1e-9, false), (0.0, false) })
         {
             var s = Enumerable.Range(0, n).Select(i => i == n - 1 ? smin : 1.0 + i * 0.1).ToArray();
             var a = q.MatMul(Tensor.FromArray(s, n).Unsqueeze(-1) * Tensor.Qr(Tensor.Randn([n, n], DType.Float64, new Generator(22))).Q.MT);
@@ -130,6 +130,8 @@ public class QrLstsqTests
             Decomp.QrFactor(w, n, n);
             var r = new double[n * n];
             for (int i = 0; i < n; i++) for (int j = i; j < n; j++) r[i * n + j] = w[i * n + j];
+            double ratio = Decomp.RatioEstimate<double>(r, n, lower: false), want = smin / 4.8;
+            Assert.True(smin == 0 ? ratio < 1e-12 : ratio >= want * 0.999 && ratio <= want * 1.1, $"σ_min/σ_max estimate {ratio:G4}, true {want:G4}");
             Assert.Equal(full, Decomp.FullRankEstimate<double>(r, n, lower: false, 1e-6));
         }
     }
