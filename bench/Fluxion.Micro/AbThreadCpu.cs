@@ -21,6 +21,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scan [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab linalg [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab f32 [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab lstsq [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fused [rounds] [n]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab mlpprofile [replays]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fusedchain [rounds] [n]   (FusedChainAb.cs)
@@ -289,11 +290,38 @@ internal static class AbThreadCpu
             case "shape":
                 ShapeAb(rounds, rest.Length > 0 ? rest[0] : 1024);
                 break;
+            case "lstsq":
+                LstsqAb(rounds, rest.Length > 0 ? rest[0] : 256);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope, lstsq");
                 return 1;
         }
         return 0;
+    }
+
+    // ---- lstsq: QR-based least squares and the Cholesky / identity fixes of issue 17, session h-la2 (self-contained block) ----
+
+    /// <summary>lstsq A/B, float32 n×n A and n right-hand sides (the op sweep's shape at n = 1024), no gradient: A = the
+    /// pseudo-inverse path Lstsq took before (Pinv(a)·b: the SVD), B = Tensor.Lstsq (blocked Householder QR for full-rank
+    /// systems). Also, as a plain timing of the new kernels (same code on both sides): the QR op and a batch of n/8 Cholesky
+    /// factorizations of order n/8.</summary>
+    private static void LstsqAb(int rounds, int n)
+    {
+        Console.WriteLine($"lstsq A/B (A: Pinv(a)·b, B: Tensor.Lstsq by QR), n = {n}, float32, one thread");
+        var g = new Generator(17);
+        var a = Tensor.Randn([n, n], DType.Float32, g);
+        var b = Tensor.Randn([n, n], DType.Float32, g);
+        int c = Math.Max(2, n / 8);
+        var r = Tensor.Randn([c, c, c], DType.Float32, g);
+        var spd = (r.MatMul(r.MT) / c + Tensor.Eye(c)).Contiguous();
+        bool qr = false;
+        using (Autograd.NoGrad())
+            Compare(rounds,
+                ("lstsq", () => { if (qr) Tensor.Lstsq(a, b); else Tensor.Pinv(a).MatMul(b); }),
+                ("qr (same both)", () => Tensor.Qr(a)),
+                ("cholesky batch (same both)", () => Tensor.Cholesky(spd)),
+                on => qr = on);
     }
 
     // ---- scan: the scan and flip kernels of issue 16 (self-contained block) -------------------------------------------

@@ -181,21 +181,18 @@ internal static partial class Decomp
     /// <summary>The unblocked left-looking Cholesky (see <see cref="Cholesky"/>).</summary>
     internal static int CholeskyUnblocked(Span<double> a, int n)
     {
+        // rows of L are contiguous in the row-major buffer: every inner product is one SIMD dot
         for (int j = 0; j < n; j++)
         {
-            double s = a[j * n + j];
-            for (int p = 0; p < j; p++) s -= a[j * n + p] * a[j * n + p];
+            var lj = a.Slice(j * n, j);
+            double s = a[j * n + j] - TensorPrimitives.Dot<double>(lj, lj);
             if (!(s > 0)) return j + 1;
             double d = Math.Sqrt(s);
             a[j * n + j] = d;
             for (int i = j + 1; i < n; i++)
-            {
-                double v = a[i * n + j];
-                for (int p = 0; p < j; p++) v -= a[i * n + p] * a[j * n + p];
-                a[i * n + j] = v / d;
-            }
-            for (int i = 0; i < j; i++) a[i * n + j] = 0;
+                a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(a.Slice(i * n, j), lj)) / d;
         }
+        for (int i = 0; i < n; i++) a.Slice(i * n + i + 1, n - i - 1).Clear();
         return 0;
     }
 
@@ -449,96 +446,5 @@ internal static partial class Decomp
         }
         for (int i = 0; i < n; i++) a.AsSpan(i * n + i + 1, n - i - 1).Clear();
         return 0;
-    }
-
-    /// <summary>Blocked Householder QR (dgeqrf/dorgqr's form): per panel of <see cref="BlockSize"/> columns the unblocked
-    /// reflectors, their compact WY form H = I − V·T·Vᵀ (dlarft), the trailing columns updated by Hᵀ through three GEMMs;
-    /// Q accumulated backward by the panels the same way. Same sign convention as <see cref="QrUnblocked"/>.</summary>
-    internal static void QrBlocked(ReadOnlySpan<double> a, int m, int n, Span<double> q, Span<double> r, bool complete)
-    {
-        int k = Math.Min(m, n), qc = complete ? m : k;
-        var w = a[..(m * n)].ToArray();
-        var panels = new List<(int J0, int Kb, double[] V, double[] T)>();
-        var work = new double[BlockSize * Math.Max(n, qc)];
-        var work2 = new double[BlockSize * Math.Max(n, qc)];
-        for (int j0 = 0; j0 < k; j0 += BlockSize)
-        {
-            int kb = Math.Min(BlockSize, k - j0), jend = j0 + kb, rows = m - j0;
-            var v = new double[rows * kb]; // V[i − j0, jj]: reflector jj (unit at row j0 + jj, zero above)
-            var taus = new double[kb];
-            for (int jj = 0; jj < kb; jj++)
-            {
-                int j = j0 + jj;
-                double alpha = w[j * n + j], norm2 = 0;
-                for (int i = j + 1; i < m; i++) norm2 += w[i * n + j] * w[i * n + j];
-                v[jj * kb + jj] = 1;
-                if (norm2 == 0) continue;
-                double beta = -Math.CopySign(Math.Sqrt(alpha * alpha + norm2), alpha);
-                double tau = taus[jj] = (beta - alpha) / beta;
-                double scale = 1 / (alpha - beta);
-                for (int i = j + 1; i < m; i++) v[(i - j0) * kb + jj] = w[i * n + j] * scale;
-                // H = I − τ v vᵀ on the panel's remaining columns
-                for (int c = j; c < jend; c++)
-                {
-                    double s = 0;
-                    for (int i = j; i < m; i++) s += v[(i - j0) * kb + jj] * w[i * n + c];
-                    s *= tau;
-                    for (int i = j; i < m; i++) w[i * n + c] -= s * v[(i - j0) * kb + jj];
-                }
-            }
-            // T: upper triangular with H_0⋯H_{kb−1} = I − V·T·Vᵀ (dlarft, forward, columnwise)
-            var t = new double[kb * kb];
-            var tmp = new double[kb];
-            for (int i = 0; i < kb; i++)
-            {
-                double tau = taus[i];
-                t[i * kb + i] = tau;
-                if (tau == 0 || i == 0) continue;
-                // tmp = −τ·V[:, 0:i]ᵀ·v_i (rows ≥ i only: v_i is zero above its unit)
-                Array.Clear(tmp, 0, i);
-                for (int rr = i; rr < rows; rr++)
-                {
-                    double vi = v[rr * kb + i];
-                    if (vi == 0) continue;
-                    for (int c = 0; c < i; c++) tmp[c] += v[rr * kb + c] * vi;
-                }
-                for (int c = 0; c < i; c++)
-                {
-                    double s = 0;
-                    for (int p = c; p < i; p++) s += t[c * kb + p] * tmp[p];
-                    t[c * kb + i] = -tau * s;
-                }
-            }
-            panels.Add((j0, kb, v, t));
-            int nc = n - jend;
-            if (nc > 0) ApplyWy(v, t, kb, rows, w, j0 * n + jend, n, nc, transposeT: true, work, work2);
-        }
-        int rrows = complete ? m : k;
-        r[..(rrows * n)].Clear();
-        for (int i = 0; i < Math.Min(rrows, m); i++)
-            for (int c = i; c < n; c++) r[i * n + c] = w[i * n + c];
-        // Q = H_0 ⋯ H_{k−1}·I[:, :qc], panel by panel from the last; columns < j0 of rows ≥ j0 stay those of the identity
-        var qa = new double[m * qc];
-        for (int i = 0; i < qc; i++) qa[i * qc + i] = 1;
-        for (int pi = panels.Count - 1; pi >= 0; pi--)
-        {
-            var (j0, kb, v, t) = panels[pi];
-            ApplyWy(v, t, kb, m - j0, qa, j0 * qc + j0, qc, qc - j0, transposeT: false, work, work2);
-        }
-        qa.AsSpan().CopyTo(q);
-    }
-
-    /// <summary>C −= V·op(T)·(Vᵀ·C) for the rows×cols block C of <paramref name="c"/> at <paramref name="cOff"/> (leading dim
-    /// <paramref name="ldc"/>), V rows×kb, T kb×kb upper; op(T) = Tᵀ applies Hᵀ (the factorization), T applies H (forming Q).</summary>
-    private static void ApplyWy(double[] v, double[] t, int kb, int rows, double[] c, int cOff, int ldc, int cols, bool transposeT, double[] work, double[] work2)
-    {
-        // W = Vᵀ·C (kb×cols)
-        Gemm.MatMul(v, 0, 1, kb, c, cOff, ldc, 1, work, 0, cols, kb, rows, cols, accumulate: false);
-        // W2 = −op(T)·W
-        if (transposeT) Gemm.MatMul(t, 0, 1, kb, work, 0, cols, 1, work2, 0, cols, kb, kb, cols, accumulate: false);
-        else Gemm.MatMul(t, 0, kb, 1, work, 0, cols, 1, work2, 0, cols, kb, kb, cols, accumulate: false);
-        TensorPrimitives.Negate(work2.AsSpan(0, kb * cols), work2.AsSpan(0, kb * cols));
-        // C += V·W2
-        Gemm.MatMul(v, 0, kb, 1, work2, 0, cols, 1, c, cOff, ldc, rows, kb, cols, accumulate: true);
     }
 }

@@ -85,32 +85,69 @@ internal static partial class Decomp
     /// Reduces the full symmetric n×n <paramref name="s"/> to tridiagonal form T = Qᵀ·S·Q (dsytd2's algorithm on the full
     /// matrix, so every update runs over contiguous rows): diagonal in d, off-diagonal (between i and i+1) in e (e[n−1] = 0).
     /// Reflector k (acting on indices k+1..n−1, unit at k+1) is left in row k of s from column k+2 on, its τ in tau[k].
+    /// <para>One pass over the trailing matrix per step instead of two: step k's rank-2 update of row k+1 comes first, which
+    /// gives step k+1's reflector; then each further row is updated and, while in cache, dotted with that reflector (step k+1's
+    /// matrix-vector product). Same arithmetic as the two-pass form, half the memory traffic.</para>
     /// </summary>
     private static void Tridiagonalize(double[] s, int n, double[] d, double[] e, double[] tau)
     {
         var v = new double[n];
         var p = new double[n];
+        var vn = new double[n];
+        var pn = new double[n];
+        int state = 0; // step k's reflector: 0 not yet computed, 1 computed with τ = 0 (skip), 2 computed with its S₂₂·v in p
         for (int k = 0; k < n - 1; k++)
         {
-            d[k] = s[k * n + k];
             int len = n - k - 1, o = k + 1;
-            var x = s.AsSpan(k * n + o, len);
-            double t = tau[k] = Reflector(x);
-            e[k] = x[0];
-            if (t == 0) continue;
             var vv = v.AsSpan(0, len);
-            vv[0] = 1;
-            x[1..].CopyTo(vv[1..]);
-            // p = τ·S₂₂·v, w = p − (τ/2)(pᵀv)·v, S₂₂ −= v·wᵀ + w·vᵀ
             var pp = p.AsSpan(0, len);
-            for (int i = 0; i < len; i++) pp[i] = t * TensorPrimitives.Dot(s.AsSpan((o + i) * n + o, len), vv);
+            if (state == 0)
+            {
+                d[k] = s[k * n + k];
+                var x = s.AsSpan(k * n + o, len);
+                double t0 = tau[k] = Reflector(x);
+                e[k] = x[0];
+                if (t0 == 0) continue;
+                vv[0] = 1;
+                x[1..].CopyTo(vv[1..]);
+                for (int i = 0; i < len; i++) pp[i] = t0 * TensorPrimitives.Dot(s.AsSpan((o + i) * n + o, len), vv);
+            }
+            else if (state == 1) { state = 0; continue; }
+            double t = tau[k];
+            // w = p − (τ/2)(pᵀv)·v, S₂₂ −= v·wᵀ + w·vᵀ
             double alpha = -0.5 * t * TensorPrimitives.Dot(pp, vv);
             TensorPrimitives.MultiplyAdd(vv, alpha, pp, pp);
-            for (int i = 0; i < len; i++)
+            var row0 = s.AsSpan(o * n + o, len);
+            TensorPrimitives.MultiplyAdd(pp, -vv[0], row0, row0);
+            TensorPrimitives.MultiplyAdd(vv, -pp[0], row0, row0);
+            // step k + 1's reflector from the updated row k + 1
+            double tn = 0;
+            int lenN = len - 1;
+            if (lenN >= 1)
+            {
+                d[o] = s[o * n + o];
+                var xn = s.AsSpan(o * n + o + 1, lenN);
+                tn = tau[o] = Reflector(xn);
+                e[o] = xn[0];
+                if (tn != 0)
+                {
+                    vn[0] = 1;
+                    xn[1..].CopyTo(vn.AsSpan(1, lenN - 1));
+                }
+            }
+            var vnn = vn.AsSpan(0, Math.Max(0, lenN));
+            for (int i = 1; i < len; i++)
             {
                 var row = s.AsSpan((o + i) * n + o, len);
                 TensorPrimitives.MultiplyAdd(pp, -vv[i], row, row);
                 TensorPrimitives.MultiplyAdd(vv, -pp[i], row, row);
+                if (tn != 0) pn[i - 1] = tn * TensorPrimitives.Dot(row[1..], vnn);
+            }
+            if (lenN >= 1)
+            {
+                state = tn != 0 ? 2 : 1;
+                (v, vn) = (vn, v);
+                (p, pn) = (pn, p);
             }
         }
         d[n - 1] = s[(n - 1) * n + n - 1];
@@ -309,20 +346,25 @@ internal static partial class Decomp
         var v = new double[bm];
         var z = new double[bm];
         var y = new double[bn];
+        bool leftDone = false; // step k's left reflector already computed and applied by step k − 1's fused pass
         for (int k = 0; k < bn; k++)
         {
             // left: column k of T below the diagonal = row k of w from column k
             int len = bm - k;
-            var x = w.AsSpan(k * bm + k, len);
-            double t = tauL[k] = Reflector(x);
-            d[k] = x[0];
-            if (t != 0 && k < bn - 1)
+            if (!leftDone)
             {
-                var vv = v.AsSpan(0, len);
-                vv[0] = 1;
-                x[1..].CopyTo(vv[1..]);
-                ReflectRows(w, bm, k + 1, bn, k, vv, t);
+                var x = w.AsSpan(k * bm + k, len);
+                double t = tauL[k] = Reflector(x);
+                d[k] = x[0];
+                if (t != 0 && k < bn - 1)
+                {
+                    var vv = v.AsSpan(0, len);
+                    vv[0] = 1;
+                    x[1..].CopyTo(vv[1..]);
+                    ReflectRows(w, bm, k + 1, bn, k, vv, t);
+                }
             }
+            leftDone = false;
             if (k >= bn - 1) { e[k] = 0; continue; }
             // right: row k of T right of the diagonal = column k of w from row k+1 (strided)
             int rl = bn - k - 1;
@@ -339,10 +381,30 @@ internal static partial class Decomp
             var zz = z.AsSpan(0, cl);
             zz.Clear();
             for (int jj = 0; jj < rl; jj++) TensorPrimitives.MultiplyAdd(w.AsSpan((k + 1 + jj) * bm + k + 1, cl), ur[jj], zz, zz);
+            // the update, fused with step k + 1's left reflector (one pass over the rows instead of two): row k + 1 first,
+            // which gives that reflector; each further row is then reflected while in cache (ReflectRows' arithmetic)
+            double tn = 0;
+            var vn = v.AsSpan(0, cl);
             for (int jj = 0; jj < rl; jj++)
             {
                 var row = w.AsSpan((k + 1 + jj) * bm + k + 1, cl);
                 TensorPrimitives.MultiplyAdd(zz, -tr * ur[jj], row, row);
+                if (jj == 0)
+                {
+                    tn = tauL[k + 1] = Reflector(row);
+                    d[k + 1] = row[0];
+                    leftDone = true;
+                    if (tn != 0)
+                    {
+                        vn[0] = 1;
+                        row[1..].CopyTo(vn[1..]);
+                    }
+                }
+                else if (tn != 0)
+                {
+                    double f = -tn * TensorPrimitives.Dot(row, vn);
+                    if (f != 0) TensorPrimitives.MultiplyAdd(vn, f, row, row);
+                }
             }
         }
     }

@@ -462,10 +462,44 @@ public partial class Tensor
     public static Tensor LuSolve(Tensor lu, Tensor pivots, Tensor b)
     {
         NeedMatrix("LuSolve", lu);
+        if (!Op.Tracking(lu, b) && LuSolveDirect(lu, pivots, b) is { } x) return x;
         var (l, u) = UnpackLu(lu);
         var p = PermutationFromPivots(pivots, lu.DType);
         var y = SolveTriangular(l, p.MT.MatMul(b), upper: false, unitriangular: true);
         return SolveTriangular(u, y, upper: true);
+    }
+
+    /// <summary>
+    /// <see cref="LuSolve"/> without a derivative to record: the pivots' row swaps and the two triangular solves on the packed
+    /// factors (<c>Decomp.LuSolve</c>, float32 in float32), instead of a permutation matrix product and unpacked L and U.
+    /// Null when the shapes need broadcasting (the composite handles that).
+    /// </summary>
+    private static Tensor? LuSolveDirect(Tensor lu, Tensor pivots, Tensor b)
+    {
+        int n = lu._shape[^1];
+        var batch = lu._shape[..^2];
+        if (lu.DType != b.DType || b.Rank != lu.Rank || b._shape[^2] != n || pivots.Rank != lu.Rank - 1 || pivots._shape[^1] != n
+            || !ShapeUtil.SameShape(batch, b._shape[..^2]) || !ShapeUtil.SameShape(batch, pivots._shape[..^1])) return null;
+        int k = b._shape[^1], nb = ShapeUtil.Numel(batch);
+        var pv = pivots.ToDoubleArray();
+        var piv = new int[pv.Length];
+        for (int i = 0; i < piv.Length; i++)
+        {
+            int q = (int)pv[i] - 1;
+            if (q < 0 || q >= n) throw new ArgumentException($"LuSolve: pivot {q + 1} out of range [1, {n}].");
+            piv[i] = q;
+        }
+        if (lu.DType == DType.Float32)
+        {
+            var lf = lu.ToArray<float>();
+            var xf = b.ToArray<float>();
+            ForBatch(nb, (long)n * n * k, i => Decomp.LuSolve(lf.AsSpan(i * n * n, n * n), piv.AsSpan(i * n, n), n, xf.AsSpan(i * n * k, n * k), k));
+            return Wrap(xf, b.ShapeArray);
+        }
+        var ld = lu.ToDoubleArray();
+        var xd = b.ToDoubleArray();
+        ForBatch(nb, (long)n * n * k, i => Decomp.LuSolve(ld.AsSpan(i * n * n, n * n), piv.AsSpan(i * n, n), n, xd.AsSpan(i * n * k, n * k), k));
+        return MatFromDoubles(xd, b.ShapeArray, lu.DType);
     }
 
     // ---- triangular solve ----
@@ -1002,7 +1036,16 @@ public partial class Tensor
     public static Tensor MatrixPower(Tensor a, int n)
     {
         NeedMatrix("MatrixPower", a);
-        if (n == 0) return Eye(a._shape[^1], null, a.DType).Expand(a.ShapeArray).Contiguous(); // a fresh identity, as PyTorch's
+        if (n == 0)
+        {
+            // a fresh identity per matrix, as PyTorch's: zeros with the diagonals set (no broadcast copy)
+            int d = a._shape[^1];
+            var id = Zeros(a.ShapeArray, a.DType);
+            int count = d == 0 ? 0 : (int)(id.Numel / ((long)d * d));
+            for (int mi = 0; mi < count; mi++)
+                for (int i = 0; i < d; i++) id.SetRaw(mi * d * d + i * d + i, 1.0);
+            return id;
+        }
         var b = n < 0 ? Inv(a) : a;
         int e = Math.Abs(n);
         Tensor? result = null;
@@ -1064,7 +1107,8 @@ public partial class Tensor
 
     internal static readonly OpDef LstsqOp = new("Lstsq", OpFamily.Linalg, "linalg.lstsq")
     {
-        CompositeOf = ["Pinv", "MatMul"], Doc = "least-squares solution (minimum norm) via the pseudo-inverse",
+        CompositeOf = ["Qr", "SolveTriangular", "MatMul", "Pinv"],
+        Doc = "least-squares solution (minimum norm): Householder QR for full-rank systems, the pseudo-inverse otherwise",
         Samples = () => [new("tall", [M(1, 5, 3), M(2, 5, 2)], x => Lstsq(x[0], x[1]))],
     };
 
@@ -1076,8 +1120,76 @@ public partial class Tensor
     public static Tensor Lstsq(Tensor a, Tensor b, double? rcond = null)
     {
         NeedMatrix("Lstsq", a, square: false);
+        if (!Op.Tracking(a, b))
+        {
+            if (LstsqByQr(a, b, rcond) is { } x) return x;
+        }
+        else if (Tracer.Depth == 0 && LstsqByQrOps(a, b, rcond) is { } y) return y;
         var p = Pinv(a, rtol: rcond);
-        return b.Rank == 1 ? p.MatMul(b) : p.MatMul(b);
+        return p.MatMul(b);
+    }
+
+    /// <summary>Whether <see cref="LstsqByQr"/> / <see cref="LstsqByQrOps"/> take the system: equal dtypes, non-empty, B
+    /// a vector [m] for a single A or [..., m, k] with A's batch shape (no broadcasting).</summary>
+    private static bool LstsqShapesFit(Tensor a, Tensor b)
+    {
+        int m = a._shape[^2], n = a._shape[^1];
+        bool vec = b.Rank == 1;
+        return a.DType == b.DType && m > 0 && n > 0 && (vec ? a.Rank == 2 && b._shape[0] == m
+            : b.Rank == a.Rank && b._shape[^2] == m && b._shape[^1] > 0 && ShapeUtil.SameShape(a._shape[..^2], b._shape[..^2]));
+    }
+
+    /// <summary>The relative rank tolerance of lstsq: rcond, else eps(dtype)·max(m, n) (PyTorch's default, as <see cref="Pinv"/>'s).</summary>
+    private static double LstsqRtol(Tensor a, double? rcond) =>
+        rcond ?? (a.DType == DType.Float32 ? 1.1920928955078125e-07 : 2.220446049250313e-16) * Math.Max(a._shape[^2], a._shape[^1]);
+
+    /// <summary>
+    /// <see cref="Lstsq"/> with a derivative to record, when every matrix has full rank (by <c>Decomp.FullRankEstimate</c> on
+    /// R): written with registered ops, m ≥ n as R⁻¹·(Qᵀ·B) of A = Q·R, m &lt; n as the minimum-norm Q·R⁻ᵀ·B of Aᵀ = Q·R, so
+    /// its derivatives are Qr's, SolveTriangular's and MatMul's (every order) instead of the SVD's. Null otherwise.
+    /// </summary>
+    private static Tensor? LstsqByQrOps(Tensor a, Tensor b, double? rcond)
+    {
+        if (!LstsqShapesFit(a, b)) return null;
+        int m = a._shape[^2], n = a._shape[^1], k = Math.Min(m, n);
+        bool tall = m >= n;
+        var (q, r) = Qr(tall ? a : a.MT);
+        var rd = r.Detach().ToDoubleArray();
+        double rtol = LstsqRtol(a, rcond);
+        for (int i = 0; i < rd.Length / (k * k); i++)
+            if (!Decomp.FullRankEstimate<double>(rd.AsSpan(i * k * k, k * k), k, lower: false, rtol)) return null;
+        bool vec = b.Rank == 1;
+        var bm = vec ? b.Unsqueeze(-1) : b;
+        var x = tall ? SolveTriangular(r, q.MT.MatMul(bm), upper: true) : q.MatMul(SolveTriangular(r.MT, bm, upper: false));
+        return vec ? x.Squeeze(-1) : x;
+    }
+
+    /// <summary>
+    /// <see cref="Lstsq"/> without a derivative to record, when every matrix of the batch has full rank (by
+    /// <c>Decomp.FullRankEstimate</c> against the pseudo-inverse's tolerance): a blocked Householder QR per matrix
+    /// (<c>Decomp.LstsqFullRank</c>, LAPACK's gels), the same solution as the SVD's without its cost. Null when some matrix may be
+    /// rank-deficient or the shapes need broadcasting (the caller then takes the pseudo-inverse).
+    /// </summary>
+    private static Tensor? LstsqByQr(Tensor a, Tensor b, double? rcond)
+    {
+        if (!LstsqShapesFit(a, b)) return null;
+        int m = a._shape[^2], n = a._shape[^1];
+        bool vec = b.Rank == 1;
+        int k = vec ? 1 : b._shape[^1];
+        var batch = a._shape[..^2];
+        int nb = ShapeUtil.Numel(batch);
+        double rtol = LstsqRtol(a, rcond);
+        var ad = a.ToDoubleArray();
+        var bd = b.ToDoubleArray();
+        var xd = new double[nb * n * k];
+        bool ok = true;
+        ForBatch(nb, (long)m * n * Math.Min(m, n) + (long)m * n * k, i =>
+        {
+            if (Volatile.Read(ref ok) && !Decomp.LstsqFullRank<double>(ad.AsSpan(i * m * n, m * n), m, n, bd.AsSpan(i * m * k, m * k), k, xd.AsSpan(i * n * k, n * k), rtol))
+                Volatile.Write(ref ok, false);
+        });
+        if (!ok) return null;
+        return MatFromDoubles(xd, vec ? [n] : [.. batch, n, k], a.DType);
     }
 
     internal static readonly OpDef TensorinvOp = new("Tensorinv", OpFamily.Linalg, "linalg.tensorinv")
