@@ -26,6 +26,7 @@ namespace Fluxion.Micro;
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab mlpprofile [replays]
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab fusedchain [rounds] [n]   (FusedChainAb.cs)
 ///   dotnet run -c Release --project bench/Fluxion.Micro -- ab scope [rounds] [n]
+///   dotnet run -c Release --project bench/Fluxion.Micro -- ab activations [rounds] [n]
 /// lstm: A = step by step (LstmCell per step), B = the fused LstmSequence op; the LSTM alone (forward + backward of a
 /// weighted sum of its output) and the whole `fluxion bench lstm` training step. decomp: A = the unblocked LU, Cholesky,
 /// Householder QR, LU and triangular solves with n right-hand sides, B = the blocked ones (float64, one n×n matrix). spectral:
@@ -293,8 +294,11 @@ internal static class AbThreadCpu
             case "lstsq":
                 LstsqAb(rounds, rest.Length > 0 ? rest[0] : 256);
                 break;
+            case "activations":
+                ActivationsAb(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope, lstsq");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope, lstsq, activations");
                 return 1;
         }
         return 0;
@@ -539,6 +543,47 @@ internal static class AbThreadCpu
                 for (int i = 0; i < n; i++) r[i] = (float)g.NextNormal();
                 Tensor.FromArray(r, n);
             }),
+        ], on => fused = on);
+    }
+
+    // ---- activations: the smooth nn activations, logit and (log-)softmax (issue 16/17, self-contained block) -----------
+
+    /// <summary>ab activations: float32 [n], fwd+bwd (gradient of the sum), one thread. A = the tensor-op composites the
+    /// entries were before (written out here; softmax and log-softmax: their tensor-op VJPs y·(g − Σ g·y) and g − e^y·Σ g, on
+    /// [n/1024, 1024], taken with createGraph); B = the one-pass entries (one SIMD pass forward, one fused pass backward).</summary>
+    private static void ActivationsAb(int rounds, int n)
+    {
+        Console.WriteLine($"activations A/B (A: tensor-op composites, B: one-pass entries), n = {n}, float32, fwd+bwd, one thread");
+        bool fused = false;
+        var g = new Generator(4);
+        Tensor x = Tensor.Randn([n], DType.Float32, g), u = Tensor.Rand([n], DType.Float32, g) * 0.98 + 0.01;
+        var rows = Tensor.Randn([Math.Max(1, n / 1024), Math.Min(n, 1024)], DType.Float32, g);
+        void Bwd(Func<Tensor, Tensor> f, Tensor input)
+        {
+            var t = input.Detach().RequiresGrad_();
+            Autograd.Grad([f(t).Sum()], [t]);
+        }
+        (string, Action) W(string name, Func<Tensor, Tensor> composite, Func<Tensor, Tensor> one, Tensor input) =>
+            (name, () => Bwd(fused ? one : composite, input));
+        // softmax: A = the op's tensor-op VJP (taken with createGraph), B = its fused first-order pass
+        (string, Action) S(string name, Func<Tensor, Tensor> f) => (name, () =>
+        {
+            var t = rows.Detach().RequiresGrad_();
+            Autograd.Grad([(f(t) * rows).Sum()], [t], createGraph: !fused);
+        });
+        Compare(rounds,
+        [
+            W("elu", t => Tensor.Where(t.Le(0.0), t.ClampMax(0.0).Expm1(), t), t => t.Elu(), x),
+            W("celu", t => Tensor.Where(t.Le(0.0), 1.3 * (t.ClampMax(0.0) / 1.3).Expm1(), t), t => t.Celu(1.3), x),
+            W("selu", t => Tensor.SeluScale * Tensor.Where(t.Le(0.0), Tensor.SeluAlpha * t.ClampMax(0.0).Expm1(), t), t => t.Selu(), x),
+            W("silu", t => t * t.Sigmoid(), t => t.Silu(), x),
+            W("mish", t => t * t.Softplus().Tanh(), t => t.Mish(), x),
+            W("softsign", t => t / (t.Abs() + 1.0), t => t.Softsign(), x),
+            W("tanhshrink", t => t - t.Tanh(), t => t.Tanhshrink(), x),
+            W("logsigmoid", t => -(-t).Softplus(1, double.PositiveInfinity), t => t.LogSigmoid(), x),
+            W("logit", t => (t / (1.0 - t)).Log(), t => t.Logit(), u),
+            S("softmax", t => t.Softmax(-1)),
+            S("log_softmax", t => t.LogSoftmax(-1)),
         ], on => fused = on);
     }
 

@@ -56,7 +56,47 @@ public class VecMath32Tests
         { "sinh", 3 /* 2.12 */ }, { "cosh", 3 /* 2.12 */ }, { "tanh", 2 /* 1.23 */ }, { "sigmoid", 3 /* 2.27 */ }, { "asinh", 3 /* 2.43 */ },
         { "acosh", 3 /* 2.15 */ }, { "atanh", 3.5 /* 2.80 */ }, { "atan", 2 /* 1.34 */ }, { "asin", 3 /* 2.07 */ }, { "acos", 3 /* 2.13 */ },
         { "erf", 3 /* 2.27 */ }, { "erfc", 4.5 /* 3.86 */ }, { "erfinv", 4 /* 2.97 */ }, { "gelu", 4.5 },
+        { "silu", 4 }, { "mish", 4 }, { "softsign", 2 }, { "tanhshrink", 4 }, { "logsigmoid", 3 }, { "elu", 3 }, { "selu", 3 },
+        { "celu", 4 }, { "logit", 4 }, { "logit_eps", 4 }, { "log2", 2 }, { "log10", 2 },
+        { "lgamma", 4 }, { "digamma", 4 }, { "trigamma", 4 },
     };
+
+    /// <summary>A float32 kernel evaluated in double lanes (Kernels.VecMath's float driver: widened, rounded once).</summary>
+    private static float[] RunD<F>(float[] x) where F : struct, IVecFunc
+    {
+        var y = new float[x.Length];
+        VecMath.Map<F>(x, y);
+        return y;
+    }
+
+    /// <summary>ψ'(x) by Special (its Hurwitz zeta), reflected below 0 (a direct sum there would take |x| terms).</summary>
+    private static double TrigammaRef(double v)
+    {
+        if (v >= 0 || double.IsNaN(v)) return Special.Polygamma(1, v);
+        if (double.IsNegativeInfinity(v)) return double.NaN;
+        if (v == Math.Floor(v)) return double.PositiveInfinity;
+        double s = Special.SinPi(v);
+        return Math.PI * Math.PI / (s * s) - Special.Polygamma(1, 1 - v);
+    }
+
+    private static float[] RunWith<F>(float[] x, F f) where F : struct, IVecOp32
+    {
+        var y = new float[x.Length];
+        VecMath32.MapWith(x, y, f);
+        return y;
+    }
+
+    /// <summary>x - tanh x, by its series below 0.1 (where the double difference would cancel).</summary>
+    private static double TanhshrinkRef(double v)
+    {
+        if (Math.Abs(v) >= 0.1) return v - Math.Tanh(v);
+        double t = v * v;
+        return v * t * (1.0 / 3 - t * (2.0 / 15 - t * (17.0 / 315 - t * (62.0 / 2835 - t * (1382.0 / 155925 - t * (21844.0 / 6081075))))));
+    }
+
+    private static double EluRef(double v, double negCoef, double posCoef, double inScale) => v <= 0 ? negCoef * Special.Expm1(v * inScale) : posCoef * v;
+
+    private static double LogitRef(double v, double lo, double hi) { double z = v < lo ? lo : v > hi ? hi : v; return Math.Log(z / (1 - z)); }
 
     private static (float[] Got, Func<double, double> Reference) Case(string name, float[] x) => name switch
     {
@@ -79,6 +119,22 @@ public class VecMath32Tests
         "erfc" => (Run<VecMath32.ErfcF>(x), Special.Erfc),
         "erfinv" => (Run<VecMath32.ErfinvF>(x), Special.Erfinv),
         "gelu" => (Run<VecMath32.GeluF>(x), v => 0.5 * v * Special.Erfc(v * -0.7071067811865476)),
+        "log2" => (Run<VecMath32.Log2F>(x), Math.Log2),
+        "lgamma" => (RunD<VecMath.LgammaF>(x), Special.Lgamma),
+        "digamma" => (RunD<VecMath.DigammaF>(x), Special.Digamma),
+        "trigamma" => (RunD<VecMath.TrigammaF>(x), TrigammaRef),
+        "log10" => (Run<VecMath32.Log10F>(x), Math.Log10),
+        "silu" => (Run<VecMath32.SiluF>(x), v => v / (1 + Math.Exp(-v))),
+        "mish" => (Run<VecMath32.MishF>(x), v => v * Math.Tanh(Special.Log1p(Math.Exp(v)))),
+        "softsign" => (Run<VecMath32.SoftsignF>(x), v => v / (1 + Math.Abs(v))),
+        "tanhshrink" => (Run<VecMath32.TanhshrinkF>(x), TanhshrinkRef),
+        "logsigmoid" => (Run<VecMath32.LogSigmoidF>(x), v => Math.Min(v, 0) - Special.Log1p(Math.Exp(-Math.Abs(v)))),
+        "elu" => (RunWith(x, new VecMath32.Elu(1f, 1f, 1f)), v => EluRef(v, 1, 1, 1)),
+        "selu" => (RunWith(x, new VecMath32.Elu((float)(Tensor.SeluScale * Tensor.SeluAlpha), (float)Tensor.SeluScale, 1f)),
+            v => EluRef(v, (float)(Tensor.SeluScale * Tensor.SeluAlpha), (float)Tensor.SeluScale, 1)),
+        "celu" => (RunWith(x, new VecMath32.Elu(1.7f, 1f, 1f / 1.7f)), v => EluRef(v, 1.7f, 1, 1 / 1.7)),
+        "logit" => (RunWith(x, new VecMath32.Logit(0f, 1f, false)), v => LogitRef(v, double.NegativeInfinity, double.PositiveInfinity)),
+        "logit_eps" => (RunWith(x, new VecMath32.Logit(1e-6f, 1f - 1e-6f, true)), v => LogitRef(v, 1e-6f, 1f - 1e-6f)),
         _ => throw new ArgumentException(name),
     };
 
@@ -119,6 +175,39 @@ public class VecMath32Tests
         {
             double u = Ulps(y[i], Math.Atan2(a[i], b[i]));
             Assert.True(u <= 2, $"atan2({a[i]:R}, {b[i]:R}) = {y[i]:R}, exact {Math.Atan2(a[i], b[i]):R} ({u:F2} ulps)");
+        }
+    }
+
+    /// <summary>logaddexp and logaddexp2 on random float pairs (both spread over ±64 and over the whole line) and the
+    /// special values, against the double formula.</summary>
+    [Theory]
+    [InlineData(false, 2.0)]
+    [InlineData(true, 2.0)]
+    public void LogAddExpWithinAFewUlps(bool base2, double maxUlps)
+    {
+        var rnd = new Random(5);
+        var special = new[] { 0f, -0f, 1f, -1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 100f, -100f, 1e-30f };
+        int n = 200_000;
+        var a = new float[2 * n + special.Length * special.Length];
+        var b = new float[a.Length];
+        for (int i = 0; i < n; i++) { a[i] = (float)(rnd.NextDouble() * 128 - 64); b[i] = (float)(rnd.NextDouble() * 128 - 64); }
+        for (int i = n; i < 2 * n; i++)
+        {
+            a[i] = BitConverter.UInt32BitsToSingle((uint)rnd.NextInt64(0, 1L << 32));
+            b[i] = BitConverter.UInt32BitsToSingle((uint)rnd.NextInt64(0, 1L << 32));
+        }
+        for (int i = 0; i < special.Length; i++)
+            for (int j = 0; j < special.Length; j++) { a[2 * n + i * special.Length + j] = special[i]; b[2 * n + i * special.Length + j] = special[j]; }
+        var y = new float[a.Length];
+        if (base2) VecMath32.Map2<VecMath32.LogAddExp2F>(a, b, y);
+        else VecMath32.Map2<VecMath32.LogAddExpF>(a, b, y);
+        double worst = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            double r = base2 ? BinaryMath.LogAddExp2((double)a[i], b[i]) : BinaryMath.LogAddExp((double)a[i], b[i]);
+            double u = Ulps(y[i], r);
+            worst = Math.Max(worst, u);
+            Assert.True(u <= maxUlps, $"logaddexp{(base2 ? "2" : "")}({a[i]:R}, {b[i]:R}) = {y[i]:R}, exact {r:R} ({u:F2} ulps)");
         }
     }
 

@@ -43,7 +43,7 @@ public class VecMathTests
     public static TheoryData<string, double, double> Cases => new()
     {
         { "asin", 3, 3 }, { "acos", 3, 3 }, { "atan", 3, 2 }, { "sinh", 4, 3 }, { "cosh", 3, 3 }, { "asinh", 4, 3 }, { "acosh", 4, 3 }, { "atanh", 4, 3.5 },
-        { "log1p", 3, 3 }, { "expm1", 4, 2 }, { "erf", 4, 3 }, { "erfc", 6, 4.5 }, { "erfinv", 8, 4 }, { "tan", 3, 1 }, { "exp2", 3, 1 }, { "log2", 3, 1 }, { "log10", 3, 1 },
+        { "log1p", 3, 3 }, { "expm1", 4, 2 }, { "erf", 4, 3 }, { "erfc", 6, 4.5 }, { "erfinv", 8, 4 }, { "tan", 3, 1 }, { "exp2", 3, 1 }, { "log2", 3, 2 }, { "log10", 3, 2 },
         { "gelu", 8, 4.5 },
     };
 

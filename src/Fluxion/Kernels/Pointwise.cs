@@ -675,7 +675,7 @@ internal readonly struct AddcdivGrad1K<T>(T value) : IMap2<T> where T : unmanage
 // ---- losses of logits and probabilities (soft margin, BCE with logits, KL divergence) ---------------
 
 /// <summary>The elementwise losses of <see cref="LogitLossK{T}"/> (a = input, b = target).</summary>
-internal enum LogitLoss { SoftMargin, BceWithLogits, KlDiv, KlDivLogTarget }
+internal enum LogitLoss { SoftMargin, BceWithLogits, KlDiv, KlDivLogTarget, PoissonLog }
 
 /// <summary>Vector exp/log and the stable softplus and sigmoid the logit losses share.</summary>
 internal static class LogitMath
@@ -726,7 +726,7 @@ internal static class LogitMath
 }
 
 /// <summary>The elementwise loss of input a and target b: soft margin softplus(−b·a); BCE with logits (1 − b)·a + softplus(−a);
-/// KL divergence xlogy(b, b) − b·a (0·log 0 = 0), with a log target e^b·(b − a).</summary>
+/// KL divergence xlogy(b, b) − b·a (0·log 0 = 0), with a log target e^b·(b − a); Poisson NLL of a log rate e^a − b·a.</summary>
 internal readonly struct LogitLossK<T>(LogitLoss kind) : IMap2<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public Vector<T> Map(Vector<T> a, Vector<T> b) => kind switch
@@ -734,6 +734,7 @@ internal readonly struct LogitLossK<T>(LogitLoss kind) : IMap2<T> where T : unma
         LogitLoss.SoftMargin => LogitMath.Softplus(-(b * a)),
         LogitLoss.BceWithLogits => (Vector<T>.One - b) * a + LogitMath.Softplus(-a),
         LogitLoss.KlDiv => Vector.ConditionalSelect(Vector.Equals(b, Vector<T>.Zero), Vector<T>.Zero, b * LogitMath.Log(b)) - b * a,
+        LogitLoss.PoissonLog => LogitMath.Exp(a) - b * a,
         _ => LogitMath.Exp(b) * (b - a),
     };
 
@@ -742,12 +743,14 @@ internal readonly struct LogitLossK<T>(LogitLoss kind) : IMap2<T> where T : unma
         LogitLoss.SoftMargin => LogitMath.Softplus(-(b * a)),
         LogitLoss.BceWithLogits => (T.One - b) * a + LogitMath.Softplus(-a),
         LogitLoss.KlDiv => (b == T.Zero ? T.Zero : b * T.Log(b)) - b * a,
+        LogitLoss.PoissonLog => T.Exp(a) - b * a,
         _ => T.Exp(b) * (b - a),
     };
 }
 
 /// <summary>scale·g·∂ℓ/∂(input or target) of <see cref="LogitLossK{T}"/> (g from the 3-operand form, else 1): soft margin
-/// −b·σ(−ab) / −a·σ(−ab); BCE σ(a) − b / −a; KL −b / (b = 0 ? 0 : log b + 1) − a; KL log target −e^b / e^b·(b − a + 1).</summary>
+/// −b·σ(−ab) / −a·σ(−ab); BCE σ(a) − b / −a; KL −b / (b = 0 ? 0 : log b + 1) − a; KL log target −e^b / e^b·(b − a + 1);
+/// Poisson (log rate) e^a − b / −a.</summary>
 internal readonly struct LogitLossGradK<T>(LogitLoss kind, bool forTarget, T scale) : IMap2<T>, IMap3<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private Vector<T> D(Vector<T> a, Vector<T> b)
@@ -758,6 +761,7 @@ internal readonly struct LogitLossGradK<T>(LogitLoss kind, bool forTarget, T sca
             case LogitLoss.BceWithLogits: return forTarget ? -a : LogitMath.Sigmoid(a) - b;
             case LogitLoss.KlDiv:
                 return forTarget ? Vector.ConditionalSelect(Vector.Equals(b, Vector<T>.Zero), Vector<T>.Zero, LogitMath.Log(b) + Vector<T>.One) - a : -b;
+            case LogitLoss.PoissonLog: return forTarget ? -a : LogitMath.Exp(a) - b;
             default:
             {
                 var e = LogitMath.Exp(b);
@@ -771,6 +775,7 @@ internal readonly struct LogitLossGradK<T>(LogitLoss kind, bool forTarget, T sca
         LogitLoss.SoftMargin => -(forTarget ? a : b) * LogitMath.Sigmoid(-(b * a)),
         LogitLoss.BceWithLogits => forTarget ? -a : LogitMath.Sigmoid(a) - b,
         LogitLoss.KlDiv => forTarget ? (b == T.Zero ? T.Zero : T.Log(b) + T.One) - a : -b,
+        LogitLoss.PoissonLog => forTarget ? -a : T.Exp(a) - b,
         _ => forTarget ? T.Exp(b) * (b - a + T.One) : -T.Exp(b),
     };
 

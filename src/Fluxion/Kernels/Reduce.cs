@@ -402,6 +402,37 @@ internal static class Reduce
         });
     }
 
+    /// <summary>
+    /// The first-order VJP of softmax (or log-softmax when <paramref name="log"/>) along the last dim of a dense
+    /// [rows, n] layout, one pass per row on the gradient <paramref name="g"/> and the saved output <paramref name="y"/>:
+    /// softmax g_x = y·(g − Σ g·y), log-softmax g_x = g − e^y·Σ g.
+    /// </summary>
+    public static void SoftmaxGradRows<T>(T[] g, int gOff, T[] y, int yOff, T[] dst, int rows, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n == 0 || rows == 0) return;
+        For(rows, (long)rows * n, (r0, r1) =>
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                var gr = g.AsSpan(gOff + r * n, n);
+                var yr = y.AsSpan(yOff + r * n, n);
+                var d = dst.AsSpan(r * n, n);
+                if (log)
+                {
+                    T s = TensorPrimitives.Sum<T>(gr);
+                    TensorPrimitives.Exp<T>(yr, d);
+                    TensorPrimitives.MultiplyAdd<T>(d, -s, gr, d);
+                }
+                else
+                {
+                    T s = TensorPrimitives.Dot<T>(gr, yr);
+                    TensorPrimitives.Subtract<T>(gr, s, d);
+                    TensorPrimitives.Multiply<T>(d, yr, d);
+                }
+            }
+        });
+    }
+
     private static void SoftmaxRow<T>(ReadOnlySpan<T> row, Span<T> d, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T m = TensorPrimitives.Max(row);

@@ -512,6 +512,148 @@ internal static unsafe class VecMath
         }
     }
 
+    // ---- the gamma family in double lanes (the float32 kernels: each float result rounded once) -------
+
+    /// <summary>sin(π·r) and cos(π·r) for r = x - round(x) (exact): the reflection formulas' periodic part.</summary>
+    private static (V Sin, V Cos) SinCosPi(V x)
+    {
+        var r = (x - Vector256.Round(x)) * C(Math.PI);
+        return (Vector256.Sin(r), Vector256.Cos(r));
+    }
+
+    /// <summary>log|Γ(x)| to about 1e-15 absolute (enough for float32 results within a few ulps; the float64 op keeps
+    /// Special.Lgamma): for x ≥ 0, Stirling's series at z = x + n ≥ 10 minus log of the product x(x + 1)···(x + n - 1);
+    /// below 0 the reflection log(π/|sin πx|) - lgamma(1 - x). +inf at 0, the negative integers and ±inf.</summary>
+    public static V Lgamma(V x)
+    {
+        var neg = Vector256.LessThan(x, V.Zero);
+        var p = V.One;
+        var z = Select(neg, V.One - x, x);
+        for (int k = 0; k < 10; k++)   // up to z ≥ 10, p the product of the values left behind
+        {
+            var lo = Vector256.LessThan(z, C(10));
+            if (Vector256.ExtractMostSignificantBits(lo) == 0) break;
+            p = Select(lo, p * z, p);
+            z = Select(lo, z + V.One, z);
+        }
+        var iz = V.One / z;
+        var iz2 = iz * iz;
+        var s = C(1.0 / 12) - iz2 * (C(1.0 / 360) - iz2 * (C(1.0 / 1260) - iz2 * (C(1.0 / 1680) - iz2 * (C(1.0 / 1188) - iz2 * C(691.0 / 360360)))));
+        var l = (z - C(0.5)) * (Log(z) - V.One) + C(0.9189385332046728 - 0.5) + s * iz - Log(Vector256.Abs(p));
+        var (sin, _) = SinCosPi(x);
+        var y = Select(neg, Log(C(Math.PI) / Vector256.Abs(sin)) - l, l);
+        y = Select(Vector256.Equals(x, V.One) | Vector256.Equals(x, C(2)), V.Zero, y);   // the zeros, exact (the series leaves ~1e-15)
+        y = Select(Vector256.Equals(Vector256.Abs(x), C(double.PositiveInfinity)), C(double.PositiveInfinity), y);
+        return Select(Vector256.Equals(x, x), y, x);
+    }
+
+    /// <summary>ψ(x) (digamma) to about 1e-15 absolute: for x ≥ 0, the asymptotic series at z = x + n ≥ 10 minus Σ 1/(x + k);
+    /// below 0 the reflection ψ(1 - x) - π·cot(πx). As PyTorch: -inf at +0, +inf at -0, NaN at the negative integers and -inf.</summary>
+    public static V Digamma(V x)
+    {
+        var neg = Vector256.LessThan(x, V.Zero);
+        var acc = V.Zero;
+        var z = Select(neg, V.One - x, x);
+        for (int k = 0; k < 10; k++)   // ψ(z) = ψ(z + 1) - 1/z up to z ≥ 10
+        {
+            var lo = Vector256.LessThan(z, C(10));
+            if (Vector256.ExtractMostSignificantBits(lo) == 0) break;
+            acc = Select(lo, acc - V.One / z, acc);
+            z = Select(lo, z + V.One, z);
+        }
+        var iz2 = V.One / (z * z);
+        var t = iz2 * (C(1.0 / 12) - iz2 * (C(1.0 / 120) - iz2 * (C(1.0 / 252) - iz2 * (C(1.0 / 240) - iz2 * (C(1.0 / 132) - iz2 * (C(691.0 / 32760) - iz2 * C(1.0 / 12)))))));
+        var psi = (Log(z) - C(0.5) / z - t) + acc;
+        var (sin, cos) = SinCosPi(x);
+        var y = Select(neg, psi - C(Math.PI) * cos / sin, psi);
+        y = Select(neg & Vector256.Equals(sin, V.Zero), C(double.NaN), y);
+        var negZero = Vector256.LessThan(x.AsInt64(), Vector256<long>.Zero).AsDouble();
+        y = Select(Vector256.Equals(x, V.Zero), Select(negZero, C(double.PositiveInfinity), C(double.NegativeInfinity)), y);
+        return Select(Vector256.Equals(x, x), y, x);
+    }
+
+    /// <summary>ψ'(x) (trigamma, polygamma(1, x)) to about 1e-15 relative: for x ≥ 0, the asymptotic series at z = x + n ≥ 10
+    /// plus Σ 1/(x + k)²; below 0 the reflection π²/sin²(πx) - ψ'(1 - x). +inf at 0 and the negative integers, 0 at +inf, NaN at -inf.</summary>
+    public static V Trigamma(V x)
+    {
+        var neg = Vector256.LessThan(x, V.Zero);
+        var acc = V.Zero;
+        var z = Select(neg, V.One - x, x);
+        for (int k = 0; k < 10; k++)   // ψ'(z) = ψ'(z + 1) + 1/z² up to z ≥ 10
+        {
+            var lo = Vector256.LessThan(z, C(10));
+            if (Vector256.ExtractMostSignificantBits(lo) == 0) break;
+            acc = Select(lo, acc + V.One / (z * z), acc);
+            z = Select(lo, z + V.One, z);
+        }
+        var iz = V.One / z;
+        var iz2 = iz * iz;
+        var q = C(1.0 / 6) - iz2 * (C(1.0 / 30) - iz2 * (C(1.0 / 42) - iz2 * (C(1.0 / 30) - iz2 * (C(5.0 / 66) - iz2 * (C(691.0 / 2730) - iz2 * C(7.0 / 6))))));
+        var psi1 = acc + (iz + iz2 * (C(0.5) + iz * q));
+        var (sin, _) = SinCosPi(x);
+        var y = Select(neg, C(Math.PI * Math.PI) / (sin * sin) - psi1, psi1);
+        return Select(Vector256.Equals(x, x), y, x);
+    }
+
+    /// <summary>max(a, b) + log1p(e^-|a - b|) (or log1p(2^-|a - b|)/ln 2 for base 2) on finite or one-infinite lanes
+    /// (the float32 logaddexp kernels' double part; the callers fix the both-infinite and NaN lanes).</summary>
+    internal static V LogAddExp(V a, V b, bool base2)
+    {
+        var d = -Vector256.Abs(a - b);
+        var l = base2 ? Log1p(Exp2(d)) * C(1 / Math.Log(2)) : Log1p(Exp(d));
+        return Vector256.Max(a, b) + l;
+    }
+
+    // ---- activations (the float64 kernels of the nn entries) ----------------------------------------
+
+    /// <summary>The logistic sigmoid: 1/(1 + e) for x &gt;= 0, e/(1 + e) below, e = e^-|x|.</summary>
+    private static V Sigmoid(V x)
+    {
+        var e = Exp(-Vector256.Abs(x));
+        var r = V.One / (V.One + e);
+        return Select(Vector256.LessThan(x, V.Zero), e * r, r);
+    }
+
+    /// <summary>SiLU x·σ(x).</summary>
+    public static V Silu(V x) => x * Sigmoid(x);
+
+    /// <summary>Mish x·tanh(softplus x) = x·n/(n + 2), n = e·(e + 2), e = e^min(x, 20) (exactly x from 20 on).</summary>
+    public static V Mish(V x)
+    {
+        var e = Exp(Vector256.Min(x, C(20)));
+        var n = e * (e + C(2));
+        return x * (n / (n + C(2)));
+    }
+
+    /// <summary>Softsign x/(1 + |x|).</summary>
+    public static V Softsign(V x) => Select(Vector256.Equals(x, x), x / (V.One + Vector256.Abs(x)), x);
+
+    /// <summary>Tanhshrink x - tanh x (tanh by Math.Tanh per lane, the float64 tanh kernel's).</summary>
+    public static V Tanhshrink(V x) => Select(Vector256.Equals(x, x), x - Special.Tanh(x), x);
+
+    /// <summary>log σ(x) = min(x, 0) - log1p(e^-|x|).</summary>
+    public static V LogSigmoid(V x) => Select(Vector256.LessThan(x, V.Zero), x, V.Zero) - Log1p(Exp(-Vector256.Abs(x)));
+
+    /// <summary>PyTorch's elu family: x ≤ 0 ? negCoef·expm1(x·inScale) : posCoef·x (NaN takes the second branch).</summary>
+    internal readonly struct Elu(double negCoef, double posCoef, double inScale) : IVecOp
+    {
+        /// <inheritdoc/>
+        public V Eval(V x) => Select(Vector256.LessThanOrEqual(x, V.Zero), Expm1(x * C(inScale)) * C(negCoef), x * C(posCoef));
+    }
+
+    /// <summary>logit log(z/(1 - z)), z = x clamped to [lo, hi] when <paramref name="clamp"/> (NaN passes), as PyTorch
+    /// (the quotient in lanes, the log by Math.Log).</summary>
+    internal readonly struct Logit(double lo, double hi, bool clamp) : IVecOp
+    {
+        /// <inheritdoc/>
+        public V Eval(V x)
+        {
+            var z = clamp ? Select(Vector256.LessThan(x, C(lo)), C(lo), Select(Vector256.GreaterThan(x, C(hi)), C(hi), x)) : x;
+            var q = z / (V.One - z);
+            return Vector256.Create(Math.Log(q[0]), Math.Log(q[1]), Math.Log(q[2]), Math.Log(q[3]));   // libm's log, as PyTorch's
+        }
+    }
+
     // ---- IVecFunc adapters (one struct per function, for the generic drivers) ----
 
     internal struct ExpF : IVecFunc { public static V Eval(V x) => Exp(x); }
@@ -534,6 +676,14 @@ internal static unsafe class VecMath
     internal struct ErfcF : IVecFunc { public static V Eval(V x) => Erfc(x); }
     internal struct ErfinvF : IVecFunc { public static V Eval(V x) => Erfinv(x); }
     internal struct GeluF : IVecFunc { public static V Eval(V x) => Gelu(x); }
+    internal struct LgammaF : IVecFunc { public static V Eval(V x) => Lgamma(x); }
+    internal struct DigammaF : IVecFunc { public static V Eval(V x) => Digamma(x); }
+    internal struct TrigammaF : IVecFunc { public static V Eval(V x) => Trigamma(x); }
+    internal struct SiluF : IVecFunc { public static V Eval(V x) => Silu(x); }
+    internal struct MishF : IVecFunc { public static V Eval(V x) => Mish(x); }
+    internal struct SoftsignF : IVecFunc { public static V Eval(V x) => Softsign(x); }
+    internal struct TanhshrinkF : IVecFunc { public static V Eval(V x) => Tanhshrink(x); }
+    internal struct LogSigmoidF : IVecFunc { public static V Eval(V x) => LogSigmoid(x); }
 
 }
 
@@ -742,16 +892,17 @@ internal static class VecMath32
 
     // ---- logarithms --------------------------------------------------------------------------------
 
-    /// <summary>Natural logarithm (NaN below 0, -inf at ±0, subnormals scaled first).</summary>
+    /// <summary>The logarithms' reduction: x = 2^e·(1 + f) with 1 + f in [√½, √2) (subnormals scaled first); returns f
+    /// and sets <paramref name="tail"/> = f³·P(f), so log(1 + f) = f - f²/2 + tail (Cephes' logf coefficients).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Log(Vector256<float> x)
+    private static Vector256<float> LogReduce(Vector256<float> x, out Vector256<float> e, out Vector256<float> tail)
     {
         var sub = Vector256.LessThan(x, C(1.17549435e-38f));
         var xs = Sel(sub, x * C(8388608f), x);
         var ix = xs.AsInt32() - Vector256.Create(0x3f3504f3);           // relative to √½'s bits
         var k = Vector256.ShiftRightArithmetic(ix, 23);
         var m = ((ix & Vector256.Create(0x007fffff)) + Vector256.Create(0x3f3504f3)).AsSingle();   // in [√½, √2)
-        var e = Vector256.ConvertToSingle(k) - (sub & C(23f));
+        e = Vector256.ConvertToSingle(k) - (sub & C(23f));
         var f = m - Vector256<float>.One;
         var z = f * f;
         var p = C(7.0376836292e-2f);
@@ -763,15 +914,49 @@ internal static class VecMath32
         p = Fma(p, f, C(2.0000714765e-1f));
         p = Fma(p, f, C(-2.4999993993e-1f));
         p = Fma(p, f, C(3.3333331174e-1f));
-        var y = f * z * p;
-        y = Fma(e, C(Ln2Lo), y);
-        y = Fma(C(-0.5f), z, y);
-        y = f + y;
-        y = Fma(e, C(Ln2Hi), y);
+        tail = f * z * p;
+        return f;
+    }
+
+    /// <summary>A logarithm's values at the edges: NaN below 0 and at NaN, -inf at ±0, +inf at +inf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LogEdges(Vector256<float> x, Vector256<float> y)
+    {
         y = Sel(Vector256.LessThan(x, Vector256<float>.Zero), C(float.NaN), y);
         y = Sel(Vector256.Equals(x, Vector256<float>.Zero), C(float.NegativeInfinity), y);
         y = Sel(Vector256.Equals(x, C(float.PositiveInfinity)), x, y);
         return Sel(IsNaN(x), x, y);
+    }
+
+    /// <summary>Natural logarithm (NaN below 0, -inf at ±0, subnormals scaled first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log(Vector256<float> x)
+    {
+        var f = LogReduce(x, out var e, out var y);
+        var z = f * f;
+        y = Fma(e, C(Ln2Lo), y);
+        y = Fma(C(-0.5f), z, y);
+        y = f + y;
+        y = Fma(e, C(Ln2Hi), y);
+        return LogEdges(x, y);
+    }
+
+    /// <summary>log2 x = e + log(1 + f)·log2(e) with the exponent e added in the final FMA (exact at the powers of 2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log2(Vector256<float> x)
+    {
+        var f = LogReduce(x, out var e, out var tail);
+        var l = f + Fma(C(-0.5f), f * f, tail);
+        return LogEdges(x, Fma(l, C(1.44269502f), e));
+    }
+
+    /// <summary>log10 x = e·log10(2) + log(1 + f)·log10(e), log10(2) split in two (e times the high part exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log10(Vector256<float> x)
+    {
+        var f = LogReduce(x, out var e, out var tail);
+        var l = f + Fma(C(-0.5f), f * f, tail);
+        return LogEdges(x, Fma(e, C(0.301025390625f), Fma(l, C(0.434294492f), e * C(4.60503907e-06f))));
     }
 
     /// <summary>log(1 + x) (Goldberg: log(u)·x/(u - 1) corrects the rounding of u = 1 + x).</summary>
@@ -1084,12 +1269,164 @@ internal static class VecMath32
         return CopySign(x, y);
     }
 
+    // ---- activations (one pass each; the nn entries' eager kernels and register formulas) ------------
+
+    /// <summary>x·e^x rounded once (the product taken on e^x's mantissa, then scaled): the left tails of silu and mish,
+    /// where e^x is subnormal and x·e^x rounded twice would lose up to |x| ulps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> XExp(Vector256<float> x)
+    {
+        var r = Reduce(x, out var n);
+        return Scale(x * (Vector256<float>.One + Expm1Poly(r)), n);
+    }
+
+    /// <summary>SiLU x·σ(x) (σ as <see cref="Sigmoid"/>; x·e^x rounded once below -80).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Silu(Vector256<float> x)
+    {
+        var y = Sel(IsNaN(x), x, x * Sigmoid(x));   // NaN passes as it is (the same bits inlined or not)
+        if (!Vector256.LessThanAny(x, C(-80f))) return y;
+        return Sel(Vector256.LessThan(x, C(-80f)) & Vector256.GreaterThan(x, C(-110f)), XExp(x), y);
+    }
+
+    /// <summary>Mish x·tanh(softplus x) with tanh(log(1 + e)) = n/(n + 2), n = e·(e + 2), e = e^min(x, 10) (exactly 1
+    /// from 10 on in float; relative-accurate in the left tail, no cancellation; x·e^x rounded once below -80).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Mish(Vector256<float> x)
+    {
+        var e = Exp(Vector256.Min(x, C(10f)));
+        var n = e * (e + C(2f));
+        var y = Sel(IsNaN(x), x, x * (n / (n + C(2f))));
+        if (!Vector256.LessThanAny(x, C(-80f))) return y;
+        return Sel(Vector256.LessThan(x, C(-80f)) & Vector256.GreaterThan(x, C(-110f)), XExp(x), y);
+    }
+
+    /// <summary>Softsign x/(1 + |x|).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Softsign(Vector256<float> x) => Sel(IsNaN(x), x, x / (Vector256<float>.One + Vector256.Abs(x)));
+
+    // Chebyshev series in s = 2t - 1 of (tanh x - x)/x³, t = x² on [0, 1] (9 terms, relative error 5e-10)
+    private static ReadOnlySpan<float> TanhshrinkSeries =>
+    [
+        -0.28184888577495626f, 0.04712263867721852f, -0.003991759006663984f, 0.000338649928135179f, -2.8735498984766573e-05f,
+        2.43835463008546e-06f, -2.0690754783669884e-07f, 1.7557228887410402e-08f, -1.4898261541107516e-09f,
+    ];
+
+    /// <summary>Tanhshrink x - tanh x without cancellation: -x·t·Q(t) (t = x², Q the series of (tanh x - x)/x³) below 1;
+    /// (|x| - 1) + 2/(e^2|x| + 1) with x's sign from 1 on (both terms non-negative; |x| - 1 exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Tanhshrink(Vector256<float> x)
+    {
+        var a = Vector256.Abs(x);
+        var t = x * x;
+        var small = Sel(IsNaN(x), x, -(x * t) * Clenshaw(TanhshrinkSeries, t + t - Vector256<float>.One));
+        var isSmall = Vector256.LessThan(a, Vector256<float>.One) | IsNaN(x);
+        if (All(isSmall)) return small;
+        var big = CopySign((a - Vector256<float>.One) + C(2f) / (Exp(a + a) + Vector256<float>.One), x);
+        return Sel(isSmall, small, big);
+    }
+
+    /// <summary>log σ(x) = min(x, 0) - log1p(e^-|x|) (PyTorch's formula; no overflow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LogSigmoid(Vector256<float> x)
+    {
+        var m = Sel(Vector256.LessThan(x, Vector256<float>.Zero), x, Vector256<float>.Zero);
+        return Sel(IsNaN(x), x, m - Log1p(Exp(-Vector256.Abs(x))));
+    }
+
+    /// <summary>PyTorch's elu family: x ≤ 0 ? negCoef·expm1(x·inScale) : posCoef·x (NaN takes the second branch). ELU is
+    /// (α, 1, 1), SELU (scale·α, scale, 1), CELU (α, 1, 1/α).</summary>
+    internal readonly struct Elu(float negCoef, float posCoef, float inScale) : IVecOp32
+    {
+        /// <inheritdoc/>
+        public Vector256<float> Eval(Vector256<float> x) =>
+            Sel(Vector256.LessThanOrEqual(x, Vector256<float>.Zero), Expm1(x * C(inScale)) * C(negCoef), x * C(posCoef));
+    }
+
+    /// <summary>logit log(z/(1 - z)) with z = x clamped to [lo, hi] when <paramref name="clamp"/> (NaN passes), as PyTorch.
+    /// From z = 1/4 on as log1p(w), w = (2z - 1)/(1 - z) (2z - 1 exact there; Goldberg's correction, one log): no
+    /// cancellation around z = 1/2, where log of the rounded quotient would lose all digits.</summary>
+    internal readonly struct Logit(float lo, float hi, bool clamp) : IVecOp32
+    {
+        /// <inheritdoc/>
+        public Vector256<float> Eval(Vector256<float> x)
+        {
+            var z = clamp ? Sel(Vector256.LessThan(x, C(lo)), C(lo), Sel(Vector256.GreaterThan(x, C(hi)), C(hi), x)) : x;
+            var den = Vector256<float>.One - z;
+            var upper = Vector256.GreaterThanOrEqual(z, C(0.25f));
+            var w = (z + z - Vector256<float>.One) / den;
+            var u = Sel(upper, Vector256<float>.One + w, z / den);
+            var l = Log(u);
+            var y = Sel(upper, l * (w / (u - Vector256<float>.One)), l);
+            y = Sel(upper & Vector256.Equals(u, Vector256<float>.One), w, y);
+            return Sel(Vector256.Equals(w, C(float.PositiveInfinity)), w, y);
+        }
+    }
+
+    /// <summary>logaddexp log(e^a + e^b) = max + log1p(e^-|a - b|) (PyTorch's formula), evaluated in double lanes and
+    /// rounded once (in float the sum cancels where the result is near 0); ±inf when both are that infinity, NaN if either is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LogAddExp(Vector256<float> a, Vector256<float> b) => LogAddExpVia(a, b, false);
+
+    /// <summary>logaddexp2 log2(2^a + 2^b) = max + log1p(2^-|a - b|)/ln 2 (as <see cref="LogAddExp"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LogAddExp2(Vector256<float> a, Vector256<float> b) => LogAddExpVia(a, b, true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LogAddExpVia(Vector256<float> a, Vector256<float> b, bool base2)
+    {
+        var (alo, ahi) = Vector256.Widen(a);
+        var (blo, bhi) = Vector256.Widen(b);
+        var y = Vector256.Narrow(VecMath.LogAddExp(alo, blo, base2), VecMath.LogAddExp(ahi, bhi, base2));
+        y = Sel(Vector256.Equals(a, b) & Vector256.Equals(Vector256.Abs(a), C(float.PositiveInfinity)), a, y);
+        return Sel(IsNaN(a) | IsNaN(b), a + b, y);
+    }
+
+    /// <summary>y = f(x) on float32 spans for a parameterized lane function (<see cref="Map{F}"/>'s layout and threads).</summary>
+    public static unsafe void MapWith<F>(ReadOnlySpan<float> x, Span<float> y, F f) where F : struct, IVecOp32
+    {
+        int n = y.Length;
+        if (n >= VecMath.ParallelMin && Parallelism.Available > 1)
+        {
+            fixed (float* px = x, py = y)
+            {
+                nint ax = (nint)px, ay = (nint)py;
+                Parallelism.For(n, n, VecMath.ParallelMin, (s, e) => MapSerialWith(new ReadOnlySpan<float>((float*)ax + s, e - s), new Span<float>((float*)ay + s, e - s), f));
+            }
+            return;
+        }
+        MapSerialWith(x, y, f);
+    }
+
+    private static void MapSerialWith<F>(ReadOnlySpan<float> x, Span<float> y, F f) where F : struct, IVecOp32
+    {
+        int n = y.Length;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (n < 8)
+        {
+            if (n == 0) return;
+            Span<float> buf = stackalloc float[8];
+            buf.Clear();
+            x.CopyTo(buf);
+            f.Eval(Vector256.Create((ReadOnlySpan<float>)buf)).CopyTo(buf);
+            buf[..n].CopyTo(y);
+            return;
+        }
+        var last = Vector256.LoadUnsafe(ref xr, (nuint)(n - 8));
+        int i = 0;
+        for (; i + 8 <= n; i += 8) f.Eval(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < n) f.Eval(last).StoreUnsafe(ref yr, (nuint)(n - 8));
+    }
+
     // ---- IVecFunc32 adapters (one struct per function, for the generic drivers) ----
 
     internal struct ExpF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Exp(x); }
     internal struct Expm1F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Expm1(x); }
     internal struct Exp2F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Exp2(x); }
     internal struct LogF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log(x); }
+    internal struct Log2F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log2(x); }
+    internal struct Log10F : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log10(x); }
     internal struct Log1pF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Log1p(x); }
     internal struct SinhF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Sinh(x); }
     internal struct CoshF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Cosh(x); }
@@ -1105,7 +1442,21 @@ internal static class VecMath32
     internal struct ErfcF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Erfc(x); }
     internal struct ErfinvF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Erfinv(x); }
     internal struct GeluF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Gelu(x); }
+    internal struct SiluF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Silu(x); }
+    internal struct MishF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Mish(x); }
+    internal struct SoftsignF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Softsign(x); }
+    internal struct TanhshrinkF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => Tanhshrink(x); }
+    internal struct LogSigmoidF : IVecFunc32 { public static Vector256<float> Eval(Vector256<float> x) => LogSigmoid(x); }
+    internal struct LogAddExpF : IVecFunc32x2 { public static Vector256<float> Eval(Vector256<float> a, Vector256<float> b) => LogAddExp(a, b); }
+    internal struct LogAddExp2F : IVecFunc32x2 { public static Vector256<float> Eval(Vector256<float> a, Vector256<float> b) => LogAddExp2(a, b); }
     internal struct Atan2F : IVecFunc32x2 { public static Vector256<float> Eval(Vector256<float> y, Vector256<float> x) => Atan2(y, x); }
+}
+
+/// <summary>A unary function on 8 float32 lanes with parameters (its fields): <see cref="VecMath32.MapWith{F}"/>.</summary>
+internal interface IVecOp32
+{
+    /// <summary>f on each lane.</summary>
+    Vector256<float> Eval(Vector256<float> x);
 }
 
 /// <summary>A binary function on 8 float32 lanes (<see cref="VecMath32.Map2{F}"/>).</summary>

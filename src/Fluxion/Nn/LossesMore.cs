@@ -54,6 +54,22 @@ public static partial class Losses
             Sample("var per sample full", t => GaussianNllLoss(t[0], t[1], t[2], full: true, reduction: Reduction.Sum), true, R(4, 3, 4), R(5, 3, 4), P(6, 3))],
     };
 
+    /// <summary>The least and greatest element of a float tensor in one SIMD pass each (NaN if any element is NaN, unless
+    /// <paramref name="ignoreNaN"/>: then NaN elements are skipped); (+inf, -inf) when empty.</summary>
+    private static (double Min, double Max) MinMax(Tensor t, bool ignoreNaN)
+    {
+        if (t.Numel == 0) return (double.PositiveInfinity, double.NegativeInfinity);
+        if (t.DType == DType.Float32)
+        {
+            var s = t.DenseSpan<float>();
+            return ignoreNaN ? (System.Numerics.Tensors.TensorPrimitives.MinNumber(s), System.Numerics.Tensors.TensorPrimitives.MaxNumber(s))
+                : (System.Numerics.Tensors.TensorPrimitives.Min(s), System.Numerics.Tensors.TensorPrimitives.Max(s));
+        }
+        var d = t.DType == DType.Float64 ? t.DenseSpan<double>() : t.ToDoubleArray();
+        return ignoreNaN ? (System.Numerics.Tensors.TensorPrimitives.MinNumber(d), System.Numerics.Tensors.TensorPrimitives.MaxNumber(d))
+            : (System.Numerics.Tensors.TensorPrimitives.Min(d), System.Numerics.Tensors.TensorPrimitives.Max(d));
+    }
+
     /// <summary>
     /// Gaussian negative log-likelihood (PyTorch's <c>F.gaussian_nll_loss</c>): ½(log v + (input − target)²/v) (+ ½log 2π when
     /// <paramref name="full"/>), with the variance v of the input's shape, of its shape without the last dim, or with last dim 1.
@@ -73,19 +89,18 @@ public static partial class Losses
             else if (!(input.Rank >= 1 && var.Rank == input.Rank && var.Size(-1) == 1 && ShapeUtil.SameShape(var.ShapeArray[..^1], inLead)))
                 throw new ShapeMismatchException($"{op}: var of shape {ShapeUtil.Format(var.Shape)} must have the input's shape {ShapeUtil.Format(input.Shape)}, that shape without the last dim, or last dim 1.");
         }
-        if (var.ToDoubleArray().Any(v => v < 0)) throw new ArgumentException($"{op}: var has negative entries.", nameof(var));
+        if (MinMax(var, ignoreNaN: true).Min < 0) throw new ArgumentException($"{op}: var has negative entries.", nameof(var));
         var v = var + (var.ClampMin(eps) - var).Detach();
         var loss = 0.5 * (v.Log() + (input - target).Square() / v);
         if (full) loss = loss + 0.5 * Math.Log(2 * Math.PI);
         return Reduce(op, loss, reduction);
     }
 
-    internal static readonly OpDef PoissonNllLossOp = new("PoissonNllLoss", OpFamily.NN, "nn.functional.poisson_nll_loss")
-    {
-        CompositeOf = ["Exp", "Log", "Mul", "Sub", "Where", "Mean"],
-        Samples = () => [Sample("log input", t => PoissonNllLoss(t[0], t[1]), true, R(1, 3, 4), P(2, 3, 4)),
-            Sample("rate full", t => PoissonNllLoss(t[0], t[1], logInput: false, full: true, reduction: Reduction.None), true, P(3, 6), P(4, 6))],
-    };
+    // the log-rate form without Stirling's term is a fused logit loss (one pass forward, one per input backward); the rest composites
+    internal static readonly FusedDef PoissonNllLossOp = LogitLossDef("PoissonNllLoss", "nn.functional.poisson_nll_loss", (a, b, r, _) => PoissonNllLoss(a, b, reduction: r),
+        () => [Sample("log input", t => PoissonNllLoss(t[0], t[1]), true, R(1, 3, 4), P(2, 3, 4)),
+            Sample("log input none", t => PoissonNllLoss(t[0], t[1], reduction: Reduction.None), true, R(5, 2, 3), P(6, 2, 3)),
+            Sample("rate full", t => PoissonNllLoss(t[0], t[1], logInput: false, full: true, reduction: Reduction.None), true, P(3, 6), P(4, 6))]);
 
     /// <summary>
     /// Poisson negative log-likelihood (PyTorch's <c>F.poisson_nll_loss</c>): e^input − target·input with
@@ -97,6 +112,7 @@ public static partial class Losses
         const string op = "PoissonNllLoss";
         CheckReduction(op, reduction);
         CheckPair(op, input, target);
+        if (logInput && !full && LogitLossCall(PoissonNllLossOp, Kernels.LogitLoss.PoissonLog, input, target, reduction) is { } fused) return fused;
         var loss = logInput ? input.Exp() - target * input : input - target * (input + eps).Log();
         if (full)
         {
@@ -127,7 +143,7 @@ public static partial class Losses
         CheckReduction(op, reduction);
         CheckPair(op, input, target);
         if (weight is not null) CheckBroadcastsTo(op, "weight", weight, input);
-        if (input.ToDoubleArray().Any(v => !(v >= 0 && v <= 1)))
+        if (MinMax(input, ignoreNaN: false) is var (lo, hi) && !(lo >= 0 && hi <= 1))   // NaN fails, as PyTorch's check
             throw new ArgumentException($"{op}: every input element must be a probability in [0, 1]; for logits use BceWithLogits.", nameof(input));
         var loss = -(target * input.Log().ClampMin(-100) + (1.0 - target) * (1.0 - input).Log().ClampMin(-100));
         if (weight is not null) loss = loss * weight;

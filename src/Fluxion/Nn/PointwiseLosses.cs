@@ -129,6 +129,7 @@ public static partial class Losses
         {
             case LogitLoss.SoftMargin: return -((i == 0 ? y : x) * (-(y * x)).Sigmoid());
             case LogitLoss.BceWithLogits: return i == 0 ? x.Sigmoid() - y : -x;
+            case LogitLoss.PoissonLog: return i == 0 ? x.Exp() - y : -x;
             case LogitLoss.KlDiv:
             {
                 if (i == 0) return -y;

@@ -8,7 +8,8 @@ namespace Fluxion;
 // softshrink/hardshrink/threshold: 0 on the boundary; hardswish: x/3 + 1/2 on [-3, 3]; a NaN input passes the gradient
 // of hardtanh, relu6, softshrink, hardshrink, threshold and hardswish, and zeroes hardsigmoid's). PyTorch's vectorized
 // loop (tensors of 16+ elements) differs at NaN and at hardswish's x = 3; the repository's edge goldens are the scalar
-// ones. The others are composites of registered ops. Samples avoid the kinks.
+// ones. The smooth ones (elu/selu/celu, silu, mish, softsign, tanhshrink, logsigmoid) are UnaryDef entries: one SIMD
+// pass each way (float32 in float lanes: Kernels.VecMath32). The rest are composites of registered ops. Samples avoid the kinks.
 // (the class is marked [OpTable] on its declaration in Elementwise.cs)
 public partial class Tensor
 {
@@ -21,19 +22,33 @@ public partial class Tensor
     private static OpDef Act(string name, string torch, string[] of, Func<Tensor, Tensor> f, OpSamples.Domain domain = OpSamples.Domain.Real) =>
         new(name, OpFamily.NN, torch) { CompositeOf = of, Samples = () => OpSamples.Unary(f, domain) };
 
-    internal static readonly OpDef EluOp = new("Elu", OpFamily.NN, "nn.functional.elu")
+    // the smooth activations: one SIMD pass forward (Kernels.VecMath32 float lanes, Kernels.VecMath for float64) and one
+    // fused pass in first-order backward (UnaryDef: the derivative rule below on raw lanes); the same rule in tensor ops
+    // (differentiable again) for create-graph, forward mode and higher order. Float64 register formulas only where the
+    // kernel is plain arithmetic or libm per lane: the runtime's Vector256.Exp/Log on doubles are not bit-stable between an
+    // inlined loop and a separately jitted call (CompileTests' bit-for-bit check caught silu)
+    internal static readonly UnaryDef<EluD> EluOp = new("Elu", Uses.Input, null, null, "nn.functional.elu")
     {
-        CompositeOf = ["Where", "Expm1", "ClampMax", "Mul"],
+        Family = OpFamily.NN,
+        Batch = BatchRules.Unary((x, a) => x.EluFamily(EluOp!, (EluD)a!)),
         Samples = () => [.. OpSamples.Unary(x => x.Elu()), .. OpSamples.Unary(x => x.Elu(0.7))],
     };
-    internal static readonly OpDef SeluOp = Act("Selu", "nn.functional.selu", ["Where", "Expm1", "ClampMax", "Mul"], x => x.Selu());
-    internal static readonly OpDef CeluOp = new("Celu", OpFamily.NN, "nn.functional.celu")
+    internal static readonly UnaryDef<EluD> SeluOp = new("Selu", Uses.Input, null, null, "nn.functional.selu")
     {
-        CompositeOf = ["Where", "Expm1", "ClampMax", "Mul"],
+        Family = OpFamily.NN,
+        Batch = BatchRules.Unary((x, a) => x.EluFamily(SeluOp!, (EluD)a!)),
+        Samples = () => OpSamples.Unary(x => x.Selu()),
+    };
+    internal static readonly UnaryDef<EluD> CeluOp = new("Celu", Uses.Input, null, null, "nn.functional.celu")
+    {
+        Family = OpFamily.NN,
+        Batch = BatchRules.Unary((x, a) => x.EluFamily(CeluOp!, (EluD)a!)),
         Samples = () => [.. OpSamples.Unary(x => x.Celu()), .. OpSamples.Unary(x => x.Celu(1.7))],
     };
-    internal static readonly OpDef SiluOp = Act("Silu", "nn.functional.silu", ["Mul", "Sigmoid"], x => x.Silu());
-    internal static readonly OpDef MishOp = Act("Mish", "nn.functional.mish", ["Mul", "Tanh", "Softplus"], x => x.Mish());
+    internal static readonly UnaryDef<SiluD> SiluOp = new("Silu", Uses.Input, VecMath32.Map<VecMath32.SiluF>, VecMath.Map<VecMath.SiluF>, "nn.functional.silu")
+    { Family = OpFamily.NN, Register32 = VecMath32.Silu, Samples = () => OpSamples.Unary(x => x.Silu()) };
+    internal static readonly UnaryDef<MishD> MishOp = new("Mish", Uses.Input, VecMath32.Map<VecMath32.MishF>, VecMath.Map<VecMath.MishF>, "nn.functional.mish")
+    { Family = OpFamily.NN, Register32 = VecMath32.Mish, Samples = () => OpSamples.Unary(x => x.Mish()) };
     // the piecewise activations: one SIMD pass forward (Kernels.Pointwise), one fused pass in first-order backward, and a
     // tensor-op VJP (Where on the input's regions) for create-graph and higher order
     internal static readonly FusedDef HardswishOp = PointwiseDef("Hardswish", OpFamily.NN, "nn.functional.hardswish",
@@ -54,7 +69,8 @@ public partial class Tensor
         (x, a) => { var (lo, hi) = ((double, double))a!; return x.Hardtanh(lo, hi); },
         () => [.. OpSamples.Unary(x => x.Hardtanh()), .. OpSamples.Unary(x => (x * 2).Hardtanh(-0.5, 1.5))]);
     internal static readonly OpDef Relu6Op = Act("Relu6", "nn.functional.relu6", ["Hardtanh"], x => (x * 4).Relu6());
-    internal static readonly OpDef SoftsignOp = Act("Softsign", "nn.functional.softsign", ["Div", "Abs", "Add"], x => x.Softsign(), OpSamples.Domain.AwayFromZero);
+    internal static readonly UnaryDef<SoftsignD> SoftsignOp = new("Softsign", Uses.Input, VecMath32.Map<VecMath32.SoftsignF>, VecMath.Map<VecMath.SoftsignF>, "nn.functional.softsign")
+    { Family = OpFamily.NN, Register32 = VecMath32.Softsign, Register64 = VecMath.Softsign, Samples = () => OpSamples.Unary(x => x.Softsign(), OpSamples.Domain.AwayFromZero) };
     internal static readonly FusedDef SoftshrinkOp = PointwiseDef("Softshrink", OpFamily.NN, "nn.functional.softshrink",
         (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
         (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
@@ -64,8 +80,10 @@ public partial class Tensor
         (g, x, a) => { double l = (double)a!; return Where(x.Ge(-l) & x.Le(l), 0.0, g); },
         (g, x, a) => { double l = (double)a!; return PointwiseGradRaw(g, x, new ZeroedGradK<float>((float)-l, (float)l, true), new ZeroedGradK<double>(-l, l, true)); },
         (x, a) => x.Hardshrink((double)a!), () => OpSamples.Unary(x => x.Hardshrink()));
-    internal static readonly OpDef TanhshrinkOp = Act("Tanhshrink", "nn.functional.tanhshrink", ["Sub", "Tanh"], x => x.Tanhshrink());
-    internal static readonly OpDef LogSigmoidOp = Act("LogSigmoid", "nn.functional.logsigmoid", ["Neg", "Softplus"], x => (x * 3).LogSigmoid());
+    internal static readonly UnaryDef<TanhshrinkD> TanhshrinkOp = new("Tanhshrink", Uses.Input, VecMath32.Map<VecMath32.TanhshrinkF>, VecMath.Map<VecMath.TanhshrinkF>, "nn.functional.tanhshrink")
+    { Family = OpFamily.NN, Register32 = VecMath32.Tanhshrink, Register64 = VecMath.Tanhshrink, Samples = () => OpSamples.Unary(x => x.Tanhshrink()) };
+    internal static readonly UnaryDef<LogSigmoidD> LogSigmoidOp = new("LogSigmoid", Uses.Input, VecMath32.Map<VecMath32.LogSigmoidF>, VecMath.Map<VecMath.LogSigmoidF>, "nn.functional.logsigmoid")
+    { Family = OpFamily.NN, Register32 = VecMath32.LogSigmoid, Samples = () => OpSamples.Unary(x => (x * 3).LogSigmoid()) };
     internal static readonly FusedDef ThresholdOp = PointwiseDef("Threshold", OpFamily.NN, "nn.functional.threshold",
         (g, x, a) => Where(x.Le((((double, double))a!).Item1), 0.0, g),
         (g, x, a) => { var (th, _) = ((double, double))a!; return PointwiseGradRaw(g, x, new AboveGradK<float>((float)th), new AboveGradK<double>(th)); },
@@ -151,24 +169,33 @@ public partial class Tensor
 
     internal static readonly OpDef RreluOp = Act("Rrelu", "nn.functional.rrelu", ["LeakyRelu", "Where", "Mul"], x => x.Rrelu(), OpSamples.Domain.AwayFromZero);
 
-    /// <summary>ELU: x for x &gt; 0, α·(eˣ − 1) otherwise (PyTorch's <c>F.elu</c>; the gradient at 0 is α).</summary>
-    public Tensor Elu(double alpha = 1) => Where(Le(0.0), alpha * ClampMax(0.0).Expm1(), this); // NaN takes the x branch (gradient 1), as PyTorch
+    /// <summary>ELU: x for x &gt; 0, α·(eˣ − 1) otherwise (PyTorch's <c>F.elu</c>; the gradient at 0 is α, at NaN 1).</summary>
+    public Tensor Elu(double alpha = 1) => EluFamily(EluOp, new EluD(alpha, 1, 1));
 
     /// <summary>SELU: scale·ELU(x, α) with PyTorch's constants <see cref="SeluAlpha"/> and <see cref="SeluScale"/>.</summary>
-    public Tensor Selu() => SeluScale * Elu(SeluAlpha);
+    public Tensor Selu() => EluFamily(SeluOp, new EluD(SeluScale * SeluAlpha, SeluScale, 1));
 
     /// <summary>CELU: max(0, x) + min(0, α·(e^(x/α) − 1)) (PyTorch's <c>F.celu</c>).</summary>
     public Tensor Celu(double alpha = 1)
     {
         if (alpha == 0) throw new ArgumentException("Celu: alpha must not be 0 (the negative part is α·(exp(x/α) − 1)).", nameof(alpha));
-        return Where(Le(0.0), alpha * (ClampMax(0.0) / alpha).Expm1(), this);
+        return EluFamily(CeluOp, new EluD(alpha, 1, 1 / alpha));
+    }
+
+    /// <summary>PyTorch's elu kernel with its coefficients (<see cref="EluD"/>): one SIMD pass, recorded as <paramref name="def"/>.</summary>
+    private Tensor EluFamily(UnaryDef<EluD> def, EluD d)
+    {
+        var k32 = new VecMath32.Elu((float)d.NegCoef, (float)d.PosCoef, (float)d.InScale);
+        var k64 = new VecMath.Elu(d.NegCoef, d.PosCoef, d.InScale);
+        var y = MapRaw(def.Name, this, (s, o) => VecMath32.MapWith(s, o, k32), (s, o) => VecMath.MapWith(s, o, k64));
+        return def.Record(this, y, d);
     }
 
     /// <summary>SiLU (swish): x·σ(x).</summary>
-    public Tensor Silu() => this * Sigmoid();
+    public Tensor Silu() => SiluOp.Call(this);
 
     /// <summary>Mish: x·tanh(softplus(x)).</summary>
-    public Tensor Mish() => this * Softplus().Tanh();
+    public Tensor Mish() => MishOp.Call(this);
 
     /// <summary>Hardswish: x·relu6(x + 3)/6 (PyTorch's <c>F.hardswish</c>, with its gradient x/3 + 1/2 on [-3, 3]).</summary>
     public Tensor Hardswish()
@@ -199,7 +226,7 @@ public partial class Tensor
     public Tensor Relu6() => Hardtanh(0, 6);
 
     /// <summary>Softsign: x/(1 + |x|).</summary>
-    public Tensor Softsign() => this / (Abs() + 1.0);
+    public Tensor Softsign() => SoftsignOp.Call(this);
 
     /// <summary>Softshrink: x − λ above λ, x + λ below −λ, 0 between (PyTorch's <c>F.softshrink</c>).</summary>
     public Tensor Softshrink(double lambd = 0.5)
@@ -217,10 +244,10 @@ public partial class Tensor
     }
 
     /// <summary>Tanhshrink: x − tanh(x).</summary>
-    public Tensor Tanhshrink() => this - Tanh();
+    public Tensor Tanhshrink() => TanhshrinkOp.Call(this);
 
     /// <summary>log σ(x) = −softplus(−x), stable for any x.</summary>
-    public Tensor LogSigmoid() => -(-this).Softplus(1, double.PositiveInfinity);
+    public Tensor LogSigmoid() => LogSigmoidOp.Call(this);
 
     /// <summary>Threshold: x where x &gt; <paramref name="threshold"/>, else <paramref name="value"/> (PyTorch's <c>F.threshold</c>; NaN stays NaN).</summary>
     public Tensor Threshold(double threshold, double value)
@@ -287,4 +314,69 @@ public partial class Tensor
         var slope = Rand(ShapeArray, DType, generator) * (upper - lower) + lower;
         return Where(Le(0.0), slope * this, this);
     }
+
+    // ---- derivative rules of the smooth activations (each written once: tensors for VJP/JVP, lanes for the fused backward) ----
+
+    /// <summary>PyTorch's elu family (elu, selu, celu: y = x ≤ 0 ? negCoef·expm1(x·inScale) : posCoef·x) and its
+    /// elu_backward on the input: negCoef·inScale·e^(x·inScale) for x ≤ 0, posCoef otherwise (NaN included).</summary>
+    internal readonly struct EluD(double negCoef, double posCoef, double inScale) : IDerivative
+    {
+        public double NegCoef => negCoef;
+        public double PosCoef => posCoef;
+        public double InScale => inScale;
+        public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.IfLe(x, 0, (negCoef * inScale) * T.Exp(x * inScale), T.ZerosLike(x) + posCoef);
+    }
+
+    /// <summary>silu' = σ(x)·(1 + x·(1 - σ(x))) (PyTorch's silu_backward).</summary>
+    [Stateless]
+    internal readonly struct SiluD : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
+        {
+            var s = 1.0 / (1.0 + T.Exp(-x));
+            return s * (1.0 + x * (1.0 - s));
+        }
+    }
+
+    /// <summary>mish' = t + x·σ(x)·(1 - t²), t = tanh(softplus x) = n/(n + 2), n = e·(e + 2), e = e^min(x, 20) (PyTorch's
+    /// mish_backward; t is 1 in float from 20 on, and the clamp keeps e finite).</summary>
+    [Stateless]
+    internal readonly struct MishD : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
+        {
+            var s = 1.0 / (1.0 + T.Exp(-x));
+            var e = T.Exp(T.IfLe(x, 20, x, T.ZerosLike(x) + 20.0));
+            var n = e * (e + 2.0);
+            var t = n / (n + 2.0);
+            return t + x * s * (1.0 - t * t);
+        }
+    }
+
+    /// <summary>softsign' = 1/(1 + |x|)², NaN at ±inf as PyTorch's (its composite x/(1 + |x|) differentiates to inf/inf
+    /// there): the x - x term is 0 for finite x.</summary>
+    [Stateless]
+    internal readonly struct SoftsignD : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
+        {
+            var a = 1.0 + T.Sign(x) * x;
+            return 1.0 / (a * a) + (x - x);
+        }
+    }
+
+    /// <summary>tanhshrink' = tanh²(x).</summary>
+    [Stateless]
+    internal readonly struct TanhshrinkD : IDerivative
+    {
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
+        {
+            var t = T.Tanh(x);
+            return t * t;
+        }
+    }
+
+    /// <summary>logsigmoid' = σ(-x) = 1/(1 + eˣ).</summary>
+    [Stateless]
+    internal readonly struct LogSigmoidD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / (1.0 + T.Exp(x)); }
 }

@@ -35,9 +35,15 @@ public partial class Tensor
 
     private static readonly K.BinaryKernel<float> s_heaviside32 = Pointwise.Table<float, HeavisideK<float>>(default);
     private static readonly K.BinaryKernel<double> s_heaviside64 = Pointwise.Table<double, HeavisideK<double>>(default);
-    private static readonly K.BinaryKernel<float> s_logAddExp32 = K.Ops<float>.FromScalar(BinaryMath.LogAddExp);
+    // float32 logaddexp(2): the float-lane kernels of VecMath32 (8 lanes) on same-shape operands; broadcast operands and
+    // scalars go through the same register function one lane at a time (the same bits whatever the layout)
+    private static readonly K.BinaryKernel<float> s_logAddExp32 = K.Ops<float>.FromScalar(LogAddExpLane) with { VV = VecMath32.Map2<VecMath32.LogAddExpF> };
     private static readonly K.BinaryKernel<double> s_logAddExp64 = K.Ops<double>.FromScalar(BinaryMath.LogAddExp);
-    private static readonly K.BinaryKernel<float> s_logAddExp2_32 = K.Ops<float>.FromScalar(BinaryMath.LogAddExp2);
+    private static readonly K.BinaryKernel<float> s_logAddExp2_32 = K.Ops<float>.FromScalar(LogAddExp2Lane) with { VV = VecMath32.Map2<VecMath32.LogAddExp2F> };
+    private static float LogAddExpLane(float a, float b) =>
+        System.Runtime.Intrinsics.Vector256.ToScalar(VecMath32.LogAddExp(System.Runtime.Intrinsics.Vector256.Create(a), System.Runtime.Intrinsics.Vector256.Create(b)));
+    private static float LogAddExp2Lane(float a, float b) =>
+        System.Runtime.Intrinsics.Vector256.ToScalar(VecMath32.LogAddExp2(System.Runtime.Intrinsics.Vector256.Create(a), System.Runtime.Intrinsics.Vector256.Create(b)));
     private static readonly K.BinaryKernel<double> s_logAddExp2_64 = K.Ops<double>.FromScalar(BinaryMath.LogAddExp2);
 
     /// <summary>

@@ -16,8 +16,10 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(SoftmaxOp, y, [this], d) : y;
     }
 
-    internal static readonly OpDef SoftmaxOp = new("Softmax", OpFamily.ReduceScanSort, "softmax")
+    internal static readonly FusedDef SoftmaxOp = new("Softmax", OpFamily.ReduceScanSort, "softmax")
     {
+        FirstOrder = (in OpCtx c, Tensor[] gs, bool[] needs) => SoftmaxGradRaw(gs[0], c.Y, c.A<int>(), log: false) is { } r ? [r] : null,
+        FusedDoc = "one pass per row along the last dim (first-order passes)",
         Vjp = (in OpCtx c, Tensor g, int i) => c.Y * (g - (g * c.Y).Sum(c.A<int>(), keepDim: true)),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? c.Y * (tx - (tx * c.Y).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true)) : null,
         BatchedJvp = true, Saves = OpDef.SaveOutput,
@@ -45,8 +47,10 @@ public partial class Tensor
         return Op.Tracking(this) ? Op.Record(LogSoftmaxOp, y, [this], d) : y;
     }
 
-    internal static readonly OpDef LogSoftmaxOp = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax")
+    internal static readonly FusedDef LogSoftmaxOp = new("LogSoftmax", OpFamily.ReduceScanSort, "log_softmax")
     {
+        FirstOrder = (in OpCtx c, Tensor[] gs, bool[] needs) => SoftmaxGradRaw(gs[0], c.Y, c.A<int>(), log: true) is { } r ? [r] : null,
+        FusedDoc = "one pass per row along the last dim (first-order passes)",
         Vjp = (in OpCtx c, Tensor g, int i) => g - c.Y.Exp() * g.Sum(c.A<int>(), keepDim: true),
         Jvp = (in OpCtx c, Tensor?[] t) => t[0] is { } tx ? tx - (c.Y.Exp() * tx).Sum(c.A<int>() + TangentBatchDims(tx, c.X(0)), keepDim: true) : null,
         BatchedJvp = true, Saves = OpDef.SaveOutput,
@@ -301,6 +305,21 @@ public partial class Tensor
         yield return new("mean", [OpSamples.Make(OpSamples.Domain.Real, 1), OpSamples.Make(OpSamples.Domain.Real, 2, 4, 3)], t => CrossEntropyGrad(t[0], t[1], target, -100, "mean", 4));
         yield return new("sum, one ignored", [OpSamples.Make(OpSamples.Domain.Real, 3), OpSamples.Make(OpSamples.Domain.Real, 4, 4, 3)], t => CrossEntropyGrad(t[0], t[1], ignored, -100, "sum", 3));
         yield return new("none, one ignored", [OpSamples.Make(OpSamples.Domain.Real, 5, 4), OpSamples.Make(OpSamples.Domain.Real, 6, 4, 3)], t => CrossEntropyGrad(t[0], t[1], ignored, -100, "none", 3));
+    }
+
+    /// <summary>The (log-)softmax VJP in one pass per row when <paramref name="dim"/> is the last dim of size &gt; 1 (or every
+    /// later dim has size 1) and the gradient matches the output's shape and dtype; else null (the tensor-op VJP runs).</summary>
+    private static Tensor? SoftmaxGradRaw(Tensor g, Tensor y, int dim, bool log)
+    {
+        if (!ShapeUtil.SameShape(g._shape, y._shape) || g.DType != y.DType || y.Rank == 0) return null;
+        for (int i = dim + 1; i < y.Rank; i++) if (y._shape[i] != 1) return null;
+        int n = y._shape[dim], rows = n == 0 ? 0 : y.Numel / n;
+        var r = EmptyLike(y);
+        if (y.DType == DType.Float32)
+            Reduce.SoftmaxGradRows(DenseArray<float>(g, out int go), go, DenseArray<float>(y, out int yo), yo, r.Storage.As<float>(), rows, n, log);
+        else
+            Reduce.SoftmaxGradRows(DenseArray<double>(g, out int go), go, DenseArray<double>(y, out int yo), yo, r.Storage.As<double>(), rows, n, log);
+        return r;
     }
 
     /// <summary>Runs the fused (log-)softmax kernel over the dense [outer, n, inner] layout of this tensor.</summary>

@@ -117,10 +117,10 @@ public partial class Tensor
     { Samples = () => OpSamples.Unary(x => x.Exp2()) };
     internal static readonly UnaryDef<Expm1D> Expm1Op = new("Expm1", Uses.Output, VecMath32.Map<VecMath32.Expm1F>, VecMath.Map<VecMath.Expm1F>, "expm1")
     { Samples = () => OpSamples.Unary(x => x.Expm1()) };
-    internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, VecMath.Map<VecMath.Log2F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log2), "log2")
-    { Samples = () => OpSamples.Unary(x => x.Log2(), OpSamples.Domain.Positive) };
-    internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, VecMath.Map<VecMath.Log10F32>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log10), "log10")
-    { Samples = () => OpSamples.Unary(x => x.Log10(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<Log2D> Log2Op = new("Log2", Uses.Input, VecMath32.Map<VecMath32.Log2F>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log2), "log2")
+    { Register32 = VecMath32.Log2, Samples = () => OpSamples.Unary(x => x.Log2(), OpSamples.Domain.Positive) };
+    internal static readonly UnaryDef<Log10D> Log10Op = new("Log10", Uses.Input, VecMath32.Map<VecMath32.Log10F>, (s, d) => VecMath.Chunked(s, d, TensorPrimitives.Log10), "log10")
+    { Register32 = VecMath32.Log10, Samples = () => OpSamples.Unary(x => x.Log10(), OpSamples.Domain.Positive) };
     internal static readonly UnaryDef<Log1pD> Log1pOp = new("Log1p", Uses.Input, VecMath32.Map<VecMath32.Log1pF>, VecMath.Map<VecMath.Log1pF>, "log1p")
     { Samples = () => [.. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Log1p(), OpSamples.Domain.OpenUnit)] };
 
@@ -139,14 +139,12 @@ public partial class Tensor
     /// <summary>log(1 + x), accurate for small x (-inf at -1, NaN below).</summary>
     public Tensor Log1p() => Log1pOp.Call(this);
 
-    internal static readonly OpDef LogitOp = UnaryByDerivative("Logit", (in OpCtx c) =>
-        {
-            // PyTorch's logit_backward: 1/(x(1 - x)) on [lo, hi]; outside, 0 with eps, NaN without
-            var x = c.X(0);
-            double eps = c.A<double>(), lo = double.IsNaN(eps) ? 0 : eps;
-            return Where(x.Lt(lo) | x.Gt(1 - lo), double.IsNaN(eps) ? double.NaN : 0.0, 1.0 / (x * (1.0 - x)));
-        },
-        (x, a) => x.Logit(a is double e && !double.IsNaN(e) ? e : null), 1u, () => [.. OpSamples.Unary(x => x.Logit(), OpSamples.Domain.UnitInterval), .. OpSamples.Unary(x => x.Logit(0.05), OpSamples.Domain.UnitInterval)], "logit");
+    // one SIMD pass forward (float lanes; float64: the quotient in lanes, libm's log), one fused pass backward
+    internal static readonly UnaryDef<LogitD> LogitOp = new("Logit", Uses.Input, null, null, "logit")
+    {
+        Batch = BatchRules.Unary((x, a) => x.Logit(((LogitD)a!).Eps)),
+        Samples = () => [.. OpSamples.Unary(x => x.Logit(), OpSamples.Domain.UnitInterval), .. OpSamples.Unary(x => x.Logit(0.05), OpSamples.Domain.UnitInterval)],
+    };
 
     /// <summary>
     /// log(x/(1 - x)), the inverse of the sigmoid. With <paramref name="eps"/> the input is first clamped to
@@ -156,14 +154,25 @@ public partial class Tensor
     {
         if (eps is { } e && !(e >= 0 && e <= 0.5))
             throw new ArgumentException($"Logit: eps must be in [0, 0.5] (the input is clamped to [eps, 1 - eps]), got {e}. Pass null for no clamping.", nameof(eps));
-        double lo = eps ?? 0, hi = 1 - lo;
+        double lo = eps ?? 0;
         bool clamp = eps is not null;
-        var y = MapRaw("Logit", this, v =>
+        var k32 = new VecMath32.Logit((float)lo, 1f - (float)lo, clamp);
+        var k64 = new VecMath.Logit(lo, 1 - lo, clamp);
+        var y = MapRaw("Logit", this, (s, d) => VecMath32.MapWith(s, d, k32), (s, d) => VecMath.MapWith(s, d, k64));
+        return LogitOp.Record(this, y, new LogitD(lo, clamp));
+    }
+
+    /// <summary>PyTorch's logit_backward: 1/(x(1 - x)) on [lo, 1 - lo]; outside, 0 with eps (clamped), NaN without.</summary>
+    internal readonly struct LogitD(double lo, bool clamp) : IDerivative
+    {
+        /// <summary>The call's eps (null: no clamping).</summary>
+        public double? Eps => clamp ? lo : null;
+
+        public T Eval<T>(T x, T y) where T : IAlgebra<T>
         {
-            double z = clamp ? (v < lo ? lo : v > hi ? hi : v) : v;
-            return Math.Log(z / (1 - z));
-        });
-        return Op.Tracking(this) ? Op.Record(LogitOp, y, [this], eps ?? double.NaN) : y;
+            var outside = T.ZerosLike(x) + (clamp ? 0.0 : double.NaN);
+            return T.IfLt(x, lo, outside, T.IfLt(-x, -(1 - lo), outside, 1.0 / (x * (1.0 - x))));
+        }
     }
 
     // ---- rounding (gradient 0, as PyTorch) -----------------------------------------------------
@@ -229,27 +238,21 @@ public partial class Tensor
     /// <summary>The inverse error function (±inf at ±1, NaN outside [-1, 1]).</summary>
     public Tensor Erfinv() => ErfinvOp.Call(this);
 
-    internal static readonly OpDef LgammaOp = UnaryByDerivative("Lgamma", (in OpCtx c) => c.X(0).Digamma(), (x, _) => x.Lgamma(), 1u,
-        () => [.. OpSamples.Unary(x => x.Lgamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Lgamma(), OpSamples.Domain.AwayFromIntegers)], "lgamma");
-    internal static readonly OpDef DigammaOp = UnaryByDerivative("Digamma", (in OpCtx c) => c.X(0).Polygamma(1), (x, _) => x.Digamma(), 1u,
-        () => [.. OpSamples.Unary(x => x.Digamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Digamma(), OpSamples.Domain.AwayFromIntegers)], "digamma");
+    // float32: double-lane kernels (Kernels.VecMath.Lgamma/Digamma, each float rounded once); float64: Kernels.Special per element.
+    // One fused pass backward (lgamma' = digamma, digamma' = trigamma, on the same kernels)
+    internal static readonly UnaryDef<LgammaD> LgammaOp = new("Lgamma", Uses.Input, VecMath.Map<VecMath.LgammaF>, F64(Special.Lgamma), "lgamma")
+    { Samples = () => [.. OpSamples.Unary(x => x.Lgamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Lgamma(), OpSamples.Domain.AwayFromIntegers)] };
+    internal static readonly UnaryDef<DigammaD> DigammaOp = new("Digamma", Uses.Input, VecMath.Map<VecMath.DigammaF>, F64(Special.Digamma), "digamma")
+    { Samples = () => [.. OpSamples.Unary(x => x.Digamma(), OpSamples.Domain.Positive), .. OpSamples.Unary(x => (x - 3.0).Digamma(), OpSamples.Domain.AwayFromIntegers)] };
     internal static readonly OpDef PolygammaOp = UnaryByDerivative("Polygamma", (in OpCtx c) => c.X(0).Polygamma(c.A<int>() + 1), (x, n) => x.Polygamma((int)n!), 1u,
         () => [.. OpSamples.Unary(x => x.Polygamma(1), OpSamples.Domain.Positive), .. OpSamples.Unary(x => x.Polygamma(2), OpSamples.Domain.Positive)]);
 
     /// <summary>log|Γ(x)| (+inf at 0 and the negative integers); its gradient is digamma(x).</summary>
-    public Tensor Lgamma()
-    {
-        var y = MapRaw("Lgamma", this, F32(Special.Lgamma), F64(Special.Lgamma));
-        return Op.Tracking(this) ? Op.Record(LgammaOp, y, [this]) : y;
-    }
+    public Tensor Lgamma() => LgammaOp.Call(this);
 
     /// <summary>The digamma function Γ'(x)/Γ(x) (-inf at +0, +inf at -0, NaN at the negative integers, as PyTorch);
     /// its gradient is polygamma(1, x).</summary>
-    public Tensor Digamma()
-    {
-        var y = MapRaw("Digamma", this, F32(Special.Digamma), F64(Special.Digamma));
-        return Op.Tracking(this) ? Op.Record(DigammaOp, y, [this]) : y;
-    }
+    public Tensor Digamma() => DigammaOp.Call(this);
 
     /// <summary>The polygamma function ψ^(n)(x), the n-th derivative of digamma (n = 0 is digamma itself), as
     /// PyTorch's <c>polygamma(n, x)</c>; its gradient is polygamma(n + 1, x).</summary>
@@ -257,7 +260,8 @@ public partial class Tensor
     {
         if (n < 0) throw new ArgumentException($"Polygamma: the order n must be >= 0, got {n}.", nameof(n));
         if (n == 0) return Digamma();
-        var y = MapRaw("Polygamma", this, v => Special.Polygamma(n, v));
+        // trigamma in float32: the double-lane kernel (digamma's fused backward uses it too)
+        var y = n == 1 ? MapRaw("Polygamma", this, VecMath.Map<VecMath.TrigammaF>, F64(v => Special.Polygamma(1, v))) : MapRaw("Polygamma", this, v => Special.Polygamma(n, v));
         return Op.Tracking(this) ? Op.Record(PolygammaOp, y, [this], n) : y;
     }
 
@@ -403,5 +407,7 @@ public partial class Tensor
     [Stateless] internal readonly struct Log10D : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => (1 / Math.Log(10)) / x; }
     [Stateless] internal readonly struct Log1pD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => 1.0 / (x + 1.0); }
     [Stateless] internal readonly struct ErfcD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => -2 / Math.Sqrt(Math.PI) * T.Exp(-(x * x)); }
+    [Stateless] internal readonly struct LgammaD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Digamma(x); }
+    [Stateless] internal readonly struct DigammaD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => T.Trigamma(x); }
     [Stateless] internal readonly struct ErfinvD : IDerivative { public T Eval<T>(T x, T y) where T : IAlgebra<T> => Math.Sqrt(Math.PI) / 2 * T.Exp(y * y); }
 }
