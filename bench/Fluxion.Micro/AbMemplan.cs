@@ -208,7 +208,7 @@ internal static class AbMemplan
         }
         finally
         {
-            MemoryPlan.Clock = () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+            MemoryPlan.Clock = null;
         }
     }
 }

@@ -655,7 +655,13 @@ public static partial class Checkpoint
                 var saved = ctx.SavedTensors;
                 var targets = new Tensor[saved.Count - 1];
                 for (int k = 1; k < saved.Count; k++) targets[k - 1] = saved[k];
-                return run.Reverse(gradOutputs[0], targets, steps, ctx.NeedsInputGrad);
+                var seed = gradOutputs[0];
+                // The seed is read by the first recorded run's backpropagation only: release the engine's array slot so that a
+                // state-sized gradient does not stay alive through the whole reversal (measured: one more state than √T
+                // checkpointing, whose segments each hold only their own seed). Without grad mode (createGraph: false) nothing
+                // reads the array after this call.
+                if (!GradMode.Enabled) gradOutputs[0] = null!;
+                return run.Reverse(seed, targets, steps, ctx.NeedsInputGrad);
             }
         }
 

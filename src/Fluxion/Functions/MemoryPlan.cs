@@ -323,8 +323,13 @@ public sealed partial class MemoryPlan
         return (TimePass(All, sample, ps, null, backward: false), TimePass(All, sample, ps, null), TimePass(One, sample, ps, null), TimePass(Each, sample, ps, null));
     }
 
-    /// <summary>The clock of <see cref="TimePass"/>, in seconds (wall time; an A/B harness on a loaded machine sets thread CPU time).</summary>
-    internal static Func<double> Clock = () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+    [ThreadStatic] private static Func<double>? t_clock;
+
+    /// <summary>This thread's clock of the planner's and <see cref="MemoryPlanMeasure.Measure"/>'s timings, in seconds; null (the
+    /// default): wall time. An A/B harness on a loaded machine sets thread CPU time; tests set a deterministic count.</summary>
+    internal static Func<double>? Clock { get => t_clock; set => t_clock = value; }
+
+    private static double Now() => t_clock is { } c ? c() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
 
     /// <summary>
     /// The one timing harness of the planner's whole passes (<see cref="Calibrate"/>) and of <see cref="MemoryPlanMeasure.Measure"/>,
@@ -345,7 +350,7 @@ public sealed partial class MemoryPlan
             var x = sample.Detach();
             if (parameters.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
             Tensor[] targets = parameters.Count > 0 ? [.. parameters] : [x];
-            double t0 = Clock();
+            double t0 = Now();
             Tensor h;
             using (Autograd.EnableGrad()) h = forward(x);
             if (backward && h.RequiresGrad)
@@ -354,7 +359,7 @@ public sealed partial class MemoryPlan
                 using (Autograd.EnableGrad()) l = loss(h);
                 Autograd.Grad([l], targets, allowUnused: true);
             }
-            return Clock() - t0;
+            return Now() - t0;
         }
         try
         {
@@ -395,16 +400,16 @@ public sealed partial class MemoryPlan
                 {
                     var x = h.Detach();
                     if (x.DType.IsFloatingPoint()) x.RequiresGrad = true;
-                    double t0 = Clock();
+                    double t0 = Now();
                     using (Autograd.EnableGrad()) y = fns[k](x);
-                    double tf = Clock() - t0, tb = 0;
+                    double tf = Now() - t0, tb = 0;
                     var targets = (x.RequiresGrad ? new[] { x } : []).Concat(ps).ToArray();
                     if (y.RequiresGrad && targets.Length > 0)
                     {
                         var seed = Tensor.OnesLike(y);
-                        t0 = Clock();
+                        t0 = Now();
                         Autograd.Grad([y], targets, [seed], allowUnused: true);
-                        tb = Clock() - t0;
+                        tb = Now() - t0;
                     }
                     if (run >= 0) { f[run] = tf; b[run] = tb; }
                 }
