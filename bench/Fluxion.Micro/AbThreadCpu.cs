@@ -297,8 +297,17 @@ internal static class AbThreadCpu
             case "activations":
                 ActivationsAb(rounds, rest.Length > 0 ? rest[0] : 1 << 20);
                 break;
+            case "memtime":
+                AbMemplan.MemTime(rounds);
+                break;
+            case "memmodel":
+                AbMemplan.MemModel(rounds, rest.Length > 0 ? rest[0] : 20);
+                break;
+            case "looppeak":
+                AbMemplan.LoopPeak(rounds, rest.Length > 0 ? rest[0] : 784);
+                break;
             default:
-                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope, lstsq, activations");
+                Console.Error.WriteLine($"ab: unknown comparison '{what}'; known: shape, lstm, decomp, spectral, prefetch, smallwork, colsouter, warmcurve, unary, composites, scan, smallstrip, smallpath, linalg, f32, fused, mlpprofile, fusedchain, cnnprofile, conv, scope, lstsq, activations, memtime, memmodel, looppeak");
                 return 1;
         }
         return 0;

@@ -60,4 +60,29 @@ public class MemoryPlanCalibrationTests
             $"{tight}: overhead part {predicted}");
         Assert.True(tight.PredictedSeconds > storeAll.PredictedSeconds);
     }
+
+    [Fact]
+    public void MeasureTimesAPlanWithTheCalibrationsHarness()
+    {
+        // a load-independent clock: the bytes this thread allocated so far, so a pass "takes" what it allocates; the store-all
+        // plan's predicted time is its calibration pass, and Measure, timing the same passes with the same harness, agrees
+        // (up to the few bytes the plan's runner allocates beyond the bare chain)
+        var gen = new Generator(5);
+        var model = new Sequential(Enumerable.Range(0, 6).SelectMany(_ => new Module[] { new Linear(8, 8, dtype: DType.Float64, generator: gen), new Tanh() }).ToArray());
+        var x = Tensor.Randn([4, 8], DType.Float64, new Generator(6));
+        MemoryPlan.Clock = () => GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            var plan = MemoryPlan.Create(model, x, long.MaxValue);
+            Assert.All(plan.Segments, s => Assert.Equal(SegmentMode.Store, s.Mode));
+            var m = plan.Measure(x);
+            Assert.True(m.Seconds > 0);
+            Assert.Equal(plan.CalibrationPassSeconds!.Value, plan.PredictedSeconds, 6);
+            Assert.InRange(m.Seconds / plan.PredictedSeconds, 0.95, 1.05);
+        }
+        finally
+        {
+            MemoryPlan.Clock = null;
+        }
+    }
 }

@@ -72,9 +72,12 @@ public static class BenchCommand
           --table <file> Print bench/compare.sh's table from its JSON lines (each tagged with "side" and "round").
           --json         One JSON object per workload per line (name, median_ms, min_ms, max_ms, runs, ...).
           --filter <s>   ops: only ops whose Fluxion or PyTorch name contains s (case-insensitive; a,b for several; =s for the exact name s).
+                         memplan: only the workloads whose name contains s (same syntax), each with its group's baseline
+                         (e.g. --filter loop_binomial runs loop_sqrt and loop_binomial; groups: deep_mlp, reversible, loop).
           --no-scope     ops: run each repetition without a TensorScope (by default each runs inside Tensor.NewScope(), as the
                          LibTorch side runs each inside torch.NewDisposeScope(): its outputs and gradients go back to the
                          storage pool at the end of the run; without, the GC reclaims them). Each line's "scoped" field says which.
+          --steps <n>    memplan: the particle loop's steps (default 1000; memplan-tiny: 40).
           --size <n>     ops: only this size (1024 or 32, or any n >= 2; default both).
           --spec         ops: print the cases as JSON lines instead of timing them: names, shapes, value pools, the
                          PyTorch call and Fluxion's abs_sum (the input of bench/torch/ops.py and bench/torchsharp).
@@ -86,8 +89,8 @@ public static class BenchCommand
                          --runs sets the timed runs.
           --no-rss       Skip the child processes of rss_peak_bytes.
           --runs <n>     Measured rounds (default 15).
-          --warmup <n>   Minimum warm-up rounds (default 3).
-          --warmup-s <s> Minimum warm-up seconds per suite (default 3).
+          --warmup <n>   Minimum warm-up rounds (default 3; memplan: 1).
+          --warmup-s <s> Minimum warm-up seconds per suite (default 3; memplan: 0).
           -h, --help     Show this help.
         """;
 
@@ -104,6 +107,10 @@ public static class BenchCommand
         bool ddpWorker = false, spec = false, breakdown = false;
         OpsBench.Filter = null;
         OpsBench.Scoped = true;
+        MemplanBench.Filter = null;
+        MemplanBench.LoopSteps = null;
+        BenchRunner.ChildArgs = [];
+        bool warmupGiven = false, warmupSGiven = false;
         OpsBench.Sizes = OpsBench.DefaultSizes;
         OpsBench.Skipped = stderr;
         for (int i = 0; i < args.Length; i++)
@@ -133,6 +140,7 @@ public static class BenchCommand
                         stderr.WriteLine("fluxion bench: --warmup-s needs a number of seconds >= 0");
                         return 2;
                     }
+                    warmupSGiven = true;
                     i++;
                     break;
                 case "--spec":
@@ -150,7 +158,7 @@ public static class BenchCommand
                         stderr.WriteLine("fluxion bench: --filter needs a substring of an op name");
                         return 2;
                     }
-                    OpsBench.Filter = args[++i];
+                    OpsBench.Filter = MemplanBench.Filter = args[++i];
                     break;
                 case "--size":
                     if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int size) || size < 2)
@@ -159,6 +167,16 @@ public static class BenchCommand
                         return 2;
                     }
                     OpsBench.Sizes = [size];
+                    i++;
+                    break;
+                case "--steps":
+                    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int loopSteps) || loopSteps < 2)
+                    {
+                        stderr.WriteLine("fluxion bench: --steps needs a whole number >= 2 (the particle loop's steps in memplan)");
+                        return 2;
+                    }
+                    MemplanBench.LoopSteps = loopSteps;
+                    BenchRunner.ChildArgs = ["--steps", args[i + 1]];
                     i++;
                     break;
                 case "--list":
@@ -189,7 +207,7 @@ public static class BenchCommand
                         stderr.WriteLine($"fluxion bench: {args[i]} needs a whole number ({(args[i] == "--runs" ? ">= 1" : ">= 0")})");
                         return 2;
                     }
-                    if (args[i] == "--runs") runs = n; else warmup = n;
+                    if (args[i] == "--runs") runs = n; else (warmup, warmupGiven) = (n, true);
                     i++;
                     break;
                 default:
@@ -237,7 +255,18 @@ public static class BenchCommand
             stderr.WriteLine($"fluxion bench: unknown benchmark '{name}'; choose one of {string.Join(", ", Suites.Keys)} or all");
             return 2;
         }
-        if (rssChild is not null) return BenchRunner.RssChild(Suites[names[0]](), rssChild, stdout, stderr);
+        if (name is "memplan" or "memplan-tiny")
+        {
+            // workloads of seconds each whose figures (evaluation counts, peaks) do not need many rounds: one warm-up round
+            // (it JIT-compiles every path) unless asked otherwise
+            if (!warmupGiven) warmup = 1;
+            if (!warmupSGiven) warmupS = 0;
+        }
+        if (rssChild is not null)
+        {
+            MemplanBench.Filter = "=" + rssChild; // build only the child's workload group
+            return BenchRunner.RssChild(Suites[names[0]](), rssChild, stdout, stderr);
+        }
         var options = new BenchOptions { Runs = runs, Warmup = warmup, WarmupSeconds = warmupS, Rss = rss, Json = json };
         foreach (var suite in names)
         {

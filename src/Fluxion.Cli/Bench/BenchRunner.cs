@@ -192,13 +192,16 @@ public static class BenchRunner
     /// <summary>Command-line flag of the child process that measures one workload's peak RSS growth.</summary>
     public const string RssChildFlag = "--rss-child";
 
+    /// <summary>Options the peak-RSS child gets too (those that change a suite's workloads, e.g. memplan's <c>--steps</c>).</summary>
+    public static IReadOnlyList<string> ChildArgs { get; set; } = [];
+
     /// <summary>Runs <c>fluxion bench &lt;suite&gt; --rss-child &lt;name&gt;</c> and returns the byte count it prints (-1 if it failed).</summary>
     private static long RssInChild(string suite, string name)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(BenchRunner).Assembly.Location);
-        foreach (var a in new[] { "bench", suite, RssChildFlag, name }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "bench", suite, RssChildFlag, name }.Concat(ChildArgs)) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"fluxion bench: could not start {self} for the peak-RSS child of {name}");
         var err = p.StandardError.ReadToEndAsync();
         string text = p.StandardOutput.ReadToEnd();

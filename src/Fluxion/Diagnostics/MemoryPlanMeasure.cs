@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Fluxion;
 
 /// <summary>Measures a <see cref="MemoryPlan"/> with <see cref="MemoryTracker"/> (here, in Diagnostics, so the planner in
@@ -8,10 +6,12 @@ public static class MemoryPlanMeasure
 {
     /// <summary>
     /// Runs one forward pass of <paramref name="plan"/>, <paramref name="loss"/> (default: the sum of squares) and its backward
-    /// pass under <see cref="MemoryTracker"/> and reports the peak of live tensor bytes; then times an untracked pass
-    /// (the tracker confirms each new peak with a full collection, which would dominate the time of a tracked
-    /// pass). The parameters' gradients accumulate once, as in one backward pass: the timed pass's contribution is
-    /// taken back.
+    /// pass under <see cref="MemoryTracker"/> and reports the peak of live tensor bytes; then times untracked passes with the
+    /// harness the planner's calibration uses (<c>MemoryPlan.TimePass</c>: one untimed pass, then the median of
+    /// <see cref="MemoryPlan.TimingRuns"/> passes whose gradients go to no <c>.Grad</c>), so that the predicted and the
+    /// measured time are timed alike. (The tracker confirms each new peak with a full collection, which would dominate
+    /// the time of a tracked pass; and the first pass after those collections finds the storage pool empty: timed alone,
+    /// as before, it measured 2x a warm pass.) The parameters' gradients accumulate once, as in one backward pass.
     /// </summary>
     public static MemoryPlanMeasurement Measure(this MemoryPlan plan, Tensor x, Func<Tensor, Tensor>? loss = null)
     {
@@ -23,12 +23,9 @@ public static class MemoryPlanMeasure
         var (graph, saved) = MemoryTracker.Measure(() => loss(plan.Forward(x)));
         GC.KeepAlive(graph);
         graph = null!;
-        // the timed pass, outside the tracker; the gradients it adds are restored afterwards
-        var grads = plan.Model.Parameters().Select(p => (Tensor)p).Append(x).Distinct().Select(t => (Tensor: t, Grad: t.Grad?.Clone())).ToList();
-        var sw = Stopwatch.StartNew();
-        loss(plan.Forward(x)).Backward();
-        sw.Stop();
-        foreach (var (t, g) in grads) t.Grad = g;
-        return new MemoryPlanMeasurement(report.PeakBytes, sw.Elapsed.TotalSeconds, saved.LiveBytesAtEnd);
+        // the timed passes, outside the tracker, with the calibration's harness
+        var ps = plan.Model.Parameters().Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
+        double seconds = MemoryPlan.TimePass(plan.Forward, x, ps, loss);
+        return new MemoryPlanMeasurement(report.PeakBytes, seconds, saved.LiveBytesAtEnd);
     }
 }

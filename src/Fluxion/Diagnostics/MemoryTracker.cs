@@ -57,8 +57,10 @@ public static class MemoryTracker
     public static bool IsActive => t_session is not null;
 
     /// <summary>The counters of one measurement; tickets refer to it, so measurements on different threads stay apart.</summary>
-    private sealed class Session
+    private sealed class Session(double slack, long absoluteSlack)
     {
+        public readonly double Slack = slack;
+        public readonly long AbsoluteSlack = absoluteSlack;
         public long Live, Peak, Allocated, Count;
         public readonly ConditionalWeakTable<Storage, Ticket> Tickets = new();
         public volatile bool Finished;
@@ -81,7 +83,7 @@ public static class MemoryTracker
         session.Allocated += bytes;
         session.Count++;
         long live = Interlocked.Add(ref session.Live, bytes);
-        if (live <= session.Peak * (1 + Slack) + AbsoluteSlack) return;
+        if (live <= session.Peak * (1 + session.Slack) + session.AbsoluteSlack) return;
         // a possible new peak: confirm it with a full collection, so only storages still reachable count
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -89,12 +91,23 @@ public static class MemoryTracker
     }
 
     /// <summary>Runs <paramref name="action"/> and reports the tensor memory it allocated on this thread. Measurements do not nest.</summary>
-    public static MemoryReport Measure(Action action)
+    public static MemoryReport Measure(Action action) => Measure(action, Slack, AbsoluteSlack);
+
+    /// <summary>
+    /// <see cref="Measure(Action)"/> with the slack given: a new peak is confirmed by a full collection when the live
+    /// figure exceeds the peak by more than <paramref name="slack"/> (relative) plus <paramref name="absoluteSlack"/> bytes.
+    /// With 0 and 0 the peak is exact (every allocation that could set a new peak runs a full collection: slow, for
+    /// comparing the peaks of runs that differ by less than the default slack).
+    /// </summary>
+    public static MemoryReport Measure(Action action, double slack, long absoluteSlack)
     {
+        ArgumentNullException.ThrowIfNull(action);
+        if (!(slack >= 0) || absoluteSlack < 0)
+            throw new ArgumentOutOfRangeException(nameof(slack), $"MemoryTracker.Measure: the slack must be ≥ 0, got {slack} and {absoluteSlack} bytes.");
         if (t_session is not null) throw new InvalidOperationException("MemoryTracker.Measure: measurements do not nest; one is already running on this thread.");
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        var session = new Session();
+        var session = new Session(slack, absoluteSlack);
         t_session = session;
         Storage.AllocationObserver = OnAllocate;
         try

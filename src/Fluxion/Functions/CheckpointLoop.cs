@@ -118,6 +118,9 @@ public sealed class LoopStats
     /// <summary>Most snapshots held at once (the loop's input included).</summary>
     public int PeakSnapshots { get; internal set; }
 
+    /// <summary>The byte-budget schedule the call ran (its moves: <see cref="LoopMemorySchedule.ToString"/>); null for a snapshot limit.</summary>
+    public LoopMemorySchedule? Schedule { get; internal set; }
+
     /// <summary>A one-line summary.</summary>
     public override string ToString() =>
         $"{Steps} steps, {(MemoryBytes > 0 ? $"{MemoryBytes} B (modeled peak {ModeledPeakBytes} B)" : $"{Snapshots} snapshots")} (peak {PeakSnapshots}): {StepEvaluations} step evaluations ({ForwardEvaluations} forward, {BackwardEvaluations} backward), optimum {OptimalStepEvaluations}";
@@ -376,6 +379,10 @@ public static partial class Checkpoint
             _stats.ForwardEvaluations = 0;
             _stats.BackwardEvaluations = 0;
             _stats.PeakSnapshots = 0;
+            _stats.Schedule = null;
+            _stats.MemoryBytes = 0;
+            _stats.ModeledPeakBytes = 0;
+            _stats.SetOptimal(null);
             _name = name;
         }
 
@@ -400,6 +407,7 @@ public static partial class Checkpoint
         public void UseSchedule(LoopMemorySchedule schedule)
         {
             _schedule = schedule;
+            _stats.Schedule = schedule;
             _stats.MemoryBytes = schedule.MemoryBytes;
             _stats.SetOptimal(schedule.StepEvaluations);
             _stats.ModeledPeakBytes = 0;
@@ -647,7 +655,13 @@ public static partial class Checkpoint
                 var saved = ctx.SavedTensors;
                 var targets = new Tensor[saved.Count - 1];
                 for (int k = 1; k < saved.Count; k++) targets[k - 1] = saved[k];
-                return run.Reverse(gradOutputs[0], targets, steps, ctx.NeedsInputGrad);
+                var seed = gradOutputs[0];
+                // The seed is read by the first recorded run's backpropagation only: release the engine's array slot so that a
+                // state-sized gradient does not stay alive through the whole reversal (measured: one more state than √T
+                // checkpointing, whose segments each hold only their own seed). Without grad mode (createGraph: false) nothing
+                // reads the array after this call.
+                if (!GradMode.Enabled) gradOutputs[0] = null!;
+                return run.Reverse(seed, targets, steps, ctx.NeedsInputGrad);
             }
         }
 

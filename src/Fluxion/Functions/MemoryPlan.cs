@@ -26,7 +26,8 @@ public readonly record struct MemorySegment(int Start, int Count, SegmentMode Mo
 /// <summary>What <see cref="MemoryPlanMeasure.Measure"/> measured: one forward and backward pass.</summary>
 /// <param name="PeakBytes">Peak live tensor bytes during the pass (<see cref="MemoryTracker"/>), parameter gradients and
 /// transients included (in a small network the gradients alone may set it, whatever the plan).</param>
-/// <param name="Seconds">Wall time of one forward and backward pass run outside the tracker.</param>
+/// <param name="Seconds">Time of one forward and backward pass run outside the tracker: the median of <see cref="MemoryPlan.TimingRuns"/>
+/// passes after an untimed one, the harness of the planner's calibration (so the predicted and the measured time compare alike).</param>
 /// <param name="SavedBytes">Tensor bytes the forward pass left alive for the backward (saved activations, checkpoints,
 /// carried tangents): what the plan controls, measured on a second forward pass whose graph is then dropped.</param>
 public sealed record MemoryPlanMeasurement(long PeakBytes, double Seconds, long SavedBytes);
@@ -301,50 +302,72 @@ public sealed partial class MemoryPlan
     }
 
     /// <summary>
-    /// Times whole passes of the steps on the sample (one warm-up, then the median of <see cref="TimingRuns"/>): the forward
-    /// with recording; the forward, the sum of squares and its gradients for the parameters (<c>Autograd.Grad</c>, so no
-    /// gradient is written); the same with all steps in one checkpointed segment, and with every step checkpointed alone.
-    /// The random generator is restored afterwards.
+    /// Times whole passes of the steps on the sample with <see cref="TimePass"/> (the harness <see cref="MemoryPlanMeasure.Measure"/>
+    /// uses too): the forward with recording; the forward, the sum of squares and its gradients for the parameters; the
+    /// same with all steps in one checkpointed segment, and with every step checkpointed alone.
     /// </summary>
     internal static (double Forward, double ForwardBackward, double RecomputeOne, double RecomputeEach) TimePasses(Sequential model, Func<Tensor, Tensor>[] fns, Tensor sample)
     {
         var ps = model.Parameters().Select(p => (Tensor)p).Where(p => p.RequiresGrad).ToList();
-        var gen = Generator.Default;
-        var rng = gen.GetState();
-        double Median(Func<double> run)
-        {
-            var t = new double[TimingRuns];
-            run();
-            for (int r = 0; r < TimingRuns; r++) t[r] = run();
-            Array.Sort(t);
-            return t[TimingRuns / 2];
-        }
         Tensor All(Tensor h)
         {
             foreach (var fn in fns) h = fn(h);
             return h;
         }
-        double Pass(bool backward, int recompute) // 0: stored, 1: one checkpointed segment, 2: every step checkpointed
+        Tensor One(Tensor h) => Checkpoint.Run(All, h);
+        Tensor Each(Tensor h)
+        {
+            foreach (var fn in fns) h = Checkpoint.Run(fn, h);
+            return h;
+        }
+        return (TimePass(All, sample, ps, null, backward: false), TimePass(All, sample, ps, null), TimePass(One, sample, ps, null), TimePass(Each, sample, ps, null));
+    }
+
+    [ThreadStatic] private static Func<double>? t_clock;
+
+    /// <summary>This thread's clock of the planner's and <see cref="MemoryPlanMeasure.Measure"/>'s timings, in seconds; null (the
+    /// default): wall time. An A/B harness on a loaded machine sets thread CPU time; tests set a deterministic count.</summary>
+    internal static Func<double>? Clock { get => t_clock; set => t_clock = value; }
+
+    private static double Now() => t_clock is { } c ? c() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+
+    /// <summary>
+    /// The one timing harness of the planner's whole passes (<see cref="Calibrate"/>) and of <see cref="MemoryPlanMeasure.Measure"/>,
+    /// so that a prediction and its measurement are timed alike: a pass is <paramref name="forward"/> on the sample with
+    /// recording, <paramref name="loss"/> (default: the sum of squares) and, when <paramref name="backward"/>, its gradients for
+    /// <paramref name="parameters"/> (or the sample when there are none) by <c>Autograd.Grad</c>, so no <c>.Grad</c> is written;
+    /// one untimed pass first (the JIT, and the storage pool refilled: a pass right after <see cref="MemoryTracker"/>'s full
+    /// collections finds the pool empty and allocates every large array afresh — measured 2x the thread CPU time of a warm
+    /// pass), then the median of <see cref="TimingRuns"/> timed passes. The random generator is restored afterwards.
+    /// </summary>
+    internal static double TimePass(Func<Tensor, Tensor> forward, Tensor sample, IReadOnlyList<Tensor> parameters, Func<Tensor, Tensor>? loss, bool backward = true)
+    {
+        loss ??= y => y.Square().Sum();
+        var gen = Generator.Default;
+        var rng = gen.GetState();
+        double Pass()
         {
             var x = sample.Detach();
-            if (ps.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
-            var targets = ps.Count > 0 ? ps.ToArray() : [x];
-            var sw = Stopwatch.StartNew();
-            Tensor h = x;
-            using (Autograd.EnableGrad())
-                if (recompute == 1) h = Checkpoint.Run(All, h);
-                else foreach (var fn in fns) h = recompute == 2 ? Checkpoint.Run(fn, h) : fn(h);
+            if (parameters.Count == 0 && x.DType.IsFloatingPoint()) x.RequiresGrad = true;
+            Tensor[] targets = parameters.Count > 0 ? [.. parameters] : [x];
+            double t0 = Now();
+            Tensor h;
+            using (Autograd.EnableGrad()) h = forward(x);
             if (backward && h.RequiresGrad)
             {
-                var loss = h.Square().Sum();
-                Autograd.Grad([loss], targets, allowUnused: true);
+                Tensor l;
+                using (Autograd.EnableGrad()) l = loss(h);
+                Autograd.Grad([l], targets, allowUnused: true);
             }
-            sw.Stop();
-            return sw.Elapsed.TotalSeconds;
+            return Now() - t0;
         }
         try
         {
-            return (Median(() => Pass(false, 0)), Median(() => Pass(true, 0)), Median(() => Pass(true, 1)), Median(() => Pass(true, 2)));
+            var t = new double[TimingRuns];
+            Pass();
+            for (int r = 0; r < TimingRuns; r++) t[r] = Pass();
+            Array.Sort(t);
+            return t[TimingRuns / 2];
         }
         finally
         {
@@ -377,17 +400,16 @@ public sealed partial class MemoryPlan
                 {
                     var x = h.Detach();
                     if (x.DType.IsFloatingPoint()) x.RequiresGrad = true;
-                    var sw = Stopwatch.StartNew();
+                    double t0 = Now();
                     using (Autograd.EnableGrad()) y = fns[k](x);
-                    sw.Stop();
-                    double tf = sw.Elapsed.TotalSeconds, tb = 0;
+                    double tf = Now() - t0, tb = 0;
                     var targets = (x.RequiresGrad ? new[] { x } : []).Concat(ps).ToArray();
                     if (y.RequiresGrad && targets.Length > 0)
                     {
-                        sw.Restart();
-                        Autograd.Grad([y], targets, [Tensor.OnesLike(y)], allowUnused: true);
-                        sw.Stop();
-                        tb = sw.Elapsed.TotalSeconds;
+                        var seed = Tensor.OnesLike(y);
+                        t0 = Now();
+                        Autograd.Grad([y], targets, [seed], allowUnused: true);
+                        tb = Now() - t0;
                     }
                     if (run >= 0) { f[run] = tf; b[run] = tb; }
                 }
