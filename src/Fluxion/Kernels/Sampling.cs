@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 
 namespace Fluxion.Kernels;
@@ -68,8 +69,18 @@ internal static class Sampling
         TensorPrimitives.Multiply<T>(a, T.CreateTruncating(-2.0), a);
         TensorPrimitives.Sqrt<T>(a, a);
         TensorPrimitives.Multiply<T>(b, T.CreateTruncating(TwoPi), b);
-        TensorPrimitives.Sin<T>(b, sin); // vectorized, unlike SinCos
-        TensorPrimitives.Cos<T>(b, cos);
+        if (typeof(T) == typeof(double))
+        {
+            // float64: VecMath's Vector256.Sin/Cos (TensorPrimitives' float64 Sin/Cos change in the last bit when the JIT
+            // re-tiers them, which would make seeded samples irreproducible)
+            VecMath.Map<VecMath.SinF>(MemoryMarshal.Cast<T, double>(b), MemoryMarshal.Cast<T, double>(sin));
+            VecMath.Map<VecMath.CosF>(MemoryMarshal.Cast<T, double>(b), MemoryMarshal.Cast<T, double>(cos));
+        }
+        else
+        {
+            TensorPrimitives.Sin<T>(b, sin); // vectorized, unlike SinCos
+            TensorPrimitives.Cos<T>(b, cos);
+        }
         TensorPrimitives.Multiply<T>(a, cos, d[..pairs]);
         int rest = d.Length - pairs;
         if (rest > 0) TensorPrimitives.Multiply<T>(a[..rest], sin[..rest], d[pairs..]);

@@ -110,8 +110,10 @@ public sealed class Generator
             System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
             System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);
             System.Numerics.Tensors.TensorPrimitives.Multiply(th, 2 * Math.PI, th);
-            System.Numerics.Tensors.TensorPrimitives.Cos(th, cs);
-            System.Numerics.Tensors.TensorPrimitives.Sin(th, th);
+            // VecMath's Vector256.Cos/Sin rather than TensorPrimitives.Cos/Sin: the latter's float64 results change in the last
+            // bit when the JIT re-tiers them, so one seed gave different normals on later calls (RandnIsReproducibleAcrossJitTiers)
+            Kernels.VecMath.Map<Kernels.VecMath.CosF>(th, cs);
+            Kernels.VecMath.Map<Kernels.VecMath.SinF>(th, th);
             for (int k = 0; k < pairs; k++)
             {
                 dst[i++] = T.CreateTruncating(r[k] * cs[k]);
