@@ -76,39 +76,75 @@ public partial class Tensor
     }
 
     /// <summary>The fused first-order VJP of a binary op for one input (<paramref name="forA"/>), on same-shape dense operands.</summary>
-    internal static Tensor RawBinaryVjp<TR>(Tensor g, Tensor? a, Tensor? b, Tensor? y, TR rule, bool forA) where TR : struct, IBinaryRule
+    internal static unsafe Tensor RawBinaryVjp<TR>(Tensor g, Tensor? a, Tensor? b, Tensor? y, TR rule, bool forA) where TR : struct, IBinaryRule
     {
-        // the rule reads only what its entry saved; the others are stood in for by g (never read). Large tensors are cut
-        // into chunks on the available threads.
+        // the rule reads only what its entry saved; the others are stood in for by g (never read). 8 float32 or 4 float64
+        // lanes at a time (V32, V64: the same IEEE operations as one element at a time, so the same bits), the tail element
+        // by element (R32, R64); large tensors are cut into chunks on the available threads.
         var r = EmptyLike(g);
         int n = g.Numel;
+        if (n == 0) return r;
         if (g.DType == DType.Float32)
         {
-            float[] gs = DenseArray<float>(g, out int go), xa = DenseArray<float>(a ?? g, out int ao), xb = DenseArray<float>(b ?? g, out int bo), ys = DenseArray<float>(y ?? g, out int yo);
-            var rs = r.Storage.As<float>();
-            Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+            var gs = g.DenseSpan<float>();
+            var xa = a is null ? gs : a.DenseSpan<float>();
+            var xb = b is null ? gs : b.DenseSpan<float>();
+            var ys = y is null ? gs : y.DenseSpan<float>();
+            var rs = r.Storage.As<float>().AsSpan(0, n);
+            fixed (float* pg = gs, pa = xa, pb = xb, py = ys, pr = rs)
             {
-                for (int i = s; i < e; i++)
-                {
-                    R32 gi = new(gs[go + i]), ai = new(xa[ao + i]), bi = new(xb[bo + i]), yi = new(ys[yo + i]);
-                    rs[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
-                }
-            });
+                nint ag = (nint)pg, aa = (nint)pa, ab = (nint)pb, ay = (nint)py, ar = (nint)pr;
+                Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+                    BinaryVjpRange(rule, forA, (float*)ag, (float*)aa, (float*)ab, (float*)ay, (float*)ar, s, e));
+            }
         }
         else
         {
-            double[] gs = DenseArray<double>(g, out int go), xa = DenseArray<double>(a ?? g, out int ao), xb = DenseArray<double>(b ?? g, out int bo), ys = DenseArray<double>(y ?? g, out int yo);
-            var rs = r.Storage.As<double>();
-            Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+            var gs = g.DenseSpan<double>();
+            var xa = a is null ? gs : a.DenseSpan<double>();
+            var xb = b is null ? gs : b.DenseSpan<double>();
+            var ys = y is null ? gs : y.DenseSpan<double>();
+            var rs = r.Storage.As<double>().AsSpan(0, n);
+            fixed (double* pg = gs, pa = xa, pb = xb, py = ys, pr = rs)
             {
-                for (int i = s; i < e; i++)
-                {
-                    R64 gi = new(gs[go + i]), ai = new(xa[ao + i]), bi = new(xb[bo + i]), yi = new(ys[yo + i]);
-                    rs[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
-                }
-            });
+                nint ag = (nint)pg, aa = (nint)pa, ab = (nint)pb, ay = (nint)py, ar = (nint)pr;
+                Kernels.Parallelism.For(n, n, Kernels.Pointwise.ParallelThreshold, (s, e) =>
+                    BinaryVjpRange(rule, forA, (double*)ag, (double*)aa, (double*)ab, (double*)ay, (double*)ar, s, e));
+            }
         }
         return r;
+    }
+
+    private static unsafe void BinaryVjpRange<TR>(TR rule, bool forA, float* g, float* a, float* b, float* y, float* r, int s, int e) where TR : struct, IBinaryRule
+    {
+        int i = s;
+        for (; i + 8 <= e; i += 8)
+        {
+            V32 gi = new(System.Runtime.Intrinsics.Vector256.Load(g + i)), ai = new(System.Runtime.Intrinsics.Vector256.Load(a + i));
+            V32 bi = new(System.Runtime.Intrinsics.Vector256.Load(b + i)), yi = new(System.Runtime.Intrinsics.Vector256.Load(y + i));
+            System.Runtime.Intrinsics.Vector256.Store((forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V, r + i);
+        }
+        for (; i < e; i++)
+        {
+            R32 gi = new(g[i]), ai = new(a[i]), bi = new(b[i]), yi = new(y[i]);
+            r[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
+        }
+    }
+
+    private static unsafe void BinaryVjpRange<TR>(TR rule, bool forA, double* g, double* a, double* b, double* y, double* r, int s, int e) where TR : struct, IBinaryRule
+    {
+        int i = s;
+        for (; i + 4 <= e; i += 4)
+        {
+            V64 gi = new(System.Runtime.Intrinsics.Vector256.Load(g + i)), ai = new(System.Runtime.Intrinsics.Vector256.Load(a + i));
+            V64 bi = new(System.Runtime.Intrinsics.Vector256.Load(b + i)), yi = new(System.Runtime.Intrinsics.Vector256.Load(y + i));
+            System.Runtime.Intrinsics.Vector256.Store((forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V, r + i);
+        }
+        for (; i < e; i++)
+        {
+            R64 gi = new(g[i]), ai = new(a[i]), bi = new(b[i]), yi = new(y[i]);
+            r[i] = (forA ? rule.Da(gi, ai, bi, yi) : rule.Db(gi, ai, bi, yi)).V;
+        }
     }
 }
 
