@@ -10,13 +10,16 @@ internal delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
 public partial class Tensor
 {
     /// <summary>Runs a unary float kernel on a dense copy of the input (or the storage itself when contiguous).</summary>
+    /// <remarks>The kernels must be elementwise (each output element depends on its input element only).</remarks>
     internal static Tensor MapRaw(string op, Tensor x, SpanMap<float> f32, SpanMap<double> f64)
     {
         x.CheckFloat(op);
         var y = EmptyLike(x);
         if (x.Numel == 0) return y; // some TensorPrimitives kernels reject empty spans
-        if (x.DType == DType.Float32) f32(x.DenseSpan<float>(), y.Storage.As<float>());
-        else f64(x.DenseSpan<double>(), y.Storage.As<double>());
+        // every kernel given here is elementwise, so large inputs run in chunks on the available threads (a kernel that
+        // splits itself runs serially inside a chunk: Parallelism respects nesting)
+        if (x.DType == DType.Float32) Kernels.VecMath.Chunked(x.DenseSpan<float>(), y.Storage.As<float>(), f32);
+        else Kernels.VecMath.Chunked(x.DenseSpan<double>(), y.Storage.As<double>(), f64);
         return y;
     }
 
